@@ -1,0 +1,35 @@
+"""The VectorIndex protocol: what every index backend (FAISS here, Milvus later) offers.
+
+An index is derived data: the database holds the templates, and any index can be rebuilt
+from them. Scores are inner products of L2-normalised vectors, i.e. cosine similarities.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Ids = npt.NDArray[np.int64]
+Vectors = npt.NDArray[np.float32]
+
+
+class VectorIndex(Protocol):
+    dim: int
+
+    def add(self, ids: Ids, vectors: Vectors) -> None: ...
+
+    def remove(self, ids: Ids) -> int: ...
+
+    def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], Ids]:
+        """-> scores (Q,k), ids (Q,k); missing slots have id -1."""
+        ...
+
+    def ids(self) -> Ids: ...
+
+    def __len__(self) -> int: ...
+
+    def describe(self) -> str:
+        """A stable description stored with every result (backend, type, metric)."""
+        ...

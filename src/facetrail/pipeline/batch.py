@@ -1,0 +1,132 @@
+"""Analyse many image files, in this process or in a pool of worker processes.
+
+Each worker loads the pack once and runs onnxruntime single-threaded: on CPU, one process
+per core beats one process with many threads for small images. Results come back in job
+order. Per-file failures are results, never exceptions: one bad file never stops a batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from facetrail.errors import FacetrailError
+from facetrail.imaging.decode import DecodeLimits, read_image_file
+from facetrail.models.registry import get_pack
+from facetrail.pipeline.faces import Face
+from facetrail.eval.masks import apply_synthetic_mask, mask_style_for
+from facetrail.pipeline.pipeline import FacePipeline, PipelineOptions
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    path: Path
+    #: Draw a synthetic mask (style chosen from this key) on every face before analysis.
+    mask_key: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    job: ImageJob
+    sha256: str
+    faces: list[Face] = field(default_factory=list)
+    width: int = 0
+    height: int = 0
+    format: str = ""
+    error_code: str | None = None
+    error_message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error_code is None
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    pack: str
+    home: Path
+    cache_dir: Path
+    limits: DecodeLimits = DecodeLimits()
+    threads: int = 1
+    providers: tuple[str, ...] = ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+class _Worker:
+    def __init__(self, config: BatchConfig) -> None:
+        self.config = config
+        pack = get_pack(config.pack, config.home)
+        self.pipeline = FacePipeline(pack, config.cache_dir,
+                                     PipelineOptions(config.threads, config.providers))
+        self.model_seconds = 0.0
+
+    def run(self, jobs: Sequence[ImageJob]) -> list[ImageResult]:
+        decoded, images, detections = [], [], []
+        results: list[ImageResult | None] = []
+        for job in jobs:
+            sha = ""
+            try:
+                data, image = read_image_file(job.path, limits=self.config.limits)
+                sha = hashlib.sha256(data).hexdigest()
+                bgr = image.bgr
+                dets = self.pipeline.detect(bgr)
+                if job.mask_key is not None and dets:
+                    style = mask_style_for(job.mask_key)
+                    for d in dets:
+                        bgr = apply_synthetic_mask(bgr, d.landmarks, style=style)
+                    dets = self.pipeline.detect(bgr)
+            except FacetrailError as exc:
+                if not sha:
+                    sha = _hash_quietly(job.path)
+                results.append(ImageResult(job, sha, error_code=exc.code, error_message=str(exc)))
+                continue
+            decoded.append((len(results), job, sha, image))
+            images.append(bgr)
+            detections.append(dets)
+            results.append(None)
+        faces = self.pipeline.embed_detections(images, detections)
+        for (slot, job, sha, image), image_faces in zip(decoded, faces, strict=True):
+            results[slot] = ImageResult(job, sha, image_faces, image.width, image.height,
+                                        image.format)
+        return [r for r in results if r is not None]
+
+
+def _hash_quietly(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return hashlib.sha256(str(path).encode()).hexdigest()
+
+
+_WORKER: _Worker | None = None
+
+
+def _init_worker(config: BatchConfig) -> None:
+    global _WORKER
+    _WORKER = _Worker(config)
+
+
+def _run_chunk(jobs: Sequence[ImageJob]) -> list[ImageResult]:
+    assert _WORKER is not None
+    return _WORKER.run(jobs)
+
+
+def analyse_files(jobs: Sequence[ImageJob], config: BatchConfig, *, workers: int = 1,
+                  chunk: int = 16) -> Iterator[list[ImageResult]]:
+    """Yield results chunk by chunk, in job order. ``workers`` > 1 uses spawned processes."""
+    chunks = [list(jobs[i : i + chunk]) for i in range(0, len(jobs), chunk)]
+    if workers <= 1:
+        worker = _Worker(config)
+        for c in chunks:
+            yield worker.run(c)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(config,)) as pool:
+        yield from pool.map(_run_chunk, chunks)
+
+

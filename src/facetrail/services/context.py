@@ -1,0 +1,61 @@
+"""The application context every service function receives: settings, database, blobs,
+loaded model packs and open indexes. One per process; the CLI and API each build one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from facetrail.config import Settings
+from facetrail.imaging.decode import DecodeLimits
+from facetrail.models.registry import get_pack
+from facetrail.pipeline.pipeline import FacePipeline, PipelineOptions
+from facetrail.store.blobs import BlobStore
+from facetrail.store.db import make_engine, make_sessionmaker
+
+if TYPE_CHECKING:
+    from facetrail.index.faiss_index import FaissIndex
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    blobs: BlobStore
+    _pipelines: dict[str, FacePipeline] = field(default_factory=dict)
+    #: gallery id -> (index, database fingerprint it was reconciled with)
+    indexes: dict[int, tuple[FaissIndex, tuple[int, int, int]]] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, settings: Settings) -> AppContext:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.db_url)
+        return cls(settings, engine, make_sessionmaker(engine), BlobStore(settings.blob_dir))
+
+    @property
+    def limits(self) -> DecodeLimits:
+        return DecodeLimits(self.settings.max_image_bytes, self.settings.max_image_pixels)
+
+    def pipeline(self, pack: str) -> FacePipeline:
+        if pack not in self._pipelines:
+            self._pipelines[pack] = FacePipeline(
+                get_pack(pack, self.settings.home),
+                self.settings.model_cache_dir,
+                PipelineOptions(self.settings.threads, tuple(self.settings.providers)),
+            )
+        return self._pipelines[pack]
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commits on success, rolls back on any error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,168 @@
+"""Run the 1:N identification protocol with the product's own pipeline and report NIST metrics.
+
+The same batch analysis that ingestion uses makes every template, so the figures measure
+what users get. Scoring is exact (all probes x all enrolled templates, cosine).
+
+Authorisation and audit: none; evaluation reads a dataset folder, not a gallery.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from facetrail.eval.metrics import (
+    ProbeOutcome,
+    det_curve,
+    fnir_at_fpir,
+    group_breakdown,
+    rank1_rate,
+)
+from facetrail.eval.plots import plot_det, plot_score_distributions
+from facetrail.eval.protocol import load_protocol
+from facetrail.models.calibration import build_calibration
+from facetrail.models.manifest import Calibration
+from facetrail.models.registry import get_pack
+from facetrail.pipeline.batch import BatchConfig, ImageJob, ImageResult, analyse_files
+from facetrail.pipeline.faces import PLAIN, nearest_centre
+from facetrail.services.context import AppContext
+
+FPIR_TARGETS = (0.01, 0.003)
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    dataset: Path
+    pack: str | None = None
+    mask: Literal["none", "synthetic"] = "none"
+    workers: int = 1
+    limit_identities: int | None = None
+    plot: Path | None = None
+    distributions_plot: Path | None = None
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    figures: dict[str, Any]
+    calibration: Calibration
+
+
+def _template(result: ImageResult) -> np.ndarray | None:
+    if not result.ok or not result.faces:
+        return None
+    pick = nearest_centre([f.detection for f in result.faces], result.width, result.height)
+    assert pick is not None
+    return result.faces[pick].template(PLAIN).vector
+
+
+def evaluate_identification(ctx: AppContext, request: EvalRequest,
+                            progress: Callable[[int, int], None] | None = None) -> EvalReport:
+    """Enrol, probe and score a dataset folder; masks (if asked) go on probes only."""
+    pack = get_pack(request.pack or ctx.settings.default_pack, ctx.settings.home)
+    protocol = load_protocol(request.dataset, request.limit_identities)
+    gallery_ids = list(protocol.gallery)
+    probes = [*protocol.mated, *protocol.nonmated]
+    masked = request.mask == "synthetic"
+    jobs = [ImageJob(p) for p in protocol.gallery.values()]
+    jobs += [ImageJob(p, mask_key=p.name if masked else None) for _, p in probes]
+    config = BatchConfig(pack=pack.name, home=ctx.settings.home,
+                         cache_dir=ctx.settings.model_cache_dir, limits=ctx.limits,
+                         threads=1 if request.workers > 1 else ctx.settings.threads,
+                         providers=tuple(ctx.settings.providers))
+    started = time.perf_counter()
+    results: list[ImageResult] = []
+    for chunk in analyse_files(jobs, config, workers=request.workers):
+        results.extend(chunk)
+        if progress:
+            progress(len(chunk), len(jobs))
+    seconds = time.perf_counter() - started
+    templates = [_template(r) for r in results]
+    n_g = len(gallery_ids)
+    enrolled = [i for i in range(n_g) if templates[i] is not None]
+    dim = pack.manifest.embedding_dim
+    g_matrix = (np.stack([templates[i] for i in enrolled]) if enrolled  # type: ignore[misc]
+                else np.zeros((0, dim), np.float32))
+    g_names = [gallery_ids[i] for i in enrolled]
+    g_pos = {name: k for k, name in enumerate(g_names)}
+    outcomes: list[ProbeOutcome] = []
+    genuine: list[float] = []
+    impostor: list[np.ndarray] = []
+    for (ident, _), tmpl, is_mated in zip(
+        probes, templates[n_g:], [True] * len(protocol.mated) + [False] * len(protocol.nonmated),
+        strict=True,
+    ):
+        group = protocol.labels.get(ident, {})
+        if tmpl is None or len(g_names) == 0:
+            outcomes.append(ProbeOutcome(is_mated, None, False, None, group))
+            continue
+        scores = g_matrix @ tmpl
+        top = int(np.argmax(scores))
+        mate = g_pos.get(ident) if is_mated else None
+        mate_score = float(scores[mate]) if mate is not None else None
+        if mate_score is not None:
+            genuine.append(mate_score)
+            impostor.append(np.delete(scores, mate))
+        else:
+            impostor.append(scores)
+        outcomes.append(ProbeOutcome(is_mated, float(scores[top]),
+                                     mate is not None and top == mate, mate_score, group))
+    impostor_all = (np.concatenate(impostor) if impostor else np.zeros(0)).astype(np.float32)
+    points = {f"{p:g}": fnir_at_fpir(outcomes, p) for p in FPIR_TARGETS}
+    failures = sum(1 for t in templates if t is None)
+    figures: dict[str, Any] = {
+        "pack": pack.name,
+        "dataset": str(request.dataset),
+        "mask": request.mask,
+        "gallery_size": len(enrolled),
+        "gallery_candidates": n_g,
+        "mated_probes": len(protocol.mated),
+        "nonmated_probes": len(protocol.nonmated),
+        "images": len(jobs),
+        "failure_to_template": {
+            "count": failures,
+            "gallery": n_g - len(enrolled),
+            "mated": sum(1 for t in templates[n_g : n_g + len(protocol.mated)] if t is None),
+            "nonmated": sum(1 for t in templates[n_g + len(protocol.mated) :] if t is None),
+        },
+        "failure_to_template_rate": failures / len(jobs),
+        "rank1": rank1_rate(outcomes),
+        "fnir_at_fpir": {k: {"fnir": v.fnir, "threshold": v.threshold,
+                             "fpir_actual": v.fpir_actual} for k, v in points.items()},
+        "faces_per_second": len(jobs) / seconds if seconds > 0 else 0.0,
+        "seconds": seconds,
+        "workers": request.workers,
+        "scores": {
+            "genuine": _describe(np.asarray(genuine)),
+            "impostor": _describe(impostor_all),
+        },
+        "groups": {
+            key: {value: vars(fig) for value, fig in per.items()}
+            for key, per in group_breakdown(outcomes, points["0.01"].threshold).items()
+        },
+    }
+    thresholds = {f"FPIR={k}": v.threshold for k, v in points.items()}
+    if request.plot:
+        _, fp, fn = det_curve(outcomes)
+        plot_det({f"{pack.name} ({request.mask})": (fp, fn)}, request.plot,
+                 f"DET, {request.dataset.name}, {pack.name}, mask={request.mask}")
+    if request.distributions_plot:
+        plot_score_distributions(np.asarray(genuine, np.float32), impostor_all,
+                                 request.distributions_plot,
+                                 f"Scores, {request.dataset.name}, {pack.name}", thresholds)
+    calibration = build_calibration(impostor_all, len(genuine), request.dataset.name,
+                                    f"facetrail eval identification --pack {pack.name} "
+                                    f"--mask {request.mask}")
+    return EvalReport(figures, calibration)
+
+
+def _describe(values: np.ndarray) -> dict[str, float | int]:
+    if len(values) == 0:
+        return {"count": 0}
+    q = np.quantile(values, [0.01, 0.5, 0.99])
+    return {"count": int(len(values)), "mean": float(values.mean()), "std": float(values.std()),
+            "p01": float(q[0]), "median": float(q[1]), "p99": float(q[2])}

@@ -1,0 +1,158 @@
+"""Galleries and their sources (provenance). Every image belongs to a recorded source.
+
+Authorisation and audit: none yet (issue 2/6 puts both in front of these functions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from facetrail.errors import (
+    GalleryExistsError,
+    GalleryNotFoundError,
+    InvalidRequestError,
+    SourceExistsError,
+    SourceNotFoundError,
+)
+from facetrail.models.registry import get_pack
+from facetrail.services.context import AppContext
+from facetrail.store.schema import Face, Gallery, Image, IngestFailure, Source, TemplateRow
+
+
+@dataclass(frozen=True)
+class CreateGalleryRequest:
+    name: str
+    pack: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CreateSourceRequest:
+    gallery: str
+    name: str
+    kind: str
+    legal_basis: str
+    supplied_by: str
+    collected_at: str  # ISO date
+    retention_days: int
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    name: str
+    kind: str
+    legal_basis: str
+    supplied_by: str
+    collected_at: str
+    retention_days: int
+    images: int
+
+
+@dataclass(frozen=True)
+class GalleryInfo:
+    name: str
+    pack: str
+    description: str
+    created_at: str
+    images: int
+    faces: int
+    templates: int
+    failures: int
+    sources: list[SourceInfo]
+
+
+def create_gallery(ctx: AppContext, request: CreateGalleryRequest) -> GalleryInfo:
+    """Create an empty gallery bound to one model pack (checked to exist)."""
+    name = request.name.strip()
+    if not name:
+        raise InvalidRequestError("gallery name must not be empty", subject="gallery")
+    pack = get_pack(request.pack or ctx.settings.default_pack, ctx.settings.home)
+    try:
+        with ctx.transaction() as session:
+            session.add(Gallery(name=name, pack=pack.name, description=request.description))
+    except IntegrityError as exc:
+        raise GalleryExistsError("a gallery of this name exists", subject=name) from exc
+    return show_gallery(ctx, name)
+
+
+def add_source(ctx: AppContext, request: CreateSourceRequest) -> SourceInfo:
+    """Record a lawful source of images for a gallery (what, legal basis, who, when, retention)."""
+    for field_name in ("name", "kind", "legal_basis", "supplied_by"):
+        if not str(getattr(request, field_name)).strip():
+            raise InvalidRequestError(f"{field_name} must not be empty", subject="source")
+    try:
+        date.fromisoformat(request.collected_at)
+    except ValueError as exc:
+        raise InvalidRequestError(
+            f"collected_at {request.collected_at!r} is not an ISO date (YYYY-MM-DD)",
+            subject="source",
+        ) from exc
+    if request.retention_days <= 0:
+        raise InvalidRequestError("retention_days must be positive", subject="source")
+    try:
+        with ctx.transaction() as session:
+            gallery = get_gallery_row(session, request.gallery)
+            session.add(Source(gallery_id=gallery.id, name=request.name, kind=request.kind,
+                               legal_basis=request.legal_basis, supplied_by=request.supplied_by,
+                               collected_at=request.collected_at,
+                               retention_days=request.retention_days))
+    except IntegrityError as exc:
+        raise SourceExistsError("this gallery already has a source of this name",
+                                subject=request.name) from exc
+    return next(s for s in show_gallery(ctx, request.gallery).sources if s.name == request.name)
+
+
+def get_gallery_row(session: Session, name: str) -> Gallery:
+    gallery = session.scalar(select(Gallery).where(Gallery.name == name))
+    if gallery is None:
+        raise GalleryNotFoundError("no such gallery", subject=name)
+    return gallery
+
+
+def get_source_row(session: Session, gallery: Gallery, name: str) -> Source:
+    source = session.scalar(
+        select(Source).where(Source.gallery_id == gallery.id, Source.name == name)
+    )
+    if source is None:
+        raise SourceNotFoundError(
+            f"gallery {gallery.name!r} has no such source (create it with 'gallery add-source')",
+            subject=name,
+        )
+    return source
+
+
+def _count(session: Session, stmt: object) -> int:
+    return int(session.scalar(stmt) or 0)  # type: ignore[call-overload]
+
+
+def show_gallery(ctx: AppContext, name: str) -> GalleryInfo:
+    with ctx.sessions() as session:
+        g = get_gallery_row(session, name)
+        images = _count(session, select(func.count(Image.id)).where(Image.gallery_id == g.id))
+        faces = _count(session, select(func.count(Face.id)).join(Image).where(
+            Image.gallery_id == g.id))
+        templates = _count(session, select(func.count(TemplateRow.id)).where(
+            TemplateRow.gallery_id == g.id))
+        failures = _count(session, select(func.count(IngestFailure.id)).where(
+            IngestFailure.gallery_id == g.id))
+        per_source = dict(session.execute(
+            select(Image.source_id, func.count(Image.id)).where(Image.gallery_id == g.id)
+            .group_by(Image.source_id)).tuples().all())
+        sources = [
+            SourceInfo(s.name, s.kind, s.legal_basis, s.supplied_by, s.collected_at,
+                       s.retention_days, int(per_source.get(s.id, 0)))
+            for s in sorted(g.sources, key=lambda s: s.id)
+        ]
+        return GalleryInfo(g.name, g.pack, g.description, g.created_at.isoformat(), images,
+                           faces, templates, failures, sources)
+
+
+def list_galleries(ctx: AppContext) -> list[GalleryInfo]:
+    with ctx.sessions() as session:
+        names = session.scalars(select(Gallery.name).order_by(Gallery.name)).all()
+    return [show_gallery(ctx, n) for n in names]

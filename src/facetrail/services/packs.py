@@ -1,0 +1,42 @@
+"""Model pack listing and registration for the CLI/API.
+
+Authorisation and audit: none yet; registering a pack becomes a system-admin, audited
+action in issue 2/6.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from facetrail.config import Settings
+from facetrail.models.registry import FileStatus, file_status, list_packs, register_pack
+
+
+@dataclass(frozen=True)
+class PackStatus:
+    name: str
+    description: str
+    licence: str
+    licence_note: str
+    embedding_dim: int
+    calibrated: bool
+    installed: bool
+    files: list[FileStatus]
+
+
+def list_pack_status(settings: Settings, *, check_hash: bool = True) -> list[PackStatus]:
+    out = []
+    for pack in list_packs(settings.home):
+        files = file_status(pack, check_hash=check_hash)
+        m = pack.manifest
+        out.append(PackStatus(m.name, m.description, m.licence, m.licence_note,
+                              m.embedding_dim, m.calibration is not None,
+                              all(f.installed and f.sha256_ok is not False for f in files),
+                              files))
+    return out
+
+
+def register(settings: Settings, directory: Path) -> PackStatus:
+    pack = register_pack(directory, settings.home)
+    return next(p for p in list_pack_status(settings) if p.name == pack.name)

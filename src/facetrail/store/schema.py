@@ -1,0 +1,128 @@
+"""SQLAlchemy 2 typed ORM models: galleries with provenance, images, faces, templates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Gallery(Base):
+    __tablename__ = "galleries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    pack: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    sources: Mapped[list[Source]] = relationship(back_populates="gallery")
+
+
+class Source(Base):
+    """Where a set of images lawfully came from: facetrail keeps no image without one."""
+
+    __tablename__ = "sources"
+    __table_args__ = (UniqueConstraint("gallery_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gallery_id: Mapped[int] = mapped_column(ForeignKey("galleries.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(200))
+    legal_basis: Mapped[str] = mapped_column(Text)
+    supplied_by: Mapped[str] = mapped_column(String(200))
+    collected_at: Mapped[str] = mapped_column(String(40))
+    retention_days: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    gallery: Mapped[Gallery] = relationship(back_populates="sources")
+
+
+class Image(Base):
+    __tablename__ = "images"
+    __table_args__ = (UniqueConstraint("gallery_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gallery_id: Mapped[int] = mapped_column(ForeignKey("galleries.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    original_name: Mapped[str] = mapped_column(Text)
+    subject_ref: Mapped[str | None] = mapped_column(String(200), index=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    format: Mapped[str] = mapped_column(String(20))
+    face_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Face(Base):
+    __tablename__ = "faces"
+    __table_args__ = (UniqueConstraint("image_id", "face_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    face_index: Mapped[int] = mapped_column(Integer)
+    x1: Mapped[float] = mapped_column(Float)
+    y1: Mapped[float] = mapped_column(Float)
+    x2: Mapped[float] = mapped_column(Float)
+    y2: Mapped[float] = mapped_column(Float)
+    landmarks: Mapped[str] = mapped_column(Text)  # JSON [[x, y] x 5]
+    detector_score: Mapped[float] = mapped_column(Float)
+    inter_eye_px: Mapped[float] = mapped_column(Float)
+    blur: Mapped[float] = mapped_column(Float)
+    yaw_deg: Mapped[float] = mapped_column(Float)
+    roll_deg: Mapped[float] = mapped_column(Float)
+
+
+class TemplateRow(Base):
+    """A face's embedding; ``pack`` + ``kind`` say which model made it and from what."""
+
+    __tablename__ = "templates"
+    __table_args__ = (
+        UniqueConstraint("face_id", "pack", "kind"),
+        Index("ix_templates_gallery_pack_kind", "gallery_id", "pack", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    face_id: Mapped[int] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"))
+    # Denormalised so that the index of one gallery is one indexed query away.
+    gallery_id: Mapped[int] = mapped_column(ForeignKey("galleries.id"))
+    pack: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(40))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class IngestFailure(Base):
+    """A file that could not be ingested, and why; kept so that re-runs skip it."""
+
+    __tablename__ = "ingest_failures"
+    __table_args__ = (UniqueConstraint("gallery_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gallery_id: Mapped[int] = mapped_column(ForeignKey("galleries.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    original_name: Mapped[str] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(String(60))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

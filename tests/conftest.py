@@ -1,0 +1,45 @@
+"""Shared fixtures: a real face photo from the shared LFW data, or a synthetic stand-in."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: Shared photos live outside the repository; FACETRAIL_TEST_DATA points elsewhere if needed.
+TEST_DATA = Path(os.environ.get("FACETRAIL_TEST_DATA", REPO_ROOT.parent / "shared" / "data"))
+PREFERRED_FACE = TEST_DATA / "lfw-dev" / "Aaron_Peirsol" / "Aaron_Peirsol_0001.jpg"
+
+
+@pytest.fixture(scope="session")
+def face_jpeg() -> bytes:
+    """JPEG bytes of a real face (LFW) when the shared data is present, else a drawn one."""
+    if PREFERRED_FACE.is_file():
+        return PREFERRED_FACE.read_bytes()
+    lfw = TEST_DATA / "lfw-dev"
+    if lfw.is_dir():
+        for photo in sorted(lfw.glob("*/*.jpg")):
+            return photo.read_bytes()
+    return _synthetic_face_jpeg()
+
+
+def _synthetic_face_jpeg() -> bytes:
+    """250x250 like LFW, with texture and no symmetry so orientation mistakes show."""
+    rng = np.random.default_rng(0)
+    background = rng.integers(40, 90, (250, 250, 3), dtype=np.uint8)
+    image = Image.fromarray(background)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((70, 50, 180, 200), fill=(224, 172, 140))
+    draw.ellipse((95, 100, 115, 115), fill=(40, 30, 30))
+    draw.ellipse((140, 100, 160, 115), fill=(40, 30, 30))
+    draw.polygon([(125, 120), (118, 150), (132, 150)], fill=(190, 140, 110))
+    draw.rectangle((105, 165, 150, 172), fill=(150, 60, 60))
+    draw.rectangle((0, 0, 30, 30), fill=(255, 0, 0))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=92)
+    return buffer.getvalue()
