@@ -43,3 +43,29 @@ def _synthetic_face_jpeg() -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=92)
     return buffer.getvalue()
+
+
+LFW = TEST_DATA / "lfw-dev"
+needs_lfw = pytest.mark.skipif(not LFW.is_dir(), reason="shared lfw-dev photos not present")
+
+
+def lfw_people(count: int, *, min_images: int = 2) -> list[Path]:
+    """The first ``count`` identity folders of lfw-dev with at least ``min_images`` photos."""
+    folders = []
+    for folder in sorted(LFW.iterdir()):
+        if folder.is_dir() and len(list(folder.glob("*.jpg"))) >= min_images:
+            folders.append(folder)
+            if len(folders) == count:
+                break
+    return folders
+
+
+@pytest.fixture()
+def app_ctx(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A fresh facetrail home (SQLite WAL + blobs + index) in a temp folder."""
+    from facetrail.config import Settings
+    from facetrail.services.context import AppContext
+
+    ctx = AppContext.open(Settings(home=tmp_path / "home", threads=1))
+    yield ctx
+    ctx.close()

@@ -18,6 +18,7 @@ from facetrail.eval.masks import (
     ALL_SHAPES,
     ALL_STYLES,
     NAVY_DOTS,
+    MaskColour,
     MaskShape,
     MaskStyle,
     apply_synthetic_mask,
@@ -68,7 +69,9 @@ def _eye_disks(img: NDArray[np.uint8], lm: NDArray[np.float32], radius: float) -
 
 @pytest.mark.parametrize("shape", ALL_SHAPES)
 @pytest.mark.parametrize("colour", PLAIN, ids=lambda c: c.name)
-def test_flat_mask_has_exactly_its_colour_over_mouth_corners(shape: MaskShape, colour) -> None:  # type: ignore[no-untyped-def]
+def test_flat_mask_has_exactly_its_colour_over_mouth_corners(
+    shape: MaskShape, colour: MaskColour
+) -> None:
     img, lm = _photo(), _face()
     out = apply_synthetic_mask(img, lm, style=MaskStyle(shape, colour, shading=False))
     assert _pixel(out, lm[3]) == colour.bgr

@@ -142,7 +142,7 @@ def show_gallery(ctx: AppContext, name: str) -> GalleryInfo:
             IngestFailure.gallery_id == g.id))
         per_source = dict(session.execute(
             select(Image.source_id, func.count(Image.id)).where(Image.gallery_id == g.id)
-            .group_by(Image.source_id)).tuples().all())
+            .group_by(Image.source_id)).all())
         sources = [
             SourceInfo(s.name, s.kind, s.legal_basis, s.supplied_by, s.collected_at,
                        s.retention_days, int(per_source.get(s.id, 0)))

@@ -61,12 +61,12 @@ def _vectors(session: Session, gallery: Gallery, ids: np.ndarray | None,
     stmt = select(TemplateRow.id, TemplateRow.vector).where(*_templates(gallery))
     rows: list[tuple[int, bytes]] = []
     if ids is None:
-        rows = [(int(i), bytes(v)) for i, v in session.execute(stmt).tuples()]
+        rows = [(int(i), bytes(v)) for i, v in session.execute(stmt)]
     else:
         for start in range(0, len(ids), 500):
             part = [int(i) for i in ids[start : start + 500]]
             rows += [(int(i), bytes(v)) for i, v in
-                     session.execute(stmt.where(TemplateRow.id.in_(part))).tuples()]
+                     session.execute(stmt.where(TemplateRow.id.in_(part)))]
     if not rows:
         return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
     out_ids = np.array([r[0] for r in rows], dtype=np.int64)

@@ -152,7 +152,7 @@ def search(ctx: AppContext, request: SearchRequest) -> SearchResult:
                 .join(Image, FaceRow.image_id == Image.id)
                 .join(Source, Image.source_id == Source.id)
                 .where(TemplateRow.id.in_([i for _, i in hits]))
-            ).tuples()
+            )
         }
         candidates = []
         for rank, (score, tid) in enumerate(hits, start=1):

@@ -1,0 +1,3 @@
+from facetrail.cli.main import app
+
+app(prog_name="facetrail")

@@ -1,0 +1,179 @@
+"""Ingestion as a gallery admin meets it: provenance, summary, duplicates, hostile files,
+re-runs, manifests, and search over what was ingested."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from facetrail.errors import (
+    GalleryExistsError,
+    GalleryNotFoundError,
+    InvalidRequestError,
+    ManifestError,
+    SourceNotFoundError,
+)
+from facetrail.services import galleries, indexing
+from facetrail.services.context import AppContext
+from facetrail.services.ingest import IngestRequest, ingest
+from facetrail.services.search import ProbeImage, SearchRequest, search
+from facetrail.store.schema import Image, TemplateRow
+from tests.conftest import lfw_people, needs_lfw
+from tests.hostile_corpus import make_hostile_corpus
+
+pytestmark = needs_lfw
+
+
+def make_gallery(ctx: AppContext, name: str = "bookings", pack: str | None = None) -> None:
+    galleries.create_gallery(ctx, galleries.CreateGalleryRequest(name, pack))
+    galleries.add_source(ctx, galleries.CreateSourceRequest(
+        name, "county", "booking photographs", "State Code 12-345", "County Sheriff",
+        "2026-01-15", 3650))
+
+
+def copy_first_images(folder: Path, people: list[Path]) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for person in people:
+        first = sorted(person.glob("*.jpg"))[0]
+        out[person.name] = Path(shutil.copy(first, folder / first.name))
+    return out
+
+
+def test_ingest_then_search_finds_the_mate(app_ctx: AppContext, tmp_path: Path) -> None:
+    people = lfw_people(6)
+    copy_first_images(tmp_path / "in", people)
+    make_gallery(app_ctx)
+    summary = ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county"))
+    # LFW photos sometimes show a second person in the background: every face is kept.
+    assert (summary.images_ingested, summary.images_without_face, summary.failures) == (6, 0, [])
+    assert summary.faces >= 6
+    info = galleries.show_gallery(app_ctx, "bookings")
+    assert (info.images, info.templates, info.sources[0].images) == (6, summary.faces, 6)
+
+    probe = sorted(people[2].glob("*.jpg"))[1]
+    result = search(app_ctx, SearchRequest((ProbeImage(probe.name, probe.read_bytes()),),
+                                           "bookings", top=3))
+    assert result.candidates[0].image_name.startswith(people[2].name)
+    assert result.candidates[0].score > 0.3 > result.candidates[1].score
+    assert result.candidates[0].source.legal_basis == "State Code 12-345"
+    assert result.candidates[0].crop_jpeg and result.candidates[0].crop_jpeg[:2] == b"\xff\xd8"
+    assert "investigative lead" in result.notice
+    assert [f.used for f in result.probe_faces].count(True) == 1
+
+
+def test_rerun_and_duplicates_are_skipped(app_ctx: AppContext, tmp_path: Path) -> None:
+    files = copy_first_images(tmp_path / "in", lfw_people(4))
+    first = next(iter(files.values()))
+    shutil.copy(first, tmp_path / "in" / "copy_of_first.jpg")
+    make_gallery(app_ctx)
+    summary = ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county"))
+    assert (summary.images_ingested, summary.duplicates_skipped) == (4, 1)
+    again = ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county"))
+    assert (again.images_ingested, again.already_ingested) == (0, 5)
+    with app_ctx.sessions() as s:
+        assert s.scalar(select(func.count(Image.id))) == 4
+
+
+def test_hostile_files_fail_alone_and_the_rest_is_ingested(
+    app_ctx: AppContext, tmp_path: Path, face_jpeg: bytes
+) -> None:
+    corpus = tmp_path / "hostile"
+    corpus.mkdir()
+    expected = make_hostile_corpus(corpus, face_jpeg)
+    make_gallery(app_ctx)
+    summary = ingest(app_ctx, IngestRequest(corpus, "bookings", "county"))
+    failed = {f.file: f.code for f in summary.failures}
+    for name, code in expected.items():
+        if code is None:
+            assert name not in failed, f"{name} should ingest, failed with {failed.get(name)}"
+        else:
+            assert failed.get(name) == code, f"{name}: expected {code}, got {failed.get(name)}"
+    good = [n for n, c in expected.items() if c is None]
+    # Same photo in several formats decodes to near-identical pixels: every good file is an
+    # image of its own (distinct bytes), each with the face found.
+    assert summary.images_ingested == len(good)
+    assert summary.images_without_face == 0
+    for f in summary.failures:
+        assert f.file in f.message or f.message, "an error must say what failed"
+
+
+def test_manifest_maps_files_to_subjects(app_ctx: AppContext, tmp_path: Path) -> None:
+    files = copy_first_images(tmp_path / "in", lfw_people(3))
+    manifest = tmp_path / "in" / "manifest.csv"
+    rows = [f"{p.name},BK-{i:04d}" for i, p in enumerate(files.values())]
+    manifest.write_text("file,subject_ref\n" + "\n".join(rows) + "\n")
+    make_gallery(app_ctx)
+    summary = ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county", manifest))
+    assert summary.images_ingested == 3 and not summary.failures
+    with app_ctx.sessions() as s:
+        refs = sorted(s.scalars(select(Image.subject_ref)))
+    assert refs == ["BK-0000", "BK-0001", "BK-0002"]
+
+
+def test_bad_manifest_and_unknown_names_are_typed_errors(app_ctx: AppContext,
+                                                          tmp_path: Path) -> None:
+    copy_first_images(tmp_path / "in", lfw_people(1))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,ref\nx,y\n")
+    make_gallery(app_ctx)
+    with pytest.raises(ManifestError) as err:
+        ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county", bad))
+    assert str(bad) in str(err.value)
+    missing = tmp_path / "missing.csv"
+    missing.write_text("file,subject_ref\nnope.jpg,BK-1\n")
+    with pytest.raises(ManifestError, match="line 2"):
+        ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county", missing))
+    with pytest.raises(GalleryNotFoundError):
+        ingest(app_ctx, IngestRequest(tmp_path / "in", "nope", "county"))
+    with pytest.raises(SourceNotFoundError):
+        ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "nope"))
+    with pytest.raises(GalleryExistsError):
+        galleries.create_gallery(app_ctx, galleries.CreateGalleryRequest("bookings"))
+    with pytest.raises(InvalidRequestError, match="collected_at"):
+        galleries.add_source(app_ctx, galleries.CreateSourceRequest(
+            "bookings", "x", "k", "l", "s", "15/01/2026", 10))
+    with app_ctx.sessions() as s:
+        assert s.scalar(select(func.count(Image.id))) == 0
+
+
+def test_index_is_derived_and_repaired(app_ctx: AppContext, tmp_path: Path) -> None:
+    copy_first_images(tmp_path / "in", lfw_people(5))
+    make_gallery(app_ctx)
+    ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county"))
+    for f in (app_ctx.settings.index_dir).iterdir():
+        f.unlink()
+    app_ctx.indexes.clear()
+    with app_ctx.sessions() as s:
+        total = s.scalar(select(func.count(TemplateRow.id)))
+    report = indexing.check_index(app_ctx, "bookings")
+    assert (report.entries, report.rebuilt) == (total, True)
+    # A template the index lacks (as after a crash between commit and index save) is added.
+    with app_ctx.transaction() as s:
+        row = s.scalars(select(TemplateRow)).first()
+        assert row is not None
+        s.add(TemplateRow(face_id=row.face_id, gallery_id=row.gallery_id, pack=row.pack,
+                          kind="plain-copy", dim=row.dim, vector=row.vector))
+    with app_ctx.transaction() as s:
+        s.delete(s.scalars(select(TemplateRow).where(TemplateRow.kind == "plain")).first())
+    app_ctx.indexes.clear()
+    report = indexing.check_index(app_ctx, "bookings")
+    assert (report.entries, report.removed) == (total - 1, 1)
+    assert indexing.rebuild_index(app_ctx, "bookings").entries == total - 1
+
+
+def test_sface_gallery_keeps_its_own_pack(app_ctx: AppContext, tmp_path: Path) -> None:
+    people = lfw_people(3)
+    copy_first_images(tmp_path / "in", people)
+    make_gallery(app_ctx, "clean", pack="sface")
+    ingest(app_ctx, IngestRequest(tmp_path / "in", "clean", "county"))
+    with app_ctx.sessions() as s:
+        assert set(s.scalars(select(TemplateRow.dim))) == {128}
+        assert set(s.scalars(select(TemplateRow.pack))) == {"sface"}
+    probe = sorted(people[0].glob("*.jpg"))[1]
+    result = search(app_ctx, SearchRequest((ProbeImage(probe.name, probe.read_bytes()),),
+                                           "clean", top=2))
+    assert result.pack == "sface" and result.candidates[0].image_name.startswith(people[0].name)

@@ -1,0 +1,113 @@
+"""kill -9 during ingestion, at random points, then re-run: the result must equal an
+uninterrupted ingest, and the index must agree with the database."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+
+from facetrail.config import Settings
+from facetrail.index.faiss_index import FaissIndex
+from facetrail.services import indexing
+from facetrail.services.context import AppContext
+from facetrail.store.schema import Face, Image, IngestFailure, TemplateRow
+from tests.conftest import LFW, needs_lfw
+
+pytestmark = needs_lfw
+
+IMAGES = 240
+
+
+def _corpus(folder: Path) -> None:
+    folder.mkdir()
+    photos = sorted(LFW.glob("*/*.jpg"))[:IMAGES]
+    for i, p in enumerate(photos):
+        sub = folder / f"batch{i // 50}"
+        sub.mkdir(exist_ok=True)
+        shutil.copy(p, sub / p.name)
+    (folder / "batch0" / "broken.jpg").write_bytes(photos[0].read_bytes()[:500])
+    (folder / "batch1" / "notes.jpg").write_text("not an image")
+
+
+def _cli(home: Path, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "FACETRAIL_HOME": str(home), "FACETRAIL_THREADS": "1"}
+    home.mkdir(parents=True, exist_ok=True)
+    with (home.parent / f"{home.name}.log").open("ab") as log:
+        # A session of its own, so kill -9 reaches the CLI and its worker processes.
+        return subprocess.Popen([sys.executable, "-m", "facetrail", *args], env=env,
+                                stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+
+
+def _log(home: Path) -> str:
+    return (home.parent / f"{home.name}.log").read_text(errors="replace")[-3000:]
+
+
+def _setup(home: Path) -> None:
+    for args in (["gallery", "create", "g"],
+                 ["gallery", "add-source", "g", "s", "--kind", "k", "--legal-basis", "b",
+                  "--supplied-by", "x", "--collected-at", "2026-01-01", "--retention-days", "9"]):
+        proc = _cli(home, *args)
+        assert proc.wait(60) == 0, _log(home)
+
+
+def _ingest_args(corpus: Path) -> list[str]:
+    return ["gallery", "ingest", str(corpus), "-g", "g", "-s", "s", "--workers", "2", "--json"]
+
+
+def _state(home: Path) -> tuple[object, ...]:
+    ctx = AppContext.open(Settings(home=home))
+    try:
+        with ctx.sessions() as s:
+            images = sorted(s.execute(select(Image.sha256, Image.face_count, Image.original_name))
+                            .all())
+            faces = len(s.scalars(select(Face.id)).all())
+            template_ids = np.array(sorted(s.scalars(select(TemplateRow.id))), np.int64)
+            failures = sorted(s.execute(select(IngestFailure.original_name, IngestFailure.code))
+                              .all())
+        # The index file as the last run left it must hold exactly the database's templates.
+        index_file = next((home / "index").glob("*.faiss"))
+        on_disk = np.sort(FaissIndex.load(index_file).ids())
+        assert np.array_equal(on_disk, template_ids), "index file disagrees with database"
+        report = indexing.check_index(ctx, "g")
+        assert (report.added, report.removed) == (0, 0)
+        return tuple(images), faces, len(template_ids), tuple(failures)
+    finally:
+        ctx.close()
+
+
+def test_kill_9_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    _corpus(corpus)
+    reference_home, killed_home = tmp_path / "ref", tmp_path / "killed"
+    for home in (reference_home, killed_home):
+        _setup(home)
+    proc = _cli(reference_home, *_ingest_args(corpus))
+    assert proc.wait(300) == 0, _log(reference_home)
+    reference = _state(reference_home)
+
+    seed = int(os.environ.get("FACETRAIL_KILL_SEED", time.time_ns() % 10_000))
+    rng = random.Random(seed)
+    kills = 0
+    for _ in range(3):
+        proc = _cli(killed_home, *_ingest_args(corpus))
+        time.sleep(rng.uniform(1.0, 6.0))
+        if proc.poll() is None:
+            # The whole process group: the CLI and its worker processes.
+            os.killpg(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait(60)
+    proc = _cli(killed_home, *_ingest_args(corpus))
+    assert proc.wait(300) == 0, _log(killed_home)
+    assert kills >= 1, f"seed {seed}: no run was interrupted"
+    assert _state(killed_home) == reference, f"seed {seed}"
+    images, _, _, failures = reference
+    assert len(images) == IMAGES and len(failures) == 2  # type: ignore[arg-type]
