@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
 
 from facetrail.config import get_settings
@@ -48,7 +49,7 @@ def _run(fn: Callable[[], Any]) -> Any:
     try:
         return fn()
     except FacetrailError as exc:
-        err_console.print(f"[red]error[/red] [{exc.code}] {exc}")
+        err_console.print(f"[red]error[/red] {escape(f'[{exc.code}] {exc}')}")
         raise typer.Exit(2) from exc
 
 
@@ -157,7 +158,7 @@ def gallery_ingest(
         f"ingested, {len(summary.failures)} failed  [{summary.seconds:.1f} s, "
         f"{summary.images_per_second:.1f} images/s]")
     for f in summary.failures:
-        console.print(f"  [red]failed[/red] {f.file}: [{f.code}] {f.message}")
+        console.print(f"  [red]failed[/red] {escape(f'{f.file}: [{f.code}] {f.message}')}")
 
 
 @gallery_app.command("list")
@@ -220,7 +221,7 @@ def _probe(path: Path) -> search.ProbeImage:
     try:
         return search.ProbeImage(str(path), path.read_bytes())
     except OSError as exc:
-        err_console.print(f"[red]error[/red] [image_unreadable] {path}: {exc.strerror}")
+        err_console.print(f"[red]error[/red] {escape(f'[image_unreadable] {path}: {exc.strerror}')}")
         raise typer.Exit(2) from exc
 
 
@@ -305,7 +306,7 @@ def eval_identification(
     from facetrail.services import evaluation  # matplotlib: only load it when evaluating
 
     if mask not in ("none", "synthetic"):
-        err_console.print("[red]error[/red] [invalid_request] --mask must be none or synthetic")
+        err_console.print("[red]error[/red] \\[invalid_request] --mask must be none or synthetic")
         raise typer.Exit(2)
     request = evaluation.EvalRequest(dataset, pack, mask, workers or (os.cpu_count() or 1),
                                      limit_identities, plot, scores_plot)  # type: ignore[arg-type]

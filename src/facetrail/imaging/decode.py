@@ -67,6 +67,8 @@ class DecodeLimits:
 
 @dataclass(frozen=True)
 class DecodedImage:
+    """Pixels ready for the pipeline, plus what the file said about them."""
+
     bgr: np.ndarray  # HxWx3 uint8, C-contiguous, BGR order (OpenCV convention)
     format: str  # "jpeg", "png", "webp", "bmp", "tiff", "gif"
     width: int
@@ -205,8 +207,11 @@ def _decode_with_pillow(
                 _check_pixels(image.size, limits, name)
                 # Counting frames seeks through a GIF, which resets a loaded frame: count first.
                 frames = int(getattr(image, "n_frames", 1))
-                image.load()
                 orientation = _exif_orientation(image)
+                image.load()
+                # Pillow turns TIFFs upright itself while loading and drops the tag; only
+                # the orientation still tagged after loading is left for us to undo.
+                pending = _exif_orientation(image) if orientation != 1 else 1
                 rgb = _to_rgb(image, fmt, name)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageTooLargeError(
@@ -223,7 +228,7 @@ def _decode_with_pillow(
                 f"the {fmt.label} data is damaged or truncated and cannot be decoded ({exc})",
                 subject=name,
             ) from exc
-    fix = _ORIENTATION_FIXES.get(orientation)
+    fix = _ORIENTATION_FIXES.get(pending)
     if fix is not None:
         rgb = fix(rgb)
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])

@@ -1,0 +1,117 @@
+"""Ingestion cost per face vs the raw model inference time, and 2-worker scaling, in one run.
+
+Targets (issue 1/6): product ingest time per face <= 1.2x the time of the detector and
+recognizer onnxruntime ``run`` calls alone on the same images; two worker processes give
+>= 1.7x the throughput of one. Everything is measured in this run, on this machine, with
+onnxruntime single-threaded per process; the ratios are what count (the machine is shared).
+
+    .venv/bin/python bench/ingest_cost.py [--images 600] [--pack arcface-mbf] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from facetrail.config import Settings  # noqa: E402
+from facetrail.imaging.decode import read_image_file  # noqa: E402
+from facetrail.models.registry import get_pack  # noqa: E402
+from facetrail.pipeline.alignment import align_face  # noqa: E402
+from facetrail.pipeline.detection import _canvas  # noqa: E402
+from facetrail.pipeline.pipeline import FacePipeline, PipelineOptions  # noqa: E402
+from facetrail.services import galleries  # noqa: E402
+from facetrail.services.context import AppContext  # noqa: E402
+from facetrail.services.ingest import IngestRequest, ingest  # noqa: E402
+
+
+def raw_model_seconds(paths: list[Path], pack_name: str, cache: Path) -> tuple[float, int]:
+    """Time only session.run for detector and recognizer, inputs prepared beforehand."""
+    pipe = FacePipeline(get_pack(pack_name, cache), cache, PipelineOptions(threads=1))
+    det, rec = pipe.detector, pipe.recognizer
+    inputs = []
+    for p in paths:
+        bgr = read_image_file(p)[1].bgr
+        blob = det._blob(_canvas(bgr, det.spec).image)
+        dets = pipe.detect(bgr)
+        crops = [align_face(bgr, d.landmarks, rec.spec.input_size) for d in dets]
+        inputs.append((blob, rec.blob(np.stack(crops)) if crops else None))
+    faces = sum(0 if c is None else len(c) for _, c in inputs)
+    started = time.perf_counter()
+    for blob, crops in inputs:
+        det.session.run(None, {det.input_name: blob})
+        if crops is not None:
+            for start in range(0, len(crops), rec.max_batch):
+                rec.session.run(None, {rec.input_name: crops[start : start + rec.max_batch]})
+    return time.perf_counter() - started, faces
+
+
+def product_ingest(paths: list[Path], pack_name: str, workers: int, root: Path,
+                   cache: Path) -> tuple[float, int]:
+    home = root / f"home-{workers}"
+    ctx = AppContext.open(Settings(home=home, threads=1))
+    # Share the prepared-model cache so no run pays for graph preparation.
+    ctx.settings.home.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(cache / "models", home / "models", dirs_exist_ok=True)
+    try:
+        galleries.create_gallery(ctx, galleries.CreateGalleryRequest("bench", pack_name))
+        galleries.add_source(ctx, galleries.CreateSourceRequest(
+            "bench", "lfw", "LFW", "research evaluation", "UMass", "2007-10-01", 30))
+        folder = root / "images"
+        summary = ingest(ctx, IngestRequest(folder, "bench", "lfw", workers=workers))
+        assert summary.images_ingested == len(paths), summary
+        return summary.seconds, summary.faces
+    finally:
+        ctx.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default_data = Path(os.environ.get("FACETRAIL_TEST_DATA", REPO.parent / "shared" / "data"))
+    parser.add_argument("--dataset", type=Path, default=default_data / "lfw-dev")
+    parser.add_argument("--images", type=int, default=600)
+    parser.add_argument("--pack", default="arcface-mbf")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    paths = sorted(args.dataset.glob("*/*.jpg"))[: args.images]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "images").mkdir()
+        for p in paths:
+            shutil.copy(p, root / "images" / p.name)
+        cache = root / "cache"
+        FacePipeline(get_pack(args.pack, cache), cache / "models", PipelineOptions(threads=1))
+        raw_s, raw_faces = raw_model_seconds(paths, args.pack, cache / "models")
+        one_s, faces1 = product_ingest(paths, args.pack, 1, root, cache)
+        two_s, faces2 = product_ingest(paths, args.pack, 2, root, cache)
+        raw_again_s, _ = raw_model_seconds(paths, args.pack, cache / "models")
+    raw_s = min(raw_s, raw_again_s)
+    result = {
+        "pack": args.pack,
+        "images": len(paths),
+        "faces": faces1,
+        "raw_model_ms_per_face": 1000 * raw_s / raw_faces,
+        "ingest_1_worker_ms_per_face": 1000 * one_s / faces1,
+        "ingest_2_workers_ms_per_face": 1000 * two_s / faces2,
+        "cost_ratio_vs_raw_models": one_s / raw_s,
+        "cost_ratio_target": 1.2,
+        "two_worker_speedup": one_s / two_s,
+        "two_worker_speedup_target": 1.7,
+    }
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
