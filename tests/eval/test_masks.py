@@ -46,7 +46,8 @@ def _face(
     )
     a = math.radians(angle_deg)
     rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
-    return (local @ rot.T + np.asarray(centre)).astype(np.float32)
+    landmarks: NDArray[np.float32] = (local @ rot.T + np.asarray(centre)).astype(np.float32)
+    return landmarks
 
 
 def _photo(size: int = 256, seed: int = 0) -> NDArray[np.uint8]:
@@ -217,4 +218,4 @@ def test_non_bgr_image_is_refused() -> None:
     with pytest.raises(InvalidRequestError):
         apply_synthetic_mask(np.zeros((64, 64), np.uint8), _face(), style=ALL_STYLES[0])
     with pytest.raises(InvalidRequestError):
-        apply_synthetic_mask(np.zeros((64, 64, 3), np.float32), _face(), style=ALL_STYLES[0])  # type: ignore[arg-type]
+        apply_synthetic_mask(np.zeros((64, 64, 3), np.float32), _face(), style=ALL_STYLES[0])

@@ -52,7 +52,9 @@ def _oracle_fpir(outcomes: list[ProbeOutcome], t: float) -> float:
 
 def _oracle_fnir(outcomes: list[ProbeOutcome], t: float) -> float:
     mated = [o for o in outcomes if o.mated]
-    misses = [o for o in mated if not (o.top_is_mate and o.top_score is not None and o.top_score >= t)]
+    misses = [
+        o for o in mated if not (o.top_is_mate and o.top_score is not None and o.top_score >= t)
+    ]
     return len(misses) / len(mated) if mated else math.nan
 
 

@@ -51,6 +51,19 @@ def _log(home: Path) -> str:
     return (home.parent / f"{home.name}.log").read_text(errors="replace")[-3000:]
 
 
+def _stop_group(pgid: int) -> None:
+    """Stop anything left in the group this test started (there should be nothing)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.killpg(pgid, signal.SIGKILL)
+    raise AssertionError("worker processes outlived the killed ingest")
+
+
 def _setup(home: Path) -> None:
     for args in (["gallery", "create", "g"],
                  ["gallery", "add-source", "g", "s", "--kind", "k", "--legal-basis", "b",
@@ -101,10 +114,10 @@ def test_kill_9_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
         proc = _cli(killed_home, *_ingest_args(corpus))
         time.sleep(rng.uniform(1.0, 6.0))
         if proc.poll() is None:
-            # The whole process group: the CLI and its worker processes.
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.kill(proc.pid, signal.SIGKILL)  # the CLI only: its workers must die with it
             kills += 1
         proc.wait(60)
+        _stop_group(proc.pid)
     proc = _cli(killed_home, *_ingest_args(corpus))
     assert proc.wait(300) == 0, _log(killed_home)
     assert kills >= 1, f"seed {seed}: no run was interrupted"

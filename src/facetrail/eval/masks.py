@@ -227,7 +227,11 @@ def _loop_curves(frame: _Frame, outline: _Outline, offset: FloatArray) -> list[F
 
 
 def _shading(
-    outline: _Outline, xy: FloatArray, gray: NDArray[np.float32], body: NDArray[np.float32], d: float
+    outline: _Outline,
+    xy: FloatArray,
+    gray: NDArray[np.float32],
+    body: NDArray[np.float32],
+    d: float,
 ) -> NDArray[np.float32]:
     """Brightness factor per pixel: a curved surface lit from the front, folds, and the
     photo's own light (a heavily blurred copy of what the mask hides)."""
@@ -272,7 +276,10 @@ def _fabric(
     ds = s - pitch * np.round(s / pitch)
     dt = t - pitch * (row + 0.5)
     cover = np.clip((radius - np.hypot(ds, dt)) * d + 0.5, 0, 1).astype(np.float32)[..., None]
-    return layer * (1 - cover) + np.asarray(colour.dots_bgr, np.float32) * cover
+    dots: NDArray[np.float32] = (
+        layer * (1 - cover) + np.asarray(colour.dots_bgr, np.float32) * cover
+    )
+    return dots
 
 
 def apply_synthetic_mask(

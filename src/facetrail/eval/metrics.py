@@ -200,14 +200,9 @@ def det_curve(outcomes: Iterable[ProbeOutcome]) -> tuple[FloatArray, FloatArray,
     # count(score >= t) = len - count(score < t); the arrays are sorted.
     alarms = len(s.nonmated) - np.searchsorted(s.nonmated, thresholds, side="left")
     found = len(s.hits) - np.searchsorted(s.hits, thresholds, side="left")
-    if s.n_nonmated:
-        fpir_values = alarms / s.n_nonmated
-    else:
-        fpir_values = np.full(thresholds.shape, math.nan)
-    if s.n_mated:
-        fnir_values = (s.n_mated - found) / s.n_mated
-    else:
-        fnir_values = np.full(thresholds.shape, math.nan)
+    nan = np.full(thresholds.shape, math.nan)
+    fpir_values = alarms / s.n_nonmated if s.n_nonmated else nan
+    fnir_values = (s.n_mated - found) / s.n_mated if s.n_mated else nan
     return thresholds, fpir_values.astype(np.float64), fnir_values.astype(np.float64)
 
 

@@ -7,8 +7,11 @@ order. Per-file failures are results, never exceptions: one bad file never stops
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import multiprocessing
+import signal
+import sys
 
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -105,8 +108,16 @@ def _hash_quietly(path: Path) -> str:
 _WORKER: _Worker | None = None
 
 
+def _die_with_parent() -> None:
+    """A worker must not outlive its parent (e.g. after kill -9 of the CLI): Linux only."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _init_worker(config: BatchConfig) -> None:
     global _WORKER
+    _die_with_parent()
     _WORKER = _Worker(config)
 
 
