@@ -56,8 +56,9 @@ def raw_model_seconds(paths: list[Path], pack_name: str, cache: Path) -> tuple[f
     return time.perf_counter() - started, faces
 
 
-def product_ingest(paths: list[Path], pack_name: str, workers: int, root: Path,
-                   cache: Path) -> tuple[float, int]:
+def product_ingest(
+    paths: list[Path], pack_name: str, workers: int, root: Path, cache: Path
+) -> tuple[float, int]:
     home = root / f"home-{workers}"
     ctx = AppContext.open(Settings(home=home, threads=1))
     # Share the prepared-model cache so no run pays for graph preparation.
@@ -65,8 +66,12 @@ def product_ingest(paths: list[Path], pack_name: str, workers: int, root: Path,
     shutil.copytree(cache / "models", home / "models", dirs_exist_ok=True)
     try:
         galleries.create_gallery(ctx, galleries.CreateGalleryRequest("bench", pack_name))
-        galleries.add_source(ctx, galleries.CreateSourceRequest(
-            "bench", "lfw", "LFW", "research evaluation", "UMass", "2007-10-01", 30))
+        galleries.add_source(
+            ctx,
+            galleries.CreateSourceRequest(
+                "bench", "lfw", "LFW", "research evaluation", "UMass", "2007-10-01", 30
+            ),
+        )
         folder = root / "images"
         summary = ingest(ctx, IngestRequest(folder, "bench", "lfw", workers=workers))
         assert summary.images_ingested == len(paths), summary

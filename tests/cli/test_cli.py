@@ -39,28 +39,51 @@ def test_gallery_ingest_search_verify(run, tmp_path: Path) -> None:  # type: ign
     for person in people:
         shutil.copy(sorted(person.glob("*.jpg"))[0], folder)
     run("gallery", "create", "g")
-    run("gallery", "add-source", "g", "s", "--kind", "booking photos", "--legal-basis",
-        "statute", "--supplied-by", "sheriff", "--collected-at", "2026-02-01",
-        "--retention-days", "365")
-    summary = json.loads(run("gallery", "ingest", str(folder), "-g", "g", "-s", "s",
-                             "--workers", "1", "--json"))
+    run(
+        "gallery",
+        "add-source",
+        "g",
+        "s",
+        "--kind",
+        "booking photos",
+        "--legal-basis",
+        "statute",
+        "--supplied-by",
+        "sheriff",
+        "--collected-at",
+        "2026-02-01",
+        "--retention-days",
+        "365",
+    )
+    summary = json.loads(
+        run("gallery", "ingest", str(folder), "-g", "g", "-s", "s", "--workers", "1", "--json")
+    )
     assert summary["images_ingested"] == 5 and summary["failures"] == []
     listed = json.loads(run("gallery", "list", "--json"))
     assert listed[0]["name"] == "g" and listed[0]["images"] == 5
 
     probe = sorted(people[1].glob("*.jpg"))[1]
-    out = json.loads(run("search", str(probe), "-g", "g", "--top", "2", "--json",
-                         "--crops", str(tmp_path / "crops")))
+    out = json.loads(
+        run(
+            "search",
+            str(probe),
+            "-g",
+            "g",
+            "--top",
+            "2",
+            "--json",
+            "--crops",
+            str(tmp_path / "crops"),
+        )
+    )
     best = out["candidates"][0]
     assert best["image_name"].startswith(people[1].name)
     assert Path(best["crop_path"]).read_bytes()[:2] == b"\xff\xd8"
     assert best["false_match"] is None or 0 < best["false_match"]["fmr"] < 1e-3
     assert out["probe_faces"][0]["used"] is True
 
-    same = json.loads(run("verify", str(probe), str(sorted(people[1].glob("*.jpg"))[0]),
-                          "--json"))
-    other = json.loads(run("verify", str(probe), str(sorted(people[2].glob("*.jpg"))[0]),
-                           "--json"))
+    same = json.loads(run("verify", str(probe), str(sorted(people[1].glob("*.jpg"))[0]), "--json"))
+    other = json.loads(run("verify", str(probe), str(sorted(people[2].glob("*.jpg"))[0]), "--json"))
     assert same["score"] > 0.3 > other["score"]
 
     rebuilt = json.loads(run("index", "rebuild", "g", "--json"))

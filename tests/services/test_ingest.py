@@ -29,9 +29,18 @@ pytestmark = needs_lfw
 
 def make_gallery(ctx: AppContext, name: str = "bookings", pack: str | None = None) -> None:
     galleries.create_gallery(ctx, galleries.CreateGalleryRequest(name, pack))
-    galleries.add_source(ctx, galleries.CreateSourceRequest(
-        name, "county", "booking photographs", "State Code 12-345", "County Sheriff",
-        "2026-01-15", 3650))
+    galleries.add_source(
+        ctx,
+        galleries.CreateSourceRequest(
+            name,
+            "county",
+            "booking photographs",
+            "State Code 12-345",
+            "County Sheriff",
+            "2026-01-15",
+            3650,
+        ),
+    )
 
 
 def copy_first_images(folder: Path, people: list[Path]) -> dict[str, Path]:
@@ -55,8 +64,9 @@ def test_ingest_then_search_finds_the_mate(app_ctx: AppContext, tmp_path: Path) 
     assert (info.images, info.templates, info.sources[0].images) == (6, summary.faces, 6)
 
     probe = sorted(people[2].glob("*.jpg"))[1]
-    result = search(app_ctx, SearchRequest((ProbeImage(probe.name, probe.read_bytes()),),
-                                           "bookings", top=3))
+    result = search(
+        app_ctx, SearchRequest((ProbeImage(probe.name, probe.read_bytes()),), "bookings", top=3)
+    )
     assert result.candidates[0].image_name.startswith(people[2].name)
     assert result.candidates[0].score > 0.3 > result.candidates[1].score
     assert result.candidates[0].source.legal_basis == "State Code 12-345"
@@ -114,8 +124,9 @@ def test_manifest_maps_files_to_subjects(app_ctx: AppContext, tmp_path: Path) ->
     assert refs == ["BK-0000", "BK-0001", "BK-0002"]
 
 
-def test_bad_manifest_and_unknown_names_are_typed_errors(app_ctx: AppContext,
-                                                          tmp_path: Path) -> None:
+def test_bad_manifest_and_unknown_names_are_typed_errors(
+    app_ctx: AppContext, tmp_path: Path
+) -> None:
     copy_first_images(tmp_path / "in", lfw_people(1))
     bad = tmp_path / "bad.csv"
     bad.write_text("name,ref\nx,y\n")
@@ -134,8 +145,9 @@ def test_bad_manifest_and_unknown_names_are_typed_errors(app_ctx: AppContext,
     with pytest.raises(GalleryExistsError):
         galleries.create_gallery(app_ctx, galleries.CreateGalleryRequest("bookings"))
     with pytest.raises(InvalidRequestError, match="collected_at"):
-        galleries.add_source(app_ctx, galleries.CreateSourceRequest(
-            "bookings", "x", "k", "l", "s", "15/01/2026", 10))
+        galleries.add_source(
+            app_ctx, galleries.CreateSourceRequest("bookings", "x", "k", "l", "s", "15/01/2026", 10)
+        )
     with app_ctx.sessions() as s:
         assert s.scalar(select(func.count(Image.id))) == 0
 
@@ -155,8 +167,16 @@ def test_index_is_derived_and_repaired(app_ctx: AppContext, tmp_path: Path) -> N
     with app_ctx.transaction() as s:
         row = s.scalars(select(TemplateRow)).first()
         assert row is not None
-        s.add(TemplateRow(face_id=row.face_id, gallery_id=row.gallery_id, pack=row.pack,
-                          kind="plain-copy", dim=row.dim, vector=row.vector))
+        s.add(
+            TemplateRow(
+                face_id=row.face_id,
+                gallery_id=row.gallery_id,
+                pack=row.pack,
+                kind="plain-copy",
+                dim=row.dim,
+                vector=row.vector,
+            )
+        )
     with app_ctx.transaction() as s:
         s.delete(s.scalars(select(TemplateRow).where(TemplateRow.kind == "plain")).first())
     app_ctx.indexes.clear()
@@ -174,6 +194,7 @@ def test_sface_gallery_keeps_its_own_pack(app_ctx: AppContext, tmp_path: Path) -
         assert set(s.scalars(select(TemplateRow.dim))) == {128}
         assert set(s.scalars(select(TemplateRow.pack))) == {"sface"}
     probe = sorted(people[0].glob("*.jpg"))[1]
-    result = search(app_ctx, SearchRequest((ProbeImage(probe.name, probe.read_bytes()),),
-                                           "clean", top=2))
+    result = search(
+        app_ctx, SearchRequest((ProbeImage(probe.name, probe.read_bytes()),), "clean", top=2)
+    )
     assert result.pack == "sface" and result.candidates[0].image_name.startswith(people[0].name)

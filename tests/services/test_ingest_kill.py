@@ -43,8 +43,13 @@ def _cli(home: Path, *args: str) -> subprocess.Popen[bytes]:
     home.mkdir(parents=True, exist_ok=True)
     with (home.parent / f"{home.name}.log").open("ab") as log:
         # A session of its own, so kill -9 reaches the CLI and its worker processes.
-        return subprocess.Popen([sys.executable, "-m", "facetrail", *args], env=env,
-                                stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "facetrail", *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
 
 
 def _log(home: Path) -> str:
@@ -65,9 +70,25 @@ def _stop_group(pgid: int) -> None:
 
 
 def _setup(home: Path) -> None:
-    for args in (["gallery", "create", "g"],
-                 ["gallery", "add-source", "g", "s", "--kind", "k", "--legal-basis", "b",
-                  "--supplied-by", "x", "--collected-at", "2026-01-01", "--retention-days", "9"]):
+    for args in (
+        ["gallery", "create", "g"],
+        [
+            "gallery",
+            "add-source",
+            "g",
+            "s",
+            "--kind",
+            "k",
+            "--legal-basis",
+            "b",
+            "--supplied-by",
+            "x",
+            "--collected-at",
+            "2026-01-01",
+            "--retention-days",
+            "9",
+        ],
+    ):
         proc = _cli(home, *args)
         assert proc.wait(60) == 0, _log(home)
 
@@ -80,12 +101,14 @@ def _state(home: Path) -> tuple[object, ...]:
     ctx = AppContext.open(Settings(home=home))
     try:
         with ctx.sessions() as s:
-            images = sorted(s.execute(select(Image.sha256, Image.face_count, Image.original_name))
-                            .all())
+            images = sorted(
+                s.execute(select(Image.sha256, Image.face_count, Image.original_name)).all()
+            )
             faces = len(s.scalars(select(Face.id)).all())
             template_ids = np.array(sorted(s.scalars(select(TemplateRow.id))), np.int64)
-            failures = sorted(s.execute(select(IngestFailure.original_name, IngestFailure.code))
-                              .all())
+            failures = sorted(
+                s.execute(select(IngestFailure.original_name, IngestFailure.code)).all()
+            )
         # The index file as the last run left it must hold exactly the database's templates.
         index_file = next((home / "index").glob("*.faiss"))
         on_disk = np.sort(FaissIndex.load(index_file).ids())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -10,28 +11,37 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
+from facetrail.cli.render import console, err_console, fmr_text, plain, print_json
 from facetrail.config import get_settings
 from facetrail.errors import FacetrailError
 from facetrail.services import galleries, indexing, ingest, packs, search
 from facetrail.services.context import AppContext
-from facetrail.cli.render import console, err_console, fmr_text, plain, print_json
 
-app = typer.Typer(help="facetrail: accountable face search.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="facetrail: accountable face search.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 gallery_app = typer.Typer(help="Galleries, their sources and ingestion.", no_args_is_help=True)
-index_app = typer.Typer(help="The vector index derived from a gallery's templates.",
-                        no_args_is_help=True)
-eval_app = typer.Typer(help="Measure accuracy with the product's own pipeline.",
-                       no_args_is_help=True)
+index_app = typer.Typer(
+    help="The vector index derived from a gallery's templates.", no_args_is_help=True
+)
+eval_app = typer.Typer(
+    help="Measure accuracy with the product's own pipeline.", no_args_is_help=True
+)
 models_app = typer.Typer(help="Model packs: list, check, register.", invoke_without_command=True)
 app.add_typer(gallery_app, name="gallery")
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 app.add_typer(models_app, name="models")
+
+
+class MaskMode(enum.StrEnum):
+    none = "none"
+    synthetic = "synthetic"
+
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -58,8 +68,13 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]
     if not enabled:
         yield lambda _a, _t: None
         return
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeRemainingColumn(), console=err_console) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+    ) as bar:
         task = bar.add_task(label, total=None)
 
         def advance(n: int, total: int) -> None:
@@ -72,9 +87,11 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]
 
 
 @models_app.callback()
-def models_list(ctx: typer.Context, as_json: JsonOpt = False,
-                check: Annotated[bool, typer.Option(help="Verify sha256 of each file.")] = True
-                ) -> None:
+def models_list(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    check: Annotated[bool, typer.Option(help="Verify sha256 of each file.")] = True,
+) -> None:
     """List model packs, their licences, file hashes and whether they are installed."""
     if ctx.invoked_subcommand:
         return
@@ -84,8 +101,10 @@ def models_list(ctx: typer.Context, as_json: JsonOpt = False,
         return
     for p in rows:
         state = "[green]installed[/green]" if p.installed else "[red]not installed[/red]"
-        console.print(f"[bold]{p.name}[/bold]  {state}  dim={p.embedding_dim}  "
-                      f"calibrated={'yes' if p.calibrated else 'no'}")
+        console.print(
+            f"[bold]{p.name}[/bold]  {state}  dim={p.embedding_dim}  "
+            f"calibrated={'yes' if p.calibrated else 'no'}"
+        )
         console.print(f"  {p.description}")
         console.print(f"  licence: {p.licence}")
         if p.licence_note:
@@ -106,18 +125,26 @@ def models_register(directory: Path, as_json: JsonOpt = False) -> None:
 
 
 @gallery_app.command("create")
-def gallery_create(name: str, pack: Annotated[str | None, typer.Option()] = None,
-                   description: str = "", as_json: JsonOpt = False) -> None:
+def gallery_create(
+    name: str,
+    pack: Annotated[str | None, typer.Option()] = None,
+    description: str = "",
+    as_json: JsonOpt = False,
+) -> None:
     """Create a gallery bound to a model pack (default: arcface-mbf)."""
     with _context() as ctx:
-        info = _run(lambda: galleries.create_gallery(
-            ctx, galleries.CreateGalleryRequest(name, pack, description)))
+        info = _run(
+            lambda: galleries.create_gallery(
+                ctx, galleries.CreateGalleryRequest(name, pack, description)
+            )
+        )
     print_json(info) if as_json else console.print(f"created gallery {info.name} ({info.pack})")
 
 
 @gallery_app.command("add-source")
 def gallery_add_source(
-    gallery: str, name: str,
+    gallery: str,
+    name: str,
     kind: Annotated[str, typer.Option(help="What it is, e.g. 'booking photographs'.")],
     legal_basis: Annotated[str, typer.Option(help="The law or agreement that allows it.")],
     supplied_by: Annotated[str, typer.Option(help="Who supplied the images.")],
@@ -127,8 +154,14 @@ def gallery_add_source(
 ) -> None:
     """Record a lawful source of images for a gallery."""
     with _context() as ctx:
-        info = _run(lambda: galleries.add_source(ctx, galleries.CreateSourceRequest(
-            gallery, name, kind, legal_basis, supplied_by, collected_at, retention_days)))
+        info = _run(
+            lambda: galleries.add_source(
+                ctx,
+                galleries.CreateSourceRequest(
+                    gallery, name, kind, legal_basis, supplied_by, collected_at, retention_days
+                ),
+            )
+        )
     print_json(info) if as_json else console.print(f"added source {info.name} to {gallery}")
 
 
@@ -144,8 +177,9 @@ def gallery_ingest(
     """Ingest a folder (recursively); resumable, duplicates skipped, failures listed."""
     import os
 
-    request = ingest.IngestRequest(path, gallery, source, manifest,
-                                   workers or (os.cpu_count() or 1))
+    request = ingest.IngestRequest(
+        path, gallery, source, manifest, workers or (os.cpu_count() or 1)
+    )
     with _context() as ctx, _progress("ingesting", not as_json) as bar:
         summary = _run(lambda: ingest.ingest(ctx, request, bar))
     if as_json:
@@ -156,7 +190,8 @@ def gallery_ingest(
         f"({summary.faces} faces, {summary.images_without_face} without a face), "
         f"{summary.duplicates_skipped} duplicates skipped, {summary.already_ingested} already "
         f"ingested, {len(summary.failures)} failed  [{summary.seconds:.1f} s, "
-        f"{summary.images_per_second:.1f} images/s]")
+        f"{summary.images_per_second:.1f} images/s]"
+    )
     for f in summary.failures:
         console.print(f"  [red]failed[/red] {escape(f'{f.file}: [{f.code}] {f.message}')}")
 
@@ -171,8 +206,14 @@ def gallery_list(as_json: JsonOpt = False) -> None:
         return
     table = Table("gallery", "pack", "images", "faces", "failures", "sources")
     for g in infos:
-        table.add_row(g.name, g.pack, str(g.images), str(g.faces), str(g.failures),
-                      ", ".join(s.name for s in g.sources))
+        table.add_row(
+            g.name,
+            g.pack,
+            str(g.images),
+            str(g.faces),
+            str(g.failures),
+            ", ".join(s.name for s in g.sources),
+        )
     console.print(table)
 
 
@@ -184,12 +225,16 @@ def gallery_show(name: str, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(g)
         return
-    console.print(f"[bold]{g.name}[/bold] pack={g.pack} images={g.images} faces={g.faces} "
-                  f"templates={g.templates} failures={g.failures}")
+    console.print(
+        f"[bold]{g.name}[/bold] pack={g.pack} images={g.images} faces={g.faces} "
+        f"templates={g.templates} failures={g.failures}"
+    )
     for s in g.sources:
-        console.print(f"  source {s.name}: {s.kind}; legal basis: {s.legal_basis}; supplied by "
-                      f"{s.supplied_by} on {s.collected_at}; retention {s.retention_days} "
-                      f"days; {s.images} images")
+        console.print(
+            f"  source {s.name}: {s.kind}; legal basis: {s.legal_basis}; supplied by "
+            f"{s.supplied_by} on {s.collected_at}; retention {s.retention_days} "
+            f"days; {s.images} images"
+        )
 
 
 # --- index ------------------------------------------------------------------------------
@@ -201,7 +246,8 @@ def index_rebuild(gallery: str, as_json: JsonOpt = False) -> None:
     with _context() as ctx:
         report = _run(lambda: indexing.rebuild_index(ctx, gallery))
     print_json(report) if as_json else console.print(
-        f"rebuilt index of {report.gallery}: {report.entries} entries ({report.description})")
+        f"rebuilt index of {report.gallery}: {report.entries} entries ({report.description})"
+    )
 
 
 @index_app.command("check")
@@ -211,7 +257,8 @@ def index_check(gallery: str, as_json: JsonOpt = False) -> None:
         report = _run(lambda: indexing.check_index(ctx, gallery))
     print_json(report) if as_json else console.print(
         f"index of {report.gallery}: {report.entries} entries; repaired +{report.added} "
-        f"-{report.removed}{' (rebuilt)' if report.rebuilt else ''}")
+        f"-{report.removed}{' (rebuilt)' if report.rebuilt else ''}"
+    )
 
 
 # --- search and verify ------------------------------------------------------------------
@@ -221,7 +268,9 @@ def _probe(path: Path) -> search.ProbeImage:
     try:
         return search.ProbeImage(str(path), path.read_bytes())
     except OSError as exc:
-        err_console.print(f"[red]error[/red] {escape(f'[image_unreadable] {path}: {exc.strerror}')}")
+        err_console.print(
+            f"[red]error[/red] {escape(f'[image_unreadable] {path}: {exc.strerror}')}"
+        )
         raise typer.Exit(2) from exc
 
 
@@ -230,14 +279,14 @@ def search_cmd(
     probes: Annotated[list[Path], typer.Argument(help="Probe image(s) of one person.")],
     gallery: Annotated[str, typer.Option("--gallery", "-g")],
     top: int = 50,
-    face: Annotated[int | None, typer.Option(help="Face index in the probe (0 = largest).")
-                    ] = None,
+    face: Annotated[int | None, typer.Option(help="Face index in the probe (0 = largest).")] = None,
     crops: Annotated[Path | None, typer.Option(help="Write candidate crops here.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search a gallery; candidates are investigative leads, never identifications."""
-    request = search.SearchRequest(tuple(_probe(p) for p in probes), gallery, top, face,
-                                   include_crops=crops is not None)
+    request = search.SearchRequest(
+        tuple(_probe(p) for p in probes), gallery, top, face, include_crops=crops is not None
+    )
     with _context() as ctx:
         result = _run(lambda: search.search(ctx, request))
     crop_paths: dict[int, str] = {}
@@ -256,31 +305,44 @@ def search_cmd(
         return
     for f in result.probe_faces:
         mark = "*" if f.used else " "
-        console.print(f"{mark} probe {f.probe} face {f.index}: bbox "
-                      f"{tuple(round(v) for v in f.bbox)} score {f.detector_score:.2f} "
-                      f"eyes {f.inter_eye_px:.0f}px blur {f.blur:.0f} yaw {f.yaw_deg:.0f}°")
+        console.print(
+            f"{mark} probe {f.probe} face {f.index}: bbox "
+            f"{tuple(round(v) for v in f.bbox)} score {f.detector_score:.2f} "
+            f"eyes {f.inter_eye_px:.0f}px blur {f.blur:.0f} yaw {f.yaw_deg:.0f}°"
+        )
     table = Table("rank", "score", "FMR", "image", "subject", "source", "crop")
     for c in result.candidates:
-        table.add_row(str(c.rank), f"{c.score:.3f}", fmr_text(c.false_match), c.image_name,
-                      c.subject_ref or "", c.source.name, crop_paths.get(c.rank, ""))
+        table.add_row(
+            str(c.rank),
+            f"{c.score:.3f}",
+            fmr_text(c.false_match),
+            c.image_name,
+            c.subject_ref or "",
+            c.source.name,
+            crop_paths.get(c.rank, ""),
+        )
     console.print(table)
     console.print(f"[yellow]{result.notice}[/yellow]")
-    console.print(f"gallery {result.gallery} ({result.gallery_size} templates, {result.pack}, "
-                  f"{result.index}) in {result.seconds * 1000:.0f} ms")
+    console.print(
+        f"gallery {result.gallery} ({result.gallery_size} templates, {result.pack}, "
+        f"{result.index}) in {result.seconds * 1000:.0f} ms"
+    )
 
 
 @app.command("verify")
-def verify_cmd(a: Path, b: Path, pack: Annotated[str | None, typer.Option()] = None,
-               as_json: JsonOpt = False) -> None:
+def verify_cmd(
+    a: Path, b: Path, pack: Annotated[str | None, typer.Option()] = None, as_json: JsonOpt = False
+) -> None:
     """1:1 comparison of the largest faces in two images, with a calibrated FMR."""
     with _context() as ctx:
-        result = _run(lambda: search.verify(ctx, search.VerifyRequest(_probe(a), _probe(b),
-                                                                      pack)))
+        result = _run(lambda: search.verify(ctx, search.VerifyRequest(_probe(a), _probe(b), pack)))
     if as_json:
         print_json(result)
         return
-    console.print(f"score {result.score:.4f} ({result.pack}); false match rate at this score: "
-                  f"{fmr_text(result.false_match)}")
+    console.print(
+        f"score {result.score:.4f} ({result.pack}); false match rate at this score: "
+        f"{fmr_text(result.false_match)}"
+    )
     console.print(f"[yellow]{result.notice}[/yellow]")
 
 
@@ -291,12 +353,15 @@ def verify_cmd(a: Path, b: Path, pack: Annotated[str | None, typer.Option()] = N
 def eval_identification(
     dataset: Annotated[Path, typer.Option(help="Folder: one sub-folder per identity.")],
     pack: Annotated[str | None, typer.Option()] = None,
-    mask: Annotated[str, typer.Option(help="none | synthetic (masks on probes only)")] = "none",
+    mask: Annotated[MaskMode, typer.Option(help="Synthetic masks go on probes only.")] = (
+        MaskMode.none
+    ),
     json_out: Annotated[Path | None, typer.Option("--json", help="Write figures here.")] = None,
     plot: Annotated[Path | None, typer.Option(help="DET curve PNG.")] = None,
     scores_plot: Annotated[Path | None, typer.Option(help="Score distributions PNG.")] = None,
-    calibration_out: Annotated[Path | None, typer.Option(help="Write the measured score->FMR "
-                                                         "calibration (JSON).")] = None,
+    calibration_out: Annotated[
+        Path | None, typer.Option(help="Write the measured score->FMR calibration (JSON).")
+    ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes (default: CPU count).")] = 0,
     limit_identities: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
@@ -305,11 +370,15 @@ def eval_identification(
 
     from facetrail.services import evaluation  # matplotlib: only load it when evaluating
 
-    if mask not in ("none", "synthetic"):
-        err_console.print("[red]error[/red] \\[invalid_request] --mask must be none or synthetic")
-        raise typer.Exit(2)
-    request = evaluation.EvalRequest(dataset, pack, mask, workers or (os.cpu_count() or 1),
-                                     limit_identities, plot, scores_plot)  # type: ignore[arg-type]
+    request = evaluation.EvalRequest(
+        dataset,
+        pack,
+        mask.value,
+        workers or (os.cpu_count() or 1),
+        limit_identities,
+        plot,
+        scores_plot,
+    )
     with _context() as ctx, _progress("evaluating", sys.stderr.isatty()) as bar:
         report = _run(lambda: evaluation.evaluate_identification(ctx, request, bar))
     fig = report.figures
@@ -317,20 +386,28 @@ def eval_identification(
         json_out.write_text(json.dumps(plain(fig), indent=2))
     if calibration_out:
         calibration_out.write_text(report.calibration.model_dump_json(indent=2))
-    console.print(f"pack {fig['pack']}  mask {fig['mask']}  gallery {fig['gallery_size']}/"
-                  f"{fig['gallery_candidates']}  mated {fig['mated_probes']}  non-mated "
-                  f"{fig['nonmated_probes']}")
+    console.print(
+        f"pack {fig['pack']}  mask {fig['mask']}  gallery {fig['gallery_size']}/"
+        f"{fig['gallery_candidates']}  mated {fig['mated_probes']}  non-mated "
+        f"{fig['nonmated_probes']}"
+    )
     ftt = fig["failure_to_template_rate"] * 100
-    console.print(f"rank-1 {fig['rank1'] * 100:.2f} %   FTT {ftt:.2f} % "
-                  f"({fig['failure_to_template']['count']})")
+    console.print(
+        f"rank-1 {fig['rank1'] * 100:.2f} %   FTT {ftt:.2f} % "
+        f"({fig['failure_to_template']['count']})"
+    )
     for p, v in fig["fnir_at_fpir"].items():
-        console.print(f"FNIR @ FPIR={p}: {v['fnir'] * 100:.2f} % (t = {v['threshold']:.3f}, "
-                      f"actual FPIR {v['fpir_actual']:.4f})")
+        console.print(
+            f"FNIR @ FPIR={p}: {v['fnir'] * 100:.2f} % (t = {v['threshold']:.3f}, "
+            f"actual FPIR {v['fpir_actual']:.4f})"
+        )
     console.print(f"{fig['faces_per_second']:.1f} images/s with {fig['workers']} worker(s)")
     for key, per in fig["groups"].items():
         for value, g in per.items():
-            console.print(f"  {key}={value}: mated {g['mated']} FNIR {g['fnir'] * 100:.2f} %, "
-                          f"non-mated {g['nonmated']} FPIR {g['fpir'] * 100:.2f} %")
+            console.print(
+                f"  {key}={value}: mated {g['mated']} FNIR {g['fnir'] * 100:.2f} %, "
+                f"non-mated {g['nonmated']} FPIR {g['fpir'] * 100:.2f} %"
+            )
 
 
 def main() -> None:  # pragma: no cover

@@ -25,8 +25,7 @@ class Protocol:
 
     @property
     def images(self) -> list[Path]:
-        return [*self.gallery.values(), *(p for _, p in self.mated),
-                *(p for _, p in self.nonmated)]
+        return [*self.gallery.values(), *(p for _, p in self.mated), *(p for _, p in self.nonmated)]
 
 
 def _bytewise(names: list[str]) -> list[str]:
@@ -42,8 +41,13 @@ def load_protocol(root: Path, limit_identities: int | None = None) -> Protocol:
         identities = identities[:limit_identities]
     files: dict[str, list[Path]] = {}
     for ident in identities:
-        names = _bytewise([p.name for p in (root / ident).iterdir()
-                           if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES])
+        names = _bytewise(
+            [
+                p.name
+                for p in (root / ident).iterdir()
+                if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES
+            ]
+        )
         if names:
             files[ident] = [root / ident / n for n in names]
     if not files:

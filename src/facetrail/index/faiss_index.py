@@ -30,7 +30,8 @@ class FaissIndex:
     def remove(self, ids: Ids) -> int:
         if len(ids) == 0:
             return 0
-        return int(self._index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64)))
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
+        return int(self._index.remove_ids(selector))
 
     def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], Ids]:
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
@@ -41,7 +42,8 @@ class FaissIndex:
         return scores.astype(np.float32), ids.astype(np.int64)
 
     def ids(self) -> Ids:
-        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        id_map = self._index.id_map  # type: ignore[attr-defined]
+        return np.asarray(faiss.vector_to_array(id_map), dtype=np.int64)
 
     def __len__(self) -> int:
         return int(self._index.ntotal)

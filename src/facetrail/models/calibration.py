@@ -24,23 +24,32 @@ class FalseMatchEstimate:
     upper_bound: bool
 
 
-def build_calibration(impostor: npt.NDArray[np.float32], genuine_pairs: int, dataset: str,
-                      measured_with: str, points: int = 200) -> Calibration:
+def build_calibration(
+    impostor: npt.NDArray[np.float32],
+    genuine_pairs: int,
+    dataset: str,
+    measured_with: str,
+    points: int = 200,
+) -> Calibration:
     """Summarise impostor scores as (score, FMR) points spaced evenly in log FMR."""
     scores = np.sort(np.asarray(impostor, dtype=np.float64))[::-1]
     n = len(scores)
-    fmrs = np.unique(np.concatenate([
-        np.geomspace(1.0 / n, 1.0, points), [1.0 / n, 1.0]]))
+    fmrs = np.unique(np.concatenate([np.geomspace(1.0 / n, 1.0, points), [1.0 / n, 1.0]]))
     table: dict[float, float] = {}
     for fmr in fmrs:
-        k = max(1, int(round(fmr * n)))
+        k = max(1, round(fmr * n))
         s = float(scores[k - 1])
         # FMR at s counts every impostor >= s (ties included).
         table[round(s, 6)] = float(np.count_nonzero(scores >= s)) / n
     keys = sorted(table)
-    return Calibration(dataset=dataset, impostor_pairs=n, genuine_pairs=genuine_pairs,
-                       scores=tuple(keys), fmr=tuple(table[k] for k in keys),
-                       measured_with=measured_with)
+    return Calibration(
+        dataset=dataset,
+        impostor_pairs=n,
+        genuine_pairs=genuine_pairs,
+        scores=tuple(keys),
+        fmr=tuple(table[k] for k in keys),
+        measured_with=measured_with,
+    )
 
 
 def false_match_rate(calibration: Calibration | None, score: float) -> FalseMatchEstimate | None:

@@ -29,8 +29,9 @@ def drop_unused_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
-def _dequantize(q: np.ndarray, scale: np.ndarray, zero: np.ndarray | None, axis: int,
-                block_size: int) -> np.ndarray:
+def _dequantize(
+    q: np.ndarray, scale: np.ndarray, zero: np.ndarray | None, axis: int, block_size: int
+) -> np.ndarray:
     qf = q.astype(np.float32)
     zf = np.zeros_like(scale, dtype=np.float32) if zero is None else zero.astype(np.float32)
     if scale.ndim == 0 or scale.size == 1:
@@ -62,10 +63,14 @@ def fold_constant_dequantize(model: onnx.ModelProto) -> onnx.ModelProto:
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         q = numpy_helper.to_array(inits[node.input[0]])
         scale = numpy_helper.to_array(inits[node.input[1]])
-        zero = (numpy_helper.to_array(inits[node.input[2]])
-                if len(node.input) > 2 and node.input[2] else None)
-        value = _dequantize(q, scale, zero, int(attrs.get("axis", 1)),
-                            int(attrs.get("block_size", 0)))
+        zero = (
+            numpy_helper.to_array(inits[node.input[2]])
+            if len(node.input) > 2 and node.input[2]
+            else None
+        )
+        value = _dequantize(
+            q, scale, zero, int(attrs.get("axis", 1)), int(attrs.get("block_size", 0))
+        )
         new_inits.append(numpy_helper.from_array(value, name=node.output[0]))
     del graph.node[:]
     graph.node.extend(kept_nodes)

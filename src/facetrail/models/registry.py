@@ -135,8 +135,10 @@ def sha256_file(path: Path) -> str:
 
 def file_status(pack: Pack, *, check_hash: bool = True) -> list[FileStatus]:
     out = []
-    for role, file in (("detector", pack.manifest.detector.file),
-                       ("recognizer", pack.manifest.recognizer.file)):
+    for role, file in (
+        ("detector", pack.manifest.detector.file),
+        ("recognizer", pack.manifest.recognizer.file),
+    ):
         path = locate(pack, file)
         ok = None if path is None or not check_hash else sha256_file(path) == file.sha256
         out.append(FileStatus(role, path, file.sha256, path is not None, ok))

@@ -8,8 +8,9 @@ from pathlib import Path
 import onnxruntime as ort
 
 
-def create_session(path: Path, *, threads: int = 0,
-                   providers: Sequence[str] = ("CPUExecutionProvider",)) -> ort.InferenceSession:
+def create_session(
+    path: Path, *, threads: int = 0, providers: Sequence[str] = ("CPUExecutionProvider",)
+) -> ort.InferenceSession:
     """Open an inference session on the first available of ``providers`` (CUDA when present)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads

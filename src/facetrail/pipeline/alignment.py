@@ -8,14 +8,20 @@ import numpy.typing as npt
 
 #: InsightFace's reference landmark positions for a 112x112 crop (SFace uses the same).
 ARCFACE_TEMPLATE = np.array(
-    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
-     [41.5493, 92.3655], [70.7299, 92.2041]],
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ],
     dtype=np.float32,
 )
 
 
-def similarity_transform(src: npt.NDArray[np.float32],
-                         dst: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+def similarity_transform(
+    src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float64]:
     """Least-squares similarity (rotation, uniform scale, translation) mapping src -> dst.
 
     Umeyama (1991), as scikit-image's SimilarityTransform: uses all five points, unlike a
@@ -39,8 +45,11 @@ def similarity_transform(src: npt.NDArray[np.float32],
     return m
 
 
-def align_face(bgr: npt.NDArray[np.uint8], landmarks: npt.NDArray[np.float32],
-               size: tuple[int, int] = (112, 112)) -> npt.NDArray[np.uint8]:
+def align_face(
+    bgr: npt.NDArray[np.uint8],
+    landmarks: npt.NDArray[np.float32],
+    size: tuple[int, int] = (112, 112),
+) -> npt.NDArray[np.uint8]:
     """Warp the face so its landmarks land on the ArcFace template (scaled to ``size``)."""
     template = ARCFACE_TEMPLATE * np.array([size[0] / 112, size[1] / 112], dtype=np.float32)
     m = similarity_transform(landmarks, template)

@@ -12,7 +12,6 @@ import hashlib
 import multiprocessing
 import signal
 import sys
-
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from facetrail.errors import FacetrailError
 from facetrail.imaging.decode import DecodeLimits, read_image_file
 from facetrail.models.registry import get_pack
 from facetrail.pipeline.faces import Face
-from facetrail.eval.masks import apply_synthetic_mask, mask_style_for
+from facetrail.pipeline.masks import apply_synthetic_mask, mask_style_for
 from facetrail.pipeline.pipeline import FacePipeline, PipelineOptions
 
 
@@ -54,7 +53,7 @@ class BatchConfig:
     pack: str
     home: Path
     cache_dir: Path
-    limits: DecodeLimits = DecodeLimits()
+    limits: DecodeLimits = field(default_factory=DecodeLimits)
     threads: int = 1
     providers: tuple[str, ...] = ("CUDAExecutionProvider", "CPUExecutionProvider")
 
@@ -63,8 +62,9 @@ class _Worker:
     def __init__(self, config: BatchConfig) -> None:
         self.config = config
         pack = get_pack(config.pack, config.home)
-        self.pipeline = FacePipeline(pack, config.cache_dir,
-                                     PipelineOptions(config.threads, config.providers))
+        self.pipeline = FacePipeline(
+            pack, config.cache_dir, PipelineOptions(config.threads, config.providers)
+        )
         self.model_seconds = 0.0
 
     def run(self, jobs: Sequence[ImageJob]) -> list[ImageResult]:
@@ -93,8 +93,9 @@ class _Worker:
             results.append(None)
         faces = self.pipeline.embed_detections(images, detections)
         for (slot, job, sha, image), image_faces in zip(decoded, faces, strict=True):
-            results[slot] = ImageResult(job, sha, image_faces, image.width, image.height,
-                                        image.format)
+            results[slot] = ImageResult(
+                job, sha, image_faces, image.width, image.height, image.format
+            )
         return [r for r in results if r is not None]
 
 
@@ -126,8 +127,9 @@ def _run_chunk(jobs: Sequence[ImageJob]) -> list[ImageResult]:
     return _WORKER.run(jobs)
 
 
-def analyse_files(jobs: Sequence[ImageJob], config: BatchConfig, *, workers: int = 1,
-                  chunk: int = 16) -> Iterator[list[ImageResult]]:
+def analyse_files(
+    jobs: Sequence[ImageJob], config: BatchConfig, *, workers: int = 1, chunk: int = 16
+) -> Iterator[list[ImageResult]]:
     """Yield results chunk by chunk, in job order. ``workers`` > 1 uses spawned processes."""
     chunks = [list(jobs[i : i + chunk]) for i in range(0, len(jobs), chunk)]
     if workers <= 1:
@@ -136,8 +138,7 @@ def analyse_files(jobs: Sequence[ImageJob], config: BatchConfig, *, workers: int
             yield worker.run(c)
         return
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(config,)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_init_worker, initargs=(config,)
+    ) as pool:
         yield from pool.map(_run_chunk, chunks)
-
-

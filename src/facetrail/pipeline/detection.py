@@ -39,12 +39,13 @@ def _canvas(bgr: npt.NDArray[np.uint8], spec: DetectorSpec) -> _Canvas:
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
     resized = bgr if (new_w, new_h) == (w, h) else cv2.resize(bgr, (new_w, new_h))
     canvas = np.zeros((out_h, out_w, 3), dtype=np.uint8)
-    canvas[:new_h, :new_w] = resized[: out_h, : out_w]
+    canvas[:new_h, :new_w] = resized[:out_h, :out_w]
     return _Canvas(canvas, new_h / h)
 
 
-def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32],
-        threshold: float) -> list[int]:
+def nms(
+    boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], threshold: float
+) -> list[int]:
     """Greedy non-maximum suppression; returns kept indices, best first."""
     x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
     areas = (x2 - x1 + 1) * (y2 - y1 + 1)
@@ -76,8 +77,9 @@ class Detector(ABC):
     def detect(self, bgr: npt.NDArray[np.uint8]) -> list[Detection]:
         canvas = _canvas(bgr, self.spec)
         blob = self._blob(canvas.image)
-        outputs = dict(zip(self.output_names, self.session.run(None, {self.input_name: blob}),
-                           strict=True))
+        outputs = dict(
+            zip(self.output_names, self.session.run(None, {self.input_name: blob}), strict=True)
+        )
         h, w = canvas.image.shape[:2]
         boxes, kps, scores = self._decode(outputs, h, w)
         keep = scores >= self.spec.score_threshold
@@ -115,7 +117,8 @@ class ScrfdDetector(Detector):
     """SCRFD with 3 strides x 2 anchors; outputs are distances in stride units."""
 
     def _blob(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        blob = cv2.dnn.blobFromImage(image, 1.0 / 128, None, (127.5, 127.5, 127.5), swapRB=True)
+        h, w = image.shape[:2]
+        blob = cv2.dnn.blobFromImage(image, 1.0 / 128, (w, h), (127.5, 127.5, 127.5), swapRB=True)
         return np.asarray(blob, dtype=np.float32)
 
     def _decode(
@@ -131,13 +134,15 @@ class ScrfdDetector(Detector):
             all_boxes.append(np.concatenate([centres - dist[:, :2], centres + dist[:, 2:]], 1))
             all_kps.append(np.repeat(centres, 5, axis=0).reshape(-1, 10) + kps)
             all_scores.append(scores)
-        return (np.concatenate(all_boxes).astype(np.float32),
-                np.concatenate(all_kps).reshape(-1, 5, 2).astype(np.float32),
-                np.concatenate(all_scores).astype(np.float32))
+        return (
+            np.concatenate(all_boxes).astype(np.float32),
+            np.concatenate(all_kps).reshape(-1, 5, 2).astype(np.float32),
+            np.concatenate(all_scores).astype(np.float32),
+        )
 
 
 class YunetDetector(Detector):
-    """YuNet (2023mar): anchor-free, per-cell cls x obj score, boxes as centre offsets + log size."""
+    """YuNet (2023mar): anchor-free; score = sqrt(cls x obj); boxes as offsets + log size."""
 
     def _blob(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         return np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
@@ -157,9 +162,11 @@ class YunetDetector(Detector):
             all_boxes.append(np.concatenate([centre - size / 2, centre + size / 2], 1))
             all_kps.append((kps + np.tile(cells, (1, 5))) * stride)
             all_scores.append(np.sqrt(cls * obj))
-        return (np.concatenate(all_boxes).astype(np.float32),
-                np.concatenate(all_kps).reshape(-1, 5, 2).astype(np.float32),
-                np.concatenate(all_scores).astype(np.float32))
+        return (
+            np.concatenate(all_boxes).astype(np.float32),
+            np.concatenate(all_kps).reshape(-1, 5, 2).astype(np.float32),
+            np.concatenate(all_scores).astype(np.float32),
+        )
 
 
 DETECTORS: dict[str, type[Detector]] = {"scrfd": ScrfdDetector, "yunet": YunetDetector}

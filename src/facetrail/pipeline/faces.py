@@ -19,7 +19,9 @@ class Detection:
     """A detector's raw answer for one face, in the image's pixel coordinates."""
 
     bbox: Float32Array  # (4,) x1, y1, x2, y2
-    landmarks: Float32Array  # (5, 2): eye, eye, nose tip, mouth corner, mouth corner (image left first)
+    landmarks: (
+        Float32Array  # (5, 2): eye, eye, nose tip, mouth corner, mouth corner (image left first)
+    )
     score: float
 
     @property
@@ -44,7 +46,7 @@ class FaceQuality:
 
 @dataclass(frozen=True)
 class Template:
-    """An L2-normalised embedding, tagged with the pack that made it; never compared across packs."""
+    """An L2-normalised embedding tagged with its pack; never compared across packs."""
 
     pack: str
     kind: str

@@ -27,14 +27,21 @@ class PipelineOptions:
 class FacePipeline:
     """A loaded pack. Construct once per process; ``analyse`` is the only entry point."""
 
-    def __init__(self, pack: Pack, cache_dir: Path,
-                 options: PipelineOptions = PipelineOptions()) -> None:
+    def __init__(
+        self, pack: Pack, cache_dir: Path, options: PipelineOptions = PipelineOptions()
+    ) -> None:
         self.pack = pack
         m = pack.manifest
-        det_session = create_session(model_path(pack, m.detector.file, cache_dir),
-                                     threads=options.threads, providers=options.providers)
-        rec_session = create_session(model_path(pack, m.recognizer.file, cache_dir),
-                                     threads=options.threads, providers=options.providers)
+        det_session = create_session(
+            model_path(pack, m.detector.file, cache_dir),
+            threads=options.threads,
+            providers=options.providers,
+        )
+        rec_session = create_session(
+            model_path(pack, m.recognizer.file, cache_dir),
+            threads=options.threads,
+            providers=options.providers,
+        )
         self.detector: Detector = DETECTORS[m.detector.kind](det_session, m.detector)
         self.recognizer = Recognizer(rec_session, m.recognizer)
 
@@ -53,12 +60,16 @@ class FacePipeline:
         detections = [self.detect(img) for img in images]
         return self.embed_detections(images, detections)
 
-    def embed_detections(self, images: Sequence[npt.NDArray[np.uint8]],
-                         detections: Sequence[Sequence[Detection]]) -> list[list[Face]]:
+    def embed_detections(
+        self, images: Sequence[npt.NDArray[np.uint8]], detections: Sequence[Sequence[Detection]]
+    ) -> list[list[Face]]:
         """Align, measure and embed given detections; one recognizer batch for all images."""
         size = self.pack.manifest.recognizer.input_size
-        crops = [align_face(img, d.landmarks, size)
-                 for img, dets in zip(images, detections, strict=True) for d in dets]
+        crops = [
+            align_face(img, d.landmarks, size)
+            for img, dets in zip(images, detections, strict=True)
+            for d in dets
+        ]
         if crops:
             vectors = self.recognizer.embed(np.stack(crops))
         else:

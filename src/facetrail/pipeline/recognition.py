@@ -19,8 +19,8 @@ class Recognizer:
 
     def blob(self, crops: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """(N,H,W,3) BGR uint8 -> normalised NCHW float32 in the model's channel order."""
-        x = crops[..., ::-1] if self.spec.channels == "rgb" else crops
-        x = (x.astype(np.float32) - self.spec.mean) / self.spec.std
+        ordered = crops[..., ::-1] if self.spec.channels == "rgb" else crops
+        x = (ordered.astype(np.float32) - self.spec.mean) / self.spec.std
         return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
     def embed(self, crops: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
@@ -29,7 +29,8 @@ class Recognizer:
         parts = []
         for start in range(0, len(crops), self.max_batch):
             blob = self.blob(crops[start : start + self.max_batch])
-            parts.append(self.session.run(None, {self.input_name: blob})[0])
+            parts.append(np.asarray(self.session.run(None, {self.input_name: blob})[0]))
         emb = np.concatenate(parts).astype(np.float32).reshape(len(crops), -1)
         norms = np.linalg.norm(emb, axis=1, keepdims=True)
-        return (emb / np.maximum(norms, 1e-12)).astype(np.float32)
+        normalised: npt.NDArray[np.float32] = (emb / np.maximum(norms, 1e-12)).astype(np.float32)
+        return normalised

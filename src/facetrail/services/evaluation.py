@@ -60,8 +60,9 @@ def _template(result: ImageResult) -> np.ndarray | None:
     return result.faces[pick].template(PLAIN).vector
 
 
-def evaluate_identification(ctx: AppContext, request: EvalRequest,
-                            progress: Callable[[int, int], None] | None = None) -> EvalReport:
+def evaluate_identification(
+    ctx: AppContext, request: EvalRequest, progress: Callable[[int, int], None] | None = None
+) -> EvalReport:
     """Enrol, probe and score a dataset folder; masks (if asked) go on probes only."""
     pack = get_pack(request.pack or ctx.settings.default_pack, ctx.settings.home)
     protocol = load_protocol(request.dataset, request.limit_identities)
@@ -70,10 +71,14 @@ def evaluate_identification(ctx: AppContext, request: EvalRequest,
     masked = request.mask == "synthetic"
     jobs = [ImageJob(p) for p in protocol.gallery.values()]
     jobs += [ImageJob(p, mask_key=p.name if masked else None) for _, p in probes]
-    config = BatchConfig(pack=pack.name, home=ctx.settings.home,
-                         cache_dir=ctx.settings.model_cache_dir, limits=ctx.limits,
-                         threads=1 if request.workers > 1 else ctx.settings.threads,
-                         providers=tuple(ctx.settings.providers))
+    config = BatchConfig(
+        pack=pack.name,
+        home=ctx.settings.home,
+        cache_dir=ctx.settings.model_cache_dir,
+        limits=ctx.limits,
+        threads=1 if request.workers > 1 else ctx.settings.threads,
+        providers=tuple(ctx.settings.providers),
+    )
     started = time.perf_counter()
     results: list[ImageResult] = []
     for chunk in analyse_files(jobs, config, workers=request.workers):
@@ -85,15 +90,17 @@ def evaluate_identification(ctx: AppContext, request: EvalRequest,
     n_g = len(gallery_ids)
     enrolled = [i for i in range(n_g) if templates[i] is not None]
     dim = pack.manifest.embedding_dim
-    g_matrix = (np.stack([templates[i] for i in enrolled]) if enrolled  # type: ignore[misc]
-                else np.zeros((0, dim), np.float32))
+    vectors = [t for t in templates[:n_g] if t is not None]
+    g_matrix = np.stack(vectors) if vectors else np.zeros((0, dim), np.float32)
     g_names = [gallery_ids[i] for i in enrolled]
     g_pos = {name: k for k, name in enumerate(g_names)}
     outcomes: list[ProbeOutcome] = []
     genuine: list[float] = []
     impostor: list[np.ndarray] = []
     for (ident, _), tmpl, is_mated in zip(
-        probes, templates[n_g:], [True] * len(protocol.mated) + [False] * len(protocol.nonmated),
+        probes,
+        templates[n_g:],
+        [True] * len(protocol.mated) + [False] * len(protocol.nonmated),
         strict=True,
     ):
         group = protocol.labels.get(ident, {})
@@ -104,13 +111,16 @@ def evaluate_identification(ctx: AppContext, request: EvalRequest,
         top = int(np.argmax(scores))
         mate = g_pos.get(ident) if is_mated else None
         mate_score = float(scores[mate]) if mate is not None else None
-        if mate_score is not None:
+        if mate is not None and mate_score is not None:
             genuine.append(mate_score)
             impostor.append(np.delete(scores, mate))
         else:
             impostor.append(scores)
-        outcomes.append(ProbeOutcome(is_mated, float(scores[top]),
-                                     mate is not None and top == mate, mate_score, group))
+        outcomes.append(
+            ProbeOutcome(
+                is_mated, float(scores[top]), mate is not None and top == mate, mate_score, group
+            )
+        )
     impostor_all = (np.concatenate(impostor) if impostor else np.zeros(0)).astype(np.float32)
     points = {f"{p:g}": fnir_at_fpir(outcomes, p) for p in FPIR_TARGETS}
     failures = sum(1 for t in templates if t is None)
@@ -131,8 +141,10 @@ def evaluate_identification(ctx: AppContext, request: EvalRequest,
         },
         "failure_to_template_rate": failures / len(jobs),
         "rank1": rank1_rate(outcomes),
-        "fnir_at_fpir": {k: {"fnir": v.fnir, "threshold": v.threshold,
-                             "fpir_actual": v.fpir_actual} for k, v in points.items()},
+        "fnir_at_fpir": {
+            k: {"fnir": v.fnir, "threshold": v.threshold, "fpir_actual": v.fpir_actual}
+            for k, v in points.items()
+        },
         "faces_per_second": len(jobs) / seconds if seconds > 0 else 0.0,
         "seconds": seconds,
         "workers": request.workers,
@@ -148,15 +160,25 @@ def evaluate_identification(ctx: AppContext, request: EvalRequest,
     thresholds = {f"FPIR={k}": v.threshold for k, v in points.items()}
     if request.plot:
         _, fp, fn = det_curve(outcomes)
-        plot_det({f"{pack.name} ({request.mask})": (fp, fn)}, request.plot,
-                 f"DET, {request.dataset.name}, {pack.name}, mask={request.mask}")
+        plot_det(
+            {f"{pack.name} ({request.mask})": (fp, fn)},
+            request.plot,
+            f"DET, {request.dataset.name}, {pack.name}, mask={request.mask}",
+        )
     if request.distributions_plot:
-        plot_score_distributions(np.asarray(genuine, np.float32), impostor_all,
-                                 request.distributions_plot,
-                                 f"Scores, {request.dataset.name}, {pack.name}", thresholds)
-    calibration = build_calibration(impostor_all, len(genuine), request.dataset.name,
-                                    f"facetrail eval identification --pack {pack.name} "
-                                    f"--mask {request.mask}")
+        plot_score_distributions(
+            np.asarray(genuine, np.float32),
+            impostor_all,
+            request.distributions_plot,
+            f"Scores, {request.dataset.name}, {pack.name}",
+            thresholds,
+        )
+    calibration = build_calibration(
+        impostor_all,
+        len(genuine),
+        request.dataset.name,
+        f"facetrail eval identification --pack {pack.name} --mask {request.mask}",
+    )
     return EvalReport(figures, calibration)
 
 
@@ -164,5 +186,11 @@ def _describe(values: np.ndarray) -> dict[str, float | int]:
     if len(values) == 0:
         return {"count": 0}
     q = np.quantile(values, [0.01, 0.5, 0.99])
-    return {"count": int(len(values)), "mean": float(values.mean()), "std": float(values.std()),
-            "p01": float(q[0]), "median": float(q[1]), "p99": float(q[2])}
+    return {
+        "count": len(values),
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "p01": float(q[0]),
+        "median": float(q[1]),
+        "p99": float(q[2]),
+    }

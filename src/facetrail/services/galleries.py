@@ -97,13 +97,21 @@ def add_source(ctx: AppContext, request: CreateSourceRequest) -> SourceInfo:
     try:
         with ctx.transaction() as session:
             gallery = get_gallery_row(session, request.gallery)
-            session.add(Source(gallery_id=gallery.id, name=request.name, kind=request.kind,
-                               legal_basis=request.legal_basis, supplied_by=request.supplied_by,
-                               collected_at=request.collected_at,
-                               retention_days=request.retention_days))
+            session.add(
+                Source(
+                    gallery_id=gallery.id,
+                    name=request.name,
+                    kind=request.kind,
+                    legal_basis=request.legal_basis,
+                    supplied_by=request.supplied_by,
+                    collected_at=request.collected_at,
+                    retention_days=request.retention_days,
+                )
+            )
     except IntegrityError as exc:
-        raise SourceExistsError("this gallery already has a source of this name",
-                                subject=request.name) from exc
+        raise SourceExistsError(
+            "this gallery already has a source of this name", subject=request.name
+        ) from exc
     return next(s for s in show_gallery(ctx, request.gallery).sources if s.name == request.name)
 
 
@@ -134,22 +142,45 @@ def show_gallery(ctx: AppContext, name: str) -> GalleryInfo:
     with ctx.sessions() as session:
         g = get_gallery_row(session, name)
         images = _count(session, select(func.count(Image.id)).where(Image.gallery_id == g.id))
-        faces = _count(session, select(func.count(Face.id)).join(Image).where(
-            Image.gallery_id == g.id))
-        templates = _count(session, select(func.count(TemplateRow.id)).where(
-            TemplateRow.gallery_id == g.id))
-        failures = _count(session, select(func.count(IngestFailure.id)).where(
-            IngestFailure.gallery_id == g.id))
-        per_source = dict(session.execute(
-            select(Image.source_id, func.count(Image.id)).where(Image.gallery_id == g.id)
-            .group_by(Image.source_id)).all())
+        faces = _count(
+            session, select(func.count(Face.id)).join(Image).where(Image.gallery_id == g.id)
+        )
+        templates = _count(
+            session, select(func.count(TemplateRow.id)).where(TemplateRow.gallery_id == g.id)
+        )
+        failures = _count(
+            session, select(func.count(IngestFailure.id)).where(IngestFailure.gallery_id == g.id)
+        )
+        per_source = dict(
+            session.execute(
+                select(Image.source_id, func.count(Image.id))
+                .where(Image.gallery_id == g.id)
+                .group_by(Image.source_id)
+            ).all()
+        )
         sources = [
-            SourceInfo(s.name, s.kind, s.legal_basis, s.supplied_by, s.collected_at,
-                       s.retention_days, int(per_source.get(s.id, 0)))
+            SourceInfo(
+                s.name,
+                s.kind,
+                s.legal_basis,
+                s.supplied_by,
+                s.collected_at,
+                s.retention_days,
+                int(per_source.get(s.id, 0)),
+            )
             for s in sorted(g.sources, key=lambda s: s.id)
         ]
-        return GalleryInfo(g.name, g.pack, g.description, g.created_at.isoformat(), images,
-                           faces, templates, failures, sources)
+        return GalleryInfo(
+            g.name,
+            g.pack,
+            g.description,
+            g.created_at.isoformat(),
+            images,
+            faces,
+            templates,
+            failures,
+            sources,
+        )
 
 
 def list_galleries(ctx: AppContext) -> list[GalleryInfo]:

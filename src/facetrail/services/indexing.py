@@ -44,20 +44,27 @@ def _paths(ctx: AppContext, gallery: Gallery) -> tuple[Path, Path]:
 
 
 def _templates(gallery: Gallery):  # type: ignore[no-untyped-def]
-    return (TemplateRow.gallery_id == gallery.id, TemplateRow.pack == gallery.pack,
-            TemplateRow.kind == PLAIN)
+    return (
+        TemplateRow.gallery_id == gallery.id,
+        TemplateRow.pack == gallery.pack,
+        TemplateRow.kind == PLAIN,
+    )
 
 
 def fingerprint(session: Session, gallery: Gallery) -> Fingerprint:
     row = session.execute(
-        select(func.count(TemplateRow.id), func.coalesce(func.max(TemplateRow.id), 0),
-               func.coalesce(func.sum(TemplateRow.id), 0)).where(*_templates(gallery))
+        select(
+            func.count(TemplateRow.id),
+            func.coalesce(func.max(TemplateRow.id), 0),
+            func.coalesce(func.sum(TemplateRow.id), 0),
+        ).where(*_templates(gallery))
     ).one()
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def _vectors(session: Session, gallery: Gallery, ids: np.ndarray | None,
-             dim: int) -> tuple[np.ndarray, np.ndarray]:
+def _vectors(
+    session: Session, gallery: Gallery, ids: np.ndarray | None, dim: int
+) -> tuple[np.ndarray, np.ndarray]:
     stmt = select(TemplateRow.id, TemplateRow.vector).where(*_templates(gallery))
     rows: list[tuple[int, bytes]] = []
     if ids is None:
@@ -65,8 +72,9 @@ def _vectors(session: Session, gallery: Gallery, ids: np.ndarray | None,
     else:
         for start in range(0, len(ids), 500):
             part = [int(i) for i in ids[start : start + 500]]
-            rows += [(int(i), bytes(v)) for i, v in
-                     session.execute(stmt.where(TemplateRow.id.in_(part)))]
+            rows += [
+                (int(i), bytes(v)) for i, v in session.execute(stmt.where(TemplateRow.id.in_(part)))
+            ]
     if not rows:
         return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
     out_ids = np.array([r[0] for r in rows], dtype=np.int64)
@@ -77,25 +85,29 @@ def _vectors(session: Session, gallery: Gallery, ids: np.ndarray | None,
 def _save(ctx: AppContext, gallery: Gallery, index: FaissIndex, fp: Fingerprint) -> None:
     index_path, meta_path = _paths(ctx, gallery)
     index.save(index_path)
-    meta_path.write_text(json.dumps({"fingerprint": list(fp), "pack": gallery.pack,
-                                     "description": index.describe()}))
+    meta_path.write_text(
+        json.dumps({"fingerprint": list(fp), "pack": gallery.pack, "description": index.describe()})
+    )
 
 
-def open_index(ctx: AppContext, session: Session, gallery: Gallery) -> tuple[FaissIndex,
-                                                                              IndexReport]:
+def open_index(
+    ctx: AppContext, session: Session, gallery: Gallery
+) -> tuple[FaissIndex, IndexReport]:
     """The gallery's index, reconciled with the database (loading or repairing as needed)."""
     fp = fingerprint(session, gallery)
     cached = ctx.indexes.get(gallery.id)
     if cached is not None and cached[1] == fp:
-        return cached[0], IndexReport(gallery.name, len(cached[0]), 0, 0, False,
-                                      cached[0].describe())
+        return cached[0], IndexReport(
+            gallery.name, len(cached[0]), 0, 0, False, cached[0].describe()
+        )
     index_path, meta_path = _paths(ctx, gallery)
     dim = get_pack(gallery.pack, ctx.settings.home).manifest.embedding_dim
     index: FaissIndex | None = None
     saved_fp: Fingerprint | None = None
     if index_path.exists() and meta_path.exists():
         index = FaissIndex.load(index_path)
-        saved_fp = tuple(json.loads(meta_path.read_text())["fingerprint"])  # type: ignore[assignment]
+        count, max_id, id_sum = json.loads(meta_path.read_text())["fingerprint"]
+        saved_fp = (int(count), int(max_id), int(id_sum))
         if index.dim != dim:
             index = None
     rebuilt = index is None
@@ -106,8 +118,10 @@ def open_index(ctx: AppContext, session: Session, gallery: Gallery) -> tuple[Fai
         index.add(ids, vecs)
         added = len(ids)
     elif saved_fp != fp or len(index) != fp[0]:
-        db_ids = np.array(session.scalars(select(TemplateRow.id).where(*_templates(gallery)))
-                          .all(), dtype=np.int64)
+        db_ids = np.array(
+            session.scalars(select(TemplateRow.id).where(*_templates(gallery))).all(),
+            dtype=np.int64,
+        )
         have = index.ids()
         extra = np.setdiff1d(have, db_ids)
         missing = np.setdiff1d(db_ids, have)
@@ -118,12 +132,18 @@ def open_index(ctx: AppContext, session: Session, gallery: Gallery) -> tuple[Fai
     if rebuilt or added or removed or saved_fp != fp:
         _save(ctx, gallery, index, fp)
     ctx.indexes[gallery.id] = (index, fp)
-    return index, IndexReport(gallery.name, len(index), added, removed, rebuilt,
-                              index.describe())
+    return index, IndexReport(gallery.name, len(index), added, removed, rebuilt, index.describe())
 
 
-def add_to_index(ctx: AppContext, session: Session, gallery: Gallery, ids: np.ndarray,
-                 vectors: np.ndarray, *, save: bool) -> None:
+def add_to_index(
+    ctx: AppContext,
+    session: Session,
+    gallery: Gallery,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    *,
+    save: bool,
+) -> None:
     """Add freshly committed templates to the open index (ingest calls this after commit)."""
     index, _ = open_index_no_reconcile(ctx, session, gallery)
     index.add(ids, vectors)
@@ -133,12 +153,13 @@ def add_to_index(ctx: AppContext, session: Session, gallery: Gallery, ids: np.nd
         _save(ctx, gallery, index, fp)
 
 
-def open_index_no_reconcile(ctx: AppContext, session: Session,
-                            gallery: Gallery) -> tuple[FaissIndex, Fingerprint]:
+def open_index_no_reconcile(
+    ctx: AppContext, session: Session, gallery: Gallery
+) -> tuple[FaissIndex, Fingerprint]:
     cached = ctx.indexes.get(gallery.id)
     if cached is not None:
         return cached
-    index, _ = open_index(ctx, session, gallery)
+    _index, _ = open_index(ctx, session, gallery)
     return ctx.indexes[gallery.id]
 
 

@@ -78,8 +78,10 @@ def list_image_files(root: Path, exclude: Path | None = None) -> list[Path]:
         raise InvalidRequestError("no such file or folder", subject=str(root))
     skip = exclude.resolve() if exclude else None
     files = [
-        p for p in root.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
         and p.resolve() != skip
     ]
     return sorted(files)
@@ -93,8 +95,9 @@ def read_manifest(path: Path, root: Path) -> dict[Path, str]:
         raise ManifestError(f"cannot read manifest: {exc}", subject=str(path)) from exc
     reader = csv.DictReader(text.splitlines())
     if not reader.fieldnames or not {"file", "subject_ref"} <= set(reader.fieldnames):
-        raise ManifestError("manifest needs the columns 'file' and 'subject_ref'",
-                            subject=str(path))
+        raise ManifestError(
+            "manifest needs the columns 'file' and 'subject_ref'", subject=str(path)
+        )
     mapping: dict[Path, str] = {}
     for line, row in enumerate(reader, start=2):
         name, ref = (row.get("file") or "").strip(), (row.get("subject_ref") or "").strip()
@@ -107,8 +110,9 @@ def read_manifest(path: Path, root: Path) -> dict[Path, str]:
     return mapping
 
 
-def ingest(ctx: AppContext, request: IngestRequest, progress: Progress | None = None
-           ) -> IngestSummary:
+def ingest(
+    ctx: AppContext, request: IngestRequest, progress: Progress | None = None
+) -> IngestSummary:
     """Ingest every image under ``request.path``; one bad file never stops the batch."""
     started = time.perf_counter()
     with ctx.sessions() as session:
@@ -122,10 +126,14 @@ def ingest(ctx: AppContext, request: IngestRequest, progress: Progress | None = 
     todo, hashes = _plan(ctx, gallery, files, summary)
     if progress:
         progress(len(files) - len(todo), len(files))
-    config = BatchConfig(pack=gallery.pack, home=ctx.settings.home,
-                         cache_dir=ctx.settings.model_cache_dir, limits=ctx.limits,
-                         threads=1 if request.workers > 1 else ctx.settings.threads,
-                         providers=tuple(ctx.settings.providers))
+    config = BatchConfig(
+        pack=gallery.pack,
+        home=ctx.settings.home,
+        cache_dir=ctx.settings.model_cache_dir,
+        limits=ctx.limits,
+        threads=1 if request.workers > 1 else ctx.settings.threads,
+        providers=tuple(ctx.settings.providers),
+    )
     jobs = [ImageJob(p) for p in todo]
     pending: list[ImageResult] = []
     for chunk in analyse_files(jobs, config, workers=request.workers, chunk=16):
@@ -140,8 +148,9 @@ def ingest(ctx: AppContext, request: IngestRequest, progress: Progress | None = 
     return summary
 
 
-def _plan(ctx: AppContext, gallery: Gallery, files: list[Path],
-          summary: IngestSummary) -> tuple[list[Path], dict[Path, str]]:
+def _plan(
+    ctx: AppContext, gallery: Gallery, files: list[Path], summary: IngestSummary
+) -> tuple[list[Path], dict[Path, str]]:
     """Hash every file; drop those already committed and duplicates within this run."""
     hashes: dict[Path, str] = {}
     for path in files:
@@ -158,10 +167,20 @@ def _plan(ctx: AppContext, gallery: Gallery, files: list[Path],
         shas = list(set(hashes.values()))
         for start in range(0, len(shas), 500):
             part = shas[start : start + 500]
-            known.update(session.scalars(select(Image.sha256).where(
-                Image.gallery_id == gallery.id, Image.sha256.in_(part))))
-            known.update(session.scalars(select(IngestFailure.sha256).where(
-                IngestFailure.gallery_id == gallery.id, IngestFailure.sha256.in_(part))))
+            known.update(
+                session.scalars(
+                    select(Image.sha256).where(
+                        Image.gallery_id == gallery.id, Image.sha256.in_(part)
+                    )
+                )
+            )
+            known.update(
+                session.scalars(
+                    select(IngestFailure.sha256).where(
+                        IngestFailure.gallery_id == gallery.id, IngestFailure.sha256.in_(part)
+                    )
+                )
+            )
     todo: list[Path] = []
     seen: set[str] = set()
     for path, sha in hashes.items():
@@ -175,9 +194,18 @@ def _plan(ctx: AppContext, gallery: Gallery, files: list[Path],
     return todo, hashes
 
 
-def _commit(ctx: AppContext, gallery: Gallery, source: Source, results: list[ImageResult],
-            hashes: dict[Path, str], subjects: dict[Path, str], root: Path,
-            summary: IngestSummary, *, save_index: bool = False) -> None:
+def _commit(
+    ctx: AppContext,
+    gallery: Gallery,
+    source: Source,
+    results: list[ImageResult],
+    hashes: dict[Path, str],
+    subjects: dict[Path, str],
+    root: Path,
+    summary: IngestSummary,
+    *,
+    save_index: bool = False,
+) -> None:
     """Write one batch: blobs first, then every row in a single transaction, then the index."""
     good: list[ImageResult] = []
     bad: list[tuple[ImageResult, str, str]] = []
@@ -195,31 +223,66 @@ def _commit(ctx: AppContext, gallery: Gallery, source: Source, results: list[Ima
     new_vecs: list[np.ndarray] = []
     with ctx.transaction() as session:
         for r, code, message in bad:
-            session.execute(insert(IngestFailure).values(
-                gallery_id=gallery.id, source_id=source.id, sha256=hashes[r.job.path],
-                original_name=_rel(r.job.path, root), code=code, message=message))
+            session.execute(
+                insert(IngestFailure).values(
+                    gallery_id=gallery.id,
+                    source_id=source.id,
+                    sha256=hashes[r.job.path],
+                    original_name=_rel(r.job.path, root),
+                    code=code,
+                    message=message,
+                )
+            )
         for r in good:
-            image_id = session.execute(insert(Image).values(
-                gallery_id=gallery.id, source_id=source.id, sha256=hashes[r.job.path],
-                original_name=_rel(r.job.path, root),
-                subject_ref=subjects.get(r.job.path.resolve()), width=r.width,
-                height=r.height, format=r.format, face_count=len(r.faces),
-            ).returning(Image.id)).scalar_one()
+            image_id = session.execute(
+                insert(Image)
+                .values(
+                    gallery_id=gallery.id,
+                    source_id=source.id,
+                    sha256=hashes[r.job.path],
+                    original_name=_rel(r.job.path, root),
+                    subject_ref=subjects.get(r.job.path.resolve()),
+                    width=r.width,
+                    height=r.height,
+                    format=r.format,
+                    face_count=len(r.faces),
+                )
+                .returning(Image.id)
+            ).scalar_one()
             for face in r.faces:
                 d, q = face.detection, face.quality
-                face_id = session.execute(insert(Face).values(
-                    image_id=image_id, face_index=face.index,
-                    x1=float(d.bbox[0]), y1=float(d.bbox[1]), x2=float(d.bbox[2]),
-                    y2=float(d.bbox[3]), landmarks=json.dumps(d.landmarks.round(2).tolist()),
-                    detector_score=q.detector_score, inter_eye_px=q.inter_eye_px, blur=q.blur,
-                    yaw_deg=q.yaw_deg, roll_deg=q.roll_deg,
-                ).returning(Face.id)).scalar_one()
+                face_id = session.execute(
+                    insert(Face)
+                    .values(
+                        image_id=image_id,
+                        face_index=face.index,
+                        x1=float(d.bbox[0]),
+                        y1=float(d.bbox[1]),
+                        x2=float(d.bbox[2]),
+                        y2=float(d.bbox[3]),
+                        landmarks=json.dumps(d.landmarks.round(2).tolist()),
+                        detector_score=q.detector_score,
+                        inter_eye_px=q.inter_eye_px,
+                        blur=q.blur,
+                        yaw_deg=q.yaw_deg,
+                        roll_deg=q.roll_deg,
+                    )
+                    .returning(Face.id)
+                ).scalar_one()
                 for kind, template in face.templates.items():
                     vec = template.vector.astype(np.float32)
-                    tid = session.execute(insert(TemplateRow).values(
-                        face_id=face_id, gallery_id=gallery.id, pack=template.pack, kind=kind,
-                        dim=template.dim, vector=vec.tobytes(),
-                    ).returning(TemplateRow.id)).scalar_one()
+                    tid = session.execute(
+                        insert(TemplateRow)
+                        .values(
+                            face_id=face_id,
+                            gallery_id=gallery.id,
+                            pack=template.pack,
+                            kind=kind,
+                            dim=template.dim,
+                            vector=vec.tobytes(),
+                        )
+                        .returning(TemplateRow.id)
+                    ).scalar_one()
                     if kind == PLAIN and template.pack == gallery.pack:
                         new_ids.append(int(tid))
                         new_vecs.append(vec)

@@ -30,10 +30,18 @@ def list_pack_status(settings: Settings, *, check_hash: bool = True) -> list[Pac
     for pack in list_packs(settings.home):
         files = file_status(pack, check_hash=check_hash)
         m = pack.manifest
-        out.append(PackStatus(m.name, m.description, m.licence, m.licence_note,
-                              m.embedding_dim, m.calibration is not None,
-                              all(f.installed and f.sha256_ok is not False for f in files),
-                              files))
+        out.append(
+            PackStatus(
+                m.name,
+                m.description,
+                m.licence,
+                m.licence_note,
+                m.embedding_dim,
+                m.calibration is not None,
+                all(f.installed and f.sha256_ok is not False for f in files),
+                files,
+            )
+        )
     return out
 
 

@@ -26,8 +26,10 @@ from facetrail.services.indexing import open_index
 from facetrail.store.schema import Face as FaceRow
 from facetrail.store.schema import Image, Source, TemplateRow
 
-LEAD_NOTICE = ("Candidates are investigative leads only, never an identification: "
-               "they must be reviewed by trained people and corroborated.")
+LEAD_NOTICE = (
+    "Candidates are investigative leads only, never an identification: "
+    "they must be reviewed by trained people and corroborated."
+)
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,9 @@ class SearchResult:
     notice: str = LEAD_NOTICE
 
 
-def probe_template(ctx: AppContext, pack: str, probes: tuple[ProbeImage, ...],
-                   face: int | None) -> tuple[np.ndarray, list[ProbeFace]]:
+def probe_template(
+    ctx: AppContext, pack: str, probes: tuple[ProbeImage, ...], face: int | None
+) -> tuple[np.ndarray, list[ProbeFace]]:
     """Analyse every probe image, pick one face in each, fuse their templates (mean, renorm)."""
     if not probes:
         raise InvalidRequestError("at least one probe image is needed", subject="probes")
@@ -110,8 +113,10 @@ def probe_template(ctx: AppContext, pack: str, probes: tuple[ProbeImage, ...],
             raise NoFaceError("no face found in the probe image", subject=probe.name)
         pick = 0 if face is None else face
         if not 0 <= pick < len(faces):
-            raise FaceIndexError(f"face {pick} asked for, the probe has {len(faces)} "
-                                 f"(0..{len(faces) - 1})", subject=probe.name)
+            raise FaceIndexError(
+                f"face {pick} asked for, the probe has {len(faces)} (0..{len(faces) - 1})",
+                subject=probe.name,
+            )
         listed += [_probe_face(probe.name, f, f.index == pick) for f in faces]
         chosen.append(_template_of(faces[pick], pack))
     fused = np.mean(np.stack(chosen), axis=0)
@@ -127,9 +132,16 @@ def _template_of(face: Face, pack: str) -> np.ndarray:
 
 def _probe_face(name: str, f: Face, used: bool) -> ProbeFace:
     b = f.detection.bbox
-    return ProbeFace(name, f.index, (float(b[0]), float(b[1]), float(b[2]), float(b[3])),
-                     f.quality.detector_score, f.quality.inter_eye_px, f.quality.blur,
-                     f.quality.yaw_deg, used)
+    return ProbeFace(
+        name,
+        f.index,
+        (float(b[0]), float(b[1]), float(b[2]), float(b[3])),
+        f.quality.detector_score,
+        f.quality.inter_eye_px,
+        f.quality.blur,
+        f.quality.yaw_deg,
+        used,
+    )
 
 
 def search(ctx: AppContext, request: SearchRequest) -> SearchResult:
@@ -158,18 +170,33 @@ def search(ctx: AppContext, request: SearchRequest) -> SearchResult:
         for rank, (score, tid) in enumerate(hits, start=1):
             _, f, img, src = rows[tid]
             bbox = (f.x1, f.y1, f.x2, f.y2)
-            candidates.append(Candidate(
-                rank=rank, score=score,
-                false_match=false_match_rate(pack.manifest.calibration, score),
-                template_id=tid, image_sha256=img.sha256, image_name=img.original_name,
-                subject_ref=img.subject_ref, face_index=f.face_index, bbox=bbox,
-                source=CandidateSource(src.name, src.kind, src.legal_basis, src.supplied_by,
-                                       src.collected_at),
-                crop_jpeg=_crop(ctx, img.sha256, bbox) if request.include_crops else None,
-            ))
-        return SearchResult(gallery.name, gallery.pack, index.describe(), len(index),
-                            probe_faces, len(request.probes), candidates,
-                            time.perf_counter() - started)
+            candidates.append(
+                Candidate(
+                    rank=rank,
+                    score=score,
+                    false_match=false_match_rate(pack.manifest.calibration, score),
+                    template_id=tid,
+                    image_sha256=img.sha256,
+                    image_name=img.original_name,
+                    subject_ref=img.subject_ref,
+                    face_index=f.face_index,
+                    bbox=bbox,
+                    source=CandidateSource(
+                        src.name, src.kind, src.legal_basis, src.supplied_by, src.collected_at
+                    ),
+                    crop_jpeg=_crop(ctx, img.sha256, bbox) if request.include_crops else None,
+                )
+            )
+        return SearchResult(
+            gallery.name,
+            gallery.pack,
+            index.describe(),
+            len(index),
+            probe_faces,
+            len(request.probes),
+            candidates,
+            time.perf_counter() - started,
+        )
 
 
 def _crop(ctx: AppContext, sha256: str, bbox: tuple[float, float, float, float]) -> bytes:
@@ -177,8 +204,9 @@ def _crop(ctx: AppContext, sha256: str, bbox: tuple[float, float, float, float])
     x1, y1, x2, y2 = bbox
     mx, my = (x2 - x1) * 0.25, (y2 - y1) * 0.25
     h, w = image.shape[:2]
-    crop = image[max(0, int(y1 - my)) : min(h, int(y2 + my)),
-                 max(0, int(x1 - mx)) : min(w, int(x2 + mx))]
+    crop = image[
+        max(0, int(y1 - my)) : min(h, int(y2 + my)), max(0, int(x1 - mx)) : min(w, int(x2 + mx))
+    ]
     ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
     return bytes(buf) if ok else b""
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from facetrail.errors import InvalidRequestError
-from facetrail.eval.masks import (
+from facetrail.pipeline.masks import (
     ALL_COLOURS,
     ALL_SHAPES,
     ALL_STYLES,
