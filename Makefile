@@ -28,8 +28,17 @@ bench: $(STAMP)
 	$(PY) bench/ingest_cost.py
 	$(PY) bench/raw_reference.py --pack arcface-mbf
 
+# The main job on the embedded defaults (SQLite WAL + FAISS in ./var): build a gallery from
+# the shared lfw-dev photos with its provenance, then search it with one probe.
+DATA ?= $(or $(FACETRAIL_TEST_DATA),../shared/data)
+FT := $(VENV)/bin/facetrail
 demo: $(STAMP)
-	$(VENV)/bin/facetrail demo
+	$(FT) gallery show demo >/dev/null 2>&1 || $(FT) gallery create demo --pack arcface-mbf
+	$(FT) gallery show demo 2>/dev/null | grep -q "source lfw-dev" || $(FT) gallery add-source demo lfw-dev \
+	  --kind "news photographs (LFW research set)" --legal-basis "research evaluation only" \
+	  --supplied-by "UMass Amherst LFW" --collected-at 2007-10-01 --retention-days 365
+	$(FT) gallery ingest $(DATA)/lfw-dev --gallery demo --source lfw-dev
+	$(FT) search $(DATA)/lfw-dev/Aaron_Peirsol/Aaron_Peirsol_0002.jpg --gallery demo --top 5 --crops var/crops
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -27,7 +27,7 @@ from facetrail.store.schema import Face as FaceRow
 from facetrail.store.schema import Image, Source, TemplateRow
 
 LEAD_NOTICE = (
-    "Candidates are investigative leads only, never an identification: "
+    "Results are investigative leads only, never an identification: "
     "they must be reviewed by trained people and corroborated."
 )
 
