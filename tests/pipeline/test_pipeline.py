@@ -55,3 +55,18 @@ def test_all_faces_found_largest_first(tmp_path: Path) -> None:
 def test_no_face_gives_empty_list(tmp_path: Path) -> None:
     pipe = FacePipeline(get_pack("sface", tmp_path), tmp_path, PipelineOptions(threads=1))
     assert pipe.analyse(np.full((120, 160, 3), 90, np.uint8)) == []
+
+
+@pytest.mark.parametrize("pack", ["arcface-mbf", "sface"])
+def test_coordinates_are_in_image_pixels_whatever_the_input_size(pack: str,
+                                                                 tmp_path: Path) -> None:
+    pipe = FacePipeline(get_pack(pack, tmp_path), tmp_path, PipelineOptions(threads=1))
+    face = cv2.imread(str(sorted(lfw_people(1)[0].glob("*.jpg"))[0]))
+    alone = pipe.detect(face)
+    big = np.full((900, 700, 3), 127, np.uint8)
+    big[300:450, 400:550] = cv2.resize(face, (150, 150))
+    placed = pipe.detect(big)
+    assert alone and placed
+    shift = np.array([400, 300], np.float32)
+    # Different input scales give slightly different landmarks; a few pixels at most.
+    assert np.abs(placed[0].landmarks - (alone[0].landmarks + shift)).max() < 4
