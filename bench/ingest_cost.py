@@ -2,10 +2,12 @@
 
 Targets (issue 1/6): product ingest time per face <= 1.2x the time of the detector and
 recognizer onnxruntime ``run`` calls alone on the same images; two worker processes give
->= 1.7x the throughput of one. Everything is measured in this run, on this machine, with
+>= 1.7x the throughput of one. "two_worker_speedup" counts the whole ingest (process start-up
+included); "..._steady_state" leaves out the time before the first result. Everything is
+measured in this run, on this machine, with
 onnxruntime single-threaded per process; the ratios are what count (the machine is shared).
 
-    .venv/bin/python bench/ingest_cost.py [--images 600] [--pack arcface-mbf] [--json FILE]
+    .venv/bin/python bench/ingest_cost.py [--images 1200] [--pack arcface-mbf] [--json FILE]
 """
 
 from __future__ import annotations
@@ -58,12 +60,15 @@ def raw_model_seconds(paths: list[Path], pack_name: str, cache: Path) -> tuple[f
 
 def product_ingest(
     paths: list[Path], pack_name: str, workers: int, root: Path, cache: Path
-) -> tuple[float, int]:
+) -> tuple[float, int, float]:
+    """-> whole ingest() seconds, faces, and seconds from the first result to the last
+    (steady state: process start-up and model loading left out)."""
     home = root / f"home-{workers}"
     ctx = AppContext.open(Settings(home=home, threads=1))
     # Share the prepared-model cache so no run pays for graph preparation.
     ctx.settings.home.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(cache / "models", home / "models", dirs_exist_ok=True)
+    if (cache / "models").exists():
+        shutil.copytree(cache / "models", home / "models", dirs_exist_ok=True)
     try:
         galleries.create_gallery(ctx, galleries.CreateGalleryRequest("bench", pack_name))
         galleries.add_source(
@@ -73,9 +78,18 @@ def product_ingest(
             ),
         )
         folder = root / "images"
-        summary = ingest(ctx, IngestRequest(folder, "bench", "lfw", workers=workers))
+        marks: list[tuple[float, int]] = []
+        started = time.perf_counter()
+
+        def progress(done: int, _total: int) -> None:
+            marks.append((time.perf_counter() - started, done))
+
+        summary = ingest(ctx, IngestRequest(folder, "bench", "lfw", workers=workers), progress)
         assert summary.images_ingested == len(paths), summary
-        return summary.seconds, summary.faces
+        first_result = marks[1][0]  # marks[0] is the plan (nothing analysed yet)
+        steady_images = len(paths) - marks[1][1]
+        steady = (summary.seconds - first_result) * len(paths) / steady_images
+        return summary.seconds, summary.faces, steady
     finally:
         ctx.close()
 
@@ -84,7 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_data = Path(os.environ.get("FACETRAIL_TEST_DATA", REPO.parent / "shared" / "data"))
     parser.add_argument("--dataset", type=Path, default=default_data / "lfw-dev")
-    parser.add_argument("--images", type=int, default=600)
+    parser.add_argument("--images", type=int, default=1200)
     parser.add_argument("--pack", default="arcface-mbf")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -97,8 +111,8 @@ def main() -> None:
         cache = root / "cache"
         FacePipeline(get_pack(args.pack, cache), cache / "models", PipelineOptions(threads=1))
         raw_s, raw_faces = raw_model_seconds(paths, args.pack, cache / "models")
-        one_s, faces1 = product_ingest(paths, args.pack, 1, root, cache)
-        two_s, faces2 = product_ingest(paths, args.pack, 2, root, cache)
+        one_s, faces1, one_steady = product_ingest(paths, args.pack, 1, root, cache)
+        two_s, faces2, two_steady = product_ingest(paths, args.pack, 2, root, cache)
         raw_again_s, _ = raw_model_seconds(paths, args.pack, cache / "models")
     raw_s = min(raw_s, raw_again_s)
     result = {
@@ -111,6 +125,7 @@ def main() -> None:
         "cost_ratio_vs_raw_models": one_s / raw_s,
         "cost_ratio_target": 1.2,
         "two_worker_speedup": one_s / two_s,
+        "two_worker_speedup_steady_state": one_steady / two_steady,
         "two_worker_speedup_target": 1.7,
     }
     print(json.dumps(result, indent=2))

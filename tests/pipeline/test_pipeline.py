@@ -58,8 +58,7 @@ def test_no_face_gives_empty_list(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("pack", ["arcface-mbf", "sface"])
-def test_coordinates_are_in_image_pixels_whatever_the_input_size(pack: str,
-                                                                 tmp_path: Path) -> None:
+def test_coordinates_are_in_image_pixels_whatever_the_input_size(pack: str, tmp_path: Path) -> None:
     pipe = FacePipeline(get_pack(pack, tmp_path), tmp_path, PipelineOptions(threads=1))
     face = cv2.imread(str(sorted(lfw_people(1)[0].glob("*.jpg"))[0]))
     alone = pipe.detect(face)

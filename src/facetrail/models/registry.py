@@ -17,8 +17,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import onnx
-
 from facetrail.errors import (
     ModelIntegrityError,
     ModelPackError,
@@ -26,7 +24,6 @@ from facetrail.errors import (
     UnknownPackError,
 )
 from facetrail.models.manifest import ModelFile, PackManifest, load_manifest
-from facetrail.models.prepare import PREPARE_STEPS
 
 
 @dataclass(frozen=True)
@@ -178,6 +175,11 @@ def model_path(pack: Pack, file: ModelFile, cache_dir: Path) -> Path:
     if target.exists():
         return target
     _verify(source, file.sha256, pack.name)
+    # onnx is only needed to rewrite graphs; importing it costs every process ~40 ms.
+    import onnx
+
+    from facetrail.models.prepare import PREPARE_STEPS
+
     model = onnx.load(str(source))
     for step in file.prepare:
         if step not in PREPARE_STEPS:

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from facetrail.errors import FacetrailError
 from facetrail.imaging.decode import DecodeLimits, read_image_file
@@ -48,6 +49,12 @@ class ImageResult:
         return self.error_code is None
 
 
+class BlobSink(Protocol):
+    """Where decoded files' bytes are kept (the store's BlobStore); content-addressed."""
+
+    def put(self, data: bytes, sha256: str | None = None) -> str: ...
+
+
 @dataclass(frozen=True)
 class BatchConfig:
     pack: str
@@ -56,6 +63,10 @@ class BatchConfig:
     limits: DecodeLimits = field(default_factory=DecodeLimits)
     threads: int = 1
     providers: tuple[str, ...] = ("CUDAExecutionProvider", "CPUExecutionProvider")
+    #: Keep each successfully decoded file's bytes here before its result is returned, so a
+    #: result never refers to a blob that is not on disk. Workers write it: the bytes are in
+    #: their hands already, and the parent process stays free for the database.
+    blobs: BlobSink | None = None
 
 
 class _Worker:
@@ -82,6 +93,8 @@ class _Worker:
                     for d in dets:
                         bgr = apply_synthetic_mask(bgr, d.landmarks, style=style)
                     dets = self.pipeline.detect(bgr)
+                if self.config.blobs is not None:
+                    self.config.blobs.put(data, sha)
             except FacetrailError as exc:
                 if not sha:
                     sha = _hash_quietly(job.path)

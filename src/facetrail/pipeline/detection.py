@@ -6,6 +6,7 @@ first. Pre-processing (resize/pad) is shared; each model decodes its own output 
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -106,6 +107,7 @@ class Detector(ABC):
         """-> boxes (N,4) x1y1x2y2, landmarks (N,5,2), scores (N,), in model pixels."""
 
 
+@functools.lru_cache(maxsize=64)
 def _grid(height: int, width: int, stride: int, repeat: int) -> npt.NDArray[np.float32]:
     rows, cols = height // stride, width // stride
     ys, xs = np.mgrid[:rows, :cols]

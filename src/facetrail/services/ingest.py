@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from facetrail.errors import InvalidRequestError, ManifestError
 from facetrail.pipeline.batch import BatchConfig, ImageJob, ImageResult, analyse_files
@@ -133,6 +134,7 @@ def ingest(
         limits=ctx.limits,
         threads=1 if request.workers > 1 else ctx.settings.threads,
         providers=tuple(ctx.settings.providers),
+        blobs=ctx.blobs,
     )
     jobs = [ImageJob(p) for p in todo]
     pending: list[ImageResult] = []
@@ -206,86 +208,34 @@ def _commit(
     *,
     save_index: bool = False,
 ) -> None:
-    """Write one batch: blobs first, then every row in a single transaction, then the index."""
+    """Write one batch (blobs are on disk already) in a single transaction, then the index."""
     good: list[ImageResult] = []
     bad: list[tuple[ImageResult, str, str]] = []
     for r in results:
         if not r.ok:
             bad.append((r, r.error_code or "error", r.error_message or ""))
             continue
-        data = r.job.path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != hashes[r.job.path]:
+        if r.sha256 != hashes[r.job.path]:
             bad.append((r, "image_changed", "file changed while being ingested"))
             continue
-        ctx.blobs.put(data, hashes[r.job.path])
         good.append(r)
-    new_ids: list[int] = []
-    new_vecs: list[np.ndarray] = []
     with ctx.transaction() as session:
-        for r, code, message in bad:
+        if bad:
             session.execute(
-                insert(IngestFailure).values(
-                    gallery_id=gallery.id,
-                    source_id=source.id,
-                    sha256=hashes[r.job.path],
-                    original_name=_rel(r.job.path, root),
-                    code=code,
-                    message=message,
-                )
+                insert(IngestFailure),
+                [
+                    {
+                        "gallery_id": gallery.id,
+                        "source_id": source.id,
+                        "sha256": hashes[r.job.path],
+                        "original_name": _rel(r.job.path, root),
+                        "code": code,
+                        "message": message,
+                    }
+                    for r, code, message in bad
+                ],
             )
-        for r in good:
-            image_id = session.execute(
-                insert(Image)
-                .values(
-                    gallery_id=gallery.id,
-                    source_id=source.id,
-                    sha256=hashes[r.job.path],
-                    original_name=_rel(r.job.path, root),
-                    subject_ref=subjects.get(r.job.path.resolve()),
-                    width=r.width,
-                    height=r.height,
-                    format=r.format,
-                    face_count=len(r.faces),
-                )
-                .returning(Image.id)
-            ).scalar_one()
-            for face in r.faces:
-                d, q = face.detection, face.quality
-                face_id = session.execute(
-                    insert(Face)
-                    .values(
-                        image_id=image_id,
-                        face_index=face.index,
-                        x1=float(d.bbox[0]),
-                        y1=float(d.bbox[1]),
-                        x2=float(d.bbox[2]),
-                        y2=float(d.bbox[3]),
-                        landmarks=json.dumps(d.landmarks.round(2).tolist()),
-                        detector_score=q.detector_score,
-                        inter_eye_px=q.inter_eye_px,
-                        blur=q.blur,
-                        yaw_deg=q.yaw_deg,
-                        roll_deg=q.roll_deg,
-                    )
-                    .returning(Face.id)
-                ).scalar_one()
-                for kind, template in face.templates.items():
-                    vec = template.vector.astype(np.float32)
-                    tid = session.execute(
-                        insert(TemplateRow)
-                        .values(
-                            face_id=face_id,
-                            gallery_id=gallery.id,
-                            pack=template.pack,
-                            kind=kind,
-                            dim=template.dim,
-                            vector=vec.tobytes(),
-                        )
-                        .returning(TemplateRow.id)
-                    ).scalar_one()
-                    if kind == PLAIN and template.pack == gallery.pack:
-                        new_ids.append(int(tid))
-                        new_vecs.append(vec)
+        new_ids, new_vecs = _insert_images(session, gallery, source, good, hashes, subjects, root)
     for r, code, message in bad:
         summary.failures.append(FailureInfo(_rel(r.job.path, root), code, message))
     summary.images_ingested += len(good)
@@ -294,6 +244,85 @@ def _commit(
     with ctx.sessions() as session:
         vecs = np.stack(new_vecs) if new_vecs else np.zeros((0, 1), np.float32)
         add_to_index(ctx, session, gallery, np.array(new_ids, np.int64), vecs, save=save_index)
+
+
+def _insert_images(
+    session: Session,
+    gallery: Gallery,
+    source: Source,
+    good: list[ImageResult],
+    hashes: dict[Path, str],
+    subjects: dict[Path, str],
+    root: Path,
+) -> tuple[list[int], list[np.ndarray]]:
+    """Bulk-insert images, then their faces, then templates: three statements per batch."""
+    if not good:
+        return [], []
+    image_ids = session.scalars(
+        insert(Image).returning(Image.id, sort_by_parameter_order=True),
+        [
+            {
+                "gallery_id": gallery.id,
+                "source_id": source.id,
+                "sha256": hashes[r.job.path],
+                "original_name": _rel(r.job.path, root),
+                "subject_ref": subjects.get(r.job.path.resolve()),
+                "width": r.width,
+                "height": r.height,
+                "format": r.format,
+                "face_count": len(r.faces),
+            }
+            for r in good
+        ],
+    ).all()
+    faces = [(image_id, f) for image_id, r in zip(image_ids, good, strict=True) for f in r.faces]
+    if not faces:
+        return [], []
+    face_ids = session.scalars(
+        insert(Face).returning(Face.id, sort_by_parameter_order=True),
+        [
+            {
+                "image_id": image_id,
+                "face_index": f.index,
+                "x1": float(f.detection.bbox[0]),
+                "y1": float(f.detection.bbox[1]),
+                "x2": float(f.detection.bbox[2]),
+                "y2": float(f.detection.bbox[3]),
+                "landmarks": json.dumps(f.detection.landmarks.round(2).tolist()),
+                "detector_score": f.quality.detector_score,
+                "inter_eye_px": f.quality.inter_eye_px,
+                "blur": f.quality.blur,
+                "yaw_deg": f.quality.yaw_deg,
+                "roll_deg": f.quality.roll_deg,
+            }
+            for image_id, f in faces
+        ],
+    ).all()
+    templates = [
+        (face_id, kind, t)
+        for face_id, (_, f) in zip(face_ids, faces, strict=True)
+        for kind, t in f.templates.items()
+    ]
+    template_ids = session.scalars(
+        insert(TemplateRow).returning(TemplateRow.id, sort_by_parameter_order=True),
+        [
+            {
+                "face_id": face_id,
+                "gallery_id": gallery.id,
+                "pack": t.pack,
+                "kind": kind,
+                "dim": t.dim,
+                "vector": t.vector.astype(np.float32).tobytes(),
+            }
+            for face_id, kind, t in templates
+        ],
+    ).all()
+    indexed = [
+        (int(tid), t.vector.astype(np.float32))
+        for tid, (_, kind, t) in zip(template_ids, templates, strict=True)
+        if kind == PLAIN and t.pack == gallery.pack
+    ]
+    return [i for i, _ in indexed], [v for _, v in indexed]
 
 
 def _rel(path: Path, root: Path) -> str:

@@ -1,4 +1,4 @@
-"""Content-addressed blob store: ``blobs/ab/cd/<sha256>``, written atomically.
+"""Content-addressed blob store: ``blobs/ab/<sha256>``, written atomically.
 
 Blobs are written before the database row that refers to them is committed, so a crash can
 leave an unreferenced blob (harmless, same content next time) but never a row without its blob.
@@ -17,16 +17,19 @@ from facetrail.errors import StoreError
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._made: set[Path] = set()
 
     def path(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return self.root / sha256[:2] / sha256
 
     def put(self, data: bytes, sha256: str | None = None) -> str:
         digest = sha256 or hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in self._made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(target.parent)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
