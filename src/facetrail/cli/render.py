@@ -27,8 +27,6 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if isinstance(value, Path):
         return str(value)
-    if isinstance(value, float):
-        return round(value, 6)
     return value
 
 
