@@ -198,3 +198,14 @@ def test_sface_gallery_keeps_its_own_pack(app_ctx: AppContext, tmp_path: Path) -
         app_ctx, SearchRequest((ProbeImage(probe.name, probe.read_bytes()),), "clean", top=2)
     )
     assert result.pack == "sface" and result.candidates[0].image_name.startswith(people[0].name)
+
+
+def test_side_files_are_skipped_but_misnamed_ones_fail(app_ctx: AppContext, tmp_path: Path) -> None:
+    copy_first_images(tmp_path / "in", lfw_people(2))
+    (tmp_path / "in" / "labels.csv").write_text("identity\nx\n")
+    (tmp_path / "in" / "README.txt").write_text("notes")
+    (tmp_path / "in" / "notes.jpg").write_text("not a photo")
+    make_gallery(app_ctx)
+    summary = ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county"))
+    assert (summary.images_ingested, summary.side_files_skipped) == (2, 2)
+    assert [(f.file, f.code) for f in summary.failures] == [("notes.jpg", "image_not_an_image")]

@@ -189,7 +189,8 @@ def gallery_ingest(
         f"files {summary.files}: ingested {summary.images_ingested} images "
         f"({summary.faces} faces, {summary.images_without_face} without a face), "
         f"{summary.duplicates_skipped} duplicates skipped, {summary.already_ingested} already "
-        f"ingested, {len(summary.failures)} failed  [{summary.seconds:.1f} s, "
+        f"ingested, {summary.side_files_skipped} side files (.csv, .txt, ...) skipped, "
+        f"{len(summary.failures)} failed  [{summary.seconds:.1f} s, "
         f"{summary.images_per_second:.1f} images/s]"
     )
     for f in summary.failures:

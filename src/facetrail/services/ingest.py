@@ -63,6 +63,8 @@ class IngestSummary:
     images_without_face: int = 0
     duplicates_skipped: int = 0
     already_ingested: int = 0
+    #: .csv/.txt/... files beside the photos, not offered to the decoder
+    side_files_skipped: int = 0
     failures: list[FailureInfo] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -71,10 +73,18 @@ class IngestSummary:
         return self.images_ingested / self.seconds if self.seconds > 0 else 0.0
 
 
-def list_image_files(root: Path, exclude: Path | None = None) -> list[Path]:
-    """Every regular, non-hidden file under ``root``, sorted; the manifest is left out."""
+#: Side files that travel with photo folders (labels, notes, manifests): not offered to the
+#: decoder. Anything else is, so a mislabelled or hostile file fails with its own error.
+SIDE_FILE_SUFFIXES = frozenset(
+    {".csv", ".tsv", ".txt", ".md", ".json", ".xml", ".yaml", ".yml", ".log", ".pdf", ".html"}
+)
+
+
+def list_image_files(root: Path, exclude: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """(candidate images, side files) under ``root``, sorted; hidden files and the manifest
+    are left out."""
     if root.is_file():
-        return [root]
+        return [root], []
     if not root.is_dir():
         raise InvalidRequestError("no such file or folder", subject=str(root))
     skip = exclude.resolve() if exclude else None
@@ -85,7 +95,8 @@ def list_image_files(root: Path, exclude: Path | None = None) -> list[Path]:
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
         and p.resolve() != skip
     ]
-    return sorted(files)
+    side = [p for p in files if p.suffix.lower() in SIDE_FILE_SUFFIXES]
+    return sorted(p for p in files if p.suffix.lower() not in SIDE_FILE_SUFFIXES), sorted(side)
 
 
 def read_manifest(path: Path, root: Path) -> dict[Path, str]:
@@ -122,8 +133,10 @@ def ingest(
         open_index(ctx, session, gallery)  # repair first, so appends extend a true index
     root = request.path
     subjects = read_manifest(request.manifest, root) if request.manifest else {}
-    files = list_image_files(root, exclude=request.manifest)
-    summary = IngestSummary(gallery.name, source.name, files=len(files))
+    files, side_files = list_image_files(root, exclude=request.manifest)
+    summary = IngestSummary(
+        gallery.name, source.name, files=len(files), side_files_skipped=len(side_files)
+    )
     todo, hashes = _plan(ctx, gallery, files, summary)
     if progress:
         progress(len(files) - len(todo), len(files))
