@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from facetrail.errors import (
+    FaceIndexError,
     GalleryExistsError,
     GalleryNotFoundError,
     InvalidRequestError,
@@ -209,3 +210,24 @@ def test_side_files_are_skipped_but_misnamed_ones_fail(app_ctx: AppContext, tmp_
     summary = ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county"))
     assert (summary.images_ingested, summary.side_files_skipped) == (2, 2)
     assert [(f.file, f.code) for f in summary.failures] == [("notes.jpg", "image_not_an_image")]
+
+
+def test_fused_probes_and_face_choice(app_ctx: AppContext, tmp_path: Path) -> None:
+    people = lfw_people(5, min_images=3)
+    copy_first_images(tmp_path / "in", people)
+    make_gallery(app_ctx)
+    ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county"))
+    probes = tuple(ProbeImage(p.name, p.read_bytes()) for p in sorted(people[3].glob("*.jpg"))[1:3])
+    fused = search(app_ctx, SearchRequest(probes, "bookings", top=2))
+    single = search(app_ctx, SearchRequest(probes[:1], "bookings", top=2))
+    assert fused.fused_probes == 2
+    assert fused.candidates[0].image_name.startswith(people[3].name)
+    assert sum(f.used for f in fused.probe_faces) == 2
+    # Fusion averages templates: the fused score lies near the mean of the two single scores.
+    other = search(app_ctx, SearchRequest(probes[1:], "bookings", top=2))
+    mean = (single.candidates[0].score + other.candidates[0].score) / 2
+    assert fused.candidates[0].score >= mean - 1e-4
+    with pytest.raises(FaceIndexError, match="face 7"):
+        search(app_ctx, SearchRequest(probes[:1], "bookings", face=7))
+    with pytest.raises(InvalidRequestError):
+        search(app_ctx, SearchRequest((), "bookings"))
