@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from facetrail.index.faiss_index import FaissIndex
@@ -43,7 +43,7 @@ def _paths(ctx: AppContext, gallery: Gallery) -> tuple[Path, Path]:
     return base.with_suffix(".faiss"), base.with_suffix(".json")
 
 
-def _templates(gallery: Gallery):  # type: ignore[no-untyped-def]
+def _templates(gallery: Gallery) -> tuple[ColumnElement[bool], ...]:
     return (
         TemplateRow.gallery_id == gallery.id,
         TemplateRow.pack == gallery.pack,
@@ -144,23 +144,25 @@ def add_to_index(
     *,
     save: bool,
 ) -> None:
-    """Add freshly committed templates to the open index (ingest calls this after commit)."""
-    index, _ = open_index_no_reconcile(ctx, session, gallery)
-    index.add(ids, vectors)
+    """Add freshly committed templates to the open index (ingest calls this after commit).
+
+    If the index is not open, or another writer changed the gallery meanwhile (the counts no
+    longer match), the index is reconciled with the database instead of trusted.
+    """
     fp = fingerprint(session, gallery)
-    ctx.indexes[gallery.id] = (index, fp)
-    if save:
-        _save(ctx, gallery, index, fp)
-
-
-def open_index_no_reconcile(
-    ctx: AppContext, session: Session, gallery: Gallery
-) -> tuple[FaissIndex, Fingerprint]:
     cached = ctx.indexes.get(gallery.id)
     if cached is not None:
-        return cached
-    _index, _ = open_index(ctx, session, gallery)
-    return ctx.indexes[gallery.id]
+        cached[0].add(ids, vectors)
+        if len(cached[0]) == fp[0]:
+            ctx.indexes[gallery.id] = (cached[0], fp)
+            if save:
+                _save(ctx, gallery, cached[0], fp)
+            return
+        ctx.indexes.pop(gallery.id)
+    open_index(ctx, session, gallery)
+    if save:
+        index, fp = ctx.indexes[gallery.id]
+        _save(ctx, gallery, index, fp)
 
 
 def rebuild_index(ctx: AppContext, gallery_name: str) -> IndexReport:
