@@ -24,9 +24,11 @@ typecheck: $(STAMP)
 test: $(STAMP) lint typecheck
 	$(VENV)/bin/pytest -m "not slow" -q
 
+# Long measurements, run on request only (about 15 minutes on 2 cores).
 bench: $(STAMP)
+	$(PY) bench/accuracy_vs_reference.py --pack arcface-mbf
+	$(PY) bench/accuracy_vs_reference.py --pack sface
 	$(PY) bench/ingest_cost.py
-	$(PY) bench/raw_reference.py --pack arcface-mbf
 
 # The main job on the embedded defaults (SQLite WAL + FAISS in ./var): build a gallery from
 # the shared lfw-dev photos with its provenance, then search it with one probe.

@@ -1,0 +1,1 @@
+"""facetrail.governance: accounts, policy, the tamper-evident audit log, alerts."""

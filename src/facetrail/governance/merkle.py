@@ -1,0 +1,140 @@
+"""RFC 6962 / RFC 9162 Merkle tree hashing, inclusion and consistency proofs.
+
+leaf = SHA-256(0x00 || entry), node = SHA-256(0x01 || left || right); the tree over n leaves
+splits at the largest power of two below n. Roots are computed iteratively (a stack of
+perfect subtrees), so a log of 10^5 entries is hashed in one pass. The verification
+functions need nothing but hashes: they run offline, from an exported log and public key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """Largest power of two strictly below n (n >= 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def root(leaves: Sequence[bytes]) -> bytes:
+    """Merkle tree hash of leaf hashes ``leaves`` (MTH of RFC 6962 section 2.1)."""
+    if not leaves:
+        return EMPTY_ROOT
+    # Stack of (height, hash) of perfect subtrees, merged as in a binary counter; the
+    # leftover ragged right edge is folded from the right at the end.
+    stack: list[tuple[int, bytes]] = []
+    for leaf in leaves:
+        height, value = 0, leaf
+        while stack and stack[-1][0] == height:
+            _, left = stack.pop()
+            value = node_hash(left, value)
+            height += 1
+        stack.append((height, value))
+    value = stack[-1][1]
+    for _, left in reversed(stack[:-1]):
+        value = node_hash(left, value)
+    return value
+
+
+def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """Audit path for leaf ``index`` in the tree over ``leaves`` (RFC 6962 section 2.1.1)."""
+    if not 0 <= index < len(leaves):
+        raise IndexError(f"leaf {index} outside a tree of {len(leaves)}")
+    proof: list[bytes] = []
+    lo, hi = 0, len(leaves)
+    path: list[bytes] = []
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if index < lo + k:
+            path.append(root(leaves[lo + k : hi]))
+            hi = lo + k
+        else:
+            path.append(root(leaves[lo : lo + k]))
+            lo = lo + k
+    proof.extend(reversed(path))
+    return proof
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], expected_root: bytes
+) -> bool:
+    """RFC 9162 section 2.1.3.2."""
+    if not 0 <= index < size:
+        return False
+    fn, sn = index, size - 1
+    value = leaf
+    for sibling in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            value = node_hash(sibling, value)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            value = node_hash(value, sibling)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and value == expected_root
+
+
+def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
+    """Proof that the first ``old_size`` leaves are a prefix of ``leaves`` (RFC 6962 2.1.2)."""
+    if not 0 < old_size <= len(leaves):
+        raise IndexError(f"old size {old_size} outside 1..{len(leaves)}")
+    return _subproof(old_size, leaves, True)
+
+
+def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
+    n = len(leaves)
+    if m == n:
+        return [] if complete else [root(leaves)]
+    k = _split(n)
+    if m <= k:
+        return [*_subproof(m, leaves[:k], complete), root(leaves[k:])]
+    return [*_subproof(m - k, leaves[k:], False), root(leaves[:k])]
+
+
+def verify_consistency(
+    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> bool:
+    """RFC 9162 section 2.1.4.2."""
+    if old_size == new_size:
+        return not proof and old_root == new_root
+    if not 0 < old_size < new_size or not proof:
+        return False
+    path = list(proof)
+    if old_size & (old_size - 1) == 0:  # a power of two: the old root is a subtree root
+        path.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == old_root and sr == new_root
