@@ -12,11 +12,10 @@ import hashlib
 import importlib.resources
 import importlib.util
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from facetrail._atomic import write_atomically
 from facetrail.errors import (
     ModelIntegrityError,
     ModelPackError,
@@ -101,7 +100,7 @@ def register_pack(directory: Path, home: Path) -> Pack:
     registry = _custom_dirs(home)
     registry[manifest.name] = directory
     home.mkdir(parents=True, exist_ok=True)
-    _atomic_write(
+    write_atomically(
         _custom_registry_file(home),
         json.dumps({k: str(v) for k, v in sorted(registry.items())}, indent=2).encode(),
     )
@@ -142,20 +141,6 @@ def file_status(pack: Pack, *, check_hash: bool = True) -> list[FileStatus]:
     return out
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def model_path(pack: Pack, file: ModelFile, cache_dir: Path) -> Path:
     """Path of a verified, prepared model file, preparing it into ``cache_dir`` once.
 
@@ -185,7 +170,7 @@ def model_path(pack: Pack, file: ModelFile, cache_dir: Path) -> Path:
         if step not in PREPARE_STEPS:
             raise ModelPackError(f"unknown prepare step {step!r}", subject=pack.name)
         model = PREPARE_STEPS[step](model)
-    _atomic_write(target, model.SerializeToString())
+    write_atomically(target, model.SerializeToString())
     return target
 
 

@@ -7,10 +7,9 @@ leave an unreferenced blob (harmless, same content next time) but never a row wi
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
+from facetrail._atomic import write_atomically
 from facetrail.errors import StoreError
 
 
@@ -30,14 +29,7 @@ class BlobStore:
         if target.parent not in self._made:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._made.add(target.parent)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(target, data, fsync=False, make_parents=False)
         return digest
 
     def get(self, sha256: str) -> bytes:
