@@ -138,3 +138,30 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     return sn == 0 and fr == old_root and sr == new_root
+
+
+def prefix_roots(leaves: Sequence[bytes], sizes: Sequence[int]) -> dict[int, bytes]:
+    """Roots of several prefixes of ``leaves`` in one pass (for checking many checkpoints)."""
+    wanted = sorted(set(sizes))
+    out: dict[int, bytes] = {}
+    if wanted and wanted[0] == 0:
+        out[0] = EMPTY_ROOT
+    stack: list[tuple[int, bytes]] = []
+    targets = iter(s for s in wanted if s > 0)
+    target = next(targets, None)
+    for count, leaf in enumerate(leaves, start=1):
+        if target is None:
+            break
+        height, value = 0, leaf
+        while stack and stack[-1][0] == height:
+            _, left = stack.pop()
+            value = node_hash(left, value)
+            height += 1
+        stack.append((height, value))
+        if count == target:
+            folded = stack[-1][1]
+            for _, left in reversed(stack[:-1]):
+                folded = node_hash(left, folded)
+            out[count] = folded
+            target = next(targets, None)
+    return out

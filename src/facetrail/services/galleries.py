@@ -19,6 +19,7 @@ from facetrail.errors import (
     SourceExistsError,
     SourceNotFoundError,
 )
+from facetrail.governance.audit import AuditEvent, append
 from facetrail.models.registry import get_pack
 from facetrail.services.context import AppContext
 from facetrail.store.schema import Face, Gallery, Image, IngestFailure, Source, TemplateRow
@@ -75,6 +76,16 @@ def create_gallery(ctx: AppContext, request: CreateGalleryRequest) -> GalleryInf
     try:
         with ctx.transaction() as session:
             session.add(Gallery(name=name, pack=pack.name, description=request.description))
+            session.flush()
+            append(
+                session,
+                AuditEvent(
+                    ctx.actor,
+                    "gallery.create",
+                    name,
+                    {"pack": pack.name, "description": request.description},
+                ),
+            )
     except IntegrityError as exc:
         raise GalleryExistsError("a gallery of this name exists", subject=name) from exc
     return show_gallery(ctx, name)
@@ -107,6 +118,22 @@ def add_source(ctx: AppContext, request: CreateSourceRequest) -> SourceInfo:
                     collected_at=request.collected_at,
                     retention_days=request.retention_days,
                 )
+            )
+            session.flush()
+            append(
+                session,
+                AuditEvent(
+                    ctx.actor,
+                    "gallery.source.add",
+                    f"{request.gallery}/{request.name}",
+                    {
+                        "kind": request.kind,
+                        "legal_basis": request.legal_basis,
+                        "supplied_by": request.supplied_by,
+                        "collected_at": request.collected_at,
+                        "retention_days": request.retention_days,
+                    },
+                ),
             )
     except IntegrityError as exc:
         raise SourceExistsError(

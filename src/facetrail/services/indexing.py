@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from facetrail.governance.audit import AuditEvent, append
 from facetrail.index.faiss_index import FaissIndex
 from facetrail.models.registry import get_pack
 from facetrail.pipeline.faces import PLAIN
@@ -173,7 +174,17 @@ def rebuild_index(ctx: AppContext, gallery_name: str) -> IndexReport:
             path.unlink(missing_ok=True)
         ctx.indexes.pop(gallery.id, None)
         _, report = open_index(ctx, session, gallery)
-        return report
+    with ctx.transaction() as session:
+        append(
+            session,
+            AuditEvent(
+                ctx.actor,
+                "index.rebuild",
+                gallery_name,
+                {"entries": report.entries, "index": report.description},
+            ),
+        )
+    return report
 
 
 def check_index(ctx: AppContext, gallery_name: str) -> IndexReport:

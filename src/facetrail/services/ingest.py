@@ -25,6 +25,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import InvalidRequestError, ManifestError
+from facetrail.governance.audit import AuditEvent, append
 from facetrail.pipeline.batch import BatchConfig, ImageJob, ImageResult, analyse_files
 from facetrail.pipeline.faces import PLAIN
 from facetrail.services.context import AppContext
@@ -249,6 +250,20 @@ def _commit(
                 ],
             )
         new_ids, new_vecs = _insert_images(session, gallery, source, good, hashes, subjects, root)
+        if good or bad:
+            append(
+                session,
+                AuditEvent(
+                    ctx.actor,
+                    "gallery.ingest.batch",
+                    f"{gallery.name}/{source.name}",
+                    {
+                        "images": sorted(r.sha256 for r in good),
+                        "faces": sum(len(r.faces) for r in good),
+                        "failed": sorted(hashes[r.job.path] for r, _, _ in bad),
+                    },
+                ),
+            )
     for r, code, message in bad:
         summary.failures.append(FailureInfo(_rel(r.job.path, root), code, message))
     summary.images_ingested += len(good)

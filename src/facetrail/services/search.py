@@ -9,6 +9,7 @@ Authorisation and audit: none yet in this slice (issue 2/6).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ import numpy as np
 from sqlalchemy import select
 
 from facetrail.errors import FaceIndexError, InvalidRequestError, NoFaceError, PackMismatchError
+from facetrail.governance.audit import AuditEvent, append
 from facetrail.imaging.decode import decode_image
 from facetrail.models.calibration import FalseMatchEstimate, false_match_rate
 from facetrail.pipeline.faces import PLAIN, Face
@@ -187,7 +189,7 @@ def search(ctx: AppContext, request: SearchRequest) -> SearchResult:
                     crop_jpeg=_crop(ctx, img.sha256, bbox) if request.include_crops else None,
                 )
             )
-        return SearchResult(
+        result = SearchResult(
             gallery.name,
             gallery.pack,
             index.describe(),
@@ -197,6 +199,25 @@ def search(ctx: AppContext, request: SearchRequest) -> SearchResult:
             candidates,
             time.perf_counter() - started,
         )
+    # The search and what it returned are on the record before anyone sees the result.
+    with ctx.transaction() as session:
+        append(
+            session,
+            AuditEvent(
+                ctx.actor,
+                "search.run",
+                result.gallery,
+                {
+                    "probes": [hashlib.sha256(p.data).hexdigest() for p in request.probes],
+                    "face": request.face,
+                    "top": request.top,
+                    "pack": result.pack,
+                    "index": result.index,
+                    "candidates": [[c.template_id, round(c.score, 6)] for c in result.candidates],
+                },
+            ),
+        )
+    return result
 
 
 def _crop(ctx: AppContext, sha256: str, bbox: tuple[float, float, float, float]) -> bytes:
@@ -237,4 +258,18 @@ def verify(ctx: AppContext, request: VerifyRequest) -> VerifyResult:
     tb, fb = probe_template(ctx, pack, (request.b,), request.face_b)
     score = float(np.dot(ta, tb))
     calibration = ctx.pipeline(pack).pack.manifest.calibration
+    with ctx.transaction() as session:
+        append(
+            session,
+            AuditEvent(
+                ctx.actor,
+                "verify.run",
+                pack,
+                {
+                    "a": hashlib.sha256(request.a.data).hexdigest(),
+                    "b": hashlib.sha256(request.b.data).hexdigest(),
+                    "score": round(score, 6),
+                },
+            ),
+        )
     return VerifyResult(pack, score, false_match_rate(calibration, score), fa, fb)
