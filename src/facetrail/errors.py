@@ -131,3 +131,38 @@ class DatasetError(FacetrailError):
 
 class InvalidRequestError(FacetrailError):
     code = "invalid_request"
+
+
+# --- accounts and authorisation -------------------------------------------------------------
+
+
+class AuthError(FacetrailError):
+    """Wrong password, wrong or missing second factor, unknown user: deliberately vague."""
+
+    code = "auth_failed"
+
+
+class AccountLockedError(AuthError):
+    code = "account_locked"
+
+
+class AccountInactiveError(AuthError):
+    """Requested (not yet approved), suspended, or an expired trial."""
+
+    code = "account_inactive"
+
+
+class TokenInvalidError(AuthError):
+    code = "token_invalid"
+
+
+class PermissionDeniedError(FacetrailError):
+    code = "permission_denied"
+
+
+class AccountExistsError(FacetrailError):
+    code = "account_exists"
+
+
+class NotFoundError(FacetrailError):
+    code = "not_found"

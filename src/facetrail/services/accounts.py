@@ -1,0 +1,456 @@
+"""Organisations, people and access: granted in the system, never claimed.
+
+Authorisation: ``init_system`` only on an empty system; ``create_agency`` by a system admin;
+``create_user`` by a system admin or the head of the same agency; ``approve_account`` by a
+supervisor of the requester's agency who is not the requester; ``suspend_account`` by a
+supervisor or head of the same agency (or a system admin). ``request_account`` and ``login``
+need no account. Audit: every action and every refusal is an entry (refusals in their own
+transaction, since the refused action's transaction rolls back).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from facetrail.errors import (
+    AccountExistsError,
+    AccountInactiveError,
+    AccountLockedError,
+    AuthError,
+    FacetrailError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    TokenInvalidError,
+)
+from facetrail.governance import credentials as cred
+from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.credentials import Role
+from facetrail.services.context import AppContext
+from facetrail.store.schema import Agency, ApiToken, RecoveryCode, User, UserRole
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+SESSION_TOKEN_LIFETIME = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated user, as services see them."""
+
+    user_id: int
+    username: str
+    agency_id: int
+    agency: str
+    roles: frozenset[str]
+
+    def has(self, role: Role) -> bool:
+        return role.value in self.roles
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """Shown once to the new user: TOTP secret (and QR URI) and recovery codes."""
+
+    username: str
+    status: str
+    totp_secret: str
+    totp_uri: str
+    recovery_codes: list[str]
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    username: str
+    email: str
+    password: str
+    agency: str
+    roles: tuple[Role, ...] = (Role.INVESTIGATOR,)
+    account_type: str = "full"
+    #: for requests: the supervisor who must approve
+    supervisor: str | None = None
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    expires_at: str
+    principal: Principal
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite returns naive datetimes; every time facetrail stores is UTC.
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _refuse(ctx: AppContext, actor: str, kind: str, subject: str, error: FacetrailError) -> None:
+    with ctx.transaction() as session:
+        append(
+            session,
+            AuditEvent(
+                actor, f"{kind}.refused", subject, {"code": error.code, "reason": str(error)}
+            ),
+        )
+    raise error
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFoundError("no such user", subject=username)
+    return user
+
+
+def _agency(session: Session, name: str) -> Agency:
+    agency = session.scalar(select(Agency).where(Agency.name == name))
+    if agency is None:
+        raise NotFoundError("no such agency", subject=name)
+    return agency
+
+
+def _roles(session: Session, user_id: int) -> frozenset[str]:
+    return frozenset(session.scalars(select(UserRole.role).where(UserRole.user_id == user_id)))
+
+
+def _add_user(
+    session: Session, account: NewAccount, agency: Agency, status: str, supervisor_id: int | None
+) -> Enrolment:
+    problem = cred.password_problem(account.password)
+    if problem:
+        raise InvalidRequestError(f"password {problem}", subject=account.username)
+    if account.account_type not in ("trial", "full"):
+        raise InvalidRequestError("account type must be trial or full", subject="account_type")
+    if session.scalar(select(User.id).where(User.username == account.username)) is not None:
+        raise AccountExistsError("username taken", subject=account.username)
+    secret = cred.new_totp_secret()
+    user = User(
+        username=account.username,
+        email=account.email,
+        agency_id=agency.id,
+        password_hash=cred.hash_password(account.password),
+        totp_secret=secret,
+        status=status,
+        account_type=account.account_type,
+        supervisor_id=supervisor_id,
+        failed_logins=0,
+    )
+    session.add(user)
+    session.flush()
+    for role in account.roles:
+        session.add(UserRole(user_id=user.id, role=Role(role).value))
+    codes = cred.new_recovery_codes()
+    for code in codes:
+        session.add(RecoveryCode(user_id=user.id, code_hash=cred.secret_hash(code)))
+    return Enrolment(user.username, status, secret, cred.totp_uri(secret, user.username), codes)
+
+
+def init_system(ctx: AppContext, admin: NewAccount) -> Enrolment:
+    """First start: the operators' agency and the first system admin. Only once."""
+    from facetrail.services.audit import ensure_keys
+
+    ensure_keys(ctx)
+    with ctx.transaction() as session:
+        if session.scalar(select(func.count(User.id))):
+            raise AccountExistsError("facetrail is initialised already", subject="init")
+        agency = Agency(name=admin.agency, trial_days=30)
+        session.add(agency)
+        session.flush()
+        enrolment = _add_user(
+            session,
+            NewAccount(
+                admin.username, admin.email, admin.password, admin.agency, (Role.SYSTEM_ADMIN,)
+            ),
+            agency,
+            "active",
+            None,
+        )
+        append(
+            session,
+            AuditEvent(admin.username, "system.init", admin.agency, {"admin": admin.username}),
+        )
+    return enrolment
+
+
+def create_agency(ctx: AppContext, actor: Principal, name: str, trial_days: int = 30) -> None:
+    if not actor.has(Role.SYSTEM_ADMIN):
+        _refuse(
+            ctx,
+            actor.username,
+            "agency.create",
+            name,
+            PermissionDeniedError("only a system admin creates agencies", subject=name),
+        )
+    with ctx.transaction() as session:
+        if session.scalar(select(Agency.id).where(Agency.name == name)) is not None:
+            raise AccountExistsError("agency exists", subject=name)
+        session.add(Agency(name=name, trial_days=trial_days))
+        append(
+            session, AuditEvent(actor.username, "agency.create", name, {"trial_days": trial_days})
+        )
+
+
+def create_user(ctx: AppContext, actor: Principal, account: NewAccount) -> Enrolment:
+    """An account granted directly by a system admin, or by the head of the same agency."""
+    with ctx.transaction() as session:
+        agency = _agency(session, account.agency)
+        allowed = actor.has(Role.SYSTEM_ADMIN) or (
+            actor.has(Role.AGENCY_HEAD) and actor.agency_id == agency.id
+        )
+    if not allowed:
+        _refuse(
+            ctx,
+            actor.username,
+            "account.create",
+            account.username,
+            PermissionDeniedError(
+                "only a system admin or this agency's head grants accounts",
+                subject=account.username,
+            ),
+        )
+    with ctx.transaction() as session:
+        agency = _agency(session, account.agency)
+        enrolment = _add_user(session, account, agency, "active", None)
+        user = _user(session, account.username)
+        user.approved_by = actor.user_id
+        if Role.AGENCY_HEAD in account.roles:
+            agency.head_user_id = user.id
+        append(
+            session,
+            AuditEvent(
+                actor.username,
+                "account.create",
+                account.username,
+                {"agency": agency.name, "roles": sorted(r.value for r in account.roles)},
+            ),
+        )
+    return enrolment
+
+
+def request_account(ctx: AppContext, account: NewAccount) -> Enrolment:
+    """Anyone may ask; the account does nothing until the named supervisor approves it."""
+    if not account.supervisor:
+        raise InvalidRequestError("name the supervisor who must approve", subject="supervisor")
+    with ctx.transaction() as session:
+        agency = _agency(session, account.agency)
+        supervisor = _user(session, account.supervisor)
+        if supervisor.agency_id != agency.id or Role.SUPERVISOR.value not in _roles(
+            session, supervisor.id
+        ):
+            raise InvalidRequestError(
+                "the named supervisor is not a supervisor of this agency",
+                subject=account.supervisor,
+            )
+        enrolment = _add_user(session, account, agency, "requested", supervisor.id)
+        append(
+            session,
+            AuditEvent(
+                account.username,
+                "account.request",
+                account.username,
+                {
+                    "agency": agency.name,
+                    "supervisor": supervisor.username,
+                    "account_type": account.account_type,
+                    "roles": sorted(Role(r).value for r in account.roles),
+                },
+            ),
+        )
+    return enrolment
+
+
+def approve_account(ctx: AppContext, actor: Principal, username: str) -> None:
+    """The named supervisor (or another supervisor of the same agency) activates a request."""
+    with ctx.transaction() as session:
+        user = _user(session, username)
+        agency = session.get(Agency, user.agency_id)
+        assert agency is not None
+        problem: FacetrailError | None = None
+        if actor.user_id == user.id:
+            problem = PermissionDeniedError("no one approves their own account", subject=username)
+        elif actor.agency_id != user.agency_id:
+            problem = PermissionDeniedError(
+                "approver is not in the requester's agency", subject=username
+            )
+        elif not actor.has(Role.SUPERVISOR):
+            problem = PermissionDeniedError("only a supervisor approves accounts", subject=username)
+        elif user.status != "requested":
+            problem = InvalidRequestError(
+                f"account is {user.status}, not requested", subject=username
+            )
+        trial_days = agency.trial_days
+    if problem is not None:
+        _refuse(ctx, actor.username, "account.approve", username, problem)
+    with ctx.transaction() as session:
+        user = _user(session, username)
+        user.status = "active"
+        user.approved_by = actor.user_id
+        if user.account_type == "trial":
+            user.trial_expires_at = _now() + timedelta(days=trial_days)
+        append(
+            session,
+            AuditEvent(
+                actor.username,
+                "account.approve",
+                username,
+                {
+                    "account_type": user.account_type,
+                    "trial_expires_at": user.trial_expires_at.isoformat()
+                    if user.trial_expires_at
+                    else None,
+                },
+            ),
+        )
+
+
+def suspend_account(ctx: AppContext, actor: Principal, username: str, reason: str) -> None:
+    """Immediate: the user's tokens stop working at their next use."""
+    with ctx.transaction() as session:
+        user = _user(session, username)
+        same = actor.agency_id == user.agency_id and (
+            actor.has(Role.SUPERVISOR) or actor.has(Role.AGENCY_HEAD)
+        )
+    if not (same or actor.has(Role.SYSTEM_ADMIN)):
+        _refuse(
+            ctx,
+            actor.username,
+            "account.suspend",
+            username,
+            PermissionDeniedError(
+                "only a supervisor or head of the same agency suspends", subject=username
+            ),
+        )
+    with ctx.transaction() as session:
+        _user(session, username).status = "suspended"
+        append(session, AuditEvent(actor.username, "account.suspend", username, {"reason": reason}))
+
+
+def login(
+    ctx: AppContext, username: str, password: str, code: str, *, now: datetime | None = None
+) -> LoginResult:
+    """Password + TOTP code (or a one-time recovery code) -> a session token."""
+    now = now or _now()
+    with ctx.transaction() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        problem: FacetrailError | None = None
+        if user is None:
+            problem = AuthError("wrong username, password or code", subject=username)
+        elif (_aware(user.locked_until) or now) > now:
+            problem = AccountLockedError(
+                "too many failed logins; try again later", subject=username
+            )
+        elif not cred.password_matches(user.password_hash, password) or not _second_factor(
+            session, user, code, now
+        ):
+            user.failed_logins += 1
+            if user.failed_logins >= MAX_FAILED_LOGINS:
+                user.locked_until = now + LOCKOUT
+                user.failed_logins = 0
+            problem = AuthError("wrong username, password or code", subject=username)
+        else:
+            problem = _inactive(user, now)
+        if problem is not None:
+            append(
+                session, AuditEvent(username, "auth.login.failed", username, {"code": problem.code})
+            )
+        else:
+            assert user is not None
+            user.failed_logins = 0
+            token = cred.new_token()
+            expires = now + SESSION_TOKEN_LIFETIME
+            session.add(
+                ApiToken(
+                    user_id=user.id,
+                    token_hash=cred.secret_hash(token),
+                    name="session",
+                    expires_at=expires,
+                )
+            )
+            append(session, AuditEvent(username, "auth.login", username, {"mfa": "totp"}))
+            principal = _principal(session, user)
+    if problem is not None:
+        raise problem
+    return LoginResult(token, expires.isoformat(), principal)
+
+
+def _second_factor(session: Session, user: User, code: str, now: datetime) -> bool:
+    if cred.totp_matches(user.totp_secret, code, at=now.timestamp()):
+        return True
+    recovery = session.scalar(
+        select(RecoveryCode).where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == cred.secret_hash(code),
+            RecoveryCode.used_at.is_(None),
+        )
+    )
+    if recovery is None:
+        return False
+    recovery.used_at = now
+    return True
+
+
+def _inactive(user: User, now: datetime) -> FacetrailError | None:
+    if user.status != "active":
+        return AccountInactiveError(f"account is {user.status}", subject=user.username)
+    expires = _aware(user.trial_expires_at)
+    if user.account_type == "trial" and expires is not None and expires <= now:
+        return AccountInactiveError("trial expired", subject=user.username)
+    return None
+
+
+def _principal(session: Session, user: User) -> Principal:
+    agency = session.get(Agency, user.agency_id)
+    assert agency is not None
+    return Principal(user.id, user.username, user.agency_id, agency.name, _roles(session, user.id))
+
+
+def authenticate(ctx: AppContext, token: str, *, now: datetime | None = None) -> Principal:
+    """The user behind a bearer token; every use (and every refusal) is audited."""
+    now = now or _now()
+    digest = cred.secret_hash(token)
+    with ctx.transaction() as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+        user = session.get(User, row.user_id) if row is not None else None
+        problem: FacetrailError | None = None
+        if row is None or user is None:
+            problem = TokenInvalidError("unknown token", subject="token")
+        elif row.revoked_at is not None or (_aware(row.expires_at) or now) <= now:
+            problem = TokenInvalidError("token revoked or expired", subject=user.username)
+        else:
+            problem = _inactive(user, now)
+        who = user.username if user is not None else "unknown"
+        if problem is not None:
+            append(
+                session,
+                AuditEvent(
+                    who, "auth.token.refused", who, {"code": problem.code, "token": digest[:12]}
+                ),
+            )
+        else:
+            assert user is not None
+            append(session, AuditEvent(who, "auth.token.use", who, {"token": digest[:12]}))
+            principal = _principal(session, user)
+    if problem is not None:
+        raise problem
+    return principal
+
+
+def revoke_token(ctx: AppContext, actor: Principal, token: str) -> None:
+    with ctx.transaction() as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == cred.secret_hash(token)))
+        if row is None or (row.user_id != actor.user_id and not actor.has(Role.SYSTEM_ADMIN)):
+            raise TokenInvalidError("no such token of yours", subject="token")
+        row.revoked_at = _now()
+        append(
+            session,
+            AuditEvent(
+                actor.username, "auth.token.revoke", actor.username, {"token": row.token_hash[:12]}
+            ),
+        )

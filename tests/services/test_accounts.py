@@ -1,0 +1,191 @@
+"""Access is granted, never claimed (issue 2/6): accounts, approval, MFA, tokens, lockout."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from facetrail.config import Settings
+from facetrail.errors import (
+    AccountExistsError,
+    AccountInactiveError,
+    AccountLockedError,
+    AuthError,
+    PermissionDeniedError,
+    TokenInvalidError,
+)
+from facetrail.governance.credentials import Role, totp_now
+from facetrail.services import accounts as acc
+from facetrail.services.accounts import NewAccount, Principal
+from facetrail.services.context import AppContext
+from facetrail.store.schema import ApiToken, AuditEntryRow, User
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture()
+def ctx(tmp_path: Path):  # type: ignore[no-untyped-def]
+    context = AppContext.open(Settings(home=tmp_path / "home"))
+    yield context
+    context.close()
+
+
+def _login(ctx: AppContext, enrolment: acc.Enrolment, **kw: object) -> acc.LoginResult:
+    return acc.login(ctx, enrolment.username, PASSWORD, totp_now(enrolment.totp_secret), **kw)  # type: ignore[arg-type]
+
+
+def _audit(ctx: AppContext, kind: str) -> list[AuditEntryRow]:
+    with ctx.sessions() as s:
+        return list(s.scalars(select(AuditEntryRow).where(AuditEntryRow.kind == kind)))
+
+
+@pytest.fixture()
+def org(ctx: AppContext) -> dict[str, acc.Enrolment]:
+    """System admin; agencies A and B each with a head and a supervisor."""
+    admin_e = acc.init_system(ctx, NewAccount("root", "root@ops", PASSWORD, "operators"))
+    admin = _login(ctx, admin_e).principal
+    people = {"root": admin_e}
+    for agency in ("county-a", "county-b"):
+        acc.create_agency(ctx, admin, agency)
+        people[f"head-{agency}"] = acc.create_user(
+            ctx,
+            admin,
+            NewAccount(
+                f"head-{agency}", "h@x", PASSWORD, agency, (Role.AGENCY_HEAD, Role.SUPERVISOR)
+            ),
+        )
+        people[f"sup-{agency}"] = acc.create_user(
+            ctx, admin, NewAccount(f"sup-{agency}", "s@x", PASSWORD, agency, (Role.SUPERVISOR,))
+        )
+    return people
+
+
+def _as(ctx: AppContext, people: dict[str, acc.Enrolment], name: str) -> Principal:
+    return _login(ctx, people[name]).principal
+
+
+def test_init_only_once_and_secrets_are_hashed(
+    ctx: AppContext, org: dict[str, acc.Enrolment]
+) -> None:
+    with pytest.raises(AccountExistsError):
+        acc.init_system(ctx, NewAccount("root2", "r@x", PASSWORD, "operators"))
+    token = _login(ctx, org["root"]).token
+    with ctx.sessions() as s:
+        user = s.scalar(select(User).where(User.username == "root"))
+        assert user is not None and user.password_hash.startswith("$argon2id$")
+        assert PASSWORD not in user.password_hash
+        assert token not in {t.token_hash for t in s.scalars(select(ApiToken))}
+    assert (ctx.settings.home / "keys" / "audit-signing-key.pub.pem").exists()
+
+
+def test_request_approve_login_with_totp(ctx: AppContext, org: dict[str, acc.Enrolment]) -> None:
+    req = acc.request_account(
+        ctx,
+        NewAccount(
+            "ivy", "ivy@a", PASSWORD, "county-a", account_type="trial", supervisor="sup-county-a"
+        ),
+    )
+    assert req.status == "requested" and req.totp_uri.startswith("otpauth://totp/")
+    with pytest.raises(AccountInactiveError, match="requested"):
+        _login(ctx, req)  # does nothing until approved
+    acc.approve_account(ctx, _as(ctx, org, "sup-county-a"), "ivy")
+    result = _login(ctx, req)
+    principal = acc.authenticate(ctx, result.token)
+    assert principal.username == "ivy" and principal.has(Role.INVESTIGATOR)
+    with pytest.raises(AuthError):
+        acc.login(ctx, "ivy", PASSWORD, "000000")  # the second factor is required
+    assert _audit(ctx, "account.approve")[0].actor == "sup-county-a"
+    assert len(_audit(ctx, "auth.token.use")) == 1
+
+
+def test_self_and_cross_agency_approval_are_refused_and_audited(
+    ctx: AppContext, org: dict[str, acc.Enrolment]
+) -> None:
+    acc.request_account(
+        ctx,
+        NewAccount(
+            "sam", "s@a", PASSWORD, "county-a", (Role.SUPERVISOR,), supervisor="sup-county-a"
+        ),
+    )
+    sam_admin = acc.create_user(
+        ctx,
+        _as(ctx, org, "root"),
+        NewAccount("sup2-county-a", "x@a", PASSWORD, "county-a", (Role.SUPERVISOR,)),
+    )
+    with pytest.raises(PermissionDeniedError, match="agency"):
+        acc.approve_account(ctx, _as(ctx, org, "sup-county-b"), "sam")
+    # A supervisor's own pending request cannot be approved by themself.
+    acc.request_account(
+        ctx,
+        NewAccount(
+            "self", "s@a", PASSWORD, "county-a", (Role.SUPERVISOR,), supervisor="sup-county-a"
+        ),
+    )
+    self_principal = Principal(
+        999, "self", _as(ctx, org, "sup-county-a").agency_id, "county-a", frozenset({"supervisor"})
+    )
+    with ctx.sessions() as s:
+        uid = s.scalar(select(User.id).where(User.username == "self"))
+    assert uid is not None
+    self_principal = Principal(
+        uid, "self", self_principal.agency_id, "county-a", frozenset({"supervisor"})
+    )
+    with pytest.raises(PermissionDeniedError, match="own"):
+        acc.approve_account(ctx, self_principal, "self")
+    refused = _audit(ctx, "account.approve.refused")
+    assert [(r.actor, r.subject) for r in refused] == [("sup-county-b", "sam"), ("self", "self")]
+    assert sam_admin.status == "active"
+
+
+def test_suspended_users_token_is_refused_and_audited(
+    ctx: AppContext, org: dict[str, acc.Enrolment]
+) -> None:
+    e = acc.create_user(
+        ctx, _as(ctx, org, "head-county-a"), NewAccount("dan", "d@a", PASSWORD, "county-a")
+    )
+    token = _login(ctx, e).token
+    acc.authenticate(ctx, token)
+    with pytest.raises(PermissionDeniedError):
+        acc.suspend_account(ctx, _as(ctx, org, "sup-county-b"), "dan", "not theirs")
+    acc.suspend_account(ctx, _as(ctx, org, "sup-county-a"), "dan", "misuse alert")
+    with pytest.raises(AccountInactiveError, match="suspended"):
+        acc.authenticate(ctx, token)
+    refused = _audit(ctx, "auth.token.refused")
+    assert refused and refused[-1].actor == "dan"
+    with pytest.raises(TokenInvalidError):
+        acc.authenticate(ctx, "ft_forged")
+
+
+def test_lockout_recovery_codes_and_trial_expiry(
+    ctx: AppContext, org: dict[str, acc.Enrolment]
+) -> None:
+    e = acc.create_user(
+        ctx,
+        _as(ctx, org, "root"),
+        NewAccount("tia", "t@a", PASSWORD, "county-a", account_type="trial"),
+    )
+    for _ in range(acc.MAX_FAILED_LOGINS):
+        with pytest.raises(AuthError):
+            acc.login(ctx, "tia", "wrong password!!", totp_now(e.totp_secret))
+    with pytest.raises(AccountLockedError):
+        _login(ctx, e)
+    later = datetime.now(UTC) + acc.LOCKOUT + timedelta(seconds=1)
+    code = e.recovery_codes[0]
+    acc.login(ctx, "tia", PASSWORD, code, now=later)
+    with pytest.raises(AuthError):
+        acc.login(ctx, "tia", PASSWORD, code, now=later)  # recovery codes work once
+    # Trials granted directly get no expiry; approved trials expire after the agency's days.
+    req = acc.request_account(
+        ctx,
+        NewAccount(
+            "trey", "t@a", PASSWORD, "county-a", account_type="trial", supervisor="sup-county-a"
+        ),
+    )
+    acc.approve_account(ctx, _as(ctx, org, "sup-county-a"), "trey")
+    _login(ctx, req)  # within the trial
+    month = datetime.now(UTC) + timedelta(days=31)
+    with pytest.raises(AccountInactiveError, match="trial expired"):
+        acc.login(ctx, "trey", PASSWORD, totp_now(req.totp_secret, at=month.timestamp()), now=month)
