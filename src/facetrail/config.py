@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     threads: int = Field(default=0, ge=0)
     #: onnxruntime execution providers, in order of preference.
     providers: list[str] = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    #: ``facetrail init`` reads the first admin's password from here when not prompting.
+    admin_password: SecretStr | None = None
 
     @property
     def db_url(self) -> str:
@@ -39,6 +41,10 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.home / "index"
+
+    @property
+    def session_token_file(self) -> Path:
+        return self.home / "session.token"
 
     @property
     def model_cache_dir(self) -> Path:

@@ -124,15 +124,12 @@ def test_self_and_cross_agency_approval_are_refused_and_audited(
             "self", "s@a", PASSWORD, "county-a", (Role.SUPERVISOR,), supervisor="sup-county-a"
         ),
     )
-    self_principal = Principal(
-        999, "self", _as(ctx, org, "sup-county-a").agency_id, "county-a", frozenset({"supervisor"})
-    )
     with ctx.sessions() as s:
         uid = s.scalar(select(User.id).where(User.username == "self"))
     assert uid is not None
-    self_principal = Principal(
-        uid, "self", self_principal.agency_id, "county-a", frozenset({"supervisor"})
-    )
+    agency_id = _as(ctx, org, "sup-county-a").agency_id
+    # "self" cannot log in yet (not approved); act as them directly at the service door.
+    self_principal = Principal(uid, "self", agency_id, "county-a", frozenset({"supervisor"}))
     with pytest.raises(PermissionDeniedError, match="own"):
         acc.approve_account(ctx, self_principal, "self")
     refused = _audit(ctx, "account.approve.refused")
