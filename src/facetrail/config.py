@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     threads: int = Field(default=0, ge=0)
     #: onnxruntime execution providers, in order of preference.
     providers: list[str] = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    #: Outgoing mail for notifications; no host = in-app inbox only (mail stays queued).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "facetrail@localhost"
     #: ``facetrail init`` reads the first admin's password from here when not prompting.
     admin_password: SecretStr | None = None
 

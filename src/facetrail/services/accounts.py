@@ -31,6 +31,7 @@ from facetrail.governance import credentials as cred
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Role
 from facetrail.services.context import AppContext
+from facetrail.services.notifications import deliver_outbox, notify_head
 from facetrail.store.schema import Agency, ApiToken, RecoveryCode, User, UserRole
 
 MAX_FAILED_LOGINS = 5
@@ -222,6 +223,13 @@ def create_user(ctx: AppContext, actor: Principal, account: NewAccount) -> Enrol
         user.approved_by = actor.user_id
         if Role.AGENCY_HEAD in account.roles:
             agency.head_user_id = user.id
+        roles = ", ".join(sorted(Role(r).value for r in account.roles))
+        notify_head(
+            session,
+            agency.id,
+            f"account granted: {account.username}",
+            f"{actor.username} granted {account.username} the roles {roles}.",
+        )
         append(
             session,
             AuditEvent(
@@ -231,6 +239,7 @@ def create_user(ctx: AppContext, actor: Principal, account: NewAccount) -> Enrol
                 {"agency": agency.name, "roles": sorted(r.value for r in account.roles)},
             ),
         )
+    deliver_outbox(ctx)
     return enrolment
 
 
@@ -249,6 +258,13 @@ def request_account(ctx: AppContext, account: NewAccount) -> Enrolment:
                 subject=account.supervisor,
             )
         enrolment = _add_user(session, account, agency, "requested", supervisor.id)
+        notify_head(
+            session,
+            agency.id,
+            f"account request: {account.username}",
+            f"{account.username} ({account.email}) asks for a {account.account_type} account "
+            f"in {agency.name}, to be approved by {supervisor.username}.",
+        )
         append(
             session,
             AuditEvent(
@@ -263,6 +279,7 @@ def request_account(ctx: AppContext, account: NewAccount) -> Enrolment:
                 },
             ),
         )
+    deliver_outbox(ctx)
     return enrolment
 
 
@@ -294,6 +311,12 @@ def approve_account(ctx: AppContext, actor: Principal, username: str) -> None:
         user.approved_by = actor.user_id
         if user.account_type == "trial":
             user.trial_expires_at = _now() + timedelta(days=trial_days)
+        notify_head(
+            session,
+            user.agency_id,
+            f"account approved: {username}",
+            f"{actor.username} approved the {user.account_type} account of {username}.",
+        )
         append(
             session,
             AuditEvent(
@@ -308,6 +331,7 @@ def approve_account(ctx: AppContext, actor: Principal, username: str) -> None:
                 },
             ),
         )
+    deliver_outbox(ctx)
 
 
 def suspend_account(ctx: AppContext, actor: Principal, username: str, reason: str) -> None:
@@ -328,8 +352,16 @@ def suspend_account(ctx: AppContext, actor: Principal, username: str, reason: st
             ),
         )
     with ctx.transaction() as session:
-        _user(session, username).status = "suspended"
+        suspended = _user(session, username)
+        suspended.status = "suspended"
+        notify_head(
+            session,
+            suspended.agency_id,
+            f"account suspended: {username}",
+            f"{actor.username} suspended {username}: {reason}",
+        )
         append(session, AuditEvent(actor.username, "account.suspend", username, {"reason": reason}))
+    deliver_outbox(ctx)
 
 
 def login(

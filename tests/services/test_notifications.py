@@ -1,0 +1,125 @@
+"""Agency heads are told, by real SMTP and in their inbox, of every request, approval, grant
+and suspension in their agency (issue 2/6)."""
+
+from __future__ import annotations
+
+import email
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from facetrail.config import Settings
+from facetrail.governance.credentials import Role, totp_now
+from facetrail.services import accounts as acc
+from facetrail.services.accounts import NewAccount
+from facetrail.services.context import AppContext
+from facetrail.services.notifications import deliver_outbox, inbox
+
+PASSWORD = "correct horse battery"
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    box, port = Mailbox(), _free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+def test_head_is_told_by_mail_and_inbox(tmp_path: Path, smtp: tuple[Mailbox, int]) -> None:
+    box, port = smtp
+    ctx = AppContext.open(
+        Settings(
+            home=tmp_path / "home",
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            smtp_from="noreply@facetrail.test",
+        )
+    )
+    try:
+        root_e = acc.init_system(ctx, NewAccount("root", "root@ops", PASSWORD, "ops"))
+        root = acc.login(ctx, "root", PASSWORD, totp_now(root_e.totp_secret)).principal
+        acc.create_agency(ctx, root, "county")
+        head_e = acc.create_user(
+            ctx,
+            root,
+            NewAccount("head", "head@county.gov", PASSWORD, "county", (Role.AGENCY_HEAD,)),
+        )
+        sup_e = acc.create_user(
+            ctx, root, NewAccount("sup", "sup@county.gov", PASSWORD, "county", (Role.SUPERVISOR,))
+        )
+        acc.request_account(
+            ctx,
+            NewAccount(
+                "ivy", "ivy@county.gov", PASSWORD, "county", account_type="trial", supervisor="sup"
+            ),
+        )
+        sup = acc.login(ctx, "sup", PASSWORD, totp_now(sup_e.totp_secret)).principal
+        acc.approve_account(ctx, sup, "ivy")
+        acc.suspend_account(ctx, sup, "ivy", "case closed")
+        subjects = [m["Subject"] for m in box.messages]
+        assert all(m["To"] == "head@county.gov" for m in box.messages)
+        for expected in (
+            "account granted: sup",
+            "account request: ivy",
+            "account approved: ivy",
+            "account suspended: ivy",
+        ):
+            assert f"[facetrail] {expected}" in subjects
+        head = acc.login(ctx, "head", PASSWORD, totp_now(head_e.totp_secret)).principal
+        messages = [m.subject for m in inbox(ctx, head.user_id)]
+        assert "account request: ivy" in messages and "account suspended: ivy" in messages
+        assert deliver_outbox(ctx) == 0  # nothing left queued
+    finally:
+        ctx.close()
+
+
+def test_mail_that_cannot_be_sent_stays_queued(tmp_path: Path) -> None:
+    ctx = AppContext.open(
+        Settings(home=tmp_path / "home", smtp_host="127.0.0.1", smtp_port=_free_port())
+    )
+    try:
+        root_e = acc.init_system(ctx, NewAccount("root", "root@ops", PASSWORD, "ops"))
+        root = acc.login(ctx, "root", PASSWORD, totp_now(root_e.totp_secret)).principal
+        acc.create_agency(ctx, root, "county")
+        acc.create_user(
+            ctx, root, NewAccount("head", "h@c", PASSWORD, "county", (Role.AGENCY_HEAD,))
+        )
+        acc.create_user(
+            ctx, root, NewAccount("sup", "s@c", PASSWORD, "county", (Role.SUPERVISOR,))
+        )  # head notified: queued
+        from sqlalchemy import select
+
+        from facetrail.store.schema import AuditEntryRow, OutboxEmail
+
+        with ctx.sessions() as s:
+            queued = list(s.scalars(select(OutboxEmail)))
+            failures = list(
+                s.scalars(select(AuditEntryRow).where(AuditEntryRow.kind == "notify.email.failed"))
+            )
+        assert queued and all(m.sent_at is None and m.attempts >= 1 for m in queued)
+        assert failures
+    finally:
+        ctx.close()
