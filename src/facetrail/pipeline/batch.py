@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import multiprocessing
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -122,16 +123,22 @@ def _hash_quietly(path: Path) -> str:
 _WORKER: _Worker | None = None
 
 
-def _die_with_parent() -> None:
-    """A worker must not outlive its parent (e.g. after kill -9 of the CLI): Linux only."""
+def _die_with_parent(parent_pid: int) -> None:
+    """A worker must not outlive its parent (e.g. after kill -9 of the CLI).
+
+    PR_SET_PDEATHSIG covers a parent that dies from now on (Linux); a parent that died while
+    this worker was still starting is seen by the worker having been re-parented already.
+    """
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
-def _init_worker(config: BatchConfig) -> None:
+def _init_worker(config: BatchConfig, parent_pid: int) -> None:
     global _WORKER
-    _die_with_parent()
+    _die_with_parent(parent_pid)
     _WORKER = _Worker(config)
 
 
@@ -152,6 +159,6 @@ def analyse_files(
         return
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_init_worker, initargs=(config,)
+        workers, mp_context=ctx, initializer=_init_worker, initargs=(config, os.getpid())
     ) as pool:
         yield from pool.map(_run_chunk, chunks)
