@@ -1,0 +1,82 @@
+"""Accuracy evaluation commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from facetrail.cli.app import (
+    MaskMode,
+    eval_app,
+    open_context,
+    progress_bar,
+    run_service,
+)
+from facetrail.cli.render import console, plain
+
+# --- evaluation -------------------------------------------------------------------------
+
+
+@eval_app.command("identification")
+def eval_identification(
+    dataset: Annotated[Path, typer.Option(help="Folder: one sub-folder per identity.")],
+    pack: Annotated[str | None, typer.Option()] = None,
+    mask: Annotated[MaskMode, typer.Option(help="Synthetic masks go on probes only.")] = (
+        MaskMode.none
+    ),
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write figures here.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="DET curve PNG.")] = None,
+    scores_plot: Annotated[Path | None, typer.Option(help="Score distributions PNG.")] = None,
+    calibration_out: Annotated[
+        Path | None, typer.Option(help="Write the measured score->FMR calibration (JSON).")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (default: CPU count).")] = 0,
+    limit_identities: Annotated[int | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Run the 1:N protocol (shared/data/README.md) on a dataset folder."""
+    import os
+
+    from facetrail.services import evaluation  # matplotlib: only load it when evaluating
+
+    request = evaluation.EvalRequest(
+        dataset,
+        pack,
+        mask.value,
+        workers or (os.cpu_count() or 1),
+        limit_identities,
+        plot,
+        scores_plot,
+    )
+    with open_context() as ctx, progress_bar("evaluating", sys.stderr.isatty()) as bar:
+        report = run_service(lambda: evaluation.evaluate_identification(ctx, request, bar))
+    fig = report.figures
+    if json_out:
+        json_out.write_text(json.dumps(plain(fig), indent=2))
+    if calibration_out:
+        calibration_out.write_text(report.calibration.model_dump_json(indent=2))
+    console.print(
+        f"pack {fig['pack']}  mask {fig['mask']}  gallery {fig['gallery_size']}/"
+        f"{fig['gallery_candidates']}  mated {fig['mated_probes']}  non-mated "
+        f"{fig['nonmated_probes']}"
+    )
+    ftt = fig["failure_to_template_rate"] * 100
+    console.print(
+        f"rank-1 {fig['rank1'] * 100:.2f} %   FTT {ftt:.2f} % "
+        f"({fig['failure_to_template']['count']})"
+    )
+    for p, v in fig["fnir_at_fpir"].items():
+        console.print(
+            f"FNIR @ FPIR={p}: {v['fnir'] * 100:.2f} % (t = {v['threshold']:.3f}, "
+            f"actual FPIR {v['fpir_actual']:.4f})"
+        )
+    console.print(f"{fig['faces_per_second']:.1f} images/s with {fig['workers']} worker(s)")
+    for key, per in fig["groups"].items():
+        for value, g in per.items():
+            console.print(
+                f"  {key}={value}: mated {g['mated']} FNIR {g['fnir'] * 100:.2f} %, "
+                f"non-mated {g['nonmated']} FPIR {g['fpir'] * 100:.2f} %"
+            )

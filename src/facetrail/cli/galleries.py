@@ -1,0 +1,161 @@
+"""Gallery, source, ingest and index commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from facetrail.cli.app import (
+    JsonOpt,
+    gallery_app,
+    index_app,
+    open_context,
+    progress_bar,
+    run_service,
+)
+from facetrail.cli.render import console, plain, print_json
+from facetrail.services import galleries, indexing, ingest
+
+# --- galleries --------------------------------------------------------------------------
+
+
+@gallery_app.command("create")
+def gallery_create(
+    name: str,
+    pack: Annotated[str | None, typer.Option()] = None,
+    description: str = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a gallery bound to a model pack (default: arcface-mbf)."""
+    with open_context() as ctx:
+        info = run_service(
+            lambda: galleries.create_gallery(
+                ctx, galleries.CreateGalleryRequest(name, pack, description)
+            )
+        )
+    print_json(info) if as_json else console.print(f"created gallery {info.name} ({info.pack})")
+
+
+@gallery_app.command("add-source")
+def gallery_add_source(
+    gallery: str,
+    name: str,
+    kind: Annotated[str, typer.Option(help="What it is, e.g. 'booking photographs'.")],
+    legal_basis: Annotated[str, typer.Option(help="The law or agreement that allows it.")],
+    supplied_by: Annotated[str, typer.Option(help="Who supplied the images.")],
+    collected_at: Annotated[str, typer.Option(help="Collection date, YYYY-MM-DD.")],
+    retention_days: Annotated[int, typer.Option(help="How long images may be kept.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a lawful source of images for a gallery."""
+    with open_context() as ctx:
+        info = run_service(
+            lambda: galleries.add_source(
+                ctx,
+                galleries.CreateSourceRequest(
+                    gallery, name, kind, legal_basis, supplied_by, collected_at, retention_days
+                ),
+            )
+        )
+    print_json(info) if as_json else console.print(f"added source {info.name} to {gallery}")
+
+
+@gallery_app.command("ingest")
+def gallery_ingest(
+    path: Path,
+    gallery: Annotated[str, typer.Option("--gallery", "-g")],
+    source: Annotated[str, typer.Option("--source", "-s")],
+    manifest: Annotated[Path | None, typer.Option(help="CSV: file,subject_ref")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (default: CPU count).")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest a folder (recursively); resumable, duplicates skipped, failures listed."""
+    import os
+
+    request = ingest.IngestRequest(
+        path, gallery, source, manifest, workers or (os.cpu_count() or 1)
+    )
+    with open_context() as ctx, progress_bar("ingesting", not as_json) as bar:
+        summary = run_service(lambda: ingest.ingest(ctx, request, bar))
+    if as_json:
+        print_json({**plain(summary), "images_per_second": summary.images_per_second})
+        return
+    console.print(
+        f"files {summary.files}: ingested {summary.images_ingested} images "
+        f"({summary.faces} faces, {summary.images_without_face} without a face), "
+        f"{summary.duplicates_skipped} duplicates skipped, {summary.already_ingested} already "
+        f"ingested, {summary.side_files_skipped} side files (.csv, .txt, ...) skipped, "
+        f"{len(summary.failures)} failed  [{summary.seconds:.1f} s, "
+        f"{summary.images_per_second:.1f} images/s]"
+    )
+    for f in summary.failures:
+        console.print(f"  [red]failed[/red] {escape(f'{f.file}: [{f.code}] {f.message}')}")
+
+
+@gallery_app.command("list")
+def gallery_list(as_json: JsonOpt = False) -> None:
+    """List galleries with their sizes."""
+    with open_context() as ctx:
+        infos = run_service(lambda: galleries.list_galleries(ctx))
+    if as_json:
+        print_json(infos)
+        return
+    table = Table("gallery", "pack", "images", "faces", "failures", "sources")
+    for g in infos:
+        table.add_row(
+            g.name,
+            g.pack,
+            str(g.images),
+            str(g.faces),
+            str(g.failures),
+            ", ".join(s.name for s in g.sources),
+        )
+    console.print(table)
+
+
+@gallery_app.command("show")
+def gallery_show(name: str, as_json: JsonOpt = False) -> None:
+    """Show one gallery and the provenance of its sources."""
+    with open_context() as ctx:
+        g = run_service(lambda: galleries.show_gallery(ctx, name))
+    if as_json:
+        print_json(g)
+        return
+    console.print(
+        f"[bold]{g.name}[/bold] pack={g.pack} images={g.images} faces={g.faces} "
+        f"templates={g.templates} failures={g.failures}"
+    )
+    for s in g.sources:
+        console.print(
+            f"  source {s.name}: {s.kind}; legal basis: {s.legal_basis}; supplied by "
+            f"{s.supplied_by} on {s.collected_at}; retention {s.retention_days} "
+            f"days; {s.images} images"
+        )
+
+
+# --- index ------------------------------------------------------------------------------
+
+
+@index_app.command("rebuild")
+def index_rebuild(gallery: str, as_json: JsonOpt = False) -> None:
+    """Recreate a gallery's index from the templates in the database."""
+    with open_context() as ctx:
+        report = run_service(lambda: indexing.rebuild_index(ctx, gallery))
+    print_json(report) if as_json else console.print(
+        f"rebuilt index of {report.gallery}: {report.entries} entries ({report.description})"
+    )
+
+
+@index_app.command("check")
+def index_check(gallery: str, as_json: JsonOpt = False) -> None:
+    """Compare the index with the database and repair any difference."""
+    with open_context() as ctx:
+        report = run_service(lambda: indexing.check_index(ctx, gallery))
+    print_json(report) if as_json else console.print(
+        f"index of {report.gallery}: {report.entries} entries; repaired +{report.added} "
+        f"-{report.removed}{' (rebuilt)' if report.rebuilt else ''}"
+    )
