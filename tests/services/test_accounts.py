@@ -19,6 +19,7 @@ from facetrail.errors import (
 )
 from facetrail.governance.credentials import Role, totp_now
 from facetrail.services import accounts as acc
+from facetrail.services import authentication as auth
 from facetrail.services.accounts import NewAccount, Principal
 from facetrail.services.context import AppContext
 from facetrail.store.schema import ApiToken, AuditEntryRow, User
@@ -33,8 +34,8 @@ def ctx(tmp_path: Path):  # type: ignore[no-untyped-def]
     context.close()
 
 
-def _login(ctx: AppContext, enrolment: acc.Enrolment, **kw: object) -> acc.LoginResult:
-    return acc.login(ctx, enrolment.username, PASSWORD, totp_now(enrolment.totp_secret), **kw)  # type: ignore[arg-type]
+def _login(ctx: AppContext, enrolment: acc.Enrolment, **kw: object) -> auth.LoginResult:
+    return auth.login(ctx, enrolment.username, PASSWORD, totp_now(enrolment.totp_secret), **kw)  # type: ignore[arg-type]
 
 
 def _audit(ctx: AppContext, kind: str) -> list[AuditEntryRow]:
@@ -93,10 +94,10 @@ def test_request_approve_login_with_totp(ctx: AppContext, org: dict[str, acc.Enr
         _login(ctx, req)  # does nothing until approved
     acc.approve_account(ctx, _as(ctx, org, "sup-county-a"), "ivy")
     result = _login(ctx, req)
-    principal = acc.authenticate(ctx, result.token)
+    principal = auth.authenticate(ctx, result.token)
     assert principal.username == "ivy" and principal.has(Role.INVESTIGATOR)
     with pytest.raises(AuthError):
-        acc.login(ctx, "ivy", PASSWORD, "000000")  # the second factor is required
+        auth.login(ctx, "ivy", PASSWORD, "000000")  # the second factor is required
     assert _audit(ctx, "account.approve")[0].actor == "sup-county-a"
     assert len(_audit(ctx, "auth.token.use")) == 1
 
@@ -144,16 +145,16 @@ def test_suspended_users_token_is_refused_and_audited(
         ctx, _as(ctx, org, "head-county-a"), NewAccount("dan", "d@a", PASSWORD, "county-a")
     )
     token = _login(ctx, e).token
-    acc.authenticate(ctx, token)
+    auth.authenticate(ctx, token)
     with pytest.raises(PermissionDeniedError):
         acc.suspend_account(ctx, _as(ctx, org, "sup-county-b"), "dan", "not theirs")
     acc.suspend_account(ctx, _as(ctx, org, "sup-county-a"), "dan", "misuse alert")
     with pytest.raises(AccountInactiveError, match="suspended"):
-        acc.authenticate(ctx, token)
+        auth.authenticate(ctx, token)
     refused = _audit(ctx, "auth.token.refused")
     assert refused and refused[-1].actor == "dan"
     with pytest.raises(TokenInvalidError):
-        acc.authenticate(ctx, "ft_forged")
+        auth.authenticate(ctx, "ft_forged")
 
 
 def test_lockout_recovery_codes_and_trial_expiry(
@@ -164,16 +165,16 @@ def test_lockout_recovery_codes_and_trial_expiry(
         _as(ctx, org, "root"),
         NewAccount("tia", "t@a", PASSWORD, "county-a", account_type="trial"),
     )
-    for _ in range(acc.MAX_FAILED_LOGINS):
+    for _ in range(auth.MAX_FAILED_LOGINS):
         with pytest.raises(AuthError):
-            acc.login(ctx, "tia", "wrong password!!", totp_now(e.totp_secret))
+            auth.login(ctx, "tia", "wrong password!!", totp_now(e.totp_secret))
     with pytest.raises(AccountLockedError):
         _login(ctx, e)
-    later = datetime.now(UTC) + acc.LOCKOUT + timedelta(seconds=1)
+    later = datetime.now(UTC) + auth.LOCKOUT + timedelta(seconds=1)
     code = e.recovery_codes[0]
-    acc.login(ctx, "tia", PASSWORD, code, now=later)
+    auth.login(ctx, "tia", PASSWORD, code, now=later)
     with pytest.raises(AuthError):
-        acc.login(ctx, "tia", PASSWORD, code, now=later)  # recovery codes work once
+        auth.login(ctx, "tia", PASSWORD, code, now=later)  # recovery codes work once
     # Trials granted directly get no expiry; approved trials expire after the agency's days.
     req = acc.request_account(
         ctx,
@@ -185,4 +186,6 @@ def test_lockout_recovery_codes_and_trial_expiry(
     _login(ctx, req)  # within the trial
     month = datetime.now(UTC) + timedelta(days=31)
     with pytest.raises(AccountInactiveError, match="trial expired"):
-        acc.login(ctx, "trey", PASSWORD, totp_now(req.totp_secret, at=month.timestamp()), now=month)
+        auth.login(
+            ctx, "trey", PASSWORD, totp_now(req.totp_secret, at=month.timestamp()), now=month
+        )

@@ -15,6 +15,7 @@ from aiosmtpd.controller import Controller
 from facetrail.config import Settings
 from facetrail.governance.credentials import Role, totp_now
 from facetrail.services import accounts as acc
+from facetrail.services import authentication as auth
 from facetrail.services.accounts import NewAccount
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, inbox
@@ -60,7 +61,7 @@ def test_head_is_told_by_mail_and_inbox(tmp_path: Path, smtp: tuple[Mailbox, int
     )
     try:
         root_e = acc.init_system(ctx, NewAccount("root", "root@ops", PASSWORD, "ops"))
-        root = acc.login(ctx, "root", PASSWORD, totp_now(root_e.totp_secret)).principal
+        root = auth.login(ctx, "root", PASSWORD, totp_now(root_e.totp_secret)).principal
         acc.create_agency(ctx, root, "county")
         head_e = acc.create_user(
             ctx,
@@ -76,7 +77,7 @@ def test_head_is_told_by_mail_and_inbox(tmp_path: Path, smtp: tuple[Mailbox, int
                 "ivy", "ivy@county.gov", PASSWORD, "county", account_type="trial", supervisor="sup"
             ),
         )
-        sup = acc.login(ctx, "sup", PASSWORD, totp_now(sup_e.totp_secret)).principal
+        sup = auth.login(ctx, "sup", PASSWORD, totp_now(sup_e.totp_secret)).principal
         acc.approve_account(ctx, sup, "ivy")
         acc.suspend_account(ctx, sup, "ivy", "case closed")
         subjects = [m["Subject"] for m in box.messages]
@@ -88,7 +89,7 @@ def test_head_is_told_by_mail_and_inbox(tmp_path: Path, smtp: tuple[Mailbox, int
             "account suspended: ivy",
         ):
             assert f"[facetrail] {expected}" in subjects
-        head = acc.login(ctx, "head", PASSWORD, totp_now(head_e.totp_secret)).principal
+        head = auth.login(ctx, "head", PASSWORD, totp_now(head_e.totp_secret)).principal
         messages = [m.subject for m in inbox(ctx, head.user_id)]
         assert "account request: ivy" in messages and "account suspended: ivy" in messages
         assert deliver_outbox(ctx) == 0  # nothing left queued
@@ -102,7 +103,7 @@ def test_mail_that_cannot_be_sent_stays_queued(tmp_path: Path) -> None:
     )
     try:
         root_e = acc.init_system(ctx, NewAccount("root", "root@ops", PASSWORD, "ops"))
-        root = acc.login(ctx, "root", PASSWORD, totp_now(root_e.totp_secret)).principal
+        root = auth.login(ctx, "root", PASSWORD, totp_now(root_e.totp_secret)).principal
         acc.create_agency(ctx, root, "county")
         acc.create_user(
             ctx, root, NewAccount("head", "h@c", PASSWORD, "county", (Role.AGENCY_HEAD,))

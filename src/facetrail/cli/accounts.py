@@ -67,11 +67,11 @@ def login_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Sign in with password and second factor; the session token is kept in the home."""
-    from facetrail.services import accounts
+    from facetrail.services import authentication
 
     secret = password if password is not None else typer.prompt("password", hide_input=True)
     with open_context() as ctx:
-        result = run_service(lambda: accounts.login(ctx, username, secret, code))
+        result = run_service(lambda: authentication.login(ctx, username, secret, code))
         token_file = ctx.settings.session_token_file
         token_file.write_text(result.token)
         token_file.chmod(0o600)
@@ -93,14 +93,16 @@ def login_cmd(
 @app.command("whoami")
 def whoami_cmd(as_json: JsonOpt = False) -> None:
     """The signed-in user (each use of the session token is audited)."""
-    from facetrail.services import accounts
+    from facetrail.services import authentication
 
     with open_context() as ctx:
         token_file = ctx.settings.session_token_file
         if not token_file.exists():
             err_console.print("[red]error[/red] \\[not_signed_in] run 'facetrail login' first")
             raise typer.Exit(2)
-        principal = run_service(lambda: accounts.authenticate(ctx, token_file.read_text().strip()))
+        principal = run_service(
+            lambda: authentication.authenticate(ctx, token_file.read_text().strip())
+        )
     if as_json:
         print_json(
             {
