@@ -3,8 +3,8 @@
 Authorisation: ``init_system`` only on an empty system; ``create_agency`` by a system admin;
 ``create_user`` by a system admin or the head of the same agency; ``approve_account`` by a
 supervisor of the requester's agency who is not the requester; ``suspend_account`` by a
-supervisor or head of the same agency (or a system admin). ``request_account`` and ``login``
-need no account. Audit: every action and every refusal is an entry (refusals in their own
+supervisor or head of the same agency (or a system admin). ``request_account``
+needs no account. Audit: every action and every refusal is an entry (refusals in their own
 transaction, since the refused action's transaction rolls back).
 """
 
