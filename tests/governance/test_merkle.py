@@ -64,3 +64,11 @@ def test_consistency_proofs_verify_and_bind(entries: list[bytes], data: st.DataO
     assert not merkle.verify_consistency(m, n, forked, new, proof)
     if m < n:
         assert not merkle.verify_consistency(m, n, old, naive_mth([*entries, b"z"]), proof)
+
+
+@settings(max_examples=100, deadline=None)
+@given(entries_st, st.lists(st.integers(0, 70), max_size=6))
+def test_prefix_roots_equal_naive_roots(entries: list[bytes], sizes: list[int]) -> None:
+    leaves = [merkle.leaf_hash(e) for e in entries]
+    sizes = [s for s in sizes if s <= len(entries)]
+    assert merkle.prefix_roots(leaves, sizes) == {s: naive_mth(entries[:s]) for s in sizes}

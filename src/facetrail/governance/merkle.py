@@ -27,24 +27,36 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def root(leaves: Sequence[bytes]) -> bytes:
-    """Merkle tree hash of leaf hashes ``leaves`` (MTH of RFC 6962 section 2.1)."""
-    if not leaves:
-        return EMPTY_ROOT
-    # Stack of (height, hash) of perfect subtrees, merged as in a binary counter; the
-    # leftover ragged right edge is folded from the right at the end.
-    stack: list[tuple[int, bytes]] = []
-    for leaf in leaves:
+class _CompactRange:
+    """Perfect subtrees of the leaves pushed so far, merged like a binary counter."""
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[int, bytes]] = []
+
+    def push(self, leaf: bytes) -> None:
         height, value = 0, leaf
-        while stack and stack[-1][0] == height:
-            _, left = stack.pop()
+        while self.stack and self.stack[-1][0] == height:
+            _, left = self.stack.pop()
             value = node_hash(left, value)
             height += 1
-        stack.append((height, value))
-    value = stack[-1][1]
-    for _, left in reversed(stack[:-1]):
-        value = node_hash(left, value)
-    return value
+        self.stack.append((height, value))
+
+    def root(self) -> bytes:
+        """Fold the ragged right edge from the right: the MTH of everything pushed."""
+        if not self.stack:
+            return EMPTY_ROOT
+        value = self.stack[-1][1]
+        for _, left in reversed(self.stack[:-1]):
+            value = node_hash(left, value)
+        return value
+
+
+def root(leaves: Sequence[bytes]) -> bytes:
+    """Merkle tree hash of leaf hashes ``leaves`` (MTH of RFC 6962 section 2.1)."""
+    compact = _CompactRange()
+    for leaf in leaves:
+        compact.push(leaf)
+    return compact.root()
 
 
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
@@ -142,26 +154,12 @@ def verify_consistency(
 
 def prefix_roots(leaves: Sequence[bytes], sizes: Sequence[int]) -> dict[int, bytes]:
     """Roots of several prefixes of ``leaves`` in one pass (for checking many checkpoints)."""
-    wanted = sorted(set(sizes))
-    out: dict[int, bytes] = {}
-    if wanted and wanted[0] == 0:
-        out[0] = EMPTY_ROOT
-    stack: list[tuple[int, bytes]] = []
-    targets = iter(s for s in wanted if s > 0)
-    target = next(targets, None)
-    for count, leaf in enumerate(leaves, start=1):
-        if target is None:
-            break
-        height, value = 0, leaf
-        while stack and stack[-1][0] == height:
-            _, left = stack.pop()
-            value = node_hash(left, value)
-            height += 1
-        stack.append((height, value))
-        if count == target:
-            folded = stack[-1][1]
-            for _, left in reversed(stack[:-1]):
-                folded = node_hash(left, folded)
-            out[count] = folded
-            target = next(targets, None)
+    wanted = set(sizes)
+    out = {0: EMPTY_ROOT} if 0 in wanted else {}
+    last = max(wanted, default=0)
+    compact = _CompactRange()
+    for count, leaf in enumerate(leaves[:last], start=1):
+        compact.push(leaf)
+        if count in wanted:
+            out[count] = compact.root()
     return out

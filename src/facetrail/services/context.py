@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from facetrail.config import Settings
 from facetrail.imaging.decode import DecodeLimits
 from facetrail.models.registry import get_pack
+from facetrail.pipeline.batch import BatchConfig
 from facetrail.pipeline.pipeline import FacePipeline, PipelineOptions
 from facetrail.store.blobs import BlobStore
 from facetrail.store.db import make_engine, make_sessionmaker
@@ -53,6 +54,19 @@ class AppContext:
                 PipelineOptions(self.settings.threads, tuple(self.settings.providers)),
             )
         return self._pipelines[pack]
+
+    def batch_config(self, pack: str, workers: int, *, keep_blobs: bool = False) -> BatchConfig:
+        """How worker processes analyse files for this context: one onnxruntime thread each
+        when there are several workers (processes beat threads on CPU)."""
+        return BatchConfig(
+            pack=pack,
+            home=self.settings.home,
+            cache_dir=self.settings.model_cache_dir,
+            limits=self.limits,
+            threads=1 if workers > 1 else self.settings.threads,
+            providers=tuple(self.settings.providers),
+            blobs=self.blobs if keep_blobs else None,
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

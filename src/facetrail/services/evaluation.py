@@ -28,7 +28,7 @@ from facetrail.eval.protocol import load_protocol
 from facetrail.models.calibration import build_calibration
 from facetrail.models.manifest import Calibration
 from facetrail.models.registry import get_pack
-from facetrail.pipeline.batch import BatchConfig, ImageJob, ImageResult, analyse_files
+from facetrail.pipeline.batch import ImageJob, ImageResult, analyse_files
 from facetrail.pipeline.faces import PLAIN, nearest_centre
 from facetrail.services.context import AppContext
 
@@ -71,14 +71,7 @@ def evaluate_identification(
     masked = request.mask == "synthetic"
     jobs = [ImageJob(p) for p in protocol.gallery.values()]
     jobs += [ImageJob(p, mask_key=p.name if masked else None) for _, p in probes]
-    config = BatchConfig(
-        pack=pack.name,
-        home=ctx.settings.home,
-        cache_dir=ctx.settings.model_cache_dir,
-        limits=ctx.limits,
-        threads=1 if request.workers > 1 else ctx.settings.threads,
-        providers=tuple(ctx.settings.providers),
-    )
+    config = ctx.batch_config(pack.name, request.workers)
     started = time.perf_counter()
     results: list[ImageResult] = []
     for chunk in analyse_files(jobs, config, workers=request.workers):

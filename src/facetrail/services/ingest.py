@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from facetrail.errors import InvalidRequestError, ManifestError
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.pipeline.batch import BatchConfig, ImageJob, ImageResult, analyse_files
+from facetrail.pipeline.batch import ImageJob, ImageResult, analyse_files
 from facetrail.pipeline.faces import PLAIN
 from facetrail.services.context import AppContext
 from facetrail.services.galleries import get_gallery_row, get_source_row
@@ -141,15 +141,7 @@ def ingest(
     todo, hashes = _plan(ctx, gallery, files, summary)
     if progress:
         progress(len(files) - len(todo), len(files))
-    config = BatchConfig(
-        pack=gallery.pack,
-        home=ctx.settings.home,
-        cache_dir=ctx.settings.model_cache_dir,
-        limits=ctx.limits,
-        threads=1 if request.workers > 1 else ctx.settings.threads,
-        providers=tuple(ctx.settings.providers),
-        blobs=ctx.blobs,
-    )
+    config = ctx.batch_config(gallery.pack, request.workers, keep_blobs=True)
     jobs = [ImageJob(p) for p in todo]
     pending: list[ImageResult] = []
     for chunk in analyse_files(jobs, config, workers=request.workers, chunk=16):
