@@ -80,15 +80,7 @@ def audit_checkpoint(as_json: JsonOpt = False) -> None:
         audit.ensure_keys(ctx)
         cp = run_service(lambda: audit.make_checkpoint(ctx))
     if as_json:
-        print_json(
-            {
-                "tree_size": cp.tree_size,
-                "root": cp.root.hex(),
-                "at": cp.at,
-                "key_id": cp.key_id,
-                "signature": cp.signature.hex(),
-            }
-        )
+        print_json(cp.to_json())
     else:
         console.print(f"checkpoint: {cp.tree_size} entries, root {cp.root.hex()} at {cp.at}")
 

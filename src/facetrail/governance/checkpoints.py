@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -34,6 +35,26 @@ class Checkpoint:
 
     def message(self) -> bytes:
         return checkpoint_message(self.tree_size, self.root, self.at)
+
+    def to_json(self) -> dict[str, str | int]:
+        """The published form (hex strings), as ``audit export`` writes it."""
+        return {
+            "tree_size": self.tree_size,
+            "root": self.root.hex(),
+            "at": self.at,
+            "key_id": self.key_id,
+            "signature": self.signature.hex(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Checkpoint:
+        return cls(
+            int(data["tree_size"]),
+            bytes.fromhex(data["root"]),
+            str(data["at"]),
+            str(data["key_id"]),
+            bytes.fromhex(data["signature"]),
+        )
 
 
 def checkpoint_message(tree_size: int, root: bytes, at: str) -> bytes:

@@ -123,29 +123,8 @@ def export_checkpoints(ctx: AppContext) -> str:
     """Checkpoints as JSON for publication outside the system (verify --published FILE)."""
     with ctx.sessions() as session:
         cps = stored_checkpoints(session)
-    return json.dumps(
-        [
-            {
-                "tree_size": c.tree_size,
-                "root": c.root.hex(),
-                "at": c.at,
-                "key_id": c.key_id,
-                "signature": c.signature.hex(),
-            }
-            for c in cps
-        ],
-        indent=2,
-    )
+    return json.dumps([c.to_json() for c in cps], indent=2)
 
 
 def load_published(text: str) -> list[Checkpoint]:
-    return [
-        Checkpoint(
-            int(c["tree_size"]),
-            bytes.fromhex(c["root"]),
-            c["at"],
-            c["key_id"],
-            bytes.fromhex(c["signature"]),
-        )
-        for c in json.loads(text)
-    ]
+    return [Checkpoint.from_json(c) for c in json.loads(text)]
