@@ -69,3 +69,11 @@ def app_ctx(tmp_path: Path):  # type: ignore[no-untyped-def]
     ctx = AppContext.open(Settings(home=tmp_path / "home", threads=1))
     yield ctx
     ctx.close()
+
+
+@pytest.fixture()
+def org(app_ctx):  # type: ignore[no-untyped-def]
+    """A signed-in organisation on ``app_ctx`` (see tests/org.py)."""
+    from tests.org import make_org
+
+    return make_org(app_ctx)

@@ -166,3 +166,48 @@ class AccountExistsError(FacetrailError):
 
 class NotFoundError(FacetrailError):
     code = "not_found"
+
+
+class NotLoggedInError(AuthError):
+    """A command that acts as a user was run without ``facetrail login``."""
+
+    code = "not_logged_in"
+
+
+# --- policy: a search refused before its probe is looked at ---------------------------------
+
+
+class PolicyRefusedError(PermissionDeniedError):
+    code = "policy_refused"
+
+
+class CaseNumberError(PolicyRefusedError):
+    code = "case_number_invalid"
+
+
+class OffenseNotAllowedError(PolicyRefusedError):
+    code = "offense_not_allowed"
+
+
+class JustificationError(PolicyRefusedError):
+    code = "justification_too_short"
+
+
+class GalleryNotAllowedError(PolicyRefusedError):
+    code = "gallery_not_allowed"
+
+
+class DailyLimitError(PolicyRefusedError):
+    code = "daily_limit_reached"
+
+
+class ReviewError(PermissionDeniedError):
+    """A review that the two-person rule does not allow (e.g. the same person twice)."""
+
+    code = "review_refused"
+
+
+class StateError(FacetrailError):
+    """The thing is not in a state that allows this (e.g. approving a search twice)."""
+
+    code = "wrong_state"

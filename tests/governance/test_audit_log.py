@@ -17,8 +17,10 @@ from facetrail.governance.checkpoints import create_keys, load_public_key, sign
 from facetrail.governance.merkle import leaf_hash, root, verify_consistency, verify_inclusion
 from facetrail.governance.verify import verify_log
 from facetrail.services import audit, galleries
+from facetrail.services.accounts import NewAccount, init_system, principal_of, user_by_name
 from facetrail.services.context import AppContext
 from facetrail.store.schema import AuditEntryRow, CheckpointRow
+from tests.org import PASSWORD, Org
 
 ENTRIES = 40
 
@@ -27,8 +29,9 @@ ENTRIES = 40
 def log(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A home with 40+ entries from real actions and appends, and three checkpoints."""
     ctx = AppContext.open(Settings(home=tmp_path / "home"))
-    audit.ensure_keys(ctx)
-    galleries.create_gallery(ctx, galleries.CreateGalleryRequest("g"))
+    org = Org(ctx)
+    org.enrolments["root"] = init_system(ctx, NewAccount("root", "r@ops", PASSWORD, "operators"))
+    galleries.create_gallery(ctx, org.login("root"), galleries.CreateGalleryRequest("g"))
     for i in range(ENTRIES):
         with ctx.transaction() as s:
             append(s, AuditEvent(f"user{i % 3}", "test.event", f"thing-{i}", {"n": i}))
@@ -56,11 +59,13 @@ def test_untouched_log_verifies(log: AppContext) -> None:
 
 
 def test_actions_and_entries_commit_together(log: AppContext) -> None:
+    with log.sessions() as s:
+        admin = principal_of(s, user_by_name(s, "root"))
     before = _entries(log)
     with pytest.raises(GalleryExistsError):
-        galleries.create_gallery(log, galleries.CreateGalleryRequest("g"))
+        galleries.create_gallery(log, admin, galleries.CreateGalleryRequest("g"))
     assert _entries(log) == before  # the refused action left no entry
-    galleries.create_gallery(log, galleries.CreateGalleryRequest("h"))
+    galleries.create_gallery(log, admin, galleries.CreateGalleryRequest("h"))
     with log.sessions() as s:
         last = s.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq.desc())).first()
     assert last is not None and (last.kind, last.subject) == ("gallery.create", "h")

@@ -20,28 +20,13 @@ from facetrail.errors import (
 from facetrail.services import galleries, indexing
 from facetrail.services.context import AppContext
 from facetrail.services.ingest import IngestRequest, ingest
-from facetrail.services.search import ProbeImage, SearchRequest, search
+from facetrail.services.search import ProbeImage
 from facetrail.store.schema import Image, TemplateRow
 from tests.conftest import lfw_people, needs_lfw
+from tests.org import Org, make_gallery, open_searching
 from tests.hostile_corpus import make_hostile_corpus
 
 pytestmark = needs_lfw
-
-
-def make_gallery(ctx: AppContext, name: str = "bookings", pack: str | None = None) -> None:
-    galleries.create_gallery(ctx, galleries.CreateGalleryRequest(name, pack))
-    galleries.add_source(
-        ctx,
-        galleries.CreateSourceRequest(
-            name,
-            "county",
-            "booking photographs",
-            "State Code 12-345",
-            "County Sheriff",
-            "2026-01-15",
-            3650,
-        ),
-    )
 
 
 def copy_first_images(folder: Path, people: list[Path]) -> dict[str, Path]:
@@ -53,11 +38,13 @@ def copy_first_images(folder: Path, people: list[Path]) -> dict[str, Path]:
     return out
 
 
-def test_ingest_then_search_finds_the_mate(app_ctx: AppContext, tmp_path: Path) -> None:
+def test_ingest_then_search_finds_the_mate(app_ctx: AppContext, org: Org, tmp_path: Path) -> None:
     people = lfw_people(6)
     copy_first_images(tmp_path / "in", people)
-    make_gallery(app_ctx)
-    summary = ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county"))
+    make_gallery(org)
+    summary = ingest(
+        app_ctx, org.people["gus"], IngestRequest(tmp_path / "in", "bookings", "county")
+    )
     # LFW photos sometimes show a second person in the background: every face is kept.
     assert (summary.images_ingested, summary.images_without_face, summary.failures) == (6, 0, [])
     assert summary.faces >= 6
@@ -65,9 +52,8 @@ def test_ingest_then_search_finds_the_mate(app_ctx: AppContext, tmp_path: Path) 
     assert (info.images, info.templates, info.sources[0].images) == (6, summary.faces, 6)
 
     probe = sorted(people[2].glob("*.jpg"))[1]
-    result = search(
-        app_ctx, SearchRequest((ProbeImage(probe.name, probe.read_bytes()),), "bookings", top=3)
-    )
+    open_searching(org, "bookings")
+    result = org.search(("bookings",), (ProbeImage(probe.name, probe.read_bytes()),), top=3)
     assert result.candidates[0].image_name.startswith(people[2].name)
     assert result.candidates[0].score > 0.3 > result.candidates[1].score
     assert result.candidates[0].source.legal_basis == "State Code 12-345"
@@ -76,27 +62,29 @@ def test_ingest_then_search_finds_the_mate(app_ctx: AppContext, tmp_path: Path) 
     assert [f.used for f in result.probe_faces].count(True) == 1
 
 
-def test_rerun_and_duplicates_are_skipped(app_ctx: AppContext, tmp_path: Path) -> None:
+def test_rerun_and_duplicates_are_skipped(app_ctx: AppContext, org: Org, tmp_path: Path) -> None:
     files = copy_first_images(tmp_path / "in", lfw_people(4))
     first = next(iter(files.values()))
     shutil.copy(first, tmp_path / "in" / "copy_of_first.jpg")
-    make_gallery(app_ctx)
-    summary = ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county"))
+    make_gallery(org)
+    summary = ingest(
+        app_ctx, org.people["gus"], IngestRequest(tmp_path / "in", "bookings", "county")
+    )
     assert (summary.images_ingested, summary.duplicates_skipped) == (4, 1)
-    again = ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county"))
+    again = ingest(app_ctx, org.people["gus"], IngestRequest(tmp_path / "in", "bookings", "county"))
     assert (again.images_ingested, again.already_ingested) == (0, 5)
     with app_ctx.sessions() as s:
         assert s.scalar(select(func.count(Image.id))) == 4
 
 
 def test_hostile_files_fail_alone_and_the_rest_is_ingested(
-    app_ctx: AppContext, tmp_path: Path, face_jpeg: bytes
+    app_ctx: AppContext, org: Org, tmp_path: Path, face_jpeg: bytes
 ) -> None:
     corpus = tmp_path / "hostile"
     corpus.mkdir()
     expected = make_hostile_corpus(corpus, face_jpeg)
-    make_gallery(app_ctx)
-    summary = ingest(app_ctx, IngestRequest(corpus, "bookings", "county"))
+    make_gallery(org)
+    summary = ingest(app_ctx, org.people["gus"], IngestRequest(corpus, "bookings", "county"))
     failed = {f.file: f.code for f in summary.failures}
     for name, code in expected.items():
         if code is None:
@@ -112,13 +100,15 @@ def test_hostile_files_fail_alone_and_the_rest_is_ingested(
         assert f.file in f.message or f.message, "an error must say what failed"
 
 
-def test_manifest_maps_files_to_subjects(app_ctx: AppContext, tmp_path: Path) -> None:
+def test_manifest_maps_files_to_subjects(app_ctx: AppContext, org: Org, tmp_path: Path) -> None:
     files = copy_first_images(tmp_path / "in", lfw_people(3))
     manifest = tmp_path / "in" / "manifest.csv"
     rows = [f"{p.name},BK-{i:04d}" for i, p in enumerate(files.values())]
     manifest.write_text("file,subject_ref\n" + "\n".join(rows) + "\n")
-    make_gallery(app_ctx)
-    summary = ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county", manifest))
+    make_gallery(org)
+    summary = ingest(
+        app_ctx, org.people["gus"], IngestRequest(tmp_path / "in", "bookings", "county", manifest)
+    )
     assert summary.images_ingested == 3 and not summary.failures
     with app_ctx.sessions() as s:
         refs = sorted(s.scalars(select(Image.subject_ref)))
@@ -126,37 +116,47 @@ def test_manifest_maps_files_to_subjects(app_ctx: AppContext, tmp_path: Path) ->
 
 
 def test_bad_manifest_and_unknown_names_are_typed_errors(
-    app_ctx: AppContext, tmp_path: Path
+    app_ctx: AppContext, org: Org, tmp_path: Path
 ) -> None:
     copy_first_images(tmp_path / "in", lfw_people(1))
     bad = tmp_path / "bad.csv"
     bad.write_text("name,ref\nx,y\n")
-    make_gallery(app_ctx)
+    make_gallery(org)
     with pytest.raises(ManifestError) as err:
-        ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county", bad))
+        ingest(
+            app_ctx, org.people["gus"], IngestRequest(tmp_path / "in", "bookings", "county", bad)
+        )
     assert str(bad) in str(err.value)
     missing = tmp_path / "missing.csv"
     missing.write_text("file,subject_ref\nnope.jpg,BK-1\n")
     with pytest.raises(ManifestError, match="line 2"):
-        ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county", missing))
+        ingest(
+            app_ctx,
+            org.people["gus"],
+            IngestRequest(tmp_path / "in", "bookings", "county", missing),
+        )
     with pytest.raises(GalleryNotFoundError):
-        ingest(app_ctx, IngestRequest(tmp_path / "in", "nope", "county"))
+        ingest(app_ctx, org.people["gus"], IngestRequest(tmp_path / "in", "nope", "county"))
     with pytest.raises(SourceNotFoundError):
-        ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "nope"))
+        ingest(app_ctx, org.people["gus"], IngestRequest(tmp_path / "in", "bookings", "nope"))
     with pytest.raises(GalleryExistsError):
-        galleries.create_gallery(app_ctx, galleries.CreateGalleryRequest("bookings"))
+        galleries.create_gallery(
+            app_ctx, org.people["gus"], galleries.CreateGalleryRequest("bookings")
+        )
     with pytest.raises(InvalidRequestError, match="collected_at"):
         galleries.add_source(
-            app_ctx, galleries.CreateSourceRequest("bookings", "x", "k", "l", "s", "15/01/2026", 10)
+            app_ctx,
+            org.people["gus"],
+            galleries.CreateSourceRequest("bookings", "x", "k", "l", "s", "15/01/2026", 10),
         )
     with app_ctx.sessions() as s:
         assert s.scalar(select(func.count(Image.id))) == 0
 
 
-def test_index_is_derived_and_repaired(app_ctx: AppContext, tmp_path: Path) -> None:
+def test_index_is_derived_and_repaired(app_ctx: AppContext, org: Org, tmp_path: Path) -> None:
     copy_first_images(tmp_path / "in", lfw_people(5))
-    make_gallery(app_ctx)
-    ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county"))
+    make_gallery(org)
+    ingest(app_ctx, org.people["gus"], IngestRequest(tmp_path / "in", "bookings", "county"))
     for f in (app_ctx.settings.index_dir).iterdir():
         f.unlink()
     app_ctx.indexes.clear()
@@ -183,51 +183,58 @@ def test_index_is_derived_and_repaired(app_ctx: AppContext, tmp_path: Path) -> N
     app_ctx.indexes.clear()
     report = indexing.check_index(app_ctx, "bookings")
     assert (report.entries, report.removed) == (total - 1, 1)
-    assert indexing.rebuild_index(app_ctx, "bookings").entries == total - 1
+    assert indexing.rebuild_index(app_ctx, org.people["gus"], "bookings").entries == total - 1
 
 
-def test_sface_gallery_keeps_its_own_pack(app_ctx: AppContext, tmp_path: Path) -> None:
+def test_sface_gallery_keeps_its_own_pack(app_ctx: AppContext, org: Org, tmp_path: Path) -> None:
     people = lfw_people(3)
     copy_first_images(tmp_path / "in", people)
-    make_gallery(app_ctx, "clean", pack="sface")
-    ingest(app_ctx, IngestRequest(tmp_path / "in", "clean", "county"))
+    make_gallery(org, "clean", pack="sface")
+    ingest(app_ctx, org.people["gus"], IngestRequest(tmp_path / "in", "clean", "county"))
     with app_ctx.sessions() as s:
         assert set(s.scalars(select(TemplateRow.dim))) == {128}
         assert set(s.scalars(select(TemplateRow.pack))) == {"sface"}
     probe = sorted(people[0].glob("*.jpg"))[1]
-    result = search(
-        app_ctx, SearchRequest((ProbeImage(probe.name, probe.read_bytes()),), "clean", top=2)
-    )
-    assert result.pack == "sface" and result.candidates[0].image_name.startswith(people[0].name)
+    open_searching(org, "clean")
+    result = org.search(("clean",), (ProbeImage(probe.name, probe.read_bytes()),), top=2)
+    assert result.produced_by["clean"].pack == "sface" and result.candidates[
+        0
+    ].image_name.startswith(people[0].name)
 
 
-def test_side_files_are_skipped_but_misnamed_ones_fail(app_ctx: AppContext, tmp_path: Path) -> None:
+def test_side_files_are_skipped_but_misnamed_ones_fail(
+    app_ctx: AppContext, org: Org, tmp_path: Path
+) -> None:
     copy_first_images(tmp_path / "in", lfw_people(2))
     (tmp_path / "in" / "labels.csv").write_text("identity\nx\n")
     (tmp_path / "in" / "README.txt").write_text("notes")
     (tmp_path / "in" / "notes.jpg").write_text("not a photo")
-    make_gallery(app_ctx)
-    summary = ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county"))
+    make_gallery(org)
+    summary = ingest(
+        app_ctx, org.people["gus"], IngestRequest(tmp_path / "in", "bookings", "county")
+    )
     assert (summary.images_ingested, summary.side_files_skipped) == (2, 2)
     assert [(f.file, f.code) for f in summary.failures] == [("notes.jpg", "image_not_an_image")]
 
 
-def test_fused_probes_and_face_choice(app_ctx: AppContext, tmp_path: Path) -> None:
+def test_fused_probes_and_face_choice(app_ctx: AppContext, org: Org, tmp_path: Path) -> None:
     people = lfw_people(5, min_images=3)
     copy_first_images(tmp_path / "in", people)
-    make_gallery(app_ctx)
-    ingest(app_ctx, IngestRequest(tmp_path / "in", "bookings", "county"))
+    make_gallery(org)
+    ingest(app_ctx, org.people["gus"], IngestRequest(tmp_path / "in", "bookings", "county"))
     probes = tuple(ProbeImage(p.name, p.read_bytes()) for p in sorted(people[3].glob("*.jpg"))[1:3])
-    fused = search(app_ctx, SearchRequest(probes, "bookings", top=2))
-    single = search(app_ctx, SearchRequest(probes[:1], "bookings", top=2))
+    open_searching(org, "bookings")
+    org.set_policy(daily_limit=50)
+    fused = org.search(("bookings",), probes, top=2)
+    single = org.search(("bookings",), probes[:1], top=2)
     assert fused.fused_probes == 2
     assert fused.candidates[0].image_name.startswith(people[3].name)
     assert sum(f.used for f in fused.probe_faces) == 2
     # Fusion averages templates: the fused score lies near the mean of the two single scores.
-    other = search(app_ctx, SearchRequest(probes[1:], "bookings", top=2))
+    other = org.search(("bookings",), probes[1:], top=2)
     mean = (single.candidates[0].score + other.candidates[0].score) / 2
     assert fused.candidates[0].score >= mean - 1e-4
     with pytest.raises(FaceIndexError, match="face 7"):
-        search(app_ctx, SearchRequest(probes[:1], "bookings", face=7))
+        org.search(("bookings",), probes[:1], face=7)
     with pytest.raises(InvalidRequestError):
-        search(app_ctx, SearchRequest((), "bookings"))
+        org.search(("bookings",), ())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from enum import StrEnum
 
 import pyotp
@@ -29,6 +30,23 @@ class Role(StrEnum):
     GALLERY_ADMIN = "gallery_admin"
     NETWORK_OPERATOR = "network_operator"
     SYSTEM_ADMIN = "system_admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated user, as services see them."""
+
+    user_id: int
+    username: str
+    agency_id: int
+    agency: str
+    roles: frozenset[str]
+
+    def has(self, role: Role) -> bool:
+        return role.value in self.roles
+
+    def has_any(self, *roles: Role) -> bool:
+        return any(role.value in self.roles for role in roles)
 
 
 def hash_password(password: str) -> str:

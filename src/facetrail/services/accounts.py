@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
     AccountExistsError,
+    AccountInactiveError,
     FacetrailError,
     InvalidRequestError,
     NotFoundError,
@@ -25,24 +27,20 @@ from facetrail.errors import (
 )
 from facetrail.governance import credentials as cred
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.credentials import Role
+from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.policy import Policy
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_head
-from facetrail.store.schema import Agency, RecoveryCode, User, UserRole
+from facetrail.store.schema import (
+    Agency,
+    Network,
+    PolicyVersion,
+    RecoveryCode,
+    User,
+    UserRole,
+)
 
-
-@dataclass(frozen=True)
-class Principal:
-    """An authenticated user, as services see them."""
-
-    user_id: int
-    username: str
-    agency_id: int
-    agency: str
-    roles: frozenset[str]
-
-    def has(self, role: Role) -> bool:
-        return role.value in self.roles
+__all__ = ["Enrolment", "NewAccount", "Principal"]
 
 
 @dataclass(frozen=True)
@@ -77,25 +75,49 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-def _refuse(ctx: AppContext, actor: str, kind: str, subject: str, error: FacetrailError) -> None:
+def refuse(
+    ctx: AppContext,
+    actor: str,
+    kind: str,
+    subject: str,
+    error: FacetrailError,
+    details: dict[str, object] | None = None,
+) -> NoReturn:
+    """Record a refused action (in its own transaction: the action's rolled back), then raise."""
     with ctx.transaction() as session:
         append(
             session,
             AuditEvent(
-                actor, f"{kind}.refused", subject, {"code": error.code, "reason": str(error)}
+                actor,
+                f"{kind}.refused",
+                subject,
+                {"code": error.code, "reason": str(error)} | (details or {}),
             ),
         )
     raise error
 
 
-def _user(session: Session, username: str) -> User:
+def require(ctx: AppContext, actor: Principal, kind: str, subject: str, *roles: Role) -> None:
+    """Refuse (audited) unless ``actor`` holds one of ``roles``."""
+    if not actor.has_any(*roles):
+        names = " or ".join(r.value for r in roles)
+        refuse(
+            ctx,
+            actor.username,
+            kind,
+            subject,
+            PermissionDeniedError(f"needs {names}", subject=subject),
+        )
+
+
+def user_by_name(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFoundError("no such user", subject=username)
     return user
 
 
-def _agency(session: Session, name: str) -> Agency:
+def agency_by_name(session: Session, name: str) -> Agency:
     agency = session.scalar(select(Agency).where(Agency.name == name))
     if agency is None:
         raise NotFoundError("no such agency", subject=name)
@@ -146,9 +168,10 @@ def init_system(ctx: AppContext, admin: NewAccount) -> Enrolment:
     with ctx.transaction() as session:
         if session.scalar(select(func.count(User.id))):
             raise AccountExistsError("facetrail is initialised already", subject="init")
-        agency = Agency(name=admin.agency, trial_days=30)
+        agency = Agency(name=admin.agency)
         session.add(agency)
         session.flush()
+        _first_policy(session, agency.id, admin.username)
         enrolment = _add_user(
             session,
             NewAccount(
@@ -165,33 +188,70 @@ def init_system(ctx: AppContext, admin: NewAccount) -> Enrolment:
     return enrolment
 
 
-def create_agency(ctx: AppContext, actor: Principal, name: str, trial_days: int = 30) -> None:
-    if not actor.has(Role.SYSTEM_ADMIN):
-        _refuse(
-            ctx,
-            actor.username,
-            "agency.create",
-            name,
-            PermissionDeniedError("only a system admin creates agencies", subject=name),
+def _first_policy(session: Session, agency_id: int, actor: str, trial_days: int = 30) -> None:
+    policy = Policy(trial_days=trial_days)
+    policy.validate()
+    session.add(
+        PolicyVersion(
+            agency_id=agency_id,
+            version=1,
+            body=policy.to_json(),
+            changed_by=actor,
+            reason="default policy of a new agency",
         )
+    )
+
+
+def create_network(ctx: AppContext, actor: Principal, name: str) -> None:
+    require(ctx, actor, "network.create", name, Role.SYSTEM_ADMIN)
+    with ctx.transaction() as session:
+        if session.scalar(select(Network.id).where(Network.name == name)) is not None:
+            raise AccountExistsError("network exists", subject=name)
+        session.add(Network(name=name))
+        append(session, AuditEvent(actor.username, "network.create", name))
+
+
+def create_agency(
+    ctx: AppContext,
+    actor: Principal,
+    name: str,
+    trial_days: int = 30,
+    network: str | None = None,
+) -> None:
+    """A new agency (optionally a member of a network) with the default policy, version 1."""
+    require(ctx, actor, "agency.create", name, Role.SYSTEM_ADMIN)
     with ctx.transaction() as session:
         if session.scalar(select(Agency.id).where(Agency.name == name)) is not None:
             raise AccountExistsError("agency exists", subject=name)
-        session.add(Agency(name=name, trial_days=trial_days))
+        network_id = None
+        if network is not None:
+            network_id = session.scalar(select(Network.id).where(Network.name == network))
+            if network_id is None:
+                raise NotFoundError("no such network", subject=network)
+        agency = Agency(name=name, network_id=network_id)
+        session.add(agency)
+        session.flush()
+        _first_policy(session, agency.id, actor.username, trial_days)
         append(
-            session, AuditEvent(actor.username, "agency.create", name, {"trial_days": trial_days})
+            session,
+            AuditEvent(
+                actor.username,
+                "agency.create",
+                name,
+                {"trial_days": trial_days, "network": network},
+            ),
         )
 
 
 def create_user(ctx: AppContext, actor: Principal, account: NewAccount) -> Enrolment:
     """An account granted directly by a system admin, or by the head of the same agency."""
     with ctx.transaction() as session:
-        agency = _agency(session, account.agency)
+        agency = agency_by_name(session, account.agency)
         allowed = actor.has(Role.SYSTEM_ADMIN) or (
             actor.has(Role.AGENCY_HEAD) and actor.agency_id == agency.id
         )
     if not allowed:
-        _refuse(
+        refuse(
             ctx,
             actor.username,
             "account.create",
@@ -202,9 +262,9 @@ def create_user(ctx: AppContext, actor: Principal, account: NewAccount) -> Enrol
             ),
         )
     with ctx.transaction() as session:
-        agency = _agency(session, account.agency)
+        agency = agency_by_name(session, account.agency)
         enrolment = _add_user(session, account, agency, "active", None)
-        user = _user(session, account.username)
+        user = user_by_name(session, account.username)
         user.approved_by = actor.user_id
         if Role.AGENCY_HEAD in account.roles:
             agency.head_user_id = user.id
@@ -233,8 +293,8 @@ def request_account(ctx: AppContext, account: NewAccount) -> Enrolment:
     if not account.supervisor:
         raise InvalidRequestError("name the supervisor who must approve", subject="supervisor")
     with ctx.transaction() as session:
-        agency = _agency(session, account.agency)
-        supervisor = _user(session, account.supervisor)
+        agency = agency_by_name(session, account.agency)
+        supervisor = user_by_name(session, account.supervisor)
         if supervisor.agency_id != agency.id or Role.SUPERVISOR.value not in _roles(
             session, supervisor.id
         ):
@@ -271,7 +331,7 @@ def request_account(ctx: AppContext, account: NewAccount) -> Enrolment:
 def approve_account(ctx: AppContext, actor: Principal, username: str) -> None:
     """The named supervisor (or another supervisor of the same agency) activates a request."""
     with ctx.transaction() as session:
-        user = _user(session, username)
+        user = user_by_name(session, username)
         agency = session.get(Agency, user.agency_id)
         assert agency is not None
         problem: FacetrailError | None = None
@@ -287,11 +347,11 @@ def approve_account(ctx: AppContext, actor: Principal, username: str) -> None:
             problem = InvalidRequestError(
                 f"account is {user.status}, not requested", subject=username
             )
-        trial_days = agency.trial_days
+        trial_days = current_policy(session, agency.id)[1].trial_days
     if problem is not None:
-        _refuse(ctx, actor.username, "account.approve", username, problem)
+        refuse(ctx, actor.username, "account.approve", username, problem)
     with ctx.transaction() as session:
-        user = _user(session, username)
+        user = user_by_name(session, username)
         user.status = "active"
         user.approved_by = actor.user_id
         if user.account_type == "trial":
@@ -322,12 +382,12 @@ def approve_account(ctx: AppContext, actor: Principal, username: str) -> None:
 def suspend_account(ctx: AppContext, actor: Principal, username: str, reason: str) -> None:
     """Immediate: the user's tokens stop working at their next use."""
     with ctx.transaction() as session:
-        user = _user(session, username)
+        user = user_by_name(session, username)
         same = actor.agency_id == user.agency_id and (
             actor.has(Role.SUPERVISOR) or actor.has(Role.AGENCY_HEAD)
         )
     if not (same or actor.has(Role.SYSTEM_ADMIN)):
-        _refuse(
+        refuse(
             ctx,
             actor.username,
             "account.suspend",
@@ -337,7 +397,7 @@ def suspend_account(ctx: AppContext, actor: Principal, username: str, reason: st
             ),
         )
     with ctx.transaction() as session:
-        suspended = _user(session, username)
+        suspended = user_by_name(session, username)
         suspended.status = "suspended"
         notify_head(
             session,
@@ -349,7 +409,30 @@ def suspend_account(ctx: AppContext, actor: Principal, username: str, reason: st
     deliver_outbox(ctx)
 
 
+def inactive_reason(user: User, now: datetime) -> FacetrailError | None:
+    """Why this account cannot act now (requested, suspended, trial expired), or None."""
+    if user.status != "active":
+        return AccountInactiveError(f"account is {user.status}", subject=user.username)
+    expires = as_utc(user.trial_expires_at)
+    if user.account_type == "trial" and expires is not None and expires <= now:
+        return AccountInactiveError("trial expired", subject=user.username)
+    return None
+
+
 def principal_of(session: Session, user: User) -> Principal:
     agency = session.get(Agency, user.agency_id)
     assert agency is not None
     return Principal(user.id, user.username, user.agency_id, agency.name, _roles(session, user.id))
+
+
+def current_policy(session: Session, agency_id: int) -> tuple[int, Policy]:
+    """(version, policy) in force for an agency."""
+    row = session.scalar(
+        select(PolicyVersion)
+        .where(PolicyVersion.agency_id == agency_id)
+        .order_by(PolicyVersion.version.desc())
+        .limit(1)
+    )
+    if row is None:
+        return 0, Policy()
+    return row.version, Policy.from_json(row.body)

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
-    AccountInactiveError,
     AccountLockedError,
     AuthError,
     FacetrailError,
@@ -24,7 +23,13 @@ from facetrail.errors import (
 from facetrail.governance import credentials as cred
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Role
-from facetrail.services.accounts import Principal, as_utc, principal_of, utc_now
+from facetrail.services.accounts import (
+    Principal,
+    as_utc,
+    inactive_reason,
+    principal_of,
+    utc_now,
+)
 from facetrail.services.context import AppContext
 from facetrail.store.schema import ApiToken, RecoveryCode, User
 
@@ -63,7 +68,7 @@ def login(
                 user.failed_logins = 0
             problem = AuthError("wrong username, password or code", subject=username)
         else:
-            problem = _inactive(user, now)
+            problem = inactive_reason(user, now)
         if problem is not None:
             append(
                 session, AuditEvent(username, "auth.login.failed", username, {"code": problem.code})
@@ -104,15 +109,6 @@ def _second_factor(session: Session, user: User, code: str, now: datetime) -> bo
     return True
 
 
-def _inactive(user: User, now: datetime) -> FacetrailError | None:
-    if user.status != "active":
-        return AccountInactiveError(f"account is {user.status}", subject=user.username)
-    expires = as_utc(user.trial_expires_at)
-    if user.account_type == "trial" and expires is not None and expires <= now:
-        return AccountInactiveError("trial expired", subject=user.username)
-    return None
-
-
 def authenticate(ctx: AppContext, token: str, *, now: datetime | None = None) -> Principal:
     """The user behind a bearer token; every use (and every refusal) is audited."""
     now = now or utc_now()
@@ -126,7 +122,7 @@ def authenticate(ctx: AppContext, token: str, *, now: datetime | None = None) ->
         elif row.revoked_at is not None or (as_utc(row.expires_at) or now) <= now:
             problem = TokenInvalidError("token revoked or expired", subject=user.username)
         else:
-            problem = _inactive(user, now)
+            problem = inactive_reason(user, now)
         who = user.username if user is not None else "unknown"
         if problem is not None:
             append(

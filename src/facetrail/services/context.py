@@ -29,9 +29,6 @@ class AppContext:
     engine: Engine
     sessions: sessionmaker[Session]
     blobs: BlobStore
-    #: Who the audit log names for actions of this context. Accounts (issue 2/6) replace this
-    #: with the authenticated user; until then it is the local operator.
-    actor: str = "local-operator"
     _pipelines: dict[str, FacePipeline] = field(default_factory=dict)
     #: gallery id -> (index, database fingerprint it was reconciled with)
     indexes: dict[int, tuple[FaissIndex, tuple[int, int, int]]] = field(default_factory=dict)

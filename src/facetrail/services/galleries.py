@@ -1,6 +1,7 @@
 """Galleries and their sources (provenance). Every image belongs to a recorded source.
 
-Authorisation and audit: none yet (issue 2/6 puts both in front of these functions).
+Authorisation: creating galleries and adding sources needs a gallery admin or system admin.
+Audit: both are entries (refusals too).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from facetrail.errors import (
     SourceNotFoundError,
 )
 from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.credentials import Principal, Role
 from facetrail.models.registry import get_pack
+from facetrail.services.accounts import require
 from facetrail.services.context import AppContext
 from facetrail.store.schema import Face, Gallery, Image, IngestFailure, Source, TemplateRow
 
@@ -67,8 +70,9 @@ class GalleryInfo:
     sources: list[SourceInfo]
 
 
-def create_gallery(ctx: AppContext, request: CreateGalleryRequest) -> GalleryInfo:
+def create_gallery(ctx: AppContext, actor: Principal, request: CreateGalleryRequest) -> GalleryInfo:
     """Create an empty gallery bound to one model pack (checked to exist)."""
+    require(ctx, actor, "gallery.create", request.name, Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
     name = request.name.strip()
     if not name:
         raise InvalidRequestError("gallery name must not be empty", subject="gallery")
@@ -80,7 +84,7 @@ def create_gallery(ctx: AppContext, request: CreateGalleryRequest) -> GalleryInf
             append(
                 session,
                 AuditEvent(
-                    ctx.actor,
+                    actor.username,
                     "gallery.create",
                     name,
                     {"pack": pack.name, "description": request.description},
@@ -91,8 +95,11 @@ def create_gallery(ctx: AppContext, request: CreateGalleryRequest) -> GalleryInf
     return show_gallery(ctx, name)
 
 
-def add_source(ctx: AppContext, request: CreateSourceRequest) -> SourceInfo:
+def add_source(ctx: AppContext, actor: Principal, request: CreateSourceRequest) -> SourceInfo:
     """Record a lawful source of images for a gallery (what, legal basis, who, when, retention)."""
+    require(
+        ctx, actor, "gallery.source.add", request.gallery, Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN
+    )
     for field_name in ("name", "kind", "legal_basis", "supplied_by"):
         if not str(getattr(request, field_name)).strip():
             raise InvalidRequestError(f"{field_name} must not be empty", subject="source")
@@ -123,7 +130,7 @@ def add_source(ctx: AppContext, request: CreateSourceRequest) -> SourceInfo:
             append(
                 session,
                 AuditEvent(
-                    ctx.actor,
+                    actor.username,
                     "gallery.source.add",
                     f"{request.gallery}/{request.name}",
                     {

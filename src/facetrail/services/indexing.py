@@ -19,9 +19,11 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.credentials import Principal, Role
 from facetrail.index.faiss_index import FaissIndex
 from facetrail.models.registry import get_pack
 from facetrail.pipeline.faces import PLAIN
+from facetrail.services.accounts import require
 from facetrail.services.context import AppContext
 from facetrail.services.galleries import get_gallery_row
 from facetrail.store.schema import Gallery, TemplateRow
@@ -166,8 +168,9 @@ def add_to_index(
         _save(ctx, gallery, index, fp)
 
 
-def rebuild_index(ctx: AppContext, gallery_name: str) -> IndexReport:
+def rebuild_index(ctx: AppContext, actor: Principal, gallery_name: str) -> IndexReport:
     """Throw the index away and recreate it from the database's templates."""
+    require(ctx, actor, "index.rebuild", gallery_name, Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
     with ctx.sessions() as session:
         gallery = get_gallery_row(session, gallery_name)
         for path in _paths(ctx, gallery):
@@ -178,7 +181,7 @@ def rebuild_index(ctx: AppContext, gallery_name: str) -> IndexReport:
         append(
             session,
             AuditEvent(
-                ctx.actor,
+                actor.username,
                 "index.rebuild",
                 gallery_name,
                 {"entries": report.entries, "index": report.description},

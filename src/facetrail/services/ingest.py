@@ -26,8 +26,10 @@ from sqlalchemy.orm import Session
 
 from facetrail.errors import InvalidRequestError, ManifestError
 from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.credentials import Principal, Role
 from facetrail.pipeline.batch import ImageJob, ImageResult, analyse_files
 from facetrail.pipeline.faces import PLAIN
+from facetrail.services.accounts import require
 from facetrail.services.context import AppContext
 from facetrail.services.galleries import get_gallery_row, get_source_row
 from facetrail.services.indexing import add_to_index, open_index
@@ -124,9 +126,13 @@ def read_manifest(path: Path, root: Path) -> dict[Path, str]:
 
 
 def ingest(
-    ctx: AppContext, request: IngestRequest, progress: Progress | None = None
+    ctx: AppContext,
+    actor: Principal,
+    request: IngestRequest,
+    progress: Progress | None = None,
 ) -> IngestSummary:
     """Ingest every image under ``request.path``; one bad file never stops the batch."""
+    require(ctx, actor, "gallery.ingest", request.gallery, Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
     started = time.perf_counter()
     with ctx.sessions() as session:
         gallery = get_gallery_row(session, request.gallery)
@@ -147,11 +153,22 @@ def ingest(
     for chunk in analyse_files(jobs, config, workers=request.workers, chunk=16):
         pending.extend(chunk)
         if len(pending) >= request.batch_size:
-            _commit(ctx, gallery, source, pending, hashes, subjects, root, summary)
+            _commit(ctx, actor.username, gallery, source, pending, hashes, subjects, root, summary)
             pending = []
         if progress:
             progress(len(chunk), len(files))
-    _commit(ctx, gallery, source, pending, hashes, subjects, root, summary, save_index=True)
+    _commit(
+        ctx,
+        actor.username,
+        gallery,
+        source,
+        pending,
+        hashes,
+        subjects,
+        root,
+        summary,
+        save_index=True,
+    )
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -204,6 +221,7 @@ def _plan(
 
 def _commit(
     ctx: AppContext,
+    actor: str,
     gallery: Gallery,
     source: Source,
     results: list[ImageResult],
@@ -246,7 +264,7 @@ def _commit(
             append(
                 session,
                 AuditEvent(
-                    ctx.actor,
+                    actor,
                     "gallery.ingest.batch",
                     f"{gallery.name}/{source.name}",
                     {

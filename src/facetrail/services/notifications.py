@@ -36,6 +36,17 @@ def notify_head(session: Session, agency_id: int, subject: str, body: str) -> No
     )
 
 
+def notify_users(session: Session, user_ids: list[int], subject: str, body: str) -> None:
+    """Queue an inbox message and an e-mail for each of these users."""
+    for user in session.scalars(select(User).where(User.id.in_(user_ids))):
+        session.add(InboxMessage(user_id=user.id, subject=subject, body=body))
+        session.add(
+            OutboxEmail(
+                recipient=user.email, subject=f"[facetrail] {subject}", body=body, attempts=0
+            )
+        )
+
+
 def deliver_outbox(ctx: AppContext, limit: int = 100) -> int:
     """Send queued e-mails; returns how many were sent. Without an SMTP host, sends none."""
     settings = ctx.settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -175,7 +176,6 @@ class Agency(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     network_id: Mapped[int | None] = mapped_column(ForeignKey("networks.id"))
     head_user_id: Mapped[int | None] = mapped_column(Integer)
-    trial_days: Mapped[int] = mapped_column(Integer, default=30)
 
 
 class User(Base):
@@ -257,3 +257,93 @@ class OutboxEmail(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class PolicyVersion(Base):
+    """One version of an agency's policy; the current one is the highest version."""
+
+    __tablename__ = "agency_policies"
+    __table_args__ = (UniqueConstraint("agency_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)  # canonical JSON of governance.policy.Policy
+    changed_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SearchRecord(Base):
+    """A case-bound search: why it was asked, who allowed it, what it returned, its outcome."""
+
+    __tablename__ = "searches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    case_number: Mapped[str] = mapped_column(String(100), index=True)
+    offense: Mapped[str] = mapped_column(String(100))
+    justification: Mapped[str] = mapped_column(Text)
+    galleries: Mapped[str] = mapped_column(Text)  # JSON list of names
+    probes: Mapped[str] = mapped_column(Text)  # JSON list of {name, sha256}
+    top: Mapped[int] = mapped_column(Integer)
+    face: Mapped[int | None] = mapped_column(Integer)
+    policy_version: Mapped[int] = mapped_column(Integer)
+    #: pending | denied | done
+    status: Mapped[str] = mapped_column(String(20))
+    needs_approval: Mapped[bool] = mapped_column(Boolean)
+    second_review: Mapped[bool] = mapped_column(Boolean)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    #: JSON {gallery: {"pack": ..., "index": ..., "size": ...}} of what produced the results
+    produced_by: Mapped[str | None] = mapped_column(Text)
+    probe_faces: Mapped[str | None] = mapped_column(Text)  # JSON list of ProbeFace
+    #: lead | no_lead
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    outcome_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+    probe_purge_after: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    probes_purged: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SearchCandidate(Base):
+    """One stored candidate of a search, as it was when the search ran."""
+
+    __tablename__ = "search_candidates"
+    __table_args__ = (UniqueConstraint("search_id", "gallery", "rank"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    search_id: Mapped[int] = mapped_column(ForeignKey("searches.id"), index=True)
+    gallery: Mapped[str] = mapped_column(String(200))
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    template_id: Mapped[int] = mapped_column(Integer)
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    image_name: Mapped[str] = mapped_column(Text)
+    subject_ref: Mapped[str | None] = mapped_column(String(200))
+    face_index: Mapped[int] = mapped_column(Integer)
+    x1: Mapped[float] = mapped_column(Float)
+    y1: Mapped[float] = mapped_column(Float)
+    x2: Mapped[float] = mapped_column(Float)
+    y2: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(Text)  # JSON of CandidateSource
+
+
+class Review(Base):
+    """A person's call on one candidate; stage 2 is the independent second reviewer."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("candidate_id", "stage"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("search_candidates.id"), index=True)
+    search_id: Mapped[int] = mapped_column(ForeignKey("searches.id"), index=True)
+    stage: Mapped[int] = mapped_column(Integer)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: possible_match | not_a_match | inconclusive
+    decision: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

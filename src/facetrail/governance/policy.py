@@ -1,0 +1,166 @@
+"""Agency policy: what an agency's people may search for, how, and under whose eyes.
+
+Pure values and checks; ``services.policy`` stores versions (every change audited, the head
+notified) and ``services.search`` applies them before any probe is processed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+from facetrail.errors import InvalidRequestError
+
+#: Serious offences for which a face search may be justified (the default allowed list).
+DEFAULT_OFFENSES: tuple[str, ...] = (
+    "homicide",
+    "attempted-homicide",
+    "sexual-assault",
+    "child-sexual-exploitation",
+    "kidnapping",
+    "human-trafficking",
+    "armed-robbery",
+    "aggravated-assault",
+    "carjacking",
+    "arson",
+    "terrorism",
+    "missing-or-endangered-person",
+)
+
+#: Case numbers like "2026-000123" or "CR-26-0042" (letters, digits, dashes; 4..40 long).
+DEFAULT_CASE_PATTERN = r"[A-Z0-9][A-Z0-9-]{3,39}"
+
+
+class ApprovalMode(StrEnum):
+    NEVER = "never"
+    LISTED = "listed"  # for the offense categories in ``approval_offenses``
+    ALWAYS = "always"
+
+
+@dataclass(frozen=True)
+class Policy:
+    offenses: tuple[str, ...] = DEFAULT_OFFENSES
+    case_pattern: str = DEFAULT_CASE_PATTERN
+    min_justification: int = 30
+    #: galleries the agency may search (none until someone grants them)
+    galleries: tuple[str, ...] = ()
+    approval: ApprovalMode = ApprovalMode.ALWAYS
+    approval_offenses: tuple[str, ...] = ()
+    second_reviewer: bool = True
+    daily_limit: int = 20
+    probe_retention_days: int = 365
+    trial_days: int = 30
+
+    def to_dict(self) -> dict[str, Any]:
+        body = asdict(self)
+        body["approval"] = self.approval.value
+        for key in ("offenses", "galleries", "approval_offenses"):
+            body[key] = list(body[key])
+        return body
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> Policy:
+        known = set(cls().to_dict())
+        unknown = sorted(set(body) - known)
+        if unknown:
+            raise InvalidRequestError(
+                f"unknown policy fields: {', '.join(unknown)}", subject="policy"
+            )
+        values = cls().to_dict() | body
+        try:
+            policy = cls(
+                offenses=tuple(str(o) for o in values["offenses"]),
+                case_pattern=str(values["case_pattern"]),
+                min_justification=int(values["min_justification"]),
+                galleries=tuple(str(g) for g in values["galleries"]),
+                approval=ApprovalMode(values["approval"]),
+                approval_offenses=tuple(str(o) for o in values["approval_offenses"]),
+                second_reviewer=_boolean(values["second_reviewer"]),
+                daily_limit=int(values["daily_limit"]),
+                probe_retention_days=int(values["probe_retention_days"]),
+                trial_days=int(values["trial_days"]),
+            )
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequestError(f"policy is not valid: {exc}", subject="policy") from exc
+        policy.validate()
+        return policy
+
+    @classmethod
+    def from_json(cls, text: str) -> Policy:
+        return cls.from_dict(json.loads(text))
+
+    def validate(self) -> None:
+        def bad(message: str, subject: str) -> InvalidRequestError:
+            return InvalidRequestError(message, subject=f"policy.{subject}")
+
+        if not self.offenses:
+            raise bad("at least one offense category is needed", "offenses")
+        try:
+            re.compile(self.case_pattern)
+        except re.error as exc:
+            raise bad(f"case number pattern does not compile: {exc}", "case_pattern") from exc
+        if not 0 <= self.min_justification <= 2000:
+            raise bad("minimum justification must be 0..2000 characters", "min_justification")
+        stray = sorted(set(self.approval_offenses) - set(self.offenses))
+        if stray:
+            raise bad(f"not allowed offense categories: {', '.join(stray)}", "approval_offenses")
+        if not 1 <= self.daily_limit <= 10_000:
+            raise bad("daily limit must be 1..10000", "daily_limit")
+        if not 1 <= self.probe_retention_days <= 36_500:
+            raise bad("probe retention must be 1..36500 days", "probe_retention_days")
+        if not 1 <= self.trial_days <= 365:
+            raise bad("trials last 1..365 days", "trial_days")
+
+    def needs_approval(self, offense: str) -> bool:
+        return self.approval is ApprovalMode.ALWAYS or (
+            self.approval is ApprovalMode.LISTED and offense in self.approval_offenses
+        )
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "yes", "1"):
+        return True
+    if str(value).lower() in ("false", "no", "0"):
+        return False
+    raise ValueError(f"not a yes/no value: {value!r}")
+
+
+_APPROVAL_STRICTNESS = {ApprovalMode.NEVER: 0, ApprovalMode.LISTED: 1, ApprovalMode.ALWAYS: 2}
+
+
+def weakenings(old: Policy, new: Policy) -> list[str]:
+    """What ``new`` allows that ``old`` did not: said plainly to the head and in the log."""
+    said: list[str] = []
+    added = sorted(set(new.offenses) - set(old.offenses))
+    if added:
+        said.append(f"offense categories added: {', '.join(added)}")
+    if new.case_pattern != old.case_pattern:
+        said.append(f"case number pattern changed: {old.case_pattern!r} -> {new.case_pattern!r}")
+    if new.min_justification < old.min_justification:
+        said.append(f"minimum justification lowered to {new.min_justification}")
+    galleries = sorted(set(new.galleries) - set(old.galleries))
+    if galleries:
+        said.append(f"galleries added: {', '.join(galleries)}")
+    if _APPROVAL_STRICTNESS[new.approval] < _APPROVAL_STRICTNESS[old.approval] or (
+        new.approval is ApprovalMode.LISTED
+        and old.approval is ApprovalMode.LISTED
+        and set(old.approval_offenses) - set(new.approval_offenses)
+    ):
+        said.append(f"prior approval relaxed to {new.approval.value}")
+    if old.second_reviewer and not new.second_reviewer:
+        said.append("second reviewer no longer required")
+    if new.daily_limit > old.daily_limit:
+        said.append(f"daily limit raised to {new.daily_limit}")
+    if new.probe_retention_days > old.probe_retention_days:
+        said.append(f"probe retention lengthened to {new.probe_retention_days} days")
+    if new.trial_days > old.trial_days:
+        said.append(f"trials lengthened to {new.trial_days} days")
+    return said

@@ -1,0 +1,334 @@
+"""Human review of search results, the investigative-lead outcome, and case disclosure.
+
+For each candidate an investigator makes a call (possible match / not a match / inconclusive)
+with a note; where the agency's policy asks for it (the default), a second person of the
+agency, never the first, makes their own call without seeing the first one (see
+``search._reviews_seen_by``). A search ends as a lead or no lead. A lead needs a candidate that
+both reviewers called a possible match, and is always labelled an investigative lead, never an
+identification. ``case_disclosure`` gathers every search and lead that touched a case, with
+their audit entries, for a prosecutor.
+
+Authorisation: reviews by investigators and supervisors of the search's agency; the outcome by
+the requester or a supervisor of the agency; disclosure by a supervisor, head or auditor of the
+agency, or the investigator who worked the case. Audit: reviews, refusals, outcomes and
+disclosure exports are entries.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facetrail.errors import (
+    FacetrailError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    ReviewError,
+    StateError,
+)
+from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.credentials import Principal, Role
+from facetrail.services.accounts import refuse, utc_now
+from facetrail.services.context import AppContext
+from facetrail.services.search import LEAD_NOTICE
+from facetrail.store.schema import AuditEntryRow, Review, SearchCandidate, SearchRecord, User
+
+DECISIONS = ("possible_match", "not_a_match", "inconclusive")
+OUTCOMES = ("lead", "no_lead")
+MIN_NOTE = 5
+
+
+@dataclass(frozen=True)
+class ReviewInfo:
+    search_id: int
+    candidate_id: int
+    stage: int
+    reviewer: str
+    decision: str
+    #: whether this candidate still waits for its independent second review
+    second_review_pending: bool
+
+
+@dataclass(frozen=True)
+class OutcomeInfo:
+    search_id: int
+    outcome: str
+    by: str
+    note: str
+    #: candidates called a possible match by every reviewer the policy asked for
+    confirmed: list[int]
+    notice: str = LEAD_NOTICE
+
+
+def review_candidate(
+    ctx: AppContext, actor: Principal, candidate_id: int, decision: str, note: str
+) -> ReviewInfo:
+    """Record the actor's call on one candidate: the first review, or the second, blind one."""
+    subject = f"candidate:{candidate_id}"
+    if decision not in DECISIONS:
+        raise InvalidRequestError(
+            f"decision must be one of {', '.join(DECISIONS)}", subject="decision"
+        )
+    if len(note.strip()) < MIN_NOTE:
+        raise InvalidRequestError(f"say why in a note ({MIN_NOTE}+ characters)", subject="note")
+    with ctx.sessions() as session:
+        candidate = session.get(SearchCandidate, candidate_id)
+        if candidate is None:
+            raise NotFoundError("no such candidate", subject=subject)
+        record = session.get(SearchRecord, candidate.search_id)
+        assert record is not None
+        earlier = list(
+            session.scalars(
+                select(Review).where(Review.candidate_id == candidate_id).order_by(Review.stage)
+            )
+        )
+        problem: FacetrailError | None = None
+        if actor.agency_id != record.agency_id or not actor.has_any(
+            Role.INVESTIGATOR, Role.SUPERVISOR
+        ):
+            problem = PermissionDeniedError(
+                "only investigators and supervisors of the search's agency review", subject=subject
+            )
+        elif record.status != "done" or record.outcome is not None:
+            problem = StateError(
+                "the search is not open for review "
+                f"({record.status}{', ' + record.outcome if record.outcome else ''})",
+                subject=subject,
+            )
+        elif any(r.reviewer_id == actor.user_id for r in earlier):
+            problem = ReviewError(
+                "you reviewed this candidate already; the second review must be another person's",
+                subject=subject,
+            )
+        elif len(earlier) >= (2 if record.second_review else 1):
+            problem = StateError("this candidate is fully reviewed", subject=subject)
+        stage = len(earlier) + 1
+        search_id, second = record.id, record.second_review
+    if problem is not None:
+        refuse(ctx, actor.username, "review", subject, problem, {"search": search_id})
+    with ctx.transaction() as session:
+        session.add(
+            Review(
+                candidate_id=candidate_id,
+                search_id=search_id,
+                stage=stage,
+                reviewer_id=actor.user_id,
+                decision=decision,
+                note=note.strip(),
+            )
+        )
+        append(
+            session,
+            AuditEvent(
+                actor.username,
+                "review.record",
+                f"search:{search_id}",
+                {"candidate": candidate_id, "stage": stage, "decision": decision, "note": note},
+            ),
+        )
+    return ReviewInfo(
+        search_id, candidate_id, stage, actor.username, decision, second and stage == 1
+    )
+
+
+def _confirmed(session: Session, record: SearchRecord) -> list[int]:
+    calls: dict[int, list[Review]] = {}
+    for review in session.scalars(
+        select(Review).where(Review.search_id == record.id).order_by(Review.stage)
+    ):
+        calls.setdefault(review.candidate_id, []).append(review)
+    needed = 2 if record.second_review else 1
+    return sorted(
+        cid
+        for cid, reviews in calls.items()
+        if len(reviews) >= needed
+        and len({r.reviewer_id for r in reviews}) == len(reviews)
+        and all(r.decision == "possible_match" for r in reviews)
+    )
+
+
+def record_outcome(
+    ctx: AppContext, actor: Principal, search_id: int, outcome: str, note: str
+) -> OutcomeInfo:
+    """Close a search as a lead (needs a candidate confirmed by review) or no lead."""
+    subject = f"search:{search_id}"
+    if outcome not in OUTCOMES:
+        raise InvalidRequestError("outcome must be lead or no_lead", subject="outcome")
+    with ctx.sessions() as session:
+        record = session.get(SearchRecord, search_id)
+        if record is None:
+            raise NotFoundError("no such search", subject=subject)
+        confirmed = _confirmed(session, record)
+        problem: FacetrailError | None = None
+        if actor.user_id != record.requester_id and not (
+            actor.has(Role.SUPERVISOR) and actor.agency_id == record.agency_id
+        ):
+            problem = PermissionDeniedError(
+                "only the requester or a supervisor of the agency records the outcome",
+                subject=subject,
+            )
+        elif record.status != "done" or record.outcome is not None:
+            problem = StateError(
+                f"search is {record.status}{', ' + record.outcome if record.outcome else ''}",
+                subject=subject,
+            )
+        elif outcome == "lead" and not confirmed:
+            people = "two people" if record.second_review else "a reviewer"
+            problem = ReviewError(
+                f"a lead needs a candidate that {people} called a possible match",
+                subject=subject,
+            )
+    if problem is not None:
+        refuse(ctx, actor.username, "search.outcome", subject, problem)
+    with ctx.transaction() as session:
+        record = session.get(SearchRecord, search_id)
+        assert record is not None
+        record.outcome = outcome
+        record.outcome_by = actor.user_id
+        record.outcome_note = note
+        append(
+            session,
+            AuditEvent(
+                actor.username,
+                "search.outcome",
+                subject,
+                {"outcome": outcome, "confirmed": confirmed, "note": note, "label": LEAD_NOTICE},
+            ),
+        )
+    return OutcomeInfo(search_id, outcome, actor.username, note, confirmed)
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    case_number: str
+    agency: str
+    generated_by: str
+    generated_at: str
+    searches: list[dict[str, Any]]
+    #: the disclosure export's own audit entry
+    audit_entry: int
+    notice: str = LEAD_NOTICE
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=2, sort_keys=True)
+
+
+def case_disclosure(ctx: AppContext, actor: Principal, case_number: str) -> Disclosure:
+    """Every search of the actor's agency for this case: why, who allowed it, what it returned,
+    how people reviewed it, its outcome, and the audit entries that record each step."""
+    subject = f"case:{case_number}"
+    with ctx.sessions() as session:
+        records = list(
+            session.scalars(
+                select(SearchRecord)
+                .where(
+                    SearchRecord.case_number == case_number,
+                    SearchRecord.agency_id == actor.agency_id,
+                )
+                .order_by(SearchRecord.id)
+            )
+        )
+        worked = any(r.requester_id == actor.user_id for r in records)
+        allowed = worked or actor.has_any(Role.SUPERVISOR, Role.AGENCY_HEAD, Role.AUDITOR)
+    if not allowed:
+        refuse(
+            ctx,
+            actor.username,
+            "case.disclose",
+            subject,
+            PermissionDeniedError(
+                "only a supervisor, head or auditor of the agency, or the case's investigator, "
+                "exports a disclosure",
+                subject=subject,
+            ),
+        )
+    if not records:
+        raise NotFoundError("no searches for this case in your agency", subject=subject)
+    with ctx.transaction() as session:
+        searches = [_disclose(session, r) for r in records]
+        entry = append(
+            session,
+            AuditEvent(
+                actor.username,
+                "case.disclose",
+                subject,
+                {"searches": [r.id for r in records]},
+            ),
+        )
+    return Disclosure(
+        case_number,
+        actor.agency,
+        actor.username,
+        utc_now().isoformat(),
+        searches,
+        entry.seq,
+    )
+
+
+def _disclose(session: Session, record: SearchRecord) -> dict[str, Any]:
+    names = dict(session.execute(select(User.id, User.username)).tuples().all())
+    candidates = list(
+        session.scalars(
+            select(SearchCandidate)
+            .where(SearchCandidate.search_id == record.id)
+            .order_by(SearchCandidate.gallery, SearchCandidate.rank)
+        )
+    )
+    reviews = list(
+        session.scalars(select(Review).where(Review.search_id == record.id).order_by(Review.id))
+    )
+    entries = session.execute(
+        select(AuditEntryRow.seq, AuditEntryRow.kind, AuditEntryRow.actor, AuditEntryRow.at)
+        .where(AuditEntryRow.subject == f"search:{record.id}")
+        .order_by(AuditEntryRow.seq)
+    ).all()
+    reviewed = {r.candidate_id for r in reviews}
+    return {
+        "search_id": record.id,
+        "requested_by": names.get(record.requester_id),
+        "requested_at": record.created_at.isoformat(),
+        "offense": record.offense,
+        "justification": record.justification,
+        "galleries": json.loads(record.galleries),
+        "policy_version": record.policy_version,
+        "status": record.status,
+        "needed_approval": record.needs_approval,
+        "decided_by": names.get(record.decided_by) if record.decided_by else None,
+        "decision_note": record.decision_note,
+        "produced_by": json.loads(record.produced_by or "{}"),
+        "candidates_returned": len(candidates),
+        "candidates_reviewed": [
+            {
+                "candidate": c.id,
+                "gallery": c.gallery,
+                "rank": c.rank,
+                "score": round(c.score, 6),
+                "image_sha256": c.image_sha256,
+                "source": json.loads(c.source),
+            }
+            for c in candidates
+            if c.id in reviewed
+        ],
+        "reviews": [
+            {
+                "candidate": r.candidate_id,
+                "stage": r.stage,
+                "reviewer": names.get(r.reviewer_id),
+                "decision": r.decision,
+                "note": r.note,
+                "at": r.created_at.isoformat(),
+            }
+            for r in reviews
+        ],
+        "outcome": record.outcome,
+        "outcome_by": names.get(record.outcome_by) if record.outcome_by else None,
+        "outcome_note": record.outcome_note,
+        "audit_entries": [
+            {"seq": seq, "kind": kind, "actor": who, "at": at} for seq, kind, who, at in entries
+        ],
+    }

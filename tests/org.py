@@ -1,0 +1,115 @@
+"""A small organisation for service tests: a system admin, an agency with a head, a supervisor
+and two investigators, all signed in for real (argon2id password + TOTP)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from facetrail.governance.credentials import Principal, Role, totp_now
+from facetrail.governance.policy import ApprovalMode, Policy
+from facetrail.services import accounts as acc
+from facetrail.services import authentication as auth
+from facetrail.services import galleries
+from facetrail.services import policy as policy_service
+from facetrail.services.accounts import NewAccount
+from facetrail.services.context import AppContext
+from facetrail.services.search import ProbeImage, SearchRequest, SearchResult, search
+
+PASSWORD = "correct horse battery"
+AGENCY = "county"
+CASE = "2026-000123"
+OFFENSE = "armed-robbery"
+JUSTIFICATION = "Bank robbery on 3 Main St; suspect photographed by the lobby camera."
+
+
+@dataclass
+class Org:
+    ctx: AppContext
+    enrolments: dict[str, acc.Enrolment] = field(default_factory=dict)
+    people: dict[str, Principal] = field(default_factory=dict)
+
+    def login(self, name: str, *, now: datetime | None = None) -> Principal:
+        e = self.enrolments[name]
+        at = now.timestamp() if now else None
+        result = auth.login(self.ctx, name, PASSWORD, totp_now(e.totp_secret, at=at), now=now)
+        self.people[name] = result.principal
+        return result.principal
+
+    @property
+    def admin(self) -> Principal:
+        return self.people["root"]
+
+    def add(self, name: str, agency: str, *roles: Role, by: str = "root") -> Principal:
+        self.enrolments[name] = acc.create_user(
+            self.ctx,
+            self.people[by],
+            NewAccount(name, f"{name}@{agency}.example", PASSWORD, agency, roles),
+        )
+        return self.login(name)
+
+    def set_policy(self, agency: str = AGENCY, *, by: str = "head", **changes: object) -> Policy:
+        current = policy_service.show_policy(self.ctx, self.people[by], agency).policy
+        new = replace(current, **changes)  # type: ignore[arg-type]
+        policy_service.set_policy(self.ctx, self.people[by], agency, new, "set up for the test")
+        return new
+
+    def search(
+        self,
+        galleries_: tuple[str, ...],
+        probes: tuple[ProbeImage, ...],
+        *,
+        who: str = "ivy",
+        **kw: object,
+    ) -> SearchResult:
+        values: dict[str, object] = {
+            "case_number": CASE,
+            "offense": OFFENSE,
+            "justification": JUSTIFICATION,
+        } | kw
+        request = SearchRequest(
+            requester=self.people[who],
+            galleries=galleries_,
+            probes=probes,
+            **values,  # type: ignore[arg-type]
+        )
+        return search(self.ctx, request)
+
+
+def make_org(ctx: AppContext) -> Org:
+    """root (system admin, operators); county: head, sam (supervisor), ivy and ian
+    (investigators), gus (gallery admin)."""
+    org = Org(ctx)
+    org.enrolments["root"] = acc.init_system(
+        ctx, NewAccount("root", "root@ops", PASSWORD, "operators")
+    )
+    org.login("root")
+    acc.create_agency(ctx, org.admin, AGENCY)
+    org.add("head", AGENCY, Role.AGENCY_HEAD, Role.SUPERVISOR)
+    org.add("sam", AGENCY, Role.SUPERVISOR)
+    org.add("ivy", AGENCY, Role.INVESTIGATOR)
+    org.add("ian", AGENCY, Role.INVESTIGATOR)
+    org.add("gus", AGENCY, Role.GALLERY_ADMIN)
+    return org
+
+
+def open_searching(org: Org, *gallery_names: str) -> None:
+    """The head lets the county search these galleries without prior approval."""
+    org.set_policy(galleries=tuple(gallery_names), approval=ApprovalMode.NEVER)
+
+
+def make_gallery(org: Org, name: str = "bookings", pack: str | None = None) -> None:
+    galleries.create_gallery(org.ctx, org.people["gus"], galleries.CreateGalleryRequest(name, pack))
+    galleries.add_source(
+        org.ctx,
+        org.people["gus"],
+        galleries.CreateSourceRequest(
+            name,
+            "county",
+            "booking photographs",
+            "State Code 12-345",
+            "County Sheriff",
+            "2026-01-15",
+            3650,
+        ),
+    )
