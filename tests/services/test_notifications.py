@@ -3,14 +3,7 @@ and suspension in their agency (issue 2/6)."""
 
 from __future__ import annotations
 
-import email
-import socket
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import pytest
-from aiosmtpd.controller import Controller
 
 from facetrail.config import Settings
 from facetrail.governance.credentials import Role, totp_now
@@ -19,34 +12,11 @@ from facetrail.services import authentication as auth
 from facetrail.services.accounts import NewAccount
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, inbox
+from tests.mail import Mailbox, free_port, smtp
+
+__all__ = ["smtp"]
 
 PASSWORD = "correct horse battery"
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture()
-def smtp() -> Iterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), _free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
 
 
 def test_head_is_told_by_mail_and_inbox(tmp_path: Path, smtp: tuple[Mailbox, int]) -> None:
@@ -99,7 +69,7 @@ def test_head_is_told_by_mail_and_inbox(tmp_path: Path, smtp: tuple[Mailbox, int
 
 def test_mail_that_cannot_be_sent_stays_queued(tmp_path: Path) -> None:
     ctx = AppContext.open(
-        Settings(home=tmp_path / "home", smtp_host="127.0.0.1", smtp_port=_free_port())
+        Settings(home=tmp_path / "home", smtp_host="127.0.0.1", smtp_port=free_port())
     )
     try:
         root_e = acc.init_system(ctx, NewAccount("root", "root@ops", PASSWORD, "ops"))

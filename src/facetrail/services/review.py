@@ -110,7 +110,14 @@ def review_candidate(
         stage = len(earlier) + 1
         search_id, second = record.id, record.second_review
     if problem is not None:
-        refuse(ctx, actor.username, "review", subject, problem, {"search": search_id})
+        refuse(
+            ctx,
+            actor.username,
+            "review",
+            f"search:{search_id}",
+            problem,
+            {"candidate": candidate_id},
+        )
     with ctx.transaction() as session:
         session.add(
             Review(
@@ -210,6 +217,8 @@ class Disclosure:
     generated_by: str
     generated_at: str
     searches: list[dict[str, Any]]
+    #: searches for this case that policy refused (they never ran), from the audit log
+    refused: list[dict[str, Any]]
     #: the disclosure export's own audit entry
     audit_entry: int
     notice: str = LEAD_NOTICE
@@ -251,6 +260,19 @@ def case_disclosure(ctx: AppContext, actor: Principal, case_number: str) -> Disc
         raise NotFoundError("no searches for this case in your agency", subject=subject)
     with ctx.transaction() as session:
         searches = [_disclose(session, r) for r in records]
+        colleagues = select(User.username).where(User.agency_id == actor.agency_id)
+        refused = [
+            {"seq": e.seq, "at": e.at, "actor": e.actor, "details": json.loads(e.details)}
+            for e in session.scalars(
+                select(AuditEntryRow)
+                .where(
+                    AuditEntryRow.kind == "search.refused",
+                    AuditEntryRow.subject == case_number,
+                    AuditEntryRow.actor.in_(colleagues),
+                )
+                .order_by(AuditEntryRow.seq)
+            )
+        ]
         entry = append(
             session,
             AuditEvent(
@@ -266,12 +288,13 @@ def case_disclosure(ctx: AppContext, actor: Principal, case_number: str) -> Disc
         actor.username,
         utc_now().isoformat(),
         searches,
+        refused,
         entry.seq,
     )
 
 
 def _disclose(session: Session, record: SearchRecord) -> dict[str, Any]:
-    names = dict(session.execute(select(User.id, User.username)).tuples().all())
+    names = {uid: name for uid, name in session.execute(select(User.id, User.username))}
     candidates = list(
         session.scalars(
             select(SearchCandidate)

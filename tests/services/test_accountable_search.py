@@ -1,0 +1,307 @@
+"""Accountable searching end to end, as the people involved act (issue 2/6): access requested
+and approved, the head told by real SMTP, TOTP sign-in, searches refused by policy before any
+probe is looked at, a search pending until a supervisor approves it, stored results, blind
+two-person review, a lead, the case disclosure, and an audit log that still verifies."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from facetrail.config import Settings
+from facetrail.errors import (
+    AccountInactiveError,
+    CaseNumberError,
+    DailyLimitError,
+    GalleryNotAllowedError,
+    JustificationError,
+    OffenseNotAllowedError,
+    PermissionDeniedError,
+    ReviewError,
+    StateError,
+)
+from facetrail.governance.checkpoints import load_public_key
+from facetrail.governance.credentials import Role
+from facetrail.governance.policy import ApprovalMode
+from facetrail.governance.verify import verify_log
+from facetrail.services import accounts as acc
+from facetrail.services import audit, galleries, review
+from facetrail.services import search as svc
+from facetrail.services.accounts import NewAccount
+from facetrail.services.context import AppContext
+from facetrail.services.ingest import IngestRequest, ingest
+from facetrail.services.notifications import inbox
+from facetrail.services.search import ProbeImage
+from facetrail.store.schema import AuditEntryRow, SearchRecord
+from tests.conftest import lfw_people, needs_lfw
+from tests.mail import Mailbox, smtp
+from tests.org import AGENCY, CASE, PASSWORD, Org, make_gallery
+
+__all__ = ["smtp"]
+pytestmark = needs_lfw
+
+
+def _kinds(ctx: AppContext) -> list[str]:
+    with ctx.sessions() as s:
+        return list(s.scalars(select(AuditEntryRow.kind).order_by(AuditEntryRow.seq)))
+
+
+def _searches(ctx: AppContext) -> int:
+    with ctx.sessions() as s:
+        return int(s.scalar(select(func.count(SearchRecord.id))) or 0)
+
+
+@pytest.fixture()
+def world(tmp_path: Path, smtp: tuple[Mailbox, int]):  # type: ignore[no-untyped-def]
+    """A county with a head, a supervisor, a gallery admin and a second investigator; a
+    'bookings' gallery of six LFW people and a 'dmv' gallery the county may not search."""
+    box, port = smtp
+    ctx = AppContext.open(
+        Settings(
+            home=tmp_path / "home",
+            threads=1,
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            smtp_from="facetrail@county.test",
+        )
+    )
+    org = Org(ctx)
+    org.enrolments["root"] = acc.init_system(
+        ctx, NewAccount("root", "root@ops", PASSWORD, "operators")
+    )
+    org.login("root")
+    acc.create_agency(ctx, org.admin, AGENCY)
+    org.add("head", AGENCY, Role.AGENCY_HEAD, Role.SUPERVISOR)
+    org.add("sam", AGENCY, Role.SUPERVISOR)
+    org.add("gus", AGENCY, Role.GALLERY_ADMIN)
+    org.add("ian", AGENCY, Role.INVESTIGATOR, by="head")
+    people = lfw_people(6)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for person in people:
+        first = sorted(person.glob("*.jpg"))[0]
+        shutil.copy(first, photos / first.name)
+    for name in ("bookings", "dmv"):
+        make_gallery(org, name)
+        ingest(ctx, org.people["gus"], IngestRequest(photos, name, "county", workers=1))
+    yield org, box, people
+    ctx.close()
+
+
+def test_request_to_lead_to_disclosure(world) -> None:  # type: ignore[no-untyped-def]
+    org, box, people = world
+    ctx: AppContext = org.ctx
+    org.set_policy(
+        galleries=("bookings",),
+        approval=ApprovalMode.LISTED,
+        approval_offenses=("homicide",),
+        daily_limit=2,
+        trial_days=30,
+    )
+
+    # 1. Ivy asks for a trial account naming Sam; nothing works until Sam approves.
+    org.enrolments["ivy"] = acc.request_account(
+        ctx,
+        NewAccount(
+            "ivy", "ivy@county.gov", PASSWORD, AGENCY, account_type="trial", supervisor="sam"
+        ),
+    )
+    with pytest.raises(AccountInactiveError):
+        org.login("ivy")
+    acc.approve_account(ctx, org.people["sam"], "ivy")
+    # 2. The head was told of both, by real SMTP and in the inbox.
+    subjects = [m["Subject"] for m in box.messages if m["To"] == "head@county.example"]
+    assert "[facetrail] account request: ivy" in subjects
+    assert "[facetrail] account approved: ivy" in subjects
+    assert "account approved: ivy" in [m.subject for m in inbox(ctx, org.people["head"].user_id)]
+    # 3. Ivy signs in with password + TOTP.
+    ivy = org.login("ivy")
+    assert ivy.has(Role.INVESTIGATOR)
+
+    probe_path = sorted(people[2].glob("*.jpg"))[1]
+    probe = (ProbeImage(probe_path.name, probe_path.read_bytes()),)
+    # Policy is checked before the probe is processed: these bytes are not even an image.
+    junk = (ProbeImage("junk.jpg", b"not an image at all"),)
+
+    # 4. Refusals, each typed, each on the record, none stored as a search.
+    with pytest.raises(CaseNumberError, match="case number is required"):
+        org.search(("bookings",), junk, case_number="")
+    with pytest.raises(CaseNumberError, match="pattern"):
+        org.search(("bookings",), junk, case_number="my friend")
+    with pytest.raises(OffenseNotAllowedError, match="shoplifting"):
+        org.search(("bookings",), junk, offense="shoplifting")
+    with pytest.raises(JustificationError):
+        org.search(("bookings",), junk, justification="because")
+    with pytest.raises(GalleryNotAllowedError, match="dmv"):
+        org.search(("bookings", "dmv"), junk)
+    assert _searches(ctx) == 0
+    # Two searches without prior approval (armed robbery is not a listed category) ...
+    first = org.search(("bookings",), probe)
+    assert first.status == "done" and first.candidates
+    org.search(("bookings",), probe)
+    # ... and the third in 24 hours is over the daily limit.
+    with pytest.raises(DailyLimitError):
+        org.search(("bookings",), probe)
+    # After the trial has expired, no search at all (checked at search time, not only login).
+    with ctx.sessions() as s:
+        user = acc.user_by_name(s, "ivy")
+        expiry = acc.as_utc(user.trial_expires_at)
+    assert expiry is not None
+    with pytest.raises(AccountInactiveError, match="trial expired"):
+        svc.search(
+            ctx,
+            svc.SearchRequest(ivy, CASE, "armed-robbery", "x" * 40, ("bookings",), probe),
+            now=expiry + timedelta(days=1),
+        )
+    refused = [k for k in _kinds(ctx) if k == "search.refused"]
+    assert len(refused) == 7
+
+    # 5. The head raises the limit; the change is versioned, audited and mailed as relaxed.
+    org.set_policy(daily_limit=10)
+    assert any(
+        "RELAXED" in (m["Subject"] or "") and "daily limit raised to 10" in m.get_payload()
+        for m in box.messages
+    )
+
+    # 6. A homicide search waits for a supervisor.
+    pending = org.search(("bookings",), probe, offense="homicide")
+    assert pending.status == "pending" and pending.candidates == []
+    sid = pending.search_id
+    assert [p.search_id for p in svc.pending_searches(ctx, org.people["sam"])] == [sid]
+    assert any(
+        m["Subject"] == f"[facetrail] search {sid} awaits your approval" for m in box.messages
+    )
+    with pytest.raises(PermissionDeniedError, match="own search"):
+        svc.decide_search(ctx, ivy, sid, True, "approving my own search")
+    assert svc.decide_search(ctx, org.people["sam"], sid, True, "homicide, case open") == "approved"
+    with pytest.raises(StateError):
+        svc.decide_search(ctx, org.people["sam"], sid, True, "twice")
+
+    # 7. Results, stored with what produced them; viewing, a source image and export are events.
+    result = svc.get_search(ctx, ivy, sid)
+    assert result.status == "done" and result.case_number == CASE
+    top = result.candidates[0]
+    assert top.image_name.startswith(people[2].name)
+    assert result.produced_by["bookings"].pack == "arcface-mbf"
+    assert "Flat" in result.produced_by["bookings"].index or result.produced_by["bookings"].index
+    name, data = svc.candidate_image(ctx, ivy, top.id)
+    assert data[:2] == b"\xff\xd8" and name == top.image_name
+    exported = svc.export_search(ctx, ivy, sid)
+    assert exported["search_id"] == sid and "investigative lead" in exported["notice"]
+
+    # 8. Two-person review, blind.
+    first_call = review.review_candidate(ctx, ivy, top.id, "possible_match", "same scar, ears")
+    assert first_call.stage == 1 and first_call.second_review_pending
+    with pytest.raises(ReviewError, match="another person"):
+        review.review_candidate(ctx, ivy, top.id, "possible_match", "looks right to me")
+    with pytest.raises(ReviewError, match="two people"):
+        review.record_outcome(ctx, ivy, sid, "lead", "too early")
+    ian = org.people["ian"]
+    seen_by_ian = svc.get_search(ctx, ian, sid, include_crops=False)
+    assert seen_by_ian.candidates[0].reviews == ()  # Ivy's call is hidden from Ian
+    review.review_candidate(ctx, ian, top.id, "possible_match", "independent: nose and brow")
+    after = svc.get_search(ctx, ian, sid, include_crops=False).candidates[0].reviews
+    assert [(r.stage, r.reviewer) for r in after] == [(1, "ivy"), (2, "ian")]
+
+    # 9. The outcome is a lead, labelled as such.
+    outcome = review.record_outcome(ctx, ivy, sid, "lead", "follow up at the address on file")
+    assert outcome.confirmed == [top.id] and "never an identification" in outcome.notice
+    with pytest.raises(StateError):
+        review.review_candidate(ctx, org.people["sam"], top.id, "not_a_match", "too late now")
+
+    # 10. The disclosure for the prosecutor names every search of the case and its audit trail.
+    disclosure = review.case_disclosure(ctx, org.people["sam"], CASE)
+    body = json.loads(disclosure.to_json())
+    assert [s["search_id"] for s in body["searches"]] == [first.search_id, first.search_id + 1, sid]
+    assert len(body["refused"]) == 5  # those that named this case; they never ran
+    mine = body["searches"][-1]
+    assert mine["outcome"] == "lead" and mine["decided_by"] == "sam"
+    assert [r["reviewer"] for r in mine["reviews"]] == ["ivy", "ian"]
+    kinds = [e["kind"] for e in mine["audit_entries"]]
+    for kind in (
+        "search.request",
+        "search.approve",
+        "search.run",
+        "search.view",
+        "search.source_view",
+        "search.export",
+        "review.record",
+        "review.refused",
+        "search.outcome",
+    ):
+        assert kind in kinds, kind
+    assert "case.disclose" in _kinds(ctx)
+
+    # 11. Every step is in the log, and the log verifies against a fresh signed checkpoint.
+    audit.make_checkpoint(ctx)
+    public = load_public_key(ctx.settings.home / "keys" / "audit-signing-key.pub.pem")
+    with ctx.sessions() as s:
+        report = verify_log(s, public, ())
+    assert report.ok and report.entries == len(_kinds(ctx))
+
+
+def test_supervisor_denies_and_only_the_agency_sees(world) -> None:  # type: ignore[no-untyped-def]
+    org, _box, people = world
+    ctx: AppContext = org.ctx
+    org.set_policy(galleries=("bookings",))  # default approval: always
+    acc.create_agency(ctx, org.admin, "city")
+    org.add("cy", "city", Role.SUPERVISOR, Role.INVESTIGATOR)
+    org.add("ivy", AGENCY, Role.INVESTIGATOR)
+    probe_path = sorted(people[0].glob("*.jpg"))[1]
+    probe = (ProbeImage(probe_path.name, probe_path.read_bytes()),)
+    sid = org.search(("bookings",), probe).search_id
+    # A supervisor of another agency can neither decide nor read it.
+    with pytest.raises(PermissionDeniedError):
+        svc.decide_search(ctx, org.people["cy"], sid, True, "not mine to approve")
+    with pytest.raises(PermissionDeniedError):
+        svc.get_search(ctx, org.people["cy"], sid)
+    assert svc.decide_search(ctx, org.people["sam"], sid, False, "no link to the case") == "denied"
+    assert svc.get_search(ctx, org.people["ivy"], sid).candidates == []
+    kinds = _kinds(ctx)
+    assert "search.approve.refused" in kinds and "search.view.refused" in kinds
+    assert "search.deny" in kinds and "search.run" not in kinds
+    # A gallery admin is not an investigator.
+    with pytest.raises(PermissionDeniedError, match="investigators"):
+        org.search(("bookings",), probe, who="gus")
+
+
+def test_network_operator_searches_for_member_agencies_only(world) -> None:  # type: ignore[no-untyped-def]
+    org, _box, people = world
+    ctx: AppContext = org.ctx
+    acc.create_network(ctx, org.admin, "metro")
+    acc.create_agency(ctx, org.admin, "metro-ops", network="metro")
+    acc.create_agency(ctx, org.admin, "elsewhere")
+    org.add("nora", "metro-ops", Role.NETWORK_OPERATOR)
+    with ctx.transaction() as s:  # the county joins the network
+        county = acc.agency_by_name(s, AGENCY)
+        county.network_id = acc.agency_by_name(s, "metro-ops").network_id
+    # The operator cannot weaken the county's policy silently: the head is told.
+    org.set_policy(galleries=("bookings",), approval=ApprovalMode.NEVER, by="nora")
+    told = [m.subject for m in inbox(ctx, org.people["head"].user_id)]
+    assert any("RELAXED" in t for t in told)
+    probe_path = sorted(people[1].glob("*.jpg"))[1]
+    probe = (ProbeImage(probe_path.name, probe_path.read_bytes()),)
+    result = org.search(("bookings",), probe, who="nora", on_behalf_of=AGENCY)
+    assert result.status == "done" and result.agency == AGENCY
+    with pytest.raises(PermissionDeniedError, match="not a member"):
+        org.search(("bookings",), probe, who="nora", on_behalf_of="elsewhere")
+    with pytest.raises(PermissionDeniedError, match="only a network operator"):
+        org.search(("bookings",), probe, who="ian", on_behalf_of=AGENCY)
+    # Nobody outside the head, an admin or the network's operator changes the policy.
+    with pytest.raises(PermissionDeniedError):
+        org.set_policy(daily_limit=999, by="ian")
+    assert "policy.change.refused" in _kinds(ctx)
+
+
+def test_gallery_work_needs_a_gallery_admin(world) -> None:  # type: ignore[no-untyped-def]
+    org, _box, _people = world
+    with pytest.raises(PermissionDeniedError, match="gallery_admin"):
+        galleries.create_gallery(
+            org.ctx, org.people["ian"], galleries.CreateGalleryRequest("secret")
+        )
+    assert "gallery.create.refused" in _kinds(org.ctx)
