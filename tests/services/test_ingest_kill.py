@@ -3,6 +3,7 @@ uninterrupted ingest, and the index must agree with the database."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -16,6 +17,7 @@ import numpy as np
 from sqlalchemy import select
 
 from facetrail.config import Settings
+from facetrail.governance.credentials import totp_now
 from facetrail.index.faiss_index import FaissIndex
 from facetrail.services import indexing
 from facetrail.services.context import AppContext
@@ -25,6 +27,7 @@ from tests.conftest import LFW, needs_lfw
 pytestmark = needs_lfw
 
 IMAGES = 300
+PASSWORD = "a long enough secret"
 
 
 def _corpus(folder: Path) -> None:
@@ -70,27 +73,41 @@ def _stop_group(pgid: int) -> None:
 
 
 def _setup(home: Path) -> None:
-    for args in (
-        ["gallery", "create", "g"],
-        [
-            "gallery",
-            "add-source",
-            "g",
-            "s",
-            "--kind",
-            "k",
-            "--legal-basis",
-            "b",
-            "--supplied-by",
-            "x",
-            "--collected-at",
-            "2026-01-01",
-            "--retention-days",
-            "9",
-        ],
-    ):
-        proc = _cli(home, *args)
-        assert proc.wait(60) == 0, _log(home)
+    """init, sign in as the system admin, then the gallery and its source (all via the CLI)."""
+    env = {**os.environ, "FACETRAIL_HOME": str(home), "FACETRAIL_ADMIN_PASSWORD": PASSWORD}
+    home.mkdir(parents=True, exist_ok=True)
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "facetrail", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    secret = json.loads(run("init", "--admin", "root", "--email", "r@x", "--json"))["totp_secret"]
+    run("login", "root", "--password", PASSWORD, "--code", totp_now(secret))
+    run("gallery", "create", "g")
+    run(
+        "gallery",
+        "add-source",
+        "g",
+        "s",
+        "--kind",
+        "k",
+        "--legal-basis",
+        "b",
+        "--supplied-by",
+        "x",
+        "--collected-at",
+        "2026-01-01",
+        "--retention-days",
+        "9",
+    )
 
 
 def _ingest_args(corpus: Path) -> list[str]:

@@ -6,6 +6,7 @@ notified) and ``services.search`` applies them before any probe is processed.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -93,7 +94,7 @@ class Policy:
 
     @classmethod
     def from_json(cls, text: str) -> Policy:
-        return cls.from_dict(json.loads(text))
+        return _parse(text)
 
     def validate(self) -> None:
         def bad(message: str, subject: str) -> InvalidRequestError:
@@ -164,3 +165,9 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
     if new.trial_days > old.trial_days:
         said.append(f"trials lengthened to {new.trial_days} days")
     return said
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(text: str) -> Policy:
+    """Stored policy versions are immutable: each body is parsed and validated once."""
+    return Policy.from_dict(json.loads(text))

@@ -8,6 +8,7 @@ interpolated in log space; above the highest impostor score it is only known to 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -52,11 +53,15 @@ def build_calibration(
     )
 
 
+@functools.lru_cache(maxsize=32)
+def _curve(calibration: Calibration) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(calibration.scores), np.log(np.asarray(calibration.fmr))
+
+
 def false_match_rate(calibration: Calibration | None, score: float) -> FalseMatchEstimate | None:
     if calibration is None or not calibration.scores:
         return None
-    xs = np.asarray(calibration.scores)
-    ys = np.log(np.asarray(calibration.fmr))
+    xs, ys = _curve(calibration)
     if score > xs[-1]:
         return FalseMatchEstimate(1.0 / calibration.impostor_pairs, True)
     if score <= xs[0]:

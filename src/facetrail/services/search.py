@@ -22,13 +22,13 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 import cv2
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
@@ -358,7 +358,8 @@ def search(
     include_crops: bool = True,
     now: datetime | None = None,
 ) -> SearchResult:
-    """Check policy, record the request, then run it or leave it pending for a supervisor."""
+    """Check policy, then run the search (or leave it pending for a supervisor) and record
+    the request, what it returned and what produced it in one transaction."""
     now = now or utc_now()
     with ctx.sessions() as session:
         problem, agency, version, policy = _policy_problem(session, request, now)
@@ -368,6 +369,17 @@ def search(
     pending = policy.needs_approval(request.offense)
     # Blobs first: a crash leaves an unreferenced blob, never a record without its probe.
     probes = [{"name": p.name, "sha256": ctx.blobs.put(p.data)} for p in request.probes]
+    started = time.perf_counter()
+    runs: list[_GalleryRun] = []
+    error: FacetrailError | None = None
+    if not pending:
+        try:
+            runs = [
+                _search_gallery(ctx, g, request.probes, request.top, request.face)
+                for g in request.galleries
+            ]
+        except FacetrailError as exc:
+            error = exc
     with ctx.transaction() as session:
         record = SearchRecord(
             agency_id=agency.id,
@@ -386,13 +398,16 @@ def search(
             probe_purge_after=now + timedelta(days=policy.probe_retention_days),
             created_at=now,
         )
+        if runs:  # ran already: inserted in its final state, no UPDATE needed
+            _mark_done(record, runs)
         session.add(record)
         session.flush()
         search_id = record.id
+        who = request.requester.username
         append(
             session,
             AuditEvent(
-                request.requester.username,
+                who,
                 "search.request",
                 f"search:{search_id}",
                 {
@@ -413,14 +428,21 @@ def search(
                 session,
                 _supervisors(session, agency.id, exclude=request.requester.user_id),
                 f"search {search_id} awaits your approval",
-                f"{request.requester.username} asks to search {', '.join(request.galleries)} "
+                f"{who} asks to search {', '.join(request.galleries)} "
                 f"for case {record.case_number} ({record.offense}): {record.justification}",
             )
+        elif error is not None:
+            _store_failure(session, record, who, error)
+        else:
+            seconds = time.perf_counter() - started
+            ids = _store_runs(session, record, runs, who, seconds)
+            result = _fresh_result(ctx, record, agency.name, who, runs, ids, include_crops, seconds)
     if pending:
         deliver_outbox(ctx)
-    else:
-        _execute(ctx, search_id, request.requester.username)
-    return _load(ctx, request.requester, search_id, include_crops=include_crops)
+        return _load(ctx, request.requester, search_id, include_crops=False)
+    if error is not None:
+        raise error
+    return result
 
 
 def _supervisors(session: Session, agency_id: int, exclude: int) -> list[int]:
@@ -494,67 +516,137 @@ def _execute(ctx: AppContext, search_id: int, actor: str) -> None:
             ProbeImage(p["name"], ctx.blobs.get(p["sha256"])) for p in json.loads(record.probes)
         )
         top, face = record.top, record.face
+    error: FacetrailError | None = None
     try:
         runs = [_search_gallery(ctx, g, probes, top, face) for g in galleries]
     except FacetrailError as exc:
-        with ctx.transaction() as session:
-            failed = session.get(SearchRecord, search_id)
-            assert failed is not None
-            failed.status = "failed"
-            failed.completed_at = utc_now()
-            append(
-                session,
-                AuditEvent(
-                    actor,
-                    "search.failed",
-                    f"search:{search_id}",
-                    {"code": exc.code, "reason": str(exc)},
-                ),
-            )
-        raise
+        error = exc
     with ctx.transaction() as session:
         record = session.get(SearchRecord, search_id)
         assert record is not None
-        for run in runs:
-            for c in run.candidates:
-                session.add(
-                    SearchCandidate(
-                        search_id=search_id,
-                        gallery=run.gallery,
-                        rank=c.rank,
-                        score=c.score,
-                        template_id=c.template_id,
-                        image_sha256=c.image_sha256,
-                        image_name=c.image_name,
-                        subject_ref=c.subject_ref,
-                        face_index=c.face_index,
-                        x1=c.bbox[0],
-                        y1=c.bbox[1],
-                        x2=c.bbox[2],
-                        y2=c.bbox[3],
-                        source=json.dumps(asdict(c.source)),
-                    )
+        if error is not None:
+            _store_failure(session, record, actor, error)
+        else:
+            _mark_done(record, runs)
+            _store_runs(session, record, runs, actor, time.perf_counter() - started)
+    if error is not None:
+        raise error
+
+
+def _store_failure(
+    session: Session, record: SearchRecord, actor: str, error: FacetrailError
+) -> None:
+    record.status = "failed"
+    record.completed_at = utc_now()
+    append(
+        session,
+        AuditEvent(
+            actor,
+            "search.failed",
+            f"search:{record.id}",
+            {"code": error.code, "reason": str(error)},
+        ),
+    )
+
+
+def _mark_done(record: SearchRecord, runs: list[_GalleryRun]) -> None:
+    record.status = "done"
+    record.completed_at = utc_now()
+    record.produced_by = json.dumps({r.gallery: r.producer.__dict__ for r in runs})
+    record.probe_faces = json.dumps([asdict(f) for f in runs[0].probe_faces])
+
+
+def _store_runs(
+    session: Session, record: SearchRecord, runs: list[_GalleryRun], actor: str, seconds: float
+) -> list[int]:
+    """Store the candidates of a search marked done (-> their ids, in order); log the run."""
+    rows = [
+        {
+            "search_id": record.id,
+            "gallery": run.gallery,
+            "rank": c.rank,
+            "score": c.score,
+            "template_id": c.template_id,
+            "image_sha256": c.image_sha256,
+            "image_name": c.image_name,
+            "subject_ref": c.subject_ref,
+            "face_index": c.face_index,
+            "x1": c.bbox[0],
+            "y1": c.bbox[1],
+            "x2": c.bbox[2],
+            "y2": c.bbox[3],
+            "source": json.dumps(c.source.__dict__),
+        }
+        for run in runs
+        for c in run.candidates
+    ]
+    ids: list[int] = []
+    if rows:  # one plain executemany (RETURNING would go row by row on SQLite), then the ids
+        session.execute(insert(SearchCandidate), rows)
+        assigned = {
+            (gallery, rank): cid
+            for cid, gallery, rank in session.execute(
+                select(SearchCandidate.id, SearchCandidate.gallery, SearchCandidate.rank).where(
+                    SearchCandidate.search_id == record.id
                 )
-        record.status = "done"
-        record.completed_at = utc_now()
-        record.produced_by = json.dumps({r.gallery: asdict(r.producer) for r in runs})
-        record.probe_faces = json.dumps([asdict(f) for f in runs[0].probe_faces])
-        append(
-            session,
-            AuditEvent(
-                actor,
-                "search.run",
-                f"search:{search_id}",
-                {
-                    "produced_by": {r.gallery: asdict(r.producer) for r in runs},
-                    "candidates": {
-                        r.gallery: [[c.template_id, round(c.score, 6)] for c in r.candidates]
-                        for r in runs
-                    },
-                    "seconds": round(time.perf_counter() - started, 4),
+            )
+        }
+        ids = [assigned[(run.gallery, c.rank)] for run in runs for c in run.candidates]
+    produced = {r.gallery: r.producer.__dict__ for r in runs}
+    append(
+        session,
+        AuditEvent(
+            actor,
+            "search.run",
+            f"search:{record.id}",
+            {
+                "produced_by": produced,
+                "candidates": {
+                    r.gallery: [[c.template_id, round(c.score, 6)] for c in r.candidates]
+                    for r in runs
                 },
-            ),
-        )
+                "seconds": round(seconds, 4),
+            },
+        ),
+    )
+    return ids
+
+
+def _fresh_result(
+    ctx: AppContext,
+    record: SearchRecord,
+    agency: str,
+    requester: str,
+    runs: list[_GalleryRun],
+    ids: list[int],
+    include_crops: bool,
+    seconds: float,
+) -> SearchResult:
+    """The result of a search that just ran, from memory (no one has reviewed it yet)."""
+    candidates = [c for run in runs for c in run.candidates]
+    return SearchResult(
+        search_id=record.id,
+        status=record.status,
+        agency=agency,
+        requester=requester,
+        case_number=record.case_number,
+        offense=record.offense,
+        galleries=[r.gallery for r in runs],
+        produced_by={r.gallery: r.producer for r in runs},
+        probe_faces=runs[0].probe_faces,
+        fused_probes=len(json.loads(record.probes)),
+        candidates=[
+            replace(
+                c,
+                id=cid,
+                crop_jpeg=_crop(ctx, c.image_sha256, c.bbox) if include_crops else None,
+            )
+            for c, cid in zip(candidates, ids, strict=True)
+        ],
+        second_review=record.second_review,
+        outcome=None,
+        seconds=seconds,
+    )
 
 
 @dataclass(frozen=True)
@@ -649,6 +741,9 @@ def get_search(
     return _load(ctx, actor, search_id, include_crops=include_crops)
 
 
+_CANDIDATE_COLUMNS = [c for c in SearchCandidate.__table__.columns if c.name not in ("search_id",)]
+
+
 def _load(
     ctx: AppContext, viewer: Principal, search_id: int, *, include_crops: bool
 ) -> SearchResult:
@@ -658,13 +753,11 @@ def _load(
         agency = session.get(Agency, record.agency_id)
         requester = session.get(User, record.requester_id)
         assert agency is not None and requester is not None
-        rows = list(
-            session.scalars(
-                select(SearchCandidate)
-                .where(SearchCandidate.search_id == search_id)
-                .order_by(SearchCandidate.gallery, SearchCandidate.rank)
-            )
-        )
+        rows = session.execute(
+            select(*_CANDIDATE_COLUMNS)
+            .where(SearchCandidate.search_id == search_id)
+            .order_by(SearchCandidate.gallery, SearchCandidate.rank)
+        ).all()
         reviews = _reviews_seen_by(session, viewer, [r.id for r in rows])
         producers = {g: Producer(**p) for g, p in json.loads(record.produced_by or "{}").items()}
         calibrations = {
