@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_from: str = "facetrail@localhost"
+    #: Signed audit checkpoints are made when this many entries or seconds have passed since
+    #: the last one (checked by ``housekeeping``, which every signed-in command runs).
+    checkpoint_every_entries: int = Field(default=1000, gt=0)
+    checkpoint_every_seconds: int = Field(default=3600, gt=0)
     #: ``facetrail init`` reads the first admin's password from here when not prompting.
     admin_password: SecretStr | None = None
 

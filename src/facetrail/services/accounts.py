@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
@@ -417,6 +417,50 @@ def inactive_reason(user: User, now: datetime) -> FacetrailError | None:
     if user.account_type == "trial" and expires is not None and expires <= now:
         return AccountInactiveError("trial expired", subject=user.username)
     return None
+
+
+def set_roles(ctx: AppContext, actor: Principal, username: str, roles: tuple[Role, ...]) -> None:
+    """Replace a user's roles: by a system admin, or the head of the user's agency; never
+    one's own. The head is told."""
+    if not roles:
+        raise InvalidRequestError("give at least one role", subject="roles")
+    with ctx.sessions() as session:
+        user = user_by_name(session, username)
+        problem: FacetrailError | None = None
+        if actor.user_id == user.id:
+            problem = PermissionDeniedError("no one changes their own roles", subject=username)
+        elif not (
+            actor.has(Role.SYSTEM_ADMIN)
+            or (actor.has(Role.AGENCY_HEAD) and actor.agency_id == user.agency_id)
+        ):
+            problem = PermissionDeniedError(
+                "only a system admin or this agency's head changes roles", subject=username
+            )
+    if problem is not None:
+        refuse(ctx, actor.username, "account.roles", username, problem)
+    with ctx.transaction() as session:
+        user = user_by_name(session, username)
+        before = sorted(_roles(session, user.id))
+        after = sorted({Role(r).value for r in roles})
+        session.execute(delete(UserRole).where(UserRole.user_id == user.id))
+        for role in after:
+            session.add(UserRole(user_id=user.id, role=role))
+        agency = session.get(Agency, user.agency_id)
+        assert agency is not None
+        if Role.AGENCY_HEAD.value in after:
+            agency.head_user_id = user.id
+        notify_head(
+            session,
+            user.agency_id,
+            f"roles changed: {username}",
+            f"{actor.username} changed the roles of {username} from "
+            f"{', '.join(before)} to {', '.join(after)}.",
+        )
+        append(
+            session,
+            AuditEvent(actor.username, "account.roles", username, {"from": before, "to": after}),
+        )
+    deliver_outbox(ctx)
 
 
 def principal_of(session: Session, user: User) -> Principal:

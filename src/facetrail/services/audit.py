@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from facetrail.errors import InvalidRequestError
 from facetrail.governance import merkle
@@ -59,6 +59,28 @@ def make_checkpoint(ctx: AppContext, actor: str = "system") -> Checkpoint:
             )
         )
     return cp
+
+
+def checkpoint_if_due(ctx: AppContext, *, now: datetime | None = None) -> Checkpoint | None:
+    """Make a checkpoint when enough entries or time have passed since the last one."""
+    now = now or datetime.now(UTC)
+    with ctx.sessions() as session:
+        size = int(session.scalar(select(func.max(AuditEntryRow.seq))) or 0)
+        last = session.scalars(
+            select(CheckpointRow).order_by(CheckpointRow.id.desc()).limit(1)
+        ).first()
+    if size == 0 or (last is not None and last.tree_size >= size):
+        return None
+    settings = ctx.settings
+    due = (
+        last is None
+        or size - last.tree_size >= settings.checkpoint_every_entries
+        or (now - datetime.fromisoformat(last.at)).total_seconds()
+        >= settings.checkpoint_every_seconds
+    )
+    if not due or not (key_folder(ctx) / PUBLIC_KEY).exists():
+        return None
+    return make_checkpoint(ctx)
 
 
 @dataclass(frozen=True)

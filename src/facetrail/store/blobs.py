@@ -37,3 +37,7 @@ class BlobStore:
             return self.path(sha256).read_bytes()
         except FileNotFoundError as exc:
             raise StoreError("blob missing from the blob store", subject=sha256) from exc
+
+    def delete(self, sha256: str) -> None:
+        """Remove a blob (after the rows that referred to it are committed as gone)."""
+        self.path(sha256).unlink(missing_ok=True)

@@ -1,0 +1,30 @@
+"""Housekeeping that keeps promises made elsewhere: probe images are deleted when their
+retention ends, signed audit checkpoints are made periodically, and queued e-mail is retried.
+
+Every signed-in CLI command runs it on exit (the web service will run it on a timer).
+Authorisation: internal. Audit: purges and checkpoints are entries (see the functions called).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from facetrail.services.audit import checkpoint_if_due
+from facetrail.services.context import AppContext
+from facetrail.services.notifications import deliver_outbox
+from facetrail.services.search import purge_expired_probes
+
+
+@dataclass(frozen=True)
+class HousekeepingReport:
+    searches_purged: int
+    checkpoint_size: int | None
+    emails_sent: int
+
+
+def housekeeping(ctx: AppContext, *, now: datetime | None = None) -> HousekeepingReport:
+    purged = purge_expired_probes(ctx, now=now)
+    checkpoint = checkpoint_if_due(ctx, now=now)
+    sent = deliver_outbox(ctx)
+    return HousekeepingReport(purged, checkpoint.tree_size if checkpoint else None, sent)
