@@ -14,6 +14,7 @@ from facetrail.errors import (
     AccountInactiveError,
     AccountLockedError,
     AuthError,
+    InvalidRequestError,
     PermissionDeniedError,
     TokenInvalidError,
 )
@@ -189,3 +190,20 @@ def test_lockout_recovery_codes_and_trial_expiry(
         auth.login(
             ctx, "trey", PASSWORD, totp_now(req.totp_secret, at=month.timestamp()), now=month
         )
+
+
+def test_api_tokens_expire_and_are_revoked(ctx: AppContext, org: dict[str, acc.Enrolment]) -> None:
+    head = _as(ctx, org, "head-county-a")
+    issued = auth.issue_token(ctx, head, "nightly report", days=2)
+    assert auth.authenticate(ctx, issued.token).username == "head-county-a"
+    with ctx.sessions() as s:
+        stored = s.scalars(select(ApiToken.token_hash).where(ApiToken.name == "nightly report"))
+        assert issued.token not in list(stored)  # only its hash is kept
+    with pytest.raises(TokenInvalidError, match="expired"):
+        auth.authenticate(ctx, issued.token, now=datetime.now(UTC) + timedelta(days=3))
+    auth.revoke_token(ctx, head, issued.token)
+    with pytest.raises(TokenInvalidError, match="revoked"):
+        auth.authenticate(ctx, issued.token)
+    with pytest.raises(InvalidRequestError):
+        auth.issue_token(ctx, head, "forever", days=3650)
+    assert _audit(ctx, "auth.token.issue") and _audit(ctx, "auth.token.revoke")

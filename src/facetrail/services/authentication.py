@@ -18,6 +18,7 @@ from facetrail.errors import (
     AccountLockedError,
     AuthError,
     FacetrailError,
+    InvalidRequestError,
     TokenInvalidError,
 )
 from facetrail.governance import credentials as cred
@@ -138,6 +139,39 @@ def authenticate(ctx: AppContext, token: str, *, now: datetime | None = None) ->
     if problem is not None:
         raise problem
     return principal
+
+
+MAX_TOKEN_DAYS = 90
+
+
+def issue_token(ctx: AppContext, actor: Principal, name: str, days: int = 30) -> LoginResult:
+    """A named API token for the signed-in user (for scripts and the API), shown once; it
+    expires after ``days`` (at most 90) and dies with a suspension or revocation."""
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise InvalidRequestError(f"days must be 1..{MAX_TOKEN_DAYS}", subject="days")
+    if not name.strip() or len(name) > 100:
+        raise InvalidRequestError("name the token (1..100 characters)", subject="name")
+    token = cred.new_token()
+    expires = utc_now() + timedelta(days=days)
+    with ctx.transaction() as session:
+        session.add(
+            ApiToken(
+                user_id=actor.user_id,
+                token_hash=cred.secret_hash(token),
+                name=name.strip(),
+                expires_at=expires,
+            )
+        )
+        append(
+            session,
+            AuditEvent(
+                actor.username,
+                "auth.token.issue",
+                actor.username,
+                {"token": cred.secret_hash(token)[:12], "name": name, "days": days},
+            ),
+        )
+    return LoginResult(token, expires.isoformat(), actor)
 
 
 def revoke_token(ctx: AppContext, actor: Principal, token: str) -> None:
