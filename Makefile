@@ -30,17 +30,12 @@ bench: $(STAMP)
 	$(PY) bench/accuracy_vs_reference.py --pack sface
 	$(PY) bench/ingest_cost.py
 
-# The main job on the embedded defaults (SQLite WAL + FAISS in ./var): build a gallery from
-# the shared lfw-dev photos with its provenance, then search it with one probe.
+# The main job on the embedded defaults (SQLite WAL + FAISS in ./var), non-interactively: first
+# start, a gallery built from the shared lfw-dev photos with its provenance, an investigator
+# allowed to search it, and one search for a case (scripts/demo.sh; safe to re-run).
 DATA ?= $(or $(FACETRAIL_TEST_DATA),../shared/data)
-FT := $(VENV)/bin/facetrail
 demo: $(STAMP)
-	$(FT) gallery show demo >/dev/null 2>&1 || $(FT) gallery create demo --pack arcface-mbf
-	$(FT) gallery show demo 2>/dev/null | grep -q "source lfw-dev" || $(FT) gallery add-source demo lfw-dev \
-	  --kind "news photographs (LFW research set)" --legal-basis "research evaluation only" \
-	  --supplied-by "UMass Amherst LFW" --collected-at 2007-10-01 --retention-days 365
-	$(FT) gallery ingest $(DATA)/lfw-dev --gallery demo --source lfw-dev
-	$(FT) search $(DATA)/lfw-dev/Aaron_Peirsol/Aaron_Peirsol_0002.jpg --gallery demo --top 5 --crops var/crops
+	VENV=$(VENV) DATA=$(DATA) scripts/demo.sh
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,55 +1,97 @@
-"""init -> login with TOTP -> whoami, as a system admin would type it."""
+"""init -> login with TOTP -> whoami -> accounts -> logout, as people would type it."""
 
 from __future__ import annotations
 
 import json
 import stat
-from pathlib import Path
+from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from facetrail.cli.main import app
 from facetrail.config import get_settings
 from facetrail.governance.credentials import totp_now
+from tests.cli.terminal import PASSWORD, Terminal
 
 
-def test_init_login_whoami(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    home = tmp_path / "home"
-    monkeypatch.setenv("FACETRAIL_HOME", str(home))
-    runner = CliRunner()
+def test_init_login_whoami(term: Terminal, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FACETRAIL_ADMIN_PASSWORD")
     get_settings.cache_clear()
-    out = runner.invoke(app, ["init", "--admin", "root", "--email", "r@x", "--json"])
-    assert out.exit_code == 2 and "password_missing" in out.output  # never a default
-    monkeypatch.setenv("FACETRAIL_ADMIN_PASSWORD", "a long enough secret")
+    out = term("init", "--admin", "root", "--email", "r@x", "--json", code=2)
+    assert "password_missing" in out  # never a default
+    monkeypatch.setenv("FACETRAIL_ADMIN_PASSWORD", PASSWORD)
     get_settings.cache_clear()
-    out = runner.invoke(app, ["init", "--admin", "root", "--email", "r@x", "--json"])
-    assert out.exit_code == 0, out.output
-    enrolment = json.loads(out.output)
+    enrolment = json.loads(term("init", "--admin", "root", "--email", "r@x", "--json"))
     assert len(enrolment["recovery_codes"]) == 10
-    again = runner.invoke(app, ["init", "--admin", "root2", "--email", "r@x"])
-    assert again.exit_code == 2 and "account_exists" in again.output
-    bad = runner.invoke(
-        app, ["login", "root", "--password", "a long enough secret", "--code", "123456"]
-    )
-    assert bad.exit_code == 2 and "auth_failed" in bad.output
-    ok = runner.invoke(
-        app,
-        [
-            "login",
-            "root",
-            "--password",
-            "a long enough secret",
-            "--code",
-            totp_now(enrolment["totp_secret"]),
-            "--json",
-        ],
-    )
-    assert ok.exit_code == 0, ok.output
-    token_file = home / "session.token"
+    assert "account_exists" in term("init", "--admin", "root2", "--email", "r@x", code=2)
+    bad = term("login", "root", "--password", PASSWORD, "--code", "123456", code=2)
+    assert "auth_failed" in bad
+    code = totp_now(enrolment["totp_secret"])
+    term("login", "root", "--password", PASSWORD, "--code", code, "--json")
+    token_file = term.home / "session.token"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
-    who = json.loads(runner.invoke(app, ["whoami", "--json"]).output)
+    who = term.json("whoami")
     assert who == {"username": "root", "agency": "facetrail operators", "roles": ["system_admin"]}
-    verify = runner.invoke(app, ["audit", "verify", "--json"])
-    get_settings.cache_clear()
-    assert json.loads(verify.output)["ok"] is True
+    assert "signed out root" in term("logout")
+    assert not token_file.exists()
+    assert "not_logged_in" in term("whoami", code=2)
+    assert json.loads(term("audit", "verify", "--json"))["ok"] is True
+
+
+def test_agency_accounts_and_inbox(term: Terminal, monkeypatch: pytest.MonkeyPatch) -> None:
+    term.init()
+    term("network", "create", "region")
+    term("agency", "create", "county", "--network", "region", "--trial-days", "14")
+    term.account("hana", "county", "agency_head", "supervisor")
+    term.account("sam", "county", "supervisor")
+    args = ["account", "create", "gus", "--email", "g@x", "--agency", "county"]
+    granted = term.json(*args, "--role", "gallery_admin")
+    assert isinstance(granted, dict) and granted["status"] == "active"
+    assert "FACETRAIL_NEW_PASSWORD" in term("account", "create", "--help")
+
+    term("logout")
+    monkeypatch.delenv("FACETRAIL_NEW_PASSWORD")
+    args = ["account", "request", "tina", "--email", "t@x", "--agency", "county"]
+    assert "password_missing" in term(*args, "--supervisor", "sam", code=2)
+    monkeypatch.setenv("FACETRAIL_NEW_PASSWORD", PASSWORD)
+    asked: Any = term.json(*args, "--supervisor", "sam", "--trial")
+    assert asked["status"] == "requested"
+    term.secrets["tina"] = asked["totp_secret"]
+    tina_code = totp_now(asked["totp_secret"])
+    out = term("login", "tina", "--password", PASSWORD, "--code", tina_code, code=2)
+    assert "account_inactive" in out  # nothing until a supervisor approves
+
+    term.login("sam")
+    term("account", "approve", "tina")
+    term.login("tina")
+    assert term.json("whoami") == {
+        "username": "tina",
+        "agency": "county",
+        "roles": ["investigator"],
+    }
+    assert "permission_denied" in term("account", "suspend", "sam", "--reason", "no", code=2)
+    term.login("sam")
+    term("account", "suspend", "tina", "--reason", "left the unit")
+    term.login("hana")
+    inbox: Any = term.json("inbox")
+    subjects = [m["subject"] for m in inbox]
+    assert "account request: tina" in subjects and "account suspended: tina" in subjects
+    history: Any = term.json("policy", "history", "county")
+    assert [v["version"] for v in history] == [1] and history[0]["policy"]["trial_days"] == 14
+
+
+def test_roles_tokens_and_periodic_checkpoints(term: Terminal) -> None:
+    term.init()
+    term("agency", "create", "county")
+    term.account("head", "county", "agency_head")
+    term.account("ivy", "county", "investigator")
+    term.login("head")
+    term("account", "roles", "ivy", "--role", "investigator", "--role", "supervisor")
+    out = term("account", "roles", "head", "--role", "system_admin", code=2)
+    assert "permission_denied" in out and "own roles" in out
+    issued = term.json("token", "create", "nightly", "--days", "7")
+    assert isinstance(issued, dict) and issued["token"].startswith("ft_")
+    term("token", "revoke", issued["token"])
+    assert "token_invalid" in term("token", "revoke", "ft_nonsense", code=2)
+    # Every signed-in command ran housekeeping: the first one signed a checkpoint.
+    checkpoints = json.loads(term("audit", "export"))
+    assert isinstance(checkpoints, list) and checkpoints

@@ -1,112 +1,101 @@
-"""The CLI as a user types it: JSON output, typed errors, exit codes."""
+"""The CLI as a user types it: JSON output, typed errors, exit codes, sign-in required."""
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
+from typing import Any
 
-import pytest
-from typer.testing import CliRunner
-
-from facetrail.cli.main import app
-from facetrail.config import get_settings
-from tests.conftest import lfw_people, needs_lfw
-
-pytestmark = needs_lfw
+from tests.cli.terminal import OPERATORS, Terminal, first_photos, lfw_people, second_photo
+from tests.conftest import needs_lfw
 
 
-@pytest.fixture()
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("FACETRAIL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("FACETRAIL_THREADS", "1")
-    get_settings.cache_clear()
-    runner = CliRunner()
+def _investigator_on(term: Terminal, gallery: str = "g") -> None:
+    """The signed-in admin makes ivy an investigator of the operators' agency, lets the agency
+    search ``gallery`` without prior approval, and hands over to ivy."""
+    term.account("ivy", OPERATORS, "investigator")
+    term(
+        "policy",
+        "set",
+        OPERATORS,
+        "--galleries",
+        gallery,
+        "--approval",
+        "never",
+        "--reason",
+        "tests search this gallery",
+    )
+    term.login("ivy")
 
-    def invoke(*args: str, code: int = 0) -> str:
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == code, result.output
-        return result.output
 
-    yield invoke
-    get_settings.cache_clear()
-
-
-def test_gallery_ingest_search_verify(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@needs_lfw
+def test_gallery_ingest_search_verify(term: Terminal, tmp_path: Path) -> None:
     people = lfw_people(5)
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for person in people:
-        shutil.copy(sorted(person.glob("*.jpg"))[0], folder)
-    run("gallery", "create", "g")
-    run(
-        "gallery",
-        "add-source",
-        "g",
-        "s",
-        "--kind",
-        "booking photos",
-        "--legal-basis",
-        "statute",
-        "--supplied-by",
-        "sheriff",
-        "--collected-at",
-        "2026-02-01",
-        "--retention-days",
-        "365",
-    )
-    summary = json.loads(
-        run("gallery", "ingest", str(folder), "-g", "g", "-s", "s", "--workers", "1", "--json")
-    )
-    assert summary["images_ingested"] == 5 and summary["failures"] == []
-    listed = json.loads(run("gallery", "list", "--json"))
+    term.init()
+    term.gallery(first_photos(tmp_path / "in", people))
+    listed: Any = term.json("gallery", "list")
     assert listed[0]["name"] == "g" and listed[0]["images"] == 5
+    templates = listed[0]["templates"]
+    _investigator_on(term)
 
-    probe = sorted(people[1].glob("*.jpg"))[1]
-    out = json.loads(
-        run(
-            "search",
-            str(probe),
-            "-g",
-            "g",
-            "--top",
-            "2",
-            "--json",
-            "--crops",
-            str(tmp_path / "crops"),
-        )
-    )
+    probe = second_photo(people[1])
+    out = json.loads(term.search(probe, top="2", crops=str(tmp_path / "crops"), flags=("--json",)))
+    assert out["status"] == "done" and out["requester"] == "ivy"
     best = out["candidates"][0]
-    assert best["image_name"].startswith(people[1].name)
+    assert best["image_name"].startswith(people[1].name) and best["gallery"] == "g"
     assert Path(best["crop_path"]).read_bytes()[:2] == b"\xff\xd8"
     assert best["false_match"] is None or 0 < best["false_match"]["fmr"] < 1e-3
     assert out["probe_faces"][0]["used"] is True
+    assert out["produced_by"]["g"]["size"] == templates and out["produced_by"]["g"]["pack"]
+    text = term.search(probe, top="2")
+    assert "investigative leads" in text and f"{templates} templates" in text
 
-    same = json.loads(run("verify", str(probe), str(sorted(people[1].glob("*.jpg"))[0]), "--json"))
-    other = json.loads(run("verify", str(probe), str(sorted(people[2].glob("*.jpg"))[0]), "--json"))
+    same: Any = term.json("verify", str(probe), str(sorted(people[1].glob("*.jpg"))[0]))
+    other: Any = term.json("verify", str(probe), str(sorted(people[2].glob("*.jpg"))[0]))
     assert same["score"] > 0.3 > other["score"]
 
-    rebuilt = json.loads(run("index", "rebuild", "g", "--json"))
-    assert rebuilt["entries"] == json.loads(run("gallery", "show", "g", "--json"))["templates"]
+    out_text = term("index", "rebuild", "g", code=2)  # an investigator is no gallery admin
+    assert "permission_denied" in out_text
+    term.login("root")
+    rebuilt: Any = term.json("index", "rebuild", "g")
+    assert rebuilt["entries"] == templates
 
 
-def test_errors_are_typed_and_name_the_thing(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    out = run("search", str(tmp_path / "nope.jpg"), "-g", "g", code=2)
-    assert "nope.jpg" in out
+def test_acting_needs_sign_in(term: Terminal, tmp_path: Path) -> None:
+    out = term("gallery", "create", "g", code=2)
+    assert "not_logged_in" in out
+    out = term.search(tmp_path / "nope.jpg", code=2)  # the probe is read first
+    assert "image_unreadable" in out and "nope.jpg" in out
     (tmp_path / "x.jpg").write_text("hello")
-    run("gallery", "create", "g")
-    out = run("search", str(tmp_path / "x.jpg"), "-g", "g", code=2)
-    assert "image_not_an_image" in out and "x.jpg" in out
-    out = run("gallery", "show", "missing", code=2)
+    out = term.search(tmp_path / "x.jpg", code=2)
+    assert "not_logged_in" in out
+
+
+def test_errors_are_typed_and_name_the_thing(term: Terminal, tmp_path: Path) -> None:
+    term.init()
+    term("gallery", "create", "g")
+    out = term("gallery", "show", "missing", code=2)
     assert "gallery_not_found" in out and "missing" in out
-    out = run("gallery", "create", "g2", "--pack", "r100", code=2)
+    out = term("gallery", "create", "g2", "--pack", "r100", code=2)
     assert "model_pack_unknown" in out
+    (tmp_path / "x.jpg").write_text("hello")
+    out = term.search(tmp_path / "x.jpg", code=2)  # a system admin does not search
+    assert "permission_denied" in out
+    _investigator_on(term)
+    out = term.search(tmp_path / "x.jpg", code=2)
+    assert "image_not_an_image" in out and "x.jpg" in out
+    out = term.search(tmp_path / "x.jpg", offense="littering", code=2)
+    assert "offense_not_allowed" in out and "littering" in out
+    out = term.search(tmp_path / "x.jpg", gallery="other", code=2)
+    assert "gallery_not_allowed" in out and "other" in out
+    out = term.search(tmp_path / "x.jpg", case="no", code=2)
+    assert "case_number_invalid" in out
 
 
-def test_models_lists_licences(run) -> None:  # type: ignore[no-untyped-def]
-    packs = json.loads(run("models", "--json"))
+def test_models_lists_licences(term: Terminal) -> None:
+    packs: Any = term.json("models")
     by_name = {p["name"]: p for p in packs}
     assert by_name["arcface-mbf"]["installed"] and by_name["sface"]["installed"]
     assert "non-commercial" in by_name["arcface-mbf"]["licence"]
-    text = run("models", "--no-check")
+    text = term("models", "--no-check")
     assert "non-commercial research" in text

@@ -23,8 +23,8 @@ from facetrail.services.ingest import IngestRequest, ingest
 from facetrail.services.search import ProbeImage
 from facetrail.store.schema import Image, TemplateRow
 from tests.conftest import lfw_people, needs_lfw
-from tests.org import Org, make_gallery, open_searching
 from tests.hostile_corpus import make_hostile_corpus
+from tests.org import Org, make_gallery, open_searching
 
 pytestmark = needs_lfw
 

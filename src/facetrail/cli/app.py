@@ -13,7 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from facetrail.cli.render import err_console
 from facetrail.config import get_settings
-from facetrail.errors import FacetrailError
+from facetrail.errors import FacetrailError, NotLoggedInError
+from facetrail.governance.credentials import Principal
 from facetrail.services.context import AppContext
 
 app = typer.Typer(
@@ -35,6 +36,28 @@ audit_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
+searches_app = typer.Typer(
+    help="Stored searches: approve, view, review, close as a lead, export.", no_args_is_help=True
+)
+case_app = typer.Typer(
+    help="Everything a case's searches did, for disclosure.", no_args_is_help=True
+)
+policy_app = typer.Typer(
+    help="Agency policy: who may search what, why and under whose eyes.", no_args_is_help=True
+)
+agency_app = typer.Typer(help="Agencies (each with its own policy).", no_args_is_help=True)
+network_app = typer.Typer(help="Networks of agencies.", no_args_is_help=True)
+account_app = typer.Typer(
+    help="People's accounts: grant, request, approve, suspend.", no_args_is_help=True
+)
+app.add_typer(searches_app, name="searches")
+app.add_typer(case_app, name="case")
+app.add_typer(policy_app, name="policy")
+app.add_typer(agency_app, name="agency")
+app.add_typer(network_app, name="network")
+app.add_typer(account_app, name="account")
+token_app = typer.Typer(help="Named API tokens: create, revoke.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 
 
 class MaskMode(enum.StrEnum):
@@ -52,6 +75,36 @@ def open_context() -> Iterator[AppContext]:
         yield ctx
     finally:
         ctx.close()
+
+
+@contextmanager
+def signed_in() -> Iterator[tuple[AppContext, Principal]]:
+    """The app context and the user signed in with ``facetrail login`` (the token's use is
+    audited). Every command that acts as a user goes through here."""
+    from facetrail.services.authentication import authenticate
+
+    with open_context() as ctx:
+        token_file = ctx.settings.session_token_file
+        if not token_file.exists():
+            run_service(lambda: _not_logged_in())
+        token = token_file.read_text().strip()
+        principal = run_service(lambda: authenticate(ctx, token))
+        yield ctx, principal
+        _housekeeping(ctx)
+
+
+def _housekeeping(ctx: AppContext) -> None:
+    """Probe retention, periodic checkpoints, mail retries: after every signed-in command."""
+    from facetrail.services.housekeeping import housekeeping
+
+    try:
+        housekeeping(ctx)
+    except FacetrailError as exc:  # never fails the command that already succeeded
+        err_console.print(f"[yellow]warning[/yellow] housekeeping: {escape(str(exc))}")
+
+
+def _not_logged_in() -> None:
+    raise NotLoggedInError("run 'facetrail login USERNAME --code CODE' first", subject="session")
 
 
 def run_service(fn: Callable[[], Any]) -> Any:

@@ -16,6 +16,7 @@ from facetrail.cli.app import (
     open_context,
     progress_bar,
     run_service,
+    signed_in,
 )
 from facetrail.cli.render import console, plain, print_json
 from facetrail.services import galleries, indexing, ingest
@@ -30,13 +31,10 @@ def gallery_create(
     description: str = "",
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a gallery bound to a model pack (default: arcface-mbf)."""
-    with open_context() as ctx:
-        info = run_service(
-            lambda: galleries.create_gallery(
-                ctx, galleries.CreateGalleryRequest(name, pack, description)
-            )
-        )
+    """Create a gallery bound to a model pack (default: arcface-mbf); gallery admins."""
+    request = galleries.CreateGalleryRequest(name, pack, description)
+    with signed_in() as (ctx, me):
+        info = run_service(lambda: galleries.create_gallery(ctx, me, request))
     print_json(info) if as_json else console.print(f"created gallery {info.name} ({info.pack})")
 
 
@@ -51,16 +49,12 @@ def gallery_add_source(
     retention_days: Annotated[int, typer.Option(help="How long images may be kept.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Record a lawful source of images for a gallery."""
-    with open_context() as ctx:
-        info = run_service(
-            lambda: galleries.add_source(
-                ctx,
-                galleries.CreateSourceRequest(
-                    gallery, name, kind, legal_basis, supplied_by, collected_at, retention_days
-                ),
-            )
-        )
+    """Record a lawful source of images for a gallery; gallery admins."""
+    request = galleries.CreateSourceRequest(
+        gallery, name, kind, legal_basis, supplied_by, collected_at, retention_days
+    )
+    with signed_in() as (ctx, me):
+        info = run_service(lambda: galleries.add_source(ctx, me, request))
     print_json(info) if as_json else console.print(f"added source {info.name} to {gallery}")
 
 
@@ -73,14 +67,15 @@ def gallery_ingest(
     workers: Annotated[int, typer.Option(help="Worker processes (default: CPU count).")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest a folder (recursively); resumable, duplicates skipped, failures listed."""
+    """Ingest a folder (recursively); resumable, duplicates skipped, failures listed;
+    gallery admins."""
     import os
 
     request = ingest.IngestRequest(
         path, gallery, source, manifest, workers or (os.cpu_count() or 1)
     )
-    with open_context() as ctx, progress_bar("ingesting", not as_json) as bar:
-        summary = run_service(lambda: ingest.ingest(ctx, request, bar))
+    with signed_in() as (ctx, me), progress_bar("ingesting", not as_json) as bar:
+        summary = run_service(lambda: ingest.ingest(ctx, me, request, bar))
     if as_json:
         print_json({**plain(summary), "images_per_second": summary.images_per_second})
         return
@@ -142,9 +137,9 @@ def gallery_show(name: str, as_json: JsonOpt = False) -> None:
 
 @index_app.command("rebuild")
 def index_rebuild(gallery: str, as_json: JsonOpt = False) -> None:
-    """Recreate a gallery's index from the templates in the database."""
-    with open_context() as ctx:
-        report = run_service(lambda: indexing.rebuild_index(ctx, gallery))
+    """Recreate a gallery's index from the templates in the database; gallery admins."""
+    with signed_in() as (ctx, me):
+        report = run_service(lambda: indexing.rebuild_index(ctx, me, gallery))
     print_json(report) if as_json else console.print(
         f"rebuilt index of {report.gallery}: {report.entries} entries ({report.description})"
     )

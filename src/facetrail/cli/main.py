@@ -5,10 +5,29 @@ Each command group lives in its own module; importing them registers their comma
 
 from __future__ import annotations
 
-from facetrail.cli import accounts, audit, evaluation, galleries, models_cmd, search
+from facetrail.cli import (
+    accounts,
+    audit,
+    evaluation,
+    galleries,
+    models_cmd,
+    policy,
+    search,
+    searches,
+)
 from facetrail.cli.app import app
 
-__all__ = ["accounts", "app", "audit", "evaluation", "galleries", "models_cmd", "search"]
+__all__ = [
+    "accounts",
+    "app",
+    "audit",
+    "evaluation",
+    "galleries",
+    "models_cmd",
+    "policy",
+    "search",
+    "searches",
+]
 
 
 def main() -> None:  # pragma: no cover

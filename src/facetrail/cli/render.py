@@ -1,4 +1,4 @@
-"""Turning service results into JSON or Rich output; no logic of its own."""
+"""Turning service results into JSON, Rich output or files; no logic of its own."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Column, Table
 
 console = Console()
 err_console = Console(stderr=True)
@@ -38,3 +40,82 @@ def fmr_text(estimate: Any) -> str:
     if estimate is None:
         return "uncalibrated"
     return f"{'<' if estimate.upper_bound else ''}{estimate.fmr:.2e}"
+
+
+def write_crops(result: Any, folder: Path | None) -> dict[int, str]:
+    """Write each candidate's face crop (when the service returned one); candidate id -> path."""
+    if folder is None:
+        return {}
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: dict[int, str] = {}
+    for c in result.candidates:
+        if c.crop_jpeg:
+            path = folder / f"candidate{c.id}-rank{c.rank:03d}-{c.image_sha256[:12]}.jpg"
+            path.write_bytes(c.crop_jpeg)
+            paths[c.id] = str(path)
+    return paths
+
+
+def search_json(result: Any, crop_paths: dict[int, str]) -> dict[str, Any]:
+    data: dict[str, Any] = plain(result)
+    for cand in data["candidates"]:
+        cand["crop_path"] = crop_paths.get(cand["id"])
+    return data
+
+
+def print_search_result(result: Any, crops: Path | None) -> None:
+    """A stored search: its state, and when done the candidates, the reviews this viewer may
+    see, the lead notice and what produced them."""
+    console.print(
+        f"search {result.search_id}: [bold]{result.status}[/bold]  case "
+        f"{escape(result.case_number)} ({escape(result.offense)}) by "
+        f"{escape(result.requester)} of {escape(result.agency)}"
+        + (f"; outcome {result.outcome}" if result.outcome else "")
+    )
+    if result.status == "pending":
+        console.print("waits for a supervisor of the agency to approve it (facetrail searches)")
+        return
+    if result.status != "done":
+        return
+    for f in result.probe_faces:
+        mark = "*" if f.used else " "
+        console.print(
+            f"{mark} probe {escape(f.probe)} face {f.index}: bbox "
+            f"{tuple(round(v) for v in f.bbox)} score {f.detector_score:.2f} "
+            f"eyes {f.inter_eye_px:.0f}px blur {f.blur:.0f} yaw {f.yaw_deg:.0f}°"
+        )
+    table = Table(
+        "gallery",
+        "rank",
+        "id",
+        Column("score", no_wrap=True),
+        Column("FMR", no_wrap=True),
+        Column("image", overflow="fold"),
+        "subject",
+        "source",
+    )
+    for c in result.candidates:
+        table.add_row(
+            escape(c.gallery),
+            str(c.rank),
+            str(c.id),
+            f"{c.score:.3f}",
+            fmr_text(c.false_match),
+            escape(c.image_name),
+            escape(c.subject_ref or ""),
+            escape(c.source.name),
+        )
+    console.print(table)
+    for c in result.candidates:
+        for r in c.reviews:
+            console.print(
+                f"candidate {c.id} review {r.stage} by {escape(r.reviewer)}: {r.decision} "
+                f"({escape(r.note)}) at {r.at}"
+            )
+    if crops is not None and result.candidates:
+        console.print(f"face crops of the candidates in {escape(str(crops))}")
+    console.print(f"[yellow]{escape(result.notice)}[/yellow]")
+    for gallery, p in result.produced_by.items():
+        console.print(f"gallery {escape(gallery)}: {p.size} templates, {p.pack}, {p.index}")
+    if result.second_review:
+        console.print("each candidate needs two independent reviews before it can be a lead")

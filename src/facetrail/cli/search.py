@@ -1,4 +1,4 @@
-"""Search and verify: the only way to results from the command line."""
+"""Search and verify: the only way to results from the command line, always signed in."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from facetrail.cli.app import (
-    JsonOpt,
-    app,
-    open_context,
-    run_service,
+from facetrail.cli.app import JsonOpt, app, run_service, signed_in
+from facetrail.cli.render import (
+    console,
+    err_console,
+    fmr_text,
+    print_json,
+    print_search_result,
+    search_json,
+    write_crops,
 )
-from facetrail.cli.render import console, err_console, fmr_text, plain, print_json
 from facetrail.services import search
 
 # --- search and verify ------------------------------------------------------------------
@@ -34,67 +36,53 @@ def _probe(path: Path) -> search.ProbeImage:
 @app.command("search")
 def search_cmd(
     probes: Annotated[list[Path], typer.Argument(help="Probe image(s) of one person.")],
-    gallery: Annotated[str, typer.Option("--gallery", "-g")],
-    top: int = 50,
+    galleries: Annotated[
+        list[str], typer.Option("--gallery", "-g", help="Gallery to search (repeatable).")
+    ],
+    case: Annotated[str, typer.Option(help="The case number the search is for.")],
+    offense: Annotated[str, typer.Option(help="Offense category, as the policy lists it.")],
+    justification: Annotated[str, typer.Option(help="Why this search is needed.")],
+    on_behalf_of: Annotated[
+        str | None, typer.Option(help="Network operators: the member agency it runs for.")
+    ] = None,
+    top: Annotated[int, typer.Option(help="Candidates per gallery.")] = 50,
     face: Annotated[int | None, typer.Option(help="Face index in the probe (0 = largest).")] = None,
     crops: Annotated[Path | None, typer.Option(help="Write candidate crops here.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Search a gallery; candidates are investigative leads, never identifications."""
-    request = search.SearchRequest(
-        tuple(_probe(p) for p in probes), gallery, top, face, include_crops=crops is not None
-    )
-    with open_context() as ctx:
-        result = run_service(lambda: search.search(ctx, request))
-    crop_paths: dict[int, str] = {}
-    if crops is not None:
-        crops.mkdir(parents=True, exist_ok=True)
-        for c in result.candidates:
-            if c.crop_jpeg:
-                path = crops / f"rank{c.rank:03d}-{c.image_sha256[:12]}.jpg"
-                path.write_bytes(c.crop_jpeg)
-                crop_paths[c.rank] = str(path)
+    """Search galleries for a case: now, or once a supervisor approves (as policy says).
+
+    Candidates are investigative leads, never identifications.
+    """
+    images = tuple(_probe(p) for p in probes)
+    with signed_in() as (ctx, me):
+        request = search.SearchRequest(
+            requester=me,
+            case_number=case,
+            offense=offense,
+            justification=justification,
+            galleries=tuple(galleries),
+            probes=images,
+            on_behalf_of=on_behalf_of,
+            top=top,
+            face=face,
+        )
+        result = run_service(lambda: search.search(ctx, request, include_crops=crops is not None))
+    crop_paths = write_crops(result, crops)
     if as_json:
-        data = plain(result)
-        for cand in data["candidates"]:
-            cand["crop_path"] = crop_paths.get(cand["rank"])
-        print_json(data)
-        return
-    for f in result.probe_faces:
-        mark = "*" if f.used else " "
-        console.print(
-            f"{mark} probe {f.probe} face {f.index}: bbox "
-            f"{tuple(round(v) for v in f.bbox)} score {f.detector_score:.2f} "
-            f"eyes {f.inter_eye_px:.0f}px blur {f.blur:.0f} yaw {f.yaw_deg:.0f}°"
-        )
-    table = Table("rank", "score", "FMR", "image", "subject", "source", "crop")
-    for c in result.candidates:
-        table.add_row(
-            str(c.rank),
-            f"{c.score:.3f}",
-            fmr_text(c.false_match),
-            c.image_name,
-            c.subject_ref or "",
-            c.source.name,
-            crop_paths.get(c.rank, ""),
-        )
-    console.print(table)
-    console.print(f"[yellow]{result.notice}[/yellow]")
-    console.print(
-        f"gallery {result.gallery} ({result.gallery_size} templates, {result.pack}, "
-        f"{result.index}) in {result.seconds * 1000:.0f} ms"
-    )
+        print_json(search_json(result, crop_paths))
+    else:
+        print_search_result(result, crops)
 
 
 @app.command("verify")
 def verify_cmd(
     a: Path, b: Path, pack: Annotated[str | None, typer.Option()] = None, as_json: JsonOpt = False
 ) -> None:
-    """1:1 comparison of the largest faces in two images, with a calibrated FMR."""
-    with open_context() as ctx:
-        result = run_service(
-            lambda: search.verify(ctx, search.VerifyRequest(_probe(a), _probe(b), pack))
-        )
+    """1:1 comparison of the largest faces in two images, with a calibrated FMR (audited)."""
+    request = search.VerifyRequest(_probe(a), _probe(b), pack)
+    with signed_in() as (ctx, me):
+        result = run_service(lambda: search.verify(ctx, me, request))
     if as_json:
         print_json(result)
         return

@@ -1,0 +1,122 @@
+"""Agency policy commands: show, history, set (every change a new, audited version)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from facetrail.cli.app import JsonOpt, policy_app, run_service, signed_in
+from facetrail.cli.render import console, print_json
+from facetrail.governance.policy import ApprovalMode, Policy
+from facetrail.services import policy as policy_service
+
+ListOpt = Annotated[str | None, typer.Option(help="Comma-separated; replaces the current list.")]
+
+
+def _info_json(info: policy_service.PolicyInfo) -> dict[str, Any]:
+    return {
+        "agency": info.agency,
+        "version": info.version,
+        "policy": info.policy.to_dict(),
+        "changed_by": info.changed_by,
+        "reason": info.reason,
+        "at": info.at,
+        "weakened": info.weakened,
+    }
+
+
+def _print_info(info: policy_service.PolicyInfo) -> None:
+    console.print(
+        f"[bold]{escape(info.agency)}[/bold] policy version {info.version}, set by "
+        f"{escape(info.changed_by)} at {info.at}: {escape(info.reason)}"
+    )
+    for key, value in info.policy.to_dict().items():
+        shown = ", ".join(value) if isinstance(value, list) else str(value)
+        console.print(f"  {key.replace('_', ' ')}: {escape(shown) or '(none)'}")
+    for w in info.weakened:
+        console.print(f"  [yellow]relaxed[/yellow] {escape(w)}")
+
+
+@policy_app.command("show")
+def policy_show(
+    agency: Annotated[str | None, typer.Argument(help="Default: your own agency.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The policy in force for an agency."""
+    with signed_in() as (ctx, me):
+        info = run_service(lambda: policy_service.show_policy(ctx, me, agency or me.agency))
+    print_json(_info_json(info)) if as_json else _print_info(info)
+
+
+@policy_app.command("history")
+def policy_history(agency: str, as_json: JsonOpt = False) -> None:
+    """Every version of an agency's policy, who set it, why, and what it relaxed."""
+    with signed_in() as (ctx, me):
+        infos = run_service(lambda: policy_service.policy_history(ctx, me, agency))
+    if as_json:
+        print_json([_info_json(i) for i in infos])
+        return
+    table = Table("version", "at", "by", "reason", "relaxed")
+    for i in infos:
+        table.add_row(
+            str(i.version),
+            i.at,
+            escape(i.changed_by),
+            escape(i.reason),
+            escape("; ".join(i.weakened)),
+        )
+    console.print(table)
+
+
+def _names(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+@policy_app.command("set")
+def policy_set(
+    agency: str,
+    reason: Annotated[
+        str, typer.Option(help="Why the policy changes (recorded, told to the head).")
+    ],
+    galleries: ListOpt = None,
+    offenses: ListOpt = None,
+    approval: Annotated[
+        ApprovalMode | None, typer.Option(help="When a supervisor must approve a search first.")
+    ] = None,
+    approval_offenses: ListOpt = None,
+    second_reviewer: Annotated[
+        bool | None, typer.Option(help="Whether a second person reviews each candidate.")
+    ] = None,
+    daily_limit: Annotated[int | None, typer.Option(help="Searches per person per day.")] = None,
+    min_justification: Annotated[
+        int | None, typer.Option(help="Characters a justification needs at least.")
+    ] = None,
+    case_pattern: Annotated[
+        str | None, typer.Option(help="Regular expression case numbers must match.")
+    ] = None,
+    probe_retention_days: Annotated[int | None, typer.Option()] = None,
+    trial_days: Annotated[int | None, typer.Option(help="How long trial accounts last.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A new version of an agency's policy: fields not given keep their current value."""
+    given: dict[str, Any] = {
+        "galleries": _names(galleries),
+        "offenses": _names(offenses),
+        "approval": approval.value if approval is not None else None,
+        "approval_offenses": _names(approval_offenses),
+        "second_reviewer": second_reviewer,
+        "daily_limit": daily_limit,
+        "min_justification": min_justification,
+        "case_pattern": case_pattern,
+        "probe_retention_days": probe_retention_days,
+        "trial_days": trial_days,
+    }
+    changes = {k: v for k, v in given.items() if v is not None}
+    with signed_in() as (ctx, me):
+        current = run_service(lambda: policy_service.show_policy(ctx, me, agency)).policy
+        new = run_service(lambda: Policy.from_dict(current.to_dict() | changes))
+        info = run_service(lambda: policy_service.set_policy(ctx, me, agency, new, reason))
+    print_json(_info_json(info)) if as_json else _print_info(info)
