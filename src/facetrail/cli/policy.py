@@ -37,7 +37,7 @@ def _print_info(info: policy_service.PolicyInfo) -> None:
         shown = ", ".join(value) if isinstance(value, list) else str(value)
         console.print(f"  {key.replace('_', ' ')}: {escape(shown) or '(none)'}")
     for w in info.weakened:
-        console.print(f"  [yellow]relaxed[/yellow] {escape(w)}")
+        console.print(f"  [yellow]relaxed:[/yellow] {escape(w)}")
 
 
 @policy_app.command("show")

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# A case from policy to disclosure, as the people of one agency type it (README "Accountable
+# searching"). Runs in a fresh home (default: a temp folder) with a small gallery of lfw-dev
+# photos, and echoes each command before its output.
+set -euo pipefail
+
+VENV=${VENV:-.venv}
+DATA=${DATA:-../shared/data}
+PY="$VENV/bin/python"
+export FACETRAIL_HOME=${FACETRAIL_HOME:-$(mktemp -d)/home}
+export FACETRAIL_THREADS=1
+# DEMO ONLY: one published password for every account; the TOTP secrets are kept in files.
+export FACETRAIL_ADMIN_PASSWORD="walkthrough password, not for real use"
+export FACETRAIL_NEW_PASSWORD="$FACETRAIL_ADMIN_PASSWORD"
+secrets="$FACETRAIL_HOME/../secrets"
+mkdir -p "$secrets"
+
+shown() { # the arguments as one would type them: quoted only where needed
+  local a out=""
+  for a in "$@"; do
+    if [[ "$a" =~ ^[A-Za-z0-9_./:=,@+-]+$ ]]; then out+=" $a"; else out+=" '$a'"; fi
+  done
+  echo "$out"
+}
+ft() { echo "\$ facetrail$(shown "$@")" >&2; "$VENV/bin/facetrail" "$@"; }
+quiet() { "$VENV/bin/facetrail" "$@" >/dev/null; }
+login() {
+  local code
+  code=$("$PY" -c 'import json, sys
+from facetrail.governance.credentials import totp_now
+print(totp_now(json.load(open(sys.argv[1]))["totp_secret"]))' "$secrets/$1.json")
+  echo "\$ facetrail login $1 --code $code    # password typed at the prompt" >&2
+  "$VENV/bin/facetrail" login "$1" --password "$FACETRAIL_ADMIN_PASSWORD" --code "$code"
+}
+account() { # account NAME AGENCY ROLE...
+  local name=$1 agency=$2
+  shift 2
+  "$VENV/bin/facetrail" account create "$name" --email "$name@county.example" \
+    --agency "$agency" $(printf -- '--role %s ' "$@") --json >"$secrets/$name.json"
+  echo "(created $name: $*)" >&2
+}
+
+photos="$FACETRAIL_HOME/../photos"
+mkdir -p "$photos"
+for d in $(ls "$DATA/lfw-dev" | head -40); do
+  [ -d "$DATA/lfw-dev/$d" ] && cp "$(ls "$DATA/lfw-dev/$d"/*.jpg | head -1)" "$photos/"
+done
+
+"$VENV/bin/facetrail" init --admin root --email root@ops.example --json >"$secrets/root.json"
+login root >/dev/null
+quiet agency create county
+account hana county agency_head supervisor
+account sam county supervisor
+account ivy county investigator
+account ian county investigator
+quiet gallery create bookings
+quiet gallery add-source bookings sheriff --kind "booking photographs" \
+  --legal-basis "State Code 12-345" --supplied-by "County Sheriff" --collected-at 2026-01-15 \
+  --retention-days 3650
+quiet gallery ingest "$photos" --gallery bookings --source sheriff --workers 1 --json
+echo "(gallery 'bookings': $(ls "$photos" | wc -l) booking photos)" >&2
+
+login hana
+ft policy set county --galleries bookings --approval listed --approval-offenses homicide \
+  --daily-limit 5 --reason "bookings for serious cases; homicide needs prior approval"
+
+login ivy
+probe=$(ls "$DATA"/lfw-dev/Abdullah_Gul/*.jpg | sed -n 2p)
+ft search "$probe" -g bookings --case "" --offense homicide --justification x || true
+ft search "$probe" -g bookings --case 2026-000123 --offense shoplifting \
+  --justification "Shoplifting at the corner store, seen on camera." || true
+ft search "$probe" -g bookings -g dmv --case 2026-000123 --offense homicide \
+  --justification "Homicide on 3 Main St; suspect photographed by a doorbell camera." || true
+ft search "$probe" -g bookings --case 2026-000123 --offense homicide --top 3 \
+  --justification "Homicide on 3 Main St; suspect photographed by a doorbell camera."
+
+login sam
+ft searches pending
+ft searches approve 1 --note "open homicide case, probe is usable"
+
+login ivy
+ft searches show 1
+cand=$("$VENV/bin/facetrail" searches show 1 --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["candidates"][0]["id"])')
+ft searches review "$cand" --decision possible_match --note "same brow line and ears"
+ft searches review "$cand" --decision possible_match --note "again" || true
+login ian
+ft searches review "$cand" --decision possible_match --note "independent: nose and hairline agree"
+login ivy
+ft searches outcome 1 lead --note "interview at the address on file"
+ft case disclose 2026-000123 --out "$FACETRAIL_HOME/../disclosure.json"
+login hana
+ft inbox
+ft audit checkpoint
+ft audit verify
