@@ -30,17 +30,13 @@ from facetrail.governance.credentials import Role, totp_now  # noqa: E402
 from facetrail.governance.policy import ApprovalMode, Policy  # noqa: E402
 from facetrail.governance.verify import verify_log  # noqa: E402
 from facetrail.services import accounts, audit, galleries  # noqa: E402
+from facetrail.services._matching import search_gallery  # noqa: E402
 from facetrail.services.accounts import NewAccount  # noqa: E402
 from facetrail.services.authentication import login  # noqa: E402
 from facetrail.services.context import AppContext  # noqa: E402
 from facetrail.services.ingest import IngestRequest, ingest  # noqa: E402
 from facetrail.services.policy import set_policy  # noqa: E402
-from facetrail.services.search import (  # noqa: E402
-    ProbeImage,
-    SearchRequest,
-    _search_gallery,
-    search,
-)
+from facetrail.services.search import ProbeImage, SearchRequest, search  # noqa: E402
 
 PASSWORD = "benchmark password"
 
@@ -104,11 +100,11 @@ def main() -> None:
             ivy, "2026-000001", "armed-robbery", "benchmark of the audit overhead", ("g",), probes
         )
         search(ctx, request, include_crops=False)  # warm-up: model load, index load
-        _search_gallery(ctx, "g", probes, 50, None)
+        search_gallery(ctx, "g", probes, 50, None)
         bare_ms, governed_ms = [], []
         for _ in range(args.searches):
             t = time.perf_counter()
-            bare = _search_gallery(ctx, "g", probes, 50, None)
+            bare = search_gallery(ctx, "g", probes, 50, None)
             bare_ms.append(1000 * (time.perf_counter() - t))
             t = time.perf_counter()
             governed = search(ctx, request, include_crops=False)

@@ -30,7 +30,7 @@ from facetrail.governance.credentials import Role
 from facetrail.governance.policy import ApprovalMode
 from facetrail.governance.verify import verify_log
 from facetrail.services import accounts as acc
-from facetrail.services import audit, galleries, review
+from facetrail.services import audit, galleries, results, review
 from facetrail.services import search as svc
 from facetrail.services.accounts import NewAccount
 from facetrail.services.context import AppContext
@@ -172,7 +172,7 @@ def test_request_to_lead_to_disclosure(world) -> None:  # type: ignore[no-untype
     pending = org.search(("bookings",), probe, offense="homicide")
     assert pending.status == "pending" and pending.candidates == []
     sid = pending.search_id
-    assert [p.search_id for p in svc.pending_searches(ctx, org.people["sam"])] == [sid]
+    assert [p.search_id for p in results.pending_searches(ctx, org.people["sam"])] == [sid]
     assert any(
         m["Subject"] == f"[facetrail] search {sid} awaits your approval" for m in box.messages
     )
@@ -183,15 +183,15 @@ def test_request_to_lead_to_disclosure(world) -> None:  # type: ignore[no-untype
         svc.decide_search(ctx, org.people["sam"], sid, True, "twice")
 
     # 7. Results, stored with what produced them; viewing, a source image and export are events.
-    result = svc.get_search(ctx, ivy, sid)
+    result = results.get_search(ctx, ivy, sid)
     assert result.status == "done" and result.case_number == CASE
     top = result.candidates[0]
     assert top.image_name.startswith(people[2].name)
     assert result.produced_by["bookings"].pack == "arcface-mbf"
     assert "Flat" in result.produced_by["bookings"].index or result.produced_by["bookings"].index
-    name, data = svc.candidate_image(ctx, ivy, top.id)
+    name, data = results.candidate_image(ctx, ivy, top.id)
     assert data[:2] == b"\xff\xd8" and name == top.image_name
-    exported = svc.export_search(ctx, ivy, sid)
+    exported = results.export_search(ctx, ivy, sid)
     assert exported["search_id"] == sid and "investigative lead" in exported["notice"]
 
     # 8. Two-person review, blind.
@@ -202,10 +202,10 @@ def test_request_to_lead_to_disclosure(world) -> None:  # type: ignore[no-untype
     with pytest.raises(ReviewError, match="two people"):
         review.record_outcome(ctx, ivy, sid, "lead", "too early")
     ian = org.people["ian"]
-    seen_by_ian = svc.get_search(ctx, ian, sid, include_crops=False)
+    seen_by_ian = results.get_search(ctx, ian, sid, include_crops=False)
     assert seen_by_ian.candidates[0].reviews == ()  # Ivy's call is hidden from Ian
     review.review_candidate(ctx, ian, top.id, "possible_match", "independent: nose and brow")
-    after = svc.get_search(ctx, ian, sid, include_crops=False).candidates[0].reviews
+    after = results.get_search(ctx, ian, sid, include_crops=False).candidates[0].reviews
     assert [(r.stage, r.reviewer) for r in after] == [(1, "ivy"), (2, "ian")]
 
     # 9. The outcome is a lead, labelled as such.
@@ -259,9 +259,9 @@ def test_supervisor_denies_and_only_the_agency_sees(world) -> None:  # type: ign
     with pytest.raises(PermissionDeniedError):
         svc.decide_search(ctx, org.people["cy"], sid, True, "not mine to approve")
     with pytest.raises(PermissionDeniedError):
-        svc.get_search(ctx, org.people["cy"], sid)
+        results.get_search(ctx, org.people["cy"], sid)
     assert svc.decide_search(ctx, org.people["sam"], sid, False, "no link to the case") == "denied"
-    assert svc.get_search(ctx, org.people["ivy"], sid).candidates == []
+    assert results.get_search(ctx, org.people["ivy"], sid).candidates == []
     kinds = _kinds(ctx)
     assert "search.approve.refused" in kinds and "search.view.refused" in kinds
     assert "search.deny" in kinds and "search.run" not in kinds

@@ -21,7 +21,8 @@ from facetrail.services.context import AppContext
 from facetrail.services.housekeeping import housekeeping
 from facetrail.services.ingest import IngestRequest, ingest
 from facetrail.services.notifications import inbox
-from facetrail.services.search import ProbeImage, get_search
+from facetrail.services.results import get_search
+from facetrail.services.search import ProbeImage
 from facetrail.store.schema import AuditEntryRow, CheckpointRow, SearchRecord, UserRole
 from tests.conftest import lfw_people, needs_lfw
 from tests.org import Org, make_gallery, open_searching

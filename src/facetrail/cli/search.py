@@ -18,7 +18,7 @@ from facetrail.cli.render import (
     search_json,
     write_crops,
 )
-from facetrail.services import search
+from facetrail.services import search, verification
 
 # --- search and verify ------------------------------------------------------------------
 
@@ -80,9 +80,9 @@ def verify_cmd(
     a: Path, b: Path, pack: Annotated[str | None, typer.Option()] = None, as_json: JsonOpt = False
 ) -> None:
     """1:1 comparison of the largest faces in two images, with a calibrated FMR (audited)."""
-    request = search.VerifyRequest(_probe(a), _probe(b), pack)
+    request = verification.VerifyRequest(_probe(a), _probe(b), pack)
     with signed_in() as (ctx, me):
-        result = run_service(lambda: search.verify(ctx, me, request))
+        result = run_service(lambda: verification.verify(ctx, me, request))
     if as_json:
         print_json(result)
         return

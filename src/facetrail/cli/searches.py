@@ -19,7 +19,7 @@ from facetrail.cli.render import (
     search_json,
     write_crops,
 )
-from facetrail.services import review, search
+from facetrail.services import results, review, search
 
 NoteOpt = Annotated[str, typer.Option(help="Why: recorded in the audit log.")]
 #: the choices the review service takes (review.DECISIONS, review.OUTCOMES), for --help
@@ -33,7 +33,7 @@ Outcome = Literal["lead", "no_lead"]
 def searches_pending(as_json: JsonOpt = False) -> None:
     """Searches of your agency that wait for a supervisor's decision."""
     with signed_in() as (ctx, me):
-        waiting = run_service(lambda: search.pending_searches(ctx, me))
+        waiting = run_service(lambda: results.pending_searches(ctx, me))
     if as_json:
         print_json(waiting)
         return
@@ -91,7 +91,7 @@ def searches_show(
     """A stored search with its candidates and the reviews you may see (each view audited)."""
     with signed_in() as (ctx, me):
         result = run_service(
-            lambda: search.get_search(ctx, me, search_id, include_crops=crops is not None)
+            lambda: results.get_search(ctx, me, search_id, include_crops=crops is not None)
         )
     crop_paths = write_crops(result, crops)
     if as_json:
@@ -107,7 +107,7 @@ def searches_image(
 ) -> None:
     """Write the whole source image behind a candidate (each view audited)."""
     with signed_in() as (ctx, me):
-        name, data = run_service(lambda: search.candidate_image(ctx, me, candidate_id))
+        name, data = run_service(lambda: results.candidate_image(ctx, me, candidate_id))
     out.write_bytes(data)
     console.print(f"wrote {escape(name)} ({len(data)} bytes) to {escape(str(out))}")
 
@@ -119,7 +119,7 @@ def searches_export(
 ) -> None:
     """The search, its candidates (without images) and reviews as JSON (audited)."""
     with signed_in() as (ctx, me):
-        body = run_service(lambda: search.export_search(ctx, me, search_id))
+        body = run_service(lambda: results.export_search(ctx, me, search_id))
     text = json.dumps(plain(body), indent=2)
     if out is None:
         print(text)

@@ -13,7 +13,7 @@ from datetime import datetime
 from facetrail.services.audit import checkpoint_if_due
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox
-from facetrail.services.search import purge_expired_probes
+from facetrail.services.retention import purge_expired_probes
 
 
 @dataclass(frozen=True)

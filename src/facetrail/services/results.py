@@ -1,0 +1,220 @@
+"""Stored searches as people read them: results, a candidate's source image, exports, the
+searches that wait for a decision.
+
+Authorisation: the requester, or a supervisor, investigator, head or auditor of the search's
+agency; pending searches by its supervisors. Audit: every view, source-image view and export is
+an entry (refusals too). Another reviewer's call stays hidden from a viewer who has not yet
+made their own (blind second review).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facetrail.errors import (
+    NotFoundError,
+    PermissionDeniedError,
+)
+from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.credentials import Principal, Role
+from facetrail.models.calibration import false_match_rate
+from facetrail.services._matching import crop
+from facetrail.services.accounts import (
+    as_utc,
+    refuse,
+)
+from facetrail.services.context import AppContext
+from facetrail.services.search_model import (
+    Candidate,
+    CandidateSource,
+    ProbeFace,
+    Producer,
+    ReviewView,
+    SearchResult,
+)
+from facetrail.store.schema import (
+    Agency,
+    Review,
+    SearchCandidate,
+    SearchRecord,
+    User,
+)
+
+
+def _may_read(actor: Principal, record: SearchRecord) -> bool:
+    return actor.user_id == record.requester_id or (
+        actor.agency_id == record.agency_id
+        and actor.has_any(Role.SUPERVISOR, Role.INVESTIGATOR, Role.AGENCY_HEAD, Role.AUDITOR)
+    )
+
+
+def _readable(ctx: AppContext, actor: Principal, search_id: int, kind: str) -> SearchRecord:
+    with ctx.sessions() as session:
+        record = session.get(SearchRecord, search_id)
+        if record is None:
+            raise NotFoundError("no such search", subject=f"search:{search_id}")
+        if not _may_read(actor, record):
+            refuse(
+                ctx,
+                actor.username,
+                kind,
+                f"search:{search_id}",
+                PermissionDeniedError("not a search of your agency", subject=f"search:{search_id}"),
+            )
+        return record
+
+
+def get_search(
+    ctx: AppContext, actor: Principal, search_id: int, *, include_crops: bool = True
+) -> SearchResult:
+    """A stored search and its candidates; every view is an audit entry."""
+    _readable(ctx, actor, search_id, "search.view")
+    with ctx.transaction() as session:
+        append(session, AuditEvent(actor.username, "search.view", f"search:{search_id}"))
+    return load_result(ctx, actor, search_id, include_crops=include_crops)
+
+
+_CANDIDATE_COLUMNS = [c for c in SearchCandidate.__table__.columns if c.name not in ("search_id",)]
+
+
+def load_result(
+    ctx: AppContext, viewer: Principal, search_id: int, *, include_crops: bool
+) -> SearchResult:
+    with ctx.sessions() as session:
+        record = session.get(SearchRecord, search_id)
+        assert record is not None
+        agency = session.get(Agency, record.agency_id)
+        requester = session.get(User, record.requester_id)
+        assert agency is not None and requester is not None
+        rows = session.execute(
+            select(*_CANDIDATE_COLUMNS)
+            .where(SearchCandidate.search_id == search_id)
+            .order_by(SearchCandidate.gallery, SearchCandidate.rank)
+        ).all()
+        reviews = _reviews_seen_by(session, viewer, [r.id for r in rows])
+        producers = {g: Producer(**p) for g, p in json.loads(record.produced_by or "{}").items()}
+        calibrations = {
+            g: ctx.pipeline(p.pack).pack.manifest.calibration for g, p in producers.items()
+        }
+        candidates = [
+            Candidate(
+                id=r.id,
+                gallery=r.gallery,
+                rank=r.rank,
+                score=r.score,
+                false_match=false_match_rate(calibrations[r.gallery], r.score),
+                template_id=r.template_id,
+                image_sha256=r.image_sha256,
+                image_name=r.image_name,
+                subject_ref=r.subject_ref,
+                face_index=r.face_index,
+                bbox=(r.x1, r.y1, r.x2, r.y2),
+                source=CandidateSource(**json.loads(r.source)),
+                crop_jpeg=crop(ctx, r.image_sha256, (r.x1, r.y1, r.x2, r.y2))
+                if include_crops
+                else None,
+                reviews=reviews.get(r.id, ()),
+            )
+            for r in rows
+        ]
+        completed = as_utc(record.completed_at)
+        created = as_utc(record.created_at)
+        return SearchResult(
+            search_id=record.id,
+            status=record.status,
+            agency=agency.name,
+            requester=requester.username,
+            case_number=record.case_number,
+            offense=record.offense,
+            galleries=json.loads(record.galleries),
+            produced_by=producers,
+            probe_faces=[_probe_face_from(f) for f in json.loads(record.probe_faces or "[]")],
+            fused_probes=len(json.loads(record.probes)),
+            candidates=candidates,
+            second_review=record.second_review,
+            outcome=record.outcome,
+            seconds=(completed - created).total_seconds() if completed and created else 0.0,
+        )
+
+
+def _probe_face_from(body: dict[str, Any]) -> ProbeFace:
+    body = dict(body)
+    body["bbox"] = tuple(body["bbox"])
+    return ProbeFace(**body)
+
+
+def _reviews_seen_by(
+    session: Session, viewer: Principal, candidate_ids: list[int]
+) -> dict[int, tuple[ReviewView, ...]]:
+    """Blind review: another person's call stays hidden from a viewer who has not yet made
+    their own call on that candidate, until both stages are in."""
+    by_candidate: dict[int, list[tuple[Review, str]]] = {}
+    for review, name in session.execute(
+        select(Review, User.username)
+        .join(User, User.id == Review.reviewer_id)
+        .where(Review.candidate_id.in_(candidate_ids))
+        .order_by(Review.stage)
+    ):
+        by_candidate.setdefault(review.candidate_id, []).append((review, name))
+    seen: dict[int, tuple[ReviewView, ...]] = {}
+    for cid, items in by_candidate.items():
+        complete = len(items) >= 2
+        mine = any(r.reviewer_id == viewer.user_id for r, _ in items)
+        shown = [(r, n) for r, n in items if complete or mine or r.reviewer_id == viewer.user_id]
+        seen[cid] = tuple(
+            ReviewView(r.stage, n, r.decision, r.note, r.created_at.isoformat()) for r, n in shown
+        )
+    return seen
+
+
+def candidate_image(ctx: AppContext, actor: Principal, candidate_id: int) -> tuple[str, bytes]:
+    """The whole source image behind a candidate (name, bytes); each view is audited."""
+    with ctx.sessions() as session:
+        row = session.get(SearchCandidate, candidate_id)
+        if row is None:
+            raise NotFoundError("no such candidate", subject=f"candidate:{candidate_id}")
+        search_id, sha, name = row.search_id, row.image_sha256, row.image_name
+    _readable(ctx, actor, search_id, "search.source_view")
+    data = ctx.blobs.get(sha)
+    with ctx.transaction() as session:
+        append(
+            session,
+            AuditEvent(
+                actor.username,
+                "search.source_view",
+                f"search:{search_id}",
+                {"candidate": candidate_id, "image": sha},
+            ),
+        )
+    return name, data
+
+
+def export_search(ctx: AppContext, actor: Principal, search_id: int) -> dict[str, Any]:
+    """The search, its candidates (without images) and reviews as JSON-able data; audited."""
+    _readable(ctx, actor, search_id, "search.export")
+    with ctx.transaction() as session:
+        entry = append(session, AuditEvent(actor.username, "search.export", f"search:{search_id}"))
+    result = load_result(ctx, actor, search_id, include_crops=False)
+    body = asdict(result)
+    body["audit_entry"] = entry.seq
+    return body
+
+
+def pending_searches(ctx: AppContext, actor: Principal) -> list[SearchResult]:
+    """Searches of the actor's agency that wait for a supervisor's decision."""
+    if not actor.has(Role.SUPERVISOR):
+        raise PermissionDeniedError("only supervisors decide searches", subject=actor.username)
+    with ctx.sessions() as session:
+        ids = list(
+            session.scalars(
+                select(SearchRecord.id)
+                .where(SearchRecord.agency_id == actor.agency_id, SearchRecord.status == "pending")
+                .order_by(SearchRecord.id)
+            )
+        )
+    return [load_result(ctx, actor, i, include_crops=False) for i in ids]

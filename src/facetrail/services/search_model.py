@@ -1,0 +1,117 @@
+"""The typed requests and results of searching: probes, candidates with their provenance,
+what produced them, and a stored search as people see it.
+
+Plain data; ``services.search`` is the only door that fills them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from facetrail.governance.credentials import Principal
+from facetrail.models.calibration import FalseMatchEstimate
+
+LEAD_NOTICE = (
+    "Results are investigative leads only, never an identification: "
+    "they must be reviewed by trained people and corroborated."
+)
+
+
+@dataclass(frozen=True)
+class ProbeImage:
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ProbeFace:
+    probe: str
+    index: int
+    bbox: tuple[float, float, float, float]
+    detector_score: float
+    inter_eye_px: float
+    blur: float
+    yaw_deg: float
+    used: bool
+
+
+@dataclass(frozen=True)
+class CandidateSource:
+    name: str
+    kind: str
+    legal_basis: str
+    supplied_by: str
+    collected_at: str
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    requester: Principal
+    case_number: str
+    offense: str
+    justification: str
+    galleries: tuple[str, ...]
+    probes: tuple[ProbeImage, ...]
+    #: for a network operator: the member agency the search runs for
+    on_behalf_of: str | None = None
+    top: int = 50
+    #: Face to search in each probe (0 = largest, the default).
+    face: int | None = None
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    stage: int
+    reviewer: str
+    decision: str
+    note: str
+    at: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    gallery: str
+    rank: int
+    score: float
+    false_match: FalseMatchEstimate | None
+    template_id: int
+    image_sha256: str
+    image_name: str
+    subject_ref: str | None
+    face_index: int
+    bbox: tuple[float, float, float, float]
+    source: CandidateSource
+    crop_jpeg: bytes | None
+    #: the reviews this viewer may see (another reviewer's call stays hidden until the
+    #: viewer has made their own)
+    reviews: tuple[ReviewView, ...] = ()
+
+
+@dataclass(frozen=True)
+class Producer:
+    """What produced one gallery's candidates."""
+
+    pack: str
+    index: str
+    size: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    search_id: int
+    #: pending | denied | failed | done
+    status: str
+    agency: str
+    requester: str
+    case_number: str
+    offense: str
+    galleries: list[str]
+    produced_by: dict[str, Producer]
+    probe_faces: list[ProbeFace]
+    fused_probes: int
+    candidates: list[Candidate]
+    second_review: bool
+    outcome: str | None
+    seconds: float
+    notice: str = LEAD_NOTICE
