@@ -10,7 +10,7 @@ import pytest
 
 from facetrail.config import get_settings
 from facetrail.governance.credentials import totp_now
-from tests.cli.terminal import PASSWORD, Terminal
+from tests.cli.terminal import OPERATORS, PASSWORD, Terminal
 
 
 def test_init_login_whoami(term: Terminal, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -31,6 +31,21 @@ def test_init_login_whoami(term: Terminal, monkeypatch: pytest.MonkeyPatch) -> N
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     who = term.json("whoami")
     assert who == {"username": "root", "agency": "facetrail operators", "roles": ["system_admin"]}
+    # Accounts made after init get the same enrolment screen: a QR code of the otpauth URI.
+    shown = term(
+        "account",
+        "create",
+        "gus",
+        "--email",
+        "g@x",
+        "--agency",
+        OPERATORS,
+        "--role",
+        "gallery_admin",
+    )
+    assert "Scan this QR code" in shown and "otpauth://totp/facetrail:gus" in shown
+    qr = [line for line in shown.splitlines() if set(line) <= set("█▀▄ \xa0") and len(line) > 20]
+    assert len(qr) >= 10 and len({len(line) for line in qr}) == 1  # a square block of modules
     assert "signed out root" in term("logout")
     assert not token_file.exists()
     assert "not_logged_in" in term("whoami", code=2)

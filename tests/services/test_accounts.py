@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -174,6 +175,7 @@ def test_lockout_recovery_codes_and_trial_expiry(
     later = datetime.now(UTC) + auth.LOCKOUT + timedelta(seconds=1)
     code = e.recovery_codes[0]
     auth.login(ctx, "tia", PASSWORD, code, now=later)
+    assert json.loads(_audit(ctx, "auth.login")[-1].details) == {"mfa": "recovery_code"}
     with pytest.raises(AuthError):
         auth.login(ctx, "tia", PASSWORD, code, now=later)  # recovery codes work once
     # Trials granted directly get no expiry; approved trials expire after the agency's days.

@@ -30,10 +30,24 @@ from facetrail.services.accounts import Enrolment
 
 
 def _print_enrolment(enrolment: Enrolment) -> None:
-    console.print("Enrol this TOTP secret in an authenticator app (shown once):")
+    console.print("Scan this QR code with an authenticator app, or type the secret (shown once):")
+    console.print(_qr_text(enrolment.totp_uri), highlight=False)
     console.print(f"  secret {enrolment.totp_secret}\n  uri    {escape(enrolment.totp_uri)}")
     console.print("Recovery codes (each works once; keep them offline):")
     console.print("  " + "  ".join(enrolment.recovery_codes))
+
+
+def _qr_text(data: str) -> str:
+    """A QR code drawn with block characters, for a terminal."""
+    import io
+
+    import qrcode
+
+    code = qrcode.QRCode(border=1)
+    code.add_data(data)
+    drawn = io.StringIO()
+    code.print_ascii(out=drawn, invert=True)
+    return drawn.getvalue()
 
 
 def _password(given: str | None, env: str, prompt: str) -> str:

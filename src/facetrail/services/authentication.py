@@ -60,8 +60,8 @@ def login(
             problem = AccountLockedError(
                 "too many failed logins; try again later", subject=username
             )
-        elif not cred.password_matches(user.password_hash, password) or not _second_factor(
-            session, user, code, now
+        elif not cred.password_matches(user.password_hash, password) or not (
+            factor := _second_factor(session, user, code, now)
         ):
             user.failed_logins += 1
             if user.failed_logins >= MAX_FAILED_LOGINS:
@@ -87,16 +87,17 @@ def login(
                     expires_at=expires,
                 )
             )
-            append(session, AuditEvent(username, "auth.login", username, {"mfa": "totp"}))
+            append(session, AuditEvent(username, "auth.login", username, {"mfa": factor}))
             principal = principal_of(session, user)
     if problem is not None:
         raise problem
     return LoginResult(token, expires.isoformat(), principal)
 
 
-def _second_factor(session: Session, user: User, code: str, now: datetime) -> bool:
+def _second_factor(session: Session, user: User, code: str, now: datetime) -> str | None:
+    """Which second factor matched ("totp" or "recovery_code"), or None."""
     if cred.totp_matches(user.totp_secret, code, at=now.timestamp()):
-        return True
+        return "totp"
     recovery = session.scalar(
         select(RecoveryCode).where(
             RecoveryCode.user_id == user.id,
@@ -105,9 +106,9 @@ def _second_factor(session: Session, user: User, code: str, now: datetime) -> bo
         )
     )
     if recovery is None:
-        return False
+        return None
     recovery.used_at = now
-    return True
+    return "recovery_code"
 
 
 def authenticate(ctx: AppContext, token: str, *, now: datetime | None = None) -> Principal:
