@@ -471,12 +471,12 @@ def principal_of(session: Session, user: User) -> Principal:
 
 def current_policy(session: Session, agency_id: int) -> tuple[int, Policy]:
     """(version, policy) in force for an agency."""
-    row = session.scalar(
-        select(PolicyVersion)
+    row = session.execute(
+        select(PolicyVersion.version, PolicyVersion.body)
         .where(PolicyVersion.agency_id == agency_id)
         .order_by(PolicyVersion.version.desc())
         .limit(1)
-    )
+    ).first()
     if row is None:
         return 0, Policy()
     return row.version, Policy.from_json(row.body)

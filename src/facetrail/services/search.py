@@ -108,9 +108,14 @@ def _policy_problem(
 ) -> tuple[FacetrailError | None, Agency | None, int, Policy]:
     """Everything checked before a probe is looked at: who, for whom, why, where, how often."""
     actor = request.requester
-    user = session.get(User, actor.user_id)
-    if user is None:
+    found = session.execute(
+        select(User, Agency)
+        .join(Agency, Agency.id == User.agency_id)
+        .where(User.id == actor.user_id)
+    ).first()
+    if found is None:
         return NotFoundError("no such user", subject=actor.username), None, 0, Policy()
+    user, own_agency = found.tuple()
     inactive = inactive_reason(user, now)
     if inactive is not None:
         return inactive, None, 0, Policy()
@@ -127,8 +132,7 @@ def _policy_problem(
                 Policy(),
             )
         agency = agency_by_name(session, request.on_behalf_of)
-        own = session.get(Agency, user.agency_id)
-        if own is None or own.network_id is None or own.network_id != agency.network_id:
+        if own_agency.network_id is None or own_agency.network_id != agency.network_id:
             return (
                 PermissionDeniedError(
                     "that agency is not a member of your network", subject=agency.name
@@ -138,9 +142,7 @@ def _policy_problem(
                 Policy(),
             )
     else:
-        agency_row = session.get(Agency, user.agency_id)
-        assert agency_row is not None
-        agency = agency_row
+        agency = own_agency
         if Role.INVESTIGATOR.value not in roles:
             return (
                 PermissionDeniedError("only investigators search", subject=actor.username),
