@@ -115,7 +115,7 @@ def _policy_problem(
     ).first()
     if found is None:
         return NotFoundError("no such user", subject=actor.username), None, 0, Policy()
-    user, own_agency = found.tuple()
+    user, own_agency = found
     inactive = inactive_reason(user, now)
     if inactive is not None:
         return inactive, None, 0, Policy()
