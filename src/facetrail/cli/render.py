@@ -42,6 +42,15 @@ def fmr_text(estimate: Any) -> str:
     return f"{'<' if estimate.upper_bound else ''}{estimate.fmr:.2e}"
 
 
+def show_search_result(result: Any, crops: Path | None, as_json: bool) -> None:
+    """What ``search`` and ``searches show`` print: crops written, then JSON or the table."""
+    crop_paths = write_crops(result, crops)
+    if as_json:
+        print_json(search_json(result, crop_paths))
+    else:
+        print_search_result(result, crops)
+
+
 def write_crops(result: Any, folder: Path | None) -> dict[int, str]:
     """Write each candidate's face crop (when the service returned one); candidate id -> path."""
     if folder is None:

@@ -14,9 +14,7 @@ from facetrail.cli.render import (
     err_console,
     fmr_text,
     print_json,
-    print_search_result,
-    search_json,
-    write_crops,
+    show_search_result,
 )
 from facetrail.services import search, verification
 
@@ -68,11 +66,7 @@ def search_cmd(
             face=face,
         )
         result = run_service(lambda: search.search(ctx, request, include_crops=crops is not None))
-    crop_paths = write_crops(result, crops)
-    if as_json:
-        print_json(search_json(result, crop_paths))
-    else:
-        print_search_result(result, crops)
+    show_search_result(result, crops, as_json)
 
 
 @app.command("verify")

@@ -15,9 +15,7 @@ from facetrail.cli.render import (
     console,
     plain,
     print_json,
-    print_search_result,
-    search_json,
-    write_crops,
+    show_search_result,
 )
 from facetrail.services import results, review, search
 
@@ -93,11 +91,7 @@ def searches_show(
         result = run_service(
             lambda: results.get_search(ctx, me, search_id, include_crops=crops is not None)
         )
-    crop_paths = write_crops(result, crops)
-    if as_json:
-        print_json(search_json(result, crop_paths))
-    else:
-        print_search_result(result, crops)
+    show_search_result(result, crops, as_json)
 
 
 @searches_app.command("image")

@@ -77,21 +77,21 @@ def login(
         else:
             assert user is not None
             user.failed_logins = 0
-            token = cred.new_token()
             expires = now + SESSION_TOKEN_LIFETIME
-            session.add(
-                ApiToken(
-                    user_id=user.id,
-                    token_hash=cred.secret_hash(token),
-                    name="session",
-                    expires_at=expires,
-                )
-            )
+            token, _ = _add_token(session, user.id, "session", expires)
             append(session, AuditEvent(username, "auth.login", username, {"mfa": factor}))
             principal = principal_of(session, user)
     if problem is not None:
         raise problem
     return LoginResult(token, expires.isoformat(), principal)
+
+
+def _add_token(session: Session, user_id: int, name: str, expires: datetime) -> tuple[str, str]:
+    """A new bearer token for the user -> (token, its SHA-256); only the hash is stored."""
+    token = cred.new_token()
+    digest = cred.secret_hash(token)
+    session.add(ApiToken(user_id=user_id, token_hash=digest, name=name, expires_at=expires))
+    return token, digest
 
 
 def _second_factor(session: Session, user: User, code: str, now: datetime) -> str | None:
@@ -152,24 +152,16 @@ def issue_token(ctx: AppContext, actor: Principal, name: str, days: int = 30) ->
         raise InvalidRequestError(f"days must be 1..{MAX_TOKEN_DAYS}", subject="days")
     if not name.strip() or len(name) > 100:
         raise InvalidRequestError("name the token (1..100 characters)", subject="name")
-    token = cred.new_token()
     expires = utc_now() + timedelta(days=days)
     with ctx.transaction() as session:
-        session.add(
-            ApiToken(
-                user_id=actor.user_id,
-                token_hash=cred.secret_hash(token),
-                name=name.strip(),
-                expires_at=expires,
-            )
-        )
+        token, digest = _add_token(session, actor.user_id, name.strip(), expires)
         append(
             session,
             AuditEvent(
                 actor.username,
                 "auth.token.issue",
                 actor.username,
-                {"token": cred.secret_hash(token)[:12], "name": name, "days": days},
+                {"token": digest[:12], "name": name, "days": days},
             ),
         )
     return LoginResult(token, expires.isoformat(), actor)

@@ -53,7 +53,7 @@ def _may_read(actor: Principal, record: SearchRecord) -> bool:
     )
 
 
-def _readable(ctx: AppContext, actor: Principal, search_id: int, kind: str) -> SearchRecord:
+def _check_readable(ctx: AppContext, actor: Principal, search_id: int, kind: str) -> None:
     with ctx.sessions() as session:
         record = session.get(SearchRecord, search_id)
         if record is None:
@@ -66,14 +66,13 @@ def _readable(ctx: AppContext, actor: Principal, search_id: int, kind: str) -> S
                 f"search:{search_id}",
                 PermissionDeniedError("not a search of your agency", subject=f"search:{search_id}"),
             )
-        return record
 
 
 def get_search(
     ctx: AppContext, actor: Principal, search_id: int, *, include_crops: bool = True
 ) -> SearchResult:
     """A stored search and its candidates; every view is an audit entry."""
-    _readable(ctx, actor, search_id, "search.view")
+    _check_readable(ctx, actor, search_id, "search.view")
     with ctx.transaction() as session:
         append(session, AuditEvent(actor.username, "search.view", f"search:{search_id}"))
     return load_result(ctx, actor, search_id, include_crops=include_crops)
@@ -165,10 +164,11 @@ def _reviews_seen_by(
     for cid, items in by_candidate.items():
         complete = len(items) >= 2
         mine = any(r.reviewer_id == viewer.user_id for r, _ in items)
-        shown = [(r, n) for r, n in items if complete or mine or r.reviewer_id == viewer.user_id]
-        seen[cid] = tuple(
-            ReviewView(r.stage, n, r.decision, r.note, r.created_at.isoformat()) for r, n in shown
-        )
+        if complete or mine:
+            seen[cid] = tuple(
+                ReviewView(r.stage, n, r.decision, r.note, r.created_at.isoformat())
+                for r, n in items
+            )
     return seen
 
 
@@ -179,7 +179,7 @@ def candidate_image(ctx: AppContext, actor: Principal, candidate_id: int) -> tup
         if row is None:
             raise NotFoundError("no such candidate", subject=f"candidate:{candidate_id}")
         search_id, sha, name = row.search_id, row.image_sha256, row.image_name
-    _readable(ctx, actor, search_id, "search.source_view")
+    _check_readable(ctx, actor, search_id, "search.source_view")
     data = ctx.blobs.get(sha)
     with ctx.transaction() as session:
         append(
@@ -196,7 +196,7 @@ def candidate_image(ctx: AppContext, actor: Principal, candidate_id: int) -> tup
 
 def export_search(ctx: AppContext, actor: Principal, search_id: int) -> dict[str, Any]:
     """The search, its candidates (without images) and reviews as JSON-able data; audited."""
-    _readable(ctx, actor, search_id, "search.export")
+    _check_readable(ctx, actor, search_id, "search.export")
     with ctx.transaction() as session:
         entry = append(session, AuditEvent(actor.username, "search.export", f"search:{search_id}"))
     result = load_result(ctx, actor, search_id, include_crops=False)

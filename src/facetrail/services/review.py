@@ -65,6 +65,11 @@ class OutcomeInfo:
     notice: str = LEAD_NOTICE
 
 
+def _state(record: SearchRecord) -> str:
+    """'done', 'pending', ... and the outcome once there is one: 'done, lead'."""
+    return f"{record.status}, {record.outcome}" if record.outcome else record.status
+
+
 def review_candidate(
     ctx: AppContext, actor: Principal, candidate_id: int, decision: str, note: str
 ) -> ReviewInfo:
@@ -96,9 +101,7 @@ def review_candidate(
             )
         elif record.status != "done" or record.outcome is not None:
             problem = StateError(
-                "the search is not open for review "
-                f"({record.status}{', ' + record.outcome if record.outcome else ''})",
-                subject=subject,
+                f"the search is not open for review ({_state(record)})", subject=subject
             )
         elif any(r.reviewer_id == actor.user_id for r in earlier):
             problem = ReviewError(
@@ -180,10 +183,7 @@ def record_outcome(
                 subject=subject,
             )
         elif record.status != "done" or record.outcome is not None:
-            problem = StateError(
-                f"search is {record.status}{', ' + record.outcome if record.outcome else ''}",
-                subject=subject,
-            )
+            problem = StateError(f"search is {_state(record)}", subject=subject)
         elif outcome == "lead" and not confirmed:
             people = "two people" if record.second_review else "a reviewer"
             problem = ReviewError(

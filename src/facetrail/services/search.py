@@ -1,19 +1,16 @@
-"""1:N search and 1:1 verification: the ONLY door to candidate results.
+"""1:N search: the ONLY door to candidate results.
 
 Every search is bound to a case: ``search`` takes a ``SearchRequest`` (who asks, case number,
 offense category, justification, galleries, probes; for a network operator, the member agency
 it runs for), checks the agency's policy *before any probe is processed*, and then either runs
 it or leaves it pending until a supervisor decides (``decide_search``). Results are stored with
-the pack and index that produced them; viewing them (``get_search``), a candidate's source image
-(``candidate_image``) and exporting (``export_search``) are each audited. Results are
-investigative leads, never identifications.
+the pack and index that produced them; reading them later goes through ``services.results``.
+Results are investigative leads, never identifications.
 
 Authorisation: searching needs the investigator role in the requester's own agency, or the
 network operator role for a member agency of the operator's network; deciding needs a
-supervisor of the search's agency who is not the requester; reading needs to be the requester
-or a supervisor, investigator, head or auditor of the search's agency. Audit: requests,
-refusals, approvals, denials, runs, failures, views, source views and exports are entries,
-each in the same transaction as the action.
+supervisor of the search's agency who is not the requester. Audit: requests, refusals,
+approvals, denials, runs and failures are entries, each in the same transaction as the action.
 """
 
 from __future__ import annotations
@@ -218,13 +215,9 @@ def search(
     runs: list[GalleryRun] = []
     error: FacetrailError | None = None
     if not pending:
-        try:
-            runs = [
-                search_gallery(ctx, g, request.probes, request.top, request.face)
-                for g in request.galleries
-            ]
-        except FacetrailError as exc:
-            error = exc
+        runs, error = _run_galleries(
+            ctx, list(request.galleries), request.probes, request.top, request.face
+        )
     with ctx.transaction() as session:
         record = SearchRecord(
             agency_id=agency.id,
@@ -361,11 +354,7 @@ def _execute(ctx: AppContext, search_id: int, actor: str) -> None:
             ProbeImage(p["name"], ctx.blobs.get(p["sha256"])) for p in json.loads(record.probes)
         )
         top, face = record.top, record.face
-    error: FacetrailError | None = None
-    try:
-        runs = [search_gallery(ctx, g, probes, top, face) for g in galleries]
-    except FacetrailError as exc:
-        error = exc
+    runs, error = _run_galleries(ctx, galleries, probes, top, face)
     with ctx.transaction() as session:
         record = session.get(SearchRecord, search_id)
         assert record is not None
@@ -376,6 +365,25 @@ def _execute(ctx: AppContext, search_id: int, actor: str) -> None:
             _store_runs(session, record, runs, actor, time.perf_counter() - started)
     if error is not None:
         raise error
+
+
+def _run_galleries(
+    ctx: AppContext,
+    galleries: list[str],
+    probes: tuple[ProbeImage, ...],
+    top: int,
+    face: int | None,
+) -> tuple[list[GalleryRun], FacetrailError | None]:
+    """Search every gallery; a typed failure is returned (to be recorded), not raised."""
+    try:
+        return [search_gallery(ctx, g, probes, top, face) for g in galleries], None
+    except FacetrailError as exc:
+        return [], exc
+
+
+def _produced(runs: list[GalleryRun]) -> dict[str, dict[str, object]]:
+    """What produced each gallery's candidates, as stored and as logged."""
+    return {r.gallery: r.producer.__dict__ for r in runs}
 
 
 def _store_failure(
@@ -397,7 +405,7 @@ def _store_failure(
 def _mark_done(record: SearchRecord, runs: list[GalleryRun]) -> None:
     record.status = "done"
     record.completed_at = utc_now()
-    record.produced_by = json.dumps({r.gallery: r.producer.__dict__ for r in runs})
+    record.produced_by = json.dumps(_produced(runs))
     record.probe_faces = json.dumps([asdict(f) for f in runs[0].probe_faces])
 
 
@@ -437,7 +445,6 @@ def _store_runs(
             )
         }
         ids = [assigned[(run.gallery, c.rank)] for run in runs for c in run.candidates]
-    produced = {r.gallery: r.producer.__dict__ for r in runs}
     append(
         session,
         AuditEvent(
@@ -445,7 +452,7 @@ def _store_runs(
             "search.run",
             f"search:{record.id}",
             {
-                "produced_by": produced,
+                "produced_by": _produced(runs),
                 "candidates": {
                     r.gallery: [[c.template_id, round(c.score, 6)] for c in r.candidates]
                     for r in runs
