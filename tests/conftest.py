@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,16 @@ def lfw_people(count: int, *, min_images: int = 2) -> list[Path]:
             if len(folders) == count:
                 break
     return folders
+
+
+def copy_first_images(folder: Path, people: list[Path]) -> dict[str, Path]:
+    """A gallery folder holding the first photo of each person; person -> copied file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for person in people:
+        first = sorted(person.glob("*.jpg"))[0]
+        out[person.name] = Path(shutil.copy(first, folder / first.name))
+    return out
 
 
 @pytest.fixture()

@@ -76,9 +76,9 @@ class Org:
         return search(self.ctx, request)
 
 
-def make_org(ctx: AppContext) -> Org:
-    """root (system admin, operators); county: head, sam (supervisor), ivy and ian
-    (investigators), gus (gallery admin)."""
+def make_county(ctx: AppContext) -> Org:
+    """root (system admin, operators); county: head (agency head and supervisor), sam
+    (supervisor)."""
     org = Org(ctx)
     org.enrolments["root"] = acc.init_system(
         ctx, NewAccount("root", "root@ops", PASSWORD, "operators")
@@ -87,6 +87,12 @@ def make_org(ctx: AppContext) -> Org:
     acc.create_agency(ctx, org.admin, AGENCY)
     org.add("head", AGENCY, Role.AGENCY_HEAD, Role.SUPERVISOR)
     org.add("sam", AGENCY, Role.SUPERVISOR)
+    return org
+
+
+def make_org(ctx: AppContext) -> Org:
+    """The county of ``make_county`` with ivy and ian (investigators) and gus (gallery admin)."""
+    org = make_county(ctx)
     org.add("ivy", AGENCY, Role.INVESTIGATOR)
     org.add("ian", AGENCY, Role.INVESTIGATOR)
     org.add("gus", AGENCY, Role.GALLERY_ADMIN)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from typer.testing import CliRunner
 from facetrail.cli.main import app
 from facetrail.config import get_settings
 from facetrail.governance.credentials import totp_now
-from tests.conftest import lfw_people
+from tests.conftest import copy_first_images, lfw_people
 
 PASSWORD = "a long enough secret"
 CASE = "2026-000123"
@@ -99,9 +98,7 @@ class Terminal:
 
 def first_photos(folder: Path, people: list[Path]) -> Path:
     """A gallery folder holding the first photo of each person."""
-    folder.mkdir()
-    for person in people:
-        shutil.copy(sorted(person.glob("*.jpg"))[0], folder)
+    copy_first_images(folder, people)
     return folder
 
 

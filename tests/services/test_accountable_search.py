@@ -6,7 +6,6 @@ two-person review, a lead, the case disclosure, and an audit log that still veri
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -38,9 +37,9 @@ from facetrail.services.ingest import IngestRequest, ingest
 from facetrail.services.notifications import inbox
 from facetrail.services.search import ProbeImage
 from facetrail.store.schema import AuditEntryRow, SearchRecord
-from tests.conftest import lfw_people, needs_lfw
+from tests.conftest import copy_first_images, lfw_people, needs_lfw
 from tests.mail import Mailbox, smtp
-from tests.org import AGENCY, CASE, PASSWORD, Org, make_gallery
+from tests.org import AGENCY, CASE, PASSWORD, make_county, make_gallery
 
 __all__ = ["smtp"]
 pytestmark = needs_lfw
@@ -70,22 +69,12 @@ def world(tmp_path: Path, smtp: tuple[Mailbox, int]):  # type: ignore[no-untyped
             smtp_from="facetrail@county.test",
         )
     )
-    org = Org(ctx)
-    org.enrolments["root"] = acc.init_system(
-        ctx, NewAccount("root", "root@ops", PASSWORD, "operators")
-    )
-    org.login("root")
-    acc.create_agency(ctx, org.admin, AGENCY)
-    org.add("head", AGENCY, Role.AGENCY_HEAD, Role.SUPERVISOR)
-    org.add("sam", AGENCY, Role.SUPERVISOR)
+    org = make_county(ctx)
     org.add("gus", AGENCY, Role.GALLERY_ADMIN)
     org.add("ian", AGENCY, Role.INVESTIGATOR, by="head")
     people = lfw_people(6)
     photos = tmp_path / "photos"
-    photos.mkdir()
-    for person in people:
-        first = sorted(person.glob("*.jpg"))[0]
-        shutil.copy(first, photos / first.name)
+    copy_first_images(photos, people)
     for name in ("bookings", "dmv"):
         make_gallery(org, name)
         ingest(ctx, org.people["gus"], IngestRequest(photos, name, "county", workers=1))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from facetrail.services.notifications import inbox
 from facetrail.services.results import get_search
 from facetrail.services.search import ProbeImage
 from facetrail.store.schema import AuditEntryRow, CheckpointRow, SearchRecord, UserRole
-from tests.conftest import lfw_people, needs_lfw
+from tests.conftest import copy_first_images, lfw_people, needs_lfw
 from tests.org import Org, make_gallery, open_searching
 
 
@@ -39,9 +38,7 @@ def test_probes_are_deleted_when_retention_ends(
 ) -> None:
     people = lfw_people(3)
     photos = tmp_path / "photos"
-    photos.mkdir()
-    for person in people:
-        shutil.copy(sorted(person.glob("*.jpg"))[0], photos)
+    copy_first_images(photos, people)
     make_gallery(org)
     ingest(app_ctx, org.people["gus"], IngestRequest(photos, "bookings", "county", workers=1))
     open_searching(org, "bookings")

@@ -22,20 +22,11 @@ from facetrail.services.context import AppContext
 from facetrail.services.ingest import IngestRequest, ingest
 from facetrail.services.search import ProbeImage
 from facetrail.store.schema import Image, TemplateRow
-from tests.conftest import lfw_people, needs_lfw
+from tests.conftest import copy_first_images, lfw_people, needs_lfw
 from tests.hostile_corpus import make_hostile_corpus
 from tests.org import Org, make_gallery, open_searching
 
 pytestmark = needs_lfw
-
-
-def copy_first_images(folder: Path, people: list[Path]) -> dict[str, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for person in people:
-        first = sorted(person.glob("*.jpg"))[0]
-        out[person.name] = Path(shutil.copy(first, folder / first.name))
-    return out
 
 
 def test_ingest_then_search_finds_the_mate(app_ctx: AppContext, org: Org, tmp_path: Path) -> None:
