@@ -4,7 +4,10 @@ Runs ``bench/raw_reference.py`` and ``facetrail eval identification`` on the sam
 pack, single-threaded, one after the other, and prints both with the verdict: the product's
 rank-1 must be >= the reference's and its FNIR@FPIR=0.01 <= the reference's.
 
-    .venv/bin/python bench/accuracy_vs_reference.py --pack arcface-mbf [--mask synthetic]
+    .venv/bin/python bench/accuracy_vs_reference.py --pack arcface-mbf [--limit-identities N]
+
+``make test`` runs it on the first few identities so it cannot rot; only the whole dataset's
+figures mean anything.
 """
 
 from __future__ import annotations
@@ -26,7 +29,11 @@ def main() -> int:
     parser.add_argument("--dataset", type=Path, default=default_data / "lfw-dev")
     parser.add_argument("--pack", default="arcface-mbf", choices=["arcface-mbf", "sface"])
     parser.add_argument("--json", type=Path, help="write both sets of figures here")
+    parser.add_argument(
+        "--limit-identities", type=int, help="only the first N identity folders (a quick run)"
+    )
     args = parser.parse_args()
+    limit = [] if args.limit_identities is None else [str(args.limit_identities)]
     with tempfile.TemporaryDirectory() as tmp:
         raw_json, product_json = Path(tmp) / "raw.json", Path(tmp) / "product.json"
         subprocess.run(
@@ -41,6 +48,7 @@ def main() -> int:
                 "1",
                 "--json",
                 str(raw_json),
+                *(["--limit-identities", *limit] if limit else []),
             ],
             check=True,
             stdout=subprocess.DEVNULL,
@@ -61,6 +69,7 @@ def main() -> int:
                 "1",
                 "--json",
                 str(product_json),
+                *(["--limit-identities", *limit] if limit else []),
             ],
             check=True,
             env=env,

@@ -5,7 +5,9 @@
 - a governed search (policy check, stored request and results, its audit entries) against the
   bare search service call of the same gallery: target <= 5 ms more
 
-    .venv/bin/python bench/audit_cost.py [--entries 100000]
+    .venv/bin/python bench/audit_cost.py [--entries 100000] [--searches 30] [--images 200]
+
+``make test`` runs it at a tiny size so it cannot rot; only full-size figures mean anything.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ sys.path.insert(0, str(REPO / "src"))
 
 from facetrail.config import Settings  # noqa: E402
 from facetrail.governance.audit import AuditEvent, append  # noqa: E402
-from facetrail.governance.checkpoints import load_public_key  # noqa: E402
 from facetrail.governance.credentials import Role, totp_now  # noqa: E402
 from facetrail.governance.policy import ApprovalMode, Policy  # noqa: E402
 from facetrail.governance.verify import verify_log  # noqa: E402
@@ -45,6 +46,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--searches", type=int, default=30)
+    parser.add_argument("--checkpoint-every", type=int, default=10_000)
+    parser.add_argument("--images", type=int, default=200, help="gallery size for the searches")
     default_data = Path(os.environ.get("FACETRAIL_TEST_DATA", REPO.parent / "shared" / "data"))
     parser.add_argument("--dataset", type=Path, default=default_data / "lfw-dev")
     args = parser.parse_args()
@@ -63,10 +66,10 @@ def main() -> None:
                         {"n": i, "gallery": "bookings", "top": 50},
                     ),
                 )
-            if (i + 1) % 10_000 == 0:
+            if (i + 1) % args.checkpoint_every == 0:
                 audit.make_checkpoint(ctx)
         append_s = time.perf_counter() - started
-        public = load_public_key(ctx.settings.home / "keys" / "audit-signing-key.pub.pem")
+        public = audit.public_key(ctx)
         started = time.perf_counter()
         with ctx.sessions() as s:
             report = verify_log(s, public)
@@ -77,7 +80,7 @@ def main() -> None:
         # audit entries, read back) against the bare search of the same gallery, interleaved.
         photos = Path(tmp) / "photos"
         photos.mkdir()
-        for p in sorted(args.dataset.glob("*/*_0001.jpg"))[:200]:
+        for p in sorted(args.dataset.glob("*/*_0001.jpg"))[: args.images]:
             shutil.copy(p, photos)
         enrolment = accounts.init_system(ctx, NewAccount("root", "r@ops", PASSWORD, "ops"))
         root = login(ctx, "root", PASSWORD, totp_now(enrolment.totp_secret)).principal

@@ -7,10 +7,13 @@ so the shipped score -> FMR mapping is measured, never guessed:
     facetrail eval identification --dataset ../shared/data/lfw-dev --pack arcface-mbf \\
         --calibration-out bench/out/calibration_arcface-mbf.json
     .venv/bin/python bench/install_calibration.py arcface-mbf bench/out/calibration_arcface-mbf.json
+
+``--packs-dir DIR`` writes into a copy of the manifests instead (how ``make test`` runs it).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -22,8 +25,13 @@ from facetrail.models.manifest import Calibration, PackManifest  # noqa: E402
 
 
 def main() -> None:
-    pack, calibration_file = sys.argv[1], Path(sys.argv[2])
-    target = REPO / "src" / "facetrail" / "packs" / f"{pack}.json"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pack")
+    parser.add_argument("calibration", type=Path)
+    parser.add_argument("--packs-dir", type=Path, default=REPO / "src" / "facetrail" / "packs")
+    args = parser.parse_args()
+    calibration_file = args.calibration
+    target = args.packs_dir / f"{args.pack}.json"
     manifest = json.loads(target.read_text())
     calibration = Calibration.model_validate_json(calibration_file.read_text())
     manifest["calibration"] = calibration.model_dump(mode="json")

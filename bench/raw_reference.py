@@ -91,18 +91,19 @@ class ArcfacePack:
         t0 = time.perf_counter()
         outs = self.det.run(None, {self.det_input: blob})
         self.model_seconds += time.perf_counter() - t0
-        boxes, kpss = [], []
+        box_parts: list[np.ndarray] = []
+        kps_parts: list[np.ndarray] = []
         for i, stride in enumerate((8, 16, 32)):
             scores, dist, kdist = outs[i][0, :, 0], outs[i + 3][0] * stride, outs[i + 6][0] * stride
             fh, fw = size // stride, size // stride
-            centres = np.stack(np.mgrid[:fh, :fw][::-1], axis=-1).reshape(-1, 2) * stride
+            centres = np.stack(list(np.mgrid[:fh, :fw][::-1]), axis=-1).reshape(-1, 2) * stride
             centres = np.repeat(centres, 2, axis=0).astype(np.float32)  # 2 anchors per cell
             keep = scores >= 0.5
             c, d, k = centres[keep], dist[keep], kdist[keep].reshape(-1, 5, 2)
             box = np.concatenate([c - d[:, :2], c + d[:, 2:]], axis=1)
-            boxes.append(np.hstack([box, scores[keep, None]]))
-            kpss.append(c[:, None, :] + k)
-        boxes, kpss = np.concatenate(boxes), np.concatenate(kpss)
+            box_parts.append(np.hstack([box, scores[keep, None]]))
+            kps_parts.append(c[:, None, :] + k)
+        boxes, kpss = np.concatenate(box_parts), np.concatenate(kps_parts)
         boxes[:, :4] /= scale
         kpss /= scale
         keep = self.nms(boxes, 0.4)
@@ -145,9 +146,10 @@ class ArcfacePack:
             crop, 1 / 127.5, (112, 112), (127.5, 127.5, 127.5), swapRB=True
         )
         t0 = time.perf_counter()
-        emb = self.rec.run(None, {self.rec_input: blob})[0][0]
+        emb: np.ndarray = self.rec.run(None, {self.rec_input: blob})[0][0]
         self.model_seconds += time.perf_counter() - t0
-        return emb / np.linalg.norm(emb)
+        unit: np.ndarray = emb / np.linalg.norm(emb)
+        return unit
 
 
 def clean_sface(src: Path, dst: Path) -> Path:
@@ -216,7 +218,9 @@ def build_protocol(root: Path, limit: int | None) -> list[tuple[str, str, Path]]
     return items
 
 
-def fnir_at_fpir(mated: list, nonmated_top: np.ndarray, n_nonmated: int, p: float) -> dict:
+def fnir_at_fpir(
+    mated: list[tuple[bool, float]], nonmated_top: np.ndarray, n_nonmated: int, p: float
+) -> dict[str, float]:
     """t_p: smallest threshold with FPIR <= p, just above the (floor(p*N)+1)-th highest score."""
     k = int(np.floor(p * n_nonmated))
     ranked = np.sort(nonmated_top)[::-1]

@@ -33,14 +33,47 @@ class Settings(BaseSettings):
     #: the last one (checked by ``housekeeping``, which every signed-in command runs).
     checkpoint_every_entries: int = Field(default=1000, gt=0)
     checkpoint_every_seconds: int = Field(default=3600, gt=0)
+    #: Folder of the audit log's private signing key (0700, the key 0600): never inside the
+    #: home, readable only by the account that runs ``facetrail audit checkpoint``. Default:
+    #: a sibling of the home, ``<home>.audit-key``.
+    signing_key_dir: Path | None = None
+    #: The log's origin (first line of its checkpoints, its key's name), fixed when the key
+    #: is made; default ``facetrail.invalid/audit/<random>``.
+    audit_origin: str | None = None
+    #: Witness inboxes outside the home (JSON list of folders): every checkpoint is written to
+    #: each as a c2sp.org/tlog-witness add-checkpoint request for ``facetrail audit witness``.
+    witness_dirs: list[Path] = []
     #: ``facetrail init`` reads the first admin's password from here when not prompting.
     admin_password: SecretStr | None = None
+    #: Passwords are never command-line options (they show in ``ps`` and shell history):
+    #: ``facetrail login``, ``enrol``, ``token create`` and ``account password`` read the
+    #: current one from here, else ``--password-stdin`` or a prompt ...
+    password: SecretStr | None = None
+    #: ... and a new one (account create/request, a password change) from here.
+    new_password: SecretStr | None = None
+    #: The key that seals TOTP secrets at rest, kept apart from the database (0600 in a 0700
+    #: folder). Default: a sibling of the home, ``<home>.secrets/totp.key``.
+    secrets_key_file: Path | None = None
 
     @property
     def db_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'facetrail.db').resolve()}"
+
+    @property
+    def audit_key_dir(self) -> Path:
+        if self.signing_key_dir is not None:
+            return self.signing_key_dir
+        home = self.home.resolve()
+        return home.parent / f"{home.name}.audit-key"
+
+    @property
+    def totp_key_file(self) -> Path:
+        if self.secrets_key_file is not None:
+            return self.secrets_key_file
+        home = self.home.resolve()
+        return home.parent / f"{home.name}.secrets" / "totp.key"
 
     @property
     def blob_dir(self) -> Path:

@@ -211,3 +211,149 @@ class StateError(FacetrailError):
     """The thing is not in a state that allows this (e.g. approving a search twice)."""
 
     code = "wrong_state"
+
+
+# --- the audit log's keys, checkpoints and witnesses ----------------------------------------
+
+
+class AuditLogError(FacetrailError):
+    code = "audit_log_error"
+
+
+class SigningKeyUnavailableError(AuditLogError):
+    """The checkpoint signing key is absent or not readable by this process (by design for
+    every process but the checkpointer)."""
+
+    code = "audit_signing_key_unavailable"
+
+
+class AuditInputError(AuditLogError):
+    """A database, key, checkpoint or request file that cannot be read or parsed."""
+
+    code = "audit_input_unreadable"
+
+
+class NoteError(AuditInputError):
+    """A malformed or unverifiable C2SP signed note, checkpoint or key."""
+
+    code = "signed_note_invalid"
+
+
+class WitnessRefusedError(AuditLogError):
+    """A witness refused a checkpoint: the log is not the one it saw (tlog-witness)."""
+
+    code = "witness_refused"
+
+
+class WitnessUnknownLogError(WitnessRefusedError):
+    """The checkpoint's origin is not the log this witness follows (HTTP 404)."""
+
+    code = "witness_unknown_log"
+
+
+class WitnessSignatureError(WitnessRefusedError):
+    """No signature of the trusted log key verifies (HTTP 403)."""
+
+    code = "witness_signature_invalid"
+
+
+class WitnessConflictError(WitnessRefusedError):
+    """The old size is not the size the witness last cosigned, or the same size has another
+    root (HTTP 409): a shortened, wiped or forked log."""
+
+    code = "witness_conflict"
+
+    def __init__(self, message: str, *, latest_size: int, subject: str | None = None) -> None:
+        super().__init__(message, subject=subject)
+        self.latest_size = latest_size
+
+
+class WitnessInconsistentError(WitnessRefusedError):
+    """The consistency proof does not lead from what the witness saw to the new checkpoint
+    (HTTP 422): history was rewritten."""
+
+    code = "witness_inconsistent_proof"
+
+
+class RateLimitedError(FacetrailError):
+    """Too many of these requests in a short time (e.g. unauthenticated account requests)."""
+
+    code = "rate_limited"
+
+
+class RecordMismatchError(FacetrailError):
+    """A stored record disagrees with the audit entry that authorised it: it was edited
+    outside facetrail, and facetrail will not act on it."""
+
+    code = "record_tampered"
+
+
+# --- input safety: paths and user-supplied text ---------------------------------------------
+
+
+class PathOutsideFolderError(InvalidRequestError):
+    """A file (symlink, manifest row with ``..`` or an absolute path) leads outside the folder
+    that was given: facetrail never reads it."""
+
+    code = "path_outside_folder"
+
+
+class BrokenLinkError(InvalidRequestError):
+    """A symlink that loops or points at nothing: refused, never followed."""
+
+    code = "path_link_broken"
+
+
+class NotARegularFileError(ImageReadError):
+    """A FIFO, device, socket or folder where a file was expected: refused without opening it
+    for reading (a FIFO would block for ever)."""
+
+    code = "not_a_regular_file"
+
+
+class InvalidFieldError(InvalidRequestError):
+    """User-supplied text breaks the documented rules for its field (governance/fields.py);
+    ``subject`` names the field."""
+
+    code = "invalid_field"
+
+
+class OutputPathError(InvalidRequestError):
+    """A file or folder to write cannot be written; refused before anything is read or done."""
+
+    code = "output_path_unwritable"
+
+
+# --- credentials: second-factor enrolment, password resets, secrets at rest ------------------
+
+
+class EnrolmentRequiredError(AuthError):
+    """The account has no second factor yet: its owner enrols one (``facetrail enrol``)."""
+
+    code = "mfa_enrolment_required"
+
+
+class PasswordChangeRequiredError(AuthError):
+    """The password is a one-time one from a reset: its owner sets their own first."""
+
+    code = "password_change_required"
+
+
+class SecretsKeyError(FacetrailError):
+    """The key that seals TOTP secrets at rest is missing, unreadable or not the one that
+    sealed them."""
+
+    code = "secrets_key_unusable"
+
+
+class SessionTokenFileError(FacetrailError):
+    """The session token file is a link or not a plain file of this user: never followed."""
+
+    code = "session_token_file_unsafe"
+
+
+class SearchFailedError(FacetrailError):
+    """The search engine failed for a reason of the system's own (not the probe's): the
+    search is recorded as failed, does not count against the daily limit and can be re-run."""
+
+    code = "search_failed"

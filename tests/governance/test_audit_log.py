@@ -13,8 +13,9 @@ from facetrail.cli.main import app
 from facetrail.config import Settings, get_settings
 from facetrail.errors import GalleryExistsError
 from facetrail.governance.audit import AuditEvent, append, entry_bytes
-from facetrail.governance.checkpoints import create_keys, load_public_key, sign
+from facetrail.governance.checkpoints import sign_checkpoint
 from facetrail.governance.merkle import leaf_hash, root, verify_consistency, verify_inclusion
+from facetrail.governance.note import SignerKey
 from facetrail.governance.verify import verify_log
 from facetrail.services import audit, galleries
 from facetrail.services.accounts import NewAccount, init_system, principal_of, user_by_name
@@ -43,7 +44,7 @@ def log(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def _verify(ctx: AppContext, published: list | None = None):  # type: ignore[no-untyped-def,type-arg]
-    public = load_public_key(ctx.settings.home / "keys" / "audit-signing-key.pub.pem")
+    public = audit.public_key(ctx)
     with ctx.sessions() as s:
         return verify_log(s, public, published or ())
 
@@ -129,11 +130,10 @@ def test_truncate_the_tail(log: AppContext) -> None:
     assert report.first_bad_entry == size - 2
 
 
-def test_forged_checkpoint_with_another_key(log: AppContext, tmp_path: Path) -> None:
-    create_keys(tmp_path / "mallory")
-    from facetrail.governance.checkpoints import load_private_key
-
-    forged = sign(load_private_key(tmp_path / "mallory"), 3, b"\x00" * 32, "2026-01-01")
+def test_forged_checkpoint_with_another_key(log: AppContext) -> None:
+    # Mallory's key under the log's own name: the name matches, the key does not.
+    mallory = SignerKey.generate(audit.public_key(log).name)
+    forged = sign_checkpoint(mallory, 3, b"\x00" * 32, "2026-01-01")
     with log.transaction() as s:
         s.add(
             CheckpointRow(
@@ -198,7 +198,7 @@ def test_cli_verify_offline_exit_codes(log: AppContext, monkeypatch: pytest.Monk
     monkeypatch.setenv("FACETRAIL_HOME", str(home))
     get_settings.cache_clear()
     runner = CliRunner()
-    db, key = home / "facetrail.db", home / "keys" / "audit-signing-key.pub.pem"
+    db, key = home / "facetrail.db", home / "keys" / "audit-log.vkey"
     ok = runner.invoke(
         app, ["audit", "verify", "--db", str(db), "--public-key", str(key), "--json"]
     )

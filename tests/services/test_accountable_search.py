@@ -24,7 +24,6 @@ from facetrail.errors import (
     ReviewError,
     StateError,
 )
-from facetrail.governance.checkpoints import load_public_key
 from facetrail.governance.credentials import Role
 from facetrail.governance.policy import ApprovalMode
 from facetrail.governance.verify import verify_log
@@ -228,7 +227,7 @@ def test_request_to_lead_to_disclosure(world) -> None:  # type: ignore[no-untype
 
     # 11. Every step is in the log, and the log verifies against a fresh signed checkpoint.
     audit.make_checkpoint(ctx)
-    public = load_public_key(ctx.settings.home / "keys" / "audit-signing-key.pub.pem")
+    public = audit.public_key(ctx)
     with ctx.sessions() as s:
         report = verify_log(s, public, ())
     assert report.ok and report.entries == len(_kinds(ctx))

@@ -16,6 +16,7 @@ from facetrail.errors import (
     AccountLockedError,
     AuthError,
     InvalidRequestError,
+    NotFoundError,
     PermissionDeniedError,
     TokenInvalidError,
 )
@@ -81,7 +82,7 @@ def test_init_only_once_and_secrets_are_hashed(
         assert user is not None and user.password_hash.startswith("$argon2id$")
         assert PASSWORD not in user.password_hash
         assert token not in {t.token_hash for t in s.scalars(select(ApiToken))}
-    assert (ctx.settings.home / "keys" / "audit-signing-key.pub.pem").exists()
+    assert (ctx.settings.home / "keys" / "audit-log.vkey").exists()
 
 
 def test_request_approve_login_with_totp(ctx: AppContext, org: dict[str, acc.Enrolment]) -> None:
@@ -110,7 +111,7 @@ def test_self_and_cross_agency_approval_are_refused_and_audited(
     acc.request_account(
         ctx,
         NewAccount(
-            "sam", "s@a", PASSWORD, "county-a", (Role.SUPERVISOR,), supervisor="sup-county-a"
+            "sam", "s@a", PASSWORD, "county-a", (Role.INVESTIGATOR,), supervisor="sup-county-a"
         ),
     )
     sam_admin = acc.create_user(
@@ -118,7 +119,8 @@ def test_self_and_cross_agency_approval_are_refused_and_audited(
         _as(ctx, org, "root"),
         NewAccount("sup2-county-a", "x@a", PASSWORD, "county-a", (Role.SUPERVISOR,)),
     )
-    with pytest.raises(PermissionDeniedError, match="agency"):
+    # Another agency's people answer as not found (never "not your agency").
+    with pytest.raises(NotFoundError, match="no such user"):
         acc.approve_account(ctx, _as(ctx, org, "sup-county-b"), "sam")
     # A supervisor's own pending request cannot be approved by themself.
     acc.request_account(
@@ -133,7 +135,7 @@ def test_self_and_cross_agency_approval_are_refused_and_audited(
     agency_id = _as(ctx, org, "sup-county-a").agency_id
     # "self" cannot log in yet (not approved); act as them directly at the service door.
     self_principal = Principal(uid, "self", agency_id, "county-a", frozenset({"supervisor"}))
-    with pytest.raises(PermissionDeniedError, match="own"):
+    with pytest.raises(AccountInactiveError, match="requested"):
         acc.approve_account(ctx, self_principal, "self")
     refused = _audit(ctx, "account.approve.refused")
     assert [(r.actor, r.subject) for r in refused] == [("sup-county-b", "sam"), ("self", "self")]
@@ -148,7 +150,7 @@ def test_suspended_users_token_is_refused_and_audited(
     )
     token = _login(ctx, e).token
     auth.authenticate(ctx, token)
-    with pytest.raises(PermissionDeniedError):
+    with pytest.raises(NotFoundError):  # another agency's person answers as not found
         acc.suspend_account(ctx, _as(ctx, org, "sup-county-b"), "dan", "not theirs")
     acc.suspend_account(ctx, _as(ctx, org, "sup-county-a"), "dan", "misuse alert")
     with pytest.raises(AccountInactiveError, match="suspended"):

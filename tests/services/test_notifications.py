@@ -51,7 +51,12 @@ def test_head_is_told_by_mail_and_inbox(tmp_path: Path, smtp: tuple[Mailbox, int
         acc.approve_account(ctx, sup, "ivy")
         acc.suspend_account(ctx, sup, "ivy", "case closed")
         subjects = [m["Subject"] for m in box.messages]
-        assert all(m["To"] == "head@county.gov" for m in box.messages)
+        # The head hears of everything; the supervisor a request names hears of it too.
+        to_sup = [m["Subject"] for m in box.messages if m["To"] == "sup@county.gov"]
+        assert to_sup == ["[facetrail] account request: ivy"]
+        assert all(
+            m["To"] == "head@county.gov" for m in box.messages if m["To"] != "sup@county.gov"
+        )
         for expected in (
             "account granted: sup",
             "account request: ivy",

@@ -1,8 +1,8 @@
-"""Signing in and out, the inbox, and the organisation: networks, agencies, accounts."""
+"""The inbox and the organisation: first start, networks, agencies, accounts. (Signing in,
+enrolment, tokens and credential repairs are in ``cli/signin.py``.)"""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -17,47 +17,15 @@ from facetrail.cli.app import (
     open_context,
     run_service,
     signed_in,
-    token_app,
 )
-from facetrail.cli.render import console, err_console, print_json
+from facetrail.cli.render import console, print_json
+from facetrail.cli.signin import Passwords, PasswordStdinOpt, print_enrolment
 from facetrail.config import get_settings
-from facetrail.errors import FacetrailError
 from facetrail.governance.credentials import Role
 from facetrail.services import accounts
 from facetrail.services.accounts import Enrolment
 
-# --- first start and signing in ---------------------------------------------------------
-
-
-def _print_enrolment(enrolment: Enrolment) -> None:
-    console.print("Scan this QR code with an authenticator app, or type the secret (shown once):")
-    console.print(_qr_text(enrolment.totp_uri), highlight=False)
-    console.print(f"  secret {enrolment.totp_secret}\n  uri    {escape(enrolment.totp_uri)}")
-    console.print("Recovery codes (each works once; keep them offline):")
-    console.print("  " + "  ".join(enrolment.recovery_codes))
-
-
-def _qr_text(data: str) -> str:
-    """A QR code drawn with block characters, for a terminal."""
-    import io
-
-    import qrcode
-
-    code = qrcode.QRCode(border=1)
-    code.add_data(data)
-    drawn = io.StringIO()
-    code.print_ascii(out=drawn, invert=True)
-    return drawn.getvalue()
-
-
-def _password(given: str | None, env: str, prompt: str) -> str:
-    """A new password: given (an option or its environment variable), else typed twice."""
-    if given is not None:
-        return given
-    if sys.stdin.isatty():
-        return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=True))
-    err_console.print(f"[red]error[/red] \\[password_missing] set {env} or run this in a terminal")
-    raise typer.Exit(2)
+# --- first start ------------------------------------------------------------------------
 
 
 @app.command("init")
@@ -65,15 +33,19 @@ def init_cmd(
     admin: Annotated[str, typer.Option(help="Username of the first system admin.")],
     email: Annotated[str, typer.Option()],
     agency: Annotated[str, typer.Option(help="The operators' agency.")] = "facetrail operators",
+    password_stdin: PasswordStdinOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create the data folder, the audit signing key and the first system admin.
+    """Create the data folder, the audit signing key, the secrets key and the first system
+    admin, whose second factor is shown here (they are the one running it).
 
-    The password comes from FACETRAIL_ADMIN_PASSWORD or a prompt; there is no default.
+    The password comes from --password-stdin, FACETRAIL_ADMIN_PASSWORD or a prompt; there is
+    no default.
     """
     settings = get_settings()
-    secret = settings.admin_password.get_secret_value() if settings.admin_password else None
-    password = _password(secret, "FACETRAIL_ADMIN_PASSWORD", "password for the first admin")
+    password = Passwords(password_stdin).new(
+        settings.admin_password, "FACETRAIL_ADMIN_PASSWORD", "password for the first admin"
+    )
     with open_context() as ctx:
         enrolment = run_service(
             lambda: accounts.init_system(ctx, accounts.NewAccount(admin, email, password, agency))
@@ -82,70 +54,7 @@ def init_cmd(
         print_json(enrolment)
         return
     console.print(f"initialised {settings.home}; system admin {enrolment.username}")
-    _print_enrolment(enrolment)
-
-
-@app.command("login")
-def login_cmd(
-    username: str,
-    code: Annotated[str, typer.Option(help="TOTP code or a recovery code.")],
-    password: Annotated[str | None, typer.Option(help="Prompted when omitted.")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Sign in with password and second factor; the session token is kept in the home."""
-    from facetrail.services import authentication
-
-    secret = password if password is not None else typer.prompt("password", hide_input=True)
-    with open_context() as ctx:
-        result = run_service(lambda: authentication.login(ctx, username, secret, code))
-        token_file = ctx.settings.session_token_file
-        token_file.write_text(result.token)
-        token_file.chmod(0o600)
-    if as_json:
-        print_json(
-            {
-                "username": result.principal.username,
-                "expires_at": result.expires_at,
-                "roles": sorted(result.principal.roles),
-            }
-        )
-    else:
-        console.print(
-            f"signed in as {result.principal.username} "
-            f"({result.principal.agency}) until {result.expires_at}"
-        )
-
-
-@app.command("logout")
-def logout_cmd() -> None:
-    """Revoke the session token and delete it from the home."""
-    from facetrail.services import authentication
-
-    with open_context() as ctx:
-        token_file = ctx.settings.session_token_file
-        if not token_file.exists():
-            console.print("not signed in")
-            return
-        token = token_file.read_text().strip()
-        try:
-            me = authentication.authenticate(ctx, token)
-            authentication.revoke_token(ctx, me, token)
-            said = f"signed out {me.username}; the session token is revoked"
-        except FacetrailError as exc:
-            said = f"the session token no longer worked ({exc.code}); deleted it"
-        token_file.unlink()
-    console.print(said)
-
-
-@app.command("whoami")
-def whoami_cmd(as_json: JsonOpt = False) -> None:
-    """The signed-in user (each use of the session token is audited)."""
-    with signed_in() as (_ctx, me):
-        pass
-    if as_json:
-        print_json({"username": me.username, "agency": me.agency, "roles": sorted(me.roles)})
-    else:
-        console.print(f"{me.username} ({me.agency}): {', '.join(sorted(me.roles))}")
+    print_enrolment(enrolment)
 
 
 @app.command("inbox")
@@ -191,14 +100,6 @@ def agency_create(
     console.print(f"created agency {escape(name)} with the default policy (version 1)")
 
 
-PasswordOpt = Annotated[
-    str | None,
-    typer.Option(
-        envvar="FACETRAIL_NEW_PASSWORD",
-        show_envvar=True,
-        help="The new account's password (prefer the environment variable); else prompted.",
-    ),
-]
 TrialOpt = Annotated[bool, typer.Option("--trial", help="A trial account (expires).")]
 
 
@@ -207,7 +108,10 @@ def _enrolled(enrolment: Enrolment, as_json: bool, said: str) -> None:
         print_json(enrolment)
         return
     console.print(said)
-    _print_enrolment(enrolment)
+    console.print(
+        f"{escape(enrolment.username)} enrols a second factor at first sign-in: "
+        f"facetrail enrol {escape(enrolment.username)}"
+    )
 
 
 @account_app.command("create")
@@ -217,11 +121,14 @@ def account_create(
     agency: Annotated[str, typer.Option()],
     roles: Annotated[list[Role], typer.Option("--role", help="A role to grant (repeatable).")],
     trial: TrialOpt = False,
-    password: PasswordOpt = None,
+    password_stdin: PasswordStdinOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Grant an account (system admins, or the head of the same agency); active at once."""
-    secret = _password(password, "FACETRAIL_NEW_PASSWORD", f"password for {username}")
+    """Grant an account (system admins, or the head of the same agency); active at once, and
+    its owner enrols their second factor at first sign-in (no one else sees it).
+
+    The password comes from --password-stdin, FACETRAIL_NEW_PASSWORD or a prompt."""
+    secret = Passwords(password_stdin).new(what=f"password for {username}")
     account = accounts.NewAccount(
         username, email, secret, agency, tuple(roles), "trial" if trial else "full"
     )
@@ -238,11 +145,14 @@ def account_request(
     agency: Annotated[str, typer.Option()],
     supervisor: Annotated[str, typer.Option(help="The supervisor who must approve it.")],
     trial: TrialOpt = False,
-    password: PasswordOpt = None,
+    password_stdin: PasswordStdinOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ask for an investigator account (no sign-in); it works once the supervisor approves."""
-    secret = _password(password, "FACETRAIL_NEW_PASSWORD", f"password for {username}")
+    """Ask for an investigator account (no sign-in); once a supervisor approves it, enrol your
+    second factor with 'facetrail enrol'.
+
+    The password comes from --password-stdin, FACETRAIL_NEW_PASSWORD or a prompt."""
+    secret = Passwords(password_stdin).new(what=f"password for {username}")
     account = accounts.NewAccount(
         username,
         email,
@@ -288,30 +198,3 @@ def account_roles(
     with signed_in() as (ctx, me):
         run_service(lambda: accounts.set_roles(ctx, me, username, chosen))
     console.print(f"{escape(username)}: {', '.join(r.value for r in chosen)}")
-
-
-@token_app.command("create")
-def token_create(
-    name: str,
-    days: Annotated[int, typer.Option(help="Lifetime in days (1..90).")] = 30,
-    as_json: JsonOpt = False,
-) -> None:
-    """A named API token for scripts and the API (shown once; only its hash is kept)."""
-    from facetrail.services import authentication
-
-    with signed_in() as (ctx, me):
-        issued = run_service(lambda: authentication.issue_token(ctx, me, name, days))
-    if as_json:
-        print_json({"name": name, "token": issued.token, "expires_at": issued.expires_at})
-    else:
-        console.print(f"token {issued.token}\nexpires {issued.expires_at} (shown once)")
-
-
-@token_app.command("revoke")
-def token_revoke(token: str) -> None:
-    """Revoke one of your tokens (a system admin may revoke anyone's)."""
-    from facetrail.services import authentication
-
-    with signed_in() as (ctx, me):
-        run_service(lambda: authentication.revoke_token(ctx, me, token))
-    console.print("revoked")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import enum
+import os
+import secrets
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -13,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from facetrail.cli.render import err_console
 from facetrail.config import get_settings
-from facetrail.errors import FacetrailError, NotLoggedInError
+from facetrail.errors import FacetrailError, NotLoggedInError, SessionTokenFileError
 from facetrail.governance.credentials import Principal
 from facetrail.services.context import AppContext
 
@@ -60,6 +64,14 @@ token_app = typer.Typer(help="Named API tokens: create, revoke.", no_args_is_hel
 app.add_typer(token_app, name="token")
 
 
+@app.callback()
+def _private_files() -> None:
+    """facetrail: accountable face search."""
+    # Everything a command creates in the home (database, WAL, blobs, indexes, the session
+    # token) is the running user's alone: 0600 files, 0700 folders.
+    os.umask(0o077)
+
+
 class MaskMode(enum.StrEnum):
     none = "none"
     synthetic = "synthetic"
@@ -85,12 +97,51 @@ def signed_in() -> Iterator[tuple[AppContext, Principal]]:
 
     with open_context() as ctx:
         token_file = ctx.settings.session_token_file
-        if not token_file.exists():
+        token = run_service(lambda: read_session_token(token_file))
+        if token is None:
             run_service(lambda: _not_logged_in())
-        token = token_file.read_text().strip()
         principal = run_service(lambda: authenticate(ctx, token))
         yield ctx, principal
         _housekeeping(ctx)
+
+
+def read_session_token(path: Path) -> str | None:
+    """The saved session token, or None when signed out. Never read through a link, nor from a
+    file that is not this user's alone: someone who planted one would make you act as them."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # ELOOP: a link
+        problem = f"cannot open it safely ({exc.strerror})"
+        raise SessionTokenFileError(problem, subject=str(path)) from exc
+    with os.fdopen(fd) as token_file:
+        info = os.fstat(token_file.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+            raise SessionTokenFileError("not a plain file of yours", subject=str(path))
+        if info.st_mode & 0o077:
+            raise SessionTokenFileError(
+                "readable by others: delete it and sign in again", subject=str(path)
+            )
+        return token_file.read().strip() or None
+
+
+def write_session_token(path: Path, token: str) -> None:
+    """Save the session token, 0600 from its creation (a fresh file, never through a link),
+    then moved over the old one at once (a rename replaces a link, never follows it)."""
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        problem = "is a link or not a plain file; not followed"
+        raise SessionTokenFileError(problem, subject=str(path))
+    staged = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(token)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(staged, path)
+    finally:
+        staged.unlink(missing_ok=True)
 
 
 def _housekeeping(ctx: AppContext) -> None:

@@ -1,4 +1,5 @@
-"""Audit log commands: verify (offline), checkpoint, prove, consistency, export."""
+"""Audit log commands: verify (offline), checkpoint, public-key, witness, prove, consistency,
+export."""
 
 from __future__ import annotations
 
@@ -16,48 +17,67 @@ from facetrail.cli.app import (
 )
 from facetrail.cli.render import console, err_console, print_json
 from facetrail.config import get_settings
+from facetrail.errors import FacetrailError, WitnessRefusedError
 
-# --- audit ------------------------------------------------------------------------------
+#: Exit codes of ``audit verify`` and ``audit witness``.
+EXIT_TAMPERED = 1
+EXIT_UNREADABLE = 2
 
 
-@audit_app.command("verify")
+def _unreadable(exc: FacetrailError) -> typer.Exit:
+    err_console.print(f"[red]error[/red] {escape(f'[{exc.code}] {exc}')}")
+    return typer.Exit(EXIT_UNREADABLE)
+
+
+@audit_app.command(
+    "verify",
+    epilog="Exit status: 0 the log verifies; 1 tampering found (an entry altered, missing, "
+    "not in canonical form, or a checkpoint that does not match); 2 the input cannot be read "
+    "(no such database, not a database, an unreadable or malformed key or checkpoint file).",
+)
 def audit_verify(
     db: Annotated[
         Path | None, typer.Option(help="Database file (default: $FACETRAIL_HOME).")
     ] = None,
-    public_key: Annotated[Path | None, typer.Option(help="PEM public key of the log.")] = None,
+    public_key: Annotated[
+        str | None,
+        typer.Option(help="The log's vkey, or a file holding it (audit public-key)."),
+    ] = None,
     published: Annotated[
         Path | None, typer.Option(help="Checkpoints published earlier (audit export).")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Recompute every entry and check every checkpoint, offline. Exit 1 on any tampering."""
+    """Recompute every entry, check its stored bytes are canonical, and check every
+    checkpoint, offline. Exit 1 when tampering is found, 2 when the input cannot be read."""
     from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.orm import Session
 
-    from facetrail.governance.checkpoints import PUBLIC_KEY, load_public_key
+    from facetrail.errors import AuditInputError
+    from facetrail.governance.checkpoints import PUBLIC_KEY, load_vkey
     from facetrail.governance.verify import verify_log
     from facetrail.services.audit import load_published
 
     settings = get_settings()
-    url = f"sqlite:///{db.resolve()}" if db else settings.db_url
-    key_file = public_key or settings.home / "keys" / PUBLIC_KEY
-    if db is not None and not db.exists():
-        err_console.print(f"[red]error[/red] {escape(f'[audit_db_missing] {db}: no such file')}")
-        raise typer.Exit(2)
-    if not key_file.exists():
-        err_console.print(f"[red]error[/red] {escape(f'[audit_key_missing] {key_file}')}")
-        raise typer.Exit(2)
-    engine = create_engine(url)
+    database = db or settings.home / "facetrail.db"
     try:
-        with Session(engine) as session:
-            report = verify_log(
-                session,
-                load_public_key(key_file),
-                load_published(published.read_text()) if published else (),
-            )
-    finally:
-        engine.dispose()
+        if not database.is_file():
+            raise AuditInputError("no such database file", subject=str(database))
+        verifier = load_vkey(public_key or settings.home / "keys" / PUBLIC_KEY)
+        extra = load_published(_read(published)) if published else []
+        engine = create_engine(f"sqlite:///file:{database.resolve()}?mode=ro&uri=true")
+        try:
+            with Session(engine) as session:
+                report = verify_log(session, verifier, extra)
+        except SQLAlchemyError as exc:
+            raise AuditInputError(
+                "cannot read an audit log from this file", subject=str(database)
+            ) from exc
+        finally:
+            engine.dispose()
+    except FacetrailError as exc:
+        raise _unreadable(exc) from exc
     if as_json:
         print_json(report)
     elif report.ok:
@@ -68,21 +88,105 @@ def audit_verify(
     else:
         console.print(f"[red]AUDIT LOG FAILS VERIFICATION[/red]: {escape(report.problem or '')}")
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_TAMPERED)
+
+
+def _read(path: Path) -> str:
+    from facetrail.errors import AuditInputError
+
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AuditInputError("cannot read this file", subject=str(path)) from exc
 
 
 @audit_app.command("checkpoint")
 def audit_checkpoint(as_json: JsonOpt = False) -> None:
-    """Sign the current tree size and root (Ed25519) and store the checkpoint."""
+    """Sign the current tree size and root as a C2SP checkpoint and push it to the witnesses.
+
+    Needs the signing key (FACETRAIL_SIGNING_KEY_DIR): run it as the checkpointer, e.g. from
+    cron. Other commands never read the key."""
     from facetrail.services import audit
 
     with open_context() as ctx:
-        audit.ensure_keys(ctx)
         cp = run_service(lambda: audit.make_checkpoint(ctx))
     if as_json:
         print_json(cp.to_json())
     else:
-        console.print(f"checkpoint: {cp.tree_size} entries, root {cp.root.hex()} at {cp.at}")
+        console.print(cp.note(), end="")
+
+
+@audit_app.command("public-key")
+def audit_public_key() -> None:
+    """Print the log's public key (a C2SP vkey) to hand to verifiers and witnesses."""
+    from facetrail.services import audit
+
+    with open_context() as ctx:
+        key = run_service(lambda: audit.public_key(ctx))
+    print(key.encode())
+
+
+@audit_app.command(
+    "witness",
+    epilog="Exit status: 0 cosigned (or nothing new); 1 the log was refused: shorter than "
+    "what this witness saw, wiped, rewritten, or not signed by the log's key; 2 the input "
+    "cannot be read.",
+)
+def audit_witness(
+    state: Annotated[Path, typer.Option(help="This witness's own folder (key, what it saw).")],
+    log_key: Annotated[str, typer.Option(help="The log's vkey, or a file holding it.")],
+    request: Annotated[
+        Path | None, typer.Option(help="One add-checkpoint request body (c2sp tlog-witness).")
+    ] = None,
+    inbox: Annotated[
+        Path | None, typer.Option(help="A witness inbox the log pushes requests to.")
+    ] = None,
+    db: Annotated[
+        Path | None, typer.Option(help="The log's database file (or a copy): monitor it.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="This witness's key name (first run only).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the log against the last checkpoint this witness cosigned, and cosign the new one.
+
+    Give exactly one of --request, --inbox, --db. Prints the cosignature lines (a
+    c2sp.org/tlog-cosignature); the witness's own vkey is in STATE/witness.vkey."""
+    from facetrail.governance.checkpoints import load_vkey
+    from facetrail.governance.witness import Witness
+    from facetrail.services import witness as service
+
+    if sum(x is not None for x in (request, inbox, db)) != 1:
+        err_console.print("[red]error[/red] give exactly one of --request, --inbox, --db")
+        raise typer.Exit(EXIT_UNREADABLE)
+    try:
+        key = load_vkey(log_key)
+        this = Witness.open(state, name)
+        if request is not None:
+            report = service.witness_request(this, key, _read(request))
+        elif inbox is not None:
+            report = service.witness_inbox(this, key, inbox)
+        else:
+            assert db is not None
+            report = service.witness_database(this, key, db)
+    except WitnessRefusedError as exc:
+        err_console.print(f"[red]WITNESS REFUSES THE LOG[/red] {escape(f'[{exc.code}] {exc}')}")
+        raise typer.Exit(EXIT_TAMPERED) from exc
+    except FacetrailError as exc:
+        raise _unreadable(exc) from exc
+    except OSError as exc:
+        err_console.print(f"[red]error[/red] {escape(f'[audit_input_unreadable] {exc}')}")
+        raise typer.Exit(EXIT_UNREADABLE) from exc
+    if as_json:
+        print_json(report)
+    else:
+        for line in report.cosigned:
+            print(line, end="")
+        err_console.print(
+            f"witness {escape(report.witness_key)}: {report.origin} at {report.latest_size} "
+            f"entries ({len(report.cosigned)} cosigned, {len(report.already_seen)} seen before)"
+        )
 
 
 @audit_app.command("prove")
@@ -119,10 +223,12 @@ def audit_consistency(old: int, new: int, as_json: JsonOpt = False) -> None:
 @audit_app.command("export")
 def audit_export(out: Annotated[Path | None, typer.Argument()] = None) -> None:
     """Write the signed checkpoints as JSON, for publication outside the system."""
+    from facetrail.cli.outputs import outputs_writable
     from facetrail.services import audit
 
+    run_service(lambda: outputs_writable(files=[out]))
     with open_context() as ctx:
-        text = audit.export_checkpoints(ctx)
+        text = run_service(lambda: audit.export_checkpoints(ctx))
     if out:
         out.write_text(text)
     else:

@@ -16,6 +16,7 @@ from facetrail.cli.app import (
     progress_bar,
     run_service,
 )
+from facetrail.cli.outputs import outputs_writable
 from facetrail.cli.render import console, plain
 
 # --- evaluation -------------------------------------------------------------------------
@@ -41,6 +42,8 @@ def eval_identification(
     import os
 
     from facetrail.services import evaluation  # matplotlib: only load it when evaluating
+
+    run_service(lambda: outputs_writable(files=[json_out, plot, scores_plot, calibration_out]))
 
     request = evaluation.EvalRequest(
         dataset,

@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from facetrail.cli.app import JsonOpt, app, run_service, signed_in
+from facetrail.cli.outputs import outputs_writable, read_probe_bytes
 from facetrail.cli.render import (
     console,
-    err_console,
     fmr_text,
     print_json,
     show_search_result,
@@ -22,13 +21,9 @@ from facetrail.services import search, verification
 
 
 def _probe(path: Path) -> search.ProbeImage:
-    try:
-        return search.ProbeImage(str(path), path.read_bytes())
-    except OSError as exc:
-        err_console.print(
-            f"[red]error[/red] {escape(f'[image_unreadable] {path}: {exc.strerror}')}"
-        )
-        raise typer.Exit(2) from exc
+    # Read without blocking and only a regular file: a FIFO as a probe is refused at once.
+    data: bytes = run_service(lambda: read_probe_bytes(path))
+    return search.ProbeImage(str(path), data)
 
 
 @app.command("search")
@@ -52,6 +47,7 @@ def search_cmd(
 
     Candidates are investigative leads, never identifications.
     """
+    run_service(lambda: outputs_writable(folders=[crops]))
     images = tuple(_probe(p) for p in probes)
     with signed_in() as (ctx, me):
         request = search.SearchRequest(

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from facetrail.cli.app import JsonOpt, case_app, run_service, searches_app, signed_in
+from facetrail.cli.outputs import outputs_writable
 from facetrail.cli.render import (
     console,
     plain,
@@ -87,6 +88,7 @@ def searches_show(
     as_json: JsonOpt = False,
 ) -> None:
     """A stored search with its candidates and the reviews you may see (each view audited)."""
+    run_service(lambda: outputs_writable(folders=[crops]))
     with signed_in() as (ctx, me):
         result = run_service(
             lambda: results.get_search(ctx, me, search_id, include_crops=crops is not None)
@@ -100,6 +102,7 @@ def searches_image(
     out: Annotated[Path, typer.Option(help="File to write the source image to.")],
 ) -> None:
     """Write the whole source image behind a candidate (each view audited)."""
+    run_service(lambda: outputs_writable(files=[out]))
     with signed_in() as (ctx, me):
         name, data = run_service(lambda: results.candidate_image(ctx, me, candidate_id))
     out.write_bytes(data)
@@ -112,6 +115,7 @@ def searches_export(
     out: Annotated[Path | None, typer.Option(help="Write the JSON here (default: stdout).")] = None,
 ) -> None:
     """The search, its candidates (without images) and reviews as JSON (audited)."""
+    run_service(lambda: outputs_writable(files=[out]))
     with signed_in() as (ctx, me):
         body = run_service(lambda: results.export_search(ctx, me, search_id))
     text = json.dumps(plain(body), indent=2)
@@ -172,6 +176,7 @@ def case_disclose(
     out: Annotated[Path | None, typer.Option(help="Write the JSON here (default: stdout).")] = None,
 ) -> None:
     """Every search of your agency for a case, its reviews, outcome and audit entries (audited)."""
+    run_service(lambda: outputs_writable(files=[out]))
     with signed_in() as (ctx, me):
         disclosure = run_service(lambda: review.case_disclosure(ctx, me, case))
     text = disclosure.to_json()

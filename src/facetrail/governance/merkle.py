@@ -27,11 +27,30 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-class _CompactRange:
-    """Perfect subtrees of the leaves pushed so far, merged like a binary counter."""
+class CompactRange:
+    """Perfect subtrees of the leaves pushed so far, merged like a binary counter.
+
+    This is the log head's frontier: with it, appending a leaf and computing the root cost
+    O(log n) hashes, without reading the log. Stored as the subtrees' roots, left to right
+    (their heights follow from the set bits of ``size``).
+    """
 
     def __init__(self) -> None:
         self.stack: list[tuple[int, bytes]] = []
+        self.size = 0
+
+    @classmethod
+    def from_bytes(cls, size: int, blob: bytes) -> CompactRange:
+        heights = [h for h in range(size.bit_length() - 1, -1, -1) if size >> h & 1]
+        if size < 0 or len(blob) != 32 * len(heights):
+            raise ValueError(f"a frontier of {size} leaves holds {len(heights)} hashes")
+        compact = cls()
+        compact.stack = [(h, blob[32 * i : 32 * i + 32]) for i, h in enumerate(heights)]
+        compact.size = size
+        return compact
+
+    def to_bytes(self) -> bytes:
+        return b"".join(value for _, value in self.stack)
 
     def push(self, leaf: bytes) -> None:
         height, value = 0, leaf
@@ -40,6 +59,7 @@ class _CompactRange:
             value = node_hash(left, value)
             height += 1
         self.stack.append((height, value))
+        self.size += 1
 
     def root(self) -> bytes:
         """Fold the ragged right edge from the right: the MTH of everything pushed."""
@@ -53,7 +73,7 @@ class _CompactRange:
 
 def root(leaves: Sequence[bytes]) -> bytes:
     """Merkle tree hash of leaf hashes ``leaves`` (MTH of RFC 6962 section 2.1)."""
-    compact = _CompactRange()
+    compact = CompactRange()
     for leaf in leaves:
         compact.push(leaf)
     return compact.root()
@@ -157,7 +177,7 @@ def prefix_roots(leaves: Sequence[bytes], sizes: Sequence[int]) -> dict[int, byt
     wanted = set(sizes)
     out = {0: EMPTY_ROOT} if 0 in wanted else {}
     last = max(wanted, default=0)
-    compact = _CompactRange()
+    compact = CompactRange()
     for count, leaf in enumerate(leaves[:last], start=1):
         compact.push(leaf)
         if count in wanted:

@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facetrail.governance.audit import entry_bytes
-from facetrail.governance.checkpoints import Checkpoint, key_id, signature_ok
-from facetrail.governance.merkle import leaf_hash, prefix_roots, root
-from facetrail.store.schema import AuditEntryRow, CheckpointRow
+from facetrail.governance.audit import canonical_problem, entry_bytes
+from facetrail.governance.checkpoints import Checkpoint, signature_ok
+from facetrail.governance.merkle import CompactRange, leaf_hash, prefix_roots, root
+from facetrail.governance.note import VerifierKey
+from facetrail.store.schema import AuditEntryRow, AuditHeadRow, CheckpointRow
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,11 @@ class VerifyReport:
     bad_checkpoint: str | None = None
 
 
-def stored_checkpoints(session: Session) -> list[Checkpoint]:
+def stored_checkpoints(session: Session, origin: str = "") -> list[Checkpoint]:
+    """The checkpoints kept in the database, oldest first; ``origin`` is the log's name (the
+    rows hold everything else of the signed note)."""
     rows = session.scalars(select(CheckpointRow).order_by(CheckpointRow.id)).all()
-    return [Checkpoint(r.tree_size, r.root, r.at, r.key_id, r.signature) for r in rows]
+    return [Checkpoint(origin, r.tree_size, r.root, r.at, r.key_id, r.signature) for r in rows]
 
 
 def leaves(session: Session) -> tuple[list[bytes], VerifyReport | None]:
@@ -56,10 +58,10 @@ def leaves(session: Session) -> tuple[list[bytes], VerifyReport | None]:
             return out, _fail(
                 out, f"entry {position} is missing (next entry found is {seq})", entry=position
             )
-        try:
-            value = leaf_hash(entry_bytes(seq, at, actor, kind, subject, details))
-        except ValueError:
-            return out, _fail(out, f"entry {seq} is unreadable (details are not JSON)", entry=seq)
+        problem = canonical_problem(details)
+        if problem is not None:
+            return out, _fail(out, f"entry {seq} was altered: its {problem}", entry=seq)
+        value = leaf_hash(entry_bytes(seq, at, actor, kind, subject, details))
         if value != stored:
             return out, _fail(
                 out,
@@ -81,20 +83,43 @@ def _fail(
     return VerifyReport(False, len(leaves_so_far), checkpoints, "", problem, entry, checkpoint)
 
 
+def head_problem(session: Session, hashes: Sequence[bytes]) -> str | None:
+    """Why the log head disagrees with the entries (rows added or removed behind facetrail's
+    back), or None. A home whose head was never written has nothing to compare."""
+    row = session.get(AuditHeadRow, 1)
+    if row is None:
+        return None
+    try:
+        head = CompactRange.from_bytes(row.size, row.frontier)
+    except ValueError:
+        return "the log head is damaged"
+    if head.size != len(hashes):
+        return f"the log head records {head.size} entries, the log holds {len(hashes)}"
+    if head.root() != root(hashes):
+        return "the log head's root differs from the entries' root"
+    return None
+
+
 def verify_log(
-    session: Session, public_key: Ed25519PublicKey, published: Sequence[Checkpoint] = ()
+    session: Session, verifier: VerifierKey, published: Sequence[Checkpoint] = ()
 ) -> VerifyReport:
-    """Check every entry and every checkpoint; ``published`` adds checkpoints kept outside."""
+    """Check every entry and every checkpoint; ``published`` adds checkpoints kept outside.
+
+    This proves the log is what the checkpoints it is shown say; a log wiped or cut together
+    with its checkpoints is caught only against checkpoints kept outside (``published``, or a
+    witness: ``facetrail audit witness``).
+    """
     hashes, failure = leaves(session)
     if failure is not None:
         return failure
-    checks = [(f"stored #{i}", c) for i, c in enumerate(stored_checkpoints(session), 1)]
+    origin = verifier.name
+    checks = [(f"stored #{i}", c) for i, c in enumerate(stored_checkpoints(session, origin), 1)]
     checks += [(f"published #{i}", c) for i, c in enumerate(published, 1)]
-    expected_key = key_id(public_key)
+    expected_key = verifier.encode()
     roots = prefix_roots(hashes, [c.tree_size for _, c in checks if c.tree_size <= len(hashes)])
     previous = 0
     for label, cp in checks:
-        if cp.key_id != expected_key or not signature_ok(public_key, cp):
+        if not signature_ok(verifier, cp):
             return _fail(
                 hashes,
                 f"checkpoint {label} (size {cp.tree_size}) is not signed by "
@@ -121,4 +146,7 @@ def verify_log(
             )
         if label.startswith("stored"):
             previous = cp.tree_size
+    problem = head_problem(session, hashes)
+    if problem is not None:  # rows added or removed where no checkpoint covers them
+        return _fail(hashes, f"log head mismatch: {problem}", entry=len(hashes) + 1)
     return VerifyReport(True, len(hashes), len(checks), root(hashes).hex())

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import logging
-import stat
 import struct
 import threading
 import warnings
@@ -30,7 +29,6 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 from facetrail.errors import (
     CorruptImageError,
     EmptyImageError,
-    ImageReadError,
     ImageTooLargeError,
     UnsupportedImageFormatError,
 )
@@ -40,6 +38,7 @@ from facetrail.imaging._signatures import (
     sniff_format,
     webp_canvas_size,
 )
+from facetrail.imaging.intake import read_regular_file
 
 __all__ = ["DecodeLimits", "DecodedImage", "decode_image", "read_image_file"]
 
@@ -139,40 +138,19 @@ def decode_image(data: bytes, *, name: str, limits: DecodeLimits | None = None) 
 
 
 def read_image_file(
-    path: Path, *, limits: DecodeLimits | None = None
+    path: Path, *, limits: DecodeLimits | None = None, follow_symlinks: bool = True
 ) -> tuple[bytes, DecodedImage]:
     """Read and decode an image file; return its raw bytes (for hashing) and the pixels.
 
-    The size on disk is checked against ``limits.max_bytes`` before a single byte is read,
-    so a huge file costs nothing. Errors name ``path``; an unreadable, missing or non-regular
-    file raises ``ImageReadError``.
+    The file is opened without blocking and must be a regular file (a FIFO, device or socket
+    is refused at once, never waited on); its size is checked against ``limits.max_bytes``
+    before a single byte is read, so a huge file costs nothing. Errors name ``path``; an
+    unreadable, missing or non-regular file raises ``ImageReadError`` (``NotARegularFileError``
+    for special files and, with ``follow_symlinks=False``, symlinks).
     """
     limits = limits or DecodeLimits()
-    name = str(path)
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise ImageReadError("the file does not exist", subject=name) from None
-    except OSError as exc:
-        raise ImageReadError(
-            f"the file cannot be read: {exc.strerror or exc}", subject=name
-        ) from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise ImageReadError("not a regular file (a folder, device or pipe)", subject=name)
-    if info.st_size > limits.max_bytes:
-        raise ImageTooLargeError(
-            f"the file is {info.st_size:,} bytes, over the limit of {limits.max_bytes:,} bytes",
-            subject=name,
-        )
-    try:
-        with path.open("rb") as handle:
-            # One byte more than allowed: a file that grew since stat() is still caught.
-            data = handle.read(limits.max_bytes + 1)
-    except OSError as exc:
-        raise ImageReadError(
-            f"the file cannot be read: {exc.strerror or exc}", subject=name
-        ) from exc
-    return data, decode_image(data, name=name, limits=limits)
+    data = read_regular_file(path, limits.max_bytes, follow_symlinks=follow_symlinks)
+    return data, decode_image(data, name=str(path), limits=limits)
 
 
 def _check_pixels(size: tuple[int, int], limits: DecodeLimits, name: str) -> None:

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from facetrail.errors import FacetrailError
 from facetrail.imaging.decode import DecodeLimits, read_image_file
+from facetrail.imaging.intake import open_regular_file
 from facetrail.models.registry import get_pack
 from facetrail.pipeline.faces import Face
 from facetrail.pipeline.masks import apply_synthetic_mask, mask_style_for
@@ -32,6 +33,9 @@ class ImageJob:
     path: Path
     #: Draw a synthetic mask (style chosen from this key) on every face before analysis.
     mask_key: str | None = None
+    #: Ingest lists a folder without following links and reads it the same way, so a file
+    #: swapped for a symlink after listing is refused, not followed.
+    follow_symlinks: bool = True
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,9 @@ class _Worker:
         for job in jobs:
             sha = ""
             try:
-                data, image = read_image_file(job.path, limits=self.config.limits)
+                data, image = read_image_file(
+                    job.path, limits=self.config.limits, follow_symlinks=job.follow_symlinks
+                )
                 sha = hashlib.sha256(data).hexdigest()
                 bgr = image.bgr
                 dets = self.pipeline.detect(bgr)
@@ -98,7 +104,7 @@ class _Worker:
                     self.config.blobs.put(data, sha)
             except FacetrailError as exc:
                 if not sha:
-                    sha = _hash_quietly(job.path)
+                    sha = _hash_quietly(job)
                 results.append(ImageResult(job, sha, error_code=exc.code, error_message=str(exc)))
                 continue
             decoded.append((len(results), job, sha, image))
@@ -113,11 +119,21 @@ class _Worker:
         return [r for r in results if r is not None]
 
 
-def _hash_quietly(path: Path) -> str:
+def _hash_quietly(job: ImageJob) -> str:
+    """The sha256 of a file that failed, read as safely as it was (a FIFO is never waited on);
+    the hash of its name when it cannot be read."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        fd = open_regular_file(job.path, follow_symlinks=job.follow_symlinks)
+    except FacetrailError:
+        return hashlib.sha256(str(job.path).encode()).hexdigest()
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     except OSError:
-        return hashlib.sha256(str(path).encode()).hexdigest()
+        return hashlib.sha256(str(job.path).encode()).hexdigest()
+    return digest.hexdigest()
 
 
 _WORKER: _Worker | None = None

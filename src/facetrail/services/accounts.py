@@ -11,47 +11,74 @@ transaction, since the refused action's transaction rolls back).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import NoReturn
+from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
     AccountExistsError,
-    AccountInactiveError,
-    FacetrailError,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitedError,
+    StateError,
 )
 from facetrail.governance import credentials as cred
 from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.authority import (
+    AGENCY_ROLES,
+    Actor,
+    may_approve_account,
+    may_grant,
+    may_suspend,
+    role_change_problem,
+)
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.policy import Policy
+from facetrail.services.authorization import (
+    active_admins,
+    as_utc,
+    current_actor,
+    inactive_reason,
+    roles_of,
+    utc_now,
+    visible_user,
+)
 from facetrail.services.context import AppContext
-from facetrail.services.notifications import deliver_outbox, notify_head
+from facetrail.services.notifications import deliver_outbox, notify_head, notify_users
+from facetrail.services.unit_of_work import action, refuse
 from facetrail.store.schema import (
     Agency,
     Network,
     PolicyVersion,
-    RecoveryCode,
     User,
     UserRole,
 )
 
-__all__ = ["Enrolment", "NewAccount", "Principal"]
+__all__ = [
+    "Enrolment",
+    "NewAccount",
+    "Principal",
+    "as_utc",
+    "inactive_reason",
+    "refuse",
+    "utc_now",
+]
 
 
 @dataclass(frozen=True)
 class Enrolment:
-    """Shown once to the new user: TOTP secret (and QR URI) and recovery codes."""
+    """A new account, and its second factor when its owner is the one shown it: the TOTP
+    secret (and QR URI) and recovery codes, shown once. An account granted or requested
+    through someone else has none (``totp_secret`` None): no one but its owner ever sees the
+    secret, which they enrol at their first sign-in (``services.enrolment``)."""
 
     username: str
     status: str
-    totp_secret: str
-    totp_uri: str
-    recovery_codes: list[str]
+    totp_secret: str | None = None
+    totp_uri: str | None = None
+    recovery_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,37 +91,6 @@ class NewAccount:
     account_type: str = "full"
     #: for requests: the supervisor who must approve
     supervisor: str | None = None
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes; every time facetrail stores is UTC.
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-def refuse(
-    ctx: AppContext,
-    actor: str,
-    kind: str,
-    subject: str,
-    error: FacetrailError,
-    details: dict[str, object] | None = None,
-) -> NoReturn:
-    """Record a refused action (in its own transaction: the action's rolled back), then raise."""
-    with ctx.transaction() as session:
-        append(
-            session,
-            AuditEvent(
-                actor,
-                f"{kind}.refused",
-                subject,
-                {"code": error.code, "reason": str(error)} | (details or {}),
-            ),
-        )
-    raise error
 
 
 def require(ctx: AppContext, actor: Principal, kind: str, subject: str, *roles: Role) -> None:
@@ -124,10 +120,6 @@ def agency_by_name(session: Session, name: str) -> Agency:
     return agency
 
 
-def _roles(session: Session, user_id: int) -> frozenset[str]:
-    return frozenset(session.scalars(select(UserRole.role).where(UserRole.user_id == user_id)))
-
-
 def _add_user(
     session: Session, account: NewAccount, agency: Agency, status: str, supervisor_id: int | None
 ) -> Enrolment:
@@ -138,13 +130,12 @@ def _add_user(
         raise InvalidRequestError("account type must be trial or full", subject="account_type")
     if session.scalar(select(User.id).where(User.username == account.username)) is not None:
         raise AccountExistsError("username taken", subject=account.username)
-    secret = cred.new_totp_secret()
     user = User(
         username=account.username,
         email=account.email,
         agency_id=agency.id,
         password_hash=cred.hash_password(account.password),
-        totp_secret=secret,
+        totp_secret=None,  # enrolled by its owner at first sign-in
         status=status,
         account_type=account.account_type,
         supervisor_id=supervisor_id,
@@ -154,17 +145,17 @@ def _add_user(
     session.flush()
     for role in account.roles:
         session.add(UserRole(user_id=user.id, role=Role(role).value))
-    codes = cred.new_recovery_codes()
-    for code in codes:
-        session.add(RecoveryCode(user_id=user.id, code_hash=cred.secret_hash(code)))
-    return Enrolment(user.username, status, secret, cred.totp_uri(secret, user.username), codes)
+    return Enrolment(user.username, status)
 
 
 def init_system(ctx: AppContext, admin: NewAccount) -> Enrolment:
-    """First start: the operators' agency and the first system admin. Only once."""
+    """First start: the operators' agency and the first system admin. Only once. The admin
+    is the person running it, so their second factor is enrolled here and shown to them."""
     from facetrail.services.audit import ensure_keys
+    from facetrail.services.enrolment import issue_second_factor
 
     ensure_keys(ctx)
+    totp_key = cred.load_secrets_key(ctx.settings.totp_key_file, create=True)
     with ctx.transaction() as session:
         if session.scalar(select(func.count(User.id))):
             raise AccountExistsError("facetrail is initialised already", subject="init")
@@ -180,6 +171,9 @@ def init_system(ctx: AppContext, admin: NewAccount) -> Enrolment:
             agency,
             "active",
             None,
+        )
+        enrolment = issue_second_factor(
+            session, user_by_name(session, admin.username), totp_key, confirmed=True
         )
         append(
             session,
@@ -203,8 +197,10 @@ def _first_policy(session: Session, agency_id: int, actor: str, trial_days: int 
 
 
 def create_network(ctx: AppContext, actor: Principal, name: str) -> None:
-    require(ctx, actor, "network.create", name, Role.SYSTEM_ADMIN)
-    with ctx.transaction() as session:
+    """A new network of agencies: by a system admin. Audited, refusals too."""
+    with action(ctx, actor.username, "network.create", name) as session:
+        if not current_actor(session, actor).has(Role.SYSTEM_ADMIN):
+            raise PermissionDeniedError("needs system_admin", subject=name)
         if session.scalar(select(Network.id).where(Network.name == name)) is not None:
             raise AccountExistsError("network exists", subject=name)
         session.add(Network(name=name))
@@ -218,9 +214,11 @@ def create_agency(
     trial_days: int = 30,
     network: str | None = None,
 ) -> None:
-    """A new agency (optionally a member of a network) with the default policy, version 1."""
-    require(ctx, actor, "agency.create", name, Role.SYSTEM_ADMIN)
-    with ctx.transaction() as session:
+    """A new agency (optionally a member of a network) with the default policy, version 1:
+    by a system admin. Audited, refusals too."""
+    with action(ctx, actor.username, "agency.create", name) as session:
+        if not current_actor(session, actor).has(Role.SYSTEM_ADMIN):
+            raise PermissionDeniedError("needs system_admin", subject=name)
         if session.scalar(select(Agency.id).where(Agency.name == name)) is not None:
             raise AccountExistsError("agency exists", subject=name)
         network_id = None
@@ -243,31 +241,32 @@ def create_agency(
         )
 
 
+def _visible_agency(session: Session, actor: Actor, name: str) -> Agency:
+    """An agency the actor acts in: their own, or any for a system admin (others: not found)."""
+    agency = session.scalar(select(Agency).where(Agency.name == name))
+    if agency is None or not (actor.has(Role.SYSTEM_ADMIN) or agency.id == actor.agency_id):
+        raise NotFoundError("no such agency", subject=name)
+    return agency
+
+
 def create_user(ctx: AppContext, actor: Principal, account: NewAccount) -> Enrolment:
-    """An account granted directly by a system admin, or by the head of the same agency."""
-    with ctx.transaction() as session:
-        agency = agency_by_name(session, account.agency)
-        allowed = actor.has(Role.SYSTEM_ADMIN) or (
-            actor.has(Role.AGENCY_HEAD) and actor.agency_id == agency.id
-        )
-    if not allowed:
-        refuse(
-            ctx,
-            actor.username,
-            "account.create",
-            account.username,
-            PermissionDeniedError(
-                "only a system admin or this agency's head grants accounts",
-                subject=account.username,
-            ),
-        )
-    with ctx.transaction() as session:
-        agency = agency_by_name(session, account.agency)
+    """An account granted directly by a system admin (any role, any agency), or by the head
+    of the same agency (agency roles only: ``governance.authority.may_grant``). The head is
+    told. Audited, refusals too."""
+    with action(ctx, actor.username, "account.create", account.username) as session:
+        who = current_actor(session, actor)
+        agency = _visible_agency(session, who, account.agency)
+        if not account.roles:
+            raise InvalidRequestError("give at least one role", subject="roles")
+        for role in sorted({Role(r) for r in account.roles}):
+            if not may_grant(who, role, agency.id):
+                raise PermissionDeniedError(
+                    f"you may not grant the {role.value} role in {agency.name}",
+                    subject=account.username,
+                )
         enrolment = _add_user(session, account, agency, "active", None)
         user = user_by_name(session, account.username)
         user.approved_by = actor.user_id
-        if Role.AGENCY_HEAD in account.roles:
-            agency.head_user_id = user.id
         roles = ", ".join(sorted(Role(r).value for r in account.roles))
         notify_head(
             session,
@@ -281,35 +280,55 @@ def create_user(ctx: AppContext, actor: Principal, account: NewAccount) -> Enrol
                 actor.username,
                 "account.create",
                 account.username,
-                {"agency": agency.name, "roles": sorted(r.value for r in account.roles)},
+                {"agency": agency.name, "roles": sorted(Role(r).value for r in account.roles)},
             ),
         )
     deliver_outbox(ctx)
     return enrolment
 
 
+#: What an unauthenticated request may ask for: agency roles below the head. A supervisor
+#: approves an investigator; any other requested role needs an approver who may grant it.
+REQUESTABLE_ROLES = AGENCY_ROLES - {Role.AGENCY_HEAD}
+#: Pending requests one agency accepts before refusing more (no flooding of inboxes).
+MAX_PENDING_REQUESTS = 20
+#: Requests accepted per agency per hour.
+MAX_REQUESTS_PER_HOUR = 10
+
+
 def request_account(ctx: AppContext, account: NewAccount) -> Enrolment:
-    """Anyone may ask; the account does nothing until the named supervisor approves it."""
-    if not account.supervisor:
-        raise InvalidRequestError("name the supervisor who must approve", subject="supervisor")
-    with ctx.transaction() as session:
+    """Anyone may ask (as an investigator); the account does nothing until a supervisor of the
+    agency approves it. The named supervisor and the head are told. Requests are rate-limited
+    per agency. Audited, refusals too."""
+    with action(ctx, account.username, "account.request", account.username) as session:
+        if not account.supervisor:
+            raise InvalidRequestError("name the supervisor who must approve", subject="supervisor")
+        if extra := sorted({Role(r) for r in account.roles} - REQUESTABLE_ROLES):
+            raise PermissionDeniedError(
+                f"a request cannot ask for the {extra[0].value} role; the agency's head "
+                "grants it after approval",
+                subject=account.username,
+            )
         agency = agency_by_name(session, account.agency)
-        supervisor = user_by_name(session, account.supervisor)
-        if supervisor.agency_id != agency.id or Role.SUPERVISOR.value not in _roles(
-            session, supervisor.id
+        supervisor = session.scalar(select(User).where(User.username == account.supervisor))
+        if (
+            supervisor is None
+            or supervisor.agency_id != agency.id
+            or supervisor.status != "active"
+            or Role.SUPERVISOR.value not in roles_of(session, supervisor.id)
         ):
             raise InvalidRequestError(
-                "the named supervisor is not a supervisor of this agency",
+                "the named supervisor is not an active supervisor of this agency",
                 subject=account.supervisor,
             )
+        _check_request_rate(session, agency.id)
         enrolment = _add_user(session, account, agency, "requested", supervisor.id)
-        notify_head(
-            session,
-            agency.id,
-            f"account request: {account.username}",
+        text = (
             f"{account.username} ({account.email}) asks for a {account.account_type} account "
-            f"in {agency.name}, to be approved by {supervisor.username}.",
+            f"in {agency.name}, to be approved by {supervisor.username}."
         )
+        notify_users(session, [supervisor.id], f"account request: {account.username}", text)
+        notify_head(session, agency.id, f"account request: {account.username}", text)
         append(
             session,
             AuditEvent(
@@ -328,30 +347,45 @@ def request_account(ctx: AppContext, account: NewAccount) -> Enrolment:
     return enrolment
 
 
+def _check_request_rate(session: Session, agency_id: int) -> None:
+    pending = session.scalar(
+        select(func.count(User.id)).where(User.agency_id == agency_id, User.status == "requested")
+    )
+    recent = session.scalar(
+        select(func.count(User.id)).where(
+            User.agency_id == agency_id, User.created_at >= utc_now() - timedelta(hours=1)
+        )
+    )
+    if (pending or 0) >= MAX_PENDING_REQUESTS or (recent or 0) >= MAX_REQUESTS_PER_HOUR:
+        raise RateLimitedError(
+            "this agency has too many open account requests; try again later",
+            subject="account.request",
+        )
+
+
 def approve_account(ctx: AppContext, actor: Principal, username: str) -> None:
-    """The named supervisor (or another supervisor of the same agency) activates a request."""
-    with ctx.transaction() as session:
-        user = user_by_name(session, username)
-        agency = session.get(Agency, user.agency_id)
-        assert agency is not None
-        problem: FacetrailError | None = None
+    """The named supervisor (or another supervisor of the same agency) activates a request.
+    Checked and done in one locked transaction, so a suspension committed in between is never
+    undone. Audited, refusals too."""
+    with action(ctx, actor.username, "account.approve", username) as session:
+        who = current_actor(session, actor)
+        user = visible_user(session, who, username)
         if actor.user_id == user.id:
-            problem = PermissionDeniedError("no one approves their own account", subject=username)
-        elif actor.agency_id != user.agency_id:
-            problem = PermissionDeniedError(
-                "approver is not in the requester's agency", subject=username
-            )
-        elif not actor.has(Role.SUPERVISOR):
-            problem = PermissionDeniedError("only a supervisor approves accounts", subject=username)
-        elif user.status != "requested":
-            problem = InvalidRequestError(
-                f"account is {user.status}, not requested", subject=username
-            )
-        trial_days = current_policy(session, agency.id)[1].trial_days
-    if problem is not None:
-        refuse(ctx, actor.username, "account.approve", username, problem)
-    with ctx.transaction() as session:
-        user = user_by_name(session, username)
+            raise PermissionDeniedError("no one approves their own account", subject=username)
+        if not (
+            may_approve_account(who, user.id, user.agency_id)
+            or (who.has(Role.AGENCY_HEAD) and who.agency_id == user.agency_id)
+        ):
+            raise PermissionDeniedError("only a supervisor approves accounts", subject=username)
+        if user.status != "requested":
+            raise StateError(f"account is {user.status}, not requested", subject=username)
+        for role in sorted({Role(r) for r in roles_of(session, user.id)} - {Role.INVESTIGATOR}):
+            if not may_grant(who, role, user.agency_id):
+                raise PermissionDeniedError(
+                    f"a request for the {role.value} role is approved by the agency's head",
+                    subject=username,
+                )
+        trial_days = current_policy(session, user.agency_id)[1].trial_days
         user.status = "active"
         user.approved_by = actor.user_id
         if user.account_type == "trial":
@@ -380,28 +414,25 @@ def approve_account(ctx: AppContext, actor: Principal, username: str) -> None:
 
 
 def suspend_account(ctx: AppContext, actor: Principal, username: str, reason: str) -> None:
-    """Immediate: the user's tokens stop working at their next use."""
-    with ctx.transaction() as session:
-        user = user_by_name(session, username)
-        same = actor.agency_id == user.agency_id and (
-            actor.has(Role.SUPERVISOR) or actor.has(Role.AGENCY_HEAD)
-        )
-    if not (same or actor.has(Role.SYSTEM_ADMIN)):
-        refuse(
-            ctx,
-            actor.username,
-            "account.suspend",
-            username,
-            PermissionDeniedError(
+    """Immediate: the user's tokens stop working at their next use. By a supervisor or head
+    of the same agency, or a system admin (only a system admin suspends someone holding a
+    platform role; the last active system admin is never suspended). Audited, refusals too."""
+    with action(ctx, actor.username, "account.suspend", username) as session:
+        who = current_actor(session, actor)
+        user = visible_user(session, who, username)
+        roles = roles_of(session, user.id)
+        if not may_suspend(who, user.id, user.agency_id, roles):
+            raise PermissionDeniedError(
                 "only a supervisor or head of the same agency suspends", subject=username
-            ),
-        )
-    with ctx.transaction() as session:
-        suspended = user_by_name(session, username)
-        suspended.status = "suspended"
+            )
+        if Role.SYSTEM_ADMIN.value in roles and not active_admins(session, excluding=user.id):
+            raise PermissionDeniedError(
+                "the last active system admin cannot be suspended", subject=username
+            )
+        user.status = "suspended"
         notify_head(
             session,
-            suspended.agency_id,
+            user.agency_id,
             f"account suspended: {username}",
             f"{actor.username} suspended {username}: {reason}",
         )
@@ -409,46 +440,30 @@ def suspend_account(ctx: AppContext, actor: Principal, username: str, reason: st
     deliver_outbox(ctx)
 
 
-def inactive_reason(user: User, now: datetime) -> FacetrailError | None:
-    """Why this account cannot act now (requested, suspended, trial expired), or None."""
-    if user.status != "active":
-        return AccountInactiveError(f"account is {user.status}", subject=user.username)
-    expires = as_utc(user.trial_expires_at)
-    if user.account_type == "trial" and expires is not None and expires <= now:
-        return AccountInactiveError("trial expired", subject=user.username)
-    return None
-
-
 def set_roles(ctx: AppContext, actor: Principal, username: str, roles: tuple[Role, ...]) -> None:
-    """Replace a user's roles: by a system admin, or the head of the user's agency; never
-    one's own. The head is told."""
-    if not roles:
-        raise InvalidRequestError("give at least one role", subject="roles")
-    with ctx.sessions() as session:
-        user = user_by_name(session, username)
-        problem: FacetrailError | None = None
-        if actor.user_id == user.id:
-            problem = PermissionDeniedError("no one changes their own roles", subject=username)
-        elif not (
-            actor.has(Role.SYSTEM_ADMIN)
-            or (actor.has(Role.AGENCY_HEAD) and actor.agency_id == user.agency_id)
-        ):
-            problem = PermissionDeniedError(
-                "only a system admin or this agency's head changes roles", subject=username
-            )
-    if problem is not None:
-        refuse(ctx, actor.username, "account.roles", username, problem)
-    with ctx.transaction() as session:
-        user = user_by_name(session, username)
-        before = sorted(_roles(session, user.id))
+    """Replace a user's roles: each role added or removed must be one the actor may grant in
+    the user's agency (``governance.authority``); never one's own; the last active system
+    admin keeps the role. The head is told. Audited, refusals too."""
+    with action(ctx, actor.username, "account.roles", username) as session:
+        if not roles:
+            raise InvalidRequestError("give at least one role", subject="roles")
+        who = current_actor(session, actor)
+        user = visible_user(session, who, username)
+        before = sorted(roles_of(session, user.id))
         after = sorted({Role(r).value for r in roles})
+        problem = role_change_problem(
+            who,
+            user.id,
+            user.agency_id,
+            before,
+            after,
+            other_active_admins=active_admins(session, excluding=user.id),
+        )
+        if problem is not None:
+            raise PermissionDeniedError(problem, subject=username)
         session.execute(delete(UserRole).where(UserRole.user_id == user.id))
         for role in after:
             session.add(UserRole(user_id=user.id, role=role))
-        agency = session.get(Agency, user.agency_id)
-        assert agency is not None
-        if Role.AGENCY_HEAD.value in after:
-            agency.head_user_id = user.id
         notify_head(
             session,
             user.agency_id,
@@ -466,7 +481,9 @@ def set_roles(ctx: AppContext, actor: Principal, username: str, roles: tuple[Rol
 def principal_of(session: Session, user: User) -> Principal:
     agency = session.get(Agency, user.agency_id)
     assert agency is not None
-    return Principal(user.id, user.username, user.agency_id, agency.name, _roles(session, user.id))
+    return Principal(
+        user.id, user.username, user.agency_id, agency.name, roles_of(session, user.id)
+    )
 
 
 def current_policy(session: Session, agency_id: int) -> tuple[int, Policy]:

@@ -1,54 +1,101 @@
-"""Audit log services: checkpoints, verification, proofs, export.
+"""Audit log services: keys, checkpoints, verification, proofs, export.
 
 Authorisation: verification and proofs need no account (they work offline from the database
-file and the public key); making checkpoints needs the signing key in ``$FACETRAIL_HOME``.
-Audit: making a checkpoint is itself appended as an entry before it is signed.
+file and the public key). Making checkpoints needs the signing key, which lives apart from the
+home (``Settings.audit_key_dir``) and is readable only by the account that runs
+``facetrail audit checkpoint``; every other command runs without it.
+Audit: making a checkpoint is itself appended as an entry before it is signed; a witness that
+cannot be reached is an entry too.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from facetrail.errors import InvalidRequestError
+from facetrail.errors import AuditInputError, InvalidRequestError, SigningKeyUnavailableError
 from facetrail.governance import merkle
-from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.audit import AuditEvent, append, locked_head
 from facetrail.governance.checkpoints import (
+    PRIVATE_KEY,
     PUBLIC_KEY,
     Checkpoint,
-    create_keys,
-    load_private_key,
-    sign,
+    create_signing_key,
+    load_signer,
+    load_vkey,
+    sign_checkpoint,
+    write_vkey,
 )
+from facetrail.governance.note import VerifierKey
 from facetrail.governance.verify import leaves, stored_checkpoints
 from facetrail.services.context import AppContext
+from facetrail.services.witness import push_checkpoint
 from facetrail.store.schema import AuditEntryRow, CheckpointRow
 
 
-def key_folder(ctx: AppContext) -> Path:
-    return ctx.settings.home / "keys"
+def public_key_file(ctx: AppContext) -> Path:
+    """The log's vkey as kept in the home (public: anyone may read and copy it)."""
+    return ctx.settings.home / "keys" / PUBLIC_KEY
+
+
+def _key_dir(ctx: AppContext) -> Path:
+    folder = ctx.settings.audit_key_dir.resolve()
+    home = ctx.settings.home.resolve()
+    if folder == home or home in folder.parents:
+        raise SigningKeyUnavailableError(
+            "the audit signing key must live outside the home", subject=str(folder)
+        )
+    return folder
 
 
 def ensure_keys(ctx: AppContext) -> Path:
-    """Create the signing key pair if this home has none; returns the public key file."""
-    folder = key_folder(ctx)
-    if not (folder / PUBLIC_KEY).exists():
-        create_keys(folder)
-    return folder / PUBLIC_KEY
+    """Make the log's signing key (outside the home) if there is none, and keep a copy of its
+    public vkey in the home; returns the vkey file. Never replaces an existing key."""
+    vkey_file = public_key_file(ctx)
+    if vkey_file.exists():
+        return vkey_file
+    folder = _key_dir(ctx)
+    try:
+        if (folder / PRIVATE_KEY).exists():
+            verifier = load_vkey(folder / PUBLIC_KEY)
+        else:
+            origin = ctx.settings.audit_origin or f"facetrail.invalid/audit/{secrets.token_hex(8)}"
+            verifier = create_signing_key(folder, origin)
+        write_vkey(vkey_file, verifier)
+    except OSError as exc:
+        raise SigningKeyUnavailableError(
+            f"cannot make the audit signing key ({exc.strerror})", subject=str(folder)
+        ) from exc
+    return vkey_file
+
+
+def public_key(ctx: AppContext) -> VerifierKey:
+    """The log's public vkey, which anyone may be given to verify checkpoints. No key needed."""
+    try:
+        return load_vkey(public_key_file(ctx))
+    except AuditInputError:
+        return load_vkey(_key_dir(ctx) / PUBLIC_KEY)
 
 
 def make_checkpoint(ctx: AppContext, actor: str = "system") -> Checkpoint:
-    """Append a 'checkpoint' entry, then sign the tree that includes it, in one transaction."""
-    key = load_private_key(key_folder(ctx))
+    """Append a 'checkpoint' entry, then sign the tree that includes it, in one transaction,
+    and push the checkpoint to every witness inbox.
+
+    Authorisation: whoever can read the signing key (SigningKeyUnavailableError otherwise).
+    The root comes from the locked log head, so the log is not re-read.
+    """
+    signer = load_signer(_key_dir(ctx))
     with ctx.transaction() as session:
         append(session, AuditEvent(actor, "audit.checkpoint", "audit-log"))
-        hashes = list(session.scalars(select(AuditEntryRow.leaf_hash).order_by(AuditEntryRow.seq)))
+        head = locked_head(session)
         at = datetime.now(UTC).isoformat(timespec="seconds")
-        cp = sign(key, len(hashes), merkle.root(hashes), at)
+        cp = sign_checkpoint(signer, head.size, head.root(), at)
         session.add(
             CheckpointRow(
                 tree_size=cp.tree_size,
@@ -58,11 +105,27 @@ def make_checkpoint(ctx: AppContext, actor: str = "system") -> Checkpoint:
                 signature=cp.signature,
             )
         )
+    if not public_key_file(ctx).exists():
+        write_vkey(public_key_file(ctx), signer.verifier)
+    push_checkpoint(ctx, cp)
     return cp
 
 
+def _signing_key_readable(ctx: AppContext) -> bool:
+    try:
+        return os.access(_key_dir(ctx) / PRIVATE_KEY, os.R_OK)
+    except SigningKeyUnavailableError:
+        return False
+
+
 def checkpoint_if_due(ctx: AppContext, *, now: datetime | None = None) -> Checkpoint | None:
-    """Make a checkpoint when enough entries or time have passed since the last one."""
+    """Make a checkpoint when enough entries or time have passed since the last one.
+
+    Skipped quietly when this process cannot read the signing key: only the checkpointer
+    (``facetrail audit checkpoint``, e.g. from cron) holds it.
+    """
+    if not _signing_key_readable(ctx):
+        return None
     now = now or datetime.now(UTC)
     with ctx.sessions() as session:
         size = int(session.scalar(select(func.max(AuditEntryRow.seq))) or 0)
@@ -78,9 +141,12 @@ def checkpoint_if_due(ctx: AppContext, *, now: datetime | None = None) -> Checkp
         or (now - datetime.fromisoformat(last.at)).total_seconds()
         >= settings.checkpoint_every_seconds
     )
-    if not due or not (key_folder(ctx) / PUBLIC_KEY).exists():
+    if not due:
         return None
-    return make_checkpoint(ctx)
+    try:
+        return make_checkpoint(ctx)
+    except SigningKeyUnavailableError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -142,11 +208,20 @@ def prove_consistency(ctx: AppContext, old: int, new: int) -> ConsistencyProof:
 
 
 def export_checkpoints(ctx: AppContext) -> str:
-    """Checkpoints as JSON for publication outside the system (verify --published FILE)."""
+    """Checkpoints as JSON for publication outside the system (verify --published FILE);
+    each carries its C2SP signed note. Needs only the public key."""
+    origin = public_key(ctx).name
     with ctx.sessions() as session:
-        cps = stored_checkpoints(session)
+        cps = stored_checkpoints(session, origin)
     return json.dumps([c.to_json() for c in cps], indent=2)
 
 
 def load_published(text: str) -> list[Checkpoint]:
-    return [Checkpoint.from_json(c) for c in json.loads(text)]
+    """Checkpoints from ``audit export`` output; AuditInputError when it is not that."""
+    try:
+        data = json.loads(text)
+        if not isinstance(data, list):
+            raise ValueError("a list of checkpoints is expected")
+        return [Checkpoint.from_json(c) for c in data]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AuditInputError(f"not an exported checkpoint list: {exc}") from exc

@@ -1,15 +1,22 @@
 """Authentication: password + TOTP (or a one-time recovery code) -> a session token; tokens
 -> the user behind them.
 
-Authorisation: ``login`` and ``authenticate`` need no account; ``revoke_token`` revokes the
-caller's own tokens (a system admin may revoke anyone's). Audit: every login, failed login,
-token use, refused token and revocation is an entry.
+Authorisation: ``login`` and ``authenticate`` need no account; ``issue_token`` needs the
+signed-in user's password and second factor afresh (a token cannot mint tokens);
+``revoke_token`` revokes the caller's own tokens (a system admin may revoke anyone's).
+Audit: every login, failed login, token use, refused token, issue and revocation is an entry.
+
+Each sign-in attempt is checked and counted in one locking transaction (``attempt``): a wrong
+password or code raises the failure counter and is recorded in that same transaction, so
+parallel guesses cannot lose counts and a locked account cannot sign in, enrol or mint tokens.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,8 +24,10 @@ from sqlalchemy.orm import Session
 from facetrail.errors import (
     AccountLockedError,
     AuthError,
+    EnrolmentRequiredError,
     FacetrailError,
     InvalidRequestError,
+    PasswordChangeRequiredError,
     TokenInvalidError,
 )
 from facetrail.governance import credentials as cred
@@ -29,6 +38,7 @@ from facetrail.services.accounts import (
     as_utc,
     inactive_reason,
     principal_of,
+    refuse,
     utc_now,
 )
 from facetrail.services.context import AppContext
@@ -37,6 +47,12 @@ from facetrail.store.schema import ApiToken, RecoveryCode, User
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 SESSION_TOKEN_LIFETIME = timedelta(hours=12)
+MAX_TOKEN_DAYS = 90
+
+T = TypeVar("T")
+#: Which second factor an attempt must show: none (password only), the enrolled one (TOTP or
+#: a recovery code), or the TOTP secret being enrolled.
+Factor = Literal["none", "enrolled", "enrolling"]
 
 
 @dataclass(frozen=True)
@@ -46,47 +62,177 @@ class LoginResult:
     principal: Principal
 
 
-def login(
-    ctx: AppContext, username: str, password: str, code: str, *, now: datetime | None = None
-) -> LoginResult:
-    """Password + TOTP code (or a one-time recovery code) -> a session token."""
-    now = now or utc_now()
+def totp_key(ctx: AppContext, *, create: bool = False) -> bytes:
+    """The key that seals this installation's TOTP secrets (kept outside the database)."""
+    return cred.load_secrets_key(ctx.settings.totp_key_file, create=create)
+
+
+def attempt(
+    ctx: AppContext,
+    username: str,
+    password: str,
+    code: str | None,
+    *,
+    factor: Factor,
+    refused_kind: str,
+    act: Callable[[Session, User, str], T],
+    check: Callable[[User], FacetrailError | None] = lambda _user: None,
+    check_first: bool = False,
+    now: datetime,
+) -> T:
+    """Check a sign-in attempt and, when it holds, ``act(session, user, factor used)``, all in
+    one locking transaction. A refusal (unknown user, locked, wrong password or code, reused
+    code, or ``check``'s objection) is a ``refused_kind`` entry written in that transaction
+    together with the failure count it raised, then raised. ``check`` runs after the second
+    factor, or right after the password when ``check_first`` (so that a refusal it makes does
+    not use up the code)."""
     with ctx.transaction() as session:
         user = session.scalar(select(User).where(User.username == username))
-        problem: FacetrailError | None = None
-        if user is None:
-            problem = AuthError("wrong username, password or code", subject=username)
-        elif (as_utc(user.locked_until) or now) > now:
-            problem = AccountLockedError(
-                "too many failed logins; try again later", subject=username
-            )
-        elif not cred.password_matches(user.password_hash, password) or not (
-            factor := _second_factor(session, user, code, now)
-        ):
-            user.failed_logins += 1
-            if user.failed_logins >= MAX_FAILED_LOGINS:
-                user.locked_until = now + LOCKOUT
-                user.failed_logins = 0
-            problem = AuthError("wrong username, password or code", subject=username)
-        else:
-            problem = inactive_reason(user, now)
+        first = check if check_first else None
+        problem, note = _verify(ctx, session, user, username, password, code, factor, now, first)
+        if problem is None and not check_first:
+            assert user is not None
+            problem, note = check(user), "refused"
         if problem is not None:
             append(
-                session, AuditEvent(username, "auth.login.failed", username, {"code": problem.code})
+                session,
+                AuditEvent(
+                    username, refused_kind, username, {"code": problem.code, "reason": note}
+                ),
             )
         else:
             assert user is not None
             user.failed_logins = 0
-            expires = now + SESSION_TOKEN_LIFETIME
-            token, _ = _add_token(session, user.id, "session", expires)
-            append(session, AuditEvent(username, "auth.login", username, {"mfa": factor}))
-            principal = principal_of(session, user)
+            result = act(session, user, note)
     if problem is not None:
         raise problem
-    return LoginResult(token, expires.isoformat(), principal)
+    return result
 
 
-def _add_token(session: Session, user_id: int, name: str, expires: datetime) -> tuple[str, str]:
+def _verify(
+    ctx: AppContext,
+    session: Session,
+    user: User | None,
+    username: str,
+    password: str,
+    code: str | None,
+    factor: Factor,
+    now: datetime,
+    check: Callable[[User], FacetrailError | None] | None = None,
+) -> tuple[FacetrailError | None, str]:
+    """(the problem or None, why refused or which second factor matched)."""
+    vague = AuthError("wrong username, password or code", subject=username)
+    if user is None:
+        return vague, "unknown_user"
+    if (as_utc(user.locked_until) or now) > now:
+        return AccountLockedError(
+            "too many failed sign-ins; try again later", subject=user.username
+        ), "locked"
+    if not cred.password_matches(user.password_hash, password):
+        return _failed(user, now, vague), "password"
+    one_time = as_utc(user.password_expires_at)
+    if one_time is not None and one_time <= now:
+        return AuthError(
+            "the one-time password has expired; ask for another reset", subject=user.username
+        ), "password_expired"
+    if check is not None and (objection := check(user)) is not None:
+        return objection, "refused"
+    if factor == "none":
+        return None, "password"
+    if factor == "enrolled" and user.totp_enrolled_at is None:
+        return inactive_reason(user, now) or EnrolmentRequiredError(
+            "no second factor yet: run 'facetrail enrol' to set one up", subject=user.username
+        ), "not_enrolled"
+    if factor == "enrolling" and (user.totp_enrolled_at is not None or user.totp_secret is None):
+        return EnrolmentRequiredError(
+            "start the enrolment first (it shows the secret to confirm)", subject=user.username
+        ), "not_enrolling"
+    matched = _second_factor(ctx, session, user, code or "", now, recovery=factor == "enrolled")
+    if matched in ("totp", "recovery_code"):
+        return None, matched
+    return _failed(user, now, vague), matched
+
+
+def _failed(user: User, now: datetime, problem: FacetrailError) -> FacetrailError:
+    user.failed_logins += 1
+    if user.failed_logins >= MAX_FAILED_LOGINS:
+        user.locked_until = now + LOCKOUT
+        user.failed_logins = 0
+    return problem
+
+
+def _second_factor(
+    ctx: AppContext, session: Session, user: User, code: str, now: datetime, *, recovery: bool
+) -> str:
+    """ "totp" or "recovery_code" when one matched (and is now used up); else why not."""
+    stored = user.totp_secret
+    assert stored is not None
+    key = totp_key(ctx, create=not cred.is_sealed(stored))
+    secret = cred.open_secret(key, stored, user.id)
+    if not cred.is_sealed(stored):
+        user.totp_secret = cred.seal_secret(key, secret, user.id)  # a legacy plaintext row
+    step = cred.totp_step(secret, code, at=now.timestamp())
+    if step is not None:
+        if user.totp_last_step is not None and step <= user.totp_last_step:
+            return "totp_reused"
+        user.totp_last_step = step
+        return "totp"
+    if recovery:
+        used = session.scalar(
+            select(RecoveryCode).where(
+                RecoveryCode.user_id == user.id,
+                RecoveryCode.code_hash == cred.secret_hash(code),
+                RecoveryCode.used_at.is_(None),
+            )
+        )
+        if used is not None:
+            used.used_at = now
+            return "recovery_code"
+    return "code"
+
+
+def _active(now: datetime) -> Callable[[User], FacetrailError | None]:
+    def check(user: User) -> FacetrailError | None:
+        if (problem := inactive_reason(user, now)) is not None:
+            return problem
+        if user.password_expires_at is not None:
+            return PasswordChangeRequiredError(
+                "set your own password first: 'facetrail account password'",
+                subject=user.username,
+            )
+        return None
+
+    return check
+
+
+def login(
+    ctx: AppContext, username: str, password: str, code: str, *, now: datetime | None = None
+) -> LoginResult:
+    """Password + TOTP code (or a one-time recovery code) -> a session token. Needs no
+    account; an account without a second factor is sent to enrol one. Audited: ``auth.login``
+    or ``auth.login.failed``."""
+    at = now or utc_now()
+
+    def act(session: Session, user: User, factor: str) -> LoginResult:
+        expires = at + SESSION_TOKEN_LIFETIME
+        token, _ = add_token(session, user.id, "session", expires)
+        append(session, AuditEvent(username, "auth.login", username, {"mfa": factor}))
+        return LoginResult(token, expires.isoformat(), principal_of(session, user))
+
+    return attempt(
+        ctx,
+        username,
+        password,
+        code,
+        factor="enrolled",
+        refused_kind="auth.login.failed",
+        act=act,
+        check=_active(at),
+        now=at,
+    )
+
+
+def add_token(session: Session, user_id: int, name: str, expires: datetime) -> tuple[str, str]:
     """A new bearer token for the user -> (token, its SHA-256); only the hash is stored."""
     token = cred.new_token()
     digest = cred.secret_hash(token)
@@ -94,25 +240,9 @@ def _add_token(session: Session, user_id: int, name: str, expires: datetime) -> 
     return token, digest
 
 
-def _second_factor(session: Session, user: User, code: str, now: datetime) -> str | None:
-    """Which second factor matched ("totp" or "recovery_code"), or None."""
-    if cred.totp_matches(user.totp_secret, code, at=now.timestamp()):
-        return "totp"
-    recovery = session.scalar(
-        select(RecoveryCode).where(
-            RecoveryCode.user_id == user.id,
-            RecoveryCode.code_hash == cred.secret_hash(code),
-            RecoveryCode.used_at.is_(None),
-        )
-    )
-    if recovery is None:
-        return None
-    recovery.used_at = now
-    return "recovery_code"
-
-
 def authenticate(ctx: AppContext, token: str, *, now: datetime | None = None) -> Principal:
-    """The user behind a bearer token; every use (and every refusal) is audited."""
+    """The user behind a bearer token; every use (and every refusal) is audited. A suspended
+    or expired account's tokens stop working at their next use."""
     now = now or utc_now()
     digest = cred.secret_hash(token)
     with ctx.transaction() as session:
@@ -142,40 +272,83 @@ def authenticate(ctx: AppContext, token: str, *, now: datetime | None = None) ->
     return principal
 
 
-MAX_TOKEN_DAYS = 90
-
-
-def issue_token(ctx: AppContext, actor: Principal, name: str, days: int = 30) -> LoginResult:
+def issue_token(
+    ctx: AppContext,
+    actor: Principal,
+    name: str,
+    days: int = 30,
+    *,
+    password: str,
+    code: str,
+    now: datetime | None = None,
+) -> LoginResult:
     """A named API token for the signed-in user (for scripts and the API), shown once; it
-    expires after ``days`` (at most 90) and dies with a suspension or revocation."""
+    expires after ``days`` (at most 90) and dies with a suspension or revocation.
+
+    A token cannot mint tokens: the user's password and second factor are checked afresh, as
+    a sign-in (a locked account gets none; wrong ones count towards the lockout). Audited:
+    ``auth.token.issue`` or ``auth.token.issue.refused``."""
+    at = now or utc_now()
     if not 1 <= days <= MAX_TOKEN_DAYS:
-        raise InvalidRequestError(f"days must be 1..{MAX_TOKEN_DAYS}", subject="days")
-    if not name.strip() or len(name) > 100:
-        raise InvalidRequestError("name the token (1..100 characters)", subject="name")
-    expires = utc_now() + timedelta(days=days)
-    with ctx.transaction() as session:
-        token, digest = _add_token(session, actor.user_id, name.strip(), expires)
-        append(
-            session,
-            AuditEvent(
-                actor.username,
-                "auth.token.issue",
-                actor.username,
-                {"token": digest[:12], "name": name, "days": days},
-            ),
+        refuse(
+            ctx,
+            actor.username,
+            "auth.token.issue",
+            actor.username,
+            InvalidRequestError(f"days must be 1..{MAX_TOKEN_DAYS}", subject="days"),
         )
-    return LoginResult(token, expires.isoformat(), actor)
+    if not name.strip() or len(name) > 100:
+        refuse(
+            ctx,
+            actor.username,
+            "auth.token.issue",
+            actor.username,
+            InvalidRequestError("name the token (1..100 characters)", subject="name"),
+        )
+    expires = at + timedelta(days=days)
+
+    def act(session: Session, user: User, factor: str) -> LoginResult:
+        token, digest = add_token(session, user.id, name.strip(), expires)
+        details = {"token": digest[:12], "name": name, "days": days, "mfa": factor}
+        append(session, AuditEvent(actor.username, "auth.token.issue", actor.username, details))
+        return LoginResult(token, expires.isoformat(), principal_of(session, user))
+
+    return attempt(
+        ctx,
+        actor.username,
+        password,
+        code,
+        factor="enrolled",
+        refused_kind="auth.token.issue.refused",
+        act=act,
+        check=_active(at),
+        now=at,
+    )
 
 
 def revoke_token(ctx: AppContext, actor: Principal, token: str) -> None:
+    """Revoke one of the caller's tokens (a system admin may revoke anyone's). Audited, and so
+    is a refusal (someone else's token answers as not found)."""
     with ctx.transaction() as session:
         row = session.scalar(select(ApiToken).where(ApiToken.token_hash == cred.secret_hash(token)))
-        if row is None or (row.user_id != actor.user_id and not actor.has(Role.SYSTEM_ADMIN)):
-            raise TokenInvalidError("no such token of yours", subject="token")
-        row.revoked_at = utc_now()
-        append(
-            session,
-            AuditEvent(
-                actor.username, "auth.token.revoke", actor.username, {"token": row.token_hash[:12]}
-            ),
+        mine = row is not None and (row.user_id == actor.user_id or actor.has(Role.SYSTEM_ADMIN))
+        if row is not None and mine:
+            row.revoked_at = utc_now()
+            append(
+                session,
+                AuditEvent(
+                    actor.username,
+                    "auth.token.revoke",
+                    actor.username,
+                    {"token": row.token_hash[:12]},
+                ),
+            )
+    if not mine:
+        refuse(
+            ctx,
+            actor.username,
+            "auth.token.revoke",
+            actor.username,
+            TokenInvalidError("no such token of yours", subject="token"),
+            {"token": cred.secret_hash(token)[:12]},
         )

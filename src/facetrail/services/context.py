@@ -3,6 +3,7 @@ loaded model packs and open indexes. One per process; the CLI and API each build
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from facetrail.models.registry import get_pack
 from facetrail.pipeline.batch import BatchConfig
 from facetrail.pipeline.pipeline import FacePipeline, PipelineOptions
 from facetrail.store.blobs import BlobStore
-from facetrail.store.db import make_engine, make_sessionmaker
+from facetrail.store.db import LOCKING, lock_for_action, make_engine, make_sessionmaker
 
 if TYPE_CHECKING:
     from facetrail.index.faiss_index import FaissIndex
@@ -32,6 +33,7 @@ class AppContext:
     _pipelines: dict[str, FacePipeline] = field(default_factory=dict)
     #: gallery id -> (index, database fingerprint it was reconciled with)
     indexes: dict[int, tuple[FaissIndex, tuple[int, int, int]]] = field(default_factory=dict)
+    _local: threading.local = field(default_factory=threading.local)
 
     @classmethod
     def open(cls, settings: Settings) -> AppContext:
@@ -67,9 +69,21 @@ class AppContext:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: commits on success, rolls back on any error."""
-        with self.sessions() as session, session.begin():
-            yield session
+        """One unit of work that acts: it holds the database's write lock from its first
+        statement (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL), so what it
+        checks cannot change before it acts and its audit append cannot race another's.
+        Commits on success, rolls back on any error."""
+        if getattr(self._local, "acting", False):
+            # A second locked transaction in the same thread would wait on the first forever
+            # (SQLite) or until the lock timeout: a programming error, found by the tests.
+            raise RuntimeError("an action's transaction is already open in this thread")
+        self._local.acting = True
+        try:
+            with self.sessions() as session, session.begin():
+                lock_for_action(session.connection(execution_options={LOCKING: True}))
+                yield session
+        finally:
+            self._local.acting = False
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,7 +1,7 @@
 """Galleries and their sources (provenance). Every image belongs to a recorded source.
 
 Authorisation: creating galleries and adding sources needs a gallery admin or system admin.
-Audit: both are entries (refusals too).
+Audit: both are entries (refusals too). Names and texts follow ``governance.fields``.
 """
 
 from __future__ import annotations
@@ -14,17 +14,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
+    FacetrailError,
     GalleryExistsError,
     GalleryNotFoundError,
     InvalidRequestError,
     SourceExistsError,
     SourceNotFoundError,
 )
+from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Principal, Role
 from facetrail.models.registry import get_pack
 from facetrail.services.accounts import require
 from facetrail.services.context import AppContext
+from facetrail.services.unit_of_work import action
 from facetrail.store.schema import Face, Gallery, Image, IngestFailure, Source, TemplateRow
 
 
@@ -71,82 +74,108 @@ class GalleryInfo:
 
 
 def create_gallery(ctx: AppContext, actor: Principal, request: CreateGalleryRequest) -> GalleryInfo:
-    """Create an empty gallery bound to one model pack (checked to exist)."""
-    require(ctx, actor, "gallery.create", request.name, Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
-    name = request.name.strip()
-    if not name:
-        raise InvalidRequestError("gallery name must not be empty", subject="gallery")
-    pack = get_pack(request.pack or ctx.settings.default_pack, ctx.settings.home)
-    try:
-        with ctx.transaction() as session:
-            session.add(Gallery(name=name, pack=pack.name, description=request.description))
-            session.flush()
-            append(
-                session,
-                AuditEvent(
-                    actor.username,
-                    "gallery.create",
-                    name,
-                    {"pack": pack.name, "description": request.description},
-                ),
-            )
-    except IntegrityError as exc:
-        raise GalleryExistsError("a gallery of this name exists", subject=name) from exc
+    """Create an empty gallery bound to one model pack (checked to exist).
+
+    Authorisation: a gallery admin or system admin. The name and description follow the rules
+    of ``governance.fields``. Audit: ``gallery.create``, written with the gallery; any refusal
+    (role, a name breaking the rules, a name taken) as ``gallery.create.refused``.
+    """
+    require(ctx, actor, "gallery.create", _shown(request.name), *_ADMINS)
+    with action(ctx, actor.username, "gallery.create", _shown(request.name)) as session:
+        name = fields.check_gallery_name(request.name)
+        description = fields.check_free_text("description", request.description)
+        pack = get_pack(request.pack or ctx.settings.default_pack, ctx.settings.home)
+        if session.scalar(select(Gallery.id).where(Gallery.name == name)) is not None:
+            raise GalleryExistsError("a gallery of this name exists", subject=name)
+        session.add(Gallery(name=name, pack=pack.name, description=description))
+        _flush(session, GalleryExistsError("a gallery of this name exists", subject=name))
+        append(
+            session,
+            AuditEvent(
+                actor.username,
+                "gallery.create",
+                name,
+                {"pack": pack.name, "description": description},
+            ),
+        )
     return show_gallery(ctx, name)
 
 
 def add_source(ctx: AppContext, actor: Principal, request: CreateSourceRequest) -> SourceInfo:
-    """Record a lawful source of images for a gallery (what, legal basis, who, when, retention)."""
-    require(
-        ctx, actor, "gallery.source.add", request.gallery, Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN
-    )
-    for field_name in ("name", "kind", "legal_basis", "supplied_by"):
-        if not str(getattr(request, field_name)).strip():
-            raise InvalidRequestError(f"{field_name} must not be empty", subject="source")
-    try:
-        date.fromisoformat(request.collected_at)
-    except ValueError as exc:
-        raise InvalidRequestError(
-            f"collected_at {request.collected_at!r} is not an ISO date (YYYY-MM-DD)",
-            subject="source",
-        ) from exc
-    if request.retention_days <= 0:
-        raise InvalidRequestError("retention_days must be positive", subject="source")
-    try:
-        with ctx.transaction() as session:
-            gallery = get_gallery_row(session, request.gallery)
-            session.add(
-                Source(
-                    gallery_id=gallery.id,
-                    name=request.name,
-                    kind=request.kind,
-                    legal_basis=request.legal_basis,
-                    supplied_by=request.supplied_by,
-                    collected_at=request.collected_at,
-                    retention_days=request.retention_days,
-                )
+    """Record a lawful source of images for a gallery (what, legal basis, who, when, retention).
+
+    Authorisation: a gallery admin or system admin. Names and texts follow the rules of
+    ``governance.fields``. Audit: ``gallery.source.add`` with the source; any refusal as
+    ``gallery.source.add.refused``.
+    """
+    subject = f"{_shown(request.gallery)}/{_shown(request.name)}"
+    require(ctx, actor, "gallery.source.add", subject, *_ADMINS)
+    with action(ctx, actor.username, "gallery.source.add", subject) as session:
+        name = fields.check_source_name(request.name)
+        kind = fields.check_name("kind", request.kind)
+        legal_basis = fields.check_free_text("legal basis", request.legal_basis, min_len=1)
+        supplied_by = fields.check_name("supplied by", request.supplied_by)
+        try:
+            collected_at = date.fromisoformat(request.collected_at.strip()).isoformat()
+        except ValueError as exc:
+            raise InvalidRequestError(
+                f"collected_at {request.collected_at!r} is not an ISO date (YYYY-MM-DD)",
+                subject="source",
+            ) from exc
+        if request.retention_days <= 0:
+            raise InvalidRequestError("retention_days must be positive", subject="source")
+        gallery = get_gallery_row(session, request.gallery)
+        gallery_name = gallery.name
+        taken = SourceExistsError("this gallery already has a source of this name", subject=name)
+        if session.scalar(
+            select(Source.id).where(Source.gallery_id == gallery.id, Source.name == name)
+        ):
+            raise taken
+        session.add(
+            Source(
+                gallery_id=gallery.id,
+                name=name,
+                kind=kind,
+                legal_basis=legal_basis,
+                supplied_by=supplied_by,
+                collected_at=collected_at,
+                retention_days=request.retention_days,
             )
-            session.flush()
-            append(
-                session,
-                AuditEvent(
-                    actor.username,
-                    "gallery.source.add",
-                    f"{request.gallery}/{request.name}",
-                    {
-                        "kind": request.kind,
-                        "legal_basis": request.legal_basis,
-                        "supplied_by": request.supplied_by,
-                        "collected_at": request.collected_at,
-                        "retention_days": request.retention_days,
-                    },
-                ),
-            )
+        )
+        _flush(session, taken)
+        append(
+            session,
+            AuditEvent(
+                actor.username,
+                "gallery.source.add",
+                f"{gallery_name}/{name}",
+                {
+                    "kind": kind,
+                    "legal_basis": legal_basis,
+                    "supplied_by": supplied_by,
+                    "collected_at": collected_at,
+                    "retention_days": request.retention_days,
+                },
+            ),
+        )
+    return next(s for s in show_gallery(ctx, gallery_name).sources if s.name == name)
+
+
+_ADMINS = (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
+
+
+def _shown(text: str) -> str:
+    """A name as an audit subject even when it breaks the rules (control characters escaped,
+    length capped), so a refusal can always be recorded."""
+    return ascii(text)[1:-1][:200] if not text.isprintable() or len(text) > 200 else text
+
+
+def _flush(session: Session, taken: FacetrailError) -> None:
+    """Flush; a unique name taken by a concurrent action is the typed error, not a traceback."""
+    try:
+        session.flush()
     except IntegrityError as exc:
-        raise SourceExistsError(
-            "this gallery already has a source of this name", subject=request.name
-        ) from exc
-    return next(s for s in show_gallery(ctx, request.gallery).sources if s.name == request.name)
+        raise taken from exc
 
 
 def get_gallery_row(session: Session, name: str) -> Gallery:

@@ -1,5 +1,5 @@
 """Housekeeping that keeps promises made elsewhere: probe images are deleted when their
-retention ends, signed audit checkpoints are made periodically, and queued e-mail is retried.
+retention ends, approved searches stranded by a crash are run, signed audit checkpoints are made periodically, and queued e-mail is retried.
 
 Every signed-in CLI command runs it on exit (the web service will run it on a timer).
 Authorisation: internal. Audit: purges and checkpoints are entries (see the functions called).
@@ -14,6 +14,7 @@ from facetrail.services.audit import checkpoint_if_due
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox
 from facetrail.services.retention import purge_expired_probes
+from facetrail.services.search import resume_stranded
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,13 @@ class HousekeepingReport:
     searches_purged: int
     checkpoint_size: int | None
     emails_sent: int
+    #: approved searches whose run had never completed (a crash in between), run now
+    searches_resumed: int = 0
 
 
 def housekeeping(ctx: AppContext, *, now: datetime | None = None) -> HousekeepingReport:
     purged = purge_expired_probes(ctx, now=now)
+    resumed = resume_stranded(ctx)
     checkpoint = checkpoint_if_due(ctx, now=now)
     sent = deliver_outbox(ctx)
-    return HousekeepingReport(purged, checkpoint.tree_size if checkpoint else None, sent)
+    return HousekeepingReport(purged, checkpoint.tree_size if checkpoint else None, sent, resumed)

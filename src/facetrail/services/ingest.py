@@ -6,15 +6,18 @@ the blobs it refers to are on disk. Re-running after an interruption, even ``kil
 what is committed and finishes the rest; the index is reconciled with the database on every
 open, so the two never disagree.
 
-Authorisation and audit: none yet (issue 2/6 adds the gallery-admin role and audit entries,
-written in the same transaction as each batch).
+Only what lies inside the folder it was given is read (``services._ingest_files`` and
+``imaging.intake``): symlinks are never followed out of it, special files never opened for
+reading, and manifest rows naming anything outside it are refused.
+
+Authorisation and audit: see ``ingest``.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,15 +27,24 @@ import numpy as np
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from facetrail.errors import InvalidRequestError, ManifestError
+from facetrail.errors import FacetrailError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Principal, Role
+from facetrail.imaging.intake import open_regular_file
 from facetrail.pipeline.batch import ImageJob, ImageResult, analyse_files
 from facetrail.pipeline.faces import PLAIN
+from facetrail.services._ingest_files import (
+    FailureInfo,
+    list_image_files,
+    read_manifest,
+    rel_name,
+    shown,
+)
 from facetrail.services.accounts import require
 from facetrail.services.context import AppContext
 from facetrail.services.galleries import get_gallery_row, get_source_row
 from facetrail.services.indexing import add_to_index, open_index
+from facetrail.services.unit_of_work import refuse
 from facetrail.store.schema import Face, Gallery, Image, IngestFailure, Source, TemplateRow
 
 Progress = Callable[[int, int], None]
@@ -47,13 +59,6 @@ class IngestRequest:
     manifest: Path | None = None
     workers: int = 1
     batch_size: int = 64
-
-
-@dataclass(frozen=True)
-class FailureInfo:
-    file: str
-    code: str
-    message: str
 
 
 @dataclass
@@ -76,62 +81,21 @@ class IngestSummary:
         return self.images_ingested / self.seconds if self.seconds > 0 else 0.0
 
 
-#: Side files that travel with photo folders (labels, notes, manifests): not offered to the
-#: decoder. Anything else is, so a mislabelled or hostile file fails with its own error.
-SIDE_FILE_SUFFIXES = frozenset(
-    {".csv", ".tsv", ".txt", ".md", ".json", ".xml", ".yaml", ".yml", ".log", ".pdf", ".html"}
-)
-
-
-def list_image_files(root: Path, exclude: Path | None = None) -> tuple[list[Path], list[Path]]:
-    """(candidate images, side files) under ``root``, sorted; hidden files and the manifest
-    are left out."""
-    if root.is_file():
-        return [root], []
-    if not root.is_dir():
-        raise InvalidRequestError("no such file or folder", subject=str(root))
-    skip = exclude.resolve() if exclude else None
-    files = [
-        p
-        for p in root.rglob("*")
-        if p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-        and p.resolve() != skip
-    ]
-    side = [p for p in files if p.suffix.lower() in SIDE_FILE_SUFFIXES]
-    return sorted(p for p in files if p.suffix.lower() not in SIDE_FILE_SUFFIXES), sorted(side)
-
-
-def read_manifest(path: Path, root: Path) -> dict[Path, str]:
-    """file -> subject reference. Errors name the manifest and the line."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ManifestError(f"cannot read manifest: {exc}", subject=str(path)) from exc
-    reader = csv.DictReader(text.splitlines())
-    if not reader.fieldnames or not {"file", "subject_ref"} <= set(reader.fieldnames):
-        raise ManifestError(
-            "manifest needs the columns 'file' and 'subject_ref'", subject=str(path)
-        )
-    mapping: dict[Path, str] = {}
-    for line, row in enumerate(reader, start=2):
-        name, ref = (row.get("file") or "").strip(), (row.get("subject_ref") or "").strip()
-        if not name or not ref:
-            raise ManifestError(f"line {line}: empty file or subject_ref", subject=str(path))
-        target = (root / name).resolve()
-        if not target.is_file():
-            raise ManifestError(f"line {line}: no such file {name!r}", subject=str(path))
-        mapping[target] = ref
-    return mapping
-
-
 def ingest(
     ctx: AppContext,
     actor: Principal,
     request: IngestRequest,
     progress: Progress | None = None,
 ) -> IngestSummary:
-    """Ingest every image under ``request.path``; one bad file never stops the batch."""
+    """Ingest every image under ``request.path``; one bad file never stops the batch.
+
+    Authorisation: a gallery admin or system admin. Nothing outside ``request.path`` is read
+    (see ``list_image_files`` and ``read_manifest``). Audit: one ``gallery.ingest.batch``
+    entry per committed batch, written with it; files refused unread (symlinks out of the
+    folder, loops, FIFOs, devices) in one ``gallery.ingest.files.refused`` entry and in the
+    summary's failures; a refused request (role, a manifest row outside the folder, no such
+    folder) as ``gallery.ingest.refused``.
+    """
     require(ctx, actor, "gallery.ingest", request.gallery, Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
     started = time.perf_counter()
     with ctx.sessions() as session:
@@ -139,16 +103,24 @@ def ingest(
         source = get_source_row(session, gallery, request.source)
         open_index(ctx, session, gallery)  # repair first, so appends extend a true index
     root = request.path
-    subjects = read_manifest(request.manifest, root) if request.manifest else {}
-    files, side_files = list_image_files(root, exclude=request.manifest)
+    subject = f"{gallery.name}/{source.name}"
+    try:
+        subjects = read_manifest(request.manifest, root) if request.manifest else {}
+        listing = list_image_files(root, exclude=request.manifest)
+    except FacetrailError as exc:
+        refuse(ctx, actor.username, "gallery.ingest", subject, exc, {"path": shown(root)})
+    files = listing.images
     summary = IngestSummary(
-        gallery.name, source.name, files=len(files), side_files_skipped=len(side_files)
+        gallery.name, source.name, files=len(files), side_files_skipped=len(listing.side_files)
     )
-    todo, hashes = _plan(ctx, gallery, files, summary)
+    if listing.refused:
+        _record_refused(ctx, actor.username, subject, listing.refused)
+        summary.failures.extend(listing.refused)
+    todo, hashes = _plan(ctx, gallery, files, root, summary)
     if progress:
         progress(len(files) - len(todo), len(files))
     config = ctx.batch_config(gallery.pack, request.workers, keep_blobs=True)
-    jobs = [ImageJob(p) for p in todo]
+    jobs = [ImageJob(p, follow_symlinks=False) for p in todo]
     pending: list[ImageResult] = []
     for chunk in analyse_files(jobs, config, workers=request.workers, chunk=16):
         pending.extend(chunk)
@@ -174,19 +146,23 @@ def ingest(
 
 
 def _plan(
-    ctx: AppContext, gallery: Gallery, files: list[Path], summary: IngestSummary
+    ctx: AppContext, gallery: Gallery, files: list[Path], root: Path, summary: IngestSummary
 ) -> tuple[list[Path], dict[Path, str]]:
     """Hash every file; drop those already committed and duplicates within this run."""
     hashes: dict[Path, str] = {}
     for path in files:
         try:
             digest = hashlib.sha256()
-            with path.open("rb") as fh:
+            # Not following links and never blocking: a file swapped for a symlink or a FIFO
+            # since it was listed is refused here.
+            with os.fdopen(open_regular_file(path, follow_symlinks=False), "rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     digest.update(block)
             hashes[path] = digest.hexdigest()
+        except FacetrailError as exc:
+            summary.failures.append(FailureInfo(rel_name(path, root), exc.code, exc.message))
         except OSError as exc:
-            summary.failures.append(FailureInfo(str(path), "image_unreadable", str(exc)))
+            summary.failures.append(FailureInfo(rel_name(path, root), "image_unreadable", str(exc)))
     known: set[str] = set()
     with ctx.sessions() as session:
         shas = list(set(hashes.values()))
@@ -252,7 +228,7 @@ def _commit(
                         "gallery_id": gallery.id,
                         "source_id": source.id,
                         "sha256": hashes[r.job.path],
-                        "original_name": _rel(r.job.path, root),
+                        "original_name": rel_name(r.job.path, root),
                         "code": code,
                         "message": message,
                     }
@@ -275,7 +251,7 @@ def _commit(
                 ),
             )
     for r, code, message in bad:
-        summary.failures.append(FailureInfo(_rel(r.job.path, root), code, message))
+        summary.failures.append(FailureInfo(rel_name(r.job.path, root), code, message))
     summary.images_ingested += len(good)
     summary.faces += sum(len(r.faces) for r in good)
     summary.images_without_face += sum(1 for r in good if not r.faces)
@@ -303,7 +279,7 @@ def _insert_images(
                 "gallery_id": gallery.id,
                 "source_id": source.id,
                 "sha256": hashes[r.job.path],
-                "original_name": _rel(r.job.path, root),
+                "original_name": rel_name(r.job.path, root),
                 "subject_ref": subjects.get(r.job.path.resolve()),
                 "width": r.width,
                 "height": r.height,
@@ -363,8 +339,15 @@ def _insert_images(
     return [i for i, _ in indexed], [v for _, v in indexed]
 
 
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root)) if root.is_dir() else path.name
-    except ValueError:
-        return str(path)
+def _record_refused(ctx: AppContext, actor: str, subject: str, refused: list[FailureInfo]) -> None:
+    """Files refused unread are audited together, before anything is read."""
+    with ctx.transaction() as session:
+        append(
+            session,
+            AuditEvent(
+                actor,
+                "gallery.ingest.files.refused",
+                subject,
+                {"files": [{"file": f.file, "code": f.code} for f in refused]},
+            ),
+        )

@@ -18,21 +18,48 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.credentials import Role
 from facetrail.services.context import AppContext
-from facetrail.store.schema import Agency, InboxMessage, OutboxEmail, User
+from facetrail.store.schema import Agency, InboxMessage, OutboxEmail, User, UserRole
+
+
+def agency_heads(session: Session, agency_id: int) -> list[User]:
+    """The agency's heads now: its active people who hold the agency_head role."""
+    return list(
+        session.scalars(
+            select(User)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(
+                User.agency_id == agency_id,
+                User.status == "active",
+                UserRole.role == Role.AGENCY_HEAD.value,
+            )
+            .order_by(User.id)
+        )
+    )
 
 
 def notify_head(session: Session, agency_id: int, subject: str, body: str) -> None:
-    """Queue an inbox message and an e-mail for the agency's head (if it has one yet)."""
+    """Queue an inbox message and an e-mail for each of the agency's heads. An agency with no
+    active head has nobody to tell: the system admins are told instead, flagged as such, so
+    that no notice ever reaches no one."""
+    heads = agency_heads(session, agency_id)
+    if heads:
+        notify_users(session, [h.id for h in heads], subject, body)
+        return
     agency = session.get(Agency, agency_id)
-    if agency is None or agency.head_user_id is None:
-        return
-    head = session.get(User, agency.head_user_id)
-    if head is None:
-        return
-    session.add(InboxMessage(user_id=head.id, subject=subject, body=body))
-    session.add(
-        OutboxEmail(recipient=head.email, subject=f"[facetrail] {subject}", body=body, attempts=0)
+    name = agency.name if agency is not None else f"agency {agency_id}"
+    admins = session.scalars(
+        select(User.id)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(User.status == "active", UserRole.role == Role.SYSTEM_ADMIN.value)
+    )
+    notify_users(
+        session,
+        list(admins),
+        f"NO HEAD: {name}: {subject}",
+        f"{name} has no active agency head to receive this notice; it is sent to the system "
+        f"admins instead. Appoint a head.\n\n{body}",
     )
 
 

@@ -1,9 +1,10 @@
 """Agency policy, versioned: every change is a new version, an audit entry and a message to
 the agency's head that says plainly what was relaxed.
 
-Authorisation: ``set_policy`` by the agency's head, a system admin, or a network operator of
-the agency's network; ``show_policy`` and ``policy_history`` by anyone of the agency, an
-auditor, a system admin or a network operator of its network. Audit: changes and refusals.
+Authorisation (``governance.authority``): ``set_policy`` by the agency's head or a system
+admin; a network operator of the agency's network may tighten but never relax it;
+``show_policy`` and ``policy_history`` by anyone of the agency, an auditor, a system admin or
+a network operator of its network (others: not found). Audit: reads, changes and refusals.
 """
 
 from __future__ import annotations
@@ -13,13 +14,21 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facetrail.errors import InvalidRequestError, PermissionDeniedError
+from facetrail.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.authority import (
+    Actor,
+    may_change_policy,
+    may_read_agency,
+    may_relax_policy,
+)
+from facetrail.governance.credentials import Principal
 from facetrail.governance.policy import Policy, weakenings
-from facetrail.services.accounts import agency_by_name, current_policy, refuse
+from facetrail.services.accounts import current_policy
+from facetrail.services.authorization import current_actor
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_head
+from facetrail.services.unit_of_work import action
 from facetrail.store.schema import Agency, Gallery, PolicyVersion
 
 
@@ -35,51 +44,36 @@ class PolicyInfo:
     weakened: list[str]
 
 
-def _may_change(session: Session, actor: Principal, agency: Agency) -> bool:
-    if actor.has(Role.SYSTEM_ADMIN):
-        return True
-    if actor.has(Role.AGENCY_HEAD) and actor.agency_id == agency.id:
-        return True
-    return actor.has(Role.NETWORK_OPERATOR) and _same_network(session, actor, agency)
-
-
-def _same_network(session: Session, actor: Principal, agency: Agency) -> bool:
-    own = session.get(Agency, actor.agency_id)
-    return own is not None and own.network_id is not None and own.network_id == agency.network_id
-
-
-def may_read(session: Session, actor: Principal, agency: Agency) -> bool:
-    return (
-        actor.agency_id == agency.id
-        or actor.has_any(Role.SYSTEM_ADMIN, Role.AUDITOR)
-        or (actor.has(Role.NETWORK_OPERATOR) and _same_network(session, actor, agency))
-    )
+def _readable_agency(session: Session, who: Actor, name: str) -> Agency:
+    """An agency whose policy the actor may read; any other answers as not found."""
+    agency = session.scalar(select(Agency).where(Agency.name == name))
+    if agency is None or not may_read_agency(who, agency.id, agency.network_id):
+        raise NotFoundError("no such agency", subject=name)
+    return agency
 
 
 def set_policy(
     ctx: AppContext, actor: Principal, agency_name: str, policy: Policy, reason: str
 ) -> PolicyInfo:
-    """Make ``policy`` the agency's new version; the head is told what it relaxes."""
-    policy.validate()
-    if len(reason.strip()) < 10:
-        raise InvalidRequestError("say why the policy changes (10+ characters)", subject="reason")
-    with ctx.sessions() as session:
-        agency = agency_by_name(session, agency_name)
-        allowed = _may_change(session, actor, agency)
-    if not allowed:
-        refuse(
-            ctx,
-            actor.username,
-            "policy.change",
-            agency_name,
-            PermissionDeniedError(
+    """Make ``policy`` the agency's new version; the head is told what it relaxes.
+
+    Authorisation (``governance.authority``): the agency's head or a system admin; the
+    operator of the agency's network may tighten it, never relax it (that needs the head).
+    Checked and written in one locked transaction. Audited, refusals too."""
+    with action(ctx, actor.username, "policy.change", agency_name) as session:
+        policy.validate()
+        if len(reason.strip()) < 10:
+            raise InvalidRequestError(
+                "say why the policy changes (10+ characters)", subject="reason"
+            )
+        who = current_actor(session, actor)
+        agency = _readable_agency(session, who, agency_name)
+        if not may_change_policy(who, agency.id, agency.network_id):
+            raise PermissionDeniedError(
                 "only the agency's head, a system admin or its network's operator "
                 "changes its policy",
                 subject=agency_name,
-            ),
-        )
-    with ctx.transaction() as session:
-        agency = agency_by_name(session, agency_name)
+            )
         missing = sorted(
             set(policy.galleries)
             - set(session.scalars(select(Gallery.name).where(Gallery.name.in_(policy.galleries))))
@@ -90,6 +84,12 @@ def set_policy(
             )
         version, old = current_policy(session, agency.id)
         relaxed = weakenings(old, policy)
+        if relaxed and not may_relax_policy(who, agency.id):
+            raise PermissionDeniedError(
+                f"relaxing {agency.name}'s policy needs its head ({relaxed[0]}); "
+                "a network operator may only tighten it",
+                subject=agency_name,
+            )
         row = PolicyVersion(
             agency_id=agency.id,
             version=version + 1,
@@ -127,15 +127,21 @@ def set_policy(
 
 
 def show_policy(ctx: AppContext, actor: Principal, agency_name: str) -> PolicyInfo:
-    history = policy_history(ctx, actor, agency_name)
+    """The policy in force: for whom ``policy_history`` allows. Audited, refusals too."""
+    history = _history(ctx, actor, agency_name, "policy.show")
     return history[-1]
 
 
 def policy_history(ctx: AppContext, actor: Principal, agency_name: str) -> list[PolicyInfo]:
-    with ctx.sessions() as session:
-        agency = agency_by_name(session, agency_name)
-        if not may_read(session, actor, agency):
-            raise PermissionDeniedError("not your agency's policy", subject=agency_name)
+    """Every version with what it relaxed: by people of the agency, auditors, system admins
+    and its network's operators; for anyone else the agency answers as not found. Reading is
+    an audit entry, and so is a refusal."""
+    return _history(ctx, actor, agency_name, "policy.history")
+
+
+def _history(ctx: AppContext, actor: Principal, agency_name: str, kind: str) -> list[PolicyInfo]:
+    with action(ctx, actor.username, kind, agency_name) as session:
+        agency = _readable_agency(session, current_actor(session, actor), agency_name)
         rows = list(
             session.scalars(
                 select(PolicyVersion)
@@ -151,6 +157,7 @@ def policy_history(ctx: AppContext, actor: Principal, agency_name: str) -> list[
                 _info(agency, row, weakenings(previous, policy) if previous is not None else [])
             )
             previous = policy
+        append(session, AuditEvent(actor.username, kind, agency.name, {"versions": len(rows)}))
     return infos
 
 

@@ -56,16 +56,16 @@ def _may_read(actor: Principal, record: SearchRecord) -> bool:
 def _check_readable(ctx: AppContext, actor: Principal, search_id: int, kind: str) -> None:
     with ctx.sessions() as session:
         record = session.get(SearchRecord, search_id)
-        if record is None:
-            raise NotFoundError("no such search", subject=f"search:{search_id}")
-        if not _may_read(actor, record):
-            refuse(
-                ctx,
-                actor.username,
-                kind,
-                f"search:{search_id}",
-                PermissionDeniedError("not a search of your agency", subject=f"search:{search_id}"),
-            )
+        readable = record is not None and _may_read(actor, record)
+    if not readable:
+        # Another agency's search answers exactly as a missing one (never "not yours").
+        refuse(
+            ctx,
+            actor.username,
+            kind,
+            f"search:{search_id}",
+            NotFoundError("no such search", subject=f"search:{search_id}"),
+        )
 
 
 def get_search(

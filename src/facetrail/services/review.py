@@ -24,7 +24,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
-    FacetrailError,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
@@ -33,9 +32,11 @@ from facetrail.errors import (
 )
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Principal, Role
-from facetrail.services.accounts import refuse, utc_now
+from facetrail.services.accounts import refuse
+from facetrail.services.authorization import current_actor, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.search import LEAD_NOTICE
+from facetrail.services.unit_of_work import action
 from facetrail.store.schema import AuditEntryRow, Review, SearchCandidate, SearchRecord, User
 
 DECISIONS = ("possible_match", "not_a_match", "inconclusive")
@@ -81,47 +82,34 @@ def review_candidate(
         )
     if len(note.strip()) < MIN_NOTE:
         raise InvalidRequestError(f"say why in a note ({MIN_NOTE}+ characters)", subject="note")
-    with ctx.sessions() as session:
+    with action(ctx, actor.username, "review", subject, {"candidate": candidate_id}) as session:
+        who = current_actor(session, actor)
         candidate = session.get(SearchCandidate, candidate_id)
-        if candidate is None:
+        record = session.get(SearchRecord, candidate.search_id) if candidate else None
+        if record is None or record.agency_id != who.agency_id:
             raise NotFoundError("no such candidate", subject=subject)
-        record = session.get(SearchRecord, candidate.search_id)
-        assert record is not None
         earlier = list(
             session.scalars(
                 select(Review).where(Review.candidate_id == candidate_id).order_by(Review.stage)
             )
         )
-        problem: FacetrailError | None = None
-        if actor.agency_id != record.agency_id or not actor.has_any(
-            Role.INVESTIGATOR, Role.SUPERVISOR
-        ):
-            problem = PermissionDeniedError(
+        if not (who.has(Role.INVESTIGATOR) or who.has(Role.SUPERVISOR)):
+            raise PermissionDeniedError(
                 "only investigators and supervisors of the search's agency review", subject=subject
             )
-        elif record.status != "done" or record.outcome is not None:
-            problem = StateError(
+        if record.status != "done" or record.outcome is not None:
+            raise StateError(
                 f"the search is not open for review ({_state(record)})", subject=subject
             )
-        elif any(r.reviewer_id == actor.user_id for r in earlier):
-            problem = ReviewError(
+        if any(r.reviewer_id == actor.user_id for r in earlier):
+            raise ReviewError(
                 "you reviewed this candidate already; the second review must be another person's",
                 subject=subject,
             )
-        elif len(earlier) >= (2 if record.second_review else 1):
-            problem = StateError("this candidate is fully reviewed", subject=subject)
+        if len(earlier) >= (2 if record.second_review else 1):
+            raise StateError("this candidate is fully reviewed", subject=subject)
         stage = len(earlier) + 1
         search_id, second = record.id, record.second_review
-    if problem is not None:
-        refuse(
-            ctx,
-            actor.username,
-            "review",
-            f"search:{search_id}",
-            problem,
-            {"candidate": candidate_id},
-        )
-    with ctx.transaction() as session:
         session.add(
             Review(
                 candidate_id=candidate_id,
@@ -169,32 +157,25 @@ def record_outcome(
     subject = f"search:{search_id}"
     if outcome not in OUTCOMES:
         raise InvalidRequestError("outcome must be lead or no_lead", subject="outcome")
-    with ctx.sessions() as session:
+    with action(ctx, actor.username, "search.outcome", subject) as session:
+        who = current_actor(session, actor)
         record = session.get(SearchRecord, search_id)
-        if record is None:
+        if record is None or record.agency_id != who.agency_id:
             raise NotFoundError("no such search", subject=subject)
         confirmed = _confirmed(session, record)
-        problem: FacetrailError | None = None
-        if actor.user_id != record.requester_id and not (
-            actor.has(Role.SUPERVISOR) and actor.agency_id == record.agency_id
-        ):
-            problem = PermissionDeniedError(
+        if actor.user_id != record.requester_id and not who.has(Role.SUPERVISOR):
+            raise PermissionDeniedError(
                 "only the requester or a supervisor of the agency records the outcome",
                 subject=subject,
             )
-        elif record.status != "done" or record.outcome is not None:
-            problem = StateError(f"search is {_state(record)}", subject=subject)
-        elif outcome == "lead" and not confirmed:
+        if record.status != "done" or record.outcome is not None:
+            raise StateError(f"search is {_state(record)}", subject=subject)
+        if outcome == "lead" and not confirmed:
             people = "two people" if record.second_review else "a reviewer"
-            problem = ReviewError(
+            raise ReviewError(
                 f"a lead needs a candidate that {people} called a possible match",
                 subject=subject,
             )
-    if problem is not None:
-        refuse(ctx, actor.username, "search.outcome", subject, problem)
-    with ctx.transaction() as session:
-        record = session.get(SearchRecord, search_id)
-        assert record is not None
         record.outcome = outcome
         record.outcome_by = actor.user_id
         record.outcome_note = note

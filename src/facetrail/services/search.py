@@ -20,34 +20,33 @@ import re
 import time
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
-from typing import NoReturn
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
     CaseNumberError,
     DailyLimitError,
+    FaceIndexError,
     FacetrailError,
     GalleryNotAllowedError,
+    ImageError,
     InvalidRequestError,
     JustificationError,
+    NoFaceError,
     NotFoundError,
     OffenseNotAllowedError,
     PermissionDeniedError,
+    SearchFailedError,
     StateError,
 )
 from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.authority import may_decide_search
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.policy import Policy
 from facetrail.services._matching import GalleryRun, crop, search_gallery
-from facetrail.services.accounts import (
-    agency_by_name,
-    current_policy,
-    inactive_reason,
-    refuse,
-    utc_now,
-)
+from facetrail.services.accounts import agency_by_name, current_policy
+from facetrail.services.authorization import current_actor, inactive_reason, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_users
 from facetrail.services.results import load_result
@@ -62,6 +61,7 @@ from facetrail.services.search_model import (
     SearchRequest,
     SearchResult,
 )
+from facetrail.services.unit_of_work import action
 from facetrail.store.schema import (
     Agency,
     SearchCandidate,
@@ -81,23 +81,10 @@ __all__ = [
     "SearchRequest",
     "SearchResult",
     "decide_search",
+    "resume_stranded",
+    "run_approved",
     "search",
 ]
-
-
-def _refuse_search(ctx: AppContext, request: SearchRequest, error: FacetrailError) -> NoReturn:
-    refuse(
-        ctx,
-        request.requester.username,
-        "search",
-        request.case_number or "(no case number)",
-        error,
-        details={
-            "offense": request.offense,
-            "galleries": list(request.galleries),
-            "on_behalf_of": request.on_behalf_of,
-        },
-    )
 
 
 def _policy_problem(
@@ -183,6 +170,7 @@ def _policy_problem(
             select(func.count(SearchRecord.id)).where(
                 SearchRecord.requester_id == user.id,
                 SearchRecord.created_at >= now - timedelta(days=1),
+                or_(SearchRecord.fault.is_(None), SearchRecord.fault != "system"),
             )
         )
         if (today or 0) >= policy.daily_limit:
@@ -201,24 +189,29 @@ def search(
     now: datetime | None = None,
 ) -> SearchResult:
     """Check policy, then run the search (or leave it pending for a supervisor) and record
-    the request, what it returned and what produced it in one transaction."""
+    the request, what it returned and what produced it.
+
+    The check and the stored request are one locked transaction, so parallel searches cannot
+    pass the daily limit; a refusal stores nothing and is audited as ``search.refused``. The
+    request is stored as approved before it runs: a crash before its results are stored leaves
+    an approved search that ``resume_stranded`` (housekeeping) or ``run_approved`` runs later."""
     now = now or utc_now()
-    with ctx.sessions() as session:
+    request = replace(request, galleries=tuple(dict.fromkeys(request.galleries)))
+    who = request.requester.username
+    details: dict[str, object] = {
+        "offense": request.offense,
+        "galleries": list(request.galleries),
+        "on_behalf_of": request.on_behalf_of,
+    }
+    subject = request.case_number or "(no case number)"
+    with action(ctx, who, "search", subject, details) as session:
         problem, agency, version, policy = _policy_problem(session, request, now)
-    if problem is not None:
-        _refuse_search(ctx, request, problem)
-    assert agency is not None
-    pending = policy.needs_approval(request.offense)
-    # Blobs first: a crash leaves an unreferenced blob, never a record without its probe.
-    probes = [{"name": p.name, "sha256": ctx.blobs.put(p.data)} for p in request.probes]
-    started = time.perf_counter()
-    runs: list[GalleryRun] = []
-    error: FacetrailError | None = None
-    if not pending:
-        runs, error = _run_galleries(
-            ctx, list(request.galleries), request.probes, request.top, request.face
-        )
-    with ctx.transaction() as session:
+        if problem is not None:
+            raise problem
+        assert agency is not None
+        pending = policy.needs_approval(request.offense)
+        # Only once policy allows it is a probe stored (never read before).
+        probes = [{"name": p.name, "sha256": ctx.blobs.put(p.data)} for p in request.probes]
         record = SearchRecord(
             agency_id=agency.id,
             requester_id=request.requester.user_id,
@@ -236,12 +229,9 @@ def search(
             probe_purge_after=now + timedelta(days=policy.probe_retention_days),
             created_at=now,
         )
-        if runs:  # ran already: inserted in its final state, no UPDATE needed
-            _mark_done(record, runs)
         session.add(record)
         session.flush()
         search_id = record.id
-        who = request.requester.username
         append(
             session,
             AuditEvent(
@@ -269,18 +259,10 @@ def search(
                 f"{who} asks to search {', '.join(request.galleries)} "
                 f"for case {record.case_number} ({record.offense}): {record.justification}",
             )
-        elif error is not None:
-            _store_failure(session, record, who, error)
-        else:
-            seconds = time.perf_counter() - started
-            ids = _store_runs(session, record, runs, who, seconds)
-            result = _fresh_result(ctx, record, agency.name, who, runs, ids, include_crops, seconds)
     if pending:
         deliver_outbox(ctx)
         return load_result(ctx, request.requester, search_id, include_crops=False)
-    if error is not None:
-        raise error
-    return result
+    return _execute(ctx, search_id, who, include_crops=include_crops, probes=request.probes)
 
 
 def _supervisors(session: Session, agency_id: int, exclude: int) -> list[int]:
@@ -301,32 +283,32 @@ def _supervisors(session: Session, agency_id: int, exclude: int) -> list[int]:
 def decide_search(
     ctx: AppContext, actor: Principal, search_id: int, approve: bool, note: str
 ) -> str:
-    """A supervisor of the search's agency, not its requester, approves (it runs) or denies."""
+    """A supervisor of the search's agency, not its requester, approves (it runs) or denies.
+    Checked and decided in one locked transaction: of two supervisors deciding at once, the
+    second finds the search decided and is refused. Another agency's search answers as not
+    found. Audited, refusals too."""
     kind = "search.approve" if approve else "search.deny"
     subject = f"search:{search_id}"
     now = utc_now()
-    with ctx.sessions() as session:
+    with action(ctx, actor.username, kind, subject) as session:
+        who = current_actor(session, actor, now)
         record = session.get(SearchRecord, search_id)
-        problem: FacetrailError | None = None
-        if record is None:
-            problem = NotFoundError("no such search", subject=subject)
-        elif record.requester_id == actor.user_id:
-            problem = PermissionDeniedError("no one approves their own search", subject=subject)
-        elif not actor.has(Role.SUPERVISOR) or actor.agency_id != record.agency_id:
-            problem = PermissionDeniedError(
+        if record is None or record.agency_id != who.agency_id:
+            raise NotFoundError("no such search", subject=subject)
+        if record.requester_id == actor.user_id:
+            raise PermissionDeniedError("no one approves their own search", subject=subject)
+        if not may_decide_search(who, record.requester_id, record.agency_id):
+            raise PermissionDeniedError(
                 "only a supervisor of the search's agency decides", subject=subject
             )
-        elif record.status != "pending":
-            problem = StateError(f"search is {record.status}, not pending", subject=subject)
-        elif approve:
+        if record.status != "pending":
+            raise StateError(f"search is {record.status}, not pending", subject=subject)
+        if approve:
             requester = session.get(User, record.requester_id)
             assert requester is not None
-            problem = inactive_reason(requester, now)
-    if problem is not None:
-        refuse(ctx, actor.username, kind, subject, problem)
-    with ctx.transaction() as session:
-        record = session.get(SearchRecord, search_id)
-        assert record is not None
+            inactive = inactive_reason(requester, now)
+            if inactive is not None:
+                raise inactive
         record.status = "approved" if approve else "denied"
         record.decided_by = actor.user_id
         record.decision_note = note
@@ -339,32 +321,95 @@ def decide_search(
         append(session, AuditEvent(actor.username, kind, subject, {"note": note}))
     deliver_outbox(ctx)
     if approve:
-        _execute(ctx, search_id, actor.username)
+        _execute(ctx, search_id, actor.username, include_crops=False)
     return "approved" if approve else "denied"
 
 
-def _execute(ctx: AppContext, search_id: int, actor: str) -> None:
-    """Run an approved search and store what it returned, with what produced it."""
+def run_approved(ctx: AppContext, actor: Principal, search_id: int) -> SearchResult:
+    """Run an approved search whose run never completed (a crash or a system fault in
+    between): by its requester or a supervisor of its agency. Audited, refusals too."""
+    subject = f"search:{search_id}"
+    with action(ctx, actor.username, "search.rerun", subject) as session:
+        who = current_actor(session, actor)
+        record = session.get(SearchRecord, search_id)
+        if record is None or record.agency_id != who.agency_id:
+            raise NotFoundError("no such search", subject=subject)
+        if record.requester_id != who.user_id and not who.has(Role.SUPERVISOR):
+            raise PermissionDeniedError(
+                "only the requester or a supervisor runs it again", subject=subject
+            )
+        if record.status == "failed" and record.fault == "system":
+            record.status = "approved"  # a system fault is not the requester's doing
+        if record.status != "approved":
+            raise StateError(f"search is {record.status}, not approved", subject=subject)
+        append(session, AuditEvent(actor.username, "search.rerun", subject))
+    return _execute(ctx, search_id, actor.username, include_crops=True)
+
+
+def resume_stranded(ctx: AppContext, *, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Run approved searches whose run never stored a result (housekeeping): -> how many."""
+    cutoff = utc_now() - older_than
+    with ctx.sessions() as session:
+        ids = list(
+            session.scalars(
+                select(SearchRecord.id).where(
+                    SearchRecord.status == "approved", SearchRecord.created_at < cutoff
+                )
+            )
+        )
+    done = 0
+    for search_id in ids:
+        try:
+            _execute(ctx, search_id, "system", include_crops=False)
+            done += 1
+        except FacetrailError:
+            continue  # recorded by _execute (failed) or run meanwhile by someone else
+    return done
+
+
+def _execute(
+    ctx: AppContext,
+    search_id: int,
+    actor: str,
+    *,
+    include_crops: bool,
+    probes: tuple[ProbeImage, ...] | None = None,
+) -> SearchResult:
+    """Run an approved search and store what it returned, with what produced it. The store
+    re-checks, under the lock, that the search is still approved and not yet run, so a
+    search runs (and is recorded) once however many processes try."""
     started = time.perf_counter()
     with ctx.sessions() as session:
         record = session.get(SearchRecord, search_id)
-        assert record is not None and record.status == "approved"
+        if record is None or record.status != "approved":
+            raise StateError("search is not waiting to run", subject=f"search:{search_id}")
         galleries: list[str] = json.loads(record.galleries)
-        probes = tuple(
-            ProbeImage(p["name"], ctx.blobs.get(p["sha256"])) for p in json.loads(record.probes)
-        )
+        if probes is None:
+            probes = tuple(
+                ProbeImage(p["name"], ctx.blobs.get(p["sha256"])) for p in json.loads(record.probes)
+            )
         top, face = record.top, record.face
     runs, error = _run_galleries(ctx, galleries, probes, top, face)
     with ctx.transaction() as session:
         record = session.get(SearchRecord, search_id)
         assert record is not None
+        if record.status != "approved":
+            raise StateError(f"search is {record.status} already", subject=f"search:{search_id}")
+        agency = session.get(Agency, record.agency_id)
+        requester = session.get(User, record.requester_id)
+        assert agency is not None and requester is not None
         if error is not None:
             _store_failure(session, record, actor, error)
         else:
+            seconds = time.perf_counter() - started
             _mark_done(record, runs)
-            _store_runs(session, record, runs, actor, time.perf_counter() - started)
+            ids = _store_runs(session, record, runs, actor, seconds)
+            result = _fresh_result(
+                ctx, record, agency.name, requester.username, runs, ids, include_crops, seconds
+            )
     if error is not None:
         raise error
+    return result
 
 
 def _run_galleries(
@@ -374,11 +419,21 @@ def _run_galleries(
     top: int,
     face: int | None,
 ) -> tuple[list[GalleryRun], FacetrailError | None]:
-    """Search every gallery; a typed failure is returned (to be recorded), not raised."""
+    """Search every gallery; a failure is returned (to be recorded), not raised. An
+    unexpected error is a system fault: recorded as one, never shown as a traceback."""
     try:
         return [search_gallery(ctx, g, probes, top, face) for g in galleries], None
     except FacetrailError as exc:
         return [], exc
+    except Exception as exc:
+        return [], SearchFailedError(
+            f"the search engine failed ({type(exc).__name__}); it can be run again",
+            subject="search",
+        )
+
+
+#: Failures caused by what the requester sent; every other failure is a system fault.
+_INPUT_FAULTS = (ImageError, NoFaceError, FaceIndexError, InvalidRequestError)
 
 
 def _produced(runs: list[GalleryRun]) -> dict[str, dict[str, object]]:
@@ -391,13 +446,14 @@ def _store_failure(
 ) -> None:
     record.status = "failed"
     record.completed_at = utc_now()
+    record.fault = "input" if isinstance(error, _INPUT_FAULTS) else "system"
     append(
         session,
         AuditEvent(
             actor,
             "search.failed",
             f"search:{record.id}",
-            {"code": error.code, "reason": str(error)},
+            {"code": error.code, "reason": str(error), "fault": record.fault},
         ),
     )
 

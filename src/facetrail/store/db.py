@@ -1,11 +1,18 @@
-"""Engine and sessions. SQLite runs in WAL mode with foreign keys on; PostgreSQL as given."""
+"""Engine and sessions. SQLite runs in WAL mode with foreign keys on; PostgreSQL as given.
+
+Transactions that act (``AppContext.transaction``) take the database's write lock before their
+first read, so what they check cannot change before they act: on SQLite ``BEGIN IMMEDIATE``
+(pysqlite would otherwise send a deferred ``BEGIN`` only before the first write, leaving the
+reads at the top of a transaction unisolated); on PostgreSQL a transaction-scoped advisory lock.
+Read-only sessions begin a plain (deferred) transaction: one consistent snapshot, no lock.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from facetrail.store.schema import Base
@@ -18,6 +25,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    # Let SQLAlchemy's "begin" event send BEGIN itself (the SQLAlchemy-documented recipe), so
+    # that an acting transaction can ask for BEGIN IMMEDIATE.
+    dbapi_connection.isolation_level = None
+
+
+#: Execution option an acting transaction sets on its connection before it begins.
+LOCKING = "facetrail_locking"
+#: Key of the PostgreSQL advisory lock that serialises acting transactions.
+_PG_ACTION_LOCK = 0x66616365  # "face"
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(LOCKING, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def lock_for_action(connection: Connection) -> None:
+    """Serialise acting transactions on PostgreSQL (SQLite's BEGIN IMMEDIATE already does)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_ACTION_LOCK})")
 
 
 def make_engine(url: str) -> Engine:
@@ -26,6 +53,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     Base.metadata.create_all(engine)
     return engine
 

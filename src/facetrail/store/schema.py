@@ -188,7 +188,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(200))
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
     password_hash: Mapped[str] = mapped_column(Text)
-    totp_secret: Mapped[str] = mapped_column(String(64))
+    #: the TOTP secret sealed with the secrets key (AES-GCM, see governance/credentials);
+    #: None until its owner enrols a second factor
+    totp_secret: Mapped[str | None] = mapped_column(Text)
     #: requested | active | suspended
     status: Mapped[str] = mapped_column(String(20))
     #: trial | full
@@ -199,6 +201,12 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: the last TOTP time step accepted: each code is accepted once
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    #: when the owner confirmed their second factor; None: they enrol at their next sign-in
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: set by a password reset: the one-time password works until then, only to set a new one
+    password_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class UserRole(Base):
@@ -307,6 +315,8 @@ class SearchRecord(Base):
     probes_purged: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: for a failed search: "system" (does not count against the daily limit) or "input"
+    fault: Mapped[str | None] = mapped_column(String(10))
 
 
 class SearchCandidate(Base):
@@ -347,3 +357,16 @@ class Review(Base):
     decision: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditHeadRow(Base):
+    """The audit log's head: one row (id 1) that every append locks, so positions are taken
+    one at a time, holding the size and the Merkle frontier (compact range) of the log so far
+    so a checkpoint's root needs no re-read of the log."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(Integer)
+    #: Roots of the frontier's perfect subtrees, 32 bytes each, left to right.
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)

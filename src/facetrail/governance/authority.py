@@ -1,0 +1,164 @@
+"""Who may do what: every permission facetrail grants is decided here, as pure functions over
+the acting person (their roles and agency) and the thing acted on.
+
+Services load the facts inside their locked transaction (the actor's *current* roles, never the
+ones remembered at sign-in) and ask these functions; a ``False`` becomes a typed, audited
+refusal. Roles come in two scopes:
+
+- agency roles (investigator, supervisor, agency head, auditor) act within one agency; an
+  agency's head grants them to people of that agency, a system admin to anyone;
+- platform roles (system admin, network operator, gallery admin) reach beyond one agency and
+  are granted only by a system admin. The last active system admin cannot lose the role.
+
+Nobody grants or changes their own roles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from facetrail.governance.credentials import Role
+
+__all__ = [
+    "AGENCY_ROLES",
+    "PLATFORM_ROLES",
+    "Actor",
+    "may_approve_account",
+    "may_change_policy",
+    "may_decide_search",
+    "may_grant",
+    "may_read_agency",
+    "may_reinstate",
+    "may_relax_policy",
+    "may_suspend",
+    "role_change_problem",
+]
+
+AGENCY_ROLES = frozenset({Role.INVESTIGATOR, Role.SUPERVISOR, Role.AGENCY_HEAD, Role.AUDITOR})
+PLATFORM_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.NETWORK_OPERATOR, Role.GALLERY_ADMIN})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The facts a decision needs about the person acting, read in the action's transaction."""
+
+    user_id: int
+    agency_id: int
+    roles: frozenset[str]
+    #: the network the actor's agency belongs to, if any
+    network_id: int | None = None
+
+    def has(self, role: Role) -> bool:
+        return role.value in self.roles
+
+
+def may_grant(actor: Actor, role: Role, agency_id: int) -> bool:
+    """May ``actor`` give (or take away) ``role`` to someone of agency ``agency_id``?"""
+    if actor.has(Role.SYSTEM_ADMIN):
+        return True
+    return role in AGENCY_ROLES and actor.has(Role.AGENCY_HEAD) and actor.agency_id == agency_id
+
+
+def role_change_problem(
+    actor: Actor,
+    target_user_id: int,
+    target_agency_id: int,
+    before: Iterable[str],
+    after: Iterable[str],
+    *,
+    other_active_admins: int,
+) -> str | None:
+    """Why ``actor`` may not change a person's roles from ``before`` to ``after`` (None: may).
+
+    Every role added or removed must be one the actor may grant in the person's agency; so an
+    agency head can neither hand out nor strip a platform role."""
+    old, new = {Role(r) for r in before}, {Role(r) for r in after}
+    if actor.user_id == target_user_id:
+        return "no one changes their own roles"
+    if not (
+        actor.has(Role.SYSTEM_ADMIN)
+        or (actor.has(Role.AGENCY_HEAD) and actor.agency_id == target_agency_id)
+    ):
+        return "only a system admin or this agency's head changes roles"
+    for role in sorted(old ^ new):
+        if not may_grant(actor, role, target_agency_id):
+            scope = "a system admin" if role in PLATFORM_ROLES else "this agency's head"
+            return f"only {scope} grants or removes the {role.value} role"
+    if Role.SYSTEM_ADMIN in old - new and other_active_admins == 0:
+        return "the last active system admin keeps the role"
+    return None
+
+
+def may_approve_account(actor: Actor, requester_id: int, requester_agency_id: int) -> bool:
+    """A supervisor of the requester's agency who is not the requester."""
+    return (
+        actor.user_id != requester_id
+        and actor.agency_id == requester_agency_id
+        and actor.has(Role.SUPERVISOR)
+    )
+
+
+def may_suspend(
+    actor: Actor, target_id: int, target_agency_id: int, target_roles: Iterable[str]
+) -> bool:
+    """A supervisor or head of the person's agency, or a system admin; only a system admin
+    suspends someone holding a platform role; nobody suspends themselves."""
+    if actor.user_id == target_id:
+        return False
+    if actor.has(Role.SYSTEM_ADMIN):
+        return True
+    if any(Role(r) in PLATFORM_ROLES for r in target_roles):
+        return False
+    return actor.agency_id == target_agency_id and (
+        actor.has(Role.SUPERVISOR) or actor.has(Role.AGENCY_HEAD)
+    )
+
+
+def may_reinstate(
+    actor: Actor, target_id: int, target_agency_id: int, target_roles: Iterable[str]
+) -> bool:
+    """Reinstating a suspended account takes the same authority as suspending it."""
+    return may_suspend(actor, target_id, target_agency_id, target_roles)
+
+
+def may_read_agency(actor: Actor, agency_id: int, agency_network_id: int | None) -> bool:
+    """People of the agency, auditors and system admins, and its network's operators."""
+    if actor.agency_id == agency_id or actor.has(Role.SYSTEM_ADMIN) or actor.has(Role.AUDITOR):
+        return True
+    return _operates_network_of(actor, agency_network_id)
+
+
+def may_change_policy(actor: Actor, agency_id: int, agency_network_id: int | None) -> bool:
+    """The agency's head or a system admin; its network's operator may propose or tighten
+    (``may_relax_policy`` decides whether a change that relaxes anything is allowed)."""
+    if actor.has(Role.SYSTEM_ADMIN):
+        return True
+    if actor.has(Role.AGENCY_HEAD) and actor.agency_id == agency_id:
+        return True
+    return _operates_network_of(actor, agency_network_id)
+
+
+def may_relax_policy(actor: Actor, agency_id: int) -> bool:
+    """Relaxing an agency's policy needs that agency's own head (or a system admin, who
+    answers for the platform); a network operator may only tighten it."""
+    return actor.has(Role.SYSTEM_ADMIN) or (
+        actor.has(Role.AGENCY_HEAD) and actor.agency_id == agency_id
+    )
+
+
+def may_decide_search(actor: Actor, requester_id: int, search_agency_id: int) -> bool:
+    """A supervisor of the search's agency who did not ask for it."""
+    return (
+        actor.user_id != requester_id
+        and actor.agency_id == search_agency_id
+        and actor.has(Role.SUPERVISOR)
+    )
+
+
+def _operates_network_of(actor: Actor, agency_network_id: int | None) -> bool:
+    return (
+        actor.has(Role.NETWORK_OPERATOR)
+        and agency_network_id is not None
+        and actor.network_id == agency_network_id
+    )

@@ -1,0 +1,89 @@
+"""Loads, inside an action's locked transaction, the facts that ``governance.authority``
+decides on: the acting person as they are *now* (status and roles re-read, not the ones
+remembered when their token was checked), and things of other agencies answered as not found.
+
+Authorisation: this module is where services ask; it refuses nothing by itself except an
+actor whose account is no longer active (``AccountInactiveError``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from facetrail.errors import AccountInactiveError, NotFoundError
+from facetrail.governance.authority import Actor
+from facetrail.governance.credentials import Principal, Role
+from facetrail.store.schema import Agency, User, UserRole
+
+__all__ = [
+    "active_admins",
+    "as_utc",
+    "current_actor",
+    "inactive_reason",
+    "roles_of",
+    "utc_now",
+    "visible_user",
+]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    # SQLite returns naive datetimes; every time facetrail stores is UTC.
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def inactive_reason(user: User, now: datetime) -> AccountInactiveError | None:
+    """Why this account cannot act now (requested, suspended, trial expired), or None."""
+    if user.status != "active":
+        return AccountInactiveError(f"account is {user.status}", subject=user.username)
+    expires = as_utc(user.trial_expires_at)
+    if user.account_type == "trial" and expires is not None and expires <= now:
+        return AccountInactiveError("trial expired", subject=user.username)
+    return None
+
+
+def roles_of(session: Session, user_id: int) -> frozenset[str]:
+    return frozenset(session.scalars(select(UserRole.role).where(UserRole.user_id == user_id)))
+
+
+def current_actor(session: Session, principal: Principal, now: datetime | None = None) -> Actor:
+    """The acting person as the database says now; refuses a suspended or expired account."""
+    row = session.execute(
+        select(User, Agency.network_id)
+        .join(Agency, Agency.id == User.agency_id)
+        .where(User.id == principal.user_id)
+    ).first()
+    if row is None:
+        raise AccountInactiveError("account no longer exists", subject=principal.username)
+    user, network_id = row
+    problem = inactive_reason(user, now or utc_now())
+    if problem is not None:
+        raise problem
+    return Actor(user.id, user.agency_id, roles_of(session, user.id), network_id)
+
+
+def active_admins(session: Session, *, excluding: int | None = None) -> int:
+    """How many active system admins there are (besides ``excluding``)."""
+    query = (
+        select(func.count(User.id))
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == Role.SYSTEM_ADMIN.value, User.status == "active")
+    )
+    if excluding is not None:
+        query = query.where(User.id != excluding)
+    return int(session.scalar(query) or 0)
+
+
+def visible_user(session: Session, actor: Actor, username: str) -> User:
+    """A user the actor may act on: of their own agency, or any for a system admin. Another
+    agency's people answer as not found (saying "not your agency" would confirm they exist)."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not (actor.has(Role.SYSTEM_ADMIN) or user.agency_id == actor.agency_id):
+        raise NotFoundError("no such user", subject=username)
+    return user

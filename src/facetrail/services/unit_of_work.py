@@ -1,0 +1,81 @@
+"""The unit of work every action runs in: one locked transaction that checks, acts and appends
+its audit entry; a typed refusal rolls all of it back and is recorded in its own transaction.
+
+    with action(ctx, actor.username, "search.approve", f"search:{id}") as session:
+        ...check (raise a FacetrailError to refuse)...
+        ...act...
+        append(session, AuditEvent(...))
+
+The transaction holds the database's write lock from its first statement (see
+``AppContext.transaction``), so nothing it checked can change before it acts: two supervisors
+deciding one search, parallel wrong passwords and parallel searches against a daily limit are
+serialised, and the audit append cannot race another. A refusal is any ``FacetrailError``
+raised inside the block: the block's writes roll back, then ``<kind>.refused`` is appended
+(with the error's code and reason) in a transaction of its own, and the error is re-raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+from sqlalchemy.orm import Session
+
+from facetrail.errors import FacetrailError
+from facetrail.governance.audit import AuditEvent, append
+from facetrail.services.context import AppContext
+
+__all__ = ["action", "record_refusal", "refuse"]
+
+
+@contextmanager
+def action(
+    ctx: AppContext,
+    actor: str,
+    kind: str,
+    subject: str,
+    details: dict[str, object] | None = None,
+) -> Iterator[Session]:
+    """Run one action in one locked transaction; a ``FacetrailError`` raised inside is a
+    refusal: rolled back, recorded as ``<kind>.refused`` and re-raised."""
+    try:
+        with ctx.transaction() as session:
+            yield session
+    except FacetrailError as error:
+        record_refusal(ctx, actor, kind, subject, error, details)
+        raise
+
+
+def record_refusal(
+    ctx: AppContext,
+    actor: str,
+    kind: str,
+    subject: str,
+    error: FacetrailError,
+    details: dict[str, object] | None = None,
+) -> None:
+    """Append ``<kind>.refused`` in its own transaction (the refused action's rolled back)."""
+    with ctx.transaction() as session:
+        append(
+            session,
+            AuditEvent(
+                actor,
+                f"{kind}.refused",
+                subject,
+                {"code": error.code, "reason": str(error)} | (details or {}),
+            ),
+        )
+
+
+def refuse(
+    ctx: AppContext,
+    actor: str,
+    kind: str,
+    subject: str,
+    error: FacetrailError,
+    details: dict[str, object] | None = None,
+) -> NoReturn:
+    """Record a refused action, then raise its error (for checks made before any action)."""
+    record_refusal(ctx, actor, kind, subject, error, details)
+    raise error

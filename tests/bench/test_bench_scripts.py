@@ -1,0 +1,109 @@
+"""Every script in bench/ runs at a tiny size, so none can rot unnoticed.
+
+The figures of a tiny run mean nothing; what counts is that each script still starts, drives
+the product's real services and prints the figures it exists for. mypy checks bench/ too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import LFW, REPO_ROOT, needs_lfw
+
+BENCH = REPO_ROOT / "bench"
+TIMEOUT_S = 180
+
+
+def run_script(name: str, *args: str, home: Path) -> str:
+    """Run bench/NAME as a user would; return its stdout after checking it exited 0."""
+    env = {**os.environ, "FACETRAIL_HOME": str(home), "FACETRAIL_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, str(BENCH / name), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert done.returncode == 0, f"{name} exited {done.returncode}:\n{done.stderr[-4000:]}"
+    return done.stdout
+
+
+def json_tail(stdout: str) -> dict[str, Any]:
+    """The JSON object a script prints last."""
+    figures: dict[str, Any] = json.loads(stdout[stdout.index("{") :])
+    return figures
+
+
+def test_every_bench_script_has_a_test() -> None:
+    tested = {"ingest_cost.py", "audit_cost.py", "accuracy_vs_reference.py", "install_calibration.py"}
+    # raw_reference.py runs inside accuracy_vs_reference.py.
+    assert {p.name for p in BENCH.glob("*.py")} == tested | {"raw_reference.py"}
+
+
+@needs_lfw
+def test_ingest_cost_prints_its_ratios(tmp_path: Path) -> None:
+    out = run_script(
+        "ingest_cost.py", "--images", "6", "--dataset", str(LFW), home=tmp_path / "home"
+    )
+    figures = json_tail(out)
+    assert figures["images"] == 6 and figures["faces"] >= 6
+    assert figures["cost_ratio_vs_raw_models"] > 0
+    assert figures["two_worker_speedup"] > 0
+
+
+@needs_lfw
+def test_audit_cost_prints_its_figures(tmp_path: Path) -> None:
+    out = run_script(
+        "audit_cost.py",
+        *("--entries", "60", "--checkpoint-every", "25", "--searches", "2", "--images", "8"),
+        *("--dataset", str(LFW)),
+        home=tmp_path / "home",
+    )
+    figures = json_tail(out)
+    assert figures["entries"] >= 60
+    assert figures["append_seconds"] > 0 and figures["verify_seconds"] > 0
+    assert figures["governed_search_ms_median"] > 0
+
+
+@needs_lfw
+def test_accuracy_vs_reference_prints_both_and_a_verdict(tmp_path: Path) -> None:
+    report = tmp_path / "both.json"
+    out = run_script(
+        "accuracy_vs_reference.py",
+        *("--pack", "arcface-mbf", "--limit-identities", "12", "--dataset", str(LFW)),
+        *("--json", str(report)),
+        home=tmp_path / "home",
+    )
+    assert "reference" in out and "facetrail" in out
+    assert any(line.startswith("rank-1") for line in out.splitlines())
+    both = json.loads(report.read_text())
+    assert {"reference", "facetrail"} <= set(both)
+
+
+def test_install_calibration_writes_into_the_named_manifests(tmp_path: Path) -> None:
+    shipped = REPO_ROOT / "src" / "facetrail" / "packs" / "arcface-mbf.json"
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    shutil.copy(shipped, packs / shipped.name)
+    calibration = json.loads(shipped.read_text())["calibration"]
+    calibration["dataset"] = "tiny-test"
+    measured = tmp_path / "calibration.json"
+    measured.write_text(json.dumps(calibration))
+    before = shipped.read_bytes()
+    out = run_script(
+        "install_calibration.py",
+        *("arcface-mbf", str(measured), "--packs-dir", str(packs)),
+        home=tmp_path / "home",
+    )
+    assert "impostor pairs" in out
+    assert json.loads((packs / shipped.name).read_text())["calibration"]["dataset"] == "tiny-test"
+    assert shipped.read_bytes() == before
