@@ -4,12 +4,13 @@ and two investigators, all signed in for real (argon2id password + TOTP)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from facetrail.governance.credentials import Principal, Role, totp_now
 from facetrail.governance.policy import ApprovalMode, Policy
 from facetrail.services import accounts as acc
 from facetrail.services import authentication as auth
+from facetrail.services import enrolment as enrolment_service
 from facetrail.services import galleries
 from facetrail.services import policy as policy_service
 from facetrail.services.accounts import NewAccount
@@ -23,6 +24,50 @@ OFFENSE = "armed-robbery"
 JUSTIFICATION = "Bank robbery on 3 Main St; suspect photographed by the lobby camera."
 
 
+#: secret -> the last time a code of it was presented (each code is accepted once)
+_LAST_USED: dict[str, float] = {}
+
+
+def next_code(secret: str, now: datetime | None = None) -> tuple[str, datetime]:
+    """A code of ``secret`` not presented before, and the time to present it at: facetrail
+    accepts each code once, so signing the same person in again steps the clock 30 s on."""
+    at = now or datetime.now(UTC)
+    last = _LAST_USED.get(secret)
+    if now is None and last is not None and at.timestamp() < last + 30:
+        at = datetime.fromtimestamp(last + 30, UTC)
+    _LAST_USED[secret] = max(at.timestamp(), last or 0.0)
+    return totp_now(secret, at=at.timestamp()), at
+
+
+def sign_in(
+    ctx: AppContext,
+    enrolment: acc.Enrolment,
+    *,
+    password: str = PASSWORD,
+    now: datetime | None = None,
+) -> auth.LoginResult:
+    """Password + a fresh TOTP code of an enrolled account."""
+    assert enrolment.totp_secret is not None, f"{enrolment.username} has not enrolled"
+    code, at = next_code(enrolment.totp_secret, now)
+    return auth.login(ctx, enrolment.username, password, code, now=at)
+
+
+def enrol(
+    ctx: AppContext, username: str, *, password: str = PASSWORD, now: datetime | None = None
+) -> tuple[acc.Enrolment, auth.LoginResult]:
+    """The owner's first sign-in: they are shown their second factor and confirm it with a
+    code (signed in). Returns what they were shown and the session."""
+    shown = enrolment_service.begin_enrolment(ctx, username, password, now=now)
+    assert shown.totp_secret is not None
+    code, at = next_code(shown.totp_secret, now)
+    return shown, enrolment_service.confirm_enrolment(ctx, username, password, code, now=at)
+
+
+def enrolled(ctx: AppContext, granted: acc.Enrolment, *, password: str = PASSWORD) -> acc.Enrolment:
+    """A granted account after its owner's self-enrolment: with the secret only they saw."""
+    return enrol(ctx, granted.username, password=password)[0]
+
+
 @dataclass
 class Org:
     ctx: AppContext
@@ -30,9 +75,12 @@ class Org:
     people: dict[str, Principal] = field(default_factory=dict)
 
     def login(self, name: str, *, now: datetime | None = None) -> Principal:
+        """Signs ``name`` in; an account's first sign-in is its owner's self-enrolment."""
         e = self.enrolments[name]
-        at = now.timestamp() if now else None
-        result = auth.login(self.ctx, name, PASSWORD, totp_now(e.totp_secret, at=at), now=now)
+        if e.totp_secret is None:
+            self.enrolments[name], result = enrol(self.ctx, name, now=now)
+        else:
+            result = sign_in(self.ctx, e, now=now)
         self.people[name] = result.principal
         return result.principal
 

@@ -357,3 +357,10 @@ class SearchFailedError(FacetrailError):
     search is recorded as failed, does not count against the daily limit and can be re-run."""
 
     code = "search_failed"
+
+
+class IndexIntegrityError(VectorIndexError):
+    """A gallery's index still disagreed with the stored templates after it was rebuilt from
+    them: a fault of the system's own, never of the probe (nothing is shown or stored)."""
+
+    code = "index_integrity"

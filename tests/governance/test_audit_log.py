@@ -65,7 +65,10 @@ def test_actions_and_entries_commit_together(log: AppContext) -> None:
     before = _entries(log)
     with pytest.raises(GalleryExistsError):
         galleries.create_gallery(log, admin, galleries.CreateGalleryRequest("g"))
-    assert _entries(log) == before  # the refused action left no entry
+    assert _entries(log) == before + 1  # the refused action left only its refusal
+    with log.sessions() as s:
+        refusal = s.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq.desc())).first()
+    assert refusal is not None and refusal.kind == "gallery.create.refused"
     galleries.create_gallery(log, admin, galleries.CreateGalleryRequest("h"))
     with log.sessions() as s:
         last = s.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq.desc())).first()

@@ -3,6 +3,8 @@ its exit status tells "tampering found" (1) from "cannot read the input" (2)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,7 +73,7 @@ def test_non_canonical_details_are_tampering(log: AppContext, stored: str) -> No
 def test_duplicate_key_is_named(log: AppContext) -> None:
     _store_details(log, 2, '{"a":1,"a":1,"b":"x"}')
     result = _verify(log)
-    assert result.exit_code == 1 and "duplicate key 'a'" in result.output
+    assert result.exit_code == 1 and "duplicate key 'a'" in " ".join(result.output.split())
 
 
 def test_unreadable_database_is_not_tampering(log: AppContext, tmp_path: Path) -> None:
@@ -84,15 +86,15 @@ def test_unreadable_database_is_not_tampering(log: AppContext, tmp_path: Path) -
     empty = tmp_path / "empty.db"
     empty.write_bytes(b"")
     assert _verify(log, empty).exit_code == 2  # a database without an audit log
-
-
-def test_unreadable_key_is_not_tampering(log: AppContext, tmp_path: Path) -> None:
+    # and a key that cannot be read is not tampering either
     assert _verify(log, key="not+a+key").exit_code == 2
     assert _verify(log, key=str(tmp_path / "no-such.vkey")).exit_code == 2
 
 
 def test_verify_help_documents_the_exit_codes() -> None:
-    from facetrail.cli.main import app
-
-    out = CliRunner().invoke(app, ["audit", "verify", "--help"]).output
+    command = Path(sys.executable).parent / "facetrail"
+    done = subprocess.run(
+        [command, "audit", "verify", "--help"], capture_output=True, text=True, check=True
+    )
+    out = " ".join(done.stdout.split())
     assert "1 tampering found" in out and "2 the input cannot be read" in out

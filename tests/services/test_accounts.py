@@ -17,7 +17,6 @@ from facetrail.errors import (
     AuthError,
     InvalidRequestError,
     NotFoundError,
-    PermissionDeniedError,
     TokenInvalidError,
 )
 from facetrail.governance.credentials import Role, totp_now
@@ -26,6 +25,7 @@ from facetrail.services import authentication as auth
 from facetrail.services.accounts import NewAccount, Principal
 from facetrail.services.context import AppContext
 from facetrail.store.schema import ApiToken, AuditEntryRow, User
+from tests.org import enrol, enrolled, next_code, sign_in
 
 PASSWORD = "correct horse battery"
 
@@ -37,8 +37,8 @@ def ctx(tmp_path: Path):  # type: ignore[no-untyped-def]
     context.close()
 
 
-def _login(ctx: AppContext, enrolment: acc.Enrolment, **kw: object) -> auth.LoginResult:
-    return auth.login(ctx, enrolment.username, PASSWORD, totp_now(enrolment.totp_secret), **kw)  # type: ignore[arg-type]
+def _login(ctx: AppContext, enrolment: acc.Enrolment) -> auth.LoginResult:
+    return sign_in(ctx, enrolment)
 
 
 def _audit(ctx: AppContext, kind: str) -> list[AuditEntryRow]:
@@ -54,16 +54,12 @@ def org(ctx: AppContext) -> dict[str, acc.Enrolment]:
     people = {"root": admin_e}
     for agency in ("county-a", "county-b"):
         acc.create_agency(ctx, admin, agency)
-        people[f"head-{agency}"] = acc.create_user(
-            ctx,
-            admin,
-            NewAccount(
-                f"head-{agency}", "h@x", PASSWORD, agency, (Role.AGENCY_HEAD, Role.SUPERVISOR)
-            ),
+        head = NewAccount(
+            f"head-{agency}", "h@x", PASSWORD, agency, (Role.AGENCY_HEAD, Role.SUPERVISOR)
         )
-        people[f"sup-{agency}"] = acc.create_user(
-            ctx, admin, NewAccount(f"sup-{agency}", "s@x", PASSWORD, agency, (Role.SUPERVISOR,))
-        )
+        people[f"head-{agency}"] = enrolled(ctx, acc.create_user(ctx, admin, head))
+        sup = NewAccount(f"sup-{agency}", "s@x", PASSWORD, agency, (Role.SUPERVISOR,))
+        people[f"sup-{agency}"] = enrolled(ctx, acc.create_user(ctx, admin, sup))
     return people
 
 
@@ -92,11 +88,11 @@ def test_request_approve_login_with_totp(ctx: AppContext, org: dict[str, acc.Enr
             "ivy", "ivy@a", PASSWORD, "county-a", account_type="trial", supervisor="sup-county-a"
         ),
     )
-    assert req.status == "requested" and req.totp_uri.startswith("otpauth://totp/")
+    assert req.status == "requested" and req.totp_secret is None  # enrolled by ivy herself
     with pytest.raises(AccountInactiveError, match="requested"):
-        _login(ctx, req)  # does nothing until approved
+        enrol(ctx, "ivy")  # does nothing until approved
     acc.approve_account(ctx, _as(ctx, org, "sup-county-a"), "ivy")
-    result = _login(ctx, req)
+    _, result = enrol(ctx, "ivy")
     principal = auth.authenticate(ctx, result.token)
     assert principal.username == "ivy" and principal.has(Role.INVESTIGATOR)
     with pytest.raises(AuthError):
@@ -145,8 +141,11 @@ def test_self_and_cross_agency_approval_are_refused_and_audited(
 def test_suspended_users_token_is_refused_and_audited(
     ctx: AppContext, org: dict[str, acc.Enrolment]
 ) -> None:
-    e = acc.create_user(
-        ctx, _as(ctx, org, "head-county-a"), NewAccount("dan", "d@a", PASSWORD, "county-a")
+    e = enrolled(
+        ctx,
+        acc.create_user(
+            ctx, _as(ctx, org, "head-county-a"), NewAccount("dan", "d@a", PASSWORD, "county-a")
+        ),
     )
     token = _login(ctx, e).token
     auth.authenticate(ctx, token)
@@ -164,10 +163,13 @@ def test_suspended_users_token_is_refused_and_audited(
 def test_lockout_recovery_codes_and_trial_expiry(
     ctx: AppContext, org: dict[str, acc.Enrolment]
 ) -> None:
-    e = acc.create_user(
+    e = enrolled(
         ctx,
-        _as(ctx, org, "root"),
-        NewAccount("tia", "t@a", PASSWORD, "county-a", account_type="trial"),
+        acc.create_user(
+            ctx,
+            _as(ctx, org, "root"),
+            NewAccount("tia", "t@a", PASSWORD, "county-a", account_type="trial"),
+        ),
     )
     for _ in range(auth.MAX_FAILED_LOGINS):
         with pytest.raises(AuthError):
@@ -188,7 +190,8 @@ def test_lockout_recovery_codes_and_trial_expiry(
         ),
     )
     acc.approve_account(ctx, _as(ctx, org, "sup-county-a"), "trey")
-    _login(ctx, req)  # within the trial
+    req, _ = enrol(ctx, "trey")  # within the trial
+    assert req.totp_secret is not None
     month = datetime.now(UTC) + timedelta(days=31)
     with pytest.raises(AccountInactiveError, match="trial expired"):
         auth.login(
@@ -198,7 +201,12 @@ def test_lockout_recovery_codes_and_trial_expiry(
 
 def test_api_tokens_expire_and_are_revoked(ctx: AppContext, org: dict[str, acc.Enrolment]) -> None:
     head = _as(ctx, org, "head-county-a")
-    issued = auth.issue_token(ctx, head, "nightly report", days=2)
+    secret = org["head-county-a"].totp_secret
+    assert secret is not None
+    code, at = next_code(secret)
+    issued = auth.issue_token(
+        ctx, head, "nightly report", days=2, password=PASSWORD, code=code, now=at
+    )
     assert auth.authenticate(ctx, issued.token).username == "head-county-a"
     with ctx.sessions() as s:
         stored = s.scalars(select(ApiToken.token_hash).where(ApiToken.name == "nightly report"))
@@ -209,5 +217,5 @@ def test_api_tokens_expire_and_are_revoked(ctx: AppContext, org: dict[str, acc.E
     with pytest.raises(TokenInvalidError, match="revoked"):
         auth.authenticate(ctx, issued.token)
     with pytest.raises(InvalidRequestError):
-        auth.issue_token(ctx, head, "forever", days=3650)
+        auth.issue_token(ctx, head, "forever", days=3650, password=PASSWORD, code=code)
     assert _audit(ctx, "auth.token.issue") and _audit(ctx, "auth.token.revoke")

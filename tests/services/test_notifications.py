@@ -13,6 +13,7 @@ from facetrail.services.accounts import NewAccount
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, inbox
 from tests.mail import Mailbox, free_port, smtp
+from tests.org import enrol
 
 __all__ = ["smtp"]
 
@@ -33,12 +34,12 @@ def test_head_is_told_by_mail_and_inbox(tmp_path: Path, smtp: tuple[Mailbox, int
         root_e = acc.init_system(ctx, NewAccount("root", "root@ops", PASSWORD, "ops"))
         root = auth.login(ctx, "root", PASSWORD, totp_now(root_e.totp_secret)).principal
         acc.create_agency(ctx, root, "county")
-        head_e = acc.create_user(
+        acc.create_user(
             ctx,
             root,
             NewAccount("head", "head@county.gov", PASSWORD, "county", (Role.AGENCY_HEAD,)),
         )
-        sup_e = acc.create_user(
+        acc.create_user(
             ctx, root, NewAccount("sup", "sup@county.gov", PASSWORD, "county", (Role.SUPERVISOR,))
         )
         acc.request_account(
@@ -47,7 +48,7 @@ def test_head_is_told_by_mail_and_inbox(tmp_path: Path, smtp: tuple[Mailbox, int
                 "ivy", "ivy@county.gov", PASSWORD, "county", account_type="trial", supervisor="sup"
             ),
         )
-        sup = auth.login(ctx, "sup", PASSWORD, totp_now(sup_e.totp_secret)).principal
+        sup = enrol(ctx, "sup")[1].principal  # first sign-in: sup enrols their second factor
         acc.approve_account(ctx, sup, "ivy")
         acc.suspend_account(ctx, sup, "ivy", "case closed")
         subjects = [m["Subject"] for m in box.messages]
@@ -64,7 +65,7 @@ def test_head_is_told_by_mail_and_inbox(tmp_path: Path, smtp: tuple[Mailbox, int
             "account suspended: ivy",
         ):
             assert f"[facetrail] {expected}" in subjects
-        head = auth.login(ctx, "head", PASSWORD, totp_now(head_e.totp_secret)).principal
+        head = enrol(ctx, "head")[1].principal
         messages = [m.subject for m in inbox(ctx, head.user_id)]
         assert "account request: ivy" in messages and "account suspended: ivy" in messages
         assert deliver_outbox(ctx) == 0  # nothing left queued

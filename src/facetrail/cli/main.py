@@ -14,6 +14,7 @@ from facetrail.cli import (
     policy,
     search,
     searches,
+    signin,
 )
 from facetrail.cli.app import app
 
@@ -27,6 +28,7 @@ __all__ = [
     "policy",
     "search",
     "searches",
+    "signin",
 ]
 
 

@@ -172,9 +172,7 @@ def enrol_cmd(
                 return enrolment.confirm_enrolment(ctx, username, password, given)
             except PasswordChangeRequiredError:  # after a reset: set your own password too
                 new = passwords.new()
-                return enrolment.confirm_enrolment(
-                    ctx, username, password, given, new_password=new
-                )
+                return enrolment.confirm_enrolment(ctx, username, password, given, new_password=new)
 
         result = run_service(confirm)
         run_service(lambda: write_session_token(ctx.settings.session_token_file, result.token))
@@ -252,7 +250,9 @@ def token_revoke(token: str) -> None:
 
 
 @account_app.command("password")
-def account_password(username: str, code: CodeOpt, password_stdin: PasswordStdinOpt = False) -> None:
+def account_password(
+    username: str, code: CodeOpt, password_stdin: PasswordStdinOpt = False
+) -> None:
     """Set a new password with your current one (or the one-time one from a reset) and your
     second factor; your tokens are revoked, so sign in again. Needs no sign-in."""
     from facetrail.services import enrolment

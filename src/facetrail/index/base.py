@@ -28,6 +28,10 @@ class VectorIndex(Protocol):
 
     def ids(self) -> Ids: ...
 
+    def vectors(self, ids: Ids) -> Vectors:
+        """The vectors held under ``ids`` (each must be present), in that order."""
+        ...
+
     def __len__(self) -> int: ...
 
     def describe(self) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import faiss
@@ -45,28 +43,32 @@ class FaissIndex:
         id_map = self._index.id_map  # type: ignore[attr-defined]
         return np.asarray(faiss.vector_to_array(id_map), dtype=np.int64)
 
+    def vectors(self, ids: Ids) -> Vectors:
+        keys = np.ascontiguousarray(ids, dtype=np.int64)
+        if len(keys) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        try:
+            held = self._index.reconstruct_batch(keys)
+        except RuntimeError as exc:
+            raise VectorIndexError(f"ids not in the index: {exc}") from exc
+        return np.asarray(held, dtype=np.float32).reshape(len(keys), self.dim)
+
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
     def describe(self) -> str:
         return f"faiss-{faiss.__version__}:IDMap2,Flat,IP,d={self.dim}"
 
-    def save(self, path: Path) -> None:
-        """Write atomically: a reader sees the old file or the new one, never half of one."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        os.close(fd)
-        try:
-            faiss.write_index(self._index, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    def to_bytes(self) -> bytes:
+        """The index as FAISS writes it to a file (``load`` reads it back)."""
+        return bytes(faiss.serialize_index(self._index).tobytes())
 
     @classmethod
     def load(cls, path: Path) -> FaissIndex:
         try:
             index = faiss.read_index(str(path))
-        except RuntimeError as exc:
+        except (RuntimeError, MemoryError, ValueError) as exc:
             raise VectorIndexError(f"unreadable index file: {exc}", subject=str(path)) from exc
+        if not isinstance(index, faiss.IndexIDMap2) or index.metric_type != faiss.METRIC_INNER_PRODUCT:
+            raise VectorIndexError("not an inner-product IndexIDMap2", subject=str(path))
         return cls(index.d, index)

@@ -92,7 +92,8 @@ def attempt(
         problem, note = _verify(ctx, session, user, username, password, code, factor, now, first)
         if problem is None and not check_first:
             assert user is not None
-            problem, note = check(user), "refused"
+            if (problem := check(user)) is not None:
+                note = "refused"
         if problem is not None:
             append(
                 session,

@@ -21,7 +21,7 @@ from facetrail.store.blobs import BlobStore
 from facetrail.store.db import LOCKING, lock_for_action, make_engine, make_sessionmaker
 
 if TYPE_CHECKING:
-    from facetrail.index.faiss_index import FaissIndex
+    from facetrail.index.base import VectorIndex
 
 
 @dataclass
@@ -32,12 +32,14 @@ class AppContext:
     blobs: BlobStore
     _pipelines: dict[str, FacePipeline] = field(default_factory=dict)
     #: gallery id -> (index, database fingerprint it was reconciled with)
-    indexes: dict[int, tuple[FaissIndex, tuple[int, int, int]]] = field(default_factory=dict)
+    indexes: dict[int, tuple[VectorIndex, tuple[int, int, int]]] = field(default_factory=dict)
     _local: threading.local = field(default_factory=threading.local)
 
     @classmethod
     def open(cls, settings: Settings) -> AppContext:
-        settings.home.mkdir(parents=True, exist_ok=True)
+        # The home is its owner's alone (files in it are 0600 under the CLI's umask 0o077).
+        settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        settings.home.chmod(0o700)
         engine = make_engine(settings.db_url)
         return cls(settings, engine, make_sessionmaker(engine), BlobStore(settings.blob_dir))
 

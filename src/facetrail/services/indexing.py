@@ -1,26 +1,34 @@
 """Keep each gallery's vector index equal to the templates in the database.
 
-The database is the truth; the index file is derived. Every open compares a cheap database
-fingerprint (count, max id, id sum) with the one saved beside the index; on any difference
-(a crash mid-ingest, an erasure) the index is reconciled id by id, so a search can never see
-an index that disagrees with the database. ``rebuild_index`` recreates it from scratch.
+The database is the truth; the index is derived. Opening one checks its files (digest,
+metadata, shape: ``index.files``) and compares a cheap database fingerprint (count, max id,
+id sum) with the one saved beside it; a difference in ids (a crash mid-ingest, an erasure) is
+reconciled id by id, damaged files are rebuilt from the store. A search believes no score the
+index returns: ``search_index`` recomputes each from the stored template, and an index that
+disagrees is rebuilt and searched again. ``rebuild_index`` recreates it from scratch.
 
-Authorisation and audit: internal; callers (ingest, search) carry them.
+Authorisation: internal, except ``rebuild_index`` (gallery admins, system admins). Audit: a
+damaged index (``index.damaged``) and an index that disagreed with the store
+(``index.mismatch``) are entries, written in their own transaction as soon as they are found
+(so never call these inside a write transaction); they carry counts and reasons, never
+vectors or ids.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from facetrail.errors import IndexIntegrityError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Principal, Role
+from facetrail.index.base import Ids, Vectors, VectorIndex
 from facetrail.index.faiss_index import FaissIndex
+from facetrail.index.files import Fingerprint, IndexDamage, IndexFiles
+from facetrail.index.reconcile import Rescored, disagreeing_vectors, reconcile, rescore
 from facetrail.models.registry import get_pack
 from facetrail.pipeline.faces import PLAIN
 from facetrail.services.accounts import require
@@ -28,7 +36,8 @@ from facetrail.services.context import AppContext
 from facetrail.services.galleries import get_gallery_row
 from facetrail.store.schema import Gallery, TemplateRow
 
-Fingerprint = tuple[int, int, int]
+#: Who an entry names when the system itself found and repaired an index.
+SYSTEM = "system"
 
 
 @dataclass(frozen=True)
@@ -39,11 +48,19 @@ class IndexReport:
     removed: int
     rebuilt: bool
     description: str
+    #: why the stored index could not be used (``IndexDamage``), if it could not
+    damage: str | None = None
+    #: how many entries disagreed with the stored templates (``check_index``, searches)
+    disagreed: int = 0
 
 
-def _paths(ctx: AppContext, gallery: Gallery) -> tuple[Path, Path]:
+def _files(ctx: AppContext, gallery: Gallery) -> IndexFiles:
     base = ctx.settings.index_dir / f"gallery-{gallery.id}-{gallery.pack}"
-    return base.with_suffix(".faiss"), base.with_suffix(".json")
+    return IndexFiles(base.with_suffix(".faiss"), base.with_suffix(".json"))
+
+
+def _dim(ctx: AppContext, gallery: Gallery) -> int:
+    return get_pack(gallery.pack, ctx.settings.home).manifest.embedding_dim
 
 
 def _templates(gallery: Gallery) -> tuple[ColumnElement[bool], ...]:
@@ -65,9 +82,8 @@ def fingerprint(session: Session, gallery: Gallery) -> Fingerprint:
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def _vectors(
-    session: Session, gallery: Gallery, ids: np.ndarray | None, dim: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _vectors(session: Session, gallery: Gallery, ids: Ids | None, dim: int) -> tuple[Ids, Vectors]:
+    """The gallery's stored templates (all, or those of ``ids`` that belong to it)."""
     stmt = select(TemplateRow.id, TemplateRow.vector).where(*_templates(gallery))
     rows: list[tuple[int, bytes]] = []
     if ids is None:
@@ -85,57 +101,116 @@ def _vectors(
     return out_ids, vecs
 
 
-def _save(ctx: AppContext, gallery: Gallery, index: FaissIndex, fp: Fingerprint) -> None:
-    index_path, meta_path = _paths(ctx, gallery)
-    index.save(index_path)
-    meta_path.write_text(
-        json.dumps({"fingerprint": list(fp), "pack": gallery.pack, "description": index.describe()})
-    )
+def _record(ctx: AppContext, actor: str, kind: str, gallery: Gallery, details: dict[str, object]) -> None:
+    with ctx.transaction() as session:
+        append(session, AuditEvent(actor, kind, gallery.name, details))
+
+
+def _build(
+    ctx: AppContext, session: Session, gallery: Gallery, dim: int
+) -> tuple[VectorIndex, Fingerprint]:
+    """A new index from the store's templates, saved and cached."""
+    fp = fingerprint(session, gallery)
+    index = FaissIndex(dim)
+    index.add(*_vectors(session, gallery, None, dim))
+    _files(ctx, gallery).save(index, fp)
+    ctx.indexes[gallery.id] = (index, fp)
+    return index, fp
 
 
 def open_index(
-    ctx: AppContext, session: Session, gallery: Gallery
-) -> tuple[FaissIndex, IndexReport]:
-    """The gallery's index, reconciled with the database (loading or repairing as needed)."""
+    ctx: AppContext, session: Session, gallery: Gallery, *, actor: str = SYSTEM
+) -> tuple[VectorIndex, IndexReport]:
+    """The gallery's index, reconciled with the database (loading or repairing as needed).
+
+    Damaged files are rebuilt from the store and logged as ``index.damaged`` (by ``actor``).
+    """
     fp = fingerprint(session, gallery)
     cached = ctx.indexes.get(gallery.id)
     if cached is not None and cached[1] == fp:
-        return cached[0], IndexReport(
-            gallery.name, len(cached[0]), 0, 0, False, cached[0].describe()
+        index = cached[0]
+        return index, IndexReport(gallery.name, len(index), 0, 0, False, index.describe())
+    dim = _dim(ctx, gallery)
+    opened = _files(ctx, gallery).open(dim)
+    damage = opened.damage
+    if opened.absent and fp[0] > 0:
+        damage = IndexDamage.MISSING  # both files gone while the store has templates
+    if opened.index is None:
+        index, fp = _build(ctx, session, gallery, dim)
+        report = IndexReport(
+            gallery.name, len(index), len(index), 0, True, index.describe(), damage
         )
-    index_path, meta_path = _paths(ctx, gallery)
-    dim = get_pack(gallery.pack, ctx.settings.home).manifest.embedding_dim
-    index: FaissIndex | None = None
-    saved_fp: Fingerprint | None = None
-    if index_path.exists() and meta_path.exists():
-        index = FaissIndex.load(index_path)
-        count, max_id, id_sum = json.loads(meta_path.read_text())["fingerprint"]
-        saved_fp = (int(count), int(max_id), int(id_sum))
-        if index.dim != dim:
-            index = None
-    rebuilt = index is None
-    added = removed = 0
-    if index is None:
-        index = FaissIndex(dim)
-        ids, vecs = _vectors(session, gallery, None, dim)
-        index.add(ids, vecs)
-        added = len(ids)
-    elif saved_fp != fp or len(index) != fp[0]:
-        db_ids = np.array(
+        if damage is not None:
+            _record(
+                ctx,
+                actor,
+                "index.damaged",
+                gallery,
+                {"reason": str(damage), "entries": len(index), "index": index.describe()},
+            )
+        return index, report
+    index, added, removed = opened.index, 0, 0
+    if opened.fingerprint != fp or len(index) != fp[0]:
+        truth = np.array(
             session.scalars(select(TemplateRow.id).where(*_templates(gallery))).all(),
             dtype=np.int64,
         )
-        have = index.ids()
-        extra = np.setdiff1d(have, db_ids)
-        missing = np.setdiff1d(db_ids, have)
-        removed = index.remove(extra)
-        ids, vecs = _vectors(session, gallery, missing, dim)
-        index.add(ids, vecs)
-        added = len(ids)
-    if rebuilt or added or removed or saved_fp != fp:
-        _save(ctx, gallery, index, fp)
+        added, removed = reconcile(index, truth, lambda ids: _vectors(session, gallery, ids, dim))
+        _files(ctx, gallery).save(index, fp)
     ctx.indexes[gallery.id] = (index, fp)
-    return index, IndexReport(gallery.name, len(index), added, removed, rebuilt, index.describe())
+    return index, IndexReport(gallery.name, len(index), added, removed, False, index.describe())
+
+
+def search_index(
+    ctx: AppContext,
+    session: Session,
+    gallery: Gallery,
+    query: np.ndarray,
+    top: int,
+    *,
+    actor: str = SYSTEM,
+) -> tuple[VectorIndex, list[tuple[float, int]]]:
+    """The top ``top`` (score, template id) of the gallery for one query, best first, each
+    score recomputed from the stored template.
+
+    An index that returns an id with no template in this gallery, or a score its template does
+    not give, is logged (``index.mismatch``: how many of how many disagreed), rebuilt from the
+    store and searched again. Raises ``IndexIntegrityError`` (a system fault) if the rebuilt
+    index still disagrees.
+    """
+    dim = _dim(ctx, gallery)
+    index, _ = open_index(ctx, session, gallery, actor=actor)
+    result = _rescored_search(session, gallery, index, query, top, dim)
+    if result.disagreed == 0:
+        return index, result.hits
+    _record(
+        ctx,
+        actor,
+        "index.mismatch",
+        gallery,
+        {
+            "disagreed": result.disagreed,
+            "checked": result.checked,
+            "entries": len(index),
+            "index": index.describe(),
+        },
+    )
+    index, _ = _build(ctx, session, gallery, dim)
+    again = _rescored_search(session, gallery, index, query, top, dim)
+    if again.disagreed:
+        raise IndexIntegrityError(
+            f"the rebuilt index still disagrees with {again.disagreed} stored templates",
+            subject=gallery.name,
+        )
+    return index, again.hits
+
+
+def _rescored_search(
+    session: Session, gallery: Gallery, index: VectorIndex, query: np.ndarray, top: int, dim: int
+) -> Rescored:
+    scores, ids = index.search(query[None], top)
+    stored_ids, stored = _vectors(session, gallery, ids[0][ids[0] >= 0], dim)
+    return rescore(query, scores[0], ids[0], dict(zip(stored_ids.tolist(), stored, strict=True)))
 
 
 def add_to_index(
@@ -159,24 +234,27 @@ def add_to_index(
         if len(cached[0]) == fp[0]:
             ctx.indexes[gallery.id] = (cached[0], fp)
             if save:
-                _save(ctx, gallery, cached[0], fp)
+                _files(ctx, gallery).save(cached[0], fp)
             return
         ctx.indexes.pop(gallery.id)
     open_index(ctx, session, gallery)
     if save:
         index, fp = ctx.indexes[gallery.id]
-        _save(ctx, gallery, index, fp)
+        _files(ctx, gallery).save(index, fp)
 
 
 def rebuild_index(ctx: AppContext, actor: Principal, gallery_name: str) -> IndexReport:
-    """Throw the index away and recreate it from the database's templates."""
+    """Throw the index away and recreate it from the database's templates.
+
+    Gallery admins and system admins; refusals and the rebuild are audited.
+    """
     require(ctx, actor, "index.rebuild", gallery_name, Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
     with ctx.sessions() as session:
         gallery = get_gallery_row(session, gallery_name)
-        for path in _paths(ctx, gallery):
-            path.unlink(missing_ok=True)
         ctx.indexes.pop(gallery.id, None)
-        _, report = open_index(ctx, session, gallery)
+        _files(ctx, gallery).remove()
+        index, _ = _build(ctx, session, gallery, _dim(ctx, gallery))
+        report = IndexReport(gallery.name, len(index), len(index), 0, True, index.describe())
     with ctx.transaction() as session:
         append(
             session,
@@ -191,9 +269,38 @@ def rebuild_index(ctx: AppContext, actor: Principal, gallery_name: str) -> Index
 
 
 def check_index(ctx: AppContext, gallery_name: str) -> IndexReport:
-    """Open (and if needed repair) the index; report what had to change."""
+    """Open (and if needed repair) the index, then compare every vector it holds with the
+    stored template: the full check no digest can be forged past. Disagreement is logged as
+    ``index.mismatch`` and the index rebuilt; the report says what had to change."""
     with ctx.sessions() as session:
         gallery = get_gallery_row(session, gallery_name)
         ctx.indexes.pop(gallery.id, None)
-        _, report = open_index(ctx, session, gallery)
-        return report
+        index, report = open_index(ctx, session, gallery)
+        dim = _dim(ctx, gallery)
+        ids, stored = _vectors(session, gallery, None, dim)
+        disagreed = disagreeing_vectors(index, ids, stored)
+        if disagreed == 0:
+            return report
+        _record(
+            ctx,
+            SYSTEM,
+            "index.mismatch",
+            gallery,
+            {
+                "disagreed": disagreed,
+                "checked": len(ids),
+                "entries": len(index),
+                "index": index.describe(),
+            },
+        )
+        index, _ = _build(ctx, session, gallery, dim)
+        return IndexReport(
+            gallery.name,
+            len(index),
+            report.added,
+            report.removed,
+            True,
+            index.describe(),
+            report.damage,
+            disagreed,
+        )

@@ -1,0 +1,293 @@
+"""Input safety at intake, tried as a hostile insider with a shell would: ingest never reads
+outside the folder it was given, special files are refused without hanging (in a folder and
+as a probe), typed text follows documented rules, and an output that cannot be written is
+refused before anything is read or audited."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from sqlalchemy import func, select
+
+from facetrail.config import Settings
+from facetrail.errors import (
+    InvalidFieldError,
+    NotARegularFileError,
+    OutputPathError,
+    PathOutsideFolderError,
+)
+from facetrail.governance import fields
+from facetrail.imaging import read_image_file
+from facetrail.services import galleries
+from facetrail.services.context import AppContext
+from facetrail.services.ingest import IngestRequest, IngestSummary, ingest
+from facetrail.store.schema import AuditEntryRow, Gallery, Image
+from tests.cli.terminal import Terminal
+from tests.conftest import copy_first_images, lfw_people, needs_lfw
+from tests.org import Org, make_gallery
+
+T = TypeVar("T")
+#: Every operation here takes well under a second; a hang is what is being tested for.
+GUARD_S = 20.0
+
+
+@pytest.fixture()
+def term(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Terminal]:
+    from facetrail.config import get_settings
+
+    yield Terminal(tmp_path / "home", monkeypatch)
+    get_settings.cache_clear()
+
+
+def finishes(fn: Callable[[], T], *fifos: Path) -> T:
+    """Run ``fn`` in a thread and fail if it does not finish within GUARD_S. A reader stuck on
+    one of ``fifos`` is released afterwards (a writer opens it), so the test run never hangs."""
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the test thread below
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(GUARD_S)
+    hung = worker.is_alive()
+    if hung:
+        for fifo in fifos:
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(5)
+    assert not hung, f"still running after {GUARD_S} s: blocked on a special file"
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]
+
+
+def audit_kinds(ctx: AppContext) -> list[str]:
+    with ctx.sessions() as s:
+        return list(s.scalars(select(AuditEntryRow.kind).order_by(AuditEntryRow.seq)))
+
+
+def image_names(ctx: AppContext) -> set[str]:
+    with ctx.sessions() as s:
+        return set(s.scalars(select(Image.original_name)))
+
+
+def run_ingest(org: Org, folder: Path, manifest: Path | None = None) -> IngestSummary:
+    request = IngestRequest(folder, "bookings", "county", manifest=manifest)
+    return ingest(org.ctx, org.people["gus"], request)
+
+
+@pytest.fixture()
+def world(org: Org, tmp_path: Path) -> tuple[Org, Path, Path]:
+    """A gallery, a folder to ingest with two photos, and a photo outside the folder."""
+    people = lfw_people(3)
+    folder = tmp_path / "in"
+    copy_first_images(folder, people[:2])
+    outside = tmp_path / "outside"
+    copy_first_images(outside, people[2:])
+    make_gallery(org)
+    return org, folder, next(outside.iterdir())
+
+
+# --- ingest stays inside its folder ---------------------------------------------------------
+
+
+@needs_lfw
+def test_symlink_to_a_file_outside_is_refused_and_audited(world: tuple[Org, Path, Path]) -> None:
+    org, folder, secret = world
+    (folder / "innocent.jpg").symlink_to(secret)
+    summary = run_ingest(org, folder)
+    assert summary.images_ingested == 2
+    failures = {f.file: f.code for f in summary.failures}
+    assert failures == {"innocent.jpg": "path_outside_folder"}
+    assert "innocent.jpg" not in image_names(org.ctx)
+    assert "gallery.ingest.files.refused" in audit_kinds(org.ctx)
+
+
+@needs_lfw
+def test_symlink_to_a_folder_outside_is_refused(world: tuple[Org, Path, Path]) -> None:
+    org, folder, secret = world
+    (folder / "more").symlink_to(secret.parent, target_is_directory=True)
+    summary = run_ingest(org, folder)
+    assert {f.file: f.code for f in summary.failures} == {"more": "path_outside_folder"}
+    assert image_names(org.ctx) == {p.name for p in folder.glob("*.jpg")}
+
+
+@needs_lfw
+def test_symlink_loop_is_refused_not_followed(world: tuple[Org, Path, Path]) -> None:
+    org, folder, _ = world
+    (folder / "a.jpg").symlink_to(folder / "b.jpg")
+    (folder / "b.jpg").symlink_to(folder / "a.jpg")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "up").symlink_to(folder, target_is_directory=True)
+    summary = finishes(lambda: run_ingest(org, folder))
+    assert {f.file: f.code for f in summary.failures} == {
+        "a.jpg": "path_link_broken",
+        "b.jpg": "path_link_broken",
+    }
+    assert summary.images_ingested == 2
+
+
+@needs_lfw
+@pytest.mark.parametrize("row", ["../outside/{name}", "{absolute}", "sub/../../outside/{name}"])
+def test_manifest_row_outside_the_folder_refuses_the_ingest(
+    world: tuple[Org, Path, Path], row: str
+) -> None:
+    org, folder, secret = world
+    manifest = folder.parent / "manifest.csv"
+    first = sorted(folder.glob("*.jpg"))[0].name
+    bad = row.format(name=secret.name, absolute=secret)
+    manifest.write_text(f"file,subject_ref\n{first},P-1\n{bad},P-2\n")
+    with pytest.raises(PathOutsideFolderError) as refused:
+        run_ingest(org, folder, manifest)
+    assert refused.value.subject == str(manifest) and "line 3" in refused.value.message
+    assert image_names(org.ctx) == set()
+    assert audit_kinds(org.ctx)[-1] == "gallery.ingest.refused"
+
+
+@needs_lfw
+def test_fifo_in_the_folder_is_refused_without_hanging(world: tuple[Org, Path, Path]) -> None:
+    org, folder, _ = world
+    fifo = folder / "photo.jpg.fifo"
+    os.mkfifo(fifo)
+    summary = finishes(lambda: run_ingest(org, folder), fifo)
+    assert {f.file: f.code for f in summary.failures} == {fifo.name: "not_a_regular_file"}
+    assert summary.images_ingested == 2
+
+
+def test_fifo_as_an_image_file_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "probe.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(NotARegularFileError) as refused:
+        finishes(lambda: read_image_file(fifo), fifo)
+    assert refused.value.subject == str(fifo)
+
+
+def test_fifo_as_a_probe_is_refused_without_hanging(term: Terminal, tmp_path: Path) -> None:
+    fifo = tmp_path / "probe.jpg"
+    os.mkfifo(fifo)
+    out = finishes(lambda: term.search(fifo, code=2), fifo)
+    assert "not_a_regular_file" in out and "probe.jpg" in out
+
+
+# --- text people type ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (fields.check_username, "ro ot"),
+        (fields.check_username, "root\x00"),
+        (fields.check_username, "rооt"),  # Cyrillic o: looks like "root"
+        (fields.check_username, "x" * 65),
+        (fields.check_email, "a@b\r\nBcc: everyone@example.org"),
+        (fields.check_email, "no-at-sign"),
+        (fields.check_email, "a@" + "b" * 200),
+        (fields.check_case_number, "2026-1\x00"),
+        (fields.check_case_number, "2026-1; DROP"),
+        (fields.check_case_number, "1" * 65),
+        (fields.check_gallery_name, "book\u202eings"),
+        (fields.check_gallery_name, "a/b"),
+        (fields.check_gallery_name, ""),
+        (fields.check_gallery_name, "g" * 201),
+        (fields.check_token_name, "t\u200b"),
+        (lambda v: fields.check_free_text("justification", v), "why\x1b[2J"),
+        (lambda v: fields.check_free_text("note", v), "n" * 2001),
+        (lambda v: fields.check_free_text("note", v), "bad \ud800 surrogate"),
+    ],
+)
+def test_field_rules_refuse_and_name_the_field(check: Callable[[str], str], value: str) -> None:
+    with pytest.raises(InvalidFieldError) as refused:
+        check(value)
+    assert refused.value.code == "invalid_field" and refused.value.subject
+
+
+def test_field_rules_normalise_what_they_accept() -> None:
+    assert fields.check_username(" ivy.k-9 ") == "ivy.k-9"
+    assert fields.check_email("r@ops") == "r@ops"
+    assert fields.check_case_number("2026-000123") == "2026-000123"
+    assert fields.check_gallery_name("Cafe\u0301 bookings") == "Café bookings"  # NFC
+    assert fields.check_free_text("note", "seen twice\r\nat 3 Main St\t") == (
+        "seen twice\nat 3 Main St"
+    )
+    assert len(fields.check_gallery_name("é" * fields.NAME_MAX)) == fields.NAME_MAX
+
+
+@needs_lfw
+def test_a_gallery_name_with_a_nul_or_bidi_control_is_refused_and_audited(org: Org) -> None:
+    for bad in ("book\x00ings", "evil\u202egpj.exe"):
+        with pytest.raises(InvalidFieldError):
+            galleries.create_gallery(
+                org.ctx, org.people["gus"], galleries.CreateGalleryRequest(bad)
+            )
+        assert audit_kinds(org.ctx)[-1] == "gallery.create.refused"
+    with org.ctx.sessions() as s:
+        assert s.scalar(select(func.count(Gallery.id))) == 0
+
+
+# --- outputs that cannot be written -------------------------------------------------------
+
+
+def test_output_checks_refuse_what_cannot_be_written(tmp_path: Path) -> None:
+    from facetrail.cli.outputs import check_output_file, check_output_folder
+
+    a_file = tmp_path / "a.json"
+    a_file.write_text("{}")
+    link = tmp_path / "link.json"
+    link.symlink_to(tmp_path / "elsewhere.json")
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    for bad in (tmp_path, tmp_path / "missing" / "x.json", a_file / "x.json", link, fifo):
+        with pytest.raises(OutputPathError) as refused:
+            check_output_file(bad)
+        assert refused.value.subject == str(bad)
+    with pytest.raises(OutputPathError):
+        check_output_folder(a_file)
+    with pytest.raises(OutputPathError):
+        check_output_folder(a_file / "crops")
+    check_output_file(a_file)  # overwriting a file one may write is fine
+    check_output_folder(tmp_path / "new" / "crops")
+
+
+@needs_lfw
+def test_unwritable_output_is_refused_before_anything_is_read_or_audited(
+    term: Terminal, tmp_path: Path
+) -> None:
+    term.init()
+    home = Settings(home=term.home, threads=1)
+    ctx = AppContext.open(home)
+    try:
+        before = len(audit_kinds(ctx))
+        existing = tmp_path / "taken"
+        existing.write_text("a file, not a folder")
+        for args in (
+            ("searches", "export", "1", "--out", str(tmp_path / "missing" / "search.json")),
+            ("searches", "image", "1", "--out", str(tmp_path)),
+            ("case", "disclose", "2026-000123", "--out", str(existing / "case.json")),
+            ("searches", "show", "1", "--crops", str(existing)),
+        ):
+            out = term(*args, code=2)
+            assert "output_path_unwritable" in out, out
+        assert len(audit_kinds(ctx)) == before
+    finally:
+        ctx.close()
+
+
+def test_every_file_writing_command_checks_its_output_first() -> None:
+    """A new command that writes a file without checking it first would slip past the tests
+    above: every CLI module that writes a file must check its outputs."""
+    cli = Path(__file__).resolve().parents[2] / "src" / "facetrail" / "cli"
+    for module in cli.glob("*.py"):
+        text = module.read_text()
+        writes = text.count(".write_bytes(") + text.count(".write_text(")
+        if writes and module.name not in {"render.py", "accounts.py"}:
+            assert "outputs_writable" in text, f"{module.name} writes files unchecked"
