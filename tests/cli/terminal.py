@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -21,22 +22,43 @@ OPERATORS = "facetrail operators"
 
 
 class Terminal:
-    """One facetrail home; every account's TOTP secret, so anyone can sign in."""
+    """One facetrail home; every account's TOTP secret (each enrolled by its owner at first
+    sign-in) and session token, so anyone can sign in, or switch back to their session."""
 
     def __init__(self, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("FACETRAIL_HOME", str(home))
         monkeypatch.setenv("FACETRAIL_THREADS", "1")
         monkeypatch.setenv("FACETRAIL_ADMIN_PASSWORD", PASSWORD)
         monkeypatch.setenv("FACETRAIL_NEW_PASSWORD", PASSWORD)
+        monkeypatch.setenv("FACETRAIL_PASSWORD", PASSWORD)
         get_settings.cache_clear()
         self.home = home
         self.runner = CliRunner()
         self.secrets: dict[str, str] = {}
+        self.sessions: dict[str, str] = {}
+        self._last_step: dict[str, int] = {}
 
-    def __call__(self, *args: str, code: int = 0) -> str:
-        result = self.runner.invoke(app, list(args))
+    @property
+    def token_file(self) -> Path:
+        return self.home / "session.token"
+
+    def __call__(self, *args: str, code: int = 0, stdin: str | None = None) -> str:
+        if args[:1] == ("logout",) and self.token_file.exists():  # that session ends
+            ended = self.token_file.read_text()
+            self.sessions = {u: t for u, t in self.sessions.items() if t != ended}
+        result = self.runner.invoke(app, list(args), input=stdin)
         assert result.exit_code == code, result.output
         return result.output
+
+    def code(self, username: str) -> str:
+        """A TOTP code of ``username`` not used before (each is accepted once; the current
+        step or the next one, waiting for the step after when both are used)."""
+        now = time.time()
+        step = max(int(now // 30), self._last_step.get(username, -1) + 1)
+        if step > int(now // 30) + 1:
+            time.sleep((step - 1) * 30 - now + 0.1)
+        self._last_step[username] = step
+        return totp_now(self.secrets[username], at=step * 30)
 
     def json(self, *args: str) -> object:
         return json.loads(self(*args, "--json"))
@@ -47,16 +69,26 @@ class Terminal:
         self.login(admin)
 
     def login(self, username: str) -> None:
-        code = totp_now(self.secrets[username])
-        self("login", username, "--password", PASSWORD, "--code", code)
+        """Back to ``username``'s session, else a real sign-in (the first one: enrolment)."""
+        if username in self.sessions:
+            self.token_file.write_text(self.sessions[username])
+            self.token_file.chmod(0o600)
+            return
+        if username not in self.secrets:
+            shown = json.loads(self("enrol", username, "--json"))
+            self.secrets[username] = shown["totp_secret"]
+            self("enrol", username, "--code", self.code(username))
+        else:
+            self("login", username, "--code", self.code(username))
+        self.sessions[username] = self.token_file.read_text()
 
     def account(self, username: str, agency: str, *roles: str) -> None:
         """Granted by whoever is signed in."""
         role_args = [a for r in roles for a in ("--role", r)]
         email = f"{username}@example.org"
         args = ["account", "create", username, "--email", email, "--agency", agency, *role_args]
-        enrolment = json.loads(self(*args, "--json"))
-        self.secrets[username] = enrolment["totp_secret"]
+        granted = json.loads(self(*args, "--json"))
+        assert granted["totp_secret"] is None  # its owner enrols it at first sign-in
 
     def gallery(self, folder: Path, name: str = "g") -> None:
         """Created and filled by whoever is signed in (a system or gallery admin)."""

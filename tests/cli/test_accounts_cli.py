@@ -23,16 +23,17 @@ def test_init_login_whoami(term: Terminal, monkeypatch: pytest.MonkeyPatch) -> N
     enrolment = json.loads(term("init", "--admin", "root", "--email", "r@x", "--json"))
     assert len(enrolment["recovery_codes"]) == 10
     assert "account_exists" in term("init", "--admin", "root2", "--email", "r@x", code=2)
-    bad = term("login", "root", "--password", PASSWORD, "--code", "123456", code=2)
+    bad = term("login", "root", "--code", "123456", code=2)
     assert "auth_failed" in bad
     code = totp_now(enrolment["totp_secret"])
-    term("login", "root", "--password", PASSWORD, "--code", code, "--json")
+    term("login", "root", "--code", code, "--json")
     token_file = term.home / "session.token"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     who = term.json("whoami")
     assert who == {"username": "root", "agency": "facetrail operators", "roles": ["system_admin"]}
-    # Accounts made after init get the same enrolment screen: a QR code of the otpauth URI.
-    shown = term(
+    # Accounts made after init carry no second factor the admin could see: their owner
+    # gets the same enrolment screen at first sign-in, a QR code of the otpauth URI.
+    granted = term(
         "account",
         "create",
         "gus",
@@ -43,6 +44,8 @@ def test_init_login_whoami(term: Terminal, monkeypatch: pytest.MonkeyPatch) -> N
         "--role",
         "gallery_admin",
     )
+    assert "otpauth" not in granted and "facetrail enrol gus" in granted
+    shown = term("enrol", "gus")
     assert "Scan this QR code" in shown and "otpauth://totp/facetrail:gus" in shown
     qr = [line for line in shown.splitlines() if set(line) <= set("█▀▄ \xa0") and len(line) > 20]
     assert len(qr) >= 10 and len({len(line) for line in qr}) == 1  # a square block of modules
@@ -65,15 +68,16 @@ def test_agency_accounts_and_inbox(term: Terminal, monkeypatch: pytest.MonkeyPat
 
     term("logout")
     monkeypatch.delenv("FACETRAIL_NEW_PASSWORD")
+    get_settings.cache_clear()
     args = ["account", "request", "tina", "--email", "t@x", "--agency", "county"]
     assert "password_missing" in term(*args, "--supervisor", "sam", code=2)
     monkeypatch.setenv("FACETRAIL_NEW_PASSWORD", PASSWORD)
+    get_settings.cache_clear()
     asked: Any = term.json(*args, "--supervisor", "sam", "--trial")
-    assert asked["status"] == "requested"
-    term.secrets["tina"] = asked["totp_secret"]
-    tina_code = totp_now(asked["totp_secret"])
-    out = term("login", "tina", "--password", PASSWORD, "--code", tina_code, code=2)
+    assert asked["status"] == "requested" and asked["totp_secret"] is None
+    out = term("login", "tina", "--code", "123456", code=2)
     assert "account_inactive" in out  # nothing until a supervisor approves
+    assert "account_inactive" in term("enrol", "tina", code=2)
 
     term.login("sam")
     term("account", "approve", "tina")
@@ -103,7 +107,7 @@ def test_roles_tokens_and_periodic_checkpoints(term: Terminal) -> None:
     term("account", "roles", "ivy", "--role", "investigator", "--role", "supervisor")
     out = term("account", "roles", "head", "--role", "system_admin", code=2)
     assert "permission_denied" in out and "own roles" in out
-    issued = term.json("token", "create", "nightly", "--days", "7")
+    issued = term.json("token", "create", "nightly", "--days", "7", "--code", term.code("head"))
     assert isinstance(issued, dict) and issued["token"].startswith("ft_")
     term("token", "revoke", issued["token"])
     assert "token_invalid" in term("token", "revoke", "ft_nonsense", code=2)

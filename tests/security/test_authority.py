@@ -27,7 +27,8 @@ from facetrail.services import policy as policy_service
 from facetrail.services.accounts import NewAccount
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import inbox
-from facetrail.store.schema import AuditEntryRow, User, UserRole
+from facetrail.services.search import ProbeImage, SearchRequest, search
+from facetrail.store.schema import AuditEntryRow, SearchRecord, User, UserRole
 
 PASSWORD = "correct horse battery"
 ALL_ROLES = tuple(Role)
@@ -268,3 +269,36 @@ def test_other_agencies_answer_not_found_and_every_refusal_is_audited(world) -> 
 def _all(ctx: AppContext) -> list[AuditEntryRow]:
     with ctx.sessions() as session:
         return list(session.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq)))
+
+
+def test_an_edited_policy_row_is_refused_not_acted_on(world) -> None:  # type: ignore[no-untyped-def]
+    """An insider widens the county's policy in the database (a gallery it never allowed):
+    the next policy read refuses the row, typed, and nothing acts on it."""
+    from facetrail.errors import RecordMismatchError
+    from facetrail.governance.policy import Policy
+    from facetrail.store.schema import PolicyVersion
+
+    ctx: AppContext = world
+    head = _principal(ctx, "g-agency_head")
+    assert policy_service.show_policy(ctx, head, "county").version == 1
+    with ctx.transaction() as session:
+        row = session.scalars(
+            select(PolicyVersion).where(PolicyVersion.agency_id == head.agency_id)
+        ).one()
+        row.body = replace(Policy.from_json(row.body), galleries=("everyone",)).to_json()
+    investigator = _principal(ctx, "g-investigator")
+    request = SearchRequest(
+        investigator,
+        "2026-000123",
+        "armed-robbery",
+        "Bank robbery on 3 Main St; suspect photographed by the lobby camera.",
+        ("everyone",),
+        (ProbeImage("p.jpg", b"not read"),),
+    )
+    with pytest.raises(RecordMismatchError):
+        search(ctx, request)
+    with pytest.raises(RecordMismatchError):
+        policy_service.show_policy(ctx, head, "county")
+    assert _kinds(ctx, "search.refused")[0].details.count("record_tampered") == 1
+    with ctx.sessions() as session:
+        assert session.scalar(select(SearchRecord.id)) is None

@@ -9,21 +9,25 @@ would, then searches as an investigator (the cache cleared, as in a fresh proces
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from facetrail.config import Settings
+from facetrail.index.faiss_index import FaissIndex
+from facetrail.index.files import IndexFiles
 from facetrail.services import indexing
 from facetrail.services.context import AppContext
 from facetrail.services.ingest import IngestRequest, ingest
 from facetrail.services.search import ProbeImage, SearchResult
-from facetrail.store.schema import AuditEntryRow, Gallery, TemplateRow
+from facetrail.store.schema import AuditEntryRow, Gallery
 from tests.conftest import copy_first_images, lfw_people, needs_lfw
-from tests.org import Org, make_gallery, open_searching
+from tests.org import Org, make_gallery, make_org, open_searching
 
 pytestmark = needs_lfw
 
@@ -36,12 +40,19 @@ class World:
     probes: dict[str, ProbeImage]
     index_file: Path
     meta_file: Path
+    #: person -> what an untouched index answers for their probe: (template id, score) by rank
+    honest: dict[str, list[tuple[int, float]]]
+    #: the audit log's length when the test began: entries after it are the test's own
+    seq: int = 0
 
 
-@pytest.fixture()
-def world(app_ctx: AppContext, org: Org, tmp_path: Path) -> World:
+@pytest.fixture(scope="module")
+def gallery_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """A 'bookings' gallery of four LFW people, each booked under their name; the county may
-    search it without prior approval."""
+    search it without prior approval. Built once: each test gets its files back intact."""
+    tmp_path = tmp_path_factory.mktemp("index-integrity")
+    ctx = AppContext.open(Settings(home=tmp_path / "home", threads=1))
+    org = make_org(ctx)
     people = lfw_people(4)
     photos = copy_first_images(tmp_path / "in", people)
     manifest = tmp_path / "in" / "manifest.csv"
@@ -50,34 +61,47 @@ def world(app_ctx: AppContext, org: Org, tmp_path: Path) -> World:
     )
     make_gallery(org)
     ingest(
-        app_ctx,
+        ctx,
         org.people["gus"],
         IngestRequest(tmp_path / "in", "bookings", "county", manifest=manifest, workers=1),
     )
     open_searching(org, "bookings")
+    org.set_policy(daily_limit=1000)
     probes = {}
     for person in people:
         second = sorted(person.glob("*.jpg"))[1]
         probes[person.name] = ProbeImage(second.name, second.read_bytes())
-    with app_ctx.sessions() as s:
+    with ctx.sessions() as s:
         gallery_id = s.scalars(select(Gallery.id).where(Gallery.name == "bookings")).one()
-    files = sorted(app_ctx.settings.index_dir.glob(f"gallery-{gallery_id}-*"))
+    files = sorted(ctx.settings.index_dir.glob(f"gallery-{gallery_id}-*"))
     index_file = next(f for f in files if f.suffix == ".faiss")
     meta_file = next(f for f in files if f.suffix == ".json")
-    return World(org, app_ctx, probes, index_file, meta_file)
+    w = World(org, ctx, probes, index_file, meta_file, {})
+    for person in people:
+        w.honest[person.name] = _ranked(_search_fresh(w, person.name))
+    yield w
+    ctx.close()
 
 
-def _stored(ctx: AppContext) -> dict[int, np.ndarray]:
-    with ctx.sessions() as s:
-        return {
-            int(i): np.frombuffer(bytes(v), np.float32)
-            for i, v in s.execute(select(TemplateRow.id, TemplateRow.vector))
-        }
+@pytest.fixture()
+def world(gallery_world: World) -> Iterator[World]:
+    w = gallery_world
+    saved = {f: f.read_bytes() for f in (w.index_file, w.meta_file)}
+    with w.ctx.sessions() as s:
+        w.seq = int(s.scalar(select(func.max(AuditEntryRow.seq))) or 0)
+    w.ctx.indexes.clear()
+    yield w
+    for f, data in saved.items():
+        f.write_bytes(data)
+    w.ctx.indexes.clear()
 
 
-def _entries(ctx: AppContext, *kinds: str) -> list[AuditEntryRow]:
-    with ctx.sessions() as s:
-        rows = s.scalars(select(AuditEntryRow).where(AuditEntryRow.kind.in_(kinds))).all()
+def _entries(w: World, *kinds: str) -> list[AuditEntryRow]:
+    """The test's own audit entries of these kinds."""
+    with w.ctx.sessions() as s:
+        rows = s.scalars(
+            select(AuditEntryRow).where(AuditEntryRow.kind.in_(kinds), AuditEntryRow.seq > w.seq)
+        ).all()
         s.expunge_all()
         return list(rows)
 
@@ -88,16 +112,16 @@ def _search_fresh(w: World, person: str) -> SearchResult:
     return w.org.search(("bookings",), (w.probes[person],))
 
 
+def _ranked(result: SearchResult) -> list[tuple[int, float]]:
+    return [(c.template_id, round(c.score, 4)) for c in result.candidates]
+
+
 def _assert_honest(w: World, result: SearchResult, person: str) -> None:
-    """The right person first, and every score the stored template's own."""
+    """The right person first, and the very answer an untouched index gave: the same
+    templates in the same order with the same scores."""
     assert result.status == "done"
-    assert result.candidates, "a search of a non-empty gallery returns candidates"
     assert result.candidates[0].subject_ref == person
-    stored = _stored(w.ctx)
-    for c in result.candidates:
-        assert c.template_id in stored
-    scores = [c.score for c in result.candidates]
-    assert scores == sorted(scores, reverse=True)
+    assert _ranked(result) == w.honest[person]
 
 
 def _swap_vectors(index_file: Path, a: int, b: int) -> None:
@@ -119,51 +143,83 @@ def _template_of(w: World, person: str) -> int:
     return result.candidates[0].template_id
 
 
+def _reseal(w: World) -> None:
+    """What an attacker who knows facetrail does after editing the index file: write the
+    metadata again with facetrail's own code, so digest and fingerprint agree with the edit."""
+    saved = json.loads(w.meta_file.read_text())["fingerprint"]
+    IndexFiles(w.index_file, w.meta_file).save(
+        FaissIndex.load(w.index_file), (saved[0], saved[1], saved[2])
+    )
+
+
+def _top(w: World, person: str) -> int:
+    return w.honest[person][0][0]
+
+
 def test_swapped_vectors_do_not_frame_an_innocent_person(world: World) -> None:
-    names = sorted(world.probes)
-    guilty, innocent = names[0], names[1]
-    honest = world.org.search(("bookings",), (world.probes[guilty],))
-    _assert_honest(world, honest, guilty)
-    guilty_tid = honest.candidates[0].template_id
-    innocent_tid = _template_of(world, innocent)
+    guilty, innocent = sorted(world.probes)[:2]
+    _swap_vectors(world.index_file, _top(world, guilty), _top(world, innocent))
 
-    _swap_vectors(world.index_file, guilty_tid, innocent_tid)
-    result = _search_fresh(world, guilty)
-
-    # Not the innocent person at rank 1 with the guilty one's score: the same answer as before.
-    _assert_honest(world, result, guilty)
-    assert result.candidates[0].template_id == guilty_tid
-    assert [(c.template_id, round(c.score, 4)) for c in result.candidates] == [
-        (c.template_id, round(c.score, 4)) for c in honest.candidates
-    ]
-    entries = _entries(world.ctx, "index.mismatch", "index.damaged")
-    assert len(entries) == 1
-    assert entries[0].subject == "bookings"
+    # Not the innocent person at rank 1 with the guilty one's score: the untouched answer.
+    _assert_honest(world, _search_fresh(world, guilty), guilty)
+    [entry] = _entries(world, "index.mismatch", "index.damaged")
+    assert entry.subject == "bookings"
+    details = json.loads(entry.details)
+    assert details["reason"] == "digest"  # caught as the file was opened
     # No biometric data in the log: counts and reasons only.
-    details = json.loads(entries[0].details)
     assert all(isinstance(v, (int, str)) for v in details.values())
     # The index on disk was rebuilt: the next fresh search needs no repair.
+    _assert_honest(world, _search_fresh(world, innocent), innocent)
+    assert len(_entries(world, "index.mismatch", "index.damaged")) == 1
+
+
+def test_swapped_vectors_resealed_are_caught_by_rescoring(world: World) -> None:
+    """An attacker who also re-seals the metadata is still caught: every returned score is
+    recomputed from the stored template before it is shown or stored."""
+    guilty, innocent = sorted(world.probes)[:2]
+    _swap_vectors(world.index_file, _top(world, guilty), _top(world, innocent))
+    _reseal(world)
+
     _assert_honest(world, _search_fresh(world, guilty), guilty)
-    assert len(_entries(world.ctx, "index.mismatch", "index.damaged")) == 1
-
-
-def test_swapped_vectors_with_a_consistent_metadata_file_are_caught_at_search(
-    world: World,
-) -> None:
-    """An attacker who also rewrites the index's metadata (digest and all) with facetrail's
-    own code is still caught: every returned score is recomputed from the stored template."""
-    names = sorted(world.probes)
-    guilty, innocent = names[0], names[1]
-    guilty_tid, innocent_tid = _template_of(world, guilty), _template_of(world, innocent)
-    _swap_vectors(world.index_file, guilty_tid, innocent_tid)
-    indexing.reseal_index_files(world.ctx, "bookings")  # the attacker's own re-sealing
-
-    result = _search_fresh(world, guilty)
-    _assert_honest(world, result, guilty)
-    assert result.candidates[0].template_id == guilty_tid
-    [entry] = _entries(world.ctx, "index.mismatch")
+    [entry] = _entries(world, "index.mismatch", "index.damaged")
     details = json.loads(entry.details)
-    assert entry.subject == "bookings" and details["disagreed"] >= 1
+    assert (entry.kind, entry.subject) == ("index.mismatch", "bookings")
+    assert details["disagreed"] >= 1 and details["checked"] >= details["disagreed"]
+    _assert_honest(world, _search_fresh(world, guilty), guilty)
+    assert len(_entries(world, "index.mismatch", "index.damaged")) == 1
+
+
+def test_an_id_with_no_template_in_the_gallery_is_never_shown(world: World) -> None:
+    """The guilty person's vector filed under an id the gallery has no template for."""
+    guilty = sorted(world.probes)[0]
+    index = FaissIndex.load(world.index_file)
+    vector = index.vectors(np.array([_top(world, guilty)]))
+    index.remove(np.array([_top(world, guilty)]))
+    index.add(np.array([10_000_000]), vector)
+    world.index_file.write_bytes(index.to_bytes())
+    _reseal(world)
+
+    _assert_honest(world, _search_fresh(world, guilty), guilty)
+    [entry] = _entries(world, "index.mismatch", "index.damaged")
+    assert entry.kind == "index.mismatch"
+
+
+def test_index_check_finds_a_hidden_person(world: World) -> None:
+    """An edit that hides someone (their vector replaced, metadata re-sealed) returns only
+    true scores, so a search cannot see it; ``index check`` compares every vector and can."""
+    guilty = sorted(world.probes)[0]
+    index = FaissIndex.load(world.index_file)
+    noise = np.random.default_rng(1).standard_normal((1, index.dim)).astype(np.float32)
+    index.remove(np.array([_top(world, guilty)]))
+    index.add(np.array([_top(world, guilty)]), noise / np.linalg.norm(noise))
+    world.index_file.write_bytes(index.to_bytes())
+    _reseal(world)
+
+    report = indexing.check_index(world.ctx, "bookings")
+    assert (report.disagreed, report.rebuilt) == (1, True)
+    [entry] = _entries(world, "index.mismatch")
+    assert json.loads(entry.details)["disagreed"] == 1
+    _assert_honest(world, _search_fresh(world, guilty), guilty)
 
 
 def test_truncated_index_file_is_rebuilt(world: World) -> None:
@@ -171,7 +227,7 @@ def test_truncated_index_file_is_rebuilt(world: World) -> None:
     world.index_file.write_bytes(data[: len(data) // 2])
     person = sorted(world.probes)[2]
     _assert_honest(world, _search_fresh(world, person), person)
-    [entry] = _entries(world.ctx, "index.damaged")
+    [entry] = _entries(world, "index.damaged")
     assert entry.subject == "bookings"
 
 
@@ -184,7 +240,7 @@ def test_invalid_index_metadata_is_rebuilt(world: World, garbage: bytes) -> None
     world.meta_file.write_bytes(garbage)
     person = sorted(world.probes)[3]
     _assert_honest(world, _search_fresh(world, person), person)
-    [entry] = _entries(world.ctx, "index.damaged")
+    [entry] = _entries(world, "index.damaged")
     assert entry.subject == "bookings"
 
 
@@ -196,6 +252,6 @@ def test_deleted_index_file_is_rebuilt(world: World, which: str) -> None:
         world.meta_file.unlink()
     person = sorted(world.probes)[0]
     _assert_honest(world, _search_fresh(world, person), person)
-    [entry] = _entries(world.ctx, "index.damaged")
+    [entry] = _entries(world, "index.damaged")
     assert entry.subject == "bookings"
     assert world.index_file.is_file() and world.meta_file.is_file()

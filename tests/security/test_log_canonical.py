@@ -34,9 +34,7 @@ def _verify(ctx: AppContext, db: Path | None = None, key: str | None = None) -> 
 
     database = db or ctx.settings.home / "facetrail.db"
     vkey = key or str(ctx.settings.home / "keys" / "audit-log.vkey")
-    return CliRunner().invoke(
-        app, ["audit", "verify", "--db", str(database), "--public-key", vkey]
-    )
+    return CliRunner().invoke(app, ["audit", "verify", "--db", str(database), "--public-key", vkey])
 
 
 def _store_details(ctx: AppContext, seq: int, details: str) -> None:

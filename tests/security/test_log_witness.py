@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select
-from typer.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from facetrail.cli.main import app
 from facetrail.config import Settings, get_settings
@@ -23,9 +22,10 @@ from facetrail.errors import (
 )
 from facetrail.governance.audit import AuditEvent, append, entry_bytes
 from facetrail.governance.checkpoints import PRIVATE_KEY, sign_checkpoint
-from facetrail.governance.merkle import consistency_proof, leaf_hash
+from facetrail.governance.merkle import consistency_proof, leaf_hash, root
 from facetrail.governance.note import (
     SignerKey,
+    VerifierKey,
     open_note,
     parse_skey,
     parse_vkey,
@@ -48,7 +48,8 @@ GO_TEXT = (
     "then you don't know what your problem is.\n"
 )
 GO_NOTE = (
-    GO_TEXT + "\n\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNX"
+    GO_TEXT
+    + "\n\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNX"
     "gKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
 )
 
@@ -119,7 +120,7 @@ def test_checkpoint_is_a_c2sp_signed_note(log: AppContext) -> None:
     assert raw[:4] == verifier.id and len(raw) == 68  # key id || Ed25519 signature
     assert open_note(cp.note(), verifier) == cp.text()
     # the vkey is name+hex(key id)+base64(0x01 || key), and anyone may read it
-    name, key_hex, blob = verifier.encode().split("+", 2)
+    _, key_hex, blob = verifier.encode().split("+", 2)
     assert key_hex == verifier.id.hex() and base64.b64decode(blob)[0] == 0x01
     out = _in_home(log, "audit", "public-key")
     assert out.exit_code == 0 and out.output.strip() == verifier.encode()
@@ -210,7 +211,6 @@ def test_add_checkpoint_refusals_are_typed(log: AppContext, tmp_path: Path) -> N
     witness = Witness.open(tmp_path / "w", "witness.example/w1")
     with log.sessions() as s:
         hashes = list(s.scalars(select(AuditEntryRow.leaf_hash).order_by(AuditEntryRow.seq)))
-    from facetrail.governance.merkle import root
 
     def checkpoint(size: int, by: SignerKey = signer) -> str:
         return sign_checkpoint(by, size, root(hashes[:size]), "").note()
@@ -225,10 +225,9 @@ def test_add_checkpoint_refusals_are_typed(log: AppContext, tmp_path: Path) -> N
     mallory = SignerKey.generate(key.name)
     with pytest.raises(WitnessSignatureError):
         witness.add_checkpoint(AddCheckpoint(5, (), checkpoint(9, mallory)), key)
+    elsewhere = VerifierKey("other.example/log", 0x01, mallory.private.public_key())
     with pytest.raises(WitnessUnknownLogError):
-        witness.add_checkpoint(AddCheckpoint(5, (), checkpoint(9)), mallory.verifier.__class__(
-            "other.example/log", 0x01, mallory.private.public_key()
-        ))
+        witness.add_checkpoint(AddCheckpoint(5, (), checkpoint(9)), elsewhere)
     good = AddCheckpoint(5, tuple(consistency_proof(hashes[:9], 5)), checkpoint(9))
     body = good.encode()
     assert body.startswith("old 5\n") and "\n\n" + key.name + "\n9\n" in body
@@ -273,7 +272,5 @@ def test_appends_take_positions_from_the_locked_head(log: AppContext) -> None:
     with log.sessions() as s:
         head = s.get(AuditHeadRow, 1)
         hashes = list(s.scalars(select(AuditEntryRow.leaf_hash).order_by(AuditEntryRow.seq)))
-    from facetrail.governance.merkle import root
-
     assert head is not None and head.size == len(hashes) == cp.tree_size
     assert cp.root == root(hashes)

@@ -74,7 +74,12 @@ def _stop_group(pgid: int) -> None:
 
 def _setup(home: Path) -> None:
     """init, sign in as the system admin, then the gallery and its source (all via the CLI)."""
-    env = {**os.environ, "FACETRAIL_HOME": str(home), "FACETRAIL_ADMIN_PASSWORD": PASSWORD}
+    env = {
+        **os.environ,
+        "FACETRAIL_HOME": str(home),
+        "FACETRAIL_ADMIN_PASSWORD": PASSWORD,
+        "FACETRAIL_PASSWORD": PASSWORD,
+    }
     home.mkdir(parents=True, exist_ok=True)
 
     def run(*args: str) -> str:
@@ -90,7 +95,7 @@ def _setup(home: Path) -> None:
         return done.stdout
 
     secret = json.loads(run("init", "--admin", "root", "--email", "r@x", "--json"))["totp_secret"]
-    run("login", "root", "--password", PASSWORD, "--code", totp_now(secret))
+    run("login", "root", "--code", totp_now(secret))
     run("gallery", "create", "g")
     run(
         "gallery",

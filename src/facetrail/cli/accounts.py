@@ -43,9 +43,7 @@ def init_cmd(
     no default.
     """
     settings = get_settings()
-    password = Passwords(password_stdin).new(
-        settings.admin_password, "FACETRAIL_ADMIN_PASSWORD", "password for the first admin"
-    )
+    password = Passwords(password_stdin).first_admin()
     with open_context() as ctx:
         enrolment = run_service(
             lambda: accounts.init_system(ctx, accounts.NewAccount(admin, email, password, agency))
@@ -128,7 +126,7 @@ def account_create(
     its owner enrols their second factor at first sign-in (no one else sees it).
 
     The password comes from --password-stdin, FACETRAIL_NEW_PASSWORD or a prompt."""
-    secret = Passwords(password_stdin).new(what=f"password for {username}")
+    secret = Passwords(password_stdin).new(f"password for {username}")
     account = accounts.NewAccount(
         username, email, secret, agency, tuple(roles), "trial" if trial else "full"
     )
@@ -152,7 +150,7 @@ def account_request(
     second factor with 'facetrail enrol'.
 
     The password comes from --password-stdin, FACETRAIL_NEW_PASSWORD or a prompt."""
-    secret = Passwords(password_stdin).new(what=f"password for {username}")
+    secret = Passwords(password_stdin).new(f"password for {username}")
     account = accounts.NewAccount(
         username,
         email,

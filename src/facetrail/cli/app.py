@@ -126,12 +126,18 @@ def read_session_token(path: Path) -> str | None:
         return token_file.read().strip() or None
 
 
-def write_session_token(path: Path, token: str) -> None:
-    """Save the session token, 0600 from its creation (a fresh file, never through a link),
-    then moved over the old one at once (a rename replaces a link, never follows it)."""
+def check_session_token_file(path: Path) -> None:
+    """Refuse a session token file that is a link or not a plain file (checked before signing
+    in, so that no token is issued that could not be kept)."""
     if path.is_symlink() or (path.exists() and not path.is_file()):
         problem = "is a link or not a plain file; not followed"
         raise SessionTokenFileError(problem, subject=str(path))
+
+
+def write_session_token(path: Path, token: str) -> None:
+    """Save the session token, 0600 from its creation (a fresh file, never through a link),
+    then moved over the old one at once (a rename replaces a link, never follows it)."""
+    check_session_token_file(path)
     staged = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
     fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:

@@ -20,6 +20,7 @@ from facetrail.cli.app import (
     JsonOpt,
     account_app,
     app,
+    check_session_token_file,
     open_context,
     read_session_token,
     run_service,
@@ -55,11 +56,16 @@ class Passwords:
     def current(self) -> str:
         return self._read(get_settings().password, "FACETRAIL_PASSWORD", "password", twice=False)
 
-    def new(
-        self, env: SecretStr | None = None, name: str = "FACETRAIL_NEW_PASSWORD", what: str = ""
-    ) -> str:
-        given = env if env is not None else get_settings().new_password
-        return self._read(given, name, what or "new password", twice=True)
+    def new(self, what: str = "new password") -> str:
+        """A new password: FACETRAIL_NEW_PASSWORD, else standard input or a prompt (twice)."""
+        return self._read(get_settings().new_password, "FACETRAIL_NEW_PASSWORD", what, twice=True)
+
+    def first_admin(self) -> str:
+        """``facetrail init``'s password: FACETRAIL_ADMIN_PASSWORD, standard input or a prompt."""
+        env = get_settings().admin_password
+        return self._read(
+            env, "FACETRAIL_ADMIN_PASSWORD", "password for the first admin", twice=True
+        )
 
     def _read(self, env: SecretStr | None, name: str, prompt: str, *, twice: bool) -> str:
         if self.from_stdin:
@@ -130,6 +136,7 @@ def login_cmd(
 
     password = Passwords(password_stdin).current()
     with open_context() as ctx:
+        run_service(lambda: check_session_token_file(ctx.settings.session_token_file))
         result = run_service(lambda: authentication.login(ctx, username, password, code))
         run_service(lambda: write_session_token(ctx.settings.session_token_file, result.token))
     _signed_in_as(result, as_json)
@@ -154,6 +161,7 @@ def enrol_cmd(
     passwords = Passwords(password_stdin)
     password = passwords.current()
     with open_context() as ctx:
+        run_service(lambda: check_session_token_file(ctx.settings.session_token_file))
         if code is None:
             shown = run_service(lambda: enrolment.begin_enrolment(ctx, username, password))
             if as_json:

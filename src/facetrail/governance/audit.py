@@ -3,6 +3,8 @@
 An action and its audit entry are written in the same database transaction, so no action
 exists without its entry. Each entry's canonical bytes (sorted-key JSON of seq, time, actor,
 kind, subject, details) are the Merkle leaf; checkpoints sign the tree's size and root.
+Appends lock the one log-head row (``audit_head``), which holds the size and the Merkle
+frontier, so positions are taken one at a time and the root is known without a re-read.
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ def _split_key(text: str, parts: int, what: str) -> list[str]:
     return fields
 
 
-def _key_material(name: str, hex_id: str, blob: str, what: str) -> tuple[int, bytes]:
+def _key_material(name: str, blob: str, what: str) -> tuple[int, bytes]:
     _check_name(name)
     raw = _b64decode(blob, what)
     if len(raw) != 33 or raw[0] not in (ED25519, COSIGNATURE_V1):
@@ -125,7 +125,7 @@ def _key_material(name: str, hex_id: str, blob: str, what: str) -> tuple[int, by
 def parse_vkey(text: str) -> VerifierKey:
     """Read ``<name>+<hex id>+<base64(type || key)>``; the id must match the key."""
     name, hex_id, blob = _split_key(text, 3, "verifier key")
-    sig_type, public = _key_material(name, hex_id, blob, "verifier key")
+    sig_type, public = _key_material(name, blob, "verifier key")
     if hex_id != key_id(name, sig_type, public).hex():
         raise NoteError("verifier key id does not match its key", subject=name)
     return VerifierKey(name, sig_type, Ed25519PublicKey.from_public_bytes(public))
@@ -136,7 +136,7 @@ def parse_skey(text: str) -> SignerKey:
     if fields[:2] != ["PRIVATE", "KEY"]:
         raise NoteError("a signer key starts with PRIVATE+KEY+", subject=fields[2])
     name, hex_id, blob = fields[2:]
-    sig_type, seed = _key_material(name, hex_id, blob, "signer key")
+    sig_type, seed = _key_material(name, blob, "signer key")
     signer = SignerKey(name, sig_type, Ed25519PrivateKey.from_private_bytes(seed))
     if signer.verifier.id.hex() != hex_id:
         raise NoteError("signer key id does not match its key", subject=name)

@@ -1,6 +1,7 @@
 """Offline verification of the audit log: from the database and the public key alone.
 
-Every entry's hash is recomputed from its columns, positions must run 1..n without a gap,
+Every entry's hash is recomputed from its columns, its stored details must be exactly their
+canonical JSON (no duplicate key, no other spacing), positions must run 1..n without a gap,
 and every checkpoint (stored, or published copies given by the caller) must carry a valid
 signature of this key over the root of exactly that prefix of the log. The first failure is
 reported with the entry (or checkpoint) it concerns.

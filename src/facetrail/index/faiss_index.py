@@ -69,6 +69,9 @@ class FaissIndex:
             index = faiss.read_index(str(path))
         except (RuntimeError, MemoryError, ValueError) as exc:
             raise VectorIndexError(f"unreadable index file: {exc}", subject=str(path)) from exc
-        if not isinstance(index, faiss.IndexIDMap2) or index.metric_type != faiss.METRIC_INNER_PRODUCT:
+        if (
+            not isinstance(index, faiss.IndexIDMap2)
+            or index.metric_type != faiss.METRIC_INNER_PRODUCT
+        ):
             raise VectorIndexError("not an inner-product IndexIDMap2", subject=str(path))
         return cls(index.d, index)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from facetrail.index.base import Ids, Vectors, VectorIndex
+from facetrail.index.base import Ids, VectorIndex, Vectors
 
 #: How far an index's score may stray from the stored template's (float32 rounding is ~1e-6).
 SCORE_TOLERANCE = 1e-4
@@ -79,7 +79,7 @@ def disagreeing_vectors(index: VectorIndex, ids: Ids, stored: Vectors) -> int:
     present = np.isin(ids, have)
     extra = int(np.setdiff1d(have, ids).size)
     if not present.any():
-        return extra + int(len(ids))
+        return extra + len(ids)
     held = index.vectors(ids[present])
     wrong = int(np.count_nonzero(np.any(held != stored[present], axis=1)))
     return extra + int(np.count_nonzero(~present)) + wrong

@@ -24,7 +24,7 @@ from facetrail.models.calibration import false_match_rate
 from facetrail.pipeline.faces import PLAIN, Face
 from facetrail.services.context import AppContext
 from facetrail.services.galleries import get_gallery_row
-from facetrail.services.indexing import open_index
+from facetrail.services.indexing import SYSTEM, search_index
 from facetrail.services.search_model import (
     Candidate,
     CandidateSource,
@@ -108,20 +108,28 @@ class GalleryRun:
 
 
 def search_gallery(
-    ctx: AppContext, gallery_name: str, probes: tuple[ProbeImage, ...], top: int, face: int | None
+    ctx: AppContext,
+    gallery_name: str,
+    probes: tuple[ProbeImage, ...],
+    top: int,
+    face: int | None,
+    *,
+    actor: str = SYSTEM,
 ) -> GalleryRun:
     """The bare search of one gallery: probes -> fused template -> top-k candidates.
 
-    No policy and no audit here: ``search`` and ``decide_search`` are the only callers (and
-    ``bench/audit_cost.py``, which measures what governance adds on top of this).
+    No policy here: ``search`` and ``decide_search`` are the only callers (and
+    ``bench/audit_cost.py``, which measures what governance adds on top of this). Every
+    candidate's score is its stored template's, never the index's word alone; an index found
+    damaged or disagreeing is rebuilt and logged (by ``actor``) in its own transaction, so call
+    this outside any write transaction. ``VectorIndexError`` (``IndexIntegrityError`` among
+    them) is a fault of the system, not of the probe.
     """
     with ctx.sessions() as session:
         gallery = get_gallery_row(session, gallery_name)
         pack = ctx.pipeline(gallery.pack).pack
         query, probe_faces = probe_template(ctx, gallery.pack, probes, face)
-        index, _ = open_index(ctx, session, gallery)
-        scores, ids = index.search(query[None], top)
-        hits = [(float(sc), int(i)) for sc, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+        index, hits = search_index(ctx, session, gallery, query, top, actor=actor)
         rows = {
             int(t.id): (f, img, src)
             for t, f, img, src in session.execute(

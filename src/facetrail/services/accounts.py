@@ -10,6 +10,7 @@ transaction, since the refused action's transaction rolls back).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,6 +23,7 @@ from facetrail.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
+    RecordMismatchError,
     StateError,
 )
 from facetrail.governance import credentials as cred
@@ -50,6 +52,7 @@ from facetrail.services.notifications import deliver_outbox, notify_head, notify
 from facetrail.services.unit_of_work import action, refuse
 from facetrail.store.schema import (
     Agency,
+    AuditEntryRow,
     Network,
     PolicyVersion,
     User,
@@ -185,15 +188,43 @@ def init_system(ctx: AppContext, admin: NewAccount) -> Enrolment:
 def _first_policy(session: Session, agency_id: int, actor: str, trial_days: int = 30) -> None:
     policy = Policy(trial_days=trial_days)
     policy.validate()
-    session.add(
-        PolicyVersion(
-            agency_id=agency_id,
-            version=1,
-            body=policy.to_json(),
-            changed_by=actor,
-            reason="default policy of a new agency",
-        )
+    agency = session.get(Agency, agency_id)
+    assert agency is not None
+    write_policy_version(session, agency, 1, policy, actor, "default policy of a new agency", [])
+
+
+def write_policy_version(
+    session: Session,
+    agency: Agency,
+    version: int,
+    policy: Policy,
+    actor: str,
+    reason: str,
+    weakened: list[str],
+) -> PolicyVersion:
+    """Store a policy version and its ``policy.change`` entry, the row pointing at the entry
+    so that the product can refuse a row edited behind its back (``current_policy``)."""
+    row = PolicyVersion(
+        agency_id=agency.id, version=version, body=policy.to_json(), changed_by=actor, reason=reason
     )
+    session.add(row)
+    entry = append(
+        session,
+        AuditEvent(
+            actor,
+            "policy.change",
+            agency.name,
+            {
+                "version": version,
+                "policy": policy.to_dict(),
+                "weakened": weakened,
+                "reason": reason,
+            },
+        ),
+    )
+    row.audit_seq = entry.seq
+    session.flush()
+    return row
 
 
 def create_network(ctx: AppContext, actor: Principal, name: str) -> None:
@@ -487,13 +518,40 @@ def principal_of(session: Session, user: User) -> Principal:
 
 
 def current_policy(session: Session, agency_id: int) -> tuple[int, Policy]:
-    """(version, policy) in force for an agency."""
-    row = session.execute(
-        select(PolicyVersion.version, PolicyVersion.body)
+    """(version, policy) in force for an agency. A version whose row disagrees with the audit
+    entry that made it (edited in the database) is refused: facetrail never acts on it."""
+    row = session.scalars(
+        select(PolicyVersion)
         .where(PolicyVersion.agency_id == agency_id)
         .order_by(PolicyVersion.version.desc())
         .limit(1)
     ).first()
     if row is None:
         return 0, Policy()
-    return row.version, Policy.from_json(row.body)
+    policy = Policy.from_json(row.body)
+    problem = policy_row_problem(session, row, policy)
+    if problem is not None:
+        raise RecordMismatchError(problem, subject=f"policy:{agency_id}:v{row.version}")
+    return row.version, policy
+
+
+def policy_row_problem(session: Session, row: PolicyVersion, policy: Policy) -> str | None:
+    """Why a stored policy version disagrees with its audit entry (None: it agrees)."""
+    if row.audit_seq is None:
+        return "policy version has no audit entry"
+    entry = session.get(AuditEntryRow, row.audit_seq)
+    agency = session.get(Agency, row.agency_id)
+    if entry is None or agency is None:
+        return "policy version's audit entry is missing"
+    try:
+        details = json.loads(entry.details)
+    except ValueError:
+        return "policy version's audit entry is unreadable"
+    if (
+        entry.kind != "policy.change"
+        or entry.subject != agency.name
+        or details.get("version") != row.version
+        or details.get("policy") != policy.to_dict()
+    ):
+        return "policy version differs from the audit entry that made it"
+    return None

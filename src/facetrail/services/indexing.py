@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from facetrail.errors import IndexIntegrityError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Principal, Role
-from facetrail.index.base import Ids, Vectors, VectorIndex
+from facetrail.index.base import Ids, VectorIndex, Vectors
 from facetrail.index.faiss_index import FaissIndex
 from facetrail.index.files import Fingerprint, IndexDamage, IndexFiles
 from facetrail.index.reconcile import Rescored, disagreeing_vectors, reconcile, rescore
@@ -101,7 +101,9 @@ def _vectors(session: Session, gallery: Gallery, ids: Ids | None, dim: int) -> t
     return out_ids, vecs
 
 
-def _record(ctx: AppContext, actor: str, kind: str, gallery: Gallery, details: dict[str, object]) -> None:
+def _record(
+    ctx: AppContext, actor: str, kind: str, gallery: Gallery, details: dict[str, object]
+) -> None:
     with ctx.transaction() as session:
         append(session, AuditEvent(actor, kind, gallery.name, details))
 

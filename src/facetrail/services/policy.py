@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facetrail.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from facetrail.errors import (
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RecordMismatchError,
+)
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import (
     Actor,
@@ -24,7 +29,7 @@ from facetrail.governance.authority import (
 )
 from facetrail.governance.credentials import Principal
 from facetrail.governance.policy import Policy, weakenings
-from facetrail.services.accounts import current_policy
+from facetrail.services.accounts import current_policy, policy_row_problem, write_policy_version
 from facetrail.services.authorization import current_actor
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_head
@@ -90,14 +95,9 @@ def set_policy(
                 "a network operator may only tighten it",
                 subject=agency_name,
             )
-        row = PolicyVersion(
-            agency_id=agency.id,
-            version=version + 1,
-            body=policy.to_json(),
-            changed_by=actor.username,
-            reason=reason,
+        row = write_policy_version(
+            session, agency, version + 1, policy, actor.username, reason, relaxed
         )
-        session.add(row)
         lines = "\n".join(f"  - {w}" for w in relaxed) or "  (nothing relaxed)"
         notify_head(
             session,
@@ -105,20 +105,6 @@ def set_policy(
             f"policy changed: {agency.name} v{version + 1}" + (" RELAXED" if relaxed else ""),
             f"{actor.username} changed the policy of {agency.name} to version {version + 1}: "
             f"{reason}\nRelaxed:\n{lines}",
-        )
-        append(
-            session,
-            AuditEvent(
-                actor.username,
-                "policy.change",
-                agency.name,
-                {
-                    "version": version + 1,
-                    "policy": policy.to_dict(),
-                    "weakened": relaxed,
-                    "reason": reason,
-                },
-            ),
         )
         session.flush()
         info = _info(agency, row, relaxed)
@@ -153,6 +139,8 @@ def _history(ctx: AppContext, actor: Principal, agency_name: str, kind: str) -> 
         previous: Policy | None = None
         for row in rows:
             policy = Policy.from_json(row.body)
+            if problem := policy_row_problem(session, row, policy):
+                raise RecordMismatchError(problem, subject=f"{agency.name} v{row.version}")
             infos.append(
                 _info(agency, row, weakenings(previous, policy) if previous is not None else [])
             )

@@ -82,7 +82,12 @@ def review_candidate(
         )
     if len(note.strip()) < MIN_NOTE:
         raise InvalidRequestError(f"say why in a note ({MIN_NOTE}+ characters)", subject="note")
-    with action(ctx, actor.username, "review", subject, {"candidate": candidate_id}) as session:
+    with ctx.sessions() as session:  # only to name the search in a refusal's entry
+        owner = session.scalar(
+            select(SearchCandidate.search_id).where(SearchCandidate.id == candidate_id)
+        )
+    logged_as = f"search:{owner}" if owner is not None else subject
+    with action(ctx, actor.username, "review", logged_as, {"candidate": candidate_id}) as session:
         who = current_actor(session, actor)
         candidate = session.get(SearchCandidate, candidate_id)
         record = session.get(SearchRecord, candidate.search_id) if candidate else None

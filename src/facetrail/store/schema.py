@@ -280,6 +280,8 @@ class PolicyVersion(Base):
     changed_by: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: the ``policy.change`` audit entry that made this version; the row must agree with it
+    audit_seq: Mapped[int | None] = mapped_column(Integer)
 
 
 class SearchRecord(Base):
