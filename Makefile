@@ -21,6 +21,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# Type-checks src/ and bench/ (pyproject [tool.mypy]); tests/bench runs every bench script at a
+# tiny size, so none can rot.
 test: $(STAMP) lint typecheck
 	$(VENV)/bin/pytest -m "not slow" -q
 

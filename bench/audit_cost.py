@@ -35,6 +35,7 @@ from facetrail.services._matching import search_gallery  # noqa: E402
 from facetrail.services.accounts import NewAccount  # noqa: E402
 from facetrail.services.authentication import login  # noqa: E402
 from facetrail.services.context import AppContext  # noqa: E402
+from facetrail.services.enrolment import begin_enrolment, confirm_enrolment  # noqa: E402
 from facetrail.services.ingest import IngestRequest, ingest  # noqa: E402
 from facetrail.services.policy import set_policy  # noqa: E402
 from facetrail.services.search import ProbeImage, SearchRequest, search  # noqa: E402
@@ -83,6 +84,7 @@ def main() -> None:
         for p in sorted(args.dataset.glob("*/*_0001.jpg"))[: args.images]:
             shutil.copy(p, photos)
         enrolment = accounts.init_system(ctx, NewAccount("root", "r@ops", PASSWORD, "ops"))
+        assert enrolment.totp_secret is not None
         root = login(ctx, "root", PASSWORD, totp_now(enrolment.totp_secret)).principal
         galleries.create_gallery(ctx, root, galleries.CreateGalleryRequest("g"))
         galleries.add_source(
@@ -91,10 +93,12 @@ def main() -> None:
             galleries.CreateSourceRequest("g", "s", "LFW", "research", "UMass", "2007-10-01", 30),
         )
         ingest(ctx, root, IngestRequest(photos, "g", "s"))
-        ivy_e = accounts.create_user(
+        accounts.create_user(
             ctx, root, NewAccount("ivy", "ivy@ops", PASSWORD, "ops", (Role.INVESTIGATOR,))
         )
-        ivy = login(ctx, "ivy", PASSWORD, totp_now(ivy_e.totp_secret)).principal
+        shown = begin_enrolment(ctx, "ivy", PASSWORD)  # ivy's first sign-in: she enrols
+        assert shown.totp_secret is not None
+        ivy = confirm_enrolment(ctx, "ivy", PASSWORD, totp_now(shown.totp_secret)).principal
         policy = Policy(galleries=("g",), approval=ApprovalMode.NEVER, daily_limit=10_000)
         set_policy(ctx, root, "ops", policy, "benchmark: searches without prior approval")
         probe = sorted(args.dataset.glob("*/*_0002.jpg"))[0]

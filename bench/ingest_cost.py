@@ -67,6 +67,7 @@ def signed_in_admin(ctx: AppContext) -> Principal:
     """The first system admin of a fresh home, signed in as a person would be."""
     password = "benchmark password"
     enrolment = accounts.init_system(ctx, NewAccount("root", "root@ops", password, "ops"))
+    assert enrolment.totp_secret is not None
     return login(ctx, "root", password, totp_now(enrolment.totp_secret)).principal
 
 

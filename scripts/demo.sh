@@ -11,18 +11,38 @@ PY="$VENV/bin/python"
 HOME_DIR=${FACETRAIL_HOME:-var}
 AGENCY="facetrail operators"
 
-# DEMO ONLY: a fixed, published password for every demo account, and the enrolments (TOTP
-# secrets, recovery codes) kept in plain files in the home so the script can sign in again.
-# Never do either with real accounts.
+# DEMO ONLY: a fixed, published password for every demo account (passed in the environment,
+# never on the command line), and the enrolments (TOTP secrets, recovery codes) kept in plain
+# files in the home so the script can sign in again. Never do either with real accounts.
 export FACETRAIL_ADMIN_PASSWORD="demo password, not for real use"
 export FACETRAIL_NEW_PASSWORD="$FACETRAIL_ADMIN_PASSWORD"
+export FACETRAIL_PASSWORD="$FACETRAIL_ADMIN_PASSWORD"
 
-login() { # login USERNAME ENROLMENT_JSON: password + the current TOTP code of the enrolment
-  local code
-  code=$("$PY" -c 'import json, sys
+fresh_code() { # fresh_code ENROLMENT_JSON: a TOTP code not used before (each works once)
+  "$PY" -c 'import json, sys, time
 from facetrail.governance.credentials import totp_now
-print(totp_now(json.load(open(sys.argv[1]))["totp_secret"]))' "$2")
-  "$FT" login "$1" --password "$FACETRAIL_ADMIN_PASSWORD" --code "$code"
+path = sys.argv[1]
+try:
+    last = int(open(path + ".step").read())
+except FileNotFoundError:
+    last = -1
+now = time.time()
+step = max(int(now // 30), last + 1)
+if step > int(now // 30) + 1:
+    time.sleep((step - 1) * 30 - now + 0.1)
+open(path + ".step", "w").write(str(step))
+print(totp_now(json.load(open(path))["totp_secret"], at=step * 30))' "$1"
+}
+
+login() { # login USERNAME ENROLMENT_JSON: password + a fresh TOTP code; the first time, the
+  # account's owner enrols their second factor (no one else ever sees it)
+  if ! "$PY" -c 'import json, sys; sys.exit(0 if json.load(open(sys.argv[1])).get("totp_secret") else 1)' "$2"; then
+    "$FT" enrol "$1" --json >"$2.tmp"
+    mv "$2.tmp" "$2"
+    "$FT" enrol "$1" --code "$(fresh_code "$2")"
+    return
+  fi
+  "$FT" login "$1" --code "$(fresh_code "$2")"
 }
 
 mkdir -p "$HOME_DIR"

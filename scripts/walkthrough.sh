@@ -12,6 +12,7 @@ export FACETRAIL_THREADS=1
 # DEMO ONLY: one published password for every account; the TOTP secrets are kept in files.
 export FACETRAIL_ADMIN_PASSWORD="walkthrough password, not for real use"
 export FACETRAIL_NEW_PASSWORD="$FACETRAIL_ADMIN_PASSWORD"
+export FACETRAIL_PASSWORD="$FACETRAIL_ADMIN_PASSWORD"  # never a command-line option
 secrets="$FACETRAIL_HOME/../secrets"
 mkdir -p "$secrets"
 
@@ -24,19 +25,40 @@ shown() { # the arguments as one would type them: quoted only where needed
 }
 ft() { echo "\$ facetrail$(shown "$@")" >&2; "$VENV/bin/facetrail" "$@"; }
 quiet() { "$VENV/bin/facetrail" "$@" >/dev/null; }
-login() {
-  local code
-  code=$("$PY" -c 'import json, sys
+fresh_code() { # a TOTP code of $1 not used before (each works once; waits if need be)
+  "$PY" -c 'import json, sys, time
 from facetrail.governance.credentials import totp_now
-print(totp_now(json.load(open(sys.argv[1]))["totp_secret"]))' "$secrets/$1.json")
+path = sys.argv[1]
+try:
+    last = int(open(path + ".step").read())
+except FileNotFoundError:
+    last = -1
+now = time.time()
+step = max(int(now // 30), last + 1)
+if step > int(now // 30) + 1:
+    time.sleep((step - 1) * 30 - now + 0.1)
+open(path + ".step", "w").write(str(step))
+print(totp_now(json.load(open(path))["totp_secret"], at=step * 30))' "$secrets/$1.json"
+}
+login() { # the first sign-in of a granted account is its owner's enrolment of a second factor
+  local code
+  if [ ! -s "$secrets/$1.json" ]; then
+    echo "\$ facetrail enrol $1    # password typed at the prompt; shows the QR code" >&2
+    "$VENV/bin/facetrail" enrol "$1" --json >"$secrets/$1.json"
+    code=$(fresh_code "$1")
+    echo "\$ facetrail enrol $1 --code $code" >&2
+    "$VENV/bin/facetrail" enrol "$1" --code "$code"
+    return
+  fi
+  code=$(fresh_code "$1")
   echo "\$ facetrail login $1 --code $code    # password typed at the prompt" >&2
-  "$VENV/bin/facetrail" login "$1" --password "$FACETRAIL_ADMIN_PASSWORD" --code "$code"
+  "$VENV/bin/facetrail" login "$1" --code "$code"
 }
 account() { # account NAME AGENCY ROLE...
   local name=$1 agency=$2
   shift 2
   "$VENV/bin/facetrail" account create "$name" --email "$name@county.example" \
-    --agency "$agency" $(printf -- '--role %s ' "$@") --json >"$secrets/$name.json"
+    --agency "$agency" $(printf -- '--role %s ' "$@") --json >/dev/null
   echo "(created $name: $*)" >&2
 }
 

@@ -14,8 +14,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import LFW, REPO_ROOT, needs_lfw
 
 BENCH = REPO_ROOT / "bench"
@@ -44,7 +42,12 @@ def json_tail(stdout: str) -> dict[str, Any]:
 
 
 def test_every_bench_script_has_a_test() -> None:
-    tested = {"ingest_cost.py", "audit_cost.py", "accuracy_vs_reference.py", "install_calibration.py"}
+    tested = {
+        "ingest_cost.py",
+        "audit_cost.py",
+        "accuracy_vs_reference.py",
+        "install_calibration.py",
+    }
     # raw_reference.py runs inside accuracy_vs_reference.py.
     assert {p.name for p in BENCH.glob("*.py")} == tested | {"raw_reference.py"}
 

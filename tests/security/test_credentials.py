@@ -36,9 +36,12 @@ from facetrail.services import enrolment
 from facetrail.services.accounts import NewAccount
 from facetrail.services.context import AppContext
 from facetrail.store.schema import AuditEntryRow, User
+from tests.cli.conftest import term
 from tests.cli.terminal import PASSWORD as CLI_PASSWORD
 from tests.cli.terminal import Terminal
 from tests.org import PASSWORD, Org, enrol, make_county, next_code, sign_in
+
+__all__ = ["term"]  # the CLI tests' fixture: a fresh home driven through the real CLI
 
 
 def _entries(ctx: AppContext, kind: str) -> list[AuditEntryRow]:
@@ -206,6 +209,8 @@ def test_home_is_0700_and_every_file_0600_after_a_real_cli_run(tmp_path: Path) -
     assert {"facetrail.db", "session.token"} <= seen
     for path in home.rglob("*"):
         mode = stat.S_IMODE(path.lstat().st_mode)
+        if path.suffix == ".vkey":
+            continue  # the log's public verifier key is meant to be handed to anyone
         assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {oct(mode)}"
     key = Settings(home=home).totp_key_file
     assert not key.resolve().is_relative_to(home.resolve())  # kept apart from the database

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import faiss
 import numpy as np
 import pytest
 from sqlalchemy import func, select
@@ -127,14 +126,14 @@ def _assert_honest(w: World, result: SearchResult, person: str) -> None:
 def _swap_vectors(index_file: Path, a: int, b: int) -> None:
     """The framing attack: the vectors of templates a and b trade places in the file, ids
     (and so the id fingerprint) untouched."""
-    index = faiss.read_index(str(index_file))
-    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
-    vectors = np.stack([index.reconstruct(int(i)) for i in ids]).astype(np.float32)
+    index = FaissIndex.load(index_file)
+    ids = index.ids()
+    vectors = index.vectors(ids).copy()
     pos = {int(i): n for n, i in enumerate(ids)}
     vectors[[pos[a], pos[b]]] = vectors[[pos[b], pos[a]]]
-    forged = faiss.IndexIDMap2(faiss.IndexFlatIP(index.d))
-    forged.add_with_ids(vectors, ids)
-    faiss.write_index(forged, str(index_file))
+    forged = FaissIndex(index.dim)
+    forged.add(ids, vectors)
+    index_file.write_bytes(forged.to_bytes())
 
 
 def _template_of(w: World, person: str) -> int:

@@ -19,6 +19,7 @@ from facetrail.errors import (
     DailyLimitError,
     GalleryNotAllowedError,
     JustificationError,
+    NotFoundError,
     OffenseNotAllowedError,
     PermissionDeniedError,
     ReviewError,
@@ -243,11 +244,14 @@ def test_supervisor_denies_and_only_the_agency_sees(world) -> None:  # type: ign
     probe_path = sorted(people[0].glob("*.jpg"))[1]
     probe = (ProbeImage(probe_path.name, probe_path.read_bytes()),)
     sid = org.search(("bookings",), probe).search_id
-    # A supervisor of another agency can neither decide nor read it.
-    with pytest.raises(PermissionDeniedError):
+    # A supervisor of another agency can neither decide nor read it: to them it does not
+    # exist (the same answer as for a search id nobody has used).
+    with pytest.raises(NotFoundError, match="no such search"):
         svc.decide_search(ctx, org.people["cy"], sid, True, "not mine to approve")
-    with pytest.raises(PermissionDeniedError):
+    with pytest.raises(NotFoundError, match="no such search"):
         results.get_search(ctx, org.people["cy"], sid)
+    with pytest.raises(NotFoundError, match="no such search"):
+        results.get_search(ctx, org.people["cy"], sid + 1000)
     assert svc.decide_search(ctx, org.people["sam"], sid, False, "no link to the case") == "denied"
     assert results.get_search(ctx, org.people["ivy"], sid).candidates == []
     kinds = _kinds(ctx)
@@ -268,8 +272,10 @@ def test_network_operator_searches_for_member_agencies_only(world) -> None:  # t
     with ctx.transaction() as s:  # the county joins the network
         county = acc.agency_by_name(s, AGENCY)
         county.network_id = acc.agency_by_name(s, "metro-ops").network_id
-    # The operator cannot weaken the county's policy silently: the head is told.
-    org.set_policy(galleries=("bookings",), approval=ApprovalMode.NEVER, by="nora")
+    # The operator cannot relax the county's policy: that needs the county's head, who is told.
+    with pytest.raises(PermissionDeniedError, match="head"):
+        org.set_policy(galleries=("bookings",), approval=ApprovalMode.NEVER, by="nora")
+    org.set_policy(galleries=("bookings",), approval=ApprovalMode.NEVER, by="head")
     told = [m.subject for m in inbox(ctx, org.people["head"].user_id)]
     assert any("RELAXED" in t for t in told)
     probe_path = sorted(people[1].glob("*.jpg"))[1]
@@ -284,6 +290,7 @@ def test_network_operator_searches_for_member_agencies_only(world) -> None:  # t
     with pytest.raises(PermissionDeniedError):
         org.set_policy(daily_limit=999, by="ian")
     assert "policy.change.refused" in _kinds(ctx)
+    org.set_policy(daily_limit=1, by="nora")  # tightening is the operator's to do
 
 
 def test_gallery_work_needs_a_gallery_admin(world) -> None:  # type: ignore[no-untyped-def]

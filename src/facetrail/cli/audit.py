@@ -113,7 +113,7 @@ def audit_checkpoint(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(cp.to_json())
     else:
-        console.print(cp.note(), end="")
+        print(cp.note(), end="")  # byte for byte: a signed note must not be re-wrapped
 
 
 @audit_app.command("public-key")

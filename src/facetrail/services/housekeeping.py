@@ -1,5 +1,6 @@
 """Housekeeping that keeps promises made elsewhere: probe images are deleted when their
-retention ends, approved searches stranded by a crash are run, signed audit checkpoints are made periodically, and queued e-mail is retried.
+retention ends, approved searches stranded by a crash are run, signed audit checkpoints
+are made periodically, and queued e-mail is retried.
 
 Every signed-in CLI command runs it on exit (the web service will run it on a timer).
 Authorisation: internal. Audit: purges and checkpoints are entries (see the functions called).

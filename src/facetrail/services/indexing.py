@@ -22,7 +22,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from facetrail.errors import IndexIntegrityError
+from facetrail.errors import IndexIntegrityError, VectorIndexError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Principal, Role
 from facetrail.index.base import Ids, VectorIndex, Vectors
@@ -96,6 +96,12 @@ def _vectors(session: Session, gallery: Gallery, ids: Ids | None, dim: int) -> t
             ]
     if not rows:
         return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
+    for tid, blob in rows:
+        if len(blob) != dim * 4:  # a damaged row is named, never reshaped into a traceback
+            raise VectorIndexError(
+                f"template {tid} holds {len(blob)} bytes, not a {dim}-d vector",
+                subject=gallery.name,
+            )
     out_ids = np.array([r[0] for r in rows], dtype=np.int64)
     vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
     return out_ids, vecs
