@@ -34,10 +34,11 @@ bench: $(STAMP)
 
 # The main job on the embedded defaults (SQLite WAL + FAISS in ./var), non-interactively: first
 # start, a gallery built from the shared lfw-dev photos with its provenance, an investigator
-# allowed to search it, and one search for a case (scripts/demo.sh; safe to re-run).
+# allowed to search it who enrols her own second factor, and one search for a case
+# (scripts/demo.sh; no stdin needed; honours FACETRAIL_HOME; safe to re-run).
 DATA ?= $(or $(FACETRAIL_TEST_DATA),../shared/data)
 demo: $(STAMP)
 	VENV=$(VENV) DATA=$(DATA) scripts/demo.sh
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var var.audit-key var.secrets .pytest_cache .mypy_cache .ruff_cache

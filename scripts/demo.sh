@@ -35,11 +35,13 @@ print(totp_now(json.load(open(path))["totp_secret"], at=step * 30))' "$1"
 }
 
 login() { # login USERNAME ENROLMENT_JSON: password + a fresh TOTP code; the first time, the
-  # account's owner enrols their second factor (no one else ever sees it)
-  if ! "$PY" -c 'import json, sys; sys.exit(0 if json.load(open(sys.argv[1])).get("totp_secret") else 1)' "$2"; then
-    "$FT" enrol "$1" --json >"$2.tmp"
-    mv "$2.tmp" "$2"
-    "$FT" enrol "$1" --code "$(fresh_code "$2")"
+  # account's owner enrols their second factor (no one else ever sees it). The enrolment is
+  # kept only once confirmed, so a run stopped half-way enrols afresh next time.
+  if [ ! -s "$2" ]; then
+    "$FT" enrol "$1" --json >"$2.new"
+    "$FT" enrol "$1" --code "$(fresh_code "$2.new")"
+    mv "$2.new.step" "$2.step"
+    mv "$2.new" "$2"
     return
   fi
   "$FT" login "$1" --code "$(fresh_code "$2")"
@@ -55,15 +57,15 @@ fi
 login admin "$admin"
 
 "$FT" gallery show demo >/dev/null 2>&1 || "$FT" gallery create demo --pack arcface-mbf
-"$FT" gallery show demo 2>/dev/null | grep -q "source lfw-dev" || "$FT" gallery add-source demo lfw-dev \
+"$FT" gallery show demo 2>/dev/null | grep "source lfw-dev" >/dev/null || "$FT" gallery add-source demo lfw-dev \
   --kind "news photographs (LFW research set)" --legal-basis "research evaluation only" \
   --supplied-by "UMass Amherst LFW" --collected-at 2007-10-01 --retention-days 365
 "$FT" gallery ingest "$DATA/lfw-dev" --gallery demo --source lfw-dev
 
-if [ ! -s "$investigator" ]; then
-  "$FT" account create ivy --email ivy@localhost --agency "$AGENCY" --role investigator \
-    --json >"$investigator.tmp"
-  mv "$investigator.tmp" "$investigator"
+# ivy's account is granted once (no second factor: she enrols her own at first sign-in).
+if [ ! -e "$investigator.granted" ]; then
+  "$FT" account create ivy --email ivy@localhost --agency "$AGENCY" --role investigator
+  touch "$investigator.granted"
 fi
 # A new agency may search nothing; let this one search the demo gallery without prior approval
 # (once: a re-run does not add a policy version).

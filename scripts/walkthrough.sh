@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # A case from policy to disclosure, as the people of one agency type it (README "Accountable
-# searching"). Runs in a fresh home (default: a temp folder) with a small gallery of lfw-dev
-# photos, and echoes each command before its output.
+# searching"), then an outside witness of the audit log and an insider who wipes it. Runs in
+# a fresh folder of its own (WORK, default a new temp folder; never an existing home), with a
+# small gallery of lfw-dev photos, and echoes each command before its output. Needs no stdin.
 set -euo pipefail
 
 VENV=${VENV:-.venv}
 DATA=${DATA:-../shared/data}
 PY="$VENV/bin/python"
-export FACETRAIL_HOME=${FACETRAIL_HOME:-$(mktemp -d)/home}
+WORK=${WORK:-$(mktemp -d)}
+if [ -e "$WORK/home" ]; then
+  echo "walkthrough: $WORK/home exists; give a new WORK folder" >&2
+  exit 2
+fi
+# Only this folder: no setting of a real installation may leak in.
+unset FACETRAIL_DATABASE_URL FACETRAIL_SIGNING_KEY_DIR FACETRAIL_SECRETS_KEY_FILE FACETRAIL_AUDIT_ORIGIN
+export FACETRAIL_HOME="$WORK/home"
+export FACETRAIL_WITNESS_DIRS="[\"$WORK/auditor-inbox\"]" # checkpoints pushed to an auditor
 export FACETRAIL_THREADS=1
 # DEMO ONLY: one published password for every account; the TOTP secrets are kept in files.
 export FACETRAIL_ADMIN_PASSWORD="walkthrough password, not for real use"
 export FACETRAIL_NEW_PASSWORD="$FACETRAIL_ADMIN_PASSWORD"
 export FACETRAIL_PASSWORD="$FACETRAIL_ADMIN_PASSWORD"  # never a command-line option
-secrets="$FACETRAIL_HOME/../secrets"
+secrets="$WORK/secrets"
 mkdir -p "$secrets"
 
 shown() { # the arguments as one would type them: quoted only where needed
@@ -62,7 +71,7 @@ account() { # account NAME AGENCY ROLE...
   echo "(created $name: $*)" >&2
 }
 
-photos="$FACETRAIL_HOME/../photos"
+photos="$WORK/photos"
 mkdir -p "$photos"
 for d in $(ls "$DATA/lfw-dev" | head -40); do
   [ -d "$DATA/lfw-dev/$d" ] && cp "$(ls "$DATA/lfw-dev/$d"/*.jpg | head -1)" "$photos/"
@@ -109,8 +118,25 @@ login ian
 ft searches review "$cand" --decision possible_match --note "independent: nose and hairline agree"
 login ivy
 ft searches outcome 1 lead --note "interview at the address on file"
-ft case disclose 2026-000123 --out "$FACETRAIL_HOME/../disclosure.json"
+ft case disclose 2026-000123 --out "$WORK/disclosure.json"
 login hana
 ft inbox
 ft audit checkpoint
 ft audit verify
+
+# The outside auditor holds the log's public key and runs a witness on its own machine.
+echo "\$ facetrail audit public-key > log.vkey" >&2
+"$VENV/bin/facetrail" audit public-key >"$WORK/log.vkey"
+cat "$WORK/log.vkey" >&2
+ft audit witness --state "$WORK/auditor" --log-key "$WORK/log.vkey" --inbox "$WORK/auditor-inbox" \
+  --name auditor.example/witness
+
+# An insider with root on the server wipes the log (entries, checkpoints, the log head).
+echo "\$ sqlite3 facetrail.db 'DELETE FROM audit_entries; DELETE FROM audit_checkpoints; DELETE FROM audit_head'" >&2
+"$PY" -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.executescript("DELETE FROM audit_entries; DELETE FROM audit_checkpoints; DELETE FROM audit_head;")
+db.close()' "$FACETRAIL_HOME/facetrail.db"
+ft audit verify || echo "(exit $?)" >&2
+ft audit witness --state "$WORK/auditor" --log-key "$WORK/log.vkey" --db "$FACETRAIL_HOME/facetrail.db" ||
+  echo "(exit $?)" >&2

@@ -19,6 +19,7 @@ from facetrail.governance.audit import canonical_problem, entry_bytes
 from facetrail.governance.checkpoints import Checkpoint, signature_ok
 from facetrail.governance.merkle import CompactRange, leaf_hash, prefix_roots, root
 from facetrail.governance.note import VerifierKey
+from facetrail.governance.records import first_record_problem
 from facetrail.store.schema import AuditEntryRow, AuditHeadRow, CheckpointRow
 
 
@@ -150,4 +151,16 @@ def verify_log(
     problem = head_problem(session, hashes)
     if problem is not None:  # rows added or removed where no checkpoint covers them
         return _fail(hashes, f"log head mismatch: {problem}", entry=len(hashes) + 1)
+    # The log is whole; now every record that authorises or reports an action must agree
+    # with the entry that made it (an edited policy, role, review or search is tampering).
+    disagreement = first_record_problem(session)
+    if disagreement is not None:
+        record, how = disagreement
+        return VerifyReport(
+            False,
+            len(hashes),
+            len(checks),
+            root(hashes).hex(),
+            f"record disagrees with the audit log: {record}: {how}",
+        )
     return VerifyReport(True, len(hashes), len(checks), root(hashes).hex())

@@ -10,11 +10,10 @@ transaction, since the refused action's transaction rolls back).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
@@ -38,6 +37,7 @@ from facetrail.governance.authority import (
 )
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.policy import Policy
+from facetrail.governance.records import policy_problem, roles_problem
 from facetrail.services.authorization import (
     active_admins,
     as_utc,
@@ -52,7 +52,6 @@ from facetrail.services.notifications import deliver_outbox, notify_head, notify
 from facetrail.services.unit_of_work import action, refuse
 from facetrail.store.schema import (
     Agency,
-    AuditEntryRow,
     Network,
     PolicyVersion,
     User,
@@ -178,11 +177,22 @@ def init_system(ctx: AppContext, admin: NewAccount) -> Enrolment:
         enrolment = issue_second_factor(
             session, user_by_name(session, admin.username), totp_key, confirmed=True
         )
-        append(
+        entry = append(
             session,
             AuditEvent(admin.username, "system.init", admin.agency, {"admin": admin.username}),
         )
+        seal_roles(session, enrolment_user_id(session, admin.username), entry.seq)
     return enrolment
+
+
+def enrolment_user_id(session: Session, username: str) -> int:
+    return user_by_name(session, username).id
+
+
+def seal_roles(session: Session, user_id: int, seq: int) -> None:
+    """Point a person's role rows at the entry that granted them (``governance.records``)."""
+    session.flush()
+    session.execute(update(UserRole).where(UserRole.user_id == user_id).values(audit_seq=seq))
 
 
 def _first_policy(session: Session, agency_id: int, actor: str, trial_days: int = 30) -> None:
@@ -305,7 +315,7 @@ def create_user(ctx: AppContext, actor: Principal, account: NewAccount) -> Enrol
             f"account granted: {account.username}",
             f"{actor.username} granted {account.username} the roles {roles}.",
         )
-        append(
+        entry = append(
             session,
             AuditEvent(
                 actor.username,
@@ -314,6 +324,7 @@ def create_user(ctx: AppContext, actor: Principal, account: NewAccount) -> Enrol
                 {"agency": agency.name, "roles": sorted(Role(r).value for r in account.roles)},
             ),
         )
+        seal_roles(session, user.id, entry.seq)
     deliver_outbox(ctx)
     return enrolment
 
@@ -360,7 +371,7 @@ def request_account(ctx: AppContext, account: NewAccount) -> Enrolment:
         )
         notify_users(session, [supervisor.id], f"account request: {account.username}", text)
         notify_head(session, agency.id, f"account request: {account.username}", text)
-        append(
+        entry = append(
             session,
             AuditEvent(
                 account.username,
@@ -374,6 +385,7 @@ def request_account(ctx: AppContext, account: NewAccount) -> Enrolment:
                 },
             ),
         )
+        seal_roles(session, enrolment_user_id(session, account.username), entry.seq)
     deliver_outbox(ctx)
     return enrolment
 
@@ -502,14 +514,19 @@ def set_roles(ctx: AppContext, actor: Principal, username: str, roles: tuple[Rol
             f"{actor.username} changed the roles of {username} from "
             f"{', '.join(before)} to {', '.join(after)}.",
         )
-        append(
+        entry = append(
             session,
             AuditEvent(actor.username, "account.roles", username, {"from": before, "to": after}),
         )
+        seal_roles(session, user.id, entry.seq)
     deliver_outbox(ctx)
 
 
 def principal_of(session: Session, user: User) -> Principal:
+    """The signed-in person as services see them; roles edited behind facetrail's back are
+    refused (``RecordMismatchError``), never granted."""
+    if problem := roles_problem(session, user):
+        raise RecordMismatchError(problem, subject=f"user_roles:{user.username}")
     agency = session.get(Agency, user.agency_id)
     assert agency is not None
     return Principal(
@@ -537,21 +554,5 @@ def current_policy(session: Session, agency_id: int) -> tuple[int, Policy]:
 
 def policy_row_problem(session: Session, row: PolicyVersion, policy: Policy) -> str | None:
     """Why a stored policy version disagrees with its audit entry (None: it agrees)."""
-    if row.audit_seq is None:
-        return "policy version has no audit entry"
-    entry = session.get(AuditEntryRow, row.audit_seq)
-    agency = session.get(Agency, row.agency_id)
-    if entry is None or agency is None:
-        return "policy version's audit entry is missing"
-    try:
-        details = json.loads(entry.details)
-    except ValueError:
-        return "policy version's audit entry is unreadable"
-    if (
-        entry.kind != "policy.change"
-        or entry.subject != agency.name
-        or details.get("version") != row.version
-        or details.get("policy") != policy.to_dict()
-    ):
-        return "policy version differs from the audit entry that made it"
-    return None
+    del policy  # the row's own body is compared
+    return policy_problem(session, row)

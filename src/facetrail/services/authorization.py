@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from facetrail.errors import AccountInactiveError, NotFoundError
+from facetrail.errors import AccountInactiveError, NotFoundError, RecordMismatchError
 from facetrail.governance.authority import Actor
 from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.records import roles_problem
 from facetrail.store.schema import Agency, User, UserRole
 
 __all__ = [
@@ -65,6 +66,8 @@ def current_actor(session: Session, principal: Principal, now: datetime | None =
     problem = inactive_reason(user, now or utc_now())
     if problem is not None:
         raise problem
+    if tampered := roles_problem(session, user):
+        raise RecordMismatchError(tampered, subject=f"user_roles:{user.username}")
     return Actor(user.id, user.agency_id, roles_of(session, user.id), network_id)
 
 

@@ -27,11 +27,13 @@ from facetrail.errors import (
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
+    RecordMismatchError,
     ReviewError,
     StateError,
 )
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.records import review_problem
 from facetrail.services.accounts import refuse
 from facetrail.services.authorization import current_actor, utc_now
 from facetrail.services.context import AppContext
@@ -115,17 +117,16 @@ def review_candidate(
             raise StateError("this candidate is fully reviewed", subject=subject)
         stage = len(earlier) + 1
         search_id, second = record.id, record.second_review
-        session.add(
-            Review(
-                candidate_id=candidate_id,
-                search_id=search_id,
-                stage=stage,
-                reviewer_id=actor.user_id,
-                decision=decision,
-                note=note.strip(),
-            )
+        row = Review(
+            candidate_id=candidate_id,
+            search_id=search_id,
+            stage=stage,
+            reviewer_id=actor.user_id,
+            decision=decision,
+            note=note.strip(),
         )
-        append(
+        session.add(row)
+        row.audit_seq = append(
             session,
             AuditEvent(
                 actor.username,
@@ -133,17 +134,22 @@ def review_candidate(
                 f"search:{search_id}",
                 {"candidate": candidate_id, "stage": stage, "decision": decision, "note": note},
             ),
-        )
+        ).seq
     return ReviewInfo(
         search_id, candidate_id, stage, actor.username, decision, second and stage == 1
     )
 
 
 def _confirmed(session: Session, record: SearchRecord) -> list[int]:
+    """Candidates every required reviewer called a possible match. A review row that
+    disagrees with its audit entry (forged in the database) is refused, never counted."""
     calls: dict[int, list[Review]] = {}
+    names = {uid: name for uid, name in session.execute(select(User.id, User.username))}
     for review in session.scalars(
         select(Review).where(Review.search_id == record.id).order_by(Review.stage)
     ):
+        if problem := review_problem(session, review, names.get(review.reviewer_id, "")):
+            raise RecordMismatchError(problem, subject=f"review:{review.id}")
         calls.setdefault(review.candidate_id, []).append(review)
     needed = 2 if record.second_review else 1
     return sorted(

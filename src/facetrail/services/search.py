@@ -262,7 +262,7 @@ def search(
     if pending:
         deliver_outbox(ctx)
         return load_result(ctx, request.requester, search_id, include_crops=False)
-    return _execute(ctx, search_id, who, include_crops=include_crops, probes=request.probes)
+    return _execute(ctx, search_id, who, include_crops=include_crops, request=request)
 
 
 def _supervisors(session: Session, agency_id: int, exclude: int) -> list[int]:
@@ -373,31 +373,38 @@ def _execute(
     actor: str,
     *,
     include_crops: bool,
-    probes: tuple[ProbeImage, ...] | None = None,
+    request: SearchRequest | None = None,
 ) -> SearchResult:
     """Run an approved search and store what it returned, with what produced it. The store
     re-checks, under the lock, that the search is still approved and not yet run, so a
-    search runs (and is recorded) once however many processes try."""
+    search runs (and is recorded) once however many processes try. ``request``: the one
+    ``search`` just stored, so what to run need not be read back."""
     started = time.perf_counter()
-    with ctx.sessions() as session:
-        record = session.get(SearchRecord, search_id)
-        if record is None or record.status != "approved":
-            raise StateError("search is not waiting to run", subject=f"search:{search_id}")
-        galleries: list[str] = json.loads(record.galleries)
-        if probes is None:
+    if request is not None:
+        galleries, probes = list(request.galleries), request.probes
+        top, face = request.top, request.face
+    else:
+        with ctx.sessions() as session:
+            record = session.get(SearchRecord, search_id)
+            if record is None or record.status != "approved":
+                raise StateError("search is not waiting to run", subject=f"search:{search_id}")
+            galleries = json.loads(record.galleries)
             probes = tuple(
                 ProbeImage(p["name"], ctx.blobs.get(p["sha256"])) for p in json.loads(record.probes)
             )
-        top, face = record.top, record.face
+            top, face = record.top, record.face
     runs, error = _run_galleries(ctx, galleries, probes, top, face)
     with ctx.transaction() as session:
-        record = session.get(SearchRecord, search_id)
-        assert record is not None
+        found = session.execute(  # one round trip: the record and the names its result shows
+            select(SearchRecord, Agency.name, User.username)
+            .join(Agency, Agency.id == SearchRecord.agency_id)
+            .join(User, User.id == SearchRecord.requester_id)
+            .where(SearchRecord.id == search_id)
+        ).first()
+        assert found is not None
+        record, agency_name, requester_name = found
         if record.status != "approved":
             raise StateError(f"search is {record.status} already", subject=f"search:{search_id}")
-        agency = session.get(Agency, record.agency_id)
-        requester = session.get(User, record.requester_id)
-        assert agency is not None and requester is not None
         if error is not None:
             _store_failure(session, record, actor, error)
         else:
@@ -405,7 +412,7 @@ def _execute(
             _mark_done(record, runs)
             ids = _store_runs(session, record, runs, actor, seconds)
             result = _fresh_result(
-                ctx, record, agency.name, requester.username, runs, ids, include_crops, seconds
+                ctx, record, agency_name, requester_name, runs, ids, include_crops, seconds
             )
     if error is not None:
         raise error
@@ -469,6 +476,8 @@ def _store_runs(
     session: Session, record: SearchRecord, runs: list[GalleryRun], actor: str, seconds: float
 ) -> list[int]:
     """Store the candidates of a search marked done (-> their ids, in order); log the run."""
+    sources = {c.source for run in runs for c in run.candidates}  # few: serialised once each
+    source_json = {source: json.dumps(source.__dict__) for source in sources}
     rows = [
         {
             "search_id": record.id,
@@ -484,17 +493,19 @@ def _store_runs(
             "y1": c.bbox[1],
             "x2": c.bbox[2],
             "y2": c.bbox[3],
-            "source": json.dumps(c.source.__dict__),
+            "source": source_json[c.source],
         }
         for run in runs
         for c in run.candidates
     ]
     ids: list[int] = []
-    if rows:  # one plain executemany (RETURNING would go row by row on SQLite), then the ids
-        session.execute(insert(SearchCandidate), rows)
+    if rows:  # one plain executemany (RETURNING would go row by row on SQLite), then the ids;
+        # Core on the session's connection: the ORM's bulk path and autoflush cost more
+        connection = session.connection()
+        connection.execute(insert(SearchCandidate), rows)
         assigned = {
             (gallery, rank): cid
-            for cid, gallery, rank in session.execute(
+            for cid, gallery, rank in connection.execute(
                 select(SearchCandidate.id, SearchCandidate.gallery, SearchCandidate.rank).where(
                     SearchCandidate.search_id == record.id
                 )

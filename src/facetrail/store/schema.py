@@ -142,7 +142,7 @@ class AuditEntryRow(Base):
     at: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(80), index=True)
-    subject: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text, index=True)
     details: Mapped[str] = mapped_column(Text)  # canonical JSON
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
@@ -214,6 +214,8 @@ class UserRole(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     role: Mapped[str] = mapped_column(String(40), primary_key=True)
+    #: the audit entry that granted this person their current roles (all rows share it)
+    audit_seq: Mapped[int | None] = mapped_column(Integer)
 
 
 class RecoveryCode(Base):
@@ -359,6 +361,8 @@ class Review(Base):
     decision: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: the ``review.record`` entry of this review; the row must agree with it
+    audit_seq: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditHeadRow(Base):

@@ -1,0 +1,215 @@
+"""The records that authorise or report an action must agree with the audit entries that made
+them. A row edited in the database (a widened policy, a forged role, a forged review, an edited
+search or candidate) passes the Merkle log, but not this check: each function below names how
+a row disagrees with its entry, or returns None.
+
+The product calls the checks before it acts on a policy version, a role grant or a review, and
+``audit verify`` runs ``first_record_problem`` over every stored record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facetrail.store.schema import (
+    Agency,
+    AuditEntryRow,
+    PolicyVersion,
+    Review,
+    SearchCandidate,
+    SearchRecord,
+    User,
+    UserRole,
+)
+
+__all__ = [
+    "GRANT_KINDS",
+    "first_record_problem",
+    "grant_roles",
+    "policy_problem",
+    "review_problem",
+    "roles_problem",
+    "search_problem",
+]
+
+#: Entries that set a person's roles, and where each names the person and the roles.
+GRANT_KINDS = ("system.init", "account.create", "account.request", "account.roles")
+
+
+def _details(entry: AuditEntryRow) -> dict[str, Any]:
+    try:
+        value = json.loads(entry.details)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def grant_roles(entry: AuditEntryRow) -> tuple[str | None, set[str]]:
+    """(the person an entry grants roles to, the roles) for a grant entry."""
+    details = _details(entry)
+    if entry.kind == "system.init":
+        return details.get("admin"), {"system_admin"}
+    if entry.kind == "account.roles":
+        return entry.subject, set(details.get("to", []))
+    return entry.subject, set(details.get("roles", []))
+
+
+def policy_problem(session: Session, row: PolicyVersion) -> str | None:
+    """Why a stored policy version disagrees with the ``policy.change`` entry that made it."""
+    if row.audit_seq is None:
+        return "policy version has no audit entry"
+    entry = session.get(AuditEntryRow, row.audit_seq)
+    agency = session.get(Agency, row.agency_id)
+    if entry is None or agency is None:
+        return "policy version's audit entry is missing"
+    details = _details(entry)
+    try:
+        body = json.loads(row.body)
+    except ValueError:
+        return "policy version is unreadable"
+    if (
+        entry.kind != "policy.change"
+        or entry.subject != agency.name
+        or details.get("version") != row.version
+        or details.get("policy") != body
+    ):
+        return "policy version differs from the audit entry that made it"
+    return None
+
+
+def roles_problem(session: Session, user: User) -> str | None:
+    """Why a person's stored roles disagree with the latest entry that set them."""
+    rows = list(session.scalars(select(UserRole).where(UserRole.user_id == user.id)))
+    if not rows:
+        return None
+    seqs = {r.audit_seq for r in rows}
+    if len(seqs) != 1 or None in seqs:
+        return "roles were not granted together by one audited action"
+    (seq,) = seqs
+    assert seq is not None
+    entry = session.get(AuditEntryRow, seq)
+    if entry is None or entry.kind not in GRANT_KINDS:
+        return "the roles' audit entry is missing"
+    who, roles = grant_roles(entry)
+    if who != user.username or roles != {r.role for r in rows}:
+        return "roles differ from the audit entry that granted them"
+    later = session.scalar(
+        select(AuditEntryRow.seq).where(
+            AuditEntryRow.subject == user.username,
+            AuditEntryRow.kind == "account.roles",
+            AuditEntryRow.seq > seq,
+        )
+    )
+    if later is not None:
+        return f"roles were changed by entry {later}, but the stored roles are older"
+    return None
+
+
+def review_problem(session: Session, review: Review, reviewer: str) -> str | None:
+    """Why a stored review disagrees with its ``review.record`` entry."""
+    if review.audit_seq is None:
+        return "review has no audit entry"
+    entry = session.get(AuditEntryRow, review.audit_seq)
+    if entry is None:
+        return "review's audit entry is missing"
+    details = _details(entry)
+    if (
+        entry.kind != "review.record"
+        or entry.subject != f"search:{review.search_id}"
+        or entry.actor != reviewer
+        or details.get("candidate") != review.candidate_id
+        or details.get("stage") != review.stage
+        or details.get("decision") != review.decision
+    ):
+        return "review differs from the audit entry that recorded it"
+    return None
+
+
+def _entries(session: Session, subject: str, kind: str) -> list[AuditEntryRow]:
+    return list(
+        session.scalars(
+            select(AuditEntryRow)
+            .where(AuditEntryRow.subject == subject, AuditEntryRow.kind == kind)
+            .order_by(AuditEntryRow.seq)
+        )
+    )
+
+
+def search_problem(session: Session, record: SearchRecord) -> str | None:
+    """Why a stored search or its candidates disagree with the entries of its request, its
+    decision, its run and its outcome."""
+    subject = f"search:{record.id}"
+    requests = _entries(session, subject, "search.request")
+    if len(requests) != 1:
+        return "search has no single request entry"
+    asked = _details(requests[0])
+    try:
+        probes = [p["sha256"] for p in json.loads(record.probes)]
+        galleries = json.loads(record.galleries)
+    except (ValueError, KeyError, TypeError):
+        return "search is unreadable"
+    if (
+        asked.get("case") != record.case_number
+        or asked.get("offense") != record.offense
+        or asked.get("justification") != record.justification
+        or asked.get("galleries") != galleries
+        or asked.get("probes") != probes
+        or asked.get("policy_version") != record.policy_version
+    ):
+        return "search differs from its request entry"
+    decided = _entries(session, subject, "search.approve") + _entries(
+        session, subject, "search.deny"
+    )
+    if record.needs_approval and record.status not in ("pending",) and len(decided) != 1:
+        return f"search is {record.status} without one recorded decision"
+    runs = _entries(session, subject, "search.run")
+    stored = _candidates(session, record.id)
+    if record.status == "done":
+        if len(runs) != 1:
+            return "search is done without one run entry"
+        if _details(runs[0]).get("candidates") != stored:
+            return "candidates differ from the run entry"
+    elif stored or runs:
+        return f"search is {record.status} but has a recorded run or candidates"
+    if record.outcome is not None:
+        outcomes = _entries(session, subject, "search.outcome")
+        if len(outcomes) != 1 or _details(outcomes[0]).get("outcome") != record.outcome:
+            return "outcome differs from its entry"
+    return None
+
+
+def _candidates(session: Session, search_id: int) -> dict[str, list[list[Any]]]:
+    out: dict[str, list[list[Any]]] = {}
+    for gallery, template_id, score in session.execute(
+        select(SearchCandidate.gallery, SearchCandidate.template_id, SearchCandidate.score)
+        .where(SearchCandidate.search_id == search_id)
+        .order_by(SearchCandidate.gallery, SearchCandidate.rank)
+    ):
+        out.setdefault(gallery, []).append([template_id, round(score, 6)])
+    return out
+
+
+def _all_problems(session: Session) -> Iterator[tuple[str, str]]:
+    for row in session.scalars(select(PolicyVersion).order_by(PolicyVersion.id)):
+        if problem := policy_problem(session, row):
+            yield f"agency_policies id {row.id} (agency {row.agency_id} v{row.version})", problem
+    for user in session.scalars(select(User).order_by(User.id)):
+        if problem := roles_problem(session, user):
+            yield f"user_roles of {user.username}", problem
+    names = {uid: name for uid, name in session.execute(select(User.id, User.username))}
+    for review in session.scalars(select(Review).order_by(Review.id)):
+        if problem := review_problem(session, review, names.get(review.reviewer_id, "")):
+            yield f"reviews id {review.id} (search {review.search_id})", problem
+    for record in session.scalars(select(SearchRecord).order_by(SearchRecord.id)):
+        if problem := search_problem(session, record):
+            yield f"searches id {record.id}", problem
+
+
+def first_record_problem(session: Session) -> tuple[str, str] | None:
+    """The first stored record that disagrees with its audit entry: (which record, how)."""
+    return next(_all_problems(session), None)
