@@ -153,13 +153,21 @@ def search_problem(session: Session, record: SearchRecord) -> str | None:
         galleries = json.loads(record.galleries)
     except (ValueError, KeyError, TypeError):
         return "search is unreadable"
+    requester = session.get(User, record.requester_id)
+    agency = session.get(Agency, record.agency_id)
     if (
-        asked.get("case") != record.case_number
+        requests[0].actor != (requester.username if requester else None)
+        or asked.get("agency") != (agency.name if agency else None)
+        or asked.get("case") != record.case_number
         or asked.get("offense") != record.offense
         or asked.get("justification") != record.justification
         or asked.get("galleries") != galleries
         or asked.get("probes") != probes
         or asked.get("policy_version") != record.policy_version
+        or asked.get("needs_approval") != record.needs_approval
+        or asked.get("second_review") != record.second_review
+        or asked.get("top") != record.top
+        or asked.get("face") != record.face
     ):
         return "search differs from its request entry"
     decided = _entries(session, subject, "search.approve") + _entries(

@@ -37,6 +37,7 @@ from facetrail.errors import (
     NotFoundError,
     OffenseNotAllowedError,
     PermissionDeniedError,
+    RecordMismatchError,
     SearchFailedError,
     StateError,
 )
@@ -44,6 +45,7 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import may_decide_search
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.policy import Policy
+from facetrail.governance.records import roles_problem, search_problem
 from facetrail.services._matching import GalleryRun, crop, search_gallery
 from facetrail.services.accounts import agency_by_name, current_policy
 from facetrail.services.authorization import current_actor, inactive_reason, utc_now
@@ -61,7 +63,7 @@ from facetrail.services.search_model import (
     SearchRequest,
     SearchResult,
 )
-from facetrail.services.unit_of_work import action
+from facetrail.services.unit_of_work import action, refuse
 from facetrail.store.schema import (
     Agency,
     SearchCandidate,
@@ -103,6 +105,13 @@ def _policy_problem(
     inactive = inactive_reason(user, now)
     if inactive is not None:
         return inactive, None, 0, Policy()
+    if tampered := roles_problem(session, user):
+        return (
+            RecordMismatchError(tampered, subject=f"user_roles:{user.username}"),
+            None,
+            0,
+            Policy(),
+        )
     roles = frozenset(session.scalars(select(UserRole.role).where(UserRole.user_id == user.id)))
     if request.on_behalf_of is not None:
         if Role.NETWORK_OPERATOR.value not in roles:
@@ -248,6 +257,9 @@ def search(
                     "on_behalf_of": request.on_behalf_of,
                     "policy_version": version,
                     "needs_approval": pending,
+                    "second_review": record.second_review,
+                    "top": record.top,
+                    "face": record.face,
                 },
             ),
         )
@@ -303,6 +315,8 @@ def decide_search(
             )
         if record.status != "pending":
             raise StateError(f"search is {record.status}, not pending", subject=subject)
+        if tampered := search_problem(session, record):
+            raise RecordMismatchError(tampered, subject=subject)
         if approve:
             requester = session.get(User, record.requester_id)
             assert requester is not None
@@ -388,6 +402,15 @@ def _execute(
             record = session.get(SearchRecord, search_id)
             if record is None or record.status != "approved":
                 raise StateError("search is not waiting to run", subject=f"search:{search_id}")
+            if tampered := search_problem(session, record):
+                # Edited behind facetrail's back (another gallery, a skipped approval): refused.
+                refuse(
+                    ctx,
+                    actor,
+                    "search.run",
+                    f"search:{search_id}",
+                    RecordMismatchError(tampered, subject=f"search:{search_id}"),
+                )
             galleries = json.loads(record.galleries)
             probes = tuple(
                 ProbeImage(p["name"], ctx.blobs.get(p["sha256"])) for p in json.loads(record.probes)
