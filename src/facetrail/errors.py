@@ -98,6 +98,19 @@ class StoreError(FacetrailError):
     code = "store_error"
 
 
+class SchemaOutdatedError(StoreError):
+    """The database was made by another facetrail version: a table lacks a column this one
+    needs. Nothing is read or written."""
+
+    code = "schema_outdated"
+
+
+class DatabaseUnreadableError(StoreError):
+    """The database cannot be opened as one (not a database, damaged, or not readable)."""
+
+    code = "database_unreadable"
+
+
 class GalleryNotFoundError(StoreError):
     code = "gallery_not_found"
 

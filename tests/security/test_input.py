@@ -234,6 +234,124 @@ def test_a_gallery_name_with_a_nul_or_bidi_control_is_refused_and_audited(org: O
         assert s.scalar(select(func.count(Gallery.id))) == 0
 
 
+HOSTILE = "evil\u202e\x00" + "x" * 5000
+
+
+def _last_refusal(ctx: AppContext) -> AuditEntryRow:
+    with ctx.sessions() as s:
+        last = s.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq.desc())).first()
+    assert last is not None and last.kind.endswith(".refused"), last
+    return last
+
+
+def _rows(ctx: AppContext, table: type) -> int:
+    with ctx.sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def test_every_action_that_takes_text_applies_the_field_rules(org: Org) -> None:
+    """Usernames, e-mails, agency and network names, case numbers, justifications, notes,
+    reasons and token names are checked inside the action: the refusal is typed (naming the
+    field), audited with the hostile text escaped and cut (never replayed), and nothing is
+    stored."""
+    from facetrail.services import accounts as acc
+    from facetrail.services import authentication as auth
+    from facetrail.services import policy as policy_service
+    from facetrail.services import review
+    from facetrail.services import search as svc
+    from facetrail.services.accounts import NewAccount
+    from facetrail.store.schema import Agency, Network, SearchRecord, User
+    from tests.org import CASE, JUSTIFICATION, OFFENSE, PASSWORD
+
+    ctx, root = org.ctx, org.admin
+    users, agencies, networks = _rows(ctx, User), _rows(ctx, Agency), _rows(ctx, Network)
+    attempts: list[tuple[str, Callable[[], object]]] = [
+        (
+            "username",
+            lambda: acc.create_user(ctx, root, NewAccount(HOSTILE, "a@b", PASSWORD, "county")),
+        ),
+        (
+            "email",
+            lambda: acc.create_user(
+                ctx, root, NewAccount("mallory", "m@x\r\nBcc: all@x", PASSWORD, "county")
+            ),
+        ),
+        (
+            "username",
+            lambda: acc.request_account(
+                ctx, NewAccount("mal\nlory", "m@x", PASSWORD, "county", supervisor="sam")
+            ),
+        ),
+        (
+            "email",
+            lambda: acc.request_account(
+                ctx, NewAccount("mallory", HOSTILE, PASSWORD, "county", supervisor="sam")
+            ),
+        ),
+        ("agency", lambda: acc.create_agency(ctx, root, "city\u202e")),
+        ("network", lambda: acc.create_network(ctx, root, "metro\x00")),
+        ("reason", lambda: acc.suspend_account(ctx, root, "ian", "bad\x1b[2J")),
+        (
+            "reason",
+            lambda: policy_service.set_policy(
+                ctx,
+                org.people["head"],
+                "county",
+                policy_service.show_policy(ctx, org.people["head"], "county").policy,
+                "r" * 3000,
+            ),
+        ),
+        (
+            "case number",
+            lambda: svc.search(
+                ctx,
+                svc.SearchRequest(
+                    org.people["ivy"], "2026-1\x00", OFFENSE, JUSTIFICATION, ("bookings",), ()
+                ),
+            ),
+        ),
+        (
+            "justification",
+            lambda: svc.search(
+                ctx,
+                svc.SearchRequest(
+                    org.people["ivy"], CASE, OFFENSE, JUSTIFICATION + "\x1b[31m", ("bookings",), ()
+                ),
+            ),
+        ),
+        ("note", lambda: svc.decide_search(ctx, org.people["sam"], 1, True, "ok\x00")),
+        (
+            "note",
+            lambda: review.review_candidate(
+                ctx, org.people["ivy"], 1, "possible_match", "looks\x07 right"
+            ),
+        ),
+        ("note", lambda: review.record_outcome(ctx, org.people["ivy"], 1, "no_lead", "n" * 2001)),
+        (
+            "token name",
+            lambda: auth.issue_token(
+                ctx, org.people["ivy"], "ci\u200b", password=PASSWORD, code="000000"
+            ),
+        ),
+    ]
+    for field, attempt in attempts:
+        with pytest.raises(InvalidFieldError) as refused:
+            attempt()
+        assert refused.value.subject == field, (field, refused.value)
+        entry = _last_refusal(ctx)
+        assert "invalid_field" in entry.details
+        assert len(entry.subject) <= 200 and entry.subject.isprintable()
+        assert "\u202e" not in entry.subject and "\x00" not in entry.subject
+    assert (_rows(ctx, User), _rows(ctx, Agency), _rows(ctx, Network)) == (
+        users,
+        agencies,
+        networks,
+    )
+    assert _rows(ctx, SearchRecord) == 0
+    with ctx.sessions() as s:
+        assert acc.user_by_name(s, "ian").status == "active"
+
+
 # --- outputs that cannot be written -------------------------------------------------------
 
 

@@ -82,7 +82,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 @contextmanager
 def open_context() -> Iterator[AppContext]:
-    ctx = AppContext.open(get_settings())
+    ctx = run_service(lambda: AppContext.open(get_settings()))  # an old or damaged home: typed
     try:
         yield ctx
     finally:

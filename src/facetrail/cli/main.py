@@ -5,6 +5,11 @@ Each command group lives in its own module; importing them registers their comma
 
 from __future__ import annotations
 
+import os
+import sys
+
+from rich.markup import escape
+
 from facetrail.cli import (
     accounts,
     audit,
@@ -17,13 +22,17 @@ from facetrail.cli import (
     signin,
 )
 from facetrail.cli.app import app
+from facetrail.cli.render import err_console
+from facetrail.errors import FacetrailError
 
 __all__ = [
+    "INTERNAL_ERROR_EXIT",
     "accounts",
     "app",
     "audit",
     "evaluation",
     "galleries",
+    "main",
     "models_cmd",
     "policy",
     "search",
@@ -32,5 +41,25 @@ __all__ = [
 ]
 
 
-def main() -> None:  # pragma: no cover
-    app()
+#: Exit status of a command stopped by an error facetrail has no type for (sysexits EX_SOFTWARE).
+INTERNAL_ERROR_EXIT = 70
+
+
+def main() -> None:
+    """The console script. Typed errors are printed by each command (exit 2); anything else
+    is a fault in facetrail, shown as one line with its code, never as a traceback (set
+    FACETRAIL_DEBUG=1 to see it). Nothing half-done is kept: every action is one transaction."""
+    try:
+        app()  # click prints usage errors and exits with each command's status itself
+    except FacetrailError as exc:
+        err_console.print(f"[red]error[/red] {escape(f'[{exc.code}] {exc}')}")
+        sys.exit(2)
+    except Exception as exc:
+        if os.environ.get("FACETRAIL_DEBUG"):
+            raise
+        err_console.print(
+            f"[red]error[/red] {escape('[internal_error]')} facetrail failed unexpectedly "
+            f"({escape(type(exc).__name__)}); nothing half-done was kept. Set FACETRAIL_DEBUG=1 "
+            "to see where, and please report it."
+        )
+        sys.exit(INTERNAL_ERROR_EXIT)

@@ -10,7 +10,7 @@ transaction, since the refused action's transaction rolls back).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -26,6 +26,7 @@ from facetrail.errors import (
     StateError,
 )
 from facetrail.governance import credentials as cred
+from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import (
     AGENCY_ROLES,
@@ -63,6 +64,7 @@ __all__ = [
     "NewAccount",
     "Principal",
     "as_utc",
+    "checked_account",
     "inactive_reason",
     "refuse",
     "utc_now",
@@ -122,9 +124,21 @@ def agency_by_name(session: Session, name: str) -> Agency:
     return agency
 
 
+def checked_account(account: NewAccount) -> NewAccount:
+    """The account with its username, e-mail and agency in their stored form
+    (``governance.fields``); ``InvalidFieldError`` names the field that breaks its rules."""
+    return replace(
+        account,
+        username=fields.check_username(account.username),
+        email=fields.check_email(account.email),
+        agency=fields.check_name("agency", account.agency),
+    )
+
+
 def _add_user(
     session: Session, account: NewAccount, agency: Agency, status: str, supervisor_id: int | None
 ) -> Enrolment:
+    account = checked_account(account)
     problem = cred.password_problem(account.password)
     if problem:
         raise InvalidRequestError(f"password {problem}", subject=account.username)
@@ -156,6 +170,7 @@ def init_system(ctx: AppContext, admin: NewAccount) -> Enrolment:
     from facetrail.services.audit import ensure_keys
     from facetrail.services.enrolment import issue_second_factor
 
+    admin = checked_account(admin)
     ensure_keys(ctx)
     totp_key = cred.load_secrets_key(ctx.settings.totp_key_file, create=True)
     with ctx.transaction() as session:
@@ -240,6 +255,7 @@ def write_policy_version(
 def create_network(ctx: AppContext, actor: Principal, name: str) -> None:
     """A new network of agencies: by a system admin. Audited, refusals too."""
     with action(ctx, actor.username, "network.create", name) as session:
+        name = fields.check_name("network", name)
         if not current_actor(session, actor).has(Role.SYSTEM_ADMIN):
             raise PermissionDeniedError("needs system_admin", subject=name)
         if session.scalar(select(Network.id).where(Network.name == name)) is not None:
@@ -258,6 +274,7 @@ def create_agency(
     """A new agency (optionally a member of a network) with the default policy, version 1:
     by a system admin. Audited, refusals too."""
     with action(ctx, actor.username, "agency.create", name) as session:
+        name = fields.check_name("agency", name)
         if not current_actor(session, actor).has(Role.SYSTEM_ADMIN):
             raise PermissionDeniedError("needs system_admin", subject=name)
         if session.scalar(select(Agency.id).where(Agency.name == name)) is not None:
@@ -295,6 +312,7 @@ def create_user(ctx: AppContext, actor: Principal, account: NewAccount) -> Enrol
     of the same agency (agency roles only: ``governance.authority.may_grant``). The head is
     told. Audited, refusals too."""
     with action(ctx, actor.username, "account.create", account.username) as session:
+        account = checked_account(account)
         who = current_actor(session, actor)
         agency = _visible_agency(session, who, account.agency)
         if not account.roles:
@@ -343,6 +361,7 @@ def request_account(ctx: AppContext, account: NewAccount) -> Enrolment:
     agency approves it. The named supervisor and the head are told. Requests are rate-limited
     per agency. Audited, refusals too."""
     with action(ctx, account.username, "account.request", account.username) as session:
+        account = checked_account(account)
         if not account.supervisor:
             raise InvalidRequestError("name the supervisor who must approve", subject="supervisor")
         if extra := sorted({Role(r) for r in account.roles} - REQUESTABLE_ROLES):
@@ -461,6 +480,7 @@ def suspend_account(ctx: AppContext, actor: Principal, username: str, reason: st
     of the same agency, or a system admin (only a system admin suspends someone holding a
     platform role; the last active system admin is never suspended). Audited, refusals too."""
     with action(ctx, actor.username, "account.suspend", username) as session:
+        reason = fields.check_free_text("reason", reason, min_len=1)
         who = current_actor(session, actor)
         user = visible_user(session, who, username)
         roles = roles_of(session, user.id)

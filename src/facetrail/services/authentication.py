@@ -26,6 +26,7 @@ from facetrail.errors import (
     AuthError,
     EnrolmentRequiredError,
     FacetrailError,
+    InvalidFieldError,
     InvalidRequestError,
     PasswordChangeRequiredError,
     TokenInvalidError,
@@ -33,6 +34,7 @@ from facetrail.errors import (
 from facetrail.governance import credentials as cred
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Role
+from facetrail.governance.fields import check_token_name
 from facetrail.services.accounts import (
     Principal,
     as_utc,
@@ -298,18 +300,14 @@ def issue_token(
             actor.username,
             InvalidRequestError(f"days must be 1..{MAX_TOKEN_DAYS}", subject="days"),
         )
-    if not name.strip() or len(name) > 100:
-        refuse(
-            ctx,
-            actor.username,
-            "auth.token.issue",
-            actor.username,
-            InvalidRequestError("name the token (1..100 characters)", subject="name"),
-        )
+    try:
+        name = check_token_name(name)
+    except InvalidFieldError as error:
+        refuse(ctx, actor.username, "auth.token.issue", actor.username, error)
     expires = at + timedelta(days=days)
 
     def act(session: Session, user: User, factor: str) -> LoginResult:
-        token, digest = add_token(session, user.id, name.strip(), expires)
+        token, digest = add_token(session, user.id, name, expires)
         details = {"token": digest[:12], "name": name, "days": days, "mfa": factor}
         append(session, AuditEvent(actor.username, "auth.token.issue", actor.username, details))
         return LoginResult(token, expires.isoformat(), principal_of(session, user))

@@ -28,6 +28,7 @@ from facetrail.governance.authority import (
     may_relax_policy,
 )
 from facetrail.governance.credentials import Principal
+from facetrail.governance.fields import check_free_text
 from facetrail.governance.policy import Policy, weakenings
 from facetrail.services.accounts import current_policy, policy_row_problem, write_policy_version
 from facetrail.services.authorization import current_actor
@@ -67,7 +68,8 @@ def set_policy(
     Checked and written in one locked transaction. Audited, refusals too."""
     with action(ctx, actor.username, "policy.change", agency_name) as session:
         policy.validate()
-        if len(reason.strip()) < 10:
+        reason = check_free_text("reason", reason)
+        if len(reason) < 10:
             raise InvalidRequestError(
                 "say why the policy changes (10+ characters)", subject="reason"
             )

@@ -33,6 +33,7 @@ from facetrail.errors import (
 )
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.fields import check_free_text
 from facetrail.governance.records import review_problem
 from facetrail.services.accounts import refuse
 from facetrail.services.authorization import current_actor, utc_now
@@ -78,18 +79,19 @@ def review_candidate(
 ) -> ReviewInfo:
     """Record the actor's call on one candidate: the first review, or the second, blind one."""
     subject = f"candidate:{candidate_id}"
-    if decision not in DECISIONS:
-        raise InvalidRequestError(
-            f"decision must be one of {', '.join(DECISIONS)}", subject="decision"
-        )
-    if len(note.strip()) < MIN_NOTE:
-        raise InvalidRequestError(f"say why in a note ({MIN_NOTE}+ characters)", subject="note")
     with ctx.sessions() as session:  # only to name the search in a refusal's entry
         owner = session.scalar(
             select(SearchCandidate.search_id).where(SearchCandidate.id == candidate_id)
         )
     logged_as = f"search:{owner}" if owner is not None else subject
     with action(ctx, actor.username, "review", logged_as, {"candidate": candidate_id}) as session:
+        if decision not in DECISIONS:
+            raise InvalidRequestError(
+                f"decision must be one of {', '.join(DECISIONS)}", subject="decision"
+            )
+        note = check_free_text("note", note)
+        if len(note) < MIN_NOTE:
+            raise InvalidRequestError(f"say why in a note ({MIN_NOTE}+ characters)", subject="note")
         who = current_actor(session, actor)
         candidate = session.get(SearchCandidate, candidate_id)
         record = session.get(SearchRecord, candidate.search_id) if candidate else None
@@ -123,7 +125,7 @@ def review_candidate(
             stage=stage,
             reviewer_id=actor.user_id,
             decision=decision,
-            note=note.strip(),
+            note=note,
         )
         session.add(row)
         row.audit_seq = append(
@@ -166,9 +168,10 @@ def record_outcome(
 ) -> OutcomeInfo:
     """Close a search as a lead (needs a candidate confirmed by review) or no lead."""
     subject = f"search:{search_id}"
-    if outcome not in OUTCOMES:
-        raise InvalidRequestError("outcome must be lead or no_lead", subject="outcome")
     with action(ctx, actor.username, "search.outcome", subject) as session:
+        if outcome not in OUTCOMES:
+            raise InvalidRequestError("outcome must be lead or no_lead", subject="outcome")
+        note = check_free_text("note", note)
         who = current_actor(session, actor)
         record = session.get(SearchRecord, search_id)
         if record is None or record.agency_id != who.agency_id:

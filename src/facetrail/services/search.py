@@ -41,6 +41,7 @@ from facetrail.errors import (
     SearchFailedError,
     StateError,
 )
+from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import may_decide_search
 from facetrail.governance.credentials import Principal, Role
@@ -148,6 +149,8 @@ def _policy_problem(
     case = request.case_number.strip()
     if not case:
         problem = CaseNumberError("a case number is required", subject="case_number")
+    elif (malformed := _field_problem(request)) is not None:
+        problem = malformed
     elif not re.fullmatch(policy.case_pattern, case):
         problem = CaseNumberError(
             f"{case!r} does not match the agency's case number pattern {policy.case_pattern!r}",
@@ -190,6 +193,17 @@ def _policy_problem(
     return problem, agency, version, policy
 
 
+def _field_problem(request: SearchRequest) -> FacetrailError | None:
+    """The request's case number and justification against ``governance.fields`` (the floor
+    for every agency; its policy may ask for more)."""
+    try:
+        fields.check_case_number(request.case_number)
+        fields.check_free_text("justification", request.justification)
+    except FacetrailError as error:
+        return error
+    return None
+
+
 def search(
     ctx: AppContext,
     request: SearchRequest,
@@ -224,9 +238,9 @@ def search(
         record = SearchRecord(
             agency_id=agency.id,
             requester_id=request.requester.user_id,
-            case_number=request.case_number.strip(),
+            case_number=fields.check_case_number(request.case_number),
             offense=request.offense,
-            justification=request.justification.strip(),
+            justification=fields.check_free_text("justification", request.justification),
             galleries=json.dumps(list(request.galleries)),
             probes=json.dumps(probes),
             top=request.top,
@@ -303,6 +317,7 @@ def decide_search(
     subject = f"search:{search_id}"
     now = utc_now()
     with action(ctx, actor.username, kind, subject) as session:
+        note = fields.check_free_text("note", note)
         who = current_actor(session, actor, now)
         record = session.get(SearchRecord, search_id)
         if record is None or record.agency_id != who.agency_id:

@@ -23,10 +23,11 @@ from typing import NoReturn
 from sqlalchemy.orm import Session
 
 from facetrail.errors import FacetrailError
+from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.services.context import AppContext
 
-__all__ = ["action", "record_refusal", "refuse"]
+__all__ = ["LOGGED_MAX", "action", "loggable", "record_refusal", "refuse"]
 
 
 @contextmanager
@@ -55,17 +56,39 @@ def record_refusal(
     error: FacetrailError,
     details: dict[str, object] | None = None,
 ) -> None:
-    """Append ``<kind>.refused`` in its own transaction (the refused action's rolled back)."""
+    """Append ``<kind>.refused`` in its own transaction (the refused action's rolled back).
+    What the refused caller sent (their name, the subject) is logged as ``loggable`` shows it:
+    a refusal never stores text the field rules (``governance.fields``) would refuse."""
     with ctx.transaction() as session:
         append(
             session,
             AuditEvent(
-                actor,
+                loggable(actor),
                 f"{kind}.refused",
-                subject,
+                loggable(subject),
                 {"code": error.code, "reason": str(error)} | (details or {}),
             ),
         )
+
+
+#: The longest name or subject a refusal logs as sent; longer ones are cut, marked with "...".
+LOGGED_MAX = 200
+
+
+def loggable(text: str) -> str:
+    """``text`` as sent if it is short printable text, else its escaped form (``ascii``), cut
+    to ``LOGGED_MAX`` characters: hostile input (control characters, bidirectional overrides,
+    lone surrogates, megabytes) is recorded as evidence, never replayed to a reader."""
+    shown = text if not text or _plain(text) else ascii(text)[1:-1]
+    return shown if len(shown) <= LOGGED_MAX else shown[: LOGGED_MAX - 3] + "..."
+
+
+def _plain(text: str) -> bool:
+    try:
+        fields.check_name("text", text, max_len=LOGGED_MAX)
+    except FacetrailError:
+        return False
+    return True
 
 
 def refuse(

@@ -13,10 +13,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from facetrail.errors import DatabaseUnreadableError, SchemaOutdatedError
 from facetrail.store.schema import Base
 
 
@@ -62,8 +63,37 @@ def make_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
-    Base.metadata.create_all(engine)
+    try:
+        check_schema(engine)  # before anything is created in an old home
+        Base.metadata.create_all(engine)
+    except DBAPIError as exc:
+        engine.dispose()
+        raise DatabaseUnreadableError(
+            f"cannot open the database ({type(exc.orig).__name__}: {exc.orig})",
+            subject=engine.url.render_as_string(hide_password=True),
+        ) from exc
+    except SchemaOutdatedError:
+        engine.dispose()
+        raise
     return engine
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse a database made by another version: every table and column this version uses
+    must be there (tables missing are created by ``create_all``; columns are not)."""
+    inspector = inspect(engine)
+    existing = set(inspector.get_table_names())
+    for table in Base.metadata.sorted_tables:
+        if table.name not in existing:
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        if missing := [c.name for c in table.columns if c.name not in present]:
+            raise SchemaOutdatedError(
+                f"table {table.name} lacks column {missing[0]}: this home was made by an "
+                "older facetrail. Keep it for its records and start a new home (set "
+                "FACETRAIL_HOME); migrations of old homes are not available yet",
+                subject=table.name,
+            )
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
