@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -27,6 +28,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+
+from sqlalchemy import select  # noqa: E402
 
 from facetrail.config import Settings  # noqa: E402
 from facetrail.governance.audit import AuditEvent, append  # noqa: E402
@@ -42,6 +45,7 @@ from facetrail.services.enrolment import begin_enrolment, confirm_enrolment  # n
 from facetrail.services.ingest import IngestRequest, ingest  # noqa: E402
 from facetrail.services.policy import set_policy  # noqa: E402
 from facetrail.services.search import ProbeImage, SearchRequest, search  # noqa: E402
+from facetrail.store.schema import OutboxEmail  # noqa: E402
 
 PASSWORD = "benchmark password"
 
@@ -99,7 +103,12 @@ def main() -> None:
         accounts.create_user(
             ctx, root, NewAccount("ivy", "ivy@ops", PASSWORD, "ops", (Role.INVESTIGATOR,))
         )
-        shown = begin_enrolment(ctx, "ivy", PASSWORD)  # ivy's first sign-in: she enrols
+        with ctx.sessions() as session:  # ivy reads the enrolment code mailed to her
+            mailed = session.scalars(select(OutboxEmail.body)).all()
+        invite = re.search(r"--invite ([0-9A-F-]+)", "\n".join(mailed))
+        assert invite is not None
+        # ivy's first sign-in: she enrols her own second factor
+        shown = begin_enrolment(ctx, "ivy", PASSWORD, invite=invite.group(1))
         assert shown.totp_secret is not None
         ivy = confirm_enrolment(ctx, "ivy", PASSWORD, totp_now(shown.totp_secret)).principal
         policy = Policy(galleries=("g",), approval=ApprovalMode.NEVER, daily_limit=10_000)

@@ -17,6 +17,11 @@ AGENCY="facetrail operators"
 export FACETRAIL_ADMIN_PASSWORD="demo password, not for real use"
 export FACETRAIL_NEW_PASSWORD="$FACETRAIL_ADMIN_PASSWORD"
 export FACETRAIL_PASSWORD="$FACETRAIL_ADMIN_PASSWORD"
+# No SMTP server here: mail is dropped as .eml files in a pickup folder (a real install sets
+# FACETRAIL_SMTP_HOST). The demo reads the enrolment code mailed to ivy from it, as she would.
+export FACETRAIL_MAIL_DIR="${FACETRAIL_MAIL_DIR:-$HOME_DIR/mail}"
+
+mailed_invite() { "$PY" "$(dirname "$0")/mailed_invite.py" "$FACETRAIL_MAIL_DIR" "$1"; }
 
 fresh_code() { # fresh_code ENROLMENT_JSON: a TOTP code not used before (each works once)
   "$PY" -c 'import json, sys, time
@@ -38,7 +43,8 @@ login() { # login USERNAME ENROLMENT_JSON: password + a fresh TOTP code; the fir
   # account's owner enrols their second factor (no one else ever sees it). The enrolment is
   # kept only once confirmed, so a run stopped half-way enrols afresh next time.
   if [ ! -s "$2" ]; then
-    "$FT" enrol "$1" --json >"$2.new"
+    invite=$(mailed_invite "$1")
+    "$FT" enrol "$1" ${invite:+--invite "$invite"} --json >"$2.new"
     "$FT" enrol "$1" --code "$(fresh_code "$2.new")"
     mv "$2.new.step" "$2.step"
     mv "$2.new" "$2"
@@ -62,7 +68,8 @@ login admin "$admin"
   --supplied-by "UMass Amherst LFW" --collected-at 2007-10-01 --retention-days 365
 "$FT" gallery ingest "$DATA/lfw-dev" --gallery demo --source lfw-dev
 
-# ivy's account is granted once (no second factor: she enrols her own at first sign-in).
+# ivy's account is granted once (no second factor: she enrols her own at first sign-in, with
+# the enrolment code mailed to her alone).
 if [ ! -e "$investigator.granted" ]; then
   "$FT" account create ivy --email ivy@localhost --agency "$AGENCY" --role investigator
   touch "$investigator.granted"

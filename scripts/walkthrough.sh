@@ -22,6 +22,7 @@ export FACETRAIL_THREADS=1
 export FACETRAIL_ADMIN_PASSWORD="walkthrough password, not for real use"
 export FACETRAIL_NEW_PASSWORD="$FACETRAIL_ADMIN_PASSWORD"
 export FACETRAIL_PASSWORD="$FACETRAIL_ADMIN_PASSWORD"  # never a command-line option
+export FACETRAIL_MAIL_DIR="$WORK/mail" # no SMTP here: mail waits in a pickup folder
 secrets="$WORK/secrets"
 mkdir -p "$secrets"
 
@@ -52,8 +53,10 @@ print(totp_now(json.load(open(path))["totp_secret"], at=step * 30))' "$secrets/$
 login() { # the first sign-in of a granted account is its owner's enrolment of a second factor
   local code
   if [ ! -s "$secrets/$1.json" ]; then
-    echo "\$ facetrail enrol $1    # password typed at the prompt; shows the QR code" >&2
-    "$VENV/bin/facetrail" enrol "$1" --json >"$secrets/$1.json"
+    local invite
+    invite=$("$PY" "$(dirname "$0")/mailed_invite.py" "$FACETRAIL_MAIL_DIR" "$1")
+    echo "\$ facetrail enrol $1 ${invite:+--invite $invite }   # the code mailed to $1; password typed at the prompt; shows the QR code" >&2
+    "$VENV/bin/facetrail" enrol "$1" ${invite:+--invite "$invite"} --json >"$secrets/$1.json"
     code=$(fresh_code "$1")
     echo "\$ facetrail enrol $1 --code $code" >&2
     "$VENV/bin/facetrail" enrol "$1" --code "$code"

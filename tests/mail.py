@@ -10,13 +10,18 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+#: Every message any Mailbox of this test process received: what people read their codes from.
+RECEIVED: list[email.message.Message] = []
+
 
 class Mailbox:
     def __init__(self) -> None:
         self.messages: list[email.message.Message] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))
+        message = email.message_from_bytes(envelope.content)
+        self.messages.append(message)
+        RECEIVED.append(message)
         return "250 OK"
 
 

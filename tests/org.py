@@ -3,8 +3,12 @@ and two investigators, all signed in for real (argon2id password + TOTP)."""
 
 from __future__ import annotations
 
+import email
+import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+
+from sqlalchemy import select
 
 from facetrail.governance.credentials import Principal, Role, totp_now
 from facetrail.governance.policy import ApprovalMode, Policy
@@ -16,6 +20,8 @@ from facetrail.services import policy as policy_service
 from facetrail.services.accounts import NewAccount
 from facetrail.services.context import AppContext
 from facetrail.services.search import ProbeImage, SearchRequest, SearchResult, search
+from facetrail.store.schema import OutboxEmail
+from tests.mail import RECEIVED
 
 PASSWORD = "correct horse battery"
 AGENCY = "county"
@@ -52,12 +58,47 @@ def sign_in(
     return auth.login(ctx, enrolment.username, password, code, now=at)
 
 
+_INVITE = re.compile(r"--invite ([0-9A-F-]+)")
+
+
+def mailed_invite(ctx: AppContext, username: str) -> str | None:
+    """The enrolment code mailed to ``username`` (None if none was): read as its owner reads
+    it, from the mail still queued, the pickup folder or what the test SMTP server received."""
+    with ctx.sessions() as session:
+        user = acc.user_by_name(session, username)
+        subject = f"[facetrail] your enrolment code for {username}"
+        rows = session.scalars(
+            select(OutboxEmail.body)
+            .where(OutboxEmail.recipient == user.email, OutboxEmail.subject == subject)
+            .order_by(OutboxEmail.id.desc())
+        ).all()
+    if not rows:
+        return None
+    bodies = [rows[0]]
+    if ctx.settings.mail_dir is not None and ctx.settings.mail_dir.is_dir():
+        files = sorted(ctx.settings.mail_dir.iterdir())
+        dropped = [email.message_from_bytes(p.read_bytes()) for p in files]
+        bodies += [str(m.get_payload()) for m in dropped[::-1] if m["Subject"] == subject]
+    bodies += [str(m.get_payload()) for m in RECEIVED[::-1] if m["Subject"] == subject]
+    for body in bodies:
+        if found := _INVITE.search(body):
+            return found.group(1)
+    raise AssertionError(f"the enrolment code mailed to {username} was not found")
+
+
 def enrol(
-    ctx: AppContext, username: str, *, password: str = PASSWORD, now: datetime | None = None
+    ctx: AppContext,
+    username: str,
+    *,
+    password: str = PASSWORD,
+    now: datetime | None = None,
+    invite: str | None = None,
 ) -> tuple[acc.Enrolment, auth.LoginResult]:
     """The owner's first sign-in: they are shown their second factor and confirm it with a
-    code (signed in). Returns what they were shown and the session."""
-    shown = enrolment_service.begin_enrolment(ctx, username, password, now=now)
+    code (signed in); an account set up by someone else gives the code mailed to its owner.
+    Returns what they were shown and the session."""
+    invite = invite or mailed_invite(ctx, username)
+    shown = enrolment_service.begin_enrolment(ctx, username, password, invite=invite, now=now)
     assert shown.totp_secret is not None
     code, at = next_code(shown.totp_secret, now)
     return shown, enrolment_service.confirm_enrolment(ctx, username, password, code, now=at)

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_from: str = "facetrail@localhost"
+    #: Without an SMTP host, mail may be dropped as .eml files (0600) into this pickup folder
+    #: for a local mail system to deliver (as IIS and Exchange pickup folders do).
+    mail_dir: Path | None = None
     #: Signed audit checkpoints are made when this many entries or seconds have passed since
     #: the last one (checked by ``housekeeping``, which every signed-in command runs).
     checkpoint_every_entries: int = Field(default=1000, gt=0)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import email
 import json
+import re
 import time
 from pathlib import Path
 
@@ -31,6 +33,9 @@ class Terminal:
         monkeypatch.setenv("FACETRAIL_ADMIN_PASSWORD", PASSWORD)
         monkeypatch.setenv("FACETRAIL_NEW_PASSWORD", PASSWORD)
         monkeypatch.setenv("FACETRAIL_PASSWORD", PASSWORD)
+        # No SMTP here: mail goes to a pickup folder, where each person reads their own.
+        self.mail_dir = home.parent / f"{home.name}.mail"
+        monkeypatch.setenv("FACETRAIL_MAIL_DIR", str(self.mail_dir))
         get_settings.cache_clear()
         self.home = home
         self.runner = CliRunner()
@@ -75,12 +80,27 @@ class Terminal:
             self.token_file.chmod(0o600)
             return
         if username not in self.secrets:
-            shown = json.loads(self("enrol", username, "--json"))
+            invite = self.invite(username)
+            given = ["--invite", invite] if invite else []
+            shown = json.loads(self("enrol", username, *given, "--json"))
             self.secrets[username] = shown["totp_secret"]
             self("enrol", username, "--code", self.code(username))
         else:
             self("login", username, "--code", self.code(username))
         self.sessions[username] = self.token_file.read_text()
+
+    def invite(self, username: str) -> str | None:
+        """The latest enrolment code mailed to ``username`` (None if none was)."""
+        wanted = f"[facetrail] your enrolment code for {username}"
+        if not self.mail_dir.is_dir():
+            return None
+        for path in sorted(self.mail_dir.glob("*.eml"), reverse=True):
+            mail = email.message_from_bytes(path.read_bytes())
+            if mail["Subject"] == wanted:
+                found = re.search(r"--invite ([0-9A-F-]+)", str(mail.get_payload()))
+                assert found is not None, path
+                return found.group(1)
+        return None
 
     def account(self, username: str, agency: str, *roles: str) -> None:
         """Granted by whoever is signed in."""

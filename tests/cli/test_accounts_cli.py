@@ -44,8 +44,12 @@ def test_init_login_whoami(term: Terminal, monkeypatch: pytest.MonkeyPatch) -> N
         "--role",
         "gallery_admin",
     )
-    assert "otpauth" not in granted and "facetrail enrol gus" in granted
-    shown = term("enrol", "gus")
+    assert "otpauth" not in granted and "facetrail enrol gus --invite CODE" in granted
+    # root, who set gus's password, cannot enrol for gus: the code went to gus's mail alone.
+    assert "enrolment code" in " ".join(term("enrol", "gus", code=2).split())
+    invite = term.invite("gus")
+    assert invite is not None and invite not in granted
+    shown = term("enrol", "gus", "--invite", invite)
     assert "Scan this QR code" in shown and "otpauth://totp/facetrail:gus" in shown
     qr = [line for line in shown.splitlines() if set(line) <= set("█▀▄ \xa0") and len(line) > 20]
     assert len(qr) >= 10 and len({len(line) for line in qr}) == 1  # a square block of modules

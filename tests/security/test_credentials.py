@@ -10,7 +10,7 @@ import os
 import stat
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -35,11 +35,11 @@ from facetrail.services import authentication as auth
 from facetrail.services import enrolment
 from facetrail.services.accounts import NewAccount
 from facetrail.services.context import AppContext
-from facetrail.store.schema import AuditEntryRow, User
+from facetrail.store.schema import AuditEntryRow, InboxMessage, User
 from tests.cli.conftest import term
 from tests.cli.terminal import PASSWORD as CLI_PASSWORD
 from tests.cli.terminal import Terminal
-from tests.org import PASSWORD, Org, enrol, make_county, next_code, sign_in
+from tests.org import PASSWORD, Org, enrol, mailed_invite, make_county, next_code, sign_in
 
 __all__ = ["term"]  # the CLI tests' fixture: a fresh home driven through the real CLI
 
@@ -258,6 +258,9 @@ def test_totp_secrets_are_not_in_the_database_in_plaintext(county: Org) -> None:
 
 
 def test_a_granted_account_has_no_secret_until_its_owner_enrols(county: Org) -> None:
+    """The head who grants nia's account knows the password they gave, but not the enrolment
+    code mailed to nia alone: the head cannot enrol a second factor in nia's name (each try
+    audited and counted); nia can, once."""
     ctx = county.ctx
     granted = acc.create_user(
         ctx, county.people["head"], NewAccount("nia", "n@county", PASSWORD, "county")
@@ -265,11 +268,22 @@ def test_a_granted_account_has_no_secret_until_its_owner_enrols(county: Org) -> 
     assert granted.totp_secret is None and granted.totp_uri is None
     assert granted.recovery_codes == ()
     assert _user(ctx, "nia").totp_secret is None
+    invite = mailed_invite(ctx, "nia")
+    assert invite is not None and invite not in repr(granted)
+    with ctx.sessions() as s:  # the code is nowhere the granter (or a reader of the log) looks
+        logged = " ".join(s.scalars(select(AuditEntryRow.details)))
+        inboxes = " ".join(s.scalars(select(InboxMessage.body)))
+    assert invite not in logged and invite not in inboxes
     with pytest.raises(EnrolmentRequiredError):
         auth.login(ctx, "nia", PASSWORD, "123456")  # nothing works before enrolment
     with pytest.raises(AuthError):
-        enrolment.begin_enrolment(ctx, "nia", "a wrong password")
-    shown = enrolment.begin_enrolment(ctx, "nia", PASSWORD)
+        enrolment.begin_enrolment(ctx, "nia", "a wrong password", invite=invite)
+    with pytest.raises(AuthError, match="enrolment code"):  # the granter, with the password
+        enrolment.begin_enrolment(ctx, "nia", PASSWORD)
+    with pytest.raises(AuthError):  # ... and a guessed code
+        enrolment.begin_enrolment(ctx, "nia", PASSWORD, invite="000000-000000-000000-000000")
+    assert _user(ctx, "nia").totp_secret is None and _user(ctx, "nia").failed_logins == 3
+    shown = enrolment.begin_enrolment(ctx, "nia", PASSWORD, invite=invite.lower())
     assert shown.totp_secret and shown.totp_uri and len(shown.recovery_codes) == 10
     code, at = next_code(shown.totp_secret)
     with pytest.raises(EnrolmentRequiredError):  # shown, not yet confirmed: still nothing
@@ -278,15 +292,33 @@ def test_a_granted_account_has_no_secret_until_its_owner_enrols(county: Org) -> 
         enrolment.confirm_enrolment(ctx, "nia", PASSWORD, "000000", now=at)
     session = enrolment.confirm_enrolment(ctx, "nia", PASSWORD, code, now=at)
     assert auth.authenticate(ctx, session.token).username == "nia"
-    with pytest.raises(Exception, match="enrolled already"):
-        enrolment.begin_enrolment(ctx, "nia", PASSWORD)  # a second enrolment needs a reset
+    with pytest.raises(Exception, match="enrolled already"):  # the code is used up
+        enrolment.begin_enrolment(ctx, "nia", PASSWORD, invite=invite)
     assert [e.subject for e in _entries(ctx, "auth.enrol")].count("nia") == 1
     refused = _entries(ctx, "auth.enrol.begin.refused") + _entries(ctx, "auth.enrol.refused")
     assert sorted(json.loads(e.details)["code"] for e in refused) == [
         "auth_failed",
         "auth_failed",
+        "auth_failed",
+        "auth_failed",
         "wrong_state",
     ]
+
+
+def test_a_second_factor_reset_mails_a_new_code_to_the_owner_alone(county: Org) -> None:
+    """The head resets ivy's second factor: the head cannot enrol one for her (the new code
+    went to ivy), an old code does not work, and a code expires."""
+    ctx, p = county.ctx, county.people
+    enrolment.reset_second_factor(ctx, p["head"], "ivy", "lost her phone; seen in person")
+    invite = mailed_invite(ctx, "ivy")
+    assert invite is not None
+    with pytest.raises(AuthError, match="enrolment code"):
+        enrolment.begin_enrolment(ctx, "ivy", PASSWORD)
+    later = datetime.now(UTC) + acc.ENROL_CODE_LIFETIME + timedelta(minutes=1)
+    with pytest.raises(AuthError, match="expired"):
+        enrolment.begin_enrolment(ctx, "ivy", PASSWORD, invite=invite, now=later)
+    county.enrolments["ivy"], result = enrol(ctx, "ivy", invite=invite)
+    assert result.principal.username == "ivy"
 
 
 # --- repairs by the right person, refusals on the record --------------------------------

@@ -54,7 +54,11 @@ def test_head_is_told_by_mail_and_inbox(tmp_path: Path, smtp: tuple[Mailbox, int
         subjects = [m["Subject"] for m in box.messages]
         # The head hears of everything; the supervisor a request names hears of it too.
         to_sup = [m["Subject"] for m in box.messages if m["To"] == "sup@county.gov"]
-        assert to_sup == ["[facetrail] account request: ivy"]
+        # Each person set up by someone else gets their own enrolment code, and only they.
+        assert to_sup == [
+            "[facetrail] your enrolment code for sup",
+            "[facetrail] account request: ivy",
+        ]
         assert all(
             m["To"] == "head@county.gov" for m in box.messages if m["To"] != "sup@county.gov"
         )

@@ -101,14 +101,14 @@ def agency_create(
 TrialOpt = Annotated[bool, typer.Option("--trial", help="A trial account (expires).")]
 
 
-def _enrolled(enrolment: Enrolment, as_json: bool, said: str) -> None:
+def _enrolled(enrolment: Enrolment, as_json: bool, said: str, *, invited: str = "") -> None:
     if as_json:
         print_json(enrolment)
         return
     console.print(said)
     console.print(
         f"{escape(enrolment.username)} enrols a second factor at first sign-in: "
-        f"facetrail enrol {escape(enrolment.username)}"
+        f"facetrail enrol {escape(enrolment.username)}{invited}"
     )
 
 
@@ -133,7 +133,12 @@ def account_create(
     with signed_in() as (ctx, me):
         enrolment = run_service(lambda: accounts.create_user(ctx, me, account))
     roles_said = ", ".join(r.value for r in roles)
-    _enrolled(enrolment, as_json, f"created {username} in {escape(agency)} ({roles_said})")
+    _enrolled(
+        enrolment,
+        as_json,
+        f"created {username} in {escape(agency)} ({roles_said})",
+        invited=" --invite CODE (the code is mailed to them alone)",
+    )
 
 
 @account_app.command("request")

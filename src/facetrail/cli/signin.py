@@ -148,11 +148,19 @@ def enrol_cmd(
     code: Annotated[
         str | None, typer.Option(help="A code from the new secret: completes the enrolment.")
     ] = None,
+    invite: Annotated[
+        str | None,
+        typer.Option(
+            help="The enrolment code mailed to you when someone else set up your account or "
+            "reset your second factor."
+        ),
+    ] = None,
     password_stdin: PasswordStdinOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """First sign-in of a new account (or after a second-factor reset): shows you your TOTP
-    secret, QR code and recovery codes, then takes a code from it and signs you in.
+    secret, QR code and recovery codes, then takes a code from it and signs you in. An account
+    someone else set up needs the enrolment code mailed to you (--invite).
 
     Without --code it shows a new secret (in a terminal it then asks for a code); run it again
     with --code to confirm. After a password reset it also asks for your new password."""
@@ -163,7 +171,9 @@ def enrol_cmd(
     with open_context() as ctx:
         run_service(lambda: check_session_token_file(ctx.settings.session_token_file))
         if code is None:
-            shown = run_service(lambda: enrolment.begin_enrolment(ctx, username, password))
+            shown = run_service(
+                lambda: enrolment.begin_enrolment(ctx, username, password, invite=invite)
+            )
             if as_json:
                 print_json(shown)
             else:

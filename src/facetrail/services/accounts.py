@@ -10,6 +10,7 @@ transaction, since the refused action's transaction rolls back).
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -49,7 +50,12 @@ from facetrail.services.authorization import (
     visible_user,
 )
 from facetrail.services.context import AppContext
-from facetrail.services.notifications import deliver_outbox, notify_head, notify_users
+from facetrail.services.notifications import (
+    deliver_outbox,
+    mail_privately,
+    notify_head,
+    notify_users,
+)
 from facetrail.services.unit_of_work import action, refuse
 from facetrail.store.schema import (
     Agency,
@@ -60,6 +66,7 @@ from facetrail.store.schema import (
 )
 
 __all__ = [
+    "ENROL_CODE_LIFETIME",
     "Enrolment",
     "NewAccount",
     "Principal",
@@ -67,6 +74,7 @@ __all__ = [
     "checked_account",
     "inactive_reason",
     "refuse",
+    "send_enrol_code",
     "utc_now",
 ]
 
@@ -162,6 +170,30 @@ def _add_user(
     for role in account.roles:
         session.add(UserRole(user_id=user.id, role=Role(role).value))
     return Enrolment(user.username, status)
+
+
+#: How long a mailed enrolment code works.
+ENROL_CODE_LIFETIME = timedelta(days=7)
+
+
+def send_enrol_code(session: Session, user: User, by: str, why: str) -> None:
+    """A one-time enrolment code, mailed to ``user`` alone and stored only as a hash: whoever
+    set up their account (or reset their second factor) knows the password they gave, but
+    cannot enrol a second factor in their name without this code (``begin_enrolment``)."""
+    code = "-".join(secrets.token_hex(3).upper() for _ in range(4))
+    expires = utc_now() + ENROL_CODE_LIFETIME
+    user.enrol_code_hash = cred.secret_hash(code)
+    user.enrol_code_expires_at = expires
+    mail_privately(
+        session,
+        user,
+        f"your enrolment code for {user.username}",
+        f"{by} {why} your facetrail account {user.username}.\n\n"
+        f"Enrol your second factor yourself with this one-time code:\n\n"
+        f"    facetrail enrol {user.username} --invite {code}\n\n"
+        f"It works once, until {expires:%Y-%m-%d %H:%M} UTC. No one else has been shown it. "
+        "If you did not expect this mail, tell your agency's head.",
+    )
 
 
 def init_system(ctx: AppContext, admin: NewAccount) -> Enrolment:
@@ -326,6 +358,7 @@ def create_user(ctx: AppContext, actor: Principal, account: NewAccount) -> Enrol
         enrolment = _add_user(session, account, agency, "active", None)
         user = user_by_name(session, account.username)
         user.approved_by = actor.user_id
+        send_enrol_code(session, user, actor.username, "set up")
         roles = ", ".join(sorted(Role(r).value for r in account.roles))
         notify_head(
             session,

@@ -54,7 +54,10 @@ MAX_TOKEN_DAYS = 90
 T = TypeVar("T")
 #: Which second factor an attempt must show: none (password only), the enrolled one (TOTP or
 #: a recovery code), or the TOTP secret being enrolled.
-Factor = Literal["none", "enrolled", "enrolling"]
+#: What is checked after the password: nothing, the enrolled second factor, the code of a
+#: second factor being enrolled, or the mailed enrolment code (``invite``: only for an account
+#: set up, or whose second factor was reset, by someone else).
+Factor = Literal["none", "enrolled", "enrolling", "invite"]
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,8 @@ def _verify(
         ), "password_expired"
     if check is not None and (objection := check(user)) is not None:
         return objection, "refused"
+    if factor == "invite":
+        return _enrol_code(user, code, now, vague)
     if factor == "none":
         return None, "password"
     if factor == "enrolled" and user.totp_enrolled_at is None:
@@ -154,6 +159,31 @@ def _verify(
     if matched in ("totp", "recovery_code"):
         return None, matched
     return _failed(user, now, vague), matched
+
+
+def _enrol_code(
+    user: User, code: str | None, now: datetime, vague: FacetrailError
+) -> tuple[FacetrailError | None, str]:
+    """An account someone else set up enrols only with the code mailed to its owner; a wrong
+    or missing one counts as a failed sign-in."""
+    if user.enrol_code_hash is None:
+        return None, "password"
+    expires = as_utc(user.enrol_code_expires_at)
+    if expires is not None and expires <= now:
+        return AuthError(
+            "the enrolment code has expired; ask your agency's head to reset your second "
+            "factor (a new code is mailed to you)",
+            subject=user.username,
+        ), "enrol_code_expired"
+    if code and cred.same_hash(cred.secret_hash(code.upper()), user.enrol_code_hash):
+        return None, "enrol_code"
+    hint = AuthError(
+        "wrong username, password or code (an account set up by someone else also needs the "
+        "enrolment code mailed to "
+        "its owner: --invite CODE)",
+        subject=user.username,
+    )
+    return _failed(user, now, hint), "enrol_code"
 
 
 def _failed(user: User, now: datetime, problem: FacetrailError) -> FacetrailError:

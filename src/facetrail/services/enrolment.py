@@ -37,7 +37,7 @@ from facetrail.governance import credentials as cred
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import PLATFORM_ROLES, Actor, may_reinstate
 from facetrail.governance.credentials import Principal, Role
-from facetrail.services.accounts import Enrolment, principal_of, refuse
+from facetrail.services.accounts import Enrolment, principal_of, refuse, send_enrol_code
 from facetrail.services.authentication import (
     SESSION_TOKEN_LIFETIME,
     LoginResult,
@@ -99,12 +99,21 @@ def issue_second_factor(
 
 
 def begin_enrolment(
-    ctx: AppContext, username: str, password: str, *, now: datetime | None = None
+    ctx: AppContext,
+    username: str,
+    password: str,
+    *,
+    invite: str | None = None,
+    now: datetime | None = None,
 ) -> Enrolment:
     """First sign-in of an account without a second factor: checks the password (as a
     sign-in) and shows the owner a new TOTP secret, its otpauth URI and recovery codes, none
-    of which work until ``confirm_enrolment``. Asked again, it starts afresh. Audited:
-    ``auth.enrol.begin`` or ``auth.enrol.begin.refused``."""
+    of which work until ``confirm_enrolment``. Asked again, it starts afresh. An account set
+    up by someone else, or whose second factor was reset, also needs ``invite``: the
+    enrolment code mailed to its owner alone (``accounts.send_enrol_code``), so the one who
+    knows the password they gave cannot enrol in the owner's name. Audited:
+    ``auth.enrol.begin`` or ``auth.enrol.begin.refused``; a wrong code counts towards the
+    lockout."""
     at = now or utc_now()
     key = totp_key(ctx)
 
@@ -125,8 +134,8 @@ def begin_enrolment(
         ctx,
         username,
         password,
-        None,
-        factor="none",
+        invite,
+        factor="invite",
         refused_kind="auth.enrol.begin.refused",
         act=act,
         check=check,
@@ -155,6 +164,8 @@ def confirm_enrolment(
 
     def act(session: Session, user: User, factor: str) -> LoginResult:
         user.totp_enrolled_at = at
+        user.enrol_code_hash = None  # used up
+        user.enrol_code_expires_at = None
         changed = _set_password(user, new_password)
         expires = at + SESSION_TOKEN_LIFETIME
         token, _ = add_token(session, user.id, "session", expires)
@@ -347,7 +358,8 @@ def reset_password(
 def reset_second_factor(ctx: AppContext, actor: Principal, username: str, reason: str) -> None:
     """After verifying the person (who lost their authenticator and recovery codes): their
     TOTP secret and recovery codes are deleted and every token revoked; they enrol a new one
-    at their next sign-in. By the head of their agency or a system admin (see ``_may_reset``).
+    at their next sign-in with the enrolment code mailed to them alone (not to the one who
+    reset it). By the head of their agency or a system admin (see ``_may_reset``).
     Audited (``account.mfa.reset``), refusals too."""
     with action(ctx, actor.username, "account.mfa.reset", username) as session:
         who = current_actor(session, actor)
@@ -362,6 +374,7 @@ def reset_second_factor(ctx: AppContext, actor: Principal, username: str, reason
         user.totp_last_step = None
         session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
         _revoke_tokens(session, user.id, utc_now())
+        send_enrol_code(session, user, actor.username, "reset the second factor of")
         _tell(
             session,
             user,

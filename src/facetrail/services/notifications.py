@@ -10,6 +10,7 @@ Authorisation: internal (called by account services). Audit: delivery failures a
 
 from __future__ import annotations
 
+import os
 import smtplib
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -74,10 +75,45 @@ def notify_users(session: Session, user_ids: list[int], subject: str, body: str)
         )
 
 
-def deliver_outbox(ctx: AppContext, limit: int = 100) -> int:
-    """Send queued e-mails; returns how many were sent. Without an SMTP host, sends none."""
+def mail_privately(session: Session, user: User, subject: str, body: str) -> None:
+    """Queue an e-mail for ``user`` alone (a one-time code): no inbox copy that others with
+    the database could read back later, and its body is blanked once delivered."""
+    session.add(
+        OutboxEmail(
+            recipient=user.email,
+            subject=f"[facetrail] {subject}",
+            body=body,
+            attempts=0,
+            private=True,
+        )
+    )
+
+
+#: What a delivered private mail's body becomes.
+DELIVERED_PRIVATE = "(delivered to its recipient; held a one-time code, not kept)"
+
+
+def _send(ctx: AppContext, message: EmailMessage, mail_id: int) -> None:
+    """Over SMTP, or as an .eml file in the pickup folder (created 0600, never through a
+    link). Raises OSError or SMTPException."""
     settings = ctx.settings
-    if not settings.smtp_host:
+    if settings.smtp_host:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
+            smtp.send_message(message)
+        return
+    assert settings.mail_dir is not None
+    settings.mail_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target = settings.mail_dir / f"facetrail-{mail_id:08d}.eml"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(message.as_bytes())
+
+
+def deliver_outbox(ctx: AppContext, limit: int = 100) -> int:
+    """Send queued e-mails; returns how many were sent. Without an SMTP host or a pickup
+    folder (``mail_dir``), sends none: they stay queued."""
+    settings = ctx.settings
+    if not settings.smtp_host and settings.mail_dir is None:
         return 0
     with ctx.sessions() as session:
         pending = list(
@@ -97,8 +133,9 @@ def deliver_outbox(ctx: AppContext, limit: int = 100) -> int:
         message.set_content(mail.body)
         error: str | None = None
         try:
-            with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
-                smtp.send_message(message)
+            _send(ctx, message, mail.id)
+        except FileExistsError:
+            continue  # another process dropped it meanwhile and marks it sent
         except (OSError, smtplib.SMTPException) as exc:
             error = f"{type(exc).__name__}: {exc}"
         with ctx.transaction() as session:
@@ -107,6 +144,8 @@ def deliver_outbox(ctx: AppContext, limit: int = 100) -> int:
             row.attempts += 1
             if error is None:
                 row.sent_at = datetime.now(UTC)
+                if row.private:
+                    row.body = DELIVERED_PRIVATE
                 sent += 1
             else:
                 row.last_error = error

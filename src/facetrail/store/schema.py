@@ -207,6 +207,10 @@ class User(Base):
     totp_enrolled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: set by a password reset: the one-time password works until then, only to set a new one
     password_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: SHA-256 of the one-time enrolment code mailed to the owner alone when someone else set
+    #: up the account or reset its second factor: enrolling needs it (the granter never sees it)
+    enrol_code_hash: Mapped[str | None] = mapped_column(String(64))
+    enrol_code_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class UserRole(Base):
@@ -267,6 +271,9 @@ class OutboxEmail(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: for the recipient's eyes only (an enrolment code): never copied to an inbox, and its
+    #: body is blanked once delivered
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class PolicyVersion(Base):
