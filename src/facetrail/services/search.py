@@ -16,26 +16,16 @@ approvals, denials, runs and failures are entries, each in the same transaction 
 from __future__ import annotations
 
 import json
-import re
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
-    CaseNumberError,
-    DailyLimitError,
-    FaceIndexError,
     FacetrailError,
-    GalleryNotAllowedError,
-    ImageError,
-    InvalidRequestError,
-    JustificationError,
-    NoFaceError,
     NotFoundError,
-    OffenseNotAllowedError,
     PermissionDeniedError,
     RecordMismatchError,
     SearchFailedError,
@@ -45,10 +35,10 @@ from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import may_decide_search
 from facetrail.governance.credentials import Principal, Role
-from facetrail.governance.policy import Policy
-from facetrail.governance.records import roles_problem, search_problem
-from facetrail.services._matching import GalleryRun, crop, search_gallery
-from facetrail.services.accounts import agency_by_name, current_policy
+from facetrail.governance.records import search_problem
+from facetrail.services._matching import GalleryRun, search_gallery
+from facetrail.services._search_policy import request_problem
+from facetrail.services._search_store import fresh_result, mark_done, store_failure, store_runs
 from facetrail.services.authorization import current_actor, inactive_reason, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_users
@@ -67,7 +57,6 @@ from facetrail.services.search_model import (
 from facetrail.services.unit_of_work import action, refuse
 from facetrail.store.schema import (
     Agency,
-    SearchCandidate,
     SearchRecord,
     User,
     UserRole,
@@ -88,120 +77,6 @@ __all__ = [
     "run_approved",
     "search",
 ]
-
-
-def _policy_problem(
-    session: Session, request: SearchRequest, now: datetime
-) -> tuple[FacetrailError | None, Agency | None, int, Policy]:
-    """Everything checked before a probe is looked at: who, for whom, why, where, how often."""
-    actor = request.requester
-    found = session.execute(
-        select(User, Agency)
-        .join(Agency, Agency.id == User.agency_id)
-        .where(User.id == actor.user_id)
-    ).first()
-    if found is None:
-        return NotFoundError("no such user", subject=actor.username), None, 0, Policy()
-    user, own_agency = found
-    inactive = inactive_reason(user, now)
-    if inactive is not None:
-        return inactive, None, 0, Policy()
-    if tampered := roles_problem(session, user):
-        return (
-            RecordMismatchError(tampered, subject=f"user_roles:{user.username}"),
-            None,
-            0,
-            Policy(),
-        )
-    roles = frozenset(session.scalars(select(UserRole.role).where(UserRole.user_id == user.id)))
-    if request.on_behalf_of is not None:
-        if Role.NETWORK_OPERATOR.value not in roles:
-            return (
-                PermissionDeniedError(
-                    "only a network operator searches on behalf of another agency",
-                    subject=request.on_behalf_of,
-                ),
-                None,
-                0,
-                Policy(),
-            )
-        agency = agency_by_name(session, request.on_behalf_of)
-        if own_agency.network_id is None or own_agency.network_id != agency.network_id:
-            return (
-                PermissionDeniedError(
-                    "that agency is not a member of your network", subject=agency.name
-                ),
-                None,
-                0,
-                Policy(),
-            )
-    else:
-        agency = own_agency
-        if Role.INVESTIGATOR.value not in roles:
-            return (
-                PermissionDeniedError("only investigators search", subject=actor.username),
-                agency,
-                0,
-                Policy(),
-            )
-    version, policy = current_policy(session, agency.id)
-    problem: FacetrailError | None = None
-    case = request.case_number.strip()
-    if not case:
-        problem = CaseNumberError("a case number is required", subject="case_number")
-    elif (malformed := _field_problem(request)) is not None:
-        problem = malformed
-    elif not re.fullmatch(policy.case_pattern, case):
-        problem = CaseNumberError(
-            f"{case!r} does not match the agency's case number pattern {policy.case_pattern!r}",
-            subject="case_number",
-        )
-    elif request.offense not in policy.offenses:
-        problem = OffenseNotAllowedError(
-            f"offense category {request.offense!r} is not allowed by {agency.name}'s policy "
-            f"(allowed: {', '.join(policy.offenses)})",
-            subject="offense",
-        )
-    elif len(request.justification.strip()) < policy.min_justification:
-        problem = JustificationError(
-            f"justification needs at least {policy.min_justification} characters",
-            subject="justification",
-        )
-    elif not request.galleries:
-        problem = InvalidRequestError("name at least one gallery", subject="galleries")
-    elif outside := [g for g in request.galleries if g not in policy.galleries]:
-        problem = GalleryNotAllowedError(
-            f"gallery {outside[0]!r} is outside {agency.name}'s policy", subject=outside[0]
-        )
-    elif not 1 <= request.top <= 1000:
-        problem = InvalidRequestError("top must be between 1 and 1000", subject="top")
-    elif not request.probes:
-        problem = InvalidRequestError("at least one probe image is needed", subject="probes")
-    else:
-        today = session.scalar(
-            select(func.count(SearchRecord.id)).where(
-                SearchRecord.requester_id == user.id,
-                SearchRecord.created_at >= now - timedelta(days=1),
-                or_(SearchRecord.fault.is_(None), SearchRecord.fault != "system"),
-            )
-        )
-        if (today or 0) >= policy.daily_limit:
-            problem = DailyLimitError(
-                f"{policy.daily_limit} searches in the last 24 hours: the daily limit",
-                subject=actor.username,
-            )
-    return problem, agency, version, policy
-
-
-def _field_problem(request: SearchRequest) -> FacetrailError | None:
-    """The request's case number and justification against ``governance.fields`` (the floor
-    for every agency; its policy may ask for more)."""
-    try:
-        fields.check_case_number(request.case_number)
-        fields.check_free_text("justification", request.justification)
-    except FacetrailError as error:
-        return error
-    return None
 
 
 def search(
@@ -228,7 +103,7 @@ def search(
     }
     subject = request.case_number or "(no case number)"
     with action(ctx, who, "search", subject, details) as session:
-        problem, agency, version, policy = _policy_problem(session, request, now)
+        problem, agency, version, policy = request_problem(session, request, now)
         if problem is not None:
             raise problem
         assert agency is not None
@@ -444,12 +319,12 @@ def _execute(
         if record.status != "approved":
             raise StateError(f"search is {record.status} already", subject=f"search:{search_id}")
         if error is not None:
-            _store_failure(session, record, actor, error)
+            store_failure(session, record, actor, error)
         else:
             seconds = time.perf_counter() - started
-            _mark_done(record, runs)
-            ids = _store_runs(session, record, runs, actor, seconds)
-            result = _fresh_result(
+            mark_done(record, runs)
+            ids = store_runs(session, record, runs, actor, seconds)
+            result = fresh_result(
                 ctx, record, agency_name, requester_name, runs, ids, include_crops, seconds
             )
     if error is not None:
@@ -475,132 +350,3 @@ def _run_galleries(
             f"the search engine failed ({type(exc).__name__}); it can be run again",
             subject="search",
         )
-
-
-#: Failures caused by what the requester sent; every other failure is a system fault.
-_INPUT_FAULTS = (ImageError, NoFaceError, FaceIndexError, InvalidRequestError)
-
-
-def _produced(runs: list[GalleryRun]) -> dict[str, dict[str, object]]:
-    """What produced each gallery's candidates, as stored and as logged."""
-    return {r.gallery: r.producer.__dict__ for r in runs}
-
-
-def _store_failure(
-    session: Session, record: SearchRecord, actor: str, error: FacetrailError
-) -> None:
-    record.status = "failed"
-    record.completed_at = utc_now()
-    record.fault = "input" if isinstance(error, _INPUT_FAULTS) else "system"
-    append(
-        session,
-        AuditEvent(
-            actor,
-            "search.failed",
-            f"search:{record.id}",
-            {"code": error.code, "reason": str(error), "fault": record.fault},
-        ),
-    )
-
-
-def _mark_done(record: SearchRecord, runs: list[GalleryRun]) -> None:
-    record.status = "done"
-    record.completed_at = utc_now()
-    record.produced_by = json.dumps(_produced(runs))
-    record.probe_faces = json.dumps([asdict(f) for f in runs[0].probe_faces])
-
-
-def _store_runs(
-    session: Session, record: SearchRecord, runs: list[GalleryRun], actor: str, seconds: float
-) -> list[int]:
-    """Store the candidates of a search marked done (-> their ids, in order); log the run."""
-    sources = {c.source for run in runs for c in run.candidates}  # few: serialised once each
-    source_json = {source: json.dumps(source.__dict__) for source in sources}
-    rows = [
-        {
-            "search_id": record.id,
-            "gallery": run.gallery,
-            "rank": c.rank,
-            "score": c.score,
-            "template_id": c.template_id,
-            "image_sha256": c.image_sha256,
-            "image_name": c.image_name,
-            "subject_ref": c.subject_ref,
-            "face_index": c.face_index,
-            "x1": c.bbox[0],
-            "y1": c.bbox[1],
-            "x2": c.bbox[2],
-            "y2": c.bbox[3],
-            "source": source_json[c.source],
-        }
-        for run in runs
-        for c in run.candidates
-    ]
-    ids: list[int] = []
-    if rows:  # one plain executemany (RETURNING would go row by row on SQLite), then the ids;
-        # Core on the session's connection: the ORM's bulk path and autoflush cost more
-        connection = session.connection()
-        connection.execute(insert(SearchCandidate), rows)
-        assigned = {
-            (gallery, rank): cid
-            for cid, gallery, rank in connection.execute(
-                select(SearchCandidate.id, SearchCandidate.gallery, SearchCandidate.rank).where(
-                    SearchCandidate.search_id == record.id
-                )
-            )
-        }
-        ids = [assigned[(run.gallery, c.rank)] for run in runs for c in run.candidates]
-    append(
-        session,
-        AuditEvent(
-            actor,
-            "search.run",
-            f"search:{record.id}",
-            {
-                "produced_by": _produced(runs),
-                "candidates": {
-                    r.gallery: [[c.template_id, round(c.score, 6)] for c in r.candidates]
-                    for r in runs
-                },
-                "seconds": round(seconds, 4),
-            },
-        ),
-    )
-    return ids
-
-
-def _fresh_result(
-    ctx: AppContext,
-    record: SearchRecord,
-    agency: str,
-    requester: str,
-    runs: list[GalleryRun],
-    ids: list[int],
-    include_crops: bool,
-    seconds: float,
-) -> SearchResult:
-    """The result of a search that just ran, from memory (no one has reviewed it yet)."""
-    candidates = [c for run in runs for c in run.candidates]
-    return SearchResult(
-        search_id=record.id,
-        status=record.status,
-        agency=agency,
-        requester=requester,
-        case_number=record.case_number,
-        offense=record.offense,
-        galleries=[r.gallery for r in runs],
-        produced_by={r.gallery: r.producer for r in runs},
-        probe_faces=runs[0].probe_faces,
-        fused_probes=len(json.loads(record.probes)),
-        candidates=[
-            replace(
-                c,
-                id=cid,
-                crop_jpeg=crop(ctx, c.image_sha256, c.bbox) if include_crops else None,
-            )
-            for c, cid in zip(candidates, ids, strict=True)
-        ],
-        second_review=record.second_review,
-        outcome=None,
-        seconds=seconds,
-    )

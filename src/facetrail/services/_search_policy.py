@@ -1,0 +1,155 @@
+"""What a search request must satisfy before any probe is looked at (``services.search``):
+who asks and for whom, why, where and how often, against the agency's current policy and the
+field rules of ``governance.fields``."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from facetrail.errors import (
+    CaseNumberError,
+    DailyLimitError,
+    FacetrailError,
+    GalleryNotAllowedError,
+    InvalidRequestError,
+    JustificationError,
+    NotFoundError,
+    OffenseNotAllowedError,
+    PermissionDeniedError,
+    RecordMismatchError,
+)
+from facetrail.governance import fields
+from facetrail.governance.credentials import Role
+from facetrail.governance.policy import Policy
+from facetrail.governance.records import roles_problem
+from facetrail.services.accounts import agency_by_name, current_policy
+from facetrail.services.authorization import inactive_reason
+from facetrail.services.search_model import (
+    SearchRequest,
+)
+from facetrail.store.schema import (
+    Agency,
+    SearchRecord,
+    User,
+    UserRole,
+)
+
+__all__ = ["field_problem", "request_problem"]
+
+
+def request_problem(
+    session: Session, request: SearchRequest, now: datetime
+) -> tuple[FacetrailError | None, Agency | None, int, Policy]:
+    """Everything checked before a probe is looked at: who, for whom, why, where, how often."""
+    actor = request.requester
+    found = session.execute(
+        select(User, Agency)
+        .join(Agency, Agency.id == User.agency_id)
+        .where(User.id == actor.user_id)
+    ).first()
+    if found is None:
+        return NotFoundError("no such user", subject=actor.username), None, 0, Policy()
+    user, own_agency = found
+    inactive = inactive_reason(user, now)
+    if inactive is not None:
+        return inactive, None, 0, Policy()
+    if tampered := roles_problem(session, user):
+        return (
+            RecordMismatchError(tampered, subject=f"user_roles:{user.username}"),
+            None,
+            0,
+            Policy(),
+        )
+    roles = frozenset(session.scalars(select(UserRole.role).where(UserRole.user_id == user.id)))
+    if request.on_behalf_of is not None:
+        if Role.NETWORK_OPERATOR.value not in roles:
+            return (
+                PermissionDeniedError(
+                    "only a network operator searches on behalf of another agency",
+                    subject=request.on_behalf_of,
+                ),
+                None,
+                0,
+                Policy(),
+            )
+        agency = agency_by_name(session, request.on_behalf_of)
+        if own_agency.network_id is None or own_agency.network_id != agency.network_id:
+            return (
+                PermissionDeniedError(
+                    "that agency is not a member of your network", subject=agency.name
+                ),
+                None,
+                0,
+                Policy(),
+            )
+    else:
+        agency = own_agency
+        if Role.INVESTIGATOR.value not in roles:
+            return (
+                PermissionDeniedError("only investigators search", subject=actor.username),
+                agency,
+                0,
+                Policy(),
+            )
+    version, policy = current_policy(session, agency.id)
+    problem: FacetrailError | None = None
+    case = request.case_number.strip()
+    if not case:
+        problem = CaseNumberError("a case number is required", subject="case_number")
+    elif (malformed := field_problem(request)) is not None:
+        problem = malformed
+    elif not re.fullmatch(policy.case_pattern, case):
+        problem = CaseNumberError(
+            f"{case!r} does not match the agency's case number pattern {policy.case_pattern!r}",
+            subject="case_number",
+        )
+    elif request.offense not in policy.offenses:
+        problem = OffenseNotAllowedError(
+            f"offense category {request.offense!r} is not allowed by {agency.name}'s policy "
+            f"(allowed: {', '.join(policy.offenses)})",
+            subject="offense",
+        )
+    elif len(request.justification.strip()) < policy.min_justification:
+        problem = JustificationError(
+            f"justification needs at least {policy.min_justification} characters",
+            subject="justification",
+        )
+    elif not request.galleries:
+        problem = InvalidRequestError("name at least one gallery", subject="galleries")
+    elif outside := [g for g in request.galleries if g not in policy.galleries]:
+        problem = GalleryNotAllowedError(
+            f"gallery {outside[0]!r} is outside {agency.name}'s policy", subject=outside[0]
+        )
+    elif not 1 <= request.top <= 1000:
+        problem = InvalidRequestError("top must be between 1 and 1000", subject="top")
+    elif not request.probes:
+        problem = InvalidRequestError("at least one probe image is needed", subject="probes")
+    else:
+        today = session.scalar(
+            select(func.count(SearchRecord.id)).where(
+                SearchRecord.requester_id == user.id,
+                SearchRecord.created_at >= now - timedelta(days=1),
+                or_(SearchRecord.fault.is_(None), SearchRecord.fault != "system"),
+            )
+        )
+        if (today or 0) >= policy.daily_limit:
+            problem = DailyLimitError(
+                f"{policy.daily_limit} searches in the last 24 hours: the daily limit",
+                subject=actor.username,
+            )
+    return problem, agency, version, policy
+
+
+def field_problem(request: SearchRequest) -> FacetrailError | None:
+    """The request's case number and justification against ``governance.fields`` (the floor
+    for every agency; its policy may ask for more)."""
+    try:
+        fields.check_case_number(request.case_number)
+        fields.check_free_text("justification", request.justification)
+    except FacetrailError as error:
+        return error
+    return None
