@@ -111,6 +111,18 @@ class DatabaseUnreadableError(StoreError):
     code = "database_unreadable"
 
 
+class NoHomeError(StoreError):
+    """There is no facetrail home where the command looked (nothing was created)."""
+
+    code = "no_home"
+
+
+class DatabaseDriverMissingError(StoreError):
+    """The database URL names a driver that is not installed (an optional extra)."""
+
+    code = "database_driver_missing"
+
+
 class GalleryNotFoundError(StoreError):
     code = "gallery_not_found"
 

@@ -62,6 +62,8 @@ def test_gallery_ingest_search_verify(term: Terminal, tmp_path: Path) -> None:
 
 
 def test_acting_needs_sign_in(term: Terminal, tmp_path: Path) -> None:
+    term.init()
+    term("logout")
     out = term("gallery", "create", "g", code=2)
     assert "not_logged_in" in out
     out = term.search(tmp_path / "nope.jpg", code=2)  # the probe is read first

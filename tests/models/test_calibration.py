@@ -17,7 +17,9 @@ def test_fmr_tracks_the_measured_share_of_impostors(scores: list[float], probe: 
     assert all(a >= b for a, b in zip(cal.fmr, cal.fmr[1:], strict=False))
     est = false_match_rate(cal, probe)
     assert est is not None
-    if probe > impostor.max():
+    # Beyond the highest table score (impostor scores kept to 6 decimals) is an upper bound;
+    # comparing with the float32 maximum itself failed for a probe within 5e-7 below it.
+    if probe > cal.scores[-1]:
         assert est.upper_bound and est.fmr == 1 / len(impostor)
     else:
         assert not est.upper_bound

@@ -44,7 +44,7 @@ def init_cmd(
     """
     settings = get_settings()
     password = Passwords(password_stdin).first_admin()
-    with open_context() as ctx:
+    with open_context(create=True) as ctx:
         enrolment = run_service(
             lambda: accounts.init_system(ctx, accounts.NewAccount(admin, email, password, agency))
         )

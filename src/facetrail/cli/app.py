@@ -8,6 +8,7 @@ import secrets
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,8 +17,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from facetrail.cli.render import err_console
-from facetrail.config import get_settings
-from facetrail.errors import FacetrailError, NotLoggedInError, SessionTokenFileError
+from facetrail.config import Settings, get_settings
+from facetrail.errors import (
+    FacetrailError,
+    NoHomeError,
+    NotLoggedInError,
+    SessionTokenFileError,
+)
 from facetrail.governance.credentials import Principal
 from facetrail.services.context import AppContext
 
@@ -54,6 +60,10 @@ network_app = typer.Typer(help="Networks of agencies.", no_args_is_help=True)
 account_app = typer.Typer(
     help="People's accounts: grant, request, approve, suspend.", no_args_is_help=True
 )
+db_app = typer.Typer(
+    help="The database's schema: status, upgrade (migrations).", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
 app.add_typer(searches_app, name="searches")
 app.add_typer(case_app, name="case")
 app.add_typer(policy_app, name="policy")
@@ -64,12 +74,37 @@ token_app = typer.Typer(help="Named API tokens: create, revoke.", no_args_is_hel
 app.add_typer(token_app, name="token")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"facetrail {package_version('facetrail')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _private_files() -> None:
+def _private_files(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="The facetrail home (default: FACETRAIL_HOME, else ./var).",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
     """facetrail: accountable face search."""
+    del version  # handled by its callback
     # Everything a command creates in the home (database, WAL, blobs, indexes, the session
     # token) is the running user's alone: 0600 files, 0700 folders.
     os.umask(0o077)
+    if home is not None:
+        os.environ["FACETRAIL_HOME"] = str(home)
+        get_settings.cache_clear()
 
 
 class MaskMode(enum.StrEnum):
@@ -80,9 +115,24 @@ class MaskMode(enum.StrEnum):
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
+def existing_home(settings: Settings) -> None:
+    """A command outside a home says so, instead of making an empty one where it happens to
+    run (where a sign-in would then fail as a wrong password)."""
+    if settings.database_url is None and not (settings.home / "facetrail.db").is_file():
+        raise NoHomeError(
+            "no facetrail home here: run 'facetrail init', or name the home with --home or "
+            "FACETRAIL_HOME",
+            subject=str(settings.home),
+        )
+
+
 @contextmanager
-def open_context() -> Iterator[AppContext]:
-    ctx = run_service(lambda: AppContext.open(get_settings()))  # an old or damaged home: typed
+def open_context(*, create: bool = False) -> Iterator[AppContext]:
+    """The home's context; ``create``: make the home if there is none (``init``, ``eval``)."""
+    settings = get_settings()
+    if not create:
+        run_service(lambda: existing_home(settings))
+    ctx = run_service(lambda: AppContext.open(settings))  # an old or damaged home: typed
     try:
         yield ctx
     finally:

@@ -54,7 +54,7 @@ def eval_identification(
         plot,
         scores_plot,
     )
-    with open_context() as ctx, progress_bar("evaluating", sys.stderr.isatty()) as bar:
+    with open_context(create=True) as ctx, progress_bar("evaluating", sys.stderr.isatty()) as bar:
         report = run_service(lambda: evaluation.evaluate_identification(ctx, request, bar))
     fig = report.figures
     if json_out:

@@ -13,6 +13,7 @@ from rich.markup import escape
 from facetrail.cli import (
     accounts,
     audit,
+    database,
     evaluation,
     galleries,
     models_cmd,
@@ -30,6 +31,7 @@ __all__ = [
     "accounts",
     "app",
     "audit",
+    "database",
     "evaluation",
     "galleries",
     "main",

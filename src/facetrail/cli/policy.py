@@ -10,7 +10,7 @@ from rich.table import Table
 
 from facetrail.cli.app import JsonOpt, policy_app, run_service, signed_in
 from facetrail.cli.render import console, print_json
-from facetrail.governance.policy import ApprovalMode, Policy
+from facetrail.governance.policy import ApprovalMode
 from facetrail.services import policy as policy_service
 
 ListOpt = Annotated[str | None, typer.Option(help="Comma-separated; replaces the current list.")]
@@ -116,7 +116,5 @@ def policy_set(
     }
     changes = {k: v for k, v in given.items() if v is not None}
     with signed_in() as (ctx, me):
-        current = run_service(lambda: policy_service.show_policy(ctx, me, agency)).policy
-        new = run_service(lambda: Policy.from_dict(current.to_dict() | changes))
-        info = run_service(lambda: policy_service.set_policy(ctx, me, agency, new, reason))
+        info = run_service(lambda: policy_service.amend_policy(ctx, me, agency, changes, reason))
     print_json(_info_json(info)) if as_json else _print_info(info)

@@ -9,6 +9,7 @@ a network operator of its network (others: not found). Audit: reads, changes and
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -66,8 +67,37 @@ def set_policy(
     Authorisation (``governance.authority``): the agency's head or a system admin; the
     operator of the agency's network may tighten it, never relax it (that needs the head).
     Checked and written in one locked transaction. Audited, refusals too."""
+    return _change(ctx, actor, agency_name, lambda _current: policy, reason)
+
+
+def amend_policy(
+    ctx: AppContext,
+    actor: Principal,
+    agency_name: str,
+    changes: Mapping[str, object],
+    reason: str,
+) -> PolicyInfo:
+    """A new version that changes only the fields in ``changes`` (``Policy.to_dict`` names),
+    the others kept from the version in force, read in the same locked transaction that
+    writes the new one: two amendments at once never undo each other. As ``set_policy``
+    otherwise."""
+    return _change(
+        ctx,
+        actor,
+        agency_name,
+        lambda current: Policy.from_dict({**current.to_dict(), **changes}),
+        reason,
+    )
+
+
+def _change(
+    ctx: AppContext,
+    actor: Principal,
+    agency_name: str,
+    make: Callable[[Policy], Policy],
+    reason: str,
+) -> PolicyInfo:
     with action(ctx, actor.username, "policy.change", agency_name) as session:
-        policy.validate()
         reason = check_free_text("reason", reason)
         if len(reason) < 10:
             raise InvalidRequestError(
@@ -81,6 +111,9 @@ def set_policy(
                 "changes its policy",
                 subject=agency_name,
             )
+        version, old = current_policy(session, agency.id)
+        policy = make(old)
+        policy.validate()
         missing = sorted(
             set(policy.galleries)
             - set(session.scalars(select(Gallery.name).where(Gallery.name.in_(policy.galleries))))
@@ -89,7 +122,6 @@ def set_policy(
             raise InvalidRequestError(
                 f"no such galleries: {', '.join(missing)}", subject="policy.galleries"
             )
-        version, old = current_policy(session, agency.id)
         relaxed = weakenings(old, policy)
         if relaxed and not may_relax_policy(who, agency.id):
             raise PermissionDeniedError(

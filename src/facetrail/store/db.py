@@ -13,12 +13,16 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from facetrail.errors import DatabaseUnreadableError, SchemaOutdatedError
-from facetrail.store.schema import Base
+from facetrail.errors import (
+    DatabaseDriverMissingError,
+    DatabaseUnreadableError,
+    SchemaOutdatedError,
+)
+from facetrail.store.schema_version import prepare
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -56,16 +60,27 @@ def lock_for_action(connection: Connection) -> None:
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_ACTION_LOCK})")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, prepare_schema: bool = True) -> Engine:
+    """An engine for ``url``. ``prepare_schema``: make a new database, refuse one that is not
+    at the schema revision this code needs (``store.schema_version``); off for ``db
+    upgrade``, which brings it there."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    try:
+        engine = create_engine(url)
+    except ModuleNotFoundError as exc:  # e.g. postgresql+psycopg without the extra
+        raise DatabaseDriverMissingError(
+            f"the database driver {exc.name!r} is not installed: pip install "
+            "'facetrail[postgres]' for PostgreSQL",
+            subject=make_url(url).render_as_string(hide_password=True),
+        ) from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+    if not prepare_schema:
+        return engine
     try:
-        check_schema(engine)  # before anything is created in an old home
-        Base.metadata.create_all(engine)
+        prepare(engine)  # a new database is made; an existing one must be current
     except DBAPIError as exc:
         engine.dispose()
         raise DatabaseUnreadableError(
@@ -76,24 +91,6 @@ def make_engine(url: str) -> Engine:
         engine.dispose()
         raise
     return engine
-
-
-def check_schema(engine: Engine) -> None:
-    """Refuse a database made by another version: every table and column this version uses
-    must be there (tables missing are created by ``create_all``; columns are not)."""
-    inspector = inspect(engine)
-    existing = set(inspector.get_table_names())
-    for table in Base.metadata.sorted_tables:
-        if table.name not in existing:
-            continue
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        if missing := [c.name for c in table.columns if c.name not in present]:
-            raise SchemaOutdatedError(
-                f"table {table.name} lacks column {missing[0]}: this home was made by an "
-                "older facetrail. Keep it for its records and start a new home (set "
-                "FACETRAIL_HOME); migrations of old homes are not available yet",
-                subject=table.name,
-            )
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -1,0 +1,66 @@
+"""The database's schema revision: what it is, and bringing it to the one this code needs.
+
+Authorisation: whoever can write the database (an operator with a shell), as for ``init``; no
+sign-in, since an outdated database cannot be signed in to. Audit: every upgrade is an entry
+(``db.upgrade``: the revisions before and after, whether a pre-migration home was adopted,
+the operating-system user who ran it), appended once the schema is current.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+
+from sqlalchemy import inspect
+
+from facetrail.config import Settings
+from facetrail.governance.audit import AuditEvent, append
+from facetrail.services.context import AppContext
+from facetrail.store.db import make_engine
+from facetrail.store.migrations import HEAD
+from facetrail.store.schema_version import UpgradeReport, revision_of, upgrade
+
+__all__ = ["SchemaStatus", "UpgradeReport", "schema_status", "upgrade_database"]
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    #: the revision the database is stamped with; None: new, or made before migrations
+    current: str | None
+    #: the revision this code needs
+    head: str
+    #: whether the database has any tables
+    exists: bool
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+def schema_status(settings: Settings) -> SchemaStatus:
+    """Read-only: nothing is created or changed."""
+    engine = make_engine(settings.db_url, prepare_schema=False)
+    try:
+        with engine.connect() as connection:
+            exists = bool(inspect(connection).get_table_names())
+            return SchemaStatus(revision_of(connection), HEAD, exists)
+    finally:
+        engine.dispose()
+
+
+def upgrade_database(settings: Settings) -> UpgradeReport:
+    """Apply the migrations up to the revision this code needs (adopting a home made before
+    migrations), in one locked transaction, then record it in the audit log."""
+    engine = make_engine(settings.db_url, prepare_schema=False)
+    try:
+        report = upgrade(engine)
+    finally:
+        engine.dispose()
+    ctx = AppContext.open(settings)
+    try:
+        with ctx.transaction() as session:
+            details = {"before": report.before, "after": report.after, "adopted": report.adopted}
+            append(session, AuditEvent(f"os:{getpass.getuser()}", "db.upgrade", "schema", details))
+    finally:
+        ctx.close()
+    return report

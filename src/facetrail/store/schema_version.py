@@ -1,0 +1,123 @@
+"""Which version of the schema a database holds, and bringing it to the one the code needs.
+
+- A new (empty) database is made from the models and stamped ``HEAD`` in one locked
+  transaction (the migrations make the same schema: tests/store/test_migrations.py).
+- A database at ``HEAD`` opens at the cost of one query.
+- Anything else is refused before it is written to, saying what to run: ``facetrail db
+  upgrade`` (``upgrade`` here), which applies the migrations, and first adopts a database
+  made before migrations existed (tables from ``create_all``, no version table) when it holds
+  every table and column of the first revision. Older ones cannot be adopted: start a new home.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, inspect
+
+from facetrail.errors import SchemaOutdatedError
+from facetrail.store.migrations import HEAD, SCRIPT_LOCATION
+from facetrail.store.schema import Base
+
+__all__ = ["FIRST", "UpgradeReport", "check_columns", "prepare", "revision_of", "upgrade"]
+
+#: The first revision: what a database made by ``create_all`` before migrations holds.
+FIRST = "0001_initial"
+_VERSION_TABLE = "alembic_version"
+_UPGRADE = "run 'facetrail db upgrade' (back the home up first)"
+
+
+@dataclass(frozen=True)
+class UpgradeReport:
+    before: str | None
+    after: str
+    adopted: bool
+
+
+def revision_of(connection: Connection) -> str | None:
+    """The revision a database is stamped with (None: not stamped)."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_columns(connection: Connection) -> None:
+    """Every table of the models that the database has holds every column they need."""
+    inspector = inspect(connection)
+    existing = set(inspector.get_table_names())
+    for table in Base.metadata.sorted_tables:
+        if table.name not in existing:
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        if missing := [c.name for c in table.columns if c.name not in present]:
+            raise SchemaOutdatedError(
+                f"table {table.name} lacks column {missing[0]}: this home was made by a "
+                "facetrail older than its migrations. Keep it for its records and start a new "
+                "home (set FACETRAIL_HOME)",
+                subject=table.name,
+            )
+
+
+@contextmanager
+def _locked(engine: Engine) -> Iterator[Connection]:
+    """A transaction holding the write lock (as every acting one does): two processes opening
+    a new home at once make its schema once."""
+    from facetrail.store.db import LOCKING, lock_for_action
+
+    with engine.connect().execution_options(**{LOCKING: True}) as connection, connection.begin():
+        lock_for_action(connection)
+        yield connection
+
+
+def prepare(engine: Engine) -> None:
+    """Make an empty database, or check that an existing one is at ``HEAD``."""
+    with _locked(engine) as connection:
+        tables = set(inspect(connection).get_table_names())
+        if not tables:
+            Base.metadata.create_all(connection)
+            MigrationContext.configure(connection).stamp(_script(), HEAD)
+            return
+        if _VERSION_TABLE not in tables:
+            check_columns(connection)
+            raise SchemaOutdatedError(
+                f"this home was made before facetrail had migrations: {_UPGRADE}",
+                subject="schema",
+            )
+        current = revision_of(connection)
+        if current != HEAD:
+            raise SchemaOutdatedError(
+                f"the database is at schema revision {current}, this facetrail needs "
+                f"{HEAD}: {_UPGRADE}",
+                subject="schema",
+            )
+
+
+def upgrade(engine: Engine) -> UpgradeReport:
+    """Apply every migration up to ``HEAD``, adopting a database made before migrations."""
+    with _locked(engine) as connection:
+        tables = set(inspect(connection).get_table_names())
+        adopted = bool(tables) and _VERSION_TABLE not in tables
+        if adopted:
+            check_columns(connection)
+            MigrationContext.configure(connection).stamp(_script(), FIRST)
+        before = revision_of(connection)
+        config = _config(connection)
+        command.upgrade(config, "head")
+        after = revision_of(connection)
+    assert after is not None
+    return UpgradeReport(None if adopted else before, after, adopted)
+
+
+def _config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _script() -> ScriptDirectory:
+    return ScriptDirectory(str(SCRIPT_LOCATION))

@@ -1,0 +1,151 @@
+"""Migrations: on SQLite and on this machine's PostgreSQL they make exactly the schema of the
+models; a home made before migrations (tables from ``create_all``) is refused until ``db
+upgrade`` adopts it, with every record and audit entry intact; an outdated database says what
+to run."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import func, select, text
+from typer.testing import CliRunner
+
+from facetrail.cli.main import app
+from facetrail.config import Settings, get_settings
+from facetrail.errors import SchemaOutdatedError
+from facetrail.governance.verify import verify_log
+from facetrail.services import audit, database
+from facetrail.services.context import AppContext
+from facetrail.store.db import make_engine
+from facetrail.store.migrations import HEAD, SCRIPT_LOCATION
+from facetrail.store.schema import AuditEntryRow, Base, PolicyVersion, User
+from facetrail.store.schema_version import upgrade
+from tests.org import make_org
+
+#: This machine's PostgreSQL (trust auth on loopback); each test makes its own database.
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture()
+def pg_url() -> Iterator[str]:
+    name = f"facetrail_test_{secrets.token_hex(6)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def _differences(url: str) -> list[object]:
+    engine = make_engine(url, prepare_schema=False)
+    try:
+        with engine.connect() as connection:
+            return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+    finally:
+        engine.dispose()
+
+
+def test_head_is_the_newest_migration() -> None:
+    assert ScriptDirectory(str(SCRIPT_LOCATION)).get_current_head() == HEAD
+
+
+def test_migrations_make_the_models_schema_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = make_engine(url, prepare_schema=False)
+    try:
+        report = upgrade(engine)
+    finally:
+        engine.dispose()
+    assert (report.after, report.adopted) == (HEAD, False)
+    assert _differences(url) == []
+
+
+def test_migrations_make_the_models_schema_on_postgresql(pg_url: str) -> None:
+    engine = make_engine(pg_url, prepare_schema=False)
+    try:
+        report = upgrade(engine)
+    finally:
+        engine.dispose()
+    assert (report.after, report.adopted) == (HEAD, False)
+    assert _differences(pg_url) == []
+
+
+def test_a_new_postgresql_database_takes_a_whole_organisation(pg_url: str, tmp_path: Path) -> None:
+    ctx = AppContext.open(Settings(home=tmp_path / "home", database_url=pg_url, threads=1))
+    try:
+        org = make_org(ctx)
+        with ctx.sessions() as s:
+            assert s.scalar(select(func.count(User.id))) == 6
+            report = verify_log(s, audit.public_key(ctx))
+        assert report.ok, report.problem
+        assert org.people["ivy"].agency == "county"
+    finally:
+        ctx.close()
+
+
+def _counts(ctx: AppContext) -> tuple[int, int, int]:
+    with ctx.sessions() as s:
+        return (
+            int(s.scalar(select(func.count(User.id))) or 0),
+            int(s.scalar(select(func.count(PolicyVersion.id))) or 0),
+            int(s.scalar(select(func.count(AuditEntryRow.seq))) or 0),
+        )
+
+
+def test_a_home_made_before_migrations_is_adopted_with_nothing_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(home=tmp_path / "home", threads=1)
+    ctx = AppContext.open(settings)
+    make_org(ctx)
+    users, policies, entries = _counts(ctx)
+    with ctx.transaction() as s:  # what create_all made before migrations: no version table
+        s.execute(text("DROP TABLE alembic_version"))
+    ctx.close()
+
+    with pytest.raises(SchemaOutdatedError, match="facetrail db upgrade"):
+        AppContext.open(settings)
+    monkeypatch.setenv("FACETRAIL_HOME", str(settings.home))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        status = runner.invoke(app, ["db", "status", "--json"])
+        assert status.exit_code == 0 and '"current": null' in status.output
+        out = runner.invoke(app, ["db", "upgrade"])
+        assert out.exit_code == 0, out.output
+        assert "adopted" in out.output and HEAD in out.output
+        assert runner.invoke(app, ["db", "status"]).exit_code == 0
+    finally:
+        get_settings.cache_clear()
+
+    ctx = AppContext.open(settings)
+    try:
+        assert _counts(ctx) == (users, policies, entries + 1)  # + the db.upgrade entry
+        with ctx.sessions() as s:
+            last = s.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq.desc())).first()
+            report = verify_log(s, audit.public_key(ctx))
+        assert last is not None and last.kind == "db.upgrade" and '"adopted":true' in last.details
+        assert report.ok, report.problem
+    finally:
+        ctx.close()
+
+
+def test_a_database_at_another_revision_says_what_to_run(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home", threads=1)
+    AppContext.open(settings).close()
+    engine = make_engine(settings.db_url, prepare_schema=False)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0000_older'"))
+    engine.dispose()
+    with pytest.raises(SchemaOutdatedError, match=r"0000_older.*facetrail db upgrade"):
+        AppContext.open(settings)
+    assert database.schema_status(settings).current == "0000_older"
