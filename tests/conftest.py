@@ -88,3 +88,35 @@ def org(app_ctx):  # type: ignore[no-untyped-def]
     from tests.org import make_org
 
     return make_org(app_ctx)
+
+
+#: ``FACETRAIL_TEST_POSTGRES=1``: every test gets a database of its own on this machine's
+#: PostgreSQL (127.0.0.1:5432, trust auth), made before it and dropped after; settings made
+#: without an explicit database URL use it (processes a test spawns inherit it).
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(autouse=True)
+def _postgres_per_test(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    if not os.environ.get("FACETRAIL_TEST_POSTGRES"):
+        yield None
+        return
+    import secrets
+
+    import psycopg
+
+    from facetrail.config import get_settings
+
+    name = f"facetrail_t_{secrets.token_hex(6)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    monkeypatch.setenv(
+        "FACETRAIL_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    )
+    get_settings.cache_clear()
+    try:
+        yield name
+    finally:
+        get_settings.cache_clear()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -19,6 +19,7 @@ from facetrail.governance.note import SignerKey
 from facetrail.governance.verify import verify_log
 from facetrail.services import audit, galleries
 from facetrail.services.accounts import NewAccount, init_system, principal_of, user_by_name
+from facetrail.services.audit import default_database
 from facetrail.services.context import AppContext
 from facetrail.store.schema import AuditEntryRow, CheckpointRow
 from tests.org import PASSWORD, Org
@@ -201,7 +202,7 @@ def test_cli_verify_offline_exit_codes(log: AppContext, monkeypatch: pytest.Monk
     monkeypatch.setenv("FACETRAIL_HOME", str(home))
     get_settings.cache_clear()
     runner = CliRunner()
-    db, key = home / "facetrail.db", home / "keys" / "audit-log.vkey"
+    db, key = default_database(log.settings), home / "keys" / "audit-log.vkey"
     ok = runner.invoke(
         app, ["audit", "verify", "--db", str(db), "--public-key", str(key), "--json"]
     )

@@ -14,6 +14,7 @@ from typer.testing import CliRunner, Result
 from facetrail.config import Settings
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.services import audit
+from facetrail.services.audit import default_database
 from facetrail.services.context import AppContext
 
 
@@ -32,7 +33,7 @@ def log(tmp_path: Path):  # type: ignore[no-untyped-def]
 def _verify(ctx: AppContext, db: Path | None = None, key: str | None = None) -> Result:
     from facetrail.cli.main import app
 
-    database = db or ctx.settings.home / "facetrail.db"
+    database = db or default_database(ctx.settings)  # the file, or the PostgreSQL URL
     vkey = key or str(ctx.settings.home / "keys" / "audit-log.vkey")
     return CliRunner().invoke(app, ["audit", "verify", "--db", str(database), "--public-key", vkey])
 

@@ -35,7 +35,7 @@ from facetrail.governance.note import (
 )
 from facetrail.governance.witness import AddCheckpoint, Witness
 from facetrail.services import audit
-from facetrail.services.audit import checkpoint_if_due
+from facetrail.services.audit import checkpoint_if_due, default_database
 from facetrail.services.context import AppContext
 from facetrail.store.schema import AuditEntryRow, AuditHeadRow, CheckpointRow
 
@@ -89,7 +89,7 @@ def _in_home(ctx: AppContext, *args: str) -> Result:
 
 
 def _db(ctx: AppContext) -> tuple[str, str]:
-    return "--db", str(ctx.settings.home / "facetrail.db")
+    return "--db", str(default_database(ctx.settings))
 
 
 def _size(ctx: AppContext) -> int:

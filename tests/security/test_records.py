@@ -80,7 +80,7 @@ def test_untouched_records_verify(world) -> None:  # type: ignore[no-untyped-def
     [
         ("UPDATE searches SET case_number = '2026-999999' WHERE id = :sid", "searches id"),
         ("UPDATE searches SET galleries = '[\"dmv\"]' WHERE id = :sid", "searches id"),
-        ("UPDATE searches SET second_review = 0 WHERE id = :sid", "searches id"),
+        ("UPDATE searches SET second_review = false WHERE id = :sid", "searches id"),
         ("UPDATE searches SET outcome = 'lead' WHERE id = :sid", "searches id"),
         (
             "UPDATE search_candidates SET template_id = template_id + 1 "
@@ -178,7 +178,7 @@ def test_an_edited_pending_search_is_not_run(world) -> None:  # type: ignore[no-
     second = org.search(("bookings",), probe)
     _sql(
         ctx,
-        "UPDATE searches SET status = 'approved', needs_approval = 0, "
+        "UPDATE searches SET status = 'approved', needs_approval = false, "
         "created_at = '2000-01-01 00:00:00' WHERE id = :sid",
         sid=second.search_id,
     )

@@ -37,7 +37,10 @@ def _unreadable(exc: FacetrailError) -> typer.Exit:
 )
 def audit_verify(
     db: Annotated[
-        Path | None, typer.Option(help="Database file (default: $FACETRAIL_HOME).")
+        str | None,
+        typer.Option(
+            help="A SQLite file or a PostgreSQL URL, read-only (default: the configured database)."
+        ),
     ] = None,
     public_key: Annotated[
         str | None,
@@ -50,32 +53,14 @@ def audit_verify(
 ) -> None:
     """Recompute every entry, check its stored bytes are canonical, and check every
     checkpoint, offline. Exit 1 when tampering is found, 2 when the input cannot be read."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.exc import SQLAlchemyError
-    from sqlalchemy.orm import Session
-
-    from facetrail.errors import AuditInputError
     from facetrail.governance.checkpoints import PUBLIC_KEY, load_vkey
-    from facetrail.governance.verify import verify_log
-    from facetrail.services.audit import load_published
+    from facetrail.services.audit import default_database, load_published, verify_database
 
     settings = get_settings()
-    database = db or settings.home / "facetrail.db"
     try:
-        if not database.is_file():
-            raise AuditInputError("no such database file", subject=str(database))
         verifier = load_vkey(public_key or settings.home / "keys" / PUBLIC_KEY)
         extra = load_published(_read(published)) if published else []
-        engine = create_engine(f"sqlite:///file:{database.resolve()}?mode=ro&uri=true")
-        try:
-            with Session(engine) as session:
-                report = verify_log(session, verifier, extra)
-        except SQLAlchemyError as exc:
-            raise AuditInputError(
-                "cannot read an audit log from this file", subject=str(database)
-            ) from exc
-        finally:
-            engine.dispose()
+        report = verify_database(db or default_database(settings), verifier, extra)
     except FacetrailError as exc:
         raise _unreadable(exc) from exc
     if as_json:
@@ -142,7 +127,10 @@ def audit_witness(
         Path | None, typer.Option(help="A witness inbox the log pushes requests to.")
     ] = None,
     db: Annotated[
-        Path | None, typer.Option(help="The log's database file (or a copy): monitor it.")
+        str | None,
+        typer.Option(
+            help="The log's database (or a copy) to monitor: a SQLite file or a PostgreSQL URL."
+        ),
     ] = None,
     name: Annotated[
         str | None, typer.Option(help="This witness's key name (first run only).")

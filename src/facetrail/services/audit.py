@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from facetrail.config import Settings
 from facetrail.errors import AuditInputError, InvalidRequestError, SigningKeyUnavailableError
 from facetrail.governance import merkle
 from facetrail.governance.audit import AuditEvent, append, locked_head
@@ -33,9 +34,10 @@ from facetrail.governance.checkpoints import (
     write_vkey,
 )
 from facetrail.governance.note import VerifierKey
-from facetrail.governance.verify import leaves, stored_checkpoints
+from facetrail.governance.verify import VerifyReport, leaves, stored_checkpoints, verify_log
 from facetrail.services.context import AppContext
 from facetrail.services.witness import push_checkpoint
+from facetrail.store.read_only import read_only_session
 from facetrail.store.schema import AuditEntryRow, CheckpointRow
 
 
@@ -225,3 +227,19 @@ def load_published(text: str) -> list[Checkpoint]:
         return [Checkpoint.from_json(c) for c in data]
     except (ValueError, KeyError, TypeError) as exc:
         raise AuditInputError(f"not an exported checkpoint list: {exc}") from exc
+
+
+def verify_database(
+    source: str | Path, verifier: VerifierKey, published: list[Checkpoint] | None = None
+) -> VerifyReport:
+    """``audit verify`` from outside: every entry, its canonical bytes, every checkpoint (the
+    stored ones and ``published``) and every record against its entry, on a database file or
+    URL opened read-only. ``AuditInputError`` when it cannot be read."""
+    with read_only_session(source) as session:
+        return verify_log(session, verifier, published or [])
+
+
+def default_database(settings: Settings) -> str | Path:
+    """What ``audit verify`` and a witness read when not told: the configured database URL,
+    else the home's SQLite file."""
+    return settings.database_url or settings.home / "facetrail.db"

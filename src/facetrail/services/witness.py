@@ -18,9 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import create_engine, select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from facetrail._atomic import write_atomically
 from facetrail.errors import AuditInputError, WitnessConflictError, WitnessInconsistentError
@@ -31,6 +29,7 @@ from facetrail.governance.note import VerifierKey
 from facetrail.governance.verify import leaves, stored_checkpoints
 from facetrail.governance.witness import AddCheckpoint, Cosigned, Witness
 from facetrail.services.context import AppContext
+from facetrail.store.read_only import read_only_session
 from facetrail.store.schema import AuditEntryRow
 
 REQUEST_SUFFIX = ".add-checkpoint"
@@ -161,7 +160,7 @@ def _write_back(path: Path, line: str) -> None:
         write_atomically(path, line.encode())
 
 
-def witness_database(witness: Witness, log_key: VerifierKey, database: Path) -> WitnessReport:
+def witness_database(witness: Witness, log_key: VerifierKey, database: str | Path) -> WitnessReport:
     """Monitor the log in a database file (or a copy): its latest checkpoint must extend what
     this witness cosigned, by a consistency proof computed from the entries themselves."""
     checkpoint, hashes = _read_log(database, log_key)
@@ -188,20 +187,10 @@ def witness_database(witness: Witness, log_key: VerifierKey, database: Path) -> 
     return _report(witness, log_key, [witness.add_checkpoint(request, log_key)], [])
 
 
-def _read_log(database: Path, log_key: VerifierKey) -> tuple[Checkpoint | None, list[bytes]]:
-    if not database.is_file():
-        raise AuditInputError("no such database file", subject=str(database))
-    engine = create_engine(f"sqlite:///file:{database.resolve()}?mode=ro&uri=true")
-    try:
-        with Session(engine) as session:
-            hashes, failure = leaves(session)
-            checkpoints = stored_checkpoints(session, log_key.name)
-    except SQLAlchemyError as exc:
-        raise AuditInputError(
-            "cannot read the audit log from this file", subject=str(database)
-        ) from exc
-    finally:
-        engine.dispose()
+def _read_log(database: str | Path, log_key: VerifierKey) -> tuple[Checkpoint | None, list[bytes]]:
+    with read_only_session(database) as session:
+        hashes, failure = leaves(session)
+        checkpoints = stored_checkpoints(session, log_key.name)
     if failure is not None:
         raise WitnessInconsistentError(
             f"the log does not verify: {failure.problem}", subject=log_key.name
