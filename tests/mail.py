@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import email
+import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,3 +42,32 @@ def smtp() -> Iterator[tuple[Mailbox, int]]:
         yield box, port
     finally:
         controller.stop()
+
+
+_INVITE = re.compile(r"--invite ([0-9A-F-]+)")
+
+
+def invite_subject(username: str) -> str:
+    return f"[facetrail] your enrolment code for {username}"
+
+
+def invite_in(bodies: Iterable[str]) -> str | None:
+    """The enrolment code in the first of ``bodies`` that holds one."""
+    for body in bodies:
+        if found := _INVITE.search(body):
+            return found.group(1)
+    return None
+
+
+def dropped_bodies(folder: Path | None, subject: str) -> list[str]:
+    """Bodies of the mail with ``subject`` in a pickup folder (FACETRAIL_MAIL_DIR), newest
+    first."""
+    if folder is None or not folder.is_dir():
+        return []
+    mails = [email.message_from_bytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]
+    return [str(m.get_payload()) for m in mails[::-1] if m["Subject"] == subject]
+
+
+def received_bodies(subject: str) -> list[str]:
+    """Bodies of the mail with ``subject`` any test SMTP server received, newest first."""
+    return [str(m.get_payload()) for m in RECEIVED[::-1] if m["Subject"] == subject]

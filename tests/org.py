@@ -3,8 +3,6 @@ and two investigators, all signed in for real (argon2id password + TOTP)."""
 
 from __future__ import annotations
 
-import email
-import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -21,7 +19,7 @@ from facetrail.services.accounts import NewAccount
 from facetrail.services.context import AppContext
 from facetrail.services.search import ProbeImage, SearchRequest, SearchResult, search
 from facetrail.store.schema import OutboxEmail
-from tests.mail import RECEIVED
+from tests.mail import dropped_bodies, invite_in, invite_subject, received_bodies
 
 PASSWORD = "correct horse battery"
 AGENCY = "county"
@@ -58,15 +56,12 @@ def sign_in(
     return auth.login(ctx, enrolment.username, password, code, now=at)
 
 
-_INVITE = re.compile(r"--invite ([0-9A-F-]+)")
-
-
 def mailed_invite(ctx: AppContext, username: str) -> str | None:
     """The enrolment code mailed to ``username`` (None if none was): read as its owner reads
     it, from the mail still queued, the pickup folder or what the test SMTP server received."""
+    subject = invite_subject(username)
     with ctx.sessions() as session:
         user = acc.user_by_name(session, username)
-        subject = f"[facetrail] your enrolment code for {username}"
         rows = session.scalars(
             select(OutboxEmail.body)
             .where(OutboxEmail.recipient == user.email, OutboxEmail.subject == subject)
@@ -74,16 +69,10 @@ def mailed_invite(ctx: AppContext, username: str) -> str | None:
         ).all()
     if not rows:
         return None
-    bodies = [rows[0]]
-    if ctx.settings.mail_dir is not None and ctx.settings.mail_dir.is_dir():
-        files = sorted(ctx.settings.mail_dir.iterdir())
-        dropped = [email.message_from_bytes(p.read_bytes()) for p in files]
-        bodies += [str(m.get_payload()) for m in dropped[::-1] if m["Subject"] == subject]
-    bodies += [str(m.get_payload()) for m in RECEIVED[::-1] if m["Subject"] == subject]
-    for body in bodies:
-        if found := _INVITE.search(body):
-            return found.group(1)
-    raise AssertionError(f"the enrolment code mailed to {username} was not found")
+    bodies = [rows[0], *dropped_bodies(ctx.settings.mail_dir, subject), *received_bodies(subject)]
+    found = invite_in(bodies)
+    assert found is not None, f"the enrolment code mailed to {username} was not found"
+    return found
 
 
 def enrol(

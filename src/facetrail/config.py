@@ -60,9 +60,15 @@ class Settings(BaseSettings):
 
     @property
     def db_url(self) -> str:
-        if self.database_url:
+        if self.db_file is None:
+            assert self.database_url is not None
             return self.database_url
-        return f"sqlite:///{(self.home / 'facetrail.db').resolve()}"
+        return f"sqlite:///{self.db_file.resolve()}"
+
+    @property
+    def db_file(self) -> Path | None:
+        """The embedded SQLite file in the home; None when a database URL is configured."""
+        return None if self.database_url else self.home / "facetrail.db"
 
     @property
     def audit_key_dir(self) -> Path:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import email
 import json
-import re
 import time
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from facetrail.cli.main import app
 from facetrail.config import get_settings
 from facetrail.governance.credentials import totp_now
 from tests.conftest import copy_first_images, lfw_people
+from tests.mail import dropped_bodies, invite_in, invite_subject
 
 PASSWORD = "a long enough secret"
 CASE = "2026-000123"
@@ -91,16 +90,7 @@ class Terminal:
 
     def invite(self, username: str) -> str | None:
         """The latest enrolment code mailed to ``username`` (None if none was)."""
-        wanted = f"[facetrail] your enrolment code for {username}"
-        if not self.mail_dir.is_dir():
-            return None
-        for path in sorted(self.mail_dir.glob("*.eml"), reverse=True):
-            mail = email.message_from_bytes(path.read_bytes())
-            if mail["Subject"] == wanted:
-                found = re.search(r"--invite ([0-9A-F-]+)", str(mail.get_payload()))
-                assert found is not None, path
-                return found.group(1)
-        return None
+        return invite_in(dropped_bodies(self.mail_dir, invite_subject(username)))
 
     def account(self, username: str, agency: str, *roles: str) -> None:
         """Granted by whoever is signed in."""

@@ -118,7 +118,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 def existing_home(settings: Settings) -> None:
     """A command outside a home says so, instead of making an empty one where it happens to
     run (where a sign-in would then fail as a wrong password)."""
-    if settings.database_url is None and not (settings.home / "facetrail.db").is_file():
+    if settings.db_file is not None and not settings.db_file.is_file():
         raise NoHomeError(
             "no facetrail home here: run 'facetrail init', or name the home with --home or "
             "FACETRAIL_HOME",

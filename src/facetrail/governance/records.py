@@ -104,9 +104,11 @@ def policy_problem(session: Session, row: PolicyVersion) -> str | None:
     return None
 
 
-def roles_problem(session: Session, user: User) -> str | None:
-    """Why a person's stored roles disagree with the latest entry that set them."""
-    rows = list(session.scalars(select(UserRole).where(UserRole.user_id == user.id)))
+def roles_problem(session: Session, user: User, rows: list[UserRole] | None = None) -> str | None:
+    """Why a person's stored roles (``rows``, read here when not given) disagree with the
+    latest entry that set them."""
+    if rows is None:
+        rows = list(session.scalars(select(UserRole).where(UserRole.user_id == user.id)))
     if not rows:
         return None
     seqs = {r.audit_seq for r in rows}

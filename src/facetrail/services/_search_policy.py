@@ -25,9 +25,8 @@ from facetrail.errors import (
 from facetrail.governance import fields
 from facetrail.governance.credentials import Role
 from facetrail.governance.policy import Policy
-from facetrail.governance.records import roles_problem
 from facetrail.services.accounts import agency_by_name, current_policy
-from facetrail.services.authorization import inactive_reason
+from facetrail.services.authorization import checked_roles, inactive_reason
 from facetrail.services.search_model import (
     SearchRequest,
 )
@@ -35,7 +34,6 @@ from facetrail.store.schema import (
     Agency,
     SearchRecord,
     User,
-    UserRole,
 )
 
 __all__ = ["field_problem", "request_problem"]
@@ -57,14 +55,10 @@ def request_problem(
     inactive = inactive_reason(user, now)
     if inactive is not None:
         return inactive, None, 0, Policy()
-    if tampered := roles_problem(session, user):
-        return (
-            RecordMismatchError(tampered, subject=f"user_roles:{user.username}"),
-            None,
-            0,
-            Policy(),
-        )
-    roles = frozenset(session.scalars(select(UserRole.role).where(UserRole.user_id == user.id)))
+    try:
+        roles = checked_roles(session, user)
+    except RecordMismatchError as tampered:
+        return tampered, None, 0, Policy()
     if request.on_behalf_of is not None:
         if Role.NETWORK_OPERATOR.value not in roles:
             return (

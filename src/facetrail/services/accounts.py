@@ -39,10 +39,11 @@ from facetrail.governance.authority import (
 )
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.policy import Policy
-from facetrail.governance.records import policy_problem, roles_problem
+from facetrail.governance.records import policy_problem
 from facetrail.services.authorization import (
     active_admins,
     as_utc,
+    checked_roles,
     current_actor,
     inactive_reason,
     roles_of,
@@ -578,13 +579,10 @@ def set_roles(ctx: AppContext, actor: Principal, username: str, roles: tuple[Rol
 def principal_of(session: Session, user: User) -> Principal:
     """The signed-in person as services see them; roles edited behind facetrail's back are
     refused (``RecordMismatchError``), never granted."""
-    if problem := roles_problem(session, user):
-        raise RecordMismatchError(problem, subject=f"user_roles:{user.username}")
+    roles = checked_roles(session, user)
     agency = session.get(Agency, user.agency_id)
     assert agency is not None
-    return Principal(
-        user.id, user.username, user.agency_id, agency.name, roles_of(session, user.id)
-    )
+    return Principal(user.id, user.username, user.agency_id, agency.name, roles)
 
 
 def current_policy(session: Session, agency_id: int) -> tuple[int, Policy]:

@@ -242,4 +242,4 @@ def verify_database(
 def default_database(settings: Settings) -> str | Path:
     """What ``audit verify`` and a witness read when not told: the configured database URL,
     else the home's SQLite file."""
-    return settings.database_url or settings.home / "facetrail.db"
+    return settings.db_file or settings.db_url

@@ -144,7 +144,7 @@ def _verify(
     if check is not None and (objection := check(user)) is not None:
         return objection, "refused"
     if factor == "invite":
-        return _enrol_code(user, code, now, vague)
+        return _enrol_code(user, code, now)
     if factor == "none":
         return None, "password"
     if factor == "enrolled" and user.totp_enrolled_at is None:
@@ -161,9 +161,7 @@ def _verify(
     return _failed(user, now, vague), matched
 
 
-def _enrol_code(
-    user: User, code: str | None, now: datetime, vague: FacetrailError
-) -> tuple[FacetrailError | None, str]:
+def _enrol_code(user: User, code: str | None, now: datetime) -> tuple[FacetrailError | None, str]:
     """An account someone else set up enrols only with the code mailed to its owner; a wrong
     or missing one counts as a failed sign-in."""
     if user.enrol_code_hash is None:
@@ -179,8 +177,7 @@ def _enrol_code(
         return None, "enrol_code"
     hint = AuthError(
         "wrong username, password or code (an account set up by someone else also needs the "
-        "enrolment code mailed to "
-        "its owner: --invite CODE)",
+        "enrolment code mailed to its owner: --invite CODE)",
         subject=user.username,
     )
     return _failed(user, now, hint), "enrol_code"

@@ -22,6 +22,7 @@ from facetrail.store.schema import Agency, User, UserRole
 __all__ = [
     "active_admins",
     "as_utc",
+    "checked_roles",
     "current_actor",
     "inactive_reason",
     "roles_of",
@@ -66,9 +67,16 @@ def current_actor(session: Session, principal: Principal, now: datetime | None =
     problem = inactive_reason(user, now or utc_now())
     if problem is not None:
         raise problem
-    if tampered := roles_problem(session, user):
+    return Actor(user.id, user.agency_id, checked_roles(session, user), network_id)
+
+
+def checked_roles(session: Session, user: User) -> frozenset[str]:
+    """The person's roles, read once; roles edited behind facetrail's back (disagreeing with
+    the entry that granted them) are refused with ``RecordMismatchError``, never granted."""
+    rows = list(session.scalars(select(UserRole).where(UserRole.user_id == user.id)))
+    if tampered := roles_problem(session, user, rows):
         raise RecordMismatchError(tampered, subject=f"user_roles:{user.username}")
-    return Actor(user.id, user.agency_id, roles_of(session, user.id), network_id)
+    return frozenset(r.role for r in rows)
 
 
 def active_admins(session: Session, *, excluding: int | None = None) -> int:
