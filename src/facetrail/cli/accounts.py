@@ -62,17 +62,13 @@ def inbox_cmd(as_json: JsonOpt = False) -> None:
 
     with signed_in() as (ctx, me):
         messages = run_service(lambda: inbox(ctx, me.user_id))
-    rows = [
-        {"id": m.id, "at": m.created_at.isoformat(), "subject": m.subject, "body": m.body}
-        for m in messages
-    ]
     if as_json:
-        print_json(rows)
+        print_json(messages)
         return
-    if not rows:
+    if not messages:
         console.print("no messages")
-    for r in rows:
-        console.print(f"[bold]{escape(r['subject'])}[/bold]  ({r['at']})\n  {escape(r['body'])}")
+    for m in messages:
+        console.print(f"[bold]{escape(m.subject)}[/bold]  ({m.at})\n  {escape(m.body)}")
 
 
 # --- organisation -----------------------------------------------------------------------

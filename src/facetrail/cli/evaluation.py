@@ -17,7 +17,8 @@ from facetrail.cli.app import (
     run_service,
 )
 from facetrail.cli.outputs import outputs_writable
-from facetrail.cli.render import console, plain
+from facetrail.cli.render import console
+from facetrail.services.views import plain
 
 # --- evaluation -------------------------------------------------------------------------
 

@@ -18,8 +18,9 @@ from facetrail.cli.app import (
     run_service,
     signed_in,
 )
-from facetrail.cli.render import console, plain, print_json
+from facetrail.cli.render import console, print_json
 from facetrail.services import galleries, indexing, ingest
+from facetrail.services.views import plain
 
 # --- galleries --------------------------------------------------------------------------
 

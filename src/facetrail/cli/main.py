@@ -20,6 +20,7 @@ from facetrail.cli import (
     policy,
     search,
     searches,
+    serve,
     signin,
 )
 from facetrail.cli.app import app
@@ -39,6 +40,7 @@ __all__ = [
     "policy",
     "search",
     "searches",
+    "serve",
     "signin",
 ]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -11,25 +10,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
+from facetrail.services.views import plain
+
 console = Console()
 err_console = Console(stderr=True)
-
-
-def plain(value: Any) -> Any:
-    """Dataclasses/paths/bytes -> JSON-ready values (bytes are dropped: crops go to files)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: plain(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if not isinstance(getattr(value, f.name), bytes)
-        }
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def print_json(value: Any) -> None:

@@ -14,11 +14,11 @@ from facetrail.cli.app import JsonOpt, case_app, run_service, searches_app, sign
 from facetrail.cli.outputs import outputs_writable
 from facetrail.cli.render import (
     console,
-    plain,
     print_json,
     show_search_result,
 )
 from facetrail.services import results, review, search
+from facetrail.services.views import plain
 
 NoteOpt = Annotated[str, typer.Option(help="Why: recorded in the audit log.")]
 #: the choices the review service takes (review.DECISIONS, review.OUTCOMES), for --help

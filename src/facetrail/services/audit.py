@@ -33,8 +33,10 @@ from facetrail.governance.checkpoints import (
     sign_checkpoint,
     write_vkey,
 )
+from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.note import VerifierKey
 from facetrail.governance.verify import VerifyReport, leaves, stored_checkpoints, verify_log
+from facetrail.services.accounts import require
 from facetrail.services.context import AppContext
 from facetrail.services.witness import push_checkpoint
 from facetrail.store.read_only import read_only_session
@@ -243,3 +245,22 @@ def default_database(settings: Settings) -> str | Path:
     """What ``audit verify`` and a witness read when not told: the configured database URL,
     else the home's SQLite file."""
     return settings.db_file or settings.db_url
+
+
+def audit_status(ctx: AppContext, actor: Principal) -> VerifyReport:
+    """Verify the whole log as it stands (entries, checkpoints, records against entries), for
+    the API and web app. Authorisation: auditors, agency heads and system admins. Audit:
+    ``audit.verify`` with the result, after the check; a refusal as ``audit.verify.refused``."""
+    require(ctx, actor, "audit.verify", "audit", Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN)
+    with ctx.sessions() as session:
+        report = verify_log(session, public_key(ctx))
+    with ctx.transaction() as session:
+        details = {"ok": report.ok, "entries": report.entries}
+        append(session, AuditEvent(actor.username, "audit.verify", "audit", details))
+    return report
+
+
+def checkpoint_list(ctx: AppContext) -> list[dict[str, object]]:
+    """The stored checkpoints with their C2SP signed notes (public by design: they are what
+    witnesses and readers outside hold the log to). Needs only the public key."""
+    return list(json.loads(export_checkpoints(ctx)))

@@ -34,6 +34,9 @@ class AppContext:
     #: gallery id -> (index, database fingerprint it was reconciled with)
     indexes: dict[int, tuple[VectorIndex, tuple[int, int, int]]] = field(default_factory=dict)
     _local: threading.local = field(default_factory=threading.local)
+    #: Held while an index is opened, reconciled, searched or added to: the API serves
+    #: requests on several threads, and a FAISS index must not be searched while it changes.
+    index_lock: threading.RLock = field(default_factory=threading.RLock)
 
     @classmethod
     def open(cls, settings: Settings) -> AppContext:
@@ -48,6 +51,10 @@ class AppContext:
         return DecodeLimits(self.settings.max_image_bytes, self.settings.max_image_pixels)
 
     def pipeline(self, pack: str) -> FacePipeline:
+        with self.index_lock:  # loaded once, even when two request threads ask at once
+            return self._loaded_pipeline(pack)
+
+    def _loaded_pipeline(self, pack: str) -> FacePipeline:
         if pack not in self._pipelines:
             self._pipelines[pack] = FacePipeline(
                 get_pack(pack, self.settings.home),

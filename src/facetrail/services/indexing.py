@@ -186,31 +186,32 @@ def search_index(
     store and searched again. Raises ``IndexIntegrityError`` (a system fault) if the rebuilt
     index still disagrees.
     """
-    dim = _dim(ctx, gallery)
-    index, _ = open_index(ctx, session, gallery, actor=actor)
-    result = _rescored_search(session, gallery, index, query, top, dim)
-    if result.disagreed == 0:
-        return index, result.hits
-    _record(
-        ctx,
-        actor,
-        "index.mismatch",
-        gallery,
-        {
-            "disagreed": result.disagreed,
-            "checked": result.checked,
-            "entries": len(index),
-            "index": index.describe(),
-        },
-    )
-    index, _ = _build(ctx, session, gallery, dim)
-    again = _rescored_search(session, gallery, index, query, top, dim)
-    if again.disagreed:
-        raise IndexIntegrityError(
-            f"the rebuilt index still disagrees with {again.disagreed} stored templates",
-            subject=gallery.name,
+    with ctx.index_lock:
+        dim = _dim(ctx, gallery)
+        index, _ = open_index(ctx, session, gallery, actor=actor)
+        result = _rescored_search(session, gallery, index, query, top, dim)
+        if result.disagreed == 0:
+            return index, result.hits
+        _record(
+            ctx,
+            actor,
+            "index.mismatch",
+            gallery,
+            {
+                "disagreed": result.disagreed,
+                "checked": result.checked,
+                "entries": len(index),
+                "index": index.describe(),
+            },
         )
-    return index, again.hits
+        index, _ = _build(ctx, session, gallery, dim)
+        again = _rescored_search(session, gallery, index, query, top, dim)
+        if again.disagreed:
+            raise IndexIntegrityError(
+                f"the rebuilt index still disagrees with {again.disagreed} stored templates",
+                subject=gallery.name,
+            )
+        return index, again.hits
 
 
 def _rescored_search(
@@ -235,20 +236,21 @@ def add_to_index(
     If the index is not open, or another writer changed the gallery meanwhile (the counts no
     longer match), the index is reconciled with the database instead of trusted.
     """
-    fp = fingerprint(session, gallery)
-    cached = ctx.indexes.get(gallery.id)
-    if cached is not None:
-        cached[0].add(ids, vectors)
-        if len(cached[0]) == fp[0]:
-            ctx.indexes[gallery.id] = (cached[0], fp)
-            if save:
-                _files(ctx, gallery).save(cached[0], fp)
-            return
-        ctx.indexes.pop(gallery.id)
-    open_index(ctx, session, gallery)
-    if save:
-        index, fp = ctx.indexes[gallery.id]
-        _files(ctx, gallery).save(index, fp)
+    with ctx.index_lock:
+        fp = fingerprint(session, gallery)
+        cached = ctx.indexes.get(gallery.id)
+        if cached is not None:
+            cached[0].add(ids, vectors)
+            if len(cached[0]) == fp[0]:
+                ctx.indexes[gallery.id] = (cached[0], fp)
+                if save:
+                    _files(ctx, gallery).save(cached[0], fp)
+                return
+            ctx.indexes.pop(gallery.id)
+        open_index(ctx, session, gallery)
+        if save:
+            index, fp = ctx.indexes[gallery.id]
+            _files(ctx, gallery).save(index, fp)
 
 
 def rebuild_index(ctx: AppContext, actor: Principal, gallery_name: str) -> IndexReport:
@@ -280,7 +282,7 @@ def check_index(ctx: AppContext, gallery_name: str) -> IndexReport:
     """Open (and if needed repair) the index, then compare every vector it holds with the
     stored template: the full check no digest can be forged past. Disagreement is logged as
     ``index.mismatch`` and the index rebuilt; the report says what had to change."""
-    with ctx.sessions() as session:
+    with ctx.index_lock, ctx.sessions() as session:
         gallery = get_gallery_row(session, gallery_name)
         ctx.indexes.pop(gallery.id, None)
         index, report = open_index(ctx, session, gallery)

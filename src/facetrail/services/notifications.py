@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import smtplib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
@@ -161,12 +162,26 @@ def deliver_outbox(ctx: AppContext, limit: int = 100) -> int:
     return sent
 
 
-def inbox(ctx: AppContext, user_id: int) -> list[InboxMessage]:
+@dataclass(frozen=True)
+class InboxItem:
+    """One notification as its reader sees it."""
+
+    id: int
+    at: str
+    subject: str
+    body: str
+
+
+def inbox(ctx: AppContext, user_id: int) -> list[InboxItem]:
+    """The notifications of one user, oldest first (callers pass the signed-in user's id: an
+    inbox is read by its owner alone)."""
     with ctx.sessions() as session:
-        return list(
-            session.scalars(
-                select(InboxMessage)
-                .where(InboxMessage.user_id == user_id)
-                .order_by(InboxMessage.id)
-            )
+        rows = session.scalars(
+            select(InboxMessage).where(InboxMessage.user_id == user_id).order_by(InboxMessage.id)
         )
+        return [InboxItem(m.id, _utc(m.created_at).isoformat(), m.subject, m.body) for m in rows]
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every time facetrail stores is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -173,25 +173,46 @@ def _reviews_seen_by(
 
 
 def candidate_image(ctx: AppContext, actor: Principal, candidate_id: int) -> tuple[str, bytes]:
-    """The whole source image behind a candidate (name, bytes); each view is audited."""
+    """The whole source image behind a candidate (name, bytes); each view is audited, and so
+    is a refusal (another agency's candidate answers as not found)."""
+    row = _viewed_candidate(ctx, actor, candidate_id, "search.source_view")
+    return row.image_name, ctx.blobs.get(row.image_sha256)
+
+
+def candidate_crop(ctx: AppContext, actor: Principal, candidate_id: int) -> bytes:
+    """The candidate's face cut from its source image, as JPEG (what a reviewer compares with
+    the probe). Audited as ``search.crop_view``, refusals too."""
+    row = _viewed_candidate(ctx, actor, candidate_id, "search.crop_view")
+    return crop(ctx, row.image_sha256, (row.x1, row.y1, row.x2, row.y2))
+
+
+def _viewed_candidate(
+    ctx: AppContext, actor: Principal, candidate_id: int, kind: str
+) -> SearchCandidate:
     with ctx.sessions() as session:
         row = session.get(SearchCandidate, candidate_id)
-        if row is None:
-            raise NotFoundError("no such candidate", subject=f"candidate:{candidate_id}")
-        search_id, sha, name = row.search_id, row.image_sha256, row.image_name
-    _check_readable(ctx, actor, search_id, "search.source_view")
-    data = ctx.blobs.get(sha)
+        if row is not None:
+            session.expunge(row)
+    if row is None:
+        refuse(
+            ctx,
+            actor.username,
+            kind,
+            f"candidate:{candidate_id}",
+            NotFoundError("no such candidate", subject=f"candidate:{candidate_id}"),
+        )
+    _check_readable(ctx, actor, row.search_id, kind)
     with ctx.transaction() as session:
         append(
             session,
             AuditEvent(
                 actor.username,
-                "search.source_view",
-                f"search:{search_id}",
-                {"candidate": candidate_id, "image": sha},
+                kind,
+                f"search:{row.search_id}",
+                {"candidate": candidate_id, "image": row.image_sha256},
             ),
         )
-    return name, data
+    return row
 
 
 def export_search(ctx: AppContext, actor: Principal, search_id: int) -> dict[str, Any]:

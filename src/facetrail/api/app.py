@@ -1,0 +1,94 @@
+"""The FastAPI application: one ``AppContext`` per worker process, the routers grouped by
+resource, problem+json errors, request metrics. Every route calls the same services as the
+CLI; there is no other path to data."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from importlib.metadata import version as package_version
+
+from fastapi import FastAPI, Request, Response
+
+from facetrail.api import problems
+from facetrail.api.metrics import observe
+from facetrail.api.problems import problem
+from facetrail.api.routes import audit, galleries, searches, system, users
+from facetrail.api.uploads import UPLOAD_PATHS, upload_limit
+from facetrail.config import Settings, get_settings
+from facetrail.errors import ImageTooLargeError
+from facetrail.services.context import AppContext
+
+__all__ = ["create_app"]
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, *, ctx: AppContext | None = None) -> FastAPI:
+    """The API for the configured home (``ctx``: share an open context, as tests do).
+
+    The database is opened, and its schema checked, when the app starts: an outdated one stops
+    the start with the command to run (``facetrail db upgrade``)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = ctx is None
+        app.state.ctx = ctx or AppContext.open(settings or get_settings())
+        try:
+            yield
+        finally:
+            if own:
+                app.state.ctx.close()
+
+    app = FastAPI(
+        title="facetrail",
+        version=package_version("facetrail"),
+        description=(
+            "Accountable face search. Every search is authorised, bound to a case and "
+            "logged; candidates are investigative leads, never identifications. Errors are "
+            "RFC 9457 problem details carrying the stable codes the CLI prints."
+        ),
+        lifespan=lifespan,
+    )
+    if ctx is not None:
+        app.state.ctx = ctx
+    problems.install(app)
+    app.middleware("http")(_headers_and_metrics)
+    app.include_router(system.router)
+    for router in (users.router, searches.router, galleries.router, audit.router):
+        app.include_router(router, prefix=API_PREFIX)
+    return app
+
+
+async def _headers_and_metrics(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    started = time.perf_counter()
+    refused = _oversized(request)
+    response = refused if refused is not None else await call_next(request)
+    route = request.scope.get("route")
+    observe(
+        request.method,
+        getattr(route, "path", "unmatched"),
+        response.status_code,
+        time.perf_counter() - started,
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _oversized(request: Request) -> Response | None:
+    """An upload whose declared size is missing or over the limit is refused before a byte of
+    its body is read."""
+    if request.method != "POST" or not request.url.path.endswith(UPLOAD_PATHS):
+        return None
+    limit = upload_limit(request.app.state.ctx.settings.max_image_bytes)
+    declared = request.headers.get("content-length")
+    if declared is None or not declared.isdigit():
+        return problem(411, "length_required", "an upload must declare its Content-Length")
+    if int(declared) > limit:
+        return problem(413, ImageTooLargeError.code, f"request body over {limit} bytes")
+    return None

@@ -1,0 +1,78 @@
+"""Request dependencies: the process's ``AppContext`` and the signed-in ``Principal``.
+
+Programs send a named API token (``Authorization: Bearer``); browsers hold a session cookie
+(HttpOnly, SameSite=Strict, Secure over TLS) and prove every state-changing request with the
+``X-CSRF-Token`` header, a value derived from the session token that another site can neither
+read nor compute. Either way the token is checked by ``services.authentication.authenticate``,
+which audits its use, exactly as the CLI's saved session is."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from facetrail.errors import NotLoggedInError, TokenInvalidError
+from facetrail.governance.credentials import Principal
+from facetrail.services.authentication import authenticate
+from facetrail.services.context import AppContext
+
+__all__ = [
+    "CSRF_COOKIE",
+    "CSRF_HEADER",
+    "SESSION_COOKIE",
+    "Context",
+    "Me",
+    "bearer_of",
+    "context",
+    "csrf_token",
+    "signed_in",
+]
+
+SESSION_COOKIE = "facetrail_session"
+CSRF_COOKIE = "facetrail_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+def csrf_token(session_token: str) -> str:
+    """The CSRF value that goes with a session cookie (shown to the page, never stored)."""
+    return hashlib.sha256(b"facetrail-csrf\x00" + session_token.encode()).hexdigest()[:40]
+
+
+def bearer_of(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def signed_in(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Principal:
+    """The caller, from a bearer token or the session cookie (with its CSRF proof)."""
+    token = bearer_of(request)
+    if token is None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token is None:
+            raise NotLoggedInError(
+                "sign in (POST /api/v1/session) or send 'Authorization: Bearer TOKEN'",
+                subject="session",
+            )
+        sent = request.headers.get(CSRF_HEADER, "")
+        if request.method not in _SAFE and not hmac.compare_digest(sent, csrf_token(token)):
+            # Checked before the token is used, so a forged request is not an audited use.
+            raise TokenInvalidError(
+                f"missing or wrong {CSRF_HEADER} header for a cookie session", subject="csrf"
+            )
+    return authenticate(ctx, token)
+
+
+Context = Annotated[AppContext, Depends(context)]
+Me = Annotated[Principal, Depends(signed_in)]

@@ -1,0 +1,126 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``), carrying the stable
+codes the CLI prints. No internal error (traceback) ever reaches a client: anything
+unforeseen is logged here and answered as a bare ``internal_error``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from facetrail import errors as e
+
+__all__ = ["PROBLEM_TYPE", "ProblemResponse", "install", "problem", "status_of"]
+
+log = logging.getLogger("facetrail.api")
+
+PROBLEM_TYPE = "application/problem+json"
+#: ``type`` URIs name the stable code; they need not resolve.
+TYPE_BASE = "urn:facetrail:problem:"
+
+#: Most specific class first: the first match decides the status.
+_STATUS: tuple[tuple[type[e.FacetrailError], int], ...] = (
+    (e.RateLimitedError, 429),
+    (e.NotLoggedInError, 401),
+    (e.TokenInvalidError, 401),
+    (e.EnrolmentRequiredError, 403),
+    (e.PasswordChangeRequiredError, 403),
+    (e.AccountLockedError, 403),
+    (e.AccountInactiveError, 403),
+    (e.AuthError, 401),
+    (e.PermissionDeniedError, 403),  # policy refusals and review refusals included
+    (e.NotFoundError, 404),
+    (e.GalleryNotFoundError, 404),
+    (e.SourceNotFoundError, 404),
+    (e.UnknownPackError, 404),
+    (e.AccountExistsError, 409),
+    (e.GalleryExistsError, 409),
+    (e.SourceExistsError, 409),
+    (e.StateError, 409),
+    (e.WitnessRefusedError, 409),
+    (e.ImageTooLargeError, 413),
+    (e.UnsupportedImageFormatError, 415),
+    (e.NotAnImageError, 415),
+    (e.ImageError, 422),
+    (e.NoFaceError, 422),
+    (e.FaceIndexError, 422),
+    (e.PackMismatchError, 422),
+    (e.InvalidRequestError, 422),
+    (e.ManifestError, 422),
+    (e.DatasetError, 422),
+    (e.RecordMismatchError, 409),
+    (e.SchemaOutdatedError, 503),
+    (e.DatabaseUnreadableError, 503),
+    (e.SigningKeyUnavailableError, 503),
+    (e.ModelPackError, 503),
+)
+
+
+def status_of(error: e.FacetrailError) -> int:
+    for kind, status in _STATUS:
+        if isinstance(error, kind):
+            return status
+    return 500
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_TYPE
+
+
+def problem(
+    status: int, code: str, detail: str, *, subject: str | None = None, **extra: Any
+) -> ProblemResponse:
+    body: dict[str, Any] = {
+        "type": f"{TYPE_BASE}{code}",
+        "title": code.replace("_", " "),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if subject is not None:
+        body["subject"] = subject
+    body.update(extra)
+    headers = {"WWW-Authenticate": 'Bearer realm="facetrail"'} if status == 401 else None
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+async def _facetrail_error(_: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, e.FacetrailError)
+    status = status_of(exc)
+    if status >= 500:
+        log.error("facetrail error answered %d: [%s] %s", status, exc.code, exc)
+    return problem(status, exc.code, exc.message, subject=exc.subject)
+
+
+async def _validation_error(_: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields = [
+        {"field": ".".join(str(p) for p in err.get("loc", ())), "problem": err.get("msg", "")}
+        for err in exc.errors()
+    ]
+    detail = "; ".join(f"{f['field']}: {f['problem']}" for f in fields) or "invalid request"
+    return problem(422, e.InvalidRequestError.code, detail, errors=fields)
+
+
+async def _http_error(_: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 401: "not_logged_in"}.get(
+        exc.status_code, "http_error"
+    )
+    return problem(exc.status_code, code, str(exc.detail))
+
+
+async def _internal_error(_: Request, exc: Exception) -> ProblemResponse:
+    log.exception("internal error", exc_info=exc)
+    return problem(500, "internal_error", f"internal error ({type(exc).__name__})")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(e.FacetrailError, _facetrail_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _internal_error)

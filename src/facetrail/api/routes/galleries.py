@@ -1,0 +1,51 @@
+"""Galleries and their sources."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, status
+from pydantic import BaseModel, Field
+
+from facetrail.api.deps import Context, Me
+from facetrail.api.pages import Cursor, Limit, page
+from facetrail.services import galleries
+from facetrail.services.galleries import GalleryInfo, SourceInfo
+
+router = APIRouter(tags=["galleries"])
+
+Name = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+class NewGallery(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(max_length=2000)] = ""
+    pack: Annotated[str | None, Field(max_length=100)] = None
+
+
+@router.get("/galleries", summary="Every gallery with its size and sources")
+def list_galleries(
+    ctx: Context, me: Me, cursor: Cursor = None, limit: Limit = 50
+) -> dict[str, Any]:
+    del me  # any signed-in user may see what galleries exist (not what is in them)
+    return page(galleries.list_galleries(ctx), lambda g: g.name, cursor, limit)
+
+
+@router.get("/galleries/{name}", response_model=GalleryInfo, summary="One gallery")
+def show_gallery(name: Name, ctx: Context, me: Me) -> GalleryInfo:
+    del me
+    return galleries.show_gallery(ctx, name)
+
+
+@router.post(
+    "/galleries",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GalleryInfo,
+    summary="Create a gallery (gallery admins)",
+)
+def create_gallery(body: NewGallery, ctx: Context, me: Me) -> GalleryInfo:
+    request = galleries.CreateGalleryRequest(body.name, body.pack, body.description)
+    return galleries.create_gallery(ctx, me, request)
+
+
+__all__ = ["SourceInfo", "router"]

@@ -1,0 +1,172 @@
+"""Searches (multipart probe upload; pending, approve, deny, run), stored results, candidate
+images, reviews, outcomes, case disclosure and 1:1 verification: each a call to the same
+service the CLI calls."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Path, Response, UploadFile, status
+from pydantic import BaseModel, Field
+
+from facetrail.api.deps import Context, Me
+from facetrail.api.pages import Cursor, Limit, page
+from facetrail.api.uploads import probe_images
+from facetrail.services import results, review, search, verification
+from facetrail.services.review import Disclosure, OutcomeInfo, ReviewInfo
+from facetrail.services.search_model import SearchResult
+from facetrail.services.verification import VerifyResult
+
+router = APIRouter(tags=["searches"])
+
+SearchId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+CandidateId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Text = Annotated[str, Form(max_length=5000)]
+
+
+class Decision(BaseModel):
+    approve: bool
+    note: Annotated[str, Field(max_length=5000)] = ""
+
+
+class ReviewBody(BaseModel):
+    decision: Annotated[str, Field(description="possible_match | not_a_match | inconclusive")]
+    note: Annotated[str, Field(max_length=5000)]
+
+
+class OutcomeBody(BaseModel):
+    outcome: Annotated[str, Field(description="lead | no_lead")]
+    note: Annotated[str, Field(max_length=5000)]
+
+
+@router.post(
+    "/searches",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SearchResult,
+    summary="Search galleries for a case (now, or once a supervisor approves)",
+)
+def new_search(
+    ctx: Context,
+    me: Me,
+    probes: Annotated[list[UploadFile], File(description="Probe image(s) of one person")],
+    case_number: Text,
+    offense: Text,
+    justification: Text,
+    galleries: Annotated[list[str], Form(description="Galleries to search")],
+    on_behalf_of: Annotated[str | None, Form(max_length=200)] = None,
+    top: Annotated[int, Form(ge=1, le=500)] = 50,
+    face: Annotated[int | None, Form(ge=0, le=1000)] = None,
+) -> SearchResult:
+    """Policy is checked before any probe is decoded; every refusal has its own code and a
+    ``search.refused`` entry. Candidates are investigative leads, never identifications."""
+    request = search.SearchRequest(
+        requester=me,
+        case_number=case_number,
+        offense=offense,
+        justification=justification,
+        galleries=tuple(galleries),
+        probes=probe_images(probes, ctx.settings.max_image_bytes),
+        on_behalf_of=on_behalf_of,
+        top=top,
+        face=face,
+    )
+    return search.search(ctx, request, include_crops=False)
+
+
+@router.get("/searches/pending", summary="Searches awaiting your approval (supervisors)")
+def pending(ctx: Context, me: Me, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+    return page(results.pending_searches(ctx, me), lambda r: r.search_id, cursor, limit)
+
+
+@router.get("/searches/{search_id}", response_model=SearchResult, summary="A stored search")
+def show_search(search_id: SearchId, ctx: Context, me: Me) -> SearchResult:
+    """Its state, candidates and the reviews this viewer may see (audited ``search.view``)."""
+    return results.get_search(ctx, me, search_id, include_crops=False)
+
+
+@router.post("/searches/{search_id}/decision", summary="Approve or deny a pending search")
+def decide(search_id: SearchId, body: Decision, ctx: Context, me: Me) -> dict[str, Any]:
+    state = search.decide_search(ctx, me, search_id, body.approve, body.note)
+    return {"search_id": search_id, "decision": state}
+
+
+@router.post(
+    "/searches/{search_id}/run",
+    response_model=SearchResult,
+    summary="Run an approved search that was interrupted",
+)
+def run(search_id: SearchId, ctx: Context, me: Me) -> SearchResult:
+    return search.run_approved(ctx, me, search_id)
+
+
+@router.get("/searches/{search_id}/export", summary="A stored search for the case file")
+def export(search_id: SearchId, ctx: Context, me: Me) -> dict[str, Any]:
+    return results.export_search(ctx, me, search_id)
+
+
+@router.post(
+    "/searches/{search_id}/outcome",
+    response_model=OutcomeInfo,
+    summary="Close a search as a lead or no lead",
+)
+def outcome(search_id: SearchId, body: OutcomeBody, ctx: Context, me: Me) -> OutcomeInfo:
+    return review.record_outcome(ctx, me, search_id, body.outcome, body.note)
+
+
+@router.get(
+    "/candidates/{candidate_id}/crop",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+    summary="A candidate's face crop (JPEG; audited)",
+)
+def candidate_crop(candidate_id: CandidateId, ctx: Context, me: Me) -> Response:
+    jpeg = results.candidate_crop(ctx, me, candidate_id)
+    return Response(jpeg, media_type="image/jpeg")
+
+
+@router.get(
+    "/candidates/{candidate_id}/source",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+    summary="The whole source image behind a candidate (audited)",
+)
+def candidate_source(candidate_id: CandidateId, ctx: Context, me: Me) -> Response:
+    _name, data = results.candidate_image(ctx, me, candidate_id)
+    # Served as a download, never rendered in place: the bytes are whatever the source held.
+    headers = {"Content-Disposition": f'attachment; filename="candidate{candidate_id}"'}
+    return Response(data, media_type="application/octet-stream", headers=headers)
+
+
+@router.post(
+    "/candidates/{candidate_id}/reviews",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReviewInfo,
+    summary="Review a candidate (blind to other reviewers' calls)",
+)
+def review_candidate(
+    candidate_id: CandidateId, body: ReviewBody, ctx: Context, me: Me
+) -> ReviewInfo:
+    return review.review_candidate(ctx, me, candidate_id, body.decision, body.note)
+
+
+@router.get(
+    "/cases/{case_number}/disclosure",
+    response_model=Disclosure,
+    summary="Everything a case's searches did, for disclosure",
+)
+def disclosure(
+    case_number: Annotated[str, Path(max_length=200)], ctx: Context, me: Me
+) -> Disclosure:
+    return review.case_disclosure(ctx, me, case_number)
+
+
+@router.post("/verify", response_model=VerifyResult, summary="1:1 comparison of two images")
+def verify(
+    ctx: Context,
+    me: Me,
+    a: Annotated[UploadFile, File()],
+    b: Annotated[UploadFile, File()],
+    pack: Annotated[str | None, Form(max_length=100)] = None,
+) -> VerifyResult:
+    first, second = probe_images([a, b], ctx.settings.max_image_bytes)
+    return verification.verify(ctx, me, verification.VerifyRequest(first, second, pack))

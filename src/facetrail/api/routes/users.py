@@ -1,0 +1,99 @@
+"""Signing in and out, the signed-in user, their inbox and their named API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request, Response, status
+from pydantic import BaseModel, Field
+
+from facetrail.api.deps import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    Context,
+    Me,
+    bearer_of,
+    csrf_token,
+)
+from facetrail.api.pages import Cursor, Limit, page
+from facetrail.services import authentication
+from facetrail.services.notifications import inbox
+from facetrail.services.views import plain
+
+router = APIRouter(tags=["session"])
+
+
+class SignIn(BaseModel):
+    username: Annotated[str, Field(min_length=1, max_length=200)]
+    password: Annotated[str, Field(min_length=1, max_length=1000)]
+    code: Annotated[str, Field(min_length=1, max_length=64, description="TOTP or recovery code")]
+    #: "cookie" for a browser (HttpOnly session cookie + CSRF value), "bearer" for a program
+    session: Literal["cookie", "bearer"] = "cookie"
+
+
+class NewToken(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    days: Annotated[int, Field(ge=1, le=90)] = 30
+    password: Annotated[str, Field(min_length=1, max_length=1000)]
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class TokenRef(BaseModel):
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+@router.post("/session", status_code=status.HTTP_201_CREATED, summary="Sign in")
+def sign_in(body: SignIn, request: Request, response: Response, ctx: Context) -> dict[str, Any]:
+    """Password and second factor -> a session (audited as ``auth.login`` or
+    ``auth.login.failed``; wrong attempts count towards the account's lockout)."""
+    result = authentication.login(ctx, body.username, body.password, body.code)
+    out: dict[str, Any] = {"expires_at": result.expires_at, "user": plain(result.principal)}
+    if body.session == "bearer":
+        out["token"] = result.token
+        return out
+    secure = request.url.scheme == "https"
+    response.set_cookie(
+        SESSION_COOKIE, result.token, httponly=True, samesite="strict", secure=secure, path="/"
+    )
+    csrf = csrf_token(result.token)
+    response.set_cookie(CSRF_COOKIE, csrf, samesite="strict", secure=secure, path="/")
+    out["csrf_token"] = csrf
+    return out
+
+
+@router.delete("/session", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out")
+def sign_out(request: Request, me: Me, ctx: Context) -> Response:
+    """Revoke the session token this request came with (audited as ``auth.token.revoke``)."""
+    token = bearer_of(request) or request.cookies.get(SESSION_COOKIE, "")
+    authentication.revoke_token(ctx, me, token)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
+
+
+@router.get("/me", summary="The signed-in user")
+def whoami(me: Me) -> dict[str, Any]:
+    return dict(plain(me))
+
+
+@router.get("/inbox", summary="Your notifications, oldest first")
+def my_inbox(me: Me, ctx: Context, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+    return page(inbox(ctx, me.user_id), lambda m: m.id, cursor, limit)
+
+
+@router.post("/tokens", status_code=status.HTTP_201_CREATED, summary="Issue a named API token")
+def new_token(body: NewToken, me: Me, ctx: Context) -> dict[str, Any]:
+    """Shown once. Needs the password and second factor afresh (a token cannot mint tokens);
+    audited as ``auth.token.issue`` or ``auth.token.issue.refused``."""
+    result = authentication.issue_token(
+        ctx, me, body.name, body.days, password=body.password, code=body.code
+    )
+    return {"name": body.name, "token": result.token, "expires_at": result.expires_at}
+
+
+@router.post("/tokens/revoke", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke a token")
+def revoke(body: TokenRef, me: Me, ctx: Context) -> Response:
+    """One of your tokens (a system admin: anyone's); audited, refusals too."""
+    authentication.revoke_token(ctx, me, body.token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
