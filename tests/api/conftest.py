@@ -4,6 +4,7 @@ an HTTP client that signs people in through the API itself."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,25 +50,40 @@ class World:
         return {"Authorization": f"Bearer {self.token(name)}"}
 
 
-@pytest.fixture()
-def world(tmp_path: Path) -> Iterator[World]:
+@contextmanager
+def made_world(folder: Path) -> Iterator[World]:
     """county (head, sam, ivy, ian, gus) searching 'bookings' (four LFW people) without prior
     approval; the 'other' agency (olga investigates, otto heads and supervises) searching it
     only with approval."""
-    ctx = AppContext.open(Settings(home=tmp_path / "home", threads=1))
+    ctx = AppContext.open(Settings(home=folder / "home", threads=1))
     org = make_org(ctx)
     acc.create_agency(ctx, org.admin, "other")
     org.add("olga", "other", Role.INVESTIGATOR)
     org.add("otto", "other", Role.AGENCY_HEAD, Role.SUPERVISOR)
-    photos = copy_first_images(tmp_path / "photos", lfw_people(4))
+    photos = copy_first_images(folder / "photos", lfw_people(4))
     make_gallery(org, "bookings")
-    ingest(ctx, org.people["gus"], IngestRequest(tmp_path / "photos", "bookings", "county"))
+    ingest(ctx, org.people["gus"], IngestRequest(folder / "photos", "bookings", "county"))
     open_searching(org, "bookings")
     org.set_policy("other", by="otto", galleries=("bookings",))
     app = create_app(ctx=ctx)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield World(ctx, org, client, photos)
-    ctx.close()
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield World(ctx, org, client, photos)
+    finally:
+        ctx.close()
 
 
-__all__ = ["AGENCY", "World", "world"]
+@pytest.fixture()
+def world(tmp_path: Path) -> Iterator[World]:
+    with made_world(tmp_path) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def module_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One world for a whole module (generated-input tests call it hundreds of times)."""
+    with made_world(tmp_path_factory.mktemp("world")) as made:
+        yield made
+
+
+__all__ = ["AGENCY", "World", "made_world", "module_world", "world"]

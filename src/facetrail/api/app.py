@@ -33,13 +33,15 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own = ctx is None
-        app.state.ctx = ctx or AppContext.open(settings or get_settings())
+        own = getattr(app.state, "ctx", None) is None
+        if own:
+            app.state.ctx = AppContext.open(settings or get_settings())
         try:
             yield
         finally:
             if own:
                 app.state.ctx.close()
+                app.state.ctx = None
 
     app = FastAPI(
         title="facetrail",
@@ -51,13 +53,12 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         ),
         lifespan=lifespan,
     )
-    if ctx is not None:
-        app.state.ctx = ctx
+    app.state.ctx = ctx  # given: shared and left open; None: opened at start, closed at end
     problems.install(app)
     app.middleware("http")(_headers_and_metrics)
     app.include_router(system.router)
     for router in (users.router, searches.router, galleries.router, audit.router):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     return app
 
 

@@ -10,11 +10,21 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from facetrail import errors as e
 
-__all__ = ["PROBLEM_TYPE", "ProblemResponse", "install", "problem", "status_of"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "PROBLEM_TYPE",
+    "Problem",
+    "ProblemResponse",
+    "install",
+    "problem",
+    "status_of",
+]
 
 log = logging.getLogger("facetrail.api")
 
@@ -58,6 +68,53 @@ _STATUS: tuple[tuple[type[e.FacetrailError], int], ...] = (
     (e.SigningKeyUnavailableError, 503),
     (e.ModelPackError, 503),
 )
+
+
+class FieldProblem(BaseModel):
+    field: str
+    problem: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with facetrail's stable ``code``."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    subject: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+#: What any API route may answer besides success (documented in the OpenAPI schema).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": description}
+    for status, description in (
+        (400, "Malformed request"),
+        (401, "Not signed in, or the token is not valid"),
+        (403, "Not allowed (role, policy, account state)"),
+        (404, "No such thing, or one of another agency"),
+        (409, "Conflicts with the current state"),
+        (411, "An upload without a declared length"),
+        (413, "An upload over the limit"),
+        (415, "Not an image type facetrail reads"),
+        (422, "Invalid input"),
+        (429, "Too many requests"),
+        (503, "Not ready (database, schema, signing key or model pack)"),
+    )
+}
+
+
+def problem_media_types(schema: dict[str, Any]) -> dict[str, Any]:
+    """Error responses are documented as ``application/problem+json`` (what is sent)."""
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[0] in "45" and "application/json" in content:
+                    content[PROBLEM_TYPE] = content.pop("application/json")
+    return schema
 
 
 def status_of(error: e.FacetrailError) -> int:
@@ -106,12 +163,25 @@ async def _validation_error(_: Request, exc: Exception) -> ProblemResponse:
     return problem(422, e.InvalidRequestError.code, detail, errors=fields)
 
 
-async def _http_error(_: Request, exc: Exception) -> ProblemResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every method any route of this path takes (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if route.matches(request.scope)[0] != Match.NONE:  # PARTIAL: the path, not the method
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed", 401: "not_logged_in"}.get(
         exc.status_code, "http_error"
     )
-    return problem(exc.status_code, code, str(exc.detail))
+    answer = problem(exc.status_code, code, str(exc.detail))
+    answer.headers.update(exc.headers or {})
+    if exc.status_code == 405:
+        answer.headers["Allow"] = _allowed_methods(request)
+    return answer
 
 
 async def _internal_error(_: Request, exc: Exception) -> ProblemResponse:
@@ -120,6 +190,12 @@ async def _internal_error(_: Request, exc: Exception) -> ProblemResponse:
 
 
 def install(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problem_media_types(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_exception_handler(e.FacetrailError, _facetrail_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

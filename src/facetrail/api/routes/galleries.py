@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.deps import Context, Me
 from facetrail.api.pages import Cursor, Limit, page
@@ -18,6 +18,8 @@ Name = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 class NewGallery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=2000)] = ""
     pack: Annotated[str | None, Field(max_length=100)] = None

@@ -4,10 +4,10 @@ service the CLI calls."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Path, Response, UploadFile, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.deps import Context, Me
 from facetrail.api.pages import Cursor, Limit, page
@@ -25,17 +25,23 @@ Text = Annotated[str, Form(max_length=5000)]
 
 
 class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     approve: bool
     note: Annotated[str, Field(max_length=5000)] = ""
 
 
 class ReviewBody(BaseModel):
-    decision: Annotated[str, Field(description="possible_match | not_a_match | inconclusive")]
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["possible_match", "not_a_match", "inconclusive"]
     note: Annotated[str, Field(max_length=5000)]
 
 
 class OutcomeBody(BaseModel):
-    outcome: Annotated[str, Field(description="lead | no_lead")]
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["lead", "no_lead"]
     note: Annotated[str, Field(max_length=5000)]
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from facetrail.api.deps import Context
 from facetrail.api.metrics import exposition
-from facetrail.api.problems import problem
+from facetrail.api.problems import ERROR_RESPONSES, problem
 from facetrail.errors import FacetrailError
 from facetrail.services.database import schema_status
 
@@ -20,7 +20,12 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="The database answers and its schema is current", response_model=None)
+@router.get(
+    "/ready",
+    summary="The database answers and its schema is current",
+    response_model=None,
+    responses={503: ERROR_RESPONSES[503]},
+)
 def ready(ctx: Context) -> dict[str, str] | Response:
     try:
         with ctx.engine.connect() as connection:

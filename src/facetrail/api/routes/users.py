@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.deps import (
     CSRF_COOKIE,
@@ -24,6 +24,8 @@ router = APIRouter(tags=["session"])
 
 
 class SignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     username: Annotated[str, Field(min_length=1, max_length=200)]
     password: Annotated[str, Field(min_length=1, max_length=1000)]
     code: Annotated[str, Field(min_length=1, max_length=64, description="TOTP or recovery code")]
@@ -32,6 +34,8 @@ class SignIn(BaseModel):
 
 
 class NewToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: Annotated[str, Field(min_length=1, max_length=100)]
     days: Annotated[int, Field(ge=1, le=90)] = 30
     password: Annotated[str, Field(min_length=1, max_length=1000)]
@@ -39,6 +43,8 @@ class NewToken(BaseModel):
 
 
 class TokenRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     token: Annotated[str, Field(min_length=1, max_length=200)]
 
 
