@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, Response
 from facetrail.api import problems
 from facetrail.api.metrics import observe
 from facetrail.api.problems import problem
-from facetrail.api.routes import audit, galleries, searches, system, users
+from facetrail.api.routes import accounts, audit, galleries, policy, searches, system, users
 from facetrail.api.uploads import UPLOAD_PATHS, upload_limit
 from facetrail.config import Settings, get_settings
 from facetrail.errors import ImageTooLargeError
@@ -57,7 +57,8 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     problems.install(app)
     app.middleware("http")(_headers_and_metrics)
     app.include_router(system.router)
-    for router in (users.router, searches.router, galleries.router, audit.router):
+    routers = (users, accounts, policy, searches, galleries, audit)
+    for router in (module.router for module in routers):
         app.include_router(router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     return app
 

@@ -9,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.deps import Context, Me
 from facetrail.api.pages import Cursor, Limit, page
-from facetrail.services import galleries
+from facetrail.services import galleries, indexing
 from facetrail.services.galleries import GalleryInfo, SourceInfo
+from facetrail.services.indexing import IndexReport
 
 router = APIRouter(tags=["galleries"])
 
@@ -50,4 +51,40 @@ def create_gallery(body: NewGallery, ctx: Context, me: Me) -> GalleryInfo:
     return galleries.create_gallery(ctx, me, request)
 
 
-__all__ = ["SourceInfo", "router"]
+class NewSource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: Annotated[str, Field(min_length=1, max_length=200)]
+    legal_basis: Annotated[str, Field(min_length=1, max_length=2000)]
+    supplied_by: Annotated[str, Field(min_length=1, max_length=200)]
+    collected_at: Annotated[str, Field(description="ISO date", max_length=40)]
+    retention_days: Annotated[int, Field(ge=1, le=36500)]
+
+
+@router.post(
+    "/galleries/{name}/sources",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SourceInfo,
+    summary="Add a source with its legal basis and retention (gallery admins)",
+)
+def add_source(name: Name, body: NewSource, ctx: Context, me: Me) -> SourceInfo:
+    request = galleries.CreateSourceRequest(
+        name,
+        body.name,
+        body.kind,
+        body.legal_basis,
+        body.supplied_by,
+        body.collected_at,
+        body.retention_days,
+    )
+    return galleries.add_source(ctx, me, request)
+
+
+@router.post(
+    "/galleries/{name}/index/rebuild",
+    response_model=IndexReport,
+    summary="Recreate the gallery's index from its stored templates (gallery admins)",
+)
+def rebuild_index(name: Name, ctx: Context, me: Me) -> IndexReport:
+    return indexing.rebuild_index(ctx, me, name)

@@ -1,0 +1,189 @@
+"""People's accounts and the organisation: networks, agencies, accounts granted or requested,
+approval, roles, suspension and reinstatement, resets, and first-time TOTP enrolment."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from facetrail.api.deps import Context, Me
+from facetrail.governance.credentials import Role
+from facetrail.services import accounts, enrolment
+from facetrail.services.accounts import Enrolment, NewAccount
+from facetrail.services.enrolment import OneTimePassword
+from facetrail.services.views import plain
+
+router = APIRouter(tags=["accounts"])
+
+Username = Annotated[str, Path(min_length=1, max_length=200)]
+Short = Annotated[str, Field(min_length=1, max_length=200)]
+Secret = Annotated[str, Field(min_length=1, max_length=1000)]
+Reason = Annotated[str, Field(max_length=2000)]
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NameBody(Closed):
+    name: Short
+
+
+class NewAgency(Closed):
+    name: Short
+    trial_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    network: Short | None = None
+
+
+class AccountBody(Closed):
+    username: Short
+    email: Annotated[str, Field(min_length=3, max_length=320)]
+    password: Secret
+    agency: Short
+    roles: list[Role] = [Role.INVESTIGATOR]
+    account_type: Annotated[str, Field(pattern="^(full|trial)$")] = "full"
+
+
+class RequestBody(Closed):
+    username: Short
+    email: Annotated[str, Field(min_length=3, max_length=320)]
+    password: Secret
+    agency: Short
+    supervisor: Short
+
+
+class RolesBody(Closed):
+    roles: list[Role]
+
+
+class ReasonBody(Closed):
+    reason: Reason
+
+
+class EnrolBegin(Closed):
+    username: Short
+    password: Secret
+    invite: Annotated[str | None, Field(max_length=200)] = None
+
+
+class EnrolConfirm(Closed):
+    username: Short
+    password: Secret
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+    new_password: Annotated[str | None, Field(max_length=1000)] = None
+
+
+def _account(body: AccountBody | RequestBody) -> NewAccount:
+    if isinstance(body, RequestBody):
+        return NewAccount(
+            body.username, body.email, body.password, body.agency, supervisor=body.supervisor
+        )
+    return NewAccount(
+        body.username,
+        body.email,
+        body.password,
+        body.agency,
+        tuple(body.roles),
+        body.account_type,
+    )
+
+
+@router.post("/networks", status_code=status.HTTP_204_NO_CONTENT, summary="Create a network")
+def create_network(body: NameBody, ctx: Context, me: Me) -> Response:
+    accounts.create_network(ctx, me, body.name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/agencies", status_code=status.HTTP_204_NO_CONTENT, summary="Create an agency")
+def create_agency(body: NewAgency, ctx: Context, me: Me) -> Response:
+    accounts.create_agency(ctx, me, body.name, body.trial_days, body.network)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/accounts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Enrolment,
+    summary="Grant an account (its owner enrols with a code mailed to them alone)",
+)
+def create_account(body: AccountBody, ctx: Context, me: Me) -> Enrolment:
+    return accounts.create_user(ctx, me, _account(body))
+
+
+@router.post(
+    "/account-requests",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Enrolment,
+    summary="Ask for an account (no sign-in; a supervisor of the agency approves it)",
+)
+def request_account(body: RequestBody, ctx: Context) -> Enrolment:
+    return accounts.request_account(ctx, _account(body))
+
+
+@router.post(
+    "/accounts/{username}/approval",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Approve a requested account",
+)
+def approve(username: Username, ctx: Context, me: Me) -> Response:
+    accounts.approve_account(ctx, me, username)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/accounts/{username}/roles", status_code=status.HTTP_204_NO_CONTENT)
+def set_roles(username: Username, body: RolesBody, ctx: Context, me: Me) -> Response:
+    """Replace the account's roles (who may grant which is decided in one place)."""
+    accounts.set_roles(ctx, me, username, tuple(body.roles))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/accounts/{username}/suspension", status_code=status.HTTP_204_NO_CONTENT)
+def suspend(username: Username, body: ReasonBody, ctx: Context, me: Me) -> Response:
+    """Suspend: its tokens stop working at once."""
+    accounts.suspend_account(ctx, me, username, body.reason)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/accounts/{username}/reinstatement", status_code=status.HTTP_204_NO_CONTENT)
+def reinstate(username: Username, body: ReasonBody, ctx: Context, me: Me) -> Response:
+    enrolment.reinstate_account(ctx, me, username, body.reason)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/accounts/{username}/password-reset",
+    response_model=OneTimePassword,
+    summary="A one-time password for the person (it only lets them set their own)",
+)
+def reset_password(username: Username, body: ReasonBody, ctx: Context, me: Me) -> OneTimePassword:
+    return enrolment.reset_password(ctx, me, username, body.reason)
+
+
+@router.post("/accounts/{username}/second-factor-reset", status_code=status.HTTP_204_NO_CONTENT)
+def reset_second_factor(username: Username, body: ReasonBody, ctx: Context, me: Me) -> Response:
+    """Delete the second factor; the owner enrols anew with a code mailed to them alone."""
+    enrolment.reset_second_factor(ctx, me, username, body.reason)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/enrolment",
+    response_model=Enrolment,
+    summary="First sign-in: show the owner a new TOTP secret (not active until confirmed)",
+)
+def begin_enrolment(body: EnrolBegin, ctx: Context) -> Enrolment:
+    return enrolment.begin_enrolment(ctx, body.username, body.password, invite=body.invite)
+
+
+@router.post(
+    "/enrolment/confirmation",
+    status_code=status.HTTP_201_CREATED,
+    summary="Confirm the TOTP secret with a code; signs in (bearer token in the answer)",
+)
+def confirm_enrolment(body: EnrolConfirm, ctx: Context) -> dict[str, Any]:
+    result = enrolment.confirm_enrolment(
+        ctx, body.username, body.password, body.code, new_password=body.new_password
+    )
+    return {"token": result.token, "expires_at": result.expires_at, "user": plain(result.principal)}

@@ -1,0 +1,46 @@
+"""Agency policy: the current version, its history with what each change relaxed, and
+changes (the head or a system admin; the network's operator may tighten, never relax)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from facetrail.api.deps import Context, Me
+from facetrail.api.pages import Cursor, Limit, page
+from facetrail.services import policy
+from facetrail.services.policy import PolicyInfo
+
+router = APIRouter(tags=["policy"])
+
+Agency = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+class Amendment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    changes: Annotated[
+        dict[str, Any], Field(description="Policy fields to change (names as GET shows them)")
+    ]
+    reason: Annotated[str, Field(max_length=2000)]
+
+
+@router.get("/agencies/{agency}/policy", response_model=PolicyInfo, summary="Current policy")
+def show(agency: Agency, ctx: Context, me: Me) -> PolicyInfo:
+    return policy.show_policy(ctx, me, agency)
+
+
+@router.get("/agencies/{agency}/policy/history", summary="Every version, oldest first")
+def history(
+    agency: Agency, ctx: Context, me: Me, cursor: Cursor = None, limit: Limit = 50
+) -> dict[str, Any]:
+    return page(policy.policy_history(ctx, me, agency), lambda p: p.version, cursor, limit)
+
+
+@router.patch("/agencies/{agency}/policy", response_model=PolicyInfo, summary="Amend policy")
+def amend(agency: Agency, body: Amendment, ctx: Context, me: Me) -> PolicyInfo:
+    """A new version changing only the given fields; read and written in one locked
+    transaction. The head is told what it relaxes. Audited, refusals too."""
+    return policy.amend_policy(ctx, me, agency, body.changes, body.reason)
