@@ -123,8 +123,9 @@ def may_reinstate(
 
 
 def may_read_agency(actor: Actor, agency_id: int, agency_network_id: int | None) -> bool:
-    """People of the agency, auditors and system admins, and its network's operators."""
-    if actor.agency_id == agency_id or actor.has(Role.SYSTEM_ADMIN) or actor.has(Role.AUDITOR):
+    """People of the agency (its auditors included), system admins, and its network's
+    operators. An auditor is an agency role: another agency's auditor reads nothing here."""
+    if actor.agency_id == agency_id or actor.has(Role.SYSTEM_ADMIN):
         return True
     return _operates_network_of(actor, agency_network_id)
 

@@ -229,7 +229,13 @@ def export_search(ctx: AppContext, actor: Principal, search_id: int) -> dict[str
 def pending_searches(ctx: AppContext, actor: Principal) -> list[SearchResult]:
     """Searches of the actor's agency that wait for a supervisor's decision."""
     if not actor.has(Role.SUPERVISOR):
-        raise PermissionDeniedError("only supervisors decide searches", subject=actor.username)
+        refuse(
+            ctx,
+            actor.username,
+            "search.pending",
+            actor.username,
+            PermissionDeniedError("only supervisors decide searches", subject=actor.username),
+        )
     with ctx.sessions() as session:
         ids = list(
             session.scalars(
