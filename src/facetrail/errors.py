@@ -123,6 +123,14 @@ class DatabaseDriverMissingError(StoreError):
     code = "database_driver_missing"
 
 
+class MigrationRefusedError(StoreError):
+    """A migration found rows it cannot carry into the schema it makes (a status outside the
+    values a new CHECK constraint allows, an id too large for a narrower column) and stopped
+    before changing anything; the subject names the table and column."""
+
+    code = "migration_refused"
+
+
 class GalleryNotFoundError(StoreError):
     code = "gallery_not_found"
 

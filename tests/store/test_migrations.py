@@ -1,18 +1,13 @@
 """Migrations: on SQLite and on this machine's PostgreSQL they make exactly the schema of the
-models; a home made before migrations (tables from ``create_all``) is refused until ``db
-upgrade`` adopts it, with every record and audit entry intact; an outdated database says what
-to run."""
+models (CHECK constraints too); a home made before migrations (tables from ``create_all``) is
+refused until ``db upgrade`` adopts it, with every record and audit entry intact; an outdated
+database says what to run."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
@@ -25,33 +20,10 @@ from facetrail.services import audit, database
 from facetrail.services.context import AppContext
 from facetrail.store.db import make_engine
 from facetrail.store.migrations import HEAD, SCRIPT_LOCATION
-from facetrail.store.schema import AuditEntryRow, Base, PolicyVersion, User
-from facetrail.store.schema_version import upgrade
+from facetrail.store.schema import AuditEntryRow, PolicyVersion, User
+from facetrail.store.schema_version import FIRST, downgrade, upgrade
 from tests.org import make_org
-
-#: This machine's PostgreSQL (trust auth on loopback); each test makes its own database.
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture()
-def pg_url() -> Iterator[str]:
-    name = f"facetrail_test_{secrets.token_hex(6)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-def _differences(url: str) -> list[object]:
-    engine = make_engine(url, prepare_schema=False)
-    try:
-        with engine.connect() as connection:
-            return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
-    finally:
-        engine.dispose()
+from tests.store.homes import check_constraints, differences, model_check_constraints
 
 
 def test_head_is_the_newest_migration() -> None:
@@ -66,7 +38,8 @@ def _migrated_from_empty(url: str) -> None:
     finally:
         engine.dispose()
     assert (report.after, report.adopted) == (HEAD, False)
-    assert _differences(url) == []
+    assert differences(url) == []
+    assert check_constraints(url) == model_check_constraints()  # Alembic compares no CHECKs
 
 
 def test_migrations_make_the_models_schema_on_sqlite(tmp_path: Path) -> None:
@@ -106,9 +79,15 @@ def test_a_home_made_before_migrations_is_adopted_with_nothing_lost(
     ctx = AppContext.open(settings)
     make_org(ctx)
     users, policies, entries = _counts(ctx)
-    with ctx.transaction() as s:  # what create_all made before migrations: no version table
-        s.execute(text("DROP TABLE alembic_version"))
     ctx.close()
+    # What create_all made before migrations: the first revision's schema, no version table.
+    engine = make_engine(settings.db_url, prepare_schema=False)
+    try:
+        assert downgrade(engine, FIRST) == FIRST
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE alembic_version"))
+    finally:
+        engine.dispose()
 
     with pytest.raises(SchemaOutdatedError, match="facetrail db upgrade"):
         AppContext.open(settings)

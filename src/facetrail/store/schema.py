@@ -1,10 +1,19 @@
-"""SQLAlchemy 2 typed ORM models: galleries with provenance, images, faces, templates."""
+"""SQLAlchemy 2 typed ORM models: galleries with provenance, images, faces, templates.
+
+Keys of the tables that grow without bound (images, faces, templates, the audit log, searches
+and their candidates and reviews, mail) are ``BigId``: 64-bit on PostgreSQL, SQLite's
+INTEGER (64-bit already) so that they stay rowid aliases there. Every status-like column
+holds one of the values ``store.vocabulary`` lists, enforced by a named CHECK constraint.
+Migration 0002 brought a database of the first revision to this; a change here needs a new
+revision (tests/store compare the two).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -12,19 +21,42 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    MetaData,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from facetrail.store.vocabulary import (
+    ACCOUNT_TYPES,
+    REVIEW_DECISIONS,
+    REVIEW_STAGES,
+    ROLES,
+    SEARCH_FAULTS,
+    SEARCH_OUTCOMES,
+    SEARCH_STATUSES,
+    USER_STATUSES,
+    one_of,
+)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+#: A key that grows without bound: BIGINT on PostgreSQL; on SQLite INTEGER (already 64-bit),
+#: which keeps an INTEGER PRIMARY KEY the rowid alias, so autoincrement is unchanged there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Base(DeclarativeBase):
-    pass
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",  # SQLAlchemy's default, which revision 0001 used
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+        }
+    )
 
 
 class Gallery(Base):
@@ -62,7 +94,7 @@ class Image(Base):
     __tablename__ = "images"
     __table_args__ = (UniqueConstraint("gallery_id", "sha256"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     gallery_id: Mapped[int] = mapped_column(ForeignKey("galleries.id"), index=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
     sha256: Mapped[str] = mapped_column(String(64))
@@ -79,8 +111,10 @@ class Face(Base):
     __tablename__ = "faces"
     __table_args__ = (UniqueConstraint("image_id", "face_index"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    image_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("images.id", ondelete="CASCADE"), index=True
+    )
     face_index: Mapped[int] = mapped_column(Integer)
     x1: Mapped[float] = mapped_column(Float)
     y1: Mapped[float] = mapped_column(Float)
@@ -103,8 +137,8 @@ class TemplateRow(Base):
         Index("ix_templates_gallery_pack_kind", "gallery_id", "pack", "kind"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    face_id: Mapped[int] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    face_id: Mapped[int] = mapped_column(BigId, ForeignKey("faces.id", ondelete="CASCADE"))
     # Denormalised so that the index of one gallery is one indexed query away.
     gallery_id: Mapped[int] = mapped_column(ForeignKey("galleries.id"))
     pack: Mapped[str] = mapped_column(String(100))
@@ -119,7 +153,7 @@ class IngestFailure(Base):
     __tablename__ = "ingest_failures"
     __table_args__ = (UniqueConstraint("gallery_id", "sha256"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     gallery_id: Mapped[int] = mapped_column(ForeignKey("galleries.id"), index=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     sha256: Mapped[str] = mapped_column(String(64))
@@ -138,9 +172,9 @@ class AuditEntryRow(Base):
 
     __tablename__ = "audit_entries"
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     at: Mapped[str] = mapped_column(String(40))
-    actor: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(200), index=True)
     kind: Mapped[str] = mapped_column(String(80), index=True)
     subject: Mapped[str] = mapped_column(Text, index=True)
     details: Mapped[str] = mapped_column(Text)  # canonical JSON
@@ -152,8 +186,8 @@ class CheckpointRow(Base):
 
     __tablename__ = "audit_checkpoints"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    tree_size: Mapped[int] = mapped_column(Integer)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigId)
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     at: Mapped[str] = mapped_column(String(40))
     key_id: Mapped[str] = mapped_column(String(64))
@@ -174,7 +208,7 @@ class Agency(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    network_id: Mapped[int | None] = mapped_column(ForeignKey("networks.id"))
+    network_id: Mapped[int | None] = mapped_column(ForeignKey("networks.id"), index=True)
     head_user_id: Mapped[int | None] = mapped_column(Integer)
 
 
@@ -182,6 +216,7 @@ class User(Base):
     """A person with an account. It does nothing until a supervisor approves it."""
 
     __tablename__ = "users"
+    __table_args__ = (one_of("status", USER_STATUSES), one_of("account_type", ACCOUNT_TYPES))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
@@ -191,9 +226,9 @@ class User(Base):
     #: the TOTP secret sealed with the secrets key (AES-GCM, see governance/credentials);
     #: None until its owner enrols a second factor
     totp_secret: Mapped[str | None] = mapped_column(Text)
-    #: requested | active | suspended
+    #: USER_STATUSES: requested | active | suspended
     status: Mapped[str] = mapped_column(String(20))
-    #: trial | full
+    #: ACCOUNT_TYPES: trial | full
     account_type: Mapped[str] = mapped_column(String(10))
     trial_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -215,11 +250,12 @@ class User(Base):
 
 class UserRole(Base):
     __tablename__ = "user_roles"
+    __table_args__ = (one_of("role", ROLES),)
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     role: Mapped[str] = mapped_column(String(40), primary_key=True)
     #: the audit entry that granted this person their current roles (all rows share it)
-    audit_seq: Mapped[int | None] = mapped_column(Integer)
+    audit_seq: Mapped[int | None] = mapped_column(BigId)
 
 
 class RecoveryCode(Base):
@@ -250,7 +286,7 @@ class InboxMessage(Base):
 
     __tablename__ = "inbox_messages"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
@@ -263,12 +299,13 @@ class OutboxEmail(Base):
 
     __tablename__ = "outbox_emails"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     recipient: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: None until delivered: what delivery looks for, in a table that keeps every e-mail
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     #: for the recipient's eyes only (an enrolment code): never copied to an inbox, and its
@@ -290,15 +327,20 @@ class PolicyVersion(Base):
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: the ``policy.change`` audit entry that made this version; the row must agree with it
-    audit_seq: Mapped[int | None] = mapped_column(Integer)
+    audit_seq: Mapped[int | None] = mapped_column(BigId)
 
 
 class SearchRecord(Base):
     """A case-bound search: why it was asked, who allowed it, what it returned, its outcome."""
 
     __tablename__ = "searches"
+    __table_args__ = (
+        one_of("status", SEARCH_STATUSES),
+        one_of("outcome", SEARCH_OUTCOMES),
+        one_of("fault", SEARCH_FAULTS),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
     requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     case_number: Mapped[str] = mapped_column(String(100), index=True)
@@ -309,7 +351,7 @@ class SearchRecord(Base):
     top: Mapped[int] = mapped_column(Integer)
     face: Mapped[int | None] = mapped_column(Integer)
     policy_version: Mapped[int] = mapped_column(Integer)
-    #: pending | denied | done
+    #: SEARCH_STATUSES: pending -> approved | denied; approved -> done | failed
     status: Mapped[str] = mapped_column(String(20))
     needs_approval: Mapped[bool] = mapped_column(Boolean)
     second_review: Mapped[bool] = mapped_column(Boolean)
@@ -318,7 +360,7 @@ class SearchRecord(Base):
     #: JSON {gallery: {"pack": ..., "index": ..., "size": ...}} of what produced the results
     produced_by: Mapped[str | None] = mapped_column(Text)
     probe_faces: Mapped[str | None] = mapped_column(Text)  # JSON list of ProbeFace
-    #: lead | no_lead
+    #: SEARCH_OUTCOMES: lead | no_lead
     outcome: Mapped[str | None] = mapped_column(String(20))
     outcome_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     outcome_note: Mapped[str | None] = mapped_column(Text)
@@ -336,12 +378,12 @@ class SearchCandidate(Base):
     __tablename__ = "search_candidates"
     __table_args__ = (UniqueConstraint("search_id", "gallery", "rank"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    search_id: Mapped[int] = mapped_column(ForeignKey("searches.id"), index=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    search_id: Mapped[int] = mapped_column(BigId, ForeignKey("searches.id"), index=True)
     gallery: Mapped[str] = mapped_column(String(200))
     rank: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
-    template_id: Mapped[int] = mapped_column(Integer)
+    template_id: Mapped[int] = mapped_column(BigId)
     image_sha256: Mapped[str] = mapped_column(String(64))
     image_name: Mapped[str] = mapped_column(Text)
     subject_ref: Mapped[str | None] = mapped_column(String(200))
@@ -357,19 +399,23 @@ class Review(Base):
     """A person's call on one candidate; stage 2 is the independent second reviewer."""
 
     __tablename__ = "reviews"
-    __table_args__ = (UniqueConstraint("candidate_id", "stage"),)
+    __table_args__ = (
+        UniqueConstraint("candidate_id", "stage"),
+        one_of("stage", REVIEW_STAGES),
+        one_of("decision", REVIEW_DECISIONS),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    candidate_id: Mapped[int] = mapped_column(ForeignKey("search_candidates.id"), index=True)
-    search_id: Mapped[int] = mapped_column(ForeignKey("searches.id"), index=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(BigId, ForeignKey("search_candidates.id"), index=True)
+    search_id: Mapped[int] = mapped_column(BigId, ForeignKey("searches.id"), index=True)
     stage: Mapped[int] = mapped_column(Integer)
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    #: possible_match | not_a_match | inconclusive
+    #: REVIEW_DECISIONS: possible_match | not_a_match | inconclusive
     decision: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: the ``review.record`` entry of this review; the row must agree with it
-    audit_seq: Mapped[int | None] = mapped_column(Integer)
+    audit_seq: Mapped[int | None] = mapped_column(BigId)
 
 
 class AuditHeadRow(Base):
@@ -380,6 +426,6 @@ class AuditHeadRow(Base):
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigId)
     #: Roots of the frontier's perfect subtrees, 32 bytes each, left to right.
     frontier: Mapped[bytes] = mapped_column(LargeBinary)

@@ -7,6 +7,11 @@
   upgrade`` (``upgrade`` here), which applies the migrations, and first adopts a database
   made before migrations existed (tables from ``create_all``, no version table) when it holds
   every table and column of the first revision. Older ones cannot be adopted: start a new home.
+- Migrations run in one locked transaction. On SQLite, foreign keys are off while they run:
+  adding a constraint rebuilds a table (copy, drop, rename), and dropping a table with foreign
+  keys on deletes its rows first, cascading. SQLite ignores the pragma inside a transaction,
+  so it is set on the connection before BEGIN, and set back after; the migrations check the
+  foreign keys themselves before they end.
 """
 
 from __future__ import annotations
@@ -25,7 +30,15 @@ from facetrail.errors import SchemaOutdatedError
 from facetrail.store.migrations import HEAD, SCRIPT_LOCATION
 from facetrail.store.schema import Base
 
-__all__ = ["FIRST", "UpgradeReport", "check_columns", "prepare", "revision_of", "upgrade"]
+__all__ = [
+    "FIRST",
+    "UpgradeReport",
+    "check_columns",
+    "downgrade",
+    "prepare",
+    "revision_of",
+    "upgrade",
+]
 
 #: The first revision: what a database made by ``create_all`` before migrations holds.
 FIRST = "0001_initial"
@@ -63,14 +76,26 @@ def check_columns(connection: Connection) -> None:
 
 
 @contextmanager
-def _locked(engine: Engine) -> Iterator[Connection]:
+def _locked(engine: Engine, *, migrating: bool = False) -> Iterator[Connection]:
     """A transaction holding the write lock (as every acting one does): two processes opening
-    a new home at once make its schema once."""
+    a new home at once make its schema once. ``migrating``: with SQLite's foreign keys off."""
     from facetrail.store.db import LOCKING, lock_for_action
 
-    with engine.connect().execution_options(**{LOCKING: True}) as connection, connection.begin():
-        lock_for_action(connection)
-        yield connection
+    with engine.connect().execution_options(**{LOCKING: True}) as connection:
+        off = migrating and connection.dialect.name == "sqlite"
+        if off:  # on the driver's connection: a statement through SQLAlchemy would BEGIN first
+            _sqlite_pragma(connection, "foreign_keys=OFF")
+        try:
+            with connection.begin():
+                lock_for_action(connection)
+                yield connection
+        finally:
+            if off:
+                _sqlite_pragma(connection, "foreign_keys=ON")
+
+
+def _sqlite_pragma(connection: Connection, pragma: str) -> None:
+    connection.connection.driver_connection.execute(f"PRAGMA {pragma}")  # type: ignore[union-attr]
 
 
 def prepare(engine: Engine) -> None:
@@ -100,9 +125,10 @@ def prepare(engine: Engine) -> None:
             )
 
 
-def upgrade(engine: Engine) -> UpgradeReport:
-    """Apply every migration up to ``HEAD``, adopting a database made before migrations."""
-    with _locked(engine) as connection:
+def upgrade(engine: Engine, to: str = "head") -> UpgradeReport:
+    """Apply every migration up to ``HEAD`` (or revision ``to``), adopting a database made
+    before migrations."""
+    with _locked(engine, migrating=True) as connection:
         tables = set(inspect(connection).get_table_names())
         adopted = bool(tables) and _VERSION_TABLE not in tables
         if adopted:
@@ -110,10 +136,18 @@ def upgrade(engine: Engine) -> UpgradeReport:
             MigrationContext.configure(connection).stamp(_script(), FIRST)
         before = revision_of(connection)
         config = _config(connection)
-        command.upgrade(config, "head")
+        command.upgrade(config, to)
         after = revision_of(connection)
     assert after is not None
     return UpgradeReport(None if adopted else before, after, adopted)
+
+
+def downgrade(engine: Engine, revision: str) -> str | None:
+    """Undo migrations down to ``revision`` (to go back to an older facetrail after an upgrade;
+    back the home up first). Returns the revision the database is at after."""
+    with _locked(engine, migrating=True) as connection:
+        command.downgrade(_config(connection), revision)
+        return revision_of(connection)
 
 
 def _config(connection: Connection) -> Config:

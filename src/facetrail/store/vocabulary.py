@@ -1,0 +1,55 @@
+"""The values each status-like column may hold, and the CHECK constraint that holds it to them.
+
+Services write only these; the database refuses anything else (``ck_<table>_<column>``). A new
+value needs a migration that widens the constraint: a revision lists the values of its own
+time, never these names, so that it means the same thing later.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import CheckConstraint
+
+__all__ = [
+    "ACCOUNT_TYPES",
+    "REVIEW_DECISIONS",
+    "REVIEW_STAGES",
+    "ROLES",
+    "SEARCH_FAULTS",
+    "SEARCH_OUTCOMES",
+    "SEARCH_STATUSES",
+    "USER_STATUSES",
+    "one_of",
+]
+
+USER_STATUSES = ("requested", "active", "suspended")
+ACCOUNT_TYPES = ("trial", "full")
+#: the values of governance.credentials.Role (the store does not import governance; a test
+#: holds the two lists together)
+ROLES = (
+    "investigator",
+    "supervisor",
+    "agency_head",
+    "auditor",
+    "gallery_admin",
+    "network_operator",
+    "system_admin",
+)
+#: pending -> approved | denied; approved -> done | failed (a system fault goes back to approved)
+SEARCH_STATUSES = ("pending", "approved", "denied", "failed", "done")
+SEARCH_OUTCOMES = ("lead", "no_lead")
+#: why a failed search failed: "system" does not count against the daily limit, "input" does
+SEARCH_FAULTS = ("input", "system")
+REVIEW_DECISIONS = ("possible_match", "not_a_match", "inconclusive")
+#: 1: the first review of a candidate; 2: the independent second one
+REVIEW_STAGES = (1, 2)
+
+
+def sql_list(values: tuple[str, ...] | tuple[int, ...]) -> str:
+    """``values`` as the inside of an SQL ``IN (...)``: plain words quoted, numbers as they are."""
+    return ", ".join(f"'{v}'" if isinstance(v, str) else str(v) for v in values)
+
+
+def one_of(column: str, values: tuple[str, ...] | tuple[int, ...]) -> CheckConstraint:
+    """A CHECK, named ``ck_<table>_<column>`` by the models' naming convention, that ``column``
+    holds one of ``values`` (or NULL, where the column allows it)."""
+    return CheckConstraint(f"{column} IN ({sql_list(values)})", name=column)

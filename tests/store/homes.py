@@ -1,0 +1,162 @@
+"""Databases for the migration tests: made at a chosen revision, filled with the rows a real
+organisation leaves behind (made through the services), read back whole for comparison."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, Engine, inspect, select
+
+from facetrail.config import Settings
+from facetrail.governance.note import VerifierKey
+from facetrail.governance.policy import ApprovalMode
+from facetrail.services import audit, review
+from facetrail.services import authentication as auth
+from facetrail.services import search as search_service
+from facetrail.services.accounts import (
+    NewAccount,
+    create_agency,
+    create_network,
+    request_account,
+    suspend_account,
+)
+from facetrail.services.context import AppContext
+from facetrail.services.ingest import IngestRequest, ingest
+from facetrail.services.search import ProbeImage
+from facetrail.store.db import make_engine
+from facetrail.store.schema import Base
+from facetrail.store.schema_version import FIRST, upgrade
+from tests.conftest import copy_first_images, lfw_people
+from tests.org import AGENCY, PASSWORD, make_gallery, make_org, next_code, open_searching
+
+#: table -> its rows, each a tuple of its columns in the models' order, sorted by primary key
+Rows = dict[str, list[tuple[Any, ...]]]
+
+
+@contextmanager
+def engine_of(url: str) -> Iterator[Engine]:
+    engine = make_engine(url, prepare_schema=False)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def connected(url: str) -> Iterator[Connection]:
+    with engine_of(url) as engine, engine.connect() as connection:
+        yield connection
+
+
+def differences(url: str) -> list[object]:
+    """What Alembic finds different between the database and the models (types, indexes,
+    columns, tables; not CHECK constraints: see ``check_constraints``)."""
+    with connected(url) as connection:
+        return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+
+
+def check_constraints(url: str) -> dict[str, set[str]]:
+    """table -> the names of its CHECK constraints, as the database reports them."""
+    with connected(url) as connection:
+        inspector = inspect(connection)
+        return {
+            table: {c["name"] for c in inspector.get_check_constraints(table) if c["name"]}
+            for table in inspector.get_table_names()
+            if table != "alembic_version"
+        }
+
+
+def model_check_constraints() -> dict[str, set[str]]:
+    from sqlalchemy import CheckConstraint
+
+    return {
+        table.name: {
+            str(c.name) for c in table.constraints if isinstance(c, CheckConstraint) and c.name
+        }
+        for table in Base.metadata.sorted_tables
+    }
+
+
+def at_first_revision(url: str) -> None:
+    """An empty database given the schema of revision 0001 only, as the first release made."""
+    with engine_of(url) as engine:
+        assert upgrade(engine, FIRST).after == FIRST
+
+
+def rows(url: str) -> Rows:
+    """Every row of every table of the models."""
+    with connected(url) as connection:
+        out: Rows = {}
+        for table in Base.metadata.sorted_tables:
+            key = list(table.primary_key.columns)
+            out[table.name] = [tuple(r) for r in connection.execute(select(table).order_by(*key))]
+        return out
+
+
+def copy_rows(source: Rows, url: str) -> None:
+    """Insert ``source`` into the database at ``url`` as it is (same ids)."""
+    with engine_of(url) as engine, engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            names = [c.name for c in table.columns]
+            if source[table.name]:
+                connection.execute(
+                    table.insert(),
+                    [dict(zip(names, row, strict=True)) for row in source[table.name]],
+                )
+
+
+@dataclass(frozen=True)
+class World:
+    """A home's rows and the key its audit log verifies against."""
+
+    rows: Rows
+    verifier: VerifierKey
+
+
+def build_world(folder: Path) -> World:
+    """An organisation's home after real use (needs the shared LFW photos): a network; people
+    of every account status and type; a gallery ingested with one file refused; searches done,
+    denied and pending; a review and an outcome; a token, mail and notices; a checkpoint."""
+    ctx = AppContext.open(Settings(home=folder / "home", threads=1))
+    try:
+        org = make_org(ctx)
+        create_network(ctx, org.admin, "metro")
+        create_agency(ctx, org.admin, "metro-pd", network="metro")
+        make_gallery(org)
+        people = lfw_people(3)
+        photos = folder / "photos"
+        copy_first_images(photos, people)
+        (photos / "broken.jpg").write_bytes(b"not an image")
+        ingest(ctx, org.people["gus"], IngestRequest(photos, "bookings", "county", workers=1))
+        open_searching(org, "bookings")
+        probe_path = sorted(people[0].glob("*.jpg"))[1]
+        probe = (ProbeImage(probe_path.name, probe_path.read_bytes()),)
+        done = org.search(("bookings",), probe)
+        ivy = org.people["ivy"]
+        review.review_candidate(ctx, ivy, done.candidates[0].id, "possible_match", "same ears")
+        review.record_outcome(ctx, ivy, done.search_id, "no_lead", "alibi checked out")
+        org.set_policy(approval=ApprovalMode.ALWAYS)
+        denied = org.search(("bookings",), probe)
+        search_service.decide_search(ctx, org.people["sam"], denied.search_id, False, "not yet")
+        org.search(("bookings",), probe, who="ian")  # left pending
+        suspend_account(ctx, org.people["head"], "ian", "moved to another unit")
+        request_account(
+            ctx,
+            NewAccount(
+                "tia", "tia@county.gov", PASSWORD, AGENCY, account_type="trial", supervisor="sam"
+            ),
+        )
+        secret = org.enrolments["ivy"].totp_secret
+        assert secret is not None
+        code, at = next_code(secret)
+        auth.issue_token(ctx, ivy, "nightly export", password=PASSWORD, code=code, now=at)
+        audit.make_checkpoint(ctx)
+        return World(rows(ctx.settings.db_url), audit.public_key(ctx))
+    finally:
+        ctx.close()
