@@ -28,6 +28,7 @@ from facetrail.errors import (
     FacetrailError,
     InvalidFieldError,
     InvalidRequestError,
+    NotFoundError,
     PasswordChangeRequiredError,
     TokenInvalidError,
 )
@@ -375,6 +376,6 @@ def revoke_token(ctx: AppContext, actor: Principal, token: str) -> None:
             actor.username,
             "auth.token.revoke",
             actor.username,
-            TokenInvalidError("no such token of yours", subject="token"),
+            NotFoundError("no such token of yours", subject="token"),
             {"token": cred.secret_hash(token)[:12]},
         )
