@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     #: The key that seals TOTP secrets at rest, kept apart from the database (0600 in a 0700
     #: folder). Default: a sibling of the home, ``<home>.secrets/totp.key``.
     secrets_key_file: Path | None = None
+    #: Rate limits of the API's sign-in and search routes, each applied per account and per
+    #: client address (``limits`` notation: "10/minute", "100/hour;10/minute").
+    login_rate_limit: str = "10/minute"
+    search_rate_limit: str = "30/minute"
+    #: Where the counts live: "memory://" counts per worker process; a shared store
+    #: ("redis://127.0.0.1:6379") makes them hold across all workers.
+    rate_limit_storage: str = "memory://"
 
     @property
     def db_url(self) -> str:

@@ -312,6 +312,8 @@ class RateLimitedError(FacetrailError):
     """Too many of these requests in a short time (e.g. unauthenticated account requests)."""
 
     code = "rate_limited"
+    #: seconds until another request would be accepted, when known
+    retry_after: int | None = None
 
 
 class RecordMismatchError(FacetrailError):

@@ -55,7 +55,15 @@ def made_world(folder: Path) -> Iterator[World]:
     """county (head, sam, ivy, ian, gus) searching 'bookings' (four LFW people) without prior
     approval; the 'other' agency (olga investigates, otto heads and supervises) searching it
     only with approval."""
-    ctx = AppContext.open(Settings(home=folder / "home", threads=1))
+    # Everyone here signs in from one address: limits high enough for the tests' own traffic
+    # (tests/api/test_limits.py sets low ones).
+    settings = Settings(
+        home=folder / "home",
+        threads=1,
+        login_rate_limit="1000/minute",
+        search_rate_limit="1000/minute",
+    )
+    ctx = AppContext.open(settings)
     org = make_org(ctx)
     acc.create_agency(ctx, org.admin, "other")
     org.add("olga", "other", Role.INVESTIGATOR)

@@ -11,7 +11,9 @@ from importlib.metadata import version as package_version
 
 from fastapi import FastAPI, Request, Response
 
+from facetrail import web
 from facetrail.api import problems
+from facetrail.api.limits import RateLimits
 from facetrail.api.metrics import observe
 from facetrail.api.problems import problem
 from facetrail.api.routes import accounts, audit, galleries, policy, searches, system, users
@@ -36,6 +38,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         own = getattr(app.state, "ctx", None) is None
         if own:
             app.state.ctx = AppContext.open(settings or get_settings())
+        app.state.limits = RateLimits.configured(app.state.ctx)
         try:
             yield
         finally:
@@ -54,9 +57,12 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         lifespan=lifespan,
     )
     app.state.ctx = ctx  # given: shared and left open; None: opened at start, closed at end
+    if ctx is not None:
+        app.state.limits = RateLimits.configured(ctx)
     problems.install(app)
     app.middleware("http")(_headers_and_metrics)
     app.include_router(system.router)
+    app.include_router(web.router)
     routers = (users, accounts, policy, searches, galleries, audit)
     for router in (module.router for module in routers):
         app.include_router(router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)

@@ -150,7 +150,10 @@ async def _facetrail_error(_: Request, exc: Exception) -> ProblemResponse:
     status = status_of(exc)
     if status >= 500:
         log.error("facetrail error answered %d: [%s] %s", status, exc.code, exc)
-    return problem(status, exc.code, exc.message, subject=exc.subject)
+    answer = problem(status, exc.code, exc.message, subject=exc.subject)
+    if isinstance(exc, e.RateLimitedError) and exc.retry_after is not None:
+        answer.headers["Retry-After"] = str(exc.retry_after)
+    return answer
 
 
 async def _validation_error(_: Request, exc: Exception) -> ProblemResponse:

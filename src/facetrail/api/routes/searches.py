@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Path, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Path, Request, Response, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from facetrail.api import limits
 from facetrail.api.deps import Context, Me
 from facetrail.api.pages import Cursor, Limit, page
 from facetrail.api.uploads import probe_images
@@ -52,6 +53,7 @@ class OutcomeBody(BaseModel):
     summary="Search galleries for a case (now, or once a supervisor approves)",
 )
 def new_search(
+    request: Request,
     ctx: Context,
     me: Me,
     probes: Annotated[list[UploadFile], File(description="Probe image(s) of one person")],
@@ -65,7 +67,8 @@ def new_search(
 ) -> SearchResult:
     """Policy is checked before any probe is decoded; every refusal has its own code and a
     ``search.refused`` entry. Candidates are investigative leads, never identifications."""
-    request = search.SearchRequest(
+    limits.check(request, ctx, "search", me.username, "search")
+    asked = search.SearchRequest(
         requester=me,
         case_number=case_number,
         offense=offense,
@@ -76,7 +79,7 @@ def new_search(
         top=top,
         face=face,
     )
-    return search.search(ctx, request, include_crops=False)
+    return search.search(ctx, asked, include_crops=False)
 
 
 @router.get("/searches/pending", summary="Searches awaiting your approval (supervisors)")

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from facetrail.api import limits
 from facetrail.api.deps import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -52,6 +53,7 @@ class TokenRef(BaseModel):
 def sign_in(body: SignIn, request: Request, response: Response, ctx: Context) -> dict[str, Any]:
     """Password and second factor -> a session (audited as ``auth.login`` or
     ``auth.login.failed``; wrong attempts count towards the account's lockout)."""
+    limits.check(request, ctx, "login", body.username, "auth.login")
     result = authentication.login(ctx, body.username, body.password, body.code)
     out: dict[str, Any] = {"expires_at": result.expires_at, "user": plain(result.principal)}
     if body.session == "bearer":
