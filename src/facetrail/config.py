@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     #: Where the counts live: "memory://" counts per worker process; a shared store
     #: ("redis://127.0.0.1:6379") makes them hold across all workers.
     rate_limit_storage: str = "memory://"
+    #: ``facetrail serve`` runs background work in each worker: queued jobs (ingestions) are
+    #: looked for every ``job_poll_seconds``; housekeeping (checkpoints, mail retries, probe
+    #: retention, stranded searches) runs every ``housekeeping_seconds``.
+    background_work: bool = True
+    job_poll_seconds: float = Field(default=2.0, gt=0)
+    housekeeping_seconds: int = Field(default=60, gt=0)
 
     @property
     def db_url(self) -> str:

@@ -226,6 +226,19 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
         ("post", "/api/v1/galleries/{name}/index/rebuild"): lambda: Call(
             "POST", "/api/v1/galleries/bookings/index/rebuild", county_scoped=False
         ),
+        ("post", "/api/v1/galleries/{name}/ingestions"): lambda: Call(
+            "POST",
+            "/api/v1/galleries/bookings/ingestions",
+            {"source": "county", "path": "/nonexistent/folder"},
+            county_scoped=False,
+        ),
+        ("get", "/api/v1/jobs"): lambda: Call("GET", "/api/v1/jobs", county_scoped=False),
+        ("get", "/api/v1/jobs/{job_id}"): lambda: Call(
+            "GET", "/api/v1/jobs/1", county_scoped=False
+        ),
+        ("post", "/api/v1/jobs/{job_id}/cancel"): lambda: Call(
+            "POST", "/api/v1/jobs/1/cancel", county_scoped=False
+        ),
         ("get", "/api/v1/audit/verify"): lambda: Call(
             "GET", "/api/v1/audit/verify", county_scoped=False
         ),
@@ -253,6 +266,8 @@ ONLY: dict[tuple[str, str], set[Role]] = {
     ("post", "/api/v1/galleries/{name}/sources"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
     ("post", "/api/v1/galleries/{name}/index/rebuild"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
     ("get", "/api/v1/audit/verify"): {Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN},
+    ("post", "/api/v1/galleries/{name}/ingestions"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
+    ("get", "/api/v1/jobs"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
 }
 
 

@@ -90,13 +90,24 @@ def at_first_revision(url: str) -> None:
 
 
 def rows(url: str) -> Rows:
-    """Every row of every table of the models."""
+    """Every row of every table of the models that the database has (a later revision's
+    tables are absent from an older database)."""
     with connected(url) as connection:
+        present = set(inspect(connection).get_table_names())
         out: Rows = {}
         for table in Base.metadata.sorted_tables:
+            if table.name not in present:
+                continue
             key = list(table.primary_key.columns)
             out[table.name] = [tuple(r) for r in connection.execute(select(table).order_by(*key))]
         return out
+
+
+def kept(now: Rows, before: Rows) -> bool:
+    """``now`` holds exactly the rows of ``before``; tables added since are empty."""
+    return {t: r for t, r in now.items() if t in before} == before and not any(
+        r for t, r in now.items() if t not in before
+    )
 
 
 def copy_rows(source: Rows, url: str) -> None:
@@ -104,7 +115,7 @@ def copy_rows(source: Rows, url: str) -> None:
     with engine_of(url) as engine, engine.begin() as connection:
         for table in Base.metadata.sorted_tables:
             names = [c.name for c in table.columns]
-            if source[table.name]:
+            if source.get(table.name):
                 connection.execute(
                     table.insert(),
                     [dict(zip(names, row, strict=True)) for row in source[table.name]],

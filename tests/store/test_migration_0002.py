@@ -37,6 +37,7 @@ from tests.store.homes import (
     copy_rows,
     differences,
     engine_of,
+    kept,
     model_check_constraints,
     rows,
 )
@@ -65,7 +66,8 @@ def test_every_status_constraint_is_tried() -> None:
     named = {
         (t, n.removeprefix(f"ck_{t}_")) for t, ns in model_check_constraints().items() for n in ns
     }
-    assert named == set(UNLISTED)
+    # Tables that later revisions add hold their own constraints' tests (test_jobs_table.py).
+    assert named - {("jobs", "status"), ("jobs", "kind")} == set(UNLISTED)
 
 
 def _refuses_unlisted_values(url: str) -> None:
@@ -87,7 +89,7 @@ def _upgrade_keeps_everything(world: World, url: str, audited: str | Path) -> No
     with engine_of(url) as engine:
         report = upgrade(engine)
     assert (report.before, report.after, report.adopted) == (FIRST, HEAD, False)
-    assert rows(url) == before
+    assert kept(rows(url), before)
     assert differences(url) == []
     assert check_constraints(url) == model_check_constraints()
     verified = verify_database(audited, world.verifier)
@@ -97,11 +99,11 @@ def _upgrade_keeps_everything(world: World, url: str, audited: str | Path) -> No
 
     with engine_of(url) as engine:
         assert downgrade(engine, FIRST) == FIRST
-    assert rows(url) == before
+    assert kept(rows(url), before)
     assert not any(check_constraints(url).values())
     with engine_of(url) as engine:
         assert upgrade(engine).after == HEAD
-    assert rows(url) == before
+    assert kept(rows(url), before)
     assert differences(url) == []
 
 
@@ -166,7 +168,7 @@ def test_an_unlisted_status_stops_the_upgrade_with_nothing_changed(
     assert "table users, column status: 1 row(s) hold 'archived'" in refused.value.message
     with connected(url) as connection:
         assert revision_of(connection) == FIRST
-    assert rows(url) == before
+    assert kept(rows(url), before)
     assert not any(check_constraints(url).values())
 
     with engine_of(url) as engine:  # once the row is corrected, the upgrade goes through

@@ -13,10 +13,20 @@ from fastapi import FastAPI, Request, Response
 
 from facetrail import web
 from facetrail.api import problems
+from facetrail.api.background import start_background
 from facetrail.api.limits import RateLimits
 from facetrail.api.metrics import observe
 from facetrail.api.problems import problem
-from facetrail.api.routes import accounts, audit, galleries, policy, searches, system, users
+from facetrail.api.routes import (
+    accounts,
+    audit,
+    galleries,
+    jobs,
+    policy,
+    searches,
+    system,
+    users,
+)
 from facetrail.api.uploads import UPLOAD_PATHS, upload_limit
 from facetrail.config import Settings, get_settings
 from facetrail.errors import ImageTooLargeError
@@ -39,9 +49,14 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         if own:
             app.state.ctx = AppContext.open(settings or get_settings())
         app.state.limits = RateLimits.configured(app.state.ctx)
+        # Background work runs in a served worker, not in an app a test or caller shares.
+        background = own and app.state.ctx.settings.background_work
+        scheduler = start_background(app.state.ctx) if background else None
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
             if own:
                 app.state.ctx.close()
                 app.state.ctx = None
@@ -63,7 +78,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.middleware("http")(_headers_and_metrics)
     app.include_router(system.router)
     app.include_router(web.router)
-    routers = (users, accounts, policy, searches, galleries, audit)
+    routers = (users, accounts, policy, searches, galleries, jobs, audit)
     for router in (module.router for module in routers):
         app.include_router(router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     return app

@@ -30,6 +30,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from facetrail.store.vocabulary import (
     ACCOUNT_TYPES,
+    JOB_KINDS,
+    JOB_STATUSES,
     REVIEW_DECISIONS,
     REVIEW_STAGES,
     ROLES,
@@ -429,3 +431,30 @@ class AuditHeadRow(Base):
     size: Mapped[int] = mapped_column(BigId)
     #: Roots of the frontier's perfect subtrees, 32 bytes each, left to right.
     frontier: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class JobRow(Base):
+    """Long work the service does in the background (an ingestion): who asked, what, how far
+    it got, and whether someone asked it to stop. A job whose worker stopped (its heartbeat
+    went stale) is taken up again by another and resumes where the store says it was."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (one_of("kind", JOB_KINDS), one_of("status", JOB_STATUSES))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    #: the request as JSON (an ingestion: folder, gallery, source, manifest)
+    params: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    done_items: Mapped[int] = mapped_column(BigId, default=0)
+    total_items: Mapped[int | None] = mapped_column(BigId)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the summary when done, the problem when failed
+    result: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

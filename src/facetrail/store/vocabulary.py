@@ -11,6 +11,8 @@ from sqlalchemy import CheckConstraint
 
 __all__ = [
     "ACCOUNT_TYPES",
+    "JOB_KINDS",
+    "JOB_STATUSES",
     "REVIEW_DECISIONS",
     "REVIEW_STAGES",
     "ROLES",
@@ -42,6 +44,10 @@ SEARCH_FAULTS = ("input", "system")
 REVIEW_DECISIONS = ("possible_match", "not_a_match", "inconclusive")
 #: 1: the first review of a candidate; 2: the independent second one
 REVIEW_STAGES = (1, 2)
+#: queued -> running -> done | failed | cancelled (a running job whose worker stopped is
+#: taken up again by another)
+JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+JOB_KINDS = ("ingest",)
 
 
 def sql_list(values: tuple[str, ...] | tuple[int, ...]) -> str:

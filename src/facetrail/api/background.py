@@ -1,0 +1,52 @@
+"""The service's background work on a schedule (APScheduler), in every worker process: queued
+jobs are claimed and run (``services.jobs``, which makes sure two workers never run the same
+one), and housekeeping runs on a timer instead of after CLI commands."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from facetrail.errors import FacetrailError
+from facetrail.services.context import AppContext
+from facetrail.services.housekeeping import housekeeping
+from facetrail.services.jobs import run_pending
+
+__all__ = ["start_background"]
+
+log = logging.getLogger("facetrail.background")
+
+
+def _jobs(ctx: AppContext, worker: str) -> None:
+    try:
+        for job_id, status in run_pending(ctx, worker):
+            log.info("job %d %s", job_id, status)
+    except FacetrailError as error:  # logged; the job's own state says what happened
+        log.error("jobs: [%s] %s", error.code, error)
+
+
+def _housekeeping(ctx: AppContext) -> None:
+    try:
+        housekeeping(ctx)
+    except FacetrailError as error:
+        log.error("housekeeping: [%s] %s", error.code, error)
+
+
+def start_background(ctx: AppContext) -> BackgroundScheduler:
+    """Start this worker's scheduler (stop it with ``shutdown(wait=False)``: a job cut off
+    resumes in another worker once its heartbeat is stale)."""
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    settings = ctx.settings
+    scheduler = BackgroundScheduler(daemon=True)
+    common = {"max_instances": 1, "coalesce": True}
+    scheduler.add_job(
+        _jobs, "interval", seconds=settings.job_poll_seconds, args=(ctx, worker), **common
+    )
+    scheduler.add_job(
+        _housekeeping, "interval", seconds=settings.housekeeping_seconds, args=(ctx,), **common
+    )
+    scheduler.start()
+    return scheduler

@@ -1,0 +1,56 @@
+"""Background jobs: ingestion submitted over the API, its progress, and cancelling it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from facetrail.api.deps import Context, Me
+from facetrail.api.pages import Cursor, Limit, page
+from facetrail.services import jobs
+from facetrail.services.jobs import JobInfo
+
+router = APIRouter(tags=["jobs"])
+
+JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+class Ingestion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: Annotated[str, Field(min_length=1, max_length=200)]
+    path: Annotated[str, Field(min_length=1, max_length=4096, description="A folder on the server")]
+    manifest: Annotated[str | None, Field(max_length=4096)] = None
+
+
+@router.post(
+    "/galleries/{name}/ingestions",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobInfo,
+    summary="Ingest a folder on the server in the background (gallery admins)",
+)
+def ingest(
+    name: Annotated[str, Path(min_length=1, max_length=200)],
+    body: Ingestion,
+    ctx: Context,
+    me: Me,
+) -> JobInfo:
+    request = jobs.IngestJobRequest(name, body.source, body.path, body.manifest)
+    return jobs.submit_ingest(ctx, me, request)
+
+
+@router.get("/jobs", summary="Background jobs, newest first (gallery admins)")
+def list_jobs(ctx: Context, me: Me, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+    return page(jobs.list_jobs(ctx, me), lambda j: j.id, cursor, limit)
+
+
+@router.get("/jobs/{job_id}", response_model=JobInfo, summary="A job and its progress")
+def show_job(job_id: JobId, ctx: Context, me: Me) -> JobInfo:
+    return jobs.get_job(ctx, me, job_id)
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobInfo, summary="Stop a job")
+def cancel(job_id: JobId, ctx: Context, me: Me) -> JobInfo:
+    return jobs.cancel_job(ctx, me, job_id)

@@ -1,0 +1,182 @@
+"""Ingestion as a background job: submitted over the API, run by the service's scheduler with
+its progress visible, cancelled, and resumed when the worker that ran it is gone."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from facetrail.config import Settings
+from facetrail.governance.credentials import Role
+from facetrail.services.authorization import utc_now
+from facetrail.services.context import AppContext
+from facetrail.services.jobs import STALE_AFTER, run_pending
+from facetrail.store.schema import AuditEntryRow, Image, JobRow
+from tests.api.conftest import World
+from tests.api.test_serve import _free_port, _get
+from tests.conftest import copy_first_images, lfw_people, needs_lfw
+from tests.org import make_county, make_gallery, sign_in
+
+pytestmark = needs_lfw
+
+
+def _folder(world: World, tmp_path: Path) -> Path:
+    folder = tmp_path / "more"
+    copy_first_images(folder, lfw_people(8)[4:])
+    return folder
+
+
+def _kinds(world: World) -> list[str]:
+    with world.ctx.sessions() as s:
+        return list(s.scalars(select(AuditEntryRow.kind).order_by(AuditEntryRow.seq)))
+
+
+def _images(world: World) -> int:
+    with world.ctx.sessions() as s:
+        return int(s.scalar(select(func.count(Image.id))) or 0)
+
+
+def test_a_submitted_ingestion_runs_with_its_progress(world: World, tmp_path: Path) -> None:
+    gus = world.as_("gus")
+    folder = _folder(world, tmp_path)
+    before = _images(world)
+    asked = world.client.post(
+        "/api/v1/galleries/bookings/ingestions",
+        json={"source": "county", "path": str(folder)},
+        headers=gus,
+    )
+    assert asked.status_code == 202, asked.text
+    job = asked.json()
+    assert job["status"] == "queued" and job["created_by"] == "gus"
+    assert run_pending(world.ctx, "test-worker") == [(job["id"], "done")]
+    shown = world.client.get(f"/api/v1/jobs/{job['id']}", headers=gus).json()
+    assert shown["status"] == "done" and shown["done_items"] == shown["total_items"] == 4
+    assert shown["result"]["images_ingested"] == 4
+    assert _images(world) == before + 4
+    kinds = _kinds(world)
+    assert {"job.submit", "job.start", "job.done", "gallery.ingest.batch"} <= set(kinds)
+    listed = world.client.get("/api/v1/jobs", headers=gus).json()
+    assert [j["id"] for j in listed["items"]] == [job["id"]]
+
+
+def test_only_gallery_admins_submit_and_see_jobs(world: World, tmp_path: Path) -> None:
+    folder = _folder(world, tmp_path)
+    ivy = world.as_("ivy")
+    refused = world.client.post(
+        "/api/v1/galleries/bookings/ingestions",
+        json={"source": "county", "path": str(folder)},
+        headers=ivy,
+    )
+    assert refused.status_code == 403 and _kinds(world)[-1] == "job.submit.refused"
+    assert world.client.get("/api/v1/jobs", headers=ivy).status_code == 403
+    assert _kinds(world)[-1] == "job.list.refused"
+    relative = world.client.post(
+        "/api/v1/galleries/bookings/ingestions",
+        json={"source": "county", "path": "relative/folder"},
+        headers=world.as_("gus"),
+    )
+    assert relative.status_code == 422 and relative.json()["subject"] == "relative/folder"
+
+
+def test_cancelled_jobs_stop_and_stale_ones_resume(world: World, tmp_path: Path) -> None:
+    gus = world.as_("gus")
+    folder = _folder(world, tmp_path)
+    body = {"source": "county", "path": str(folder)}
+    queued = world.client.post("/api/v1/galleries/bookings/ingestions", json=body, headers=gus)
+    cancelled = world.client.post(f"/api/v1/jobs/{queued.json()['id']}/cancel", headers=gus)
+    assert cancelled.json()["status"] == "cancelled"
+    assert run_pending(world.ctx, "test-worker") == []
+
+    # A job another worker took and is running: cancelling asks it to stop; when that worker
+    # is gone (no heartbeat), the job is taken up again and stops at once.
+    running = world.client.post("/api/v1/galleries/bookings/ingestions", json=body, headers=gus)
+    job_id = running.json()["id"]
+    with world.ctx.transaction() as session:
+        row = session.get(JobRow, job_id)
+        assert row is not None
+        row.status, row.worker, row.heartbeat_at = "running", "gone:1", utc_now()
+    asked = world.client.post(f"/api/v1/jobs/{job_id}/cancel", headers=gus).json()
+    assert asked["status"] == "running" and asked["cancel_requested"] is True
+    assert run_pending(world.ctx, "test-worker") == []  # its worker may still be alive
+    with world.ctx.transaction() as session:
+        row = session.get(JobRow, job_id)
+        assert row is not None
+        row.heartbeat_at = utc_now() - STALE_AFTER - timedelta(seconds=1)
+    assert run_pending(world.ctx, "test-worker") == [(job_id, "cancelled")]
+
+    # A stale job nobody cancelled resumes and completes: the store says what is left.
+    resumed = world.client.post("/api/v1/galleries/bookings/ingestions", json=body, headers=gus)
+    job_id = resumed.json()["id"]
+    with world.ctx.transaction() as session:
+        row = session.get(JobRow, job_id)
+        assert row is not None
+        row.status, row.worker = "running", "gone:2"
+        row.heartbeat_at = utc_now() - STALE_AFTER - timedelta(seconds=1)
+    assert run_pending(world.ctx, "test-worker") == [(job_id, "done")]
+    assert "job.resume" in _kinds(world)
+
+
+def test_the_served_scheduler_runs_a_job(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ctx = AppContext.open(Settings(home=home, threads=1))
+    org = make_county(ctx)
+    org.add("gus", "county", Role.GALLERY_ADMIN)
+    make_gallery(org, "bookings")
+    token = sign_in(ctx, org.enrolments["gus"]).token
+    folder = tmp_path / "photos"
+    copy_first_images(folder, lfw_people(3))
+    ctx.close()
+    port = _free_port()
+    env = os.environ | {"FACETRAIL_HOME": str(home), "FACETRAIL_JOB_POLL_SECONDS": "0.5"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "facetrail", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if _get(f"{base}/ready")[0] == 200:
+                    break
+            except (ConnectionError, urllib.error.URLError):
+                assert server.poll() is None
+                time.sleep(0.3)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        body = json.dumps({"source": "county", "path": str(folder)}).encode()
+        request = urllib.request.Request(
+            f"{base}/api/v1/galleries/bookings/ingestions", body, headers, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            job = json.loads(answer.read())
+        status = job["status"]
+        deadline = time.monotonic() + 120
+        while status in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(0.5)
+            request = urllib.request.Request(f"{base}/api/v1/jobs/{job['id']}", headers=headers)
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                shown = json.loads(answer.read())
+            status = shown["status"]
+        assert status == "done", shown
+        assert shown["result"]["images_ingested"] == 3
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate()
+        shutil.rmtree(folder, ignore_errors=True)
