@@ -66,7 +66,9 @@ def signed_in(request: Request, ctx: Annotated[AppContext, Depends(context)]) ->
                 subject="session",
             )
         sent = request.headers.get(CSRF_HEADER, "")
-        if request.method not in _SAFE and not hmac.compare_digest(sent, csrf_token(token)):
+        if request.method not in _SAFE and not hmac.compare_digest(
+            sent.encode(), csrf_token(token).encode()
+        ):
             # Checked before the token is used, so a forged request is not an audited use.
             raise TokenInvalidError(
                 f"missing or wrong {CSRF_HEADER} header for a cookie session", subject="csrf"

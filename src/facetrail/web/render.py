@@ -1,0 +1,80 @@
+"""Pages from the package's Jinja2 templates (autoescaped; a missing value is an error, never
+an empty string), with the headers every page carries: a Content-Security-Policy that lets a
+page load only facetrail's own styles, scripts and images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from facetrail.api.problems import status_of
+from facetrail.errors import FacetrailError, RateLimitedError
+
+__all__ = ["PAGE_HEADERS", "FormError", "page"]
+
+_TEMPLATES = Environment(
+    loader=PackageLoader("facetrail.web", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _when(iso: str) -> str:
+    """An ISO time as people read it, in UTC (the time every record keeps)."""
+    try:
+        at = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+_TEMPLATES.filters["when"] = _when
+
+#: Nothing from another origin, no inline script, no framing, forms post back here only.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+}
+
+
+@dataclass(frozen=True)
+class FormError:
+    """A refusal shown above the form that caused it (the fields kept as typed)."""
+
+    status: int
+    code: str
+    message: str
+    #: the field it concerns, when it names one
+    subject: str | None
+    #: seconds until a rate-limited request would be accepted
+    retry_after: int | None = None
+
+    @classmethod
+    def of(cls, error: FacetrailError) -> FormError:
+        wait = error.retry_after if isinstance(error, RateLimitedError) else None
+        return cls(status_of(error), error.code, error.message, error.subject, wait)
+
+
+def page(template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    """``template`` rendered with ``context``; every page also gets ``viewer`` (the signed-in
+    person, or None), ``current`` (the path its header marks as here) and ``error`` (a
+    ``FormError`` to show, or None) unless given."""
+    context.setdefault("viewer", None)
+    context.setdefault("current", "")
+    context.setdefault("error", None)
+    html = _TEMPLATES.get_template(template).render(**context)
+    headers = dict(PAGE_HEADERS)
+    error = context["error"]
+    if isinstance(error, FormError) and error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    return HTMLResponse(html, status_code=status, headers=headers)

@@ -1,0 +1,148 @@
+"""A stored search as its page shows it: candidates grouped by gallery with their score, the
+calibrated false-match rate in words, provenance, the reviews the viewer may see and whether
+they may add theirs. Presentation only: the service that answers the form decides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from facetrail.governance.credentials import Principal, Role
+from facetrail.models.calibration import FalseMatchEstimate
+from facetrail.services.search_model import (
+    Candidate,
+    CandidateSource,
+    ProbeFace,
+    ReviewView,
+    SearchResult,
+)
+
+__all__ = [
+    "DECISION_LABELS",
+    "OUTCOME_LABELS",
+    "CandidateCard",
+    "GalleryCandidates",
+    "ResultPage",
+    "false_match_text",
+    "result_page",
+]
+
+#: services.review.DECISIONS and OUTCOMES, in words
+DECISION_LABELS = {
+    "possible_match": "Possible match",
+    "not_a_match": "Not a match",
+    "inconclusive": "Inconclusive",
+}
+OUTCOME_LABELS = {"lead": "Investigative lead", "no_lead": "No lead"}
+
+_STATES = {
+    "pending": "waiting for a supervisor's approval",
+    "approved": "approved, running",
+    "denied": "denied",
+    "failed": "failed",
+    "done": "done",
+}
+
+
+@dataclass(frozen=True)
+class CandidateCard:
+    id: int
+    rank: int
+    score: str
+    false_match: str
+    image_name: str
+    subject_ref: str | None
+    source: CandidateSource
+    reviews: tuple[ReviewView, ...]
+    review_state: str
+    may_review: bool
+
+
+@dataclass(frozen=True)
+class GalleryCandidates:
+    name: str
+    produced_by: str
+    cards: list[CandidateCard]
+
+
+@dataclass(frozen=True)
+class ResultPage:
+    result: SearchResult
+    state: str
+    galleries: list[GalleryCandidates]
+    probe_faces: list[ProbeFace]
+    #: whether the viewer is one who may close it (the requester or a supervisor)
+    may_close: bool
+
+
+def false_match_text(estimate: FalseMatchEstimate | None) -> str:
+    """The calibrated false-match rate at a score, in words: how many impostors (people who
+    are not the probe's person) score this high, as measured for the model."""
+    if estimate is None:
+        return "not calibrated for this model"
+    if estimate.fmr <= 0:
+        return "below anything measured"
+    if estimate.upper_bound:
+        return f"below 1 in {_round(1 / estimate.fmr):,}: no impostor measured scored this high"
+    if estimate.fmr >= 0.01:
+        percent = estimate.fmr * 100
+        shown = f"{percent:.0f}" if percent >= 10 else f"{percent:.2g}"
+        return f"{shown}% of impostors score this high"
+    return f"about 1 in {_round(1 / estimate.fmr):,} impostors score this high"
+
+
+def _round(odds: float) -> int:
+    """Two significant figures: the calibration is not more precise than that."""
+    return int(float(f"{odds:.2g}"))
+
+
+def result_page(result: SearchResult, viewer: Principal) -> ResultPage:
+    open_for_review = result.status == "done" and result.outcome is None
+    reviewer = viewer.has_any(Role.INVESTIGATOR, Role.SUPERVISOR)
+    required = 2 if result.second_review else 1
+    galleries = []
+    for name in result.galleries:
+        producer = result.produced_by.get(name)
+        produced_by = (
+            f"Model pack {producer.pack}, {producer.index} index of {producer.size:,} faces."
+            if producer is not None
+            else ""
+        )
+        cards = [
+            _card(c, viewer, required, may=open_for_review and reviewer)
+            for c in result.candidates
+            if c.gallery == name
+        ]
+        galleries.append(GalleryCandidates(name, produced_by, cards))
+    state = _STATES.get(result.status, result.status)
+    if result.outcome is not None:
+        state += f", closed: {OUTCOME_LABELS.get(result.outcome, result.outcome)}"
+    may_close = viewer.username == result.requester or viewer.has(Role.SUPERVISOR)
+    return ResultPage(result, state, galleries, result.probe_faces, may_close)
+
+
+def _card(candidate: Candidate, viewer: Principal, required: int, *, may: bool) -> CandidateCard:
+    mine = any(r.reviewer == viewer.username for r in candidate.reviews)
+    done = len(candidate.reviews) >= required
+    if done:
+        state = "Fully reviewed."
+    elif mine:
+        state = "Your review is recorded; the second, independent review is still to come."
+    elif required == 2:
+        state = (
+            "Two people review this candidate independently: another reviewer's call stays "
+            "hidden until you have made yours."
+        )
+    else:
+        state = "One review is needed."
+    return CandidateCard(
+        id=candidate.id,
+        rank=candidate.rank,
+        score=f"{candidate.score:.3f}",
+        false_match=false_match_text(candidate.false_match),
+        image_name=candidate.image_name,
+        subject_ref=candidate.subject_ref,
+        source=candidate.source,
+        reviews=candidate.reviews,
+        review_state=state,
+        may_review=may and not mine and not done,
+    )

@@ -1,0 +1,215 @@
+"""Signing in and out, and a first sign-in's enrolment of the second factor: the same
+services the API's ``/session`` and the CLI's ``login`` and ``enrol`` call."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+
+from facetrail.api import limits
+from facetrail.api.deps import CSRF_COOKIE, SESSION_COOKIE, Context, csrf_token
+from facetrail.errors import EnrolmentRequiredError, FacetrailError
+from facetrail.governance.credentials import MIN_PASSWORD_LENGTH
+from facetrail.services import authentication, enrolment
+from facetrail.services.accounts import Enrolment
+from facetrail.web.deps import (
+    Form,
+    Signed,
+    check_signin_form,
+    keep_signin_cookie,
+    signin_form_token,
+    text,
+)
+from facetrail.web.qr import qr_svg
+from facetrail.web.render import FormError, page
+from facetrail.web.routing import WebRoute, local_path
+
+router = APIRouter(route_class=WebRoute)
+
+_SIGNED_OUT = "You are signed out."
+
+
+def _signin_page(
+    request: Request,
+    *,
+    username: str = "",
+    next_path: str = "/",
+    message: str | None = None,
+    error: FacetrailError | None = None,
+) -> Response:
+    token = signin_form_token(request)
+    shown = FormError.of(error) if error is not None else None
+    answer = page(
+        "signin.html",
+        status=shown.status if shown is not None else 200,
+        form_token=token,
+        username=username,
+        next=next_path,
+        message=message,
+        error=shown,
+    )
+    keep_signin_cookie(request, answer, token)
+    return answer
+
+
+def _start_session(request: Request, token: str, to: str) -> Response:
+    """To ``to`` with the session cookie and its CSRF value, as the API's sign-in sets them."""
+    answer = RedirectResponse(to, status_code=303)
+    secure = request.url.scheme == "https"
+    answer.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/"
+    )
+    answer.set_cookie(CSRF_COOKIE, csrf_token(token), samesite="strict", secure=secure, path="/")
+    return answer
+
+
+@router.get("/signin")
+def signin_form(request: Request) -> Response:
+    query = request.query_params
+    return _signin_page(
+        request,
+        username=query.get("username", "")[:200],
+        next_path=local_path(request, query.get("next")) or "/",
+        message=_SIGNED_OUT if query.get("signed_out") else None,
+    )
+
+
+@router.post("/signin")
+def sign_in(request: Request, ctx: Context, form: Form) -> Response:
+    """Password and second factor -> the session cookie (``authentication.login``: audited
+    as ``auth.login`` or ``auth.login.failed``; wrong attempts count towards the lockout)."""
+    check_signin_form(request, form)
+    username = text(form, "username", max_length=200)
+    next_path = local_path(request, text(form, "next", default="/")) or "/"
+    try:
+        limits.check(request, ctx, "login", username, "auth.login")
+        result = authentication.login(
+            ctx,
+            username,
+            text(form, "password", max_length=1000),
+            text(form, "code", max_length=64),
+        )
+    except EnrolmentRequiredError:
+        # Only said once the password was right (login checks it first).
+        query = urlencode({"username": username, "first": 1})
+        return RedirectResponse(f"/enrol?{query}", status_code=303)
+    except FacetrailError as error:
+        return _signin_page(request, username=username, next_path=next_path, error=error)
+    return _start_session(request, result.token, next_path)
+
+
+@router.post("/signout")
+def sign_out(request: Request, ctx: Context, me: Signed) -> Response:
+    """Revokes the session token (``auth.token.revoke``) and drops the cookies."""
+    authentication.revoke_token(ctx, me.principal, request.cookies.get(SESSION_COOKIE, ""))
+    answer = RedirectResponse("/signin?signed_out=1", status_code=303)
+    answer.delete_cookie(SESSION_COOKIE, path="/")
+    answer.delete_cookie(CSRF_COOKIE, path="/")
+    return answer
+
+
+def _enrol_page(
+    request: Request,
+    *,
+    username: str,
+    message: str | None = None,
+    error: FacetrailError | None = None,
+) -> Response:
+    """The enrolment's first step: username, password and the mailed code."""
+    token = signin_form_token(request)
+    problem = FormError.of(error) if error is not None else None
+    answer = page(
+        "enrol.html",
+        status=problem.status if problem is not None else 200,
+        form_token=token,
+        username=username,
+        message=message,
+        error=problem,
+    )
+    keep_signin_cookie(request, answer, token)
+    return answer
+
+
+def _confirm_page(
+    request: Request,
+    *,
+    username: str,
+    shown: Enrolment | None = None,
+    error: FacetrailError | None = None,
+) -> Response:
+    """The second step: the new secret as a QR code and text (``shown``; once only), and the
+    form that confirms it with a code."""
+    token = signin_form_token(request)
+    problem = FormError.of(error) if error is not None else None
+    secret = shown.totp_secret if shown is not None else None
+    answer = page(
+        "enrol_confirm.html",
+        status=problem.status if problem is not None else 200,
+        form_token=token,
+        username=username,
+        shown=shown,
+        qr=qr_svg(shown.totp_uri, label=f"QR code of the authenticator secret for {username}")
+        if shown is not None and shown.totp_uri
+        else None,
+        secret_groups=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+        if secret
+        else "",
+        min_password=MIN_PASSWORD_LENGTH,
+        error=problem,
+    )
+    keep_signin_cookie(request, answer, token)
+    return answer
+
+
+@router.get("/enrol")
+def enrol_form(request: Request) -> Response:
+    query = request.query_params
+    first = (
+        "Your account has no second factor yet: set up your authenticator to sign in."
+        if query.get("first")
+        else None
+    )
+    return _enrol_page(request, username=query.get("username", "")[:200], message=first)
+
+
+@router.post("/enrol")
+def begin(request: Request, ctx: Context, form: Form) -> Response:
+    """Shows the owner their new TOTP secret as a QR code and text, with recovery codes
+    (``enrolment.begin_enrolment``: password checked as a sign-in; an account set up by
+    someone else also needs the code mailed to its owner; audited)."""
+    check_signin_form(request, form)
+    username = text(form, "username", max_length=200)
+    invite = text(form, "invite", max_length=64, default="").strip() or None
+    try:
+        # Each step checks the password: counted with sign-ins against the same limit.
+        limits.check(request, ctx, "login", username, "auth.enrol.begin")
+        shown = enrolment.begin_enrolment(
+            ctx, username, text(form, "password", max_length=1000), invite=invite
+        )
+    except FacetrailError as error:
+        return _enrol_page(request, username=username, error=error)
+    return _confirm_page(request, username=username, shown=shown)
+
+
+@router.post("/enrol/confirm")
+def confirm(request: Request, ctx: Context, form: Form) -> Response:
+    """A code from the new secret completes the enrolment and signs the person in
+    (``enrolment.confirm_enrolment``, audited); a wrong code asks again without showing the
+    secret a second time."""
+    check_signin_form(request, form)
+    username = text(form, "username", max_length=200)
+    new_password = text(form, "new_password", max_length=1000, default="") or None
+    try:
+        limits.check(request, ctx, "login", username, "auth.enrol")
+        result = enrolment.confirm_enrolment(
+            ctx,
+            username,
+            text(form, "password", max_length=1000),
+            text(form, "code", max_length=64),
+            new_password=new_password,
+        )
+    except FacetrailError as error:
+        return _confirm_page(request, username=username, error=error)
+    return _start_session(request, result.token, "/")

@@ -1,0 +1,47 @@
+"""A supervisor's queue of searches awaiting approval, each with the justification they must
+weigh, and the decision: the services the API's ``/searches/pending`` and ``decision`` and the
+CLI's ``searches approve`` call."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import RedirectResponse
+
+from facetrail.api.deps import Context
+from facetrail.errors import InvalidRequestError
+from facetrail.services import listings, search
+from facetrail.web.deps import Form, Signed, text
+from facetrail.web.render import page
+from facetrail.web.routing import WebRoute
+
+router = APIRouter(route_class=WebRoute)
+
+SearchId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+_DECISIONS = {"approve": True, "deny": False}
+
+
+@router.get("/approvals")
+def queue(request: Request, ctx: Context, me: Signed) -> Response:
+    """The pending searches of the viewer's agency (``listings.approval_queue``: supervisors
+    only; audited)."""
+    pending = listings.approval_queue(ctx, me.principal)
+    decided = None
+    query = request.query_params
+    if query.get("decided", "").isdigit() and query.get("as") in ("approved", "denied"):
+        decided = {"search_id": int(query["decided"]), "decision": query["as"]}
+    return page("approvals.html", viewer=me, current="/approvals", queue=pending, decided=decided)
+
+
+@router.post("/approvals/{search_id}")
+def decide(search_id: SearchId, ctx: Context, me: Signed, form: Form) -> Response:
+    """Approve (the search runs now) or deny, with a note the asker reads
+    (``search.decide_search``: a supervisor of the agency, never the asker; audited)."""
+    choice = text(form, "decision", max_length=20, default="")
+    if choice not in _DECISIONS:
+        raise InvalidRequestError("choose approve or deny", subject="decision")
+    state = search.decide_search(
+        ctx, me.principal, search_id, _DECISIONS[choice], text(form, "note", default="")
+    )
+    return RedirectResponse(f"/approvals?decided={search_id}&as={state}", status_code=303)

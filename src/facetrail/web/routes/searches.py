@@ -1,0 +1,190 @@
+"""An investigator's searches: the new-search form (the agency policy's offenses and
+galleries), a stored search with its candidates, blind review and the outcome; each a call to
+the service the API and CLI call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, cast
+
+from fastapi import APIRouter, Path, Request, Response, UploadFile
+from fastapi.responses import RedirectResponse
+
+from facetrail.api import limits
+from facetrail.api.deps import Context
+from facetrail.api.uploads import MAX_PROBES, probe_images
+from facetrail.errors import FacetrailError
+from facetrail.governance.policy import ApprovalMode
+from facetrail.services import listings, policy, results, review, search
+from facetrail.services.search_model import LEAD_NOTICE
+from facetrail.web.deps import Form, Signed, Viewer, files, text, texts
+from facetrail.web.render import FormError, page
+from facetrail.web.result_view import DECISION_LABELS, OUTCOME_LABELS, result_page
+from facetrail.web.routing import WebRoute
+
+router = APIRouter(route_class=WebRoute)
+
+SearchId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+CandidateId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+@dataclass(frozen=True)
+class SearchForm:
+    """What the new-search form holds (kept as typed when a refusal sends it back)."""
+
+    case_number: str = ""
+    offense: str = ""
+    justification: str = ""
+    galleries: list[str] = field(default_factory=list)
+
+
+@router.get("/searches")
+def my_searches(ctx: Context, me: Signed) -> Response:
+    """The viewer's own searches (``listings.own_searches``, audited)."""
+    mine = listings.own_searches(ctx, me.principal)
+    return page("searches.html", viewer=me, current="/searches", searches=mine)
+
+
+def _search_form(
+    ctx: Context, me: Viewer, values: SearchForm, error: FacetrailError | None = None
+) -> Response:
+    """The form, offering what the agency's policy in force allows (``policy.show_policy``:
+    reading it is audited)."""
+    info = policy.show_policy(ctx, me.principal, me.principal.agency)
+    rules = info.policy
+    if rules.approval is ApprovalMode.ALWAYS:
+        approval = "Every search needs a supervisor's approval before it runs."
+    elif rules.approval is ApprovalMode.LISTED and rules.approval_offenses:
+        listed = ", ".join(o.replace("-", " ") for o in rules.approval_offenses)
+        approval = f"Searches for these need a supervisor's approval first: {listed}."
+    else:
+        approval = "Searches run at once; every one is recorded."
+    problem = FormError.of(error) if error is not None else None
+    return page(
+        "search_new.html",
+        status=problem.status if problem is not None else 200,
+        viewer=me,
+        current="/searches/new",
+        policy=info,
+        offense_labels={o: o.replace("-", " ").capitalize() for o in rules.offenses},
+        approval_note=approval,
+        values=values,
+        max_probes=MAX_PROBES,
+        notice=LEAD_NOTICE,
+        error=problem,
+    )
+
+
+@router.get("/searches/new")
+def new_search_form(ctx: Context, me: Signed) -> Response:
+    return _search_form(ctx, me, SearchForm())
+
+
+@router.post("/searches/new")
+def new_search(request: Request, ctx: Context, me: Signed, form: Form) -> Response:
+    """Runs ``search.search`` (policy checked before any probe is decoded; every refusal is
+    audited as ``search.refused``) within the API's rate limit, then shows the stored search:
+    results, or pending."""
+    values = SearchForm(
+        case_number=text(form, "case_number", max_length=5000, default=""),
+        offense=text(form, "offense", max_length=5000, default=""),
+        justification=text(form, "justification", max_length=5000, default=""),
+        galleries=texts(form, "galleries"),
+    )
+    try:
+        limits.check(request, ctx, "search", me.principal.username, "search")
+        # Starlette's UploadFile is what a parsed form holds; probe_images reads only the
+        # attributes FastAPI's subclass shares with it.
+        probes = probe_images(
+            cast(list[UploadFile], files(form, "probes")), ctx.settings.max_image_bytes
+        )
+        result = search.search(
+            ctx,
+            search.SearchRequest(
+                requester=me.principal,
+                case_number=values.case_number,
+                offense=values.offense,
+                justification=values.justification,
+                galleries=tuple(values.galleries),
+                probes=probes,
+            ),
+            include_crops=False,
+        )
+    except FacetrailError as error:
+        return _search_form(ctx, me, values, error)
+    return RedirectResponse(f"/searches/{result.search_id}", status_code=303)
+
+
+def _result(
+    ctx: Context,
+    me: Viewer,
+    search_id: int,
+    *,
+    message: str | None = None,
+    error: FacetrailError | None = None,
+    error_candidate: int | None = None,
+) -> Response:
+    """A stored search (``results.get_search``: every view audited; another agency's answers
+    as not found)."""
+    view = result_page(
+        results.get_search(ctx, me.principal, search_id, include_crops=False), me.principal
+    )
+    problem = FormError.of(error) if error is not None else None
+    return page(
+        "search_result.html",
+        status=problem.status if problem is not None else 200,
+        viewer=me,
+        result=view.result,
+        state=view.state,
+        galleries=view.galleries,
+        probe_faces=view.probe_faces,
+        may_close=view.may_close,
+        decision_labels=DECISION_LABELS,
+        outcome_labels=OUTCOME_LABELS,
+        min_note=review.MIN_NOTE,
+        message=message,
+        error=problem,
+        error_candidate=error_candidate,
+    )
+
+
+@router.get("/searches/{search_id}")
+def show_search(search_id: SearchId, ctx: Context, me: Signed) -> Response:
+    return _result(ctx, me, search_id)
+
+
+@router.post("/candidates/{candidate_id}/review")
+def review_candidate(candidate_id: CandidateId, ctx: Context, me: Signed, form: Form) -> Response:
+    """The viewer's call on one candidate (``review.review_candidate``: first or second,
+    blind review; audited, refusals too)."""
+    try:
+        info = review.review_candidate(
+            ctx,
+            me.principal,
+            candidate_id,
+            text(form, "decision", max_length=40, default=""),
+            text(form, "note", default=""),
+        )
+    except FacetrailError as error:
+        # Back to the page the form came from (its search, which get_search checks again).
+        shown_on = text(form, "search_id", max_length=20, default="")
+        if not shown_on.isdigit() or not 1 <= int(shown_on) < 2**63:
+            raise
+        return _result(ctx, me, int(shown_on), error=error, error_candidate=candidate_id)
+    return RedirectResponse(f"/searches/{info.search_id}#candidate-{candidate_id}", status_code=303)
+
+
+@router.post("/searches/{search_id}/outcome")
+def outcome(search_id: SearchId, ctx: Context, me: Signed, form: Form) -> Response:
+    """Closes the search as a lead or no lead (``review.record_outcome``, audited)."""
+    try:
+        review.record_outcome(
+            ctx,
+            me.principal,
+            search_id,
+            text(form, "outcome", max_length=40, default=""),
+            text(form, "note", default=""),
+        )
+    except FacetrailError as error:
+        return _result(ctx, me, search_id, error=error)
+    return RedirectResponse(f"/searches/{search_id}#outcome", status_code=303)

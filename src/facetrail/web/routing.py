@@ -1,0 +1,124 @@
+"""How a page answers when something stands in its way: not signed in, or the session over ->
+the sign-in page, which comes back here afterwards; a refusal or a bad request -> a page that
+names the stable code (the one the CLI prints and the API sends) and what failed; anything
+unforeseen -> a page that says so, logged here, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from facetrail import errors as e
+from facetrail.api.deps import CSRF_COOKIE, SESSION_COOKIE
+from facetrail.api.problems import status_of
+from facetrail.web.render import page
+
+__all__ = ["WebRoute", "error_page", "local_path", "signin_redirect"]
+
+log = logging.getLogger("facetrail.web")
+
+_TITLES = {
+    400: "The request could not be read",
+    401: "Not signed in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not possible here",
+    409: "Not possible now",
+    413: "Too large",
+    415: "Not an image facetrail reads",
+    422: "Please check what you entered",
+    429: "Too many requests",
+    503: "facetrail is not ready",
+}
+
+
+class WebRoute(APIRoute):
+    """A page route: errors become pages (or a way to sign in), never problem+json."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (e.NotLoggedInError, e.TokenInvalidError) as exc:
+                if exc.subject == "csrf":
+                    return error_page(request, 403, exc.code, exc.message)
+                return signin_redirect(request)
+            except e.FacetrailError as exc:
+                answer = error_page(request, status_of(exc), exc.code, exc.message, exc.subject)
+                if isinstance(exc, e.RateLimitedError) and exc.retry_after is not None:
+                    answer.headers["Retry-After"] = str(exc.retry_after)
+                return answer
+            except RequestValidationError as exc:
+                fields = "; ".join(
+                    f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
+                    for err in exc.errors()
+                )
+                return error_page(request, 422, e.InvalidRequestError.code, fields)
+            except StarletteHTTPException as exc:
+                code = {404: "not_found", 405: "method_not_allowed"}.get(
+                    exc.status_code, "http_error"
+                )
+                return error_page(request, exc.status_code, code, str(exc.detail))
+            except Exception as exc:  # the last line of defence: a page, never a traceback
+                log.exception("internal error on %s", request.url.path, exc_info=exc)
+                return error_page(
+                    request, 500, "internal_error", f"internal error ({type(exc).__name__})"
+                )
+
+        return answer
+
+
+def error_page(
+    request: Request, status: int, code: str, detail: str, subject: str | None = None
+) -> Response:
+    if status >= 500 and code != "internal_error":
+        log.error("facetrail error answered %d: [%s] %s", status, code, detail)
+    referer = local_path(request, request.headers.get("referer"))
+    return page(
+        "error.html",
+        status=status,
+        title=_TITLES.get(status, "Something went wrong"),
+        code=code,
+        detail=detail,
+        subject=subject,
+        back=referer if referer != request.url.path else None,
+    )
+
+
+def local_path(request: Request, url: str | None) -> str | None:
+    """``url`` as a path of this site (with its query), or None if it leads anywhere else."""
+    # Browsers drop tabs and line breaks from a URL ("/\t/evil" would become "//evil").
+    if not url or any(c.isspace() or not c.isprintable() for c in url):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc:
+        base = urlsplit(str(request.base_url))
+        if (parts.scheme, parts.netloc) != (base.scheme, base.netloc):
+            return None
+    path = parts.path
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return None
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
+def signin_redirect(request: Request) -> Response:
+    """To the sign-in page, which returns to this page afterwards (a GET page; after a form,
+    the home page). A stale session's cookies are dropped."""
+    back = request.url.path if request.method == "GET" else "/"
+    if request.method == "GET" and request.url.query:
+        back += f"?{request.url.query}"
+    answer = RedirectResponse(f"/signin?next={quote(back, safe='')}", status_code=303)
+    if request.cookies.get(SESSION_COOKIE):
+        answer.delete_cookie(SESSION_COOKIE, path="/")
+        answer.delete_cookie(CSRF_COOKIE, path="/")
+    return answer

@@ -1,0 +1,76 @@
+"""What pages say, without a server: the QR code decodes to the URI it was made from, the
+false-match rate reads as people understand it, every review decision and outcome the
+services take has words, and each role is offered its own tasks."""
+
+from __future__ import annotations
+
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from facetrail.governance.credentials import Principal, Role
+from facetrail.models.calibration import FalseMatchEstimate
+from facetrail.services.review import DECISIONS, OUTCOMES
+from facetrail.web.qr import qr_svg
+from facetrail.web.result_view import DECISION_LABELS, OUTCOME_LABELS, false_match_text
+from facetrail.web.tasks import tasks_for
+
+pytestmark = pytest.mark.database_free
+
+URI = "otpauth://totp/facetrail:ivy?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=facetrail"
+
+
+def _raster(svg: str, scale: int = 8) -> np.ndarray:
+    """The SVG's dark modules as a grey image (white ground), ``scale`` pixels a module."""
+    size = int(re.search(r'viewBox="0 0 (\d+) \1"', svg).group(1))  # type: ignore[union-attr]
+    image = np.full((size * scale, size * scale), 255, np.uint8)
+    for x, y, run in re.findall(r"M(\d+) (\d+)h(\d+)v1h-\3z", svg):
+        x0, y0, width = int(x), int(y), int(run)
+        image[y0 * scale : (y0 + 1) * scale, x0 * scale : (x0 + width) * scale] = 0
+    return image
+
+
+def test_the_qr_code_decodes_to_its_uri_and_is_named() -> None:
+    svg = str(qr_svg(URI, label="QR code for <ivy>"))
+    assert svg.startswith("<svg") and 'role="img"' in svg
+    assert "<title>QR code for &lt;ivy&gt;</title>" in svg
+    text, _points, _straight = cv2.QRCodeDetector().detectAndDecode(_raster(svg))
+    assert text == URI
+
+
+@pytest.mark.parametrize(
+    ("fmr", "upper", "words"),
+    [
+        (0.076, False, "7.6% of impostors score this high"),
+        (0.95, False, "95% of impostors score this high"),
+        (2.13e-7, False, "about 1 in 4,700,000 impostors score this high"),
+        (1e-6, True, "below 1 in 1,000,000: no impostor measured scored this high"),
+    ],
+)
+def test_the_false_match_rate_reads_as_odds(fmr: float, upper: bool, words: str) -> None:
+    assert false_match_text(FalseMatchEstimate(fmr, upper)) == words
+
+
+def test_an_uncalibrated_model_says_so() -> None:
+    assert false_match_text(None) == "not calibrated for this model"
+
+
+def test_every_decision_and_outcome_has_words() -> None:
+    assert tuple(DECISION_LABELS) == DECISIONS
+    assert tuple(OUTCOME_LABELS) == OUTCOMES
+
+
+def test_each_role_is_offered_its_own_tasks() -> None:
+    def titles(*roles: Role) -> list[str]:
+        who = Principal(1, "p", 1, "county", frozenset(r.value for r in roles))
+        return [t.title for t in tasks_for(who)]
+
+    assert titles(Role.INVESTIGATOR) == ["New search", "Your searches", "Inbox"]
+    assert titles(Role.SUPERVISOR) == ["Searches awaiting approval", "Inbox"]
+    assert titles(Role.AGENCY_HEAD, Role.SUPERVISOR)[:2] == [
+        "Searches awaiting approval",
+        "Agency oversight",
+    ]
+    assert titles() == ["Inbox"]
