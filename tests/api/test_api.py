@@ -263,3 +263,22 @@ def test_audit_status_is_for_auditors_and_proofs_verify(world: World) -> None:
     assert report["ok"] is True and report["entries"] > 10
     proof = world.client.get("/api/v1/audit/entries/3/proof", headers=world.as_("ivy"))
     assert proof.status_code == 200 and proof.json()["entry"] == 3
+
+
+def test_audit_entries_with_filters_stay_in_the_agency(world: World) -> None:
+    world.client.post("/api/v1/searches", **_search_form(world, "ivy"))  # type: ignore[arg-type]
+    head = world.as_("head")
+    found = world.client.get("/api/v1/audit/entries?kind=search.&limit=500", headers=head).json()
+    kinds = {e["kind"] for e in found["items"]}
+    assert {"search.request", "search.run"} <= kinds and all(k.startswith("search.") for k in kinds)
+    assert all(e["actor"] != "olga" for e in found["items"])
+    # Paging with the cursor gives the same entries.
+    first = world.client.get("/api/v1/audit/entries?limit=2", headers=head).json()
+    after = first["next_after"]
+    second = world.client.get(f"/api/v1/audit/entries?limit=2&after={after}", headers=head)
+    assert second.json()["items"][0]["seq"] > after
+    # Another agency's head sees none of the county's people's entries.
+    otto = world.client.get("/api/v1/audit/entries?actor=ivy", headers=world.as_("otto"))
+    assert otto.status_code == 200 and otto.json()["items"] == []
+    refused = world.client.get("/api/v1/audit/entries", headers=world.as_("ivy"))
+    assert refused.status_code == 403 and _kinds(world)[-1] == "audit.read.refused"

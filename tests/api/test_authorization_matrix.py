@@ -242,6 +242,9 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
         ("get", "/api/v1/audit/verify"): lambda: Call(
             "GET", "/api/v1/audit/verify", county_scoped=False
         ),
+        ("get", "/api/v1/audit/entries"): lambda: Call(
+            "GET", "/api/v1/audit/entries?kind=search.", county_scoped=False
+        ),
         ("get", "/api/v1/audit/checkpoints"): lambda: Call(
             "GET", "/api/v1/audit/checkpoints", county_scoped=False
         ),
@@ -268,6 +271,7 @@ ONLY: dict[tuple[str, str], set[Role]] = {
     ("get", "/api/v1/audit/verify"): {Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN},
     ("post", "/api/v1/galleries/{name}/ingestions"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
     ("get", "/api/v1/jobs"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
+    ("get", "/api/v1/audit/entries"): {Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN},
 }
 
 

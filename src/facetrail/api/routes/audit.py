@@ -8,8 +8,10 @@ from fastapi import APIRouter, Path, Query
 
 from facetrail.api.deps import Context, Me
 from facetrail.governance.verify import VerifyReport
-from facetrail.services import audit
+from facetrail.services import audit, audit_entries
 from facetrail.services.audit import ConsistencyProof, InclusionProof
+from facetrail.services.audit_entries import MAX_ENTRIES, AuditEntryQuery
+from facetrail.services.views import plain
 
 router = APIRouter(tags=["audit"], prefix="/audit")
 
@@ -43,3 +45,26 @@ def consistency(
 ) -> ConsistencyProof:
     del me
     return audit.prove_consistency(ctx, old, new)
+
+
+@router.get("/entries", summary="Entries with filters, oldest first (cursor: after)")
+def entries(
+    ctx: Context,
+    me: Me,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    kind: Annotated[str | None, Query(max_length=80, description="a kind or its start")] = None,
+    subject: Annotated[str | None, Query(max_length=500)] = None,
+    since: Annotated[str | None, Query(max_length=40, description="ISO time")] = None,
+    until: Annotated[str | None, Query(max_length=40, description="ISO time")] = None,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="entries after this seq")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_ENTRIES)] = 100,
+) -> dict[str, Any]:
+    """Auditors and agency heads: entries by people of their agency; system admins: all.
+    Reading is an ``audit.read`` entry; a refusal too."""
+    query = AuditEntryQuery(actor, kind, subject, since, until, after, limit)
+    found = audit_entries.list_entries(ctx, me, query)
+    more = len(found) == limit
+    return {
+        "items": plain(found),
+        "next_after": found[-1].seq if more and found else None,
+    }

@@ -1,0 +1,85 @@
+"""Reading the audit log's entries, with filters: for auditors, agency heads and system
+admins, in the CLI, the API and the web app alike.
+
+Authorisation: a system admin reads every entry; an auditor or agency head reads the entries
+made by people of their own agency (an entry's actor is a username; entries of the system
+and of other agencies are not shown). Audit: every read is an ``audit.read`` entry with the
+filters used, and a refusal is ``audit.read.refused``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from facetrail.errors import InvalidRequestError, PermissionDeniedError
+from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.credentials import Principal, Role
+from facetrail.services.authorization import current_actor
+from facetrail.services.context import AppContext
+from facetrail.services.unit_of_work import action
+from facetrail.store.schema import AuditEntryRow, User
+
+__all__ = ["MAX_ENTRIES", "AuditEntryQuery", "AuditEntryView", "list_entries"]
+
+MAX_ENTRIES = 500
+
+
+@dataclass(frozen=True)
+class AuditEntryQuery:
+    actor: str | None = None
+    #: a kind, or the start of kinds ("search." for every search entry)
+    kind: str | None = None
+    subject: str | None = None
+    #: ISO times, inclusive
+    since: str | None = None
+    until: str | None = None
+    #: entries after this position (the cursor)
+    after: int = 0
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class AuditEntryView:
+    seq: int
+    at: str
+    actor: str
+    kind: str
+    subject: str
+    details: dict[str, Any]
+
+
+def list_entries(ctx: AppContext, actor: Principal, query: AuditEntryQuery) -> list[AuditEntryView]:
+    """Entries matching ``query``, oldest first, at most ``query.limit`` (1..MAX_ENTRIES)."""
+    filters = {k: v for k, v in asdict(query).items() if v not in (None, 0)}
+    with action(ctx, actor.username, "audit.read", "audit", filters) as session:
+        who = current_actor(session, actor)
+        if not (who.has(Role.SYSTEM_ADMIN) or who.has(Role.AUDITOR) or who.has(Role.AGENCY_HEAD)):
+            raise PermissionDeniedError(
+                "needs auditor, agency_head or system_admin", subject="audit"
+            )
+        if not 1 <= query.limit <= MAX_ENTRIES:
+            raise InvalidRequestError(f"limit must be 1..{MAX_ENTRIES}", subject="limit")
+        stmt = select(AuditEntryRow).where(AuditEntryRow.seq > query.after)
+        if not who.has(Role.SYSTEM_ADMIN):
+            people = select(User.username).where(User.agency_id == who.agency_id)
+            stmt = stmt.where(AuditEntryRow.actor.in_(people))
+        if query.actor:
+            stmt = stmt.where(AuditEntryRow.actor == query.actor)
+        if query.kind:
+            stmt = stmt.where(AuditEntryRow.kind.startswith(query.kind, autoescape=True))
+        if query.subject:
+            stmt = stmt.where(AuditEntryRow.subject == query.subject)
+        if query.since:
+            stmt = stmt.where(AuditEntryRow.at >= query.since)
+        if query.until:
+            stmt = stmt.where(AuditEntryRow.at <= query.until)
+        rows = session.scalars(stmt.order_by(AuditEntryRow.seq).limit(query.limit)).all()
+        found = [
+            AuditEntryView(r.seq, r.at, r.actor, r.kind, r.subject, json.loads(r.details))
+            for r in rows
+        ]
+        append(session, AuditEvent(actor.username, "audit.read", "audit", filters))
+        return found
