@@ -47,7 +47,7 @@ def test_case_from_policy_to_disclosure(term: Terminal, tmp_path: Path) -> None:
 
     term.login("sam")
     waiting: Any = term.json("searches", "pending")
-    assert [s["search_id"] for s in waiting] == [search_id] and waiting[0]["candidates"] == []
+    assert [s["search_id"] for s in waiting] == [search_id] and waiting[0]["decidable"]
     term("searches", "approve", str(search_id), "--note", "serious case, justified")
 
     term.login("ivy")

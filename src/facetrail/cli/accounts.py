@@ -18,7 +18,7 @@ from facetrail.cli.app import (
     run_service,
     signed_in,
 )
-from facetrail.cli.render import console, print_json
+from facetrail.cli.render import console, is_terminal, print_json, print_rows
 from facetrail.cli.signin import Passwords, PasswordStdinOpt, print_enrolment
 from facetrail.config import get_settings
 from facetrail.governance.credentials import Role
@@ -64,6 +64,11 @@ def inbox_cmd(as_json: JsonOpt = False) -> None:
         messages = run_service(lambda: inbox(ctx, me.user_id))
     if as_json:
         print_json(messages)
+        return
+    if not is_terminal():
+        print_rows(
+            ("id", "at", "subject", "body"), [(m.id, m.at, m.subject, m.body) for m in messages]
+        )
         return
     if not messages:
         console.print("no messages")

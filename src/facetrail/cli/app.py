@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from facetrail.cli.render import err_console
+from facetrail.cli.render import OUTPUT, err_console, print_error
 from facetrail.config import Settings, get_settings
 from facetrail.errors import (
     FacetrailError,
@@ -42,23 +42,28 @@ app.add_typer(gallery_app, name="gallery")
 app.add_typer(index_app, name="index")
 app.add_typer(eval_app, name="eval")
 audit_app = typer.Typer(
-    help="The tamper-evident audit log: verify, prove, checkpoint, export.", no_args_is_help=True
+    help="The tamper-evident audit log: entries, verify, prove, checkpoint, export.",
+    no_args_is_help=True,
 )
 app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
 searches_app = typer.Typer(
-    help="Stored searches: approve, view, review, close as a lead, export.", no_args_is_help=True
+    help="Stored searches: list, pending, approve, show, review, close as a lead, export.",
+    no_args_is_help=True,
 )
 case_app = typer.Typer(
-    help="Everything a case's searches did, for disclosure.", no_args_is_help=True
+    help="Cases: list them, show or disclose everything their searches did.",
+    no_args_is_help=True,
 )
 policy_app = typer.Typer(
     help="Agency policy: who may search what, why and under whose eyes.", no_args_is_help=True
 )
-agency_app = typer.Typer(help="Agencies (each with its own policy).", no_args_is_help=True)
-network_app = typer.Typer(help="Networks of agencies.", no_args_is_help=True)
+agency_app = typer.Typer(
+    help="Agencies (each with its own policy): create, list.", no_args_is_help=True
+)
+network_app = typer.Typer(help="Networks of agencies: create, list.", no_args_is_help=True)
 account_app = typer.Typer(
-    help="People's accounts: grant, request, approve, suspend.", no_args_is_help=True
+    help="People's accounts: list, show, create, request, approve, suspend.", no_args_is_help=True
 )
 db_app = typer.Typer(
     help="The database's schema: status, upgrade (migrations).", no_args_is_help=True
@@ -70,8 +75,13 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(agency_app, name="agency")
 app.add_typer(network_app, name="network")
 app.add_typer(account_app, name="account")
-token_app = typer.Typer(help="Named API tokens: create, revoke.", no_args_is_help=True)
+token_app = typer.Typer(help="Named API tokens: create, list, revoke.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+jobs_app = typer.Typer(
+    help="Background jobs (ingestions asked for over the API): list, show, cancel.",
+    no_args_is_help=True,
+)
+app.add_typer(jobs_app, name="jobs")
 
 
 def _print_version(value: bool) -> None:
@@ -99,6 +109,7 @@ def _private_files(
 ) -> None:
     """facetrail: accountable face search."""
     del version  # handled by its callback
+    OUTPUT.json = False  # until this command's --json says otherwise
     # Everything a command creates in the home (database, WAL, blobs, indexes, the session
     # token) is the running user's alone: 0600 files, 0700 folders.
     os.umask(0o077)
@@ -112,7 +123,19 @@ class MaskMode(enum.StrEnum):
     synthetic = "synthetic"
 
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+def _json_output(value: bool) -> bool:
+    OUTPUT.json = value  # errors print as JSON too (``run_service``)
+    return value
+
+
+JsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        callback=_json_output,
+        help='Print machine-readable JSON (an error as {"error": {code, message, subject}}).',
+    ),
+]
 
 
 def existing_home(settings: Settings) -> None:
@@ -215,11 +238,17 @@ def _not_logged_in() -> None:
 
 
 def run_service(fn: Callable[[], Any]) -> Any:
+    """``fn()``; a typed error is printed (as JSON with ``--json``) and exits with status 2."""
     try:
         return fn()
     except FacetrailError as exc:
-        err_console.print(f"[red]error[/red] {escape(f'[{exc.code}] {exc}')}")
+        report_error(exc)
         raise typer.Exit(2) from exc
+
+
+def report_error(exc: FacetrailError) -> None:
+    """A typed error as the command's output: its stable code, message and subject."""
+    print_error(exc.code, exc.message, exc.subject)
 
 
 @contextmanager

@@ -1,5 +1,5 @@
 """Audit log commands: verify (offline), checkpoint, public-key, witness, prove, consistency,
-export."""
+export; and reading its entries (signed in)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,18 @@ from facetrail.cli.app import (
     JsonOpt,
     audit_app,
     open_context,
+    report_error,
     run_service,
+    signed_in,
 )
-from facetrail.cli.render import console, err_console, print_json
+from facetrail.cli.render import (
+    OUTPUT,
+    console,
+    err_console,
+    print_error,
+    print_json,
+    print_rows,
+)
 from facetrail.config import get_settings
 from facetrail.errors import FacetrailError, WitnessRefusedError
 
@@ -25,7 +34,7 @@ EXIT_UNREADABLE = 2
 
 
 def _unreadable(exc: FacetrailError) -> typer.Exit:
-    err_console.print(f"[red]error[/red] {escape(f'[{exc.code}] {exc}')}")
+    report_error(exc)
     return typer.Exit(EXIT_UNREADABLE)
 
 
@@ -146,7 +155,7 @@ def audit_witness(
     from facetrail.services import witness as service
 
     if sum(x is not None for x in (request, inbox, db)) != 1:
-        err_console.print("[red]error[/red] give exactly one of --request, --inbox, --db")
+        print_error("invalid_request", "give exactly one of --request, --inbox, --db")
         raise typer.Exit(EXIT_UNREADABLE)
     try:
         key = load_vkey(log_key)
@@ -159,12 +168,15 @@ def audit_witness(
             assert db is not None
             report = service.witness_database(this, key, db)
     except WitnessRefusedError as exc:
-        err_console.print(f"[red]WITNESS REFUSES THE LOG[/red] {escape(f'[{exc.code}] {exc}')}")
+        if OUTPUT.json:
+            report_error(exc)
+        else:
+            err_console.print(f"[red]WITNESS REFUSES THE LOG[/red] {escape(f'[{exc.code}] {exc}')}")
         raise typer.Exit(EXIT_TAMPERED) from exc
     except FacetrailError as exc:
         raise _unreadable(exc) from exc
     except OSError as exc:
-        err_console.print(f"[red]error[/red] {escape(f'[audit_input_unreadable] {exc}')}")
+        print_error("audit_input_unreadable", str(exc))
         raise typer.Exit(EXIT_UNREADABLE) from exc
     if as_json:
         print_json(report)
@@ -221,3 +233,33 @@ def audit_export(out: Annotated[Path | None, typer.Argument()] = None) -> None:
         out.write_text(text)
     else:
         print(text)
+
+
+@audit_app.command("entries")
+def audit_entries(
+    actor: Annotated[str | None, typer.Option(help="Only entries by this username.")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="A kind, or the start of kinds ('search.' for all).")
+    ] = None,
+    subject: Annotated[str | None, typer.Option(help="Only entries about this subject.")] = None,
+    since: Annotated[str | None, typer.Option(help="At or after this ISO time.")] = None,
+    until: Annotated[str | None, typer.Option(help="At or before this ISO time.")] = None,
+    after: Annotated[int, typer.Option(help="Entries after this position (a cursor).")] = 0,
+    limit: Annotated[int, typer.Option(help="At most this many (1..500).")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """The log's entries, oldest first, with filters (auditors and agency heads: the entries
+    of their agency's people; system admins: all). Reading them is itself audited."""
+    from facetrail.services import audit_entries as service
+
+    query = service.AuditEntryQuery(actor, kind, subject, since, until, after, limit)
+    with signed_in() as (ctx, me):
+        found = run_service(lambda: service.list_entries(ctx, me, query))
+    if as_json:
+        print_json(found)
+        return
+    print_rows(
+        ("seq", "at", "actor", "kind", "subject", "details"),
+        [(e.seq, e.at, e.actor, e.kind, e.subject, e.details) for e in found],
+        empty="no entries",
+    )

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from facetrail.cli.app import (
     JsonOpt,
@@ -18,7 +17,7 @@ from facetrail.cli.app import (
     run_service,
     signed_in,
 )
-from facetrail.cli.render import console, print_json
+from facetrail.cli.render import console, print_json, print_rows
 from facetrail.services import galleries, indexing, ingest
 from facetrail.services.views import plain
 
@@ -100,17 +99,14 @@ def gallery_list(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(infos)
         return
-    table = Table("gallery", "pack", "images", "faces", "failures", "sources")
-    for g in infos:
-        table.add_row(
-            g.name,
-            g.pack,
-            str(g.images),
-            str(g.faces),
-            str(g.failures),
-            ", ".join(s.name for s in g.sources),
-        )
-    console.print(table)
+    print_rows(
+        ("gallery", "pack", "images", "faces", "failures", "sources"),
+        [
+            (g.name, g.pack, g.images, g.faces, g.failures, [s.name for s in g.sources])
+            for g in infos
+        ],
+        empty="no galleries",
+    )
 
 
 @gallery_app.command("show")

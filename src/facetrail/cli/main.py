@@ -8,14 +8,14 @@ from __future__ import annotations
 import os
 import sys
 
-from rich.markup import escape
-
 from facetrail.cli import (
     accounts,
     audit,
     database,
+    directory,
     evaluation,
     galleries,
+    jobs,
     models_cmd,
     policy,
     search,
@@ -23,8 +23,8 @@ from facetrail.cli import (
     serve,
     signin,
 )
-from facetrail.cli.app import app
-from facetrail.cli.render import err_console
+from facetrail.cli.app import app, report_error
+from facetrail.cli.render import print_error
 from facetrail.errors import FacetrailError
 
 __all__ = [
@@ -33,8 +33,10 @@ __all__ = [
     "app",
     "audit",
     "database",
+    "directory",
     "evaluation",
     "galleries",
+    "jobs",
     "main",
     "models_cmd",
     "policy",
@@ -56,14 +58,14 @@ def main() -> None:
     try:
         app()  # click prints usage errors and exits with each command's status itself
     except FacetrailError as exc:
-        err_console.print(f"[red]error[/red] {escape(f'[{exc.code}] {exc}')}")
+        report_error(exc)
         sys.exit(2)
     except Exception as exc:
         if os.environ.get("FACETRAIL_DEBUG"):
             raise
-        err_console.print(
-            f"[red]error[/red] {escape('[internal_error]')} facetrail failed unexpectedly "
-            f"({escape(type(exc).__name__)}); nothing half-done was kept. Set FACETRAIL_DEBUG=1 "
-            "to see where, and please report it."
+        print_error(
+            "internal_error",
+            f"facetrail failed unexpectedly ({type(exc).__name__}); nothing half-done was "
+            "kept. Set FACETRAIL_DEBUG=1 to see where, and please report it.",
         )
         sys.exit(INTERNAL_ERROR_EXIT)

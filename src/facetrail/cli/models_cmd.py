@@ -12,7 +12,7 @@ from facetrail.cli.app import (
     models_app,
     run_service,
 )
-from facetrail.cli.render import console, print_json
+from facetrail.cli.render import console, is_terminal, print_json, print_rows
 from facetrail.config import get_settings
 from facetrail.services import packs
 
@@ -31,6 +31,15 @@ def models_list(
     rows = run_service(lambda: packs.list_pack_status(get_settings(), check_hash=check))
     if as_json:
         print_json(rows)
+        return
+    if not is_terminal():
+        print_rows(
+            ("pack", "installed", "dim", "calibrated", "licence", "licence_note"),
+            [
+                (p.name, p.installed, p.embedding_dim, p.calibrated, p.licence, p.licence_note)
+                for p in rows
+            ],
+        )
         return
     for p in rows:
         state = "[green]installed[/green]" if p.installed else "[red]not installed[/red]"

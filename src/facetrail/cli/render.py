@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +18,76 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+class _Output:
+    """How this command prints: set from its ``--json`` option as the command line is parsed
+    (and reset for each command, which matters when several run in one process)."""
+
+    json = False
+
+
+OUTPUT = _Output()
+
+
 def print_json(value: Any) -> None:
     print(json.dumps(plain(value), indent=2))
+
+
+def print_error(code: str, message: str, subject: str | None = None) -> None:
+    """A refusal or failure: with ``--json`` the object ``{"error": {code, message,
+    subject}}`` on stdout (the API's problem ``code``, ``detail`` and ``subject``), else one
+    line on stderr."""
+    if OUTPUT.json:
+        print_json({"error": {"code": code, "message": message, "subject": subject}})
+        return
+    said = f"{subject}: {message}" if subject else message
+    err_console.print(f"[red]error[/red] {escape(f'[{code}] {said}')}")
+
+
+def is_terminal() -> bool:
+    """Whether a person is reading: stdout is a terminal, not a pipe or a file."""
+    return sys.stdout.isatty()
+
+
+def print_rows(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], *, empty: str | None = None
+) -> None:
+    """A list: a table on a terminal (``empty`` said when there is nothing); piped, a header
+    line and one tab-separated line per row, no colour, for ``cut``, ``awk`` and ``sort``."""
+    cells = [[_cell(value) for value in row] for row in rows]
+    if not is_terminal():
+        for line in [list(headers), *cells]:
+            print("\t".join(line))
+        return
+    if not cells and empty is not None:
+        console.print(escape(empty))
+        return
+    table = Table(*(Column(header, overflow="fold") for header in headers))
+    for line in cells:
+        table.add_row(*(escape(value) for value in line))
+    console.print(table)
+
+
+def print_fields(fields: Sequence[tuple[str, object]]) -> None:
+    """One thing: ``name: value`` lines on a terminal; piped, ``name<TAB>value`` lines."""
+    sep = ": " if is_terminal() else "\t"
+    for name, value in fields:
+        print(f"{name}{sep}{_cell(value)}")
+
+
+def _cell(value: object) -> str:
+    """A value as one cell: lists joined with commas, nothing as empty, no tab or line break
+    (they would split the row)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        text = ",".join(_cell(v) for v in value)
+    elif isinstance(value, dict):
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    else:
+        text = str(value)
+    return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
 
 
 def fmr_text(estimate: Any) -> str:

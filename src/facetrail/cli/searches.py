@@ -1,4 +1,5 @@
-"""Stored searches: approval, audited viewing, review, outcome, export; case disclosure."""
+"""Stored searches: listing, approval, audited viewing, review, outcome, export; cases and
+their disclosure."""
 
 from __future__ import annotations
 
@@ -8,48 +9,113 @@ from typing import Annotated, Literal
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from facetrail.cli.app import JsonOpt, case_app, run_service, searches_app, signed_in
 from facetrail.cli.outputs import outputs_writable
 from facetrail.cli.render import (
     console,
+    is_terminal,
     print_json,
+    print_rows,
     show_search_result,
 )
-from facetrail.services import results, review, search
+from facetrail.services import listings, results, review, search
 from facetrail.services.views import plain
+from facetrail.store.vocabulary import SEARCH_STATUSES
 
 NoteOpt = Annotated[str, typer.Option(help="Why: recorded in the audit log.")]
 #: the choices the review service takes (review.DECISIONS, review.OUTCOMES), for --help
 Decision = Literal["possible_match", "not_a_match", "inconclusive"]
 Outcome = Literal["lead", "no_lead"]
 
+# --- lists ------------------------------------------------------------------------------
+
+
+@searches_app.command("list")
+def searches_list(
+    mine: Annotated[bool, typer.Option("--mine", help="Only the searches you asked for.")] = False,
+    case: Annotated[str | None, typer.Option(help="Only this case's searches.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Asked for on or after this ISO date or time (UTC).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Asked for on or before this ISO date or time (UTC).")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option(help=f"Only searches in this state: {', '.join(SEARCH_STATUSES)}.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (1..500).")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Searches of your agency, newest first (its investigators, supervisors, head and
+    auditors), or with --mine the ones you asked for. Each listing is audited."""
+    query = listings.SearchQuery(mine, case, since, until, status, limit)
+    with signed_in() as (ctx, me):
+        found = run_service(lambda: listings.find_searches(ctx, me, query))
+    if as_json:
+        print_json(found)
+        return
+    print_rows(
+        ("search", "requested", "requester", "case", "offense", "galleries", "status", "outcome"),
+        [
+            (
+                s.search_id,
+                s.requested_at,
+                s.requester,
+                s.case_number,
+                s.offense,
+                s.galleries,
+                s.status,
+                s.outcome,
+            )
+            for s in found
+        ],
+        empty="no searches",
+    )
+
+
 # --- approval ---------------------------------------------------------------------------
 
 
 @searches_app.command("pending")
 def searches_pending(as_json: JsonOpt = False) -> None:
-    """Searches of your agency that wait for a supervisor's decision."""
+    """Searches of your agency that wait for a supervisor's decision, with the justification
+    and probe photos to weigh (supervisors; the listing is audited)."""
     with signed_in() as (ctx, me):
-        waiting = run_service(lambda: results.pending_searches(ctx, me))
+        waiting = run_service(lambda: listings.approval_queue(ctx, me))
     if as_json:
         print_json(waiting)
         return
-    if not waiting:
-        console.print("no searches wait for a decision")
-        return
-    table = Table("search", "requester", "case", "offense", "galleries", "probes")
-    for s in waiting:
-        table.add_row(
-            str(s.search_id),
-            escape(s.requester),
-            escape(s.case_number),
-            escape(s.offense),
-            escape(", ".join(s.galleries)),
-            str(s.fused_probes),
-        )
-    console.print(table)
+    print_rows(
+        (
+            "search",
+            "requested",
+            "requester",
+            "case",
+            "offense",
+            "galleries",
+            "probes",
+            "justification",
+            "yours_to_decide",
+            "problem",
+        ),
+        [
+            (
+                s.search_id,
+                s.requested_at,
+                s.requester,
+                s.case_number,
+                s.offense,
+                s.galleries,
+                s.probe_names,
+                s.justification,
+                s.decidable,
+                s.problem,
+            )
+            for s in waiting
+        ],
+        empty="no searches wait for a decision",
+    )
 
 
 def _decide(search_id: int, approve: bool, note: str, as_json: bool) -> None:
@@ -167,7 +233,69 @@ def searches_outcome(
     console.print(f"[yellow]{escape(info.notice)}[/yellow]")
 
 
-# --- case disclosure --------------------------------------------------------------------
+# --- cases ------------------------------------------------------------------------------
+
+
+@case_app.command("list")
+def case_list(as_json: JsonOpt = False) -> None:
+    """The cases of your agency you may disclose (its supervisors, head and auditors: all;
+    investigators: those they searched for), latest first. Each listing is audited."""
+    with signed_in() as (ctx, me):
+        found = run_service(lambda: listings.list_cases(ctx, me))
+    if as_json:
+        print_json(found)
+        return
+    print_rows(
+        ("case", "searches", "pending", "leads", "first_requested", "last_requested"),
+        [
+            (
+                c.case_number,
+                c.searches,
+                c.pending,
+                c.leads,
+                c.first_requested_at,
+                c.last_requested_at,
+            )
+            for c in found
+        ],
+        empty="no cases",
+    )
+
+
+@case_app.command("show")
+def case_show(case: str, as_json: JsonOpt = False) -> None:
+    """A case's disclosure: every search of your agency for it, who asked and why, who
+    allowed it, its reviews and outcome (audited; 'case disclose' writes it to a file)."""
+    with signed_in() as (ctx, me):
+        disclosure = run_service(lambda: review.case_disclosure(ctx, me, case))
+    if as_json:
+        print_json(disclosure)
+        return
+    if is_terminal():
+        console.print(
+            f"case {escape(disclosure.case_number)} of {escape(disclosure.agency)}: "
+            f"{len(disclosure.searches)} searches, {len(disclosure.refused)} refused; "
+            f"disclosed by {escape(disclosure.generated_by)} (audit entry "
+            f"{disclosure.audit_entry})"
+        )
+    print_rows(
+        ("search", "requested", "by", "offense", "status", "decided_by", "candidates", "outcome"),
+        [
+            (
+                s["search_id"],
+                s["requested_at"],
+                s["requested_by"],
+                s["offense"],
+                s["status"],
+                s["decided_by"],
+                s["candidates_returned"],
+                s["outcome"],
+            )
+            for s in disclosure.searches
+        ],
+    )
+    if is_terminal():
+        console.print(f"[yellow]{escape(disclosure.notice)}[/yellow]")
 
 
 @case_app.command("disclose")

@@ -28,7 +28,7 @@ from facetrail.cli.app import (
     token_app,
     write_session_token,
 )
-from facetrail.cli.render import console, err_console, print_json
+from facetrail.cli.render import console, print_error, print_json
 from facetrail.config import get_settings
 from facetrail.errors import FacetrailError, PasswordChangeRequiredError
 from facetrail.services.accounts import Enrolment
@@ -81,7 +81,7 @@ class Passwords:
 
 
 def _missing(how: str) -> NoReturn:
-    err_console.print(f"[red]error[/red] \\[password_missing] {escape(how)}")
+    print_error("password_missing", how)
     raise typer.Exit(2)
 
 

@@ -27,8 +27,13 @@ __all__ = [
     "may_approve_account",
     "may_change_policy",
     "may_decide_search",
+    "may_disclose_case",
     "may_grant",
+    "may_read_account",
+    "may_read_accounts",
     "may_read_agency",
+    "may_read_agency_searches",
+    "may_read_network",
     "may_reinstate",
     "may_relax_policy",
     "may_suspend",
@@ -128,6 +133,45 @@ def may_read_agency(actor: Actor, agency_id: int, agency_network_id: int | None)
     if actor.agency_id == agency_id or actor.has(Role.SYSTEM_ADMIN):
         return True
     return _operates_network_of(actor, agency_network_id)
+
+
+def may_read_network(actor: Actor, network_id: int) -> bool:
+    """System admins, and the people of its member agencies (its operators among them)."""
+    return actor.has(Role.SYSTEM_ADMIN) or actor.network_id == network_id
+
+
+def may_read_accounts(actor: Actor, agency_id: int) -> bool:
+    """Who may list an agency's people: its head, supervisors and auditors, or a system
+    admin. Investigators see only their own account (``may_read_account``)."""
+    if actor.has(Role.SYSTEM_ADMIN):
+        return True
+    return actor.agency_id == agency_id and any(
+        actor.has(role) for role in (Role.AGENCY_HEAD, Role.SUPERVISOR, Role.AUDITOR)
+    )
+
+
+def may_read_account(actor: Actor, target_id: int, target_agency_id: int) -> bool:
+    """One's own account, or one of an agency whose people ``may_read_accounts``."""
+    return actor.user_id == target_id or may_read_accounts(actor, target_agency_id)
+
+
+def may_read_agency_searches(actor: Actor, agency_id: int) -> bool:
+    """Every search of an agency, not only one's own: its investigators, supervisors, head
+    and auditors (the people who may open any of its searches)."""
+    return actor.agency_id == agency_id and any(
+        actor.has(role)
+        for role in (Role.INVESTIGATOR, Role.SUPERVISOR, Role.AGENCY_HEAD, Role.AUDITOR)
+    )
+
+
+def may_disclose_case(actor: Actor, agency_id: int, *, worked_on_it: bool) -> bool:
+    """A case of an agency, all of its searches: its supervisors, head and auditors, or an
+    investigator of the agency who asked for one of the case's searches."""
+    if actor.agency_id != agency_id:
+        return False
+    return worked_on_it or any(
+        actor.has(role) for role in (Role.SUPERVISOR, Role.AGENCY_HEAD, Role.AUDITOR)
+    )
 
 
 def may_change_policy(actor: Actor, agency_id: int, agency_network_id: int | None) -> bool:

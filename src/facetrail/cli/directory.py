@@ -1,0 +1,133 @@
+"""Looking the organisation up: ``account list|show``, ``agency list``, ``network list``,
+``token list`` (``services.directory``: who may see what, and the audit entry of each look)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from facetrail.cli.app import (
+    JsonOpt,
+    account_app,
+    agency_app,
+    network_app,
+    run_service,
+    signed_in,
+    token_app,
+)
+from facetrail.cli.render import print_fields, print_json, print_rows
+from facetrail.services import directory
+from facetrail.services.directory import AccountView
+
+
+@account_app.command("list")
+def account_list(
+    agency: Annotated[
+        str | None,
+        typer.Option(help="Only this agency's people (default: yours; a system admin: all)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """People's accounts: their status, roles, type and who approved them (an agency's head,
+    supervisors and auditors; system admins). Each listing is audited."""
+    with signed_in() as (ctx, me):
+        found = run_service(lambda: directory.list_accounts(ctx, me, agency))
+    if as_json:
+        print_json(found)
+        return
+    print_rows(
+        ("username", "agency", "status", "roles", "type", "trial_expires", "approved_by"),
+        [
+            (
+                a.username,
+                a.agency,
+                a.status,
+                a.roles,
+                a.account_type,
+                a.trial_expires_at,
+                a.approved_by,
+            )
+            for a in found
+        ],
+        empty="no accounts",
+    )
+
+
+@account_app.command("show")
+def account_show(
+    username: Annotated[str | None, typer.Argument(help="Default: your own account.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One account: yours, or one of your agency's people (its head, supervisors and
+    auditors; system admins any). The view is audited."""
+    with signed_in() as (ctx, me):
+        account: AccountView = run_service(
+            lambda: directory.show_account(ctx, me, username or me.username)
+        )
+    if as_json:
+        print_json(account)
+        return
+    print_fields(
+        [
+            ("username", account.username),
+            ("email", account.email),
+            ("agency", account.agency),
+            ("status", account.status),
+            ("roles", account.roles),
+            ("type", account.account_type),
+            ("trial_expires", account.trial_expires_at),
+            ("created", account.created_at),
+            ("approved_by", account.approved_by),
+            ("supervisor", account.supervisor),
+            ("second_factor", account.second_factor),
+        ]
+    )
+
+
+@agency_app.command("list")
+def agency_list(as_json: JsonOpt = False) -> None:
+    """The agencies you may see (system admins: all; network operators: their network's;
+    everyone else: their own), with their network, size, heads and policy version."""
+    with signed_in() as (ctx, me):
+        found = run_service(lambda: directory.list_agencies(ctx, me))
+    if as_json:
+        print_json(found)
+        return
+    print_rows(
+        ("agency", "network", "accounts", "heads", "policy_version"),
+        [(a.name, a.network, a.accounts, a.heads, a.policy_version) for a in found],
+        empty="no agencies",
+    )
+
+
+@network_app.command("list")
+def network_list(as_json: JsonOpt = False) -> None:
+    """The networks you may see, with the member agencies you may see."""
+    with signed_in() as (ctx, me):
+        found = run_service(lambda: directory.list_networks(ctx, me))
+    if as_json:
+        print_json(found)
+        return
+    print_rows(("network", "agencies"), [(n.name, n.agencies) for n in found], empty="no networks")
+
+
+@token_app.command("list")
+def token_list(
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Also the revoked and expired ones.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Your API tokens and sign-in sessions by name, newest first; each is named by the first
+    12 characters of its hash, as its audit entries name it (the token itself is never kept)."""
+    with signed_in() as (ctx, me):
+        found = run_service(lambda: directory.list_tokens(ctx, me, include_inactive=show_all))
+    if as_json:
+        print_json(found)
+        return
+    print_rows(
+        ("id", "name", "created", "expires", "revoked", "active"),
+        [(t.id, t.name, t.created_at, t.expires_at, t.revoked_at, t.active) for t in found],
+        empty="no tokens",
+    )

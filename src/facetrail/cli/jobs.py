@@ -1,0 +1,68 @@
+"""Background jobs: ``jobs list|show|cancel`` (``services.jobs``: gallery admins and system
+admins; every refusal and cancellation audited)."""
+
+from __future__ import annotations
+
+from facetrail.cli.app import JsonOpt, jobs_app, run_service, signed_in
+from facetrail.cli.render import console, print_fields, print_json, print_rows
+from facetrail.services import jobs
+from facetrail.services.jobs import JobInfo
+
+
+def _progress(job: JobInfo) -> str:
+    return f"{job.done_items}/{job.total_items if job.total_items is not None else '?'}"
+
+
+@jobs_app.command("list")
+def jobs_list(as_json: JsonOpt = False) -> None:
+    """Every job, newest first, with its progress."""
+    with signed_in() as (ctx, me):
+        found = run_service(lambda: jobs.list_jobs(ctx, me))
+    if as_json:
+        print_json(found)
+        return
+    print_rows(
+        ("job", "kind", "status", "progress", "by", "created", "finished"),
+        [
+            (j.id, j.kind, j.status, _progress(j), j.created_by, j.created_at, j.finished_at)
+            for j in found
+        ],
+        empty="no jobs",
+    )
+
+
+@jobs_app.command("show")
+def jobs_show(job_id: int, as_json: JsonOpt = False) -> None:
+    """One job: what it was asked to do, its progress and its result."""
+    with signed_in() as (ctx, me):
+        job = run_service(lambda: jobs.get_job(ctx, me, job_id))
+    if as_json:
+        print_json(job)
+        return
+    print_fields(
+        [
+            ("job", job.id),
+            ("kind", job.kind),
+            ("status", job.status),
+            ("params", job.params),
+            ("progress", _progress(job)),
+            ("by", job.created_by),
+            ("cancel_requested", job.cancel_requested),
+            ("created", job.created_at),
+            ("started", job.started_at),
+            ("finished", job.finished_at),
+            ("result", job.result),
+        ]
+    )
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(job_id: int, as_json: JsonOpt = False) -> None:
+    """Stop a job: a queued one at once, a running one after the batch in hand (what it
+    committed stays). Audited."""
+    with signed_in() as (ctx, me):
+        job = run_service(lambda: jobs.cancel_job(ctx, me, job_id))
+    if as_json:
+        print_json(job)
+        return
+    console.print(f"job {job.id}: {job.status} (cancel requested)")
