@@ -282,3 +282,15 @@ def test_audit_entries_with_filters_stay_in_the_agency(world: World) -> None:
     assert otto.status_code == 200 and otto.json()["items"] == []
     refused = world.client.get("/api/v1/audit/entries", headers=world.as_("ivy"))
     assert refused.status_code == 403 and _kinds(world)[-1] == "audit.read.refused"
+
+
+def test_directory_lists_match_the_cli_names(world: World) -> None:
+    done = world.client.post("/api/v1/searches", **_search_form(world, "ivy")).json()  # type: ignore[arg-type]
+    people = world.client.get("/api/v1/accounts", headers=world.as_("head")).json()["items"]
+    assert {"ivy", "ian", "head"} <= {p["username"] for p in people}
+    assert all(p["agency"] == "county" for p in people)
+    mine = world.client.get("/api/v1/searches?mine=true", headers=world.as_("ivy")).json()
+    assert [s["search_id"] for s in mine["items"]] == [done["search_id"]]
+    cases = world.client.get("/api/v1/cases", headers=world.as_("ivy")).json()["items"]
+    assert [c["case_number"] for c in cases] == [CASE]
+    assert world.client.get("/api/v1/accounts/ivy", headers=world.as_("olga")).status_code == 404

@@ -151,6 +151,13 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
         ("post", "/api/v1/enrolment/confirmation"): lambda: Call(
             "POST", "/api/v1/enrolment/confirmation", {**wrong, "code": "000000"}, anonymous=True
         ),
+        ("get", "/api/v1/accounts"): lambda: Call("GET", "/api/v1/accounts?agency=county"),
+        ("get", "/api/v1/accounts/{username}"): lambda: Call("GET", "/api/v1/accounts/ian"),
+        ("get", "/api/v1/agencies"): lambda: Call("GET", "/api/v1/agencies", county_scoped=False),
+        ("get", "/api/v1/networks"): lambda: Call("GET", "/api/v1/networks", county_scoped=False),
+        ("get", "/api/v1/tokens"): lambda: Call("GET", "/api/v1/tokens", county_scoped=False),
+        ("get", "/api/v1/searches"): lambda: Call("GET", "/api/v1/searches", county_scoped=False),
+        ("get", "/api/v1/cases"): lambda: Call("GET", "/api/v1/cases", county_scoped=False),
         ("get", "/api/v1/agencies/{agency}/policy"): lambda: Call(
             "GET", "/api/v1/agencies/county/policy"
         ),
@@ -271,6 +278,12 @@ ONLY: dict[tuple[str, str], set[Role]] = {
     ("get", "/api/v1/audit/verify"): {Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN},
     ("post", "/api/v1/galleries/{name}/ingestions"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
     ("get", "/api/v1/jobs"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
+    ("get", "/api/v1/accounts"): {
+        Role.AGENCY_HEAD,
+        Role.SUPERVISOR,
+        Role.AUDITOR,
+        Role.SYSTEM_ADMIN,
+    },
     ("get", "/api/v1/audit/entries"): {Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN},
 }
 

@@ -20,6 +20,7 @@ from facetrail.api.problems import problem
 from facetrail.api.routes import (
     accounts,
     audit,
+    directory,
     galleries,
     jobs,
     policy,
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.middleware("http")(_headers_and_metrics)
     app.include_router(system.router)
     app.include_router(web.router)
-    routers = (users, accounts, policy, searches, galleries, jobs, audit)
+    routers = (users, accounts, directory, policy, searches, galleries, jobs, audit)
     for router in (module.router for module in routers):
         app.include_router(router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     return app

@@ -13,7 +13,7 @@ from facetrail.api import limits
 from facetrail.api.deps import Context, Me
 from facetrail.api.pages import Cursor, Limit, page
 from facetrail.api.uploads import probe_images
-from facetrail.services import results, review, search, verification
+from facetrail.services import listings, results, review, search, verification
 from facetrail.services.review import Disclosure, OutcomeInfo, ReviewInfo
 from facetrail.services.search_model import SearchResult
 from facetrail.services.verification import VerifyResult
@@ -84,7 +84,8 @@ def new_search(
 
 @router.get("/searches/pending", summary="Searches awaiting your approval (supervisors)")
 def pending(ctx: Context, me: Me, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
-    return page(results.pending_searches(ctx, me), lambda r: r.search_id, cursor, limit)
+    """With the probes and the justification an approver needs to see (audited)."""
+    return page(listings.approval_queue(ctx, me), lambda r: r.search_id, cursor, limit)
 
 
 @router.get("/searches/{search_id}", response_model=SearchResult, summary="A stored search")
