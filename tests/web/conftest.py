@@ -1,6 +1,7 @@
 """The web app over a real home (the API tests' world: county and 'other' agencies, a gallery
-of LFW faces), served by uvicorn on loopback for a real browser (Debian's chromium, driven by
-Playwright), and a folder for what the browser saw (screenshots, accessibility reports)."""
+of LFW faces, and an auditor in each agency), clients signed in through the sign-in page,
+served by uvicorn on loopback for a real browser (Debian's chromium, driven by Playwright),
+and a folder for what the browser saw (screenshots, accessibility reports)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,15 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from facetrail.api import create_app
+from facetrail.governance.credentials import Role
+from facetrail.services.search_model import ProbeImage
+from facetrail.store.schema import AuditEntryRow
 from tests.api.conftest import World, made_world
-from tests.conftest import REPO_ROOT
-from tests.org import PASSWORD, next_code
+from tests.conftest import LFW, REPO_ROOT, copy_first_images, lfw_people
+from tests.org import AGENCY, PASSWORD, next_code
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -37,6 +42,9 @@ def web_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """One world for these tests: building it (models, ingest) takes most of their time.
     Each test acts as people the others leave alone, or signs in afresh."""
     with made_world(tmp_path_factory.mktemp("web")) as made:
+        # Auditors of both agencies: each reads its own agency's people's entries only.
+        made.org.add("aude", AGENCY, Role.AUDITOR)
+        made.org.add("oona", "other", Role.AUDITOR)
         yield made
 
 
@@ -59,6 +67,35 @@ def recovery_code_for(world: World, name: str) -> str:
     assert used < len(codes), f"{name} has no recovery code left"
     _RECOVERY_USED[(id(world), name)] = used + 1
     return codes[used]
+
+
+def is_error_page(html: str, code: str) -> bool:
+    """A page that names the stable ``code`` (the one the CLI and the API give), never a
+    traceback."""
+    return f"<code>{code}</code>" in html and "Traceback" not in html
+
+
+def last_kinds(world: World, count: int = 1) -> list[str]:
+    """The kinds of the newest ``count`` audit entries, oldest first."""
+    with world.ctx.sessions() as s:
+        newest = select(AuditEntryRow.kind).order_by(AuditEntryRow.seq.desc()).limit(count)
+        return list(s.scalars(newest))[::-1]
+
+
+def lfw_folder(folder: Path, first: int, count: int) -> Path:
+    """A folder of the first photos of ``count`` LFW people not in the world's gallery
+    (``first`` >= 4 picks which)."""
+    people = lfw_people(first + count)[first:]
+    copy_first_images(folder, people)
+    return folder
+
+
+def search_by(world: World, who: str, case: str) -> int:
+    """A search asked by ``who`` (through the service) with a photo of a gallery person."""
+    person = next(iter(world.photos))
+    photo = sorted((LFW / person).glob("*.jpg"))[1]
+    probe = ProbeImage(photo.name, photo.read_bytes())
+    return world.org.search(("bookings",), (probe,), who=who, case_number=case).search_id
 
 
 def csrf_in(html: str) -> str:
@@ -86,7 +123,33 @@ def signed_in_client(world: World, name: str) -> TestClient:
     return client
 
 
+@pytest.fixture(scope="package")
+def client_of(web_world: World) -> Callable[[str], TestClient]:
+    """``client_of(name)``: a client signed in as ``name`` once for all the page tests that
+    take it (each sign-in spends one of the person's ten recovery codes)."""
+    clients: dict[str, TestClient] = {}
+
+    def signed(name: str) -> TestClient:
+        if name not in clients:
+            clients[name] = signed_in_client(web_world, name)
+        return clients[name]
+
+    return signed
+
+
 # --- a real server and a real browser ----------------------------------------------------
+
+
+def sign_in(page: Any, world: World, name: str) -> None:
+    """Signs ``name`` in through the sign-in page, with password and a TOTP code."""
+    from playwright.sync_api import expect
+
+    page.goto("/signin")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill(code_for(world, name))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name=f"Welcome, {name}")).to_be_visible()
 
 
 @dataclass
@@ -222,11 +285,17 @@ __all__ = [
     "LiveServer",
     "Visits",
     "browser",
+    "client_of",
     "code_for",
     "csrf_in",
+    "is_error_page",
+    "last_kinds",
+    "lfw_folder",
     "live_server",
     "open_page",
     "recovery_code_for",
+    "search_by",
+    "sign_in",
     "signed_in_client",
     "visits",
     "web_world",

@@ -23,7 +23,7 @@ from facetrail.services.search_model import LEAD_NOTICE
 from tests.api.conftest import World
 from tests.conftest import LFW, needs_lfw
 from tests.org import AGENCY, JUSTIFICATION, PASSWORD, mailed_invite
-from tests.web.conftest import TABLET, Visits, code_for
+from tests.web.conftest import TABLET, Visits, code_for, sign_in
 
 pytestmark = needs_lfw
 Opener = Callable[..., Any]
@@ -33,15 +33,6 @@ def _probe(world: World) -> tuple[str, Path]:
     """A photo of a gallery person that is not the one in the gallery."""
     person = next(iter(world.photos))
     return person, sorted((LFW / person).glob("*.jpg"))[1]
-
-
-def _sign_in(page: Any, world: World, name: str) -> None:
-    page.goto("/signin")
-    page.get_by_label("Username").fill(name)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Code from your authenticator app").fill(code_for(world, name))
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=f"Welcome, {name}")).to_be_visible()
 
 
 def _search(page: Any, world: World, case: str) -> int:
@@ -127,7 +118,7 @@ def test_investigators_search_review_blind_and_close_a_lead(
 
     # A second investigator, on a tablet, does not see the first call before making theirs.
     ian = open_page(TABLET)
-    _sign_in(ian, web_world, "ian")
+    sign_in(ian, web_world, "ian")
     ian.goto(f"/searches/{search_id}")
     expect(ian.get_by_role("note")).to_have_text(LEAD_NOTICE)
     expect(ian.locator("li.card").first).not_to_contain_text("ivy")
@@ -153,14 +144,14 @@ def test_a_supervisor_of_another_agency_approves_a_pending_search(
     open_page: Opener, web_world: World, visits: Visits
 ) -> None:
     olga = open_page()
-    _sign_in(olga, web_world, "olga")
+    sign_in(olga, web_world, "olga")
     search_id = _search(olga, web_world, "OT-2026-0042")
     expect(olga.get_by_text("waits for a supervisor's approval")).to_be_visible()
     expect(olga.locator("li.card")).to_have_count(0)
     visits.check(olga, "search-pending")
 
     otto = open_page()
-    _sign_in(otto, web_world, "otto")
+    sign_in(otto, web_world, "otto")
     visits.check(otto, "home-supervisor")
     otto.get_by_role("navigation").get_by_role("link", name="Searches awaiting approval").click()
     card = otto.locator("li.card", has=otto.get_by_role("heading", name=f"Search {search_id}:"))

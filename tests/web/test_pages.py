@@ -189,13 +189,21 @@ def test_a_policy_refusal_keeps_what_was_typed(web_world: World, face_jpeg: byte
     assert _last_kinds(web_world, 2) == ["search.refused", "policy.show"]
 
 
-def test_pages_load_nothing_from_elsewhere(web_world: World) -> None:
+def test_pages_load_nothing_from_elsewhere(web_world: World, client_of: Any) -> None:
     ivy = signed_in_client(web_world, "ivy")
-    for path in ("/", "/searches/new", "/searches", "/inbox", "/signin"):
-        answer = ivy.get(path)
+    pages = [(ivy, p) for p in ("/", "/searches/new", "/searches", "/inbox", "/signin")]
+    aude = client_of("aude")
+    entry = re.findall(r'href="(/audit/entries/\d+)"', aude.get("/audit").text)[0]
+    pages += [(aude, p) for p in ("/audit", "/audit/verification", entry)]
+    pages += [(client_of("gus"), p) for p in ("/galleries", "/galleries/bookings", "/jobs")]
+    pages += [(client_of("head"), p) for p in ("/agencies/county/policy", "/agency/people")]
+    pages += [(client_of("head"), "/agency/searches")]
+    for client, path in pages:
+        answer = client.get(path)
         assert answer.status_code == 200, path
         policy = answer.headers["content-security-policy"]
         assert "default-src 'none'" in policy and "script-src 'self'" in policy
+        assert "connect-src 'self'" in policy  # a job's page reads its progress from the API
         linked = re.findall(r'(?:src|href|action)="([^"]*)"', answer.text)
         assert linked and all(u.startswith(("/", "#", "data:")) for u in linked), linked
         assert all(not u.startswith("//") for u in linked)

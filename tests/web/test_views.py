@@ -1,20 +1,28 @@
 """What pages say, without a server: the QR code decodes to the URI it was made from, the
-false-match rate reads as people understand it, every review decision and outcome the
-services take has words, and each role is offered its own tasks."""
+false-match rate reads as people understand it, every review decision, outcome and search
+state the services know has words, each role is offered its own tasks, the audit log's time
+filters keep whole days and minutes, and a policy amendment sends only what was changed."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import cv2
 import numpy as np
 import pytest
 
+from facetrail.errors import InvalidRequestError
 from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.policy import Policy
 from facetrail.models.calibration import FalseMatchEstimate
 from facetrail.services.review import DECISIONS, OUTCOMES
+from facetrail.store.vocabulary import SEARCH_STATUSES
+from facetrail.web.audit_view import LogFilters
+from facetrail.web.policy_view import PolicyForm
 from facetrail.web.qr import qr_svg
 from facetrail.web.result_view import DECISION_LABELS, OUTCOME_LABELS, false_match_text
+from facetrail.web.routes.agency import STATUS_LABELS
 from facetrail.web.tasks import tasks_for
 
 pytestmark = pytest.mark.database_free
@@ -63,14 +71,64 @@ def test_every_decision_and_outcome_has_words() -> None:
 
 
 def test_each_role_is_offered_its_own_tasks() -> None:
-    def titles(*roles: Role) -> list[str]:
+    def titles(*roles: Role, links_only: bool = False) -> list[str]:
         who = Principal(1, "p", 1, "county", frozenset(r.value for r in roles))
-        return [t.title for t in tasks_for(who)]
+        return [t.title for t in tasks_for(who) if t.href is not None or not links_only]
 
     assert titles(Role.INVESTIGATOR) == ["New search", "Your searches", "Inbox"]
-    assert titles(Role.SUPERVISOR) == ["Searches awaiting approval", "Inbox"]
-    assert titles(Role.AGENCY_HEAD, Role.SUPERVISOR)[:2] == [
+    assert titles(Role.SUPERVISOR) == ["Searches awaiting approval", "Agency searches", "Inbox"]
+    assert titles(Role.AGENCY_HEAD, Role.SUPERVISOR) == [
         "Searches awaiting approval",
-        "Agency oversight",
+        "Agency policy",
+        "Agency searches",
+        "People",
+        "Audit log",
+        "Inbox",
+    ]
+    assert titles(Role.AUDITOR) == ["Agency searches", "People", "Audit log", "Inbox"]
+    assert titles(Role.GALLERY_ADMIN, links_only=True) == ["Galleries", "Ingestion jobs", "Inbox"]
+    assert titles(Role.SYSTEM_ADMIN, links_only=True) == [
+        "People",
+        "Audit log",
+        "Galleries",
+        "Ingestion jobs",
+        "Inbox",
     ]
     assert titles() == ["Inbox"]
+
+
+def test_every_search_state_has_words() -> None:
+    assert tuple(STATUS_LABELS) == SEARCH_STATUSES
+
+
+def test_an_audit_filter_until_a_day_keeps_the_whole_day() -> None:
+    query = LogFilters(since="2026-11-05T10:30", until="2026-11-05").query(after=7)
+    assert query.since == "2026-11-05T10:30:00.000000+00:00"
+    assert query.until == "2026-11-05T23:59:59.999999+00:00"
+    assert LogFilters(until="2026-11-05T10:30").query(0).until == (
+        "2026-11-05T10:30:59.999999+00:00"
+    )
+    assert (query.after, query.actor) == (7, None)
+
+
+@pytest.mark.parametrize("typed", ["yesterday", "2026-13-01", "05/11/2026"])
+def test_an_audit_filter_time_that_is_not_one_names_its_field(typed: str) -> None:
+    with pytest.raises(InvalidRequestError) as refused:
+        LogFilters(since=typed).query(0)
+    assert refused.value.subject == "since"
+
+
+def test_a_policy_amendment_sends_only_what_was_changed() -> None:
+    shown = PolicyForm.of_policy(Policy(galleries=("a", "b"), daily_limit=20))
+    typed = replace(shown, galleries=("b", "a"), daily_limit="25 ", approval="never")
+    assert dict(typed.changes(PolicyForm.of_json(shown.to_json()))) == {
+        "daily_limit": 25,
+        "approval": "never",
+    }
+    with pytest.raises(InvalidRequestError, match="change at least one rule"):
+        shown.changes(shown)
+    with pytest.raises(InvalidRequestError) as refused:
+        replace(shown, daily_limit="many").changes(shown)
+    assert refused.value.subject == "policy.daily_limit"
+    with pytest.raises(InvalidRequestError, match="damaged"):
+        PolicyForm.of_json('{"galleries": 1}')

@@ -37,10 +37,12 @@ def _when(iso: str) -> str:
 
 _TEMPLATES.filters["when"] = _when
 
-#: Nothing from another origin, no inline script, no framing, forms post back here only.
+#: Nothing from another origin, no inline script, no framing, forms post back here only;
+#: scripts may read facetrail's own API (a job's progress).
 PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",

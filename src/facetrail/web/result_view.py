@@ -72,6 +72,8 @@ class ResultPage:
     probe_faces: list[ProbeFace]
     #: whether the viewer is one who may close it (the requester or a supervisor)
     may_close: bool
+    #: whether to offer the case's disclosure (the requester, a supervisor, head or auditor)
+    may_disclose: bool
 
 
 def false_match_text(estimate: FalseMatchEstimate | None) -> str:
@@ -116,8 +118,10 @@ def result_page(result: SearchResult, viewer: Principal) -> ResultPage:
     state = _STATES.get(result.status, result.status)
     if result.outcome is not None:
         state += f", closed: {OUTCOME_LABELS.get(result.outcome, result.outcome)}"
-    may_close = viewer.username == result.requester or viewer.has(Role.SUPERVISOR)
-    return ResultPage(result, state, galleries, result.probe_faces, may_close)
+    asked = viewer.username == result.requester
+    may_close = asked or viewer.has(Role.SUPERVISOR)
+    may_disclose = asked or viewer.has_any(Role.SUPERVISOR, Role.AGENCY_HEAD, Role.AUDITOR)
+    return ResultPage(result, state, galleries, result.probe_faces, may_close, may_disclose)
 
 
 def _card(candidate: Candidate, viewer: Principal, required: int, *, may: bool) -> CandidateCard:

@@ -13,7 +13,8 @@ __all__ = ["Task", "tasks_for"]
 
 @dataclass(frozen=True)
 class Task:
-    role: Role | None
+    #: the roles offered it (any one of them); empty: everyone
+    roles: tuple[Role, ...]
     title: str
     #: the page that does it, or None where the web app does not offer it yet
     href: str | None
@@ -21,52 +22,85 @@ class Task:
 
 
 _ELSEWHERE = "Not in the web app yet: use the command line (facetrail --help) or the REST API."
+_GALLERIES = (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
 
 _TASKS: tuple[Task, ...] = (
     Task(
-        Role.INVESTIGATOR,
+        (Role.INVESTIGATOR,),
         "New search",
         "/searches/new",
         "Search a probe photo under a case number, offense and justification.",
     ),
     Task(
-        Role.INVESTIGATOR,
+        (Role.INVESTIGATOR,),
         "Your searches",
         "/searches",
         "Results, pending approvals, candidate reviews and outcomes of the searches you asked.",
     ),
     Task(
-        Role.SUPERVISOR,
+        (Role.SUPERVISOR,),
         "Searches awaiting approval",
         "/approvals",
         "Read why each search is asked for, then approve or deny it.",
     ),
     Task(
-        Role.AGENCY_HEAD,
-        "Agency oversight",
-        None,
-        f"Every user and search of your agency, digests and misuse alerts. {_ELSEWHERE}",
+        (Role.AGENCY_HEAD,),
+        "Agency policy",
+        "/policy",
+        "What your agency may search for and how, every change and what it relaxed.",
     ),
     Task(
-        Role.AUDITOR, "Audit log", None, f"Browse and verify the tamper-evident log. {_ELSEWHERE}"
+        (Role.AGENCY_HEAD, Role.SUPERVISOR, Role.AUDITOR),
+        "Agency searches",
+        "/agency/searches",
+        "Every search of your agency by case, state and date, and each case's disclosure.",
     ),
     Task(
-        Role.GALLERY_ADMIN,
+        (Role.AGENCY_HEAD, Role.AUDITOR, Role.SYSTEM_ADMIN),
+        "People",
+        "/agency/people",
+        "Your agency's accounts with their status and roles (a system admin: everyone's).",
+    ),
+    Task(
+        (Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN),
+        "Audit log",
+        "/audit",
+        "Browse the tamper-evident log, verify it and prove any entry is in it.",
+    ),
+    Task(
+        _GALLERIES,
         "Galleries",
-        None,
-        f"Lawful sources, ingestion, opt-out, erasure and retention. {_ELSEWHERE}",
+        "/galleries",
+        "Galleries, their lawful sources with legal basis and retention, and ingestion.",
     ),
     Task(
-        Role.NETWORK_OPERATOR,
+        _GALLERIES,
+        "Ingestion jobs",
+        "/jobs",
+        "Folders being ingested in the background: progress, results, cancelling.",
+    ),
+    Task(
+        (Role.GALLERY_ADMIN,),
+        "Opt-out, erasure and retention",
+        None,
+        f"Removing a person's or a source's faces. {_ELSEWHERE}",
+    ),
+    Task(
+        (Role.NETWORK_OPERATOR,),
         "Searches for member agencies",
         None,
         f"Searches run on behalf of member agencies. {_ELSEWHERE}",
     ),
-    Task(Role.SYSTEM_ADMIN, "Installation", None, f"Accounts, agencies and models. {_ELSEWHERE}"),
-    Task(None, "Inbox", "/inbox", "Your notifications: approvals, decisions, account changes."),
+    Task(
+        (Role.SYSTEM_ADMIN,),
+        "Installation",
+        None,
+        f"Accounts, agencies and models. {_ELSEWHERE}",
+    ),
+    Task((), "Inbox", "/inbox", "Your notifications: approvals, decisions, account changes."),
 )
 
 
 def tasks_for(principal: Principal) -> tuple[Task, ...]:
     """The tasks of the person's roles, then those everyone has."""
-    return tuple(t for t in _TASKS if t.role is None or principal.has(t.role))
+    return tuple(t for t in _TASKS if not t.roles or principal.has_any(*t.roles))

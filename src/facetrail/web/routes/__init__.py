@@ -1,14 +1,35 @@
 """The web app's pages, grouped by what people do: their account, home and inbox, searches,
-approvals."""
+approvals, the audit log, galleries and their ingestion jobs, and an agency's policy, people
+and searches."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from facetrail.web.routes import account, approvals, home, searches
+from facetrail.web.routes import (
+    account,
+    agency,
+    approvals,
+    audit,
+    galleries,
+    home,
+    jobs,
+    policy,
+    searches,
+)
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-for _part in (account.router, home.router, searches.router, approvals.router):
+for _part in (
+    account.router,
+    home.router,
+    searches.router,
+    approvals.router,
+    audit.router,
+    galleries.router,
+    jobs.router,
+    policy.router,
+    agency.router,
+):
     router.include_router(_part, include_in_schema=False)

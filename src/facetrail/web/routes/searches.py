@@ -1,13 +1,15 @@
 """An investigator's searches: the new-search form (the agency policy's offenses and
-galleries), a stored search with its candidates, blind review and the outcome; each a call to
-the service the API and CLI call."""
+galleries), a stored search with its candidates, blind review (first or second: a supervisor
+reviews on the same form) and the outcome, and a case's disclosure as a JSON download; each a
+call to the service the API and CLI call."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Path, Request, Response, UploadFile
+from fastapi import APIRouter, Path, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 
 from facetrail.api import limits
@@ -26,6 +28,7 @@ router = APIRouter(route_class=WebRoute)
 
 SearchId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 CandidateId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+_FILE_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ def _result(
         galleries=view.galleries,
         probe_faces=view.probe_faces,
         may_close=view.may_close,
+        may_disclose=view.may_disclose,
         decision_labels=DECISION_LABELS,
         outcome_labels=OUTCOME_LABELS,
         min_note=review.MIN_NOTE,
@@ -188,3 +192,22 @@ def outcome(search_id: SearchId, ctx: Context, me: Signed, form: Form) -> Respon
     except FacetrailError as error:
         return _result(ctx, me, search_id, error=error)
     return RedirectResponse(f"/searches/{search_id}#outcome", status_code=303)
+
+
+@router.get("/cases/disclosure")
+def disclosure(
+    ctx: Context, me: Signed, case: Annotated[str, Query(min_length=1, max_length=200)]
+) -> Response:
+    """Everything the agency's searches for a case did, as a JSON file for the case file
+    (``review.case_disclosure``: the agency's supervisors, head and auditors, or an
+    investigator who worked on the case; audited as ``case.disclose``, refusals too)."""
+    made = review.case_disclosure(ctx, me.principal, case)
+    name = _FILE_NAME_UNSAFE.sub("_", case)[:64]
+    return Response(
+        made.to_json(),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="disclosure-{name}.json"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

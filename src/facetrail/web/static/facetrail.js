@@ -28,4 +28,55 @@ document.addEventListener("DOMContentLoaded", () => {
       }, 0);
     });
   }
+
+  followJob(document.querySelector("[data-job]"));
 });
+
+// A job's page follows the job while it runs: its progress, read from facetrail's API every
+// 1.5 s; when the job ends, the page reloads to show its summary (without this script, the
+// page reloads itself every few seconds instead).
+function followJob(job) {
+  if (!job || job.dataset.finished !== "no") {
+    return;
+  }
+  const bar = job.querySelector("progress");
+  const count = job.querySelector("[data-job-count]");
+  const state = job.querySelector("[data-job-state]");
+  const live = job.querySelector("[data-job-live]");
+  const words = {
+    queued: "Queued", running: "Running", done: "Done", failed: "Failed", cancelled: "Cancelled",
+  };
+  const poll = async () => {
+    let info;
+    try {
+      const answer = await fetch(job.dataset.job, {
+        credentials: "same-origin", headers: {Accept: "application/json"},
+      });
+      if (!answer.ok) {
+        throw new Error(`HTTP ${answer.status}`);
+      }
+      info = await answer.json();
+    } catch (problem) {
+      if (live) {
+        live.textContent = "The progress could not be read: reload the page to see it.";
+      }
+      return;
+    }
+    if (info.total_items !== null) {
+      bar.max = Math.max(info.total_items, 1);
+      bar.value = info.done_items;
+      count.textContent = `${info.done_items} of ${info.total_items} files`;
+    }
+    const said = words[info.status] || info.status;
+    if (state.textContent !== said) {
+      state.textContent = said;  // a live region: the change is announced
+      state.className = `status state-${info.status}`;
+    }
+    if (["done", "failed", "cancelled"].includes(info.status)) {
+      window.location.reload();
+      return;
+    }
+    window.setTimeout(poll, 1500);
+  };
+  window.setTimeout(poll, 1500);
+}

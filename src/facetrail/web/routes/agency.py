@@ -1,0 +1,121 @@
+"""An agency overseen: its people with their status and roles, and all of its searches found
+by case, status and date; the services the CLI's ``accounts list`` and ``searches list``
+call (``directory.list_accounts``, ``listings.find_searches``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Response
+
+from facetrail.api.deps import Context
+from facetrail.errors import FacetrailError
+from facetrail.governance.credentials import Role
+from facetrail.services import directory, listings
+from facetrail.web.deps import Signed
+from facetrail.web.render import FormError, page
+from facetrail.web.routing import WebRoute
+
+router = APIRouter(route_class=WebRoute)
+
+#: Searches on one page of the agency's list.
+SEARCH_PAGE = 100
+#: store.vocabulary.SEARCH_STATUSES, in words
+STATUS_LABELS = {
+    "pending": "Waiting for approval",
+    "approved": "Approved, running",
+    "denied": "Denied",
+    "failed": "Failed",
+    "done": "Done",
+}
+_ROLE_LABELS = {
+    "investigator": "investigator",
+    "supervisor": "supervisor",
+    "agency_head": "agency head",
+    "auditor": "auditor",
+    "gallery_admin": "gallery admin",
+    "network_operator": "network operator",
+    "system_admin": "system admin",
+}
+
+
+@router.get("/agency/people")
+def people(ctx: Context, me: Signed) -> Response:
+    """The people of the viewer's agency (a system admin: everyone) with their status and
+    roles (``directory.list_accounts``: the agency's head, supervisors and auditors, or a
+    system admin; audited as ``account.list``, refusals too)."""
+    found = directory.list_accounts(ctx, me.principal)
+    return page(
+        "agency_people.html",
+        viewer=me,
+        current="/agency/people",
+        accounts=found,
+        heading="Every account"
+        if me.principal.has(Role.SYSTEM_ADMIN)
+        else f"People of {me.principal.agency}",
+        role_labels=_ROLE_LABELS,
+        status_styles={"active": "done", "suspended": "failed"},
+    )
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """What the filter form holds, as typed (dates as the form sends them: UTC days)."""
+
+    case: str = ""
+    status: str = ""
+    since: str = ""
+    until: str = ""
+
+    def query(self) -> listings.SearchQuery:
+        return listings.SearchQuery(
+            case_number=self.case.strip() or None,
+            status=self.status or None,
+            since=self.since.strip() or None,
+            until=self.until.strip() or None,
+            limit=SEARCH_PAGE,
+        )
+
+    @property
+    def any(self) -> bool:
+        return bool(self.case or self.status or self.since or self.until)
+
+
+@router.get("/agency/searches")
+def searches(
+    ctx: Context,
+    me: Signed,
+    case: Annotated[str, Query(max_length=200)] = "",
+    status: Annotated[str, Query(max_length=20)] = "",
+    since: Annotated[str, Query(max_length=40)] = "",
+    until: Annotated[str, Query(max_length=40)] = "",
+) -> Response:
+    """Every search of the viewer's agency, newest first, with filters
+    (``listings.find_searches``: its investigators, supervisors, head and auditors; another
+    agency's searches are never listed; audited as ``search.list``, refusals too, a bad
+    filter among them)."""
+    filters = SearchFilters(case, status, since, until)
+    try:
+        found = listings.find_searches(ctx, me.principal, filters.query())
+        problem = None
+    except FacetrailError as error:
+        if error.subject not in ("since", "until"):
+            raise  # not a date to correct: the refusal page
+        found, problem = [], FormError.of(error)
+    return page(
+        "agency_searches.html",
+        status=problem.status if problem is not None else 200,
+        viewer=me,
+        current="/agency/searches",
+        filters=filters,
+        searches=found,
+        statuses=STATUS_LABELS,
+        full=len(found) == SEARCH_PAGE,
+        disclosure=lambda number: "/cases/disclosure?" + urlencode({"case": number}),
+        error=problem,
+    )
+
+
+__all__ = ["STATUS_LABELS", "router"]

@@ -1,0 +1,203 @@
+"""Galleries for gallery admins: every gallery with its size, one gallery with its lawful
+sources (legal basis, retention), creating a gallery, adding a source, and ingesting a folder
+of the server in the background; the services the API's ``/galleries`` and ``ingestions``
+routes and the CLI's ``gallery`` commands call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
+
+from facetrail.api.deps import Context
+from facetrail.errors import FacetrailError, InvalidRequestError, PermissionDeniedError
+from facetrail.governance.credentials import Role
+from facetrail.services import galleries, jobs
+from facetrail.web.deps import Form, Signed, Viewer, text
+from facetrail.web.render import FormError, page
+from facetrail.web.routing import WebRoute
+
+router = APIRouter(route_class=WebRoute)
+
+Name = Annotated[str, Path(min_length=1, max_length=200)]
+_ADMINS = (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
+
+
+@dataclass(frozen=True)
+class GalleryForm:
+    name: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SourceForm:
+    name: str = ""
+    kind: str = ""
+    legal_basis: str = ""
+    supplied_by: str = ""
+    collected_at: str = ""
+    retention_days: str = "3650"
+
+    @classmethod
+    def of(cls, form: FormData) -> SourceForm:
+        return cls(*(text(form, f, max_length=2000, default="") for f in cls.__dataclass_fields__))
+
+    def request(self, gallery: str) -> galleries.CreateSourceRequest:
+        days = self.retention_days.strip()
+        if not days.isdigit() or len(days) > 6:
+            raise InvalidRequestError("retention is a whole number of days", subject="source")
+        return galleries.CreateSourceRequest(
+            gallery,
+            self.name,
+            self.kind,
+            self.legal_basis,
+            self.supplied_by,
+            self.collected_at,
+            int(days),
+        )
+
+
+@dataclass(frozen=True)
+class IngestForm:
+    source: str = ""
+    path: str = ""
+
+
+def _manages(me: Viewer) -> bool:
+    """Whether to offer the forms (the service decides whether they are accepted)."""
+    return me.principal.has_any(*_ADMINS)
+
+
+def gallery_href(name: str) -> str:
+    return f"/galleries/{quote(name, safe='')}"
+
+
+@router.get("/galleries")
+def gallery_list(ctx: Context, me: Signed) -> Response:
+    return _list_page(ctx, me, GalleryForm())
+
+
+def _list_page(
+    ctx: Context, me: Viewer, values: GalleryForm, error: FacetrailError | None = None
+) -> Response:
+    """Every gallery with its size and sources (``galleries.list_galleries``: what galleries
+    exist is not secret, what is in them is)."""
+    problem = FormError.of(error) if error is not None else None
+    return page(
+        "galleries.html",
+        status=problem.status if problem is not None else 200,
+        viewer=me,
+        current="/galleries",
+        galleries=galleries.list_galleries(ctx),
+        manages=_manages(me),
+        values=values,
+        href=gallery_href,
+        error=problem,
+    )
+
+
+@router.post("/galleries")
+def create(ctx: Context, me: Signed, form: Form) -> Response:
+    """A new, empty gallery on the default model pack (``galleries.create_gallery``: gallery
+    admins and system admins; audited, refusals too)."""
+    values = GalleryForm(
+        text(form, "name", max_length=2000, default=""),
+        text(form, "description", max_length=5000, default=""),
+    )
+    try:
+        made = galleries.create_gallery(
+            ctx, me.principal, galleries.CreateGalleryRequest(values.name, None, values.description)
+        )
+    except PermissionDeniedError:
+        raise  # not theirs to do: the refusal page, not the form again
+    except FacetrailError as error:
+        return _list_page(ctx, me, values, error)
+    return RedirectResponse(f"{gallery_href(made.name)}?created=1", status_code=303)
+
+
+def _gallery_page(
+    request: Request,
+    ctx: Context,
+    me: Viewer,
+    name: str,
+    *,
+    source: SourceForm | None = None,
+    ingest: IngestForm | None = None,
+    error: FacetrailError | None = None,
+    error_form: str | None = None,
+) -> Response:
+    """One gallery with its sources (``galleries.show_gallery``) and, for its admins, the
+    forms that add a source and ingest a folder."""
+    info = galleries.show_gallery(ctx, name)
+    problem = FormError.of(error) if error is not None else None
+    query = request.query_params
+    message = None
+    if query.get("created"):
+        message = f"Gallery {info.name} created. Add a source before ingesting photos into it."
+    elif query.get("added"):
+        message = f"Source {query['added'][:200]} added."
+    return page(
+        "gallery.html",
+        status=problem.status if problem is not None else 200,
+        viewer=me,
+        current="/galleries",
+        gallery=info,
+        href=gallery_href(info.name),
+        manages=_manages(me),
+        source=source or SourceForm(),
+        ingest=ingest or IngestForm(),
+        message=message,
+        error=problem,
+        error_form=error_form,
+    )
+
+
+@router.get("/galleries/{name}")
+def show(name: Name, request: Request, ctx: Context, me: Signed) -> Response:
+    return _gallery_page(request, ctx, me, name)
+
+
+@router.post("/galleries/{name}/sources")
+def add_source(name: Name, request: Request, ctx: Context, me: Signed, form: Form) -> Response:
+    """Records a lawful source: what, its legal basis, who supplied it, when, and how long it
+    is kept (``galleries.add_source``: gallery admins and system admins; audited)."""
+    values = SourceForm.of(form)
+    try:
+        added = galleries.add_source(ctx, me.principal, values.request(name))
+    except PermissionDeniedError:
+        raise
+    except FacetrailError as error:
+        return _gallery_page(
+            request, ctx, me, name, source=values, error=error, error_form="source"
+        )
+    to = f"{gallery_href(name)}?added={quote(added.name, safe='')}#sources"
+    return RedirectResponse(to, status_code=303)
+
+
+@router.post("/galleries/{name}/ingestions")
+def ingest(name: Name, request: Request, ctx: Context, me: Signed, form: Form) -> Response:
+    """Queues the ingestion of a folder on the server into one of the gallery's sources
+    (``jobs.submit_ingest``: gallery admins and system admins; audited); its page shows the
+    progress."""
+    values = IngestForm(
+        text(form, "source", max_length=200, default=""),
+        text(form, "path", max_length=4096, default=""),
+    )
+    try:
+        job = jobs.submit_ingest(
+            ctx, me.principal, jobs.IngestJobRequest(name, values.source, values.path.strip())
+        )
+    except PermissionDeniedError:
+        raise
+    except FacetrailError as error:
+        return _gallery_page(
+            request, ctx, me, name, ingest=values, error=error, error_form="ingest"
+        )
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+__all__ = ["gallery_href", "router"]
