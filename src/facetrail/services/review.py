@@ -252,7 +252,13 @@ def case_disclosure(ctx: AppContext, actor: Principal, case_number: str) -> Disc
             ),
         )
     if not records:
-        raise NotFoundError("no searches for this case in your agency", subject=subject)
+        refuse(
+            ctx,
+            actor.username,
+            "case.disclose",
+            subject,
+            NotFoundError("no searches for this case in your agency", subject=subject),
+        )
     with ctx.transaction() as session:
         searches = [_disclose(session, r) for r in records]
         colleagues = select(User.username).where(User.agency_id == actor.agency_id)
