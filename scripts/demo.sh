@@ -87,3 +87,19 @@ login ivy "$investigator"
   --case DEMO-2026-0001 --offense armed-robbery \
   --justification "Demo: a bank robbery suspect photographed by the lobby camera." \
   --top 5 --crops "$HOME_DIR/crops"
+
+# The web app, for the people above: each signs in with the demo password and a code from
+# their authenticator (the otpauth URI below goes into any TOTP app, or print a code with the
+# command shown). DEMO_SERVE=0 stops here instead of serving.
+echo
+echo "Demo accounts (password: $FACETRAIL_PASSWORD)"
+for who in admin ivy; do
+  kept="$HOME_DIR/demo-$who.json"
+  [ "$who" = ivy ] && kept="$investigator"
+  echo "  $who: $("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["totp_uri"])' "$kept")"
+  echo "       code now: $PY $(dirname "$0")/demo_code.py $kept"
+done
+if [ "${DEMO_SERVE:-1}" != 0 ]; then
+  echo "Web app on http://127.0.0.1:${DEMO_PORT:-8000}/ (Ctrl-C stops it)"
+  exec "$FT" serve --host 127.0.0.1 --port "${DEMO_PORT:-8000}"
+fi
