@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck bench clean demo
+.PHONY: install test lint typecheck bench clean demo chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,21 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 # Type-checks src/ and bench/ (pyproject [tool.mypy]); tests/bench runs every bench script at a
-# tiny size, so none can rot.
-test: $(STAMP) lint typecheck
+# tiny size, so none can rot. The suite runs on SQLite (the default), then again on this
+# machine's PostgreSQL (127.0.0.1:5432, trust auth; .ci/run starts it), where each test, module
+# and run gets a database of its own, dropped after it (tests/conftest.py). That second pass
+# stops at once, saying why, if PostgreSQL cannot be reached, and leaves out the tests marked
+# database_free (pure pipeline, imaging, models and evaluation code), which would only repeat.
+test: $(STAMP) lint typecheck chromium
 	$(VENV)/bin/pytest -m "not slow" -q
+	FACETRAIL_TEST_POSTGRES=1 $(VENV)/bin/pytest -m "not slow and not database_free" -q
+
+# The browser tests drive Debian's chromium through Playwright (Playwright's own browser
+# download cannot work offline): installed here when missing (CI runs as root).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } || \
+	  { echo "the browser tests need Debian's chromium: apt-get install chromium" >&2; exit 1; }
 
 # Long measurements, run on request only (about 15 minutes on 2 cores).
 bench: $(STAMP)

@@ -8,6 +8,10 @@ measured in this run, on this machine, with
 onnxruntime single-threaded per process; the ratios are what count (the machine is shared).
 
     .venv/bin/python bench/ingest_cost.py [--images 1200] [--pack arcface-mbf] [--json FILE]
+        [--database-url URL --database-url URL]
+
+Each of the two ingests (one worker, then two) runs in a fresh home of its own, on the SQLite
+file in it, or on the empty databases named by ``--database-url`` (one for each, in order).
 
 ``make test`` runs it with ``--images 6`` so it cannot rot; only full-size figures mean anything.
 """
@@ -72,13 +76,19 @@ def signed_in_admin(ctx: AppContext) -> Principal:
 
 
 def product_ingest(
-    paths: list[Path], pack_name: str, workers: int, root: Path, cache: Path
+    paths: list[Path],
+    pack_name: str,
+    workers: int,
+    root: Path,
+    cache: Path,
+    database_url: str | None,
 ) -> tuple[float, int, float | None]:
     """-> whole ingest() seconds, faces, and the whole-run seconds extrapolated from the first
     result to the last (steady state: process start-up and model loading left out; None when
-    every result came back at once, as in a tiny run)."""
+    every result came back at once, as in a tiny run). ``database_url``: an empty database
+    for this run's home (None: the SQLite file in it, whatever FACETRAIL_DATABASE_URL says)."""
     home = root / f"home-{workers}"
-    ctx = AppContext.open(Settings(home=home, threads=1))
+    ctx = AppContext.open(Settings(home=home, threads=1, database_url=database_url))
     # Share the prepared-model cache so no run pays for graph preparation.
     ctx.settings.home.mkdir(parents=True, exist_ok=True)
     if (cache / "models").exists():
@@ -121,7 +131,17 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1200)
     parser.add_argument("--pack", default="arcface-mbf")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        default=[],
+        help="an empty database for one ingest run (give two: one worker, then two); "
+        "default: the SQLite file in each run's home",
+    )
     args = parser.parse_args()
+    if len(args.database_url) not in (0, 2):
+        parser.error("give --database-url twice (one worker, then two), or not at all")
+    one_db, two_db = args.database_url or (None, None)
     paths = sorted(args.dataset.glob("*/*.jpg"))[: args.images]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -131,8 +151,8 @@ def main() -> None:
         cache = root / "cache"
         FacePipeline(get_pack(args.pack, cache), cache / "models", PipelineOptions(threads=1))
         raw_s, raw_faces = raw_model_seconds(paths, args.pack, cache / "models")
-        one_s, faces1, one_steady = product_ingest(paths, args.pack, 1, root, cache)
-        two_s, faces2, two_steady = product_ingest(paths, args.pack, 2, root, cache)
+        one_s, faces1, one_steady = product_ingest(paths, args.pack, 1, root, cache, one_db)
+        two_s, faces2, two_steady = product_ingest(paths, args.pack, 2, root, cache, two_db)
         raw_again_s, _ = raw_model_seconds(paths, args.pack, cache / "models")
     raw_s = min(raw_s, raw_again_s)
     result = {

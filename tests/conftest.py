@@ -1,15 +1,27 @@
-"""Shared fixtures: a real face photo from the shared LFW data, or a synthetic stand-in."""
+"""Shared fixtures: a real face photo from the shared LFW data, or a synthetic stand-in; a
+fresh home; and in PostgreSQL mode a database of its own for each test and each home."""
 
 from __future__ import annotations
 
 import io
 import os
+import re
+import secrets
 import shutil
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import psycopg
 import pytest
 from PIL import Image, ImageDraw
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
+
+from facetrail.config import Settings, get_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Shared photos live outside the repository; FACETRAIL_TEST_DATA points elsewhere if needed.
@@ -73,8 +85,7 @@ def copy_first_images(folder: Path, people: list[Path]) -> dict[str, Path]:
 
 @pytest.fixture()
 def app_ctx(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A fresh facetrail home (SQLite WAL + blobs + index) in a temp folder."""
-    from facetrail.config import Settings
+    """A fresh facetrail home (the configured database + blobs + index) in a temp folder."""
     from facetrail.services.context import AppContext
 
     ctx = AppContext.open(Settings(home=tmp_path / "home", threads=1))
@@ -90,33 +101,184 @@ def org(app_ctx):  # type: ignore[no-untyped-def]
     return make_org(app_ctx)
 
 
-#: ``FACETRAIL_TEST_POSTGRES=1``: every test gets a database of its own on this machine's
-#: PostgreSQL (127.0.0.1:5432, trust auth), made before it and dropped after; settings made
-#: without an explicit database URL use it (processes a test spawns inherit it).
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# --- What the PostgreSQL pass leaves out --------------------------------------------------
+#: Tests of pure code over images, arrays, models and metrics: they open no database, so
+#: ``make test`` runs them once, in its SQLite pass (marked ``database_free``, as is any module
+#: elsewhere that says so). One that opens a database anyway fails, saying why.
+DATABASE_FREE_FOLDERS = frozenset({"pipeline", "imaging", "models", "eval"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.relative_to(REPO_ROOT / "tests").parts[0]
+        if folder in DATABASE_FREE_FOLDERS:
+            item.add_marker(pytest.mark.database_free)
 
 
 @pytest.fixture(autouse=True)
-def _postgres_per_test(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    if not os.environ.get("FACETRAIL_TEST_POSTGRES"):
+def _database_free_opens_none(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("database_free") is None:
+        yield
+        return
+
+    def refuse(*_: object) -> None:
+        raise AssertionError(
+            "a database_free test opened a database: it would go untested on PostgreSQL "
+            "(take it out of DATABASE_FREE_FOLDERS or drop its database_free mark)"
+        )
+
+    event.listen(Pool, "connect", refuse)
+    try:
+        yield
+    finally:
+        event.remove(Pool, "connect", refuse)
+
+
+# --- PostgreSQL mode --------------------------------------------------------------------
+#: ``FACETRAIL_TEST_POSTGRES=1``: every test gets a database of its own on this machine's
+#: PostgreSQL (127.0.0.1:5432, trust auth), made before it and dropped after, even when it
+#: fails; settings made without an explicit database URL use it (processes a test spawns
+#: inherit it). So does every module and the run, for homes their fixtures share between
+#: tests. A test that makes several homes gives each one of its own (``new_database``).
+ON_POSTGRES = bool(os.environ.get("FACETRAIL_TEST_POSTGRES"))
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PG_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"
+#: A test database is named after the pytest process that made it, so that a later run can
+#: drop what a killed run left (its process is gone) without touching a running one's.
+PG_NAME = re.compile(r"facetrail_t_(\d+)_[0-9a-f]+")
+
+
+class PostgresDatabases:
+    """The PostgreSQL databases made for one test (or module, or run); ``drop_all`` drops
+    each of them."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def create(self) -> str:
+        """A new, empty database; its SQLAlchemy URL."""
+        name = f"facetrail_t_{os.getpid()}_{secrets.token_hex(4)}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        self.names.append(name)
+        return f"{PG_SERVER_URL}/{name}"
+
+    def drop_all(self) -> None:
+        _drop_databases(self.names)
+        self.names.clear()
+
+
+def _drop_databases(names: Iterable[str]) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        for name in names:
+            # FORCE: a connection the test left open must not keep its database alive.
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _test_database_names() -> list[str]:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        rows = admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'facetrail_t_%'")
+        return [name for (name,) in rows if PG_NAME.fullmatch(name)]
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In PostgreSQL mode: stop at once, saying why, when the server cannot be reached (the
+    run must not pass by testing less); drop the databases of runs that were killed."""
+    if not ON_POSTGRES:
+        return
+    try:
+        names = _test_database_names()
+    except psycopg.OperationalError as exc:
+        pytest.exit(
+            f"FACETRAIL_TEST_POSTGRES=1 but PostgreSQL at {PG_ADMIN_URL} cannot be reached "
+            f"({exc}); start it (.ci/run does) or run without FACETRAIL_TEST_POSTGRES",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+    match = (PG_NAME.fullmatch(name) for name in names)
+    _drop_databases(m[0] for m in match if m and not _process_alive(int(m[1])))
+
+
+@pytest.hookimpl(trylast=True)  # after the run's fixtures are torn down
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In PostgreSQL mode: nothing this process made outlives the run (a test's own teardown
+    drops its databases; this catches a run stopped in the middle of one)."""
+    if ON_POSTGRES:
+        mine = [n for n in _test_database_names() if n.startswith(f"facetrail_t_{os.getpid()}_")]
+        _drop_databases(mine)
+
+
+@contextmanager
+def _configured_database() -> Iterator[PostgresDatabases | None]:
+    """PostgreSQL mode: a new database, named by FACETRAIL_DATABASE_URL while the block runs,
+    dropped after it (with any other the block made). Otherwise nothing."""
+    if not ON_POSTGRES:
         yield None
         return
-    import secrets
-
-    import psycopg
-
-    from facetrail.config import get_settings
-
-    name = f"facetrail_t_{secrets.token_hex(6)}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    monkeypatch.setenv(
-        "FACETRAIL_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    )
-    get_settings.cache_clear()
+    databases = PostgresDatabases()
     try:
-        yield name
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("FACETRAIL_DATABASE_URL", databases.create())
+            get_settings.cache_clear()
+            yield databases
     finally:
         get_settings.cache_clear()
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        databases.drop_all()
+
+
+# A home is made by a test, or once for several tests by a fixture of a wider scope (a module's
+# world); each scope has a database of its own, or two homes would share one.
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_per_run() -> Iterator[PostgresDatabases | None]:
+    with _configured_database() as databases:
+        yield databases
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _postgres_per_module() -> Iterator[PostgresDatabases | None]:
+    with _configured_database() as databases:
+        yield databases
+
+
+@pytest.fixture(autouse=True)
+def _postgres_per_test() -> Iterator[PostgresDatabases | None]:
+    with _configured_database() as databases:
+        yield databases
+
+
+@dataclass(frozen=True)
+class Home:
+    """A facetrail home and its database (None: the SQLite file in the home, whatever
+    FACETRAIL_DATABASE_URL says)."""
+
+    path: Path
+    database_url: str | None
+
+    def settings(self, **values: Any) -> Settings:
+        return Settings(home=self.path, database_url=self.database_url, **values)
+
+    def env(self, **values: str) -> dict[str, str]:
+        """The environment of a facetrail process on this home (``values``: more variables)."""
+        env = {**os.environ, "FACETRAIL_HOME": str(self.path), **values}
+        env.pop("FACETRAIL_DATABASE_URL", None)
+        if self.database_url is not None:
+            env["FACETRAIL_DATABASE_URL"] = self.database_url
+        return env
+
+
+@pytest.fixture()
+def new_database(_postgres_per_test: PostgresDatabases | None) -> Callable[[], str | None]:
+    """For a test that makes several homes, which would otherwise share the test's database:
+    a database of its own for each. In PostgreSQL mode a new one (dropped with the test's),
+    else None: the SQLite file in the home."""
+    databases = _postgres_per_test
+    return lambda: None if databases is None else databases.create()

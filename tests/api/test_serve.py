@@ -13,8 +13,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from facetrail.config import Settings
 from facetrail.services.context import AppContext
+from tests.conftest import ON_POSTGRES
 
 
 def _free_port() -> int:
@@ -64,8 +67,18 @@ def test_serve_answers_on_loopback_and_stops(tmp_path: Path) -> None:
             server.communicate()
 
 
+@pytest.mark.skipif(
+    ON_POSTGRES,
+    reason="the no-home check looks for the home's SQLite file; with a database URL the "
+    "database is not in the home",
+)
 def test_serve_outside_a_home_says_so(tmp_path: Path) -> None:
     server = _facetrail(tmp_path / "nothing", "serve", "--port", str(_free_port()))
-    out, _ = server.communicate(timeout=60)
+    try:
+        out, _ = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:  # serving after all: never left running
+            server.kill()
+            server.communicate()
     assert server.returncode == 2
     assert b"[no_home]" in out and b"Traceback" not in out

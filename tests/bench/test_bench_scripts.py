@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +48,24 @@ def test_every_bench_script_has_a_test() -> None:
         "audit_cost.py",
         "accuracy_vs_reference.py",
         "install_calibration.py",
+        "load_search.py",
     }
-    # raw_reference.py runs inside accuracy_vs_reference.py.
-    assert {p.name for p in BENCH.glob("*.py")} == tested | {"raw_reference.py"}
+    # raw_reference.py runs inside accuracy_vs_reference.py; _*.py are the scripts' own parts.
+    scripts = {p.name for p in BENCH.glob("*.py") if not p.name.startswith("_")}
+    assert scripts == tested | {"raw_reference.py"}
 
 
 @needs_lfw
-def test_ingest_cost_prints_its_ratios(tmp_path: Path) -> None:
+def test_ingest_cost_prints_its_ratios(
+    tmp_path: Path, new_database: Callable[[], str | None]
+) -> None:
+    # Two ingests, each in a home of its own: in PostgreSQL mode each on a database of its own.
+    urls = [new_database(), new_database()]
+    databases = [a for url in urls if url for a in ("--database-url", url)]
     out = run_script(
-        "ingest_cost.py", "--images", "6", "--dataset", str(LFW), home=tmp_path / "home"
+        "ingest_cost.py",
+        *("--images", "6", "--dataset", str(LFW), *databases),
+        home=tmp_path / "home",
     )
     figures = json_tail(out)
     assert figures["images"] == 6 and figures["faces"] >= 6
@@ -75,6 +85,32 @@ def test_audit_cost_prints_its_figures(tmp_path: Path) -> None:
     assert figures["entries"] >= 60
     assert figures["append_seconds"] > 0 and figures["verify_seconds"] > 0
     assert figures["governed_search_ms_median"] > 0
+
+
+@needs_lfw
+def test_load_search_serves_searches_under_load_and_audits_each(
+    tmp_path: Path, new_database: Callable[[], str | None]
+) -> None:
+    # Two workers, two clients for five seconds on a 2,000-face gallery: in PostgreSQL mode on
+    # a database of its own, else on the SQLite file in the benchmark's home.
+    url = new_database()
+    report = tmp_path / "load.json"
+    out = run_script(
+        "load_search.py",
+        *("--faces", "2000", "--real-images", "12", "--probes", "2", "--dataset", str(LFW)),
+        *("--clients", "2", "--seconds", "5", "--workers", "2", "--sequential", "3"),
+        *("--json", str(report), *(("--database-url", url) if url else ())),
+        home=tmp_path / "home",
+    )
+    assert "throughput" in out and "audit verify" in out
+    figures = json.loads(report.read_text())
+    load, logged = figures["load"], figures["audit"]
+    assert load["requests"] > 0 and load["errors"] == 0, load["error_kinds"]
+    assert load["p50_ms"] > 0 and load["throughput_searches_per_s"] > 0
+    assert logged["search_request_entries_during_load"] == load["requests"]
+    assert logged["one_request_entry_per_http_search"] and logged["verify_ok"], logged
+    assert figures["single_client"]["ratio_governed_http_to_bare"] > 0
+    assert figures["gallery"]["faces"] == figures["gallery"]["index_entries"] == 2000
 
 
 @needs_lfw

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from facetrail.governance import merkle
+
+pytestmark = pytest.mark.database_free
 
 
 def naive_mth(entries: list[bytes]) -> bytes:

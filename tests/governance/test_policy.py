@@ -9,6 +9,8 @@ import pytest
 from facetrail.errors import InvalidRequestError
 from facetrail.governance.policy import DEFAULT_OFFENSES, ApprovalMode, Policy, weakenings
 
+pytestmark = pytest.mark.database_free
+
 
 def test_defaults_are_strict_and_round_trip() -> None:
     policy = Policy()

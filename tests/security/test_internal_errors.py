@@ -1,14 +1,14 @@
-"""No internal error reaches a user: a home from an older version, a database file that is not
-one, and a fault facetrail has no type for each end in one line with a code, never a
-traceback."""
+"""No internal error reaches a user: a home from an older version, a database that cannot be
+opened (a file that is not one, a PostgreSQL database that is not there), and a fault facetrail
+has no type for each end in one line with a code, never a traceback."""
 
 from __future__ import annotations
 
-import sqlite3
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from sqlalchemy import MetaData, create_engine, make_url, select, text
 from typer.testing import CliRunner
 
 from facetrail.cli import main as cli_main
@@ -18,29 +18,49 @@ from facetrail.errors import DatabaseUnreadableError, SchemaOutdatedError
 from facetrail.services.context import AppContext
 
 
-def _home_lacking(tmp_path: Path, table: str, column: str) -> Path:
-    home = tmp_path / "home"
-    AppContext.open(Settings(home=home)).close()
-    with sqlite3.connect(home / "facetrail.db") as db:
-        db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-        db.execute("DROP TABLE audit_head")  # a table that version did not have yet either
-        db.execute("DROP TABLE alembic_version")  # nor migrations
-    return home
+def _home_lacking(tmp_path: Path, table: str, column: str) -> Settings:
+    """A home whose database (the configured one) was made by an older version."""
+    settings = Settings(home=tmp_path / "home")
+    AppContext.open(settings).close()
+    engine = create_engine(settings.db_url)
+    try:
+        with engine.begin() as db:
+            db.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+            db.execute(text("DROP TABLE audit_head"))  # a table that version did not have yet
+            db.execute(text("DROP TABLE alembic_version"))  # nor migrations
+    finally:
+        engine.dispose()
+    return settings
 
 
-def _dump(home: Path) -> list[str]:
-    with sqlite3.connect(home / "facetrail.db") as db:
-        return list(db.iterdump())
+def _dump(settings: Settings) -> list[object]:
+    """Every table's columns, indexes and rows."""
+    engine = create_engine(settings.db_url)
+    try:
+        tables = MetaData()
+        tables.reflect(engine)
+        with engine.connect() as db:
+            return [
+                (
+                    table.name,
+                    [(c.name, repr(c.type), c.nullable) for c in table.columns],
+                    sorted(repr(sorted(i.columns.keys())) for i in table.indexes),
+                    sorted(map(repr, db.execute(select(table)))),
+                )
+                for table in tables.sorted_tables
+            ]
+    finally:
+        engine.dispose()
 
 
 def test_a_home_from_an_older_version_is_refused_typed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home = _home_lacking(tmp_path, "reviews", "audit_seq")
-    before = _dump(home)
+    settings = _home_lacking(tmp_path, "reviews", "audit_seq")
+    before = _dump(settings)
     with pytest.raises(SchemaOutdatedError, match="reviews lacks column audit_seq"):
-        AppContext.open(Settings(home=home))
-    monkeypatch.setenv("FACETRAIL_HOME", str(home))
+        AppContext.open(settings)
+    monkeypatch.setenv("FACETRAIL_HOME", str(settings.home))
     get_settings.cache_clear()
     try:
         out = CliRunner().invoke(app, ["gallery", "list"])
@@ -49,15 +69,21 @@ def test_a_home_from_an_older_version_is_refused_typed(
     said = " ".join(out.output.split())
     assert out.exit_code == 2 and "[schema_outdated]" in said and "older than" in said
     assert out.exception is None or isinstance(out.exception, SystemExit)
-    assert _dump(home) == before  # nothing created, nothing written
+    assert _dump(settings) == before  # nothing created, nothing written
 
 
-def test_a_file_that_is_not_a_database_is_refused_typed(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "facetrail.db").write_bytes(b"this is not a database, it is a note\n" * 200)
-    with pytest.raises(DatabaseUnreadableError, match="not a database"):
-        AppContext.open(Settings(home=home))
+def test_a_database_that_cannot_be_opened_is_refused_typed(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    if settings.db_file is not None:  # SQLite: the home holds a file that is not a database
+        settings.home.mkdir()
+        settings.db_file.write_bytes(b"this is not a database, it is a note\n" * 200)
+        problem = "not a database"
+    else:  # PostgreSQL: the URL names a database the server does not have
+        missing = make_url(settings.db_url).set(database="facetrail_no_such_database")
+        settings = Settings(home=settings.home, database_url=missing.render_as_string())
+        problem = "facetrail_no_such_database.* does not exist"
+    with pytest.raises(DatabaseUnreadableError, match=problem):
+        AppContext.open(settings)
 
 
 def test_an_unexpected_fault_is_one_line_with_its_code(

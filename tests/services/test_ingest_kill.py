@@ -11,18 +11,18 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
 
-from facetrail.config import Settings
 from facetrail.governance.credentials import totp_now
 from facetrail.index.faiss_index import FaissIndex
 from facetrail.services import indexing
 from facetrail.services.context import AppContext
 from facetrail.store.schema import Face, Image, IngestFailure, TemplateRow
-from tests.conftest import LFW, needs_lfw
+from tests.conftest import LFW, Home, needs_lfw
 
 pytestmark = needs_lfw
 
@@ -41,22 +41,25 @@ def _corpus(folder: Path) -> None:
     (folder / "batch1" / "notes.jpg").write_text("not an image")
 
 
-def _cli(home: Path, *args: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FACETRAIL_HOME": str(home), "FACETRAIL_THREADS": "1"}
-    home.mkdir(parents=True, exist_ok=True)
-    with (home.parent / f"{home.name}.log").open("ab") as log:
+def _cli(home: Home, *args: str) -> subprocess.Popen[bytes]:
+    home.path.mkdir(parents=True, exist_ok=True)
+    with _log_file(home).open("ab") as log:
         # A session of its own, so kill -9 reaches the CLI and its worker processes.
         return subprocess.Popen(
             [sys.executable, "-m", "facetrail", *args],
-            env=env,
+            env=home.env(FACETRAIL_THREADS="1"),
             stdout=subprocess.DEVNULL,
             stderr=log,
             start_new_session=True,
         )
 
 
-def _log(home: Path) -> str:
-    return (home.parent / f"{home.name}.log").read_text(errors="replace")[-3000:]
+def _log_file(home: Home) -> Path:
+    return home.path.parent / f"{home.path.name}.log"
+
+
+def _log(home: Home) -> str:
+    return _log_file(home).read_text(errors="replace")[-3000:]
 
 
 def _stop_group(pgid: int) -> None:
@@ -72,15 +75,10 @@ def _stop_group(pgid: int) -> None:
     raise AssertionError("worker processes outlived the killed ingest")
 
 
-def _setup(home: Path) -> None:
+def _setup(home: Home) -> None:
     """init, sign in as the system admin, then the gallery and its source (all via the CLI)."""
-    env = {
-        **os.environ,
-        "FACETRAIL_HOME": str(home),
-        "FACETRAIL_ADMIN_PASSWORD": PASSWORD,
-        "FACETRAIL_PASSWORD": PASSWORD,
-    }
-    home.mkdir(parents=True, exist_ok=True)
+    env = home.env(FACETRAIL_ADMIN_PASSWORD=PASSWORD, FACETRAIL_PASSWORD=PASSWORD)
+    home.path.mkdir(parents=True, exist_ok=True)
 
     def run(*args: str) -> str:
         done = subprocess.run(
@@ -119,8 +117,8 @@ def _ingest_args(corpus: Path) -> list[str]:
     return ["gallery", "ingest", str(corpus), "-g", "g", "-s", "s", "--workers", "2", "--json"]
 
 
-def _state(home: Path) -> tuple[object, ...]:
-    ctx = AppContext.open(Settings(home=home))
+def _state(home: Home) -> tuple[object, ...]:
+    ctx = AppContext.open(home.settings())
     try:
         with ctx.sessions() as s:
             images = sorted(
@@ -132,7 +130,7 @@ def _state(home: Path) -> tuple[object, ...]:
                 s.execute(select(IngestFailure.original_name, IngestFailure.code)).all()
             )
         # The index file as the last run left it must hold exactly the database's templates.
-        index_file = next((home / "index").glob("*.faiss"))
+        index_file = next((home.path / "index").glob("*.faiss"))
         on_disk = np.sort(FaissIndex.load(index_file).ids())
         assert np.array_equal(on_disk, template_ids), "index file disagrees with database"
         report = indexing.check_index(ctx, "g")
@@ -142,10 +140,13 @@ def _state(home: Path) -> tuple[object, ...]:
         ctx.close()
 
 
-def test_kill_9_then_rerun_equals_uninterrupted(tmp_path: Path) -> None:
+def test_kill_9_then_rerun_equals_uninterrupted(
+    tmp_path: Path, new_database: Callable[[], str | None]
+) -> None:
     corpus = tmp_path / "corpus"
     _corpus(corpus)
-    reference_home, killed_home = tmp_path / "ref", tmp_path / "killed"
+    reference_home = Home(tmp_path / "ref", new_database())
+    killed_home = Home(tmp_path / "killed", new_database())
     for home in (reference_home, killed_home):
         _setup(home)
     started = time.monotonic()
