@@ -145,6 +145,12 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
         ("post", "/api/v1/accounts/{username}/second-factor-reset"): lambda: Call(
             "POST", "/api/v1/accounts/ian/second-factor-reset", reason
         ),
+        ("post", "/api/v1/password"): lambda: Call(
+            "POST",
+            "/api/v1/password",
+            {**wrong, "code": "000000", "new_password": "a much longer new password"},
+            anonymous=True,
+        ),
         ("post", "/api/v1/enrolment"): lambda: Call(
             "POST", "/api/v1/enrolment", wrong, anonymous=True
         ),

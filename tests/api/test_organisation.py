@@ -113,3 +113,25 @@ def test_policy_history_and_amendment(world: World) -> None:
         headers=world.as_("ivy"),
     )
     assert ivy.status_code in (403, 404) and _last_kind(world).endswith(".refused")
+
+
+def test_a_person_changes_their_password_and_their_tokens_end(world: World) -> None:
+    ian = world.as_("ian")
+    # ian signed in with this step's TOTP code: a one-time recovery code is his second factor.
+    code = world.org.enrolments["ian"].recovery_codes[0]
+    weak = world.client.post(
+        "/api/v1/password",
+        json={"username": "ian", "password": PASSWORD, "code": code, "new_password": "short"},
+    )
+    assert weak.status_code == 422 and _last_kind(world) == "account.password.refused"
+    changed = world.client.post(
+        "/api/v1/password",
+        json={
+            "username": "ian",
+            "password": PASSWORD,
+            "code": code,
+            "new_password": "a much longer new password for ian",
+        },
+    )
+    assert changed.status_code == 204, changed.text
+    assert world.client.get("/api/v1/me", headers=ian).status_code == 401

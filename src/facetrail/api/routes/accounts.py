@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from facetrail.api import limits
 from facetrail.api.deps import Context, Me
 from facetrail.governance.credentials import Role
 from facetrail.services import accounts, enrolment
@@ -66,6 +67,13 @@ class EnrolBegin(Closed):
     username: Short
     password: Secret
     invite: Annotated[str | None, Field(max_length=200)] = None
+
+
+class PasswordChange(Closed):
+    username: Short
+    password: Secret
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+    new_password: Secret
 
 
 class EnrolConfirm(Closed):
@@ -187,3 +195,17 @@ def confirm_enrolment(body: EnrolConfirm, ctx: Context) -> dict[str, Any]:
         ctx, body.username, body.password, body.code, new_password=body.new_password
     )
     return {"token": result.token, "expires_at": result.expires_at, "user": plain(result.principal)}
+
+
+@router.post(
+    "/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Set a new password (with the current or a one-time one, and a code)",
+)
+def change_password(body: PasswordChange, request: Request, ctx: Context) -> Response:
+    """Needs no session (a one-time password from a reset gives none): the password and
+    second factor are checked as a sign-in, and count towards the lockout; every token of the
+    person is revoked. Rate-limited like a sign-in. Audited, refusals too."""
+    limits.check(request, ctx, "login", body.username, "account.password")
+    enrolment.change_password(ctx, body.username, body.password, body.code, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
