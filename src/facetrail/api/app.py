@@ -32,6 +32,7 @@ from facetrail.api.uploads import UPLOAD_PATHS, upload_limit
 from facetrail.config import Settings, get_settings
 from facetrail.errors import ImageTooLargeError
 from facetrail.services.context import AppContext
+from facetrail.services.indexing import use_search_threads
 
 __all__ = ["create_app"]
 
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         own = getattr(app.state, "ctx", None) is None
         if own:
             app.state.ctx = AppContext.open(settings or get_settings())
+            # A served worker: its parallelism is the worker processes (facetrail serve).
+            use_search_threads(app.state.ctx.settings.threads or 1)
         app.state.limits = RateLimits.configured(app.state.ctx)
         # Background work runs in a served worker, not in an app a test or caller shares.
         background = own and app.state.ctx.settings.background_work

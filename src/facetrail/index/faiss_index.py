@@ -75,3 +75,11 @@ class FaissIndex:
         ):
             raise VectorIndexError("not an inner-product IndexIDMap2", subject=str(path))
         return cls(index.d, index)
+
+
+def set_threads(threads: int) -> None:
+    """OpenMP threads FAISS uses for a search in this process. A service worker uses one:
+    its parallelism is the worker processes, and FAISS's threads then only fight over cores
+    (measured: a flat search of 100k templates took 112-132 ms on 2 threads against 24-41 ms
+    on 1, on a busy 2-core machine)."""
+    faiss.omp_set_num_threads(max(1, threads))

@@ -26,7 +26,7 @@ from facetrail.errors import IndexIntegrityError, VectorIndexError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Principal, Role
 from facetrail.index.base import Ids, VectorIndex, Vectors
-from facetrail.index.faiss_index import FaissIndex
+from facetrail.index.faiss_index import FaissIndex, set_threads
 from facetrail.index.files import Fingerprint, IndexDamage, IndexFiles
 from facetrail.index.reconcile import Rescored, disagreeing_vectors, reconcile, rescore
 from facetrail.models.registry import get_pack
@@ -314,3 +314,8 @@ def check_index(ctx: AppContext, gallery_name: str) -> IndexReport:
             report.damage,
             disagreed,
         )
+
+
+def use_search_threads(threads: int) -> None:
+    """How many threads an index search may use in this process (see ``set_threads``)."""
+    set_threads(threads)
