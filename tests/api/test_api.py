@@ -294,3 +294,17 @@ def test_directory_lists_match_the_cli_names(world: World) -> None:
     cases = world.client.get("/api/v1/cases", headers=world.as_("ivy")).json()["items"]
     assert [c["case_number"] for c in cases] == [CASE]
     assert world.client.get("/api/v1/accounts/ivy", headers=world.as_("olga")).status_code == 404
+
+
+def test_preview_lists_the_probe_faces_after_the_policy_check(world: World) -> None:
+    before = _searches(world)
+    form = _search_form(world, "ivy")
+    answer = world.client.post("/api/v1/searches/preview", **form)  # type: ignore[arg-type]
+    assert answer.status_code == 200, answer.text
+    faces = answer.json()
+    assert faces and faces[0]["used"] is True and faces[0]["detector_score"] > 0.5
+    assert _kinds(world)[-1] == "search.preview" and _searches(world) == before
+    refused = world.client.post(
+        "/api/v1/searches/preview", **_search_form(world, "ivy", offense="jaywalking")
+    )  # type: ignore[arg-type]
+    assert refused.status_code == 403 and _kinds(world)[-1] == "search.preview.refused"

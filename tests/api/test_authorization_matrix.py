@@ -178,6 +178,9 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
         ("post", "/api/v1/searches"): lambda: Call(
             "POST", "/api/v1/searches", files=upload, data=search_form, county_scoped=False
         ),
+        ("post", "/api/v1/searches/preview"): lambda: Call(
+            "POST", "/api/v1/searches/preview", files=upload, data=search_form, county_scoped=False
+        ),
         ("get", "/api/v1/searches/pending"): lambda: Call(
             "GET", "/api/v1/searches/pending", county_scoped=False
         ),

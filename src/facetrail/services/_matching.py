@@ -60,7 +60,7 @@ def probe_template(
                 f"face {pick} asked for, the probe has {len(faces)} (0..{len(faces) - 1})",
                 subject=probe.name,
             )
-        listed += [_probe_face(probe.name, f, f.index == pick) for f in faces]
+        listed += [probe_face_view(probe.name, f, f.index == pick) for f in faces]
         chosen.append(_template_of(faces[pick], pack))
     fused = np.mean(np.stack(chosen), axis=0)
     return (fused / max(float(np.linalg.norm(fused)), 1e-12)).astype(np.float32), listed
@@ -73,7 +73,8 @@ def _template_of(face: Face, pack: str) -> np.ndarray:
     return template.vector
 
 
-def _probe_face(name: str, f: Face, used: bool) -> ProbeFace:
+def probe_face_view(name: str, f: Face, used: bool) -> ProbeFace:
+    """A face found in a probe as people see it: where, and its quality."""
     b = f.detection.bbox
     return ProbeFace(
         name,

@@ -13,9 +13,9 @@ from facetrail.api import limits
 from facetrail.api.deps import Context, Me
 from facetrail.api.pages import Cursor, Limit, page
 from facetrail.api.uploads import probe_images
-from facetrail.services import listings, results, review, search, verification
+from facetrail.services import listings, probe_preview, results, review, search, verification
 from facetrail.services.review import Disclosure, OutcomeInfo, ReviewInfo
-from facetrail.services.search_model import SearchResult
+from facetrail.services.search_model import ProbeFace, SearchResult
 from facetrail.services.verification import VerifyResult
 
 router = APIRouter(tags=["searches"])
@@ -80,6 +80,37 @@ def new_search(
         face=face,
     )
     return search.search(ctx, asked, include_crops=False)
+
+
+@router.post(
+    "/searches/preview",
+    response_model=list[ProbeFace],
+    summary="The faces in the probe(s), to pick one, for a request policy allows",
+)
+def preview(
+    request: Request,
+    ctx: Context,
+    me: Me,
+    probes: Annotated[list[UploadFile], File(description="Probe image(s) of one person")],
+    case_number: Text,
+    offense: Text,
+    justification: Text,
+    galleries: Annotated[list[str], Form(description="Galleries to search")],
+    on_behalf_of: Annotated[str | None, Form(max_length=200)] = None,
+) -> list[ProbeFace]:
+    """The same policy check as a search comes first; nothing is stored; audited as
+    ``search.preview``. Send the chosen face's ``index`` as ``face`` with the search."""
+    limits.check(request, ctx, "search", me.username, "search.preview")
+    asked = search.SearchRequest(
+        requester=me,
+        case_number=case_number,
+        offense=offense,
+        justification=justification,
+        galleries=tuple(galleries),
+        probes=probe_images(probes, ctx.settings.max_image_bytes),
+        on_behalf_of=on_behalf_of,
+    )
+    return probe_preview.preview_faces(ctx, asked)
 
 
 @router.get("/searches/pending", summary="Searches awaiting your approval (supervisors)")

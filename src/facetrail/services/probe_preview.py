@@ -1,0 +1,60 @@
+"""The faces in a probe, before the search: so that the investigator picks which face to
+search (each shown with its quality) instead of facetrail taking the largest.
+
+The same policy check as the search itself comes first (role, case number, offense,
+justification, galleries, daily limit: ``_search_policy.request_problem``), so no probe is
+looked at for a request policy would refuse. Nothing is stored: not the probe, not its faces;
+the search that follows is a request of its own.
+
+Authorisation: as ``services.search.search``. Audit: ``search.preview`` with the probes'
+hashes and how many faces each holds; a refusal as ``search.preview.refused``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+
+from facetrail.governance.audit import AuditEvent, append
+from facetrail.imaging.decode import decode_image
+from facetrail.services._matching import probe_face_view
+from facetrail.services._search_policy import request_problem
+from facetrail.services.authorization import utc_now
+from facetrail.services.context import AppContext
+from facetrail.services.galleries import get_gallery_row
+from facetrail.services.search_model import ProbeFace, SearchRequest
+from facetrail.services.unit_of_work import action
+
+__all__ = ["preview_faces"]
+
+
+def preview_faces(ctx: AppContext, request: SearchRequest) -> list[ProbeFace]:
+    """Every face found in each probe, largest first (``used`` marks the one a search would
+    take without a choice), for a request policy allows."""
+    request = replace(request, galleries=tuple(dict.fromkeys(request.galleries)))
+    who = request.requester.username
+    subject = request.case_number or "(no case number)"
+    details: dict[str, object] = {"offense": request.offense, "galleries": list(request.galleries)}
+    with action(ctx, who, "search.preview", subject, details) as session:
+        problem, _agency, _version, _policy = request_problem(session, request, utc_now())
+        if problem is not None:
+            raise problem
+        pack = get_gallery_row(session, request.galleries[0]).pack
+    pipeline = ctx.pipeline(pack)
+    found: list[ProbeFace] = []
+    counts: list[int] = []
+    for probe in request.probes:
+        image = decode_image(probe.data, name=probe.name, limits=ctx.limits)
+        faces = pipeline.analyse(image.bgr)
+        chosen = 0 if request.face is None else request.face
+        found += [probe_face_view(probe.name, f, f.index == chosen) for f in faces]
+        counts.append(len(faces))
+    with ctx.transaction() as session:
+        hashes = [hashlib.sha256(p.data).hexdigest() for p in request.probes]
+        append(
+            session,
+            AuditEvent(
+                who, "search.preview", subject, details | {"probes": hashes, "faces": counts}
+            ),
+        )
+    return found
