@@ -1,6 +1,8 @@
 """The web app in a real browser (headless Debian chromium driven by Playwright) against a
-real server: an investigator signs in with password and TOTP and searches an LFW photo, two
-investigators review a candidate blind and the search closes as a lead; a supervisor of
+real server: an investigator signs in with password and TOTP, picks the face to search among
+the faces boxed over a photo of two people (after the policy refused a short justification),
+sees each candidate beside the probe's face, two investigators review a candidate blind and
+the search closes as a lead; a supervisor of
 another agency approves a search after reading its justification; a new account enrols its
 authenticator from a QR code. Every page visited is screenshotted and checked with axe-core
 (no serious or critical violation)."""
@@ -20,10 +22,11 @@ from facetrail.governance.credentials import Role, totp_now, totp_uri
 from facetrail.services import accounts as acc
 from facetrail.services.accounts import NewAccount
 from facetrail.services.search_model import LEAD_NOTICE
+from facetrail.store.schema import SearchRecord
 from tests.api.conftest import World
-from tests.conftest import LFW, needs_lfw
+from tests.conftest import LFW, lfw_people, needs_lfw
 from tests.org import AGENCY, JUSTIFICATION, PASSWORD, mailed_invite
-from tests.web.conftest import TABLET, Visits, code_for, sign_in
+from tests.web.conftest import TABLET, Visits, code_for, last_kinds, sign_in
 
 pytestmark = needs_lfw
 Opener = Callable[..., Any]
@@ -49,6 +52,74 @@ def _search(page: Any, world: World, case: str) -> int:
     return int(page.url.rsplit("/", 1)[1])
 
 
+def _two_people(world: World, folder: Path) -> Path:
+    """A photo of two people side by side: on the left, larger, someone not in the gallery;
+    on the right, the gallery person of ``_probe``."""
+    _person, photo = _probe(world)
+    stranger = cv2.imread(str(sorted(lfw_people(5)[4].glob("*.jpg"))[0]))
+    stranger = cv2.resize(stranger, None, fx=1.3, fy=1.3)
+    subject = cv2.imread(str(photo))
+    pad = stranger.shape[0] - subject.shape[0]
+    grey = (128, 128, 128)
+    subject = cv2.copyMakeBorder(
+        subject, pad // 2, pad - pad // 2, 0, 0, cv2.BORDER_CONSTANT, value=grey
+    )
+    path = folder / "two-people.jpg"
+    cv2.imwrite(str(path), cv2.hconcat([stranger, subject]))
+    return path
+
+
+def _pick_the_face_and_search(page: Any, world: World, photo: Path, visits: Visits) -> int:
+    """The new-search form with a photo of two people: the policy's refusal of a short
+    justification shows with its code; then the faces are boxed over the photo and listed
+    with their quality, and the one on the right (the gallery person) is picked and
+    searched. -> the search's id."""
+    page.get_by_label("Case number").fill("2026-000123")
+    page.get_by_label("Offense").select_option("armed-robbery")
+    page.get_by_role("checkbox", name="bookings").check()
+    page.get_by_label("Justification").fill("too short")
+    page.get_by_label("Probe photo").set_input_files(str(photo))
+    refusal = page.locator("[data-face-picker]").get_by_role("alert")
+    expect(refusal).to_contain_text("justification needs at least 30 characters")
+    expect(refusal).to_contain_text("Code: justification_too_short")
+    assert last_kinds(world) == ["search.preview.refused"]
+
+    page.get_by_label("Justification").fill(JUSTIFICATION)
+    page.get_by_label("Justification").press("Tab")  # changed: the faces are looked for again
+    faces = page.get_by_role("group", name="Face to search")
+    largest = faces.get_by_role("radio", name=re.compile(r"^Face 1 \(largest\)"))
+    expect(largest).to_be_checked()
+    expect(refusal).to_have_count(0)
+    quality = re.compile(r"detector score \d\.\d\d, eyes \d+ px apart, sharpness \d+, turned \d+°")
+    expect(largest).to_have_accessible_name(quality)
+    boxes = page.locator(".face-box")
+    assert boxes.count() >= 2 and faces.get_by_role("radio").count() == boxes.count()
+    expect(page.get_by_role("img", name=re.compile("Your photo two-people.jpg"))).to_be_visible()
+    # Keyboard: the arrow keys move between the faces.
+    largest.focus()
+    page.keyboard.press("ArrowDown")
+    expect(faces.get_by_role("radio", name=re.compile(r"^Face 2"))).to_be_checked()
+    picked = faces.get_by_role("radio", name=re.compile(r"^Face \d+.*right, middle of the photo"))
+    picked.check()
+    index = str(picked.get_attribute("value"))
+    expect(page.locator(".face-box.chosen")).to_have_attribute("data-face", index)
+    visits.check(page, "face-picker")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url(re.compile(r"/searches/\d+$"))
+    search_id = int(page.url.rsplit("/", 1)[1])
+    with world.ctx.sessions() as session:
+        record = session.get(SearchRecord, search_id)
+        assert record is not None and record.face == int(index)
+    return search_id
+
+
+def _loaded(page: Any, image: Any) -> None:
+    image.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+    )
+
+
 def _decoded_qr(png: bytes) -> str:
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
     assert image is not None, "the screenshot is not a PNG"
@@ -67,7 +138,7 @@ def _review_first(page: Any, decision: str, note: str) -> Any:
 
 
 def test_investigators_search_review_blind_and_close_a_lead(
-    open_page: Opener, web_world: World, visits: Visits
+    open_page: Opener, web_world: World, visits: Visits, tmp_path: Path
 ) -> None:
     ivy = open_page()
     ivy.goto("/")
@@ -94,21 +165,30 @@ def test_investigators_search_review_blind_and_close_a_lead(
     expect(ivy.get_by_role("link", name="Searches awaiting approval")).to_have_count(0)
     visits.check(ivy, "home-investigator")
 
+    # The password page, from the header: a form of its own (signed in or not).
+    ivy.get_by_role("link", name="Change password").click()
+    expect(ivy.get_by_label("Username")).to_have_value("ivy")
+    visits.check(ivy, "password")
+    ivy.go_back()
+
     person, _photo = _probe(web_world)
     ivy.get_by_role("navigation").get_by_role("link", name="New search").click()
     visits.check(ivy, "search-form")
-    search_id = _search(ivy, web_world, "2026-000123")
+    search_id = _pick_the_face_and_search(ivy, web_world, _two_people(web_world, tmp_path), visits)
     expect(ivy.get_by_role("note")).to_have_text(LEAD_NOTICE)
     cards = ivy.locator("li.card")
     first = cards.first
-    expect(first).to_contain_text(person)  # the same person ranks first
+    expect(first).to_contain_text(person)  # the picked face's person ranks first
     expect(first).to_contain_text("False match rate")
     expect(first).to_contain_text("State Code 12-345")  # the source's legal basis
-    crop = first.get_by_role("img")
-    expect(crop).to_have_attribute("alt", re.compile("Face of candidate 1"))
-    crop.scroll_into_view_if_needed()
-    ivy.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=crop.element_handle())
-    expect(ivy.get_by_role("table").first).to_contain_text("probe")  # the probe's faces
+    # Each candidate beside the probe's face that was searched.
+    _loaded(
+        ivy,
+        first.get_by_role("img", name="The probe's face that was searched, from two-people.jpg"),
+    )
+    _loaded(ivy, first.get_by_role("img", name=re.compile("Face of candidate 1")))
+    expect(first.locator("figcaption")).to_have_text(["Probe", "Candidate 1"])
+    expect(ivy.get_by_role("table").first).to_contain_text("two-people.jpg")  # the probe's faces
     visits.check(ivy, "search-result")
 
     first = _review_first(ivy, "Possible match", "same ears, scar above the left brow")

@@ -94,6 +94,7 @@ def test_each_role_is_offered_its_own_tasks() -> None:
         "Ingestion jobs",
         "Inbox",
     ]
+    assert titles(Role.NETWORK_OPERATOR) == ["Search for a member agency", "Your searches", "Inbox"]
     assert titles() == ["Inbox"]
 
 

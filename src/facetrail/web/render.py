@@ -38,10 +38,12 @@ def _when(iso: str) -> str:
 _TEMPLATES.filters["when"] = _when
 
 #: Nothing from another origin, no inline script, no framing, forms post back here only;
-#: scripts may read facetrail's own API (a job's progress).
+#: scripts may call facetrail's own API (a job's progress, a probe's faces), and show a photo
+#: the person chose on their own computer (``blob:``, the face picker) without sending it here
+#: to be shown.
 PAGE_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
         "connect-src 'self'; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),

@@ -70,6 +70,8 @@ class ResultPage:
     state: str
     galleries: list[GalleryCandidates]
     probe_faces: list[ProbeFace]
+    #: the name of the (first) probe photo, whose searched face each candidate is shown beside
+    probe_name: str | None
     #: whether the viewer is one who may close it (the requester or a supervisor)
     may_close: bool
     #: whether to offer the case's disclosure (the requester, a supervisor, head or auditor)
@@ -121,7 +123,10 @@ def result_page(result: SearchResult, viewer: Principal) -> ResultPage:
     asked = viewer.username == result.requester
     may_close = asked or viewer.has(Role.SUPERVISOR)
     may_disclose = asked or viewer.has_any(Role.SUPERVISOR, Role.AGENCY_HEAD, Role.AUDITOR)
-    return ResultPage(result, state, galleries, result.probe_faces, may_close, may_disclose)
+    probe_name = next((f.probe for f in result.probe_faces if f.used), None)
+    return ResultPage(
+        result, state, galleries, result.probe_faces, probe_name, may_close, may_disclose
+    )
 
 
 def _card(candidate: Candidate, viewer: Principal, required: int, *, may: bool) -> CandidateCard:

@@ -32,7 +32,13 @@ _TASKS: tuple[Task, ...] = (
         "Search a probe photo under a case number, offense and justification.",
     ),
     Task(
-        (Role.INVESTIGATOR,),
+        (Role.NETWORK_OPERATOR,),
+        "Search for a member agency",
+        "/searches/new",
+        "Search a probe photo on behalf of a member agency of your network, under its policy.",
+    ),
+    Task(
+        (Role.INVESTIGATOR, Role.NETWORK_OPERATOR),
         "Your searches",
         "/searches",
         "Results, pending approvals, candidate reviews and outcomes of the searches you asked.",
@@ -84,12 +90,6 @@ _TASKS: tuple[Task, ...] = (
         "Opt-out, erasure and retention",
         None,
         f"Removing a person's or a source's faces. {_ELSEWHERE}",
-    ),
-    Task(
-        (Role.NETWORK_OPERATOR,),
-        "Searches for member agencies",
-        None,
-        f"Searches run on behalf of member agencies. {_ELSEWHERE}",
     ),
     Task(
         (Role.SYSTEM_ADMIN,),

@@ -1,5 +1,7 @@
-"""Signing in and out, and a first sign-in's enrolment of the second factor: the same
-services the API's ``/session`` and the CLI's ``login`` and ``enrol`` call."""
+"""Signing in and out, a first sign-in's enrolment of the second factor, and changing one's
+password (a one-time one from a reset too): the same services the API's ``/session``,
+``/enrolment`` and ``/password`` and the CLI's ``login``, ``enrol`` and ``account password``
+call."""
 
 from __future__ import annotations
 
@@ -10,7 +12,12 @@ from fastapi.responses import RedirectResponse
 
 from facetrail.api import limits
 from facetrail.api.deps import CSRF_COOKIE, SESSION_COOKIE, Context, csrf_token
-from facetrail.errors import EnrolmentRequiredError, FacetrailError
+from facetrail.errors import (
+    EnrolmentRequiredError,
+    FacetrailError,
+    InvalidRequestError,
+    PasswordChangeRequiredError,
+)
 from facetrail.governance.credentials import MIN_PASSWORD_LENGTH
 from facetrail.services import authentication, enrolment
 from facetrail.services.accounts import Enrolment
@@ -29,6 +36,13 @@ from facetrail.web.routing import WebRoute, local_path
 router = APIRouter(route_class=WebRoute)
 
 _SIGNED_OUT = "You are signed out."
+_PASSWORD_CHANGED = (
+    "Your password is changed and every session of yours has ended: sign in with the new one."
+)
+_ONE_TIME = (
+    "Your password is a one-time one from a reset: choose your own before you sign in. "
+    "The code you gave is used up: type the next one your authenticator shows."
+)
 
 
 def _signin_page(
@@ -68,11 +82,16 @@ def _start_session(request: Request, token: str, to: str) -> Response:
 @router.get("/signin")
 def signin_form(request: Request) -> Response:
     query = request.query_params
+    message = None
+    if query.get("password_changed"):
+        message = _PASSWORD_CHANGED
+    elif query.get("signed_out"):
+        message = _SIGNED_OUT
     return _signin_page(
         request,
         username=query.get("username", "")[:200],
         next_path=local_path(request, query.get("next")) or "/",
-        message=_SIGNED_OUT if query.get("signed_out") else None,
+        message=message,
     )
 
 
@@ -95,6 +114,10 @@ def sign_in(request: Request, ctx: Context, form: Form) -> Response:
         # Only said once the password was right (login checks it first).
         query = urlencode({"username": username, "first": 1})
         return RedirectResponse(f"/enrol?{query}", status_code=303)
+    except PasswordChangeRequiredError:
+        # Only said once the password and the code were right.
+        query = urlencode({"username": username, "one_time": 1})
+        return RedirectResponse(f"/account/password?{query}", status_code=303)
     except FacetrailError as error:
         return _signin_page(request, username=username, next_path=next_path, error=error)
     return _start_session(request, result.token, next_path)
@@ -213,3 +236,69 @@ def confirm(request: Request, ctx: Context, form: Form) -> Response:
     except FacetrailError as error:
         return _confirm_page(request, username=username, error=error)
     return _start_session(request, result.token, "/")
+
+
+def _password_page(
+    request: Request,
+    *,
+    username: str,
+    message: str | None = None,
+    error: FacetrailError | None = None,
+) -> Response:
+    """The password change form; it needs no session (a one-time password gives none), so
+    like the sign-in form it carries the value paired with its cookie."""
+    token = signin_form_token(request)
+    problem = FormError.of(error) if error is not None else None
+    answer = page(
+        "password.html",
+        status=problem.status if problem is not None else 200,
+        form_token=token,
+        username=username,
+        message=message,
+        min_password=MIN_PASSWORD_LENGTH,
+        error=problem,
+    )
+    keep_signin_cookie(request, answer, token)
+    return answer
+
+
+@router.get("/account/password")
+def password_form(request: Request) -> Response:
+    query = request.query_params
+    return _password_page(
+        request,
+        username=query.get("username", "")[:200],
+        message=_ONE_TIME if query.get("one_time") else None,
+    )
+
+
+@router.post("/account/password")
+def change_password(request: Request, ctx: Context, form: Form) -> Response:
+    """A new password with the current (or one-time) one and a code from the authenticator
+    (``enrolment.change_password``: checked as a sign-in, counted towards the lockout, within
+    the sign-in rate limit; audited as ``account.password``, refusals too). Every session of
+    the person ends, this browser's too: they sign in again with the new password."""
+    check_signin_form(request, form)
+    username = text(form, "username", max_length=200)
+    new_password = text(form, "new_password", max_length=1000)
+    try:
+        if new_password != text(form, "new_password_again", max_length=1000):
+            # Caught before anything is tried: a typo would lock the person out.
+            raise InvalidRequestError(
+                "the new password and its repetition differ", subject="new_password"
+            )
+        limits.check(request, ctx, "login", username, "account.password")
+        enrolment.change_password(
+            ctx,
+            username,
+            text(form, "password", max_length=1000),
+            text(form, "code", max_length=64),
+            new_password,
+        )
+    except FacetrailError as error:
+        return _password_page(request, username=username, error=error)
+    query = urlencode({"username": username, "password_changed": 1})
+    answer = RedirectResponse(f"/signin?{query}", status_code=303)
+    answer.delete_cookie(SESSION_COOKIE, path="/")
+    answer.delete_cookie(CSRF_COOKIE, path="/")
+    return answer

@@ -1,7 +1,8 @@
 """An investigator's searches: the new-search form (the agency policy's offenses and
-galleries), a stored search with its candidates, blind review (first or second: a supervisor
-reviews on the same form) and the outcome, and a case's disclosure as a JSON download; each a
-call to the service the API and CLI call."""
+galleries; a network operator picks the member agency it searches for; a script lets the
+investigator pick the probe's face), a stored search with its candidates beside the probe's
+face, blind review (first or second: a supervisor reviews on the same form) and the outcome,
+and a case's disclosure as a JSON download; each a call to the service the API and CLI call."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from fastapi.responses import RedirectResponse
 from facetrail.api import limits
 from facetrail.api.deps import Context
 from facetrail.api.uploads import MAX_PROBES, probe_images
-from facetrail.errors import FacetrailError
+from facetrail.errors import FacetrailError, InvalidRequestError
+from facetrail.governance.credentials import Role
 from facetrail.governance.policy import ApprovalMode
-from facetrail.services import listings, policy, results, review, search
+from facetrail.services import directory, listings, policy, probe_views, results, review, search
 from facetrail.services.search_model import LEAD_NOTICE
 from facetrail.web.deps import Form, Signed, Viewer, files, text, texts
 from facetrail.web.render import FormError, page
@@ -28,6 +30,9 @@ router = APIRouter(route_class=WebRoute)
 
 SearchId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 CandidateId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ProbeIndex = Annotated[int, Path(ge=0, lt=MAX_PROBES)]
+#: The largest face number a search takes (as the API's ``face`` field).
+_MAX_FACE = 1000
 _FILE_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
 
 
@@ -39,6 +44,8 @@ class SearchForm:
     offense: str = ""
     justification: str = ""
     galleries: list[str] = field(default_factory=list)
+    #: a network operator's choice of member agency (None: the viewer's own)
+    on_behalf_of: str | None = None
 
 
 @router.get("/searches")
@@ -51,9 +58,19 @@ def my_searches(ctx: Context, me: Signed) -> Response:
 def _search_form(
     ctx: Context, me: Viewer, values: SearchForm, error: FacetrailError | None = None
 ) -> Response:
-    """The form, offering what the agency's policy in force allows (``policy.show_policy``:
-    reading it is audited)."""
-    info = policy.show_policy(ctx, me.principal, me.principal.agency)
+    """The form, offering what the policy in force allows (``policy.show_policy``: reading
+    it is audited): the viewer's agency's, or for a network operator the member agency's it
+    searches for (the agencies it may see: ``directory.list_agencies``, audited)."""
+    agencies: list[str] = []
+    for_agency = me.principal.agency
+    if me.principal.has(Role.NETWORK_OPERATOR):
+        agencies = [a.name for a in directory.list_agencies(ctx, me.principal)]
+        members = [a for a in agencies if a != me.principal.agency] or agencies
+        if values.on_behalf_of in agencies:
+            for_agency = values.on_behalf_of
+        elif members:
+            for_agency = members[0]
+    info = policy.show_policy(ctx, me.principal, for_agency)
     rules = info.policy
     if rules.approval is ApprovalMode.ALWAYS:
         approval = "Every search needs a supervisor's approval before it runs."
@@ -72,6 +89,7 @@ def _search_form(
         offense_labels={o: o.replace("-", " ").capitalize() for o in rules.offenses},
         approval_note=approval,
         values=values,
+        agencies=agencies,
         max_probes=MAX_PROBES,
         notice=LEAD_NOTICE,
         error=problem,
@@ -79,8 +97,23 @@ def _search_form(
 
 
 @router.get("/searches/new")
-def new_search_form(ctx: Context, me: Signed) -> Response:
-    return _search_form(ctx, me, SearchForm())
+def new_search_form(
+    ctx: Context,
+    me: Signed,
+    on_behalf_of: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """``on_behalf_of``: the member agency a network operator searches for (its policy is
+    the one the form offers); ignored for everyone else."""
+    return _search_form(ctx, me, SearchForm(on_behalf_of=on_behalf_of))
+
+
+def _face(form_value: str) -> int | None:
+    """The face to search in each probe (the face picker's choice; none: the largest)."""
+    if not form_value:
+        return None
+    if not form_value.isdigit() or int(form_value) > _MAX_FACE:
+        raise InvalidRequestError(f"the face is a number from 0 to {_MAX_FACE}", subject="face")
+    return int(form_value)
 
 
 @router.post("/searches/new")
@@ -93,8 +126,10 @@ def new_search(request: Request, ctx: Context, me: Signed, form: Form) -> Respon
         offense=text(form, "offense", max_length=5000, default=""),
         justification=text(form, "justification", max_length=5000, default=""),
         galleries=texts(form, "galleries"),
+        on_behalf_of=text(form, "on_behalf_of", max_length=200, default="") or None,
     )
     try:
+        face = _face(text(form, "face", max_length=10, default=""))
         limits.check(request, ctx, "search", me.principal.username, "search")
         # Starlette's UploadFile is what a parsed form holds; probe_images reads only the
         # attributes FastAPI's subclass shares with it.
@@ -110,6 +145,8 @@ def new_search(request: Request, ctx: Context, me: Signed, form: Form) -> Respon
                 justification=values.justification,
                 galleries=tuple(values.galleries),
                 probes=probes,
+                on_behalf_of=values.on_behalf_of,
+                face=face,
             ),
             include_crops=False,
         )
@@ -128,10 +165,12 @@ def _result(
     error_candidate: int | None = None,
 ) -> Response:
     """A stored search (``results.get_search``: every view audited; another agency's answers
-    as not found)."""
+    as not found), each candidate beside the probe's face while retention keeps the probe
+    (``probe_views.probes_kept``)."""
     view = result_page(
         results.get_search(ctx, me.principal, search_id, include_crops=False), me.principal
     )
+    kept = probe_views.probes_kept(ctx, me.principal, search_id)
     problem = FormError.of(error) if error is not None else None
     return page(
         "search_result.html",
@@ -141,6 +180,9 @@ def _result(
         state=view.state,
         galleries=view.galleries,
         probe_faces=view.probe_faces,
+        probe_name=view.probe_name,
+        probe_kept=kept,
+        probe_purged_text=probe_views.PURGED,
         may_close=view.may_close,
         may_disclose=view.may_disclose,
         decision_labels=DECISION_LABELS,
@@ -155,6 +197,20 @@ def _result(
 @router.get("/searches/{search_id}")
 def show_search(search_id: SearchId, ctx: Context, me: Signed) -> Response:
     return _result(ctx, me, search_id)
+
+
+@router.get("/searches/{search_id}/probes/{probe_index}/crop")
+def probe_crop(search_id: SearchId, probe_index: ProbeIndex, ctx: Context, me: Signed) -> Response:
+    """The face the search used in a probe, as JPEG (``probe_views.probe_crop``: read as the
+    search is, audited as ``search.probe_view``, refusals too; not found once retention has
+    deleted the probe)."""
+    jpeg = probe_views.probe_crop(ctx, me.principal, search_id, probe_index)
+    return Response(
+        jpeg,
+        media_type="image/jpeg",
+        # A face from a case: not kept in the browser's cache once the page is gone.
+        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.post("/candidates/{candidate_id}/review")

@@ -1,0 +1,312 @@
+"""The search pages' newer parts without a browser: the face picker's form and the preview it
+calls with the page's cookie and CSRF value, the face picked going with the search, the
+probe's face beside each candidate (another agency's answers not found, and so does one whose
+probe retention deleted), a network operator searching for a member agency, and changing a
+password (a one-time one from a reset too) within the sign-in rate limit. Refusals name the
+stable code and are in the log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import cv2
+import numpy as np
+from fastapi.testclient import TestClient
+from limits import parse_many, storage, strategies
+from sqlalchemy import select
+
+from facetrail.api import create_app
+from facetrail.api.limits import RateLimits
+from facetrail.governance.credentials import Role
+from facetrail.governance.policy import ApprovalMode
+from facetrail.services import accounts as acc
+from facetrail.services import enrolment, retention
+from facetrail.services.authorization import utc_now
+from facetrail.store.schema import AuditEntryRow, SearchRecord
+from tests.api.conftest import World
+from tests.conftest import LFW, needs_lfw
+from tests.org import AGENCY, JUSTIFICATION, PASSWORD
+from tests.web.conftest import (
+    code_for,
+    csrf_in,
+    is_error_page,
+    last_kinds,
+    recovery_code_for,
+    search_by,
+    signed_in_client,
+)
+
+pytestmark = needs_lfw
+Clients = Callable[[str], TestClient]
+
+
+def _probe(world: World) -> tuple[str, bytes]:
+    person = next(iter(world.photos))
+    photo = sorted((LFW / person).glob("*.jpg"))[1]
+    return photo.name, photo.read_bytes()
+
+
+def _search_fields(case: str, **changes: Any) -> dict[str, Any]:
+    return {
+        "case_number": case,
+        "offense": "armed-robbery",
+        "justification": JUSTIFICATION,
+        "galleries": ["bookings"],
+    } | changes
+
+
+def _post_search(client: TestClient, world: World, fields: dict[str, Any]) -> Any:
+    name, data = _probe(world)
+    token = csrf_in(client.get("/").text)
+    return client.post(
+        "/searches/new",
+        data={"csrf_token": token, **fields},
+        files=[("probes", (name, data, "image/jpeg"))],
+    )
+
+
+def _stored(world: World, search_id: int) -> SearchRecord:
+    with world.ctx.sessions() as s:
+        record = s.get(SearchRecord, search_id)
+        assert record is not None
+        s.expunge(record)
+        return record
+
+
+def test_the_form_offers_the_face_picker_which_previews_with_the_pages_session(
+    web_world: World, client_of: Clients
+) -> None:
+    """The picker's script posts the form to the API with the cookie session and the page's
+    CSRF value as the header; a refusal is problem+json with the stable code, audited."""
+    ian = client_of("ian")
+    form = ian.get("/searches/new")
+    assert 'data-face-picker="/api/v1/searches/preview" hidden' in form.text
+    assert 'name="on_behalf_of"' not in form.text  # not a network operator
+    # A photo the investigator chose is shown from their computer: blob: images, nothing else.
+    assert "img-src 'self' data: blob:;" in form.headers["content-security-policy"]
+    name, data = _probe(web_world)
+    upload = [("probes", (name, data, "image/jpeg"))]
+    fields = _search_fields("2026-000601")
+    forged = ian.post("/api/v1/searches/preview", data=fields, files=upload)
+    assert forged.status_code == 401 and forged.json()["code"] == "token_invalid"
+    header = {"X-CSRF-Token": csrf_in(form.text)}
+    faces = ian.post("/api/v1/searches/preview", data=fields, files=upload, headers=header)
+    assert faces.status_code == 200, faces.text
+    assert faces.json()[0]["probe"] == name and faces.json()[0]["used"] is True
+    assert last_kinds(web_world) == ["search.preview"]
+    refused = ian.post(
+        "/api/v1/searches/preview",
+        data=_search_fields("2026-000601", justification="too short"),
+        files=upload,
+        headers=header,
+    )
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "justification_too_short" and refused.json()["detail"]
+    assert last_kinds(web_world) == ["search.preview.refused"]
+
+
+def test_the_face_picked_goes_with_the_search(web_world: World, client_of: Clients) -> None:
+    ian = client_of("ian")
+    picked = _post_search(ian, web_world, _search_fields("2026-000602", face="0"))
+    assert picked.status_code == 303, picked.text
+    search_id = int(picked.headers["location"].rsplit("/", 1)[1])
+    assert _stored(web_world, search_id).face == 0
+    largest = _post_search(ian, web_world, _search_fields("2026-000603"))  # no script: largest
+    assert _stored(web_world, int(largest.headers["location"].rsplit("/", 1)[1])).face is None
+    odd = _post_search(ian, web_world, _search_fields("2026-000604", face="-1"))
+    assert odd.status_code == 422 and is_error_page(odd.text, "invalid_request")
+    assert 'value="2026-000604"' in odd.text  # the form again, as typed
+
+
+def test_each_candidate_shows_beside_the_probes_face(web_world: World, client_of: Clients) -> None:
+    search_id = search_by(web_world, "ian", "2026-000605")
+    ian = client_of("ian")
+    shown = ian.get(f"/searches/{search_id}")
+    crop_url = f"/searches/{search_id}/probes/0/crop"
+    cards = shown.text.count('<li class="card"')
+    assert cards > 0 and shown.text.count(f'src="{crop_url}"') == cards
+    assert "The probe's face that was searched" in shown.text
+    crop = ian.get(crop_url)
+    assert crop.status_code == 200 and crop.headers["content-type"] == "image/jpeg"
+    assert "no-store" in crop.headers["cache-control"]
+    image = cv2.imdecode(np.frombuffer(crop.content, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None and min(image.shape[:2]) > 40
+    assert last_kinds(web_world) == ["search.probe_view"]
+    # Another agency's search answers as a missing one, and the refusal is in the log.
+    olga = client_of("olga")
+    theirs = olga.get(crop_url)
+    assert theirs.status_code == 404 and is_error_page(theirs.text, "not_found")
+    assert last_kinds(web_world) == ["search.probe_view.refused"]
+    missing = ian.get(f"/searches/{search_id}/probes/3/crop")  # a search of one probe
+    assert missing.status_code == 404 and is_error_page(missing.text, "not_found")
+    assert ian.get(f"/searches/{search_id}/probes/9/crop").status_code == 422
+
+
+def test_a_probe_retention_deleted_answers_not_found_and_says_why(
+    web_world: World, client_of: Clients
+) -> None:
+    search_id = search_by(web_world, "ian", "2026-000606")
+    with web_world.ctx.transaction() as s:
+        record = s.get(SearchRecord, search_id)
+        assert record is not None
+        record.probe_purge_after = utc_now() - timedelta(days=1)
+    assert retention.purge_expired_probes(web_world.ctx) == 1
+    ian = client_of("ian")
+    gone = ian.get(f"/searches/{search_id}/probes/0/crop")
+    assert gone.status_code == 404 and is_error_page(gone.text, "not_found")
+    assert "probe retention for this search has ended" in gone.text
+    assert last_kinds(web_world) == ["search.probe_view.refused"]
+    page = ian.get(f"/searches/{search_id}")
+    assert page.status_code == 200 and "/probes/0/crop" not in page.text
+    assert "The probe image is deleted" in page.text
+    assert "/api/v1/candidates/" in page.text  # the candidates still show
+
+
+def test_a_network_operator_searches_for_a_member_agency(
+    web_world: World, client_of: Clients
+) -> None:
+    org, ctx = web_world.org, web_world.ctx
+    acc.create_network(ctx, org.admin, "metro")
+    acc.create_agency(ctx, org.admin, "metro-ops", network="metro")
+    acc.create_agency(ctx, org.admin, "harbour", network="metro")
+    org.set_policy("harbour", by="root", galleries=("bookings",), approval=ApprovalMode.NEVER)
+    org.add("nora", "metro-ops", Role.NETWORK_OPERATOR)
+    nora = signed_in_client(web_world, "nora")
+    home = nora.get("/")
+    assert 'href="/searches/new">Search for a member agency' in home.text
+    form = nora.get("/searches/new")
+    assert form.status_code == 200
+    assert '<option value="harbour" selected>' in form.text
+    assert '<option value="metro-ops">' in form.text
+    assert '<input type="hidden" name="on_behalf_of" value="harbour">' in form.text
+    assert last_kinds(web_world, 2) == ["agency.list", "policy.show"]
+    # Another member's policy, chosen in the form above it: the operator's own allows nothing.
+    own = nora.get("/searches/new?on_behalf_of=metro-ops")
+    assert '<option value="metro-ops" selected>' in own.text
+    assert "metro-ops's policy allows no gallery yet: ask its head" in own.text
+
+    ran = _post_search(nora, web_world, _search_fields("2026-000607", on_behalf_of="harbour"))
+    assert ran.status_code == 303, ran.text
+    shown = nora.get(ran.headers["location"])
+    assert "<dt>Agency</dt><dd>harbour</dd>" in shown.text
+    assert "<dt>Asked by</dt><dd>nora</dd>" in shown.text
+    request = _stored(web_world, int(ran.headers["location"].rsplit("/", 1)[1]))
+    assert request.face is None
+
+    outside = _post_search(nora, web_world, _search_fields("2026-000608", on_behalf_of="other"))
+    assert outside.status_code == 403 and is_error_page(outside.text, "permission_denied")
+    assert "not a member of your network" in outside.text
+    # Refused and audited; the form shown again reads the agencies and a policy (audited too).
+    assert last_kinds(web_world, 3) == ["search.refused", "agency.list", "policy.show"]
+    ivy = client_of("ivy")
+    forged = _post_search(ivy, web_world, _search_fields("2026-000609", on_behalf_of=AGENCY))
+    assert forged.status_code == 403 and is_error_page(forged.text, "permission_denied")
+    assert "only a network operator" in forged.text
+    assert last_kinds(web_world, 2) == ["search.refused", "policy.show"]
+
+
+def _password_form(client: TestClient, query: str = "") -> str:
+    return csrf_in(client.get(f"/account/password{query}").text)
+
+
+def test_a_one_time_password_leads_from_sign_in_to_choosing_ones_own(
+    web_world: World, client_of: Clients
+) -> None:
+    web_world.org.add("pia", AGENCY, Role.INVESTIGATOR)
+    one_time = enrolment.reset_password(
+        web_world.ctx, web_world.org.people["head"], "pia", "forgot it"
+    )
+    client = TestClient(web_world.client.app, raise_server_exceptions=False, follow_redirects=False)
+    signin = client.get("/signin")
+    assert 'href="/account/password"' in signin.text
+    answer = client.post(
+        "/signin",
+        data={
+            "csrf_token": csrf_in(signin.text),
+            "username": "pia",
+            "password": one_time.password,
+            "code": code_for(web_world, "pia"),
+        },
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/account/password?username=pia&one_time=1"
+    assert "facetrail_session" not in answer.headers.get("set-cookie", "")
+    form = client.get(answer.headers["location"])
+    assert "a one-time one from a reset" in form.text and 'value="pia"' in form.text
+    new = "a new horse battery staple"
+    fields = {"username": "pia", "password": one_time.password, "new_password": new}
+
+    def change(code: str, again: str = new) -> Any:
+        return client.post(
+            "/account/password",
+            data={
+                "csrf_token": _password_form(client),
+                "code": code,
+                "new_password_again": again,
+                **fields,
+            },
+        )
+
+    typo = change("000000", again=new + "!")
+    assert typo.status_code == 422 and is_error_page(typo.text, "invalid_request")
+    assert 'aria-invalid="true"' in typo.text
+    wrong = change("000000")
+    assert wrong.status_code == 401 and is_error_page(wrong.text, "auth_failed")
+    assert last_kinds(web_world) == ["account.password.refused"]
+    changed = change(recovery_code_for(web_world, "pia"))
+    assert changed.status_code == 303, changed.text
+    assert changed.headers["location"] == "/signin?username=pia&password_changed=1"
+    assert last_kinds(web_world) == ["account.password"]
+    again = client.get(changed.headers["location"])
+    assert "Your password is changed" in again.text
+    signed = client.post(
+        "/signin",
+        data={
+            "csrf_token": csrf_in(again.text),
+            "username": "pia",
+            "password": new,
+            "code": recovery_code_for(web_world, "pia"),
+        },
+    )
+    assert signed.status_code == 303 and signed.headers["location"] == "/"
+    # The header and the home page lead to it once signed in.
+    home = client.get("/")
+    assert home.text.count('href="/account/password?username=pia"') == 2
+
+
+def test_a_password_change_is_refused_from_another_site_and_over_the_limit(
+    web_world: World,
+) -> None:
+    app = create_app(ctx=web_world.ctx)
+    app.state.limits = RateLimits(
+        strategies.MovingWindowRateLimiter(storage.MemoryStorage()),
+        {"login": parse_many("1/minute"), "search": parse_many("1/minute")},
+    )
+    client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+    data = {
+        "username": "gus",
+        "password": PASSWORD,
+        "code": "000000",
+        "new_password": "another horse battery",
+        "new_password_again": "another horse battery",
+    }
+    forged = client.post("/account/password", data={"csrf_token": "x", **data})
+    assert forged.status_code == 403 and is_error_page(forged.text, "token_invalid")
+    first = client.post("/account/password", data={"csrf_token": _password_form(client), **data})
+    assert first.status_code == 401 and is_error_page(first.text, "auth_failed")
+    limited = client.post("/account/password", data={"csrf_token": _password_form(client), **data})
+    assert limited.status_code == 429 and is_error_page(limited.text, "rate_limited")
+    assert int(limited.headers["retry-after"]) > 0
+    assert last_kinds(web_world) == ["account.password.refused"]
+    details = _last_details(web_world)
+    assert details["code"] == "rate_limited"
+
+
+def _last_details(world: World) -> dict[str, Any]:
+    with world.ctx.sessions() as s:
+        row = s.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq.desc()).limit(1)).one()
+        body: dict[str, Any] = json.loads(row.details)
+        return body
