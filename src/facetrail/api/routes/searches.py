@@ -119,7 +119,7 @@ def pending(ctx: Context, me: Me, cursor: Cursor = None, limit: Limit = 50) -> d
     return page(listings.approval_queue(ctx, me), lambda r: r.search_id, cursor, limit)
 
 
-@router.get("/searches/{search_id}", response_model=SearchResult, summary="A stored search")
+@router.get("/searches/{search_id:int}", response_model=SearchResult, summary="A stored search")
 def show_search(search_id: SearchId, ctx: Context, me: Me) -> SearchResult:
     """Its state, candidates and the reviews this viewer may see (audited ``search.view``)."""
     return results.get_search(ctx, me, search_id, include_crops=False)
