@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from facetrail.config import Settings
 from facetrail.errors import (
+    AuthError,
     InvalidFieldError,
     NotARegularFileError,
     OutputPathError,
@@ -238,10 +239,16 @@ def test_a_gallery_name_with_a_nul_or_bidi_control_is_refused_and_audited(org: O
 HOSTILE = "evil\u202e\x00" + "x" * 5000
 
 
-def _last_refusal(ctx: AppContext) -> AuditEntryRow:
+def _last_entry(ctx: AppContext) -> AuditEntryRow:
     with ctx.sessions() as s:
         last = s.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq.desc())).first()
-    assert last is not None and last.kind.endswith(".refused"), last
+    assert last is not None
+    return last
+
+
+def _last_refusal(ctx: AppContext) -> AuditEntryRow:
+    last = _last_entry(ctx)
+    assert last.kind.endswith(".refused"), last
     return last
 
 
@@ -351,6 +358,50 @@ def test_every_action_that_takes_text_applies_the_field_rules(org: Org) -> None:
     assert _rows(ctx, SearchRecord) == 0
     with ctx.sessions() as s:
         assert acc.user_by_name(s, "ian").status == "active"
+
+
+def test_text_with_a_nul_is_refused_by_every_lookup_on_every_database(org: Org) -> None:
+    """PostgreSQL cannot compare text holding NUL (psycopg raises DataError; schemathesis
+    found a sign-in with the username "\\x00" answered 500). A sign-in with a name the rules
+    refuse is an unknown user, logged escaped. Other lookups by name, case number or
+    filter get the same typed refusal, naming the field, on SQLite and PostgreSQL, audited when
+    it refuses an action; nothing is stored."""
+    from facetrail.services import accounts as acc
+    from facetrail.services import authentication as auth
+    from facetrail.services import review
+    from facetrail.store.schema import User
+    from tests.org import PASSWORD
+
+    ctx = org.ctx
+    users = _rows(ctx, User)
+    for name in ("\x00", "ivy\x00", "iv\u202ey"):  # names no account: the usual vague refusal
+        with pytest.raises(AuthError, match="wrong username, password or code"):
+            auth.login(ctx, name, PASSWORD, "000000")
+        entry = _last_entry(ctx)
+        assert entry.kind == "auth.login.failed" and entry.subject.isprintable(), entry
+        assert entry.actor == entry.subject and "unknown_user" in entry.details
+    attempts: list[tuple[str, str, Callable[[], object]]] = [
+        (
+            "username",
+            "account.suspend.refused",
+            lambda: acc.suspend_account(ctx, org.admin, "ian\x00", "a reason"),
+        ),
+        (
+            "case number",
+            "case.disclose.refused",
+            lambda: review.case_disclosure(ctx, org.people["ivy"], "2026\x00"),
+        ),
+    ]
+    for field, kind, attempt in attempts:
+        before = _rows(ctx, AuditEntryRow)
+        with pytest.raises(InvalidFieldError) as refused:
+            attempt()
+        assert field in (refused.value.subject or ""), (field, refused.value)
+        assert "U+0000" in str(refused.value)
+        assert _rows(ctx, AuditEntryRow) == before + 1
+        entry = _last_refusal(ctx)
+        assert entry.kind == kind and "\x00" not in entry.subject, entry
+    assert _rows(ctx, User) == users
 
 
 # --- outputs that cannot be written -------------------------------------------------------

@@ -35,7 +35,7 @@ from facetrail.errors import (
 from facetrail.governance import credentials as cred
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Role
-from facetrail.governance.fields import check_token_name
+from facetrail.governance.fields import check_token_name, check_username
 from facetrail.services.accounts import (
     Principal,
     as_utc,
@@ -45,6 +45,7 @@ from facetrail.services.accounts import (
     utc_now,
 )
 from facetrail.services.context import AppContext
+from facetrail.services.unit_of_work import loggable
 from facetrail.store.schema import ApiToken, RecoveryCode, User
 
 MAX_FAILED_LOGINS = 5
@@ -92,8 +93,15 @@ def attempt(
     together with the failure count it raised, then raised. ``check`` runs after the second
     factor, or right after the password when ``check_first`` (so that a refusal it makes does
     not use up the code)."""
+    shown = loggable(username)  # a hostile name is logged escaped, never replayed
     with ctx.transaction() as session:
-        user = session.scalar(select(User).where(User.username == username))
+        # A name the field rules refuse names no account: looked up as unknown, never sent to
+        # the database (PostgreSQL cannot even compare text holding NUL).
+        user = (
+            session.scalar(select(User).where(User.username == username))
+            if _well_formed(username)
+            else None
+        )
         first = check if check_first else None
         problem, note = _verify(ctx, session, user, username, password, code, factor, now, first)
         if problem is None and not check_first:
@@ -103,9 +111,7 @@ def attempt(
         if problem is not None:
             append(
                 session,
-                AuditEvent(
-                    username, refused_kind, username, {"code": problem.code, "reason": note}
-                ),
+                AuditEvent(shown, refused_kind, shown, {"code": problem.code, "reason": note}),
             )
         else:
             assert user is not None
@@ -114,6 +120,13 @@ def attempt(
     if problem is not None:
         raise problem
     return result
+
+
+def _well_formed(username: str) -> bool:
+    try:
+        return check_username(username) == username
+    except FacetrailError:
+        return False
 
 
 def _verify(
@@ -128,7 +141,7 @@ def _verify(
     check: Callable[[User], FacetrailError | None] | None = None,
 ) -> tuple[FacetrailError | None, str]:
     """(the problem or None, why refused or which second factor matched)."""
-    vague = AuthError("wrong username, password or code", subject=username)
+    vague = AuthError("wrong username, password or code", subject=loggable(username))
     if user is None:
         return vague, "unknown_user"
     if (as_utc(user.locked_until) or now) > now:

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
+    FacetrailError,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
@@ -33,13 +34,13 @@ from facetrail.errors import (
 )
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Principal, Role
-from facetrail.governance.fields import check_free_text
+from facetrail.governance.fields import check_case_number, check_free_text
 from facetrail.governance.records import review_problem
 from facetrail.services.accounts import refuse
 from facetrail.services.authorization import current_actor, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.search import LEAD_NOTICE
-from facetrail.services.unit_of_work import action
+from facetrail.services.unit_of_work import action, loggable
 from facetrail.store.schema import AuditEntryRow, Review, SearchCandidate, SearchRecord, User
 
 DECISIONS = ("possible_match", "not_a_match", "inconclusive")
@@ -225,7 +226,11 @@ class Disclosure:
 def case_disclosure(ctx: AppContext, actor: Principal, case_number: str) -> Disclosure:
     """Every search of the actor's agency for this case: why, who allowed it, what it returned,
     how people reviewed it, its outcome, and the audit entries that record each step."""
-    subject = f"case:{case_number}"
+    subject = f"case:{loggable(case_number)}"
+    try:
+        case_number = check_case_number(case_number)
+    except FacetrailError as error:  # no stored case number breaks the rules: none to find
+        refuse(ctx, actor.username, "case.disclose", subject, error)
     with ctx.sessions() as session:
         records = list(
             session.scalars(

@@ -9,6 +9,7 @@ Read-only sessions begin a plain (deferred) transaction: one consistent snapshot
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from facetrail.errors import (
     DatabaseDriverMissingError,
     DatabaseUnreadableError,
+    InvalidFieldError,
     SchemaOutdatedError,
 )
 from facetrail.store.schema_version import prepare
@@ -54,6 +56,38 @@ def _sqlite_begin(connection: Connection) -> None:
         raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
 
+def _refuse_nul(
+    _conn: Connection,
+    _cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: Any,
+    _executemany: bool,
+) -> tuple[str, Any]:
+    """Refuse text holding NUL before it reaches the database, on both databases alike.
+
+    PostgreSQL cannot store or even compare NUL in text (psycopg raises ``DataError``);
+    SQLite can. No stored text holds one (``governance.fields`` refuses control characters),
+    so a lookup with one could match nothing; whichever route or command sent it gets a typed
+    ``InvalidFieldError`` naming the field (the bound parameter's column) instead of a
+    database error, and a refusal inside an action is audited as any other."""
+    batched = not isinstance(parameters, dict) and all(
+        isinstance(row, (dict, list, tuple)) for row in parameters or ()
+    )
+    rows = parameters if batched else (parameters,)
+    names = list(getattr(getattr(context, "compiled", None), "positiontup", None) or ())
+    for row in rows:
+        pairs = row.items() if isinstance(row, dict) else enumerate(row or ())
+        for key, value in pairs:
+            if isinstance(value, str) and "\x00" in value:
+                name = key if isinstance(key, str) else (names[key] if key < len(names) else "")
+                raise InvalidFieldError(
+                    "must not contain the control character U+0000",
+                    subject=re.sub(r"_\d+$", "", name) or "text",
+                )
+    return statement, parameters
+
+
 def lock_for_action(connection: Connection) -> None:
     """Serialise acting transactions on PostgreSQL (SQLite's BEGIN IMMEDIATE already does)."""
     if connection.dialect.name == "postgresql":
@@ -74,6 +108,7 @@ def make_engine(url: str, *, prepare_schema: bool = True) -> Engine:
             "'facetrail[postgres]' for PostgreSQL",
             subject=make_url(url).render_as_string(hide_password=True),
         ) from exc
+    event.listen(engine, "before_cursor_execute", _refuse_nul, retval=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
