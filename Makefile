@@ -22,14 +22,14 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 # Type-checks src/ and bench/ (pyproject [tool.mypy]); tests/bench runs every bench script at a
-# tiny size, so none can rot. The suite runs on SQLite (the default), then again on this
-# machine's PostgreSQL (127.0.0.1:5432, trust auth; .ci/run starts it), where each test, module
-# and run gets a database of its own, dropped after it (tests/conftest.py). That second pass
+# tiny size, so none can rot. The suite runs on SQLite (the default) and, side by side, again on
+# this machine's PostgreSQL (127.0.0.1:5432, trust auth; .ci/run starts it), where each test,
+# module and run gets a database of its own, dropped after it (tests/conftest.py). That pass
 # stops at once, saying why, if PostgreSQL cannot be reached, and leaves out the tests marked
 # database_free (pure pipeline, imaging, models and evaluation code), which would only repeat.
+# scripts/test-passes.sh runs both and prints the PostgreSQL pass's output after the SQLite's.
 test: $(STAMP) lint typecheck chromium
-	$(VENV)/bin/pytest -m "not slow" -q
-	FACETRAIL_TEST_POSTGRES=1 $(VENV)/bin/pytest -m "not slow and not database_free" -q
+	VENV=$(VENV) scripts/test-passes.sh
 
 # The browser tests drive Debian's chromium through Playwright (Playwright's own browser
 # download cannot work offline): installed here when missing (CI runs as root).
