@@ -4,11 +4,7 @@ its progress visible, cancelled, and resumed when the worker that ran it is gone
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,9 +20,9 @@ from facetrail.services.context import AppContext
 from facetrail.services.jobs import STALE_AFTER, run_pending
 from facetrail.store.schema import AuditEntryRow, Image, JobRow
 from tests.api.conftest import World
-from tests.api.test_serve import _free_port, _get
 from tests.conftest import copy_first_images, lfw_people, needs_lfw
 from tests.org import make_county, make_gallery, sign_in
+from tests.served import get_json, served
 
 pytestmark = needs_lfw
 
@@ -137,46 +133,22 @@ def test_the_served_scheduler_runs_a_job(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     copy_first_images(folder, lfw_people(3))
     ctx.close()
-    port = _free_port()
-    env = os.environ | {"FACETRAIL_HOME": str(home), "FACETRAIL_JOB_POLL_SECONDS": "0.5"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "facetrail", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if _get(f"{base}/ready")[0] == 200:
-                    break
-            except (ConnectionError, urllib.error.URLError):
-                assert server.poll() is None
-                time.sleep(0.3)
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        body = json.dumps({"source": "county", "path": str(folder)}).encode()
-        request = urllib.request.Request(
-            f"{base}/api/v1/galleries/bookings/ingestions", body, headers, method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            job = json.loads(answer.read())
-        status = job["status"]
-        deadline = time.monotonic() + 120
-        while status in ("queued", "running") and time.monotonic() < deadline:
-            time.sleep(0.5)
-            request = urllib.request.Request(f"{base}/api/v1/jobs/{job['id']}", headers=headers)
+        with served(home, env={"FACETRAIL_JOB_POLL_SECONDS": "0.5"}) as base:
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            body = json.dumps({"source": "county", "path": str(folder)}).encode()
+            request = urllib.request.Request(
+                f"{base}/api/v1/galleries/bookings/ingestions", body, headers, method="POST"
+            )
             with urllib.request.urlopen(request, timeout=30) as answer:
-                shown = json.loads(answer.read())
-            status = shown["status"]
+                job = json.loads(answer.read())
+            status, shown = job["status"], job
+            deadline = time.monotonic() + 120
+            while status in ("queued", "running") and time.monotonic() < deadline:
+                time.sleep(0.5)
+                _, shown = get_json(f"{base}/api/v1/jobs/{job['id']}", headers)
+                status = shown["status"]
         assert status == "done", shown
         assert shown["result"]["images_ingested"] == 3
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.communicate()
         shutil.rmtree(folder, ignore_errors=True)

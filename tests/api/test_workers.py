@@ -5,11 +5,6 @@ PostgreSQL when the suite runs there, as ``make test``'s second pass does)."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +17,8 @@ from facetrail.governance.verify import verify_log
 from facetrail.services.audit import public_key
 from facetrail.services.context import AppContext
 from facetrail.store.schema import AuditEntryRow
-from tests.api.test_serve import _free_port, _get
 from tests.org import make_county, sign_in
+from tests.served import served
 
 WORKERS = 8
 CLIENTS = 16
@@ -63,34 +58,9 @@ def test_eight_workers_append_at_once_without_failure_or_gap(tmp_path: Path) -> 
     org = make_county(ctx)
     token = sign_in(ctx, org.enrolments["sam"]).token
     before, _, _ = _entries(ctx)
-    port = _free_port()
     # No housekeeping during the count (a checkpoint would be an entry of its own).
-    env = os.environ | {"FACETRAIL_HOME": str(home), "FACETRAIL_HOUSEKEEPING_SECONDS": "86400"}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "facetrail",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(WORKERS),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if _get(f"{base}/ready")[0] == 200:
-                    break
-            except (ConnectionError, urllib.error.URLError):
-                assert server.poll() is None
-                time.sleep(0.3)
+    quiet = {"FACETRAIL_HOUSEKEEPING_SECONDS": "86400"}
+    with served(home, "--workers", str(WORKERS), env=quiet) as base:
         # Each client reads who it is (one audited token use) and asks for something that is
         # refused (a token use and an audited refusal): three appends per pair of calls.
         jobs = [(f"{base}/api/v1/me", None)] * (CLIENTS * EACH) + [
@@ -98,13 +68,6 @@ def test_eight_workers_append_at_once_without_failure_or_gap(tmp_path: Path) -> 
         ] * (CLIENTS * EACH)
         with ThreadPoolExecutor(CLIENTS) as pool:
             statuses = list(pool.map(lambda job: _call(job[0], token, job[1]), jobs))
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.communicate()
     assert statuses.count(200) == CLIENTS * EACH, sorted(set(statuses))
     assert statuses.count(404) == CLIENTS * EACH  # the refusals, each audited
     count, low, high = _entries(ctx)
