@@ -4,16 +4,19 @@ service the CLI calls."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Path, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api import limits
 from facetrail.api.deps import Context, Me
 from facetrail.api.pages import Cursor, Limit, page
 from facetrail.api.uploads import probe_images
+from facetrail.governance.credentials import Principal
 from facetrail.services import listings, probe_preview, results, review, search, verification
+from facetrail.services.context import AppContext
 from facetrail.services.review import Disclosure, OutcomeInfo, ReviewInfo
 from facetrail.services.search_model import ProbeFace, SearchResult
 from facetrail.services.verification import VerifyResult
@@ -46,6 +49,45 @@ class OutcomeBody(BaseModel):
     note: Annotated[str, Field(max_length=5000)]
 
 
+@dataclass(frozen=True)
+class SearchForm:
+    """What a search and its preview are both sent (multipart): the probes, unread, and why."""
+
+    probes: list[UploadFile]
+    case_number: str
+    offense: str
+    justification: str
+    galleries: list[str]
+    on_behalf_of: str | None
+
+    def request(self, ctx: AppContext, me: Principal, **rest: Any) -> search.SearchRequest:
+        """The service's request, the probes read through the API's intake limits."""
+        return search.SearchRequest(
+            requester=me,
+            case_number=self.case_number,
+            offense=self.offense,
+            justification=self.justification,
+            galleries=tuple(self.galleries),
+            probes=probe_images(self.probes, ctx.settings.max_image_bytes),
+            on_behalf_of=self.on_behalf_of,
+            **rest,
+        )
+
+
+def _search_form(
+    probes: Annotated[list[UploadFile], File(description="Probe image(s) of one person")],
+    case_number: Text,
+    offense: Text,
+    justification: Text,
+    galleries: Annotated[list[str], Form(description="Galleries to search")],
+    on_behalf_of: Annotated[str | None, Form(max_length=200)] = None,
+) -> SearchForm:
+    return SearchForm(probes, case_number, offense, justification, galleries, on_behalf_of)
+
+
+Asked = Annotated[SearchForm, Depends(_search_form)]
+
+
 @router.post(
     "/searches",
     status_code=status.HTTP_201_CREATED,
@@ -56,30 +98,14 @@ def new_search(
     request: Request,
     ctx: Context,
     me: Me,
-    probes: Annotated[list[UploadFile], File(description="Probe image(s) of one person")],
-    case_number: Text,
-    offense: Text,
-    justification: Text,
-    galleries: Annotated[list[str], Form(description="Galleries to search")],
-    on_behalf_of: Annotated[str | None, Form(max_length=200)] = None,
+    asked: Asked,
     top: Annotated[int, Form(ge=1, le=500)] = 50,
     face: Annotated[int | None, Form(ge=0, le=1000)] = None,
 ) -> SearchResult:
     """Policy is checked before any probe is decoded; every refusal has its own code and a
     ``search.refused`` entry. Candidates are investigative leads, never identifications."""
     limits.check(request, ctx, "search", me.username, "search")
-    asked = search.SearchRequest(
-        requester=me,
-        case_number=case_number,
-        offense=offense,
-        justification=justification,
-        galleries=tuple(galleries),
-        probes=probe_images(probes, ctx.settings.max_image_bytes),
-        on_behalf_of=on_behalf_of,
-        top=top,
-        face=face,
-    )
-    return search.search(ctx, asked, include_crops=False)
+    return search.search(ctx, asked.request(ctx, me, top=top, face=face), include_crops=False)
 
 
 @router.post(
@@ -87,30 +113,11 @@ def new_search(
     response_model=list[ProbeFace],
     summary="The faces in the probe(s), to pick one, for a request policy allows",
 )
-def preview(
-    request: Request,
-    ctx: Context,
-    me: Me,
-    probes: Annotated[list[UploadFile], File(description="Probe image(s) of one person")],
-    case_number: Text,
-    offense: Text,
-    justification: Text,
-    galleries: Annotated[list[str], Form(description="Galleries to search")],
-    on_behalf_of: Annotated[str | None, Form(max_length=200)] = None,
-) -> list[ProbeFace]:
+def preview(request: Request, ctx: Context, me: Me, asked: Asked) -> list[ProbeFace]:
     """The same policy check as a search comes first; nothing is stored; audited as
     ``search.preview``. Send the chosen face's ``index`` as ``face`` with the search."""
     limits.check(request, ctx, "search", me.username, "search.preview")
-    asked = search.SearchRequest(
-        requester=me,
-        case_number=case_number,
-        offense=offense,
-        justification=justification,
-        galleries=tuple(galleries),
-        probes=probe_images(probes, ctx.settings.max_image_bytes),
-        on_behalf_of=on_behalf_of,
-    )
-    return probe_preview.preview_faces(ctx, asked)
+    return probe_preview.preview_faces(ctx, asked.request(ctx, me))
 
 
 @router.get("/searches/pending", summary="Searches awaiting your approval (supervisors)")
