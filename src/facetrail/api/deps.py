@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from facetrail.errors import NotLoggedInError, TokenInvalidError
 from facetrail.governance.credentials import Principal
@@ -28,6 +28,8 @@ __all__ = [
     "bearer_of",
     "context",
     "csrf_token",
+    "drop_session_cookies",
+    "set_session_cookies",
     "signed_in",
 ]
 
@@ -45,6 +47,23 @@ def context(request: Request) -> AppContext:
 def csrf_token(session_token: str) -> str:
     """The CSRF value that goes with a session cookie (shown to the page, never stored)."""
     return hashlib.sha256(b"facetrail-csrf\x00" + session_token.encode()).hexdigest()[:40]
+
+
+def set_session_cookies(request: Request, response: Response, session_token: str) -> str:
+    """Give a browser its session: the token in an HttpOnly, SameSite=Strict cookie (Secure
+    over TLS) and the CSRF value in a cookie the page can read. Returns the CSRF value."""
+    secure = request.url.scheme == "https"
+    csrf = csrf_token(session_token)
+    response.set_cookie(
+        SESSION_COOKIE, session_token, httponly=True, samesite="strict", secure=secure, path="/"
+    )
+    response.set_cookie(CSRF_COOKIE, csrf, samesite="strict", secure=secure, path="/")
+    return csrf
+
+
+def drop_session_cookies(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
 
 
 def bearer_of(request: Request) -> str | None:

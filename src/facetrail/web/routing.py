@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facetrail import errors as e
-from facetrail.api.deps import CSRF_COOKIE, SESSION_COOKIE
+from facetrail.api.deps import SESSION_COOKIE, drop_session_cookies
 from facetrail.api.problems import status_of
 from facetrail.web.render import page
 
@@ -119,6 +119,5 @@ def signin_redirect(request: Request) -> Response:
         back += f"?{request.url.query}"
     answer = RedirectResponse(f"/signin?next={quote(back, safe='')}", status_code=303)
     if request.cookies.get(SESSION_COOKIE):
-        answer.delete_cookie(SESSION_COOKIE, path="/")
-        answer.delete_cookie(CSRF_COOKIE, path="/")
+        drop_session_cookies(answer)
     return answer

@@ -9,12 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api import limits
 from facetrail.api.deps import (
-    CSRF_COOKIE,
     SESSION_COOKIE,
     Context,
     Me,
     bearer_of,
-    csrf_token,
+    drop_session_cookies,
+    set_session_cookies,
 )
 from facetrail.api.pages import Cursor, Limit, page
 from facetrail.services import authentication
@@ -59,13 +59,7 @@ def sign_in(body: SignIn, request: Request, response: Response, ctx: Context) ->
     if body.session == "bearer":
         out["token"] = result.token
         return out
-    secure = request.url.scheme == "https"
-    response.set_cookie(
-        SESSION_COOKIE, result.token, httponly=True, samesite="strict", secure=secure, path="/"
-    )
-    csrf = csrf_token(result.token)
-    response.set_cookie(CSRF_COOKIE, csrf, samesite="strict", secure=secure, path="/")
-    out["csrf_token"] = csrf
+    out["csrf_token"] = set_session_cookies(request, response, result.token)
     return out
 
 
@@ -75,8 +69,7 @@ def sign_out(request: Request, me: Me, ctx: Context) -> Response:
     token = bearer_of(request) or request.cookies.get(SESSION_COOKIE, "")
     authentication.revoke_token(ctx, me, token)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    drop_session_cookies(response)
     return response
 
 

@@ -11,7 +11,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from facetrail.api import limits
-from facetrail.api.deps import CSRF_COOKIE, SESSION_COOKIE, Context, csrf_token
+from facetrail.api.deps import (
+    SESSION_COOKIE,
+    Context,
+    drop_session_cookies,
+    set_session_cookies,
+)
 from facetrail.errors import (
     EnrolmentRequiredError,
     FacetrailError,
@@ -71,11 +76,7 @@ def _signin_page(
 def _start_session(request: Request, token: str, to: str) -> Response:
     """To ``to`` with the session cookie and its CSRF value, as the API's sign-in sets them."""
     answer = RedirectResponse(to, status_code=303)
-    secure = request.url.scheme == "https"
-    answer.set_cookie(
-        SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/"
-    )
-    answer.set_cookie(CSRF_COOKIE, csrf_token(token), samesite="strict", secure=secure, path="/")
+    set_session_cookies(request, answer, token)
     return answer
 
 
@@ -128,8 +129,7 @@ def sign_out(request: Request, ctx: Context, me: Signed) -> Response:
     """Revokes the session token (``auth.token.revoke``) and drops the cookies."""
     authentication.revoke_token(ctx, me.principal, request.cookies.get(SESSION_COOKIE, ""))
     answer = RedirectResponse("/signin?signed_out=1", status_code=303)
-    answer.delete_cookie(SESSION_COOKIE, path="/")
-    answer.delete_cookie(CSRF_COOKIE, path="/")
+    drop_session_cookies(answer)
     return answer
 
 
@@ -299,6 +299,5 @@ def change_password(request: Request, ctx: Context, form: Form) -> Response:
         return _password_page(request, username=username, error=error)
     query = urlencode({"username": username, "password_changed": 1})
     answer = RedirectResponse(f"/signin?{query}", status_code=303)
-    answer.delete_cookie(SESSION_COOKIE, path="/")
-    answer.delete_cookie(CSRF_COOKIE, path="/")
+    drop_session_cookies(answer)
     return answer
