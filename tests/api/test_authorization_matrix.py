@@ -242,6 +242,9 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
         ("post", "/api/v1/galleries/{name}/index/rebuild"): lambda: Call(
             "POST", "/api/v1/galleries/bookings/index/rebuild", county_scoped=False
         ),
+        ("post", "/api/v1/galleries/{name}/index/check"): lambda: Call(
+            "POST", "/api/v1/galleries/bookings/index/check", county_scoped=False
+        ),
         ("post", "/api/v1/galleries/{name}/ingestions"): lambda: Call(
             "POST",
             "/api/v1/galleries/bookings/ingestions",
@@ -270,6 +273,19 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
         ("get", "/api/v1/audit/consistency"): lambda: Call(
             "GET", "/api/v1/audit/consistency?old=1&new=2", county_scoped=False
         ),
+        ("post", "/api/v1/audit/checkpoints"): lambda: Call(
+            "POST", "/api/v1/audit/checkpoints", county_scoped=False
+        ),
+        ("get", "/api/v1/audit/public-key"): lambda: Call(
+            "GET", "/api/v1/audit/public-key", county_scoped=False
+        ),
+        ("get", "/api/v1/audit/export"): lambda: Call(
+            "GET", "/api/v1/audit/export", county_scoped=False
+        ),
+        ("get", "/api/v1/models"): lambda: Call(
+            "GET", "/api/v1/models?check=false", county_scoped=False
+        ),
+        ("get", "/api/v1/database"): lambda: Call("GET", "/api/v1/database", county_scoped=False),
     }
 
 
@@ -284,6 +300,7 @@ ONLY: dict[tuple[str, str], set[Role]] = {
     ("post", "/api/v1/galleries"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
     ("post", "/api/v1/galleries/{name}/sources"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
     ("post", "/api/v1/galleries/{name}/index/rebuild"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
+    ("post", "/api/v1/galleries/{name}/index/check"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
     ("get", "/api/v1/audit/verify"): {Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN},
     ("post", "/api/v1/galleries/{name}/ingestions"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
     ("get", "/api/v1/jobs"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
@@ -294,6 +311,9 @@ ONLY: dict[tuple[str, str], set[Role]] = {
         Role.SYSTEM_ADMIN,
     },
     ("get", "/api/v1/audit/entries"): {Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN},
+    ("post", "/api/v1/audit/checkpoints"): {Role.AUDITOR, Role.SYSTEM_ADMIN},
+    ("get", "/api/v1/models"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
+    ("get", "/api/v1/database"): {Role.SYSTEM_ADMIN},
 }
 
 

@@ -19,6 +19,7 @@ from facetrail.api.metrics import observe
 from facetrail.api.problems import problem
 from facetrail.api.routes import (
     accounts,
+    admin,
     audit,
     directory,
     galleries,
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.middleware("http")(_headers_and_metrics)
     app.include_router(system.router)
     app.include_router(web.router)
-    routers = (users, accounts, directory, policy, searches, galleries, jobs, audit)
+    routers = (users, accounts, directory, policy, searches, galleries, jobs, audit, admin)
     for router in (module.router for module in routers):
         app.include_router(router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     return app

@@ -3,7 +3,8 @@
 Authorisation: verification and proofs need no account (they work offline from the database
 file and the public key). Making checkpoints needs the signing key, which lives apart from the
 home (``Settings.audit_key_dir``) and is readable only by the account that runs
-``facetrail audit checkpoint``; every other command runs without it.
+``facetrail audit checkpoint``; every other command runs without it. Asked for through the
+API (``make_checkpoint_for``) it also needs an auditor or a system admin.
 Audit: making a checkpoint is itself appended as an entry before it is signed; a witness that
 cannot be reached is an entry too.
 """
@@ -113,6 +114,18 @@ def make_checkpoint(ctx: AppContext, actor: str = "system") -> Checkpoint:
         write_vkey(public_key_file(ctx), signer.verifier)
     push_checkpoint(ctx, cp)
     return cp
+
+
+def make_checkpoint_for(ctx: AppContext, actor: Principal) -> Checkpoint:
+    """``make_checkpoint`` at a signed-in person's request (the API), so that an auditor can
+    have the latest entries covered before proving them.
+
+    Authorisation: auditors and system admins (``audit.checkpoint.refused`` otherwise), and
+    the serving process must hold the signing key (``SigningKeyUnavailableError`` otherwise,
+    which is the normal answer where only the checkpointer holds it). Audit: the
+    ``audit.checkpoint`` entry names the person."""
+    require(ctx, actor, "audit.checkpoint", "audit-log", Role.AUDITOR, Role.SYSTEM_ADMIN)
+    return make_checkpoint(ctx, actor.username)
 
 
 def _signing_key_readable(ctx: AppContext) -> bool:

@@ -3,7 +3,9 @@
 Authorisation: whoever can write the database (an operator with a shell), as for ``init``; no
 sign-in, since an outdated database cannot be signed in to. Audit: every upgrade is an entry
 (``db.upgrade``: the revisions before and after, whether a pre-migration home was adopted,
-the operating-system user who ran it), appended once the schema is current.
+the operating-system user who ran it), appended once the schema is current. The API reads
+the revision (``schema_status_for``) for system admins only, a refusal audited; it never
+upgrades (a serving process must not migrate the schema under its own workers).
 """
 
 from __future__ import annotations
@@ -15,12 +17,20 @@ from sqlalchemy import inspect
 
 from facetrail.config import Settings
 from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.credentials import Principal, Role
+from facetrail.services.accounts import require
 from facetrail.services.context import AppContext
 from facetrail.store.db import make_engine
 from facetrail.store.migrations import HEAD
 from facetrail.store.schema_version import UpgradeReport, revision_of, upgrade
 
-__all__ = ["SchemaStatus", "UpgradeReport", "schema_status", "upgrade_database"]
+__all__ = [
+    "SchemaStatus",
+    "UpgradeReport",
+    "schema_status",
+    "schema_status_for",
+    "upgrade_database",
+]
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,13 @@ def schema_status(settings: Settings) -> SchemaStatus:
             return SchemaStatus(revision_of(connection), HEAD, exists)
     finally:
         engine.dispose()
+
+
+def schema_status_for(ctx: AppContext, actor: Principal) -> SchemaStatus:
+    """``schema_status`` for a signed-in system admin (the API); anyone else is refused
+    (``db.status.refused``). Reading is not audited: it says nothing about anyone."""
+    require(ctx, actor, "db.status", "schema", Role.SYSTEM_ADMIN)
+    return schema_status(ctx.settings)
 
 
 def upgrade_database(settings: Settings) -> UpgradeReport:

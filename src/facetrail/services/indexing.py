@@ -7,7 +7,8 @@ reconciled id by id, damaged files are rebuilt from the store. A search believes
 index returns: ``search_index`` recomputes each from the stored template, and an index that
 disagrees is rebuilt and searched again. ``rebuild_index`` recreates it from scratch.
 
-Authorisation: internal, except ``rebuild_index`` (gallery admins, system admins). Audit: a
+Authorisation: internal, except ``rebuild_index`` and ``check_index_for`` (gallery admins,
+system admins; ``check_index`` itself is the operator's, run from a shell). Audit: a
 damaged index (``index.damaged``) and an index that disagreed with the store
 (``index.mismatch``) are entries, written in their own transaction as soon as they are found
 (so never call these inside a write transaction); they carry counts and reasons, never
@@ -278,14 +279,15 @@ def rebuild_index(ctx: AppContext, actor: Principal, gallery_name: str) -> Index
     return report
 
 
-def check_index(ctx: AppContext, gallery_name: str) -> IndexReport:
+def check_index(ctx: AppContext, gallery_name: str, *, actor: str = SYSTEM) -> IndexReport:
     """Open (and if needed repair) the index, then compare every vector it holds with the
     stored template: the full check no digest can be forged past. Disagreement is logged as
-    ``index.mismatch`` and the index rebuilt; the report says what had to change."""
+    ``index.mismatch`` (by ``actor``) and the index rebuilt; the report says what had to
+    change."""
     with ctx.index_lock, ctx.sessions() as session:
         gallery = get_gallery_row(session, gallery_name)
         ctx.indexes.pop(gallery.id, None)
-        index, report = open_index(ctx, session, gallery)
+        index, report = open_index(ctx, session, gallery, actor=actor)
         dim = _dim(ctx, gallery)
         ids, stored = _vectors(session, gallery, None, dim)
         disagreed = disagreeing_vectors(index, ids, stored)
@@ -293,7 +295,7 @@ def check_index(ctx: AppContext, gallery_name: str) -> IndexReport:
             return report
         _record(
             ctx,
-            SYSTEM,
+            actor,
             "index.mismatch",
             gallery,
             {
@@ -314,6 +316,26 @@ def check_index(ctx: AppContext, gallery_name: str) -> IndexReport:
             report.damage,
             disagreed,
         )
+
+
+def check_index_for(ctx: AppContext, actor: Principal, gallery_name: str) -> IndexReport:
+    """``check_index`` at a signed-in person's request (the API).
+
+    Gallery admins and system admins; a refusal is ``index.check.refused``, the check itself
+    ``index.check`` with what had to change (counts, never vectors or ids)."""
+    require(ctx, actor, "index.check", gallery_name, Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
+    report = check_index(ctx, gallery_name, actor=actor.username)
+    details = {
+        "entries": report.entries,
+        "added": report.added,
+        "removed": report.removed,
+        "rebuilt": report.rebuilt,
+        "disagreed": report.disagreed,
+        "damage": None if report.damage is None else str(report.damage),
+    }
+    with ctx.transaction() as session:
+        append(session, AuditEvent(actor.username, "index.check", gallery_name, details))
+    return report
 
 
 def use_search_threads(threads: int) -> None:

@@ -1,7 +1,8 @@
 """Model pack listing and registration for the CLI/API.
 
-Authorisation and audit: none yet; registering a pack becomes a system-admin, audited
-action in issue 2/6.
+Authorisation and audit: the CLI's listing and registration run as the operator with a shell
+(registering a pack becomes a system-admin, audited action in issue 2/6); the API's listing
+(``list_pack_status_for``) is for gallery admins and system admins, a refusal audited.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facetrail.config import Settings
+from facetrail.governance.credentials import Principal, Role
 from facetrail.models.registry import FileStatus, file_status, list_packs, register_pack
+from facetrail.services.accounts import require
+from facetrail.services.context import AppContext
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,16 @@ def list_pack_status(settings: Settings, *, check_hash: bool = True) -> list[Pac
             )
         )
     return out
+
+
+def list_pack_status_for(
+    ctx: AppContext, actor: Principal, *, check_hash: bool = True
+) -> list[PackStatus]:
+    """``list_pack_status`` for a signed-in person (the API): gallery admins, who choose a
+    gallery's pack, and system admins. A refusal is ``models.list.refused``; reading is not
+    audited (no person's data is in it)."""
+    require(ctx, actor, "models.list", "models", Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
+    return list_pack_status(ctx.settings, check_hash=check_hash)
 
 
 def register(settings: Settings, directory: Path) -> PackStatus:

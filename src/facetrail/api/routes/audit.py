@@ -1,10 +1,12 @@
-"""The audit log: verification status, checkpoints, inclusion and consistency proofs."""
+"""The audit log: verification status, checkpoints (listed, made now, exported), the public
+key, inclusion and consistency proofs, and entries."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import BaseModel
 
 from facetrail.api.deps import Context, Me
 from facetrail.governance.verify import VerifyReport
@@ -14,6 +16,18 @@ from facetrail.services.audit_entries import MAX_ENTRIES, AuditEntryQuery
 from facetrail.services.views import plain
 
 router = APIRouter(tags=["audit"], prefix="/audit")
+
+#: The file name an export is offered under (``audit verify --published FILE`` reads it).
+EXPORT_FILE = "facetrail-checkpoints.json"
+
+
+class CheckpointInfo(BaseModel):
+    """A checkpoint in its published form (``audit checkpoint --json``, ``audit export``)."""
+
+    tree_size: int
+    root: str
+    at: str
+    note: str
 
 
 @router.get("/verify", response_model=VerifyReport, summary="Verify the whole log now")
@@ -26,6 +40,42 @@ def verify(ctx: Context, me: Me) -> VerifyReport:
 def checkpoints(ctx: Context, me: Me) -> list[dict[str, Any]]:
     del me  # public by design: what witnesses and outside readers hold the log to
     return audit.checkpoint_list(ctx)
+
+
+@router.post(
+    "/checkpoints",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CheckpointInfo,
+    summary="Make and sign a checkpoint now (auditors, system admins)",
+)
+def make_checkpoint(ctx: Context, me: Me) -> dict[str, Any]:
+    """Covers every entry up to its own ``audit.checkpoint`` entry and is pushed to the
+    witnesses. 503 ``audit_signing_key_unavailable`` where this server does not hold the
+    signing key (only the checkpointer may)."""
+    return audit.make_checkpoint_for(ctx, me).to_json()
+
+
+@router.get(
+    "/public-key",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+    summary="The log's public key (a C2SP vkey) for verifiers and witnesses",
+)
+def public_key(ctx: Context, me: Me) -> Response:
+    del me  # public by design: what anyone checks the checkpoints with
+    return Response(audit.public_key(ctx).encode() + "\n", media_type="text/plain")
+
+
+@router.get(
+    "/export",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
+    summary="The signed checkpoints as a file to publish (audit verify --published)",
+)
+def export(ctx: Context, me: Me) -> Response:
+    del me  # the same public checkpoints as GET /audit/checkpoints, as a download
+    headers = {"Content-Disposition": f'attachment; filename="{EXPORT_FILE}"'}
+    return Response(audit.export_checkpoints(ctx), media_type="application/json", headers=headers)
 
 
 @router.get("/entries/{entry}/proof", response_model=InclusionProof, summary="Inclusion proof")

@@ -88,3 +88,14 @@ def add_source(name: Name, body: NewSource, ctx: Context, me: Me) -> SourceInfo:
 )
 def rebuild_index(name: Name, ctx: Context, me: Me) -> IndexReport:
     return indexing.rebuild_index(ctx, me, name)
+
+
+@router.post(
+    "/galleries/{name}/index/check",
+    response_model=IndexReport,
+    summary="Compare the gallery's index with its stored templates and repair (gallery admins)",
+)
+def check_index(name: Name, ctx: Context, me: Me) -> IndexReport:
+    """A POST: a difference found is repaired and logged (``index.mismatch``), and the check
+    itself is an ``index.check`` entry."""
+    return indexing.check_index_for(ctx, me, name)
