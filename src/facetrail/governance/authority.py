@@ -17,26 +17,35 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
 
 from facetrail.governance.credentials import Role
 
 __all__ = [
     "AGENCY_ROLES",
     "PLATFORM_ROLES",
+    "ROLE_PERMISSIONS",
     "Actor",
+    "Permission",
+    "may",
     "may_approve_account",
     "may_change_policy",
     "may_decide_search",
     "may_disclose_case",
+    "may_follow_up_search",
     "may_grant",
     "may_read_account",
     "may_read_accounts",
     "may_read_agency",
     "may_read_agency_searches",
     "may_read_network",
+    "may_read_search",
     "may_reinstate",
     "may_relax_policy",
+    "may_reset_credentials",
     "may_suspend",
+    "needed_roles",
     "role_change_problem",
 ]
 
@@ -56,6 +65,70 @@ class Actor:
 
     def has(self, role: Role) -> bool:
         return role.value in self.roles
+
+
+class HoldsRoles(Protocol):
+    def has(self, role: Role) -> bool: ...
+
+
+class Someone(HoldsRoles, Protocol):
+    """An ``Actor`` or a signed-in ``Principal``: who they are, their agency and roles."""
+
+    @property
+    def user_id(self) -> int: ...
+
+    @property
+    def agency_id(self) -> int: ...
+
+
+class Permission(StrEnum):
+    """What a role allows by itself, whatever it is done to (the ``may_*`` functions below
+    decide what also depends on whose thing it is)."""
+
+    MANAGE_GALLERIES = "manage galleries and their sources"
+    INGEST = "ingest photos into a gallery"
+    MAINTAIN_INDEX = "rebuild or check a gallery's index"
+    LIST_MODELS = "list the model packs"
+    MANAGE_JOBS = "see and cancel background jobs"
+    READ_SCHEMA = "read the database's schema revision"
+    MAKE_CHECKPOINT = "sign an audit checkpoint"
+    VERIFY_LOG = "verify the audit log"
+    COMPARE_FACES = "compare two faces (1:1)"
+    REVIEW_CANDIDATES = "review a search's candidates"
+    DECIDE_SEARCHES = "approve or deny searches"
+    READ_AUDIT_LOG = "read the audit log's entries"
+    MANAGE_ORGANISATION = "create agencies and networks"
+    #: act beyond one's own agency: every agency's people, entries and tokens
+    ACT_ON_EVERY_AGENCY = "act on every agency"
+
+
+#: The roles that hold each permission, in the order a refusal names them.
+ROLE_PERMISSIONS: dict[Permission, tuple[Role, ...]] = {
+    Permission.MANAGE_GALLERIES: (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN),
+    Permission.INGEST: (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN),
+    Permission.MAINTAIN_INDEX: (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN),
+    Permission.LIST_MODELS: (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN),
+    Permission.MANAGE_JOBS: (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN),
+    Permission.READ_SCHEMA: (Role.SYSTEM_ADMIN,),
+    Permission.MAKE_CHECKPOINT: (Role.AUDITOR, Role.SYSTEM_ADMIN),
+    Permission.VERIFY_LOG: (Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN),
+    Permission.COMPARE_FACES: (Role.INVESTIGATOR, Role.SUPERVISOR),
+    Permission.REVIEW_CANDIDATES: (Role.INVESTIGATOR, Role.SUPERVISOR),
+    Permission.DECIDE_SEARCHES: (Role.SUPERVISOR,),
+    Permission.READ_AUDIT_LOG: (Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN),
+    Permission.MANAGE_ORGANISATION: (Role.SYSTEM_ADMIN,),
+    Permission.ACT_ON_EVERY_AGENCY: (Role.SYSTEM_ADMIN,),
+}
+
+
+def may(actor: HoldsRoles, permission: Permission) -> bool:
+    """Does ``actor`` hold a role that carries ``permission``?"""
+    return any(actor.has(role) for role in ROLE_PERMISSIONS[permission])
+
+
+def needed_roles(permission: Permission) -> str:
+    """What a refusal says is missing: "needs gallery_admin or system_admin"."""
+    return "needs " + " or ".join(role.value for role in ROLE_PERMISSIONS[permission])
 
 
 def may_grant(actor: Actor, role: Role, agency_id: int) -> bool:
@@ -96,11 +169,11 @@ def role_change_problem(
 
 
 def may_approve_account(actor: Actor, requester_id: int, requester_agency_id: int) -> bool:
-    """A supervisor of the requester's agency who is not the requester."""
+    """A supervisor or the head of the requester's agency who is not the requester."""
     return (
         actor.user_id != requester_id
         and actor.agency_id == requester_agency_id
-        and actor.has(Role.SUPERVISOR)
+        and (actor.has(Role.SUPERVISOR) or actor.has(Role.AGENCY_HEAD))
     )
 
 
@@ -155,7 +228,7 @@ def may_read_account(actor: Actor, target_id: int, target_agency_id: int) -> boo
     return actor.user_id == target_id or may_read_accounts(actor, target_agency_id)
 
 
-def may_read_agency_searches(actor: Actor, agency_id: int) -> bool:
+def may_read_agency_searches(actor: Someone, agency_id: int) -> bool:
     """Every search of an agency, not only one's own: its investigators, supervisors, head
     and auditors (the people who may open any of its searches)."""
     return actor.agency_id == agency_id and any(
@@ -164,7 +237,19 @@ def may_read_agency_searches(actor: Actor, agency_id: int) -> bool:
     )
 
 
-def may_disclose_case(actor: Actor, agency_id: int, *, worked_on_it: bool) -> bool:
+def may_read_search(actor: Someone, requester_id: int, search_agency_id: int) -> bool:
+    """One search and its results: whoever asked for it, and the people of its agency who
+    ``may_read_agency_searches``."""
+    return actor.user_id == requester_id or may_read_agency_searches(actor, search_agency_id)
+
+
+def may_follow_up_search(actor: Someone, requester_id: int) -> bool:
+    """Run an approved search again or record its outcome (a search of the actor's agency):
+    whoever asked for it, or a supervisor."""
+    return actor.user_id == requester_id or actor.has(Role.SUPERVISOR)
+
+
+def may_disclose_case(actor: Someone, agency_id: int, *, worked_on_it: bool) -> bool:
     """A case of an agency, all of its searches: its supervisors, head and auditors, or an
     investigator of the agency who asked for one of the case's searches."""
     if actor.agency_id != agency_id:
@@ -199,6 +284,21 @@ def may_decide_search(actor: Actor, requester_id: int, search_agency_id: int) ->
         and actor.agency_id == search_agency_id
         and actor.has(Role.SUPERVISOR)
     )
+
+
+def may_reset_credentials(
+    actor: Actor, target_id: int, target_agency_id: int, target_roles: Iterable[str]
+) -> bool:
+    """A password or second-factor reset for someone else: the head of their agency or a
+    system admin; only a system admin for someone holding a platform role; nobody for
+    themselves."""
+    if actor.user_id == target_id:
+        return False
+    if actor.has(Role.SYSTEM_ADMIN):
+        return True
+    if any(Role(r) in PLATFORM_ROLES for r in target_roles):
+        return False
+    return actor.has(Role.AGENCY_HEAD) and actor.agency_id == target_agency_id
 
 
 def _operates_network_of(actor: Actor, agency_network_id: int | None) -> bool:

@@ -32,9 +32,12 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import (
     AGENCY_ROLES,
     Actor,
+    Permission,
+    may,
     may_approve_account,
     may_grant,
     may_suspend,
+    needed_roles,
     role_change_problem,
 )
 from facetrail.governance.credentials import Principal, Role
@@ -104,19 +107,6 @@ class NewAccount:
     account_type: str = "full"
     #: for requests: the supervisor who must approve
     supervisor: str | None = None
-
-
-def require(ctx: AppContext, actor: Principal, kind: str, subject: str, *roles: Role) -> None:
-    """Refuse (audited) unless ``actor`` holds one of ``roles``."""
-    if not actor.has_any(*roles):
-        names = " or ".join(r.value for r in roles)
-        refuse(
-            ctx,
-            actor.username,
-            kind,
-            subject,
-            PermissionDeniedError(f"needs {names}", subject=subject),
-        )
 
 
 def user_by_name(session: Session, username: str) -> User:
@@ -289,8 +279,8 @@ def create_network(ctx: AppContext, actor: Principal, name: str) -> None:
     """A new network of agencies: by a system admin. Audited, refusals too."""
     with action(ctx, actor.username, "network.create", name) as session:
         name = fields.check_name("network", name)
-        if not current_actor(session, actor).has(Role.SYSTEM_ADMIN):
-            raise PermissionDeniedError("needs system_admin", subject=name)
+        if not may(current_actor(session, actor), Permission.MANAGE_ORGANISATION):
+            raise PermissionDeniedError(needed_roles(Permission.MANAGE_ORGANISATION), subject=name)
         if session.scalar(select(Network.id).where(Network.name == name)) is not None:
             raise AccountExistsError("network exists", subject=name)
         session.add(Network(name=name))
@@ -308,8 +298,8 @@ def create_agency(
     by a system admin. Audited, refusals too."""
     with action(ctx, actor.username, "agency.create", name) as session:
         name = fields.check_name("agency", name)
-        if not current_actor(session, actor).has(Role.SYSTEM_ADMIN):
-            raise PermissionDeniedError("needs system_admin", subject=name)
+        if not may(current_actor(session, actor), Permission.MANAGE_ORGANISATION):
+            raise PermissionDeniedError(needed_roles(Permission.MANAGE_ORGANISATION), subject=name)
         if session.scalar(select(Agency.id).where(Agency.name == name)) is not None:
             raise AccountExistsError("agency exists", subject=name)
         network_id = None
@@ -335,7 +325,9 @@ def create_agency(
 def _visible_agency(session: Session, actor: Actor, name: str) -> Agency:
     """An agency the actor acts in: their own, or any for a system admin (others: not found)."""
     agency = session.scalar(select(Agency).where(Agency.name == name))
-    if agency is None or not (actor.has(Role.SYSTEM_ADMIN) or agency.id == actor.agency_id):
+    if agency is None or not (
+        may(actor, Permission.ACT_ON_EVERY_AGENCY) or agency.id == actor.agency_id
+    ):
         raise NotFoundError("no such agency", subject=name)
     return agency
 
@@ -468,10 +460,7 @@ def approve_account(ctx: AppContext, actor: Principal, username: str) -> None:
         user = visible_user(session, who, username)
         if actor.user_id == user.id:
             raise PermissionDeniedError("no one approves their own account", subject=username)
-        if not (
-            may_approve_account(who, user.id, user.agency_id)
-            or (who.has(Role.AGENCY_HEAD) and who.agency_id == user.agency_id)
-        ):
+        if not may_approve_account(who, user.id, user.agency_id):
             raise PermissionDeniedError("only a supervisor approves accounts", subject=username)
         if user.status != "requested":
             raise StateError(f"account is {user.status}, not requested", subject=username)

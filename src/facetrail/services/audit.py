@@ -24,6 +24,7 @@ from facetrail.config import Settings
 from facetrail.errors import AuditInputError, InvalidRequestError, SigningKeyUnavailableError
 from facetrail.governance import merkle
 from facetrail.governance.audit import AuditEvent, append, locked_head
+from facetrail.governance.authority import Permission
 from facetrail.governance.checkpoints import (
     PRIVATE_KEY,
     PUBLIC_KEY,
@@ -34,10 +35,10 @@ from facetrail.governance.checkpoints import (
     sign_checkpoint,
     write_vkey,
 )
-from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.credentials import Principal
 from facetrail.governance.note import VerifierKey
 from facetrail.governance.verify import VerifyReport, leaves, stored_checkpoints, verify_log
-from facetrail.services.accounts import require
+from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
 from facetrail.services.witness import push_checkpoint
 from facetrail.store.read_only import read_only_session
@@ -124,7 +125,7 @@ def make_checkpoint_for(ctx: AppContext, actor: Principal) -> Checkpoint:
     the serving process must hold the signing key (``SigningKeyUnavailableError`` otherwise,
     which is the normal answer where only the checkpointer holds it). Audit: the
     ``audit.checkpoint`` entry names the person."""
-    require(ctx, actor, "audit.checkpoint", "audit-log", Role.AUDITOR, Role.SYSTEM_ADMIN)
+    require(ctx, actor, "audit.checkpoint", "audit-log", Permission.MAKE_CHECKPOINT)
     return make_checkpoint(ctx, actor.username)
 
 
@@ -264,7 +265,7 @@ def audit_status(ctx: AppContext, actor: Principal) -> VerifyReport:
     """Verify the whole log as it stands (entries, checkpoints, records against entries), for
     the API and web app. Authorisation: auditors, agency heads and system admins. Audit:
     ``audit.verify`` with the result, after the check; a refusal as ``audit.verify.refused``."""
-    require(ctx, actor, "audit.verify", "audit", Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN)
+    require(ctx, actor, "audit.verify", "audit", Permission.VERIFY_LOG)
     with ctx.sessions() as session:
         report = verify_log(session, public_key(ctx))
     with ctx.transaction() as session:

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from facetrail.errors import InvalidRequestError, PermissionDeniedError
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.authority import Permission, may
+from facetrail.governance.credentials import Principal
 from facetrail.services.authorization import current_actor
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import action
@@ -56,14 +57,14 @@ def list_entries(ctx: AppContext, actor: Principal, query: AuditEntryQuery) -> l
     filters = {k: v for k, v in asdict(query).items() if v not in (None, 0)}
     with action(ctx, actor.username, "audit.read", "audit", filters) as session:
         who = current_actor(session, actor)
-        if not (who.has(Role.SYSTEM_ADMIN) or who.has(Role.AUDITOR) or who.has(Role.AGENCY_HEAD)):
+        if not may(who, Permission.READ_AUDIT_LOG):
             raise PermissionDeniedError(
                 "needs auditor, agency_head or system_admin", subject="audit"
             )
         if not 1 <= query.limit <= MAX_ENTRIES:
             raise InvalidRequestError(f"limit must be 1..{MAX_ENTRIES}", subject="limit")
         stmt = select(AuditEntryRow).where(AuditEntryRow.seq > query.after)
-        if not who.has(Role.SYSTEM_ADMIN):
+        if not may(who, Permission.ACT_ON_EVERY_AGENCY):
             people = select(User.username).where(User.agency_id == who.agency_id)
             stmt = stmt.where(AuditEntryRow.actor.in_(people))
         if query.actor:

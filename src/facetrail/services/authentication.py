@@ -34,7 +34,7 @@ from facetrail.errors import (
 )
 from facetrail.governance import credentials as cred
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.credentials import Role
+from facetrail.governance.authority import Permission, may
 from facetrail.governance.fields import check_token_name, check_username
 from facetrail.services.accounts import (
     Principal,
@@ -371,7 +371,9 @@ def revoke_token(ctx: AppContext, actor: Principal, token: str) -> None:
     is a refusal (someone else's token answers as not found)."""
     with ctx.transaction() as session:
         row = session.scalar(select(ApiToken).where(ApiToken.token_hash == cred.secret_hash(token)))
-        mine = row is not None and (row.user_id == actor.user_id or actor.has(Role.SYSTEM_ADMIN))
+        mine = row is not None and (
+            row.user_id == actor.user_id or may(actor, Permission.ACT_ON_EVERY_AGENCY)
+        )
         if row is not None and mine:
             row.revoked_at = utc_now()
             append(

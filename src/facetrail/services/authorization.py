@@ -3,7 +3,8 @@ decides on: the acting person as they are *now* (status and roles re-read, not t
 remembered when their token was checked), and things of other agencies answered as not found.
 
 Authorisation: this module is where services ask; it refuses nothing by itself except an
-actor whose account is no longer active (``AccountInactiveError``).
+actor whose account is no longer active (``AccountInactiveError``), and ``require``, which
+refuses (audited) an actor without a role carrying the permission asked for.
 """
 
 from __future__ import annotations
@@ -13,10 +14,17 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from facetrail.errors import AccountInactiveError, NotFoundError, RecordMismatchError
-from facetrail.governance.authority import Actor
+from facetrail.errors import (
+    AccountInactiveError,
+    NotFoundError,
+    PermissionDeniedError,
+    RecordMismatchError,
+)
+from facetrail.governance.authority import Actor, Permission, may, needed_roles
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.records import roles_problem
+from facetrail.services.context import AppContext
+from facetrail.services.unit_of_work import refuse
 from facetrail.store.schema import Agency, User, UserRole
 
 __all__ = [
@@ -25,6 +33,7 @@ __all__ = [
     "checked_roles",
     "current_actor",
     "inactive_reason",
+    "require",
     "roles_of",
     "utc_now",
     "visible_user",
@@ -95,6 +104,18 @@ def visible_user(session: Session, actor: Actor, username: str) -> User:
     """A user the actor may act on: of their own agency, or any for a system admin. Another
     agency's people answer as not found (saying "not your agency" would confirm they exist)."""
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not (actor.has(Role.SYSTEM_ADMIN) or user.agency_id == actor.agency_id):
+    if user is None or not (
+        may(actor, Permission.ACT_ON_EVERY_AGENCY) or user.agency_id == actor.agency_id
+    ):
         raise NotFoundError("no such user", subject=username)
     return user
+
+
+def require(
+    ctx: AppContext, actor: Principal, kind: str, subject: str, permission: Permission
+) -> None:
+    """Refuse (audited as ``<kind>.refused``) unless ``actor`` holds a role that carries
+    ``permission`` (``governance.authority.ROLE_PERMISSIONS``)."""
+    if not may(actor, permission):
+        error = PermissionDeniedError(needed_roles(permission), subject=subject)
+        refuse(ctx, actor.username, kind, subject, error)

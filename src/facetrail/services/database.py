@@ -17,8 +17,9 @@ from sqlalchemy import inspect
 
 from facetrail.config import Settings
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.credentials import Principal, Role
-from facetrail.services.accounts import require
+from facetrail.governance.authority import Permission
+from facetrail.governance.credentials import Principal
+from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
 from facetrail.store.db import make_engine
 from facetrail.store.migrations import HEAD
@@ -61,7 +62,7 @@ def schema_status(settings: Settings) -> SchemaStatus:
 def schema_status_for(ctx: AppContext, actor: Principal) -> SchemaStatus:
     """``schema_status`` for a signed-in system admin (the API); anyone else is refused
     (``db.status.refused``). Reading is not audited: it says nothing about anyone."""
-    require(ctx, actor, "db.status", "schema", Role.SYSTEM_ADMIN)
+    require(ctx, actor, "db.status", "schema", Permission.READ_SCHEMA)
     return schema_status(ctx.settings)
 
 

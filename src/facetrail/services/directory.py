@@ -29,6 +29,8 @@ from facetrail.errors import NotFoundError, PermissionDeniedError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import (
     Actor,
+    Permission,
+    may,
     may_read_account,
     may_read_accounts,
     may_read_agency,
@@ -122,7 +124,8 @@ def list_accounts(
     agency and username. By the agency's head, supervisors and auditors, or a system admin;
     another agency answers as not found (a network operator who may see it: refused). Audited
     as ``account.list`` with the usernames shown, refusals too."""
-    subject = agency or (actor.agency if not actor.has(Role.SYSTEM_ADMIN) else "accounts")
+    everyone = may(actor, Permission.ACT_ON_EVERY_AGENCY)
+    subject = agency or ("accounts" if everyone else actor.agency)
     with action(ctx, actor.username, "account.list", subject) as session:
         who = current_actor(session, actor)
         stmt = select(User, Agency.name).join(Agency, Agency.id == User.agency_id)
@@ -131,7 +134,7 @@ def list_accounts(
             if not may_read_accounts(who, row.id):
                 raise _accounts_refused(subject)
             stmt = stmt.where(User.agency_id == row.id)
-        elif not who.has(Role.SYSTEM_ADMIN):
+        elif not may(who, Permission.ACT_ON_EVERY_AGENCY):
             if not may_read_accounts(who, who.agency_id):
                 raise _accounts_refused(subject)
             stmt = stmt.where(User.agency_id == who.agency_id)

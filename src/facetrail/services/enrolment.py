@@ -19,7 +19,6 @@ their agency's head.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,8 +34,8 @@ from facetrail.errors import (
 )
 from facetrail.governance import credentials as cred
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import PLATFORM_ROLES, Actor, may_reinstate
-from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.authority import may_reinstate, may_reset_credentials
+from facetrail.governance.credentials import Principal
 from facetrail.services.accounts import Enrolment, principal_of, refuse, send_enrol_code
 from facetrail.services.authentication import (
     SESSION_TOKEN_LIFETIME,
@@ -270,18 +269,6 @@ def _revoke_tokens(session: Session, user_id: int, at: datetime) -> None:
 # --- repairs by someone else ------------------------------------------------------------
 
 
-def _may_reset(actor: Actor, target: User, target_roles: Iterable[str]) -> bool:
-    """The head of the person's agency or a system admin; only a system admin for someone
-    holding a platform role; nobody for themselves."""
-    if actor.user_id == target.id:
-        return False
-    if actor.has(Role.SYSTEM_ADMIN):
-        return True
-    if any(Role(r) in PLATFORM_ROLES for r in target_roles):
-        return False
-    return actor.has(Role.AGENCY_HEAD) and actor.agency_id == target.agency_id
-
-
 def _tell(session: Session, user: User, subject: str, body: str) -> None:
     notify_users(session, [user.id], subject, body)
     notify_head(session, user.agency_id, subject, body)
@@ -324,12 +311,13 @@ def reset_password(
     """A one-time password for someone who lost theirs, to hand to them: it works for 72
     hours and only to set their own password (their second factor is still needed), so the
     one who reset it never learns the password they choose. Every token of theirs is revoked.
-    By the head of their agency or a system admin (see ``_may_reset``). Audited
+    By the head of their agency or a system admin
+    (``governance.authority.may_reset_credentials``). Audited
     (``account.password.reset``), refusals too."""
     with action(ctx, actor.username, "account.password.reset", username) as session:
         who = current_actor(session, actor)
         user = visible_user(session, who, username)
-        if not _may_reset(who, user, roles_of(session, user.id)):
+        if not may_reset_credentials(who, user.id, user.agency_id, roles_of(session, user.id)):
             raise PermissionDeniedError(
                 "only the agency's head or a system admin resets a password", subject=username
             )
@@ -359,12 +347,13 @@ def reset_second_factor(ctx: AppContext, actor: Principal, username: str, reason
     """After verifying the person (who lost their authenticator and recovery codes): their
     TOTP secret and recovery codes are deleted and every token revoked; they enrol a new one
     at their next sign-in with the enrolment code mailed to them alone (not to the one who
-    reset it). By the head of their agency or a system admin (see ``_may_reset``).
+    reset it). By the head of their agency or a system admin
+    (``governance.authority.may_reset_credentials``).
     Audited (``account.mfa.reset``), refusals too."""
     with action(ctx, actor.username, "account.mfa.reset", username) as session:
         who = current_actor(session, actor)
         user = visible_user(session, who, username)
-        if not _may_reset(who, user, roles_of(session, user.id)):
+        if not may_reset_credentials(who, user.id, user.agency_id, roles_of(session, user.id)):
             raise PermissionDeniedError(
                 "only the agency's head or a system admin resets a second factor",
                 subject=username,

@@ -23,9 +23,10 @@ from facetrail.errors import (
 )
 from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.authority import Permission
+from facetrail.governance.credentials import Principal
 from facetrail.models.registry import get_pack
-from facetrail.services.accounts import require
+from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import Face, Gallery, Image, IngestFailure, Source, TemplateRow
@@ -80,7 +81,7 @@ def create_gallery(ctx: AppContext, actor: Principal, request: CreateGalleryRequ
     of ``governance.fields``. Audit: ``gallery.create``, written with the gallery; any refusal
     (role, a name breaking the rules, a name taken) as ``gallery.create.refused``.
     """
-    require(ctx, actor, "gallery.create", _shown(request.name), *_ADMINS)
+    require(ctx, actor, "gallery.create", _shown(request.name), Permission.MANAGE_GALLERIES)
     with action(ctx, actor.username, "gallery.create", _shown(request.name)) as session:
         name = fields.check_gallery_name(request.name)
         description = fields.check_free_text("description", request.description)
@@ -109,7 +110,7 @@ def add_source(ctx: AppContext, actor: Principal, request: CreateSourceRequest) 
     ``gallery.source.add.refused``.
     """
     subject = f"{_shown(request.gallery)}/{_shown(request.name)}"
-    require(ctx, actor, "gallery.source.add", subject, *_ADMINS)
+    require(ctx, actor, "gallery.source.add", subject, Permission.MANAGE_GALLERIES)
     with action(ctx, actor.username, "gallery.source.add", subject) as session:
         name = fields.check_source_name(request.name)
         kind = fields.check_name("kind", request.kind)
@@ -159,9 +160,6 @@ def add_source(ctx: AppContext, actor: Principal, request: CreateSourceRequest) 
             ),
         )
     return next(s for s in show_gallery(ctx, gallery_name).sources if s.name == name)
-
-
-_ADMINS = (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
 
 
 def _shown(text: str) -> str:

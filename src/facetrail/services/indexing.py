@@ -25,14 +25,15 @@ from sqlalchemy.orm import Session
 
 from facetrail.errors import IndexIntegrityError, VectorIndexError
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.authority import Permission
+from facetrail.governance.credentials import Principal
 from facetrail.index.base import Ids, VectorIndex, Vectors
 from facetrail.index.faiss_index import FaissIndex, set_threads
 from facetrail.index.files import Fingerprint, IndexDamage, IndexFiles
 from facetrail.index.reconcile import Rescored, disagreeing_vectors, reconcile, rescore
 from facetrail.models.registry import get_pack
 from facetrail.pipeline.faces import PLAIN
-from facetrail.services.accounts import require
+from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
 from facetrail.services.galleries import get_gallery_row
 from facetrail.store.schema import Gallery, TemplateRow
@@ -259,7 +260,7 @@ def rebuild_index(ctx: AppContext, actor: Principal, gallery_name: str) -> Index
 
     Gallery admins and system admins; refusals and the rebuild are audited.
     """
-    require(ctx, actor, "index.rebuild", gallery_name, Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
+    require(ctx, actor, "index.rebuild", gallery_name, Permission.MAINTAIN_INDEX)
     with ctx.sessions() as session:
         gallery = get_gallery_row(session, gallery_name)
         ctx.indexes.pop(gallery.id, None)
@@ -323,7 +324,7 @@ def check_index_for(ctx: AppContext, actor: Principal, gallery_name: str) -> Ind
 
     Gallery admins and system admins; a refusal is ``index.check.refused``, the check itself
     ``index.check`` with what had to change (counts, never vectors or ids)."""
-    require(ctx, actor, "index.check", gallery_name, Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
+    require(ctx, actor, "index.check", gallery_name, Permission.MAINTAIN_INDEX)
     report = check_index(ctx, gallery_name, actor=actor.username)
     details = {
         "entries": report.entries,

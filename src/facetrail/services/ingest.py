@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 
 from facetrail.errors import FacetrailError
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.authority import Permission
+from facetrail.governance.credentials import Principal
 from facetrail.imaging.intake import open_regular_file
 from facetrail.pipeline.batch import ImageJob, ImageResult, analyse_files
 from facetrail.pipeline.faces import PLAIN
@@ -40,7 +41,7 @@ from facetrail.services._ingest_files import (
     rel_name,
     shown,
 )
-from facetrail.services.accounts import require
+from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
 from facetrail.services.galleries import get_gallery_row, get_source_row
 from facetrail.services.indexing import add_to_index, open_index
@@ -96,7 +97,7 @@ def ingest(
     summary's failures; a refused request (role, a manifest row outside the folder, no such
     folder) as ``gallery.ingest.refused``.
     """
-    require(ctx, actor, "gallery.ingest", request.gallery, Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
+    require(ctx, actor, "gallery.ingest", request.gallery, Permission.INGEST)
     started = time.perf_counter()
     with ctx.sessions() as session:
         gallery = get_gallery_row(session, request.gallery)

@@ -32,7 +32,8 @@ from facetrail.errors import (
     StateError,
 )
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.authority import Permission, may, needed_roles
+from facetrail.governance.credentials import Principal
 from facetrail.services.accounts import principal_of, refuse
 from facetrail.services.authorization import as_utc, current_actor, utc_now
 from facetrail.services.context import AppContext
@@ -55,7 +56,6 @@ __all__ = [
 
 #: A running job with no heartbeat for this long is taken to have lost its worker.
 STALE_AFTER = timedelta(seconds=60)
-_ADMINS = (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
 
 
 @dataclass(frozen=True)
@@ -111,9 +111,8 @@ def _info(session: Session, row: JobRow) -> JobInfo:
 
 
 def _need_admin(session: Session, actor: Principal, subject: str) -> None:
-    who = current_actor(session, actor)
-    if not any(who.has(role) for role in _ADMINS):
-        raise PermissionDeniedError("needs gallery_admin or system_admin", subject=subject)
+    if not may(current_actor(session, actor), Permission.MANAGE_JOBS):
+        raise PermissionDeniedError(needed_roles(Permission.MANAGE_JOBS), subject=subject)
 
 
 def submit_ingest(ctx: AppContext, actor: Principal, request: IngestJobRequest) -> JobInfo:
@@ -144,13 +143,13 @@ def submit_ingest(ctx: AppContext, actor: Principal, request: IngestJobRequest) 
 
 def list_jobs(ctx: AppContext, actor: Principal) -> list[JobInfo]:
     """Every job, newest first, for gallery admins and system admins (refusals audited)."""
-    if not actor.has_any(*_ADMINS):
+    if not may(actor, Permission.MANAGE_JOBS):
         refuse(
             ctx,
             actor.username,
             "job.list",
             "jobs",
-            PermissionDeniedError("needs gallery_admin or system_admin", subject="jobs"),
+            PermissionDeniedError(needed_roles(Permission.MANAGE_JOBS), subject="jobs"),
         )
     with ctx.sessions() as session:
         rows = session.scalars(select(JobRow).order_by(JobRow.id.desc())).all()
@@ -162,11 +161,11 @@ def get_job(ctx: AppContext, actor: Principal, job_id: int) -> JobInfo:
     subject = f"job:{job_id}"
     with ctx.sessions() as session:
         row = session.get(JobRow, job_id)
-        if row is not None and actor.has_any(*_ADMINS):
+        if row is not None and may(actor, Permission.MANAGE_JOBS):
             return _info(session, row)
     problem: FacetrailError = (
-        PermissionDeniedError("needs gallery_admin or system_admin", subject=subject)
-        if not actor.has_any(*_ADMINS)
+        PermissionDeniedError(needed_roles(Permission.MANAGE_JOBS), subject=subject)
+        if not may(actor, Permission.MANAGE_JOBS)
         else NotFoundError("no such job", subject=subject)
     )
     refuse(ctx, actor.username, "job.view", subject, problem)

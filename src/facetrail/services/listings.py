@@ -27,11 +27,13 @@ from sqlalchemy import ColumnElement, case, func, select
 from facetrail.errors import InvalidRequestError, PermissionDeniedError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import (
+    Permission,
+    may,
     may_decide_search,
     may_disclose_case,
     may_read_agency_searches,
 )
-from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.credentials import Principal
 from facetrail.governance.records import search_problem
 from facetrail.services.authorization import as_utc, current_actor
 from facetrail.services.context import AppContext
@@ -129,7 +131,7 @@ def approval_queue(ctx: AppContext, actor: Principal) -> list[PendingSearch]:
     supervisors only; audited as ``search.queue`` (the ids shown), refusals too."""
     with action(ctx, actor.username, "search.queue", actor.agency) as session:
         who = current_actor(session, actor)
-        if not who.has(Role.SUPERVISOR):
+        if not may(who, Permission.DECIDE_SEARCHES):
             raise PermissionDeniedError("only supervisors decide searches", subject=actor.username)
         rows = session.execute(
             select(SearchRecord, User.username)

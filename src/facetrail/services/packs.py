@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facetrail.config import Settings
-from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.authority import Permission
+from facetrail.governance.credentials import Principal
 from facetrail.models.registry import FileStatus, file_status, list_packs, register_pack
-from facetrail.services.accounts import require
+from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
 
 
@@ -55,7 +56,7 @@ def list_pack_status_for(
     """``list_pack_status`` for a signed-in person (the API): gallery admins, who choose a
     gallery's pack, and system admins. A refusal is ``models.list.refused``; reading is not
     audited (no person's data is in it)."""
-    require(ctx, actor, "models.list", "models", Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
+    require(ctx, actor, "models.list", "models", Permission.LIST_MODELS)
     return list_pack_status(ctx.settings, check_hash=check_hash)
 
 

@@ -18,7 +18,7 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Principal
 from facetrail.services._matching import crop
 from facetrail.services.context import AppContext
-from facetrail.services.results import _check_readable
+from facetrail.services.results import check_readable
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import SearchRecord
 
@@ -35,7 +35,7 @@ def probe_crop(ctx: AppContext, actor: Principal, search_id: int, probe_index: i
     is; audited as ``search.probe_view`` (refusals too); a search not run yet, a probe it does
     not have and one whose image retention deleted answer not found, the last as ``PURGED``."""
     subject = f"search:{search_id}"
-    _check_readable(ctx, actor, search_id, _KIND)
+    check_readable(ctx, actor, search_id, _KIND)
     with action(ctx, actor.username, _KIND, subject, {"probe": probe_index}) as session:
         record = session.get(SearchRecord, search_id)
         if record is None:  # erased since it was checked
@@ -53,7 +53,7 @@ def probes_kept(ctx: AppContext, actor: Principal, search_id: int) -> bool:
     them), so that a page offers their crops or says they are gone. Read as the search is
     (refusals audited as ``search.probe_view.refused``); not an entry of its own: it shows
     nothing of a probe, and the page that asks has recorded its ``search.view``."""
-    _check_readable(ctx, actor, search_id, _KIND)
+    check_readable(ctx, actor, search_id, _KIND)
     with ctx.sessions() as session:
         record = session.get(SearchRecord, search_id)
         return record is not None and not record.probes_purged

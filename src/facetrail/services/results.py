@@ -17,17 +17,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
+    FacetrailError,
     NotFoundError,
     PermissionDeniedError,
 )
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.authority import Permission, may, may_read_search
+from facetrail.governance.credentials import Principal
 from facetrail.models.calibration import false_match_rate
 from facetrail.services._matching import crop
 from facetrail.services.accounts import (
     as_utc,
     refuse,
 )
+from facetrail.services.authorization import current_actor
 from facetrail.services.context import AppContext
 from facetrail.services.search_model import (
     Candidate,
@@ -46,17 +49,21 @@ from facetrail.store.schema import (
 )
 
 
-def _may_read(actor: Principal, record: SearchRecord) -> bool:
-    return actor.user_id == record.requester_id or (
-        actor.agency_id == record.agency_id
-        and actor.has_any(Role.SUPERVISOR, Role.INVESTIGATOR, Role.AGENCY_HEAD, Role.AUDITOR)
-    )
-
-
-def _check_readable(ctx: AppContext, actor: Principal, search_id: int, kind: str) -> None:
+def check_readable(ctx: AppContext, actor: Principal, search_id: int, kind: str) -> None:
+    """Refuse, audited as ``<kind>.refused``, unless the actor as they are now may read the
+    search (``governance.authority.may_read_search``)."""
+    inactive: FacetrailError | None = None
     with ctx.sessions() as session:
         record = session.get(SearchRecord, search_id)
-        readable = record is not None and _may_read(actor, record)
+        try:
+            who = current_actor(session, actor)
+            readable = record is not None and may_read_search(
+                who, record.requester_id, record.agency_id
+            )
+        except FacetrailError as error:  # suspended since the token was checked
+            inactive, readable = error, False
+    if inactive is not None:
+        refuse(ctx, actor.username, kind, f"search:{search_id}", inactive)
     if not readable:
         # Another agency's search answers exactly as a missing one (never "not yours").
         refuse(
@@ -72,7 +79,7 @@ def get_search(
     ctx: AppContext, actor: Principal, search_id: int, *, include_crops: bool = True
 ) -> SearchResult:
     """A stored search and its candidates; every view is an audit entry."""
-    _check_readable(ctx, actor, search_id, "search.view")
+    check_readable(ctx, actor, search_id, "search.view")
     with ctx.transaction() as session:
         append(session, AuditEvent(actor.username, "search.view", f"search:{search_id}"))
     return load_result(ctx, actor, search_id, include_crops=include_crops)
@@ -201,7 +208,7 @@ def _viewed_candidate(
             f"candidate:{candidate_id}",
             NotFoundError("no such candidate", subject=f"candidate:{candidate_id}"),
         )
-    _check_readable(ctx, actor, row.search_id, kind)
+    check_readable(ctx, actor, row.search_id, kind)
     with ctx.transaction() as session:
         append(
             session,
@@ -217,7 +224,7 @@ def _viewed_candidate(
 
 def export_search(ctx: AppContext, actor: Principal, search_id: int) -> dict[str, Any]:
     """The search, its candidates (without images) and reviews as JSON-able data; audited."""
-    _check_readable(ctx, actor, search_id, "search.export")
+    check_readable(ctx, actor, search_id, "search.export")
     with ctx.transaction() as session:
         entry = append(session, AuditEvent(actor.username, "search.export", f"search:{search_id}"))
     result = load_result(ctx, actor, search_id, include_crops=False)
@@ -228,7 +235,7 @@ def export_search(ctx: AppContext, actor: Principal, search_id: int) -> dict[str
 
 def pending_searches(ctx: AppContext, actor: Principal) -> list[SearchResult]:
     """Searches of the actor's agency that wait for a supervisor's decision."""
-    if not actor.has(Role.SUPERVISOR):
+    if not may(actor, Permission.DECIDE_SEARCHES):
         refuse(
             ctx,
             actor.username,

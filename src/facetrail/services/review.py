@@ -33,7 +33,8 @@ from facetrail.errors import (
     StateError,
 )
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.authority import Permission, may, may_disclose_case, may_follow_up_search
+from facetrail.governance.credentials import Principal
 from facetrail.governance.fields import check_case_number, check_free_text
 from facetrail.governance.records import review_problem
 from facetrail.services.accounts import refuse
@@ -103,7 +104,7 @@ def review_candidate(
                 select(Review).where(Review.candidate_id == candidate_id).order_by(Review.stage)
             )
         )
-        if not (who.has(Role.INVESTIGATOR) or who.has(Role.SUPERVISOR)):
+        if not may(who, Permission.REVIEW_CANDIDATES):
             raise PermissionDeniedError(
                 "only investigators and supervisors of the search's agency review", subject=subject
             )
@@ -178,7 +179,7 @@ def record_outcome(
         if record is None or record.agency_id != who.agency_id:
             raise NotFoundError("no such search", subject=subject)
         confirmed = _confirmed(session, record)
-        if actor.user_id != record.requester_id and not who.has(Role.SUPERVISOR):
+        if not may_follow_up_search(who, record.requester_id):
             raise PermissionDeniedError(
                 "only the requester or a supervisor of the agency records the outcome",
                 subject=subject,
@@ -243,7 +244,7 @@ def case_disclosure(ctx: AppContext, actor: Principal, case_number: str) -> Disc
             )
         )
         worked = any(r.requester_id == actor.user_id for r in records)
-        allowed = worked or actor.has_any(Role.SUPERVISOR, Role.AGENCY_HEAD, Role.AUDITOR)
+        allowed = may_disclose_case(actor, actor.agency_id, worked_on_it=worked)
     if not allowed:
         refuse(
             ctx,

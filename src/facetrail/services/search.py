@@ -33,7 +33,7 @@ from facetrail.errors import (
 )
 from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import may_decide_search
+from facetrail.governance.authority import may_decide_search, may_follow_up_search
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.records import search_problem
 from facetrail.services._matching import GalleryRun, search_gallery
@@ -238,7 +238,7 @@ def run_approved(ctx: AppContext, actor: Principal, search_id: int) -> SearchRes
         record = session.get(SearchRecord, search_id)
         if record is None or record.agency_id != who.agency_id:
             raise NotFoundError("no such search", subject=subject)
-        if record.requester_id != who.user_id and not who.has(Role.SUPERVISOR):
+        if not may_follow_up_search(who, record.requester_id):
             raise PermissionDeniedError(
                 "only the requester or a supervisor runs it again", subject=subject
             )

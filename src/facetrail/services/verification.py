@@ -15,7 +15,8 @@ from facetrail.errors import (
     PermissionDeniedError,
 )
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.authority import Permission, may
+from facetrail.governance.credentials import Principal
 from facetrail.models.calibration import FalseMatchEstimate, false_match_rate
 from facetrail.services._matching import probe_template
 from facetrail.services.accounts import (
@@ -53,7 +54,7 @@ def verify(ctx: AppContext, actor: Principal, request: VerifyRequest) -> VerifyR
 
     Needs an investigator or supervisor; every comparison is audited.
     """
-    if not actor.has_any(Role.INVESTIGATOR, Role.SUPERVISOR):
+    if not may(actor, Permission.COMPARE_FACES):
         refuse(
             ctx,
             actor.username,
