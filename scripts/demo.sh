@@ -79,7 +79,7 @@ fi
 "$FT" policy show "$AGENCY" --json | "$PY" -c 'import json, sys
 p = json.load(sys.stdin)["policy"]
 sys.exit(0 if "demo" in p["galleries"] and p["approval"] == "never" else 1)' ||
-  "$FT" policy set "$AGENCY" --galleries demo --approval never \
+  "$FT" policy set "$AGENCY" --gallery demo --approval never \
     --reason "demo: the investigator searches the LFW demo gallery"
 
 login ivy "$investigator"

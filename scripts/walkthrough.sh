@@ -95,7 +95,7 @@ quiet gallery ingest "$photos" --gallery bookings --source sheriff --workers 1 -
 echo "(gallery 'bookings': $(ls "$photos" | wc -l) booking photos)" >&2
 
 login hana
-ft policy set county --galleries bookings --approval listed --approval-offenses homicide \
+ft policy set county --gallery bookings --approval listed --approval-offense homicide \
   --daily-limit 5 --reason "bookings for serious cases; homicide needs prior approval"
 
 login ivy
@@ -121,7 +121,7 @@ login ian
 ft searches review "$cand" --decision possible_match --note "independent: nose and hairline agree"
 login ivy
 ft searches outcome 1 lead --note "interview at the address on file"
-ft case disclose 2026-000123 --out "$WORK/disclosure.json"
+ft cases disclose 2026-000123 --out "$WORK/disclosure.json"
 login hana
 ft inbox
 ft audit checkpoint

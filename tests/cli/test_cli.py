@@ -18,7 +18,7 @@ def _investigator_on(term: Terminal, gallery: str = "g") -> None:
         "policy",
         "set",
         OPERATORS,
-        "--galleries",
+        "--gallery",
         gallery,
         "--approval",
         "never",

@@ -131,9 +131,9 @@ def test_searches_cases_and_the_approval_queue(term: Terminal, face_jpeg: bytes)
     term.account("ian", "county", "investigator")
     term.account("tom", "town", "investigator", "supervisor")
     term("gallery", "create", "g")
-    term("policy", "set", "town", "--galleries", "g", "--reason", "town searches g")
+    term("policy", "set", "town", "--gallery", "g", "--reason", "town searches g")
     term.login("hana")
-    term("policy", "set", "county", "--galleries", "g", "--reason", "county searches g")
+    term("policy", "set", "county", "--gallery", "g", "--reason", "county searches g")
     probe = term.home.parent / "lobby-camera.jpg"
     probe.write_bytes(face_jpeg)
 

@@ -32,7 +32,7 @@ def test_case_from_policy_to_disclosure(term: Terminal, tmp_path: Path) -> None:
 
     term.login("hana")
     reason = "bookings for serious cases, with approval"
-    term("policy", "set", AGENCY, "--galleries", "g", "--approval", "always", "--reason", reason)
+    term("policy", "set", AGENCY, "--gallery", "g", "--approval", "always", "--reason", reason)
     shown: Any = term.json("policy", "show")
     assert shown["version"] == 2 and shown["policy"]["galleries"] == ["g"]
     assert shown["policy"]["approval"] == "always" and shown["policy"]["second_reviewer"]

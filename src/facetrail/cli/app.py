@@ -38,15 +38,10 @@ eval_app = typer.Typer(
     help="Measure accuracy with the product's own pipeline.", no_args_is_help=True
 )
 models_app = typer.Typer(help="Model packs: list, check, register.", invoke_without_command=True)
-app.add_typer(gallery_app, name="gallery")
-app.add_typer(index_app, name="index")
-app.add_typer(eval_app, name="eval")
 audit_app = typer.Typer(
     help="The tamper-evident audit log: entries, verify, prove, checkpoint, export.",
     no_args_is_help=True,
 )
-app.add_typer(models_app, name="models")
-app.add_typer(audit_app, name="audit")
 searches_app = typer.Typer(
     help="Stored searches: list, pending, approve, show, review, close as a lead, export.",
     no_args_is_help=True,
@@ -68,20 +63,39 @@ account_app = typer.Typer(
 db_app = typer.Typer(
     help="The database's schema: status, upgrade (migrations).", no_args_is_help=True
 )
-app.add_typer(db_app, name="db")
-app.add_typer(searches_app, name="searches")
-app.add_typer(case_app, name="case")
-app.add_typer(policy_app, name="policy")
-app.add_typer(agency_app, name="agency")
-app.add_typer(network_app, name="network")
-app.add_typer(account_app, name="account")
 token_app = typer.Typer(help="Named API tokens: create, list, revoke.", no_args_is_help=True)
-app.add_typer(token_app, name="token")
 jobs_app = typer.Typer(
     help="Background jobs (ingestions asked for over the API): list, show, cancel.",
     no_args_is_help=True,
 )
-app.add_typer(jobs_app, name="jobs")
+
+# One naming scheme: a group that holds many things of a kind is named in the plural
+# (kubectl's "get pods"), its singular works too, unlisted; a group about one thing (the audit
+# log, the database, the evaluation, a gallery's index, an agency's policy) is singular.
+_COLLECTIONS = (
+    (account_app, "accounts", "account"),
+    (agency_app, "agencies", "agency"),
+    (case_app, "cases", "case"),
+    (gallery_app, "galleries", "gallery"),
+    (jobs_app, "jobs", "job"),
+    (models_app, "models", "model"),
+    (network_app, "networks", "network"),
+    (searches_app, "searches", None),  # "search" is the command that searches
+    (token_app, "tokens", "token"),
+)
+_TOPICS = (
+    (audit_app, "audit"),
+    (db_app, "db"),
+    (eval_app, "eval"),
+    (index_app, "index"),
+    (policy_app, "policy"),
+)
+for group, plural, singular in _COLLECTIONS:
+    app.add_typer(group, name=plural)
+    if singular is not None:
+        app.add_typer(group, name=singular, hidden=True)
+for group, name in _TOPICS:
+    app.add_typer(group, name=name)
 
 
 def _print_version(value: bool) -> None:

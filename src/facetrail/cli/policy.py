@@ -13,7 +13,20 @@ from facetrail.cli.render import console, print_json
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services import policy as policy_service
 
-ListOpt = Annotated[str | None, typer.Option(help="Comma-separated; replaces the current list.")]
+
+def _list_option(flag: str, what: str) -> Any:
+    return typer.Option(
+        flag,
+        help=f"{what} (repeatable; replaces the current list; once with '' empties it).",
+    )
+
+
+GalleriesOpt = Annotated[list[str] | None, _list_option("--gallery", "A gallery it may search")]
+OffensesOpt = Annotated[list[str] | None, _list_option("--offense", "An offense it may search for")]
+ApprovalOffensesOpt = Annotated[
+    list[str] | None,
+    _list_option("--approval-offense", "An offense whose searches need prior approval"),
+]
 
 
 def _info_json(info: policy_service.PolicyInfo) -> dict[str, Any]:
@@ -71,8 +84,9 @@ def policy_history(agency: str, as_json: JsonOpt = False) -> None:
     console.print(table)
 
 
-def _names(value: str | None) -> list[str] | None:
-    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+def _names(values: list[str] | None) -> list[str] | None:
+    """A repeatable option's values as the new list (None: not given, keep the current)."""
+    return None if values is None else [v.strip() for v in values if v.strip()]
 
 
 @policy_app.command("set")
@@ -81,12 +95,12 @@ def policy_set(
     reason: Annotated[
         str, typer.Option(help="Why the policy changes (recorded, told to the head).")
     ],
-    galleries: ListOpt = None,
-    offenses: ListOpt = None,
+    galleries: GalleriesOpt = None,
+    offenses: OffensesOpt = None,
     approval: Annotated[
         ApprovalMode | None, typer.Option(help="When a supervisor must approve a search first.")
     ] = None,
-    approval_offenses: ListOpt = None,
+    approval_offenses: ApprovalOffensesOpt = None,
     second_reviewer: Annotated[
         bool | None, typer.Option(help="Whether a second person reviews each candidate.")
     ] = None,

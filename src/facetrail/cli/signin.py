@@ -308,7 +308,7 @@ def account_reset_password(username: str, reason: ReasonOpt, as_json: JsonOpt = 
     console.print(
         f"one-time password for {escape(username)}: {issued.password}\n"
         f"valid until {issued.expires_at}; they set their own with "
-        f"'facetrail account password {escape(username)} --code CODE'"
+        f"'facetrail accounts password {escape(username)} --code CODE'"
     )
 
 

@@ -241,7 +241,7 @@ def _active(now: datetime) -> Callable[[User], FacetrailError | None]:
             return problem
         if user.password_expires_at is not None:
             return PasswordChangeRequiredError(
-                "set your own password first: 'facetrail account password'",
+                "set your own password first: 'facetrail accounts password'",
                 subject=user.username,
             )
         return None
