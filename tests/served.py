@@ -53,16 +53,21 @@ def facetrail(
 
 @contextmanager
 def served(
-    home: Path, *args: str, env: dict[str, str] | None = None, ready_within: float = 90
+    home: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    ready_within: float = 90,
+    until_ready: bool = True,
 ) -> Iterator[str]:
     """``facetrail serve --port P *args`` on ``home``; yields its base URL once /ready says
-    200. Fails, with the server's output, if it exits or is not ready in time. Its output goes
-    to a file (a pipe nobody reads would stall a busy server once full)."""
+    200 (``until_ready=False``: once /ready answers at all, 503 included). Fails, with the
+    server's output, if it exits or is not ready in time. Its output goes to a file (a pipe
+    nobody reads would stall a busy server once full)."""
     port = free_port()
     with tempfile.TemporaryFile() as log:
         server = facetrail(home, "serve", "--port", str(port), *args, env=env, output=log)
         try:
-            _wait_ready(server, f"http://127.0.0.1:{port}", ready_within, log)
+            _wait_ready(server, f"http://127.0.0.1:{port}", ready_within, log, until_ready)
             yield f"http://127.0.0.1:{port}"
         finally:
             if server.poll() is None:
@@ -74,11 +79,13 @@ def served(
                     server.wait()
 
 
-def _wait_ready(server: subprocess.Popen[bytes], base: str, within: float, log: IO[bytes]) -> None:
+def _wait_ready(
+    server: subprocess.Popen[bytes], base: str, within: float, log: IO[bytes], ready: bool
+) -> None:
     deadline = time.monotonic() + within
     while True:
         try:
-            if get_json(f"{base}/ready")[0] == 200:
+            if get_json(f"{base}/ready")[0] == 200 or not ready:
                 return
         except (ConnectionError, urllib.error.URLError):
             pass

@@ -22,6 +22,18 @@ def test_serve_answers_on_loopback_and_stops(tmp_path: Path) -> None:
         assert status == 401 and body["code"] == "not_logged_in"
 
 
+def test_a_worker_that_cannot_load_its_models_is_not_ready(tmp_path: Path) -> None:
+    """A served worker loads its model packs before it takes requests; one it cannot load
+    keeps /ready at 503, naming the pack, while /health still answers."""
+    home = tmp_path / "home"
+    AppContext.open(Settings(home=home)).close()
+    with served(home, env={"FACETRAIL_DEFAULT_PACK": "no-such-pack"}, until_ready=False) as base:
+        status, body = get_json(f"{base}/ready")
+        assert status == 503 and body["code"] == "models_unavailable", body
+        assert "no-such-pack" in str(body["detail"])
+        assert get_json(f"{base}/health")[0] == 200
+
+
 @pytest.mark.skipif(
     ON_POSTGRES,
     reason="the no-home check looks for the home's SQLite file; with a database URL the "

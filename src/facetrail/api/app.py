@@ -34,6 +34,7 @@ from facetrail.config import Settings, get_settings
 from facetrail.errors import ImageTooLargeError
 from facetrail.services.context import AppContext
 from facetrail.services.indexing import use_search_threads
+from facetrail.services.packs import warm_pipelines
 
 __all__ = ["create_app"]
 
@@ -54,6 +55,9 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
             # A served worker: its parallelism is the worker processes (facetrail serve).
             use_search_threads(app.state.ctx.settings.threads or 1)
         app.state.limits = RateLimits.configured(app.state.ctx)
+        # A served worker loads the model packs its galleries use before it takes requests,
+        # so the first search is not the one that waits for them (``/ready`` says if one failed).
+        app.state.model_problems = warm_pipelines(app.state.ctx) if own else {}
         # Background work runs in a served worker, not in an app a test or caller shares.
         background = own and app.state.ctx.settings.background_work
         scheduler = start_background(app.state.ctx) if background else None

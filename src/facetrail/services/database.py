@@ -30,6 +30,7 @@ __all__ = [
     "UpgradeReport",
     "schema_status",
     "schema_status_for",
+    "served_schema_status",
     "upgrade_database",
 ]
 
@@ -57,6 +58,13 @@ def schema_status(settings: Settings) -> SchemaStatus:
             return SchemaStatus(revision_of(connection), HEAD, exists)
     finally:
         engine.dispose()
+
+
+def served_schema_status(ctx: AppContext) -> SchemaStatus:
+    """``schema_status`` through an open context's own pool (readiness probes: no new engine)."""
+    with ctx.engine.connect() as connection:
+        exists = bool(inspect(connection).get_table_names())
+        return SchemaStatus(revision_of(connection), HEAD, exists)
 
 
 def schema_status_for(ctx: AppContext, actor: Principal) -> SchemaStatus:

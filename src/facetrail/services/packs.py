@@ -10,12 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+
 from facetrail.config import Settings
+from facetrail.errors import FacetrailError
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.models.registry import FileStatus, file_status, list_packs, register_pack
 from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
+from facetrail.store.schema import Gallery
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,17 @@ def list_pack_status_for(
 def register(settings: Settings, directory: Path) -> PackStatus:
     pack = register_pack(directory, settings.home)
     return next(p for p in list_pack_status(settings) if p.name == pack.name)
+
+
+def warm_pipelines(ctx: AppContext) -> dict[str, str]:
+    """Load the model pack of every gallery, and the default pack, into ``ctx`` (a served
+    worker does it before it takes requests). Returns {pack: why it could not be loaded}."""
+    with ctx.sessions() as session:
+        packs = set(session.scalars(select(Gallery.pack).distinct()))
+    problems = {}
+    for pack in sorted(packs | {ctx.settings.default_pack}):
+        try:
+            ctx.pipeline(pack)
+        except (FacetrailError, OSError) as exc:
+            problems[pack] = str(exc)
+    return problems

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
-from sqlalchemy import text
+from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from facetrail.api.deps import Context
 from facetrail.api.metrics import exposition
 from facetrail.api.problems import ERROR_RESPONSES, problem
-from facetrail.errors import FacetrailError
-from facetrail.services.database import schema_status
+from facetrail.services.database import served_schema_status
 
 router = APIRouter(tags=["system"])
 
@@ -22,22 +20,26 @@ def health() -> dict[str, str]:
 
 @router.get(
     "/ready",
-    summary="The database answers and its schema is current",
+    summary="The database answers, its schema is current and the model packs are loaded",
     response_model=None,
     responses={503: ERROR_RESPONSES[503]},
 )
-def ready(ctx: Context) -> dict[str, str] | Response:
+def ready(request: Request, ctx: Context) -> dict[str, str] | Response:
+    """A worker answers only once it has loaded its model packs (``api.app.warm_pipelines``);
+    the database is asked through the worker's own pool (one connection, no new engine)."""
     try:
-        with ctx.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        status = schema_status(ctx.settings)
-    except (SQLAlchemyError, FacetrailError) as exc:
+        status = served_schema_status(ctx)
+    except SQLAlchemyError as exc:
         return problem(503, "not_ready", f"database not reachable ({type(exc).__name__})")
     if not status.up_to_date:
         detail = (
             f"schema at {status.current}, this code needs {status.head}: run 'facetrail db upgrade'"
         )
         return problem(503, "schema_outdated", detail)
+    failed: dict[str, str] = getattr(request.app.state, "model_problems", {})
+    if failed:
+        named = "; ".join(f"{pack}: {why}" for pack, why in sorted(failed.items()))
+        return problem(503, "models_unavailable", f"model packs not loaded ({named})")
     return {"status": "ready", "schema": status.head}
 
 
