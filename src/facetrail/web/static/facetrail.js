@@ -47,6 +47,9 @@ function followJob(job) {
   const words = {
     queued: "Queued", running: "Running", done: "Done", failed: "Failed", cancelled: "Cancelled",
   };
+  // Each read of the job is an audited use of the session: ask often at first, then less
+  // (1.5 s growing by half each time to 15 s), so a long ingestion does not fill the log.
+  let wait = 1500;
   const poll = async () => {
     let info;
     try {
@@ -77,9 +80,10 @@ function followJob(job) {
       window.location.reload();
       return;
     }
-    window.setTimeout(poll, 1500);
+    wait = Math.min(wait * 1.5, 15000);
+    window.setTimeout(poll, wait);
   };
-  window.setTimeout(poll, 1500);
+  window.setTimeout(poll, wait);
 }
 
 // The new-search form's face picker. Once a probe photo is chosen and the case number,
