@@ -23,7 +23,7 @@ from facetrail.cli.render import (
     err_console,
     print_error,
     print_json,
-    print_rows,
+    print_listing,
 )
 from facetrail.config import get_settings
 from facetrail.errors import FacetrailError, WitnessRefusedError
@@ -255,11 +255,9 @@ def audit_entries(
     query = service.AuditEntryQuery(actor, kind, subject, since, until, after, limit)
     with signed_in() as (ctx, me):
         found = run_service(lambda: service.list_entries(ctx, me, query))
-    if as_json:
-        print_json(found)
-        return
-    print_rows(
-        ("seq", "at", "actor", "kind", "subject", "details"),
-        [(e.seq, e.at, e.actor, e.kind, e.subject, e.details) for e in found],
+    print_listing(
+        found,
+        ["seq", "at", "actor", "kind", "subject", "details"],
+        as_json=as_json,
         empty="no entries",
     )

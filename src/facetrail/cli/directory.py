@@ -16,7 +16,7 @@ from facetrail.cli.app import (
     signed_in,
     token_app,
 )
-from facetrail.cli.render import print_fields, print_json, print_rows
+from facetrail.cli.render import print_fields, print_json, print_listing
 from facetrail.services import directory
 from facetrail.services.directory import AccountView
 
@@ -33,23 +33,18 @@ def account_list(
     supervisors and auditors; system admins). Each listing is audited."""
     with signed_in() as (ctx, me):
         found = run_service(lambda: directory.list_accounts(ctx, me, agency))
-    if as_json:
-        print_json(found)
-        return
-    print_rows(
-        ("username", "agency", "status", "roles", "type", "trial_expires", "approved_by"),
+    print_listing(
+        found,
         [
-            (
-                a.username,
-                a.agency,
-                a.status,
-                a.roles,
-                a.account_type,
-                a.trial_expires_at,
-                a.approved_by,
-            )
-            for a in found
+            "username",
+            "agency",
+            "status",
+            "roles",
+            ("type", "account_type"),
+            ("trial_expires", "trial_expires_at"),
+            "approved_by",
         ],
+        as_json=as_json,
         empty="no accounts",
     )
 
@@ -91,12 +86,10 @@ def agency_list(as_json: JsonOpt = False) -> None:
     everyone else: their own), with their network, size, heads and policy version."""
     with signed_in() as (ctx, me):
         found = run_service(lambda: directory.list_agencies(ctx, me))
-    if as_json:
-        print_json(found)
-        return
-    print_rows(
-        ("agency", "network", "accounts", "heads", "policy_version"),
-        [(a.name, a.network, a.accounts, a.heads, a.policy_version) for a in found],
+    print_listing(
+        found,
+        [("agency", "name"), "network", "accounts", "heads", "policy_version"],
+        as_json=as_json,
         empty="no agencies",
     )
 
@@ -106,10 +99,7 @@ def network_list(as_json: JsonOpt = False) -> None:
     """The networks you may see, with the member agencies you may see."""
     with signed_in() as (ctx, me):
         found = run_service(lambda: directory.list_networks(ctx, me))
-    if as_json:
-        print_json(found)
-        return
-    print_rows(("network", "agencies"), [(n.name, n.agencies) for n in found], empty="no networks")
+    print_listing(found, [("network", "name"), "agencies"], as_json=as_json, empty="no networks")
 
 
 @token_app.command("list")
@@ -123,11 +113,16 @@ def token_list(
     12 characters of its hash, as its audit entries name it (the token itself is never kept)."""
     with signed_in() as (ctx, me):
         found = run_service(lambda: directory.list_tokens(ctx, me, include_inactive=show_all))
-    if as_json:
-        print_json(found)
-        return
-    print_rows(
-        ("id", "name", "created", "expires", "revoked", "active"),
-        [(t.id, t.name, t.created_at, t.expires_at, t.revoked_at, t.active) for t in found],
+    print_listing(
+        found,
+        [
+            "id",
+            "name",
+            ("created", "created_at"),
+            ("expires", "expires_at"),
+            ("revoked", "revoked_at"),
+            "active",
+        ],
+        as_json=as_json,
         empty="no tokens",
     )

@@ -17,7 +17,7 @@ from facetrail.cli.app import (
     run_service,
     signed_in,
 )
-from facetrail.cli.render import console, print_json, print_rows
+from facetrail.cli.render import console, print_json, print_listing
 from facetrail.services import galleries, indexing, ingest
 from facetrail.services.views import plain
 
@@ -96,15 +96,17 @@ def gallery_list(as_json: JsonOpt = False) -> None:
     """List galleries with their sizes."""
     with open_context() as ctx:
         infos = run_service(lambda: galleries.list_galleries(ctx))
-    if as_json:
-        print_json(infos)
-        return
-    print_rows(
-        ("gallery", "pack", "images", "faces", "failures", "sources"),
+    print_listing(
+        infos,
         [
-            (g.name, g.pack, g.images, g.faces, g.failures, [s.name for s in g.sources])
-            for g in infos
+            ("gallery", "name"),
+            "pack",
+            "images",
+            "faces",
+            "failures",
+            ("sources", lambda g: [s.name for s in g.sources]),
         ],
+        as_json=as_json,
         empty="no galleries",
     )
 

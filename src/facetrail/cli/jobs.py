@@ -4,7 +4,7 @@ admins; every refusal and cancellation audited)."""
 from __future__ import annotations
 
 from facetrail.cli.app import JsonOpt, jobs_app, run_service, signed_in
-from facetrail.cli.render import console, print_fields, print_json, print_rows
+from facetrail.cli.render import console, print_fields, print_json, print_listing
 from facetrail.services import jobs
 from facetrail.services.jobs import JobInfo
 
@@ -18,15 +18,18 @@ def jobs_list(as_json: JsonOpt = False) -> None:
     """Every job, newest first, with its progress."""
     with signed_in() as (ctx, me):
         found = run_service(lambda: jobs.list_jobs(ctx, me))
-    if as_json:
-        print_json(found)
-        return
-    print_rows(
-        ("job", "kind", "status", "progress", "by", "created", "finished"),
+    print_listing(
+        found,
         [
-            (j.id, j.kind, j.status, _progress(j), j.created_by, j.created_at, j.finished_at)
-            for j in found
+            ("job", "id"),
+            "kind",
+            "status",
+            ("progress", _progress),
+            ("by", "created_by"),
+            ("created", "created_at"),
+            ("finished", "finished_at"),
         ],
+        as_json=as_json,
         empty="no jobs",
     )
 

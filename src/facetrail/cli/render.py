@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,30 @@ def print_rows(
     for line in cells:
         table.add_row(*(escape(value) for value in line))
     console.print(table)
+
+
+#: A list's column: its header and the item's field of that name, or a function of the item.
+ListColumn = str | tuple[str, str | Callable[[Any], object]]
+
+
+def print_listing(
+    items: Sequence[Any], columns: Sequence[ListColumn], *, as_json: bool, empty: str | None = None
+) -> None:
+    """A ``list`` command's output: with ``--json`` the items as the API gives them (every
+    field), else ``print_rows`` of ``columns`` (a field name, or a header and a field name or
+    function)."""
+    if as_json:
+        print_json(items)
+        return
+    named = [(c, c) if isinstance(c, str) else c for c in columns]
+    print_rows(
+        [header for header, _ in named],
+        [
+            [field(item) if callable(field) else getattr(item, field) for _, field in named]
+            for item in items
+        ],
+        empty=empty,
+    )
 
 
 def print_fields(fields: Sequence[tuple[str, object]]) -> None:

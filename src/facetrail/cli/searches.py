@@ -16,6 +16,7 @@ from facetrail.cli.render import (
     console,
     is_terminal,
     print_json,
+    print_listing,
     print_rows,
     show_search_result,
 )
@@ -52,24 +53,19 @@ def searches_list(
     query = listings.SearchQuery(mine, case, since, until, status, limit)
     with signed_in() as (ctx, me):
         found = run_service(lambda: listings.find_searches(ctx, me, query))
-    if as_json:
-        print_json(found)
-        return
-    print_rows(
-        ("search", "requested", "requester", "case", "offense", "galleries", "status", "outcome"),
+    print_listing(
+        found,
         [
-            (
-                s.search_id,
-                s.requested_at,
-                s.requester,
-                s.case_number,
-                s.offense,
-                s.galleries,
-                s.status,
-                s.outcome,
-            )
-            for s in found
+            ("search", "search_id"),
+            ("requested", "requested_at"),
+            "requester",
+            ("case", "case_number"),
+            "offense",
+            "galleries",
+            "status",
+            "outcome",
         ],
+        as_json=as_json,
         empty="no searches",
     )
 
@@ -242,22 +238,17 @@ def case_list(as_json: JsonOpt = False) -> None:
     investigators: those they searched for), latest first. Each listing is audited."""
     with signed_in() as (ctx, me):
         found = run_service(lambda: listings.list_cases(ctx, me))
-    if as_json:
-        print_json(found)
-        return
-    print_rows(
-        ("case", "searches", "pending", "leads", "first_requested", "last_requested"),
+    print_listing(
+        found,
         [
-            (
-                c.case_number,
-                c.searches,
-                c.pending,
-                c.leads,
-                c.first_requested_at,
-                c.last_requested_at,
-            )
-            for c in found
+            ("case", "case_number"),
+            "searches",
+            "pending",
+            "leads",
+            ("first_requested", "first_requested_at"),
+            ("last_requested", "last_requested_at"),
         ],
+        as_json=as_json,
         empty="no cases",
     )
 
