@@ -7,11 +7,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from facetrail.config import Settings
 from facetrail.services.context import AppContext
-from tests.conftest import ON_POSTGRES
 from tests.served import facetrail, free_port, get_json, served
 
 
@@ -65,11 +62,6 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_rate_limited(tmp_path: 
         assert _sign_in_status(base, "v9", "203.0.113.10") == 429  # the header is ignored
 
 
-@pytest.mark.skipif(
-    ON_POSTGRES,
-    reason="the no-home check looks for the home's SQLite file; with a database URL the "
-    "database is not in the home",
-)
 def test_serve_outside_a_home_says_so(tmp_path: Path) -> None:
     server = facetrail(tmp_path / "nothing", "serve", "--port", str(free_port()))
     try:

@@ -14,16 +14,8 @@ from facetrail.config import Settings, get_settings
 from facetrail.errors import DatabaseDriverMissingError
 from facetrail.services.context import AppContext
 from tests.cli.terminal import Terminal
-from tests.conftest import ON_POSTGRES
-
-NO_HOME_IS_SQLITE = pytest.mark.skipif(
-    ON_POSTGRES,
-    reason="the no-home check looks for the home's SQLite file; with a database URL the "
-    "database is not in the home",
-)
 
 
-@NO_HOME_IS_SQLITE
 def test_a_command_outside_a_home_says_so_and_creates_nothing(term: Terminal) -> None:
     out = term("login", "root", "--code", "123456", code=2)
     said = " ".join(out.split())
@@ -38,8 +30,7 @@ def test_home_option_names_the_home(term: Terminal, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     os.environ["FACETRAIL_HOME"] = str(elsewhere)  # restored by the fixture's monkeypatch
     get_settings.cache_clear()
-    if not ON_POSTGRES:  # the no-home check is the SQLite file's (see above)
-        assert "[no_home]" in term("gallery", "list", code=2)
+    assert "[no_home]" in term("gallery", "list", code=2)
     listed = term("--home", str(term.home), "gallery", "list")
     assert "[no_home]" not in listed
     assert term("--home", str(term.home), "whoami").startswith("root ")  # its session token

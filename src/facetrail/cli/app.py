@@ -154,8 +154,12 @@ JsonOpt = Annotated[
 
 def existing_home(settings: Settings) -> None:
     """A command outside a home says so, instead of making an empty one where it happens to
-    run (where a sign-in would then fail as a wrong password)."""
-    if settings.db_file is not None and not settings.db_file.is_file():
+    run (where a sign-in would then fail as a wrong password). A home is its SQLite file; with
+    a database URL (PostgreSQL), the home folder ``init`` made (blobs, index files, session)."""
+    missing = (
+        not settings.home.is_dir() if settings.db_file is None else not settings.db_file.is_file()
+    )
+    if missing:
         raise NoHomeError(
             "no facetrail home here: run 'facetrail init', or name the home with --home or "
             "FACETRAIL_HOME",
