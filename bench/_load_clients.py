@@ -18,7 +18,7 @@ from _load_service import SearchClient, Service
 from facetrail.services._matching import probe_template, search_gallery
 from facetrail.services.context import AppContext
 from facetrail.services.galleries import get_gallery_row
-from facetrail.services.indexing import fingerprint
+from facetrail.services.indexing import templates_version
 from facetrail.services.search_model import ProbeImage
 
 LOCUSTFILE = Path(__file__).resolve().parent / "_load_locustfile.py"
@@ -69,8 +69,8 @@ def single_client(
 ) -> SingleClient:
     """Governed searches over HTTP (one client, one keep-alive connection, nothing else
     running) interleaved with bare in-process searches of the same probe, so that both see the
-    same machine; also the probe pipeline alone and the index's freshness check (the database
-    fingerprint every search compares), for where the time goes."""
+    same machine; also the probe pipeline alone and the index's freshness check (the gallery's
+    templates version a warm worker reads per search), for where the time goes."""
     body, content_type = form[0].read_bytes(), form[1]
     probes = (ProbeImage(probe.name, probe.read_bytes()),)
     client = SearchClient(service, token)
@@ -85,7 +85,7 @@ def single_client(
             pipeline_ms = _ms(lambda: probe_template(ctx, pack, probes, None))
             with ctx.sessions() as session:
                 gallery = get_gallery_row(session, GALLERY)
-                freshness_ms = _ms(partial(fingerprint, session, gallery))
+                freshness_ms = _ms(partial(templates_version, session, gallery))
             if turn >= WARMUP_ROUNDS:
                 times.governed_http.append(governed_ms)
                 times.bare.append(bare_ms)

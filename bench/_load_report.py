@@ -124,7 +124,7 @@ def print_table(figures: Figures) -> None:
         _ms(s["probe_pipeline_p50_ms"]),
     )
     row(
-        "  per search: index freshness check (fingerprint query), p50",
+        "  per search: index freshness check (templates version), p50",
         _ms(s["index_freshness_check_p50_ms"]),
     )
     table.add_section()

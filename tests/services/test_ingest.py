@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from facetrail.errors import (
     FaceIndexError,
@@ -229,3 +229,43 @@ def test_fused_probes_and_face_choice(app_ctx: AppContext, org: Org, tmp_path: P
         org.search(("bookings",), probes[:1], face=7)
     with pytest.raises(InvalidRequestError):
         org.search(("bookings",), ())
+
+
+def test_a_warm_worker_reads_one_row_per_search_and_sees_another_workers_ingest(
+    app_ctx: AppContext, org: Org, tmp_path: Path
+) -> None:
+    """Each ingest bumps the gallery's templates version in its own transaction; a worker
+    whose cached index was reconciled at the current version uses it after one row read (no
+    count over the templates), and one whose version is behind reconciles with the store."""
+    from facetrail.config import Settings
+    from facetrail.store.schema import Gallery
+
+    people = lfw_people(6)
+    copy_first_images(tmp_path / "a", people[:3])
+    copy_first_images(tmp_path / "b", people[3:])
+    make_gallery(org)
+    gus = org.people["gus"]
+    ingest(app_ctx, gus, IngestRequest(tmp_path / "a", "bookings", "county"))
+
+    def version_and_count(ctx: AppContext) -> tuple[int, int]:
+        with ctx.sessions() as s:
+            gallery = s.scalars(select(Gallery).where(Gallery.name == "bookings")).one()
+            index, _ = indexing.open_index(ctx, s, gallery)
+            return gallery.templates_version, len(index)
+
+    statements: list[str] = []
+    event.listen(app_ctx.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    version, count = version_and_count(app_ctx)
+    statements.clear()
+    assert version_and_count(app_ctx) == (version, count)
+    assert not any("count(" in s.lower() for s in statements), statements  # one row read
+
+    other = AppContext.open(Settings(home=app_ctx.settings.home, threads=1))  # another worker
+    try:
+        ingest(other, gus, IngestRequest(tmp_path / "b", "bookings", "county"))
+    finally:
+        other.close()
+    with app_ctx.sessions() as s:
+        stored = int(s.scalar(select(func.count(TemplateRow.id))) or 0)
+    newer, seen = version_and_count(app_ctx)
+    assert newer == version + 1 and seen == stored > count

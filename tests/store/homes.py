@@ -12,6 +12,8 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 
 from facetrail.config import Settings
 from facetrail.governance.note import VerifierKey
@@ -35,8 +37,9 @@ from facetrail.store.schema_version import FIRST, upgrade
 from tests.conftest import copy_first_images, lfw_people
 from tests.org import AGENCY, PASSWORD, make_gallery, make_org, next_code, open_searching
 
-#: table -> its rows, each a tuple of its columns in the models' order, sorted by primary key
-Rows = dict[str, list[tuple[Any, ...]]]
+#: table -> its rows, each {column: value} for the model's columns the database has, sorted by
+#: primary key (an older revision lacks a later one's columns and tables)
+Rows = dict[str, list[dict[str, Any]]]
 
 
 @contextmanager
@@ -93,33 +96,50 @@ def rows(url: str) -> Rows:
     """Every row of every table of the models that the database has (a later revision's
     tables are absent from an older database)."""
     with connected(url) as connection:
-        present = set(inspect(connection).get_table_names())
+        inspector = inspect(connection)
+        present = set(inspector.get_table_names())
         out: Rows = {}
         for table in Base.metadata.sorted_tables:
             if table.name not in present:
                 continue
+            has = {c["name"] for c in inspector.get_columns(table.name)}
+            columns = [c for c in table.columns if c.name in has]
             key = list(table.primary_key.columns)
-            out[table.name] = [tuple(r) for r in connection.execute(select(table).order_by(*key))]
+            out[table.name] = [
+                dict(r._mapping) for r in connection.execute(select(*columns).order_by(*key))
+            ]
         return out
 
 
 def kept(now: Rows, before: Rows) -> bool:
-    """``now`` holds exactly the rows of ``before``; tables added since are empty."""
-    return {t: r for t, r in now.items() if t in before} == before and not any(
-        r for t, r in now.items() if t not in before
+    """``now`` holds exactly the rows of ``before`` (in the columns ``before`` has: a column
+    added since holds its default); tables added since are empty."""
+    same = all(
+        [{k: row[k] for k in old} for row, old in zip(now[t], rows_before, strict=False)]
+        == rows_before
+        and len(now[t]) == len(rows_before)
+        for t, rows_before in before.items()
     )
+    return same and not any(r for t, r in now.items() if t not in before)
 
 
 def copy_rows(source: Rows, url: str) -> None:
-    """Insert ``source`` into the database at ``url`` as it is (same ids)."""
+    """Insert ``source`` into the database at ``url`` as it is (same ids), in the columns the
+    database has."""
     with engine_of(url) as engine, engine.begin() as connection:
+        inspector = inspect(connection)
         for table in Base.metadata.sorted_tables:
-            names = [c.name for c in table.columns]
-            if source.get(table.name):
-                connection.execute(
-                    table.insert(),
-                    [dict(zip(names, row, strict=True)) for row in source[table.name]],
-                )
+            if not source.get(table.name):
+                continue
+            has = {c["name"] for c in inspector.get_columns(table.name)}
+            # A bare table of those columns: the models' defaults must not add the others.
+            target = sql_table(
+                table.name, *(sql_column(c.name, c.type) for c in table.columns if c.name in has)
+            )
+            connection.execute(
+                target.insert(),
+                [{k: v for k, v in row.items() if k in has} for row in source[table.name]],
+            )
 
 
 @dataclass(frozen=True)

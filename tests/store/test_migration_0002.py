@@ -119,7 +119,7 @@ def test_upgrade_keeps_a_real_home_whole_on_sqlite(world: World, tmp_path: Path)
                 info = connection.exec_driver_sql(f"PRAGMA table_info({table.name})").all()
                 assert [(r[2], r[5]) for r in info if r[5]] == [("INTEGER", 1)], table.name
     with engine_of(url) as engine, Session(engine) as session, session.begin():
-        top = max(r[0] for r in world.rows["users"])
+        top = max(r["id"] for r in world.rows["users"])
         user = User(
             username="new",
             email="new@county.gov",

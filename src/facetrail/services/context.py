@@ -33,6 +33,8 @@ class AppContext:
     _pipelines: dict[str, FacePipeline] = field(default_factory=dict)
     #: gallery id -> (index, database fingerprint it was reconciled with)
     indexes: dict[int, tuple[VectorIndex, tuple[int, int, int]]] = field(default_factory=dict)
+    #: gallery id -> the gallery's templates version its cached index was reconciled at
+    index_versions: dict[int, int] = field(default_factory=dict)
     _local: threading.local = field(default_factory=threading.local)
     #: Held while an index is opened, reconciled, searched or added to: the API serves
     #: requests on several threads, and a FAISS index must not be searched while it changes.

@@ -73,6 +73,15 @@ def _templates(gallery: Gallery) -> tuple[ColumnElement[bool], ...]:
     )
 
 
+def templates_version(session: Session, gallery: Gallery) -> int:
+    """The gallery's templates version (one row read): what a warm worker checks per search.
+    Read it before the fingerprint, so that a version never claims more than the index holds
+    (under READ COMMITTED each statement sees the latest commits)."""
+    return int(
+        session.scalar(select(Gallery.templates_version).where(Gallery.id == gallery.id)) or 0
+    )
+
+
 def fingerprint(session: Session, gallery: Gallery) -> Fingerprint:
     row = session.execute(
         select(
@@ -120,11 +129,13 @@ def _build(
     ctx: AppContext, session: Session, gallery: Gallery, dim: int
 ) -> tuple[VectorIndex, Fingerprint]:
     """A new index from the store's templates, saved and cached."""
+    version = templates_version(session, gallery)
     fp = fingerprint(session, gallery)
     index = FaissIndex(dim)
     index.add(*_vectors(session, gallery, None, dim))
     _files(ctx, gallery).save(index, fp)
     ctx.indexes[gallery.id] = (index, fp)
+    ctx.index_versions[gallery.id] = version
     return index, fp
 
 
@@ -134,11 +145,21 @@ def open_index(
     """The gallery's index, reconciled with the database (loading or repairing as needed).
 
     Damaged files are rebuilt from the store and logged as ``index.damaged`` (by ``actor``).
+    A warm worker's cached index is current while the gallery's templates version is the one
+    it was reconciled at (one row read); otherwise the fingerprint (a count over the
+    gallery's templates) decides. A template removed behind facetrail's back without a new
+    version stays in the cached index until then, and is never shown: ``search_index``
+    recomputes every score from the stored template and rebuilds an index that disagrees.
     """
-    fp = fingerprint(session, gallery)
+    version = templates_version(session, gallery)
     cached = ctx.indexes.get(gallery.id)
+    if cached is not None and ctx.index_versions.get(gallery.id) == version:
+        index = cached[0]
+        return index, IndexReport(gallery.name, len(index), 0, 0, False, index.describe())
+    fp = fingerprint(session, gallery)
     if cached is not None and cached[1] == fp:
         index = cached[0]
+        ctx.index_versions[gallery.id] = version
         return index, IndexReport(gallery.name, len(index), 0, 0, False, index.describe())
     dim = _dim(ctx, gallery)
     opened = _files(ctx, gallery).open(dim)
@@ -168,6 +189,7 @@ def open_index(
         added, removed = reconcile(index, truth, lambda ids: _vectors(session, gallery, ids, dim))
         _files(ctx, gallery).save(index, fp)
     ctx.indexes[gallery.id] = (index, fp)
+    ctx.index_versions[gallery.id] = version
     return index, IndexReport(gallery.name, len(index), added, removed, False, index.describe())
 
 

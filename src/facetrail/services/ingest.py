@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from facetrail.errors import FacetrailError
@@ -332,6 +332,12 @@ def _insert_images(
             for face_id, kind, t in templates
         ],
     ).all()
+    if template_ids:  # workers' cached indexes are stale from this commit on
+        session.execute(
+            update(Gallery)
+            .where(Gallery.id == gallery.id)
+            .values(templates_version=Gallery.templates_version + 1)
+        )
     indexed = [
         (int(tid), t.vector.astype(np.float32))
         for tid, (_, kind, t) in zip(template_ids, templates, strict=True)

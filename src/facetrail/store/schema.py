@@ -69,6 +69,9 @@ class Gallery(Base):
     pack: Mapped[str] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: Bumped in the transaction of every change to the gallery's templates (an ingest), so a
+    #: worker knows with one row read whether its cached index is still current.
+    templates_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     sources: Mapped[list[Source]] = relationship(back_populates="gallery")
 
