@@ -26,7 +26,8 @@ database; by default the SQLite file in a temporary home. Exit status 1 when a c
 (an error under load, a count that does not match, a log that does not verify).
 
 ``make test`` runs it at a tiny size (tests/bench) so it cannot rot; only full-size figures
-mean anything. Every worker and this process run onnxruntime with ``--threads`` threads each.
+mean anything. Every worker and this process run onnxruntime, and search their indexes, with
+``--threads`` threads each.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ from _load_service import database, search_form, served  # noqa: E402
 from facetrail.config import Settings  # noqa: E402
 from facetrail.services import audit  # noqa: E402
 from facetrail.services.context import AppContext  # noqa: E402
+from facetrail.services.indexing import use_search_threads  # noqa: E402
 from facetrail.store.schema import AuditEntryRow  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -149,6 +151,10 @@ def run(args: argparse.Namespace, tmp: Path, database_url: str | None) -> Figure
         home=tmp / "home", database_url=database_url, threads=args.threads, mail_dir=tmp / "mail"
     )
     ctx = AppContext.open(settings)
+    # The bare search runs here as a served worker runs it (api.app's lifespan): with as many
+    # index-search threads as onnxruntime threads, not every core, or the ratio would compare
+    # a single-threaded index search with a parallel one.
+    use_search_threads(args.threads)
     laps = Laps()
     try:
         built, tokens, probes = _prepare(ctx, args, tmp)
