@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
+from argon2 import PasswordHasher
 from PIL import Image, ImageDraw
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
 from facetrail.config import Settings, get_settings
+from facetrail.governance import credentials
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Shared photos live outside the repository; FACETRAIL_TEST_DATA points elsewhere if needed.
@@ -189,6 +191,17 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:  # someone else's process
         return True
     return True
+
+
+# --- Password hashing cost ------------------------------------------------------------------
+#: What facetrail hashes passwords with (argon2id, RFC 9106 defaults: about 0.2 s of CPU and
+#: 64 MiB each); tests/governance/test_password_cost.py checks it is still that.
+PRODUCTION_HASHER = credentials._HASHER
+# Every other test hashes and verifies with the cheapest argon2id parameters: an organisation
+# of a dozen people costs dozens of hashes, and the suite builds hundreds of them (a test's org
+# took 9.4 s of a busy CPU, 0.5 s this way). The hash format carries its parameters, so a
+# server process a test starts (with the real cost) verifies these hashes all the same.
+credentials._HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
