@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # `make test`'s two passes, run at once: the suite on SQLite (the default) and again on this
 # machine's PostgreSQL (FACETRAIL_TEST_POSTGRES=1; tests/conftest.py gives each test, module and
-# run a database of its own and drops it). The PostgreSQL pass, the longer (each test waits on
-# the server too), runs in two pytest-xdist workers, a test file to each at a time, so that
-# the cores stay busy once the SQLite pass is done. It leaves out the tests marked
-# database_free (they open no database and would only repeat); its output goes to
+# run a database of its own and drops it). Each pass is one Python process, so on two cores
+# they run side by side in about the time of the longer one. The PostgreSQL pass leaves out the
+# tests marked database_free (they open no database and would only repeat); its output goes to
 # test-artefacts/postgresql.log and is printed when both are done. Extra arguments go to both
 # pytest runs. Exit status: non-zero when either pass fails.
 set -uo pipefail
@@ -18,8 +17,7 @@ trap '[ -n "$pg" ] && kill "$pg" 2>/dev/null; rm -rf "$scratch"' EXIT
 
 FACETRAIL_TEST_POSTGRES=1 FACETRAIL_TEST_ARTEFACTS="$ARTEFACTS/postgresql" \
   "$VENV/bin/pytest" -m "not slow and not database_free" -q -p no:cacheprovider \
-  -n 2 --dist loadfile --basetemp="$scratch/postgresql" --durations=10 "$@" \
-  >"$ARTEFACTS/postgresql.log" 2>&1 &
+  --basetemp="$scratch/postgresql" --durations=10 "$@" >"$ARTEFACTS/postgresql.log" 2>&1 &
 pg=$!
 
 echo "== SQLite pass (PostgreSQL pass running beside it, output in $ARTEFACTS/postgresql.log)"
