@@ -182,15 +182,27 @@ def may_suspend(
 ) -> bool:
     """A supervisor or head of the person's agency, or a system admin; only a system admin
     suspends someone holding a platform role; nobody suspends themselves."""
+    return _acts_on_someone_else(
+        actor, target_id, target_agency_id, target_roles, (Role.SUPERVISOR, Role.AGENCY_HEAD)
+    )
+
+
+def _acts_on_someone_else(
+    actor: Actor,
+    target_id: int,
+    target_agency_id: int,
+    target_roles: Iterable[str],
+    agency_roles: tuple[Role, ...],
+) -> bool:
+    """Never on oneself; always for a system admin; only a system admin for someone holding a
+    platform role; else one of ``agency_roles`` in the person's own agency."""
     if actor.user_id == target_id:
         return False
     if actor.has(Role.SYSTEM_ADMIN):
         return True
     if any(Role(r) in PLATFORM_ROLES for r in target_roles):
         return False
-    return actor.agency_id == target_agency_id and (
-        actor.has(Role.SUPERVISOR) or actor.has(Role.AGENCY_HEAD)
-    )
+    return actor.agency_id == target_agency_id and any(actor.has(r) for r in agency_roles)
 
 
 def may_reinstate(
@@ -292,13 +304,9 @@ def may_reset_credentials(
     """A password or second-factor reset for someone else: the head of their agency or a
     system admin; only a system admin for someone holding a platform role; nobody for
     themselves."""
-    if actor.user_id == target_id:
-        return False
-    if actor.has(Role.SYSTEM_ADMIN):
-        return True
-    if any(Role(r) in PLATFORM_ROLES for r in target_roles):
-        return False
-    return actor.has(Role.AGENCY_HEAD) and actor.agency_id == target_agency_id
+    return _acts_on_someone_else(
+        actor, target_id, target_agency_id, target_roles, (Role.AGENCY_HEAD,)
+    )
 
 
 def _operates_network_of(actor: Actor, agency_network_id: int | None) -> bool:
