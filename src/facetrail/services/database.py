@@ -13,7 +13,7 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass
 
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect
 
 from facetrail.config import Settings
 from facetrail.governance.audit import AuditEvent, append
@@ -53,16 +53,18 @@ def schema_status(settings: Settings) -> SchemaStatus:
     """Read-only: nothing is created or changed."""
     engine = make_engine(settings.db_url, prepare_schema=False)
     try:
-        with engine.connect() as connection:
-            exists = bool(inspect(connection).get_table_names())
-            return SchemaStatus(revision_of(connection), HEAD, exists)
+        return _status_of(engine)
     finally:
         engine.dispose()
 
 
 def served_schema_status(ctx: AppContext) -> SchemaStatus:
     """``schema_status`` through an open context's own pool (readiness probes: no new engine)."""
-    with ctx.engine.connect() as connection:
+    return _status_of(ctx.engine)
+
+
+def _status_of(engine: Engine) -> SchemaStatus:
+    with engine.connect() as connection:
         exists = bool(inspect(connection).get_table_names())
         return SchemaStatus(revision_of(connection), HEAD, exists)
 
