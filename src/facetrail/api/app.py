@@ -5,11 +5,13 @@ CLI; there is no other path to data."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version as package_version
 
 from fastapi import FastAPI, Request, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facetrail import web
 from facetrail.api import problems
@@ -84,7 +86,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     if ctx is not None:
         app.state.limits = RateLimits.configured(ctx)
     problems.install(app)
-    app.middleware("http")(_headers_and_metrics)
+    app.add_middleware(_HeadersAndMetrics)
     app.include_router(system.router)
     app.include_router(web.router)
     routers = (users, accounts, directory, policy, searches, galleries, jobs, audit, admin)
@@ -93,23 +95,45 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     return app
 
 
-async def _headers_and_metrics(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    started = time.perf_counter()
-    refused = _oversized(request)
-    response = refused if refused is not None else await call_next(request)
-    route = request.scope.get("route")
-    observe(
-        request.method,
-        getattr(route, "path", "unmatched"),
-        response.status_code,
-        time.perf_counter() - started,
-    )
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
+#: Set on every answer unless the route set its own.
+_DEFAULT_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-store"),
+)
+
+
+class _HeadersAndMetrics:
+    """Refuses an oversized upload unread, sets the default headers and counts every answer
+    by route and status. Plain ASGI: a ``BaseHTTPMiddleware`` would stream each answer
+    through a task group of its own, which costs every request time."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # unless an answer starts: an error no handler turned into one
+
+        async def answer(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                for name, value in _DEFAULT_HEADERS:
+                    headers.setdefault(name, value)
+            await send(message)
+
+        refused = _oversized(Request(scope))
+        try:
+            await (refused or self.app)(scope, receive, answer)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            observe(scope["method"], path, status, time.perf_counter() - started)
 
 
 def _oversized(request: Request) -> Response | None:

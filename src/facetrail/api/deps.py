@@ -25,6 +25,7 @@ __all__ = [
     "SESSION_COOKIE",
     "Context",
     "Me",
+    "app_context",
     "bearer_of",
     "context",
     "csrf_token",
@@ -39,9 +40,15 @@ CSRF_HEADER = "X-CSRF-Token"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def context(request: Request) -> AppContext:
+def app_context(request: Request) -> AppContext:
+    """The worker's open context."""
     ctx: AppContext = request.app.state.ctx
     return ctx
+
+
+async def context(request: Request) -> AppContext:
+    """``app_context`` as a dependency (async: reading it needs no thread of the pool)."""
+    return app_context(request)
 
 
 def csrf_token(session_token: str) -> str:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.orm import Session
 
 from facetrail.store.schema import (
@@ -29,8 +29,11 @@ from facetrail.store.schema import (
 
 __all__ = [
     "GRANT_KINDS",
+    "UNREAD",
+    "Unread",
     "first_record_problem",
     "grant_roles",
+    "latest_roles_change",
     "policy_problem",
     "review_problem",
     "roles_problem",
@@ -62,6 +65,12 @@ def grant_roles(entry: AuditEntryRow) -> tuple[str | None, set[str]]:
 #: Row contents already found to agree with their entries, in this process. A key holds every
 #: field the check compares, so an edited row is a new key and is checked afresh; entries
 #: are append-only (``audit verify`` catches one that changed). Bounded: cleared when full.
+class Unread:
+    """The type of ``UNREAD``: a value the caller did not read (None is a value read)."""
+
+
+UNREAD = Unread()
+
 _AGREED: set[tuple[object, ...]] = set()
 _AGREED_MAX = 4096
 
@@ -104,9 +113,25 @@ def policy_problem(session: Session, row: PolicyVersion) -> str | None:
     return None
 
 
-def roles_problem(session: Session, user: User, rows: list[UserRole] | None = None) -> str | None:
+def latest_roles_change(username: str) -> ScalarSelect[int | None]:
+    """The seq of the latest ``account.roles`` entry about ``username`` (a subquery, so that
+    the roles and it are read in one statement)."""
+    return (
+        select(func.max(AuditEntryRow.seq))
+        .where(AuditEntryRow.subject == username, AuditEntryRow.kind == "account.roles")
+        .scalar_subquery()
+    )
+
+
+def roles_problem(
+    session: Session,
+    user: User,
+    rows: list[UserRole] | None = None,
+    latest_change: int | Unread | None = UNREAD,
+) -> str | None:
     """Why a person's stored roles (``rows``, read here when not given) disagree with the
-    latest entry that set them."""
+    latest entry that set them. ``latest_change``: ``latest_roles_change`` read along with
+    the rows (read here when not given)."""
     if rows is None:
         rows = list(session.scalars(select(UserRole).where(UserRole.user_id == user.id)))
     if not rows:
@@ -125,15 +150,10 @@ def roles_problem(session: Session, user: User, rows: list[UserRole] | None = No
         if who != user.username or roles != {r.role for r in rows}:
             return "roles differ from the audit entry that granted them"
         _remember(key)
-    later = session.scalar(
-        select(AuditEntryRow.seq).where(
-            AuditEntryRow.subject == user.username,
-            AuditEntryRow.kind == "account.roles",
-            AuditEntryRow.seq > seq,
-        )
-    )
-    if later is not None:
-        return f"roles were changed by entry {later}, but the stored roles are older"
+    if isinstance(latest_change, Unread):
+        latest_change = session.scalar(select(latest_roles_change(user.username)))
+    if latest_change is not None and latest_change > seq:
+        return f"roles were changed by entry {latest_change}, but the stored roles are older"
     return None
 
 

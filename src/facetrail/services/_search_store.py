@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, replace
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, column, func, insert, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
@@ -91,20 +93,7 @@ def store_runs(
         for run in runs
         for c in run.candidates
     ]
-    ids: list[int] = []
-    if rows:  # one plain executemany (RETURNING would go row by row on SQLite), then the ids;
-        # Core on the session's connection: the ORM's bulk path and autoflush cost more
-        connection = session.connection()
-        connection.execute(insert(SearchCandidate), rows)
-        assigned = {
-            (gallery, rank): cid
-            for cid, gallery, rank in connection.execute(
-                select(SearchCandidate.id, SearchCandidate.gallery, SearchCandidate.rank).where(
-                    SearchCandidate.search_id == record.id
-                )
-            )
-        }
-        ids = [assigned[(run.gallery, c.rank)] for run in runs for c in run.candidates]
+    ids = _insert_candidates(session, record.id, rows) if rows else []
     append(
         session,
         AuditEvent(
@@ -122,6 +111,44 @@ def store_runs(
         ),
     )
     return ids
+
+
+_CANDIDATE_COLUMNS = tuple(c for c in SearchCandidate.__table__.columns if c.name != "id")
+#: PostgreSQL: INSERT INTO search_candidates (...) SELECT * FROM json_to_recordset(:rows) AS
+#: anon(search_id BIGINT, ...) RETURNING id, gallery, rank. One statement of a fixed text
+#: whose one parameter is the rows as JSON (made in C; arrays or executemany cost more).
+_ROWS = func.json_to_recordset(bindparam("rows", type_=postgresql.JSON)).table_valued(
+    *(column(c.name, c.type) for c in _CANDIDATE_COLUMNS)
+)
+_JSON_INSERT = (
+    insert(SearchCandidate)
+    .from_select(
+        [c.name for c in _CANDIDATE_COLUMNS],
+        select(*_ROWS.render_derived(with_types=True).c),
+    )
+    .returning(SearchCandidate.id, SearchCandidate.gallery, SearchCandidate.rank)
+)
+
+
+def _insert_candidates(session: Session, search_id: int, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert a run's candidate rows -> their ids, in the rows' order. Core on the session's
+    connection: the ORM's bulk path and autoflush cost more."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        returned = connection.execute(_JSON_INSERT, {"rows": rows})
+        assigned = {(gallery, rank): cid for cid, gallery, rank in returned}
+        return [assigned[(row["gallery"], row["rank"])] for row in rows]
+    # SQLite would RETURN row by row: one executemany, then the ids read back.
+    connection.execute(insert(SearchCandidate), rows)
+    assigned = {
+        (gallery, rank): cid
+        for cid, gallery, rank in connection.execute(
+            select(SearchCandidate.id, SearchCandidate.gallery, SearchCandidate.rank).where(
+                SearchCandidate.search_id == search_id
+            )
+        )
+    }
+    return [assigned[(row["gallery"], row["rank"])] for row in rows]
 
 
 def fresh_result(

@@ -46,7 +46,7 @@ from facetrail.services.accounts import (
 )
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import loggable
-from facetrail.store.schema import ApiToken, RecoveryCode, User
+from facetrail.store.schema import Agency, ApiToken, RecoveryCode, User
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -290,8 +290,15 @@ def authenticate(ctx: AppContext, token: str, *, now: datetime | None = None) ->
     now = now or utc_now()
     digest = cred.secret_hash(token)
     with ctx.transaction() as session:
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
-        user = session.get(User, row.user_id) if row is not None else None
+        # One statement: the token, its owner and their agency (which principal_of then
+        # finds in the session instead of reading it again).
+        found = session.execute(
+            select(ApiToken, User, Agency)
+            .join(User, User.id == ApiToken.user_id)
+            .join(Agency, Agency.id == User.agency_id)
+            .where(ApiToken.token_hash == digest)
+        ).first()
+        row, user = (found[0], found[1]) if found is not None else (None, None)
         problem: FacetrailError | None = None
         if row is None or user is None:
             problem = TokenInvalidError("unknown token", subject="token")

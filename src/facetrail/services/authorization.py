@@ -22,7 +22,7 @@ from facetrail.errors import (
 )
 from facetrail.governance.authority import Actor, Permission, may, needed_roles
 from facetrail.governance.credentials import Principal, Role
-from facetrail.governance.records import roles_problem
+from facetrail.governance.records import latest_roles_change, roles_problem
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import refuse
 from facetrail.store.schema import Agency, User, UserRole
@@ -80,10 +80,15 @@ def current_actor(session: Session, principal: Principal, now: datetime | None =
 
 
 def checked_roles(session: Session, user: User) -> frozenset[str]:
-    """The person's roles, read once; roles edited behind facetrail's back (disagreeing with
-    the entry that granted them) are refused with ``RecordMismatchError``, never granted."""
-    rows = list(session.scalars(select(UserRole).where(UserRole.user_id == user.id)))
-    if tampered := roles_problem(session, user, rows):
+    """The person's roles, read once (with the latest entry that changed them, in the same
+    statement); roles edited behind facetrail's back (disagreeing with the entry that granted
+    them) are refused with ``RecordMismatchError``, never granted."""
+    found = session.execute(
+        select(UserRole, latest_roles_change(user.username)).where(UserRole.user_id == user.id)
+    ).all()
+    rows = [row for row, _ in found]
+    latest = found[0][1] if found else None
+    if tampered := roles_problem(session, user, rows, latest):
         raise RecordMismatchError(tampered, subject=f"user_roles:{user.username}")
     return frozenset(r.role for r in rows)
 

@@ -21,7 +21,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from starlette.datastructures import FormData, UploadFile
 
-from facetrail.api.deps import CSRF_HEADER, SESSION_COOKIE, Context, context, csrf_token
+from facetrail.api.deps import CSRF_HEADER, SESSION_COOKIE, Context, app_context, csrf_token
 from facetrail.api.uploads import MAX_PROBES, upload_limit
 from facetrail.errors import (
     ImageTooLargeError,
@@ -77,7 +77,7 @@ async def posted_form(request: Request) -> AsyncIterator[FormData]:
     if request.method in _SAFE:
         yield FormData()
         return
-    limit = upload_limit(context(request).settings.max_image_bytes)
+    limit = upload_limit(app_context(request).settings.max_image_bytes)
     declared = request.headers.get("content-length")
     if declared is None or not declared.isdigit():
         raise InvalidRequestError("a form must declare its length", subject="form")

@@ -74,7 +74,7 @@ class SearchForm:
         )
 
 
-def _search_form(
+async def _search_form(
     probes: Annotated[list[UploadFile], File(description="Probe image(s) of one person")],
     case_number: Text,
     offense: Text,
