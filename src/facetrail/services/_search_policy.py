@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
@@ -39,16 +39,26 @@ from facetrail.store.schema import (
 __all__ = ["field_problem", "request_problem"]
 
 
+# Built once, with bound parameters (building one per search costs more than running it).
+_USER_AND_AGENCY = (
+    select(User, Agency)
+    .join(Agency, Agency.id == User.agency_id)
+    .where(User.id == bindparam("user_id"))
+)
+#: The searches a person asked for since a time that count against the daily limit.
+_SEARCHES_SINCE = select(func.count(SearchRecord.id)).where(
+    SearchRecord.requester_id == bindparam("user_id"),
+    SearchRecord.created_at >= bindparam("since"),
+    or_(SearchRecord.fault.is_(None), SearchRecord.fault != "system"),
+)
+
+
 def request_problem(
     session: Session, request: SearchRequest, now: datetime
 ) -> tuple[FacetrailError | None, Agency | None, int, Policy]:
     """Everything checked before a probe is looked at: who, for whom, why, where, how often."""
     actor = request.requester
-    found = session.execute(
-        select(User, Agency)
-        .join(Agency, Agency.id == User.agency_id)
-        .where(User.id == actor.user_id)
-    ).first()
+    found = session.execute(_USER_AND_AGENCY, {"user_id": actor.user_id}).first()
     if found is None:
         return NotFoundError("no such user", subject=actor.username), None, 0, Policy()
     user, own_agency = found
@@ -124,11 +134,7 @@ def request_problem(
         problem = InvalidRequestError("at least one probe image is needed", subject="probes")
     else:
         today = session.scalar(
-            select(func.count(SearchRecord.id)).where(
-                SearchRecord.requester_id == user.id,
-                SearchRecord.created_at >= now - timedelta(days=1),
-                or_(SearchRecord.fault.is_(None), SearchRecord.fault != "system"),
-            )
+            _SEARCHES_SINCE, {"user_id": user.id, "since": now - timedelta(days=1)}
         )
         if (today or 0) >= policy.daily_limit:
             problem = DailyLimitError(

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
@@ -574,15 +574,19 @@ def principal_of(session: Session, user: User) -> Principal:
     return Principal(user.id, user.username, user.agency_id, agency.name, roles)
 
 
+#: An agency's latest policy version (built once, with a bound parameter).
+_CURRENT_POLICY = (
+    select(PolicyVersion)
+    .where(PolicyVersion.agency_id == bindparam("agency_id"))
+    .order_by(PolicyVersion.version.desc())
+    .limit(1)
+)
+
+
 def current_policy(session: Session, agency_id: int) -> tuple[int, Policy]:
     """(version, policy) in force for an agency. A version whose row disagrees with the audit
     entry that made it (edited in the database) is refused: facetrail never acts on it."""
-    row = session.scalars(
-        select(PolicyVersion)
-        .where(PolicyVersion.agency_id == agency_id)
-        .order_by(PolicyVersion.version.desc())
-        .limit(1)
-    ).first()
+    row = session.scalars(_CURRENT_POLICY, {"agency_id": agency_id}).first()
     if row is None:
         return 0, Policy()
     policy = Policy.from_json(row.body)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
@@ -284,6 +284,15 @@ def add_token(session: Session, user_id: int, name: str, expires: datetime) -> t
     return token, digest
 
 
+#: A token, its owner and their agency, by the token's hash (built once: see checked_roles).
+_TOKEN_OWNER = (
+    select(ApiToken, User, Agency)
+    .join(User, User.id == ApiToken.user_id)
+    .join(Agency, Agency.id == User.agency_id)
+    .where(ApiToken.token_hash == bindparam("digest"))
+)
+
+
 def authenticate(ctx: AppContext, token: str, *, now: datetime | None = None) -> Principal:
     """The user behind a bearer token; every use (and every refusal) is audited. A suspended
     or expired account's tokens stop working at their next use."""
@@ -292,12 +301,7 @@ def authenticate(ctx: AppContext, token: str, *, now: datetime | None = None) ->
     with ctx.transaction() as session:
         # One statement: the token, its owner and their agency (which principal_of then
         # finds in the session instead of reading it again).
-        found = session.execute(
-            select(ApiToken, User, Agency)
-            .join(User, User.id == ApiToken.user_id)
-            .join(Agency, Agency.id == User.agency_id)
-            .where(ApiToken.token_hash == digest)
-        ).first()
+        found = session.execute(_TOKEN_OWNER, {"digest": digest}).first()
         row, user = (found[0], found[1]) if found is not None else (None, None)
         problem: FacetrailError | None = None
         if row is None or user is None:

@@ -20,7 +20,7 @@ import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
@@ -271,6 +271,15 @@ def resume_stranded(ctx: AppContext, *, older_than: timedelta = timedelta(minute
     return done
 
 
+#: A search, its agency's name and its requester's (built once, with a bound parameter).
+_RECORD_AND_NAMES = (
+    select(SearchRecord, Agency.name, User.username)
+    .join(Agency, Agency.id == SearchRecord.agency_id)
+    .join(User, User.id == SearchRecord.requester_id)
+    .where(SearchRecord.id == bindparam("search_id"))
+)
+
+
 def _execute(
     ctx: AppContext,
     search_id: int,
@@ -308,12 +317,8 @@ def _execute(
             top, face = record.top, record.face
     runs, error = _run_galleries(ctx, galleries, probes, top, face)
     with ctx.transaction() as session:
-        found = session.execute(  # one round trip: the record and the names its result shows
-            select(SearchRecord, Agency.name, User.username)
-            .join(Agency, Agency.id == SearchRecord.agency_id)
-            .join(User, User.id == SearchRecord.requester_id)
-            .where(SearchRecord.id == search_id)
-        ).first()
+        # One round trip: the record and the names its result shows.
+        found = session.execute(_RECORD_AND_NAMES, {"search_id": search_id}).first()
         assert found is not None
         record, agency_name, requester_name = found
         if record.status != "approved":
