@@ -107,7 +107,7 @@ def org(app_ctx):  # type: ignore[no-untyped-def]
 #: Tests of pure code over images, arrays, models and metrics: they open no database, so
 #: ``make test`` runs them once, in its SQLite pass (marked ``database_free``, as is any module
 #: elsewhere that says so). One that opens a database anyway fails, saying why.
-DATABASE_FREE_FOLDERS = frozenset({"pipeline", "imaging", "models", "eval"})
+DATABASE_FREE_FOLDERS = frozenset({"pipeline", "imaging", "models", "eval", "index"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -36,6 +36,8 @@ class FaissIndex:
         if len(self) == 0 or k <= 0:
             n = len(queries)
             return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
+        if _search_threads is not None:  # per thread in OpenMP: see set_threads
+            faiss.omp_set_num_threads(_search_threads)
         scores, ids = self._index.search(queries, min(k, len(self)))
         return scores.astype(np.float32), ids.astype(np.int64)
 
@@ -81,5 +83,15 @@ def set_threads(threads: int) -> None:
     """OpenMP threads FAISS uses for a search in this process. A service worker uses one:
     its parallelism is the worker processes, and FAISS's threads then only fight over cores
     (measured: a flat search of 100k templates took 112-132 ms on 2 threads against 24-41 ms
-    on 1, on a busy 2-core machine)."""
-    faiss.omp_set_num_threads(max(1, threads))
+    on 1, on a busy 2-core machine).
+
+    OpenMP keeps this number per thread: a thread the setting was not made in (a web
+    server's thread pool) would use every core. So it is kept here too, and every search
+    sets it in the thread that searches."""
+    global _search_threads
+    _search_threads = max(1, threads)
+    faiss.omp_set_num_threads(_search_threads)
+
+
+#: Set by ``set_threads``; None: OpenMP's default (every core).
+_search_threads: int | None = None
