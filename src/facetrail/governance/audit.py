@@ -155,6 +155,8 @@ class _Statements:
     lock_head: _Compiled
     insert_entry: _Compiled
     move_head: _Compiled
+    #: PostgreSQL: both in one statement (the insert a CTE of the update), one round trip
+    insert_and_move: _Compiled | None
 
 
 _COMPILED: dict[str, _Statements] = {}
@@ -164,10 +166,12 @@ def _statements(dialect: Dialect) -> _Statements:
     key = f"{dialect.name}+{dialect.driver}:{dialect.paramstyle}"
     found = _COMPILED.get(key)
     if found is None:
+        both = _MOVE_HEAD.add_cte(_INSERT.cte("entry"))
         found = _COMPILED[key] = _Statements(
             _Compiled.of(_LOCK_HEAD, dialect),
             _Compiled.of(_INSERT, dialect),
             _Compiled.of(_MOVE_HEAD, dialect),
+            _Compiled.of(both, dialect) if dialect.name == "postgresql" else None,
         )
     return found
 
@@ -229,22 +233,22 @@ def append(session: Session, event: AuditEvent, *, at: datetime | None = None) -
         when = (at or datetime.now(UTC)).isoformat(timespec="microseconds")
         details = _stored_details(event.details)
         digest = leaf_hash(entry_bytes(seq, when, event.actor, event.kind, event.subject, details))
-        statements.insert_entry.run(
-            cursor,
-            {
-                "seq": seq,
-                "at": when,
-                "actor": event.actor,
-                "kind": event.kind,
-                "subject": event.subject,
-                "details": details,
-                "leaf_hash": digest,
-            },
-        )
+        entry = {
+            "seq": seq,
+            "at": when,
+            "actor": event.actor,
+            "kind": event.kind,
+            "subject": event.subject,
+            "details": details,
+            "leaf_hash": digest,
+        }
         head.push(digest)
-        statements.move_head.run(
-            cursor, {"head_id": 1, "new_size": head.size, "new_frontier": head.to_bytes()}
-        )
+        moved = {"head_id": 1, "new_size": head.size, "new_frontier": head.to_bytes()}
+        if statements.insert_and_move is not None:
+            statements.insert_and_move.run(cursor, entry | moved)
+        else:
+            statements.insert_entry.run(cursor, entry)
+            statements.move_head.run(cursor, moved)
     except connection.dialect.loaded_dbapi.Error as exc:
         # As SQLAlchemy would raise it (IntegrityError, OperationalError, ...), for callers
         # that handle database errors by SQLAlchemy's classes.
