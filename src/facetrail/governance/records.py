@@ -10,8 +10,8 @@ The product calls the checks before it acts on a policy version, a role grant or
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, ScalarSelect, func, select
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from facetrail.store.schema import (
 __all__ = [
     "GRANT_KINDS",
     "UNREAD",
+    "RoleRow",
     "Unread",
     "first_record_problem",
     "grant_roles",
@@ -123,10 +124,21 @@ def latest_roles_change(username: str | ColumnElement[str]) -> ScalarSelect[int 
     )
 
 
+class RoleRow(Protocol):
+    """A stored role grant as ``roles_problem`` reads it (a ``UserRole`` or a row of its
+    columns)."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def audit_seq(self) -> int | None: ...
+
+
 def roles_problem(
     session: Session,
     user: User,
-    rows: list[UserRole] | None = None,
+    rows: Sequence[RoleRow] | None = None,
     latest_change: int | Unread | None = UNREAD,
 ) -> str | None:
     """Why a person's stored roles (``rows``, read here when not given) disagree with the

@@ -10,6 +10,7 @@ refuses (audited) an actor without a role carrying the permission asked for.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from sqlalchemy import String, bindparam, func, select
 from sqlalchemy.orm import Session
@@ -82,19 +83,29 @@ def current_actor(session: Session, principal: Principal, now: datetime | None =
 #: A person's role rows and the latest entry that changed their roles. Hot statements are
 #: built once, with bound parameters: building one per call costs more than running it.
 _ROLES_AND_LATEST_CHANGE = select(
-    UserRole, latest_roles_change(bindparam("username", type_=String))
+    UserRole.role, UserRole.audit_seq, latest_roles_change(bindparam("username", type_=String))
 ).where(UserRole.user_id == bindparam("user_id"))
+
+
+class _Grant(NamedTuple):
+    role: str
+    audit_seq: int | None
 
 
 def checked_roles(session: Session, user: User) -> frozenset[str]:
     """The person's roles, read once (with the latest entry that changed them, in the same
     statement); roles edited behind facetrail's back (disagreeing with the entry that granted
     them) are refused with ``RecordMismatchError``, never granted."""
-    found = session.execute(
-        _ROLES_AND_LATEST_CHANGE, {"user_id": user.id, "username": user.username}
-    ).all()
-    rows = [row for row, _ in found]
-    latest = found[0][1] if found else None
+    # Columns on the session's connection (flushed first, as the session would): no ORM
+    # objects are needed to check them.
+    session.flush()
+    found = (
+        session.connection()
+        .execute(_ROLES_AND_LATEST_CHANGE, {"user_id": user.id, "username": user.username})
+        .all()
+    )
+    rows = [_Grant(role, seq) for role, seq, _ in found]
+    latest = found[0][2] if found else None
     if tampered := roles_problem(session, user, rows, latest):
         raise RecordMismatchError(tampered, subject=f"user_roles:{user.username}")
     return frozenset(r.role for r in rows)
