@@ -4,6 +4,7 @@ CLI; there is no other path to data."""
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -60,6 +61,10 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         # A served worker loads the model packs its galleries use before it takes requests,
         # so the first search is not the one that waits for them (``/ready`` says if one failed).
         app.state.model_problems = warm_pipelines(app.state.ctx) if own else {}
+        if own:
+            # What a worker has loaded by now lives as long as it does: kept out of the
+            # garbage collector's full passes, which would otherwise scan it mid-request.
+            gc.freeze()
         # Background work runs in a served worker, not in an app a test or caller shares.
         background = own and app.state.ctx.settings.background_work
         scheduler = start_background(app.state.ctx) if background else None

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, ScalarSelect, func, select
+from sqlalchemy import ColumnExpressionArgument, ScalarSelect, func, select
 from sqlalchemy.orm import Session
 
 from facetrail.store.schema import (
@@ -114,7 +114,7 @@ def policy_problem(session: Session, row: PolicyVersion) -> str | None:
     return None
 
 
-def latest_roles_change(username: str | ColumnElement[str]) -> ScalarSelect[int | None]:
+def latest_roles_change(username: str | ColumnExpressionArgument[str]) -> ScalarSelect[int | None]:
     """The seq of the latest ``account.roles`` entry about ``username`` (a subquery, so that
     the roles and it are read in one statement)."""
     return (

@@ -26,7 +26,12 @@ from facetrail.governance import fields
 from facetrail.governance.credentials import Role
 from facetrail.governance.policy import Policy
 from facetrail.services.accounts import agency_by_name, current_policy
-from facetrail.services.authorization import checked_roles, inactive_reason
+from facetrail.services.authorization import (
+    RoleRead,
+    checked_roles,
+    inactive_reason,
+    role_columns,
+)
 from facetrail.services.search_model import (
     SearchRequest,
 )
@@ -40,16 +45,23 @@ __all__ = ["field_problem", "request_problem"]
 
 
 # Built once, with bound parameters (building one per search costs more than running it).
-_USER_AND_AGENCY = (
-    select(User, Agency)
+#: The requester, their agency, their roles (``role_columns``) and how many of their searches
+#: since ``since`` count against the daily limit: one round trip.
+_REQUESTER = (
+    select(
+        User,
+        Agency,
+        *role_columns(User.id, User.username),
+        select(func.count(SearchRecord.id))
+        .where(
+            SearchRecord.requester_id == User.id,
+            SearchRecord.created_at >= bindparam("since"),
+            or_(SearchRecord.fault.is_(None), SearchRecord.fault != "system"),
+        )
+        .scalar_subquery(),
+    )
     .join(Agency, Agency.id == User.agency_id)
     .where(User.id == bindparam("user_id"))
-)
-#: The searches a person asked for since a time that count against the daily limit.
-_SEARCHES_SINCE = select(func.count(SearchRecord.id)).where(
-    SearchRecord.requester_id == bindparam("user_id"),
-    SearchRecord.created_at >= bindparam("since"),
-    or_(SearchRecord.fault.is_(None), SearchRecord.fault != "system"),
 )
 
 
@@ -58,15 +70,16 @@ def request_problem(
 ) -> tuple[FacetrailError | None, Agency | None, int, Policy]:
     """Everything checked before a probe is looked at: who, for whom, why, where, how often."""
     actor = request.requester
-    found = session.execute(_USER_AND_AGENCY, {"user_id": actor.user_id}).first()
+    since = now - timedelta(days=1)
+    found = session.execute(_REQUESTER, {"user_id": actor.user_id, "since": since}).first()
     if found is None:
         return NotFoundError("no such user", subject=actor.username), None, 0, Policy()
-    user, own_agency = found
+    user, own_agency, grants, latest_change, today = found
     inactive = inactive_reason(user, now)
     if inactive is not None:
         return inactive, None, 0, Policy()
     try:
-        roles = checked_roles(session, user)
+        roles = checked_roles(session, user, RoleRead(grants, latest_change))
     except RecordMismatchError as tampered:
         return tampered, None, 0, Policy()
     if request.on_behalf_of is not None:
@@ -133,9 +146,6 @@ def request_problem(
     elif not request.probes:
         problem = InvalidRequestError("at least one probe image is needed", subject="probes")
     else:
-        today = session.scalar(
-            _SEARCHES_SINCE, {"user_id": user.id, "since": now - timedelta(days=1)}
-        )
         if (today or 0) >= policy.daily_limit:
             problem = DailyLimitError(
                 f"{policy.daily_limit} searches in the last 24 hours: the daily limit",

@@ -44,6 +44,7 @@ from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.policy import Policy
 from facetrail.governance.records import policy_problem
 from facetrail.services.authorization import (
+    RoleRead,
     active_admins,
     as_utc,
     checked_roles,
@@ -565,10 +566,11 @@ def set_roles(ctx: AppContext, actor: Principal, username: str, roles: tuple[Rol
     deliver_outbox(ctx)
 
 
-def principal_of(session: Session, user: User) -> Principal:
+def principal_of(session: Session, user: User, roles_read: RoleRead | None = None) -> Principal:
     """The signed-in person as services see them; roles edited behind facetrail's back are
-    refused (``RecordMismatchError``), never granted."""
-    roles = checked_roles(session, user)
+    refused (``RecordMismatchError``), never granted. ``roles_read``: their roles as read
+    with them (see ``authorization.role_columns``)."""
+    roles = checked_roles(session, user, roles_read)
     agency = session.get(Agency, user.agency_id)
     assert agency is not None
     return Principal(user.id, user.username, user.agency_id, agency.name, roles)

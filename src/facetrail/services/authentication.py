@@ -44,6 +44,7 @@ from facetrail.services.accounts import (
     refuse,
     utc_now,
 )
+from facetrail.services.authorization import RoleRead, role_columns
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import loggable
 from facetrail.store.schema import Agency, ApiToken, RecoveryCode, User
@@ -286,7 +287,7 @@ def add_token(session: Session, user_id: int, name: str, expires: datetime) -> t
 
 #: A token, its owner and their agency, by the token's hash (built once: see checked_roles).
 _TOKEN_OWNER = (
-    select(ApiToken, User, Agency)
+    select(ApiToken, User, Agency, *role_columns(User.id, User.username))
     .join(User, User.id == ApiToken.user_id)
     .join(Agency, Agency.id == User.agency_id)
     .where(ApiToken.token_hash == bindparam("digest"))
@@ -303,6 +304,7 @@ def authenticate(ctx: AppContext, token: str, *, now: datetime | None = None) ->
         # finds in the session instead of reading it again).
         found = session.execute(_TOKEN_OWNER, {"digest": digest}).first()
         row, user = (found[0], found[1]) if found is not None else (None, None)
+        roles_read = RoleRead(found[3], found[4]) if found is not None else None
         problem: FacetrailError | None = None
         if row is None or user is None:
             problem = TokenInvalidError("unknown token", subject="token")
@@ -321,7 +323,7 @@ def authenticate(ctx: AppContext, token: str, *, now: datetime | None = None) ->
         else:
             assert user is not None
             append(session, AuditEvent(who, "auth.token.use", who, {"token": digest[:12]}))
-            principal = principal_of(session, user)
+            principal = principal_of(session, user, roles_read)
     if problem is not None:
         raise problem
     return principal

@@ -12,7 +12,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from sqlalchemy import String, bindparam, func, select
+from sqlalchemy import (
+    ColumnExpressionArgument,
+    Integer,
+    ScalarSelect,
+    String,
+    bindparam,
+    cast,
+    func,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
@@ -29,12 +38,14 @@ from facetrail.services.unit_of_work import refuse
 from facetrail.store.schema import Agency, User, UserRole
 
 __all__ = [
+    "RoleRead",
     "active_admins",
     "as_utc",
     "checked_roles",
     "current_actor",
     "inactive_reason",
     "require",
+    "role_columns",
     "roles_of",
     "utc_now",
     "visible_user",
@@ -80,35 +91,68 @@ def current_actor(session: Session, principal: Principal, now: datetime | None =
     return Actor(user.id, user.agency_id, checked_roles(session, user), network_id)
 
 
-#: A person's role rows and the latest entry that changed their roles. Hot statements are
-#: built once, with bound parameters: building one per call costs more than running it.
-_ROLES_AND_LATEST_CHANGE = select(
-    UserRole.role, UserRole.audit_seq, latest_roles_change(bindparam("username", type_=String))
-).where(UserRole.user_id == bindparam("user_id"))
-
-
 class _Grant(NamedTuple):
     role: str
     audit_seq: int | None
 
 
-def checked_roles(session: Session, user: User) -> frozenset[str]:
-    """The person's roles, read once (with the latest entry that changed them, in the same
-    statement); roles edited behind facetrail's back (disagreeing with the entry that granted
-    them) are refused with ``RecordMismatchError``, never granted."""
-    # Columns on the session's connection (flushed first, as the session would): no ORM
-    # objects are needed to check them.
-    session.flush()
-    found = (
-        session.connection()
-        .execute(_ROLES_AND_LATEST_CHANGE, {"user_id": user.id, "username": user.username})
-        .all()
+class RoleRead(NamedTuple):
+    """What ``checked_roles`` checks, as ``role_columns`` read it along with a person:
+    their grants as text ("role:seq,role:seq", None for none) and the latest entry that
+    changed their roles."""
+
+    grants: str | None
+    latest_change: int | None
+
+
+def role_columns(
+    user_id: ColumnExpressionArgument[int], username: ColumnExpressionArgument[str]
+) -> tuple[ScalarSelect[str | None], ScalarSelect[int | None]]:
+    """Two columns for a statement that reads a person (``user_id``, ``username``: its
+    columns or bound parameters): their role grants and the latest change to them, so a
+    hot path reads the person and their roles in one round trip (see ``RoleRead``)."""
+    grant = UserRole.role + ":" + func.coalesce(cast(UserRole.audit_seq, String), "")
+    grants = (
+        select(func.aggregate_strings(grant, ","))
+        .where(UserRole.user_id == user_id)
+        .scalar_subquery()
     )
-    rows = [_Grant(role, seq) for role, seq, _ in found]
-    latest = found[0][2] if found else None
-    if tampered := roles_problem(session, user, rows, latest):
-        raise RecordMismatchError(tampered, subject=f"user_roles:{user.username}")
+    return grants, latest_roles_change(username)
+
+
+#: A person's roles alone (built once, with bound parameters: building a statement per
+#: call costs more than running it).
+_ROLES = select(
+    *role_columns(bindparam("user_id", type_=Integer), bindparam("username", type_=String))
+)
+
+
+def checked_roles(session: Session, user: User, read: RoleRead | None = None) -> frozenset[str]:
+    """The person's roles (``read``: as ``role_columns`` read them with the person, else read
+    here); roles edited behind facetrail's back (disagreeing with the entry that granted them)
+    are refused with ``RecordMismatchError``, never granted."""
+    if read is None:
+        found = session.execute(_ROLES, {"user_id": user.id, "username": user.username}).one()
+        read = RoleRead(found[0], found[1])
+    rows = _grants(read.grants)
+    if rows is None:
+        tampered: str | None = "a role grant is unreadable"
+    else:
+        tampered = roles_problem(session, user, rows, read.latest_change)
+    if rows is None or tampered is not None:
+        raise RecordMismatchError(str(tampered), subject=f"user_roles:{user.username}")
     return frozenset(r.role for r in rows)
+
+
+def _grants(text: str | None) -> list[_Grant] | None:
+    """``RoleRead.grants`` as rows (None: a grant that is not "role:seq", edited in)."""
+    rows = []
+    for grant in text.split(",") if text else ():
+        role, colon, seq = grant.rpartition(":")
+        if not role or not colon or not (seq == "" or seq.isdigit()):
+            return None
+        rows.append(_Grant(role, int(seq) if seq else None))
+    return rows
 
 
 def active_admins(session: Session, *, excluding: int | None = None) -> int:

@@ -329,12 +329,10 @@ def _execute(
             seconds = time.perf_counter() - started
             mark_done(record, runs)
             ids = store_runs(session, record, runs, actor, seconds)
-            result = fresh_result(
-                ctx, record, agency_name, requester_name, runs, ids, include_crops, seconds
-            )
     if error is not None:
         raise error
-    return result
+    # Made once the lock is released: the stored run is what it shows (crops read from blobs).
+    return fresh_result(ctx, record, agency_name, requester_name, runs, ids, include_crops, seconds)
 
 
 def _run_galleries(
