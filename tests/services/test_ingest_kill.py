@@ -22,13 +22,14 @@ from facetrail.governance.credentials import totp_now
 from facetrail.index.faiss_index import FaissIndex
 from facetrail.services import indexing
 from facetrail.services.context import AppContext
+from facetrail.services.ingest import IngestRequest
 from facetrail.store.schema import Face, Image, IngestFailure, TemplateRow
 from tests.conftest import LFW, Home, needs_lfw
 
 pytestmark = needs_lfw
 
 IMAGES = 300
-BATCH = 64  # the ingest's default batch size: images are committed this many at a time
+BATCH = IngestRequest.batch_size  # the CLI's ingest commits images this many at a time
 PASSWORD = "a long enough secret"
 
 

@@ -63,15 +63,15 @@ def grant_roles(entry: AuditEntryRow) -> tuple[str | None, set[str]]:
     return entry.subject, set(details.get("roles", []))
 
 
-#: Row contents already found to agree with their entries, in this process. A key holds every
-#: field the check compares, so an edited row is a new key and is checked afresh; entries
-#: are append-only (``audit verify`` catches one that changed). Bounded: cleared when full.
 class Unread:
     """The type of ``UNREAD``: a value the caller did not read (None is a value read)."""
 
 
 UNREAD = Unread()
 
+#: Row contents already found to agree with their entries, in this process. A key holds every
+#: field the check compares, so an edited row is a new key and is checked afresh; entries
+#: are append-only (``audit verify`` catches one that changed). Bounded: cleared when full.
 _AGREED: set[tuple[object, ...]] = set()
 _AGREED_MAX = 4096
 

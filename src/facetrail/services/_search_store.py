@@ -136,18 +136,14 @@ def _insert_candidates(session: Session, search_id: int, rows: list[dict[str, An
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         returned = connection.execute(_JSON_INSERT, {"rows": rows})
-        assigned = {(gallery, rank): cid for cid, gallery, rank in returned}
-        return [assigned[(row["gallery"], row["rank"])] for row in rows]
-    # SQLite would RETURN row by row: one executemany, then the ids read back.
-    connection.execute(insert(SearchCandidate), rows)
-    assigned = {
-        (gallery, rank): cid
-        for cid, gallery, rank in connection.execute(
+    else:  # SQLite would RETURN row by row: one executemany, then the ids read back
+        connection.execute(insert(SearchCandidate), rows)
+        returned = connection.execute(
             select(SearchCandidate.id, SearchCandidate.gallery, SearchCandidate.rank).where(
                 SearchCandidate.search_id == search_id
             )
         )
-    }
+    assigned = {(gallery, rank): cid for cid, gallery, rank in returned}
     return [assigned[(row["gallery"], row["rank"])] for row in rows]
 
 

@@ -134,13 +134,12 @@ def checked_roles(session: Session, user: User, read: RoleRead | None = None) ->
     if read is None:
         found = session.execute(_ROLES, {"user_id": user.id, "username": user.username}).one()
         read = RoleRead(found[0], found[1])
+    subject = f"user_roles:{user.username}"
     rows = _grants(read.grants)
     if rows is None:
-        tampered: str | None = "a role grant is unreadable"
-    else:
-        tampered = roles_problem(session, user, rows, read.latest_change)
-    if rows is None or tampered is not None:
-        raise RecordMismatchError(str(tampered), subject=f"user_roles:{user.username}")
+        raise RecordMismatchError("a role grant is unreadable", subject=subject)
+    if tampered := roles_problem(session, user, rows, read.latest_change):
+        raise RecordMismatchError(tampered, subject=subject)
     return frozenset(r.role for r in rows)
 
 
