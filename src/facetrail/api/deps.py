@@ -4,25 +4,36 @@ Programs send a named API token (``Authorization: Bearer``); browsers hold a ses
 (HttpOnly, SameSite=Strict, Secure over TLS) and prove every state-changing request with the
 ``X-CSRF-Token`` header, a value derived from the session token that another site can neither
 read nor compute. Either way the token is checked by ``services.authentication.authenticate``,
-which audits its use, exactly as the CLI's saved session is."""
+which audits its use, exactly as the CLI's saved session is; a route whose action records the
+use in its own transaction (a search) takes ``Acting`` instead, which records it before the
+answer goes out if the action did not."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
 from facetrail.errors import NotLoggedInError, TokenInvalidError
 from facetrail.governance.credentials import Principal
-from facetrail.services.authentication import authenticate
+from facetrail.services.authentication import (
+    TokenUse,
+    authenticate,
+    check_token,
+    finish_use,
+)
 from facetrail.services.context import AppContext
 
 __all__ = [
     "CSRF_COOKIE",
     "CSRF_HEADER",
     "SESSION_COOKIE",
+    "Acting",
+    "Caller",
     "Context",
     "Me",
     "app_context",
@@ -32,6 +43,7 @@ __all__ = [
     "drop_session_cookies",
     "set_session_cookies",
     "signed_in",
+    "signed_in_acting",
 ]
 
 SESSION_COOKIE = "facetrail_session"
@@ -83,24 +95,55 @@ def bearer_of(request: Request) -> str | None:
 
 def signed_in(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Principal:
     """The caller, from a bearer token or the session cookie (with its CSRF proof)."""
+    return authenticate(ctx, _token_of(request))
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The signed-in caller of a route whose action records the token's use itself: pass
+    ``use`` to the service, which records it in the action's own transaction."""
+
+    principal: Principal
+    use: TokenUse
+
+
+def signed_in_acting(
+    request: Request, ctx: Annotated[AppContext, Depends(context)]
+) -> Iterator[Caller]:
+    """``signed_in`` for a route whose service records the token's use in its action
+    (``services.authentication.record_use``): the token is checked here by one read. Once
+    the route has returned or raised, and before the answer goes out, a use its action did
+    not record (a refusal, an upload refused before the action) is recorded on its own."""
+    principal, use = check_token(ctx, _token_of(request))
+    try:
+        yield Caller(principal, use)
+    finally:
+        finish_use(ctx, use)
+
+
+def _token_of(request: Request) -> str:
+    """The bearer token, else the session cookie's (with its CSRF proof)."""
     token = bearer_of(request)
+    if token is not None:
+        return token
+    token = request.cookies.get(SESSION_COOKIE)
     if token is None:
-        token = request.cookies.get(SESSION_COOKIE)
-        if token is None:
-            raise NotLoggedInError(
-                "sign in (POST /api/v1/session) or send 'Authorization: Bearer TOKEN'",
-                subject="session",
-            )
-        sent = request.headers.get(CSRF_HEADER, "")
-        if request.method not in _SAFE and not hmac.compare_digest(
-            sent.encode(), csrf_token(token).encode()
-        ):
-            # Checked before the token is used, so a forged request is not an audited use.
-            raise TokenInvalidError(
-                f"missing or wrong {CSRF_HEADER} header for a cookie session", subject="csrf"
-            )
-    return authenticate(ctx, token)
+        raise NotLoggedInError(
+            "sign in (POST /api/v1/session) or send 'Authorization: Bearer TOKEN'",
+            subject="session",
+        )
+    sent = request.headers.get(CSRF_HEADER, "")
+    if request.method not in _SAFE and not hmac.compare_digest(
+        sent.encode(), csrf_token(token).encode()
+    ):
+        # Checked before the token is used, so a forged request is not an audited use.
+        raise TokenInvalidError(
+            f"missing or wrong {CSRF_HEADER} header for a cookie session", subject="csrf"
+        )
+    return token
 
 
 Context = Annotated[AppContext, Depends(context)]
 Me = Annotated[Principal, Depends(signed_in)]
+#: The caller of a route whose action records the token's use (the answer waits for it).
+Acting = Annotated[Caller, Depends(signed_in_acting, scope="function")]

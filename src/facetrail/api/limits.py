@@ -16,7 +16,7 @@ from limits import RateLimitItem, parse_many, storage, strategies
 
 from facetrail.errors import RateLimitedError
 from facetrail.services.context import AppContext
-from facetrail.services.unit_of_work import record_refusal
+from facetrail.services.unit_of_work import First, record_refusal
 
 __all__ = ["RateLimits", "check"]
 
@@ -52,9 +52,17 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def check(request: Request, ctx: AppContext, kind: str, username: str, audit_kind: str) -> None:
-    """Refuse (audited as ``<audit_kind>.refused``) when ``username`` or this client's address
-    is over the ``kind`` limit."""
+def check(
+    request: Request,
+    ctx: AppContext,
+    kind: str,
+    username: str,
+    audit_kind: str,
+    *,
+    first: First | None = None,
+) -> None:
+    """Refuse (audited as ``<audit_kind>.refused``, after ``first``: see ``action``) when
+    ``username`` or this client's address is over the ``kind`` limit."""
     limits: RateLimits = request.app.state.limits
     address = client_address(request)
     wait = limits.over(kind, [f"user:{username}", f"address:{address}"])
@@ -62,5 +70,5 @@ def check(request: Request, ctx: AppContext, kind: str, username: str, audit_kin
         return
     error = RateLimitedError(f"too many {kind} requests; try again in {wait} s", subject=username)
     error.retry_after = wait
-    record_refusal(ctx, username, audit_kind, username, error, {"address": address})
+    record_refusal(ctx, username, audit_kind, username, error, {"address": address}, first=first)
     raise error

@@ -184,6 +184,50 @@ def _read_head(cursor: DBAPICursor, statements: _Statements) -> CompactRange | N
     return CompactRange.from_bytes(int(row[0]), bytes(row[1]))
 
 
+#: ``Session.info`` key: (the transaction, the log head as it stands in it), so that an
+#: action's appends after the first need not read the head again (it is row-locked, and the
+#: action holds the write lock, until the transaction ends).
+_HEAD_KEY = "facetrail_audit_head"
+
+
+def _known_head(session: Session) -> CompactRange | None:
+    known = session.info.pop(_HEAD_KEY, None)
+    if known is None or session.in_nested_transaction():
+        return None
+    if known[0] is not session.get_transaction():
+        return None  # another transaction's (kept by reference, so never mistaken for this one)
+    head: CompactRange = known[1]
+    return head
+
+
+def _keep_head(session: Session, head: CompactRange) -> None:
+    if not session.in_nested_transaction():  # a savepoint may roll back what it appended
+        session.info[_HEAD_KEY] = (session.get_transaction(), head)
+
+
+def lock_and_read_head(session: Session, lock_sql: str) -> None:
+    """PostgreSQL: begin, take the action lock (``lock_sql``) and read and row-lock the log
+    head, in one round trip (psycopg's pipeline mode). The server runs the statements in
+    order, each with its own snapshot, so the head is read once the lock is held: exactly as
+    if they were sent one by one. The transaction's first append starts from that head."""
+    connection = session.connection()
+    statements = _statements(connection.dialect)
+    driver = connection.connection.driver_connection
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        with driver.pipeline():  # type: ignore[union-attr]
+            lock, read = driver.cursor(), driver.cursor()  # type: ignore[union-attr]
+            lock.execute(lock_sql)
+            statements.lock_head.run(read, {"head_id": 1})
+        row = read.fetchone()
+        lock.close()
+        read.close()
+    except dbapi_error as exc:
+        raise DBAPIError.instance("action lock", None, exc, dbapi_error) from exc
+    if row is not None:
+        _keep_head(session, CompactRange.from_bytes(int(row[0]), bytes(row[1])))
+
+
 def locked_head(session: Session) -> CompactRange:
     """The log head, locked until the caller's transaction ends (a row lock on PostgreSQL; on
     SQLite the transaction already holds the write lock). A home made before the head existed
@@ -220,13 +264,16 @@ def append(session: Session, event: AuditEvent, *, at: datetime | None = None) -
 
     The head row is locked, so appends take positions one at a time: the entry goes to
     size+1 and the head's frontier takes its leaf, both committed or rolled back with the
-    action.
+    action. The head is read once per transaction (``lock_and_read_head``, or the first
+    append), then kept for the transaction's next appends.
     """
     connection = session.connection()
     statements = _statements(connection.dialect)
     cursor = connection.connection.cursor()
     try:
-        head = _read_head(cursor, statements)
+        head = _known_head(session)
+        if head is None:
+            head = _read_head(cursor, statements)
         if head is None:
             head = _build_head(connection)
         seq = head.size + 1
@@ -249,6 +296,7 @@ def append(session: Session, event: AuditEvent, *, at: datetime | None = None) -
         else:
             statements.insert_entry.run(cursor, entry)
             statements.move_head.run(cursor, moved)
+        _keep_head(session, head)
     except connection.dialect.loaded_dbapi.Error as exc:
         # As SQLAlchemy would raise it (IntegrityError, OperationalError, ...), for callers
         # that handle database errors by SQLAlchemy's classes.

@@ -7,18 +7,21 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from facetrail.config import Settings
+from facetrail.governance.audit import lock_and_read_head
+from facetrail.governance.credentials import Principal
 from facetrail.imaging.decode import DecodeLimits
 from facetrail.models.registry import get_pack
 from facetrail.pipeline.batch import BatchConfig
 from facetrail.pipeline.pipeline import FacePipeline, PipelineOptions
 from facetrail.store.blobs import BlobStore
-from facetrail.store.db import LOCKING, lock_for_action, make_engine, make_sessionmaker
+from facetrail.store.db import LOCKING, PG_ACTION_LOCK_SQL, make_engine, make_sessionmaker
 
 if TYPE_CHECKING:
     from facetrail.index.base import VectorIndex
@@ -39,6 +42,9 @@ class AppContext:
     #: Held while an index is opened, reconciled, searched or added to: the API serves
     #: requests on several threads, and a FAISS index must not be searched while it changes.
     index_lock: threading.RLock = field(default_factory=threading.RLock)
+    #: token hash -> (time.monotonic() when read, its owner): ``authentication.check_token``'s
+    #: recent reads, a pre-check only (the action checks the token again under its lock)
+    recent_tokens: dict[str, tuple[float, Principal]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, settings: Settings) -> AppContext:
@@ -81,8 +87,9 @@ class AppContext:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work that acts: it holds the database's write lock from its first
-        statement (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL), so what it
-        checks cannot change before it acts and its audit append cannot race another's.
+        statement (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL, taken with the
+        audit log's head), so what it checks cannot change before it acts and its audit
+        append cannot race another's.
         Commits on success, rolls back on any error."""
         if getattr(self._local, "acting", False):
             # A second locked transaction in the same thread would wait on the first forever
@@ -91,10 +98,32 @@ class AppContext:
         self._local.acting = True
         try:
             with self.sessions() as session, session.begin():
-                lock_for_action(session.connection(execution_options={LOCKING: True}))
+                connection = session.connection(execution_options={LOCKING: True})
+                if connection.dialect.name == "postgresql":
+                    # The lock and the log head in one round trip (the head kept for the
+                    # transaction's first audit append).
+                    lock_and_read_head(session, PG_ACTION_LOCK_SQL)
                 yield session
         finally:
             self._local.acting = False
+
+    @contextmanager
+    def reads(self) -> Iterator[Session]:
+        """A session for reads that need no snapshot spanning their statements, on the hot
+        path. On PostgreSQL its connection runs in autocommit, which costs two round trips
+        fewer than a transaction (no BEGIN, no ROLLBACK) and changes nothing else: under READ
+        COMMITTED each statement reads its own snapshot anyway. On SQLite, a plain session
+        (its reads are in-process). Only for reads: in autocommit a write would commit at once."""
+        if self.engine.dialect.name != "postgresql":
+            with self.sessions() as session:
+                yield session
+            return
+        with self.sessions(bind=self._autocommit) as session:
+            yield session
+
+    @cached_property
+    def _autocommit(self) -> Engine:
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def close(self) -> None:
         self.engine.dispose()

@@ -39,6 +39,7 @@ from facetrail.governance.records import search_problem
 from facetrail.services._matching import GalleryRun, search_gallery
 from facetrail.services._search_policy import request_problem
 from facetrail.services._search_store import fresh_result, mark_done, store_failure, store_runs
+from facetrail.services.authentication import TokenUse
 from facetrail.services.authorization import current_actor, inactive_reason, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_users
@@ -54,7 +55,7 @@ from facetrail.services.search_model import (
     SearchRequest,
     SearchResult,
 )
-from facetrail.services.unit_of_work import action, refuse
+from facetrail.services.unit_of_work import action, record_refusal, refuse
 from facetrail.store.schema import (
     Agency,
     SearchRecord,
@@ -84,15 +85,20 @@ def search(
     request: SearchRequest,
     *,
     include_crops: bool = True,
+    token_use: TokenUse | None = None,
     now: datetime | None = None,
 ) -> SearchResult:
     """Check policy, then run the search (or leave it pending for a supervisor) and record
     the request, what it returned and what produced it.
 
-    The check and the stored request are one locked transaction, so parallel searches cannot
-    pass the daily limit; a refusal stores nothing and is audited as ``search.refused``. The
-    request is stored as approved before it runs: a crash before its results are stored leaves
-    an approved search that ``resume_stranded`` (housekeeping) or ``run_approved`` runs later."""
+    Policy is checked before any probe is looked at; a refusal stores nothing and is audited
+    as ``search.refused``. A search policy lets run now is then run, and stored in one locked
+    transaction that checks the request again (so parallel searches cannot pass the daily
+    limit) and records the request, its candidates and what produced them, or refuses it:
+    nothing of a search is stored, or shown, unless all of it is. A search that needs
+    approval is stored as pending (checked and stored in one locked transaction).
+    ``token_use``: the bearer token the request came with (``authentication.check_token``),
+    checked again, and its use recorded, in the storing transaction (or the refusal's)."""
     now = now or utc_now()
     request = replace(request, galleries=tuple(dict.fromkeys(request.galleries)))
     who = request.requester.username
@@ -102,68 +108,114 @@ def search(
         "on_behalf_of": request.on_behalf_of,
     }
     subject = request.case_number or "(no case number)"
-    with action(ctx, who, "search", subject, details) as session:
-        problem, agency, version, policy = request_problem(session, request, now)
-        if problem is not None:
-            raise problem
-        assert agency is not None
-        pending = policy.needs_approval(request.offense)
-        # Only once policy allows it is a probe stored (never read before).
-        probes = [{"name": p.name, "sha256": ctx.blobs.put(p.data)} for p in request.probes]
-        record = SearchRecord(
-            agency_id=agency.id,
-            requester_id=request.requester.user_id,
-            case_number=fields.check_case_number(request.case_number),
-            offense=request.offense,
-            justification=fields.check_free_text("justification", request.justification),
-            galleries=json.dumps(list(request.galleries)),
-            probes=json.dumps(probes),
-            top=request.top,
-            face=request.face,
-            policy_version=version,
-            status="pending" if pending else "approved",
-            needs_approval=pending,
-            second_review=policy.second_reviewer,
-            probe_purge_after=now + timedelta(days=policy.probe_retention_days),
-            created_at=now,
-        )
-        session.add(record)
-        session.flush()
-        search_id = record.id
-        append(
-            session,
-            AuditEvent(
-                who,
-                "search.request",
-                f"search:{search_id}",
-                {
-                    "agency": agency.name,
-                    "case": record.case_number,
-                    "offense": record.offense,
-                    "justification": record.justification,
-                    "galleries": list(request.galleries),
-                    "probes": [p["sha256"] for p in probes],
-                    "on_behalf_of": request.on_behalf_of,
-                    "policy_version": version,
-                    "needs_approval": pending,
-                    "second_review": record.second_review,
-                    "top": record.top,
-                    "face": record.face,
-                },
-            ),
-        )
-        if pending:
-            notify_users(
-                session,
-                _supervisors(session, agency.id, exclude=request.requester.user_id),
-                f"search {search_id} awaits your approval",
-                f"{who} asks to search {', '.join(request.galleries)} "
-                f"for case {record.case_number} ({record.offense}): {record.justification}",
-            )
+    try:
+        with ctx.reads() as session:
+            problem, _agency, _version, policy = request_problem(session, request, now)
+    except FacetrailError as raised:  # a record found tampered with: refused alike
+        problem = raised
+    if problem is not None:
+        record_refusal(ctx, who, "search", subject, problem, details, first=token_use)
+        raise problem
+    if policy.needs_approval(request.offense):
+        runs: list[GalleryRun] | None = None
+        error: FacetrailError | None = None
+    else:
+        started = time.perf_counter()
+        galleries = list(request.galleries)
+        runs, error = _run_galleries(ctx, galleries, request.probes, request.top, request.face)
+    with action(ctx, who, "search", subject, details, first=token_use) as session:
+        done = runs if error is None else None
+        record, agency_name, pending = _store_request(ctx, session, request, now, done)
+        if pending or runs is None:
+            pass  # not run (the policy asks for approval now, if it did not before)
+        elif error is not None:
+            store_failure(session, record, who, error)
+        else:
+            seconds = time.perf_counter() - started
+            ids = store_runs(session, record, runs, who, seconds)
     if pending:
         deliver_outbox(ctx)
-        return load_result(ctx, request.requester, search_id, include_crops=False)
-    return _execute(ctx, search_id, who, include_crops=include_crops, request=request)
+        return load_result(ctx, request.requester, record.id, include_crops=False)
+    if runs is None:  # approval was needed when checked first, but no longer: run it now
+        return _execute(ctx, record.id, who, include_crops=include_crops)
+    if error is not None:
+        raise error
+    # Made once the lock is released: the stored run is what it shows (crops read from blobs).
+    return fresh_result(ctx, record, agency_name, who, runs, ids, include_crops, seconds)
+
+
+def _store_request(
+    ctx: AppContext,
+    session: Session,
+    request: SearchRequest,
+    now: datetime,
+    done: list[GalleryRun] | None = None,
+) -> tuple[SearchRecord, str, bool]:
+    """Inside the locked action: check the request again, then store it with its probes and
+    its ``search.request`` entry -> (the record, its agency's name, whether it awaits
+    approval: then its approvers are notified). ``done``: what the search returned, when it
+    ran already: unless it now awaits approval, it is stored done (its candidates are for
+    the caller to add). Raises the request's problem (a refusal)."""
+    who = request.requester.username
+    problem, agency, version, policy = request_problem(session, request, now)
+    if problem is not None:
+        raise problem
+    assert agency is not None
+    pending = policy.needs_approval(request.offense)
+    # Only once policy allows it is a probe stored (never read before).
+    probes = [{"name": p.name, "sha256": ctx.blobs.put(p.data)} for p in request.probes]
+    record = SearchRecord(
+        agency_id=agency.id,
+        requester_id=request.requester.user_id,
+        case_number=fields.check_case_number(request.case_number),
+        offense=request.offense,
+        justification=fields.check_free_text("justification", request.justification),
+        galleries=json.dumps(list(request.galleries)),
+        probes=json.dumps(probes),
+        top=request.top,
+        face=request.face,
+        policy_version=version,
+        status="pending" if pending else "approved",
+        needs_approval=pending,
+        second_review=policy.second_reviewer,
+        probe_purge_after=now + timedelta(days=policy.probe_retention_days),
+        created_at=now,
+    )
+    if done is not None and not pending:
+        mark_done(record, done)  # stored done at once: no second write of the row
+    session.add(record)
+    session.flush()
+    append(
+        session,
+        AuditEvent(
+            who,
+            "search.request",
+            f"search:{record.id}",
+            {
+                "agency": agency.name,
+                "case": record.case_number,
+                "offense": record.offense,
+                "justification": record.justification,
+                "galleries": list(request.galleries),
+                "probes": [p["sha256"] for p in probes],
+                "on_behalf_of": request.on_behalf_of,
+                "policy_version": version,
+                "needs_approval": pending,
+                "second_review": record.second_review,
+                "top": record.top,
+                "face": record.face,
+            },
+        ),
+    )
+    if pending:
+        notify_users(
+            session,
+            _supervisors(session, agency.id, exclude=request.requester.user_id),
+            f"search {record.id} awaits your approval",
+            f"{who} asks to search {', '.join(request.galleries)} "
+            f"for case {record.case_number} ({record.offense}): {record.justification}",
+        )
+    return record, agency.name, pending
 
 
 def _supervisors(session: Session, agency_id: int, exclude: int) -> list[int]:
@@ -286,35 +338,29 @@ def _execute(
     actor: str,
     *,
     include_crops: bool,
-    request: SearchRequest | None = None,
 ) -> SearchResult:
     """Run an approved search and store what it returned, with what produced it. The store
     re-checks, under the lock, that the search is still approved and not yet run, so a
-    search runs (and is recorded) once however many processes try. ``request``: the one
-    ``search`` just stored, so what to run need not be read back."""
+    search runs (and is recorded) once however many processes try."""
     started = time.perf_counter()
-    if request is not None:
-        galleries, probes = list(request.galleries), request.probes
-        top, face = request.top, request.face
-    else:
-        with ctx.sessions() as session:
-            record = session.get(SearchRecord, search_id)
-            if record is None or record.status != "approved":
-                raise StateError("search is not waiting to run", subject=f"search:{search_id}")
-            if tampered := search_problem(session, record):
-                # Edited behind facetrail's back (another gallery, a skipped approval): refused.
-                refuse(
-                    ctx,
-                    actor,
-                    "search.run",
-                    f"search:{search_id}",
-                    RecordMismatchError(tampered, subject=f"search:{search_id}"),
-                )
-            galleries = json.loads(record.galleries)
-            probes = tuple(
-                ProbeImage(p["name"], ctx.blobs.get(p["sha256"])) for p in json.loads(record.probes)
+    with ctx.sessions() as session:
+        record = session.get(SearchRecord, search_id)
+        if record is None or record.status != "approved":
+            raise StateError("search is not waiting to run", subject=f"search:{search_id}")
+        if tampered := search_problem(session, record):
+            # Edited behind facetrail's back (another gallery, a skipped approval): refused.
+            refuse(
+                ctx,
+                actor,
+                "search.run",
+                f"search:{search_id}",
+                RecordMismatchError(tampered, subject=f"search:{search_id}"),
             )
-            top, face = record.top, record.face
+        galleries = json.loads(record.galleries)
+        probes = tuple(
+            ProbeImage(p["name"], ctx.blobs.get(p["sha256"])) for p in json.loads(record.probes)
+        )
+        top, face = record.top, record.face
     runs, error = _run_galleries(ctx, galleries, probes, top, face)
     with ctx.transaction() as session:
         # One round trip: the record and the names its result shows.

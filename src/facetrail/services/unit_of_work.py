@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,19 @@ from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.services.context import AppContext
 
-__all__ = ["LOGGED_MAX", "action", "loggable", "record_refusal", "refuse"]
+__all__ = ["LOGGED_MAX", "First", "action", "loggable", "record_refusal", "refuse"]
+
+
+class First(Protocol):
+    """What an action records before its own entries, in its transaction, or in its
+    refusal's when refused: a bearer token's use (``authentication.TokenUse``), so that the
+    request costs no transaction of its own. ``recorded`` is set once either has committed."""
+
+    recorded: bool
+
+    def record(self, session: Session, *, refused: bool) -> None:
+        """Record it in ``session``'s transaction; ``refused``: in a refusal's, where it
+        must not raise."""
 
 
 @contextmanager
@@ -37,15 +49,22 @@ def action(
     kind: str,
     subject: str,
     details: dict[str, object] | None = None,
+    *,
+    first: First | None = None,
 ) -> Iterator[Session]:
     """Run one action in one locked transaction; a ``FacetrailError`` raised inside is a
-    refusal: rolled back, recorded as ``<kind>.refused`` and re-raised."""
+    refusal: rolled back, recorded as ``<kind>.refused`` and re-raised. ``first``: recorded
+    at the start of the action's transaction (may refuse it), or of the refusal's."""
     try:
         with ctx.transaction() as session:
+            if first is not None:
+                first.record(session, refused=False)
             yield session
     except FacetrailError as error:
-        record_refusal(ctx, actor, kind, subject, error, details)
+        record_refusal(ctx, actor, kind, subject, error, details, first=first)
         raise
+    if first is not None:
+        first.recorded = True
 
 
 def record_refusal(
@@ -55,11 +74,16 @@ def record_refusal(
     subject: str,
     error: FacetrailError,
     details: dict[str, object] | None = None,
+    *,
+    first: First | None = None,
 ) -> None:
-    """Append ``<kind>.refused`` in its own transaction (the refused action's rolled back).
-    What the refused caller sent (their name, the subject) is logged as ``loggable`` shows it:
-    a refusal never stores text the field rules (``governance.fields``) would refuse."""
+    """Append ``<kind>.refused`` in its own transaction (the refused action's rolled back),
+    after ``first`` if given. What the refused caller sent (their name, the subject) is
+    logged as ``loggable`` shows it: a refusal never stores text the field rules
+    (``governance.fields``) would refuse."""
     with ctx.transaction() as session:
+        if first is not None:
+            first.record(session, refused=True)
         append(
             session,
             AuditEvent(
@@ -69,6 +93,8 @@ def record_refusal(
                 {"code": error.code, "reason": str(error)} | (details or {}),
             ),
         )
+    if first is not None:
+        first.recorded = True
 
 
 #: The longest name or subject a refusal logs as sent; longer ones are cut, marked with "...".

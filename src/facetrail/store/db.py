@@ -88,10 +88,14 @@ def _refuse_nul(
     return statement, parameters
 
 
+#: Serialises acting transactions on PostgreSQL (SQLite's BEGIN IMMEDIATE already does).
+PG_ACTION_LOCK_SQL = f"SELECT pg_advisory_xact_lock({_PG_ACTION_LOCK})"
+
+
 def lock_for_action(connection: Connection) -> None:
     """Serialise acting transactions on PostgreSQL (SQLite's BEGIN IMMEDIATE already does)."""
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_ACTION_LOCK})")
+        connection.exec_driver_sql(PG_ACTION_LOCK_SQL)
 
 
 def make_engine(url: str, *, prepare_schema: bool = True) -> Engine:

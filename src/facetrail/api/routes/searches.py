@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, Upl
 from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api import limits
-from facetrail.api.deps import Context, Me
+from facetrail.api.deps import Acting, Context, Me
 from facetrail.api.pages import Cursor, Limit, page
 from facetrail.api.uploads import probe_images
 from facetrail.governance.credentials import Principal
@@ -97,15 +97,18 @@ Asked = Annotated[SearchForm, Depends(_search_form)]
 def new_search(
     request: Request,
     ctx: Context,
-    me: Me,
+    caller: Acting,
     asked: Asked,
     top: Annotated[int, Form(ge=1, le=500)] = 50,
     face: Annotated[int | None, Form(ge=0, le=1000)] = None,
 ) -> SearchResult:
     """Policy is checked before any probe is decoded; every refusal has its own code and a
     ``search.refused`` entry. Candidates are investigative leads, never identifications."""
-    limits.check(request, ctx, "search", me.username, "search")
-    return search.search(ctx, asked.request(ctx, me, top=top, face=face), include_crops=False)
+    me = caller.principal
+    limits.check(request, ctx, "search", me.username, "search", first=caller.use)
+    asking = asked.request(ctx, me, top=top, face=face)
+    # The token's use is recorded in the search request's own transaction.
+    return search.search(ctx, asking, include_crops=False, token_use=caller.use)
 
 
 @router.post(
