@@ -308,3 +308,48 @@ def test_preview_lists_the_probe_faces_after_the_policy_check(world: World) -> N
         "/api/v1/searches/preview", **_search_form(world, "ivy", offense="jaywalking")
     )  # type: ignore[arg-type]
     assert refused.status_code == 403 and _kinds(world)[-1] == "search.preview.refused"
+
+
+def test_a_search_records_its_token_use_with_the_search(world: World) -> None:
+    """The search route records the token's use in the search's own transaction: the use
+    comes right before the request it made; a search refused, or an upload turned away before
+    the search, records the use too (and once)."""
+    done = world.client.post("/api/v1/searches", **_search_form(world, "ivy"))  # type: ignore[arg-type]
+    assert done.status_code == 201
+    assert _kinds(world)[-3:] == ["auth.token.use", "search.request", "search.run"]
+    refused = world.client.post(
+        "/api/v1/searches",
+        **_search_form(world, "ivy", case_number="no case"),  # type: ignore[arg-type]
+    )
+    assert refused.status_code == 403
+    assert _kinds(world)[-2:] == ["auth.token.use", "search.refused"]
+    form = _search_form(world, "ivy")
+    form["files"] = [("probes", ("x.txt", b"plain text", "text/plain"))]
+    turned_away = world.client.post("/api/v1/searches", **form)  # type: ignore[arg-type]
+    assert turned_away.status_code == 415
+    assert _kinds(world)[-1] == "auth.token.use"
+    missing = _search_form(world, "ivy")
+    del missing["files"]
+    assert world.client.post("/api/v1/searches", **missing).status_code == 422  # type: ignore[arg-type]
+    assert _kinds(world)[-2:] == ["auth.token.use", "auth.token.use"]
+
+
+def test_a_token_revoked_after_its_precheck_is_refused_under_the_lock(world: World) -> None:
+    """The search route trusts a worker's recent read of a token for a few seconds, as a
+    pre-check only: the search's own locked transaction checks the token again, so a token
+    revoked in between is refused there (audited), and nothing of the search is stored."""
+    form = _search_form(world, "ivy")
+    assert world.client.post("/api/v1/searches", **form).status_code == 201  # type: ignore[arg-type]
+    before = _searches(world)
+    revoked = world.client.post(
+        "/api/v1/tokens/revoke", json={"token": world.token("ivy")}, headers=world.as_("ivy")
+    )
+    assert revoked.status_code in (200, 204), revoked.text
+    again = world.client.post("/api/v1/searches", **form)  # type: ignore[arg-type]
+    assert again.status_code == 401 and again.json()["code"] == "token_invalid"
+    assert _searches(world) == before
+    assert _kinds(world)[-2:] == ["auth.token.refused", "search.refused"]
+    # The worker forgot its read of the token: its next use is refused by the pre-check.
+    third = world.client.post("/api/v1/searches", **form)  # type: ignore[arg-type]
+    assert third.status_code == 401 and _searches(world) == before
+    assert _kinds(world)[-3:] == ["auth.token.refused", "search.refused", "auth.token.refused"]

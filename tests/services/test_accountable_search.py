@@ -300,3 +300,70 @@ def test_gallery_work_needs_a_gallery_admin(world) -> None:  # type: ignore[no-u
             org.ctx, org.people["ian"], galleries.CreateGalleryRequest("secret")
         )
     assert "gallery.create.refused" in _kinds(org.ctx)
+
+
+def test_a_search_is_checked_again_under_the_lock_before_anything_is_stored(  # type: ignore[no-untyped-def]
+    world, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search that policy allows runs before its one locked transaction, which checks the
+    request again: one overtaken while it ran (here by another search of the same person,
+    using up the daily limit) is refused there, and nothing of it is stored."""
+    org, _box, people = world
+    ctx: AppContext = org.ctx
+    org.add("ivy", AGENCY, Role.INVESTIGATOR, by="head")
+    org.login("ivy")
+    org.set_policy(galleries=("bookings",), approval=ApprovalMode.NEVER, daily_limit=1)
+    probe_path = sorted(people[0].glob("*.jpg"))[0]
+    probe = (ProbeImage(probe_path.name, probe_path.read_bytes()),)
+    real_run = svc._run_galleries
+    overtaken: list[int] = []
+
+    def run_and_be_overtaken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not overtaken:
+            overtaken.append(1)
+            monkeypatch.setattr(svc, "_run_galleries", real_run)
+            assert org.search(("bookings",), probe).status == "done"  # uses up the limit
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(svc, "_run_galleries", run_and_be_overtaken)
+    kinds_before = len(_kinds(ctx))
+    with pytest.raises(DailyLimitError):
+        org.search(("bookings",), probe)
+    assert overtaken and _searches(ctx) == 1
+    kinds = _kinds(ctx)[kinds_before:]
+    assert kinds == ["search.request", "search.run", "search.refused"]
+    with ctx.sessions() as s:
+        refused = s.scalars(
+            select(AuditEntryRow.details).where(AuditEntryRow.kind == "search.refused")
+        ).all()
+    assert json.loads(refused[-1])["code"] == DailyLimitError.code
+    audit.make_checkpoint(ctx)
+    with ctx.sessions() as s:
+        assert verify_log(s, audit.public_key(ctx), ()).ok
+
+
+def test_a_search_that_now_needs_approval_is_stored_pending_not_run(  # type: ignore[no-untyped-def]
+    world, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Policy made stricter while a search ran (its offense now needs approval): the locked
+    check stores it pending, and what it found is neither stored nor shown."""
+    org, _box, people = world
+    ctx: AppContext = org.ctx
+    org.add("ivy", AGENCY, Role.INVESTIGATOR, by="head")
+    org.login("ivy")
+    org.set_policy(galleries=("bookings",), approval=ApprovalMode.NEVER)
+    probe_path = sorted(people[0].glob("*.jpg"))[0]
+    probe = (ProbeImage(probe_path.name, probe_path.read_bytes()),)
+    real_run = svc._run_galleries
+
+    def run_while_policy_tightens(*args, **kwargs):  # type: ignore[no-untyped-def]
+        org.set_policy(approval=ApprovalMode.ALWAYS)
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(svc, "_run_galleries", run_while_policy_tightens)
+    result = org.search(("bookings",), probe)
+    assert result.status == "pending" and not result.candidates
+    with ctx.sessions() as s:
+        record = s.get(SearchRecord, result.search_id)
+        assert record is not None and record.status == "pending" and record.needs_approval
+    assert "search.run" not in _kinds(ctx)

@@ -323,6 +323,8 @@ class TokenUse:
     digest: str
     user_id: int
     recorded: bool = False
+    #: found bad under the lock: ``finish_use`` makes the worker forget its read of it
+    went_bad: bool = False
 
     def record(self, session: Session, *, refused: bool) -> None:
         """Check the token again, under the caller's lock, and record its use. A token that
@@ -332,6 +334,7 @@ class TokenUse:
         problem = checked.problem
         if problem is None and (checked.user is None or checked.user.id != self.user_id):
             problem = TokenInvalidError("the token's owner changed", subject="token")
+        self.went_bad = problem is not None
         if problem is not None and not refused:
             raise problem
         _record_check(session, self.digest, checked.user, problem)
@@ -379,11 +382,12 @@ def finish_use(ctx: AppContext, use: TokenUse) -> None:
     """Record a checked token's use in a transaction of its own, unless the request's action
     did; a token that went bad since is recorded as refused. Never raises a refusal: the
     request it was for has been answered or refused already."""
-    if use.recorded:
-        return
-    with ctx.transaction() as session:
-        use.record(session, refused=True)
-    use.recorded = True
+    if not use.recorded:
+        with ctx.transaction() as session:
+            use.record(session, refused=True)
+        use.recorded = True
+    if use.went_bad:
+        ctx.recent_tokens.pop(use.digest, None)
 
 
 class _Checked(NamedTuple):
