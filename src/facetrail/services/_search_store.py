@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, replace
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, column, func, insert, select
+from sqlalchemy import Table, bindparam, column, func, insert, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,15 @@ from facetrail.store.schema import (
     SearchRecord,
 )
 
-__all__ = ["fresh_result", "mark_done", "store_failure", "store_runs"]
+__all__ = [
+    "fresh_result",
+    "insert_search",
+    "log_failure",
+    "mark_done",
+    "mark_failed",
+    "store_failure",
+    "store_runs",
+]
 
 
 #: Failures caused by what the requester sent; every other failure is a system fault.
@@ -46,9 +54,19 @@ def _produced(runs: list[GalleryRun]) -> dict[str, dict[str, object]]:
 def store_failure(
     session: Session, record: SearchRecord, actor: str, error: FacetrailError
 ) -> None:
+    """Mark a stored search failed and log the failure."""
+    mark_failed(record, error)
+    log_failure(session, record, actor, error)
+
+
+def mark_failed(record: SearchRecord, error: FacetrailError) -> None:
     record.status = "failed"
     record.completed_at = utc_now()
     record.fault = "input" if isinstance(error, _INPUT_FAULTS) else "system"
+
+
+def log_failure(session: Session, record: SearchRecord, actor: str, error: FacetrailError) -> None:
+    """The ``search.failed`` entry of a search marked failed."""
     append(
         session,
         AuditEvent(
@@ -111,6 +129,26 @@ def store_runs(
         ),
     )
     return ids
+
+
+_SEARCHES = cast(Table, SearchRecord.__table__)
+#: The searches table's columns but the key (a value left None gets the column's default).
+_SEARCH_COLUMNS = tuple(c.name for c in _SEARCHES.columns if c.name != "id")
+
+
+def insert_search(session: Session, record: SearchRecord) -> int:
+    """Insert a new search, as it stands, by one plain INSERT ... RETURNING id (an ORM flush
+    of one row costs more than the statement); ``record`` stays out of the session, with its
+    id and column defaults filled in. For a search stored as it will stay (pending, or done
+    or failed at once): a later change to ``record`` is not written."""
+    values = {name: getattr(record, name) for name in _SEARCH_COLUMNS}
+    row = session.execute(
+        insert(_SEARCHES).returning(*_SEARCHES.c),
+        {name: value for name, value in values.items() if value is not None},
+    ).one()
+    for name, value in row._mapping.items():
+        setattr(record, name, value)
+    return record.id
 
 
 _CANDIDATE_COLUMNS = tuple(c for c in SearchCandidate.__table__.columns if c.name != "id")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, NamedTuple, TypeVar
+from typing import Literal, NamedTuple, TypeVar, cast
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -46,7 +46,7 @@ from facetrail.services.accounts import (
     refuse,
     utc_now,
 )
-from facetrail.services.authorization import RoleRead, role_columns
+from facetrail.services.authorization import AccountState, RoleRead, role_columns
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import loggable
 from facetrail.store.schema import Agency, ApiToken, RecoveryCode, User
@@ -329,15 +329,40 @@ class TokenUse:
     def record(self, session: Session, *, refused: bool) -> None:
         """Check the token again, under the caller's lock, and record its use. A token that
         went bad since ``check_token`` raises its problem, unless ``refused`` (in a refusal's
-        transaction): then it is recorded as refused."""
-        checked = _token_check(session, self.digest, utc_now())
-        problem = checked.problem
-        if problem is None and (checked.user is None or checked.user.id != self.user_id):
+        transaction): then it is recorded as refused. One statement of plain columns (the
+        action reads the person's roles itself)."""
+        now = utc_now()
+        found = session.execute(_TOKEN_STATE, {"digest": self.digest}).first()
+        owner = cast(AccountState, found) if found is not None else None
+        problem: FacetrailError | None
+        if found is None or owner is None:
+            problem = TokenInvalidError("unknown token", subject="token")
+        elif found.user_id != self.user_id:
             problem = TokenInvalidError("the token's owner changed", subject="token")
+        elif found.revoked_at is not None or (as_utc(found.expires_at) or now) <= now:
+            problem = TokenInvalidError("token revoked or expired", subject=owner.username)
+        else:
+            problem = inactive_reason(owner, now)
         self.went_bad = problem is not None
         if problem is not None and not refused:
             raise problem
-        _record_check(session, self.digest, checked.user, problem)
+        _record_check(session, self.digest, owner, problem)
+
+
+#: What ``TokenUse.record`` checks of a token and its owner, by the token's hash.
+_TOKEN_STATE = (
+    select(
+        ApiToken.user_id,
+        ApiToken.revoked_at,
+        ApiToken.expires_at,
+        User.username,
+        User.status,
+        User.account_type,
+        User.trial_expires_at,
+    )
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("digest"))
+)
 
 
 #: How long ``check_token`` trusts its read of a token before reading it again (seconds).
@@ -419,7 +444,7 @@ def _token_check(session: Session, digest: str, now: datetime) -> _Checked:
 
 
 def _record_check(
-    session: Session, digest: str, user: User | None, problem: FacetrailError | None
+    session: Session, digest: str, user: AccountState | None, problem: FacetrailError | None
 ) -> None:
     who = user.username if user is not None else "unknown"
     if problem is not None:

@@ -10,7 +10,7 @@ refuses (audited) an actor without a role carrying the permission asked for.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import (
     ColumnExpressionArgument,
@@ -38,6 +38,7 @@ from facetrail.services.unit_of_work import refuse
 from facetrail.store.schema import Agency, User, UserRole
 
 __all__ = [
+    "AccountState",
     "RoleRead",
     "active_admins",
     "as_utc",
@@ -61,7 +62,20 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-def inactive_reason(user: User, now: datetime) -> AccountInactiveError | None:
+class AccountState(Protocol):
+    """What ``inactive_reason`` reads of an account: a ``User``, or a row of these columns."""
+
+    @property
+    def username(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def account_type(self) -> str: ...
+    @property
+    def trial_expires_at(self) -> datetime | None: ...
+
+
+def inactive_reason(user: AccountState, now: datetime) -> AccountInactiveError | None:
     """Why this account cannot act now (requested, suspended, trial expired), or None."""
     if user.status != "active":
         return AccountInactiveError(f"account is {user.status}", subject=user.username)

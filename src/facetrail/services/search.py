@@ -38,7 +38,15 @@ from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.records import search_problem
 from facetrail.services._matching import GalleryRun, search_gallery
 from facetrail.services._search_policy import request_problem
-from facetrail.services._search_store import fresh_result, mark_done, store_failure, store_runs
+from facetrail.services._search_store import (
+    fresh_result,
+    insert_search,
+    log_failure,
+    mark_done,
+    mark_failed,
+    store_failure,
+    store_runs,
+)
 from facetrail.services.authentication import TokenUse
 from facetrail.services.authorization import current_actor, inactive_reason, utc_now
 from facetrail.services.context import AppContext
@@ -124,12 +132,11 @@ def search(
         galleries = list(request.galleries)
         runs, error = _run_galleries(ctx, galleries, request.probes, request.top, request.face)
     with action(ctx, who, "search", subject, details, first=token_use) as session:
-        done = runs if error is None else None
-        record, agency_name, pending = _store_request(ctx, session, request, now, done)
+        record, agency_name, pending = _store_request(ctx, session, request, now, runs, error)
         if pending or runs is None:
             pass  # not run (the policy asks for approval now, if it did not before)
         elif error is not None:
-            store_failure(session, record, who, error)
+            log_failure(session, record, who, error)
         else:
             seconds = time.perf_counter() - started
             ids = store_runs(session, record, runs, who, seconds)
@@ -149,13 +156,15 @@ def _store_request(
     session: Session,
     request: SearchRequest,
     now: datetime,
-    done: list[GalleryRun] | None = None,
+    runs: list[GalleryRun] | None = None,
+    error: FacetrailError | None = None,
 ) -> tuple[SearchRecord, str, bool]:
     """Inside the locked action: check the request again, then store it with its probes and
     its ``search.request`` entry -> (the record, its agency's name, whether it awaits
-    approval: then its approvers are notified). ``done``: what the search returned, when it
-    ran already: unless it now awaits approval, it is stored done (its candidates are for
-    the caller to add). Raises the request's problem (a refusal)."""
+    approval: then its approvers are notified). ``runs`` or ``error``: what the search
+    returned, or how it failed, when it ran already: unless it now awaits approval, it is
+    stored done or failed at once (its candidates, or its failure's entry, are the caller's
+    to add). Raises the request's problem (a refusal)."""
     who = request.requester.username
     problem, agency, version, policy = request_problem(session, request, now)
     if problem is not None:
@@ -181,10 +190,11 @@ def _store_request(
         probe_purge_after=now + timedelta(days=policy.probe_retention_days),
         created_at=now,
     )
-    if done is not None and not pending:
-        mark_done(record, done)  # stored done at once: no second write of the row
-    session.add(record)
-    session.flush()
+    if not pending and error is not None:
+        mark_failed(record, error)  # stored as it ends: no second write of the row
+    elif not pending and runs is not None:
+        mark_done(record, runs)
+    insert_search(session, record)
     append(
         session,
         AuditEvent(
