@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from facetrail.errors import NotLoggedInError, TokenInvalidError
 from facetrail.governance.credentials import Principal
@@ -25,6 +26,7 @@ from facetrail.services.authentication import (
     authenticate,
     check_token,
     finish_use,
+    recent_token,
 )
 from facetrail.services.context import AppContext
 
@@ -107,18 +109,27 @@ class Caller:
     use: TokenUse
 
 
-def signed_in_acting(
+async def signed_in_acting(
     request: Request, ctx: Annotated[AppContext, Depends(context)]
-) -> Iterator[Caller]:
+) -> AsyncIterator[Caller]:
     """``signed_in`` for a route whose service records the token's use in its action
-    (``services.authentication.record_use``): the token is checked here by one read. Once
-    the route has returned or raised, and before the answer goes out, a use its action did
-    not record (a refusal, an upload refused before the action) is recorded on its own."""
-    principal, use = check_token(ctx, _token_of(request))
+    (``services.authentication.TokenUse``): the token is pre-checked here (``check_token``).
+    Once the route has returned or raised, and before the answer goes out, a use its action
+    did not record (a refusal, an upload refused before the action) is recorded on its own.
+    Async, so that a token the worker read recently costs no trip through the thread pool;
+    what reads or writes the database runs in the pool."""
+    token = _token_of(request)
+    known = recent_token(ctx, token)
+    if known is None:
+        known = await run_in_threadpool(check_token, ctx, token)
+    principal, use = known
     try:
         yield Caller(principal, use)
     finally:
-        finish_use(ctx, use)
+        if use.recorded:
+            finish_use(ctx, use)  # nothing to write: it only forgets a token gone bad
+        else:
+            await run_in_threadpool(finish_use, ctx, use)
 
 
 def _token_of(request: Request) -> str:

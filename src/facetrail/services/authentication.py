@@ -380,10 +380,10 @@ def check_token(
     and its owner again under its lock, and refuses it if it went bad since (revoked, expired,
     suspended, roles changed). The caller must call ``finish_use``. A token found bad is
     refused (and audited) at once, exactly as by ``authenticate``, and never remembered."""
+    known = recent_token(ctx, token)
+    if known is not None:
+        return known
     digest = cred.secret_hash(token)
-    recent = ctx.recent_tokens.get(digest)
-    if recent is not None and time.monotonic() - recent[0] < RECENT_TOKEN_SECONDS:
-        return recent[1], TokenUse(digest, recent[1].user_id)
     now = now or utc_now()
     with ctx.reads() as session:
         checked = _token_check(session, digest, now)
@@ -401,6 +401,16 @@ def check_token(
         ctx.recent_tokens.clear()
     ctx.recent_tokens[digest] = (time.monotonic(), principal)
     return principal, TokenUse(digest, principal.user_id)
+
+
+def recent_token(ctx: AppContext, token: str) -> tuple[Principal, TokenUse] | None:
+    """``check_token``'s answer if this worker read the token in the last
+    ``RECENT_TOKEN_SECONDS`` (from memory: no database work), else None."""
+    digest = cred.secret_hash(token)
+    recent = ctx.recent_tokens.get(digest)
+    if recent is None or time.monotonic() - recent[0] >= RECENT_TOKEN_SECONDS:
+        return None
+    return recent[1], TokenUse(digest, recent[1].user_id)
 
 
 def finish_use(ctx: AppContext, use: TokenUse) -> None:
