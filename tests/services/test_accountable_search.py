@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from facetrail.config import Settings
 from facetrail.errors import (
@@ -367,3 +367,31 @@ def test_a_search_that_now_needs_approval_is_stored_pending_not_run(  # type: ig
         record = s.get(SearchRecord, result.search_id)
         assert record is not None and record.status == "pending" and record.needs_approval
     assert "search.run" not in _kinds(ctx)
+
+
+def test_the_check_before_the_search_stands_only_while_the_log_has_not_moved(  # type: ignore[no-untyped-def]
+    world,
+) -> None:
+    """On PostgreSQL the search's locked transaction takes the log's size with its lock: when
+    nothing was committed since the check made before the search ran (every change to what
+    it reads comes with an audit entry), that check stands and the requester is not read
+    again; otherwise (and on SQLite) the request is checked again in full."""
+    org, _box, people = world
+    ctx: AppContext = org.ctx
+    org.add("ivy", AGENCY, Role.INVESTIGATOR, by="head")
+    org.login("ivy")
+    org.set_policy(galleries=("bookings",), approval=ApprovalMode.NEVER)
+    probe_path = sorted(people[0].glob("*.jpg"))[0]
+    probe = (ProbeImage(probe_path.name, probe_path.read_bytes()),)
+    reads: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().startswith("SELECT users.id"):
+            reads.append(statement)
+
+    event.listen(ctx.engine, "before_cursor_execute", count)
+    try:
+        assert org.search(("bookings",), probe).status == "done"
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", count)
+    assert len(reads) == (1 if ctx.engine.dialect.name == "postgresql" else 2)

@@ -226,6 +226,21 @@ def lock_and_read_head(session: Session, lock_sql: str) -> None:
         raise DBAPIError.instance("action lock", None, exc, dbapi_error) from exc
     if row is not None:
         _keep_head(session, CompactRange.from_bytes(int(row[0]), bytes(row[1])))
+        session.info[_SIZE_AT_LOCK_KEY] = (session.get_transaction(), int(row[0]))
+
+
+#: ``Session.info`` key: (the transaction, the log's size when it took the action lock).
+_SIZE_AT_LOCK_KEY = "facetrail_audit_size_at_lock"
+
+
+def size_at_lock(session: Session) -> int | None:
+    """The audit log's size when this transaction took the action lock, before any append of
+    its own (PostgreSQL, through ``lock_and_read_head``), else None."""
+    known = session.info.get(_SIZE_AT_LOCK_KEY)
+    if known is None or known[0] is not session.get_transaction():
+        return None
+    size: int = known[1]
+    return size
 
 
 def locked_head(session: Session) -> CompactRange:

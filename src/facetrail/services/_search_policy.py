@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
@@ -37,16 +38,17 @@ from facetrail.services.search_model import (
 )
 from facetrail.store.schema import (
     Agency,
+    AuditHeadRow,
     SearchRecord,
     User,
 )
 
-__all__ = ["field_problem", "request_problem"]
+__all__ = ["RequestCheck", "field_problem", "request_check", "request_problem"]
 
 
 # Built once, with bound parameters (building one per search costs more than running it).
-#: The requester, their agency, their roles (``role_columns``) and how many of their searches
-#: since ``since`` count against the daily limit: one round trip.
+#: The requester, their agency, their roles (``role_columns``), how many of their searches
+#: since ``since`` count against the daily limit and the audit log's size: one round trip.
 _REQUESTER = (
     select(
         User,
@@ -59,32 +61,54 @@ _REQUESTER = (
             or_(SearchRecord.fault.is_(None), SearchRecord.fault != "system"),
         )
         .scalar_subquery(),
+        select(AuditHeadRow.size).where(AuditHeadRow.id == 1).scalar_subquery(),
     )
     .join(Agency, Agency.id == User.agency_id)
     .where(User.id == bindparam("user_id"))
 )
 
 
+class RequestCheck(NamedTuple):
+    """What ``request_check`` found: the problem (None: allowed), the agency searched for,
+    its policy and that policy's version, and the audit log's size when the requester was
+    read (None: no log head yet). Every change to what the check reads (people, roles,
+    agencies, policies, searches) is committed with an audit entry: a log of the same size
+    later means the check still stands (``search`` uses this)."""
+
+    problem: FacetrailError | None
+    agency: Agency | None
+    version: int
+    policy: Policy
+    log_size: int | None
+
+
 def request_problem(
     session: Session, request: SearchRequest, now: datetime
 ) -> tuple[FacetrailError | None, Agency | None, int, Policy]:
     """Everything checked before a probe is looked at: who, for whom, why, where, how often."""
+    checked = request_check(session, request, now)
+    return checked.problem, checked.agency, checked.version, checked.policy
+
+
+def request_check(session: Session, request: SearchRequest, now: datetime) -> RequestCheck:
+    """``request_problem``, with the log's size as the requester was read."""
     actor = request.requester
     since = now - timedelta(days=1)
     found = session.execute(_REQUESTER, {"user_id": actor.user_id, "since": since}).first()
     if found is None:
-        return NotFoundError("no such user", subject=actor.username), None, 0, Policy()
-    user, own_agency, grants, latest_change, today = found
+        missing = NotFoundError("no such user", subject=actor.username)
+        return RequestCheck(missing, None, 0, Policy(), None)
+    user, own_agency, grants, latest_change, today, log_size = found
     inactive = inactive_reason(user, now)
     if inactive is not None:
-        return inactive, None, 0, Policy()
+        return RequestCheck(inactive, None, 0, Policy(), None)
     try:
         roles = checked_roles(session, user, RoleRead(grants, latest_change))
     except RecordMismatchError as tampered:
-        return tampered, None, 0, Policy()
+        return RequestCheck(tampered, None, 0, Policy(), None)
     if request.on_behalf_of is not None:
         if Role.NETWORK_OPERATOR.value not in roles:
-            return (
+            return RequestCheck(
                 PermissionDeniedError(
                     "only a network operator searches on behalf of another agency",
                     subject=request.on_behalf_of,
@@ -92,25 +116,28 @@ def request_problem(
                 None,
                 0,
                 Policy(),
+                None,
             )
         agency = agency_by_name(session, request.on_behalf_of)
         if own_agency.network_id is None or own_agency.network_id != agency.network_id:
-            return (
+            return RequestCheck(
                 PermissionDeniedError(
                     "that agency is not a member of your network", subject=agency.name
                 ),
                 None,
                 0,
                 Policy(),
+                None,
             )
     else:
         agency = own_agency
         if Role.INVESTIGATOR.value not in roles:
-            return (
+            return RequestCheck(
                 PermissionDeniedError("only investigators search", subject=actor.username),
                 agency,
                 0,
                 Policy(),
+                None,
             )
     version, policy = current_policy(session, agency.id)
     problem: FacetrailError | None = None
@@ -151,7 +178,7 @@ def request_problem(
                 f"{policy.daily_limit} searches in the last 24 hours: the daily limit",
                 subject=actor.username,
             )
-    return problem, agency, version, policy
+    return RequestCheck(problem, agency, version, policy, log_size)
 
 
 def field_problem(request: SearchRequest) -> FacetrailError | None:

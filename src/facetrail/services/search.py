@@ -32,12 +32,12 @@ from facetrail.errors import (
     StateError,
 )
 from facetrail.governance import fields
-from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.audit import AuditEvent, append, size_at_lock
 from facetrail.governance.authority import may_decide_search, may_follow_up_search
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.records import search_problem
 from facetrail.services._matching import GalleryRun, search_gallery
-from facetrail.services._search_policy import request_problem
+from facetrail.services._search_policy import RequestCheck, request_check, request_problem
 from facetrail.services._search_store import (
     fresh_result,
     insert_search,
@@ -118,9 +118,11 @@ def search(
     subject = request.case_number or "(no case number)"
     try:
         with ctx.reads() as session:
-            problem, _agency, _version, policy = request_problem(session, request, now)
+            checked: RequestCheck | None = request_check(session, request, now)
+        assert checked is not None
+        problem, policy = checked.problem, checked.policy
     except FacetrailError as raised:  # a record found tampered with: refused alike
-        problem = raised
+        problem, checked = raised, None
     if problem is not None:
         record_refusal(ctx, who, "search", subject, problem, details, first=token_use)
         raise problem
@@ -132,7 +134,9 @@ def search(
         galleries = list(request.galleries)
         runs, error = _run_galleries(ctx, galleries, request.probes, request.top, request.face)
     with action(ctx, who, "search", subject, details, first=token_use) as session:
-        record, agency_name, pending = _store_request(ctx, session, request, now, runs, error)
+        record, agency_name, pending = _store_request(
+            ctx, session, request, now, runs, error, checked
+        )
         if pending or runs is None:
             pass  # not run (the policy asks for approval now, if it did not before)
         elif error is not None:
@@ -158,15 +162,24 @@ def _store_request(
     now: datetime,
     runs: list[GalleryRun] | None = None,
     error: FacetrailError | None = None,
+    checked: RequestCheck | None = None,
 ) -> tuple[SearchRecord, str, bool]:
     """Inside the locked action: check the request again, then store it with its probes and
     its ``search.request`` entry -> (the record, its agency's name, whether it awaits
     approval: then its approvers are notified). ``runs`` or ``error``: what the search
     returned, or how it failed, when it ran already: unless it now awaits approval, it is
     stored done or failed at once (its candidates, or its failure's entry, are the caller's
-    to add). Raises the request's problem (a refusal)."""
+    to add). Raises the request's problem (a refusal). ``checked``: the check made before
+    the search ran; it stands if nothing was committed since (the log is the size it was)."""
     who = request.requester.username
-    problem, agency, version, policy = request_problem(session, request, now)
+    if (
+        checked is not None
+        and checked.log_size is not None
+        and checked.log_size == size_at_lock(session)
+    ):
+        problem, agency, version, policy = checked[:4]
+    else:
+        problem, agency, version, policy = request_problem(session, request, now)
     if problem is not None:
         raise problem
     assert agency is not None
