@@ -215,8 +215,12 @@ def lock_and_read_head(session: Session, lock_sql: str) -> None:
     driver = connection.connection.driver_connection
     dbapi_error = connection.dialect.loaded_dbapi.Error
     try:
-        with driver.pipeline():  # type: ignore[union-attr]
-            lock, read = driver.cursor(), driver.cursor()  # type: ignore[union-attr]
+        lock, read = driver.cursor(), driver.cursor()  # type: ignore[union-attr]
+        if _pipelines(driver):
+            with driver.pipeline():  # type: ignore[union-attr]
+                lock.execute(lock_sql)
+                statements.lock_head.run(read, {"head_id": 1})
+        else:  # another driver, or a libpq without pipeline mode: one after the other
             lock.execute(lock_sql)
             statements.lock_head.run(read, {"head_id": 1})
         row = read.fetchone()
@@ -227,6 +231,16 @@ def lock_and_read_head(session: Session, lock_sql: str) -> None:
     if row is not None:
         _keep_head(session, CompactRange.from_bytes(int(row[0]), bytes(row[1])))
         session.info[_SIZE_AT_LOCK_KEY] = (session.get_transaction(), int(row[0]))
+
+
+def _pipelines(driver: object) -> bool:
+    """Whether ``driver`` (a DBAPI connection) is psycopg's, over a libpq with pipeline mode."""
+    pipeline = getattr(type(driver), "pipeline", None)
+    if pipeline is None:
+        return False
+    import psycopg  # the driver in use, so installed
+
+    return bool(psycopg.Pipeline.is_supported())
 
 
 #: ``Session.info`` key: (the transaction, the log's size when it took the action lock).
