@@ -10,6 +10,7 @@ frontier, so positions are taken one at a time and the root is known without a r
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -212,15 +213,13 @@ def lock_and_read_head(session: Session, lock_sql: str) -> None:
     if they were sent one by one. The transaction's first append starts from that head."""
     connection = session.connection()
     statements = _statements(connection.dialect)
-    driver = connection.connection.driver_connection
+    driver: Any = connection.connection.driver_connection
     dbapi_error = connection.dialect.loaded_dbapi.Error
     try:
-        lock, read = driver.cursor(), driver.cursor()  # type: ignore[union-attr]
-        if _pipelines(driver):
-            with driver.pipeline():  # type: ignore[union-attr]
-                lock.execute(lock_sql)
-                statements.lock_head.run(read, {"head_id": 1})
-        else:  # another driver, or a libpq without pipeline mode: one after the other
+        lock, read = driver.cursor(), driver.cursor()
+        # Another driver, or a libpq without pipeline mode: one statement after the other.
+        batch = driver.pipeline() if _pipelines(type(driver)) else nullcontext()
+        with batch:
             lock.execute(lock_sql)
             statements.lock_head.run(read, {"head_id": 1})
         row = read.fetchone()
@@ -233,10 +232,10 @@ def lock_and_read_head(session: Session, lock_sql: str) -> None:
         session.info[_SIZE_AT_LOCK_KEY] = (session.get_transaction(), int(row[0]))
 
 
-def _pipelines(driver: object) -> bool:
-    """Whether ``driver`` (a DBAPI connection) is psycopg's, over a libpq with pipeline mode."""
-    pipeline = getattr(type(driver), "pipeline", None)
-    if pipeline is None:
+def _pipelines(driver: type) -> bool:
+    """Whether ``driver`` (a DBAPI connection's class) is psycopg's, over a libpq with
+    pipeline mode."""
+    if getattr(driver, "pipeline", None) is None:
         return False
     import psycopg  # the driver in use, so installed
 

@@ -331,18 +331,15 @@ class TokenUse:
         went bad since ``check_token`` raises its problem, unless ``refused`` (in a refusal's
         transaction): then it is recorded as refused. One statement of plain columns (the
         action reads the person's roles itself)."""
-        now = utc_now()
         found = session.execute(_TOKEN_STATE, {"digest": self.digest}).first()
         owner = cast(AccountState, found) if found is not None else None
         problem: FacetrailError | None
         if found is None or owner is None:
-            problem = TokenInvalidError("unknown token", subject="token")
+            problem = _unknown_token()
         elif found.user_id != self.user_id:
             problem = TokenInvalidError("the token's owner changed", subject="token")
-        elif found.revoked_at is not None or (as_utc(found.expires_at) or now) <= now:
-            problem = TokenInvalidError("token revoked or expired", subject=owner.username)
         else:
-            problem = inactive_reason(owner, now)
+            problem = _token_problem(found.revoked_at, found.expires_at, owner, utc_now())
         self.went_bad = problem is not None
         if problem is not None and not refused:
             raise problem
@@ -380,10 +377,10 @@ def check_token(
     and its owner again under its lock, and refuses it if it went bad since (revoked, expired,
     suspended, roles changed). The caller must call ``finish_use``. A token found bad is
     refused (and audited) at once, exactly as by ``authenticate``, and never remembered."""
-    known = recent_token(ctx, token)
+    digest = cred.secret_hash(token)
+    known = _recent(ctx, digest)
     if known is not None:
         return known
-    digest = cred.secret_hash(token)
     now = now or utc_now()
     with ctx.reads() as session:
         checked = _token_check(session, digest, now)
@@ -406,7 +403,10 @@ def check_token(
 def recent_token(ctx: AppContext, token: str) -> tuple[Principal, TokenUse] | None:
     """``check_token``'s answer if this worker read the token in the last
     ``RECENT_TOKEN_SECONDS`` (from memory: no database work), else None."""
-    digest = cred.secret_hash(token)
+    return _recent(ctx, cred.secret_hash(token))
+
+
+def _recent(ctx: AppContext, digest: str) -> tuple[Principal, TokenUse] | None:
     recent = ctx.recent_tokens.get(digest)
     if recent is None or time.monotonic() - recent[0] >= RECENT_TOKEN_SECONDS:
         return None
@@ -444,13 +444,24 @@ def _token_check(session: Session, digest: str, now: datetime) -> _Checked:
     """One statement: the token, its owner, their agency and their roles."""
     found = session.execute(_TOKEN_OWNER, {"digest": digest}).first()
     if found is None:
-        return _Checked(None, None, None, TokenInvalidError("unknown token", subject="token"))
+        return _Checked(None, None, None, _unknown_token())
     row, user, agency = found[0], found[1], found[2]
-    roles_read = RoleRead(found[3], found[4])
-    if row.revoked_at is not None or (as_utc(row.expires_at) or now) <= now:
-        problem = TokenInvalidError("token revoked or expired", subject=user.username)
-        return _Checked(user, agency, roles_read, problem)
-    return _Checked(user, agency, roles_read, inactive_reason(user, now))
+    problem = _token_problem(row.revoked_at, row.expires_at, user, now)
+    return _Checked(user, agency, RoleRead(found[3], found[4]), problem)
+
+
+def _unknown_token() -> TokenInvalidError:
+    return TokenInvalidError("unknown token", subject="token")
+
+
+def _token_problem(
+    revoked_at: datetime | None, expires_at: datetime | None, owner: AccountState, now: datetime
+) -> FacetrailError | None:
+    """Why a token found by its hash does not work now (revoked, expired, its owner unable
+    to act), or None."""
+    if revoked_at is not None or (as_utc(expires_at) or now) <= now:
+        return TokenInvalidError("token revoked or expired", subject=owner.username)
+    return inactive_reason(owner, now)
 
 
 def _record_check(
