@@ -302,19 +302,25 @@ def test_gallery_work_needs_a_gallery_admin(world) -> None:  # type: ignore[no-u
     assert "gallery.create.refused" in _kinds(org.ctx)
 
 
+def _ivy_searching_at_once(world, **policy: object):  # type: ignore[no-untyped-def]
+    """The county with ivy signed in and a policy that lets her search 'bookings' without
+    prior approval (``policy``: more of it), and a probe of the first LFW person."""
+    org, _box, people = world
+    org.add("ivy", AGENCY, Role.INVESTIGATOR, by="head")
+    org.login("ivy")
+    org.set_policy(galleries=("bookings",), approval=ApprovalMode.NEVER, **policy)
+    probe_path = sorted(people[0].glob("*.jpg"))[0]
+    return org, (ProbeImage(probe_path.name, probe_path.read_bytes()),)
+
+
 def test_a_search_is_checked_again_under_the_lock_before_anything_is_stored(  # type: ignore[no-untyped-def]
     world, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A search that policy allows runs before its one locked transaction, which checks the
     request again: one overtaken while it ran (here by another search of the same person,
     using up the daily limit) is refused there, and nothing of it is stored."""
-    org, _box, people = world
+    org, probe = _ivy_searching_at_once(world, daily_limit=1)
     ctx: AppContext = org.ctx
-    org.add("ivy", AGENCY, Role.INVESTIGATOR, by="head")
-    org.login("ivy")
-    org.set_policy(galleries=("bookings",), approval=ApprovalMode.NEVER, daily_limit=1)
-    probe_path = sorted(people[0].glob("*.jpg"))[0]
-    probe = (ProbeImage(probe_path.name, probe_path.read_bytes()),)
     real_run = svc._run_galleries
     overtaken: list[int] = []
 
@@ -347,13 +353,8 @@ def test_a_search_that_now_needs_approval_is_stored_pending_not_run(  # type: ig
 ) -> None:
     """Policy made stricter while a search ran (its offense now needs approval): the locked
     check stores it pending, and what it found is neither stored nor shown."""
-    org, _box, people = world
+    org, probe = _ivy_searching_at_once(world)
     ctx: AppContext = org.ctx
-    org.add("ivy", AGENCY, Role.INVESTIGATOR, by="head")
-    org.login("ivy")
-    org.set_policy(galleries=("bookings",), approval=ApprovalMode.NEVER)
-    probe_path = sorted(people[0].glob("*.jpg"))[0]
-    probe = (ProbeImage(probe_path.name, probe_path.read_bytes()),)
     real_run = svc._run_galleries
 
     def run_while_policy_tightens(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -376,13 +377,8 @@ def test_the_check_before_the_search_stands_only_while_the_log_has_not_moved(  #
     nothing was committed since the check made before the search ran (every change to what
     it reads comes with an audit entry), that check stands and the requester is not read
     again; otherwise (and on SQLite) the request is checked again in full."""
-    org, _box, people = world
+    org, probe = _ivy_searching_at_once(world)
     ctx: AppContext = org.ctx
-    org.add("ivy", AGENCY, Role.INVESTIGATOR, by="head")
-    org.login("ivy")
-    org.set_policy(galleries=("bookings",), approval=ApprovalMode.NEVER)
-    probe_path = sorted(people[0].glob("*.jpg"))[0]
-    probe = (ProbeImage(probe_path.name, probe_path.read_bytes()),)
     reads: list[str] = []
 
     def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
