@@ -16,6 +16,8 @@ from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 
 from facetrail.config import Settings
+from facetrail.governance import events
+from facetrail.governance.audit import AuditEvent
 from facetrail.governance.note import VerifierKey
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services import audit, review
@@ -150,44 +152,69 @@ class World:
     verifier: VerifierKey
 
 
+@contextmanager
+def logging_no_agency() -> Iterator[None]:
+    """Typed events log without the agency column, as every facetrail before revision 0005
+    did (its entries can hold no agency: adding one would change their hashes)."""
+
+    def without_agency(
+        actor: str, kind: str, subject: str, details: dict[str, Any], agency: str | None = None
+    ) -> AuditEvent:
+        return AuditEvent(actor, kind, subject, details)
+
+    saved = events.AuditEvent
+    events.AuditEvent = without_agency  # type: ignore[assignment,misc]
+    try:
+        yield
+    finally:
+        events.AuditEvent = saved  # type: ignore[misc]
+
+
 def build_world(folder: Path) -> World:
     """An organisation's home after real use (needs the shared LFW photos): a network; people
     of every account status and type; a gallery ingested with one file refused; searches done,
-    denied and pending; a review and an outcome; a token, mail and notices; a checkpoint."""
+    denied and pending; a review and an outcome; a token, mail and notices; a checkpoint. Its
+    entries hold no agency (as made before revision 0005, which the tests upgrade from)."""
     ctx = AppContext.open(Settings(home=folder / "home", threads=1))
-    try:
-        org = make_org(ctx)
-        create_network(ctx, org.admin, "metro")
-        create_agency(ctx, org.admin, "metro-pd", network="metro")
-        make_gallery(org)
-        people = lfw_people(3)
-        photos = folder / "photos"
-        copy_first_images(photos, people)
-        (photos / "broken.jpg").write_bytes(b"not an image")
-        ingest(ctx, org.people["gus"], IngestRequest(photos, "bookings", "county", workers=1))
-        open_searching(org, "bookings")
-        probe_path = sorted(people[0].glob("*.jpg"))[1]
-        probe = (ProbeImage(probe_path.name, probe_path.read_bytes()),)
-        done = org.search(("bookings",), probe)
-        ivy = org.people["ivy"]
-        review.review_candidate(ctx, ivy, done.candidates[0].id, "possible_match", "same ears")
-        review.record_outcome(ctx, ivy, done.search_id, "no_lead", "alibi checked out")
-        org.set_policy(approval=ApprovalMode.ALWAYS)
-        denied = org.search(("bookings",), probe)
-        search_service.decide_search(ctx, org.people["sam"], denied.search_id, False, "not yet")
-        org.search(("bookings",), probe, who="ian")  # left pending
-        suspend_account(ctx, org.people["head"], "ian", "moved to another unit")
-        request_account(
-            ctx,
-            NewAccount(
-                "tia", "tia@county.gov", PASSWORD, AGENCY, account_type="trial", supervisor="sam"
-            ),
-        )
-        secret = org.enrolments["ivy"].totp_secret
-        assert secret is not None
-        code, at = next_code(secret)
-        auth.issue_token(ctx, ivy, "nightly export", password=PASSWORD, code=code, now=at)
-        audit.make_checkpoint(ctx)
-        return World(rows(ctx.settings.db_url), audit.public_key(ctx))
-    finally:
-        ctx.close()
+    with logging_no_agency():
+        try:
+            org = make_org(ctx)
+            create_network(ctx, org.admin, "metro")
+            create_agency(ctx, org.admin, "metro-pd", network="metro")
+            make_gallery(org)
+            people = lfw_people(3)
+            photos = folder / "photos"
+            copy_first_images(photos, people)
+            (photos / "broken.jpg").write_bytes(b"not an image")
+            ingest(ctx, org.people["gus"], IngestRequest(photos, "bookings", "county", workers=1))
+            open_searching(org, "bookings")
+            probe_path = sorted(people[0].glob("*.jpg"))[1]
+            probe = (ProbeImage(probe_path.name, probe_path.read_bytes()),)
+            done = org.search(("bookings",), probe)
+            ivy = org.people["ivy"]
+            review.review_candidate(ctx, ivy, done.candidates[0].id, "possible_match", "same ears")
+            review.record_outcome(ctx, ivy, done.search_id, "no_lead", "alibi checked out")
+            org.set_policy(approval=ApprovalMode.ALWAYS)
+            denied = org.search(("bookings",), probe)
+            search_service.decide_search(ctx, org.people["sam"], denied.search_id, False, "not yet")
+            org.search(("bookings",), probe, who="ian")  # left pending
+            suspend_account(ctx, org.people["head"], "ian", "moved to another unit")
+            request_account(
+                ctx,
+                NewAccount(
+                    "tia",
+                    "tia@county.gov",
+                    PASSWORD,
+                    AGENCY,
+                    account_type="trial",
+                    supervisor="sam",
+                ),
+            )
+            secret = org.enrolments["ivy"].totp_secret
+            assert secret is not None
+            code, at = next_code(secret)
+            auth.issue_token(ctx, ivy, "nightly export", password=PASSWORD, code=code, now=at)
+            audit.make_checkpoint(ctx)
+            return World(rows(ctx.settings.db_url), audit.public_key(ctx))
+        finally:
+            ctx.close()

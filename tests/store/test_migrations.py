@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from facetrail.cli.main import app
 from facetrail.config import Settings, get_settings
-from facetrail.errors import SchemaOutdatedError
+from facetrail.errors import MigrationRefusedError, SchemaOutdatedError
 from facetrail.governance.verify import verify_log
 from facetrail.services import audit, database
 from facetrail.services.context import AppContext
@@ -23,7 +23,12 @@ from facetrail.store.migrations import HEAD, SCRIPT_LOCATION
 from facetrail.store.schema import AuditEntryRow, PolicyVersion, User
 from facetrail.store.schema_version import FIRST, downgrade, upgrade
 from tests.org import make_org
-from tests.store.homes import check_constraints, differences, model_check_constraints
+from tests.store.homes import (
+    check_constraints,
+    differences,
+    logging_no_agency,
+    model_check_constraints,
+)
 
 
 def test_head_is_the_newest_migration() -> None:
@@ -77,7 +82,8 @@ def test_a_home_made_before_migrations_is_adopted_with_nothing_lost(
 ) -> None:
     settings = Settings(home=tmp_path / "home", threads=1)
     ctx = AppContext.open(settings)
-    make_org(ctx)
+    with logging_no_agency():  # as the facetrail of then logged
+        make_org(ctx)
     users, policies, entries = _counts(ctx)
     ctx.close()
     # What create_all made before migrations: the first revision's schema, no version table.
@@ -126,3 +132,36 @@ def test_a_database_at_another_revision_says_what_to_run(tmp_path: Path) -> None
     with pytest.raises(SchemaOutdatedError, match=r"0000_older.*facetrail db upgrade"):
         AppContext.open(settings)
     assert database.schema_status(settings).current == "0000_older"
+
+
+def test_entries_that_hash_their_agency_keep_revision_0005_from_being_undone(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(home=tmp_path / "home", threads=1)
+    ctx = AppContext.open(settings)
+    try:
+        make_org(ctx)  # its account entries name their agency
+        with ctx.sessions() as s:
+            first = s.scalar(
+                select(func.min(AuditEntryRow.seq)).where(AuditEntryRow.agency.is_not(None))
+            )
+    finally:
+        ctx.close()
+    assert first is not None
+    engine = make_engine(settings.db_url, prepare_schema=False)
+    try:
+        with pytest.raises(MigrationRefusedError) as refused:
+            downgrade(engine, "0004_templates_version")
+    finally:
+        engine.dispose()
+    assert (
+        refused.value.subject == "audit_entries.agency"
+        and f"entry {first} " in refused.value.message
+    )
+    ctx = AppContext.open(settings)  # still at HEAD, the log whole
+    try:
+        with ctx.sessions() as s:
+            report = verify_log(s, audit.public_key(ctx))
+        assert report.ok, report.problem
+    finally:
+        ctx.close()

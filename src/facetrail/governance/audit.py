@@ -42,6 +42,9 @@ class AuditEvent:
     kind: str
     subject: str
     details: dict[str, Any] = field(default_factory=dict)
+    #: the agency the entry concerns (a search's: the agency it ran for, even when a network
+    #: operator ran it), indexed, so that an agency's figures are read by it; None: none
+    agency: str | None = None
 
 
 def canonical_json(value: Any) -> str:
@@ -85,22 +88,33 @@ def canonical_problem(details: str) -> str | None:
     return None
 
 
-def entry_bytes(seq: int, at: str, actor: str, kind: str, subject: str, details: str) -> bytes:
-    """The exact bytes that are hashed into the tree for one entry."""
-    return canonical_json(
-        {
-            "seq": seq,
-            "at": at,
-            "actor": actor,
-            "kind": kind,
-            "subject": subject,
-            "details": json.loads(details),
-        }
-    ).encode()
+def entry_bytes(
+    seq: int,
+    at: str,
+    actor: str,
+    kind: str,
+    subject: str,
+    details: str,
+    agency: str | None = None,
+) -> bytes:
+    """The exact bytes that are hashed into the tree for one entry. ``agency`` is hashed when
+    set (entries made before it existed, and entries of no agency, hash as they always did),
+    so an entry moved to another agency's figures fails verification like any other edit."""
+    value = {
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "kind": kind,
+        "subject": subject,
+        "details": json.loads(details),
+    }
+    if agency is not None:
+        value["agency"] = agency
+    return canonical_json(value).encode()
 
 
 def row_bytes(row: AuditEntryRow) -> bytes:
-    return entry_bytes(row.seq, row.at, row.actor, row.kind, row.subject, row.details)
+    return entry_bytes(row.seq, row.at, row.actor, row.kind, row.subject, row.details, row.agency)
 
 
 @dataclass(frozen=True)
@@ -116,7 +130,7 @@ class AppendedEntry:
 # DBAPI cursor of the session's own connection, so they stay inside the caller's transaction.
 _TABLE = cast(Table, AuditEntryRow.__table__)
 _HEAD = cast(Table, AuditHeadRow.__table__)
-_ENTRY_COLUMNS = ("seq", "at", "actor", "kind", "subject", "details", "leaf_hash")
+_ENTRY_COLUMNS = ("seq", "at", "actor", "kind", "subject", "details", "agency", "leaf_hash")
 _INSERT = insert(_TABLE).values({name: bindparam(name) for name in _ENTRY_COLUMNS})
 _LOCK_HEAD = (
     select(_HEAD.c.size, _HEAD.c.frontier)
@@ -307,7 +321,9 @@ def append(session: Session, event: AuditEvent, *, at: datetime | None = None) -
         seq = head.size + 1
         when = (at or datetime.now(UTC)).isoformat(timespec="microseconds")
         details = _stored_details(event.details)
-        digest = leaf_hash(entry_bytes(seq, when, event.actor, event.kind, event.subject, details))
+        digest = leaf_hash(
+            entry_bytes(seq, when, event.actor, event.kind, event.subject, details, event.agency)
+        )
         entry = {
             "seq": seq,
             "at": when,
@@ -315,6 +331,7 @@ def append(session: Session, event: AuditEvent, *, at: datetime | None = None) -
             "kind": event.kind,
             "subject": event.subject,
             "details": details,
+            "agency": event.agency,
             "leaf_hash": digest,
         }
         head.push(digest)

@@ -51,9 +51,10 @@ def leaves(session: Session) -> tuple[list[bytes], VerifyReport | None]:
         AuditEntryRow.kind,
         AuditEntryRow.subject,
         AuditEntryRow.details,
+        AuditEntryRow.agency,
         AuditEntryRow.leaf_hash,
     ).order_by(AuditEntryRow.seq)
-    for position, (seq, at, actor, kind, subject, details, stored) in enumerate(
+    for position, (seq, at, actor, kind, subject, details, agency, stored) in enumerate(
         session.execute(stmt), start=1
     ):
         if seq != position:
@@ -63,7 +64,7 @@ def leaves(session: Session) -> tuple[list[bytes], VerifyReport | None]:
         problem = canonical_problem(details)
         if problem is not None:
             return out, _fail(out, f"entry {seq} was altered: its {problem}", entry=seq)
-        value = leaf_hash(entry_bytes(seq, at, actor, kind, subject, details))
+        value = leaf_hash(entry_bytes(seq, at, actor, kind, subject, details, agency))
         if value != stored:
             return out, _fail(
                 out,

@@ -19,7 +19,8 @@ from facetrail.errors import (
     InvalidRequestError,
     NoFaceError,
 )
-from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.audit import append
+from facetrail.governance.events import SearchFailed, SearchRan
 from facetrail.services._matching import GalleryRun, crop
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
@@ -52,11 +53,11 @@ def _produced(runs: list[GalleryRun]) -> dict[str, dict[str, object]]:
 
 
 def store_failure(
-    session: Session, record: SearchRecord, actor: str, error: FacetrailError
+    session: Session, record: SearchRecord, actor: str, agency: str, error: FacetrailError
 ) -> None:
-    """Mark a stored search failed and log the failure."""
+    """Mark a stored search failed and log the failure (``agency``: the search's)."""
     mark_failed(record, error)
-    log_failure(session, record, actor, error)
+    log_failure(session, record, actor, agency, error)
 
 
 def mark_failed(record: SearchRecord, error: FacetrailError) -> None:
@@ -65,17 +66,19 @@ def mark_failed(record: SearchRecord, error: FacetrailError) -> None:
     record.fault = "input" if isinstance(error, _INPUT_FAULTS) else "system"
 
 
-def log_failure(session: Session, record: SearchRecord, actor: str, error: FacetrailError) -> None:
-    """The ``search.failed`` entry of a search marked failed."""
-    append(
-        session,
-        AuditEvent(
-            actor,
-            "search.failed",
-            f"search:{record.id}",
-            {"code": error.code, "reason": str(error), "fault": record.fault},
-        ),
+def log_failure(
+    session: Session, record: SearchRecord, actor: str, agency: str, error: FacetrailError
+) -> None:
+    """The ``search.failed`` entry of a search marked failed (``agency``: the search's)."""
+    event = SearchFailed(
+        actor=actor,
+        agency=agency,
+        search_id=record.id,
+        code=error.code,
+        reason=str(error),
+        fault=record.fault,
     )
+    append(session, event.entry())
 
 
 def mark_done(record: SearchRecord, runs: list[GalleryRun]) -> None:
@@ -86,9 +89,15 @@ def mark_done(record: SearchRecord, runs: list[GalleryRun]) -> None:
 
 
 def store_runs(
-    session: Session, record: SearchRecord, runs: list[GalleryRun], actor: str, seconds: float
+    session: Session,
+    record: SearchRecord,
+    runs: list[GalleryRun],
+    actor: str,
+    agency: str,
+    seconds: float,
 ) -> list[int]:
-    """Store the candidates of a search marked done (-> their ids, in order); log the run."""
+    """Store the candidates of a search marked done (-> their ids, in order); log the run
+    (``agency``: the search's)."""
     sources = {c.source for run in runs for c in run.candidates}  # few: serialised once each
     source_json = {source: json.dumps(source.__dict__) for source in sources}
     rows = [
@@ -112,22 +121,17 @@ def store_runs(
         for c in run.candidates
     ]
     ids = _insert_candidates(session, record.id, rows) if rows else []
-    append(
-        session,
-        AuditEvent(
-            actor,
-            "search.run",
-            f"search:{record.id}",
-            {
-                "produced_by": _produced(runs),
-                "candidates": {
-                    r.gallery: [[c.template_id, round(c.score, 6)] for c in r.candidates]
-                    for r in runs
-                },
-                "seconds": round(seconds, 4),
-            },
-        ),
+    event = SearchRan(
+        actor=actor,
+        agency=agency,
+        search_id=record.id,
+        produced_by=_produced(runs),
+        candidates={
+            r.gallery: [[c.template_id, round(c.score, 6)] for c in r.candidates] for r in runs
+        },
+        seconds=round(seconds, 4),
     )
+    append(session, event.entry())
     return ids
 
 

@@ -41,6 +41,12 @@ from facetrail.governance.authority import (
     role_change_problem,
 )
 from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.events import (
+    AccountApproved,
+    AccountCreated,
+    AccountRequested,
+    AccountSuspended,
+)
 from facetrail.governance.policy import Policy
 from facetrail.governance.records import policy_problem
 from facetrail.services.authorization import (
@@ -50,6 +56,7 @@ from facetrail.services.authorization import (
     checked_roles,
     current_actor,
     inactive_reason,
+    name_of_agency,
     roles_of,
     utc_now,
     visible_user,
@@ -360,15 +367,13 @@ def create_user(ctx: AppContext, actor: Principal, account: NewAccount) -> Enrol
             f"account granted: {account.username}",
             f"{actor.username} granted {account.username} the roles {roles}.",
         )
-        entry = append(
-            session,
-            AuditEvent(
-                actor.username,
-                "account.create",
-                account.username,
-                {"agency": agency.name, "roles": sorted(Role(r).value for r in account.roles)},
-            ),
+        created = AccountCreated(
+            actor=actor.username,
+            agency=agency.name,
+            username=account.username,
+            roles=sorted(Role(r).value for r in account.roles),
         )
+        entry = append(session, created.entry())
         seal_roles(session, user.id, entry.seq)
     deliver_outbox(ctx)
     return enrolment
@@ -417,20 +422,15 @@ def request_account(ctx: AppContext, account: NewAccount) -> Enrolment:
         )
         notify_users(session, [supervisor.id], f"account request: {account.username}", text)
         notify_head(session, agency.id, f"account request: {account.username}", text)
-        entry = append(
-            session,
-            AuditEvent(
-                account.username,
-                "account.request",
-                account.username,
-                {
-                    "agency": agency.name,
-                    "supervisor": supervisor.username,
-                    "account_type": account.account_type,
-                    "roles": sorted(Role(r).value for r in account.roles),
-                },
-            ),
+        requested = AccountRequested(
+            actor=account.username,
+            agency=agency.name,
+            username=account.username,
+            supervisor=supervisor.username,
+            account_type=account.account_type,
+            roles=sorted(Role(r).value for r in account.roles),
         )
+        entry = append(session, requested.entry())
         seal_roles(session, enrolment_user_id(session, account.username), entry.seq)
     deliver_outbox(ctx)
     return enrolment
@@ -482,20 +482,14 @@ def approve_account(ctx: AppContext, actor: Principal, username: str) -> None:
             f"account approved: {username}",
             f"{actor.username} approved the {user.account_type} account of {username}.",
         )
-        append(
-            session,
-            AuditEvent(
-                actor.username,
-                "account.approve",
-                username,
-                {
-                    "account_type": user.account_type,
-                    "trial_expires_at": user.trial_expires_at.isoformat()
-                    if user.trial_expires_at
-                    else None,
-                },
-            ),
+        approved = AccountApproved(
+            actor=actor.username,
+            agency=name_of_agency(session, user.agency_id),
+            username=username,
+            account_type=user.account_type,
+            trial_expires_at=user.trial_expires_at.isoformat() if user.trial_expires_at else None,
         )
+        append(session, approved.entry())
     deliver_outbox(ctx)
 
 
@@ -523,7 +517,13 @@ def suspend_account(ctx: AppContext, actor: Principal, username: str, reason: st
             f"account suspended: {username}",
             f"{actor.username} suspended {username}: {reason}",
         )
-        append(session, AuditEvent(actor.username, "account.suspend", username, {"reason": reason}))
+        suspended = AccountSuspended(
+            actor=actor.username,
+            agency=name_of_agency(session, user.agency_id),
+            username=username,
+            reason=reason,
+        )
+        append(session, suspended.entry())
     deliver_outbox(ctx)
 
 

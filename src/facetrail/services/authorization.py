@@ -45,6 +45,7 @@ __all__ = [
     "checked_roles",
     "current_actor",
     "inactive_reason",
+    "name_of_agency",
     "require",
     "role_columns",
     "roles_of",
@@ -83,6 +84,14 @@ def inactive_reason(user: AccountState, now: datetime) -> AccountInactiveError |
     if user.account_type == "trial" and expires is not None and expires <= now:
         return AccountInactiveError("trial expired", subject=user.username)
     return None
+
+
+def name_of_agency(session: Session, agency_id: int) -> str:
+    """The name of agency ``agency_id`` (the agency an audit event concerns)."""
+    name = session.scalar(select(Agency.name).where(Agency.id == agency_id))
+    if name is None:
+        raise NotFoundError("no such agency", subject=str(agency_id))
+    return name
 
 
 def roles_of(session: Session, user_id: int) -> frozenset[str]:

@@ -35,10 +35,11 @@ from facetrail.errors import (
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission, may, may_disclose_case, may_follow_up_search
 from facetrail.governance.credentials import Principal
+from facetrail.governance.events import OutcomeRecorded, ReviewRecorded
 from facetrail.governance.fields import check_case_number, check_free_text
 from facetrail.governance.records import review_problem
 from facetrail.services.accounts import refuse
-from facetrail.services.authorization import current_actor, utc_now
+from facetrail.services.authorization import current_actor, name_of_agency, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.search import LEAD_NOTICE
 from facetrail.services.unit_of_work import action, loggable
@@ -130,15 +131,16 @@ def review_candidate(
             note=note,
         )
         session.add(row)
-        row.audit_seq = append(
-            session,
-            AuditEvent(
-                actor.username,
-                "review.record",
-                f"search:{search_id}",
-                {"candidate": candidate_id, "stage": stage, "decision": decision, "note": note},
-            ),
-        ).seq
+        recorded = ReviewRecorded(
+            actor=actor.username,
+            agency=name_of_agency(session, record.agency_id),
+            search_id=search_id,
+            candidate=candidate_id,
+            stage=stage,
+            decision=decision,
+            note=note,
+        )
+        row.audit_seq = append(session, recorded.entry()).seq
     return ReviewInfo(
         search_id, candidate_id, stage, actor.username, decision, second and stage == 1
     )
@@ -195,15 +197,16 @@ def record_outcome(
         record.outcome = outcome
         record.outcome_by = actor.user_id
         record.outcome_note = note
-        append(
-            session,
-            AuditEvent(
-                actor.username,
-                "search.outcome",
-                subject,
-                {"outcome": outcome, "confirmed": confirmed, "note": note, "label": LEAD_NOTICE},
-            ),
+        event = OutcomeRecorded(
+            actor=actor.username,
+            agency=name_of_agency(session, record.agency_id),
+            search_id=search_id,
+            outcome=outcome,
+            confirmed=confirmed,
+            note=note,
+            label=LEAD_NOTICE,
         )
+        append(session, event.entry())
     return OutcomeInfo(search_id, outcome, actor.username, note, confirmed)
 
 

@@ -35,6 +35,7 @@ from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append, size_at_lock
 from facetrail.governance.authority import may_decide_search, may_follow_up_search
 from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.events import SearchApproved, SearchDenied, SearchRequested
 from facetrail.governance.records import search_problem
 from facetrail.services._matching import GalleryRun, search_gallery
 from facetrail.services._search_policy import RequestCheck, request_check, request_problem
@@ -48,7 +49,12 @@ from facetrail.services._search_store import (
     store_runs,
 )
 from facetrail.services.authentication import TokenUse
-from facetrail.services.authorization import current_actor, inactive_reason, utc_now
+from facetrail.services.authorization import (
+    current_actor,
+    inactive_reason,
+    name_of_agency,
+    utc_now,
+)
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_users
 from facetrail.services.results import load_result
@@ -140,10 +146,10 @@ def search(
         if pending or runs is None:
             pass  # not run (the policy asks for approval now, if it did not before)
         elif error is not None:
-            log_failure(session, record, who, error)
+            log_failure(session, record, who, agency_name, error)
         else:
             seconds = time.perf_counter() - started
-            ids = store_runs(session, record, runs, who, seconds)
+            ids = store_runs(session, record, runs, who, agency_name, seconds)
     if pending:
         deliver_outbox(ctx)
         return load_result(ctx, request.requester, record.id, include_crops=False)
@@ -208,28 +214,23 @@ def _store_request(
     elif not pending and runs is not None:
         mark_done(record, runs)
     insert_search(session, record)
-    append(
-        session,
-        AuditEvent(
-            who,
-            "search.request",
-            f"search:{record.id}",
-            {
-                "agency": agency.name,
-                "case": record.case_number,
-                "offense": record.offense,
-                "justification": record.justification,
-                "galleries": list(request.galleries),
-                "probes": [p["sha256"] for p in probes],
-                "on_behalf_of": request.on_behalf_of,
-                "policy_version": version,
-                "needs_approval": pending,
-                "second_review": record.second_review,
-                "top": record.top,
-                "face": record.face,
-            },
-        ),
+    requested = SearchRequested(
+        actor=who,
+        agency=agency.name,
+        search_id=record.id,
+        case=record.case_number,
+        offense=record.offense,
+        justification=record.justification,
+        galleries=list(request.galleries),
+        probes=[p["sha256"] for p in probes],
+        on_behalf_of=request.on_behalf_of,
+        policy_version=version,
+        needs_approval=pending,
+        second_review=record.second_review,
+        top=record.top,
+        face=record.face,
     )
+    append(session, requested.entry())
     if pending:
         notify_users(
             session,
@@ -297,7 +298,14 @@ def decide_search(
             f"search {search_id} {'approved' if approve else 'denied'}",
             f"{actor.username}: {note}",
         )
-        append(session, AuditEvent(actor.username, kind, subject, {"note": note}))
+        decided = SearchApproved if approve else SearchDenied
+        event = decided(
+            actor=actor.username,
+            agency=name_of_agency(session, record.agency_id),
+            search_id=search_id,
+            note=note,
+        )
+        append(session, event.entry())
     deliver_outbox(ctx)
     if approve:
         _execute(ctx, search_id, actor.username, include_crops=False)
@@ -393,11 +401,11 @@ def _execute(
         if record.status != "approved":
             raise StateError(f"search is {record.status} already", subject=f"search:{search_id}")
         if error is not None:
-            store_failure(session, record, actor, error)
+            store_failure(session, record, actor, agency_name, error)
         else:
             seconds = time.perf_counter() - started
             mark_done(record, runs)
-            ids = store_runs(session, record, runs, actor, seconds)
+            ids = store_runs(session, record, runs, actor, agency_name, seconds)
     if error is not None:
         raise error
     # Made once the lock is released: the stored run is what it shows (crops read from blobs).

@@ -176,6 +176,7 @@ class AuditEntryRow(Base):
     """
 
     __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_agency_kind_at", "agency", "kind", "at"),)
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     at: Mapped[str] = mapped_column(String(40))
@@ -183,6 +184,8 @@ class AuditEntryRow(Base):
     kind: Mapped[str] = mapped_column(String(80), index=True)
     subject: Mapped[str] = mapped_column(Text, index=True)
     details: Mapped[str] = mapped_column(Text)  # canonical JSON
+    #: the agency the entry concerns (``governance.events``), hashed with the entry when set
+    agency: Mapped[str | None] = mapped_column(String(200))
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 

@@ -1,0 +1,329 @@
+"""Typed audit events: one class per kind, in the manner of Datasette's ``events.py``.
+
+Each class says what one kind of entry holds, which agency it concerns and how its subject is
+named; ``entry()`` makes the ``AuditEvent`` that ``audit.append`` writes, and ``read_events``
+turns stored entries back into these classes. Alerts, digests and reports count these, read
+by the indexed agency column, never strings parsed out of details by hand.
+
+The agency an event concerns is the agency the thing belongs to: a search's is the agency it
+ran for, even when a network operator of another agency ran it (``on_behalf_of`` and the
+actor say who did), so a network's searches for a member count as the member's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facetrail.governance.audit import AuditEvent
+from facetrail.store.schema import AuditEntryRow
+
+__all__ = [
+    "EVENT_CLASSES",
+    "AccountApproved",
+    "AccountCreated",
+    "AccountRequested",
+    "AccountSuspended",
+    "AlertAcknowledged",
+    "AlertClosed",
+    "AlertRaised",
+    "DigestSent",
+    "Event",
+    "OutcomeRecorded",
+    "ReviewRecorded",
+    "SearchApproved",
+    "SearchDenied",
+    "SearchFailed",
+    "SearchRan",
+    "SearchRequested",
+    "read_events",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Who did it, the agency it concerns; set when read back: where and when it was logged."""
+
+    kind: ClassVar[str]
+    #: how the subject is written: ``prefix`` + the field ``subject_field`` (``search:12``)
+    subject_prefix: ClassVar[str] = ""
+    subject_field: ClassVar[str] = ""
+    #: the few kinds whose details also held the agency before it had a column of its own
+    agency_in_details: ClassVar[bool] = False
+
+    actor: str
+    agency: str | None
+    seq: int = 0
+    at: str = ""
+
+    def subject(self) -> str:
+        return f"{self.subject_prefix}{getattr(self, self.subject_field)}"
+
+    def details(self) -> dict[str, Any]:
+        skipped = {"actor", "agency", "seq", "at", self.subject_field}
+        body = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skipped
+        }
+        if self.agency_in_details:
+            body["agency"] = self.agency
+        return body
+
+    def entry(self) -> AuditEvent:
+        """The audit entry to append for this event."""
+        return AuditEvent(self.actor, self.kind, self.subject(), self.details(), self.agency)
+
+    @classmethod
+    def from_entry(cls, row: AuditEntryRow, details: dict[str, Any]) -> Self:
+        """This event as the entry ``row`` (whose details are ``details``) records it; fields
+        an older entry lacks take their defaults."""
+        values: dict[str, Any] = {"actor": row.actor, "agency": row.agency}
+        values |= {"seq": row.seq, "at": row.at}
+        raw = row.subject.removeprefix(cls.subject_prefix)
+        for f in dataclasses.fields(cls):
+            if f.name in values:
+                continue
+            if f.name == cls.subject_field:
+                values[f.name] = int(raw) if f.type in ("int", int) else raw
+            elif f.name in details:
+                values[f.name] = details[f.name]
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                values[f.name] = None
+        return cls(**values)
+
+
+# -- searches ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class _SearchEvent(Event):
+    subject_prefix: ClassVar[str] = "search:"
+    subject_field: ClassVar[str] = "search_id"
+
+    search_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchRequested(_SearchEvent):
+    """A search asked for (stored pending, or run at once). ``actor`` asked; for a network
+    operator, ``on_behalf_of`` is the member agency it is for (also ``agency``)."""
+
+    kind: ClassVar[str] = "search.request"
+    agency_in_details: ClassVar[bool] = True
+
+    case: str
+    offense: str
+    justification: str
+    galleries: list[str]
+    probes: list[str]
+    on_behalf_of: str | None = None
+    policy_version: int = 0
+    needs_approval: bool = False
+    second_review: bool = False
+    top: int = 0
+    face: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchRan(_SearchEvent):
+    """A search's run, with what produced its candidates and their template ids and scores."""
+
+    kind: ClassVar[str] = "search.run"
+
+    produced_by: dict[str, Any]
+    candidates: dict[str, list[list[float]]]
+    seconds: float = 0.0
+
+    def template_ids(self) -> list[int]:
+        return [int(pair[0]) for found in self.candidates.values() for pair in found]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchFailed(_SearchEvent):
+    kind: ClassVar[str] = "search.failed"
+
+    code: str
+    reason: str
+    fault: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchApproved(_SearchEvent):
+    kind: ClassVar[str] = "search.approve"
+
+    note: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchDenied(_SearchEvent):
+    kind: ClassVar[str] = "search.deny"
+
+    note: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewRecorded(_SearchEvent):
+    kind: ClassVar[str] = "review.record"
+
+    candidate: int
+    stage: int
+    decision: str
+    note: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutcomeRecorded(_SearchEvent):
+    kind: ClassVar[str] = "search.outcome"
+
+    outcome: str
+    #: the candidates review confirmed as possible matches
+    confirmed: list[int]
+    note: str
+    label: str = ""
+
+
+# -- accounts ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class _AccountEvent(Event):
+    subject_field: ClassVar[str] = "username"
+
+    username: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountRequested(_AccountEvent):
+    kind: ClassVar[str] = "account.request"
+    agency_in_details: ClassVar[bool] = True
+
+    supervisor: str
+    account_type: str
+    roles: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountCreated(_AccountEvent):
+    kind: ClassVar[str] = "account.create"
+    agency_in_details: ClassVar[bool] = True
+
+    roles: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountApproved(_AccountEvent):
+    kind: ClassVar[str] = "account.approve"
+
+    account_type: str
+    trial_expires_at: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountSuspended(_AccountEvent):
+    kind: ClassVar[str] = "account.suspend"
+
+    reason: str
+
+
+# -- oversight ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class _AlertEvent(Event):
+    subject_prefix: ClassVar[str] = "alert:"
+    subject_field: ClassVar[str] = "alert_id"
+
+    alert_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertRaised(_AlertEvent):
+    """A misuse rule fired: ``rule`` and what it found (ids and counts, never a face)."""
+
+    kind: ClassVar[str] = "alert.raise"
+
+    rule: str
+    summary: str
+    user: str | None = None
+    searches: list[int] = dataclasses.field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertAcknowledged(_AlertEvent):
+    kind: ClassVar[str] = "alert.acknowledge"
+
+    note: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertClosed(_AlertEvent):
+    kind: ClassVar[str] = "alert.close"
+
+    note: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigestSent(Event):
+    """A digest sent to an agency's head for a period (its figures, as sent)."""
+
+    kind: ClassVar[str] = "digest.send"
+    subject_field: ClassVar[str] = "head"
+
+    head: str
+    period_from: str
+    period_to: str
+    figures: dict[str, Any]
+
+
+EVENT_CLASSES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        SearchRequested,
+        SearchRan,
+        SearchFailed,
+        SearchApproved,
+        SearchDenied,
+        ReviewRecorded,
+        OutcomeRecorded,
+        AccountRequested,
+        AccountCreated,
+        AccountApproved,
+        AccountSuspended,
+        AlertRaised,
+        AlertAcknowledged,
+        AlertClosed,
+        DigestSent,
+    )
+}
+
+
+E = TypeVar("E", bound=Event)
+
+
+def read_events(
+    session: Session,
+    kinds: Sequence[type[E]],
+    *,
+    agencies: Iterable[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> list[E]:
+    """The logged events of ``kinds`` (oldest first), of ``agencies`` if given (by the
+    indexed column), logged at ``since`` or after and before ``until`` (ISO times)."""
+    by_kind = {cls.kind: cls for cls in kinds}
+    stmt = select(AuditEntryRow).where(AuditEntryRow.kind.in_(list(by_kind)))
+    if agencies is not None:
+        stmt = stmt.where(AuditEntryRow.agency.in_(list(agencies)))
+    if since is not None:
+        stmt = stmt.where(AuditEntryRow.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEntryRow.at < until)
+    return [
+        by_kind[row.kind].from_entry(row, json.loads(row.details))
+        for row in session.scalars(stmt.order_by(AuditEntryRow.seq))
+    ]
