@@ -73,7 +73,13 @@ def test_every_kind_has_one_class_and_reads_back_as_logged(ctx: AppContext) -> N
             actor="ivy", agency="county", search_id=7, outcome="lead", confirmed=[3], note="n"
         ),
         AlertRaised(
-            actor="facetrail", agency="harbour", alert_id=1, rule="volume", summary="s", user="x"
+            actor="facetrail",
+            agency="harbour",
+            alert_id=1,
+            rule="volume",
+            key="k",
+            summary="s",
+            user="x",
         ),
     ]
     with ctx.transaction() as s:

@@ -9,14 +9,16 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from facetrail.governance.alerts import RULES
 from facetrail.governance.credentials import Role
 from facetrail.services import review
 from facetrail.store.db import make_engine
-from facetrail.store.vocabulary import REVIEW_DECISIONS, ROLES, SEARCH_OUTCOMES
+from facetrail.store.vocabulary import ALERT_RULES, REVIEW_DECISIONS, ROLES, SEARCH_OUTCOMES
 
 
 def test_the_lists_are_the_services_lists() -> None:
     assert tuple(role.value for role in Role) == ROLES
+    assert ALERT_RULES == RULES
     assert REVIEW_DECISIONS == review.DECISIONS
     assert SEARCH_OUTCOMES == review.OUTCOMES
 

@@ -35,6 +35,8 @@ __all__ = [
     "may_disclose_case",
     "may_follow_up_search",
     "may_grant",
+    "may_handle_alerts",
+    "may_oversee_agency",
     "may_read_account",
     "may_read_accounts",
     "may_read_agency",
@@ -238,6 +240,18 @@ def may_read_accounts(actor: Actor, agency_id: int) -> bool:
 def may_read_account(actor: Actor, target_id: int, target_agency_id: int) -> bool:
     """One's own account, or one of an agency whose people ``may_read_accounts``."""
     return actor.user_id == target_id or may_read_accounts(actor, target_agency_id)
+
+
+def may_oversee_agency(actor: Someone, agency_id: int) -> bool:
+    """The agency's whole use (its people, every search, its alerts and digests): its head and
+    its auditors, and system admins."""
+    return actor.has(Role.SYSTEM_ADMIN) or may_handle_alerts(actor, agency_id)
+
+
+def may_handle_alerts(actor: Someone, agency_id: int) -> bool:
+    """Acknowledge or close an agency's misuse alerts: its head and its auditors (the people
+    they are raised to), never a system admin of another agency."""
+    return actor.agency_id == agency_id and (actor.has(Role.AGENCY_HEAD) or actor.has(Role.AUDITOR))
 
 
 def may_read_agency_searches(actor: Someone, agency_id: int) -> bool:

@@ -248,6 +248,7 @@ class AlertRaised(_AlertEvent):
     kind: ClassVar[str] = "alert.raise"
 
     rule: str
+    key: str
     summary: str
     user: str | None = None
     searches: list[int] = dataclasses.field(default_factory=list)

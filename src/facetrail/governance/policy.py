@@ -9,11 +9,12 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from facetrail.errors import InvalidRequestError
+from facetrail.governance.alerts import AlertRules
 
 #: Serious offences for which a face search may be justified (the default allowed list).
 DEFAULT_OFFENSES: tuple[str, ...] = (
@@ -35,6 +36,10 @@ DEFAULT_OFFENSES: tuple[str, ...] = (
 DEFAULT_CASE_PATTERN = r"[A-Z0-9][A-Z0-9-]{3,39}"
 
 
+#: How often an agency's head gets a digest of its use (``services.digests``).
+DIGEST_SCHEDULES: tuple[str, ...] = ("daily", "weekly")
+
+
 class ApprovalMode(StrEnum):
     NEVER = "never"
     LISTED = "listed"  # for the offense categories in ``approval_offenses``
@@ -54,12 +59,17 @@ class Policy:
     daily_limit: int = 20
     probe_retention_days: int = 365
     trial_days: int = 30
+    #: how often the head gets a digest: DIGEST_SCHEDULES
+    digest: str = "weekly"
+    #: the misuse alert rules' settings (``governance.alerts``)
+    alerts: AlertRules = field(default_factory=AlertRules)
 
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)
         body["approval"] = self.approval.value
         for key in ("offenses", "galleries", "approval_offenses"):
             body[key] = list(body[key])
+        body["alerts"] = self.alerts.to_dict()
         return body
 
     def to_json(self) -> str:
@@ -86,6 +96,8 @@ class Policy:
                 daily_limit=int(values["daily_limit"]),
                 probe_retention_days=int(values["probe_retention_days"]),
                 trial_days=int(values["trial_days"]),
+                digest=str(values["digest"]),
+                alerts=AlertRules.from_dict(values["alerts"]),
             )
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"policy is not valid: {exc}", subject="policy") from exc
@@ -117,6 +129,9 @@ class Policy:
             raise bad("probe retention must be 1..36500 days", "probe_retention_days")
         if not 1 <= self.trial_days <= 365:
             raise bad("trials last 1..365 days", "trial_days")
+        if self.digest not in DIGEST_SCHEDULES:
+            raise bad(f"digests go out {' or '.join(DIGEST_SCHEDULES)}", "digest")
+        self.alerts.validate()
 
     def needs_approval(self, offense: str) -> bool:
         return self.approval is ApprovalMode.ALWAYS or (
@@ -164,6 +179,38 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
         said.append(f"probe retention lengthened to {new.probe_retention_days} days")
     if new.trial_days > old.trial_days:
         said.append(f"trials lengthened to {new.trial_days} days")
+    if new.digest != old.digest and new.digest == "weekly":
+        said.append("digests made weekly")
+    said += _alerts_weakened(old.alerts, new.alerts)
+    return said
+
+
+#: Alert settings whose rise makes a rule fire less (+1) or more (-1) often.
+_ALERT_LOOSER_WHEN = {
+    "volume_min": 1,
+    "volume_factor": 1,
+    "hours_min_history": 1,
+    "hours_share": -1,
+    "case_max": 1,
+    "person_cases": 1,
+    "person_min_score": 1,
+    "stale_days": 1,
+    "trial_days_left": -1,
+    "trial_searches": 1,
+}
+
+
+def _alerts_weakened(old: AlertRules, new: AlertRules) -> list[str]:
+    said: list[str] = []
+    off = sorted(set(new.disabled) - set(old.disabled))
+    if off:
+        said.append(f"alert rules turned off: {', '.join(off)}")
+    for name, direction in _ALERT_LOOSER_WHEN.items():
+        before, after = getattr(old, name), getattr(new, name)
+        if (after - before) * direction > 0:
+            said.append(f"alert setting {name} loosened: {before} -> {after}")
+    if new.history_days != old.history_days:
+        said.append(f"alert history changed: {old.history_days} -> {new.history_days} days")
     return said
 
 

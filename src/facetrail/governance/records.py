@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from facetrail.store.schema import (
     Agency,
+    AlertRow,
     AuditEntryRow,
     PolicyVersion,
     Review,
@@ -32,6 +33,7 @@ __all__ = [
     "UNREAD",
     "RoleRow",
     "Unread",
+    "alert_problem",
     "first_record_problem",
     "grant_roles",
     "latest_roles_change",
@@ -261,6 +263,39 @@ def _candidates(session: Session, search_id: int) -> dict[str, list[list[Any]]]:
     return out
 
 
+def alert_problem(session: Session, row: AlertRow, agency: str | None) -> str | None:
+    """Why a stored alert disagrees with its entries: raised as it says (rule, key, summary,
+    user, searches, agency), and acknowledged and closed exactly as recorded, with the notes
+    recorded (an alert closed in the database, or made to say less, is tampering)."""
+    subject = f"alert:{row.id}"
+    raised = _entries(session, subject, "alert.raise")
+    if len(raised) != 1:
+        return "alert has no single raise entry"
+    said = _details(raised[0])
+    if (
+        raised[0].agency != agency
+        or said.get("rule") != row.rule
+        or said.get("key") != row.key
+        or said.get("summary") != row.summary
+        or said.get("user") != row.username
+        or said.get("searches") != json.loads(row.searches or "[]")
+    ):
+        return "alert differs from its raise entry"
+    for kind, note in (
+        ("alert.acknowledge", row.acknowledge_note),
+        ("alert.close", row.close_note),
+    ):
+        steps = _entries(session, subject, kind)
+        if len(steps) > 1 or (_details(steps[0]).get("note") if steps else None) != note:
+            return f"alert's {kind.removeprefix('alert.')} differs from its entry"
+    closed = bool(_entries(session, subject, "alert.close"))
+    acknowledged = row.acknowledge_note is not None
+    expected = "closed" if closed else "acknowledged" if acknowledged else "open"
+    if row.status != expected:
+        return f"alert is {row.status}, its entries say {expected}"
+    return None
+
+
 def _all_problems(session: Session) -> Iterator[tuple[str, str]]:
     for row in session.scalars(select(PolicyVersion).order_by(PolicyVersion.id)):
         if problem := policy_problem(session, row):
@@ -275,6 +310,17 @@ def _all_problems(session: Session) -> Iterator[tuple[str, str]]:
     for record in session.scalars(select(SearchRecord).order_by(SearchRecord.id)):
         if problem := search_problem(session, record):
             yield f"searches id {record.id}", problem
+    agencies = {aid: name for aid, name in session.execute(select(Agency.id, Agency.name))}
+    alerts = list(session.scalars(select(AlertRow).order_by(AlertRow.id)))
+    for alert in alerts:
+        if problem := alert_problem(session, alert, agencies.get(alert.agency_id)):
+            yield f"alerts id {alert.id}", problem
+    raised = session.scalars(
+        select(AuditEntryRow.subject).where(AuditEntryRow.kind == "alert.raise")
+    ).all()
+    missing = sorted(set(raised) - {f"alert:{a.id}" for a in alerts})
+    if missing:
+        yield missing[0], "alert was raised but its record is gone"
 
 
 def first_record_problem(session: Session) -> tuple[str, str] | None:

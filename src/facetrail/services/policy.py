@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -85,9 +86,18 @@ def amend_policy(
         ctx,
         actor,
         agency_name,
-        lambda current: Policy.from_dict({**current.to_dict(), **changes}),
+        lambda current: Policy.from_dict(_amended(current.to_dict(), changes)),
         reason,
     )
+
+
+def _amended(current: dict[str, Any], changes: Mapping[str, object]) -> dict[str, Any]:
+    """``current`` with ``changes``; the alert settings are amended key by key too."""
+    amended = {**current, **changes}
+    alerts = changes.get("alerts")
+    if isinstance(alerts, Mapping):
+        amended["alerts"] = {**current["alerts"], **alerts}
+    return amended
 
 
 def _change(

@@ -30,6 +30,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from facetrail.store.vocabulary import (
     ACCOUNT_TYPES,
+    ALERT_RULES,
+    ALERT_STATUSES,
     JOB_KINDS,
     JOB_STATUSES,
     REVIEW_DECISIONS,
@@ -464,3 +466,47 @@ class JobRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AlertRow(Base):
+    """A misuse alert a rule raised for an agency (``governance.alerts``), and what its head
+    or auditors did with it: acknowledged and closed, each with a note. Every step is an
+    ``alert.*`` entry that the row must agree with."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("agency_id", "key"),
+        one_of("rule", ALERT_RULES),
+        one_of("status", ALERT_STATUSES),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(40))
+    #: the finding's identity: a rule raises one alert per key
+    key: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text)
+    #: the user it is about (a username), if one
+    username: Mapped[str | None] = mapped_column(String(100))
+    searches: Mapped[str] = mapped_column(Text)  # JSON list of search ids
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledge_note: Mapped[str | None] = mapped_column(Text)
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    close_note: Mapped[str | None] = mapped_column(Text)
+
+
+class OpenCase(Base):
+    """A case number on an agency's open-case list (an optional import; the ``open_cases``
+    alert rule checks searches' case numbers against it once there is one)."""
+
+    __tablename__ = "open_cases"
+    __table_args__ = (UniqueConstraint("agency_id", "case_number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    case_number: Mapped[str] = mapped_column(String(100))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -11,6 +11,8 @@ from sqlalchemy import CheckConstraint
 
 __all__ = [
     "ACCOUNT_TYPES",
+    "ALERT_RULES",
+    "ALERT_STATUSES",
     "JOB_KINDS",
     "JOB_STATUSES",
     "REVIEW_DECISIONS",
@@ -48,6 +50,20 @@ REVIEW_STAGES = (1, 2)
 #: taken up again by another)
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 JOB_KINDS = ("ingest",)
+#: the rules of governance.alerts (a test holds the two lists together)
+ALERT_RULES = (
+    "volume",
+    "hours",
+    "case_volume",
+    "probe_cases",
+    "person_cases",
+    "open_cases",
+    "stale",
+    "staff_match",
+    "trial",
+)
+#: open -> acknowledged -> closed, or open -> closed; each step with a note
+ALERT_STATUSES = ("open", "acknowledged", "closed")
 
 
 def sql_list(values: tuple[str, ...] | tuple[int, ...]) -> str:

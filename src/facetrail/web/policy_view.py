@@ -43,6 +43,8 @@ _LABELS = {
     "daily_limit": "Searches a person may ask for in 24 hours",
     "probe_retention_days": "Probe photos kept for (days)",
     "trial_days": "Trial accounts last (days)",
+    "digest": "The head's digest of use goes out",
+    "alerts": "Misuse alert rules",
 }
 _NUMBERS = ("min_justification", "daily_limit", "probe_retention_days")
 
@@ -52,6 +54,10 @@ def _shown(field: str, value: Any) -> str:
         return APPROVAL_LABELS.get(str(value), str(value))
     if isinstance(value, bool):
         return "Yes" if value else "No"
+    if isinstance(value, dict):  # the alert settings
+        off = ", ".join(value.get("disabled", ())) or "none"
+        rest = [f"{k} {v}" for k, v in sorted(value.items()) if k != "disabled"]
+        return f"turned off: {off}; " + ", ".join(rest)
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) or "none"
     return str(value)

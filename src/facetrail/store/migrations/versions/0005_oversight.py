@@ -26,16 +26,58 @@ depends_on = None
 _BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
+_RULES = (
+    "'volume', 'hours', 'case_volume', 'probe_cases', 'person_cases', 'open_cases', "
+    "'stale', 'staff_match', 'trial'"
+)
+
+
 def upgrade() -> None:
     with op.batch_alter_table("audit_entries") as batch:
         batch.add_column(sa.Column("agency", sa.String(length=200), nullable=True))
         batch.create_index("ix_audit_entries_agency_kind_at", ["agency", "kind", "at"])
+    op.create_table(
+        "alerts",
+        sa.Column("id", _BIG_ID, primary_key=True),
+        sa.Column("agency_id", sa.Integer(), sa.ForeignKey("agencies.id"), nullable=False),
+        sa.Column("rule", sa.String(length=40), nullable=False),
+        sa.Column("key", sa.String(length=300), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("username", sa.String(length=100), nullable=True),
+        sa.Column("searches", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("acknowledged_by", sa.Integer(), sa.ForeignKey("users.id"), nullable=True),
+        sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("acknowledge_note", sa.Text(), nullable=True),
+        sa.Column("closed_by", sa.Integer(), sa.ForeignKey("users.id"), nullable=True),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("close_note", sa.Text(), nullable=True),
+        sa.UniqueConstraint("agency_id", "key"),
+        sa.CheckConstraint(f"rule IN ({_RULES})", name=op.f("ck_alerts_rule")),
+        sa.CheckConstraint(
+            "status IN ('open', 'acknowledged', 'closed')", name=op.f("ck_alerts_status")
+        ),
+    )
+    op.create_index("ix_alerts_agency_id", "alerts", ["agency_id"])
+    op.create_index("ix_alerts_status", "alerts", ["status"])
+    op.create_table(
+        "open_cases",
+        sa.Column("id", _BIG_ID, primary_key=True),
+        sa.Column("agency_id", sa.Integer(), sa.ForeignKey("agencies.id"), nullable=False),
+        sa.Column("case_number", sa.String(length=100), nullable=False),
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("agency_id", "case_number"),
+    )
+    op.create_index("ix_open_cases_agency_id", "open_cases", ["agency_id"])
 
 
 def downgrade() -> None:
-    hashed = op.get_bind().execute(
-        sa.text("SELECT min(seq) FROM audit_entries WHERE agency IS NOT NULL")
-    ).scalar()
+    hashed = (
+        op.get_bind()
+        .execute(sa.text("SELECT min(seq) FROM audit_entries WHERE agency IS NOT NULL"))
+        .scalar()
+    )
     if hashed is not None:
         # Its hash covers the agency: dropping the column would make the log fail to verify.
         raise MigrationRefusedError(
@@ -43,6 +85,8 @@ def downgrade() -> None:
             "column the log would no longer verify, so this revision is not undone",
             subject="audit_entries.agency",
         )
+    op.drop_table("open_cases")
+    op.drop_table("alerts")
     with op.batch_alter_table("audit_entries") as batch:
         batch.drop_index("ix_audit_entries_agency_kind_at")
         batch.drop_column("agency")

@@ -1,0 +1,392 @@
+"""Misuse alert rules: pure functions over an agency's recorded searches.
+
+``services.alerts`` reads the facts (from the typed audit events of ``governance.events`` and
+the few states they point at), asks ``evaluate`` what each enabled rule finds, and raises an
+alert for every finding not raised before (its ``key`` is its identity). Each rule's settings
+are part of the agency's policy (``AlertRules``), versioned with it.
+
+The rules (their names are what policy and alerts call them):
+
+- ``volume``: a user's searches in one day are at least ``volume_min`` and more than
+  ``volume_factor`` times both their own daily average and their peers' (the agency's other
+  searchers) over the ``history_days`` before that day.
+- ``hours``: a search at an hour at which the user, with at least ``hours_min_history``
+  earlier searches, had searched less than ``hours_share`` of the time (within an hour either
+  side, UTC): unusual for that user, whatever is usual for others.
+- ``case_volume``: at least ``case_max`` searches under one case number in ``history_days``.
+- ``probe_cases``: the same probe photo (by hash) searched under different case numbers.
+- ``person_cases``: the same gallery person returned as the top candidate, scoring at least
+  ``person_min_score``, to one user under ``person_cases`` or more different case numbers.
+- ``open_cases``: a case number absent from the agency's open-case list (only once a list
+  was imported).
+- ``stale``: a search run ``stale_days`` ago or more with no review and no outcome.
+- ``staff_match``: a probe that matched a member of the agency's staff gallery.
+- ``trial``: a trial account ending within ``trial_days_left`` days that made at least
+  ``trial_searches`` searches in the last 7 days.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from facetrail.errors import InvalidRequestError
+
+__all__ = [
+    "RULES",
+    "AlertRules",
+    "Finding",
+    "SearchFact",
+    "TrialFact",
+    "evaluate",
+]
+
+RULES: tuple[str, ...] = (
+    "volume",
+    "hours",
+    "case_volume",
+    "probe_cases",
+    "person_cases",
+    "open_cases",
+    "stale",
+    "staff_match",
+    "trial",
+)
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    """Each rule's settings; ``disabled`` names rules the agency turned off."""
+
+    disabled: tuple[str, ...] = ()
+    history_days: int = 30
+    volume_min: int = 10
+    volume_factor: float = 3.0
+    hours_min_history: int = 20
+    hours_share: float = 0.05
+    case_max: int = 10
+    person_cases: int = 2
+    person_min_score: float = 0.5
+    stale_days: int = 14
+    trial_days_left: int = 7
+    trial_searches: int = 10
+
+    def enabled(self, rule: str) -> bool:
+        return rule not in self.disabled
+
+    def to_dict(self) -> dict[str, Any]:
+        body = asdict(self)
+        body["disabled"] = list(self.disabled)
+        return body
+
+    @classmethod
+    def from_dict(cls, body: Any) -> AlertRules:
+        if not isinstance(body, dict):
+            raise InvalidRequestError("alert rules must be an object", subject="policy.alerts")
+        defaults = cls().to_dict()
+        unknown = sorted(set(body) - set(defaults))
+        if unknown:
+            raise InvalidRequestError(
+                f"unknown alert settings: {', '.join(unknown)}", subject="policy.alerts"
+            )
+        values = defaults | body
+        try:
+            rules = cls(
+                disabled=tuple(str(r) for r in values["disabled"]),
+                **{
+                    name: type(defaults[name])(values[name])
+                    for name in defaults
+                    if name != "disabled"
+                },
+            )
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequestError(
+                f"alert rules are not valid: {exc}", subject="policy.alerts"
+            ) from exc
+        rules.validate()
+        return rules
+
+    def validate(self) -> None:
+        stray = sorted(set(self.disabled) - set(RULES))
+        if stray:
+            raise InvalidRequestError(
+                f"no such alert rule: {', '.join(stray)} (rules: {', '.join(RULES)})",
+                subject="policy.alerts.disabled",
+            )
+        counts = ["history_days", "volume_min", "hours_min_history", "case_max"]
+        counts += ["person_cases", "stale_days", "trial_days_left", "trial_searches"]
+        for name in counts:
+            if not 1 <= getattr(self, name) <= 100_000:
+                raise InvalidRequestError(
+                    f"{name} must be 1..100000", subject=f"policy.alerts.{name}"
+                )
+        if not 1.0 <= self.volume_factor <= 1000.0:
+            raise InvalidRequestError(
+                "volume_factor must be 1..1000", subject="policy.alerts.volume_factor"
+            )
+        if not 0.0 < self.hours_share < 1.0:
+            raise InvalidRequestError(
+                "hours_share must be between 0 and 1", subject="policy.alerts.hours_share"
+            )
+        if not -1.0 <= self.person_min_score <= 1.0:
+            raise InvalidRequestError(
+                "person_min_score must be -1..1", subject="policy.alerts.person_min_score"
+            )
+
+
+@dataclass(frozen=True)
+class SearchFact:
+    """One search of the agency as its events record it."""
+
+    search_id: int
+    at: datetime
+    #: who ran it (for a network's search: the operator)
+    user: str
+    case: str
+    probes: tuple[str, ...]
+    #: when it ran (None: not run: pending, denied or failed)
+    ran_at: datetime | None = None
+    reviewed: bool = False
+    outcome: str | None = None
+    #: the top candidate's gallery person and score, per gallery searched
+    top_people: tuple[tuple[str, float], ...] = ()
+    #: staff gallery people the probe matched
+    staff_matches: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrialFact:
+    user: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    #: the finding's identity: an alert is raised once per key
+    key: str
+    summary: str
+    user: str | None = None
+    searches: tuple[int, ...] = field(default_factory=tuple)
+
+
+def evaluate(
+    rules: AlertRules,
+    searches: Sequence[SearchFact],
+    now: datetime,
+    *,
+    open_cases: frozenset[str] | None = None,
+    trials: Sequence[TrialFact] = (),
+) -> list[Finding]:
+    """What every enabled rule finds in ``searches`` (the agency's, oldest first) as of
+    ``now``. ``open_cases``: the imported open-case list, None when there is none."""
+    found: list[Finding] = []
+    if rules.enabled("volume"):
+        found += _volume(rules, searches, now)
+    if rules.enabled("hours"):
+        found += _hours(rules, searches, now)
+    if rules.enabled("case_volume"):
+        found += _case_volume(rules, searches, now)
+    if rules.enabled("probe_cases"):
+        found += _probe_cases(searches)
+    if rules.enabled("person_cases"):
+        found += _person_cases(rules, searches)
+    if rules.enabled("open_cases") and open_cases is not None:
+        found += [
+            Finding(
+                "open_cases",
+                f"open_cases:{s.search_id}",
+                f"search {s.search_id} by {s.user} names case {s.case}, "
+                "which is not on the agency's open-case list",
+                s.user,
+                (s.search_id,),
+            )
+            for s in searches
+            if s.case not in open_cases
+        ]
+    if rules.enabled("stale"):
+        found += _stale(rules, searches, now)
+    if rules.enabled("staff_match"):
+        found += [
+            Finding(
+                "staff_match",
+                f"staff_match:{s.search_id}",
+                f"search {s.search_id} by {s.user} (case {s.case}) matched "
+                f"{len(s.staff_matches)} member(s) of the agency's staff gallery",
+                s.user,
+                (s.search_id,),
+            )
+            for s in searches
+            if s.staff_matches
+        ]
+    if rules.enabled("trial"):
+        found += _trial(rules, searches, trials, now)
+    return found
+
+
+def _by_user(searches: Iterable[SearchFact]) -> dict[str, list[SearchFact]]:
+    out: dict[str, list[SearchFact]] = defaultdict(list)
+    for s in searches:
+        out[s.user].append(s)
+    return out
+
+
+def _volume(rules: AlertRules, searches: Sequence[SearchFact], now: datetime) -> list[Finding]:
+    found: list[Finding] = []
+    days = rules.history_days
+    by_user_day: dict[tuple[str, str], list[SearchFact]] = defaultdict(list)
+    for s in searches:
+        by_user_day[(s.user, s.at.date().isoformat())].append(s)
+    for (user, day), todays in sorted(by_user_day.items()):
+        if len(todays) < rules.volume_min:
+            continue
+        start = todays[0].at.replace(hour=0, minute=0, second=0, microsecond=0)
+        window = [s for s in searches if start - timedelta(days=days) <= s.at < start]
+        own = sum(1 for s in window if s.user == user) / days
+        peers = {s.user for s in window if s.user != user}
+        peer_mean = sum(1 for s in window if s.user != user) / days / len(peers) if peers else 0.0
+        if len(todays) > rules.volume_factor * max(own, peer_mean, 1.0 / days):
+            found.append(
+                Finding(
+                    "volume",
+                    f"volume:{user}:{day}",
+                    f"{user} made {len(todays)} searches on {day}: their own daily average "
+                    f"over the {days} days before was {own:.2f}, their peers' {peer_mean:.2f}",
+                    user,
+                    tuple(s.search_id for s in todays),
+                )
+            )
+    return found
+
+
+def _hours(rules: AlertRules, searches: Sequence[SearchFact], now: datetime) -> list[Finding]:
+    found: list[Finding] = []
+    for user, theirs in sorted(_by_user(searches).items()):
+        for i, s in enumerate(theirs):
+            history = [h for h in theirs[:i] if h.at >= s.at - timedelta(days=rules.history_days)]
+            if len(history) < rules.hours_min_history:
+                continue
+            near = sum(1 for h in history if _hour_distance(h.at.hour, s.at.hour) <= 1)
+            if near / len(history) < rules.hours_share:
+                found.append(
+                    Finding(
+                        "hours",
+                        f"hours:{s.search_id}",
+                        f"{user} searched at {s.at:%H:%M} UTC (search {s.search_id}, case "
+                        f"{s.case}); {near} of their {len(history)} earlier searches were "
+                        "within an hour of that time",
+                        user,
+                        (s.search_id,),
+                    )
+                )
+    return found
+
+
+def _hour_distance(a: int, b: int) -> int:
+    d = abs(a - b) % 24
+    return min(d, 24 - d)
+
+
+def _case_volume(rules: AlertRules, searches: Sequence[SearchFact], now: datetime) -> list[Finding]:
+    recent = [s for s in searches if s.at >= now - timedelta(days=rules.history_days)]
+    per_case = Counter(s.case for s in recent)
+    return [
+        Finding(
+            "case_volume",
+            f"case_volume:{case}",
+            f"{count} searches under case {case} in the last {rules.history_days} days "
+            f"(by {', '.join(sorted({s.user for s in recent if s.case == case}))})",
+            None,
+            tuple(s.search_id for s in recent if s.case == case),
+        )
+        for case, count in sorted(per_case.items())
+        if count >= rules.case_max
+    ]
+
+
+def _probe_cases(searches: Sequence[SearchFact]) -> list[Finding]:
+    cases: dict[str, dict[str, list[SearchFact]]] = defaultdict(lambda: defaultdict(list))
+    for s in searches:
+        for probe in set(s.probes):
+            cases[probe][s.case].append(s)
+    found: list[Finding] = []
+    for probe, by_case in sorted(cases.items()):
+        if len(by_case) < 2:
+            continue
+        involved = [s for group in by_case.values() for s in group]
+        found.append(
+            Finding(
+                "probe_cases",
+                f"probe_cases:{probe}:{len(by_case)}",
+                f"one probe photo (sha256 {probe[:12]}...) was searched under "
+                f"{len(by_case)} case numbers: {', '.join(sorted(by_case))} "
+                f"(by {', '.join(sorted({s.user for s in involved}))})",
+                None,
+                tuple(sorted(s.search_id for s in involved)),
+            )
+        )
+    return found
+
+
+def _person_cases(rules: AlertRules, searches: Sequence[SearchFact]) -> list[Finding]:
+    seen: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for s in searches:
+        for person, score in s.top_people:
+            if score >= rules.person_min_score:
+                seen[(s.user, person)][s.case].append(s.search_id)
+    found: list[Finding] = []
+    for (user, person), by_case in sorted(seen.items()):
+        if len(by_case) >= rules.person_cases:
+            found.append(
+                Finding(
+                    "person_cases",
+                    f"person_cases:{user}:{person}:{len(by_case)}",
+                    f"the same gallery person ({person}) was the top candidate for {user} "
+                    f"under {len(by_case)} different cases: {', '.join(sorted(by_case))}",
+                    user,
+                    tuple(sorted(i for ids in by_case.values() for i in ids)),
+                )
+            )
+    return found
+
+
+def _stale(rules: AlertRules, searches: Sequence[SearchFact], now: datetime) -> list[Finding]:
+    cutoff = now - timedelta(days=rules.stale_days)
+    return [
+        Finding(
+            "stale",
+            f"stale:{s.search_id}",
+            f"search {s.search_id} by {s.user} (case {s.case}) ran on {s.ran_at:%Y-%m-%d} "
+            f"and has had no review and no outcome for {rules.stale_days}+ days",
+            s.user,
+            (s.search_id,),
+        )
+        for s in searches
+        if s.ran_at is not None and s.ran_at <= cutoff and not s.reviewed and s.outcome is None
+    ]
+
+
+def _trial(
+    rules: AlertRules, searches: Sequence[SearchFact], trials: Sequence[TrialFact], now: datetime
+) -> list[Finding]:
+    found: list[Finding] = []
+    week = [s for s in searches if s.at >= now - timedelta(days=7)]
+    for trial in trials:
+        if not now <= trial.expires_at <= now + timedelta(days=rules.trial_days_left):
+            continue
+        theirs = [s for s in week if s.user == trial.user]
+        if len(theirs) >= rules.trial_searches:
+            found.append(
+                Finding(
+                    "trial",
+                    f"trial:{trial.user}:{trial.expires_at:%Y-%m-%d}",
+                    f"{trial.user}'s trial account ends on {trial.expires_at:%Y-%m-%d} and made "
+                    f"{len(theirs)} searches in the last 7 days",
+                    trial.user,
+                    tuple(s.search_id for s in theirs),
+                )
+            )
+    return found

@@ -1,0 +1,374 @@
+"""Misuse alerts: the rules of ``governance.alerts`` run over each agency's recorded searches,
+and what its head and auditors do with what they raise.
+
+The facts come from the typed audit events the agency's searches logged
+(``governance.events``: requests, runs, reviews, outcomes), read by the indexed agency
+column, so a network operator's search for a member agency is weighed with that agency's. Each
+finding is raised once (an alert's key is its identity), written with its ``alert.raise``
+entry and told to the agency's heads and auditors (inbox and e-mail).
+
+Authorisation: ``raise_alerts`` is the service's own (housekeeping runs it); ``run_alerts``
+(the CLI's and the API's) needs a system admin, or the head or an auditor of the one agency
+it runs for. Listing: an agency's head and auditors, system admins
+(``may_oversee_agency``). Acknowledging and closing, each with a note: the agency's head and
+auditors, never the person the alert is about. Audit: every run, raise, listing, step and
+refusal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facetrail.errors import InvalidRequestError, NotFoundError, PermissionDeniedError, StateError
+from facetrail.governance.alerts import Finding, SearchFact, TrialFact, evaluate
+from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.authority import may_handle_alerts, may_oversee_agency
+from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.events import (
+    AlertAcknowledged,
+    AlertClosed,
+    AlertRaised,
+    Event,
+    OutcomeRecorded,
+    ReviewRecorded,
+    SearchRan,
+    SearchRequested,
+    read_events,
+)
+from facetrail.governance.fields import check_free_text
+from facetrail.services.accounts import current_policy
+from facetrail.services.authorization import as_utc, current_actor, utc_now
+from facetrail.services.context import AppContext
+from facetrail.services.notifications import deliver_outbox, notify_users
+from facetrail.services.unit_of_work import action
+from facetrail.store.schema import (
+    Agency,
+    AlertRow,
+    Face,
+    Image,
+    OpenCase,
+    TemplateRow,
+    User,
+    UserRole,
+)
+
+__all__ = [
+    "MIN_NOTE",
+    "SYSTEM",
+    "AlertView",
+    "acknowledge_alert",
+    "close_alert",
+    "list_alerts",
+    "raise_alerts",
+    "run_alerts",
+    "search_facts",
+]
+
+#: The actor of what facetrail does on its own schedule.
+SYSTEM = "facetrail"
+#: The shortest note that acknowledges or closes an alert.
+MIN_NOTE = 10
+
+
+@dataclass(frozen=True)
+class AlertView:
+    id: int
+    agency: str
+    rule: str
+    summary: str
+    user: str | None
+    searches: list[int]
+    status: str
+    raised_at: str
+    acknowledged_by: str | None
+    acknowledge_note: str | None
+    closed_by: str | None
+    close_note: str | None
+
+
+def search_facts(
+    session: Session, agency: str, since: datetime, until: datetime
+) -> list[SearchFact]:
+    """The agency's searches asked for in [since, until), as their typed events record them
+    (oldest first), with each run's top candidate per gallery as a gallery person."""
+    requested = read_events(
+        session,
+        [SearchRequested],
+        agencies=[agency],
+        since=since.isoformat(),
+        until=until.isoformat(),
+    )
+    ids = {e.search_id for e in requested}
+    ran: dict[int, SearchRan] = {}
+    reviewed: set[int] = set()
+    outcomes: dict[int, str] = {}
+    kinds: list[type[Event]] = [SearchRan, ReviewRecorded, OutcomeRecorded]
+    for event in read_events(session, kinds, agencies=[agency], since=since.isoformat()):
+        if isinstance(event, SearchRan) and event.search_id in ids:
+            ran[event.search_id] = event
+        elif isinstance(event, ReviewRecorded) and event.search_id in ids:
+            reviewed.add(event.search_id)
+        elif isinstance(event, OutcomeRecorded) and event.search_id in ids:
+            outcomes[event.search_id] = event.outcome
+    tops = {
+        sid: [(gallery, found[0]) for gallery, found in e.candidates.items() if found]
+        for sid, e in ran.items()
+    }
+    people = _people(session, {int(pair[0]) for pairs in tops.values() for _, pair in pairs})
+    return [
+        SearchFact(
+            search_id=e.search_id,
+            at=datetime.fromisoformat(e.at),
+            user=e.actor,
+            case=e.case,
+            probes=tuple(e.probes),
+            ran_at=datetime.fromisoformat(ran[e.search_id].at) if e.search_id in ran else None,
+            reviewed=e.search_id in reviewed,
+            outcome=outcomes.get(e.search_id),
+            top_people=tuple(
+                (f"{gallery}/{people.get(int(pair[0]), f'template {int(pair[0])}')}", pair[1])
+                for gallery, pair in tops.get(e.search_id, [])
+            ),
+        )
+        for e in requested
+    ]
+
+
+def _people(session: Session, template_ids: set[int]) -> dict[int, str]:
+    """template id -> the gallery person it shows (the image's subject, else the image)."""
+    if not template_ids:
+        return {}
+    rows = session.execute(
+        select(TemplateRow.id, Image.subject_ref, Image.sha256)
+        .join(Face, Face.id == TemplateRow.face_id)
+        .join(Image, Image.id == Face.image_id)
+        .where(TemplateRow.id.in_(template_ids))
+    )
+    return {tid: subject or f"image {sha[:12]}" for tid, subject, sha in rows}
+
+
+def _findings(session: Session, agency: Agency, now: datetime) -> list[Finding]:
+    rules = current_policy(session, agency.id)[1].alerts
+    # Twice the history: the first searches of the window have their own history to go by.
+    since = now - timedelta(days=2 * rules.history_days)
+    facts = search_facts(session, agency.name, since, now)
+    cases = frozenset(
+        session.scalars(select(OpenCase.case_number).where(OpenCase.agency_id == agency.id))
+    )
+    trials = [
+        TrialFact(user.username, expires)
+        for user in session.scalars(
+            select(User).where(
+                User.agency_id == agency.id,
+                User.account_type == "trial",
+                User.status == "active",
+                User.trial_expires_at.is_not(None),
+            )
+        )
+        if (expires := as_utc(user.trial_expires_at)) is not None
+    ]
+    return evaluate(rules, facts, now, open_cases=cases or None, trials=trials)
+
+
+def _watchers(session: Session, agency_id: int) -> list[int]:
+    """The agency's active heads and auditors: who alerts are raised to."""
+    return list(
+        session.scalars(
+            select(User.id)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(
+                User.agency_id == agency_id,
+                User.status == "active",
+                UserRole.role.in_([Role.AGENCY_HEAD.value, Role.AUDITOR.value]),
+            )
+            .distinct()
+        )
+    )
+
+
+def _raise_for(ctx: AppContext, actor: str, agency_name: str, now: datetime) -> list[int]:
+    with action(ctx, actor, "alerts.run", agency_name) as session:
+        agency = session.scalar(select(Agency).where(Agency.name == agency_name))
+        if agency is None:
+            raise NotFoundError("no such agency", subject=agency_name)
+        known = set(session.scalars(select(AlertRow.key).where(AlertRow.agency_id == agency.id)))
+        raised: list[int] = []
+        watchers = _watchers(session, agency.id)
+        for finding in _findings(session, agency, now):
+            if finding.key in known:
+                continue
+            known.add(finding.key)
+            row = AlertRow(
+                agency_id=agency.id,
+                rule=finding.rule,
+                key=finding.key,
+                summary=finding.summary,
+                username=finding.user,
+                searches=json.dumps(list(finding.searches)),
+                status="open",
+                raised_at=now,
+            )
+            session.add(row)
+            session.flush()
+            event = AlertRaised(
+                actor=actor,
+                agency=agency.name,
+                alert_id=row.id,
+                rule=finding.rule,
+                key=finding.key,
+                summary=finding.summary,
+                user=finding.user,
+                searches=list(finding.searches),
+            )
+            append(session, event.entry())
+            notify_users(
+                session,
+                watchers,
+                f"ALERT {row.id} ({finding.rule}) in {agency.name}",
+                f"{finding.summary}\n\nAcknowledge or close it, with a note: "
+                f"facetrail alerts ack {row.id} / facetrail alerts close {row.id}",
+            )
+            raised.append(row.id)
+        append(
+            session,
+            AuditEvent(actor, "alerts.run", agency.name, {"raised": raised}, agency.name),
+        )
+    return raised
+
+
+def raise_alerts(ctx: AppContext, now: datetime | None = None) -> dict[str, list[int]]:
+    """Run every agency's rules (the service's schedule): agency -> the alerts raised now.
+    Running again raises nothing new."""
+    now = now or utc_now()
+    with ctx.sessions() as session:
+        names = list(session.scalars(select(Agency.name).order_by(Agency.name)))
+    raised = {name: _raise_for(ctx, SYSTEM, name, now) for name in names}
+    deliver_outbox(ctx)
+    return raised
+
+
+def run_alerts(
+    ctx: AppContext, actor: Principal, agency: str, now: datetime | None = None
+) -> list[int]:
+    """Run one agency's rules now, on request: -> the ids of the alerts raised."""
+    with action(ctx, actor.username, "alerts.run", agency) as session:
+        who = current_actor(session, actor)
+        agency_id = session.scalar(select(Agency.id).where(Agency.name == agency))
+        if agency_id is None or not may_oversee_agency(who, agency_id):
+            raise NotFoundError("no such agency", subject=agency)
+    raised = _raise_for(ctx, actor.username, agency, now or utc_now())
+    deliver_outbox(ctx)
+    return raised
+
+
+def list_alerts(
+    ctx: AppContext, actor: Principal, agency: str | None = None, status: str | None = None
+) -> list[AlertView]:
+    """An agency's alerts, newest first (``agency``: the actor's own when not given; a system
+    admin may name any); ``status`` filters. Audited as ``alert.list``."""
+    subject = agency or actor.agency
+    with action(ctx, actor.username, "alert.list", subject, {"status": status}) as session:
+        who = current_actor(session, actor)
+        agency_id = session.scalar(select(Agency.id).where(Agency.name == subject))
+        if agency_id is None or not may_oversee_agency(who, agency_id):
+            raise NotFoundError("no such agency", subject=subject)
+        stmt = select(AlertRow).where(AlertRow.agency_id == agency_id)
+        if status is not None:
+            stmt = stmt.where(AlertRow.status == status)
+        rows = list(session.scalars(stmt.order_by(AlertRow.id.desc())))
+        return [_view(session, row, subject) for row in rows]
+
+
+def _view(session: Session, row: AlertRow, agency: str) -> AlertView:
+    names = _names(session, [row.acknowledged_by, row.closed_by])
+    return AlertView(
+        row.id,
+        agency,
+        row.rule,
+        row.summary,
+        row.username,
+        json.loads(row.searches),
+        row.status,
+        row.raised_at.isoformat(timespec="seconds"),
+        names.get(row.acknowledged_by),
+        row.acknowledge_note,
+        names.get(row.closed_by),
+        row.close_note,
+    )
+
+
+def _names(session: Session, ids: list[int | None]) -> dict[int | None, str]:
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    found = session.execute(select(User.id, User.username).where(User.id.in_(wanted)))
+    return defaultdict(str, {uid: name for uid, name in found})
+
+
+def acknowledge_alert(ctx: AppContext, actor: Principal, alert_id: int, note: str) -> AlertView:
+    """An open alert seen and being looked into, with a note. By the agency's head or an
+    auditor, not the person it is about. Audited (``alert.acknowledge``), refusals too."""
+    return _step(ctx, actor, alert_id, note, close=False)
+
+
+def close_alert(ctx: AppContext, actor: Principal, alert_id: int, note: str) -> AlertView:
+    """An alert closed, with a note saying what was found or done. By the agency's head or an
+    auditor, not the person it is about. Audited (``alert.close``), refusals too."""
+    return _step(ctx, actor, alert_id, note, close=True)
+
+
+def _step(ctx: AppContext, actor: Principal, alert_id: int, note: str, *, close: bool) -> AlertView:
+    kind = "alert.close" if close else "alert.acknowledge"
+    subject = f"alert:{alert_id}"
+    with action(ctx, actor.username, kind, subject) as session:
+        note = check_free_text("note", note)
+        if len(note) < MIN_NOTE:
+            raise InvalidRequestError(
+                f"say what was found or done in a note ({MIN_NOTE}+ characters)",
+                subject="note",
+            )
+        who = current_actor(session, actor)
+        row = session.get(AlertRow, alert_id, with_for_update=True)
+        if row is None or not may_oversee_agency(who, row.agency_id):
+            raise NotFoundError("no such alert", subject=subject)
+        if not may_handle_alerts(who, row.agency_id):
+            raise PermissionDeniedError(
+                "only the agency's head or its auditors handle its alerts", subject=subject
+            )
+        if row.username == actor.username:
+            raise PermissionDeniedError(
+                "an alert about you is handled by someone else", subject=subject
+            )
+        if row.status == "closed" or (not close and row.status != "open"):
+            raise StateError(f"the alert is {row.status}", subject=subject)
+        now = utc_now()
+        agency = session.scalar(select(Agency.name).where(Agency.id == row.agency_id))
+        assert agency is not None
+        if close:
+            row.status, row.closed_by, row.closed_at, row.close_note = (
+                "closed",
+                actor.user_id,
+                now,
+                note,
+            )
+            event: AlertClosed | AlertAcknowledged = AlertClosed(
+                actor=actor.username, agency=agency, alert_id=alert_id, note=note
+            )
+        else:
+            row.status, row.acknowledged_by, row.acknowledged_at = (
+                "acknowledged",
+                actor.user_id,
+                now,
+            )
+            row.acknowledge_note = note
+            event = AlertAcknowledged(
+                actor=actor.username, agency=agency, alert_id=alert_id, note=note
+            )
+        append(session, event.entry())
+        return _view(session, row, agency)
