@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import InvalidRequestError, NotFoundError, PermissionDeniedError, StateError
@@ -41,7 +41,7 @@ from facetrail.governance.events import (
     SearchRequested,
     read_events,
 )
-from facetrail.governance.fields import check_free_text
+from facetrail.governance.fields import check_case_number, check_free_text
 from facetrail.services.accounts import current_policy
 from facetrail.services.authorization import as_utc, current_actor, utc_now
 from facetrail.services.context import AppContext
@@ -64,6 +64,7 @@ __all__ = [
     "AlertView",
     "acknowledge_alert",
     "close_alert",
+    "import_open_cases",
     "list_alerts",
     "raise_alerts",
     "run_alerts",
@@ -282,6 +283,8 @@ def list_alerts(
         if status is not None:
             stmt = stmt.where(AlertRow.status == status)
         rows = list(session.scalars(stmt.order_by(AlertRow.id.desc())))
+        details = {"status": status, "alerts": len(rows)}
+        append(session, AuditEvent(actor.username, "alert.list", subject, details, subject))
         return [_view(session, row, subject) for row in rows]
 
 
@@ -372,3 +375,25 @@ def _step(ctx: AppContext, actor: Principal, alert_id: int, note: str, *, close:
             )
         append(session, event.entry())
         return _view(session, row, agency)
+
+
+def import_open_cases(
+    ctx: AppContext, actor: Principal, agency: str, case_numbers: list[str]
+) -> int:
+    """Replace an agency's open-case list (the ``open_cases`` rule then checks every search's
+    case number against it): -> how many case numbers it now holds. By the agency's head or
+    an auditor, or a system admin; each number must be a valid case number. Audited as
+    ``cases.import`` (with the count, not the numbers), refusals too."""
+    with action(ctx, actor.username, "cases.import", agency) as session:
+        who = current_actor(session, actor)
+        agency_id = session.scalar(select(Agency.id).where(Agency.name == agency))
+        if agency_id is None or not may_oversee_agency(who, agency_id):
+            raise NotFoundError("no such agency", subject=agency)
+        numbers = sorted({check_case_number(n.strip()) for n in case_numbers if n.strip()})
+        session.execute(delete(OpenCase).where(OpenCase.agency_id == agency_id))
+        session.add_all(OpenCase(agency_id=agency_id, case_number=n) for n in numbers)
+        append(
+            session,
+            AuditEvent(actor.username, "cases.import", agency, {"count": len(numbers)}, agency),
+        )
+    return len(numbers)

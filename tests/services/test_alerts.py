@@ -1,0 +1,224 @@
+"""Misuse alerts over real searches (issue 14): raised once from the typed events, told to the
+head and the auditors by SMTP and inbox, weighed in the member agency when a network operator
+searched for it, acknowledged and closed only with a note by the right people, every step
+audited, and an alert edited or deleted in the database caught by ``audit verify``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from facetrail.config import Settings
+from facetrail.errors import InvalidRequestError, NotFoundError, PermissionDeniedError, StateError
+from facetrail.governance.credentials import Role
+from facetrail.governance.events import SearchRequested, read_events
+from facetrail.governance.policy import ApprovalMode
+from facetrail.governance.verify import verify_log
+from facetrail.services import accounts as acc
+from facetrail.services import alerts, audit
+from facetrail.services.authorization import utc_now
+from facetrail.services.context import AppContext
+from facetrail.services.ingest import IngestRequest, ingest
+from facetrail.services.notifications import inbox
+from facetrail.services.search import ProbeImage
+from facetrail.store.schema import AlertRow, AuditEntryRow
+from tests.conftest import copy_first_images, lfw_people, needs_lfw
+from tests.mail import Mailbox, smtp
+from tests.org import AGENCY, Org, make_county, make_gallery
+
+__all__ = ["smtp"]
+pytestmark = needs_lfw
+
+
+@pytest.fixture()
+def county(tmp_path: Path, smtp: tuple[Mailbox, int]):  # type: ignore[no-untyped-def]
+    """The county (head, sam, gus, ivy, ian and an auditor, aud) in the metro network, whose
+    operator nora works from metro-ops; 'bookings' holds the first photo of six LFW people;
+    the county searches it without prior approval."""
+    box, port = smtp
+    ctx = AppContext.open(
+        Settings(
+            home=tmp_path / "home",
+            threads=1,
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            smtp_from="facetrail@county.test",
+        )
+    )
+    org = make_county(ctx)
+    acc.create_network(ctx, org.admin, "metro")
+    acc.create_agency(ctx, org.admin, "metro-ops", network="metro")
+    with ctx.transaction() as s:
+        acc.agency_by_name(s, AGENCY).network_id = acc.agency_by_name(s, "metro-ops").network_id
+    for name, roles in (
+        ("gus", (Role.GALLERY_ADMIN,)),
+        ("ivy", (Role.INVESTIGATOR,)),
+        ("ian", (Role.INVESTIGATOR,)),
+        ("aud", (Role.AUDITOR,)),
+    ):
+        org.add(name, AGENCY, *roles)
+    org.add("nora", "metro-ops", Role.NETWORK_OPERATOR)
+    people = lfw_people(6)
+    copy_first_images(tmp_path / "photos", people)
+    make_gallery(org)
+    ingest(ctx, org.people["gus"], IngestRequest(tmp_path / "photos", "bookings", AGENCY))
+    org.set_policy(galleries=("bookings",), approval=ApprovalMode.NEVER, daily_limit=100)
+    yield org, box, people
+    ctx.close()
+
+
+def _probe(person: Path) -> tuple[ProbeImage, ...]:
+    path = sorted(person.glob("*.jpg"))[1]  # not the gallery's photo of them
+    return (ProbeImage(path.name, path.read_bytes()),)
+
+
+def _verify(ctx: AppContext) -> str | None:
+    with ctx.sessions() as s:
+        report = verify_log(s, audit.public_key(ctx))
+    return report.problem
+
+
+def test_real_searches_raise_alerts_once_to_the_head_and_auditors(county) -> None:  # type: ignore[no-untyped-def]
+    org, box, people = county
+    ctx: AppContext = org.ctx
+    probe = _probe(people[1])
+    a = org.search(("bookings",), probe, case_number="2026-000101")
+    b = org.search(("bookings",), probe, case_number="2026-000202")  # same photo, new case
+    c = org.search(
+        ("bookings",), _probe(people[2]), who="nora", on_behalf_of=AGENCY, case_number="2026-000303"
+    )
+    assert a.candidates[0].score >= 0.5 and b.candidates[0].score >= 0.5
+    assert (
+        alerts.import_open_cases(ctx, org.people["aud"], AGENCY, ["2026-000101", "2026-000202"])
+        == 2
+    )
+
+    raised = alerts.raise_alerts(ctx)
+    assert raised["metro-ops"] == [] and raised["operators"] == []
+    found = {v.rule: v for v in alerts.list_alerts(ctx, org.people["head"])}
+    assert set(found) == {"probe_cases", "person_cases", "open_cases"}
+    assert found["probe_cases"].searches == [a.search_id, b.search_id]
+    assert found["person_cases"].user == "ivy"
+    # The network operator's search is the county's: its alert is the county's, naming nora.
+    assert found["open_cases"].user == "nora" and found["open_cases"].searches == [c.search_id]
+    with ctx.sessions() as s:
+        county_searches = read_events(s, [SearchRequested], agencies=[AGENCY])
+        network_searches = read_events(s, [SearchRequested], agencies=["metro-ops"])
+    assert [e.search_id for e in county_searches] == [a.search_id, b.search_id, c.search_id]
+    assert network_searches == []
+
+    # Told to the head and the auditor, by SMTP and in their inboxes; not to the investigators.
+    for who in ("head", "aud"):
+        subjects = [m.subject for m in inbox(ctx, org.people[who].user_id)]
+        assert sum(s.startswith("ALERT ") for s in subjects) == 3
+        mailed = [m["Subject"] for m in box.messages if m["To"] == f"{who}@{AGENCY}.example"]
+        assert sum("ALERT " in s for s in mailed) == 3
+    assert not any(m.subject.startswith("ALERT") for m in inbox(ctx, org.people["ivy"].user_id))
+
+    assert alerts.raise_alerts(ctx)[AGENCY] == []  # nothing new: raised once
+    # Three weeks on, nobody reviewed or closed them: each is stale.
+    later = alerts.raise_alerts(ctx, now=utc_now() + timedelta(days=21))[AGENCY]
+    stale = [v for v in alerts.list_alerts(ctx, org.people["aud"]) if v.rule == "stale"]
+    assert sorted(v.searches[0] for v in stale) == [a.search_id, b.search_id, c.search_id]
+    assert len(later) == 3
+    assert _verify(ctx) is None
+
+
+def test_alerts_are_handled_with_a_note_by_the_head_or_an_auditor_only(county) -> None:  # type: ignore[no-untyped-def]
+    org, _box, people = county
+    ctx: AppContext = org.ctx
+    probe = _probe(people[1])
+    org.search(("bookings",), probe, case_number="2026-000101")
+    org.search(("bookings",), probe, case_number="2026-000202", who="ian")
+    alerts.raise_alerts(ctx)
+    (alert,) = [v for v in alerts.list_alerts(ctx, org.people["head"]) if v.rule == "probe_cases"]
+    note = "asked ivy and ian: two robberies, one suspect"
+    with pytest.raises(InvalidRequestError, match="note"):
+        alerts.acknowledge_alert(ctx, org.people["aud"], alert.id, "ok")
+    with pytest.raises(PermissionDeniedError, match="head or its auditors"):
+        alerts.close_alert(ctx, org.admin, alert.id, note)  # a system admin sees, not handles
+    with pytest.raises(NotFoundError):  # nor do its other people see it
+        alerts.close_alert(ctx, org.people["sam"], alert.id, note)
+    with pytest.raises(NotFoundError):  # nor another agency's
+        alerts.close_alert(ctx, org.people["nora"], alert.id, note)
+    with pytest.raises(NotFoundError):
+        alerts.list_alerts(ctx, org.people["ivy"])
+    seen = alerts.acknowledge_alert(ctx, org.people["aud"], alert.id, note)
+    assert (seen.status, seen.acknowledged_by, seen.acknowledge_note) == (
+        "acknowledged",
+        "aud",
+        note,
+    )
+    with pytest.raises(StateError, match="acknowledged"):
+        alerts.acknowledge_alert(ctx, org.people["head"], alert.id, note)
+    closed = alerts.close_alert(ctx, org.people["head"], alert.id, "both cases are real, no misuse")
+    assert (closed.status, closed.closed_by) == ("closed", "head")
+    with pytest.raises(StateError, match="closed"):
+        alerts.close_alert(ctx, org.people["aud"], alert.id, note)
+    with ctx.sessions() as s:
+        kinds = list(s.scalars(select(AuditEntryRow.kind).where(AuditEntryRow.kind.like("alert%"))))
+    for kind in ("alert.raise", "alert.acknowledge", "alert.close", "alert.list"):
+        assert kind in kinds
+    for kind in ("alert.acknowledge.refused", "alert.close.refused", "alert.list.refused"):
+        assert kind in kinds
+    assert _verify(ctx) is None
+
+
+def test_an_alert_about_someone_is_not_theirs_to_close(county) -> None:  # type: ignore[no-untyped-def]
+    org, _box, people = county
+    ctx: AppContext = org.ctx
+    org.add("hal", AGENCY, Role.AGENCY_HEAD, Role.INVESTIGATOR)
+    probe = _probe(people[3])
+    for case in ("2026-000101", "2026-000202"):
+        org.search(("bookings",), probe, who="hal", case_number=case)
+    alerts.raise_alerts(ctx)
+    (about_hal,) = [
+        v for v in alerts.list_alerts(ctx, org.people["aud"]) if v.rule == "person_cases"
+    ]
+    assert about_hal.user == "hal"
+    with pytest.raises(PermissionDeniedError, match="about you"):
+        alerts.close_alert(ctx, org.people["hal"], about_hal.id, "nothing to see here at all")
+    alerts.close_alert(ctx, org.people["aud"], about_hal.id, "hal explained: a repeat offender")
+
+
+def test_an_alert_closed_or_deleted_in_the_database_fails_verification(county) -> None:  # type: ignore[no-untyped-def]
+    org, _box, people = county
+    ctx: AppContext = org.ctx
+    probe = _probe(people[1])
+    org.search(("bookings",), probe, case_number="2026-000101")
+    org.search(("bookings",), probe, case_number="2026-000202")
+    alerts.raise_alerts(ctx)
+    first = alerts.list_alerts(ctx, org.people["head"])[-1]
+    with ctx.transaction() as s:  # an insider closes it without a word
+        s.execute(update(AlertRow).where(AlertRow.id == first.id).values(status="closed"))
+    problem = _verify(ctx)
+    assert problem is not None and f"alerts id {first.id}" in problem
+    with ctx.transaction() as s:
+        s.execute(update(AlertRow).where(AlertRow.id == first.id).values(status="open"))
+    assert _verify(ctx) is None
+    with ctx.transaction() as s:  # or makes it disappear
+        s.execute(delete(AlertRow).where(AlertRow.id == first.id))
+    problem = _verify(ctx)
+    assert problem is not None and f"alert:{first.id}" in problem and "gone" in problem
+
+
+def test_an_agency_turns_a_rule_off_in_its_policy(county) -> None:  # type: ignore[no-untyped-def]
+    org, _box, people = county
+    ctx: AppContext = org.ctx
+    org.set_policy(alerts=org_policy_alerts(org, disabled=("probe_cases", "person_cases")))
+    probe = _probe(people[1])
+    org.search(("bookings",), probe, case_number="2026-000101")
+    org.search(("bookings",), probe, case_number="2026-000202")
+    assert alerts.raise_alerts(ctx)[AGENCY] == []
+
+
+def org_policy_alerts(org: Org, **changes: object):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from facetrail.services import policy as policy_service
+
+    current = policy_service.show_policy(org.ctx, org.people["head"], AGENCY).policy
+    return replace(current.alerts, **changes)  # type: ignore[arg-type]
