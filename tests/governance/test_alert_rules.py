@@ -1,6 +1,6 @@
 """Each misuse alert rule in a scenario that must fire it and one that must not (issue 14).
 
-The scenarios are an agency's searches as ``services.alerts.search_facts`` reads them from the
+The scenarios are an agency's searches as ``services._alert_facts.search_facts`` reads them from the
 log; ``tests/services/test_alerts.py`` runs the rules over real searches end to end."""
 
 from __future__ import annotations

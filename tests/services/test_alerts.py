@@ -14,11 +14,11 @@ from sqlalchemy import delete, select, update
 from facetrail.config import Settings
 from facetrail.errors import InvalidRequestError, NotFoundError, PermissionDeniedError, StateError
 from facetrail.governance.credentials import Role
-from facetrail.governance.events import SearchRequested, read_events
+from facetrail.governance.events import SearchRequested, StaffChecked, read_events
 from facetrail.governance.policy import ApprovalMode
 from facetrail.governance.verify import verify_log
 from facetrail.services import accounts as acc
-from facetrail.services import alerts, audit
+from facetrail.services import alerts, audit, galleries
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.ingest import IngestRequest, ingest
@@ -222,3 +222,40 @@ def org_policy_alerts(org: Org, **changes: object):  # type: ignore[no-untyped-d
 
     current = policy_service.show_policy(org.ctx, org.people["head"], AGENCY).policy
     return replace(current.alerts, **changes)  # type: ignore[arg-type]
+
+
+def test_a_probe_matching_the_agencys_staff_raises_an_alert(county, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    org, _box, people = county
+    ctx: AppContext = org.ctx
+    staff_photos = copy_first_images(tmp_path / "staff", [people[4]])
+    galleries.create_gallery(
+        ctx, org.people["gus"], galleries.CreateGalleryRequest("county-staff", staff_of=AGENCY)
+    )
+    galleries.add_source(
+        ctx,
+        org.people["gus"],
+        galleries.CreateSourceRequest(
+            "county-staff", "badges", "staff badge photos", "consent", "HR", "2026-01-15", 3650
+        ),
+    )
+    ingest(
+        ctx,
+        org.people["gus"],
+        IngestRequest(staff_photos[people[4].name].parent, "county-staff", "badges"),
+    )
+    assert galleries.show_gallery(ctx, "county-staff").staff_of == AGENCY
+    # Never searchable: no policy grants it.
+    with pytest.raises(InvalidRequestError, match="staff gallery"):
+        org.set_policy(galleries=("bookings", "county-staff"))
+    colleague = org.search(("bookings",), _probe(people[4]), case_number="2026-000505")
+    stranger = org.search(("bookings",), _probe(people[1]), case_number="2026-000606")
+    alerts.raise_alerts(ctx)
+    found = [v for v in alerts.list_alerts(ctx, org.people["head"]) if v.rule == "staff_match"]
+    assert [v.searches for v in found] == [[colleague.search_id]]
+    with ctx.sessions() as s:
+        checks = {e.search_id: e for e in read_events(s, [StaffChecked], agencies=[AGENCY])}
+    assert set(checks) == {colleague.search_id, stranger.search_id}  # each compared once
+    assert checks[stranger.search_id].matched == [] and checks[colleague.search_id].matched
+    alerts.raise_alerts(ctx)
+    with ctx.sessions() as s:
+        assert len(read_events(s, [StaffChecked], agencies=[AGENCY])) == 2

@@ -42,6 +42,7 @@ __all__ = [
     "SearchFailed",
     "SearchRan",
     "SearchRequested",
+    "StaffChecked",
     "read_events",
 ]
 
@@ -187,6 +188,19 @@ class OutcomeRecorded(_SearchEvent):
     label: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class StaffChecked(_SearchEvent):
+    """A search's probes compared with its agency's staff gallery (the ``staff_match`` alert
+    rule): the staff members matched, by reference, never a face."""
+
+    kind: ClassVar[str] = "search.staff_check"
+
+    gallery: str
+    matched: list[str]
+    #: why no comparison could be made (the probes were purged, no face was found), or None
+    problem: str | None = None
+
+
 # -- accounts ----------------------------------------------------------------------------------
 
 
@@ -291,6 +305,7 @@ EVENT_CLASSES: dict[str, type[Event]] = {
         SearchDenied,
         ReviewRecorded,
         OutcomeRecorded,
+        StaffChecked,
         AccountRequested,
         AccountCreated,
         AccountApproved,

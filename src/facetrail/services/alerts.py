@@ -25,8 +25,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from facetrail.errors import InvalidRequestError, NotFoundError, PermissionDeniedError, StateError
-from facetrail.governance.alerts import Finding, SearchFact, TrialFact, evaluate
+from facetrail.errors import (
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    StateError,
+)
+from facetrail.governance.alerts import Finding, TrialFact, evaluate
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import may_handle_alerts, may_oversee_agency
 from facetrail.governance.credentials import Principal, Role
@@ -34,14 +39,9 @@ from facetrail.governance.events import (
     AlertAcknowledged,
     AlertClosed,
     AlertRaised,
-    Event,
-    OutcomeRecorded,
-    ReviewRecorded,
-    SearchRan,
-    SearchRequested,
-    read_events,
 )
 from facetrail.governance.fields import check_case_number, check_free_text
+from facetrail.services._alert_facts import SYSTEM, check_staff, search_facts
 from facetrail.services.accounts import current_policy
 from facetrail.services.authorization import as_utc, current_actor, utc_now
 from facetrail.services.context import AppContext
@@ -50,17 +50,13 @@ from facetrail.services.unit_of_work import action
 from facetrail.store.schema import (
     Agency,
     AlertRow,
-    Face,
-    Image,
     OpenCase,
-    TemplateRow,
     User,
     UserRole,
 )
 
 __all__ = [
     "MIN_NOTE",
-    "SYSTEM",
     "AlertView",
     "acknowledge_alert",
     "close_alert",
@@ -68,11 +64,8 @@ __all__ = [
     "list_alerts",
     "raise_alerts",
     "run_alerts",
-    "search_facts",
 ]
 
-#: The actor of what facetrail does on its own schedule.
-SYSTEM = "facetrail"
 #: The shortest note that acknowledges or closes an alert.
 MIN_NOTE = 10
 
@@ -91,67 +84,6 @@ class AlertView:
     acknowledge_note: str | None
     closed_by: str | None
     close_note: str | None
-
-
-def search_facts(
-    session: Session, agency: str, since: datetime, until: datetime
-) -> list[SearchFact]:
-    """The agency's searches asked for in [since, until), as their typed events record them
-    (oldest first), with each run's top candidate per gallery as a gallery person."""
-    requested = read_events(
-        session,
-        [SearchRequested],
-        agencies=[agency],
-        since=since.isoformat(),
-        until=until.isoformat(),
-    )
-    ids = {e.search_id for e in requested}
-    ran: dict[int, SearchRan] = {}
-    reviewed: set[int] = set()
-    outcomes: dict[int, str] = {}
-    kinds: list[type[Event]] = [SearchRan, ReviewRecorded, OutcomeRecorded]
-    for event in read_events(session, kinds, agencies=[agency], since=since.isoformat()):
-        if isinstance(event, SearchRan) and event.search_id in ids:
-            ran[event.search_id] = event
-        elif isinstance(event, ReviewRecorded) and event.search_id in ids:
-            reviewed.add(event.search_id)
-        elif isinstance(event, OutcomeRecorded) and event.search_id in ids:
-            outcomes[event.search_id] = event.outcome
-    tops = {
-        sid: [(gallery, found[0]) for gallery, found in e.candidates.items() if found]
-        for sid, e in ran.items()
-    }
-    people = _people(session, {int(pair[0]) for pairs in tops.values() for _, pair in pairs})
-    return [
-        SearchFact(
-            search_id=e.search_id,
-            at=datetime.fromisoformat(e.at),
-            user=e.actor,
-            case=e.case,
-            probes=tuple(e.probes),
-            ran_at=datetime.fromisoformat(ran[e.search_id].at) if e.search_id in ran else None,
-            reviewed=e.search_id in reviewed,
-            outcome=outcomes.get(e.search_id),
-            top_people=tuple(
-                (f"{gallery}/{people.get(int(pair[0]), f'template {int(pair[0])}')}", pair[1])
-                for gallery, pair in tops.get(e.search_id, [])
-            ),
-        )
-        for e in requested
-    ]
-
-
-def _people(session: Session, template_ids: set[int]) -> dict[int, str]:
-    """template id -> the gallery person it shows (the image's subject, else the image)."""
-    if not template_ids:
-        return {}
-    rows = session.execute(
-        select(TemplateRow.id, Image.subject_ref, Image.sha256)
-        .join(Face, Face.id == TemplateRow.face_id)
-        .join(Image, Image.id == Face.image_id)
-        .where(TemplateRow.id.in_(template_ids))
-    )
-    return {tid: subject or f"image {sha[:12]}" for tid, subject, sha in rows}
 
 
 def _findings(session: Session, agency: Agency, now: datetime) -> list[Finding]:
@@ -249,6 +181,8 @@ def raise_alerts(ctx: AppContext, now: datetime | None = None) -> dict[str, list
     now = now or utc_now()
     with ctx.sessions() as session:
         names = list(session.scalars(select(Agency.name).order_by(Agency.name)))
+    for name in names:
+        check_staff(ctx, name, now)
     raised = {name: _raise_for(ctx, SYSTEM, name, now) for name in names}
     deliver_outbox(ctx)
     return raised
@@ -263,7 +197,9 @@ def run_alerts(
         agency_id = session.scalar(select(Agency.id).where(Agency.name == agency))
         if agency_id is None or not may_oversee_agency(who, agency_id):
             raise NotFoundError("no such agency", subject=agency)
-    raised = _raise_for(ctx, actor.username, agency, now or utc_now())
+    now = now or utc_now()
+    check_staff(ctx, agency, now)
+    raised = _raise_for(ctx, actor.username, agency, now)
     deliver_outbox(ctx)
     return raised
 

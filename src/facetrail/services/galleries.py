@@ -18,6 +18,7 @@ from facetrail.errors import (
     GalleryExistsError,
     GalleryNotFoundError,
     InvalidRequestError,
+    NotFoundError,
     SourceExistsError,
     SourceNotFoundError,
 )
@@ -29,7 +30,15 @@ from facetrail.models.registry import get_pack
 from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import action
-from facetrail.store.schema import Face, Gallery, Image, IngestFailure, Source, TemplateRow
+from facetrail.store.schema import (
+    Agency,
+    Face,
+    Gallery,
+    Image,
+    IngestFailure,
+    Source,
+    TemplateRow,
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,9 @@ class CreateGalleryRequest:
     name: str
     pack: str | None = None
     description: str = ""
+    #: a staff gallery of this agency: never searched; only the ``staff_match`` alert rule
+    #: compares the agency's probes with it
+    staff_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,8 @@ class GalleryInfo:
     templates: int
     failures: int
     sources: list[SourceInfo]
+    #: the agency whose staff gallery this is (never searched), or None
+    staff_of: str | None = None
 
 
 def create_gallery(ctx: AppContext, actor: Principal, request: CreateGalleryRequest) -> GalleryInfo:
@@ -88,17 +102,17 @@ def create_gallery(ctx: AppContext, actor: Principal, request: CreateGalleryRequ
         pack = get_pack(request.pack or ctx.settings.default_pack, ctx.settings.home)
         if session.scalar(select(Gallery.id).where(Gallery.name == name)) is not None:
             raise GalleryExistsError("a gallery of this name exists", subject=name)
-        session.add(Gallery(name=name, pack=pack.name, description=description))
+        staff_of = None
+        if request.staff_of is not None:
+            staff_of = session.scalar(select(Agency.id).where(Agency.name == request.staff_of))
+            if staff_of is None:
+                raise NotFoundError("no such agency", subject=request.staff_of)
+        session.add(Gallery(name=name, pack=pack.name, description=description, staff_of=staff_of))
         _flush(session, GalleryExistsError("a gallery of this name exists", subject=name))
-        append(
-            session,
-            AuditEvent(
-                actor.username,
-                "gallery.create",
-                name,
-                {"pack": pack.name, "description": description},
-            ),
-        )
+        details: dict[str, object] = {"pack": pack.name, "description": description}
+        if request.staff_of is not None:
+            details["staff_of"] = request.staff_of
+        append(session, AuditEvent(actor.username, "gallery.create", name, details))
     return show_gallery(ctx, name)
 
 
@@ -241,6 +255,9 @@ def show_gallery(ctx: AppContext, name: str) -> GalleryInfo:
             templates,
             failures,
             sources,
+            session.scalar(select(Agency.name).where(Agency.id == g.staff_of))
+            if g.staff_of is not None
+            else None,
         )
 
 

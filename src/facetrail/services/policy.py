@@ -132,6 +132,17 @@ def _change(
             raise InvalidRequestError(
                 f"no such galleries: {', '.join(missing)}", subject="policy.galleries"
             )
+        staff = sorted(
+            session.scalars(
+                select(Gallery.name).where(
+                    Gallery.name.in_(policy.galleries), Gallery.staff_of.is_not(None)
+                )
+            )
+        )
+        if staff:
+            raise InvalidRequestError(
+                f"{staff[0]} is a staff gallery: it is never searched", subject=staff[0]
+            )
         relaxed = weakenings(old, policy)
         if relaxed and not may_relax_policy(who, agency.id):
             raise PermissionDeniedError(

@@ -74,6 +74,9 @@ class Gallery(Base):
     #: Bumped in the transaction of every change to the gallery's templates (an ingest), so a
     #: worker knows with one row read whether its cached index is still current.
     templates_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: a staff gallery: the agency whose staff it holds, for the ``staff_match`` alert rule
+    #: alone; no policy may grant it and no search reads it
+    staff_of: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
 
     sources: Mapped[list[Source]] = relationship(back_populates="gallery")
 

@@ -60,7 +60,9 @@ def revision_of(connection: Connection) -> str | None:
 
 #: Columns a migration after the first revision adds: a home made before migrations (at the
 #: first revision's schema) lacks them until ``upgrade`` adds them.
-ADDED_AFTER_FIRST = frozenset({("galleries", "templates_version"), ("audit_entries", "agency")})
+ADDED_AFTER_FIRST = frozenset(
+    {("galleries", "templates_version"), ("audit_entries", "agency"), ("galleries", "staff_of")}
+)
 
 
 def check_columns(connection: Connection) -> None:

@@ -7,8 +7,10 @@ Revises: 0004_templates_version
 (``governance.audit.entry_bytes``), indexed with the kind and time so that an agency's
 figures are read from its typed events (``governance.events``). Entries made before this
 revision keep no agency: adding one would change their hashes, so they stay as signed.
-``alerts``: misuse alerts raised by the rules (``governance.alerts``). ``open_cases``: an
-agency's open-case list (an optional import, which one rule checks case numbers against).
+``galleries.staff_of``: a staff gallery's agency (never searched, only matched against by
+the ``staff_match`` rule). ``alerts``: misuse alerts raised by the rules
+(``governance.alerts``). ``open_cases``: an agency's open-case list (an optional import,
+which one rule checks case numbers against).
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_entries") as batch:
         batch.add_column(sa.Column("agency", sa.String(length=200), nullable=True))
         batch.create_index("ix_audit_entries_agency_kind_at", ["agency", "kind", "at"])
+    with op.batch_alter_table("galleries") as batch:
+        batch.add_column(sa.Column("staff_of", sa.Integer(), nullable=True))
+        # PostgreSQL's own name for it, as a database made from the models has it
+        batch.create_foreign_key("galleries_staff_of_fkey", "agencies", ["staff_of"], ["id"])
     op.create_table(
         "alerts",
         sa.Column("id", _BIG_ID, primary_key=True),
@@ -87,6 +93,10 @@ def downgrade() -> None:
         )
     op.drop_table("open_cases")
     op.drop_table("alerts")
+    with op.batch_alter_table("galleries") as batch:
+        if op.get_bind().dialect.name != "sqlite":  # SQLite's copy of the table drops it
+            batch.drop_constraint("galleries_staff_of_fkey", type_="foreignkey")
+        batch.drop_column("staff_of")
     with op.batch_alter_table("audit_entries") as batch:
         batch.drop_index("ix_audit_entries_agency_kind_at")
         batch.drop_column("agency")
