@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     background_work: bool = True
     job_poll_seconds: float = Field(default=2.0, gt=0)
     housekeeping_seconds: int = Field(default=60, gt=0)
+    #: misuse alerts are raised and due digests sent every ``oversight_seconds``
+    oversight_seconds: int = Field(default=900, gt=0)
 
     @property
     def db_url(self) -> str:

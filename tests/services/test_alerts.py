@@ -11,68 +11,23 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select, update
 
-from facetrail.config import Settings
 from facetrail.errors import InvalidRequestError, NotFoundError, PermissionDeniedError, StateError
 from facetrail.governance.credentials import Role
 from facetrail.governance.events import SearchRequested, StaffChecked, read_events
-from facetrail.governance.policy import ApprovalMode
 from facetrail.governance.verify import verify_log
-from facetrail.services import accounts as acc
 from facetrail.services import alerts, audit, galleries
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.ingest import IngestRequest, ingest
 from facetrail.services.notifications import inbox
-from facetrail.services.search import ProbeImage
 from facetrail.store.schema import AlertRow, AuditEntryRow
-from tests.conftest import copy_first_images, lfw_people, needs_lfw
-from tests.mail import Mailbox, smtp
-from tests.org import AGENCY, Org, make_county, make_gallery
+from tests.conftest import copy_first_images, needs_lfw
+from tests.mail import smtp
+from tests.org import AGENCY, Org
+from tests.services.county import county, probe_of
 
-__all__ = ["smtp"]
+__all__ = ["county", "smtp"]
 pytestmark = needs_lfw
-
-
-@pytest.fixture()
-def county(tmp_path: Path, smtp: tuple[Mailbox, int]):  # type: ignore[no-untyped-def]
-    """The county (head, sam, gus, ivy, ian and an auditor, aud) in the metro network, whose
-    operator nora works from metro-ops; 'bookings' holds the first photo of six LFW people;
-    the county searches it without prior approval."""
-    box, port = smtp
-    ctx = AppContext.open(
-        Settings(
-            home=tmp_path / "home",
-            threads=1,
-            smtp_host="127.0.0.1",
-            smtp_port=port,
-            smtp_from="facetrail@county.test",
-        )
-    )
-    org = make_county(ctx)
-    acc.create_network(ctx, org.admin, "metro")
-    acc.create_agency(ctx, org.admin, "metro-ops", network="metro")
-    with ctx.transaction() as s:
-        acc.agency_by_name(s, AGENCY).network_id = acc.agency_by_name(s, "metro-ops").network_id
-    for name, roles in (
-        ("gus", (Role.GALLERY_ADMIN,)),
-        ("ivy", (Role.INVESTIGATOR,)),
-        ("ian", (Role.INVESTIGATOR,)),
-        ("aud", (Role.AUDITOR,)),
-    ):
-        org.add(name, AGENCY, *roles)
-    org.add("nora", "metro-ops", Role.NETWORK_OPERATOR)
-    people = lfw_people(6)
-    copy_first_images(tmp_path / "photos", people)
-    make_gallery(org)
-    ingest(ctx, org.people["gus"], IngestRequest(tmp_path / "photos", "bookings", AGENCY))
-    org.set_policy(galleries=("bookings",), approval=ApprovalMode.NEVER, daily_limit=100)
-    yield org, box, people
-    ctx.close()
-
-
-def _probe(person: Path) -> tuple[ProbeImage, ...]:
-    path = sorted(person.glob("*.jpg"))[1]  # not the gallery's photo of them
-    return (ProbeImage(path.name, path.read_bytes()),)
 
 
 def _verify(ctx: AppContext) -> str | None:
@@ -84,11 +39,15 @@ def _verify(ctx: AppContext) -> str | None:
 def test_real_searches_raise_alerts_once_to_the_head_and_auditors(county) -> None:  # type: ignore[no-untyped-def]
     org, box, people = county
     ctx: AppContext = org.ctx
-    probe = _probe(people[1])
+    probe = probe_of(people[1])
     a = org.search(("bookings",), probe, case_number="2026-000101")
     b = org.search(("bookings",), probe, case_number="2026-000202")  # same photo, new case
     c = org.search(
-        ("bookings",), _probe(people[2]), who="nora", on_behalf_of=AGENCY, case_number="2026-000303"
+        ("bookings",),
+        probe_of(people[2]),
+        who="nora",
+        on_behalf_of=AGENCY,
+        case_number="2026-000303",
     )
     assert a.candidates[0].score >= 0.5 and b.candidates[0].score >= 0.5
     assert (
@@ -130,7 +89,7 @@ def test_real_searches_raise_alerts_once_to_the_head_and_auditors(county) -> Non
 def test_alerts_are_handled_with_a_note_by_the_head_or_an_auditor_only(county) -> None:  # type: ignore[no-untyped-def]
     org, _box, people = county
     ctx: AppContext = org.ctx
-    probe = _probe(people[1])
+    probe = probe_of(people[1])
     org.search(("bookings",), probe, case_number="2026-000101")
     org.search(("bookings",), probe, case_number="2026-000202", who="ian")
     alerts.raise_alerts(ctx)
@@ -171,7 +130,7 @@ def test_an_alert_about_someone_is_not_theirs_to_close(county) -> None:  # type:
     org, _box, people = county
     ctx: AppContext = org.ctx
     org.add("hal", AGENCY, Role.AGENCY_HEAD, Role.INVESTIGATOR)
-    probe = _probe(people[3])
+    probe = probe_of(people[3])
     for case in ("2026-000101", "2026-000202"):
         org.search(("bookings",), probe, who="hal", case_number=case)
     alerts.raise_alerts(ctx)
@@ -187,7 +146,7 @@ def test_an_alert_about_someone_is_not_theirs_to_close(county) -> None:  # type:
 def test_an_alert_closed_or_deleted_in_the_database_fails_verification(county) -> None:  # type: ignore[no-untyped-def]
     org, _box, people = county
     ctx: AppContext = org.ctx
-    probe = _probe(people[1])
+    probe = probe_of(people[1])
     org.search(("bookings",), probe, case_number="2026-000101")
     org.search(("bookings",), probe, case_number="2026-000202")
     alerts.raise_alerts(ctx)
@@ -209,7 +168,7 @@ def test_an_agency_turns_a_rule_off_in_its_policy(county) -> None:  # type: igno
     org, _box, people = county
     ctx: AppContext = org.ctx
     org.set_policy(alerts=org_policy_alerts(org, disabled=("probe_cases", "person_cases")))
-    probe = _probe(people[1])
+    probe = probe_of(people[1])
     org.search(("bookings",), probe, case_number="2026-000101")
     org.search(("bookings",), probe, case_number="2026-000202")
     assert alerts.raise_alerts(ctx)[AGENCY] == []
@@ -247,8 +206,8 @@ def test_a_probe_matching_the_agencys_staff_raises_an_alert(county, tmp_path: Pa
     # Never searchable: no policy grants it.
     with pytest.raises(InvalidRequestError, match="staff gallery"):
         org.set_policy(galleries=("bookings", "county-staff"))
-    colleague = org.search(("bookings",), _probe(people[4]), case_number="2026-000505")
-    stranger = org.search(("bookings",), _probe(people[1]), case_number="2026-000606")
+    colleague = org.search(("bookings",), probe_of(people[4]), case_number="2026-000505")
+    stranger = org.search(("bookings",), probe_of(people[1]), case_number="2026-000606")
     alerts.raise_alerts(ctx)
     found = [v for v in alerts.list_alerts(ctx, org.people["head"]) if v.rule == "staff_match"]
     assert [v.searches for v in found] == [[colleague.search_id]]

@@ -1,6 +1,7 @@
 """The service's background work on a schedule (APScheduler), in every worker process: queued
 jobs are claimed and run (``services.jobs``, which makes sure two workers never run the same
-one), and housekeeping runs on a timer instead of after CLI commands."""
+one), and housekeeping runs on a timer instead of after CLI commands; misuse alerts are raised
+and due digests sent on a slower one."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import socket
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from facetrail.errors import FacetrailError
+from facetrail.services.alerts import raise_alerts
 from facetrail.services.context import AppContext
+from facetrail.services.digests import send_due_digests
 from facetrail.services.housekeeping import housekeeping
 from facetrail.services.jobs import run_pending
 
@@ -35,6 +38,17 @@ def _housekeeping(ctx: AppContext) -> None:
         log.error("housekeeping: [%s] %s", error.code, error)
 
 
+def _oversight(ctx: AppContext) -> None:
+    try:
+        raised = {agency: ids for agency, ids in raise_alerts(ctx).items() if ids}
+        if raised:
+            log.info("alerts raised: %s", raised)
+        for digest in send_due_digests(ctx):
+            log.info("digest sent: %s to %s", digest.agency, digest.period_to)
+    except FacetrailError as error:
+        log.error("oversight: [%s] %s", error.code, error)
+
+
 def start_background(ctx: AppContext) -> BackgroundScheduler:
     """Start this worker's scheduler (stop it with ``shutdown(wait=False)``: a job cut off
     resumes in another worker once its heartbeat is stale)."""
@@ -47,6 +61,9 @@ def start_background(ctx: AppContext) -> BackgroundScheduler:
     )
     scheduler.add_job(
         _housekeeping, "interval", seconds=settings.housekeeping_seconds, args=(ctx,), **common
+    )
+    scheduler.add_job(
+        _oversight, "interval", seconds=settings.oversight_seconds, args=(ctx,), **common
     )
     scheduler.start()
     return scheduler
