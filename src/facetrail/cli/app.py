@@ -64,6 +64,14 @@ db_app = typer.Typer(
     help="The database's schema: status, upgrade (migrations).", no_args_is_help=True
 )
 token_app = typer.Typer(help="Named API tokens: create, list, revoke.", no_args_is_help=True)
+alerts_app = typer.Typer(
+    help="Misuse alerts: list, run the rules, acknowledge, close, import open cases.",
+    no_args_is_help=True,
+)
+oversight_app = typer.Typer(
+    help="What an agency's head sees: its people and searches, digests, the schedule.",
+    no_args_is_help=True,
+)
 jobs_app = typer.Typer(
     help="Background jobs (ingestions asked for over the API): list, show, cancel.",
     no_args_is_help=True,
@@ -75,6 +83,7 @@ jobs_app = typer.Typer(
 _COLLECTIONS = (
     (account_app, "accounts", "account"),
     (agency_app, "agencies", "agency"),
+    (alerts_app, "alerts", "alert"),
     (case_app, "cases", "case"),
     (gallery_app, "galleries", "gallery"),
     (jobs_app, "jobs", "job"),
@@ -88,6 +97,7 @@ _TOPICS = (
     (db_app, "db"),
     (eval_app, "eval"),
     (index_app, "index"),
+    (oversight_app, "oversight"),
     (policy_app, "policy"),
 )
 for group, plural, singular in _COLLECTIONS:

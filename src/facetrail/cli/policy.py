@@ -10,6 +10,7 @@ from rich.table import Table
 
 from facetrail.cli.app import JsonOpt, policy_app, run_service, signed_in
 from facetrail.cli.render import console, print_json
+from facetrail.errors import InvalidRequestError
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services import policy as policy_service
 
@@ -113,6 +114,16 @@ def policy_set(
     ] = None,
     probe_retention_days: Annotated[int | None, typer.Option()] = None,
     trial_days: Annotated[int | None, typer.Option(help="How long trial accounts last.")] = None,
+    digest: Annotated[
+        str | None, typer.Option(help="How often the head gets a digest: daily or weekly.")
+    ] = None,
+    alert: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An alert rule setting, NAME=VALUE (repeatable): stale_days=7, "
+            "disabled=hours,trial (the rules turned off; disabled= turns all on)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """A new version of an agency's policy: fields not given keep their current value."""
@@ -127,8 +138,36 @@ def policy_set(
         "case_pattern": case_pattern,
         "probe_retention_days": probe_retention_days,
         "trial_days": trial_days,
+        "digest": digest,
+        "alerts": _alert_settings(alert) if alert else None,
     }
     changes = {k: v for k, v in given.items() if v is not None}
     with signed_in() as (ctx, me):
         info = run_service(lambda: policy_service.amend_policy(ctx, me, agency, changes, reason))
     print_json(_info_json(info)) if as_json else _print_info(info)
+
+
+def _alert_settings(given: list[str]) -> dict[str, object]:
+    """``NAME=VALUE`` pairs as the policy's alert settings take them (numbers as numbers;
+    ``disabled`` a comma-separated list of rules)."""
+    settings: dict[str, object] = {}
+    for pair in given:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidRequestError(
+                f"--alert takes NAME=VALUE, not {pair!r}", subject="policy.alerts"
+            )
+        name, value = name.strip(), value.strip()
+        if name == "disabled":
+            settings[name] = [r.strip() for r in value.split(",") if r.strip()]
+            continue
+        try:
+            settings[name] = int(value)
+        except ValueError:
+            try:
+                settings[name] = float(value)
+            except ValueError:
+                raise InvalidRequestError(
+                    f"--alert {name}: a number, not {value!r}", subject=f"policy.alerts.{name}"
+                ) from None
+    return settings

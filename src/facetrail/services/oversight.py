@@ -22,11 +22,13 @@ from sqlalchemy.orm import Session, aliased
 
 from facetrail.errors import InvalidRequestError, NotFoundError
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import may_oversee_agency
+from facetrail.governance.authority import Permission, may_oversee_agency
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import SearchRequested, read_events
-from facetrail.services.authorization import current_actor
+from facetrail.services.alerts import raise_alerts
+from facetrail.services.authorization import current_actor, require
 from facetrail.services.context import AppContext
+from facetrail.services.digests import Digest, send_due_digests
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import (
     Agency,
@@ -43,8 +45,10 @@ __all__ = [
     "MAX_SEARCHES",
     "AgencyOversight",
     "PersonOversight",
+    "ScheduleRun",
     "SearchOversight",
     "agency_oversight",
+    "run_schedule",
 ]
 
 #: The most searches one view lists (newest first); the counts cover the whole period.
@@ -234,3 +238,19 @@ def _searches(
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class ScheduleRun:
+    #: agency -> the alerts raised now (agencies with none left out)
+    alerts_raised: dict[str, list[int]]
+    digests_sent: list[Digest]
+
+
+def run_schedule(ctx: AppContext, actor: Principal) -> ScheduleRun:
+    """What the service does on its schedule, now, on a system admin's request: every
+    agency's alert rules, and the digests due. Audited (the request as ``oversight.run``,
+    refusals too; each alert and digest as its own entry)."""
+    require(ctx, actor, "oversight.run", "oversight", Permission.MANAGE_ORGANISATION)
+    raised = raise_alerts(ctx)
+    return ScheduleRun({a: ids for a, ids in raised.items() if ids}, send_due_digests(ctx))
