@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from facetrail.governance.credentials import Role
+from facetrail.services import alerts
 from facetrail.services.authentication import add_token
 from facetrail.services.authorization import utc_now
 from facetrail.store.schema import (
@@ -54,6 +55,8 @@ REFUSED = (401, 403, 404, 409)
 class Target:
     search_id: int
     candidate_id: int
+    #: an open alert of the county (the same probe searched under two case numbers)
+    alert_id: int
 
 
 @dataclass
@@ -286,8 +289,35 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
             "GET", "/api/v1/models?check=false", county_scoped=False
         ),
         ("get", "/api/v1/database"): lambda: Call("GET", "/api/v1/database", county_scoped=False),
+        ("get", "/api/v1/agencies/{agency}/oversight"): lambda: Call(
+            "GET", "/api/v1/agencies/county/oversight"
+        ),
+        ("get", "/api/v1/agencies/{agency}/digest"): lambda: Call(
+            "GET", "/api/v1/agencies/county/digest"
+        ),
+        ("get", "/api/v1/agencies/{agency}/alerts"): lambda: Call(
+            "GET", "/api/v1/agencies/county/alerts"
+        ),
+        ("post", "/api/v1/agencies/{agency}/alerts/run"): lambda: Call(
+            "POST", "/api/v1/agencies/county/alerts/run"
+        ),
+        ("put", "/api/v1/agencies/{agency}/open-cases"): lambda: Call(
+            "PUT", "/api/v1/agencies/county/open-cases", {"case_numbers": [CASE]}
+        ),
+        ("post", "/api/v1/alerts/{alert_id}/acknowledgement"): lambda: Call(
+            "POST", f"/api/v1/alerts/{t.alert_id}/acknowledgement", {"note": "matrix"}
+        ),
+        ("post", "/api/v1/alerts/{alert_id}/closure"): lambda: Call(
+            "POST", f"/api/v1/alerts/{t.alert_id}/closure", {"note": "matrix"}
+        ),
+        ("post", "/api/v1/oversight/run"): lambda: Call(
+            "POST", "/api/v1/oversight/run", county_scoped=False
+        ),
     }
 
+
+#: An agency's head and auditors, and system admins: who oversee an agency's use.
+_OVERSEERS = {Role.AGENCY_HEAD, Role.AUDITOR, Role.SYSTEM_ADMIN}
 
 #: Within the county: who may use a route that needs a role (everyone else is refused).
 ONLY: dict[tuple[str, str], set[Role]] = {
@@ -314,6 +344,14 @@ ONLY: dict[tuple[str, str], set[Role]] = {
     ("post", "/api/v1/audit/checkpoints"): {Role.AUDITOR, Role.SYSTEM_ADMIN},
     ("get", "/api/v1/models"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
     ("get", "/api/v1/database"): {Role.SYSTEM_ADMIN},
+    ("get", "/api/v1/agencies/{agency}/oversight"): _OVERSEERS,
+    ("get", "/api/v1/agencies/{agency}/digest"): _OVERSEERS,
+    ("get", "/api/v1/agencies/{agency}/alerts"): _OVERSEERS,
+    ("post", "/api/v1/agencies/{agency}/alerts/run"): _OVERSEERS,
+    ("put", "/api/v1/agencies/{agency}/open-cases"): _OVERSEERS,
+    ("post", "/api/v1/alerts/{alert_id}/acknowledgement"): {Role.AGENCY_HEAD, Role.AUDITOR},
+    ("post", "/api/v1/alerts/{alert_id}/closure"): {Role.AGENCY_HEAD, Role.AUDITOR},
+    ("post", "/api/v1/oversight/run"): {Role.SYSTEM_ADMIN},
 }
 
 
@@ -335,7 +373,18 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, Ta
             files=[("probes", ("p.jpg", probe, "image/jpeg"))],
             headers=world.as_("ivy"),
         ).json()
-        yield world, Target(done["search_id"], done["candidates"][0]["id"])
+        again = form | {"galleries": ["bookings"], "case_number": "2026-000999"}
+        world.client.post(
+            "/api/v1/searches",
+            data=again,
+            files=[("probes", ("p.jpg", probe, "image/jpeg"))],
+            headers=world.as_("ivy"),
+        ).raise_for_status()
+        alerts.raise_alerts(world.ctx)
+        (alert,) = [
+            a for a in alerts.list_alerts(world.ctx, org.admin, "county") if a.rule == "probe_cases"
+        ]
+        yield world, Target(done["search_id"], done["candidates"][0]["id"], alert.id)
 
 
 def _routes(world: World) -> list[tuple[str, str]]:

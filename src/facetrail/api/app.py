@@ -27,6 +27,7 @@ from facetrail.api.routes import (
     directory,
     galleries,
     jobs,
+    oversight,
     policy,
     searches,
     system,
@@ -94,7 +95,18 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.add_middleware(_HeadersAndMetrics)
     app.include_router(system.router)
     app.include_router(web.router)
-    routers = (users, accounts, directory, policy, searches, galleries, jobs, audit, admin)
+    routers = (
+        users,
+        accounts,
+        directory,
+        policy,
+        oversight,
+        searches,
+        galleries,
+        jobs,
+        audit,
+        admin,
+    )
     for router in (module.router for module in routers):
         app.include_router(router, prefix=API_PREFIX, responses=problems.ERROR_RESPONSES)
     return app

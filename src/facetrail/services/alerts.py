@@ -266,12 +266,6 @@ def _step(ctx: AppContext, actor: Principal, alert_id: int, note: str, *, close:
     kind = "alert.close" if close else "alert.acknowledge"
     subject = f"alert:{alert_id}"
     with action(ctx, actor.username, kind, subject) as session:
-        note = check_free_text("note", note)
-        if len(note) < MIN_NOTE:
-            raise InvalidRequestError(
-                f"say what was found or done in a note ({MIN_NOTE}+ characters)",
-                subject="note",
-            )
         who = current_actor(session, actor)
         row = session.get(AlertRow, alert_id, with_for_update=True)
         if row is None or not may_oversee_agency(who, row.agency_id):
@@ -283,6 +277,12 @@ def _step(ctx: AppContext, actor: Principal, alert_id: int, note: str, *, close:
         if row.username == actor.username:
             raise PermissionDeniedError(
                 "an alert about you is handled by someone else", subject=subject
+            )
+        note = check_free_text("note", note)
+        if len(note) < MIN_NOTE:
+            raise InvalidRequestError(
+                f"say what was found or done in a note ({MIN_NOTE}+ characters)",
+                subject="note",
             )
         if row.status == "closed" or (not close and row.status != "open"):
             raise StateError(f"the alert is {row.status}", subject=subject)
