@@ -17,7 +17,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from facetrail.services import jobs
+from facetrail.services import alerts, jobs
 from facetrail.services.audit import make_checkpoint
 from facetrail.services.policy import show_policy
 from tests.api.conftest import World
@@ -156,3 +156,25 @@ def test_the_head_relaxes_the_policy_and_looks_over_the_agency(
     assert json.loads(Path(download.path()).read_text())["case_number"] == "2026-000900"
     head.go_back()
     visits.check(head, "agency-searches")
+
+
+def test_the_head_sees_the_agencys_use_and_handles_an_alert(
+    open_page: Opener, web_world: World, visits: Visits
+) -> None:
+    search_by(web_world, "ian", "2026-000951")
+    search_by(web_world, "ian", "2026-000952")  # the same photo: a probe_cases alert
+    alerts.raise_alerts(web_world.ctx)
+    head = open_page()
+    sign_in(head, web_world, "head")
+    _nav(head, "Oversight")
+    expect(head.get_by_role("heading", name="Oversight of county")).to_be_visible()
+    expect(head.get_by_role("table").last).to_contain_text("2026-000952")
+    visits.check(head, "oversight")
+
+    _nav(head, "Alerts")
+    expect(head.get_by_role("heading", name="Misuse alerts")).to_be_visible()
+    card = head.locator("li.card", has_text="2026-000952").first
+    card.get_by_label("Your note").fill("Asked ian: one robbery suspect, two cases")
+    card.get_by_role("button", name=re.compile(r"^Acknowledge alert")).click()
+    expect(head.get_by_role("status").first).to_contain_text("recorded")
+    visits.check(head, "alerts")

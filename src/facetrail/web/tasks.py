@@ -62,6 +62,19 @@ _TASKS: tuple[Task, ...] = (
         "Every search of your agency by case, state and date, and each case's disclosure.",
     ),
     Task(
+        (Role.AGENCY_HEAD, Role.AUDITOR),
+        "Oversight",
+        "/agency/oversight",
+        "Every person and search of your agency, your network's searches for it among them, "
+        "and the digest.",
+    ),
+    Task(
+        (Role.AGENCY_HEAD, Role.AUDITOR),
+        "Alerts",
+        "/alerts",
+        "Misuse alerts raised from your agency's searches: acknowledge and close them.",
+    ),
+    Task(
         (Role.AGENCY_HEAD, Role.AUDITOR, Role.SYSTEM_ADMIN),
         "People",
         "/agency/people",

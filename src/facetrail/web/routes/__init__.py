@@ -14,6 +14,7 @@ from facetrail.web.routes import (
     galleries,
     home,
     jobs,
+    oversight,
     policy,
     searches,
 )
@@ -31,5 +32,6 @@ for _part in (
     jobs.router,
     policy.router,
     agency.router,
+    oversight.router,
 ):
     router.include_router(_part, include_in_schema=False)

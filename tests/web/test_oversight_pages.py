@@ -1,0 +1,72 @@
+"""Oversight in the browser's pages, without a browser (issue 14): the head sees every person
+and search of the agency with the week's digest; the auditor acknowledges and closes an alert
+with a note on the alerts page; an investigator is refused both (audited)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from facetrail.services import alerts
+from tests.api.conftest import World
+from tests.conftest import needs_lfw
+from tests.web.conftest import csrf_in, is_error_page, last_kinds, search_by
+
+pytestmark = needs_lfw
+Clients = Callable[[str], TestClient]
+
+
+def test_the_head_oversees_people_searches_and_the_digest(
+    web_world: World, client_of: Clients
+) -> None:
+    ours = search_by(web_world, "ivy", "2026-000801")
+    answer = client_of("head").get("/agency/oversight")
+    assert answer.status_code == 200 and "Oversight of county" in answer.text
+    assert f'href="/searches/{ours}"' in answer.text and "2026-000801" in answer.text
+    people = set(re.findall(r"<tr>\s*<td>([^<]+)</td>\s*<td>county", answer.text))
+    assert {"head", "ivy", "aude"} <= people and not {"olga", "otto"} & people
+    assert "Last week&#39;s digest" in answer.text or "Last week's digest" in answer.text
+    assert last_kinds(web_world, 2) == ["oversight.view", "digest.view"]
+    refused = client_of("ivy").get("/agency/oversight")
+    assert refused.status_code == 404 and is_error_page(refused.text, "not_found")
+    assert last_kinds(web_world) == ["oversight.view.refused"]
+
+
+def test_the_auditor_acknowledges_and_closes_an_alert_with_a_note(
+    web_world: World, client_of: Clients
+) -> None:
+    first = search_by(web_world, "ian", "2026-000811")
+    second = search_by(web_world, "ian", "2026-000812")
+    alerts.raise_alerts(web_world.ctx)
+    aude = client_of("aude")
+    listing = aude.get("/alerts", params={"status": "open"})
+    assert listing.status_code == 200
+    ids = re.findall(r'<h2 class="h3" id="alert-(\d+)">Alert \d+: probe cases', listing.text)
+    mine = [
+        i
+        for i in ids
+        if f'href="/searches/{first}"' in listing.text.split(f'id="alert-{i}"')[1].split("</li>")[0]
+        and f'href="/searches/{second}"' in listing.text.split(f'id="alert-{i}"')[1]
+    ]
+    assert mine, listing.text
+    alert_id = mine[0]
+    token = csrf_in(listing.text)
+    short = aude.post(
+        f"/alerts/{alert_id}", data={"csrf_token": token, "step": "close", "note": "ok"}
+    )
+    assert short.status_code in (400, 422) and is_error_page(short.text, "invalid_request")
+    seen = aude.post(
+        f"/alerts/{alert_id}",
+        data={"csrf_token": token, "step": "acknowledge", "note": "asking ian about both"},
+    )
+    assert seen.status_code == 303 and seen.headers["location"] == f"/alerts?done={alert_id}"
+    closed = aude.post(
+        f"/alerts/{alert_id}",
+        data={"csrf_token": token, "step": "close", "note": "two cases, one suspect: fine"},
+    )
+    assert closed.status_code == 303
+    after = aude.get("/alerts", params={"status": "closed"}).text
+    assert f'id="alert-{alert_id}"' in after and "two cases, one suspect: fine" in after
+    assert client_of("ivy").get("/alerts").status_code == 404
