@@ -5,6 +5,7 @@ note and imports the open-case list; an investigator sees none of it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +92,18 @@ def test_alerts_oversight_and_digest_from_the_command_line(term: Terminal, tmp_p
     term.login("root")
     ran: Any = term.json("oversight", "run")
     assert ran["alerts_raised"] == {}
+
+    # Public: no sign-in needed, no personal data.
+    term("logout")
+    report: Any = json.loads(term("report", "transparency", "--agency", AGENCY))
+    assert report["searches"] == 2 and report["alerts_raised"] == 3
+    assert report["searches_by_offense"] == {"armed-robbery": 2}
+    page = tmp_path / "report.html"
+    term("report", "transparency", "--agency", AGENCY, "--format", "html", "--out", str(page))
+    assert page.read_text().count("<svg") >= 2
+    csv_text = term("report", "transparency", "--agency", AGENCY, "--format", "csv")
+    assert "searches,,2" in csv_text.splitlines()
+    agencies: Any = term.json("report", "agencies")
+    assert [a["agency"] for a in agencies] == ["county", "facetrail operators"]
+    assert all(a["since"] for a in agencies)
+    assert "not_found" in term("report", "transparency", "--agency", "nowhere", code=2)

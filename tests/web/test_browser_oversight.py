@@ -178,3 +178,17 @@ def test_the_head_sees_the_agencys_use_and_handles_an_alert(
     card.get_by_role("button", name=re.compile(r"^Acknowledge alert")).click()
     expect(head.get_by_role("status").first).to_contain_text("recorded")
     visits.check(head, "alerts")
+
+
+def test_the_public_reads_an_agencys_transparency_report(
+    open_page: Opener, web_world: World, visits: Visits
+) -> None:
+    search_by(web_world, "ivy", "2026-000961")
+    public = open_page()
+    public.goto("/")
+    public.get_by_role("link", name="Transparency reports").click()
+    expect(public.get_by_role("heading", name="Transparency reports")).to_be_visible()
+    public.get_by_label("Agency or network").select_option("agency:county")
+    public.get_by_role("button", name="Show the report").click()
+    expect(public.get_by_role("img", name=re.compile("^Searches by offense"))).to_be_visible()
+    visits.check(public, "transparency")

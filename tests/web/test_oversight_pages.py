@@ -70,3 +70,22 @@ def test_the_auditor_acknowledges_and_closes_an_alert_with_a_note(
     after = aude.get("/alerts", params={"status": "closed"}).text
     assert f'id="alert-{alert_id}"' in after and "two cases, one suspect: fine" in after
     assert client_of("ivy").get("/alerts").status_code == 404
+
+
+def test_the_public_reads_transparency_reports_without_signing_in(web_world: World) -> None:
+    search_by(web_world, "ivy", "2026-000821")
+    public = TestClient(web_world.client.app, raise_server_exceptions=False)
+    answer = public.get("/transparency")
+    assert answer.status_code == 200 and "Every agency with access" in answer.text
+    assert "<td>county</td>" in answer.text and "<td>other</td>" in answer.text
+    report = public.get("/transparency", params={"scope": "agency:county"})
+    assert report.status_code == 200 and "<svg" in report.text
+    searches = re.search(r"<td>Searches</td><td>(\d+)</td>", report.text)
+    assert searches is not None and int(searches.group(1)) >= 1
+    assert "2026-000821" not in report.text and ">ivy<" not in report.text
+    link = re.search(r'href="(/api/v1/reports/transparency\?[^"]*format=html)"', report.text)
+    assert link is not None
+    page = public.get(link.group(1).replace("&amp;", "&"))
+    assert page.status_code == 200 and page.text.startswith("<!DOCTYPE html>")
+    bad = public.get("/transparency", params={"scope": "agency:nowhere"})
+    assert bad.status_code == 404 and "nowhere" in bad.text

@@ -29,6 +29,7 @@ from facetrail.api.routes import (
     jobs,
     oversight,
     policy,
+    reports,
     searches,
     system,
     users,
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         galleries,
         jobs,
         audit,
+        reports,
         admin,
     )
     for router in (module.router for module in routers):

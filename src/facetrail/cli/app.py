@@ -72,6 +72,10 @@ oversight_app = typer.Typer(
     help="What an agency's head sees: its people and searches, digests, the schedule.",
     no_args_is_help=True,
 )
+report_app = typer.Typer(
+    help="Transparency reports (public, no personal data) and the agencies with access.",
+    no_args_is_help=True,
+)
 jobs_app = typer.Typer(
     help="Background jobs (ingestions asked for over the API): list, show, cancel.",
     no_args_is_help=True,
@@ -98,6 +102,7 @@ _TOPICS = (
     (eval_app, "eval"),
     (index_app, "index"),
     (oversight_app, "oversight"),
+    (report_app, "report"),
     (policy_app, "policy"),
 )
 for group, plural, singular in _COLLECTIONS:

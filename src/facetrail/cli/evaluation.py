@@ -15,6 +15,7 @@ from facetrail.cli.app import (
     open_context,
     progress_bar,
     run_service,
+    signed_in,
 )
 from facetrail.cli.outputs import outputs_writable
 from facetrail.cli.render import console
@@ -38,6 +39,14 @@ def eval_identification(
     ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes (default: CPU count).")] = 0,
     limit_identities: Annotated[int | None, typer.Option(hidden=True)] = None,
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record",
+            help="Keep the figures as the pack's published accuracy (transparency reports); "
+            "needs a signed-in gallery or system admin.",
+        ),
+    ] = False,
 ) -> None:
     """Run the 1:N protocol (shared/data/README.md) on a dataset folder."""
     import os
@@ -58,6 +67,12 @@ def eval_identification(
     with open_context(create=True) as ctx, progress_bar("evaluating", sys.stderr.isatty()) as bar:
         report = run_service(lambda: evaluation.evaluate_identification(ctx, request, bar))
     fig = report.figures
+    if record:
+        from facetrail.services.published_accuracy import record_evaluation
+
+        with signed_in() as (signed_ctx, me):
+            recorded = run_service(lambda: record_evaluation(signed_ctx, me, fig))
+        console.print(f"recorded as evaluation {recorded} of pack {fig['pack']}")
     if json_out:
         json_out.write_text(json.dumps(plain(fig), indent=2))
     if calibration_out:

@@ -30,10 +30,12 @@ __all__ = [
     "AccountCreated",
     "AccountRequested",
     "AccountSuspended",
+    "AgencyCreated",
     "AlertAcknowledged",
     "AlertClosed",
     "AlertRaised",
     "DigestSent",
+    "EvaluationRecorded",
     "Event",
     "OutcomeRecorded",
     "ReviewRecorded",
@@ -244,6 +246,18 @@ class AccountSuspended(_AccountEvent):
     reason: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class AgencyCreated(Event):
+    """An agency given access, and the network it reaches facetrail through, if one."""
+
+    kind: ClassVar[str] = "agency.create"
+    subject_field: ClassVar[str] = "name"
+
+    name: str
+    trial_days: int = 30
+    network: str | None = None
+
+
 # -- oversight ---------------------------------------------------------------------------------
 
 
@@ -295,6 +309,19 @@ class DigestSent(Event):
     figures: dict[str, Any]
 
 
+@dataclass(frozen=True, kw_only=True)
+class EvaluationRecorded(Event):
+    """A pack's measured accuracy recorded for publication (``evaluations``)."""
+
+    kind: ClassVar[str] = "evaluation.record"
+    subject_field: ClassVar[str] = "pack"
+
+    pack: str
+    dataset: str
+    mask: str
+    figures: dict[str, Any]
+
+
 EVENT_CLASSES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -310,10 +337,12 @@ EVENT_CLASSES: dict[str, type[Event]] = {
         AccountCreated,
         AccountApproved,
         AccountSuspended,
+        AgencyCreated,
         AlertRaised,
         AlertAcknowledged,
         AlertClosed,
         DigestSent,
+        EvaluationRecorded,
     )
 }
 

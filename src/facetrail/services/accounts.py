@@ -46,6 +46,7 @@ from facetrail.governance.events import (
     AccountCreated,
     AccountRequested,
     AccountSuspended,
+    AgencyCreated,
 )
 from facetrail.governance.policy import Policy
 from facetrail.governance.records import policy_problem
@@ -321,12 +322,13 @@ def create_agency(
         _first_policy(session, agency.id, actor.username, trial_days)
         append(
             session,
-            AuditEvent(
-                actor.username,
-                "agency.create",
-                name,
-                {"trial_days": trial_days, "network": network},
-            ),
+            AgencyCreated(
+                actor=actor.username,
+                agency=name,
+                name=name,
+                trial_days=trial_days,
+                network=network,
+            ).entry(),
         )
 
 

@@ -513,3 +513,21 @@ class OpenCase(Base):
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
     case_number: Mapped[str] = mapped_column(String(100))
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EvaluationRow(Base):
+    """A pack's measured accuracy, recorded for publication (transparency reports): the
+    figures of ``facetrail eval identification --record`` on a dataset, with or without masks,
+    by demographic group where the dataset labels them."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pack: Mapped[str] = mapped_column(String(100), index=True)
+    dataset: Mapped[str] = mapped_column(String(200))
+    mask: Mapped[str] = mapped_column(String(20))
+    figures: Mapped[str] = mapped_column(Text)  # canonical JSON of the evaluation's figures
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: the ``evaluation.record`` entry, which holds the same figures
+    audit_seq: Mapped[int | None] = mapped_column(BigId)

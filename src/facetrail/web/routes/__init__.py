@@ -17,6 +17,7 @@ from facetrail.web.routes import (
     oversight,
     policy,
     searches,
+    transparency,
 )
 
 __all__ = ["router"]
@@ -33,5 +34,6 @@ for _part in (
     policy.router,
     agency.router,
     oversight.router,
+    transparency.router,
 ):
     router.include_router(_part, include_in_schema=False)

@@ -10,7 +10,8 @@ revision keep no agency: adding one would change their hashes, so they stay as s
 ``galleries.staff_of``: a staff gallery's agency (never searched, only matched against by
 the ``staff_match`` rule). ``alerts``: misuse alerts raised by the rules
 (``governance.alerts``). ``open_cases``: an agency's open-case list (an optional import,
-which one rule checks case numbers against).
+which one rule checks case numbers against). ``evaluations``: a pack's measured accuracy,
+recorded for the transparency reports.
 """
 
 from __future__ import annotations
@@ -76,6 +77,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("agency_id", "case_number"),
     )
     op.create_index("ix_open_cases_agency_id", "open_cases", ["agency_id"])
+    op.create_table(
+        "evaluations",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("pack", sa.String(length=100), nullable=False),
+        sa.Column("dataset", sa.String(length=200), nullable=False),
+        sa.Column("mask", sa.String(length=20), nullable=False),
+        sa.Column("figures", sa.Text(), nullable=False),
+        sa.Column("recorded_by", sa.String(length=100), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("audit_seq", _BIG_ID, nullable=True),
+    )
+    op.create_index("ix_evaluations_pack", "evaluations", ["pack"])
 
 
 def downgrade() -> None:
@@ -91,6 +104,7 @@ def downgrade() -> None:
             "column the log would no longer verify, so this revision is not undone",
             subject="audit_entries.agency",
         )
+    op.drop_table("evaluations")
     op.drop_table("open_cases")
     op.drop_table("alerts")
     with op.batch_alter_table("galleries") as batch:

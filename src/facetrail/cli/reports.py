@@ -1,0 +1,87 @@
+"""Transparency reports: ``report transparency`` (``services.reports``: public, no personal
+data; as JSON, CSV or one self-contained HTML page with charts) and ``report agencies`` (every
+agency with access, since when, through which network)."""
+
+from __future__ import annotations
+
+import enum
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from facetrail.cli.app import JsonOpt, open_context, report_app, run_service
+from facetrail.cli.outputs import outputs_writable
+from facetrail.cli.render import console, print_json, print_listing
+from facetrail.errors import InvalidRequestError
+from facetrail.services import reports
+from facetrail.services.report_formats import report_csv, report_html
+from facetrail.services.views import plain
+
+
+class ReportFormat(enum.StrEnum):
+    json = "json"
+    csv = "csv"
+    html = "html"
+
+
+def _day(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidRequestError(f"{option}: a date like 2026-11-01", subject=option) from exc
+
+
+@report_app.command("transparency")
+def report_transparency(
+    agency: Annotated[str | None, typer.Option(help="The agency reported on.")] = None,
+    network: Annotated[str | None, typer.Option(help="Or a network (its members).")] = None,
+    since: Annotated[
+        str | None, typer.Option("--from", help="First day (YYYY-MM-DD, UTC); default 30 days ago.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--to", help="Day after the last (YYYY-MM-DD); default tomorrow.")
+    ] = None,
+    output_format: Annotated[
+        ReportFormat, typer.Option("--format", help="json, csv or html (with charts).")
+    ] = ReportFormat.json,
+    out: Annotated[Path | None, typer.Option(help="Write it here (default: print it).")] = None,
+) -> None:
+    """An agency's or a network's transparency report for a period."""
+    run_service(lambda: outputs_writable(files=[out]))
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = run_service(lambda: _day(since, "--from")) or today - timedelta(days=30)
+    end = run_service(lambda: _day(until, "--to")) or today + timedelta(days=1)
+    with open_context() as ctx:
+        report = run_service(
+            lambda: reports.transparency_report(
+                ctx, agency=agency, network=network, since=start, until=end
+            )
+        )
+        access = reports.access_table(ctx)
+    if output_format is ReportFormat.html:
+        text = report_html(report, access)
+    elif output_format is ReportFormat.csv:
+        text = report_csv(report)
+    else:
+        text = json.dumps(plain(report), indent=2)
+    if out is None:
+        typer.echo(text)
+        return
+    out.write_text(text, encoding="utf-8")
+    console.print(f"{output_format.value} report of {report.name} written to {out}")
+
+
+@report_app.command("agencies")
+def report_agencies(as_json: JsonOpt = False) -> None:
+    """Every agency with access, since when, and the network it reaches facetrail through."""
+    with open_context() as ctx:
+        found = reports.access_table(ctx)
+    if as_json:
+        print_json(found)
+        return
+    print_listing(found, ["agency", "network", "since"], as_json=False, empty="no agencies")

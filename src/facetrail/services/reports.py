@@ -1,0 +1,309 @@
+"""Transparency reports: for an agency or a network, for any period, what face search was
+used for and how it turned out, with no personal data: searches by offense and outcome,
+approvals and denials, leads, how many people searched, alerts raised and closed, erasures,
+retention purges, and the measured accuracy of the model packs in use (with and without
+masks, by group, from the recorded evaluations). And the table reporters could otherwise
+only build from a leaked customer list: every agency with access, since when, and the
+network it reaches facetrail through.
+
+Every figure is counted from the typed audit events of the period (``governance.events``),
+read by the indexed agency column: a network operator's search for a member agency counts in
+the member's report (and in the network's, which sums its members), never as the operator's
+own agency's. Erasures and retention purges concern galleries, which agencies share: they are
+counted across facetrail.
+
+Authorisation: none: reports are public by design. Audit: none for reading (as the public
+checkpoints); the figures come from the log, which anyone with a report can hold the
+agency to.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from facetrail.errors import InvalidRequestError, NotFoundError
+from facetrail.governance.events import (
+    AccountApproved,
+    AccountCreated,
+    AgencyCreated,
+    AlertClosed,
+    AlertRaised,
+    Event,
+    OutcomeRecorded,
+    SearchApproved,
+    SearchDenied,
+    SearchRequested,
+    read_events,
+)
+from facetrail.governance.policy import Policy
+from facetrail.services.accounts import current_policy
+from facetrail.services.authorization import utc_now
+from facetrail.services.context import AppContext
+from facetrail.store.schema import (
+    Agency,
+    AuditEntryRow,
+    EvaluationRow,
+    Gallery,
+    Network,
+    User,
+)
+
+__all__ = [
+    "AgencyAccess",
+    "PackEvaluation",
+    "TransparencyReport",
+    "access_table",
+    "transparency_report",
+]
+
+#: Kinds of the gallery-wide events a report counts (logged by erasure and retention).
+ERASURE_KIND = "erasure.done"
+RETENTION_KIND = "retention.purge"
+
+
+@dataclass(frozen=True)
+class PackEvaluation:
+    """A pack's recorded accuracy under one mask condition (the latest recorded)."""
+
+    pack: str
+    mask: str
+    dataset: str
+    recorded_at: str
+    rank1: float
+    #: FNIR at FPIR 1 % and its threshold
+    fnir_at_fpir_1pc: float
+    threshold: float
+    #: group key -> value -> {mated, nonmated, fnir, fpir, rank1}
+    groups: dict[str, dict[str, dict[str, float]]]
+
+
+@dataclass(frozen=True)
+class AgencyAccess:
+    agency: str
+    network: str | None
+    since: str | None
+
+
+@dataclass(frozen=True)
+class TransparencyReport:
+    scope: str  # "agency" or "network"
+    name: str
+    agencies: list[str]
+    period_from: str
+    period_to: str
+    generated_at: str
+    searches: int
+    searches_by_offense: dict[str, int]
+    #: lead, no_lead, or open (no outcome recorded by the report's end)
+    searches_by_outcome: dict[str, int]
+    #: searches run for the agency by a network operator of another agency
+    searches_by_network: int
+    approvals: int
+    denials: int
+    leads: int
+    searchers: int
+    new_accounts: int
+    alerts_raised: int
+    alerts_by_rule: dict[str, int]
+    alerts_closed: int
+    erasures: int
+    retention_purges: int
+    evaluations: list[PackEvaluation] = field(default_factory=list)
+
+    def rows(self) -> list[tuple[str, str, int | float | str]]:
+        """(figure, breakdown, value) for every figure: what the CSV holds."""
+        out: list[tuple[str, str, int | float | str]] = [
+            ("searches", "", self.searches),
+            ("searches_by_network", "", self.searches_by_network),
+            ("approvals", "", self.approvals),
+            ("denials", "", self.denials),
+            ("leads", "", self.leads),
+            ("searchers", "", self.searchers),
+            ("new_accounts", "", self.new_accounts),
+            ("alerts_raised", "", self.alerts_raised),
+            ("alerts_closed", "", self.alerts_closed),
+            ("erasures", "", self.erasures),
+            ("retention_purges", "", self.retention_purges),
+        ]
+        out += [("searches_by_offense", k, v) for k, v in sorted(self.searches_by_offense.items())]
+        out += [("searches_by_outcome", k, v) for k, v in sorted(self.searches_by_outcome.items())]
+        out += [("alerts_by_rule", k, v) for k, v in sorted(self.alerts_by_rule.items())]
+        for e in self.evaluations:
+            where = f"{e.pack} mask={e.mask}"
+            out += [("rank1", where, e.rank1), ("fnir_at_fpir_1pc", where, e.fnir_at_fpir_1pc)]
+            for key, per in sorted(e.groups.items()):
+                for value, g in sorted(per.items()):
+                    out.append(("group_fnir", f"{where} {key}={value}", g.get("fnir", 0.0)))
+        return out
+
+
+def _events(
+    session: Session, kinds: list[type[Event]], agencies: list[str], since: str, until: str
+) -> list[Event]:
+    return read_events(session, kinds, agencies=agencies, since=since, until=until)
+
+
+def transparency_report(
+    ctx: AppContext,
+    *,
+    agency: str | None = None,
+    network: str | None = None,
+    since: datetime,
+    until: datetime,
+) -> TransparencyReport:
+    """The report of one agency, or of a network (its member agencies together), for
+    [since, until). Public: no authorisation, no personal data."""
+    if (agency is None) == (network is None):
+        raise InvalidRequestError("name an agency or a network", subject="agency")
+    if since >= until:
+        raise InvalidRequestError("the period ends before it starts", subject="until")
+    start, end = since.isoformat(), until.isoformat()
+    with ctx.sessions() as session:
+        names, policies = _scope(session, agency, network)
+        searches = [
+            e
+            for e in _events(session, [SearchRequested], names, start, end)
+            if isinstance(e, SearchRequested)
+        ]
+        ids = {e.search_id for e in searches}
+        outcomes = {
+            e.search_id: e.outcome
+            for e in _events(session, [OutcomeRecorded], names, start, utc_now().isoformat())
+            if isinstance(e, OutcomeRecorded) and e.search_id in ids and e.at < end
+        }
+        in_period = _events(
+            session,
+            [SearchApproved, SearchDenied, OutcomeRecorded, AccountCreated, AccountApproved],
+            names,
+            start,
+            end,
+        )
+        raised = [
+            e
+            for e in _events(session, [AlertRaised], names, start, end)
+            if isinstance(e, AlertRaised)
+        ]
+        closed = _events(session, [AlertClosed], names, start, end)
+        members = _members(session)
+        return TransparencyReport(
+            scope="agency" if agency is not None else "network",
+            name=agency or network or "",
+            agencies=names,
+            period_from=start,
+            period_to=end,
+            generated_at=utc_now().isoformat(timespec="seconds"),
+            searches=len(searches),
+            searches_by_offense=dict(Counter(e.offense for e in searches)),
+            searches_by_outcome=dict(Counter(outcomes.get(e.search_id, "open") for e in searches)),
+            searches_by_network=sum(1 for e in searches if members.get(e.actor) != e.agency),
+            approvals=sum(1 for e in in_period if isinstance(e, SearchApproved)),
+            denials=sum(1 for e in in_period if isinstance(e, SearchDenied)),
+            leads=sum(
+                1 for e in in_period if isinstance(e, OutcomeRecorded) and e.outcome == "lead"
+            ),
+            searchers=len({e.actor for e in searches}),
+            new_accounts=len(
+                {e.username for e in in_period if isinstance(e, AccountCreated | AccountApproved)}
+            ),
+            alerts_raised=len(raised),
+            alerts_by_rule=dict(Counter(e.rule for e in raised)),
+            alerts_closed=len(closed),
+            erasures=_count_kind(session, ERASURE_KIND, start, end),
+            retention_purges=_count_kind(session, RETENTION_KIND, start, end),
+            evaluations=_evaluations(session, policies),
+        )
+
+
+def _scope(
+    session: Session, agency: str | None, network: str | None
+) -> tuple[list[str], list[Policy]]:
+    if agency is not None:
+        rows = list(session.scalars(select(Agency).where(Agency.name == agency)))
+        if not rows:
+            raise NotFoundError("no such agency", subject=agency)
+    else:
+        network_id = session.scalar(select(Network.id).where(Network.name == network))
+        if network_id is None:
+            raise NotFoundError("no such network", subject=str(network))
+        rows = list(
+            session.scalars(
+                select(Agency).where(Agency.network_id == network_id).order_by(Agency.name)
+            )
+        )
+    return [a.name for a in rows], [current_policy(session, a.id)[1] for a in rows]
+
+
+def _members(session: Session) -> dict[str, str]:
+    """username -> their own agency's name, for everyone (an operator's agency included)."""
+    return dict(
+        session.execute(
+            select(User.username, Agency.name).join(Agency, Agency.id == User.agency_id)
+        ).all()
+    )
+
+
+def _count_kind(session: Session, kind: str, since: str, until: str) -> int:
+    return int(
+        session.scalar(
+            select(func.count(AuditEntryRow.seq)).where(
+                AuditEntryRow.kind == kind, AuditEntryRow.at >= since, AuditEntryRow.at < until
+            )
+        )
+        or 0
+    )
+
+
+def _evaluations(session: Session, policies: list[Policy]) -> list[PackEvaluation]:
+    """The latest recorded evaluation of each pack the agencies' galleries use, per mask."""
+    granted = {g for p in policies for g in p.galleries}
+    packs = sorted(set(session.scalars(select(Gallery.pack).where(Gallery.name.in_(granted)))))
+    out: list[PackEvaluation] = []
+    for pack in packs:
+        latest: dict[str, EvaluationRow] = {}
+        for row in session.scalars(
+            select(EvaluationRow).where(EvaluationRow.pack == pack).order_by(EvaluationRow.id)
+        ):
+            latest[row.mask] = row
+        for mask, row in sorted(latest.items()):
+            figures: dict[str, Any] = json.loads(row.figures)
+            point = figures.get("fnir_at_fpir", {}).get("0.01", {})
+            out.append(
+                PackEvaluation(
+                    pack,
+                    mask,
+                    row.dataset,
+                    row.created_at.isoformat(timespec="seconds"),
+                    float(figures.get("rank1", 0.0)),
+                    float(point.get("fnir", 0.0)),
+                    float(point.get("threshold", 0.0)),
+                    figures.get("groups", {}),
+                )
+            )
+    return out
+
+
+def access_table(ctx: AppContext) -> list[AgencyAccess]:
+    """Every agency with access to facetrail, since when, and the network it reaches it
+    through (from each agency's ``agency.create`` entry and its current network)."""
+    with ctx.sessions() as session:
+        created = {e.name: e.at for e in read_events(session, [AgencyCreated])}
+        # The first agency comes with the installation (its system admin's).
+        for subject, at in session.execute(
+            select(AuditEntryRow.subject, AuditEntryRow.at).where(
+                AuditEntryRow.kind == "system.init"
+            )
+        ):
+            created.setdefault(subject, at)
+        rows = session.execute(
+            select(Agency.name, Network.name)
+            .outerjoin(Network, Network.id == Agency.network_id)
+            .order_by(Agency.name)
+        ).all()
+    return [AgencyAccess(name, network, created.get(name)) for name, network in rows]

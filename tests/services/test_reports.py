@@ -1,0 +1,175 @@
+"""Transparency reports (issue 14): a period of real activity (searches under three offenses,
+approvals and denials, reviews, a lead, a network operator's search, new accounts, alerts raised
+and closed, a recorded evaluation with and without masks) is reported; every figure equals the
+count queried directly from the store; the network's report sums its members and the HTML page
+holds its charts, and no personal data."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from facetrail.errors import InvalidRequestError, NotFoundError
+from facetrail.governance.policy import ApprovalMode
+from facetrail.services import alerts, review
+from facetrail.services import search as search_service
+from facetrail.services.authorization import utc_now
+from facetrail.services.context import AppContext
+from facetrail.services.evaluation import EvalRequest, evaluate_identification
+from facetrail.services.published_accuracy import record_evaluation
+from facetrail.services.report_formats import report_csv, report_html
+from facetrail.services.reports import access_table, transparency_report
+from facetrail.store.schema import AlertRow, Review, SearchRecord, User
+from tests.conftest import LFW, needs_lfw
+from tests.mail import smtp
+from tests.org import AGENCY
+from tests.services.county import county, probe_of
+
+__all__ = ["county", "smtp"]
+pytestmark = needs_lfw
+
+
+def _activity(org, people) -> dict[str, dict]:  # type: ignore[no-untyped-def,type-arg]
+    """-> the evaluation figures recorded, by mask."""
+    ctx: AppContext = org.ctx
+    org.set_policy(approval=ApprovalMode.LISTED, approval_offenses=("homicide",))
+    a = org.search(("bookings",), probe_of(people[1]), case_number="2026-000101")
+    org.search(("bookings",), probe_of(people[1]), case_number="2026-000102", offense="arson")
+    org.search(("bookings",), probe_of(people[2]), who="ian", case_number="2026-000103")
+    pending = [
+        org.search(
+            ("bookings",), probe_of(people[3]), case_number=f"2026-00020{i}", offense="homicide"
+        )
+        for i in range(3)
+    ]
+    search_service.decide_search(ctx, org.people["sam"], pending[0].search_id, True, "justified")
+    search_service.decide_search(ctx, org.people["sam"], pending[1].search_id, False, "no")
+    org.search(
+        ("bookings",), probe_of(people[4]), who="nora", on_behalf_of=AGENCY, case_number="NET-0001"
+    )
+    best = a.candidates[0].id
+    review.review_candidate(ctx, org.people["ivy"], best, "possible_match", "same ears")
+    review.review_candidate(ctx, org.people["sam"], best, "possible_match", "agree: ears")
+    review.record_outcome(ctx, org.people["ivy"], a.search_id, "lead", "matches a known suspect")
+    alerts.raise_alerts(ctx)
+    first = alerts.list_alerts(ctx, org.people["head"])[-1]
+    alerts.close_alert(ctx, org.people["aud"], first.id, "looked at it: justified searches")
+    recorded = {}
+    for mask in ("none", "synthetic"):
+        request = EvalRequest(LFW, "arcface-mbf", mask, 1, 40)  # type: ignore[arg-type]
+        recorded[mask] = evaluate_identification(ctx, request).figures
+        record_evaluation(ctx, org.people["gus"], recorded[mask])
+    return recorded
+
+
+def test_every_figure_of_the_report_is_the_stores(county) -> None:  # type: ignore[no-untyped-def]
+    org, _box, people = county
+    ctx: AppContext = org.ctx
+    since = utc_now() - timedelta(days=30)
+    measured = _activity(org, people)
+    until = utc_now() + timedelta(seconds=1)
+    report = transparency_report(ctx, agency=AGENCY, since=since, until=until)
+
+    with ctx.sessions() as s:
+        county_id = s.scalar(select(User.agency_id).where(User.username == "ivy"))
+        ours = SearchRecord.agency_id == county_id
+
+        def count(*where) -> int:  # type: ignore[no-untyped-def]
+            return int(s.scalar(select(func.count(SearchRecord.id)).where(ours, *where)) or 0)
+
+        by_offense = dict(
+            s.execute(
+                select(SearchRecord.offense, func.count())
+                .where(ours)
+                .group_by(SearchRecord.offense)
+            ).all()
+        )
+        outcomes = dict(
+            s.execute(
+                select(func.coalesce(SearchRecord.outcome, "open"), func.count())
+                .where(ours)
+                .group_by(SearchRecord.outcome)
+            ).all()
+        )
+        searchers = s.scalar(
+            select(func.count(func.distinct(SearchRecord.requester_id))).where(ours)
+        )
+        by_network = int(
+            s.scalar(
+                select(func.count(SearchRecord.id))
+                .join(User, User.id == SearchRecord.requester_id)
+                .where(ours, User.agency_id != county_id)
+            )
+            or 0
+        )
+        people_now = s.scalar(select(func.count(User.id)).where(User.agency_id == county_id))
+        raised = dict(
+            s.execute(
+                select(AlertRow.rule, func.count())
+                .where(AlertRow.agency_id == county_id)
+                .group_by(AlertRow.rule)
+            ).all()
+        )
+        closed = s.scalar(
+            select(func.count(AlertRow.id)).where(
+                AlertRow.agency_id == county_id, AlertRow.status == "closed"
+            )
+        )
+        reviews = s.scalar(select(func.count(Review.id)))
+    assert report.searches == count() == 7
+    assert report.searches_by_offense == by_offense
+    assert report.searches_by_outcome == outcomes and report.leads == count(
+        SearchRecord.outcome == "lead"
+    )
+    assert report.approvals == count(SearchRecord.needs_approval, SearchRecord.status == "done")
+    assert report.denials == count(SearchRecord.status == "denied") == 1
+    assert report.searchers == searchers == 3
+    assert report.searches_by_network == by_network == 1
+    assert report.new_accounts == people_now  # every account of the county was made this period
+    assert report.alerts_by_rule == raised and report.alerts_raised == sum(raised.values())
+    assert report.alerts_closed == closed == 1
+    assert reviews == 2 and report.erasures == 0 and report.retention_purges == 0
+    masks = {e.mask: e for e in report.evaluations}
+    assert set(masks) == {"none", "synthetic"} and masks["none"].pack == "arcface-mbf"
+    for mask, figures in measured.items():
+        assert masks[mask].rank1 == figures["rank1"]
+        assert masks[mask].fnir_at_fpir_1pc == figures["fnir_at_fpir"]["0.01"]["fnir"]
+        assert masks[mask].groups["gender"].keys() == figures["groups"]["gender"].keys()
+
+    # The network's report sums its members; the network's own agency ran none for itself.
+    network = transparency_report(ctx, network="metro", since=since, until=until)
+    assert network.agencies == ["county", "metro-ops"] and network.searches == report.searches
+    alone = transparency_report(ctx, agency="metro-ops", since=since, until=until)
+    assert alone.searches == 0 and alone.searches_by_network == 0
+    # A period before any of it has nothing.
+    empty = transparency_report(ctx, agency=AGENCY, since=since - timedelta(days=30), until=since)
+    assert empty.searches == 0 and empty.alerts_raised == 0
+
+
+def test_the_report_renders_as_csv_and_html_with_charts_and_no_personal_data(county) -> None:  # type: ignore[no-untyped-def]
+    org, _box, people = county
+    ctx: AppContext = org.ctx
+    since = utc_now() - timedelta(days=1)
+    _activity(org, people)
+    report = transparency_report(ctx, agency=AGENCY, since=since, until=utc_now())
+    html = report_html(report, access_table(ctx))
+    assert html.startswith("<!DOCTYPE html>") and html.count("<svg") >= 4
+    assert "Searches by offense" in html and "FNIR at FPIR 1 % by gender" in html
+    assert "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert "metro-ops" in html and "metro" in html  # every agency with access, and its network
+    text = re.sub(r"<[^>]+>", " ", html)
+    for name in ("ivy", "ian", "nora", "sam", "head", "aud", "2026-000101", "NET-0001"):
+        word = re.compile(rf"\b{re.escape(name)}\b")
+        assert not word.search(text) and not word.search(report_csv(report)), name
+    csv_rows = report_csv(report).splitlines()
+    assert csv_rows[0] == "figure,breakdown,value" and f"searches,,{report.searches}" in csv_rows
+    with pytest.raises(InvalidRequestError):
+        transparency_report(ctx, since=since, until=utc_now())
+    with pytest.raises(NotFoundError):
+        transparency_report(ctx, agency="nowhere", since=since, until=utc_now())
+    access = {a.agency: a for a in access_table(ctx)}
+    assert access[AGENCY].network == "metro" and access["metro-ops"].since
+    assert access["operators"].since and access["operators"].network is None
