@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     background_work: bool = True
     job_poll_seconds: float = Field(default=2.0, gt=0)
     housekeeping_seconds: int = Field(default=60, gt=0)
+    #: PostgreSQL: an erasure or retention purge rewrites the tables it deleted from (VACUUM
+    #: FULL, an exclusive lock while it runs) so the bytes are gone from the data files; off:
+    #: plain VACUUM, which only marks the space free (SQLite always overwrites: secure_delete)
+    erasure_vacuum_full: bool = True
     #: misuse alerts are raised and due digests sent every ``oversight_seconds``
     oversight_seconds: int = Field(default=900, gt=0)
 

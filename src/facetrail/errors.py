@@ -201,6 +201,13 @@ class NotFoundError(FacetrailError):
     code = "not_found"
 
 
+class ErasedError(NotFoundError):
+    """What was asked for belonged to a person erased on request: only its tombstone is left
+    (when, and the receipt)."""
+
+    code = "erased"
+
+
 class NotLoggedInError(AuthError):
     """A command that acts as a user was run without ``facetrail login``."""
 

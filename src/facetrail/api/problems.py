@@ -43,6 +43,7 @@ _STATUS: tuple[tuple[type[e.FacetrailError], int], ...] = (
     (e.AccountInactiveError, 403),
     (e.AuthError, 401),
     (e.PermissionDeniedError, 403),  # policy refusals and review refusals included
+    (e.ErasedError, 410),
     (e.NotFoundError, 404),
     (e.GalleryNotFoundError, 404),
     (e.SourceNotFoundError, 404),

@@ -35,9 +35,14 @@ __all__ = [
     "AlertClosed",
     "AlertRaised",
     "DigestSent",
+    "ErasureCancelled",
+    "ErasureDecided",
+    "ErasureDone",
+    "ErasureOpened",
     "EvaluationRecorded",
     "Event",
     "OutcomeRecorded",
+    "RetentionPurged",
     "ReviewRecorded",
     "SearchApproved",
     "SearchDenied",
@@ -322,6 +327,77 @@ class EvaluationRecorded(Event):
     figures: dict[str, Any]
 
 
+# -- people's rights ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ErasureEvent(Event):
+    subject_prefix: ClassVar[str] = "erasure:"
+    subject_field: ClassVar[str] = "erasure_id"
+
+    erasure_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErasureOpened(_ErasureEvent):
+    """A person's erasure request recorded: how their identity was checked, how many photos
+    they gave, how many gallery faces were found (no face, no template)."""
+
+    kind: ClassVar[str] = "erasure.open"
+
+    reference: str
+    identity_check: str
+    consent_blocklist: bool
+    photos: int
+    matches: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErasureDecided(_ErasureEvent):
+    kind: ClassVar[str] = "erasure.decide"
+
+    confirmed: list[int]
+    rejected: list[int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErasureDone(_ErasureEvent):
+    """What an erasure removed, by hash and count, and its receipt's id."""
+
+    kind: ClassVar[str] = "erasure.done"
+
+    receipt_id: str
+    galleries: list[str]
+    images: list[str]
+    faces: int
+    templates: int
+    tombstones: int
+    blocklisted: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErasureCancelled(_ErasureEvent):
+    kind: ClassVar[str] = "erasure.cancel"
+
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetentionPurged(Event):
+    """A source's images past its retention period purged as erasure purges them."""
+
+    kind: ClassVar[str] = "retention.purge"
+    subject_field: ClassVar[str] = "source"
+
+    source: str
+    gallery: str
+    retention_days: int
+    images: list[str]
+    faces: int
+    templates: int
+    tombstones: int
+
+
 EVENT_CLASSES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -343,6 +419,11 @@ EVENT_CLASSES: dict[str, type[Event]] = {
         AlertClosed,
         DigestSent,
         EvaluationRecorded,
+        ErasureOpened,
+        ErasureDecided,
+        ErasureDone,
+        ErasureCancelled,
+        RetentionPurged,
     )
 }
 

@@ -67,3 +67,14 @@ def false_match_rate(calibration: Calibration | None, score: float) -> FalseMatc
     if score <= xs[0]:
         return FalseMatchEstimate(float(calibration.fmr[0]), False)
     return FalseMatchEstimate(float(math.exp(np.interp(score, xs, ys))), False)
+
+
+def score_at_fmr(calibration: Calibration | None, fmr: float) -> float | None:
+    """The lowest measured score whose false match rate is at most ``fmr`` (a strict
+    threshold), or None without a calibration."""
+    if calibration is None or not calibration.scores:
+        return None
+    for score, rate in zip(calibration.scores, calibration.fmr, strict=True):
+        if rate <= fmr:
+            return float(score)
+    return float(calibration.scores[-1])

@@ -7,11 +7,14 @@ results to people (``bench/audit_cost.py`` also times it, as the bare cost).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from facetrail.errors import (
     FaceIndexError,
@@ -22,6 +25,7 @@ from facetrail.errors import (
 from facetrail.imaging.decode import decode_image
 from facetrail.models.calibration import false_match_rate
 from facetrail.pipeline.faces import PLAIN, Face
+from facetrail.services._blocklist import blocked, blocklist_of
 from facetrail.services.context import AppContext
 from facetrail.services.galleries import get_gallery_row
 from facetrail.services.indexing import SYSTEM, search_index
@@ -34,10 +38,27 @@ from facetrail.services.search_model import (
 )
 from facetrail.store.schema import Face as FaceRow
 from facetrail.store.schema import (
+    Gallery,
     Image,
     Source,
     TemplateRow,
 )
+
+
+def _unblocked(
+    ctx: AppContext,
+    session: Session,
+    gallery: Gallery,
+    hits: list[tuple[float, int]],
+    rows: Mapping[int, tuple[Any, ...]],
+) -> list[tuple[float, int]]:
+    """The hits without those of people erased with consent to the blocklist."""
+    blocklist = blocklist_of(ctx, session, gallery)
+    if blocklist.size == 0 or not hits:
+        return hits
+    vectors = np.stack([np.frombuffer(bytes(rows[tid][3]), np.float32) for _, tid in hits])
+    dropped = blocked(ctx, gallery.pack, blocklist, vectors)
+    return [hit for hit, out in zip(hits, dropped, strict=True) if not out]
 
 
 def probe_template(
@@ -132,7 +153,7 @@ def search_gallery(
         query, probe_faces = probe_template(ctx, gallery.pack, probes, face)
         index, hits = search_index(ctx, session, gallery, query, top, actor=actor)
         rows = {
-            int(t.id): (f, img, src)
+            int(t.id): (f, img, src, t.vector)
             for t, f, img, src in session.execute(
                 select(TemplateRow, FaceRow, Image, Source)
                 .join(FaceRow, TemplateRow.face_id == FaceRow.id)
@@ -141,9 +162,10 @@ def search_gallery(
                 .where(TemplateRow.id.in_([i for _, i in hits]))
             )
         }
+        hits = _unblocked(ctx, session, gallery, hits, rows)
         candidates = []
         for rank, (score, tid) in enumerate(hits, start=1):
-            f, img, src = rows[tid]
+            f, img, src, _ = rows[tid]
             candidates.append(
                 Candidate(
                     id=0,

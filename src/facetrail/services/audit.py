@@ -36,7 +36,7 @@ from facetrail.governance.checkpoints import (
     write_vkey,
 )
 from facetrail.governance.credentials import Principal
-from facetrail.governance.note import VerifierKey
+from facetrail.governance.note import SignerKey, VerifierKey
 from facetrail.governance.verify import VerifyReport, leaves, stored_checkpoints, verify_log
 from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
@@ -87,6 +87,12 @@ def public_key(ctx: AppContext) -> VerifierKey:
         return load_vkey(public_key_file(ctx))
     except AuditInputError:
         return load_vkey(_key_dir(ctx) / PUBLIC_KEY)
+
+
+def log_signer(ctx: AppContext) -> SignerKey:
+    """The log's signing key (``SigningKeyUnavailableError`` where this process may not read
+    it): what checkpoints and erasure receipts are signed with."""
+    return load_signer(_key_dir(ctx))
 
 
 def make_checkpoint(ctx: AppContext, actor: str = "system") -> Checkpoint:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,6 +46,8 @@ class AppContext:
     #: token hash -> (time.monotonic() when read, its owner): ``authentication.check_token``'s
     #: recent reads, a pre-check only (the action checks the token again under its lock)
     recent_tokens: dict[str, tuple[float, Principal]] = field(default_factory=dict)
+    #: gallery id -> (its templates version when read, the blocklist of its pack)
+    blocklists: dict[int, tuple[int, np.ndarray]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, settings: Settings) -> AppContext:

@@ -277,6 +277,18 @@ def add_to_index(
             _files(ctx, gallery).save(index, fp)
 
 
+def rewrite_index(ctx: AppContext, session: Session, gallery: Gallery) -> int:
+    """Write the gallery's index anew from the store (the old files removed first), so that
+    nothing deleted from the store survives in them (erasure, retention): -> its entries.
+    The caller's action logs it."""
+    with ctx.index_lock:
+        ctx.indexes.pop(gallery.id, None)
+        ctx.index_versions.pop(gallery.id, None)
+        _files(ctx, gallery).remove()
+        index, _ = _build(ctx, session, gallery, _dim(ctx, gallery))
+    return len(index)
+
+
 def rebuild_index(ctx: AppContext, actor: Principal, gallery_name: str) -> IndexReport:
     """Throw the index away and recreate it from the database's templates.
 

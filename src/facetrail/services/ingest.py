@@ -34,6 +34,7 @@ from facetrail.governance.credentials import Principal
 from facetrail.imaging.intake import open_regular_file
 from facetrail.pipeline.batch import ImageJob, ImageResult, analyse_files
 from facetrail.pipeline.faces import PLAIN
+from facetrail.services._blocklist import blocked, blocklist_of
 from facetrail.services._ingest_files import (
     FailureInfo,
     list_image_files,
@@ -220,6 +221,10 @@ def _commit(
             bad.append((r, "image_changed", "file changed while being ingested"))
             continue
         good.append(r)
+    refused = _blocklisted(ctx, gallery, good)
+    if refused:
+        good = [r for r in good if r not in refused]
+        bad += [(r, "blocklisted", _BLOCKLISTED) for r in refused]
     with ctx.transaction() as session:
         if bad:
             session.execute(
@@ -251,6 +256,7 @@ def _commit(
                     },
                 ),
             )
+    _drop_blobs(ctx, [r.sha256 for r in refused if r.sha256])
     for r, code, message in bad:
         summary.failures.append(FailureInfo(rel_name(r.job.path, root), code, message))
     summary.images_ingested += len(good)
@@ -259,6 +265,38 @@ def _commit(
     with ctx.sessions() as session:
         vecs = np.stack(new_vecs) if new_vecs else np.zeros((0, 1), np.float32)
         add_to_index(ctx, session, gallery, np.array(new_ids, np.int64), vecs, save=save_index)
+
+
+_BLOCKLISTED = "a person in this photo was erased on request and asked not to be enrolled again"
+
+
+def _blocklisted(ctx: AppContext, gallery: Gallery, good: list[ImageResult]) -> list[ImageResult]:
+    """The results showing a person on the blocklist (erased, with consent to be kept out)."""
+    with ctx.sessions() as session:
+        blocklist = blocklist_of(ctx, session, gallery)
+    if blocklist.size == 0:
+        return []
+    out = []
+    for r in good:
+        vectors = [
+            t.vector
+            for f in r.faces
+            for kind, t in f.templates.items()
+            if kind == PLAIN and t.pack == gallery.pack
+        ]
+        if vectors and blocked(ctx, gallery.pack, blocklist, np.stack(vectors)).any():
+            out.append(r)
+    return out
+
+
+def _drop_blobs(ctx: AppContext, hashes: list[str]) -> None:
+    """Delete the blobs of refused photos that no stored image holds."""
+    if not hashes:
+        return
+    with ctx.sessions() as session:
+        kept = set(session.scalars(select(Image.sha256).where(Image.sha256.in_(hashes))))
+    for sha in set(hashes) - kept:
+        ctx.blobs.delete(sha)
 
 
 def _insert_images(

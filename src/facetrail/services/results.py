@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
+    ErasedError,
     FacetrailError,
     NotFoundError,
     PermissionDeniedError,
@@ -39,6 +41,7 @@ from facetrail.services.search_model import (
     Producer,
     ReviewView,
     SearchResult,
+    Tombstone,
 )
 from facetrail.store.schema import (
     Agency,
@@ -122,9 +125,10 @@ def load_result(
                 bbox=(r.x1, r.y1, r.x2, r.y2),
                 source=CandidateSource(**json.loads(r.source)),
                 crop_jpeg=crop(ctx, r.image_sha256, (r.x1, r.y1, r.x2, r.y2))
-                if include_crops
+                if include_crops and r.erased_at is None
                 else None,
                 reviews=reviews.get(r.id, ()),
+                erased=_tombstone(r.erased_at, r.erasure_receipt),
             )
             for r in rows
         ]
@@ -146,6 +150,13 @@ def load_result(
             outcome=record.outcome,
             seconds=(completed - created).total_seconds() if completed and created else 0.0,
         )
+
+
+def _tombstone(erased_at: datetime | None, receipt: str | None) -> Tombstone | None:
+    when = as_utc(erased_at)
+    if when is None:
+        return None
+    return Tombstone(when.isoformat(timespec="seconds"), receipt or "")
 
 
 def _probe_face_from(body: dict[str, Any]) -> ProbeFace:
@@ -209,6 +220,20 @@ def _viewed_candidate(
             NotFoundError("no such candidate", subject=f"candidate:{candidate_id}"),
         )
     check_readable(ctx, actor, row.search_id, kind)
+    if row.erased_at is not None:
+        stone = _tombstone(row.erased_at, row.erasure_receipt)
+        assert stone is not None
+        refuse(
+            ctx,
+            actor.username,
+            kind,
+            f"candidate:{candidate_id}",
+            ErasedError(
+                f"this person was erased on {stone.erased_at} (receipt {stone.receipt_id}): "
+                "only the candidate's record is kept",
+                subject=f"candidate:{candidate_id}",
+            ),
+        )
     with ctx.transaction() as session:
         append(
             session,

@@ -86,6 +86,15 @@ class Candidate:
     #: the reviews this viewer may see (another reviewer's call stays hidden until the
     #: viewer has made their own)
     reviews: tuple[ReviewView, ...] = ()
+    #: a tombstone: the person was erased (when, and the receipt's id); their image, face
+    #: and name are gone, the candidate stays so the case record is still explained
+    erased: Tombstone | None = None
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    erased_at: str
+    receipt_id: str
 
 
 @dataclass(frozen=True)

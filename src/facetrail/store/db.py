@@ -1,4 +1,5 @@
-"""Engine and sessions. SQLite runs in WAL mode with foreign keys on; PostgreSQL as given.
+"""Engine and sessions. SQLite runs in WAL mode with foreign keys and secure_delete on;
+PostgreSQL as given.
 
 Transactions that act (``AppContext.transaction``) take the database's write lock before their
 first read, so what they check cannot change before they act: on SQLite ``BEGIN IMMEDIATE``
@@ -33,6 +34,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Deleted content is overwritten with zeros, so an erased person's template bytes are
+    # gone from the file, not only unlinked (services.erasure also empties the WAL after).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
     # Let SQLAlchemy's "begin" event send BEGIN itself (the SQLAlchemy-documented recipe), so
     # that an acting transaction can ask for BEGIN IMMEDIATE.

@@ -32,6 +32,8 @@ from facetrail.store.vocabulary import (
     ACCOUNT_TYPES,
     ALERT_RULES,
     ALERT_STATUSES,
+    ERASURE_DECISIONS,
+    ERASURE_STATUSES,
     JOB_KINDS,
     JOB_STATUSES,
     REVIEW_DECISIONS,
@@ -406,6 +408,10 @@ class SearchCandidate(Base):
     x2: Mapped[float] = mapped_column(Float)
     y2: Mapped[float] = mapped_column(Float)
     source: Mapped[str] = mapped_column(Text)  # JSON of CandidateSource
+    #: set when the candidate's person was erased: the candidate stays as a tombstone (its
+    #: name blanked, its image and face gone) naming when and by which receipt
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    erasure_receipt: Mapped[str | None] = mapped_column(String(64))
 
 
 class Review(Base):
@@ -531,3 +537,64 @@ class EvaluationRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: the ``evaluation.record`` entry, which holds the same figures
     audit_seq: Mapped[int | None] = mapped_column(BigId)
+
+
+class ErasureRow(Base):
+    """A person's request to be erased from every gallery: how their identity was checked,
+    whether they consent to an opt-out template being kept, the faces found and the receipt
+    of what was removed."""
+
+    __tablename__ = "erasures"
+    __table_args__ = (one_of("status", ERASURE_STATUSES),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: the gallery admin's reference for the request (a ticket number), not the person's name
+    reference: Mapped[str] = mapped_column(String(200))
+    identity_check: Mapped[str] = mapped_column(Text)
+    #: the person agreed that an opt-out template be kept to refuse re-enrolment
+    consent_blocklist: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(20))
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: the submitted photos' templates while the request is open (JSON {pack: [base64]}),
+    #: emptied when it is done or cancelled (kept in the blocklist only with consent)
+    pending_templates: Mapped[str | None] = mapped_column(Text)
+    #: the signed receipt (a signed note) and its id (SHA-256 of the receipt's text)
+    receipt: Mapped[str | None] = mapped_column(Text)
+    receipt_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ErasureMatch(Base):
+    """A gallery face found for an erasure request above the strict threshold, and the
+    gallery admin's call on it."""
+
+    __tablename__ = "erasure_matches"
+    __table_args__ = (
+        UniqueConstraint("erasure_id", "template_id"),
+        one_of("decision", ERASURE_DECISIONS),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    erasure_id: Mapped[int] = mapped_column(BigId, ForeignKey("erasures.id"), index=True)
+    gallery: Mapped[str] = mapped_column(String(200))
+    template_id: Mapped[int] = mapped_column(BigId)
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    face_index: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    fmr: Mapped[float] = mapped_column(Float)
+    decision: Mapped[str | None] = mapped_column(String(10))
+
+
+class BlocklistEntry(Base):
+    """An erased person's opt-out template, kept only with their consent and used only to
+    refuse their re-enrolment and to keep them out of results; never searched."""
+
+    __tablename__ = "blocklist"
+    __table_args__ = (Index("ix_blocklist_pack", "pack"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    pack: Mapped[str] = mapped_column(String(100))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    erasure_id: Mapped[int] = mapped_column(BigId, ForeignKey("erasures.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

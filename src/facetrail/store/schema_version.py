@@ -61,7 +61,13 @@ def revision_of(connection: Connection) -> str | None:
 #: Columns a migration after the first revision adds: a home made before migrations (at the
 #: first revision's schema) lacks them until ``upgrade`` adds them.
 ADDED_AFTER_FIRST = frozenset(
-    {("galleries", "templates_version"), ("audit_entries", "agency"), ("galleries", "staff_of")}
+    {
+        ("galleries", "templates_version"),
+        ("audit_entries", "agency"),
+        ("galleries", "staff_of"),
+        ("search_candidates", "erased_at"),
+        ("search_candidates", "erasure_receipt"),
+    }
 )
 
 

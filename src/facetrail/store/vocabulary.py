@@ -13,6 +13,8 @@ __all__ = [
     "ACCOUNT_TYPES",
     "ALERT_RULES",
     "ALERT_STATUSES",
+    "ERASURE_DECISIONS",
+    "ERASURE_STATUSES",
     "JOB_KINDS",
     "JOB_STATUSES",
     "REVIEW_DECISIONS",
@@ -75,3 +77,9 @@ def one_of(column: str, values: tuple[str, ...] | tuple[int, ...]) -> CheckConst
     """A CHECK, named ``ck_<table>_<column>`` by the models' naming convention, that ``column``
     holds one of ``values`` (or NULL, where the column allows it)."""
     return CheckConstraint(f"{column} IN ({sql_list(values)})", name=column)
+
+
+#: open -> done | cancelled
+ERASURE_STATUSES = ("open", "done", "cancelled")
+#: a gallery face found for an erasure request, as the gallery admin called it
+ERASURE_DECISIONS = ("confirmed", "rejected")

@@ -11,7 +11,8 @@ revision keep no agency: adding one would change their hashes, so they stay as s
 the ``staff_match`` rule). ``alerts``: misuse alerts raised by the rules
 (``governance.alerts``). ``open_cases``: an agency's open-case list (an optional import,
 which one rule checks case numbers against). ``evaluations``: a pack's measured accuracy,
-recorded for the transparency reports.
+recorded for the transparency reports. ``erasures``, ``erasure_matches``, ``blocklist`` and
+``search_candidates.erased_at``/``erasure_receipt``: erasure on request, with tombstones.
 """
 
 from __future__ import annotations
@@ -89,6 +90,52 @@ def upgrade() -> None:
         sa.Column("audit_seq", _BIG_ID, nullable=True),
     )
     op.create_index("ix_evaluations_pack", "evaluations", ["pack"])
+    with op.batch_alter_table("search_candidates") as batch:
+        batch.add_column(sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("erasure_receipt", sa.String(length=64), nullable=True))
+    op.create_table(
+        "erasures",
+        sa.Column("id", _BIG_ID, primary_key=True),
+        sa.Column("reference", sa.String(length=200), nullable=False),
+        sa.Column("identity_check", sa.Text(), nullable=False),
+        sa.Column("consent_blocklist", sa.Boolean(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("requested_by", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("pending_templates", sa.Text(), nullable=True),
+        sa.Column("receipt", sa.Text(), nullable=True),
+        sa.Column("receipt_id", sa.String(length=64), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('open', 'done', 'cancelled')", name=op.f("ck_erasures_status")
+        ),
+    )
+    op.create_table(
+        "erasure_matches",
+        sa.Column("id", _BIG_ID, primary_key=True),
+        sa.Column("erasure_id", _BIG_ID, sa.ForeignKey("erasures.id"), nullable=False),
+        sa.Column("gallery", sa.String(length=200), nullable=False),
+        sa.Column("template_id", _BIG_ID, nullable=False),
+        sa.Column("image_sha256", sa.String(length=64), nullable=False),
+        sa.Column("face_index", sa.Integer(), nullable=False),
+        sa.Column("score", sa.Float(), nullable=False),
+        sa.Column("fmr", sa.Float(), nullable=False),
+        sa.Column("decision", sa.String(length=10), nullable=True),
+        sa.UniqueConstraint("erasure_id", "template_id"),
+        sa.CheckConstraint(
+            "decision IN ('confirmed', 'rejected')", name=op.f("ck_erasure_matches_decision")
+        ),
+    )
+    op.create_index("ix_erasure_matches_erasure_id", "erasure_matches", ["erasure_id"])
+    op.create_table(
+        "blocklist",
+        sa.Column("id", _BIG_ID, primary_key=True),
+        sa.Column("pack", sa.String(length=100), nullable=False),
+        sa.Column("vector", sa.LargeBinary(), nullable=False),
+        sa.Column("erasure_id", _BIG_ID, sa.ForeignKey("erasures.id"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_blocklist_pack", "blocklist", ["pack"])
 
 
 def downgrade() -> None:
@@ -104,6 +151,12 @@ def downgrade() -> None:
             "column the log would no longer verify, so this revision is not undone",
             subject="audit_entries.agency",
         )
+    op.drop_table("blocklist")
+    op.drop_table("erasure_matches")
+    op.drop_table("erasures")
+    with op.batch_alter_table("search_candidates") as batch:
+        batch.drop_column("erasure_receipt")
+        batch.drop_column("erased_at")
     op.drop_table("evaluations")
     op.drop_table("open_cases")
     op.drop_table("alerts")

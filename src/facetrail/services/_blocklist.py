@@ -1,0 +1,56 @@
+"""The blocklist of erased people who consented to it: their opt-out templates, used only to
+refuse their re-enrolment (ingest) and to keep them out of results (search), never searched
+themselves. A face is theirs at the erasure's strict threshold (``ERASURE_MATCH_FMR``).
+
+A worker keeps each gallery's view of the blocklist with the gallery's templates version it
+read it at: completing an erasure that adds to the blocklist moves every gallery's version
+on, so no search reads the blocklist table unless it changed.
+
+Authorisation and audit: the callers'.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facetrail.models.calibration import score_at_fmr
+from facetrail.models.registry import get_pack
+from facetrail.services.context import AppContext
+from facetrail.store.schema import BlocklistEntry, Gallery
+
+__all__ = ["ERASURE_MATCH_FMR", "blocked", "blocklist_of"]
+
+#: A face is an erased person's when its score's false match rate is at most this.
+ERASURE_MATCH_FMR = 1e-4
+
+
+def blocklist_of(ctx: AppContext, session: Session, gallery: Gallery) -> np.ndarray:
+    """The blocklist's templates of the gallery's pack (rows; none: shape (0, 0))."""
+    cached = ctx.blocklists.get(gallery.id)
+    if cached is not None and cached[0] == gallery.templates_version:
+        return cached[1]
+    rows = session.scalars(
+        select(BlocklistEntry.vector).where(BlocklistEntry.pack == gallery.pack)
+    ).all()
+    vectors = (
+        np.stack([np.frombuffer(bytes(v), np.float32) for v in rows])
+        if rows
+        else np.zeros((0, 0), np.float32)
+    )
+    ctx.blocklists[gallery.id] = (gallery.templates_version, vectors)
+    return vectors
+
+
+def blocked(ctx: AppContext, pack: str, blocklist: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """For each row of ``vectors`` (templates of ``pack``): whether it is a blocklisted
+    person's."""
+    if blocklist.size == 0 or vectors.size == 0:
+        return np.zeros(len(vectors), bool)
+    calibration = get_pack(pack, ctx.settings.home).manifest.calibration
+    threshold = score_at_fmr(calibration, ERASURE_MATCH_FMR)
+    if threshold is None:
+        threshold = 0.5  # a pack with no calibration: a cosine no stranger reaches
+    scores = vectors.astype(np.float32) @ blocklist.T
+    return np.asarray(scores.max(axis=1) >= threshold)

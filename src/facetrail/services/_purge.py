@@ -1,0 +1,145 @@
+"""Removing gallery images for good, as erasure on request and retention both do: the images,
+their faces and templates go in the caller's locked transaction, the stored search results
+that showed them become tombstones (when, and which receipt), and the galleries' templates
+versions move on; after commit, their blobs are deleted, the galleries' index files are
+written anew from the store, and the database's freed space is scrubbed (SQLite overwrites
+deleted content, ``secure_delete``, and its WAL is emptied; PostgreSQL runs VACUUM FULL on the
+tables when ``erasure_vacuum_full`` is set, VACUUM otherwise).
+
+Authorisation and audit: the callers' (``services.erasure``, ``services.retention``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.orm import Session
+
+from facetrail.services.context import AppContext
+from facetrail.services.indexing import rewrite_index
+from facetrail.store.schema import (
+    Face,
+    Gallery,
+    Image,
+    SearchCandidate,
+    SearchRecord,
+    TemplateRow,
+)
+
+__all__ = ["ERASED_NAME", "PurgePlan", "apply_purge", "plan_purge", "scrub_after"]
+
+#: What a tombstoned candidate's image name becomes.
+ERASED_NAME = "(erased)"
+_SCRUBBED_TABLES = ("templates", "faces", "images", "search_candidates", "erasures", "blocklist")
+
+
+@dataclass
+class PurgePlan:
+    """What removing some images removes: read in the action's transaction, before."""
+
+    image_ids: list[int]
+    galleries: dict[int, str]
+    image_hashes: list[str]
+    face_ids: list[int]
+    template_ids: list[int]
+    #: SHA-256 of each template's stored bytes (what a receipt lists: never the bytes)
+    template_hashes: list[str]
+    tombstones: int
+    blobs: list[str] = field(default_factory=list)
+
+
+def plan_purge(session: Session, image_ids: list[int]) -> PurgePlan:
+    ids = sorted(set(image_ids))
+    images = session.execute(
+        select(Image.id, Image.sha256, Gallery.id, Gallery.name)
+        .join(Gallery, Gallery.id == Image.gallery_id)
+        .where(Image.id.in_(ids))
+    ).all()
+    face_ids = list(session.scalars(select(Face.id).where(Face.image_id.in_(ids))))
+    templates = session.execute(
+        select(TemplateRow.id, TemplateRow.vector).where(TemplateRow.face_id.in_(face_ids))
+    ).all()
+    template_ids = [int(t) for t, _ in templates]
+    tombstones = int(
+        session.scalar(
+            select(func.count(SearchCandidate.id)).where(
+                SearchCandidate.template_id.in_(template_ids), SearchCandidate.erased_at.is_(None)
+            )
+        )
+        or 0
+    )
+    return PurgePlan(
+        [int(i) for i, _, _, _ in images],
+        {int(gid): name for _, _, gid, name in images},
+        sorted({sha for _, sha, _, _ in images}),
+        face_ids,
+        template_ids,
+        sorted(hashlib.sha256(bytes(v)).hexdigest() for _, v in templates),
+        tombstones,
+    )
+
+
+def apply_purge(session: Session, plan: PurgePlan, receipt: str, now: datetime) -> None:
+    """Tombstone the results, delete the templates, faces and images, move the galleries'
+    templates versions on (so every worker's cached index is reconciled)."""
+    session.execute(
+        update(SearchCandidate)
+        .where(
+            SearchCandidate.template_id.in_(plan.template_ids), SearchCandidate.erased_at.is_(None)
+        )
+        .values(erased_at=now, erasure_receipt=receipt, image_name=ERASED_NAME, subject_ref=None)
+    )
+    session.execute(delete(TemplateRow).where(TemplateRow.id.in_(plan.template_ids)))
+    session.execute(delete(Face).where(Face.id.in_(plan.face_ids)))
+    session.execute(delete(Image).where(Image.id.in_(plan.image_ids)))
+    session.execute(
+        update(Gallery)
+        .where(Gallery.id.in_(list(plan.galleries)))
+        .values(templates_version=Gallery.templates_version + 1)
+    )
+    kept = set(session.scalars(select(Image.sha256).where(Image.sha256.in_(plan.image_hashes))))
+    # A blob another gallery still holds, or a search kept as its probe, stays.
+    for sha in plan.image_hashes:
+        if sha in kept:
+            continue
+        probe_of = session.scalar(
+            select(func.count(SearchRecord.id)).where(
+                SearchRecord.probes.contains(sha), SearchRecord.probes_purged.is_(False)
+            )
+        )
+        if not probe_of:
+            plan.blobs.append(sha)
+
+
+def scrub_after(ctx: AppContext, plans: list[PurgePlan]) -> int:
+    """After commit: delete the blobs, write the galleries' indexes anew, scrub the database's
+    freed space. -> index entries written."""
+    for plan in plans:
+        for sha in plan.blobs:
+            ctx.blobs.delete(sha)
+    entries = 0
+    galleries = {gid for plan in plans for gid in plan.galleries}
+    with ctx.sessions() as session:
+        for gallery in session.scalars(select(Gallery).where(Gallery.id.in_(galleries))):
+            entries += rewrite_index(ctx, session, gallery)
+    scrub_database(ctx)
+    return entries
+
+
+def scrub_database(ctx: AppContext) -> None:
+    """Deleted rows' bytes gone from the database files: SQLite overwrote them as it deleted
+    (``secure_delete``); its WAL, which may still hold older copies of those pages, is
+    checkpointed and truncated. PostgreSQL rewrites the tables (VACUUM FULL, a lock while it
+    runs) or, with ``erasure_vacuum_full`` off, marks the space free (plain VACUUM)."""
+    engine = ctx.engine
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return
+    full = "FULL, " if ctx.settings.erasure_vacuum_full else ""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table in _SCRUBBED_TABLES:
+            connection.execute(text(f"VACUUM ({full}ANALYZE) {table}"))
