@@ -1,7 +1,7 @@
 """The service's background work on a schedule (APScheduler), in every worker process: queued
 jobs are claimed and run (``services.jobs``, which makes sure two workers never run the same
-one), and housekeeping runs on a timer instead of after CLI commands; misuse alerts are raised
-and due digests sent on a slower one."""
+one), and housekeeping runs on a timer instead of after CLI commands; misuse alerts are raised,
+due digests sent and sources' retention enforced on a slower one."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from facetrail.services.context import AppContext
 from facetrail.services.digests import send_due_digests
 from facetrail.services.housekeeping import housekeeping
 from facetrail.services.jobs import run_pending
+from facetrail.services.retention import run_retention
 
 __all__ = ["start_background"]
 
@@ -45,6 +46,8 @@ def _oversight(ctx: AppContext) -> None:
             log.info("alerts raised: %s", raised)
         for digest in send_due_digests(ctx):
             log.info("digest sent: %s to %s", digest.agency, digest.period_to)
+        for source in run_retention(ctx).sources:
+            log.info("retention: %s/%s: %d image(s)", source.gallery, source.source, source.images)
     except FacetrailError as error:
         log.error("oversight: [%s] %s", error.code, error)
 

@@ -1,23 +1,35 @@
-"""Probe retention: probe images are deleted when their agency's policy says so.
+"""Retention: gallery images are removed when their source's retention period ends (the way
+erasure removes them), and probe images when their agency's policy says so.
 
-Authorisation: internal (run by housekeeping). Audit: each purge is an entry.
+Authorisation: internal (housekeeping and the service's schedule run it); ``retention_run``
+for a gallery admin or system admin. Audit: each purge is an entry, of hashes and counts; the
+entries outlive the purged data and never hold an image or a template.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.authority import Permission
+from facetrail.governance.credentials import Principal
+from facetrail.governance.events import RetentionPurged
+from facetrail.services._purge import PurgePlan, apply_purge, plan_purge, scrub_after
 from facetrail.services.accounts import (
     utc_now,
 )
+from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
+from facetrail.services.indexing import SYSTEM
 from facetrail.store.schema import (
+    Gallery,
     Image,
     SearchRecord,
+    Source,
 )
 
 
@@ -59,3 +71,85 @@ def purge_expired_probes(ctx: AppContext, *, now: datetime | None = None) -> int
     for sha in gone:  # after commit: a crash leaves an orphan file, never a dangling row
         ctx.blobs.delete(sha)
     return len(due)
+
+
+@dataclass(frozen=True)
+class SourcePurge:
+    gallery: str
+    source: str
+    retention_days: int
+    images: int
+    faces: int
+    templates: int
+    tombstones: int
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    """What one run removed: nothing when nothing had expired (a second run)."""
+
+    sources: list[SourcePurge]
+    searches_with_probes_purged: int
+    index_entries_written: int
+
+
+def run_retention(ctx: AppContext, *, now: datetime | None = None) -> RetentionReport:
+    """Enforce every source's retention period (an image is kept ``retention_days`` after it
+    was ingested) and every agency's probe retention. Expired images go the way erasure
+    removes them (``services._purge``: images, faces, templates, index entries, blobs;
+    results that showed them keep a tombstone), one ``retention.purge`` entry per source,
+    with hashes and counts only. Idempotent: a second run finds nothing to do and changes
+    nothing. Authorisation: internal (the service's schedule; ``retention_run`` for people)."""
+    now = now or utc_now()
+    plans: list[PurgePlan] = []
+    purged: list[SourcePurge] = []
+    with ctx.sessions() as session:
+        sources = list(session.scalars(select(Source).order_by(Source.id)))
+    for source in sources:
+        cutoff = now - timedelta(days=source.retention_days)
+        with ctx.transaction() as session:
+            expired = list(
+                session.scalars(
+                    select(Image.id).where(Image.source_id == source.id, Image.created_at <= cutoff)
+                )
+            )
+            if not expired:
+                continue
+            gallery = session.scalar(select(Gallery.name).where(Gallery.id == source.gallery_id))
+            plan = plan_purge(session, expired)
+            apply_purge(session, plan, f"retention:{source.id}:{now:%Y-%m-%d}", now)
+            event = RetentionPurged(
+                actor=SYSTEM,
+                agency=None,
+                source=f"{gallery}/{source.name}",
+                gallery=gallery or "",
+                retention_days=source.retention_days,
+                images=plan.image_hashes,
+                faces=len(plan.face_ids),
+                templates=len(plan.template_ids),
+                tombstones=plan.tombstones,
+            )
+            append(session, event.entry())
+        plans.append(plan)
+        purged.append(
+            SourcePurge(
+                gallery or "",
+                source.name,
+                source.retention_days,
+                len(plan.image_ids),
+                len(plan.face_ids),
+                len(plan.template_ids),
+                plan.tombstones,
+            )
+        )
+    entries = scrub_after(ctx, plans) if plans else 0
+    probes = purge_expired_probes(ctx, now=now)
+    return RetentionReport(purged, probes, entries)
+
+
+def retention_run(
+    ctx: AppContext, actor: Principal, *, now: datetime | None = None
+) -> RetentionReport:
+    """``run_retention`` on a gallery admin's or system admin's request (refusals audited)."""
+    require(ctx, actor, "retention.run", "retention", Permission.MANAGE_GALLERIES)
+    return run_retention(ctx, now=now)
