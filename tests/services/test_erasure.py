@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
 from facetrail.config import Settings
 from facetrail.errors import AuditInputError, ErasedError, PermissionDeniedError, StateError
@@ -292,3 +292,18 @@ def test_a_cancelled_request_keeps_nothing_of_the_person(world) -> None:  # type
     assert len(_theirs(ctx, person)["images"]) == 3  # nothing removed
     with pytest.raises(StateError):
         complete_erasure(ctx, org.people["gus"], opened.id)
+
+
+def test_a_blocklist_entry_deleted_or_an_erasure_reopened_fails_verification(world) -> None:  # type: ignore[no-untyped-def]
+    org, person, _ = world
+    ctx: AppContext = org.ctx
+    _, _, done = _erase(org, person, consent=True)
+    with ctx.sessions() as s:
+        assert verify_log(s, audit.public_key(ctx)).ok
+        first = s.scalar(select(func.min(BlocklistEntry.id)))
+    with ctx.transaction() as s:  # an insider lets the person back in
+        s.execute(delete(BlocklistEntry).where(BlocklistEntry.id == first))
+    with ctx.sessions() as s:
+        report = verify_log(s, audit.public_key(ctx))
+    assert not report.ok and f"erasures id {done.id}" in (report.problem or "")
+    assert "blocklist" in (report.problem or "")

@@ -373,6 +373,8 @@ class ErasureDone(_ErasureEvent):
     templates: int
     tombstones: int
     blocklisted: bool
+    #: opt-out templates kept in the blocklist (0 without consent)
+    blocklist_entries: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,6 +20,8 @@ from facetrail.store.schema import (
     Agency,
     AlertRow,
     AuditEntryRow,
+    BlocklistEntry,
+    ErasureRow,
     PolicyVersion,
     Review,
     SearchCandidate,
@@ -34,6 +36,7 @@ __all__ = [
     "RoleRow",
     "Unread",
     "alert_problem",
+    "erasure_problem",
     "first_record_problem",
     "grant_roles",
     "latest_roles_change",
@@ -296,6 +299,30 @@ def alert_problem(session: Session, row: AlertRow, agency: str | None) -> str | 
     return None
 
 
+def erasure_problem(session: Session, row: ErasureRow) -> str | None:
+    """Why a stored erasure request disagrees with its entries: its state, its receipt, and
+    the blocklist entries it keeps (one deleted would let the person be enrolled again)."""
+    subject = f"erasure:{row.id}"
+    if len(_entries(session, subject, "erasure.open")) != 1:
+        return "erasure request has no single open entry"
+    done = _entries(session, subject, "erasure.done")
+    cancelled = _entries(session, subject, "erasure.cancel")
+    expected = "done" if done else "cancelled" if cancelled else "open"
+    if row.status != expected:
+        return f"erasure request is {row.status}, its entries say {expected}"
+    kept = session.scalar(
+        select(func.count(BlocklistEntry.id)).where(BlocklistEntry.erasure_id == row.id)
+    )
+    said = _details(done[0]) if done else {}
+    if done and (
+        said.get("receipt_id") != row.receipt_id or said.get("blocklist_entries", 0) != kept
+    ):
+        return "erasure differs from its entry (receipt or blocklist entries)"
+    if not done and kept:
+        return "blocklist entries of an erasure that is not done"
+    return None
+
+
 def _all_problems(session: Session) -> Iterator[tuple[str, str]]:
     for row in session.scalars(select(PolicyVersion).order_by(PolicyVersion.id)):
         if problem := policy_problem(session, row):
@@ -321,6 +348,16 @@ def _all_problems(session: Session) -> Iterator[tuple[str, str]]:
     missing = sorted(set(raised) - {f"alert:{a.id}" for a in alerts})
     if missing:
         yield missing[0], "alert was raised but its record is gone"
+    erasures = list(session.scalars(select(ErasureRow).order_by(ErasureRow.id)))
+    for erasure in erasures:
+        if problem := erasure_problem(session, erasure):
+            yield f"erasures id {erasure.id}", problem
+    opened = session.scalars(
+        select(AuditEntryRow.subject).where(AuditEntryRow.kind == "erasure.open")
+    ).all()
+    lost = sorted(set(opened) - {f"erasure:{e.id}" for e in erasures})
+    if lost:
+        yield lost[0], "erasure request was recorded but its record is gone"
 
 
 def first_record_problem(session: Session) -> tuple[str, str] | None:

@@ -294,6 +294,7 @@ def complete_erasure(ctx: AppContext, actor: Principal, erasure_id: int) -> Eras
         }
         rid = receipt_id(body)
         apply_purge(session, plan, rid, now)
+        kept = 0
         if blocklisted:
             for pack, vectors in json.loads(row.pending_templates or "{}").items():
                 for vector in vectors:
@@ -302,6 +303,7 @@ def complete_erasure(ctx: AppContext, actor: Principal, erasure_id: int) -> Eras
                             pack=pack, vector=base64.b64decode(vector), erasure_id=row.id
                         )
                     )
+                    kept += 1
         if blocklisted:  # every worker's blocklist view is stale from this commit on
             session.execute(update(Gallery).values(templates_version=Gallery.templates_version + 1))
         row.pending_templates = None
@@ -320,6 +322,7 @@ def complete_erasure(ctx: AppContext, actor: Principal, erasure_id: int) -> Eras
             templates=len(plan.template_ids),
             tombstones=plan.tombstones,
             blocklisted=blocklisted,
+            blocklist_entries=kept,
         )
         append(session, event.entry())
     scrub_after(ctx, [plan])
