@@ -76,6 +76,15 @@ report_app = typer.Typer(
     help="Transparency reports (public, no personal data) and the agencies with access.",
     no_args_is_help=True,
 )
+erasure_app = typer.Typer(
+    help="Erasure on request: open, show, decide, complete (a signed receipt), cancel, "
+    "verify-receipt.",
+    no_args_is_help=True,
+)
+retention_app = typer.Typer(
+    help="Retention: purge what sources' and agencies' retention periods say has expired.",
+    no_args_is_help=True,
+)
 jobs_app = typer.Typer(
     help="Background jobs (ingestions asked for over the API): list, show, cancel.",
     no_args_is_help=True,
@@ -99,10 +108,12 @@ _COLLECTIONS = (
 _TOPICS = (
     (audit_app, "audit"),
     (db_app, "db"),
+    (erasure_app, "erasure"),
     (eval_app, "eval"),
     (index_app, "index"),
     (oversight_app, "oversight"),
     (report_app, "report"),
+    (retention_app, "retention"),
     (policy_app, "policy"),
 )
 for group, plural, singular in _COLLECTIONS:

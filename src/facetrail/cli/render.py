@@ -194,6 +194,11 @@ def print_search_result(result: Any, crops: Path | None) -> None:
         )
     console.print(table)
     for c in result.candidates:
+        if c.erased is not None:
+            console.print(
+                f"candidate {c.id}: the person was erased on request on {c.erased.erased_at} "
+                f"(receipt {c.erased.receipt_id})"
+            )
         for r in c.reviews:
             console.print(
                 f"candidate {c.id} review {r.stage} by {escape(r.reviewer)}: {r.decision} "

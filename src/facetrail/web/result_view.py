@@ -55,6 +55,8 @@ class CandidateCard:
     reviews: tuple[ReviewView, ...]
     review_state: str
     may_review: bool
+    #: "erased on DATE (receipt ID)" for a person erased since: no face is shown
+    erased: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,5 +155,11 @@ def _card(candidate: Candidate, viewer: Principal, required: int, *, may: bool) 
         source=candidate.source,
         reviews=candidate.reviews,
         review_state=state,
-        may_review=may and not mine and not done,
+        may_review=may and not mine and not done and candidate.erased is None,
+        erased=(
+            f"This person was erased on request on {candidate.erased.erased_at[:10]} "
+            f"(receipt {candidate.erased.receipt_id[:16]}…): their face and image are gone"
+            if candidate.erased is not None
+            else None
+        ),
     )
