@@ -322,6 +322,28 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
         ("get", "/api/v1/reports/agencies"): lambda: Call(
             "GET", "/api/v1/reports/agencies", county_scoped=False, anonymous=True, public=True
         ),
+        ("post", "/api/v1/erasures"): lambda: Call(
+            "POST",
+            "/api/v1/erasures",
+            files=[("photos", ("p.jpg", probe, "image/jpeg"))],
+            data={"reference": "MATRIX-1", "identity_check": "matrix"},
+            county_scoped=False,
+        ),
+        ("get", "/api/v1/erasures/{erasure_id}"): lambda: Call(
+            "GET", "/api/v1/erasures/999", county_scoped=False
+        ),
+        ("post", "/api/v1/erasures/{erasure_id}/decisions"): lambda: Call(
+            "POST", "/api/v1/erasures/999/decisions", {"confirmed": [1]}, county_scoped=False
+        ),
+        ("post", "/api/v1/erasures/{erasure_id}/completion"): lambda: Call(
+            "POST", "/api/v1/erasures/999/completion", county_scoped=False
+        ),
+        ("post", "/api/v1/erasures/{erasure_id}/cancellation"): lambda: Call(
+            "POST", "/api/v1/erasures/999/cancellation", {"reason": "matrix"}, county_scoped=False
+        ),
+        ("post", "/api/v1/retention/run"): lambda: Call(
+            "POST", "/api/v1/retention/run", county_scoped=False
+        ),
         ("post", "/api/v1/oversight/run"): lambda: Call(
             "POST", "/api/v1/oversight/run", county_scoped=False
         ),
@@ -330,6 +352,8 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
 
 #: An agency's head and auditors, and system admins: who oversee an agency's use.
 _OVERSEERS = {Role.AGENCY_HEAD, Role.AUDITOR, Role.SYSTEM_ADMIN}
+#: Gallery admins and system admins: who act on galleries (erasure, retention).
+_GALLERY_ADMINS = {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN}
 
 #: Within the county: who may use a route that needs a role (everyone else is refused).
 ONLY: dict[tuple[str, str], set[Role]] = {
@@ -364,6 +388,12 @@ ONLY: dict[tuple[str, str], set[Role]] = {
     ("post", "/api/v1/alerts/{alert_id}/acknowledgement"): {Role.AGENCY_HEAD, Role.AUDITOR},
     ("post", "/api/v1/alerts/{alert_id}/closure"): {Role.AGENCY_HEAD, Role.AUDITOR},
     ("post", "/api/v1/oversight/run"): {Role.SYSTEM_ADMIN},
+    ("post", "/api/v1/erasures"): _GALLERY_ADMINS,
+    ("get", "/api/v1/erasures/{erasure_id}"): _GALLERY_ADMINS,
+    ("post", "/api/v1/erasures/{erasure_id}/decisions"): _GALLERY_ADMINS,
+    ("post", "/api/v1/erasures/{erasure_id}/completion"): _GALLERY_ADMINS,
+    ("post", "/api/v1/erasures/{erasure_id}/cancellation"): _GALLERY_ADMINS,
+    ("post", "/api/v1/retention/run"): _GALLERY_ADMINS,
 }
 
 

@@ -20,7 +20,7 @@ IMAGE_TYPES = frozenset(
     {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"}
 )
 #: Routes that take uploads (suffixes of their paths).
-UPLOAD_PATHS = ("/searches", "/searches/preview", "/verify")
+UPLOAD_PATHS = ("/searches", "/searches/preview", "/verify", "/erasures")
 _FORM_OVERHEAD = 1 << 20
 
 
