@@ -192,3 +192,14 @@ def test_the_public_reads_an_agencys_transparency_report(
     public.get_by_role("button", name="Show the report").click()
     expect(public.get_by_role("img", name=re.compile("^Searches by offense"))).to_be_visible()
     visits.check(public, "transparency")
+
+
+def test_a_gallery_admin_opens_the_erasure_page(
+    open_page: Opener, web_world: World, visits: Visits
+) -> None:
+    gus = open_page()
+    sign_in(gus, web_world, "gus")
+    _nav(gus, "Erasure and retention")
+    expect(gus.get_by_role("heading", name="Erasure and retention")).to_be_visible()
+    expect(gus.get_by_label("Photos of the person")).to_be_visible()
+    visits.check(gus, "erasures")

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from facetrail.services import alerts
+from facetrail.governance.receipts import open_receipt
+from facetrail.services import alerts, audit
+from facetrail.services.ingest import IngestRequest, ingest
 from tests.api.conftest import World
 from tests.conftest import needs_lfw
-from tests.web.conftest import csrf_in, is_error_page, last_kinds, search_by
+from tests.web.conftest import csrf_in, is_error_page, last_kinds, lfw_folder, search_by
 
 pytestmark = needs_lfw
 Clients = Callable[[str], TestClient]
@@ -89,3 +92,42 @@ def test_the_public_reads_transparency_reports_without_signing_in(web_world: Wor
     assert page.status_code == 200 and page.text.startswith("<!DOCTYPE html>")
     bad = public.get("/transparency", params={"scope": "agency:nowhere"})
     assert bad.status_code == 404 and "nowhere" in bad.text
+
+
+def test_a_gallery_admin_erases_a_person_and_downloads_the_receipt(
+    web_world: World, client_of: Clients, tmp_path: Path
+) -> None:
+    folder = lfw_folder(tmp_path / "visitor", 30, 1)
+    photo = next(folder.iterdir())
+    ingest(web_world.ctx, web_world.org.people["gus"], IngestRequest(folder, "bookings", "county"))
+    gus = client_of("gus")
+    listing = gus.get("/erasures")
+    assert listing.status_code == 200 and "A new request" in listing.text
+    token = csrf_in(listing.text)
+    short = gus.post(
+        "/erasures",
+        data={"csrf_token": token, "reference": "WEB-1", "identity_check": "id"},
+        files=[("photos", (photo.name, photo.read_bytes(), "image/jpeg"))],
+    )
+    assert short.status_code == 422 and "identity" in short.text and 'value="WEB-1"' in short.text
+    opened = gus.post(
+        "/erasures",
+        data={"csrf_token": token, "reference": "WEB-1", "identity_check": "passport at desk"},
+        files=[("photos", (photo.name, photo.read_bytes(), "image/jpeg"))],
+    )
+    assert opened.status_code == 303
+    page_url = opened.headers["location"]
+    shown = gus.get(page_url).text
+    matches = re.findall(r'name="(match-\d+)" value="confirmed"', shown)
+    assert len(matches) == 1
+    done = gus.post(
+        page_url, data={"csrf_token": token, "step": "complete", matches[0]: "confirmed"}
+    )
+    assert done.status_code == 303
+    finished = gus.get(page_url).text
+    assert "Download the signed receipt" in finished
+    receipt = gus.get(f"{page_url}/receipt")
+    assert receipt.status_code == 200 and "attachment" in receipt.headers["content-disposition"]
+    rid, body = open_receipt(receipt.text, audit.public_key(web_world.ctx))
+    assert rid in finished and len(body["removed"]["images"]) == 1
+    assert client_of("ivy").get("/erasures").status_code == 403

@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from facetrail.errors import InvalidRequestError, NotFoundError, StateError
@@ -67,6 +67,7 @@ __all__ = [
     "cancel_erasure",
     "complete_erasure",
     "decide_matches",
+    "list_erasures",
     "may_open",
     "open_erasure",
     "show_erasure",
@@ -393,3 +394,46 @@ def show_erasure(ctx: AppContext, actor: Principal, erasure_id: int) -> ErasureV
         )
         append(session, AuditEvent(actor.username, "erasure.view", subject))
     return view
+
+
+@dataclass(frozen=True)
+class ErasureSummary:
+    id: int
+    reference: str
+    status: str
+    requested_by: str
+    created_at: str
+    matches: int
+    receipt_id: str | None
+
+
+def list_erasures(ctx: AppContext, actor: Principal) -> list[ErasureSummary]:
+    """Every erasure request, newest first (gallery admins and system admins; audited as
+    ``erasure.list``, refusals too)."""
+    require(ctx, actor, "erasure.list", "erasures", Permission.MANAGE_GALLERIES)
+    with action(ctx, actor.username, "erasure.list", "erasures") as session:
+        rows = session.execute(
+            select(ErasureRow, User.username)
+            .join(User, User.id == ErasureRow.requested_by)
+            .order_by(ErasureRow.id.desc())
+        ).all()
+        counts = dict(
+            session.execute(
+                select(ErasureMatch.erasure_id, func.count(ErasureMatch.id)).group_by(
+                    ErasureMatch.erasure_id
+                )
+            ).all()
+        )
+        append(session, AuditEvent(actor.username, "erasure.list", "erasures"))
+        return [
+            ErasureSummary(
+                r.id,
+                r.reference,
+                r.status,
+                by,
+                r.created_at.isoformat(timespec="seconds"),
+                int(counts.get(r.id, 0)),
+                r.receipt_id,
+            )
+            for r, by in rows
+        ]

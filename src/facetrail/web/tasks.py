@@ -99,10 +99,10 @@ _TASKS: tuple[Task, ...] = (
         "Folders being ingested in the background: progress, results, cancelling.",
     ),
     Task(
-        (Role.GALLERY_ADMIN,),
-        "Opt-out, erasure and retention",
-        None,
-        f"Removing a person's or a source's faces. {_ELSEWHERE}",
+        _GALLERIES,
+        "Erasure and retention",
+        "/erasures",
+        "A person's request to be removed, with a signed receipt; sources' retention.",
     ),
     Task(
         (Role.SYSTEM_ADMIN,),

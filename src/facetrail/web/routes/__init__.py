@@ -11,6 +11,7 @@ from facetrail.web.routes import (
     agency,
     approvals,
     audit,
+    erasures,
     galleries,
     home,
     jobs,
@@ -35,5 +36,6 @@ for _part in (
     agency.router,
     oversight.router,
     transparency.router,
+    erasures.router,
 ):
     router.include_router(_part, include_in_schema=False)

@@ -1,0 +1,122 @@
+"""A gallery admin's erasure work in the browser: the requests, a new one opened with the
+person's photos, each face found confirmed or rejected, the erasure completed and its signed
+receipt downloaded for the person; and the retention run. The services the CLI's
+``erasure`` and ``retention`` commands and the API's routes call."""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import APIRouter, Path, Request, Response, UploadFile
+from fastapi.responses import PlainTextResponse, RedirectResponse
+
+from facetrail.api.deps import Context
+from facetrail.api.uploads import probe_images
+from facetrail.errors import FacetrailError, InvalidRequestError
+from facetrail.services import erasure, retention
+from facetrail.web.deps import Form, Signed, files, text
+from facetrail.web.render import FormError, page
+from facetrail.web.routing import WebRoute
+
+router = APIRouter(route_class=WebRoute)
+
+ErasureId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+@router.get("/erasures")
+def erasures(request: Request, ctx: Context, me: Signed) -> Response:
+    """Every request, and the form that opens one (``erasure.list_erasures``: gallery admins
+    and system admins; audited)."""
+    found = erasure.list_erasures(ctx, me.principal)
+    ran = request.query_params.get("retention")
+    return page(
+        "erasures.html", viewer=me, current="/erasures", requests=found, retention=ran, form={}
+    )
+
+
+@router.post("/erasures")
+def open_request(ctx: Context, me: Signed, form: Form) -> Response:
+    """Open a request with the person's photos (``erasure.open_erasure``; audited)."""
+    entered = {
+        "reference": text(form, "reference", max_length=200, default=""),
+        "identity_check": text(form, "identity_check", default=""),
+        "consent": text(form, "consent", max_length=5, default="") == "yes",
+    }
+    try:
+        erasure.may_open(ctx, me.principal, str(entered["reference"]))
+        photos = probe_images(
+            cast(list[UploadFile], files(form, "photos")), ctx.settings.max_image_bytes
+        )
+        view = erasure.open_erasure(
+            ctx,
+            me.principal,
+            erasure.ErasureRequest(
+                str(entered["reference"]),
+                str(entered["identity_check"]),
+                bool(entered["consent"]),
+                photos,
+            ),
+        )
+    except FacetrailError as error:
+        if error.code == "permission_denied":
+            raise
+        return page(
+            "erasures.html",
+            status=FormError.of(error).status,
+            viewer=me,
+            current="/erasures",
+            requests=erasure.list_erasures(ctx, me.principal),
+            retention=None,
+            form=entered,
+            error=FormError.of(error),
+        )
+    return RedirectResponse(f"/erasures/{view.id}", status_code=303)
+
+
+@router.get("/erasures/{erasure_id}")
+def show(erasure_id: ErasureId, ctx: Context, me: Signed) -> Response:
+    """One request: the faces found to decide, then the receipt (audited)."""
+    view = erasure.show_erasure(ctx, me.principal, erasure_id)
+    return page("erasure.html", viewer=me, current="/erasures", view=view)
+
+
+@router.post("/erasures/{erasure_id}")
+def act(erasure_id: ErasureId, ctx: Context, me: Signed, form: Form) -> Response:
+    """Record the decisions and complete, or cancel (each audited, refusals too)."""
+    step = text(form, "step", max_length=20, default="")
+    if step == "cancel":
+        erasure.cancel_erasure(ctx, me.principal, erasure_id, text(form, "reason", default=""))
+    elif step == "complete":
+        view = erasure.show_erasure(ctx, me.principal, erasure_id)
+        calls = {m.id: text(form, f"match-{m.id}", max_length=10, default="") for m in view.matches}
+        confirmed = [mid for mid, call in calls.items() if call == "confirmed"]
+        rejected = [mid for mid, call in calls.items() if call == "rejected"]
+        erasure.decide_matches(ctx, me.principal, erasure_id, confirmed, rejected)
+        erasure.complete_erasure(ctx, me.principal, erasure_id)
+    else:
+        raise InvalidRequestError("choose complete or cancel", subject="step")
+    return RedirectResponse(f"/erasures/{erasure_id}", status_code=303)
+
+
+@router.get("/erasures/{erasure_id}/receipt")
+def receipt(erasure_id: ErasureId, ctx: Context, me: Signed) -> Response:
+    """The signed receipt, as the file the person keeps (audited as a view)."""
+    view = erasure.show_erasure(ctx, me.principal, erasure_id)
+    if view.receipt is None:
+        raise InvalidRequestError("the request is not done: no receipt yet", subject="receipt")
+    name = f"erasure-receipt-{view.id}.txt"
+    return PlainTextResponse(
+        view.receipt, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@router.post("/retention")
+def run_retention(ctx: Context, me: Signed, form: Form) -> Response:
+    """Purge what has expired now (``retention.retention_run``; audited)."""
+    del form  # the CSRF value only
+    report = retention.retention_run(ctx, me.principal)
+    images = sum(s.images for s in report.sources)
+    return RedirectResponse(f"/erasures?retention={images}", status_code=303)
+
+
+__all__ = ["router"]
