@@ -29,10 +29,17 @@ def gallery_create(
     name: str,
     pack: Annotated[str | None, typer.Option()] = None,
     description: str = "",
+    staff_of: Annotated[
+        str | None,
+        typer.Option(
+            help="A staff gallery of this agency: never searched, only compared with its "
+            "probes by the staff_match alert rule."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a gallery bound to a model pack (default: arcface-mbf); gallery admins."""
-    request = galleries.CreateGalleryRequest(name, pack, description)
+    request = galleries.CreateGalleryRequest(name, pack, description, staff_of)
     with signed_in() as (ctx, me):
         info = run_service(lambda: galleries.create_gallery(ctx, me, request))
     print_json(info) if as_json else console.print(f"created gallery {info.name} ({info.pack})")

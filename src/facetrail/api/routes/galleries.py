@@ -24,6 +24,8 @@ class NewGallery(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=2000)] = ""
     pack: Annotated[str | None, Field(max_length=100)] = None
+    #: a staff gallery of this agency (never searched; the staff_match alert rule's)
+    staff_of: Annotated[str | None, Field(max_length=200)] = None
 
 
 @router.get("/galleries", summary="Every gallery with its size and sources")
@@ -47,7 +49,7 @@ def show_gallery(name: Name, ctx: Context, me: Me) -> GalleryInfo:
     summary="Create a gallery (gallery admins)",
 )
 def create_gallery(body: NewGallery, ctx: Context, me: Me) -> GalleryInfo:
-    request = galleries.CreateGalleryRequest(body.name, body.pack, body.description)
+    request = galleries.CreateGalleryRequest(body.name, body.pack, body.description, body.staff_of)
     return galleries.create_gallery(ctx, me, request)
 
 

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Oversight and people's rights as the people of one agency and its network type them
+# (README "Oversight and people's rights"): a network operator searches for the county, one
+# photo is searched under two cases, the rules raise alerts that the auditor handles, the head
+# sees the agency's people, searches and digest; a person is erased and verifies the receipt
+# offline; retention runs; the public reads the transparency report. Runs in a fresh folder of
+# its own (WORK, default a new temp folder), echoes each command before its output, needs no
+# stdin.
+set -euo pipefail
+
+VENV=${VENV:-.venv}
+DATA=${DATA:-../shared/data}
+PY="$VENV/bin/python"
+WORK=${WORK:-$(mktemp -d)}
+if [ -e "$WORK/home" ]; then
+  echo "oversight_walkthrough: $WORK/home exists; give a new WORK folder" >&2
+  exit 2
+fi
+unset FACETRAIL_DATABASE_URL FACETRAIL_SIGNING_KEY_DIR FACETRAIL_SECRETS_KEY_FILE FACETRAIL_AUDIT_ORIGIN
+export FACETRAIL_HOME="$WORK/home"
+export FACETRAIL_THREADS=1
+# DEMO ONLY: one published password for every account; the TOTP secrets are kept in files.
+export FACETRAIL_ADMIN_PASSWORD="walkthrough password, not for real use"
+export FACETRAIL_NEW_PASSWORD="$FACETRAIL_ADMIN_PASSWORD"
+export FACETRAIL_PASSWORD="$FACETRAIL_ADMIN_PASSWORD"
+export FACETRAIL_MAIL_DIR="$WORK/mail"
+secrets="$WORK/secrets"
+mkdir -p "$secrets"
+# shellcheck source=scripts/walk_lib.sh
+source "$(dirname "$0")/walk_lib.sh"
+
+photos="$WORK/photos"
+mkdir -p "$photos"
+for d in $(ls "$DATA/lfw-dev" | head -20); do
+  [ -d "$DATA/lfw-dev/$d" ] && cp "$(ls "$DATA/lfw-dev/$d"/*.jpg | head -1)" "$photos/"
+done
+
+"$VENV/bin/facetrail" init --admin root --email root@ops.example --json >"$secrets/root.json"
+login root >/dev/null
+quiet network create metro
+quiet agency create county --network metro
+quiet agency create metro-ops --network metro
+account hana county agency_head supervisor
+account aud county auditor
+account ivy county investigator
+account gus county gallery_admin
+account nora metro-ops network_operator
+quiet gallery create bookings
+quiet gallery add-source bookings sheriff --kind "booking photographs" \
+  --legal-basis "State Code 12-345" --supplied-by "County Sheriff" --collected-at 2026-01-15 \
+  --retention-days 3650
+quiet gallery ingest "$photos" --gallery bookings --source sheriff --workers 1 --json
+echo "(gallery 'bookings': $(ls "$photos" | wc -l) booking photos)" >&2
+
+login hana >/dev/null
+ft policy set county --gallery bookings --approval never --digest daily \
+  --alert stale_days=7 --reason "bookings for the county's cases; stale searches after a week" \
+  >/dev/null
+echo "(policy: county searches 'bookings' without prior approval; daily digest)" >&2
+
+probe=$(ls "$DATA"/lfw-dev/Abdullah_Gul/*.jpg | sed -n 2p)
+why="Armed robbery at the corner bank; suspect on the lobby camera."
+login ivy >/dev/null
+quiet search "$probe" -g bookings --case 2026-000101 --offense armed-robbery --justification "$why"
+quiet search "$probe" -g bookings --case 2026-000202 --offense armed-robbery --justification "$why"
+echo "(ivy searched one photo under cases 2026-000101 and 2026-000202)" >&2
+login nora >/dev/null
+other=$(ls "$DATA"/lfw-dev/Abdullah/*.jpg | sed -n 2p)
+ft search "$other" -g bookings --case NET-0001 --offense kidnapping --on-behalf-of county \
+  --top 1 --justification "Kidnapping reported to the regional centre by the county." >/dev/null
+echo "(nora, operator of the metro network, searched for the county)" >&2
+
+login hana >/dev/null
+ft alerts run
+ft alerts list
+ft oversight show
+ft oversight digest
+alert=$("$VENV/bin/facetrail" alerts list --json | "$PY" -c 'import json,sys; print([a for a in json.load(sys.stdin) if a["rule"] == "probe_cases"][0]["id"])')
+login aud >/dev/null
+ft alerts ack "$alert" --note "asking ivy why one photo is under two cases"
+ft alerts close "$alert" --note "two robberies, the same suspect on both cameras"
+
+# A person asks to be erased: the gallery admin checks who they are and gives their photo.
+person=$(ls "$photos"/Abdullah_Gul*.jpg)
+login gus >/dev/null
+ft erasure open "$person" --reference REQ-2026-0042 \
+  --identity-check "passport checked in person at the front desk" --no-consent
+match=$("$VENV/bin/facetrail" erasure show 1 --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["matches"][0]["id"])')
+ft erasure decide 1 --confirm "$match" >/dev/null
+ft erasure complete 1 --receipt-out "$WORK/receipt.txt"
+"$VENV/bin/facetrail" audit public-key >"$WORK/log.vkey"
+echo "\$ cat receipt.txt" >&2
+cat "$WORK/receipt.txt" >&2
+ft erasure verify-receipt "$WORK/receipt.txt" --key "$WORK/log.vkey"
+ft retention run
+
+login ivy >/dev/null
+ft searches show 1
+ft logout >/dev/null
+# Anyone: no account needed.
+ft report transparency --agency county --format csv
+ft report agencies
+ft audit verify
