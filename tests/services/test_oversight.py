@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from facetrail.errors import NotFoundError
-from facetrail.services import digests, review
+from facetrail.services import audit_entries, digests, review
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import inbox
@@ -120,3 +120,20 @@ def test_the_digest_goes_to_the_head_once_per_period_with_the_stores_figures(cou
     assert asked.searches_by_user == by_user
     with pytest.raises(NotFoundError):
         digests.show_digest(ctx, org.people["ivy"], AGENCY, start, tomorrow)
+
+
+def test_the_head_reads_the_log_entries_of_the_networks_search_for_the_agency(county) -> None:  # type: ignore[no-untyped-def]
+    org, _box, people = county
+    ctx: AppContext = org.ctx
+    _, nora = _work(org, people)
+    found = audit_entries.list_entries(
+        ctx, org.people["head"], audit_entries.AuditEntryQuery(kind="search.request")
+    )
+    by_nora = [e for e in found if e.actor == "nora"]
+    assert [e.subject for e in by_nora] == [f"search:{nora.search_id}"]
+    assert by_nora[0].agency == AGENCY
+    # metro-ops' own people's entries stay theirs: nora's sign-in is not the county's.
+    signins = audit_entries.list_entries(
+        ctx, org.people["head"], audit_entries.AuditEntryQuery(actor="nora")
+    )
+    assert {e.kind for e in signins} == {"search.request", "search.run"}

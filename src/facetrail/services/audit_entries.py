@@ -2,9 +2,10 @@
 admins, in the CLI, the API and the web app alike.
 
 Authorisation: a system admin reads every entry; an auditor or agency head reads the entries
-made by people of their own agency (an entry's actor is a username; entries of the system
-and of other agencies are not shown). Audit: every read is an ``audit.read`` entry with the
-filters used, and a refusal is ``audit.read.refused``."""
+made by people of their own agency (an entry's actor is a username) and the entries about it
+(its agency column: a network operator's search for it, its alerts and digests); entries of
+the system and of other agencies are not shown. Audit: every read is an ``audit.read`` entry
+with the filters used, and a refusal is ``audit.read.refused``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from facetrail.errors import InvalidRequestError, PermissionDeniedError
 from facetrail.governance.audit import AuditEvent, append
@@ -21,7 +22,7 @@ from facetrail.governance.credentials import Principal
 from facetrail.services.authorization import current_actor
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import action
-from facetrail.store.schema import AuditEntryRow, User
+from facetrail.store.schema import Agency, AuditEntryRow, User
 
 __all__ = ["MAX_ENTRIES", "AuditEntryQuery", "AuditEntryView", "list_entries"]
 
@@ -50,6 +51,8 @@ class AuditEntryView:
     kind: str
     subject: str
     details: dict[str, Any]
+    #: the agency the entry concerns, if one
+    agency: str | None = None
 
 
 def list_entries(ctx: AppContext, actor: Principal, query: AuditEntryQuery) -> list[AuditEntryView]:
@@ -65,8 +68,11 @@ def list_entries(ctx: AppContext, actor: Principal, query: AuditEntryQuery) -> l
             raise InvalidRequestError(f"limit must be 1..{MAX_ENTRIES}", subject="limit")
         stmt = select(AuditEntryRow).where(AuditEntryRow.seq > query.after)
         if not may(who, Permission.ACT_ON_EVERY_AGENCY):
+            # Their own people's entries, and every entry about their agency: a network
+            # operator's search for it, the alerts and digests the service made for it.
             people = select(User.username).where(User.agency_id == who.agency_id)
-            stmt = stmt.where(AuditEntryRow.actor.in_(people))
+            own = select(Agency.name).where(Agency.id == who.agency_id).scalar_subquery()
+            stmt = stmt.where(or_(AuditEntryRow.actor.in_(people), AuditEntryRow.agency == own))
         if query.actor:
             stmt = stmt.where(AuditEntryRow.actor == query.actor)
         if query.kind:
@@ -79,7 +85,7 @@ def list_entries(ctx: AppContext, actor: Principal, query: AuditEntryQuery) -> l
             stmt = stmt.where(AuditEntryRow.at <= query.until)
         rows = session.scalars(stmt.order_by(AuditEntryRow.seq).limit(query.limit)).all()
         found = [
-            AuditEntryView(r.seq, r.at, r.actor, r.kind, r.subject, json.loads(r.details))
+            AuditEntryView(r.seq, r.at, r.actor, r.kind, r.subject, json.loads(r.details), r.agency)
             for r in rows
         ]
         append(session, AuditEvent(actor.username, "audit.read", "audit", filters))
