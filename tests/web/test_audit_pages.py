@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from facetrail.governance import merkle
+from facetrail.services import audit_entries
 from facetrail.services.audit import make_checkpoint
 from facetrail.store.schema import AuditEntryRow
 from tests.api.conftest import World
@@ -42,10 +43,15 @@ def test_an_auditor_filters_the_log_by_actor_and_kind(web_world: World, client_o
     assert 'value="ivy"' in answer.text and 'value="auth."' in answer.text  # kept as typed
     assert last_kinds(web_world) == ["audit.read"]
 
-    # Her agency's people only: nothing of the other agency's, nor the system's.
+    # Her agency's people's entries, and the entries about her agency (a system admin who
+    # granted its accounts); nothing of the other agency's, nor of the system.
     everyone = {actor for _, actor, _ in _rows(aude.get("/audit").text)}
     assert "ivy" in everyone or "head" in everyone
-    assert not everyone & {"olga", "otto", "oona", "root", "system"}
+    assert not everyone & {"olga", "otto", "oona", "system"}
+    by_root = audit_entries.list_entries(
+        web_world.ctx, web_world.org.people["aude"], audit_entries.AuditEntryQuery(actor="root")
+    )
+    assert by_root and {e.agency for e in by_root} == {"county"}
 
 
 def test_the_log_pages_on_with_its_filters(client_of: Clients) -> None:
@@ -73,7 +79,7 @@ def test_another_agencys_auditor_sees_none_of_its_people(
 ) -> None:
     oona = client_of("oona")
     rows = _rows(oona.get("/audit").text)
-    assert rows and {actor for _, actor, _ in rows} <= {"olga", "otto", "oona"}
+    assert rows and {actor for _, actor, _ in rows} <= {"olga", "otto", "oona", "root"}
     assert _rows(oona.get("/audit", params={"actor": "ivy"}).text) == []
 
 
