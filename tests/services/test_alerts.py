@@ -20,7 +20,7 @@ from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.ingest import IngestRequest, ingest
 from facetrail.services.notifications import inbox
-from facetrail.store.schema import AlertRow, AuditEntryRow
+from facetrail.store.schema import AlertRow, AuditEntryRow, OpenCase
 from tests.conftest import copy_first_images, needs_lfw
 from tests.mail import smtp
 from tests.org import AGENCY, Org
@@ -218,3 +218,14 @@ def test_a_probe_matching_the_agencys_staff_raises_an_alert(county, tmp_path: Pa
     alerts.raise_alerts(ctx)
     with ctx.sessions() as s:
         assert len(read_events(s, [StaffChecked], agencies=[AGENCY])) == 2
+
+
+def test_a_case_number_slipped_into_the_open_case_list_fails_verification(county) -> None:  # type: ignore[no-untyped-def]
+    org, _box, _people = county
+    ctx: AppContext = org.ctx
+    alerts.import_open_cases(ctx, org.people["aud"], AGENCY, ["2026-000101"])
+    assert _verify(ctx) is None
+    with ctx.transaction() as s:  # an insider makes a personal search look like a case's
+        s.add(OpenCase(agency_id=org.people["aud"].agency_id, case_number="2026-999999"))
+    problem = _verify(ctx)
+    assert problem is not None and f"open_cases of {AGENCY}" in problem

@@ -9,6 +9,7 @@ The product calls the checks before it acts on a policy version, a role grant or
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
@@ -22,6 +23,7 @@ from facetrail.store.schema import (
     AuditEntryRow,
     BlocklistEntry,
     ErasureRow,
+    OpenCase,
     PolicyVersion,
     Review,
     SearchCandidate,
@@ -40,6 +42,7 @@ __all__ = [
     "first_record_problem",
     "grant_roles",
     "latest_roles_change",
+    "open_cases_digest",
     "policy_problem",
     "review_problem",
     "roles_problem",
@@ -299,6 +302,26 @@ def alert_problem(session: Session, row: AlertRow, agency: str | None) -> str | 
     return None
 
 
+def open_cases_digest(numbers: Sequence[str]) -> str:
+    """SHA-256 of an open-case list (sorted, one number a line): what ``cases.import`` logs,
+    so that a case number slipped into the list behind facetrail's back is caught."""
+    return hashlib.sha256("\n".join(sorted(numbers)).encode()).hexdigest()
+
+
+def open_cases_problem(session: Session, agency: str, numbers: Sequence[str]) -> str | None:
+    """Why an agency's stored open-case list is not the one its last import logged."""
+    last = session.scalars(
+        select(AuditEntryRow)
+        .where(AuditEntryRow.kind == "cases.import", AuditEntryRow.subject == agency)
+        .order_by(AuditEntryRow.seq.desc())
+        .limit(1)
+    ).first()
+    logged = _details(last).get("digest") if last is not None else open_cases_digest([])
+    if logged != open_cases_digest(numbers):
+        return "open-case list differs from the one its last import logged"
+    return None
+
+
 def erasure_problem(session: Session, row: ErasureRow) -> str | None:
     """Why a stored erasure request disagrees with its entries: its state, its receipt, and
     the blocklist entries it keeps (one deleted would let the person be enrolled again)."""
@@ -348,6 +371,12 @@ def _all_problems(session: Session) -> Iterator[tuple[str, str]]:
     missing = sorted(set(raised) - {f"alert:{a.id}" for a in alerts})
     if missing:
         yield missing[0], "alert was raised but its record is gone"
+    lists: dict[int, list[str]] = {}
+    for agency_id, number in session.execute(select(OpenCase.agency_id, OpenCase.case_number)):
+        lists.setdefault(agency_id, []).append(number)
+    for agency_id, name in agencies.items():
+        if problem := open_cases_problem(session, name, lists.get(agency_id, [])):
+            yield f"open_cases of {name}", problem
     erasures = list(session.scalars(select(ErasureRow).order_by(ErasureRow.id)))
     for erasure in erasures:
         if problem := erasure_problem(session, erasure):

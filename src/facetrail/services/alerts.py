@@ -41,6 +41,7 @@ from facetrail.governance.events import (
     AlertRaised,
 )
 from facetrail.governance.fields import check_case_number, check_free_text
+from facetrail.governance.records import open_cases_digest
 from facetrail.services._alert_facts import SYSTEM, check_staff, search_facts
 from facetrail.services.accounts import current_policy
 from facetrail.services.authorization import as_utc, current_actor, utc_now
@@ -168,10 +169,11 @@ def _raise_for(ctx: AppContext, actor: str, agency_name: str, now: datetime) -> 
                 f"facetrail alerts ack {row.id} / facetrail alerts close {row.id}",
             )
             raised.append(row.id)
-        append(
-            session,
-            AuditEvent(actor, "alerts.run", agency.name, {"raised": raised}, agency.name),
-        )
+        if raised or actor != SYSTEM:  # the schedule's quiet runs leave the log alone
+            append(
+                session,
+                AuditEvent(actor, "alerts.run", agency.name, {"raised": raised}, agency.name),
+            )
     return raised
 
 
@@ -328,8 +330,6 @@ def import_open_cases(
         numbers = sorted({check_case_number(n.strip()) for n in case_numbers if n.strip()})
         session.execute(delete(OpenCase).where(OpenCase.agency_id == agency_id))
         session.add_all(OpenCase(agency_id=agency_id, case_number=n) for n in numbers)
-        append(
-            session,
-            AuditEvent(actor.username, "cases.import", agency, {"count": len(numbers)}, agency),
-        )
+        details = {"count": len(numbers), "digest": open_cases_digest(numbers)}
+        append(session, AuditEvent(actor.username, "cases.import", agency, details, agency))
     return len(numbers)
