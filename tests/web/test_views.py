@@ -81,17 +81,32 @@ def test_each_role_is_offered_its_own_tasks() -> None:
         "Searches awaiting approval",
         "Agency policy",
         "Agency searches",
+        "Oversight",
+        "Alerts",
         "People",
         "Audit log",
         "Inbox",
     ]
-    assert titles(Role.AUDITOR) == ["Agency searches", "People", "Audit log", "Inbox"]
-    assert titles(Role.GALLERY_ADMIN, links_only=True) == ["Galleries", "Ingestion jobs", "Inbox"]
+    assert titles(Role.AUDITOR) == [
+        "Agency searches",
+        "Oversight",
+        "Alerts",
+        "People",
+        "Audit log",
+        "Inbox",
+    ]
+    assert titles(Role.GALLERY_ADMIN, links_only=True) == [
+        "Galleries",
+        "Ingestion jobs",
+        "Erasure and retention",
+        "Inbox",
+    ]
     assert titles(Role.SYSTEM_ADMIN, links_only=True) == [
         "People",
         "Audit log",
         "Galleries",
         "Ingestion jobs",
+        "Erasure and retention",
         "Inbox",
     ]
     assert titles(Role.NETWORK_OPERATOR) == ["Search for a member agency", "Your searches", "Inbox"]
