@@ -29,6 +29,7 @@ from facetrail.services.erasure import (
     open_erasure,
 )
 from facetrail.services.ingest import IngestRequest, ingest
+from facetrail.services.report_formats import report_html
 from facetrail.services.reports import transparency_report
 from facetrail.services.retention import run_retention
 from facetrail.services.search import ProbeImage
@@ -219,6 +220,14 @@ def test_every_figure_of_the_month_is_the_stores(month) -> None:  # type: ignore
     assert report.alerts_closed == sum(1 for _, status, _ in alert_rows if status == "closed") > 0
     assert report.erasures == erasures == 1
     assert report.retention_purges == 1  # the visitors' source: its purge is only in the log
+
+    # The month's page, with its charts, says the same.
+    html = report_html(report)
+    assert (
+        html.count("<svg") >= 3 and f'<td>Searches</td><td class="n">{report.searches}</td>' in html
+    )
+    for offense, n in by_offense.items():
+        assert f"{offense}: {n}" in html  # each bar, as its title and its label say
 
     # The digest's figures.
     assert digest.searches_by_user == by_user and digest.searches_by_offense == by_offense
