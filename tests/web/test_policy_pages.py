@@ -12,6 +12,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
+from facetrail.governance.alerts import RULES
 from facetrail.governance.policy import Policy
 from facetrail.services import policy
 from tests.api.conftest import World
@@ -55,6 +56,8 @@ def _amend(
         "min_justification": str(rules.min_justification),
         "daily_limit": str(rules.daily_limit),
         "probe_retention_days": str(rules.probe_retention_days),
+        "digest": rules.digest,
+        "alerts_on": [r for r in RULES if rules.alerts.enabled(r)],
         "reason": reason,
     }
     return client.post(f"/agencies/{agency}/policy", data=data | changes)
@@ -172,3 +175,24 @@ def test_another_agencys_policy_answers_as_not_found(web_world: World, client_of
     forged = _amend(head, web_world, {"daily_limit": "1"}, agency="other", shown=_form(head))
     assert forged.status_code == 404 and is_error_page(forged.text, "not_found")
     assert last_kinds(web_world) == ["policy.change.refused"]
+
+
+def test_the_head_sets_the_digest_and_turns_an_alert_rule_off(
+    web_world: World, client_of: Clients
+) -> None:
+    head = client_of("head")
+    before = _in_force(web_world).policy
+    on = [r for r in RULES if before.alerts.enabled(r) and r != "hours"]
+    sent = _amend(
+        head,
+        web_world,
+        {"digest": "daily", "alerts_on": on},  # type: ignore[dict-item]
+        reason="night shift starts: hours would only raise noise",
+    )
+    assert sent.status_code == 303
+    now = _in_force(web_world)
+    assert now.policy.digest == "daily" and "hours" in now.policy.alerts.disabled
+    assert now.weakened == ["alert rules turned off: hours"]
+    page = head.get("/agencies/county/policy").text
+    assert 'name="alerts_on" value="hours">' in page  # shown unticked
+    assert 'name="digest" value="daily" required checked' in page

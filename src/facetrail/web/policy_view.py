@@ -14,6 +14,7 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from facetrail.errors import InvalidRequestError
+from facetrail.governance.alerts import RULES
 from facetrail.governance.policy import ApprovalMode, Policy
 from facetrail.services.policy import PolicyInfo
 from facetrail.web.deps import text, texts
@@ -112,6 +113,10 @@ class PolicyForm:
     min_justification: str
     daily_limit: str
     probe_retention_days: str
+    #: DIGEST_SCHEDULES
+    digest: str = "weekly"
+    #: the misuse alert rules turned on (the others are the policy's ``alerts.disabled``)
+    alerts_on: tuple[str, ...] = ()
 
     @classmethod
     def of_policy(cls, policy: Policy) -> PolicyForm:
@@ -123,16 +128,25 @@ class PolicyForm:
             str(policy.min_justification),
             str(policy.daily_limit),
             str(policy.probe_retention_days),
+            policy.digest,
+            tuple(rule for rule in RULES if policy.alerts.enabled(rule)),
         )
 
     @classmethod
     def of_form(cls, form: FormData) -> PolicyForm:
+        min_justification, daily_limit, retention = (
+            text(form, f, max_length=20, default="") for f in _NUMBERS
+        )
         return cls(
             tuple(texts(form, "galleries")),
             text(form, "approval", max_length=20, default=""),
             tuple(texts(form, "approval_offenses")),
             text(form, "second_reviewer", max_length=5, default="") == "yes",
-            *(text(form, f, max_length=20, default="") for f in _NUMBERS),
+            min_justification,
+            daily_limit,
+            retention,
+            text(form, "digest", max_length=20, default=""),
+            tuple(texts(form, "alerts_on")),
         )
 
     @classmethod
@@ -140,12 +154,17 @@ class PolicyForm:
         """The form's values as they were shown (its hidden ``was`` field)."""
         try:
             body = json.loads(sent)
+            min_justification, daily_limit, retention = (str(body[f]) for f in _NUMBERS)
             return cls(
                 tuple(str(g) for g in body["galleries"]),
                 str(body["approval"]),
                 tuple(str(o) for o in body["approval_offenses"]),
                 bool(body["second_reviewer"]),
-                *(str(body[f]) for f in _NUMBERS),
+                min_justification,
+                daily_limit,
+                retention,
+                str(body["digest"]),
+                tuple(str(r) for r in body["alerts_on"]),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidRequestError(
@@ -161,7 +180,10 @@ class PolicyForm:
         now, was = asdict(self), asdict(shown)
         changed: dict[str, object] = {}
         for field, value in now.items():
-            if isinstance(value, tuple):
+            if field == "alerts_on":
+                if set(value) != set(was[field]):
+                    changed["alerts"] = {"disabled": [r for r in RULES if r not in value]}
+            elif isinstance(value, tuple):
                 if set(value) != set(was[field]):
                     changed[field] = list(value)
             elif field in _NUMBERS:

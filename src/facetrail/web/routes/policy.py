@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 
 from facetrail.api.deps import Context
 from facetrail.errors import FacetrailError, NotFoundError, PermissionDeniedError
+from facetrail.governance.alerts import RULES
 from facetrail.governance.credentials import Role
 from facetrail.services import galleries, policy
 from facetrail.web.deps import Form, Signed, Viewer, text
@@ -81,6 +82,7 @@ def _policy_page(
         reason=reason,
         gallery_names=gallery_names,
         approval_labels=APPROVAL_LABELS,
+        alert_rules=RULES,
         action=policy_href(current.agency),
         error=problem,
     )
