@@ -20,7 +20,7 @@ from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.ingest import IngestRequest, ingest
 from facetrail.services.notifications import inbox
-from facetrail.store.schema import AlertRow, AuditEntryRow, OpenCase
+from facetrail.store.schema import AlertRow, AuditEntryRow, Gallery, OpenCase
 from tests.conftest import copy_first_images, needs_lfw
 from tests.mail import smtp
 from tests.org import AGENCY, Org
@@ -229,3 +229,20 @@ def test_a_case_number_slipped_into_the_open_case_list_fails_verification(county
         s.add(OpenCase(agency_id=org.people["aud"].agency_id, case_number="2026-999999"))
     problem = _verify(ctx)
     assert problem is not None and f"open_cases of {AGENCY}" in problem
+
+
+def test_a_staff_gallery_unmarked_in_the_database_fails_verification(county) -> None:  # type: ignore[no-untyped-def]
+    org, _box, _people = county
+    ctx: AppContext = org.ctx
+    galleries.create_gallery(
+        ctx, org.people["gus"], galleries.CreateGalleryRequest("county-staff", staff_of=AGENCY)
+    )
+    assert _verify(ctx) is None
+    with ctx.transaction() as s:  # an insider makes it a gallery a policy could grant
+        s.execute(update(Gallery).where(Gallery.name == "county-staff").values(staff_of=None))
+    problem = _verify(ctx)
+    assert problem is not None and "galleries county-staff" in problem
+    with ctx.transaction() as s:  # or marks a searched gallery as staff
+        s.execute(update(Gallery).values(staff_of=org.people["aud"].agency_id))
+    problem = _verify(ctx)
+    assert problem is not None and "galleries bookings" in problem

@@ -23,6 +23,7 @@ from facetrail.store.schema import (
     AuditEntryRow,
     BlocklistEntry,
     ErasureRow,
+    Gallery,
     OpenCase,
     PolicyVersion,
     Review,
@@ -371,6 +372,11 @@ def _all_problems(session: Session) -> Iterator[tuple[str, str]]:
     missing = sorted(set(raised) - {f"alert:{a.id}" for a in alerts})
     if missing:
         yield missing[0], "alert was raised but its record is gone"
+    for name, staff_of in session.execute(select(Gallery.name, Gallery.staff_of)):
+        created = _entries(session, name, "gallery.create")
+        said = _details(created[0]).get("staff_of") if created else None
+        if (agencies.get(staff_of) if staff_of is not None else None) != said:
+            yield f"galleries {name}", "staff gallery mark differs from its create entry"
     lists: dict[int, list[str]] = {}
     for agency_id, number in session.execute(select(OpenCase.agency_id, OpenCase.case_number)):
         lists.setdefault(agency_id, []).append(number)
