@@ -8,8 +8,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from facetrail.errors import InvalidRequestError, NotFoundError, PermissionDeniedError, StateError
 from facetrail.governance.credentials import Role
@@ -20,7 +22,9 @@ from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.ingest import IngestRequest, ingest
 from facetrail.services.notifications import inbox
-from facetrail.store.schema import AlertRow, AuditEntryRow, Gallery, OpenCase
+from facetrail.services.retention import purge_expired_probes
+from facetrail.services.search import ProbeImage
+from facetrail.store.schema import AlertRow, AuditEntryRow, Gallery, OpenCase, ProbeTemplateRow
 from tests.conftest import copy_first_images, needs_lfw
 from tests.mail import smtp
 from tests.org import AGENCY, Org
@@ -246,3 +250,25 @@ def test_a_staff_gallery_unmarked_in_the_database_fails_verification(county) -> 
         s.execute(update(Gallery).values(staff_of=org.people["aud"].agency_id))
     problem = _verify(ctx)
     assert problem is not None and "galleries bookings" in problem
+
+
+def test_the_same_face_re_saved_under_another_case_still_raises_an_alert(county) -> None:  # type: ignore[no-untyped-def]
+    org, _box, people = county
+    ctx: AppContext = org.ctx
+    (probe,) = probe_of(people[1])
+    image = cv2.imdecode(np.frombuffer(probe.data, np.uint8), cv2.IMREAD_COLOR)
+    ok, resaved = cv2.imencode(".png", cv2.resize(image, None, fx=0.9, fy=0.9))
+    assert ok and resaved.tobytes() != probe.data  # other bytes, other hash
+    first = org.search(("bookings",), (probe,), case_number="2026-000101")
+    second = org.search(
+        ("bookings",), (ProbeImage("resaved.png", resaved.tobytes()),), case_number="2026-000202"
+    )
+    stranger = org.search(("bookings",), probe_of(people[3]), case_number="2026-000303")
+    alerts.raise_alerts(ctx)
+    (found,) = [a for a in alerts.list_alerts(ctx, org.people["aud"]) if a.rule == "probe_cases"]
+    assert found.searches == [first.search_id, second.search_id]
+    assert "the same face" in found.summary and stranger.search_id not in found.searches
+    # Once the probes are purged (their retention), their templates go with them.
+    purge_expired_probes(ctx, now=utc_now() + timedelta(days=400))
+    with ctx.sessions() as s:
+        assert s.scalar(select(func.count(ProbeTemplateRow.id))) == 0

@@ -14,7 +14,9 @@ The rules (their names are what policy and alerts call them):
   earlier searches, had searched less than ``hours_share`` of the time (within an hour either
   side, UTC): unusual for that user, whatever is usual for others.
 - ``case_volume``: at least ``case_max`` searches under one case number in ``history_days``.
-- ``probe_cases``: the same probe photo (by hash) searched under different case numbers.
+- ``probe_cases``: the same probe face searched under different case numbers (the same face
+  by its probe template while the probe is kept, whatever file it came in; else by the
+  files' hashes).
 - ``person_cases``: the same gallery person returned as the top candidate, scoring at least
   ``person_min_score``, to one user under ``person_cases`` or more different case numbers.
 - ``open_cases``: a case number absent from the agency's open-case list (only once a list
@@ -317,11 +319,16 @@ def _probe_cases(searches: Sequence[SearchFact]) -> list[Finding]:
         if len(by_case) < 2:
             continue
         involved = [s for group in by_case.values() for s in group]
+        what = (
+            "the same face (in probes that may be different files)"
+            if probe.startswith("face:")
+            else f"one probe photo (sha256 {probe[:12]}...)"
+        )
         found.append(
             Finding(
                 "probe_cases",
                 f"probe_cases:{probe}:{len(by_case)}",
-                f"one probe photo (sha256 {probe[:12]}...) was searched under "
+                f"{what} was searched under "
                 f"{len(by_case)} case numbers: {', '.join(sorted(by_case))} "
                 f"(by {', '.join(sorted({s.user for s in involved}))})",
                 None,

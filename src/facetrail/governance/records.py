@@ -397,4 +397,8 @@ def _all_problems(session: Session) -> Iterator[tuple[str, str]]:
 
 def first_record_problem(session: Session) -> tuple[str, str] | None:
     """The first stored record that disagrees with its audit entry: (which record, how)."""
-    return next(_all_problems(session), None)
+    problems = _all_problems(session)
+    try:
+        return next(problems, None)
+    finally:  # a search stopped at its first finding lets go of its open results now
+        problems.close()

@@ -12,6 +12,7 @@ import json
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,25 +28,46 @@ from facetrail.governance.events import (
     StaffChecked,
     read_events,
 )
+from facetrail.models.calibration import score_at_fmr
+from facetrail.models.registry import get_pack
 from facetrail.services._matching import search_gallery
 from facetrail.services.accounts import current_policy
 from facetrail.services.context import AppContext
 from facetrail.services.search_model import ProbeImage
-from facetrail.store.schema import Agency, Face, Gallery, Image, SearchRecord, TemplateRow
+from facetrail.store.schema import (
+    Agency,
+    Face,
+    Gallery,
+    Image,
+    ProbeTemplateRow,
+    SearchRecord,
+    TemplateRow,
+)
 
-__all__ = ["STAFF_MATCH_FMR", "SYSTEM", "check_staff", "search_facts"]
+__all__ = [
+    "SAME_FACE_FMR",
+    "STAFF_MATCH_FMR",
+    "SYSTEM",
+    "check_staff",
+    "probe_faces",
+    "search_facts",
+]
 
 #: The actor of what facetrail does on its own schedule.
 SYSTEM = "facetrail"
 #: A probe matches a staff member when the score's false match rate is at most this.
 STAFF_MATCH_FMR = 1e-4
+#: Two searches' probes show the same face when their templates match at this rate or less.
+SAME_FACE_FMR = 1e-4
 
 
 def search_facts(
-    session: Session, agency: str, since: datetime, until: datetime
+    ctx: AppContext, session: Session, agency: str, since: datetime, until: datetime
 ) -> list[SearchFact]:
     """The agency's searches asked for in [since, until), as their typed events record them
-    (oldest first), with each run's top candidate per gallery as a gallery person."""
+    (oldest first), with each run's top candidate per gallery as a gallery person. A search's
+    probes are named by the face they show where its probe template is still kept (the same
+    face, even re-saved, gets the same name: ``probe_faces``), else by their files' hashes."""
     requested = read_events(
         session,
         [SearchRequested],
@@ -73,13 +95,14 @@ def search_facts(
         for sid, e in ran.items()
     }
     people = _people(session, {int(pair[0]) for pairs in tops.values() for _, pair in pairs})
+    faces = probe_faces(ctx, session, sorted(ids))
     return [
         SearchFact(
             search_id=e.search_id,
             at=datetime.fromisoformat(e.at),
             user=e.actor,
             case=e.case,
-            probes=tuple(e.probes),
+            probes=(faces[e.search_id],) if e.search_id in faces else tuple(e.probes),
             ran_at=datetime.fromisoformat(ran[e.search_id].at) if e.search_id in ran else None,
             reviewed=e.search_id in reviewed,
             outcome=outcomes.get(e.search_id),
@@ -168,3 +191,38 @@ def _staff_check(ctx: AppContext, agency: str, record: SearchRecord, gallery: st
         matched=matched,
         problem=problem,
     )
+
+
+def probe_faces(ctx: AppContext, session: Session, search_ids: list[int]) -> dict[int, str]:
+    """search id -> the name of the face its probes show ("face:" and the first search that
+    showed it): searches whose probe templates (of one pack) match at a false match rate of
+    at most ``SAME_FACE_FMR`` share a name, whichever files they came from."""
+    by_pack: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
+    for start in range(0, len(search_ids), 500):
+        for sid, pack, vector in session.execute(
+            select(ProbeTemplateRow.search_id, ProbeTemplateRow.pack, ProbeTemplateRow.vector)
+            .where(ProbeTemplateRow.search_id.in_(search_ids[start : start + 500]))
+            .order_by(ProbeTemplateRow.search_id)
+        ):
+            by_pack[pack].append((int(sid), bytes(vector)))
+    names: dict[int, str] = {}
+    for pack, rows in sorted(by_pack.items()):
+        calibration = get_pack(pack, ctx.settings.home).manifest.calibration
+        threshold = score_at_fmr(calibration, SAME_FACE_FMR)
+        ids = [sid for sid, _ in rows]
+        vectors = np.stack([np.frombuffer(v, np.float32) for _, v in rows])
+        same = (vectors @ vectors.T) >= (threshold if threshold is not None else 0.5)
+        first = list(range(len(ids)))  # union-find: each search's earliest same face
+        for i, j in zip(*np.nonzero(np.triu(same, 1)), strict=True):
+            a, b = _root(first, int(i)), _root(first, int(j))
+            first[max(a, b)] = min(a, b)
+        for i, sid in enumerate(ids):
+            names.setdefault(sid, f"face:{ids[_root(first, i)]}")
+    return names
+
+
+def _root(first: list[int], i: int) -> int:
+    while first[i] != i:
+        first[i] = first[first[i]]
+        i = first[i]
+    return i

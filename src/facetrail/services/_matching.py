@@ -127,6 +127,8 @@ class GalleryRun:
     producer: Producer
     probe_faces: list[ProbeFace]
     candidates: list[Candidate]
+    #: the fused probe template searched with (the gallery's pack's)
+    query: np.ndarray | None = None
 
 
 def search_gallery(
@@ -186,4 +188,4 @@ def search_gallery(
                 )
             )
         producer = Producer(gallery.pack, index.describe(), len(index))
-    return GalleryRun(gallery.name, producer, probe_faces, candidates)
+    return GalleryRun(gallery.name, producer, probe_faces, candidates, query)

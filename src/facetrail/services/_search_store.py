@@ -8,6 +8,7 @@ import json
 from dataclasses import asdict, replace
 from typing import Any, cast
 
+import numpy as np
 from sqlalchemy import Table, bindparam, column, func, insert, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
@@ -28,6 +29,7 @@ from facetrail.services.search_model import (
     SearchResult,
 )
 from facetrail.store.schema import (
+    ProbeTemplateRow,
     SearchCandidate,
     SearchRecord,
 )
@@ -121,6 +123,14 @@ def store_runs(
         for c in run.candidates
     ]
     ids = _insert_candidates(session, record.id, rows) if rows else []
+    probes = {
+        r.producer.pack: r.query.astype(np.float32).tobytes() for r in runs if r.query is not None
+    }
+    if probes:  # kept as long as the probe images (``retention.purge_expired_probes``)
+        session.execute(
+            insert(ProbeTemplateRow),
+            [{"search_id": record.id, "pack": p, "vector": v} for p, v in probes.items()],
+        )
     event = SearchRan(
         actor=actor,
         agency=agency,

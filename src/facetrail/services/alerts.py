@@ -87,11 +87,11 @@ class AlertView:
     close_note: str | None
 
 
-def _findings(session: Session, agency: Agency, now: datetime) -> list[Finding]:
+def _findings(ctx: AppContext, session: Session, agency: Agency, now: datetime) -> list[Finding]:
     rules = current_policy(session, agency.id)[1].alerts
     # Twice the history: the first searches of the window have their own history to go by.
     since = now - timedelta(days=2 * rules.history_days)
-    facts = search_facts(session, agency.name, since, now)
+    facts = search_facts(ctx, session, agency.name, since, now)
     cases = frozenset(
         session.scalars(select(OpenCase.case_number).where(OpenCase.agency_id == agency.id))
     )
@@ -134,7 +134,7 @@ def _raise_for(ctx: AppContext, actor: str, agency_name: str, now: datetime) -> 
         known = set(session.scalars(select(AlertRow.key).where(AlertRow.agency_id == agency.id)))
         raised: list[int] = []
         watchers = _watchers(session, agency.id)
-        for finding in _findings(session, agency, now):
+        for finding in _findings(ctx, session, agency, now):
             if finding.key in known:
                 continue
             known.add(finding.key)

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
@@ -28,6 +28,7 @@ from facetrail.services.indexing import SYSTEM
 from facetrail.store.schema import (
     Gallery,
     Image,
+    ProbeTemplateRow,
     SearchRecord,
     Source,
 )
@@ -58,6 +59,9 @@ def purge_expired_probes(ctx: AppContext, *, now: datetime | None = None) -> int
             kept |= {p["sha256"] for p in json.loads(probes)} & shas
         for record in due:
             record.probes_purged = True
+        session.execute(  # the probes' templates go with them
+            delete(ProbeTemplateRow).where(ProbeTemplateRow.search_id.in_([r.id for r in due]))
+        )
         gone = sorted(shas - kept)
         append(
             session,

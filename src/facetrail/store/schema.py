@@ -598,3 +598,17 @@ class BlocklistEntry(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     erasure_id: Mapped[int] = mapped_column(BigId, ForeignKey("erasures.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ProbeTemplateRow(Base):
+    """A search's fused probe template (one per pack it ran with), kept exactly as long as its
+    probe images (purged with them): what the ``probe_cases`` alert rule compares, so that the
+    same face searched under another case number is found even when its file was re-saved."""
+
+    __tablename__ = "probe_templates"
+    __table_args__ = (UniqueConstraint("search_id", "pack"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    search_id: Mapped[int] = mapped_column(BigId, ForeignKey("searches.id"), index=True)
+    pack: Mapped[str] = mapped_column(String(100))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)

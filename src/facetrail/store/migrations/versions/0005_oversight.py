@@ -13,6 +13,7 @@ the ``staff_match`` rule). ``alerts``: misuse alerts raised by the rules
 which one rule checks case numbers against). ``evaluations``: a pack's measured accuracy,
 recorded for the transparency reports. ``erasures``, ``erasure_matches``, ``blocklist`` and
 ``search_candidates.erased_at``/``erasure_receipt``: erasure on request, with tombstones.
+``probe_templates``: a search's probe template, kept as long as its probe images.
 """
 
 from __future__ import annotations
@@ -136,6 +137,15 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_blocklist_pack", "blocklist", ["pack"])
+    op.create_table(
+        "probe_templates",
+        sa.Column("id", _BIG_ID, primary_key=True),
+        sa.Column("search_id", _BIG_ID, sa.ForeignKey("searches.id"), nullable=False),
+        sa.Column("pack", sa.String(length=100), nullable=False),
+        sa.Column("vector", sa.LargeBinary(), nullable=False),
+        sa.UniqueConstraint("search_id", "pack"),
+    )
+    op.create_index("ix_probe_templates_search_id", "probe_templates", ["search_id"])
 
 
 def downgrade() -> None:
@@ -151,6 +161,7 @@ def downgrade() -> None:
             "column the log would no longer verify, so this revision is not undone",
             subject="audit_entries.agency",
         )
+    op.drop_table("probe_templates")
     op.drop_table("blocklist")
     op.drop_table("erasure_matches")
     op.drop_table("erasures")
