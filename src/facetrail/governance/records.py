@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnExpressionArgument, ScalarSelect, func, select
@@ -347,7 +347,7 @@ def erasure_problem(session: Session, row: ErasureRow) -> str | None:
     return None
 
 
-def _all_problems(session: Session) -> Iterator[tuple[str, str]]:
+def _all_problems(session: Session) -> Generator[tuple[str, str], None, None]:
     for row in session.scalars(select(PolicyVersion).order_by(PolicyVersion.id)):
         if problem := policy_problem(session, row):
             yield f"agency_policies id {row.id} (agency {row.agency_id} v{row.version})", problem
