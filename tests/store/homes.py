@@ -126,12 +126,13 @@ def kept(now: Rows, before: Rows) -> bool:
 
 
 def copy_rows(source: Rows, url: str) -> None:
-    """Insert ``source`` into the database at ``url`` as it is (same ids), in the columns the
-    database has."""
+    """Insert ``source`` into the database at ``url`` as it is (same ids), in the tables and
+    columns the database has (a home of an older revision had no rows in a later one's)."""
     with engine_of(url) as engine, engine.begin() as connection:
         inspector = inspect(connection)
+        present = set(inspector.get_table_names())
         for table in Base.metadata.sorted_tables:
-            if not source.get(table.name):
+            if not source.get(table.name) or table.name not in present:
                 continue
             has = {c["name"] for c in inspector.get_columns(table.name)}
             # A bare table of those columns: the models' defaults must not add the others.
