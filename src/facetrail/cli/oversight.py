@@ -16,6 +16,7 @@ from facetrail.cli.app import JsonOpt, alerts_app, oversight_app, run_service, s
 from facetrail.cli.render import console, print_json, print_listing, print_rows
 from facetrail.errors import InvalidRequestError
 from facetrail.services import alerts, digests, oversight
+from facetrail.services.listings import parse_moment
 
 AgencyOpt = Annotated[
     str | None, typer.Option(help="The agency (default: your own; a system admin names any).")
@@ -30,12 +31,7 @@ ToOpt = Annotated[
 
 
 def _day(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise InvalidRequestError(f"{option}: a date like 2026-11-01", subject=option) from exc
+    return parse_moment(value, option) if value is not None else None
 
 
 @alerts_app.command("list")

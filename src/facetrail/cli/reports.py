@@ -15,8 +15,8 @@ import typer
 from facetrail.cli.app import JsonOpt, open_context, report_app, run_service
 from facetrail.cli.outputs import outputs_writable
 from facetrail.cli.render import console, print_json, print_listing
-from facetrail.errors import InvalidRequestError
 from facetrail.services import reports
+from facetrail.services.listings import parse_moment
 from facetrail.services.report_formats import report_csv, report_html
 from facetrail.services.views import plain
 
@@ -28,12 +28,7 @@ class ReportFormat(enum.StrEnum):
 
 
 def _day(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise InvalidRequestError(f"{option}: a date like 2026-11-01", subject=option) from exc
+    return parse_moment(value, option) if value is not None else None
 
 
 @report_app.command("transparency")

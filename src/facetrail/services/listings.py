@@ -52,6 +52,7 @@ __all__ = [
     "find_searches",
     "list_cases",
     "own_searches",
+    "parse_moment",
 ]
 
 #: The most searches one listing returns.
@@ -262,9 +263,9 @@ def _conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
             raise InvalidRequestError(f"status must be one of {allowed}", subject=query.status)
         found.append(SearchRecord.status == query.status)
     if query.since:
-        found.append(SearchRecord.created_at >= _moment(query.since, "since"))
+        found.append(SearchRecord.created_at >= parse_moment(query.since, "since"))
     if query.until:
-        start = _moment(query.until, "until")
+        start = parse_moment(query.until, "until")
         if _is_date(query.until):  # the whole day: before the next one starts
             found.append(SearchRecord.created_at < start + timedelta(days=1))
         else:
@@ -280,8 +281,9 @@ def _is_date(text: str) -> bool:
     return True
 
 
-def _moment(text: str, name: str) -> datetime:
-    """An ISO date (its midnight) or time, in UTC (a time without an offset is UTC)."""
+def parse_moment(text: str, name: str) -> datetime:
+    """An ISO date (its midnight) or time, in UTC (a time without an offset is UTC); the field
+    ``name`` is refused (``InvalidRequestError``) when it is neither."""
     try:
         if _is_date(text):
             moment = datetime.combine(date.fromisoformat(text), time())

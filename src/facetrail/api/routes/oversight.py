@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from facetrail.api.deps import Context, Me
 from facetrail.services import alerts, digests, oversight
 from facetrail.services.alerts import AlertView
+from facetrail.services.authorization import as_utc
 from facetrail.services.digests import Digest
 from facetrail.services.oversight import AgencyOversight, ScheduleRun
 
@@ -23,13 +24,6 @@ Agency = Annotated[str, Path(min_length=1, max_length=200)]
 AlertId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Since = Annotated[datetime | None, Query(description="start of the period (ISO time), included")]
 Until = Annotated[datetime | None, Query(description="end of the period (ISO time), excluded")]
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """A time given without its zone is UTC's."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 class Note(BaseModel):
@@ -62,7 +56,7 @@ def show(
     agency: Agency, ctx: Context, me: Me, since: Since = None, until: Until = None
 ) -> AgencyOversight:
     """The head, the auditors, system admins. Audited (``oversight.view``), refusals too."""
-    return oversight.agency_oversight(ctx, me, agency, since=_utc(since), until=_utc(until))
+    return oversight.agency_oversight(ctx, me, agency, since=as_utc(since), until=as_utc(until))
 
 
 @router.get("/agencies/{agency}/digest", response_model=Digest, summary="A period's digest")
@@ -70,8 +64,8 @@ def digest(
     agency: Agency, ctx: Context, me: Me, since: Since = None, until: Until = None
 ) -> Digest:
     """As the head gets it (by default the last whole week). Audited (``digest.view``)."""
-    end = _utc(until) or datetime.now(UTC)
-    start = _utc(since) or digests.digest_period("weekly", end)[0]
+    end = as_utc(until) or datetime.now(UTC)
+    start = as_utc(since) or digests.digest_period("weekly", end)[0]
     return digests.show_digest(ctx, me, agency, start, end)
 
 

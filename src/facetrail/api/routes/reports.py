@@ -11,18 +11,13 @@ from fastapi import APIRouter, Query, Response
 
 from facetrail.api.deps import Context
 from facetrail.services import reports
+from facetrail.services.authorization import as_utc
 from facetrail.services.report_formats import report_csv, report_html
 from facetrail.services.reports import AgencyAccess, TransparencyReport
 
 router = APIRouter(tags=["reports"], prefix="/reports")
 
 Name = Annotated[str | None, Query(min_length=1, max_length=200)]
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 @router.get(
@@ -40,8 +35,8 @@ def transparency(
     output: Annotated[Literal["json", "csv", "html"], Query(alias="format")] = "json",
 ) -> TransparencyReport | Response:
     """Counted from the tamper-evident log's typed events; no personal data."""
-    end = _utc(until) or datetime.now(UTC)
-    start = _utc(since) or end - timedelta(days=30)
+    end = as_utc(until) or datetime.now(UTC)
+    start = as_utc(since) or end - timedelta(days=30)
     report = reports.transparency_report(
         ctx, agency=agency, network=network, since=start, until=end
     )

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Response
 from facetrail.api.deps import Context
 from facetrail.errors import FacetrailError, InvalidRequestError
 from facetrail.services import reports
+from facetrail.services.listings import parse_moment
 from facetrail.services.report_formats import usage_charts
 from facetrail.web.render import FormError, page
 from facetrail.web.routing import WebRoute
@@ -22,12 +23,7 @@ router = APIRouter(route_class=WebRoute)
 
 
 def _day(value: str, field: str) -> datetime | None:
-    if not value.strip():
-        return None
-    try:
-        return datetime.fromisoformat(value.strip()).replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise InvalidRequestError("a date like 2026-11-01", subject=field) from exc
+    return parse_moment(value.strip(), field) if value.strip() else None
 
 
 @router.get("/transparency")
