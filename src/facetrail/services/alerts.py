@@ -46,14 +46,13 @@ from facetrail.services._alert_facts import SYSTEM, check_staff, search_facts
 from facetrail.services.accounts import current_policy
 from facetrail.services.authorization import as_utc, current_actor, utc_now
 from facetrail.services.context import AppContext
-from facetrail.services.notifications import deliver_outbox, notify_users
+from facetrail.services.notifications import deliver_outbox, notify_users, role_holders
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import (
     Agency,
     AlertRow,
     OpenCase,
     User,
-    UserRole,
 )
 
 __all__ = [
@@ -110,22 +109,6 @@ def _findings(ctx: AppContext, session: Session, agency: Agency, now: datetime) 
     return evaluate(rules, facts, now, open_cases=cases or None, trials=trials)
 
 
-def _watchers(session: Session, agency_id: int) -> list[int]:
-    """The agency's active heads and auditors: who alerts are raised to."""
-    return list(
-        session.scalars(
-            select(User.id)
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(
-                User.agency_id == agency_id,
-                User.status == "active",
-                UserRole.role.in_([Role.AGENCY_HEAD.value, Role.AUDITOR.value]),
-            )
-            .distinct()
-        )
-    )
-
-
 def _raise_for(ctx: AppContext, actor: str, agency_name: str, now: datetime) -> list[int]:
     with action(ctx, actor, "alerts.run", agency_name) as session:
         agency = session.scalar(select(Agency).where(Agency.name == agency_name))
@@ -133,7 +116,8 @@ def _raise_for(ctx: AppContext, actor: str, agency_name: str, now: datetime) -> 
             raise NotFoundError("no such agency", subject=agency_name)
         known = set(session.scalars(select(AlertRow.key).where(AlertRow.agency_id == agency.id)))
         raised: list[int] = []
-        watchers = _watchers(session, agency.id)
+        # Alerts go to the agency's heads and auditors.
+        watchers = role_holders(session, agency.id, (Role.AGENCY_HEAD, Role.AUDITOR))
         for finding in _findings(ctx, session, agency, now):
             if finding.key in known:
                 continue

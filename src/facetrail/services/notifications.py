@@ -41,6 +41,24 @@ def agency_heads(session: Session, agency_id: int) -> list[User]:
     )
 
 
+def role_holders(
+    session: Session, agency_id: int, roles: tuple[Role, ...], *, exclude: int | None = None
+) -> list[int]:
+    """The ids of the agency's active people who hold any of ``roles`` (but ``exclude``)."""
+    stmt = (
+        select(User.id)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(
+            User.agency_id == agency_id,
+            User.status == "active",
+            UserRole.role.in_([r.value for r in roles]),
+        )
+    )
+    if exclude is not None:
+        stmt = stmt.where(User.id != exclude)
+    return list(session.scalars(stmt.distinct().order_by(User.id)))
+
+
 def notify_head(session: Session, agency_id: int, subject: str, body: str) -> None:
     """Queue an inbox message and an e-mail for each of the agency's heads. An agency with no
     active head has nobody to tell: the system admins are told instead, flagged as such, so

@@ -56,7 +56,7 @@ from facetrail.services.authorization import (
     utc_now,
 )
 from facetrail.services.context import AppContext
-from facetrail.services.notifications import deliver_outbox, notify_users
+from facetrail.services.notifications import deliver_outbox, notify_users, role_holders
 from facetrail.services.results import load_result
 from facetrail.services.search_model import (
     LEAD_NOTICE,
@@ -74,7 +74,6 @@ from facetrail.store.schema import (
     Agency,
     SearchRecord,
     User,
-    UserRole,
 )
 
 __all__ = [
@@ -234,27 +233,12 @@ def _store_request(
     if pending:
         notify_users(
             session,
-            _supervisors(session, agency.id, exclude=request.requester.user_id),
+            role_holders(session, agency.id, (Role.SUPERVISOR,), exclude=request.requester.user_id),
             f"search {record.id} awaits your approval",
             f"{who} asks to search {', '.join(request.galleries)} "
             f"for case {record.case_number} ({record.offense}): {record.justification}",
         )
     return record, agency.name, pending
-
-
-def _supervisors(session: Session, agency_id: int, exclude: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(User.id)
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(
-                User.agency_id == agency_id,
-                User.status == "active",
-                UserRole.role == Role.SUPERVISOR.value,
-                User.id != exclude,
-            )
-        )
-    )
 
 
 def decide_search(
