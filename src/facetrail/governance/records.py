@@ -366,12 +366,8 @@ def _all_problems(session: Session) -> Generator[tuple[str, str], None, None]:
     for alert in alerts:
         if problem := alert_problem(session, alert, agencies.get(alert.agency_id)):
             yield f"alerts id {alert.id}", problem
-    raised = session.scalars(
-        select(AuditEntryRow.subject).where(AuditEntryRow.kind == "alert.raise")
-    ).all()
-    missing = sorted(set(raised) - {f"alert:{a.id}" for a in alerts})
-    if missing:
-        yield missing[0], "alert was raised but its record is gone"
+    if missing := _gone(session, "alert.raise", "alert:", [a.id for a in alerts]):
+        yield missing, "alert was raised but its record is gone"
     for name, staff_of in session.execute(select(Gallery.name, Gallery.staff_of)):
         created = _entries(session, name, "gallery.create")
         said = _details(created[0]).get("staff_of") if created else None
@@ -387,12 +383,16 @@ def _all_problems(session: Session) -> Generator[tuple[str, str], None, None]:
     for erasure in erasures:
         if problem := erasure_problem(session, erasure):
             yield f"erasures id {erasure.id}", problem
-    opened = session.scalars(
-        select(AuditEntryRow.subject).where(AuditEntryRow.kind == "erasure.open")
-    ).all()
-    lost = sorted(set(opened) - {f"erasure:{e.id}" for e in erasures})
-    if lost:
-        yield lost[0], "erasure request was recorded but its record is gone"
+    if lost := _gone(session, "erasure.open", "erasure:", [e.id for e in erasures]):
+        yield lost, "erasure request was recorded but its record is gone"
+
+
+def _gone(session: Session, kind: str, prefix: str, ids: list[int]) -> str | None:
+    """The first subject that ``kind`` entries name (``prefix`` and an id) with no record of
+    ``ids`` left: a record deleted behind facetrail's back."""
+    named = session.scalars(select(AuditEntryRow.subject).where(AuditEntryRow.kind == kind))
+    missing = sorted(set(named) - {f"{prefix}{i}" for i in ids})
+    return missing[0] if missing else None
 
 
 def first_record_problem(session: Session) -> tuple[str, str] | None:
