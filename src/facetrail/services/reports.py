@@ -191,7 +191,7 @@ def transparency_report(
             if isinstance(e, AlertRaised)
         ]
         closed = _events(session, [AlertClosed], names, start, end)
-        members = _members(session)
+        members = _own_agencies(session, {e.actor for e in searches})
         return TransparencyReport(
             scope="agency" if agency is not None else "network",
             name=agency or network or "",
@@ -240,11 +240,13 @@ def _scope(
     return [a.name for a in rows], [current_policy(session, a.id)[1] for a in rows]
 
 
-def _members(session: Session) -> dict[str, str]:
-    """username -> their own agency's name, for everyone (an operator's agency included)."""
+def _own_agencies(session: Session, usernames: set[str]) -> dict[str, str]:
+    """username -> their own agency's name (an operator's is another than the search's)."""
     return dict(
         session.execute(
-            select(User.username, Agency.name).join(Agency, Agency.id == User.agency_id)
+            select(User.username, Agency.name)
+            .join(Agency, Agency.id == User.agency_id)
+            .where(User.username.in_(sorted(usernames)))
         ).all()
     )
 
