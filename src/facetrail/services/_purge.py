@@ -12,6 +12,7 @@ Authorisation and audit: the callers' (``services.erasure``, ``services.retentio
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -101,17 +102,17 @@ def apply_purge(session: Session, plan: PurgePlan, receipt: str, now: datetime) 
         .values(templates_version=Gallery.templates_version + 1)
     )
     kept = set(session.scalars(select(Image.sha256).where(Image.sha256.in_(plan.image_hashes))))
-    # A blob another gallery still holds, or a search kept as its probe, stays.
-    for sha in plan.image_hashes:
-        if sha in kept:
-            continue
-        probe_of = session.scalar(
-            select(func.count(SearchRecord.id)).where(
-                SearchRecord.probes.contains(sha), SearchRecord.probes_purged.is_(False)
-            )
-        )
-        if not probe_of:
-            plan.blobs.append(sha)
+    # A blob another gallery still holds, or a search keeps as its probe, stays: one pass over
+    # the kept probes, not a scan of the searches for each image.
+    unheld = set(plan.image_hashes) - kept
+    if unheld:
+        for probes in session.scalars(
+            select(SearchRecord.probes).where(SearchRecord.probes_purged.is_(False))
+        ):
+            unheld -= {p["sha256"] for p in json.loads(probes)}
+            if not unheld:
+                break
+    plan.blobs.extend(sorted(unheld))
 
 
 def scrub_after(ctx: AppContext, plans: list[PurgePlan]) -> int:
