@@ -87,8 +87,13 @@ def act(erasure_id: ErasureId, ctx: Context, me: Signed, form: Form) -> Response
     if step == "cancel":
         erasure.cancel_erasure(ctx, me.principal, erasure_id, text(form, "reason", default=""))
     elif step == "complete":
-        view = erasure.show_erasure(ctx, me.principal, erasure_id)
-        calls = {m.id: text(form, f"match-{m.id}", max_length=10, default="") for m in view.matches}
+        # Each face's radio buttons are named match-<id>; the service refuses an id that is
+        # not one of the request's, and completes only when every face is decided.
+        calls = {
+            int(key.removeprefix("match-")): text(form, key, max_length=10)
+            for key in form
+            if key.startswith("match-") and key.removeprefix("match-").isdigit()
+        }
         confirmed = [mid for mid, call in calls.items() if call == "confirmed"]
         rejected = [mid for mid, call in calls.items() if call == "rejected"]
         erasure.decide_matches(ctx, me.principal, erasure_id, confirmed, rejected)
