@@ -272,3 +272,18 @@ def test_the_same_face_re_saved_under_another_case_still_raises_an_alert(county)
     purge_expired_probes(ctx, now=utc_now() + timedelta(days=400))
     with ctx.sessions() as s:
         assert s.scalar(select(func.count(ProbeTemplateRow.id))) == 0
+
+
+def test_a_probe_template_edited_or_removed_fails_verification(county) -> None:  # type: ignore[no-untyped-def]
+    org, _box, people = county
+    ctx: AppContext = org.ctx
+    done = org.search(("bookings",), probe_of(people[1]), case_number="2026-000101")
+    assert _verify(ctx) is None
+    with ctx.transaction() as s:  # an insider hides the face from the probe_cases rule
+        s.execute(update(ProbeTemplateRow).values(vector=b"\0" * 2048))
+    problem = _verify(ctx)
+    assert problem is not None and f"probe_templates of search {done.search_id}" in problem
+    with ctx.transaction() as s:
+        s.execute(delete(ProbeTemplateRow))
+    problem = _verify(ctx)
+    assert problem is not None and f"probe_templates of search {done.search_id}" in problem

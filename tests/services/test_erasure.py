@@ -12,10 +12,16 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 
 from facetrail.config import Settings
-from facetrail.errors import AuditInputError, ErasedError, PermissionDeniedError, StateError
+from facetrail.errors import (
+    AuditInputError,
+    ErasedError,
+    PermissionDeniedError,
+    RecordMismatchError,
+    StateError,
+)
 from facetrail.governance.checkpoints import load_vkey
 from facetrail.governance.policy import ApprovalMode
 from facetrail.governance.receipts import open_receipt
@@ -35,6 +41,7 @@ from facetrail.services.search import ProbeImage
 from facetrail.store.schema import (
     AuditEntryRow,
     BlocklistEntry,
+    ErasureMatch,
     ErasureRow,
     Face,
     Gallery,
@@ -307,3 +314,32 @@ def test_a_blocklist_entry_deleted_or_an_erasure_reopened_fails_verification(wor
         report = verify_log(s, audit.public_key(ctx))
     assert not report.ok and f"erasures id {done.id}" in (report.problem or "")
     assert "blocklist" in (report.problem or "")
+
+
+def test_a_decision_changed_in_the_database_erases_no_one(world) -> None:  # type: ignore[no-untyped-def]
+    org, person, _ = world
+    ctx: AppContext = org.ctx
+    request = ErasureRequest(
+        "REQ-2026-0045", "passport checked at the desk", False, (_probe(_photos(person)[0]),)
+    )
+    opened = open_erasure(ctx, org.people["gus"], request)
+    decide_matches(ctx, org.people["gus"], opened.id, [], [m.id for m in opened.matches])
+    with ctx.transaction() as s:  # an insider turns a rejected face into a confirmed one
+        s.execute(update(ErasureMatch).values(decision="confirmed"))
+    with pytest.raises(RecordMismatchError, match="confirmation"):
+        complete_erasure(ctx, org.people["gus"], opened.id)
+    assert len(_theirs(ctx, person)["images"]) == 3  # nothing removed
+    with ctx.sessions() as s:
+        report = verify_log(s, audit.public_key(ctx))
+    assert not report.ok and f"erasures id {opened.id}" in (report.problem or "")
+
+
+def test_a_blocklist_template_replaced_fails_verification(world) -> None:  # type: ignore[no-untyped-def]
+    org, person, _ = world
+    ctx: AppContext = org.ctx
+    _, _, done = _erase(org, person, consent=True)
+    with ctx.transaction() as s:  # another face's template put in, to let the person back in
+        s.execute(update(BlocklistEntry).values(vector=b"\0" * 2048))
+    with ctx.sessions() as s:
+        report = verify_log(s, audit.public_key(ctx))
+    assert not report.ok and f"erasures id {done.id}" in (report.problem or "")

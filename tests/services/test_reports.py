@@ -6,6 +6,7 @@ holds its charts, and no personal data."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -14,7 +15,8 @@ from sqlalchemy import func, select
 
 from facetrail.errors import InvalidRequestError, NotFoundError
 from facetrail.governance.policy import ApprovalMode
-from facetrail.services import alerts, review
+from facetrail.governance.verify import verify_log
+from facetrail.services import alerts, audit, review
 from facetrail.services import search as search_service
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
@@ -22,7 +24,7 @@ from facetrail.services.evaluation import EvalRequest, evaluate_identification
 from facetrail.services.published_accuracy import record_evaluation
 from facetrail.services.report_formats import report_csv, report_html
 from facetrail.services.reports import access_table, transparency_report
-from facetrail.store.schema import AlertRow, Review, SearchRecord, User
+from facetrail.store.schema import AlertRow, EvaluationRow, Review, SearchRecord, User
 from tests.conftest import LFW, needs_lfw
 from tests.mail import smtp
 from tests.org import AGENCY
@@ -173,3 +175,20 @@ def test_the_report_renders_as_csv_and_html_with_charts_and_no_personal_data(cou
     access = {a.agency: a for a in access_table(ctx)}
     assert access[AGENCY].network == "metro" and access["metro-ops"].since
     assert access["operators"].since and access["operators"].network is None
+
+
+def test_published_accuracy_edited_in_the_database_fails_verification(county) -> None:  # type: ignore[no-untyped-def]
+    org, _box, _people = county
+    ctx: AppContext = org.ctx
+    figures = evaluate_identification(ctx, EvalRequest(LFW, "arcface-mbf", "none", 1, 20)).figures
+    record_evaluation(ctx, org.people["gus"], figures)
+    with ctx.sessions() as s:
+        assert verify_log(s, audit.public_key(ctx)).ok
+    with ctx.transaction() as s:  # an insider changes the published figure
+        row = s.scalars(select(EvaluationRow)).one()
+        body = json.loads(row.figures)
+        body["rank1"] = min(1.0, body["rank1"] + 0.1) if body["rank1"] < 1.0 else 0.99
+        row.figures = json.dumps(body)
+    with ctx.sessions() as s:
+        report = verify_log(s, audit.public_key(ctx))
+    assert not report.ok and "evaluations id" in (report.problem or "")

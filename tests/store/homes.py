@@ -154,14 +154,16 @@ class World:
 
 
 @contextmanager
-def logging_no_agency() -> Iterator[None]:
-    """Typed events log without the agency column, as every facetrail before revision 0005
-    did (its entries can hold no agency: adding one would change their hashes)."""
+def logging_as_before_0005() -> Iterator[None]:
+    """Typed events log as every facetrail before revision 0005 did: without the agency
+    column (its entries can hold no agency: adding one would change their hashes), and runs
+    without the probe templates that revision began to keep."""
 
     def without_agency(
         actor: str, kind: str, subject: str, details: dict[str, Any], agency: str | None = None
     ) -> AuditEvent:
-        return AuditEvent(actor, kind, subject, details)
+        then = {k: v for k, v in details.items() if k != "probe_templates"}
+        return AuditEvent(actor, kind, subject, then)
 
     saved = events.AuditEvent
     events.AuditEvent = without_agency  # type: ignore[assignment,misc]
@@ -175,9 +177,9 @@ def build_world(folder: Path) -> World:
     """An organisation's home after real use (needs the shared LFW photos): a network; people
     of every account status and type; a gallery ingested with one file refused; searches done,
     denied and pending; a review and an outcome; a token, mail and notices; a checkpoint. Its
-    entries hold no agency (as made before revision 0005, which the tests upgrade from)."""
+    entries are as made before revision 0005, which the tests upgrade from."""
     ctx = AppContext.open(Settings(home=folder / "home", threads=1))
-    with logging_no_agency():
+    with logging_as_before_0005():
         try:
             org = make_org(ctx)
             create_network(ctx, org.admin, "metro")

@@ -26,7 +26,7 @@ from tests.org import make_org
 from tests.store.homes import (
     check_constraints,
     differences,
-    logging_no_agency,
+    logging_as_before_0005,
     model_check_constraints,
 )
 
@@ -82,7 +82,7 @@ def test_a_home_made_before_migrations_is_adopted_with_nothing_lost(
 ) -> None:
     settings = Settings(home=tmp_path / "home", threads=1)
     ctx = AppContext.open(settings)
-    with logging_no_agency():  # as the facetrail of then logged
+    with logging_as_before_0005():  # as the facetrail of then logged
         make_org(ctx)
     users, policies, entries = _counts(ctx)
     ctx.close()

@@ -146,6 +146,8 @@ class SearchRan(_SearchEvent):
     produced_by: dict[str, Any]
     candidates: dict[str, list[list[float]]]
     seconds: float = 0.0
+    #: pack -> SHA-256 of the probe template kept for the alert rules (``probe_templates``)
+    probe_templates: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def template_ids(self) -> list[int]:
         return [int(pair[0]) for found in self.candidates.values() for pair in found]
@@ -373,8 +375,9 @@ class ErasureDone(_ErasureEvent):
     templates: int
     tombstones: int
     blocklisted: bool
-    #: opt-out templates kept in the blocklist (0 without consent)
+    #: opt-out templates kept in the blocklist (0 without consent), and their SHA-256
     blocklist_entries: int = 0
+    blocklist: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)

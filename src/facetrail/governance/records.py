@@ -22,10 +22,13 @@ from facetrail.store.schema import (
     AlertRow,
     AuditEntryRow,
     BlocklistEntry,
+    ErasureMatch,
     ErasureRow,
+    EvaluationRow,
     Gallery,
     OpenCase,
     PolicyVersion,
+    ProbeTemplateRow,
     Review,
     SearchCandidate,
     SearchRecord,
@@ -40,11 +43,13 @@ __all__ = [
     "Unread",
     "alert_problem",
     "erasure_problem",
+    "evaluation_problem",
     "first_record_problem",
     "grant_roles",
     "latest_roles_change",
     "open_cases_digest",
     "policy_problem",
+    "probe_template_problem",
     "review_problem",
     "roles_problem",
     "search_problem",
@@ -334,16 +339,70 @@ def erasure_problem(session: Session, row: ErasureRow) -> str | None:
     expected = "done" if done else "cancelled" if cancelled else "open"
     if row.status != expected:
         return f"erasure request is {row.status}, its entries say {expected}"
-    kept = session.scalar(
-        select(func.count(BlocklistEntry.id)).where(BlocklistEntry.erasure_id == row.id)
+    kept = sorted(
+        hashlib.sha256(bytes(v)).hexdigest()
+        for v in session.scalars(
+            select(BlocklistEntry.vector).where(BlocklistEntry.erasure_id == row.id)
+        )
     )
     said = _details(done[0]) if done else {}
     if done and (
-        said.get("receipt_id") != row.receipt_id or said.get("blocklist_entries", 0) != kept
+        said.get("receipt_id") != row.receipt_id
+        or said.get("blocklist_entries", 0) != len(kept)
+        or said.get("blocklist", kept) != kept
     ):
         return "erasure differs from its entry (receipt or blocklist entries)"
     if not done and kept:
         return "blocklist entries of an erasure that is not done"
+    return _decisions_problem(session, row, subject)
+
+
+def _decisions_problem(session: Session, row: ErasureRow, subject: str) -> str | None:
+    """Why the faces found for a request, or the calls on them, are not those logged."""
+    opened = _details(_entries(session, subject, "erasure.open")[0])
+    logged: dict[int, str] = {}
+    for entry in _entries(session, subject, "erasure.decide"):
+        said = _details(entry)
+        logged |= {int(i): "confirmed" for i in said.get("confirmed", [])}
+        logged |= {int(i): "rejected" for i in said.get("rejected", [])}
+    stored = dict(
+        session.execute(
+            select(ErasureMatch.id, ErasureMatch.decision).where(ErasureMatch.erasure_id == row.id)
+        ).all()
+    )
+    if len(stored) != opened.get("matches"):
+        found = opened.get("matches")
+        return f"{len(stored)} faces stored for the request, its open entry found {found}"
+    if any(logged.get(mid) != decision for mid, decision in stored.items()):
+        return "a face's confirmation differs from the decisions logged"
+    return None
+
+
+def evaluation_problem(session: Session, row: EvaluationRow) -> str | None:
+    """Why a recorded evaluation (published accuracy) is not what its entry recorded."""
+    entry = session.get(AuditEntryRow, row.audit_seq) if row.audit_seq is not None else None
+    said = _details(entry) if entry is not None else {}
+    if (
+        entry is None
+        or entry.kind != "evaluation.record"
+        or entry.subject != row.pack
+        or said.get("mask") != row.mask
+        or said.get("dataset") != row.dataset
+        or said.get("figures") != json.loads(row.figures)
+    ):
+        return "evaluation differs from the entry that recorded it"
+    return None
+
+
+def probe_template_problem(
+    session: Session, search_id: int, templates: dict[str, str]
+) -> str | None:
+    """Why a search's kept probe templates (pack -> SHA-256) are not those its run logged: one
+    edited or removed would hide the same face searched under another case."""
+    runs = _entries(session, f"search:{search_id}", "search.run")
+    logged = _details(runs[0]).get("probe_templates", {}) if runs else {}
+    if templates != logged:
+        return "probe templates differ from the run entry"
     return None
 
 
@@ -385,6 +444,22 @@ def _all_problems(session: Session) -> Generator[tuple[str, str], None, None]:
             yield f"erasures id {erasure.id}", problem
     if lost := _gone(session, "erasure.open", "erasure:", [e.id for e in erasures]):
         yield lost, "erasure request was recorded but its record is gone"
+    for evaluation in session.scalars(select(EvaluationRow).order_by(EvaluationRow.id)):
+        if problem := evaluation_problem(session, evaluation):
+            yield f"evaluations id {evaluation.id}", problem
+    kept: dict[int, dict[str, str]] = {}
+    for sid, pack, vector in session.execute(
+        select(ProbeTemplateRow.search_id, ProbeTemplateRow.pack, ProbeTemplateRow.vector)
+    ):
+        kept.setdefault(sid, {})[pack] = hashlib.sha256(bytes(vector)).hexdigest()
+    unpurged = session.scalars(
+        select(SearchRecord.id).where(
+            SearchRecord.status == "done", SearchRecord.probes_purged.is_(False)
+        )
+    )
+    for sid in sorted(set(kept) | set(unpurged)):
+        if problem := probe_template_problem(session, sid, kept.get(sid, {})):
+            yield f"probe_templates of search {sid}", problem
 
 
 def _gone(session: Session, kind: str, prefix: str, ids: list[int]) -> str | None:

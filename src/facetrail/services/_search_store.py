@@ -4,6 +4,7 @@ its requester is shown."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, replace
 from typing import Any, cast
@@ -140,6 +141,7 @@ def store_runs(
             r.gallery: [[c.template_id, round(c.score, 6)] for c in r.candidates] for r in runs
         },
         seconds=round(seconds, 4),
+        probe_templates={p: hashlib.sha256(v).hexdigest() for p, v in probes.items()},
     )
     append(session, event.entry())
     return ids

@@ -21,6 +21,7 @@ refusals too.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from facetrail.errors import InvalidRequestError, NotFoundError, StateError
+from facetrail.errors import InvalidRequestError, NotFoundError, RecordMismatchError, StateError
 from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
@@ -40,6 +41,7 @@ from facetrail.governance.events import (
     ErasureOpened,
 )
 from facetrail.governance.receipts import receipt_id, sign_receipt
+from facetrail.governance.records import erasure_problem
 from facetrail.services._blocklist import ERASURE_MATCH_FMR
 from facetrail.services._matching import probe_template, search_gallery
 from facetrail.services._purge import apply_purge, plan_purge, scrub_after
@@ -266,6 +268,10 @@ def complete_erasure(ctx: AppContext, actor: Principal, erasure_id: int) -> Eras
     now = utc_now()
     with action(ctx, actor.username, "erasure.complete", subject) as session:
         row = _open_row(session, erasure_id)
+        # The faces it removes are those the log says were confirmed: a decision changed in
+        # the database would erase someone else.
+        if tampered := erasure_problem(session, row):
+            raise RecordMismatchError(tampered, subject=subject)
         matches = list(
             session.scalars(select(ErasureMatch).where(ErasureMatch.erasure_id == row.id))
         )
@@ -302,16 +308,12 @@ def complete_erasure(ctx: AppContext, actor: Principal, erasure_id: int) -> Eras
         }
         rid = receipt_id(body)
         apply_purge(session, plan, rid, now)
-        kept = 0
+        kept: list[bytes] = []
         if blocklisted:
             for pack, vectors in json.loads(row.pending_templates or "{}").items():
                 for vector in vectors:
-                    session.add(
-                        BlocklistEntry(
-                            pack=pack, vector=base64.b64decode(vector), erasure_id=row.id
-                        )
-                    )
-                    kept += 1
+                    kept.append(base64.b64decode(vector))
+                    session.add(BlocklistEntry(pack=pack, vector=kept[-1], erasure_id=row.id))
         if blocklisted:  # every worker's blocklist view is stale from this commit on
             session.execute(update(Gallery).values(templates_version=Gallery.templates_version + 1))
         row.pending_templates = None
@@ -330,7 +332,8 @@ def complete_erasure(ctx: AppContext, actor: Principal, erasure_id: int) -> Eras
             templates=len(plan.template_ids),
             tombstones=plan.tombstones,
             blocklisted=blocklisted,
-            blocklist_entries=kept,
+            blocklist_entries=len(kept),
+            blocklist=sorted(hashlib.sha256(v).hexdigest() for v in kept),
         )
         append(session, event.entry())
     scrub_after(ctx, [plan])
