@@ -23,21 +23,8 @@ export FACETRAIL_MAIL_DIR="${FACETRAIL_MAIL_DIR:-$HOME_DIR/mail}"
 
 mailed_invite() { "$PY" "$(dirname "$0")/mailed_invite.py" "$FACETRAIL_MAIL_DIR" "$1"; }
 
-fresh_code() { # fresh_code ENROLMENT_JSON: a TOTP code not used before (each works once)
-  "$PY" -c 'import json, sys, time
-from facetrail.governance.credentials import totp_now
-path = sys.argv[1]
-try:
-    last = int(open(path + ".step").read())
-except FileNotFoundError:
-    last = -1
-now = time.time()
-step = max(int(now // 30), last + 1)
-if step > int(now // 30) + 1:
-    time.sleep((step - 1) * 30 - now + 0.1)
-open(path + ".step", "w").write(str(step))
-print(totp_now(json.load(open(path))["totp_secret"], at=step * 30))' "$1"
-}
+# shellcheck source=scripts/walk_lib.sh
+source "$(dirname "$0")/walk_lib.sh" # code_of: a TOTP code of an enrolment not used before
 
 login() { # login USERNAME ENROLMENT_JSON: password + a fresh TOTP code; the first time, the
   # account's owner enrols their second factor (no one else ever sees it). The enrolment is
@@ -45,12 +32,12 @@ login() { # login USERNAME ENROLMENT_JSON: password + a fresh TOTP code; the fir
   if [ ! -s "$2" ]; then
     invite=$(mailed_invite "$1")
     "$FT" enrol "$1" ${invite:+--invite "$invite"} --json >"$2.new"
-    "$FT" enrol "$1" --code "$(fresh_code "$2.new")"
+    "$FT" enrol "$1" --code "$(code_of "$2.new")"
     mv "$2.new.step" "$2.step"
     mv "$2.new" "$2"
     return
   fi
-  "$FT" login "$1" --code "$(fresh_code "$2")"
+  "$FT" login "$1" --code "$(code_of "$2")"
 }
 
 mkdir -p "$HOME_DIR"

@@ -5,35 +5,13 @@
 # small gallery of lfw-dev photos, and echoes each command before its output. Needs no stdin.
 set -euo pipefail
 
-VENV=${VENV:-.venv}
-DATA=${DATA:-../shared/data}
-PY="$VENV/bin/python"
-WORK=${WORK:-$(mktemp -d)}
-if [ -e "$WORK/home" ]; then
-  echo "walkthrough: $WORK/home exists; give a new WORK folder" >&2
-  exit 2
-fi
-# Only this folder: no setting of a real installation may leak in.
-unset FACETRAIL_DATABASE_URL FACETRAIL_SIGNING_KEY_DIR FACETRAIL_SECRETS_KEY_FILE FACETRAIL_AUDIT_ORIGIN
-export FACETRAIL_HOME="$WORK/home"
-export FACETRAIL_WITNESS_DIRS="[\"$WORK/auditor-inbox\"]" # checkpoints pushed to an auditor
-export FACETRAIL_THREADS=1
-# DEMO ONLY: one published password for every account; the TOTP secrets are kept in files.
-export FACETRAIL_ADMIN_PASSWORD="walkthrough password, not for real use"
-export FACETRAIL_NEW_PASSWORD="$FACETRAIL_ADMIN_PASSWORD"
-export FACETRAIL_PASSWORD="$FACETRAIL_ADMIN_PASSWORD"  # never a command-line option
-export FACETRAIL_MAIL_DIR="$WORK/mail" # no SMTP here: mail waits in a pickup folder
-secrets="$WORK/secrets"
-mkdir -p "$secrets"
-
 # shellcheck source=scripts/walk_lib.sh
 source "$(dirname "$0")/walk_lib.sh"
+walk_setup walkthrough
+export FACETRAIL_WITNESS_DIRS="[\"$WORK/auditor-inbox\"]" # checkpoints pushed to an auditor
 
 photos="$WORK/photos"
-mkdir -p "$photos"
-for d in $(ls "$DATA/lfw-dev" | head -40); do
-  [ -d "$DATA/lfw-dev/$d" ] && cp "$(ls "$DATA/lfw-dev/$d"/*.jpg | head -1)" "$photos/"
-done
+first_photos 40 "$photos"
 
 "$VENV/bin/facetrail" init --admin root --email root@ops.example --json >"$secrets/root.json"
 login root >/dev/null

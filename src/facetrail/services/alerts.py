@@ -18,7 +18,6 @@ refusal.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -233,7 +232,7 @@ def _names(session: Session, ids: list[int | None]) -> dict[int | None, str]:
     if not wanted:
         return {}
     found = session.execute(select(User.id, User.username).where(User.id.in_(wanted)))
-    return defaultdict(str, {uid: name for uid, name in found})
+    return {uid: name for uid, name in found}
 
 
 def acknowledge_alert(ctx: AppContext, actor: Principal, alert_id: int, note: str) -> AlertView:

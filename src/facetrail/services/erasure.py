@@ -168,8 +168,7 @@ def open_erasure(ctx: AppContext, actor: Principal, request: ErasureRequest) -> 
             matches=len(found),
         )
         append(session, event.entry())
-        erasure_id = row.id
-    return show_erasure(ctx, actor, erasure_id)
+        return _view(session, row)
 
 
 def _find(
@@ -247,7 +246,7 @@ def decide_matches(
             rejected=sorted(rejected),
         )
         append(session, event.entry())
-    return show_erasure(ctx, actor, erasure_id)
+        return _view(session, row)
 
 
 def _open_row(session: Session, erasure_id: int) -> ErasureRow:
@@ -336,8 +335,9 @@ def complete_erasure(ctx: AppContext, actor: Principal, erasure_id: int) -> Eras
             blocklist=sorted(hashlib.sha256(v).hexdigest() for v in kept),
         )
         append(session, event.entry())
+        view = _view(session, row)
     scrub_after(ctx, [plan])
-    return show_erasure(ctx, actor, erasure_id)
+    return view
 
 
 def cancel_erasure(ctx: AppContext, actor: Principal, erasure_id: int, reason: str) -> ErasureView:
@@ -354,7 +354,7 @@ def cancel_erasure(ctx: AppContext, actor: Principal, erasure_id: int, reason: s
             actor=actor.username, agency=None, erasure_id=erasure_id, reason=reason
         )
         append(session, event.entry())
-    return show_erasure(ctx, actor, erasure_id)
+        return _view(session, row)
 
 
 def show_erasure(ctx: AppContext, actor: Principal, erasure_id: int) -> ErasureView:
@@ -366,37 +366,43 @@ def show_erasure(ctx: AppContext, actor: Principal, erasure_id: int) -> ErasureV
         row = session.get(ErasureRow, erasure_id)
         if row is None:
             raise NotFoundError("no such erasure request", subject=subject)
-        matches = session.scalars(
-            select(ErasureMatch).where(ErasureMatch.erasure_id == row.id).order_by(ErasureMatch.id)
-        )
-        by = session.scalar(select(User.username).where(User.id == row.requested_by)) or ""
-        view = ErasureView(
-            row.id,
-            row.reference,
-            row.identity_check,
-            row.consent_blocklist,
-            row.status,
-            by,
-            row.created_at.isoformat(timespec="seconds"),
-            row.completed_at.isoformat(timespec="seconds") if row.completed_at else None,
-            [
-                MatchView(
-                    m.id,
-                    m.gallery,
-                    m.template_id,
-                    m.image_sha256,
-                    m.face_index,
-                    m.score,
-                    m.fmr,
-                    m.decision,
-                )
-                for m in matches
-            ],
-            row.receipt_id,
-            row.receipt,
-        )
+        view = _view(session, row)
         append(session, AuditEvent(actor.username, "erasure.view", subject))
     return view
+
+
+def _view(session: Session, row: ErasureRow) -> ErasureView:
+    """The request as it stands in ``session`` (each step answers with it, in its own
+    transaction: no second, audited read)."""
+    matches = session.scalars(
+        select(ErasureMatch).where(ErasureMatch.erasure_id == row.id).order_by(ErasureMatch.id)
+    )
+    by = session.scalar(select(User.username).where(User.id == row.requested_by)) or ""
+    return ErasureView(
+        row.id,
+        row.reference,
+        row.identity_check,
+        row.consent_blocklist,
+        row.status,
+        by,
+        row.created_at.isoformat(timespec="seconds"),
+        row.completed_at.isoformat(timespec="seconds") if row.completed_at else None,
+        [
+            MatchView(
+                m.id,
+                m.gallery,
+                m.template_id,
+                m.image_sha256,
+                m.face_index,
+                m.score,
+                m.fmr,
+                m.decision,
+            )
+            for m in matches
+        ],
+        row.receipt_id,
+        row.receipt,
+    )
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import InvalidRequestError, NotFoundError
@@ -35,8 +35,10 @@ from facetrail.governance.events import (
     AgencyCreated,
     AlertClosed,
     AlertRaised,
+    ErasureDone,
     Event,
     OutcomeRecorded,
+    RetentionPurged,
     SearchApproved,
     SearchDenied,
     SearchRequested,
@@ -62,10 +64,6 @@ __all__ = [
     "access_table",
     "transparency_report",
 ]
-
-#: Kinds of the gallery-wide events a report counts (logged by erasure and retention).
-ERASURE_KIND = "erasure.done"
-RETENTION_KIND = "retention.purge"
 
 
 @dataclass(frozen=True)
@@ -215,8 +213,9 @@ def transparency_report(
             alerts_raised=len(raised),
             alerts_by_rule=dict(Counter(e.rule for e in raised)),
             alerts_closed=len(closed),
-            erasures=_count_kind(session, ERASURE_KIND, start, end),
-            retention_purges=_count_kind(session, RETENTION_KIND, start, end),
+            # Gallery-wide: counted across facetrail, not by agency.
+            erasures=len(read_events(session, [ErasureDone], since=start, until=end)),
+            retention_purges=len(read_events(session, [RetentionPurged], since=start, until=end)),
             evaluations=_evaluations(session, policies),
         )
 
@@ -248,17 +247,6 @@ def _own_agencies(session: Session, usernames: set[str]) -> dict[str, str]:
             .join(Agency, Agency.id == User.agency_id)
             .where(User.username.in_(sorted(usernames)))
         ).all()
-    )
-
-
-def _count_kind(session: Session, kind: str, since: str, until: str) -> int:
-    return int(
-        session.scalar(
-            select(func.count(AuditEntryRow.seq)).where(
-                AuditEntryRow.kind == kind, AuditEntryRow.at >= since, AuditEntryRow.at < until
-            )
-        )
-        or 0
     )
 
 
