@@ -143,7 +143,9 @@ def check_staff(ctx: AppContext, agency: str, now: datetime) -> int:
             return 0
         rules = current_policy(session, found.id)[1].alerts
         since = (now - timedelta(days=2 * rules.history_days)).isoformat()
-        done = {e.search_id for e in read_events(session, [StaffChecked], agencies=[agency])}
+        # A search of the window is compared after it was made: its check is in the window too.
+        checked = read_events(session, [StaffChecked], agencies=[agency], since=since)
+        done = {e.search_id for e in checked}
         todo = [
             e.search_id
             for e in read_events(session, [SearchRequested], agencies=[agency], since=since)
