@@ -81,6 +81,8 @@ def audit_verify(
         )
     else:
         console.print(f"[red]AUDIT LOG FAILS VERIFICATION[/red]: {escape(report.problem or '')}")
+        for finding in report.rows:
+            console.print(f"  {escape(str(finding))}")
     if not report.ok:
         raise typer.Exit(EXIT_TAMPERED)
 

@@ -124,6 +124,39 @@ class AppendedEntry:
     leaf_hash: bytes
 
 
+@dataclass(frozen=True)
+class Appended:
+    """What a transaction has appended so far: its first and last entries, and the last
+    entry's actor and agency (who the rows it wrote are sealed under)."""
+
+    first: int
+    last: int
+    actor: str
+    agency: str | None
+
+
+#: ``Session.info`` key: (the transaction, ``Appended``).
+_APPENDED_KEY = "facetrail_audit_appended"
+
+
+def appended_in(session: Session) -> Appended | None:
+    """The entries this transaction has appended, or None."""
+    known = session.info.get(_APPENDED_KEY)
+    if known is None or known[0] is not session.get_transaction():
+        return None
+    done: Appended = known[1]
+    return done
+
+
+def _note_appended(session: Session, seq: int, event: AuditEvent) -> None:
+    before = appended_in(session)
+    first = before.first if before is not None else seq
+    session.info[_APPENDED_KEY] = (
+        session.get_transaction(),
+        Appended(first, seq, event.actor, event.agency),
+    )
+
+
 # Appends sit on every action's path (and a search makes two), so they skip SQLAlchemy's
 # per-statement machinery, about 0.1 ms a statement, more than the statements themselves
 # (bench/audit_cost.py): the statements below are compiled once per dialect and run on the
@@ -342,6 +375,7 @@ def append(session: Session, event: AuditEvent, *, at: datetime | None = None) -
             statements.insert_entry.run(cursor, entry)
             statements.move_head.run(cursor, moved)
         _keep_head(session, head)
+        _note_appended(session, seq, event)
     except connection.dialect.loaded_dbapi.Error as exc:
         # As SQLAlchemy would raise it (IntegrityError, OperationalError, ...), for callers
         # that handle database errors by SQLAlchemy's classes.

@@ -20,6 +20,7 @@ from facetrail.governance.checkpoints import Checkpoint, signature_ok
 from facetrail.governance.merkle import CompactRange, leaf_hash, prefix_roots, root
 from facetrail.governance.note import VerifierKey
 from facetrail.governance.records import first_record_problem
+from facetrail.governance.seals import RowFinding, row_findings
 from facetrail.store.schema import AuditEntryRow, AuditHeadRow, CheckpointRow
 
 
@@ -32,6 +33,8 @@ class VerifyReport:
     problem: str | None = None
     first_bad_entry: int | None = None
     bad_checkpoint: str | None = None
+    #: every row that disagrees with the log's seals (table, key, how, columns)
+    rows: tuple[RowFinding, ...] = ()
 
 
 def stored_checkpoints(session: Session, origin: str = "") -> list[Checkpoint]:
@@ -152,8 +155,20 @@ def verify_log(
     problem = head_problem(session, hashes)
     if problem is not None:  # rows added or removed where no checkpoint covers them
         return _fail(hashes, f"log head mismatch: {problem}", entry=len(hashes) + 1)
-    # The log is whole; now every record that authorises or reports an action must agree
-    # with the entry that made it (an edited policy, role, review or search is tampering).
+    # The log is whole; every sealed row must be the one its last seal names, and none other.
+    findings = tuple(row_findings(session))
+    if findings:
+        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        return VerifyReport(
+            False,
+            len(hashes),
+            len(checks),
+            root(hashes).hex(),
+            f"the database disagrees with the audit log: {findings[0]}{more}",
+            rows=findings,
+        )
+    # Every record that authorises or reports an action must also agree with what the entry
+    # that made it says (an edited policy, role, review or search is tampering).
     disagreement = first_record_problem(session)
     if disagreement is not None:
         record, how = disagreement

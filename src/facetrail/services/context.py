@@ -17,12 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from facetrail.config import Settings
 from facetrail.governance.audit import lock_and_read_head
 from facetrail.governance.credentials import Principal
+from facetrail.governance.seals import seal_transaction
 from facetrail.imaging.decode import DecodeLimits
 from facetrail.models.registry import get_pack
 from facetrail.pipeline.batch import BatchConfig
 from facetrail.pipeline.pipeline import FacePipeline, PipelineOptions
 from facetrail.store.blobs import BlobStore
 from facetrail.store.db import LOCKING, PG_ACTION_LOCK_SQL, make_engine, make_sessionmaker
+from facetrail.store.sealing import begin_capture
 
 if TYPE_CHECKING:
     from facetrail.index.base import VectorIndex
@@ -106,7 +108,10 @@ class AppContext:
                     # The lock and the log head in one round trip (the head kept for the
                     # transaction's first audit append).
                     lock_and_read_head(session, PG_ACTION_LOCK_SQL)
+                begin_capture(connection)
                 yield session
+                # Every sealed row it wrote is sealed by the log before it commits.
+                seal_transaction(session)
         finally:
             self._local.acting = False
 

@@ -19,11 +19,15 @@ from facetrail.config import Settings
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
+from facetrail.governance.seals import seal_everything
 from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
 from facetrail.store.db import make_engine
 from facetrail.store.migrations import HEAD
 from facetrail.store.schema_version import UpgradeReport, revision_of, upgrade
+
+#: The first revision whose rows are sealed by the log as they are written.
+_SEALING = "0006_row_seals"
 
 __all__ = [
     "SchemaStatus",
@@ -89,6 +93,9 @@ def upgrade_database(settings: Settings) -> UpgradeReport:
         with ctx.transaction() as session:
             details = {"before": report.before, "after": report.after, "adopted": report.adopted}
             append(session, AuditEvent(f"os:{getpass.getuser()}", "db.upgrade", "schema", details))
+            if report.before is None or report.before < _SEALING:
+                # Rows written before the log sealed them are sealed as they stand now.
+                seal_everything(session, "db.upgrade")
     finally:
         ctx.close()
     return report

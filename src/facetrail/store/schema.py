@@ -612,3 +612,18 @@ class ProbeTemplateRow(Base):
     search_id: Mapped[int] = mapped_column(BigId, ForeignKey("searches.id"), index=True)
     pack: Mapped[str] = mapped_column(String(100))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RowSeal(Base):
+    """The seal the log last gave a row (``governance.seals``): which entry, the row's digest
+    and its columns' digests (16 bytes each, in column-name order), so that a row can be held
+    to the log where it is used and ``audit verify`` can name the column that changed. An
+    index of the log, never its authority: ``audit verify`` rebuilds it from the entries."""
+
+    __tablename__ = "row_seals"
+
+    tbl: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigId)
+    digest: Mapped[str] = mapped_column(String(32))
+    columns: Mapped[bytes] = mapped_column(LargeBinary)

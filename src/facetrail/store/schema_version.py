@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, inspect
 from facetrail.errors import SchemaOutdatedError
 from facetrail.store.migrations import HEAD, SCRIPT_LOCATION
 from facetrail.store.schema import Base
+from facetrail.store.sealing import install_capture
 
 __all__ = [
     "FIRST",
@@ -123,6 +124,7 @@ def prepare(engine: Engine) -> None:
         tables = set(inspect(connection).get_table_names())
         if not tables:
             Base.metadata.create_all(connection)
+            install_capture(connection)
             MigrationContext.configure(connection).stamp(_script(), HEAD)
             return
         if _VERSION_TABLE not in tables:

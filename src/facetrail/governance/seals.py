@@ -1,0 +1,400 @@
+"""Every row that authorises, records or identifies anything is sealed by the entry that last
+wrote it.
+
+An acting transaction, just before it commits, reads which sealed rows it wrote
+(``store.sealing``'s notes), computes each row's digest and appends one ``row.seal`` entry
+holding them (a deleted row: null), after the action's own entries and in the same
+transaction. The digest covers every sealed column (``store.sealing.sealed_columns``):
+
+    column digest = SHA-256(name NUL typed value)[:16]
+    row digest    = SHA-256(table NUL key NUL column digests in name order)[:16], hex
+
+Replaying the ``row.seal`` entries in order gives the set of rows that must exist and their
+digests: ``row_findings`` names every row that is missing, extra or different (and which
+columns, from the seal index ``row_seals``, itself held to the log). ``row_problem`` holds one
+row to its seal where the product is about to act on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, delete, insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from facetrail.errors import RecordMismatchError
+from facetrail.governance.audit import AuditEvent, append, appended_in
+from facetrail.store.schema import AuditEntryRow, Base, RowSeal
+from facetrail.store.sealing import (
+    key_columns,
+    key_text,
+    parse_key,
+    sealed_columns,
+    sealed_tables,
+    take_notes,
+)
+
+__all__ = [
+    "SEAL_KIND",
+    "RowFinding",
+    "Sealed",
+    "require_sealed",
+    "row_findings",
+    "row_problem",
+    "rows_problems",
+    "seal_everything",
+    "seal_transaction",
+]
+
+SEAL_KIND = "row.seal"
+_DIGEST = 16
+#: keys looked up in one statement
+_CHUNK = 500
+
+
+def _encoded(value: object) -> bytes:
+    """A column's value as typed bytes: the same value reads alike from SQLite and PostgreSQL."""
+    if value is None:
+        return b"n"
+    if isinstance(value, bool):
+        return b"b1" if value else b"b0"
+    if isinstance(value, int):
+        return b"i" + str(value).encode()
+    if isinstance(value, float):
+        return b"f" + repr(value).encode()
+    if isinstance(value, str):
+        return b"s" + value.encode("utf-8", "surrogatepass")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return b"x" + bytes(value)
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return b"t" + aware.astimezone(UTC).isoformat(timespec="microseconds").encode()
+    raise TypeError(f"cannot seal a {type(value).__name__}")
+
+
+def _column_digest(name: str, value: object) -> bytes:
+    return hashlib.sha256(name.encode() + b"\0" + _encoded(value)).digest()[:_DIGEST]
+
+
+def _row_digest(table: str, key: str, columns: bytes) -> str:
+    return hashlib.sha256(f"{table}\0{key}\0".encode() + columns).digest()[:_DIGEST].hex()
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A row's digest and its columns' digests, as computed from the row now."""
+
+    digest: str
+    columns: bytes
+
+
+def _seal_of(table: Table, names: Sequence[str], key: str, values: Sequence[object]) -> Sealed:
+    columns = b"".join(_column_digest(n, v) for n, v in zip(names, values, strict=True))
+    return Sealed(_row_digest(table.name, key, columns), columns)
+
+
+def _rows(session: Session, table: Table, keys: Sequence[str] | None) -> Iterator[Any]:
+    """(key columns..., sealed columns...) of the rows of ``keys`` (every row when None)."""
+    ids = key_columns(table)
+    statement = select(*ids, *sealed_columns(table))
+    if keys is None:
+        yield from session.execute(statement.order_by(*ids))
+        return
+    parsed = [parse_key(table, k) for k in keys]
+    for start in range(0, len(parsed), _CHUNK):
+        part = parsed[start : start + _CHUNK]
+        where = ids[0].in_([p[0] for p in part]) if len(ids) == 1 else tuple_(*ids).in_(part)
+        yield from session.execute(statement.where(where))
+
+
+def current_seals(
+    session: Session, table: Table, keys: Sequence[str] | None = None
+) -> Iterator[tuple[str, Sealed]]:
+    """(key, seal as the row stands now) for the rows of ``keys``, or for every row."""
+    width = len(key_columns(table))
+    names = [c.name for c in sealed_columns(table)]
+    for row in _rows(session, table, keys):
+        key = key_text(tuple(row[:width]))
+        yield key, _seal_of(table, names, key, row[width:])
+
+
+def _indexed(session: Session, table: str, keys: Sequence[str]) -> dict[str, RowSeal]:
+    found: dict[str, RowSeal] = {}
+    for start in range(0, len(keys), _CHUNK):
+        part = keys[start : start + _CHUNK]
+        rows = session.scalars(select(RowSeal).where(RowSeal.tbl == table, RowSeal.key.in_(part)))
+        found.update({r.key: r for r in rows})
+    return found
+
+
+def seal_transaction(session: Session) -> int | None:
+    """Seal every row this transaction wrote, before it commits: one ``row.seal`` entry with
+    each changed row's digest (null: deleted), and the seal index brought up to it. Returns
+    the entry's seq, or None when no sealed row changed. Called by ``AppContext.transaction``;
+    the entry's actor is the transaction's last entry's (``system`` when it appended none)."""
+    session.flush()
+    notes = take_notes(session.connection())
+    if not notes:
+        return None
+    wanted: dict[str, set[str]] = {}
+    for table_name, key in notes:
+        wanted.setdefault(table_name, set()).add(key)
+    changes: dict[str, dict[str, Sealed | None]] = {}
+    for table_name, keys in sorted(wanted.items()):
+        table = Base.metadata.tables[table_name]
+        ordered = sorted(keys)
+        now = dict(current_seals(session, table, ordered))
+        known = _indexed(session, table_name, ordered)
+        changed: dict[str, Sealed | None] = {}
+        for key in ordered:
+            seal = now.get(key)
+            before = known.get(key)
+            if seal is None and before is not None:
+                changed[key] = None
+            elif seal is not None and (before is None or before.digest != seal.digest):
+                changed[key] = seal
+        if changed:
+            changes[table_name] = changed
+    if not changes:
+        return None
+    return _append_seal(session, changes)
+
+
+def _append_seal(
+    session: Session, changes: dict[str, dict[str, Sealed | None]], subject: str | None = None
+) -> int:
+    done = appended_in(session)
+    actor, agency = (done.actor, done.agency) if done is not None else ("system", None)
+    if subject is None:
+        subject = f"entries:{done.first}-{done.last}" if done is not None else "rows"
+    rows = {
+        table: {key: (s.digest if s is not None else None) for key, s in changed.items()}
+        for table, changed in changes.items()
+    }
+    entry = append(session, AuditEvent(actor, SEAL_KIND, subject, {"rows": rows}, agency))
+    for table, changed in changes.items():
+        keys = list(changed)
+        for start in range(0, len(keys), _CHUNK):
+            part = keys[start : start + _CHUNK]
+            session.execute(delete(RowSeal).where(RowSeal.tbl == table, RowSeal.key.in_(part)))
+        kept = [
+            {"tbl": table, "key": key, "seq": entry.seq, "digest": s.digest, "columns": s.columns}
+            for key, s in changed.items()
+            if s is not None
+        ]
+        if kept:
+            session.execute(insert(RowSeal), kept)
+    return entry.seq
+
+
+def seal_everything(session: Session, subject: str, *, per_entry: int = 5000) -> int:
+    """Seal every row of every sealed table as it stands (a home upgraded to sealing: what it
+    holds then is what the log vouches for from then on), ``per_entry`` rows an entry.
+    Returns how many rows were sealed."""
+    sealed = 0
+    batch: dict[str, dict[str, Sealed | None]] = {}
+    count = 0
+    for table in sealed_tables():
+        for key, seal in current_seals(session, table):
+            batch.setdefault(table.name, {})[key] = seal
+            count += 1
+            if count >= per_entry:
+                _append_seal(session, batch, subject)
+                sealed, batch, count = sealed + count, {}, 0
+    if count:
+        _append_seal(session, batch, subject)
+    return sealed + count
+
+
+# -- held to the log where it is used ----------------------------------------------------------
+
+#: (seq, leaf hash) -> the seal entry's rows, parsed: entries never change (audit verify
+#: catches one that did), so a parse is kept. Bounded, least recently used dropped first.
+_PARSED: OrderedDict[tuple[int, bytes], dict[str, dict[str, str | None]]] = OrderedDict()
+_PARSED_MAX = 256
+
+
+def _logged(session: Session, seq: int) -> dict[str, dict[str, str | None]] | None:
+    entry = session.get(AuditEntryRow, seq)
+    if entry is None or entry.kind != SEAL_KIND:
+        return None
+    key = (seq, bytes(entry.leaf_hash))
+    found = _PARSED.get(key)
+    if found is None:
+        try:
+            found = dict(json.loads(entry.details).get("rows", {}))
+        except (ValueError, AttributeError):
+            return None
+        _PARSED[key] = found
+        if len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
+    else:
+        _PARSED.move_to_end(key)
+    return found
+
+
+def rows_problems(session: Session, table_name: str, keys: Iterable[object]) -> dict[str, str]:
+    """For each of ``keys`` (a primary key value, or a tuple of them) whose row disagrees with
+    the log: why. A row agrees when its digest is that of its seal and the seal is the log's.
+    A key with neither row nor seal is not reported (nothing is there to act on)."""
+    table = Base.metadata.tables[table_name]
+    texts = sorted({key_text(k if isinstance(k, tuple) else (k,)) for k in keys})
+    now = dict(current_seals(session, table, texts))
+    known = _indexed(session, table_name, texts)
+    problems: dict[str, str] = {}
+    for key in texts:
+        seal, index = now.get(key), known.get(key)
+        if seal is None and index is None:
+            continue
+        if index is None:
+            problems[key] = "it has no seal in the audit log (written outside facetrail)"
+        elif seal is None:
+            problems[key] = "it was deleted outside facetrail"
+        elif seal.digest != index.digest:
+            changed = _changed_columns(table, seal.columns, index.columns)
+            problems[key] = f"its {', '.join(changed) or 'content'} differ from its seal"
+        else:
+            logged = _logged(session, index.seq)
+            if logged is None or logged.get(table_name, {}).get(key) != index.digest:
+                problems[key] = f"its seal differs from the audit log's entry {index.seq}"
+    return problems
+
+
+def row_problem(session: Session, table_name: str, key: object) -> str | None:
+    """Why one row disagrees with the log (``rows_problems``), or None."""
+    return next(iter(rows_problems(session, table_name, [key]).values()), None)
+
+
+def require_sealed(session: Session, table_name: str, key: object, what: str) -> None:
+    """Refuse to act on a row that disagrees with the log: ``RecordMismatchError`` naming
+    ``what`` (the user, the search ...) and how it differs."""
+    problem = row_problem(session, table_name, key)
+    if problem is not None:
+        raise RecordMismatchError(
+            f"{what} was changed outside facetrail and will not be used: {problem}",
+            subject=f"{table_name} {key_text(key if isinstance(key, tuple) else (key,))}",
+        )
+
+
+def _changed_columns(table: Table, now: bytes, sealed: bytes) -> list[str]:
+    names = [c.name for c in sealed_columns(table)]
+    if len(now) != len(sealed):
+        return []
+    return [
+        name
+        for i, name in enumerate(names)
+        if now[i * _DIGEST : (i + 1) * _DIGEST] != sealed[i * _DIGEST : (i + 1) * _DIGEST]
+    ]
+
+
+# -- audit verify: the rows the log says must exist --------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowFinding:
+    """A row that disagrees with the log: ``missing`` (sealed, gone), ``extra`` (never
+    sealed), ``different`` (its ``columns`` changed; empty when they cannot be named)."""
+
+    table: str
+    key: str
+    how: str
+    columns: tuple[str, ...] = ()
+    #: the entry that last sealed it (None for an extra row)
+    seq: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.table} {self.key}"
+        if self.how == "missing":
+            return f"{where} is missing (sealed by entry {self.seq})"
+        if self.how == "extra":
+            return f"{where} is not in the audit log (added outside facetrail)"
+        named = f" (column {', '.join(self.columns)})" if self.columns else ""
+        return f"{where} differs from its seal in entry {self.seq}{named}"
+
+
+def _expected(session: Session) -> dict[str, dict[str, tuple[str, int]]]:
+    """table -> key -> (digest, seq of the entry that last sealed it), from the log alone."""
+    expected: dict[str, dict[str, tuple[str, int]]] = {}
+    entries = session.execute(
+        select(AuditEntryRow.seq, AuditEntryRow.details)
+        .where(AuditEntryRow.kind == SEAL_KIND)
+        .order_by(AuditEntryRow.seq)
+    )
+    for seq, details in entries:
+        rows = json.loads(details).get("rows", {})
+        for table, keyed in rows.items():
+            held = expected.setdefault(table, {})
+            for key, digest in keyed.items():
+                if digest is None:
+                    held.pop(key, None)
+                else:
+                    held[key] = (digest, seq)
+    return expected
+
+
+def row_findings(session: Session, limit: int = 1000) -> list[RowFinding]:
+    """Every row (up to ``limit``) that disagrees with the log's seals, table by table: the
+    log is replayed into the rows that must exist and their digests, and every stored row is
+    digested and compared. The seal index (``row_seals``) must agree with the log too."""
+    expected = _expected(session)
+    findings: list[RowFinding] = []
+    for table in sealed_tables():
+        findings += _table_findings(session, table, expected.get(table.name, {}))
+        if len(findings) >= limit:
+            return findings[:limit]
+    findings += _index_findings(session, expected)
+    return findings[:limit]
+
+
+def _table_findings(
+    session: Session, table: Table, expected: dict[str, tuple[str, int]]
+) -> list[RowFinding]:
+    findings: list[RowFinding] = []
+    seen: set[str] = set()
+    for key, seal in current_seals(session, table):
+        seen.add(key)
+        want = expected.get(key)
+        if want is None:
+            findings.append(RowFinding(table.name, key, "extra"))
+        elif want[0] != seal.digest:
+            index = session.get(RowSeal, (table.name, key))
+            named = _named(table, key, seal, want[0], index)
+            findings.append(RowFinding(table.name, key, "different", named, want[1]))
+    for key in sorted(set(expected) - seen):
+        findings.append(RowFinding(table.name, key, "missing", (), expected[key][1]))
+    return findings
+
+
+def _index_findings(
+    session: Session, expected: dict[str, dict[str, tuple[str, int]]]
+) -> list[RowFinding]:
+    """Seal index rows that are not the log's latest seal of their row."""
+    findings: list[RowFinding] = []
+    indexed: set[tuple[str, str]] = set()
+    for name, key, digest, seq in session.execute(
+        select(RowSeal.tbl, RowSeal.key, RowSeal.digest, RowSeal.seq)
+    ):
+        indexed.add((name, key))
+        if expected.get(name, {}).get(key) != (digest, seq):
+            findings.append(RowFinding("row_seals", f"{name} {key}", "different", (), seq))
+    for name, keyed in expected.items():
+        for key, (_digest, seq) in keyed.items():
+            if (name, key) not in indexed:
+                findings.append(RowFinding("row_seals", f"{name} {key}", "missing", (), seq))
+    return findings
+
+
+def _named(
+    table: Table, key: str, now: Sealed, digest: str, index: RowSeal | None
+) -> tuple[str, ...]:
+    """The columns that changed, when the seal index still holds the sealed columns' digests
+    (they must hash to the log's digest, so they cannot have been edited to mislead)."""
+    if index is None or _row_digest(table.name, key, bytes(index.columns)) != digest:
+        return ()
+    return tuple(_changed_columns(table, now.columns, bytes(index.columns)))

@@ -1,0 +1,202 @@
+"""Which rows the audit log seals, and how an acting transaction learns which rows it wrote.
+
+Every table of the models is sealed, every column of it, except what ``UNSEALED_TABLES`` and
+``UNSEALED_COLUMNS`` list with the reason: the log itself and what is derived from it, and
+progress counters written outside any action. A table or column added later is sealed unless
+it is listed here (tests/security/test_sealing.py enumerates the schema).
+
+Capture is below every write, not beside each one: a trigger on each sealed table notes the
+key of every row inserted, updated or deleted in ``seal_pending``; the acting transaction
+(``AppContext.transaction``) reads its own notes before it commits and seals those rows
+(``governance.seals``). Only facetrail's own acting transactions are sealed:
+- SQLite: the triggers and the notes are TEMP, made on each of facetrail's connections, so a
+  write from any other connection (an insider's shell) is never noted, and the notes are
+  emptied when an action begins;
+- PostgreSQL: the triggers are the database's (migration 0006 or a new database), and each
+  note carries the writing transaction's id, so an action seals only its own rows.
+A write that bypasses them (a trigger dropped, another connection) is simply not sealed:
+``audit verify`` then names the row as different, extra or missing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Connection, Table
+
+from facetrail.store.schema import Base
+
+__all__ = [
+    "UNSEALED_COLUMNS",
+    "UNSEALED_TABLES",
+    "install_capture",
+    "key_columns",
+    "key_text",
+    "parse_key",
+    "sealed_columns",
+    "sealed_tables",
+]
+
+#: Tables not sealed row by row, and why.
+UNSEALED_TABLES: dict[str, str] = {
+    "audit_entries": "the log itself: each entry is a Merkle leaf, held by the tree, the log "
+    "head and the signed checkpoints that witnesses cosign",
+    "audit_head": "derived from the entries (their count and Merkle frontier); audit verify "
+    "recomputes it from them",
+    "audit_checkpoints": "each is signed by the log's key kept outside the home; audit verify "
+    "checks every signature and root",
+    "row_seals": "an index of the log's seals, read at the point of use; audit verify rebuilds "
+    "it from the log and names any row it disagrees with",
+}
+
+#: Columns of sealed tables left out of their row's seal, and why.
+UNSEALED_COLUMNS: dict[tuple[str, str], str] = {
+    ("jobs", "done_items"): "progress, written by the worker's heartbeat between actions",
+    ("jobs", "total_items"): "progress, written by the worker's heartbeat between actions",
+    ("jobs", "heartbeat_at"): "liveness, written by the worker's heartbeat between actions",
+}
+
+#: The separator of a composite key's parts in its text form (no key part holds it).
+_SEPARATOR = ":"
+
+
+def sealed_tables() -> list[Table]:
+    """Every sealed table of the models, in name order."""
+    tables = Base.metadata.tables.values()
+    return sorted((t for t in tables if t.name not in UNSEALED_TABLES), key=lambda t: t.name)
+
+
+def sealed_columns(table: Table) -> list[Column[object]]:
+    """The columns of ``table`` its rows' seals cover, in name order."""
+    kept = [c for c in table.columns if (table.name, c.name) not in UNSEALED_COLUMNS]
+    return sorted(kept, key=lambda c: c.name)
+
+
+def key_columns(table: Table) -> list[Column[object]]:
+    return list(table.primary_key.columns)
+
+
+def key_text(values: tuple[object, ...]) -> str:
+    """A row's key as the log names it: its primary key's values joined by ':'."""
+    return _SEPARATOR.join(str(v) for v in values)
+
+
+def parse_key(table: Table, text: str) -> tuple[object, ...]:
+    """A key as ``key_text`` wrote it, back in its columns' types."""
+    columns = key_columns(table)
+    parts = text.split(_SEPARATOR, len(columns) - 1)
+    return tuple(
+        int(part) if column.type.python_type is int else part
+        for column, part in zip(columns, parts, strict=True)
+    )
+
+
+def _sqlite_key(table: Table, row: str) -> str:
+    parts = [f"CAST({row}.{c.name} AS TEXT)" for c in key_columns(table)]
+    return f" || '{_SEPARATOR}' || ".join(parts)
+
+
+def _sqlite_triggers(table: Table) -> list[str]:
+    note = "INSERT OR IGNORE INTO seal_pending (tbl, key) VALUES ('{t}', {k});"
+    new = note.format(t=table.name, k=_sqlite_key(table, "NEW"))
+    old = note.format(t=table.name, k=_sqlite_key(table, "OLD"))
+    name = f"facetrail_seal_{table.name}"
+    on = f"ON main.{table.name} FOR EACH ROW BEGIN"
+    return [
+        f"CREATE TEMP TRIGGER IF NOT EXISTS {name}_i AFTER INSERT {on} {new} END",
+        f"CREATE TEMP TRIGGER IF NOT EXISTS {name}_u AFTER UPDATE {on} {old} {new} END",
+        f"CREATE TEMP TRIGGER IF NOT EXISTS {name}_d AFTER DELETE {on} {old} END",
+    ]
+
+
+_PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION facetrail_seal_note() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  rows jsonb[] := ARRAY[]::jsonb[];
+  r jsonb;
+  k text;
+  i int;
+BEGIN
+  IF TG_OP <> 'INSERT' THEN rows := rows || to_jsonb(OLD); END IF;
+  IF TG_OP <> 'DELETE' THEN rows := rows || to_jsonb(NEW); END IF;
+  FOREACH r IN ARRAY rows LOOP
+    k := r ->> TG_ARGV[0];
+    FOR i IN 1 .. TG_NARGS - 1 LOOP
+      k := k || ':' || (r ->> TG_ARGV[i]);
+    END LOOP;
+    INSERT INTO seal_pending (txid, tbl, key) VALUES (txid_current(), TG_TABLE_NAME, k)
+      ON CONFLICT DO NOTHING;
+  END LOOP;
+  RETURN NULL;
+END $$
+"""
+
+
+def _pg_statements() -> list[str]:
+    out = [
+        "CREATE TABLE IF NOT EXISTS seal_pending (txid BIGINT NOT NULL, tbl TEXT NOT NULL, "
+        "key TEXT NOT NULL, PRIMARY KEY (txid, tbl, key))",
+        _PG_FUNCTION,
+    ]
+    for table in sealed_tables():
+        names = ", ".join(f"'{c.name}'" for c in key_columns(table))
+        out.append(f"DROP TRIGGER IF EXISTS facetrail_seal ON {table.name}")
+        out.append(
+            f"CREATE TRIGGER facetrail_seal AFTER INSERT OR UPDATE OR DELETE ON {table.name} "
+            f"FOR EACH ROW EXECUTE FUNCTION facetrail_seal_note({names})"
+        )
+    return out
+
+
+def install_capture(connection: Connection) -> None:
+    """PostgreSQL: make the notes table and every sealed table's trigger (a new database, or
+    migration 0006); idempotent. SQLite keeps them per connection (``begin_capture``)."""
+    if connection.dialect.name != "postgresql":
+        return
+    for statement in _pg_statements():
+        connection.exec_driver_sql(statement)
+
+
+#: ``Connection.info`` key: this SQLite connection has its TEMP notes table and triggers.
+_CAPTURING = "facetrail_seal_capture"
+
+
+def begin_capture(connection: Connection) -> None:
+    """At the start of an acting transaction: SQLite makes its connection's TEMP triggers the
+    first time, and empties its notes (left by a write outside an action). PostgreSQL's notes
+    are per transaction already."""
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    if not connection.connection.info.get(_CAPTURING):
+        driver.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS seal_pending (tbl TEXT NOT NULL, key TEXT NOT NULL,"
+            " PRIMARY KEY (tbl, key)) WITHOUT ROWID"
+        )
+        for table in sealed_tables():
+            for statement in _sqlite_triggers(table):
+                driver.execute(statement)
+        connection.connection.info[_CAPTURING] = True
+    driver.execute("DELETE FROM temp.seal_pending")
+
+
+def take_notes(connection: Connection) -> list[tuple[str, str]]:
+    """The (table, key) of every row this transaction wrote, forgetting them."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        if connection.dialect.name == "postgresql":
+            cursor.execute(
+                "DELETE FROM seal_pending WHERE txid = txid_current() RETURNING tbl, key"
+            )
+            notes = [(str(t), str(k)) for t, k in cursor.fetchall()]
+            # notes of writes made between actions (a job's heartbeat), never sealed
+            cursor.execute("DELETE FROM seal_pending WHERE txid <> txid_current()")
+        else:
+            cursor.execute("SELECT tbl, key FROM temp.seal_pending")
+            notes = [(str(t), str(k)) for t, k in cursor.fetchall()]
+            if notes:
+                cursor.execute("DELETE FROM temp.seal_pending")
+    finally:
+        cursor.close()
+    return notes
