@@ -89,7 +89,11 @@ def _fill(ctx: AppContext, table: Table) -> None:
     values: dict[str, object] = {}
     with ctx.transaction() as session:
         for column in table.columns:
-            if column.primary_key and column.type.python_type is int and len(key_columns(table)) == 1:
+            if (
+                column.primary_key
+                and column.type.python_type is int
+                and len(key_columns(table)) == 1
+            ):
                 continue
             target = next(iter(column.foreign_keys), None)
             if target is not None:
@@ -210,7 +214,9 @@ def test_every_change_is_named(home, table_name: str, change: str) -> None:  # t
             if new == row._mapping[name] or new not in _allowed(table, name) != []:
                 new = f"{row._mapping[name]}x"  # past its CHECK, as an insider may go
                 if connection.dialect.name == "postgresql":
-                    connection.exec_driver_sql(f"ALTER TABLE {table_name} DROP CONSTRAINT ck_{table_name}_{name}")
+                    connection.exec_driver_sql(
+                        f"ALTER TABLE {table_name} DROP CONSTRAINT ck_{table_name}_{name}"
+                    )
             connection.execute(table.update().where(_where(table, row)).values({name: new}))
             if column.primary_key:
                 changed = dict(row._mapping) | {name: new}
@@ -226,7 +232,9 @@ def test_verify_names_the_row_and_column(home) -> None:  # type: ignore[no-untyp
     ctx, _org = home
     table = Base.metadata.tables["users"]
     with _insider(ctx) as (connection, session):
-        connection.execute(table.update().where(table.c.username == "ivy").values(status="suspended"))
+        connection.execute(
+            table.update().where(table.c.username == "ivy").values(status="suspended")
+        )
         report = verify_log(session, audit.public_key(ctx))
     assert not report.ok
     assert report.rows and isinstance(report.rows[0], RowFinding)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnExpressionArgument, ScalarSelect, func, select
 from sqlalchemy.orm import Session
 
+from facetrail.governance.seals import row_problem, rows_problems
 from facetrail.store.schema import (
     Agency,
     AlertRow,
@@ -53,6 +54,7 @@ __all__ = [
     "review_problem",
     "roles_problem",
     "search_problem",
+    "search_rows_problem",
 ]
 
 #: Entries that set a person's roles, and where each names the person and the roles.
@@ -104,6 +106,8 @@ def policy_problem(session: Session, row: PolicyVersion) -> str | None:
     """Why a stored policy version disagrees with the ``policy.change`` entry that made it."""
     if row.audit_seq is None:
         return "policy version has no audit entry"
+    if sealed := row_problem(session, "agency_policies", row.id):
+        return f"policy version: {sealed}"
     agency = session.get(Agency, row.agency_id)
     name = agency.name if agency is not None else None
     key = ("policy", row.id, row.agency_id, name, row.version, row.audit_seq, row.body)
@@ -160,6 +164,8 @@ def roles_problem(
     the rows (read here when not given)."""
     if rows is None:
         rows = list(session.scalars(select(UserRole).where(UserRole.user_id == user.id)))
+    if sealed := rows_problems(session, "user_roles", [(user.id, r.role) for r in rows]):
+        return f"role {next(iter(sealed))}: {next(iter(sealed.values()))}"
     if not rows:
         return None
     seqs = {r.audit_seq for r in rows}
@@ -187,6 +193,8 @@ def review_problem(session: Session, review: Review, reviewer: str) -> str | Non
     """Why a stored review disagrees with its ``review.record`` entry."""
     if review.audit_seq is None:
         return "review has no audit entry"
+    if sealed := row_problem(session, "reviews", review.id):
+        return f"review: {sealed}"
     entry = session.get(AuditEntryRow, review.audit_seq)
     if entry is None:
         return "review's audit entry is missing"
@@ -217,6 +225,8 @@ def search_problem(session: Session, record: SearchRecord) -> str | None:
     """Why a stored search or its candidates disagree with the entries of its request, its
     decision, its run and its outcome."""
     subject = f"search:{record.id}"
+    if sealed := search_rows_problem(session, record.id):
+        return sealed
     requests = _entries(session, subject, "search.request")
     if len(requests) != 1:
         return "search has no single request entry"
@@ -261,6 +271,30 @@ def search_problem(session: Session, record: SearchRecord) -> str | None:
         outcomes = _entries(session, subject, "search.outcome")
         if len(outcomes) != 1 or _details(outcomes[0]).get("outcome") != record.outcome:
             return "outcome differs from its entry"
+    return None
+
+
+def search_rows_problem(session: Session, search_id: int) -> str | None:
+    """Why the rows of a search (itself, its candidates, its reviews) disagree with their
+    seals, or with the reviews its entries recorded (a review deleted is a finding)."""
+    if sealed := row_problem(session, "searches", search_id):
+        return f"search: {sealed}"
+    candidates = session.scalars(
+        select(SearchCandidate.id).where(SearchCandidate.search_id == search_id)
+    ).all()
+    if found := rows_problems(session, "search_candidates", candidates):
+        return f"candidate {next(iter(found))}: {next(iter(found.values()))}"
+    reviews = session.execute(
+        select(Review.id, Review.candidate_id, Review.stage).where(Review.search_id == search_id)
+    ).all()
+    if found := rows_problems(session, "reviews", [r.id for r in reviews]):
+        return f"review {next(iter(found))}: {next(iter(found.values()))}"
+    logged = sorted(
+        (_details(e).get("candidate"), _details(e).get("stage"))
+        for e in _entries(session, f"search:{search_id}", "review.record")
+    )
+    if logged != sorted((r.candidate_id, r.stage) for r in reviews):
+        return "reviews differ from the reviews the log recorded (one was removed or added)"
     return None
 
 

@@ -34,6 +34,7 @@ from facetrail.store.schema import AuditEntryRow, Base, RowSeal
 from facetrail.store.sealing import (
     key_columns,
     key_text,
+    noted,
     parse_key,
     sealed_columns,
     sealed_tables,
@@ -50,6 +51,7 @@ __all__ = [
     "rows_problems",
     "seal_everything",
     "seal_transaction",
+    "tampered",
 ]
 
 SEAL_KIND = "row.seal"
@@ -245,6 +247,10 @@ def rows_problems(session: Session, table_name: str, keys: Iterable[object]) -> 
     A key with neither row nor seal is not reported (nothing is there to act on)."""
     table = Base.metadata.tables[table_name]
     texts = sorted({key_text(k if isinstance(k, tuple) else (k,)) for k in keys})
+    if not texts:
+        return {}
+    if session.in_transaction():  # rows this transaction wrote are sealed as it commits
+        texts = sorted(set(texts) - noted(session.connection(), table_name, texts))
     now = dict(current_seals(session, table, texts))
     known = _indexed(session, table_name, texts)
     problems: dict[str, str] = {}
@@ -271,15 +277,26 @@ def row_problem(session: Session, table_name: str, key: object) -> str | None:
     return next(iter(rows_problems(session, table_name, [key]).values()), None)
 
 
-def require_sealed(session: Session, table_name: str, key: object, what: str) -> None:
-    """Refuse to act on a row that disagrees with the log: ``RecordMismatchError`` naming
-    ``what`` (the user, the search ...) and how it differs."""
-    problem = row_problem(session, table_name, key)
-    if problem is not None:
-        raise RecordMismatchError(
-            f"{what} was changed outside facetrail and will not be used: {problem}",
-            subject=f"{table_name} {key_text(key if isinstance(key, tuple) else (key,))}",
-        )
+def tampered(
+    session: Session, what: str, rows: dict[str, Iterable[object]]
+) -> RecordMismatchError | None:
+    """The refusal to act on ``what`` (the account, the token ...) when one of its ``rows``
+    (table -> keys) disagrees with the log, naming the row and how; None when all agree."""
+    for table_name, keys in rows.items():
+        problems = rows_problems(session, table_name, keys)
+        if problems:
+            key, problem = next(iter(problems.items()))
+            return RecordMismatchError(
+                f"{what} was changed outside facetrail and will not be used: {problem}",
+                subject=f"{table_name} {key}",
+            )
+    return None
+
+
+def require_sealed(session: Session, what: str, rows: dict[str, Iterable[object]]) -> None:
+    """Raise ``tampered``'s refusal, if any."""
+    if (error := tampered(session, what, rows)) is not None:
+        raise error
 
 
 def _changed_columns(table: Table, now: bytes, sealed: bytes) -> list[str]:

@@ -22,6 +22,7 @@ from facetrail.errors import (
     NoFaceError,
     PackMismatchError,
 )
+from facetrail.governance.seals import tampered
 from facetrail.imaging.decode import decode_image
 from facetrail.models.calibration import false_match_rate
 from facetrail.pipeline.faces import PLAIN, Face
@@ -164,6 +165,21 @@ def search_gallery(
                 .where(TemplateRow.id.in_([i for _, i in hits]))
             )
         }
+        # Every row a candidate is scored and shown from must be the one the log sealed: a
+        # vector swapped or a face re-pointed at someone else is refused, never ranked.
+        found = list(rows.values())
+        refusal = tampered(
+            session,
+            f"a candidate face of gallery {gallery.name}",
+            {
+                "templates": list(rows),
+                "faces": [f.id for f, _, _, _ in found],
+                "images": [img.id for _, img, _, _ in found],
+                "sources": {src.id for _, _, src, _ in found},
+            },
+        )
+        if refusal is not None:
+            raise refusal
         hits = _unblocked(ctx, session, gallery, hits, rows)
         candidates = []
         for rank, (score, tid) in enumerate(hits, start=1):

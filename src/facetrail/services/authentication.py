@@ -38,6 +38,7 @@ from facetrail.governance import credentials as cred
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission, may
 from facetrail.governance.fields import check_token_name, check_username
+from facetrail.governance.seals import tampered
 from facetrail.services.accounts import (
     Principal,
     as_utc,
@@ -106,7 +107,18 @@ def attempt(
             else None
         )
         first = check if check_first else None
-        problem, note = _verify(ctx, session, user, username, password, code, factor, now, first)
+        # A password, second factor, status or agency written outside facetrail signs no one in.
+        problem: FacetrailError | None = (
+            tampered(session, f"the account of {shown}", {"users": [user.id]})
+            if user is not None
+            else None
+        )
+        if problem is not None:
+            note = "account record changed outside facetrail"
+        else:
+            problem, note = _verify(
+                ctx, session, user, username, password, code, factor, now, first
+            )
         if problem is None and not check_first:
             assert user is not None
             if (problem := check(user)) is not None:
@@ -446,7 +458,11 @@ def _token_check(session: Session, digest: str, now: datetime) -> _Checked:
     if found is None:
         return _Checked(None, None, None, _unknown_token())
     row, user, agency = found[0], found[1], found[2]
-    problem = _token_problem(row.revoked_at, row.expires_at, user, now)
+    problem: FacetrailError | None = tampered(
+        session, "this token", {"api_tokens": [row.id], "users": [user.id]}
+    )
+    if problem is None:
+        problem = _token_problem(row.revoked_at, row.expires_at, user, now)
     return _Checked(user, agency, RoleRead(found[3], found[4]), problem)
 
 

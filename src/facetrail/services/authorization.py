@@ -33,6 +33,7 @@ from facetrail.errors import (
 from facetrail.governance.authority import Actor, Permission, may, needed_roles
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.records import latest_roles_change, roles_problem
+from facetrail.governance.seals import require_sealed
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import refuse
 from facetrail.store.schema import Agency, User, UserRole
@@ -157,6 +158,13 @@ def checked_roles(session: Session, user: User, read: RoleRead | None = None) ->
     if read is None:
         found = session.execute(_ROLES, {"user_id": user.id, "username": user.username}).one()
         read = RoleRead(found[0], found[1])
+    # Whoever acts, on every path: what authorises them (their account's status, agency and
+    # roles, their agency) must be what the log sealed, or they are refused.
+    require_sealed(
+        session,
+        f"the account of {user.username}",
+        {"users": [user.id], "agencies": [user.agency_id]},
+    )
     subject = f"user_roles:{user.username}"
     rows = _grants(read.grants)
     if rows is None:

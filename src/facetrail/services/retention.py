@@ -18,6 +18,7 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import RetentionPurged
+from facetrail.governance.seals import row_problem, rows_problems
 from facetrail.services._purge import PurgePlan, apply_purge, plan_purge, scrub_after
 from facetrail.services.accounts import (
     utc_now,
@@ -117,6 +118,19 @@ def run_retention(ctx: AppContext, *, now: datetime | None = None) -> RetentionR
                     select(Image.id).where(Image.source_id == source.id, Image.created_at <= cutoff)
                 )
             )
+            if not expired:
+                continue
+            # A retention period or an ingest date written outside facetrail purges nothing:
+            # the images are held and the log says why.
+            held = rows_problems(session, "images", expired)
+            if source_problem := row_problem(session, "sources", source.id):
+                held = {str(i): f"their source: {source_problem}" for i in expired}
+            if held:
+                details = {"images": sorted(held), "reason": next(iter(held.values()))}
+                append(
+                    session, AuditEvent(SYSTEM, "retention.held", f"source:{source.id}", details)
+                )
+                expired = [i for i in expired if str(i) not in held]
             if not expired:
                 continue
             gallery = session.scalar(select(Gallery.name).where(Gallery.id == source.gallery_id))

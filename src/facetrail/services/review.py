@@ -37,7 +37,7 @@ from facetrail.governance.authority import Permission, may, may_disclose_case, m
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import OutcomeRecorded, ReviewRecorded
 from facetrail.governance.fields import check_case_number, check_free_text
-from facetrail.governance.records import review_problem
+from facetrail.governance.records import review_problem, search_rows_problem
 from facetrail.services.accounts import refuse
 from facetrail.services.authorization import current_actor, name_of_agency, utc_now
 from facetrail.services.context import AppContext
@@ -113,6 +113,8 @@ def review_candidate(
             raise StateError(
                 f"the search is not open for review ({_state(record)})", subject=subject
             )
+        if tampered := search_rows_problem(session, record.id):
+            raise RecordMismatchError(tampered, subject=f"search:{record.id}")
         if any(r.reviewer_id == actor.user_id for r in earlier):
             raise ReviewError(
                 "you reviewed this candidate already; the second review must be another person's",

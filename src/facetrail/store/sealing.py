@@ -179,6 +179,33 @@ def begin_capture(connection: Connection) -> None:
     driver.execute("DELETE FROM temp.seal_pending")
 
 
+def noted(connection: Connection, table: str, keys: list[str]) -> set[str]:
+    """Which of ``keys`` of ``table`` this transaction has written so far (still to be
+    sealed when it commits)."""
+    sqlite = connection.dialect.name == "sqlite"
+    if not keys or (sqlite and not connection.connection.info.get(_CAPTURING)):
+        return set()
+    marks = ", ".join("?" if connection.dialect.name == "sqlite" else "%s" for _ in keys)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        if connection.dialect.name == "postgresql":
+            cursor.execute(
+                f"SELECT key FROM seal_pending WHERE txid = txid_current() AND tbl = %s "
+                f"AND key IN ({marks})",
+                (table, *keys),
+            )
+        else:
+            cursor.execute(
+                f"SELECT key FROM temp.seal_pending WHERE tbl = ? AND key IN ({marks})",
+                (table, *keys),
+            )
+        return {str(k) for (k,) in cursor.fetchall()}
+    finally:
+        cursor.close()
+
+
 def take_notes(connection: Connection) -> list[tuple[str, str]]:
     """The (table, key) of every row this transaction wrote, forgetting them."""
     driver = connection.connection.driver_connection

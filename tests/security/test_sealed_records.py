@@ -1,0 +1,253 @@
+"""Attacks of an insider who can write the database, from issue 21 section 1: each edit leaves
+the Merkle log whole, so before the rows were sealed nothing noticed (each test here failed on
+main at 1763fbb: ``audit verify`` passed and the product acted on the edited row). Now
+``audit verify`` names the row and the column, and the product refuses to act on it where it
+is used.
+
+The insider writes on a connection of their own (no facetrail code runs), as with a shell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from facetrail.config import Settings
+from facetrail.errors import FacetrailError
+from facetrail.governance.credentials import Role
+from facetrail.governance.policy import ApprovalMode
+from facetrail.governance.verify import VerifyReport, verify_log
+from facetrail.services import audit, review
+from facetrail.services.authentication import authenticate, login
+from facetrail.services.context import AppContext
+from facetrail.services.ingest import IngestRequest, ingest
+from facetrail.services.retention import run_retention
+from facetrail.services.search import ProbeImage
+from facetrail.store.schema import AuditEntryRow, Image, SearchCandidate, TemplateRow, User
+from tests.conftest import copy_first_images, lfw_people, needs_lfw
+from tests.org import AGENCY, PASSWORD, Org, make_gallery, make_org, next_code
+
+pytestmark = needs_lfw
+
+
+@pytest.fixture()
+def world(tmp_path: Path) -> Iterator[tuple[Org, int, tuple[ProbeImage, ...]]]:
+    """The county, a 'bookings' gallery of four LFW people needing two reviewers, and one
+    finished search of ivy's."""
+    ctx = AppContext.open(Settings(home=tmp_path / "home", threads=1))
+    org = make_org(ctx)
+    people = lfw_people(4)
+    copy_first_images(tmp_path / "photos", people)
+    make_gallery(org)
+    ingest(ctx, org.people["gus"], IngestRequest(tmp_path / "photos", "bookings", AGENCY))
+    org.set_policy(galleries=("bookings",), approval=ApprovalMode.NEVER, second_reviewer=True)
+    photo = sorted(people[1].glob("*.jpg"))[1]
+    probe = (ProbeImage(photo.name, photo.read_bytes()),)
+    done = org.search(("bookings",), probe)
+    assert done.status == "done" and done.candidates
+    yield org, done.search_id, probe
+    ctx.close()
+
+
+def _insider(ctx: AppContext, statement: str, **params: object) -> None:
+    """A write on the insider's own connection, committed."""
+    engine = create_engine(ctx.settings.db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(statement), params)
+    finally:
+        engine.dispose()
+
+
+def _verify(ctx: AppContext) -> VerifyReport:
+    with ctx.sessions() as session:
+        return verify_log(session, audit.public_key(ctx))
+
+
+def _named(report: VerifyReport, *words: str) -> bool:
+    """The report fails and says each of ``words`` (in its problem or its rows' findings)."""
+    said = " ".join([report.problem or "", *(str(f) for f in report.rows)])
+    return not report.ok and all(w in said for w in words)
+
+
+def _kinds(ctx: AppContext) -> list[str]:
+    with ctx.sessions() as session:
+        return list(session.scalars(select(AuditEntryRow.kind).order_by(AuditEntryRow.seq)))
+
+
+def test_swapped_template_vectors_are_never_ranked(world) -> None:  # type: ignore[no-untyped-def]
+    org, _sid, probe = world
+    with org.ctx.sessions() as session:
+        rows = session.execute(select(TemplateRow.id, TemplateRow.vector).limit(2)).all()
+    (a, va), (b, vb) = rows
+    _insider(org.ctx, "UPDATE templates SET vector = :v WHERE id = :i", v=vb, i=a)
+    _insider(org.ctx, "UPDATE templates SET vector = :v WHERE id = :i", v=va, i=b)
+    assert _named(_verify(org.ctx), "templates", "vector")
+    try:
+        result = org.search(("bookings",), probe)
+    except FacetrailError as refused:
+        assert refused.code == "record_tampered"
+    else:
+        assert result.status != "done" and not result.candidates
+    assert "record_tampered" in " ".join(_last_details(org.ctx, 4))
+
+
+def _last_details(ctx: AppContext, count: int) -> list[str]:
+    with ctx.sessions() as session:
+        return list(
+            session.scalars(
+                select(AuditEntryRow.details).order_by(AuditEntryRow.seq.desc()).limit(count)
+            )
+        )
+
+
+def test_a_candidate_repointed_at_someone_else_is_named(world) -> None:  # type: ignore[no-untyped-def]
+    org, sid, _probe = world
+    _insider(
+        org.ctx,
+        "UPDATE search_candidates SET image_sha256 = :h, subject_ref = 'INNOCENT', x1 = 0 "
+        "WHERE search_id = :s AND rank = 1",
+        h="0" * 64,
+        s=sid,
+    )
+    report = _verify(org.ctx)
+    assert _named(report, "search_candidates", "image_sha256", "subject_ref", "x1")
+    with org.ctx.sessions() as session:
+        first = session.scalar(
+            select(SearchCandidate.id).where(
+                SearchCandidate.search_id == sid, SearchCandidate.rank == 1
+            )
+        )
+    assert first is not None
+    with pytest.raises(FacetrailError) as refused:
+        review.review_candidate(org.ctx, org.people["ivy"], first, "possible_match", "same ears")
+    assert refused.value.code == "record_tampered"
+
+
+def test_a_deleted_search_is_named_missing(world) -> None:  # type: ignore[no-untyped-def]
+    org, sid, _probe = world
+    _insider(org.ctx, "DELETE FROM probe_templates WHERE search_id = :s", s=sid)
+    _insider(org.ctx, "DELETE FROM search_candidates WHERE search_id = :s", s=sid)
+    _insider(org.ctx, "DELETE FROM searches WHERE id = :s", s=sid)
+    assert _named(_verify(org.ctx), f"searches {sid} is missing")
+
+
+def test_a_deleted_dissenting_review_is_found_and_no_second_review_replaces_it(world) -> None:  # type: ignore[no-untyped-def]
+    org, sid, _probe = world
+    with org.ctx.sessions() as session:
+        first = session.scalar(
+            select(SearchCandidate.id).where(
+                SearchCandidate.search_id == sid, SearchCandidate.rank == 1
+            )
+        )
+    assert first is not None
+    review.review_candidate(org.ctx, org.people["ivy"], first, "possible_match", "same ears")
+    review.review_candidate(org.ctx, org.people["ian"], first, "not_a_match", "different nose")
+    _insider(org.ctx, "DELETE FROM reviews WHERE candidate_id = :c AND stage = 2", c=first)
+    assert _named(_verify(org.ctx), "reviews", "missing")
+    org.add("sue", AGENCY, Role.SUPERVISOR)
+    with pytest.raises(FacetrailError) as refused:
+        review.review_candidate(org.ctx, org.people["sue"], first, "possible_match", "a lead")
+    assert refused.value.code == "record_tampered"
+
+
+def test_back_dated_searches_and_faults_are_named(world) -> None:  # type: ignore[no-untyped-def]
+    org, sid, _probe = world
+    _insider(
+        org.ctx,
+        "UPDATE searches SET created_at = :t, fault = 'system', status = 'failed' WHERE id = :s",
+        t="2020-01-01 00:00:00.000000",
+        s=sid,
+    )
+    assert _named(_verify(org.ctx), f"searches {sid}", "created_at", "fault", "status")
+
+
+def test_back_dated_images_are_held_from_retention(world) -> None:  # type: ignore[no-untyped-def]
+    org, _sid, _probe = world
+    with org.ctx.sessions() as session:
+        image = session.scalars(select(Image).limit(1)).one()
+    _insider(
+        org.ctx,
+        "UPDATE images SET created_at = :t WHERE id = :i",
+        t="2000-01-01 00:00:00",
+        i=image.id,
+    )
+    assert _named(_verify(org.ctx), f"images {image.id}", "created_at")
+    report = run_retention(org.ctx)
+    assert sum(p.images for p in report.sources) == 0
+    with org.ctx.sessions() as session:
+        assert session.get(Image, image.id) is not None
+    assert "retention.held" in _kinds(org.ctx)
+
+
+def test_a_suspended_account_set_active_again_cannot_act(world) -> None:  # type: ignore[no-untyped-def]
+    org, _sid, probe = world
+    ivy = org.people["ivy"]
+    from facetrail.services import accounts
+
+    accounts.suspend_account(org.ctx, org.people["head"], "ivy", "under investigation")
+    _insider(org.ctx, "UPDATE users SET status = 'active' WHERE username = 'ivy'")
+    assert _named(_verify(org.ctx), "users", "status")
+    with pytest.raises(FacetrailError) as refused:
+        org.search(("bookings",), probe)
+    assert refused.value.code in ("record_tampered", "account_inactive")
+    assert ivy.username == "ivy"
+
+
+def test_a_user_moved_to_another_agency_cannot_act(world) -> None:  # type: ignore[no-untyped-def]
+    org, _sid, probe = world
+    from facetrail.services import accounts
+
+    accounts.create_agency(org.ctx, org.admin, "city")
+    _insider(
+        org.ctx,
+        "UPDATE users SET agency_id = (SELECT id FROM agencies WHERE name = 'city') "
+        "WHERE username = 'ivy'",
+    )
+    assert _named(_verify(org.ctx), "users", "agency_id")
+    with pytest.raises(FacetrailError) as refused:
+        org.search(("bookings",), probe)
+    assert refused.value.code == "record_tampered"
+
+
+def test_a_token_row_inserted_for_a_supervisor_is_refused(world) -> None:  # type: ignore[no-untyped-def]
+    org, _sid, _probe = world
+    token = "ft_insider_made_this_token_for_sam_000000000000"
+    from facetrail.governance import credentials as cred
+
+    _insider(
+        org.ctx,
+        "INSERT INTO api_tokens (user_id, token_hash, name, created_at, expires_at) "
+        "SELECT id, :h, 'forged', '2026-01-01 00:00:00', '2099-01-01 00:00:00' FROM users "
+        "WHERE username = 'sam'",
+        h=cred.secret_hash(token),
+    )
+    assert _named(_verify(org.ctx), "api_tokens", "not in the audit log")
+    with pytest.raises(FacetrailError) as refused:
+        authenticate(org.ctx, token)
+    assert refused.value.code == "record_tampered"
+
+
+def test_a_changed_password_hash_or_second_factor_signs_no_one_in(world) -> None:  # type: ignore[no-untyped-def]
+    org, _sid, _probe = world
+    with org.ctx.sessions() as session:
+        ian = session.scalars(select(User).where(User.username == "ian")).one()
+        ivy = session.scalars(select(User).where(User.username == "ivy")).one()
+    # the insider gives ivy ian's password hash and second factor, whose secrets they know
+    _insider(
+        org.ctx,
+        "UPDATE users SET password_hash = :p, totp_secret = :t WHERE username = 'ivy'",
+        p=ian.password_hash,
+        t=ian.totp_secret,
+    )
+    assert ivy.password_hash != ian.password_hash
+    assert _named(_verify(org.ctx), "users", "password_hash", "totp_secret")
+    secret = org.enrolments["ian"].totp_secret
+    assert secret is not None
+    code, when = next_code(secret)
+    with pytest.raises(FacetrailError) as refused:
+        login(org.ctx, "ivy", PASSWORD, code, now=when)
+    assert refused.value.code == "record_tampered"
