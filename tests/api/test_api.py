@@ -17,7 +17,13 @@ PROBLEM = "application/problem+json"
 
 def _kinds(world: World) -> list[str]:
     with world.ctx.sessions() as s:
-        return list(s.scalars(select(AuditEntryRow.kind).order_by(AuditEntryRow.seq)))
+        return list(
+            s.scalars(
+                select(AuditEntryRow.kind)
+                .where(AuditEntryRow.kind != "row.seal")
+                .order_by(AuditEntryRow.seq)
+            )
+        )
 
 
 def _searches(world: World) -> int:

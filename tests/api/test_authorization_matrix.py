@@ -443,7 +443,13 @@ def _last_seq(world: World) -> int:
 
 def _kinds_after(world: World, seq: int) -> list[str]:
     with world.ctx.sessions() as s:
-        return list(s.scalars(select(AuditEntryRow.kind).where(AuditEntryRow.seq > seq)))
+        return list(
+            s.scalars(
+                select(AuditEntryRow.kind).where(
+                    AuditEntryRow.seq > seq, AuditEntryRow.kind != "row.seal"
+                )
+            )
+        )
 
 
 def _county_state(world: World) -> str:

@@ -72,8 +72,13 @@ def test_actions_and_entries_commit_together(log: AppContext) -> None:
     assert refusal is not None and refusal.kind == "gallery.create.refused"
     galleries.create_gallery(log, admin, galleries.CreateGalleryRequest("h"))
     with log.sessions() as s:
-        last = s.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq.desc())).first()
-    assert last is not None and (last.kind, last.subject) == ("gallery.create", "h")
+        made, seal = s.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq.desc())).all()[
+            1::-1
+        ]
+    assert (made.kind, made.subject) == ("gallery.create", "h")
+    # the gallery's row is sealed by the entry after it, in the same transaction
+    assert (seal.kind, seal.subject) == ("row.seal", f"entries:{made.seq}-{made.seq}")
+    assert list(json.loads(seal.details)["rows"]) == ["galleries"]
 
 
 def test_edit_one_byte_of_one_entry(log: AppContext) -> None:

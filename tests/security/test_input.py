@@ -74,7 +74,13 @@ def finishes(fn: Callable[[], T], *fifos: Path) -> T:
 
 def audit_kinds(ctx: AppContext) -> list[str]:
     with ctx.sessions() as s:
-        return list(s.scalars(select(AuditEntryRow.kind).order_by(AuditEntryRow.seq)))
+        return list(
+            s.scalars(
+                select(AuditEntryRow.kind)
+                .where(AuditEntryRow.kind != "row.seal")
+                .order_by(AuditEntryRow.seq)
+            )
+        )
 
 
 def image_names(ctx: AppContext) -> set[str]:

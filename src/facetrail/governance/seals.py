@@ -196,14 +196,15 @@ def _append_seal(
 
 
 def seal_everything(session: Session, subject: str, *, per_entry: int = 5000) -> int:
-    """Seal every row of every sealed table as it stands (a home upgraded to sealing: what it
-    holds then is what the log vouches for from then on), ``per_entry`` rows an entry.
-    Returns how many rows were sealed."""
-    sealed = 0
+    """Seal every row of every sealed table as it stands, and as gone every row the log
+    sealed that is not there (a home upgraded to sealing: what it holds then is what the log
+    vouches for from then on), ``per_entry`` rows an entry. Returns how many were sealed."""
+    expected = _expected(session)
     batch: dict[str, dict[str, Sealed | None]] = {}
-    count = 0
+    count = sealed = 0
     for table in sealed_tables():
-        for key, seal in current_seals(session, table):
+        gone = set(expected.get(table.name, {}))
+        for key, seal in _all_then_gone(current_seals(session, table), gone):
             batch.setdefault(table.name, {})[key] = seal
             count += 1
             if count >= per_entry:
@@ -212,6 +213,17 @@ def seal_everything(session: Session, subject: str, *, per_entry: int = 5000) ->
     if count:
         _append_seal(session, batch, subject)
     return sealed + count
+
+
+def _all_then_gone(
+    rows: Iterator[tuple[str, Sealed]], gone: set[str]
+) -> Iterator[tuple[str, Sealed | None]]:
+    """Every row as it stands, then the keys of ``gone`` no row holds (sealed as deleted)."""
+    for key, seal in rows:
+        gone.discard(key)
+        yield key, seal
+    for key in sorted(gone):
+        yield key, None
 
 
 # -- held to the log where it is used ----------------------------------------------------------

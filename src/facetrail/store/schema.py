@@ -627,3 +627,15 @@ class RowSeal(Base):
     seq: Mapped[int] = mapped_column(BigId)
     digest: Mapped[str] = mapped_column(String(32))
     columns: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SealNote(Base):
+    """A row an acting transaction wrote, noted by a trigger until the transaction seals it
+    (``store.sealing``): PostgreSQL's notes, by transaction id. SQLite keeps its notes in a
+    TEMP table of the same shape per connection, which shadows this one."""
+
+    __tablename__ = "seal_pending"
+
+    txid: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tbl: Mapped[str] = mapped_column(Text, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)

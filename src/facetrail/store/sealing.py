@@ -20,6 +20,8 @@ A write that bypasses them (a trigger dropped, another connection) is simply not
 
 from __future__ import annotations
 
+import sqlite3
+
 from sqlalchemy import Column, Connection, Table
 
 from facetrail.store.schema import Base
@@ -43,6 +45,7 @@ UNSEALED_TABLES: dict[str, str] = {
     "recomputes it from them",
     "audit_checkpoints": "each is signed by the log's key kept outside the home; audit verify "
     "checks every signature and root",
+    "seal_pending": "scratch notes of the rows an action is writing, emptied as it seals them",
     "row_seals": "an index of the log's seals, read at the point of use; audit verify rebuilds "
     "it from the log and names any row it disagrees with",
 }
@@ -131,11 +134,7 @@ END $$
 
 
 def _pg_statements() -> list[str]:
-    out = [
-        "CREATE TABLE IF NOT EXISTS seal_pending (txid BIGINT NOT NULL, tbl TEXT NOT NULL, "
-        "key TEXT NOT NULL, PRIMARY KEY (txid, tbl, key))",
-        _PG_FUNCTION,
-    ]
+    out = [_PG_FUNCTION]
     for table in sealed_tables():
         names = ", ".join(f"'{c.name}'" for c in key_columns(table))
         out.append(f"DROP TRIGGER IF EXISTS facetrail_seal ON {table.name}")
@@ -147,61 +146,60 @@ def _pg_statements() -> list[str]:
 
 
 def install_capture(connection: Connection) -> None:
-    """PostgreSQL: make the notes table and every sealed table's trigger (a new database, or
-    migration 0006); idempotent. SQLite keeps them per connection (``begin_capture``)."""
+    """PostgreSQL: make every sealed table's trigger, which writes the notes table
+    ``seal_pending`` (a new database, or migration 0006); idempotent. SQLite keeps them per connection (``begin_capture``)."""
     if connection.dialect.name != "postgresql":
         return
     for statement in _pg_statements():
         connection.exec_driver_sql(statement)
 
 
-#: ``Connection.info`` key: this SQLite connection has its TEMP notes table and triggers.
-_CAPTURING = "facetrail_seal_capture"
-
-
 def begin_capture(connection: Connection) -> None:
-    """At the start of an acting transaction: SQLite makes its connection's TEMP triggers the
-    first time, and empties its notes (left by a write outside an action). PostgreSQL's notes
-    are per transaction already."""
+    """At the start of an acting transaction: SQLite empties its connection's notes (left by a
+    write outside an action), making its TEMP notes table and triggers when they are missing
+    (the first time, or after a transaction that made them was rolled back: SQLite's DDL is
+    transactional). PostgreSQL's notes are per transaction already."""
     if connection.dialect.name != "sqlite":
         return
     driver = connection.connection.driver_connection
     assert driver is not None
-    if not connection.connection.info.get(_CAPTURING):
+    try:
+        driver.execute("DELETE FROM temp.seal_pending")
+    except sqlite3.OperationalError:  # no such table: made now
         driver.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS seal_pending (tbl TEXT NOT NULL, key TEXT NOT NULL,"
+            "CREATE TEMP TABLE seal_pending (tbl TEXT NOT NULL, key TEXT NOT NULL,"
             " PRIMARY KEY (tbl, key)) WITHOUT ROWID"
         )
         for table in sealed_tables():
             for statement in _sqlite_triggers(table):
                 driver.execute(statement)
-        connection.connection.info[_CAPTURING] = True
-    driver.execute("DELETE FROM temp.seal_pending")
 
 
 def noted(connection: Connection, table: str, keys: list[str]) -> set[str]:
     """Which of ``keys`` of ``table`` this transaction has written so far (still to be
     sealed when it commits)."""
-    sqlite = connection.dialect.name == "sqlite"
-    if not keys or (sqlite and not connection.connection.info.get(_CAPTURING)):
+    if not keys:
         return set()
-    marks = ", ".join("?" if connection.dialect.name == "sqlite" else "%s" for _ in keys)
+    sqlite = connection.dialect.name == "sqlite"
+    marks = ", ".join("?" if sqlite else "%s" for _ in keys)
     driver = connection.connection.driver_connection
     assert driver is not None
     cursor = driver.cursor()
     try:
-        if connection.dialect.name == "postgresql":
+        if sqlite:
+            cursor.execute(
+                f"SELECT key FROM temp.seal_pending WHERE tbl = ? AND key IN ({marks})",
+                (table, *keys),
+            )
+        else:
             cursor.execute(
                 f"SELECT key FROM seal_pending WHERE txid = txid_current() AND tbl = %s "
                 f"AND key IN ({marks})",
                 (table, *keys),
             )
-        else:
-            cursor.execute(
-                f"SELECT key FROM temp.seal_pending WHERE tbl = ? AND key IN ({marks})",
-                (table, *keys),
-            )
         return {str(k) for (k,) in cursor.fetchall()}
+    except sqlite3.OperationalError:  # a connection that never acted: it wrote nothing
+        return set()
     finally:
         cursor.close()
 

@@ -35,6 +35,12 @@ def upgrade() -> None:
         sa.Column("digest", sa.String(length=32), nullable=False),
         sa.Column("columns", sa.LargeBinary(), nullable=False),
     )
+    op.create_table(
+        "seal_pending",
+        sa.Column("txid", _BIG_ID, primary_key=True),
+        sa.Column("tbl", sa.Text(), primary_key=True),
+        sa.Column("key", sa.Text(), primary_key=True),
+    )
     install_capture(op.get_bind())
 
 
@@ -44,5 +50,5 @@ def downgrade() -> None:
         for table in sealed_tables():
             connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS facetrail_seal ON {table.name}")
         connection.exec_driver_sql("DROP FUNCTION IF EXISTS facetrail_seal_note()")
-        connection.exec_driver_sql("DROP TABLE IF EXISTS seal_pending")
+    op.drop_table("seal_pending")
     op.drop_table("row_seals")
