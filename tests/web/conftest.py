@@ -85,7 +85,12 @@ def is_error_page(html: str, code: str) -> bool:
 def last_kinds(world: World, count: int = 1) -> list[str]:
     """The kinds of the newest ``count`` audit entries, oldest first."""
     with world.ctx.sessions() as s:
-        newest = select(AuditEntryRow.kind).order_by(AuditEntryRow.seq.desc()).limit(count)
+        newest = (  # the actions' entries (their rows' row.seal entries left out)
+            select(AuditEntryRow.kind)
+            .where(AuditEntryRow.kind != "row.seal")
+            .order_by(AuditEntryRow.seq.desc())
+            .limit(count)
+        )
         return list(s.scalars(newest))[::-1]
 
 

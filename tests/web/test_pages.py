@@ -31,7 +31,12 @@ def _count(world: World, kind: str) -> int:
 
 def _last_kinds(world: World, count: int = 1) -> list[str]:
     with world.ctx.sessions() as s:
-        newest = select(AuditEntryRow.kind).order_by(AuditEntryRow.seq.desc()).limit(count)
+        newest = (  # the actions' entries (their rows' row.seal entries left out)
+            select(AuditEntryRow.kind)
+            .where(AuditEntryRow.kind != "row.seal")
+            .order_by(AuditEntryRow.seq.desc())
+            .limit(count)
+        )
         return list(s.scalars(newest))[::-1]
 
 
