@@ -7,15 +7,13 @@ search (typed, audited), never on what the insider wrote."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from facetrail.cli.main import app
-from facetrail.config import Settings, get_settings
+from facetrail.config import get_settings
 from facetrail.errors import RecordMismatchError
 from facetrail.governance.credentials import Role
 from facetrail.governance.policy import ApprovalMode
@@ -23,32 +21,10 @@ from facetrail.governance.verify import VerifyReport, verify_log
 from facetrail.services import audit, review
 from facetrail.services import search as svc
 from facetrail.services.context import AppContext
-from facetrail.services.ingest import IngestRequest, ingest
-from facetrail.services.search import ProbeImage
 from facetrail.store.schema import AuditEntryRow, Review, SearchCandidate, SearchRecord, User
-from tests.conftest import copy_first_images, lfw_people, needs_lfw
-from tests.org import AGENCY, Org, make_gallery, make_org
+from tests.conftest import needs_lfw
 
 pytestmark = needs_lfw
-
-
-@pytest.fixture()
-def world(tmp_path: Path) -> Iterator[tuple[Org, int, tuple[ProbeImage, ...]]]:
-    """The county of tests/org.py, a 'bookings' gallery of four LFW people that needs two
-    reviewers, and one finished search of ivy's with candidates."""
-    ctx = AppContext.open(Settings(home=tmp_path / "home", threads=1))
-    org = make_org(ctx)
-    people = lfw_people(4)
-    copy_first_images(tmp_path / "photos", people)
-    make_gallery(org)
-    ingest(ctx, org.people["gus"], IngestRequest(tmp_path / "photos", "bookings", AGENCY))
-    org.set_policy(galleries=("bookings",), approval=ApprovalMode.NEVER, second_reviewer=True)
-    photo = sorted(people[1].glob("*.jpg"))[1]
-    probe = (ProbeImage(photo.name, photo.read_bytes()),)
-    done = org.search(("bookings",), probe)
-    assert done.status == "done" and done.candidates
-    yield org, done.search_id, probe
-    ctx.close()
 
 
 def _verify(ctx: AppContext) -> VerifyReport:

@@ -9,47 +9,21 @@ The insider writes on a connection of their own (no facetrail code runs), as wit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from facetrail.config import Settings
 from facetrail.errors import FacetrailError
 from facetrail.governance.credentials import Role
-from facetrail.governance.policy import ApprovalMode
 from facetrail.governance.verify import VerifyReport, verify_log
 from facetrail.services import audit, review
 from facetrail.services.authentication import authenticate, login
 from facetrail.services.context import AppContext
-from facetrail.services.ingest import IngestRequest, ingest
 from facetrail.services.retention import run_retention
-from facetrail.services.search import ProbeImage
 from facetrail.store.schema import AuditEntryRow, Image, SearchCandidate, TemplateRow, User
-from tests.conftest import copy_first_images, lfw_people, needs_lfw
-from tests.org import AGENCY, PASSWORD, Org, make_gallery, make_org, next_code
+from tests.conftest import needs_lfw
+from tests.org import AGENCY, PASSWORD, next_code
 
 pytestmark = needs_lfw
-
-
-@pytest.fixture()
-def world(tmp_path: Path) -> Iterator[tuple[Org, int, tuple[ProbeImage, ...]]]:
-    """The county, a 'bookings' gallery of four LFW people needing two reviewers, and one
-    finished search of ivy's."""
-    ctx = AppContext.open(Settings(home=tmp_path / "home", threads=1))
-    org = make_org(ctx)
-    people = lfw_people(4)
-    copy_first_images(tmp_path / "photos", people)
-    make_gallery(org)
-    ingest(ctx, org.people["gus"], IngestRequest(tmp_path / "photos", "bookings", AGENCY))
-    org.set_policy(galleries=("bookings",), approval=ApprovalMode.NEVER, second_reviewer=True)
-    photo = sorted(people[1].glob("*.jpg"))[1]
-    probe = (ProbeImage(photo.name, photo.read_bytes()),)
-    done = org.search(("bookings",), probe)
-    assert done.status == "done" and done.candidates
-    yield org, done.search_id, probe
-    ctx.close()
 
 
 def _insider(ctx: AppContext, statement: str, **params: object) -> None:

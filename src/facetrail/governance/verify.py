@@ -155,28 +155,18 @@ def verify_log(
     problem = head_problem(session, hashes)
     if problem is not None:  # rows added or removed where no checkpoint covers them
         return _fail(hashes, f"log head mismatch: {problem}", entry=len(hashes) + 1)
+    whole = root(hashes).hex()
     # The log is whole; every sealed row must be the one its last seal names, and none other.
     findings = tuple(row_findings(session))
     if findings:
         more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
-        return VerifyReport(
-            False,
-            len(hashes),
-            len(checks),
-            root(hashes).hex(),
-            f"the database disagrees with the audit log: {findings[0]}{more}",
-            rows=findings,
-        )
+        problem = f"the database disagrees with the audit log: {findings[0]}{more}"
+        return VerifyReport(False, len(hashes), len(checks), whole, problem, rows=findings)
     # Every record that authorises or reports an action must also agree with what the entry
     # that made it says (an edited policy, role, review or search is tampering).
     disagreement = first_record_problem(session)
     if disagreement is not None:
         record, how = disagreement
-        return VerifyReport(
-            False,
-            len(hashes),
-            len(checks),
-            root(hashes).hex(),
-            f"record disagrees with the audit log: {record}: {how}",
-        )
-    return VerifyReport(True, len(hashes), len(checks), root(hashes).hex())
+        problem = f"record disagrees with the audit log: {record}: {how}"
+        return VerifyReport(False, len(hashes), len(checks), whole, problem)
+    return VerifyReport(True, len(hashes), len(checks), whole)

@@ -147,7 +147,8 @@ def _pg_statements() -> list[str]:
 
 def install_capture(connection: Connection) -> None:
     """PostgreSQL: make every sealed table's trigger, which writes the notes table
-    ``seal_pending`` (a new database, or migration 0006); idempotent. SQLite keeps them per connection (``begin_capture``)."""
+    ``seal_pending`` (a new database, or migration 0006); idempotent. SQLite keeps its
+    triggers per connection (``begin_capture``)."""
     if connection.dialect.name != "postgresql":
         return
     for statement in _pg_statements():
