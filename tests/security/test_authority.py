@@ -43,7 +43,11 @@ def _principal(ctx: AppContext, username: str) -> Principal:
 
 def _kinds(ctx: AppContext, kind: str) -> list[AuditEntryRow]:
     with ctx.sessions() as session:
-        return list(session.scalars(select(AuditEntryRow).where(AuditEntryRow.kind == kind)))
+        return list(
+            session.scalars(
+                select(AuditEntryRow).where(AuditEntryRow.kind == kind).order_by(AuditEntryRow.seq)
+            )
+        )
 
 
 def _roles(ctx: AppContext, username: str) -> set[str]:

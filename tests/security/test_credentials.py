@@ -46,7 +46,11 @@ __all__ = ["term"]  # the CLI tests' fixture: a fresh home driven through the re
 
 def _entries(ctx: AppContext, kind: str) -> list[AuditEntryRow]:
     with ctx.sessions() as s:
-        return list(s.scalars(select(AuditEntryRow).where(AuditEntryRow.kind == kind)))
+        return list(
+            s.scalars(
+                select(AuditEntryRow).where(AuditEntryRow.kind == kind).order_by(AuditEntryRow.seq)
+            )
+        )
 
 
 def _user(ctx: AppContext, username: str) -> User:

@@ -43,7 +43,8 @@ def _login(ctx: AppContext, enrolment: acc.Enrolment) -> auth.LoginResult:
 
 def _audit(ctx: AppContext, kind: str) -> list[AuditEntryRow]:
     with ctx.sessions() as s:
-        return list(s.scalars(select(AuditEntryRow).where(AuditEntryRow.kind == kind)))
+        query = select(AuditEntryRow).where(AuditEntryRow.kind == kind)
+        return list(s.scalars(query.order_by(AuditEntryRow.seq)))
 
 
 @pytest.fixture()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, tuple_
+from sqlalchemy import Table, delete, insert, inspect, select, tuple_
 from sqlalchemy.orm import Session
 
 from facetrail.errors import RecordMismatchError
@@ -253,17 +253,51 @@ def _logged(session: Session, seq: int) -> dict[str, dict[str, str | None]] | No
     return found
 
 
+def _attributes(table: Table, row: Base) -> list[str]:
+    """The attribute names of ``row`` for ``table``'s key columns, then its sealed columns."""
+    mapper = inspect(row).mapper
+    columns = (*key_columns(table), *sealed_columns(table))
+    return [mapper.get_property_by_column(c).key for c in columns]
+
+
+def _as_read(table: Table, row: Base) -> tuple[str, Sealed | None]:
+    """(key, seal) of a row the session has just read, from its attributes; the seal is None
+    when they may not be what the database holds (changed, expired or partly loaded): the row
+    is then read again."""
+    state = inspect(row)
+    attrs = _attributes(table, row)
+    width = len(key_columns(table))
+    key = key_text(tuple(getattr(row, a) for a in attrs[:width]))
+    if not state.persistent or state.modified or state.unloaded.intersection(attrs):
+        return key, None
+    names = [c.name for c in sealed_columns(table)]
+    return key, _seal_of(table, names, key, [getattr(row, a) for a in attrs[width:]])
+
+
 def rows_problems(session: Session, table_name: str, keys: Iterable[object]) -> dict[str, str]:
-    """For each of ``keys`` (a primary key value, or a tuple of them) whose row disagrees with
-    the log: why. A row agrees when its digest is that of its seal and the seal is the log's.
-    A key with neither row nor seal is not reported (nothing is there to act on)."""
+    """For each of ``keys`` whose row disagrees with the log: why. A key is a primary key
+    value, a tuple of them, or the row itself as this transaction just read it (its digest is
+    then taken from what was read, without reading it again). A row agrees when its digest is
+    that of its seal and the seal is the log's. A key with neither row nor seal is not reported
+    (nothing is there to act on)."""
     table = Base.metadata.tables[table_name]
-    texts = sorted({key_text(k if isinstance(k, tuple) else (k,)) for k in keys})
+    now: dict[str, Sealed] = {}
+    wanted: set[str] = set()
+    for k in keys:
+        if isinstance(k, Base):
+            key, seal = _as_read(table, k)
+            if seal is not None:
+                now[key] = seal
+        else:
+            key = key_text(k if isinstance(k, tuple) else (k,))
+        wanted.add(key)
+    texts = sorted(wanted)
     if not texts:
         return {}
     if session.in_transaction():  # rows this transaction wrote are sealed as it commits
         texts = sorted(set(texts) - noted(session.connection(), table_name, texts))
-    now = dict(current_seals(session, table, texts))
+    unread = [k for k in texts if k not in now]
+    now.update(current_seals(session, table, unread) if unread else ())
     known = _indexed(session, table_name, texts)
     problems: dict[str, str] = {}
     for key in texts:

@@ -109,7 +109,7 @@ def attempt(
         first = check if check_first else None
         # A password, second factor, status or agency written outside facetrail signs no one in.
         problem: FacetrailError | None = (
-            tampered(session, f"the account of {shown}", {"users": [user.id]})
+            tampered(session, f"the account of {shown}", {"users": [user]})
             if user is not None
             else None
         )
@@ -459,7 +459,7 @@ def _token_check(session: Session, digest: str, now: datetime) -> _Checked:
         return _Checked(None, None, None, _unknown_token())
     row, user, agency = found[0], found[1], found[2]
     problem: FacetrailError | None = tampered(
-        session, "this token", {"api_tokens": [row.id], "users": [user.id]}
+        session, "this token", {"api_tokens": [row], "users": [user]}
     )
     if problem is None:
         problem = _token_problem(row.revoked_at, row.expires_at, user, now)

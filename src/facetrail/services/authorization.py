@@ -160,10 +160,12 @@ def checked_roles(session: Session, user: User, read: RoleRead | None = None) ->
         read = RoleRead(found[0], found[1])
     # Whoever acts, on every path: what authorises them (their account's status, agency and
     # roles, their agency) must be what the log sealed, or they are refused.
+    # Both as this transaction read them (the agency from the session, when it holds it).
+    agency = session.get(Agency, user.agency_id)
     require_sealed(
         session,
         f"the account of {user.username}",
-        {"users": [user.id], "agencies": [user.agency_id]},
+        {"users": [user], "agencies": [agency if agency is not None else user.agency_id]},
     )
     subject = f"user_roles:{user.username}"
     rows = _grants(read.grants)
