@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import CheckConstraint, Connection, Table, create_engine, insert, select
+from sqlalchemy import CheckConstraint, Connection, Table, create_engine, insert, select, text
 from sqlalchemy.orm import Session
 
 from facetrail.config import Settings
-from facetrail.governance.seals import RowFinding, row_findings
+from facetrail.errors import RecordMismatchError
+from facetrail.governance.seals import RowFinding, row_findings, rows_problems
 from facetrail.governance.verify import verify_log
 from facetrail.services import audit
 from facetrail.services.context import AppContext
@@ -239,3 +240,94 @@ def test_verify_names_the_row_and_column(home) -> None:  # type: ignore[no-untyp
     assert not report.ok
     assert report.rows and isinstance(report.rows[0], RowFinding)
     assert "users" in (report.problem or "") and "column status" in (report.problem or "")
+
+
+@contextmanager
+def _insider_committed(ctx: AppContext) -> Iterator[Connection]:
+    """As ``_insider``, but what it changes is committed."""
+    engine = create_engine(ctx.settings.db_url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("SET session_replication_role = replica")
+            else:
+                connection.exec_driver_sql("PRAGMA ignore_check_constraints = ON")
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def _laundering_cases() -> list[tuple[str, str]]:
+    return [
+        (table.name, column.name)
+        for table in sealed_tables()
+        for column in sealed_columns(table)
+        if not column.primary_key
+    ]
+
+
+@pytest.mark.parametrize(("table_name", "name"), _laundering_cases())
+def test_a_write_never_seals_a_change_made_outside(home, table_name: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    """An insider changes a column; then facetrail writes the same row without touching that
+    column: the action is refused (it would make the log vouch for the insider's change), and
+    nothing of it is sealed. The insider's change is undone after, so each case stands alone."""
+    ctx, _org = home
+    table = Base.metadata.tables[table_name]
+    column = table.columns[name]
+    with ctx.sessions() as session:
+        row = session.execute(select(table).order_by(*key_columns(table)).limit(1)).first()
+    assert row is not None, f"{table_name} holds no row"
+    new = _other(table, column, row._mapping[name])
+    if column.type.python_type is int and _allowed(table, name) == []:
+        new = 10**9 + int(row._mapping[name] or 0)  # unique, and a row no one holds
+    check = None
+    if new == row._mapping[name] or new not in _allowed(table, name) != []:
+        new = f"{row._mapping[name]}x"  # past its CHECK, as an insider may go
+        check = next(
+            (
+                c
+                for c in table.constraints
+                if isinstance(c, CheckConstraint) and str(c.name).endswith(name)
+            ),
+            None,
+        )
+    postgresql = ctx.engine.dialect.name == "postgresql"
+    with _insider_committed(ctx) as connection:
+        if check is not None and postgresql:
+            connection.exec_driver_sql(f"ALTER TABLE {table_name} DROP CONSTRAINT {check.name}")
+        connection.execute(table.update().where(_where(table, row)).values({name: new}))
+    try:
+        first_key = key_columns(table)[0]
+        refused = pytest.raises(RecordMismatchError, match=rf"{name}.*will not be sealed")
+        with refused, ctx.transaction() as session:  # writes the row, changing nothing in it
+            if session.bind.dialect.name == "sqlite":  # (PostgreSQL checks changed keys only)
+                session.execute(text("PRAGMA defer_foreign_keys = ON"))
+            session.execute(
+                table.update().where(_where(table, row)).values({first_key.name: first_key})
+            )
+    finally:
+        with _insider_committed(ctx) as connection:
+            connection.execute(
+                table.update().where(_where(table, row)).values({name: row._mapping[name]})
+            )
+            if check is not None and postgresql:
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {table_name} ADD CONSTRAINT {check.name} CHECK ({check.sqltext})"
+                )
+    with ctx.sessions() as session:  # the row is as its seal (none was made of the change)
+        key = tuple(row._mapping[c.name] for c in key_columns(table))
+        assert rows_problems(session, table_name, [key]) == {}
+
+
+def test_a_write_to_the_changed_column_itself_is_sealed(home) -> None:  # type: ignore[no-untyped-def]
+    """What facetrail itself writes is its own: overwriting the insider's change is sealed."""
+    ctx, _org = home
+    table = Base.metadata.tables["users"]
+    with ctx.sessions() as session:
+        row = session.execute(select(table).where(table.c.username == "ivy")).one()
+    with _insider_committed(ctx) as connection:
+        connection.execute(table.update().where(_where(table, row)).values(email="evil@x"))
+    with ctx.transaction() as session:
+        session.execute(table.update().where(_where(table, row)).values(email=row.email))
+    with ctx.sessions() as session:
+        assert row_findings(session) == []

@@ -144,9 +144,9 @@ def seal_transaction(session: Session) -> int | None:
     notes = take_notes(session.connection())
     if not notes:
         return None
-    wanted: dict[str, set[str]] = {}
-    for table_name, key in notes:
-        wanted.setdefault(table_name, set()).add(key)
+    wanted: dict[str, dict[str, frozenset[str] | None]] = {}
+    for (table_name, key), written in notes.items():
+        wanted.setdefault(table_name, {})[key] = written
     changes: dict[str, dict[str, Sealed | None]] = {}
     for table_name, keys in sorted(wanted.items()):
         table = Base.metadata.tables[table_name]
@@ -157,6 +157,8 @@ def seal_transaction(session: Session) -> int | None:
         for key in ordered:
             seal = now.get(key)
             before = known.get(key)
+            if seal is not None:
+                _refuse_laundering(table, key, seal, before, keys[key])
             if seal is None and before is not None:
                 changed[key] = None
             elif seal is not None and (before is None or before.digest != seal.digest):
@@ -166,6 +168,32 @@ def seal_transaction(session: Session) -> int | None:
     if not changes:
         return None
     return _append_seal(session, changes)
+
+
+def _refuse_laundering(
+    table: Table, key: str, now: Sealed, before: RowSeal | None, written: frozenset[str] | None
+) -> None:
+    """Refuse to seal a row this transaction updated when what it did not write differs from
+    the row's seal: the row had been changed outside facetrail, and sealing it now would make
+    the log vouch for that change. ``written``: the columns the transaction's updates changed
+    (None: it inserted or deleted the row)."""
+    if written is None:
+        return
+    where = f"{table.name} {key}"
+    if before is None:
+        raise RecordMismatchError(
+            f"{where} was written outside facetrail (it has no seal) and will not be sealed",
+            subject=where,
+        )
+    if before.digest == now.digest:
+        return
+    outside = [c for c in _changed_columns(table, now.columns, before.columns) if c not in written]
+    if outside or len(now.columns) != len(before.columns):
+        raise RecordMismatchError(
+            f"{where} was changed outside facetrail ({', '.join(outside) or 'its columns'} "
+            "differ from its seal) and will not be sealed",
+            subject=where,
+        )
 
 
 def _append_seal(

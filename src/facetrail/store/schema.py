@@ -639,3 +639,5 @@ class SealNote(Base):
     txid: Mapped[int] = mapped_column(BigId, primary_key=True)
     tbl: Mapped[str] = mapped_column(Text, primary_key=True)
     key: Mapped[str] = mapped_column(Text, primary_key=True)
+    #: the columns its updates changed ("a,b,"), or "*": inserted or deleted
+    changed: Mapped[str] = mapped_column(Text, primary_key=True)

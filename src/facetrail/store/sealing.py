@@ -27,6 +27,7 @@ from sqlalchemy import Column, Connection, Table
 from facetrail.store.schema import Base
 
 __all__ = [
+    "ALL_CHANGED",
     "UNSEALED_COLUMNS",
     "UNSEALED_TABLES",
     "install_capture",
@@ -59,6 +60,9 @@ UNSEALED_COLUMNS: dict[tuple[str, str], str] = {
 
 #: The separator of a composite key's parts in its text form (no key part holds it).
 _SEPARATOR = ":"
+
+#: A note's changed columns when the row was inserted or deleted: every column.
+ALL_CHANGED = "*"
 
 
 def sealed_tables() -> list[Table]:
@@ -97,16 +101,28 @@ def _sqlite_key(table: Table, row: str) -> str:
     return f" || '{_SEPARATOR}' || ".join(parts)
 
 
+def _sqlite_changed(table: Table) -> str:
+    """An UPDATE's changed columns as text ('a,b,'), from its OLD and NEW rows."""
+    cases = [
+        f"(CASE WHEN OLD.{c.name} IS NOT NEW.{c.name} THEN '{c.name},' ELSE '' END)"
+        for c in table.columns
+    ]
+    return " || ".join(cases)
+
+
 def _sqlite_triggers(table: Table) -> list[str]:
-    note = "INSERT OR IGNORE INTO seal_pending (tbl, key) VALUES ('{t}', {k});"
-    new = note.format(t=table.name, k=_sqlite_key(table, "NEW"))
-    old = note.format(t=table.name, k=_sqlite_key(table, "OLD"))
+    note = "INSERT OR IGNORE INTO seal_pending (tbl, key, changed) VALUES ('{t}', {k}, {c});"
+    changed = _sqlite_changed(table)
+    inserted = note.format(t=table.name, k=_sqlite_key(table, "NEW"), c=f"'{ALL_CHANGED}'")
+    deleted = note.format(t=table.name, k=_sqlite_key(table, "OLD"), c=f"'{ALL_CHANGED}'")
+    updated = note.format(t=table.name, k=_sqlite_key(table, "OLD"), c=changed)
+    updated += note.format(t=table.name, k=_sqlite_key(table, "NEW"), c=changed)
     name = f"facetrail_seal_{table.name}"
     on = f"ON main.{table.name} FOR EACH ROW BEGIN"
     return [
-        f"CREATE TEMP TRIGGER IF NOT EXISTS {name}_i AFTER INSERT {on} {new} END",
-        f"CREATE TEMP TRIGGER IF NOT EXISTS {name}_u AFTER UPDATE {on} {old} {new} END",
-        f"CREATE TEMP TRIGGER IF NOT EXISTS {name}_d AFTER DELETE {on} {old} END",
+        f"CREATE TEMP TRIGGER IF NOT EXISTS {name}_i AFTER INSERT {on} {inserted} END",
+        f"CREATE TEMP TRIGGER IF NOT EXISTS {name}_u AFTER UPDATE {on} {updated} END",
+        f"CREATE TEMP TRIGGER IF NOT EXISTS {name}_d AFTER DELETE {on} {deleted} END",
     ]
 
 
@@ -117,16 +133,21 @@ DECLARE
   r jsonb;
   k text;
   i int;
+  changed text := '*';
 BEGIN
   IF TG_OP <> 'INSERT' THEN rows := rows || to_jsonb(OLD); END IF;
   IF TG_OP <> 'DELETE' THEN rows := rows || to_jsonb(NEW); END IF;
+  IF TG_OP = 'UPDATE' THEN
+    SELECT coalesce(string_agg(n.key || ',', '' ORDER BY n.key), '') INTO changed
+      FROM jsonb_each(rows[2]) n WHERE n.value IS DISTINCT FROM (rows[1] -> n.key);
+  END IF;
   FOREACH r IN ARRAY rows LOOP
     k := r ->> TG_ARGV[0];
     FOR i IN 1 .. TG_NARGS - 1 LOOP
       k := k || ':' || (r ->> TG_ARGV[i]);
     END LOOP;
-    INSERT INTO seal_pending (txid, tbl, key) VALUES (txid_current(), TG_TABLE_NAME, k)
-      ON CONFLICT DO NOTHING;
+    INSERT INTO seal_pending (txid, tbl, key, changed)
+      VALUES (txid_current(), TG_TABLE_NAME, k, changed) ON CONFLICT DO NOTHING;
   END LOOP;
   RETURN NULL;
 END $$
@@ -169,7 +190,7 @@ def begin_capture(connection: Connection) -> None:
     except sqlite3.OperationalError:  # no such table: made now
         driver.execute(
             "CREATE TEMP TABLE seal_pending (tbl TEXT NOT NULL, key TEXT NOT NULL,"
-            " PRIMARY KEY (tbl, key)) WITHOUT ROWID"
+            " changed TEXT NOT NULL, PRIMARY KEY (tbl, key, changed)) WITHOUT ROWID"
         )
         for table in sealed_tables():
             for statement in _sqlite_triggers(table):
@@ -205,24 +226,33 @@ def noted(connection: Connection, table: str, keys: list[str]) -> set[str]:
         cursor.close()
 
 
-def take_notes(connection: Connection) -> list[tuple[str, str]]:
-    """The (table, key) of every row this transaction wrote, forgetting them."""
+def take_notes(connection: Connection) -> dict[tuple[str, str], frozenset[str] | None]:
+    """Every row this transaction wrote, (table, key) -> the columns its updates changed (None:
+    inserted or deleted, so all of them), forgetting them."""
     driver = connection.connection.driver_connection
     assert driver is not None
     cursor = driver.cursor()
     try:
         if connection.dialect.name == "postgresql":
             cursor.execute(
-                "DELETE FROM seal_pending WHERE txid = txid_current() RETURNING tbl, key"
+                "DELETE FROM seal_pending WHERE txid = txid_current() RETURNING tbl, key, changed"
             )
-            notes = [(str(t), str(k)) for t, k in cursor.fetchall()]
+            found = cursor.fetchall()
             # notes of writes made between actions (a job's heartbeat), never sealed
             cursor.execute("DELETE FROM seal_pending WHERE txid <> txid_current()")
         else:
-            cursor.execute("SELECT tbl, key FROM temp.seal_pending")
-            notes = [(str(t), str(k)) for t, k in cursor.fetchall()]
-            if notes:
+            cursor.execute("SELECT tbl, key, changed FROM temp.seal_pending")
+            found = cursor.fetchall()
+            if found:
                 cursor.execute("DELETE FROM temp.seal_pending")
     finally:
         cursor.close()
+    notes: dict[tuple[str, str], frozenset[str] | None] = {}
+    for table, key, changed in found:
+        note = (str(table), str(key))
+        before = notes.get(note, frozenset())
+        if changed == ALL_CHANGED or before is None:
+            notes[note] = None
+        else:
+            notes[note] = before | frozenset(n for n in str(changed).split(",") if n)
     return notes

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("txid", _BIG_ID, primary_key=True),
         sa.Column("tbl", sa.Text(), primary_key=True),
         sa.Column("key", sa.Text(), primary_key=True),
+        sa.Column("changed", sa.Text(), primary_key=True),
     )
     install_capture(op.get_bind())
 
