@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     erasure_vacuum_full: bool = True
     #: misuse alerts are raised and due digests sent every ``oversight_seconds``
     oversight_seconds: int = Field(default=900, gt=0)
+    #: every gallery's index file is held to the hash sealed in the log, and each of its
+    #: vectors to the stored templates, every ``index_check_seconds`` (and rebuilt if not)
+    index_check_seconds: int = Field(default=86400, gt=0)
 
     @property
     def db_url(self) -> str:

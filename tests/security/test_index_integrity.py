@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from facetrail.config import Settings
 from facetrail.index.faiss_index import FaissIndex
@@ -24,7 +24,7 @@ from facetrail.services import indexing
 from facetrail.services.context import AppContext
 from facetrail.services.ingest import IngestRequest, ingest
 from facetrail.services.search import ProbeImage, SearchResult
-from facetrail.store.schema import AuditEntryRow, Gallery
+from facetrail.store.schema import AuditEntryRow, Gallery, IndexSeal
 from tests.conftest import copy_first_images, lfw_people, needs_lfw
 from tests.org import Org, make_gallery, make_org, open_searching
 
@@ -85,13 +85,17 @@ def gallery_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @pytest.fixture()
 def world(gallery_world: World) -> Iterator[World]:
     w = gallery_world
-    saved = {f: f.read_bytes() for f in (w.index_file, w.meta_file)}
+    saved = (w.index_file, w.meta_file)
     with w.ctx.sessions() as s:
         w.seq = int(s.scalar(select(func.max(AuditEntryRow.seq))) or 0)
     w.ctx.indexes.clear()
     yield w
-    for f, data in saved.items():
-        f.write_bytes(data)
+    # The index as facetrail writes it, and sealed: rebuilt from the store (a test may have
+    # left its files edited, or an edit sealed in the database outside facetrail undone).
+    for f in saved:
+        f.unlink(missing_ok=True)
+    w.ctx.indexes.clear()
+    indexing.check_index(w.ctx, "bookings")
     w.ctx.indexes.clear()
 
 
@@ -142,11 +146,12 @@ def _template_of(w: World, person: str) -> int:
     return result.candidates[0].template_id
 
 
-def _reseal(w: World) -> None:
+def _reseal(w: World) -> str:
     """What an attacker who knows facetrail does after editing the index file: write the
-    metadata again with facetrail's own code, so digest and fingerprint agree with the edit."""
+    metadata again with facetrail's own code, so digest and fingerprint agree with the edit.
+    -> the edited file's hash."""
     saved = json.loads(w.meta_file.read_text())["fingerprint"]
-    IndexFiles(w.index_file, w.meta_file).save(
+    return IndexFiles(w.index_file, w.meta_file).save(
         FaissIndex.load(w.index_file), (saved[0], saved[1], saved[2])
     )
 
@@ -172,20 +177,56 @@ def test_swapped_vectors_do_not_frame_an_innocent_person(world: World) -> None:
     assert len(_entries(world, "index.mismatch", "index.damaged")) == 1
 
 
-def test_swapped_vectors_resealed_are_caught_by_rescoring(world: World) -> None:
-    """An attacker who also re-seals the metadata is still caught: every returned score is
-    recomputed from the stored template before it is shown or stored."""
+def test_swapped_vectors_resealed_are_caught_by_the_logs_seal(world: World) -> None:
+    """An attacker who also re-hashes the metadata is caught as the file is loaded: its hash
+    is not the one the log sealed when facetrail wrote it."""
     guilty, innocent = sorted(world.probes)[:2]
     _swap_vectors(world.index_file, _top(world, guilty), _top(world, innocent))
     _reseal(world)
 
     _assert_honest(world, _search_fresh(world, guilty), guilty)
     [entry] = _entries(world, "index.mismatch", "index.damaged")
+    assert (entry.kind, entry.subject) == ("index.damaged", "bookings")
+    assert json.loads(entry.details)["reason"] == "seal"
+    _assert_honest(world, _search_fresh(world, guilty), guilty)
+    assert len(_entries(world, "index.mismatch", "index.damaged")) == 1
+
+
+def test_the_files_seal_edited_in_the_database_is_caught(world: World) -> None:
+    """Re-sealing in the database too (the seal row's hash set to the edited file's) does not
+    help: that row is itself sealed by the log."""
+    guilty, innocent = sorted(world.probes)[:2]
+    _swap_vectors(world.index_file, _top(world, guilty), _top(world, innocent))
+    digest = _reseal(world)
+    # (written outside any action, even through facetrail's own connections: never sealed)
+    with world.ctx.engine.begin() as connection:
+        connection.execute(update(IndexSeal).values(sha256=digest))
+
+    _assert_honest(world, _search_fresh(world, guilty), guilty)
+    [entry] = _entries(world, "index.mismatch", "index.damaged")
+    assert json.loads(entry.details)["reason"] == "seal"
+
+
+def test_a_tampered_index_in_memory_is_caught_by_rescoring(world: World) -> None:
+    """Past every seal (an index already loaded, edited in the worker's memory): every
+    returned score is recomputed from the stored template before it is shown or stored."""
+    guilty, innocent = sorted(world.probes)[:2]
+    _search_fresh(world, guilty)  # loaded and cached, as in a warm worker
+    [(gallery_id, (index, fp))] = world.ctx.indexes.items()
+    ids = index.ids()
+    vectors = index.vectors(ids).copy()
+    pos = {int(i): n for n, i in enumerate(ids)}
+    a, b = pos[_top(world, guilty)], pos[_top(world, innocent)]
+    vectors[[a, b]] = vectors[[b, a]]
+    forged = FaissIndex(index.dim)
+    forged.add(ids, vectors)
+    world.ctx.indexes[gallery_id] = (forged, fp)
+
+    _assert_honest(world, world.org.search(("bookings",), (world.probes[guilty],)), guilty)
+    [entry] = _entries(world, "index.mismatch", "index.damaged")
     details = json.loads(entry.details)
     assert (entry.kind, entry.subject) == ("index.mismatch", "bookings")
     assert details["disagreed"] >= 1 and details["checked"] >= details["disagreed"]
-    _assert_honest(world, _search_fresh(world, guilty), guilty)
-    assert len(_entries(world, "index.mismatch", "index.damaged")) == 1
 
 
 def test_an_id_with_no_template_in_the_gallery_is_never_shown(world: World) -> None:
@@ -200,12 +241,13 @@ def test_an_id_with_no_template_in_the_gallery_is_never_shown(world: World) -> N
 
     _assert_honest(world, _search_fresh(world, guilty), guilty)
     [entry] = _entries(world, "index.mismatch", "index.damaged")
-    assert entry.kind == "index.mismatch"
+    assert json.loads(entry.details)["reason"] == "seal"
 
 
 def test_index_check_finds_a_hidden_person(world: World) -> None:
-    """An edit that hides someone (their vector replaced, metadata re-sealed) returns only
-    true scores, so a search cannot see it; ``index check`` compares every vector and can."""
+    """An edit that hides someone (their vector replaced with noise, metadata re-hashed)
+    returns only true scores, so a search's rescoring cannot see it; the seal can, and so
+    can ``index check`` (on the service's schedule), which also compares every vector."""
     guilty = sorted(world.probes)[0]
     index = FaissIndex.load(world.index_file)
     noise = np.random.default_rng(1).standard_normal((1, index.dim)).astype(np.float32)
@@ -214,10 +256,10 @@ def test_index_check_finds_a_hidden_person(world: World) -> None:
     world.index_file.write_bytes(index.to_bytes())
     _reseal(world)
 
-    report = indexing.check_index(world.ctx, "bookings")
-    assert (report.disagreed, report.rebuilt) == (1, True)
-    [entry] = _entries(world, "index.mismatch")
-    assert json.loads(entry.details)["disagreed"] == 1
+    [report] = indexing.check_indexes(world.ctx)
+    assert (report.gallery, report.rebuilt, report.damage) == ("bookings", True, "seal")
+    [entry] = _entries(world, "index.damaged")
+    assert json.loads(entry.details)["reason"] == "seal"
     _assert_honest(world, _search_fresh(world, guilty), guilty)
 
 

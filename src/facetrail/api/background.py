@@ -1,7 +1,8 @@
 """The service's background work on a schedule (APScheduler), in every worker process: queued
 jobs are claimed and run (``services.jobs``, which makes sure two workers never run the same
 one), and housekeeping runs on a timer instead of after CLI commands; misuse alerts are raised,
-due digests sent and sources' retention enforced on a slower one."""
+due digests sent and sources' retention enforced on a slower one; every gallery's index is held
+to its sealed hash and its stored templates on a daily one (``index_check_seconds``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from facetrail.services.alerts import raise_alerts
 from facetrail.services.context import AppContext
 from facetrail.services.digests import send_due_digests
 from facetrail.services.housekeeping import housekeeping
+from facetrail.services.indexing import check_indexes
 from facetrail.services.jobs import run_pending
 from facetrail.services.retention import run_retention
 
@@ -52,6 +54,20 @@ def _oversight(ctx: AppContext) -> None:
         log.error("oversight: [%s] %s", error.code, error)
 
 
+def _indexes(ctx: AppContext) -> None:
+    try:
+        for report in check_indexes(ctx):
+            if report.rebuilt:
+                log.warning(
+                    "index of %s rebuilt: %s, %d disagreed",
+                    report.gallery,
+                    report.damage or "vectors",
+                    report.disagreed,
+                )
+    except FacetrailError as error:
+        log.error("index check: [%s] %s", error.code, error)
+
+
 def start_background(ctx: AppContext) -> BackgroundScheduler:
     """Start this worker's scheduler (stop it with ``shutdown(wait=False)``: a job cut off
     resumes in another worker once its heartbeat is stale)."""
@@ -67,6 +83,9 @@ def start_background(ctx: AppContext) -> BackgroundScheduler:
     )
     scheduler.add_job(
         _oversight, "interval", seconds=settings.oversight_seconds, args=(ctx,), **common
+    )
+    scheduler.add_job(
+        _indexes, "interval", seconds=settings.index_check_seconds, args=(ctx,), **common
     )
     scheduler.start()
     return scheduler

@@ -322,8 +322,8 @@ def rows_problems(session: Session, table_name: str, keys: Iterable[object]) -> 
     texts = sorted(wanted)
     if not texts:
         return {}
-    if session.in_transaction():  # rows this transaction wrote are sealed as it commits
-        texts = sorted(set(texts) - noted(session.connection(), table_name, texts))
+    # rows an acting transaction wrote are sealed as it commits
+    texts = sorted(set(texts) - noted(session.connection(), table_name, texts))
     unread = [k for k in texts if k not in now]
     now.update(current_seals(session, table, unread) if unread else ())
     known = _indexed(session, table_name, texts)

@@ -5,9 +5,10 @@ number of entries and the SHA-256 of the index file. Opening checks all of it, s
 was cut short, garbled, deleted, replaced or edited (vectors traded between ids, which the id
 fingerprint cannot see) is reported as damaged and the caller rebuilds it from the store.
 
-The digest is no secret: whoever can write both files can re-seal an edit. That is why a
-search also re-scores every candidate from its stored template (``index.reconcile.rescore``); the
-digest is the cheap early warning. Measured once (100k 512-d vectors, a 206 MB file): an
+The digest here is no secret: whoever can write both files can re-hash an edit. The hash that
+counts is the one facetrail sealed in the log when it wrote the file (``services.indexing``
+holds the file to it), and a search also re-scores every candidate from its stored template
+(``index.reconcile.rescore``). Measured once (100k 512-d vectors, a 206 MB file): an
 open with the digest and checks takes 0.41 s against 0.14 s to load the file unchecked, once
 per process; rebuilding from SQLite instead would take about 1.6 s.
 """
@@ -42,6 +43,7 @@ class IndexDamage(StrEnum):
     DIGEST = "digest"  # the index file is not the one the metadata was written for
     UNREADABLE = "unreadable"  # FAISS cannot read it
     SHAPE = "shape"  # readable, but not the dimension or size the metadata says
+    SEAL = "seal"  # whole, but not the file facetrail last wrote (its hash, sealed by the log)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class Opened:
     index: VectorIndex | None
     fingerprint: Fingerprint | None
     damage: IndexDamage | None
+    #: the SHA-256 of the index file read (hex), when it was read whole
+    digest: str | None = None
 
     @property
     def absent(self) -> bool:
@@ -89,22 +93,24 @@ class IndexFiles:
             return _damaged(IndexDamage.UNREADABLE)
         if index.dim != dim or len(index) != entries or len(np.unique(index.ids())) != entries:
             return _damaged(IndexDamage.SHAPE)
-        return Opened(index, fp, None)
+        return Opened(index, fp, None, actual)
 
-    def save(self, index: VectorIndex, fp: Fingerprint) -> None:
+    def save(self, index: VectorIndex, fp: Fingerprint) -> str:
         """Index file first, then its metadata, each written atomically (a crash between the
-        two leaves a digest that does not match: the next open rebuilds, and says so)."""
+        two leaves a digest that does not match: the next open rebuilds, and says so).
+        -> the index file's SHA-256 (hex), for its seal."""
         if not isinstance(index, FaissIndex):
             raise VectorIndexError(
                 f"only FAISS indexes are kept in files, not {index.describe()}",
                 subject=str(self.index_path),
             )
         data = index.to_bytes()
+        digest = hashlib.sha256(data).hexdigest()
         meta = {
             "format": _FORMAT,
             "fingerprint": list(fp),
             "entries": len(index),
-            "sha256": hashlib.sha256(data).hexdigest(),
+            "sha256": digest,
             "description": index.describe(),
         }
         try:
@@ -114,6 +120,7 @@ class IndexFiles:
             raise VectorIndexError(
                 f"cannot write the index: {exc.strerror}", subject=str(self.index_path)
             ) from exc
+        return digest
 
     def remove(self) -> None:
         try:

@@ -24,7 +24,7 @@ from facetrail.pipeline.batch import BatchConfig
 from facetrail.pipeline.pipeline import FacePipeline, PipelineOptions
 from facetrail.store.blobs import BlobStore
 from facetrail.store.db import LOCKING, PG_ACTION_LOCK_SQL, make_engine, make_sessionmaker
-from facetrail.store.sealing import begin_capture
+from facetrail.store.sealing import begin_capture, end_capture
 
 if TYPE_CHECKING:
     from facetrail.index.base import VectorIndex
@@ -109,9 +109,12 @@ class AppContext:
                     # transaction's first audit append).
                     lock_and_read_head(session, PG_ACTION_LOCK_SQL)
                 begin_capture(connection)
-                yield session
-                # Every sealed row it wrote is sealed by the log before it commits.
-                seal_transaction(session)
+                try:
+                    yield session
+                    # Every sealed row it wrote is sealed by the log before it commits.
+                    seal_transaction(session)
+                finally:
+                    end_capture(connection)
         finally:
             self._local.acting = False
 

@@ -3,7 +3,11 @@
 The database is the truth; the index is derived. Opening one checks its files (digest,
 metadata, shape: ``index.files``) and compares a cheap database fingerprint (count, max id,
 id sum) with the one saved beside it; a difference in ids (a crash mid-ingest, an erasure) is
-reconciled id by id, damaged files are rebuilt from the store. A search believes no score the
+reconciled id by id, damaged files are rebuilt from the store. Each file facetrail writes has
+its SHA-256 sealed by the log (an ``index.write`` entry and the gallery's ``index_seals``
+row): a file that is not the one last written (a vector negated or replaced with noise, the
+metadata re-hashed to match) is rebuilt when a worker loads it, and by the service's
+scheduled ``check_indexes``. A search believes no score the
 index returns: ``search_index`` recomputes each from the stored template, and an index that
 disagrees is rebuilt and searched again. ``rebuild_index`` recreates it from scratch.
 
@@ -11,8 +15,8 @@ Authorisation: internal, except ``rebuild_index`` and ``check_index_for`` (galle
 system admins; ``check_index`` itself is the operator's, run from a shell). Audit: a
 damaged index (``index.damaged``) and an index that disagreed with the store
 (``index.mismatch``) are entries, written in their own transaction as soon as they are found
-(so never call these inside a write transaction); they carry counts and reasons, never
-vectors or ids.
+(so never call these inside a write transaction), and so is each file written
+(``index.write``: its hash and size); they carry counts and reasons, never vectors or ids.
 """
 
 from __future__ import annotations
@@ -27,16 +31,17 @@ from facetrail.errors import IndexIntegrityError, VectorIndexError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
+from facetrail.governance.seals import row_problem
 from facetrail.index.base import Ids, VectorIndex, Vectors
 from facetrail.index.faiss_index import FaissIndex, set_threads
-from facetrail.index.files import Fingerprint, IndexDamage, IndexFiles
+from facetrail.index.files import Fingerprint, IndexDamage, IndexFiles, Opened
 from facetrail.index.reconcile import Rescored, disagreeing_vectors, reconcile, rescore
 from facetrail.models.registry import get_pack
 from facetrail.pipeline.faces import PLAIN
-from facetrail.services.authorization import require
+from facetrail.services.authorization import require, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.galleries import get_gallery_row
-from facetrail.store.schema import Gallery, TemplateRow
+from facetrail.store.schema import Gallery, IndexSeal, TemplateRow
 
 #: Who an entry names when the system itself found and repaired an index.
 SYSTEM = "system"
@@ -125,15 +130,41 @@ def _record(
         append(session, AuditEvent(actor, kind, gallery.name, details))
 
 
+def _save(ctx: AppContext, gallery: Gallery, index: VectorIndex, fp: Fingerprint) -> None:
+    """Write the gallery's index files, then seal the index file's hash by the log (in a
+    transaction of its own: an ``index.write`` entry and the gallery's ``index_seals`` row).
+    A crash between the two leaves a file that is not the sealed one: rebuilt when loaded."""
+    digest = _files(ctx, gallery).save(index, fp)
+    with ctx.transaction() as session:
+        seal = session.get(IndexSeal, gallery.id)
+        if seal is None:
+            seal = IndexSeal(gallery_id=gallery.id)
+            session.add(seal)
+        seal.sha256, seal.entries, seal.written_at = digest, len(index), utc_now()
+        details = {"sha256": digest, "entries": len(index), "index": index.describe()}
+        append(session, AuditEvent(SYSTEM, "index.write", gallery.name, details))
+
+
+def _sealed_file(session: Session, gallery: Gallery, opened: Opened) -> Opened:
+    """``opened`` when its file is the one facetrail last wrote (the hash sealed by the log,
+    the seal itself agreeing with the log), else damaged (``IndexDamage.SEAL``)."""
+    if opened.index is None:
+        return opened
+    seal = session.get(IndexSeal, gallery.id)
+    if seal is None or seal.sha256 != opened.digest or row_problem(session, "index_seals", seal):
+        return Opened(None, None, IndexDamage.SEAL)
+    return opened
+
+
 def _build(
     ctx: AppContext, session: Session, gallery: Gallery, dim: int
 ) -> tuple[VectorIndex, Fingerprint]:
-    """A new index from the store's templates, saved and cached."""
+    """A new index from the store's templates, saved (and its file sealed) and cached."""
     version = templates_version(session, gallery)
     fp = fingerprint(session, gallery)
     index = FaissIndex(dim)
     index.add(*_vectors(session, gallery, None, dim))
-    _files(ctx, gallery).save(index, fp)
+    _save(ctx, gallery, index, fp)
     ctx.indexes[gallery.id] = (index, fp)
     ctx.index_versions[gallery.id] = version
     return index, fp
@@ -162,7 +193,7 @@ def open_index(
         ctx.index_versions[gallery.id] = version
         return index, IndexReport(gallery.name, len(index), 0, 0, False, index.describe())
     dim = _dim(ctx, gallery)
-    opened = _files(ctx, gallery).open(dim)
+    opened = _sealed_file(session, gallery, _files(ctx, gallery).open(dim))
     damage = opened.damage
     if opened.absent and fp[0] > 0:
         damage = IndexDamage.MISSING  # both files gone while the store has templates
@@ -187,7 +218,7 @@ def open_index(
             dtype=np.int64,
         )
         added, removed = reconcile(index, truth, lambda ids: _vectors(session, gallery, ids, dim))
-        _files(ctx, gallery).save(index, fp)
+        _save(ctx, gallery, index, fp)
     ctx.indexes[gallery.id] = (index, fp)
     ctx.index_versions[gallery.id] = version
     return index, IndexReport(gallery.name, len(index), added, removed, False, index.describe())
@@ -268,13 +299,13 @@ def add_to_index(
             if len(cached[0]) == fp[0]:
                 ctx.indexes[gallery.id] = (cached[0], fp)
                 if save:
-                    _files(ctx, gallery).save(cached[0], fp)
+                    _save(ctx, gallery, cached[0], fp)
                 return
             ctx.indexes.pop(gallery.id)
         open_index(ctx, session, gallery)
         if save:
             index, fp = ctx.indexes[gallery.id]
-            _files(ctx, gallery).save(index, fp)
+            _save(ctx, gallery, index, fp)
 
 
 def rewrite_index(ctx: AppContext, session: Session, gallery: Gallery) -> int:
@@ -351,6 +382,14 @@ def check_index(ctx: AppContext, gallery_name: str, *, actor: str = SYSTEM) -> I
             report.damage,
             disagreed,
         )
+
+
+def check_indexes(ctx: AppContext) -> list[IndexReport]:
+    """``check_index`` for every gallery (the service's schedule): each index file held to
+    its sealed hash and each vector to its stored template, rebuilt and logged where not."""
+    with ctx.sessions() as session:
+        names = list(session.scalars(select(Gallery.name).order_by(Gallery.id)))
+    return [check_index(ctx, name) for name in names]
 
 
 def check_index_for(ctx: AppContext, actor: Principal, gallery_name: str) -> IndexReport:

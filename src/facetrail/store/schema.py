@@ -629,6 +629,20 @@ class RowSeal(Base):
     columns: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class IndexSeal(Base):
+    """The content hash of a gallery's index file as facetrail last wrote it: sealed by the
+    log like every row (its ``index.write`` entry names the hash too), so a file edited on
+    disk, its metadata re-hashed to match, is found when a worker loads it and on the
+    service's schedule (``services.indexing``), and rebuilt from the store."""
+
+    __tablename__ = "index_seals"
+
+    gallery_id: Mapped[int] = mapped_column(ForeignKey("galleries.id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    entries: Mapped[int] = mapped_column(BigInteger)
+    written_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class SealNote(Base):
     """A row an acting transaction wrote, noted by a trigger until the transaction seals it
     (``store.sealing``): PostgreSQL's notes, by transaction id. SQLite keeps its notes in a

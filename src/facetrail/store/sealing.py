@@ -176,11 +176,17 @@ def install_capture(connection: Connection) -> None:
         connection.exec_driver_sql(statement)
 
 
+#: Set in a connection's ``info`` while an acting transaction runs on it (``begin_capture``).
+_CAPTURING = "facetrail_capturing"
+
+
 def begin_capture(connection: Connection) -> None:
     """At the start of an acting transaction: SQLite empties its connection's notes (left by a
     write outside an action), making its TEMP notes table and triggers when they are missing
     (the first time, or after a transaction that made them was rolled back: SQLite's DDL is
-    transactional). PostgreSQL's notes are per transaction already."""
+    transactional). PostgreSQL's notes are per transaction already. Until ``end_capture``,
+    ``noted`` answers for the connection."""
+    connection.info[_CAPTURING] = True
     if connection.dialect.name != "sqlite":
         return
     driver = connection.connection.driver_connection
@@ -197,10 +203,16 @@ def begin_capture(connection: Connection) -> None:
                 driver.execute(statement)
 
 
+def end_capture(connection: Connection) -> None:
+    """The acting transaction on ``connection`` is over (committed or not)."""
+    connection.info.pop(_CAPTURING, None)
+
+
 def noted(connection: Connection, table: str, keys: list[str]) -> set[str]:
-    """Which of ``keys`` of ``table`` this transaction has written so far (still to be
-    sealed when it commits)."""
-    if not keys:
+    """Which of ``keys`` of ``table`` this acting transaction has written so far (still to be
+    sealed when it commits); none outside an acting transaction, where a note can only be a
+    write made outside any action, which nothing seals."""
+    if not keys or not connection.info.get(_CAPTURING):
         return set()
     sqlite = connection.dialect.name == "sqlite"
     marks = ", ".join("?" if sqlite else "%s" for _ in keys)

@@ -8,7 +8,9 @@ and its columns' digests (``governance.seals``). On PostgreSQL, ``seal_pending``
 trigger per sealed table note the rows each transaction writes (``store.sealing``); SQLite
 keeps them per connection. ``facetrail db upgrade`` then seals every row the home holds as it
 stands (``services.database``), in ``row.seal`` entries after its ``db.upgrade`` entry: what
-the home holds when it is upgraded is what the log vouches for from then on.
+the home holds when it is upgraded is what the log vouches for from then on. ``index_seals``:
+each gallery index file's content hash as facetrail last wrote it (``services.indexing``); an
+upgraded home has none, so each index is rebuilt from the store once, and sealed.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ def upgrade() -> None:
         sa.Column("key", sa.Text(), primary_key=True),
         sa.Column("changed", sa.Text(), primary_key=True),
     )
+    op.create_table(
+        "index_seals",
+        sa.Column("gallery_id", sa.Integer(), sa.ForeignKey("galleries.id"), primary_key=True),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("entries", sa.BigInteger(), nullable=False),
+        sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
+    )
     install_capture(op.get_bind())
 
 
@@ -51,5 +60,6 @@ def downgrade() -> None:
         for table in sealed_tables():
             connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS facetrail_seal ON {table.name}")
         connection.exec_driver_sql("DROP FUNCTION IF EXISTS facetrail_seal_note()")
+    op.drop_table("index_seals")
     op.drop_table("seal_pending")
     op.drop_table("row_seals")
