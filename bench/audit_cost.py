@@ -6,6 +6,14 @@
   bare search service call of the same gallery: target <= 5 ms more
 
     .venv/bin/python bench/audit_cost.py [--entries 100000] [--searches 30] [--images 200]
+        [--rows-per-action 1] [--per-transaction 1]
+
+Each appended action also writes ``--rows-per-action`` rows (e-mails in the outbox), as real
+actions write rows: where the code seals rows (issue 21), each transaction then adds a
+``row.seal`` entry, which verify replays. ``--per-transaction`` puts several actions in one
+transaction, to build a log of a million entries in minutes rather than an hour.
+``FACETRAIL_BENCH_SRC`` runs it against another tree's ``src`` (``bench/seal_cost.py`` uses
+this to measure the code before sealing in the same run).
 
 ``make test`` runs it at a tiny size so it cannot rot; only full-size figures mean anything.
 Wall-clock figures follow the machine's load (printed with them); the appends' and
@@ -27,7 +35,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, os.environ.get("FACETRAIL_BENCH_SRC") or str(REPO / "src"))
 
 from sqlalchemy import select  # noqa: E402
 
@@ -56,6 +64,8 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=30)
     parser.add_argument("--checkpoint-every", type=int, default=10_000)
     parser.add_argument("--images", type=int, default=200, help="gallery size for the searches")
+    parser.add_argument("--rows-per-action", type=int, default=1)
+    parser.add_argument("--per-transaction", type=int, default=1)
     default_data = Path(os.environ.get("FACETRAIL_TEST_DATA", REPO.parent / "shared" / "data"))
     parser.add_argument("--dataset", type=Path, default=default_data / "lfw-dev")
     args = parser.parse_args()
@@ -63,18 +73,25 @@ def main() -> None:
         ctx = AppContext.open(Settings(home=Path(tmp) / "home", threads=1))
         audit.ensure_keys(ctx)
         started, started_cpu = time.perf_counter(), time.process_time()
-        for i in range(args.entries):
+        per = max(1, args.per_transaction)
+        for first in range(0, args.entries, per):
             with ctx.transaction() as s:
-                append(
-                    s,
-                    AuditEvent(
-                        f"user{i % 50}",
-                        "search.run",
-                        f"case-{i}",
-                        {"n": i, "gallery": "bookings", "top": 50},
-                    ),
-                )
-            if (i + 1) % args.checkpoint_every == 0:
+                for i in range(first, min(first + per, args.entries)):
+                    append(
+                        s,
+                        AuditEvent(
+                            f"user{i % 50}",
+                            "search.run",
+                            f"case-{i}",
+                            {"n": i, "gallery": "bookings", "top": 50},
+                        ),
+                    )
+                    s.add_all(
+                        OutboxEmail(recipient=f"user{i % 50}@ops", subject=f"case-{i}", body="x")
+                        for _ in range(args.rows_per_action)
+                    )
+            done = min(first + per, args.entries)
+            if done // args.checkpoint_every > first // args.checkpoint_every:
                 audit.make_checkpoint(ctx)
         append_s, append_cpu_s = time.perf_counter() - started, time.process_time() - started_cpu
         public = audit.public_key(ctx)
@@ -138,6 +155,10 @@ def main() -> None:
         "append_cpu_seconds": append_cpu_s,
         "verify_seconds": verify_s,
         "verify_cpu_seconds": verify_cpu_s,
+        "verify_seconds_per_million_entries": verify_s * 1e6 / max(1, report.entries),
+        "actions": args.entries,
+        "rows_per_action": args.rows_per_action,
+        "actions_per_transaction": args.per_transaction,
         "targets_seconds": 30,
         "searches": args.searches,
         "bare_search_ms_median": statistics.median(bare_ms),

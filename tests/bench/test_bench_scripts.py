@@ -49,6 +49,7 @@ def test_every_bench_script_has_a_test() -> None:
         "accuracy_vs_reference.py",
         "install_calibration.py",
         "load_search.py",
+        "seal_cost.py",
     }
     # raw_reference.py runs inside accuracy_vs_reference.py; _*.py are the scripts' own parts.
     scripts = {p.name for p in BENCH.glob("*.py") if not p.name.startswith("_")}
@@ -85,6 +86,23 @@ def test_audit_cost_prints_its_figures(tmp_path: Path) -> None:
     assert figures["entries"] >= 60
     assert figures["append_seconds"] > 0 and figures["verify_seconds"] > 0
     assert figures["governed_search_ms_median"] > 0
+
+
+@needs_lfw
+def test_seal_cost_compares_two_trees(tmp_path: Path) -> None:
+    # HEAD as its own baseline: a clone of any depth holds it (the real baseline is older).
+    out = run_script(
+        "seal_cost.py",
+        *("--baseline", "HEAD", "--entries", "20", "--per-transaction", "4"),
+        *("--checkpoint-every", "10", "--searches", "2", "--images", "6", "--dataset", str(LFW)),
+        home=tmp_path / "home",
+    )
+    figures = json_tail(out)
+    for run in ("before_sealing", "sealed"):
+        assert figures[run]["entries"] > 20  # every action's entry, and its rows' seals
+        assert figures[run]["verify_seconds"] > 0
+    assert figures["verify_seconds_per_million_entries"] > 0
+    assert isinstance(figures["search_overhead_added_ms"], float)
 
 
 @needs_lfw

@@ -1,0 +1,109 @@
+"""What sealing every row by the log costs (issue 21), against the code before it, in one run.
+
+Runs ``bench/audit_cost.py`` twice with the same arguments: on this tree, and on the ``src``
+of ``--baseline`` (a commit before sealing, taken from git into a temporary folder), one
+after the other, then prints both and the differences:
+
+- the governed search's overhead over the bare search (median of pairs, each run's own):
+  sealing may add at most 2 ms;
+- ``audit verify`` over the log each run built (the same actions, each writing rows; with
+  sealing every transaction also has its ``row.seal`` entry): at most 60 s per million entries.
+
+    .venv/bin/python bench/seal_cost.py [--baseline 1763fbb] [--entries 100000]
+        [--per-transaction 1] [--searches 30] [--images 200]
+
+``make test`` runs it at a tiny size so it cannot rot; only full-size figures mean anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+#: main as it stood before the rows were sealed (issue 21's first commit follows it)
+BEFORE_SEALING = "1763fbb"
+
+
+def _tree(revision: str, into: Path) -> Path:
+    """``src`` of ``revision``, written under ``into``."""
+    archive = into / "src.tar"
+    with archive.open("wb") as out:
+        subprocess.run(
+            ["git", "-C", str(REPO), "archive", "--format=tar", revision, "src"],
+            stdout=out,
+            check=True,
+        )
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="data")
+    return into / "src"
+
+
+def _run(src: Path, arguments: list[str]) -> dict[str, Any]:
+    env = {**os.environ, "FACETRAIL_BENCH_SRC": str(src)}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "audit_cost.py"), *arguments],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"audit_cost.py on {src} exited {done.returncode}:\n{done.stderr}")
+    figures: dict[str, Any] = json.loads(done.stdout[done.stdout.index("{") :])
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default=BEFORE_SEALING, help="a commit before sealing")
+    parser.add_argument("--entries", type=int, default=100_000, help="actions appended")
+    parser.add_argument("--per-transaction", type=int, default=1)
+    parser.add_argument("--searches", type=int, default=30)
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--checkpoint-every", type=int, default=10_000)
+    parser.add_argument("--dataset", type=Path)
+    args = parser.parse_args()
+    arguments = [
+        *("--entries", str(args.entries), "--per-transaction", str(args.per_transaction)),
+        *("--searches", str(args.searches), "--images", str(args.images)),
+        *("--checkpoint-every", str(args.checkpoint_every), "--rows-per-action", "1"),
+        *(("--dataset", str(args.dataset)) if args.dataset else ()),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        before = _run(_tree(args.baseline, Path(tmp)), arguments)
+        now = _run(REPO / "src", arguments)
+    keys = (
+        "entries",
+        "append_seconds",
+        "verify_seconds",
+        "verify_seconds_per_million_entries",
+        "bare_search_ms_median",
+        "governed_search_ms_median",
+        "overhead_ms_median_of_pairs",
+    )
+    out = {
+        "baseline": args.baseline,
+        "actions": args.entries,
+        "actions_per_transaction": args.per_transaction,
+        "before_sealing": {k: before[k] for k in keys},
+        "sealed": {k: now[k] for k in keys},
+        "search_overhead_added_ms": now["overhead_ms_median_of_pairs"]
+        - before["overhead_ms_median_of_pairs"],
+        "search_overhead_added_target_ms": 2,
+        "verify_seconds_per_million_entries": now["verify_seconds_per_million_entries"],
+        "verify_target_seconds_per_million_entries": 60,
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+    }
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
