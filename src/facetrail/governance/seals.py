@@ -6,8 +6,8 @@ An acting transaction, just before it commits, reads which sealed rows it wrote
 holding them (a deleted row: null), after the action's own entries and in the same
 transaction. The digest covers every sealed column (``store.sealing.sealed_columns``):
 
-    column digest = SHA-256(name NUL typed value)[:16]
-    row digest    = SHA-256(table NUL key NUL column digests in name order)[:16], hex
+    row digest    = SHA-256(table NUL key NUL (name NUL length typed value) in name order)[:16]
+    column digest = SHA-256(name NUL typed value)[:16], kept in the seal index to name columns
 
 Replaying the ``row.seal`` entries in order gives the set of rows that must exist and their
 digests: ``row_findings`` names every row that is missing, extra or different (and which
@@ -20,12 +20,23 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, delete, insert, inspect, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    and_,
+    cast,
+    delete,
+    insert,
+    inspect,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
 from facetrail.errors import RecordMismatchError
@@ -62,8 +73,9 @@ _CHUNK = 500
 
 def _encoded(value: object) -> bytes:
     """A column's value as typed bytes: the same value reads alike from SQLite and PostgreSQL."""
-    if value is None:
-        return b"n"
+    exact = _ENCODERS.get(type(value))
+    if exact is not None:
+        return exact(value)
     if isinstance(value, bool):
         return b"b1" if value else b"b0"
     if isinstance(value, int):
@@ -75,30 +87,63 @@ def _encoded(value: object) -> bytes:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return b"x" + bytes(value)
     if isinstance(value, datetime):
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return b"t" + aware.astimezone(UTC).isoformat(timespec="microseconds").encode()
+        return _encoded_time(value)
     raise TypeError(f"cannot seal a {type(value).__name__}")
+
+
+def _encoded_time(value: datetime) -> bytes:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return b"t" + aware.astimezone(UTC).isoformat(timespec="microseconds").encode()
+
+
+#: ``_encoded`` by exact type, the common cases first (a subclass takes the long way).
+_ENCODERS: dict[type, Callable[[Any], bytes]] = {
+    type(None): lambda _v: b"n",
+    bool: lambda v: b"b1" if v else b"b0",
+    int: lambda v: b"i" + str(v).encode(),
+    float: lambda v: b"f" + repr(v).encode(),
+    str: lambda v: b"s" + v.encode("utf-8", "surrogatepass"),
+    bytes: lambda v: b"x" + v,
+    memoryview: lambda v: b"x" + bytes(v),
+    datetime: _encoded_time,
+}
 
 
 def _column_digest(name: str, value: object) -> bytes:
     return hashlib.sha256(name.encode() + b"\0" + _encoded(value)).digest()[:_DIGEST]
 
 
-def _row_digest(table: str, key: str, columns: bytes) -> str:
-    return hashlib.sha256(f"{table}\0{key}\0".encode() + columns).digest()[:_DIGEST].hex()
-
-
-@dataclass(frozen=True)
 class Sealed:
-    """A row's digest and its columns' digests, as computed from the row now."""
+    """A row's digest as computed from the row now, and (computed when asked, to name what
+    changed and for the seal index) its columns' digests.
 
-    digest: str
-    columns: bytes
+        row digest    = SHA-256(table NUL key NUL (name NUL length value) per column)[:16], hex
+        column digest = SHA-256(name NUL typed value)[:16]
+    """
+
+    __slots__ = ("_columns", "_names", "_values", "digest")
+
+    def __init__(self, table: str, key: str, names: Sequence[str], values: Sequence[object]):
+        encoded = [_encoded(v) for v in values]
+        body = b"".join(
+            n.encode() + b"\0" + len(e).to_bytes(8, "big") + e
+            for n, e in zip(names, encoded, strict=True)
+        )
+        self.digest = hashlib.sha256(f"{table}\0{key}\0".encode() + body).digest()[:_DIGEST].hex()
+        self._names, self._values = names, values
+        self._columns: bytes | None = None
+
+    @property
+    def columns(self) -> bytes:
+        if self._columns is None:
+            self._columns = b"".join(
+                _column_digest(n, v) for n, v in zip(self._names, self._values, strict=True)
+            )
+        return self._columns
 
 
 def _seal_of(table: Table, names: Sequence[str], key: str, values: Sequence[object]) -> Sealed:
-    columns = b"".join(_column_digest(n, v) for n, v in zip(names, values, strict=True))
-    return Sealed(_row_digest(table.name, key, columns), columns)
+    return Sealed(table.name, key, names, values)
 
 
 def _rows(session: Session, table: Table, keys: Sequence[str] | None) -> Iterator[Any]:
@@ -124,6 +169,54 @@ def current_seals(
     for row in _rows(session, table, keys):
         key = key_text(tuple(row[:width]))
         yield key, _seal_of(table, names, key, row[width:])
+
+
+class _IndexRow(NamedTuple):
+    """A row's seal index entry, as read with the row."""
+
+    seq: int
+    digest: str
+    columns: bytes
+
+
+#: A row's entry in the seal index, as read.
+_Index = RowSeal | _IndexRow
+
+
+def _seal_key(table: Table) -> ColumnElement[str]:
+    """A row's key as the seal index writes it (``key_text``), in SQL."""
+    parts: list[ColumnElement[str]] = [cast(c, String) for c in key_columns(table)]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + ":" + part
+    return joined
+
+
+def _rows_and_seals(
+    session: Session, table: Table, keys: Sequence[str]
+) -> Iterator[tuple[str, Sealed, _Index | None]]:
+    """(key, seal as the row stands now, its seal index entry or None) for the rows of
+    ``keys`` that exist, in one statement per ``_CHUNK`` keys."""
+    if not keys:
+        return
+    ids = key_columns(table)
+    width = len(ids)
+    names = [c.name for c in sealed_columns(table)]
+    statement = select(*ids, *sealed_columns(table), RowSeal.seq, RowSeal.digest, RowSeal.columns)
+    statement = statement.outerjoin(
+        RowSeal, and_(RowSeal.tbl == table.name, RowSeal.key == _seal_key(table))
+    )
+    parsed = [parse_key(table, k) for k in keys]
+    for start in range(0, len(parsed), _CHUNK):
+        part = parsed[start : start + _CHUNK]
+        where = ids[0].in_([p[0] for p in part]) if len(ids) == 1 else tuple_(*ids).in_(part)
+        row: Any
+        for row in session.execute(statement.where(where)):
+            key = key_text(tuple(row[:width]))
+            seq, digest, columns = row[-3:]
+            seal = _seal_of(table, names, key, row[width:-3])
+            index = None if seq is None else _IndexRow(seq, digest, bytes(columns))
+            yield key, seal, index
 
 
 def _indexed(session: Session, table: str, keys: Sequence[str]) -> dict[str, RowSeal]:
@@ -256,28 +349,41 @@ def _all_then_gone(
 
 # -- held to the log where it is used ----------------------------------------------------------
 
-#: (seq, leaf hash) -> the seal entry's rows, parsed: entries never change (audit verify
-#: catches one that did), so a parse is kept. Bounded, least recently used dropped first.
-_PARSED: OrderedDict[tuple[int, bytes], dict[str, dict[str, str | None]]] = OrderedDict()
+#: (database, seq) -> the seal entry's rows, parsed (entries never change: ``audit verify``
+#: catches one that did). Bounded, least recently used dropped first.
+_PARSED: OrderedDict[tuple[str, int], dict[str, dict[str, str | None]]] = OrderedDict()
 _PARSED_MAX = 256
 
 
-def _logged(session: Session, seq: int) -> dict[str, dict[str, str | None]] | None:
-    entry = session.get(AuditEntryRow, seq)
-    if entry is None or entry.kind != SEAL_KIND:
-        return None
-    key = (seq, bytes(entry.leaf_hash))
-    found = _PARSED.get(key)
-    if found is None:
-        try:
-            found = dict(json.loads(entry.details).get("rows", {}))
-        except (ValueError, AttributeError):
-            return None
-        _PARSED[key] = found
-        if len(_PARSED) > _PARSED_MAX:
-            _PARSED.popitem(last=False)
-    else:
-        _PARSED.move_to_end(key)
+def _logged(session: Session, seqs: Iterable[int]) -> dict[int, dict[str, dict[str, str | None]]]:
+    """The rows each of the ``row.seal`` entries ``seqs`` seals (table -> key -> digest); an
+    entry that is missing, not a seal, or unreadable is left out. One statement, for the
+    entries not parsed already (entries never change: ``audit verify`` finds one that did)."""
+    found: dict[int, dict[str, dict[str, str | None]]] = {}
+    missing: list[int] = []
+    database = str(session.get_bind().engine.url)
+    for seq in sorted(set(seqs)):
+        if (parsed := _PARSED.get((database, seq))) is not None:
+            _PARSED.move_to_end((database, seq))
+            found[seq] = parsed
+        else:
+            missing.append(seq)
+    for start in range(0, len(missing), _CHUNK):
+        part = missing[start : start + _CHUNK]
+        for seq, kind, details in session.execute(
+            select(AuditEntryRow.seq, AuditEntryRow.kind, AuditEntryRow.details).where(
+                AuditEntryRow.seq.in_(part)
+            )
+        ):
+            if kind != SEAL_KIND:
+                continue
+            try:
+                parsed = dict(json.loads(details).get("rows", {}))
+            except (ValueError, AttributeError):
+                continue
+            found[int(seq)] = _PARSED[(database, int(seq))] = parsed
+            if len(_PARSED) > _PARSED_MAX:
+                _PARSED.popitem(last=False)
     return found
 
 
@@ -325,8 +431,16 @@ def rows_problems(session: Session, table_name: str, keys: Iterable[object]) -> 
     # rows an acting transaction wrote are sealed as it commits
     texts = sorted(set(texts) - noted(session.connection(), table_name, texts))
     unread = [k for k in texts if k not in now]
-    now.update(current_seals(session, table, unread) if unread else ())
-    known = _indexed(session, table_name, texts)
+    known: dict[str, _Index] = {}
+    joined: set[str] = set()  # read with their seal index entry, if they have one
+    for key, seal, index in _rows_and_seals(session, table, unread):
+        now[key] = seal
+        joined.add(key)
+        if index is not None:
+            known[key] = index
+    # rows read before, and rows that are gone: their seal index entries
+    known.update(_indexed(session, table_name, [k for k in texts if k not in joined]))
+    logged = _logged(session, (index.seq for index in known.values()))
     problems: dict[str, str] = {}
     for key in texts:
         seal, index = now.get(key), known.get(key)
@@ -339,10 +453,8 @@ def rows_problems(session: Session, table_name: str, keys: Iterable[object]) -> 
         elif seal.digest != index.digest:
             changed = _changed_columns(table, seal.columns, index.columns)
             problems[key] = f"its {', '.join(changed) or 'content'} differ from its seal"
-        else:
-            logged = _logged(session, index.seq)
-            if logged is None or logged.get(table_name, {}).get(key) != index.digest:
-                problems[key] = f"its seal differs from the audit log's entry {index.seq}"
+        elif logged.get(index.seq, {}).get(table_name, {}).get(key) != index.digest:
+            problems[key] = f"its seal differs from the audit log's entry {index.seq}"
     return problems
 
 
@@ -484,8 +596,8 @@ def _index_findings(
 def _named(
     table: Table, key: str, now: Sealed, digest: str, index: RowSeal | None
 ) -> tuple[str, ...]:
-    """The columns that changed, when the seal index still holds the sealed columns' digests
-    (they must hash to the log's digest, so they cannot have been edited to mislead)."""
-    if index is None or _row_digest(table.name, key, bytes(index.columns)) != digest:
+    """The columns that changed, read from the seal index's column digests when its entry
+    for the row holds the log's digest (else none are named: the row still is)."""
+    if index is None or index.digest != digest:
         return ()
     return tuple(_changed_columns(table, now.columns, bytes(index.columns)))
