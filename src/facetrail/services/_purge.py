@@ -1,8 +1,9 @@
 """Removing gallery images for good, as erasure on request and retention both do: the images,
 their faces and templates go in the caller's locked transaction, the stored search results
 that showed them become tombstones (when, and which receipt), and the galleries' templates
-versions move on; after commit, their blobs are deleted, the galleries' index files are
-written anew from the store, and the database's freed space is scrubbed (SQLite overwrites
+versions move on; after commit (work written with it, in ``purge_followups``, so a crash in
+between loses none: housekeeping finishes it), their blobs are deleted, the galleries' index
+files are written anew from the store, and the database's freed space is scrubbed (SQLite overwrites
 deleted content, ``secure_delete``, and its WAL is emptied; PostgreSQL runs VACUUM FULL on the
 tables when ``erasure_vacuum_full`` is set, VACUUM otherwise).
 
@@ -19,18 +20,20 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
+from facetrail.governance.audit import AuditEvent, append
 from facetrail.services.context import AppContext
 from facetrail.services.indexing import rewrite_index
 from facetrail.store.schema import (
     Face,
     Gallery,
     Image,
+    PurgeFollowup,
     SearchCandidate,
     SearchRecord,
     TemplateRow,
 )
 
-__all__ = ["ERASED_NAME", "PurgePlan", "apply_purge", "plan_purge", "scrub_after"]
+__all__ = ["ERASED_NAME", "PurgePlan", "apply_purge", "finish_purges", "plan_purge", "scrub_after"]
 
 #: What a tombstoned candidate's image name becomes.
 ERASED_NAME = "(erased)"
@@ -113,21 +116,67 @@ def apply_purge(session: Session, plan: PurgePlan, receipt: str, now: datetime) 
             if not unheld:
                 break
     plan.blobs.extend(sorted(unheld))
+    # What is left to do after the commit is written with it: a crash in between loses none.
+    session.add(
+        PurgeFollowup(blobs=json.dumps(plan.blobs), galleries=json.dumps(sorted(plan.galleries)))
+    )
 
 
 def scrub_after(ctx: AppContext, plans: list[PurgePlan]) -> int:
     """After commit: delete the blobs, write the galleries' indexes anew, scrub the database's
-    freed space. -> index entries written."""
-    for plan in plans:
-        for sha in plan.blobs:
+    freed space (``finish_purges``). -> index entries written."""
+    return finish_purges(ctx)
+
+
+def finish_purges(ctx: AppContext) -> int:
+    """Do what committed purges left to do (``purge_followups``): right after their commit,
+    and in housekeeping after a crash in between. A blob an image or kept probe holds again
+    (the same photo ingested since) stays. Each follow-up is removed once done, logged as
+    ``purge.followup`` (counts, never hashes). -> index entries written."""
+    with ctx.sessions() as session:
+        pending = session.execute(
+            select(PurgeFollowup.id, PurgeFollowup.blobs, PurgeFollowup.galleries).order_by(
+                PurgeFollowup.id
+            )
+        ).all()
+    if not pending:
+        return 0
+    blobs = sorted({sha for _, text_, _ in pending for sha in json.loads(text_)})
+    galleries = sorted({int(g) for _, _, text_ in pending for g in json.loads(text_)})
+    with ctx.sessions() as session:
+        held = _held(session, blobs)
+    for sha in blobs:
+        if sha not in held:
             ctx.blobs.delete(sha)
     entries = 0
-    galleries = {gid for plan in plans for gid in plan.galleries}
     with ctx.sessions() as session:
         for gallery in session.scalars(select(Gallery).where(Gallery.id.in_(galleries))):
             entries += rewrite_index(ctx, session, gallery)
+    with ctx.transaction() as session:
+        session.execute(
+            delete(PurgeFollowup).where(PurgeFollowup.id.in_([i for i, _, _ in pending]))
+        )
+        details = {"followups": len(pending), "blobs": len(blobs) - len(held & set(blobs))}
+        append(
+            session,
+            AuditEvent(
+                "system", "purge.followup", "purge", details | {"galleries": len(galleries)}
+            ),
+        )
     scrub_database(ctx)
     return entries
+
+
+def _held(session: Session, blobs: list[str]) -> set[str]:
+    """Which of ``blobs`` an image or a kept search probe holds."""
+    held = set(session.scalars(select(Image.sha256).where(Image.sha256.in_(blobs))))
+    rest = set(blobs) - held
+    if rest:
+        for probes in session.scalars(
+            select(SearchRecord.probes).where(SearchRecord.probes_purged.is_(False))
+        ):
+            held |= rest & {p["sha256"] for p in json.loads(probes)}
+    return held
 
 
 def scrub_database(ctx: AppContext) -> None:

@@ -1,4 +1,5 @@
-"""Housekeeping that keeps promises made elsewhere: probe images are deleted when their
+"""Housekeeping that keeps promises made elsewhere: what an erasure or retention purge left
+to do after its commit (a crash in between) is done, probe images are deleted when their
 retention ends, approved searches stranded by a crash are run, signed audit checkpoints
 are made periodically, and queued e-mail is retried.
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from facetrail.services._purge import finish_purges
 from facetrail.services.audit import checkpoint_if_due
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox
@@ -28,6 +30,7 @@ class HousekeepingReport:
 
 
 def housekeeping(ctx: AppContext, *, now: datetime | None = None) -> HousekeepingReport:
+    finish_purges(ctx)
     purged = purge_expired_probes(ctx, now=now)
     resumed = resume_stranded(ctx)
     checkpoint = checkpoint_if_due(ctx, now=now)

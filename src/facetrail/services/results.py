@@ -10,6 +10,7 @@ made their own (blind second review).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from facetrail.errors import (
 )
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission, may, may_read_search
+from facetrail.governance.blind import call_visible
 from facetrail.governance.credentials import Principal
 from facetrail.models.calibration import false_match_rate
 from facetrail.services._matching import crop
@@ -105,7 +107,7 @@ def load_result(
             .where(SearchCandidate.search_id == search_id)
             .order_by(SearchCandidate.gallery, SearchCandidate.rank)
         ).all()
-        reviews = _reviews_seen_by(session, viewer, [r.id for r in rows])
+        reviews = _review_views(session, viewer, [r.id for r in rows])
         producers = {g: Producer(**p) for g, p in json.loads(record.produced_by or "{}").items()}
         calibrations = {
             g: ctx.pipeline(p.pack).pack.manifest.calibration for g, p in producers.items()
@@ -165,29 +167,43 @@ def _probe_face_from(body: dict[str, Any]) -> ProbeFace:
     return ProbeFace(**body)
 
 
-def _reviews_seen_by(
-    session: Session, viewer: Principal, candidate_ids: list[int]
-) -> dict[int, tuple[ReviewView, ...]]:
-    """Blind review: another person's call stays hidden from a viewer who has not yet made
-    their own call on that candidate, until both stages are in."""
+def reviews_seen_by(
+    session: Session, viewer_id: int, candidate_ids: Sequence[int]
+) -> tuple[dict[int, list[tuple[Review, str]]], set[int]]:
+    """The calls on ``candidate_ids`` the viewer may see (candidate -> (review, reviewer's
+    name) by stage), and the candidates whose calls are hidden from them (blind review:
+    ``governance.blind``). Every path that shows a call goes through here."""
     by_candidate: dict[int, list[tuple[Review, str]]] = {}
-    for review, name in session.execute(
-        select(Review, User.username)
+    needed: dict[int, int] = {}
+    for review, name, second in session.execute(
+        select(Review, User.username, SearchRecord.second_review)
         .join(User, User.id == Review.reviewer_id)
-        .where(Review.candidate_id.in_(candidate_ids))
-        .order_by(Review.stage)
+        .join(SearchRecord, SearchRecord.id == Review.search_id)
+        .where(Review.candidate_id.in_(list(candidate_ids)))
+        .order_by(Review.candidate_id, Review.stage)
     ):
         by_candidate.setdefault(review.candidate_id, []).append((review, name))
-    seen: dict[int, tuple[ReviewView, ...]] = {}
+        needed[review.candidate_id] = 2 if second else 1
+    seen: dict[int, list[tuple[Review, str]]] = {}
+    hidden: set[int] = set()
     for cid, items in by_candidate.items():
-        complete = len(items) >= 2
-        mine = any(r.reviewer_id == viewer.user_id for r, _ in items)
-        if complete or mine:
-            seen[cid] = tuple(
-                ReviewView(r.stage, n, r.decision, r.note, r.created_at.isoformat())
-                for r, n in items
-            )
-    return seen
+        if call_visible(viewer_id, [r.reviewer_id for r, _ in items], needed[cid]):
+            seen[cid] = items
+        else:
+            hidden.add(cid)
+    return seen, hidden
+
+
+def _review_views(
+    session: Session, viewer: Principal, candidate_ids: list[int]
+) -> dict[int, tuple[ReviewView, ...]]:
+    seen, _hidden = reviews_seen_by(session, viewer.user_id, candidate_ids)
+    return {
+        cid: tuple(
+            ReviewView(r.stage, n, r.decision, r.note, r.created_at.isoformat()) for r, n in items
+        )
+        for cid, items in seen.items()
+    }
 
 
 def candidate_image(ctx: AppContext, actor: Principal, candidate_id: int) -> tuple[str, bytes]:

@@ -3,7 +3,7 @@
 For each candidate an investigator makes a call (possible match / not a match / inconclusive)
 with a note; where the agency's policy asks for it (the default), a second person of the
 agency, never the first, makes their own call without seeing the first one (see
-``search._reviews_seen_by``). A search ends as a lead or no lead. A lead needs a candidate that
+``governance.blind``). A search ends as a lead or no lead. A lead needs a candidate that
 both reviewers called a possible match, and is always labelled an investigative lead, never an
 identification. ``case_disclosure`` gathers every search and lead that touched a case, with
 their audit entries, for a prosecutor.
@@ -34,6 +34,7 @@ from facetrail.errors import (
 )
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission, may, may_disclose_case, may_follow_up_search
+from facetrail.governance.blind import HIDDEN
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import OutcomeRecorded, ReviewRecorded
 from facetrail.governance.fields import check_case_number, check_free_text
@@ -41,6 +42,7 @@ from facetrail.governance.records import review_problem, search_rows_problem
 from facetrail.services.accounts import refuse
 from facetrail.services.authorization import current_actor, name_of_agency, utc_now
 from facetrail.services.context import AppContext
+from facetrail.services.results import reviews_seen_by
 from facetrail.services.search import LEAD_NOTICE
 from facetrail.services.unit_of_work import action, loggable
 from facetrail.store.schema import AuditEntryRow, Review, SearchCandidate, SearchRecord, User
@@ -271,7 +273,7 @@ def case_disclosure(ctx: AppContext, actor: Principal, case_number: str) -> Disc
             NotFoundError("no searches for this case in your agency", subject=subject),
         )
     with ctx.transaction() as session:
-        searches = [_disclose(session, r) for r in records]
+        searches = [_disclose(session, r, actor.user_id) for r in records]
         colleagues = select(User.username).where(User.agency_id == actor.agency_id)
         refused = [
             {"seq": e.seq, "at": e.at, "actor": e.actor, "details": json.loads(e.details)}
@@ -305,7 +307,9 @@ def case_disclosure(ctx: AppContext, actor: Principal, case_number: str) -> Disc
     )
 
 
-def _disclose(session: Session, record: SearchRecord) -> dict[str, Any]:
+def _disclose(session: Session, record: SearchRecord, viewer_id: int) -> dict[str, Any]:
+    """One search as the disclosure shows it to ``viewer_id``: calls still hidden from them
+    (blind review, ``results.reviews_seen_by``) are shown by their place only."""
     names = {uid: name for uid, name in session.execute(select(User.id, User.username))}
     candidates = list(
         session.scalars(
@@ -323,6 +327,7 @@ def _disclose(session: Session, record: SearchRecord) -> dict[str, Any]:
         .order_by(AuditEntryRow.seq)
     ).all()
     reviewed = {r.candidate_id for r in reviews}
+    _seen, hidden = reviews_seen_by(session, viewer_id, sorted(reviewed))
     return {
         "search_id": record.id,
         "requested_by": names.get(record.requester_id),
@@ -354,10 +359,13 @@ def _disclose(session: Session, record: SearchRecord) -> dict[str, Any]:
                 "candidate": r.candidate_id,
                 "stage": r.stage,
                 "reviewer": names.get(r.reviewer_id),
-                "decision": r.decision,
-                "note": r.note,
                 "at": r.created_at.isoformat(),
             }
+            | (
+                {"decision": None, "note": None, "hidden": HIDDEN}
+                if r.candidate_id in hidden
+                else {"decision": r.decision, "note": r.note}
+            )
             for r in reviews
         ],
         "outcome": record.outcome,

@@ -629,6 +629,21 @@ class RowSeal(Base):
     columns: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class PurgeFollowup(Base):
+    """What a purge (erasure, retention) leaves to do after its commit, written in its
+    transaction: the blobs to delete and the galleries whose index files to write anew. Done
+    right after the commit, and by housekeeping after a crash in between (``_purge``)."""
+
+    __tablename__ = "purge_followups"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: JSON list of blob SHA-256s no image or kept probe holds any more
+    blobs: Mapped[str] = mapped_column(Text)
+    #: JSON list of gallery ids
+    galleries: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class IndexSeal(Base):
     """The content hash of a gallery's index file as facetrail last wrote it: sealed by the
     log like every row (its ``index.write`` entry names the hash too), so a file edited on

@@ -11,6 +11,8 @@ stands (``services.database``), in ``row.seal`` entries after its ``db.upgrade``
 the home holds when it is upgraded is what the log vouches for from then on. ``index_seals``:
 each gallery index file's content hash as facetrail last wrote it (``services.indexing``); an
 upgraded home has none, so each index is rebuilt from the store once, and sealed.
+``purge_followups``: what an erasure or retention purge leaves to do after its commit (blobs
+to delete, index files to write anew), so that a crash in between loses none of it.
 """
 
 from __future__ import annotations
@@ -51,6 +53,13 @@ def upgrade() -> None:
         sa.Column("entries", sa.BigInteger(), nullable=False),
         sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "purge_followups",
+        sa.Column("id", _BIG_ID, primary_key=True),
+        sa.Column("blobs", sa.Text(), nullable=False),
+        sa.Column("galleries", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
     install_capture(op.get_bind())
 
 
@@ -60,6 +69,7 @@ def downgrade() -> None:
         for table in sealed_tables():
             connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS facetrail_seal ON {table.name}")
         connection.exec_driver_sql("DROP FUNCTION IF EXISTS facetrail_seal_note()")
+    op.drop_table("purge_followups")
     op.drop_table("index_seals")
     op.drop_table("seal_pending")
     op.drop_table("row_seals")
