@@ -77,7 +77,8 @@ ft retention run
 login ivy >/dev/null
 ft searches show 1
 ft logout >/dev/null
-# Anyone: no account needed.
+# Anyone: no account needed. A report covers a month that is over (the last, by default):
+# this month's searches wait for its end.
 ft report transparency --agency county --format csv
 ft report agencies
 ft audit verify

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     #: Witness inboxes outside the home (JSON list of folders): every checkpoint is written to
     #: each as a c2sp.org/tlog-witness add-checkpoint request for ``facetrail audit witness``.
     witness_dirs: list[Path] = []
+    #: Folders on the server that gallery admins may ask the service (API, web app) to ingest
+    #: from, as a JSON list ('["/srv/intake"]'); a folder must lie under one once symlinks and
+    #: ".." are resolved. None (the default): the service refuses every folder named by path
+    #: (uploaded photos are not concerned). The home, its blobs, index and models, the audit
+    #: key and the secrets folder are never read, under a root or not, nor by the CLI, whose
+    #: operator is not bound by the roots.
+    import_roots: list[Path] = []
     #: ``facetrail init`` reads the first admin's password from here when not prompting.
     admin_password: SecretStr | None = None
     #: Passwords are never command-line options (they show in ``ps`` and shell history):

@@ -340,6 +340,14 @@ class PathOutsideFolderError(InvalidRequestError):
     code = "path_outside_folder"
 
 
+class FolderNotAllowedError(InvalidRequestError):
+    """A folder (or manifest) facetrail may not read: one of its own (the home, the blobs
+    that hold every agency's probes, the index, the keys and secrets), one holding them, or,
+    asked for over the service, one outside the import roots its operator configured."""
+
+    code = "folder_not_allowed"
+
+
 class BrokenLinkError(InvalidRequestError):
     """A symlink that loops or points at nothing: refused, never followed."""
 
@@ -360,10 +368,24 @@ class InvalidFieldError(InvalidRequestError):
     code = "invalid_field"
 
 
+class ReservedNameError(InvalidFieldError):
+    """A username that is, or looks like, one facetrail writes its own audit entries under
+    (``governance.fields.RESERVED_USERNAMES``): no account may take it."""
+
+    code = "username_reserved"
+
+
 class OutputPathError(InvalidRequestError):
     """A file or folder to write cannot be written; refused before anything is read or done."""
 
     code = "output_path_unwritable"
+
+
+class OutputExistsError(OutputPathError):
+    """Something is already at the path of a file to write (a file, perhaps planted by
+    another user to receive it, or a symlink): facetrail writes only new files of its own."""
+
+    code = "output_path_exists"
 
 
 # --- credentials: second-factor enrolment, password resets, secrets at rest ------------------

@@ -56,12 +56,14 @@ def made_world(folder: Path) -> Iterator[World]:
     approval; the 'other' agency (olga investigates, otto heads and supervises) searching it
     only with approval."""
     # Everyone here signs in from one address: limits high enough for the tests' own traffic
-    # (tests/api/test_limits.py sets low ones).
+    # (tests/api/test_limits.py sets low ones). Server-side ingestion reads under the run's
+    # temporary folder, where every test's tmp_path lies (the home too, which stays refused).
     settings = Settings(
         home=folder / "home",
         threads=1,
         login_rate_limit="1000/minute",
         search_rate_limit="1000/minute",
+        import_roots=[folder.parent],
     )
     ctx = AppContext.open(settings)
     org = make_org(ctx)

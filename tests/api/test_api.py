@@ -43,11 +43,13 @@ def _search_form(world: World, name: str, **changes: str) -> dict[str, object]:
     return {"data": data, "files": files, "headers": world.as_(name)}
 
 
-def test_health_ready_and_metrics_need_no_sign_in(world: World) -> None:
+def test_health_and_ready_need_no_sign_in_and_metrics_a_system_admin(world: World) -> None:
     assert world.client.get("/health").json() == {"status": "ok"}
     ready = world.client.get("/ready")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
-    metrics = world.client.get("/metrics")
+    assert world.client.get("/metrics").status_code == 401
+    assert world.client.get("/metrics", headers=world.as_("head")).status_code == 403
+    metrics = world.client.get("/metrics", headers=world.as_("root"))
     assert metrics.status_code == 200
     assert 'facetrail_http_requests_total{method="GET",route="/ready",status="200"}' in (
         metrics.text

@@ -140,7 +140,11 @@ def test_the_served_scheduler_runs_a_job(tmp_path: Path) -> None:
     copy_first_images(folder, lfw_people(3))
     ctx.close()
     try:
-        with served(home, env={"FACETRAIL_JOB_POLL_SECONDS": "0.5"}) as base:
+        env = {
+            "FACETRAIL_JOB_POLL_SECONDS": "0.5",
+            "FACETRAIL_IMPORT_ROOTS": json.dumps([str(tmp_path)]),
+        }
+        with served(home, env=env) as base:
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             body = json.dumps({"source": "county", "path": str(folder)}).encode()
             request = urllib.request.Request(

@@ -79,9 +79,12 @@ def test_agency_accounts_and_inbox(term: Terminal, monkeypatch: pytest.MonkeyPat
     get_settings.cache_clear()
     asked: Any = term.json(*args, "--supervisor", "sam", "--trial")
     assert asked["status"] == "requested" and asked["totp_secret"] is None
+    # Nothing until a supervisor approves, said as for a name no account holds (or a request
+    # would tell a free username from a taken one).
     out = term("login", "tina", "--code", "123456", code=2)
-    assert "account_inactive" in out  # nothing until a supervisor approves
-    assert "account_inactive" in term("enrol", "tina", code=2)
+    assert "auth_failed" in out
+    assert "auth_failed" in term("login", "nobody", "--code", "123456", code=2)
+    assert "auth_failed" in term("enrol", "tina", code=2)
 
     term.login("sam")
     term("account", "approve", "tina")

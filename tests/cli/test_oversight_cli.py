@@ -6,8 +6,11 @@ note and imports the open-case list; an investigator sees none of it."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import time_machine
 
 from tests.cli.terminal import Terminal, first_photos, lfw_people, second_photo
 from tests.conftest import needs_lfw
@@ -93,16 +96,23 @@ def test_alerts_oversight_and_digest_from_the_command_line(term: Terminal, tmp_p
     ran: Any = term.json("oversight", "run")
     assert ran["alerts_raised"] == {}
 
-    # Public: no sign-in needed, no personal data.
+    # Public: no sign-in needed, no personal data; a month once it is over, small counts hidden.
     term("logout")
-    report: Any = json.loads(term("report", "transparency", "--agency", AGENCY))
-    assert report["searches"] == 2 and report["alerts_raised"] == 3
-    assert report["searches_by_offense"] == {"armed-robbery": 2}
+    now = datetime.now(UTC)
+    month, over = f"{now:%Y-%m}", (now.replace(day=1) + timedelta(days=32)).replace(day=1)
+    assert "invalid_request" in term(
+        "report", "transparency", "--agency", AGENCY, "--month", month, code=2
+    )
     page = tmp_path / "report.html"
-    term("report", "transparency", "--agency", AGENCY, "--format", "html", "--out", str(page))
+    with time_machine.travel(over + timedelta(hours=1)):  # the default: the last month over
+        report: Any = json.loads(term("report", "transparency", "--agency", AGENCY))
+        term("report", "transparency", "--agency", AGENCY, "--format", "html", "--out", str(page))
+        csv_text = term("report", "transparency", "--agency", AGENCY, "--format", "csv")
+    assert report["month"] == month and report["searches"] == "<5"  # two
+    assert report["alerts_raised"] == "<5" and report["denials"] == 0
+    assert report["searches_by_offense"] == {"armed-robbery": "<5"}
     assert page.read_text().count("<svg") >= 2
-    csv_text = term("report", "transparency", "--agency", AGENCY, "--format", "csv")
-    assert "searches,,2" in csv_text.splitlines()
+    assert "searches,,<5" in csv_text.splitlines()
     agencies: Any = term.json("report", "agencies")
     assert [a["agency"] for a in agencies] == ["county", "facetrail operators"]
     assert all(a["since"] for a in agencies)

@@ -21,7 +21,6 @@ from facetrail.cli.main import app
 from facetrail.config import Settings
 from facetrail.errors import (
     AccountInactiveError,
-    AccountLockedError,
     AuthError,
     EnrolmentRequiredError,
     NotFoundError,
@@ -120,10 +119,13 @@ def test_a_locked_account_cannot_mint_a_token(county: Org) -> None:
         with pytest.raises(AuthError):
             auth.issue_token(ctx, ivy, "guess", password="a wrong guess!", code="000000")
     code, at = next_code(secret)
-    with pytest.raises(AccountLockedError):
+    with pytest.raises(AuthError) as locked:  # told as a wrong guess: no lockout oracle
         auth.issue_token(ctx, ivy, "now", password=PASSWORD, code=code, now=at)
+    assert locked.value.code == "auth_failed"
     assert _user(ctx, "ivy").locked_until is not None
-    assert len(_entries(ctx, "auth.token.issue.refused")) == auth.MAX_FAILED_LOGINS + 1
+    refused = _entries(ctx, "auth.token.issue.refused")
+    assert len(refused) == auth.MAX_FAILED_LOGINS + 1
+    assert json.loads(refused[-1].details)["reason"] == "locked"
 
 
 def test_a_suspended_accounts_tokens_stop_at_once(county: Org) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from facetrail.errors import (
     AuthError,
     InvalidFieldError,
     NotARegularFileError,
+    OutputExistsError,
     OutputPathError,
     PathOutsideFolderError,
 )
@@ -430,7 +432,10 @@ def test_output_checks_refuse_what_cannot_be_written(tmp_path: Path) -> None:
         check_output_folder(a_file)
     with pytest.raises(OutputPathError):
         check_output_folder(a_file / "crops")
-    check_output_file(a_file)  # overwriting a file one may write is fine
+    for there in (a_file, link):  # never written over or through (see test_server_files.py)
+        with pytest.raises(OutputExistsError):
+            check_output_file(there)
+    check_output_file(tmp_path / "new.json")
     check_output_folder(tmp_path / "new" / "crops")
 
 
@@ -459,11 +464,15 @@ def test_unwritable_output_is_refused_before_anything_is_read_or_audited(
 
 
 def test_every_file_writing_command_checks_its_output_first() -> None:
-    """A new command that writes a file without checking it first would slip past the tests
-    above: every CLI module that writes a file must check its outputs."""
+    """A new command that writes a file without checking it first, or over a file that is
+    there already, would slip past the tests above: the CLI writes files only through
+    ``write_output`` (new 0600 files), and every module that does checks its outputs."""
     cli = Path(__file__).resolve().parents[2] / "src" / "facetrail" / "cli"
     for module in cli.glob("*.py"):
         text = module.read_text()
-        writes = text.count(".write_bytes(") + text.count(".write_text(")
-        if writes and module.name not in {"render.py", "accounts.py"}:
+        for unchecked in (".write_bytes(", ".write_text(", ".savefig("):
+            assert unchecked not in text, f"{module.name} writes a file with {unchecked}"
+        # open() to write by name (os.fdopen wraps a file made with O_EXCL, as write_output does)
+        assert not re.search(r'(?<!os\.fd)open\([^)]*"[wax]b?"', text), module.name
+        if "write_output(" in text and module.name not in {"render.py", "outputs.py"}:
             assert "outputs_writable" in text, f"{module.name} writes files unchecked"

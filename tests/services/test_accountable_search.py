@@ -15,6 +15,7 @@ from sqlalchemy import event, func, select
 from facetrail.config import Settings
 from facetrail.errors import (
     AccountInactiveError,
+    AuthError,
     CaseNumberError,
     DailyLimitError,
     GalleryNotAllowedError,
@@ -106,8 +107,9 @@ def test_request_to_lead_to_disclosure(world) -> None:  # type: ignore[no-untype
             "ivy", "ivy@county.gov", PASSWORD, AGENCY, account_type="trial", supervisor="sam"
         ),
     )
-    with pytest.raises(AccountInactiveError):
+    with pytest.raises(AuthError) as waiting:  # said as for a name no account holds
         org.login("ivy")
+    assert waiting.value.code == "auth_failed"
     acc.approve_account(ctx, org.people["sam"], "ivy")
     # 2. The head was told of both, by real SMTP and in the inbox.
     subjects = [m["Subject"] for m in box.messages if m["To"] == "head@county.example"]

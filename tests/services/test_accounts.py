@@ -13,7 +13,6 @@ from facetrail.config import Settings
 from facetrail.errors import (
     AccountExistsError,
     AccountInactiveError,
-    AccountLockedError,
     AuthError,
     InvalidRequestError,
     NotFoundError,
@@ -90,8 +89,12 @@ def test_request_approve_login_with_totp(ctx: AppContext, org: dict[str, acc.Enr
         ),
     )
     assert req.status == "requested" and req.totp_secret is None  # enrolled by ivy herself
-    with pytest.raises(AccountInactiveError, match="requested"):
-        enrol(ctx, "ivy")  # does nothing until approved
+    with pytest.raises(AuthError) as waiting:
+        enrol(ctx, "ivy")  # does nothing until approved (and says no more than for a stranger)
+    assert waiting.value.code == "auth_failed"
+    assert json.loads(_audit(ctx, "auth.enrol.begin.refused")[-1].details)["reason"] == (
+        "not_approved"
+    )
     acc.approve_account(ctx, _as(ctx, org, "sup-county-a"), "ivy")
     _, result = enrol(ctx, "ivy")
     principal = auth.authenticate(ctx, result.token)
@@ -175,8 +178,10 @@ def test_lockout_recovery_codes_and_trial_expiry(
     for _ in range(auth.MAX_FAILED_LOGINS):
         with pytest.raises(AuthError):
             auth.login(ctx, "tia", "wrong password!!", totp_now(e.totp_secret))
-    with pytest.raises(AccountLockedError):
-        _login(ctx, e)
+    with pytest.raises(AuthError) as locked:
+        _login(ctx, e)  # the right password and code, locked out: told as a wrong one
+    assert locked.value.code == "auth_failed"
+    assert json.loads(_audit(ctx, "auth.login.failed")[-1].details)["reason"] == "locked"
     later = datetime.now(UTC) + auth.LOCKOUT + timedelta(seconds=1)
     code = e.recovery_codes[0]
     auth.login(ctx, "tia", PASSWORD, code, now=later)

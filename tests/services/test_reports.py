@@ -1,14 +1,15 @@
-"""Transparency reports (issue 14): a period of real activity (searches under three offenses,
+"""Transparency reports (issue 14): a month of real activity (searches under three offenses,
 approvals and denials, reviews, a lead, a network operator's search, new accounts, alerts raised
-and closed, a recorded evaluation with and without masks) is reported; every figure equals the
-count queried directly from the store; the network's report sums its members and the HTML page
-holds its charts, and no personal data."""
+and closed, a recorded evaluation with and without masks) is reported once the month is over;
+every figure is the count queried directly from the store, as published (1 to 4 hidden as
+"<5", issue 22); the network's report sums its members and the HTML page holds its charts, and
+no personal data."""
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -23,7 +24,12 @@ from facetrail.services.context import AppContext
 from facetrail.services.evaluation import EvalRequest, evaluate_identification
 from facetrail.services.published_accuracy import record_evaluation
 from facetrail.services.report_formats import report_csv, report_html
-from facetrail.services.reports import access_table, transparency_report
+from facetrail.services.reports import (
+    access_table,
+    published,
+    published_breakdown,
+    transparency_report,
+)
 from facetrail.store.schema import AlertRow, EvaluationRow, Review, SearchRecord, User
 from tests.conftest import LFW, needs_lfw
 from tests.mail import smtp
@@ -67,13 +73,18 @@ def _activity(org, people) -> dict[str, dict]:  # type: ignore[no-untyped-def,ty
     return recorded
 
 
+def _this_month() -> tuple[str, datetime]:
+    """This month (YYYY-MM), and a moment once it is over (when it may be reported)."""
+    now = utc_now()
+    return f"{now:%Y-%m}", (now.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
 def test_every_figure_of_the_report_is_the_stores(county) -> None:  # type: ignore[no-untyped-def]
     org, _box, people = county
     ctx: AppContext = org.ctx
-    since = utc_now() - timedelta(days=30)
     measured = _activity(org, people)
-    until = utc_now() + timedelta(seconds=1)
-    report = transparency_report(ctx, agency=AGENCY, since=since, until=until)
+    month, over = _this_month()
+    report = transparency_report(ctx, agency=AGENCY, month=month, now=over)
 
     with ctx.sessions() as s:
         county_id = s.scalar(select(User.agency_id).where(User.username == "ivy"))
@@ -122,17 +133,19 @@ def test_every_figure_of_the_report_is_the_stores(county) -> None:  # type: igno
         )
         reviews = s.scalar(select(func.count(Review.id)))
     assert report.searches == count() == 7
-    assert report.searches_by_offense == by_offense
-    assert report.searches_by_outcome == outcomes and report.leads == count(
-        SearchRecord.outcome == "lead"
-    )
-    assert report.approvals == count(SearchRecord.needs_approval, SearchRecord.status == "done")
-    assert report.denials == count(SearchRecord.status == "denied") == 1
-    assert report.searchers == searchers == 3
-    assert report.searches_by_network == by_network == 1
-    assert report.new_accounts == people_now  # every account of the county was made this period
-    assert report.alerts_by_rule == raised and report.alerts_raised == sum(raised.values())
-    assert report.alerts_closed == closed == 1
+    assert report.searches_by_offense == published_breakdown(by_offense)
+    assert report.searches_by_outcome == published_breakdown(outcomes)
+    assert report.leads == published(count(SearchRecord.outcome == "lead"))
+    approved = count(SearchRecord.needs_approval, SearchRecord.status == "done")
+    assert report.approvals == published(approved)
+    assert report.denials == "<5" and count(SearchRecord.status == "denied") == 1
+    assert report.searchers == "<5" and searchers == 3
+    assert report.searches_by_network == "<5" and by_network == 1
+    assert people_now is not None and people_now >= 5  # each made this month
+    assert report.new_accounts == people_now
+    assert report.alerts_by_rule == published_breakdown(raised)
+    assert report.alerts_raised == published(sum(raised.values()))
+    assert report.alerts_closed == "<5" and closed == 1
     assert reviews == 2 and report.erasures == 0 and report.retention_purges == 0
     masks = {e.mask: e for e in report.evaluations}
     assert set(masks) == {"none", "synthetic"} and masks["none"].pack == "arcface-mbf"
@@ -142,21 +155,23 @@ def test_every_figure_of_the_report_is_the_stores(county) -> None:  # type: igno
         assert masks[mask].groups["gender"].keys() == figures["groups"]["gender"].keys()
 
     # The network's report sums its members; the network's own agency ran none for itself.
-    network = transparency_report(ctx, network="metro", since=since, until=until)
+    network = transparency_report(ctx, network="metro", month=month, now=over)
     assert network.agencies == ["county", "metro-ops"] and network.searches == report.searches
-    alone = transparency_report(ctx, agency="metro-ops", since=since, until=until)
+    alone = transparency_report(ctx, agency="metro-ops", month=month, now=over)
     assert alone.searches == 0 and alone.searches_by_network == 0
-    # A period before any of it has nothing.
-    empty = transparency_report(ctx, agency=AGENCY, since=since - timedelta(days=30), until=since)
+    # A month before any of it has nothing; the month still under way is not reported.
+    empty = transparency_report(ctx, agency=AGENCY, now=utc_now())
     assert empty.searches == 0 and empty.alerts_raised == 0
+    with pytest.raises(InvalidRequestError, match="not over yet"):
+        transparency_report(ctx, agency=AGENCY, month=month)
 
 
 def test_the_report_renders_as_csv_and_html_with_charts_and_no_personal_data(county) -> None:  # type: ignore[no-untyped-def]
     org, _box, people = county
     ctx: AppContext = org.ctx
-    since = utc_now() - timedelta(days=1)
     _activity(org, people)
-    report = transparency_report(ctx, agency=AGENCY, since=since, until=utc_now())
+    month, over = _this_month()
+    report = transparency_report(ctx, agency=AGENCY, month=month, now=over)
     html = report_html(report, access_table(ctx))
     assert html.startswith("<!DOCTYPE html>") and html.count("<svg") >= 4
     assert "Searches by offense" in html and "FNIR at FPIR 1 % by gender" in html
@@ -168,10 +183,11 @@ def test_the_report_renders_as_csv_and_html_with_charts_and_no_personal_data(cou
         assert not word.search(text) and not word.search(report_csv(report)), name
     csv_rows = report_csv(report).splitlines()
     assert csv_rows[0] == "figure,breakdown,value" and f"searches,,{report.searches}" in csv_rows
+    assert "fewer than 5" in text and "searches_by_network,,<5" in csv_rows
     with pytest.raises(InvalidRequestError):
-        transparency_report(ctx, since=since, until=utc_now())
+        transparency_report(ctx, month=month, now=over)
     with pytest.raises(NotFoundError):
-        transparency_report(ctx, agency="nowhere", since=since, until=utc_now())
+        transparency_report(ctx, agency="nowhere", month=month, now=over)
     access = {a.agency: a for a in access_table(ctx)}
     assert access[AGENCY].network == "metro" and access["metro-ops"].since
     assert access["operators"].since and access["operators"].network is None

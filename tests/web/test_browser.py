@@ -289,3 +289,30 @@ def test_a_new_account_enrols_its_authenticator_from_a_qr_code(
     nina.get_by_role("button", name="Confirm and sign in").click()
     expect(nina.get_by_role("heading", name="Welcome, nina")).to_be_visible()
     visits.check(nina, "enrolled-home")
+
+
+def test_the_api_docs_render_offline_under_the_pages_csp(browser: Any, live_server: str) -> None:
+    """/docs is Swagger UI from facetrail's own files: with every other origin unreachable and
+    the page's Content-Security-Policy enforced (no bypass here), it lists the API's routes,
+    and the browser reports no refused script, style or request."""
+    context = browser.new_context(base_url=live_server)
+    problems: list[str] = []
+    elsewhere: list[str] = []
+
+    def only_here(route: Any) -> None:
+        if route.request.url.startswith(live_server):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    try:
+        context.route("**/*", only_here)
+        page = context.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.goto("/docs")
+        expect(page.get_by_text("/api/v1/session").first).to_be_visible()
+        expect(page.locator(".opblock").first).to_be_visible()
+    finally:
+        context.close()
+    assert not problems and not elsewhere, (problems, elsewhere)

@@ -15,7 +15,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facetrail import web
-from facetrail.api import problems
+from facetrail.api import docs, problems
 from facetrail.api.background import start_background
 from facetrail.api.limits import RateLimits
 from facetrail.api.metrics import observe
@@ -89,6 +89,11 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
             "RFC 9457 problem details carrying the stable codes the CLI prints."
         ),
         lifespan=lifespan,
+        # Served by api/docs.py from facetrail's own files, under the pages' CSP (FastAPI's
+        # would load Swagger UI and ReDoc from a CDN, started by an inline script).
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.ctx = ctx  # given: shared and left open; None: opened at start, closed at end
     if ctx is not None:
@@ -96,6 +101,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     problems.install(app)
     app.add_middleware(_HeadersAndMetrics)
     app.include_router(system.router)
+    app.include_router(docs.router)
     app.include_router(web.router)
     routers = (
         users,

@@ -153,7 +153,8 @@ def account_request(
     as_json: JsonOpt = False,
 ) -> None:
     """Ask for an investigator account (no sign-in); once a supervisor approves it, enrol your
-    second factor with 'facetrail enrol'.
+    second factor with 'facetrail enrol'. The answer is the same whether or not the username
+    is free and the supervisor supervises there (the agency's head is told if it is not).
 
     The password comes from --password-stdin, FACETRAIL_NEW_PASSWORD or a prompt."""
     secret = Passwords(password_stdin).new(f"password for {username}")
@@ -170,7 +171,9 @@ def account_request(
     _enrolled(
         enrolment,
         as_json,
-        f"requested {username} in {escape(agency)}; {escape(supervisor)} must approve it",
+        f"asked for {escape(username)} in {escape(agency)}: once {escape(supervisor)} (or "
+        "another supervisor there) approves it, you can sign in; until then signing in "
+        "answers as for a wrong password",
     )
 
 

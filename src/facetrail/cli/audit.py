@@ -225,14 +225,14 @@ def audit_consistency(old: int, new: int, as_json: JsonOpt = False) -> None:
 @audit_app.command("export")
 def audit_export(out: Annotated[Path | None, typer.Argument()] = None) -> None:
     """Write the signed checkpoints as JSON, for publication outside the system."""
-    from facetrail.cli.outputs import outputs_writable
+    from facetrail.cli.outputs import outputs_writable, write_output
     from facetrail.services import audit
 
     run_service(lambda: outputs_writable(files=[out]))
     with open_context() as ctx:
         text = run_service(lambda: audit.export_checkpoints(ctx))
     if out:
-        out.write_text(text)
+        run_service(lambda: write_output(out, text))
     else:
         print(text)
 

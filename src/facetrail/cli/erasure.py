@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from facetrail.cli.app import JsonOpt, erasure_app, retention_app, run_service, signed_in
-from facetrail.cli.outputs import outputs_writable, read_probe_bytes
+from facetrail.cli.outputs import OutputOf, outputs_writable, read_probe_bytes, write_output
 from facetrail.cli.render import console, print_json, print_rows
 from facetrail.errors import AuditInputError
 from facetrail.governance.checkpoints import load_vkey
@@ -114,8 +114,10 @@ def erasure_complete(
     run_service(lambda: outputs_writable(files=[receipt_out]))
     with signed_in() as (ctx, me):
         view = run_service(lambda: erasure.complete_erasure(ctx, me, erasure_id))
-    if receipt_out is not None and view.receipt:
-        receipt_out.write_text(view.receipt, encoding="utf-8")
+        receipt = view.receipt
+        if receipt_out is not None and receipt:
+            of = OutputOf(ctx, me.username, "erasure.complete")
+            run_service(lambda: write_output(receipt_out, receipt, of))
     _show(view, as_json)
 
 

@@ -17,7 +17,7 @@ from facetrail.cli.app import (
     run_service,
     signed_in,
 )
-from facetrail.cli.outputs import outputs_writable
+from facetrail.cli.outputs import outputs_writable, write_output
 from facetrail.cli.render import console
 from facetrail.services.views import plain
 
@@ -74,9 +74,10 @@ def eval_identification(
             recorded = run_service(lambda: record_evaluation(signed_ctx, me, fig))
         console.print(f"recorded as evaluation {recorded} of pack {fig['pack']}")
     if json_out:
-        json_out.write_text(json.dumps(plain(fig), indent=2))
+        run_service(lambda: write_output(json_out, json.dumps(plain(fig), indent=2)))
     if calibration_out:
-        calibration_out.write_text(report.calibration.model_dump_json(indent=2))
+        calibration = report.calibration.model_dump_json(indent=2)
+        run_service(lambda: write_output(calibration_out, calibration))
     console.print(
         f"pack {fig['pack']}  mask {fig['mask']}  gallery {fig['gallery_size']}/"
         f"{fig['gallery_candidates']}  mated {fig['mated_probes']}  non-mated "

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
+from facetrail.cli.outputs import OutputOf, new_output_folder, write_output
 from facetrail.services.views import plain
 
 console = Console()
@@ -120,25 +121,27 @@ def fmr_text(estimate: Any) -> str:
     return f"{'<' if estimate.upper_bound else ''}{estimate.fmr:.2e}"
 
 
-def show_search_result(result: Any, crops: Path | None, as_json: bool) -> None:
-    """What ``search`` and ``searches show`` print: crops written, then JSON or the table."""
-    crop_paths = write_crops(result, crops)
+def show_search_result(result: Any, crops: Path | None, as_json: bool, of: OutputOf) -> None:
+    """What ``search`` and ``searches show`` print: crops written (as new files; a refusal
+    audited after ``of``), then JSON or the table."""
+    crop_paths = write_crops(result, crops, of)
     if as_json:
         print_json(search_json(result, crop_paths))
     else:
         print_search_result(result, crops)
 
 
-def write_crops(result: Any, folder: Path | None) -> dict[int, str]:
-    """Write each candidate's face crop (when the service returned one); candidate id -> path."""
+def write_crops(result: Any, folder: Path | None, of: OutputOf) -> dict[int, str]:
+    """Write each candidate's face crop (when the service returned one) as a new file;
+    candidate id -> path."""
     if folder is None:
         return {}
-    folder.mkdir(parents=True, exist_ok=True)
+    new_output_folder(folder)
     paths: dict[int, str] = {}
     for c in result.candidates:
         if c.crop_jpeg:
             path = folder / f"candidate{c.id}-rank{c.rank:03d}-{c.image_sha256[:12]}.jpg"
-            path.write_bytes(c.crop_jpeg)
+            write_output(path, c.crop_jpeg, of)
             paths[c.id] = str(path)
     return paths
 

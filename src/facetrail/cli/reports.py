@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import enum
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from facetrail.cli.app import JsonOpt, open_context, report_app, run_service
-from facetrail.cli.outputs import outputs_writable
+from facetrail.cli.outputs import outputs_writable, write_output
 from facetrail.cli.render import console, print_json, print_listing
 from facetrail.services import reports
-from facetrail.services.listings import parse_moment
 from facetrail.services.report_formats import report_csv, report_html
 from facetrail.services.views import plain
 
@@ -27,35 +25,25 @@ class ReportFormat(enum.StrEnum):
     html = "html"
 
 
-def _day(value: str | None, option: str) -> datetime | None:
-    return parse_moment(value, option) if value is not None else None
-
-
 @report_app.command("transparency")
 def report_transparency(
     agency: Annotated[str | None, typer.Option(help="The agency reported on.")] = None,
     network: Annotated[str | None, typer.Option(help="Or a network (its members).")] = None,
-    since: Annotated[
-        str | None, typer.Option("--from", help="First day (YYYY-MM-DD, UTC); default 30 days ago.")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option("--to", help="Day after the last (YYYY-MM-DD); default tomorrow.")
+    month: Annotated[
+        str | None,
+        typer.Option(help="The month (YYYY-MM, UTC), one that is over; default: the last."),
     ] = None,
     output_format: Annotated[
         ReportFormat, typer.Option("--format", help="json, csv or html (with charts).")
     ] = ReportFormat.json,
     out: Annotated[Path | None, typer.Option(help="Write it here (default: print it).")] = None,
 ) -> None:
-    """An agency's or a network's transparency report for a period."""
+    """An agency's or a network's transparency report for a calendar month that is over
+    (counts from 1 to 4 shown as "<5")."""
     run_service(lambda: outputs_writable(files=[out]))
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    start = run_service(lambda: _day(since, "--from")) or today - timedelta(days=30)
-    end = run_service(lambda: _day(until, "--to")) or today + timedelta(days=1)
     with open_context() as ctx:
         report = run_service(
-            lambda: reports.transparency_report(
-                ctx, agency=agency, network=network, since=start, until=end
-            )
+            lambda: reports.transparency_report(ctx, agency=agency, network=network, month=month)
         )
         access = reports.access_table(ctx)
     if output_format is ReportFormat.html:
@@ -67,7 +55,7 @@ def report_transparency(
     if out is None:
         typer.echo(text)
         return
-    out.write_text(text, encoding="utf-8")
+    run_service(lambda: write_output(out, text))
     console.print(f"{output_format.value} report of {report.name} written to {out}")
 
 

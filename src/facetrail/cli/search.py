@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from facetrail.cli.app import JsonOpt, app, run_service, signed_in
-from facetrail.cli.outputs import outputs_writable, read_probe_bytes
+from facetrail.cli.outputs import OutputOf, outputs_writable, read_probe_bytes
 from facetrail.cli.render import (
     console,
     fmr_text,
@@ -62,7 +62,8 @@ def search_cmd(
             face=face,
         )
         result = run_service(lambda: search.search(ctx, request, include_crops=crops is not None))
-    show_search_result(result, crops, as_json)
+        of = OutputOf(ctx, me.username, "search.run")
+        run_service(lambda: show_search_result(result, crops, as_json, of))
 
 
 @app.command("verify")

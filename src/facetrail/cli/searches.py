@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from facetrail.cli.app import JsonOpt, case_app, run_service, searches_app, signed_in
-from facetrail.cli.outputs import outputs_writable
+from facetrail.cli.outputs import OutputOf, outputs_writable, write_output
 from facetrail.cli.render import (
     console,
     is_terminal,
@@ -155,7 +155,8 @@ def searches_show(
         result = run_service(
             lambda: results.get_search(ctx, me, search_id, include_crops=crops is not None)
         )
-    show_search_result(result, crops, as_json)
+        of = OutputOf(ctx, me.username, "search.view")
+        run_service(lambda: show_search_result(result, crops, as_json, of))
 
 
 @searches_app.command("image")
@@ -167,7 +168,8 @@ def searches_image(
     run_service(lambda: outputs_writable(files=[out]))
     with signed_in() as (ctx, me):
         name, data = run_service(lambda: results.candidate_image(ctx, me, candidate_id))
-    out.write_bytes(data)
+        of = OutputOf(ctx, me.username, "search.source_view")
+        run_service(lambda: write_output(out, data, of))
     console.print(f"wrote {escape(name)} ({len(data)} bytes) to {escape(str(out))}")
 
 
@@ -180,11 +182,13 @@ def searches_export(
     run_service(lambda: outputs_writable(files=[out]))
     with signed_in() as (ctx, me):
         body = run_service(lambda: results.export_search(ctx, me, search_id))
-    text = json.dumps(plain(body), indent=2)
+        text = json.dumps(plain(body), indent=2)
+        if out is not None:
+            of = OutputOf(ctx, me.username, "search.export")
+            run_service(lambda: write_output(out, text + "\n", of))
     if out is None:
         print(text)
     else:
-        out.write_text(text + "\n")
         console.print(f"exported search {search_id} to {escape(str(out))}")
 
 
@@ -298,11 +302,13 @@ def case_disclose(
     run_service(lambda: outputs_writable(files=[out]))
     with signed_in() as (ctx, me):
         disclosure = run_service(lambda: review.case_disclosure(ctx, me, case))
-    text = disclosure.to_json()
+        text = disclosure.to_json()
+        if out is not None:
+            of = OutputOf(ctx, me.username, "case.disclose")
+            run_service(lambda: write_output(out, text + "\n", of))
     if out is None:
         print(text)
     else:
-        out.write_text(text + "\n")
         console.print(
             f"disclosure of case {escape(case)}: {len(disclosure.searches)} searches, "
             f"audit entry {disclosure.audit_entry}, written to {escape(str(out))}"

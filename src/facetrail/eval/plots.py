@@ -2,17 +2,21 @@
 
 Figures are built with ``matplotlib.figure.Figure`` directly, never through ``pyplot``:
 no global figure registry to leak into, no backend to select, safe in threads and servers.
-A figure is dropped as soon as it is written, so there is nothing to close.
+A figure is dropped as soon as it is written, so there is nothing to close. The file is a
+new one of the person who asked for it (``facetrail._new_file``): never one already there.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
+
+from facetrail._new_file import write_new_file
 
 __all__ = ["plot_det", "plot_score_distributions"]
 
@@ -22,7 +26,9 @@ REPORTED_FPIR = (0.003, 0.01)
 
 def _save(fig: Figure, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    image = io.BytesIO()
+    fig.savefig(image, format=path.suffix[1:].lower() or "png", dpi=120)
+    write_new_file(path, image.getvalue())
 
 
 def plot_det(

@@ -93,6 +93,8 @@ class Permission(StrEnum):
     LIST_MODELS = "list the model packs"
     MANAGE_JOBS = "see and cancel background jobs"
     READ_SCHEMA = "read the database's schema revision"
+    #: the service's request counts and latencies, which show when searches are made
+    READ_METRICS = "read the service's metrics"
     MAKE_CHECKPOINT = "sign an audit checkpoint"
     VERIFY_LOG = "verify the audit log"
     COMPARE_FACES = "compare two faces (1:1)"
@@ -112,6 +114,7 @@ ROLE_PERMISSIONS: dict[Permission, tuple[Role, ...]] = {
     Permission.LIST_MODELS: (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN),
     Permission.MANAGE_JOBS: (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN),
     Permission.READ_SCHEMA: (Role.SYSTEM_ADMIN,),
+    Permission.READ_METRICS: (Role.SYSTEM_ADMIN,),
     Permission.MAKE_CHECKPOINT: (Role.AUDITOR, Role.SYSTEM_ADMIN),
     Permission.VERIFY_LOG: (Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN),
     Permission.COMPARE_FACES: (Role.INVESTIGATOR, Role.SUPERVISOR),

@@ -69,6 +69,22 @@ def password_matches(stored_hash: str, password: str) -> bool:
         return False
 
 
+#: (the hasher, a hash of a random secret no one knows, made by it): see ``no_password_matches``
+_STAND_IN: tuple[PasswordHasher, str] | None = None
+
+
+def no_password_matches(password: str) -> bool:
+    """Check ``password`` against a hash that no password matches, made with the current
+    algorithm and cost, and answer False: a sign-in for a name no account holds (or one that
+    cannot be checked now) takes as long as a wrong password for one that does, so the time
+    of the answer does not tell which names exist."""
+    global _STAND_IN
+    if _STAND_IN is None or _STAND_IN[0] is not _HASHER:
+        _STAND_IN = (_HASHER, _HASHER.hash(secrets.token_urlsafe(32)))
+    password_matches(_STAND_IN[1], password)
+    return False
+
+
 def password_problem(password: str) -> str | None:
     """Why a password is not acceptable, or None."""
     if len(password) < MIN_PASSWORD_LENGTH:

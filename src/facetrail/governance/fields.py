@@ -19,7 +19,10 @@ Names (``check_name``; agencies, networks, galleries, sources, kinds, API tokens
 
 Usernames (``check_username``)
     1 to 64 characters of ASCII letters, digits, ``.``, ``_`` and ``-``, starting with a
-    letter or digit. ASCII only, so no two usernames look alike.
+    letter or digit. ASCII only, so no two usernames look alike. Never one of the names the
+    service writes its own audit entries under (``SERVICE_ACTORS``) or another reserved name
+    (``RESERVED_USERNAMES``), in any case or written to look like one ("System", "sys.tem",
+    "facetra1l"): ``ReservedNameError``.
 
 E-mail addresses (``check_email``)
     At most 200 characters: ``local@domain`` with one ``@``; the local part 1 to 64 printable
@@ -40,15 +43,18 @@ descriptions, legal bases)
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
-from facetrail.errors import InvalidFieldError
+from facetrail.errors import InvalidFieldError, ReservedNameError
 
 __all__ = [
     "CASE_NUMBER_MAX",
     "EMAIL_MAX",
     "NAME_MAX",
+    "RESERVED_USERNAMES",
+    "SERVICE_ACTORS",
     "TEXT_MAX",
     "TOKEN_NAME_MAX",
     "USERNAME_MAX",
@@ -60,6 +66,7 @@ __all__ = [
     "check_source_name",
     "check_token_name",
     "check_username",
+    "is_reserved_username",
 ]
 
 NAME_MAX = 200
@@ -78,6 +85,21 @@ _EMAIL_DOMAIN = re.compile(
     r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
 )
 _CASE_NUMBER_EXTRA = frozenset(" -/._:#")
+
+#: The actors facetrail writes its own audit entries under, where no person acts: its alerts
+#: and digests ("facetrail"), its schedule, jobs, indexes and retention ("system"), and a
+#: bearer token that belongs to no one ("unknown"). An entry of one of them is read by an
+#: agency only through the agency it concerns, never because a person bears its name.
+SERVICE_ACTORS = frozenset({"facetrail", "system", "unknown"})
+#: Names no account may take: the service's own, and the ones a reader would take for it.
+RESERVED_USERNAMES = SERVICE_ACTORS | frozenset(
+    {"anonymous", "housekeeping", "retention", "scheduler", "witness", "worker"}
+)
+#: A digit or letter written for the letter it looks like; separators, which read as nothing.
+_LOOKALIKES = str.maketrans(
+    {"0": "o", "1": "l", "i": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b"}
+    | dict.fromkeys("._-")
+)
 
 
 def _refuse(field: str, reason: str) -> InvalidFieldError:
@@ -136,7 +158,8 @@ def check_token_name(value: str) -> str:
 
 
 def check_username(value: str) -> str:
-    """ASCII letters, digits, '.', '_', '-', starting with a letter or digit; 1 to 64."""
+    """ASCII letters, digits, '.', '_', '-', starting with a letter or digit; 1 to 64; not
+    reserved (``is_reserved_username``)."""
     text = _within("username", _normalise("username", value), USERNAME_MAX)
     if not _USERNAME.fullmatch(text):
         raise _refuse(
@@ -144,7 +167,28 @@ def check_username(value: str) -> str:
             "may hold only ASCII letters, digits, '.', '_' and '-', starting with a letter or "
             "digit",
         )
+    if is_reserved_username(text):
+        raise ReservedNameError(
+            f"{text!r} is, or looks like, a name facetrail itself acts under; choose another",
+            subject="username",
+        )
     return text
+
+
+def _skeleton(name: str) -> str:
+    """What a name looks like: case folded, separators dropped, lookalike letters and digits
+    made one ("Sys.tem", "5ystem" and "system" are one)."""
+    return name.casefold().translate(_LOOKALIKES).replace("rn", "m").replace("vv", "w")
+
+
+@functools.cache
+def _skeletons(names: frozenset[str]) -> frozenset[str]:
+    return frozenset(_skeleton(name) for name in names)
+
+
+def is_reserved_username(name: str) -> bool:
+    """Is ``name`` one of ``RESERVED_USERNAMES``, or looks like one?"""
+    return _skeleton(name) in _skeletons(RESERVED_USERNAMES)
 
 
 def check_email(value: str) -> str:

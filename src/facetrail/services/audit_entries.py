@@ -4,23 +4,30 @@ admins, in the CLI, the API and the web app alike.
 Authorisation: a system admin reads every entry; an auditor or agency head reads the entries
 made by people of their own agency (an entry's actor is a username) and the entries about it
 (its agency column: a network operator's search for it, its alerts and digests); entries of
-the system and of other agencies are not shown. Audit: every read is an ``audit.read`` entry
-with the filters used, and a refusal is ``audit.read.refused``."""
+the system and of other agencies are not shown. The service's own entries
+(``fields.SERVICE_ACTORS``) are read only through the agency they concern, never through an
+account that bears the service's name (one made before the name was reserved). Audit: every
+read is an ``audit.read`` entry with the filters used, and a refusal is ``audit.read.refused``."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from facetrail.errors import InvalidRequestError, PermissionDeniedError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission, may
+from facetrail.governance.blind import HIDDEN
 from facetrail.governance.credentials import Principal
+from facetrail.governance.events import ReviewRecorded
+from facetrail.governance.fields import SERVICE_ACTORS
 from facetrail.services.authorization import current_actor
 from facetrail.services.context import AppContext
+from facetrail.services.results import reviews_seen_by
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import Agency, AuditEntryRow, User
 
@@ -72,7 +79,10 @@ def list_entries(ctx: AppContext, actor: Principal, query: AuditEntryQuery) -> l
             # operator's search for it, the alerts and digests the service made for it.
             people = select(User.username).where(User.agency_id == who.agency_id)
             own = select(Agency.name).where(Agency.id == who.agency_id).scalar_subquery()
-            stmt = stmt.where(or_(AuditEntryRow.actor.in_(people), AuditEntryRow.agency == own))
+            theirs = and_(
+                AuditEntryRow.actor.in_(people), AuditEntryRow.actor.not_in(SERVICE_ACTORS)
+            )
+            stmt = stmt.where(or_(theirs, AuditEntryRow.agency == own))
         if query.actor:
             stmt = stmt.where(AuditEntryRow.actor == query.actor)
         if query.kind:
@@ -84,9 +94,38 @@ def list_entries(ctx: AppContext, actor: Principal, query: AuditEntryQuery) -> l
         if query.until:
             stmt = stmt.where(AuditEntryRow.at <= query.until)
         rows = session.scalars(stmt.order_by(AuditEntryRow.seq).limit(query.limit)).all()
-        found = [
-            AuditEntryView(r.seq, r.at, r.actor, r.kind, r.subject, json.loads(r.details), r.agency)
-            for r in rows
-        ]
+        found = _blind(
+            session,
+            actor.user_id,
+            [
+                AuditEntryView(
+                    r.seq, r.at, r.actor, r.kind, r.subject, json.loads(r.details), r.agency
+                )
+                for r in rows
+            ],
+        )
         append(session, AuditEvent(actor.username, "audit.read", "audit", filters))
         return found
+
+
+def _blind(session: Session, viewer_id: int, views: list[AuditEntryView]) -> list[AuditEntryView]:
+    """Review calls the viewer may not see yet (blind review: ``results.reviews_seen_by``)
+    keep their place in the log, without the call and its note."""
+    calls = {
+        v.seq: int(v.details["candidate"])
+        for v in views
+        if v.kind == ReviewRecorded.kind and isinstance(v.details.get("candidate"), int)
+    }
+    if not calls:
+        return views
+    _seen, hidden = reviews_seen_by(session, viewer_id, sorted(set(calls.values())))
+    return [
+        replace(
+            v,
+            details={k: d for k, d in v.details.items() if k not in ("decision", "note")}
+            | {"hidden": HIDDEN},
+        )
+        if calls.get(v.seq) in hidden
+        else v
+        for v in views
+    ]

@@ -9,6 +9,11 @@ Audit: every login, failed login, token use, refused token, issue and revocation
 Each sign-in attempt is checked and counted in one locking transaction (``attempt``): a wrong
 password or code raises the failure counter and is recorded in that same transaction, so
 parallel guesses cannot lose counts and a locked account cannot sign in, enrol or mint tokens.
+
+No answer tells which usernames exist: a name no account holds, a wrong password, a locked
+account and an account not yet approved all get the same refusal (the log records which it
+was), and a password is checked (against a stand-in hash for an unknown name or a locked
+account) before any of them is decided, so each takes as long.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
-    AccountLockedError,
     AuthError,
     EnrolmentRequiredError,
     FacetrailError,
@@ -54,6 +58,11 @@ from facetrail.store.schema import Agency, ApiToken, RecoveryCode, User
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
+#: The one refusal of a sign-in whose name, password or lockout is wrong: it says no more.
+VAGUE = (
+    f"wrong username, password or code (after {MAX_FAILED_LOGINS} failed sign-ins in a row an "
+    f"account waits {LOCKOUT.seconds // 60} minutes)"
+)
 SESSION_TOKEN_LIFETIME = timedelta(hours=12)
 MAX_TOKEN_DAYS = 90
 
@@ -114,6 +123,7 @@ def attempt(
             else None
         )
         if problem is not None:
+            cred.no_password_matches(password)  # as long as any other refusal
             note = "account record changed outside facetrail"
         else:
             problem, note = _verify(
@@ -156,15 +166,22 @@ def _verify(
     check: Callable[[User], FacetrailError | None] | None = None,
 ) -> tuple[FacetrailError | None, str]:
     """(the problem or None, why refused or which second factor matched)."""
-    vague = AuthError("wrong username, password or code", subject=loggable(username))
+    vague = AuthError(VAGUE, subject=loggable(username))
     if user is None:
+        cred.no_password_matches(password)
         return vague, "unknown_user"
     if (as_utc(user.locked_until) or now) > now:
-        return AccountLockedError(
-            "too many failed sign-ins; try again later", subject=user.username
-        ), "locked"
+        # A guess during a lockout is not checked (nor told apart from a wrong one), however
+        # right it is; it takes as long all the same.
+        cred.no_password_matches(password)
+        return vague, "locked"
     if not cred.password_matches(user.password_hash, password):
         return _failed(user, now, vague), "password"
+    if user.status == "requested":
+        # Until a supervisor approves it, a request signs in as a name no account holds: an
+        # account request must not tell a free username from a taken one (nor may a sign-in
+        # with the password the request gave).
+        return vague, "not_approved"
     one_time = as_utc(user.password_expires_at)
     if one_time is not None and one_time <= now:
         return AuthError(

@@ -32,6 +32,7 @@ from facetrail.errors import (
 )
 from facetrail.governance.authority import Actor, Permission, may, needed_roles
 from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.fields import is_reserved_username
 from facetrail.governance.records import latest_roles_change, roles_problem
 from facetrail.governance.seals import require_sealed
 from facetrail.services.context import AppContext
@@ -78,9 +79,17 @@ class AccountState(Protocol):
 
 
 def inactive_reason(user: AccountState, now: datetime) -> AccountInactiveError | None:
-    """Why this account cannot act now (requested, suspended, trial expired), or None."""
+    """Why this account cannot act now (requested, suspended, trial expired, or named as
+    facetrail acts), or None."""
     if user.status != "active":
         return AccountInactiveError(f"account is {user.status}", subject=user.username)
+    if is_reserved_username(user.username):
+        # Made before the name was reserved: whatever it did would read as the service's own.
+        return AccountInactiveError(
+            "the username is one facetrail itself acts under; a system admin grants its "
+            "owner an account under another name",
+            subject=user.username,
+        )
     expires = as_utc(user.trial_expires_at)
     if user.account_type == "trial" and expires is not None and expires <= now:
         return AccountInactiveError("trial expired", subject=user.username)

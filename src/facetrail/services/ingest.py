@@ -8,7 +8,8 @@ open, so the two never disagree.
 
 Only what lies inside the folder it was given is read (``services._ingest_files`` and
 ``imaging.intake``): symlinks are never followed out of it, special files never opened for
-reading, and manifest rows naming anything outside it are refused.
+reading, and manifest rows naming anything outside it are refused. It is never one of
+facetrail's own folders, nor holds one (``services._server_folders``).
 
 Authorisation and audit: see ``ingest``.
 """
@@ -42,6 +43,7 @@ from facetrail.services._ingest_files import (
     rel_name,
     shown,
 )
+from facetrail.services._server_folders import outside_facetrail
 from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
 from facetrail.services.galleries import get_gallery_row, get_source_row
@@ -92,11 +94,12 @@ def ingest(
     """Ingest every image under ``request.path``; one bad file never stops the batch.
 
     Authorisation: a gallery admin or system admin. Nothing outside ``request.path`` is read
-    (see ``list_image_files`` and ``read_manifest``). Audit: one ``gallery.ingest.batch``
-    entry per committed batch, written with it; files refused unread (symlinks out of the
-    folder, loops, FIFOs, devices) in one ``gallery.ingest.files.refused`` entry and in the
-    summary's failures; a refused request (role, a manifest row outside the folder, no such
-    folder) as ``gallery.ingest.refused``.
+    (see ``list_image_files`` and ``read_manifest``), and never one of facetrail's own
+    folders or a folder holding one (``folder_not_allowed``). Audit: one
+    ``gallery.ingest.batch`` entry per committed batch, written with it; files refused unread
+    (symlinks out of the folder, loops, FIFOs, devices) in one ``gallery.ingest.files.refused``
+    entry and in the summary's failures; a refused request (role, facetrail's own folder, a
+    manifest row outside the folder, no such folder) as ``gallery.ingest.refused``.
     """
     require(ctx, actor, "gallery.ingest", request.gallery, Permission.INGEST)
     started = time.perf_counter()
@@ -104,13 +107,15 @@ def ingest(
         gallery = get_gallery_row(session, request.gallery)
         source = get_source_row(session, gallery, request.source)
         open_index(ctx, session, gallery)  # repair first, so appends extend a true index
-    root = request.path
     subject = f"{gallery.name}/{source.name}"
     try:
-        subjects = read_manifest(request.manifest, root) if request.manifest else {}
-        listing = list_image_files(root, exclude=request.manifest)
+        # Resolved once, here: what is listed and read is the folder that was checked.
+        root = outside_facetrail(ctx.settings, request.path)
+        manifest = outside_facetrail(ctx.settings, request.manifest) if request.manifest else None
+        subjects = read_manifest(manifest, root) if manifest else {}
+        listing = list_image_files(root, exclude=manifest)
     except FacetrailError as exc:
-        refuse(ctx, actor.username, "gallery.ingest", subject, exc, {"path": shown(root)})
+        refuse(ctx, actor.username, "gallery.ingest", subject, exc, {"path": shown(request.path)})
     files = listing.images
     summary = IngestSummary(
         gallery.name, source.name, files=len(files), side_files_skipped=len(listing.side_files)

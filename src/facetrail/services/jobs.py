@@ -8,9 +8,14 @@ locked transaction, so two workers never run the same one; a running job whose w
 (no heartbeat for ``STALE_AFTER``) is claimed again and resumes: ingestion skips what the
 store already holds.
 
-Authorisation: gallery admins and system admins submit, see and cancel jobs. Audit:
-``job.submit``, ``job.cancel`` (and their refusals), ``job.start``, ``job.resume`` and
-``job.done`` / ``job.failed`` / ``job.cancelled``.
+Authorisation: gallery admins and system admins submit, see and cancel jobs; the folder must
+lie under an import root (``Settings.import_roots``) and outside facetrail's own folders
+(``services._server_folders``). A job runs as its submitter, who is checked again when it
+starts or resumes and at every heartbeat: a job whose submitter is no longer active, of the
+job's agency or holding a role that may run it, or whose folder no longer passes those
+checks, is refused and marked failed with the reason. Audit: ``job.submit``, ``job.cancel``
+(and their refusals), ``job.start``, ``job.resume``, ``job.run.refused`` and ``job.done`` /
+``job.failed`` / ``job.cancelled``.
 """
 
 from __future__ import annotations
@@ -18,13 +23,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
+    AccountInactiveError,
     FacetrailError,
     InvalidRequestError,
     NotFoundError,
@@ -34,8 +39,9 @@ from facetrail.errors import (
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission, may, needed_roles
 from facetrail.governance.credentials import Principal
-from facetrail.services.accounts import principal_of, refuse
-from facetrail.services.authorization import as_utc, current_actor, utc_now
+from facetrail.services._server_folders import under_import_root
+from facetrail.services.accounts import refuse
+from facetrail.services.authorization import as_utc, current_actor, name_of_agency, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.galleries import get_gallery_row, get_source_row
 from facetrail.services.ingest import IngestRequest, ingest
@@ -62,8 +68,9 @@ STALE_AFTER = timedelta(seconds=60)
 class IngestJobRequest:
     gallery: str
     source: str
-    #: a folder on the server, absolute
+    #: a folder on the server, absolute, under an import root
     path: str
+    #: a CSV on the server (``file,subject_ref``), under an import root
     manifest: str | None = None
 
 
@@ -86,6 +93,15 @@ class JobInfo:
 
 class _Cancelled(Exception):
     """Raised from the progress callback to stop an ingestion someone cancelled."""
+
+
+class _Refused(Exception):
+    """Raised from the progress callback to stop an ingestion its submitter may no longer
+    run (``error`` says why)."""
+
+    def __init__(self, error: FacetrailError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _info(session: Session, row: JobRow) -> JobInfo:
@@ -116,20 +132,27 @@ def _need_admin(session: Session, actor: Principal, subject: str) -> None:
 
 
 def submit_ingest(ctx: AppContext, actor: Principal, request: IngestJobRequest) -> JobInfo:
-    """Queue an ingestion of a folder on the server into a gallery's source. The folder must
-    exist now; the ingestion itself applies every rule ``services.ingest`` applies."""
+    """Queue an ingestion of a folder on the server into a gallery's source. The folder (and
+    the manifest) must lie under an import root, outside facetrail's own folders, once
+    symlinks and ".." are resolved (``folder_not_allowed``, audited as ``job.submit.refused``
+    like every refusal here); the folder must exist now. The job keeps the resolved paths;
+    the ingestion itself applies every rule ``services.ingest`` applies."""
     subject = f"{request.gallery}/{request.source}"
     with action(ctx, actor.username, "job.submit", subject, {"path": request.path}) as session:
         _need_admin(session, actor, subject)
         gallery = get_gallery_row(session, request.gallery)
         get_source_row(session, gallery, request.source)
-        folder = Path(request.path)
-        if not folder.is_absolute() or not folder.is_dir():
-            raise InvalidRequestError("not an absolute path of a folder", subject=request.path)
+        folder = under_import_root(ctx.settings, request.path)
+        if not folder.is_dir():
+            raise InvalidRequestError("not a folder", subject=request.path)
+        manifest = under_import_root(ctx.settings, request.manifest) if request.manifest else None
+        queued = IngestJobRequest(
+            request.gallery, request.source, str(folder), str(manifest) if manifest else None
+        )
         row = JobRow(
             kind="ingest",
             status="queued",
-            params=json.dumps(plain(request), sort_keys=True),
+            params=json.dumps(plain(queued), sort_keys=True),
             created_by=actor.user_id,
             agency_id=actor.agency_id,
             done_items=0,
@@ -137,7 +160,7 @@ def submit_ingest(ctx: AppContext, actor: Principal, request: IngestJobRequest) 
         )
         session.add(row)
         session.flush()
-        append(session, AuditEvent(actor.username, "job.submit", f"job:{row.id}", plain(request)))
+        append(session, AuditEvent(actor.username, "job.submit", f"job:{row.id}", plain(queued)))
         return _info(session, row)
 
 
@@ -213,7 +236,8 @@ def _claim(ctx: AppContext, worker: str) -> int | None:
 
 
 def _beat(ctx: AppContext, job_id: int, done: int | None, total: int) -> None:
-    """Record progress and the worker's heartbeat; stop if someone cancelled the job."""
+    """Record progress and the worker's heartbeat; stop if someone cancelled the job, or if
+    its submitter may no longer run it."""
     with ctx.sessions() as session, session.begin():
         row = session.get(JobRow, job_id)
         assert row is not None
@@ -222,6 +246,62 @@ def _beat(ctx: AppContext, job_id: int, done: int | None, total: int) -> None:
         row.total_items, row.heartbeat_at = total, utc_now()
         if row.cancel_requested:
             raise _Cancelled
+        try:
+            _submitter(session, row)
+        except FacetrailError as error:
+            raise _Refused(error) from error
+
+
+def _submitter(session: Session, row: JobRow) -> Principal:
+    """Whoever submitted the job, as the database says now: refused unless their account is
+    active, still of the job's agency and holding a role that may submit and run it."""
+    user = session.get(User, row.created_by)
+    if user is None:
+        raise AccountInactiveError("no longer exists", subject=f"the submitter of job:{row.id}")
+    principal = Principal(
+        user.id, user.username, user.agency_id, name_of_agency(session, user.agency_id), frozenset()
+    )
+    actor = current_actor(session, principal)  # suspended, expired: refused; roles re-read
+    if actor.agency_id != row.agency_id:
+        raise PermissionDeniedError(
+            "is no longer of the agency that submitted the job", subject=user.username
+        )
+    for permission in (Permission.MANAGE_JOBS, Permission.INGEST):
+        if not may(actor, permission):
+            raise PermissionDeniedError(needed_roles(permission), subject=user.username)
+    return Principal(user.id, user.username, user.agency_id, principal.agency, actor.roles)
+
+
+def _runnable(ctx: AppContext, job_id: int) -> IngestRequest:
+    """What the job asks for, checked as when it was submitted (its folder could have been
+    swapped for a link since, or the roots changed)."""
+    with ctx.sessions() as session:
+        row = session.get(JobRow, job_id)
+        assert row is not None
+        params = IngestJobRequest(**json.loads(row.params))
+    manifest = under_import_root(ctx.settings, params.manifest) if params.manifest else None
+    return IngestRequest(
+        under_import_root(ctx.settings, params.path),
+        params.gallery,
+        params.source,
+        manifest,
+        workers=1,  # the service's workers are the parallelism; a cancel stops within a batch
+    )
+
+
+def _refuse_run(ctx: AppContext, job_id: int, error: FacetrailError) -> str:
+    """Mark the job failed for what ``error`` says, audited as ``job.run.refused``, in one
+    transaction."""
+    with ctx.transaction() as session:
+        row = session.get(JobRow, job_id)
+        assert row is not None
+        submitter = session.get(User, row.created_by)
+        result = {"code": error.code, "problem": str(error)}
+        row.status, row.result, row.finished_at = "failed", json.dumps(result), utc_now()
+        by = submitter.username if submitter else "?"
+        details = {"code": error.code, "reason": str(error), "submitter": by}
+        append(session, AuditEvent("system", "job.run.refused", f"job:{job_id}", details))
+    return "failed"
 
 
 def _finish(ctx: AppContext, job_id: int, status: str, result: dict[str, Any]) -> None:
@@ -233,13 +313,14 @@ def _finish(ctx: AppContext, job_id: int, status: str, result: dict[str, Any]) -
 
 
 def _run(ctx: AppContext, job_id: int) -> str:
-    with ctx.sessions() as session:
-        row = session.get(JobRow, job_id)
-        assert row is not None
-        params = IngestJobRequest(**json.loads(row.params))
-        creator = session.get(User, row.created_by)
-        assert creator is not None
-        asker = principal_of(session, creator)
+    try:
+        with ctx.sessions() as session:
+            row = session.get(JobRow, job_id)
+            assert row is not None
+            asker = _submitter(session, row)
+        request = _runnable(ctx, job_id)
+    except FacetrailError as error:
+        return _refuse_run(ctx, job_id, error)
     done = 0
 
     def progress(n: int, total: int) -> None:
@@ -247,18 +328,13 @@ def _run(ctx: AppContext, job_id: int) -> str:
         done += n
         _beat(ctx, job_id, done, total)
 
-    request = IngestRequest(
-        Path(params.path),
-        params.gallery,
-        params.source,
-        Path(params.manifest) if params.manifest else None,
-        workers=1,  # the service's workers are the parallelism; a cancel stops within a batch
-    )
     try:
         summary = ingest(ctx, asker, request, progress)
     except _Cancelled:
         _finish(ctx, job_id, "cancelled", {"done_items": done})
         return "cancelled"
+    except _Refused as refused:
+        return _refuse_run(ctx, job_id, refused.error)
     except FacetrailError as error:
         _finish(ctx, job_id, "failed", {"code": error.code, "problem": str(error)})
         return "failed"

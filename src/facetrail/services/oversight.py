@@ -25,6 +25,7 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission, may_oversee_agency
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import SearchRequested, read_events
+from facetrail.governance.fields import SERVICE_ACTORS
 from facetrail.services.alerts import raise_alerts
 from facetrail.services.authorization import current_actor, require
 from facetrail.services.context import AppContext
@@ -178,7 +179,7 @@ def _people(
     last = dict(
         session.execute(
             select(AuditEntryRow.actor, func.max(AuditEntryRow.at))
-            .where(AuditEntryRow.actor.in_(names))
+            .where(AuditEntryRow.actor.in_(names), AuditEntryRow.actor.not_in(SERVICE_ACTORS))
             .group_by(AuditEntryRow.actor)
         ).all()
     )

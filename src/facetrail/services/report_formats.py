@@ -2,7 +2,8 @@
 (inline SVG bar charts, inline CSS: no script, nothing fetched), for publishing as it is.
 
 Pure functions of a ``reports.TransparencyReport``: every text is escaped, every number is the
-report's own.
+report's own. A hidden count is ``<5`` (or ``>=5``) in the CSV, as in the JSON, and spelled
+out on the page ("fewer than 5"), where it has no bar.
 """
 
 from __future__ import annotations
@@ -12,9 +13,23 @@ import io
 from collections.abc import Sequence
 from html import escape
 
-from facetrail.services.reports import AgencyAccess, TransparencyReport
+from facetrail.services.reports import (
+    FEWER_THAN_5,
+    WITHHELD,
+    AgencyAccess,
+    Count,
+    TransparencyReport,
+)
 
-__all__ = ["bar_chart", "report_csv", "report_html", "usage_charts"]
+__all__ = ["SUPPRESSION_NOTE", "bar_chart", "report_csv", "report_html", "spelled", "usage_charts"]
+
+#: What a reader is told about the counts a report hides.
+SUPPRESSION_NOTE = (
+    "Each report covers one calendar month that is over. A count from 1 to 4 is shown as "
+    "“fewer than 5”; where the total would give such a count away, another count is "
+    "withheld too (“5 or more”)."
+)
+_SPELLED = {FEWER_THAN_5: "fewer than 5", WITHHELD: "5 or more"}
 
 _CSS = """
 body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
@@ -36,23 +51,33 @@ def report_csv(report: TransparencyReport) -> str:
     writer.writerow(["figure", "breakdown", "value"])
     writer.writerow(["scope", report.scope, report.name])
     writer.writerow(["period", report.period_from, report.period_to])
+    writer.writerow(["month", "", report.month])
     for figure, breakdown, value in report.rows():
         writer.writerow([figure, breakdown, value])
     return out.getvalue()
 
 
-def bar_chart(title: str, values: dict[str, float], *, percent: bool = False) -> str:
+def spelled(count: Count | float) -> str:
+    """A count as a reader reads it: a hidden one in words ("fewer than 5")."""
+    if isinstance(count, str):
+        return _SPELLED.get(count, count)
+    return str(count) if isinstance(count, int) else f"{count:g}"
+
+
+def bar_chart(title: str, values: dict[str, float | str], *, percent: bool = False) -> str:
     """A horizontal bar chart as inline SVG, labelled for screen readers, or a line saying
-    there is nothing to chart."""
+    there is nothing to chart. A hidden count has its label and no bar."""
     if not values:
         return f'<p class="muted">{escape(title)}: none in this period.</p>'
-    top = max(values.values()) or 1.0
+    numbers = [v for v in values.values() if not isinstance(v, str)]
+    top = max(numbers, default=0.0) or 1.0
     height = _BAR_HEIGHT * len(values) + 10
     bars = []
     for i, (label, value) in enumerate(sorted(values.items())):
         y = 5 + i * _BAR_HEIGHT
-        width = (_CHART_WIDTH - _LABEL_WIDTH - 80) * (value / top)
-        shown = f"{value * 100:.1f} %" if percent else f"{value:g}"
+        size = 0.0 if isinstance(value, str) else value
+        width = (_CHART_WIDTH - _LABEL_WIDTH - 80) * (size / top)
+        shown = f"{size * 100:.1f} %" if percent and not isinstance(value, str) else spelled(value)
         bars.append(
             f'<text x="{_LABEL_WIDTH - 6}" y="{y + 15}" text-anchor="end">{escape(label)}</text>'
             f'<rect x="{_LABEL_WIDTH}" y="{y + 3}" width="{width:.1f}" '
@@ -60,7 +85,9 @@ def bar_chart(title: str, values: dict[str, float], *, percent: bool = False) ->
             f'</rect><text x="{_LABEL_WIDTH + width + 6:.1f}" y="{y + 15}">{shown}</text>'
         )
     described = "; ".join(
-        f"{label} {value * 100:.1f} %" if percent else f"{label} {value:g}"
+        f"{label} {value * 100:.1f} %"
+        if percent and not isinstance(value, str)
+        else f"{label} {spelled(value)}"
         for label, value in sorted(values.items())
     )
     return (
@@ -74,7 +101,7 @@ def bar_chart(title: str, values: dict[str, float], *, percent: bool = False) ->
 def usage_charts(report: TransparencyReport) -> list[str]:
     """The charts of the report's use: searches by offense and outcome, alerts by rule."""
     return [
-        bar_chart(title, {k: float(v) for k, v in values.items()})
+        bar_chart(title, {k: v if isinstance(v, str) else float(v) for k, v in values.items()})
         for title, values in (
             ("Searches by offense", report.searches_by_offense),
             ("Searches by outcome", report.searches_by_outcome),
@@ -90,6 +117,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
         + "".join(
             f'<td class="n">{v}</td>'
             if isinstance(v, int | float)
+            else f'<td class="n">{escape(spelled(v))}</td>'
+            if v in _SPELLED
             else f"<td>{escape(str(v))}</td>"
             for v in row
         )
@@ -153,9 +182,10 @@ def report_html(report: TransparencyReport, access: Sequence[AgencyAccess] = ())
         f"<h1>Transparency report: {escape(r.name)}</h1>"
         f"<p>{what} <strong>{escape(r.name)}</strong>"
         + (f" (agencies: {escape(', '.join(r.agencies))})" if r.scope == "network" else "")
-        + f", from {escape(r.period_from)} to {escape(r.period_to)}. Generated "
-        f"{escape(r.generated_at)} from the tamper-evident audit log. It holds no personal "
-        "data. A result of a face search is an investigative lead, never an identification.</p>"
+        + f", for the month {escape(r.month)} (from {escape(r.period_from)} to "
+        f"{escape(r.period_to)}). Generated {escape(r.generated_at)} from the tamper-evident "
+        "audit log. It holds no personal data. A result of a face search is an investigative "
+        f"lead, never an identification.</p><p>{escape(SUPPRESSION_NOTE)}</p>"
         f"<h2>Use</h2>{figures}{''.join(charts)}"
         f"<h2>Accuracy of the model packs in use</h2>{''.join(accuracy)}"
         f"{agencies}</main></body></html>"

@@ -1,4 +1,4 @@
-"""Transparency reports: for an agency or a network, for any period, what face search was
+"""Transparency reports: for an agency or a network, for a calendar month, what face search was
 used for and how it turned out, with no personal data: searches by offense and outcome,
 approvals and denials, leads, how many people searched, alerts raised and closed, erasures,
 retention purges, and the measured accuracy of the model packs in use (with and without
@@ -12,6 +12,19 @@ the member's report (and in the network's, which sums its members), never as the
 own agency's. Erasures and retention purges concern galleries, which agencies share: they are
 counted across facetrail.
 
+What a public figure may not tell: which search happened when, or what one search was.
+
+- A report covers one calendar month (UTC), and only one that is over: a period of a minute
+  would show one search, two overlapping periods would show their difference, and a month
+  still under way would change with each search. Months never overlap, so no two reports
+  differ by less than a month; a longer period is the sum of its months.
+- A count from 1 to 4 is published as ``"<5"`` (``FEWER_THAN_5``); 0 and counts from 5 are
+  published as they are. A breakdown (by offense, outcome or alert rule) has its total
+  published elsewhere, and the total less the shown counts could give a hidden one away: its
+  smallest counts of 5 or more are then withheld too, as ``">=5"`` (``WITHHELD``), until none
+  can be worked out (``published_breakdown``; where every count above 0 is hidden or withheld
+  already, a small total may still tell).
+
 Authorisation: none: reports are public by design. Audit: none for reading (as the public
 checkpoints); the figures come from the log, which anyone with a report can hold the
 agency to.
@@ -20,9 +33,10 @@ agency to.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -45,6 +59,14 @@ from facetrail.governance.events import (
     read_events,
 )
 from facetrail.governance.policy import Policy
+from facetrail.services._suppression import (
+    FEWER_THAN_5,
+    SMALLEST_SHOWN,
+    WITHHELD,
+    Count,
+    published,
+    published_breakdown,
+)
 from facetrail.services.accounts import current_policy
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
@@ -58,12 +80,21 @@ from facetrail.store.schema import (
 )
 
 __all__ = [
+    "FEWER_THAN_5",
+    "SMALLEST_SHOWN",
+    "WITHHELD",
     "AgencyAccess",
+    "Count",
     "PackEvaluation",
     "TransparencyReport",
     "access_table",
+    "published",
+    "published_breakdown",
+    "report_month",
     "transparency_report",
 ]
+
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 
 @dataclass(frozen=True)
@@ -94,30 +125,32 @@ class TransparencyReport:
     scope: str  # "agency" or "network"
     name: str
     agencies: list[str]
+    #: the calendar month reported on (YYYY-MM), from its first day to the next month's
+    month: str
     period_from: str
     period_to: str
     generated_at: str
-    searches: int
-    searches_by_offense: dict[str, int]
+    searches: Count
+    searches_by_offense: dict[str, Count]
     #: lead, no_lead, or open (no outcome recorded by the report's end)
-    searches_by_outcome: dict[str, int]
+    searches_by_outcome: dict[str, Count]
     #: searches run for the agency by a network operator of another agency
-    searches_by_network: int
-    approvals: int
-    denials: int
-    leads: int
-    searchers: int
-    new_accounts: int
-    alerts_raised: int
-    alerts_by_rule: dict[str, int]
-    alerts_closed: int
-    erasures: int
-    retention_purges: int
+    searches_by_network: Count
+    approvals: Count
+    denials: Count
+    leads: Count
+    searchers: Count
+    new_accounts: Count
+    alerts_raised: Count
+    alerts_by_rule: dict[str, Count]
+    alerts_closed: Count
+    erasures: Count
+    retention_purges: Count
     evaluations: list[PackEvaluation] = field(default_factory=list)
 
-    def rows(self) -> list[tuple[str, str, int | float | str]]:
+    def rows(self) -> list[tuple[str, str, Count | float]]:
         """(figure, breakdown, value) for every figure: what the CSV holds."""
-        out: list[tuple[str, str, int | float | str]] = [
+        out: list[tuple[str, str, Count | float]] = [
             ("searches", "", self.searches),
             ("searches_by_network", "", self.searches_by_network),
             ("approvals", "", self.approvals),
@@ -153,71 +186,125 @@ def transparency_report(
     *,
     agency: str | None = None,
     network: str | None = None,
-    since: datetime,
-    until: datetime,
+    month: str | None = None,
+    now: datetime | None = None,
 ) -> TransparencyReport:
-    """The report of one agency, or of a network (its member agencies together), for
-    [since, until). Public: no authorisation, no personal data."""
+    """The report of one agency, or of a network (its member agencies together), for a
+    calendar ``month`` (YYYY-MM) that is over; by default the last one. Small counts are
+    hidden (see the module's docstring). Public: no authorisation, no personal data."""
     if (agency is None) == (network is None):
         raise InvalidRequestError("name an agency or a network", subject="agency")
-    if since >= until:
-        raise InvalidRequestError("the period ends before it starts", subject="until")
-    start, end = since.isoformat(), until.isoformat()
+    since, until = report_month(month, now or utc_now())
     with ctx.sessions() as session:
-        names, policies = _scope(session, agency, network)
-        searches = [
-            e
-            for e in _events(session, [SearchRequested], names, start, end)
-            if isinstance(e, SearchRequested)
-        ]
-        ids = {e.search_id for e in searches}
-        outcomes = {
-            e.search_id: e.outcome
-            for e in _events(session, [OutcomeRecorded], names, start, utc_now().isoformat())
-            if isinstance(e, OutcomeRecorded) and e.search_id in ids and e.at < end
-        }
-        in_period = _events(
-            session,
-            [SearchApproved, SearchDenied, OutcomeRecorded, AccountCreated, AccountApproved],
-            names,
-            start,
-            end,
+        counted = _counted(session, agency, network, since, until)
+    return _published(counted)
+
+
+def report_month(month: str | None, now: datetime) -> tuple[datetime, datetime]:
+    """[the first moment of ``month`` (YYYY-MM, UTC), that of the next): the period a public
+    report covers; by default the last month over at ``now``. A month not over yet is
+    refused (``InvalidRequestError``), and so is anything but a month."""
+    this_month = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if month is None:
+        return (this_month - timedelta(days=1)).replace(day=1), this_month
+    found = _MONTH.fullmatch(month.strip())
+    if found is None or not 1 <= int(found[2]) <= 12:
+        raise InvalidRequestError(
+            "a public report covers one calendar month: YYYY-MM", subject="month"
         )
-        raised = [
-            e
-            for e in _events(session, [AlertRaised], names, start, end)
-            if isinstance(e, AlertRaised)
-        ]
-        closed = _events(session, [AlertClosed], names, start, end)
-        members = _own_agencies(session, {e.actor for e in searches})
-        return TransparencyReport(
-            scope="agency" if agency is not None else "network",
-            name=agency or network or "",
-            agencies=names,
-            period_from=start,
-            period_to=end,
-            generated_at=utc_now().isoformat(timespec="seconds"),
-            searches=len(searches),
-            searches_by_offense=dict(Counter(e.offense for e in searches)),
-            searches_by_outcome=dict(Counter(outcomes.get(e.search_id, "open") for e in searches)),
-            searches_by_network=sum(1 for e in searches if members.get(e.actor) != e.agency),
-            approvals=sum(1 for e in in_period if isinstance(e, SearchApproved)),
-            denials=sum(1 for e in in_period if isinstance(e, SearchDenied)),
-            leads=sum(
-                1 for e in in_period if isinstance(e, OutcomeRecorded) and e.outcome == "lead"
-            ),
-            searchers=len({e.actor for e in searches}),
-            new_accounts=len(
-                {e.username for e in in_period if isinstance(e, AccountCreated | AccountApproved)}
-            ),
-            alerts_raised=len(raised),
-            alerts_by_rule=dict(Counter(e.rule for e in raised)),
-            alerts_closed=len(closed),
-            # Gallery-wide: counted across facetrail, not by agency.
-            erasures=len(read_events(session, [ErasureDone], since=start, until=end)),
-            retention_purges=len(read_events(session, [RetentionPurged], since=start, until=end)),
-            evaluations=_evaluations(session, policies),
+    since = datetime(int(found[1]), int(found[2]), 1, tzinfo=UTC)
+    until = (since + timedelta(days=32)).replace(day=1)
+    if until > now:
+        raise InvalidRequestError(
+            f"{month} is not over yet: a report covers a month that is over (its figures "
+            "would change with each search)",
+            subject="month",
         )
+    return since, until
+
+
+def _published(report: TransparencyReport) -> TransparencyReport:
+    def one(count: Count) -> Count:
+        return published(count) if isinstance(count, int) else count
+
+    def cells(breakdown: dict[str, Count]) -> dict[str, Count]:
+        return published_breakdown({k: int(v) for k, v in breakdown.items()})
+
+    return replace(
+        report,
+        searches=one(report.searches),
+        searches_by_offense=cells(report.searches_by_offense),
+        searches_by_outcome=cells(report.searches_by_outcome),
+        searches_by_network=one(report.searches_by_network),
+        approvals=one(report.approvals),
+        denials=one(report.denials),
+        leads=one(report.leads),
+        searchers=one(report.searchers),
+        new_accounts=one(report.new_accounts),
+        alerts_raised=one(report.alerts_raised),
+        alerts_by_rule=cells(report.alerts_by_rule),
+        alerts_closed=one(report.alerts_closed),
+        erasures=one(report.erasures),
+        retention_purges=one(report.retention_purges),
+    )
+
+
+def _counted(
+    session: Session, agency: str | None, network: str | None, since: datetime, until: datetime
+) -> TransparencyReport:
+    """The report with every count as it is (``_published`` hides the small ones)."""
+    start, end = since.isoformat(), until.isoformat()
+    names, policies = _scope(session, agency, network)
+    searches = [
+        e
+        for e in _events(session, [SearchRequested], names, start, end)
+        if isinstance(e, SearchRequested)
+    ]
+    ids = {e.search_id for e in searches}
+    outcomes = {
+        e.search_id: e.outcome
+        for e in _events(session, [OutcomeRecorded], names, start, utc_now().isoformat())
+        if isinstance(e, OutcomeRecorded) and e.search_id in ids and e.at < end
+    }
+    in_period = _events(
+        session,
+        [SearchApproved, SearchDenied, OutcomeRecorded, AccountCreated, AccountApproved],
+        names,
+        start,
+        end,
+    )
+    raised = [
+        e for e in _events(session, [AlertRaised], names, start, end) if isinstance(e, AlertRaised)
+    ]
+    closed = _events(session, [AlertClosed], names, start, end)
+    members = _own_agencies(session, {e.actor for e in searches})
+    return TransparencyReport(
+        scope="agency" if agency is not None else "network",
+        name=agency or network or "",
+        agencies=names,
+        month=f"{since:%Y-%m}",
+        period_from=start,
+        period_to=end,
+        generated_at=utc_now().isoformat(timespec="seconds"),
+        searches=len(searches),
+        searches_by_offense=dict(Counter(e.offense for e in searches)),
+        searches_by_outcome=dict(Counter(outcomes.get(e.search_id, "open") for e in searches)),
+        searches_by_network=sum(1 for e in searches if members.get(e.actor) != e.agency),
+        approvals=sum(1 for e in in_period if isinstance(e, SearchApproved)),
+        denials=sum(1 for e in in_period if isinstance(e, SearchDenied)),
+        leads=sum(1 for e in in_period if isinstance(e, OutcomeRecorded) and e.outcome == "lead"),
+        searchers=len({e.actor for e in searches}),
+        new_accounts=len(
+            {e.username for e in in_period if isinstance(e, AccountCreated | AccountApproved)}
+        ),
+        alerts_raised=len(raised),
+        alerts_by_rule=dict(Counter(e.rule for e in raised)),
+        alerts_closed=len(closed),
+        # Gallery-wide: counted across facetrail, not by agency.
+        erasures=len(read_events(session, [ErasureDone], since=start, until=end)),
+        retention_purges=len(read_events(session, [RetentionPurged], since=start, until=end)),
+        evaluations=_evaluations(session, policies),
+    )
 
 
 def _scope(

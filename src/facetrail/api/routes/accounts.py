@@ -127,6 +127,9 @@ def create_account(body: AccountBody, ctx: Context, me: Me) -> Enrolment:
     summary="Ask for an account (no sign-in; a supervisor of the agency approves it)",
 )
 def request_account(body: RequestBody, ctx: Context) -> Enrolment:
+    """The same answer whether or not the username is free and the named supervisor is an
+    active supervisor of the agency (the agency's head is told when a request is not passed
+    on); until it is approved, signing in as the account answers as for a wrong password."""
     return accounts.request_account(ctx, _account(body))
 
 

@@ -21,8 +21,18 @@ class Ingestion(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: Annotated[str, Field(min_length=1, max_length=200)]
-    path: Annotated[str, Field(min_length=1, max_length=4096, description="A folder on the server")]
-    manifest: Annotated[str | None, Field(max_length=4096)] = None
+    path: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=4096,
+            description="A folder on the server, under an import root (FACETRAIL_IMPORT_ROOTS)",
+        ),
+    ]
+    manifest: Annotated[
+        str | None,
+        Field(max_length=4096, description="A CSV (file,subject_ref) under an import root"),
+    ] = None
 
 
 @router.post(

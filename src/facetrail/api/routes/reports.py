@@ -1,17 +1,17 @@
 """Transparency reports, public by design (no token needed, no personal data): an agency's
-or a network's figures for a period as JSON, CSV or a self-contained HTML page with charts;
-and every agency with access, since when, through which network."""
+or a network's figures for a calendar month that is over, as JSON, CSV or a self-contained
+HTML page with charts, small counts hidden (``services.reports``); and every agency with
+access, since when, through which network."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
 from facetrail.api.deps import Context
+from facetrail.errors import InvalidRequestError
 from facetrail.services import reports
-from facetrail.services.authorization import as_utc
 from facetrail.services.report_formats import report_csv, report_html
 from facetrail.services.reports import AgencyAccess, TransparencyReport
 
@@ -30,16 +30,25 @@ def transparency(
     ctx: Context,
     agency: Name = None,
     network: Name = None,
-    since: Annotated[datetime | None, Query(description="default: 30 days ago")] = None,
-    until: Annotated[datetime | None, Query(description="default: now")] = None,
+    month: Annotated[
+        str | None,
+        Query(max_length=20, description="YYYY-MM, a month that is over; default: the last"),
+    ] = None,
     output: Annotated[Literal["json", "csv", "html"], Query(alias="format")] = "json",
+    since: Annotated[str | None, Query(include_in_schema=False, max_length=60)] = None,
+    until: Annotated[str | None, Query(include_in_schema=False, max_length=60)] = None,
 ) -> TransparencyReport | Response:
-    """Counted from the tamper-evident log's typed events; no personal data."""
-    end = as_utc(until) or datetime.now(UTC)
-    start = as_utc(since) or end - timedelta(days=30)
-    report = reports.transparency_report(
-        ctx, agency=agency, network=network, since=start, until=end
-    )
+    """Counted from the tamper-evident log's typed events; no personal data. One calendar
+    month that is over; a count from 1 to 4 is the string "<5" (and a count that would give
+    one away ">=5"), 0 and the others are numbers."""
+    if since is not None or until is not None:
+        # A client of the days when any period could be asked for is told, not answered for
+        # another period than the one it asked.
+        raise InvalidRequestError(
+            "a public report covers one calendar month that is over: ?month=YYYY-MM",
+            subject="since" if since is not None else "until",
+        )
+    report = reports.transparency_report(ctx, agency=agency, network=network, month=month)
     if output == "csv":
         return Response(report_csv(report), media_type="text/csv; charset=utf-8")
     if output == "html":

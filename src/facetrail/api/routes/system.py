@@ -1,14 +1,16 @@
-"""Liveness, readiness and Prometheus metrics: for load balancers and monitoring, no sign-in."""
+"""Liveness and readiness for load balancers (no sign-in), and Prometheus metrics for a system
+admin's token (``services.monitoring``): counted by route, they show when searches are made."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from facetrail.api.deps import Context
+from facetrail.api.deps import Context, Me
 from facetrail.api.metrics import exposition
 from facetrail.api.problems import ERROR_RESPONSES, problem
 from facetrail.services.database import served_schema_status
+from facetrail.services.monitoring import check_metrics_reader
 
 router = APIRouter(tags=["system"])
 
@@ -43,6 +45,14 @@ def ready(request: Request, ctx: Context) -> dict[str, str] | Response:
     return {"status": "ready", "schema": status.head}
 
 
-@router.get("/metrics", summary="Prometheus metrics of this worker", response_class=Response)
-def metrics() -> Response:
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics of this worker (a system admin's token)",
+    response_class=Response,
+    responses={status: ERROR_RESPONSES[status] for status in (401, 403)},
+)
+def metrics(ctx: Context, me: Me) -> Response:
+    """Scrape with a system admin's API token (``Authorization: Bearer``; each scrape is an
+    audited token use)."""
+    check_metrics_reader(ctx, me)
     return Response(exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")

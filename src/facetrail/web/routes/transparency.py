@@ -1,11 +1,11 @@
 """The public transparency page: anyone, signed in or not, picks an agency or a network and a
-period and reads its report (with charts, no personal data), downloads it as JSON, CSV or a
-self-contained HTML page (the API's route), and sees every agency with access, since when and
-through which network. The service the CLI's ``report transparency`` calls."""
+month that is over and reads its report (with charts, no personal data, small counts
+hidden), downloads it as JSON, CSV or a self-contained HTML page (the API's route), and sees
+every agency with access, since when and through which network. The service the CLI's
+``report transparency`` calls."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -14,26 +14,22 @@ from fastapi import APIRouter, Query, Response
 from facetrail.api.deps import Context
 from facetrail.errors import FacetrailError, InvalidRequestError
 from facetrail.services import reports
-from facetrail.services.listings import parse_moment
-from facetrail.services.report_formats import usage_charts
+from facetrail.services.authorization import utc_now
+from facetrail.services.report_formats import SUPPRESSION_NOTE, spelled, usage_charts
 from facetrail.web.render import FormError, page
 from facetrail.web.routing import WebRoute
 
 router = APIRouter(route_class=WebRoute)
 
 
-def _day(value: str, field: str) -> datetime | None:
-    return parse_moment(value.strip(), field) if value.strip() else None
-
-
 @router.get("/transparency")
 def transparency(
     ctx: Context,
     scope: Annotated[str, Query(max_length=300)] = "",
-    since: Annotated[str, Query(max_length=40)] = "",
-    until: Annotated[str, Query(max_length=40)] = "",
+    month: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
-    """Public: no sign-in, nothing personal. ``scope`` is ``agency:NAME`` or ``network:NAME``."""
+    """Public: no sign-in, nothing personal. ``scope`` is ``agency:NAME`` or ``network:NAME``;
+    ``month`` YYYY-MM, a month that is over (default: the last)."""
     access = reports.access_table(ctx)
     networks = sorted({a.network for a in access if a.network})
     report = problem = None
@@ -43,17 +39,13 @@ def transparency(
             kind, _, name = scope.partition(":")
             if kind not in ("agency", "network") or not name:
                 raise InvalidRequestError("choose an agency or a network", subject="scope")
-            today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-            start = _day(since, "since") or today - timedelta(days=30)
-            end = _day(until, "until") or today + timedelta(days=1)
             report = reports.transparency_report(
                 ctx,
                 agency=name if kind == "agency" else None,
                 network=name if kind == "network" else None,
-                since=start,
-                until=end,
+                month=month.strip() or None,
             )
-            query = {kind: name, "since": start.isoformat(), "until": end.isoformat()}
+            query = {kind: name, "month": report.month}
             downloads = {
                 f: "/api/v1/reports/transparency?" + urlencode(query | {"format": f})
                 for f in ("json", "csv", "html")
@@ -68,8 +60,10 @@ def transparency(
         access=access,
         networks=networks,
         scope=scope,
-        since=since,
-        until=until,
+        month=month,
+        last_month=f"{reports.report_month(None, utc_now())[0]:%Y-%m}",
+        note=SUPPRESSION_NOTE,
+        count=spelled,
         report=report,
         charts=charts,
         downloads=downloads,
