@@ -6,7 +6,7 @@ An acting transaction, just before it commits, reads which sealed rows it wrote
 holding them (a deleted row: null), after the action's own entries and in the same
 transaction. The digest covers every sealed column (``store.sealing.sealed_columns``):
 
-    row digest    = SHA-256(table NUL key NUL (name NUL length typed value) in name order)[:16]
+    row digest    = SHA-256(table NUL key NUL (name NUL length ":" typed value) in name order)[:16]
     column digest = SHA-256(name NUL typed value)[:16], kept in the seal index to name columns
 
 Replaying the ``row.seal`` entries in order gives the set of rows that must exist and their
@@ -113,23 +113,34 @@ def _column_digest(name: str, value: object) -> bytes:
     return hashlib.sha256(name.encode() + b"\0" + _encoded(value)).digest()[:_DIGEST]
 
 
+_PREFIXES: dict[tuple[str, ...], list[bytes]] = {}
+
+
+def _prefixes(names: Sequence[str]) -> list[bytes]:
+    """Each column name as it opens its part of a row digest (name NUL)."""
+    key = tuple(names)
+    found = _PREFIXES.get(key)
+    if found is None:
+        found = _PREFIXES[key] = [n.encode() + b"\0" for n in names]
+    return found
+
+
 class Sealed:
     """A row's digest as computed from the row now, and (computed when asked, to name what
     changed and for the seal index) its columns' digests.
 
-        row digest    = SHA-256(table NUL key NUL (name NUL length value) per column)[:16], hex
+        row digest    = SHA-256(table NUL key NUL (name NUL length ":" value) per column)[:16]
         column digest = SHA-256(name NUL typed value)[:16]
     """
 
     __slots__ = ("_columns", "_names", "_values", "digest")
 
     def __init__(self, table: str, key: str, names: Sequence[str], values: Sequence[object]):
-        encoded = [_encoded(v) for v in values]
-        body = b"".join(
-            n.encode() + b"\0" + len(e).to_bytes(8, "big") + e
-            for n, e in zip(names, encoded, strict=True)
-        )
-        self.digest = hashlib.sha256(f"{table}\0{key}\0".encode() + body).digest()[:_DIGEST].hex()
+        digest = hashlib.sha256(f"{table}\0{key}\0".encode())
+        for prefix, value in zip(_prefixes(names), values, strict=True):
+            encoded = _encoded(value)
+            digest.update(b"%s%d:%s" % (prefix, len(encoded), encoded))
+        self.digest = digest.digest()[:_DIGEST].hex()
         self._names, self._values = names, values
         self._columns: bytes | None = None
 
@@ -219,12 +230,17 @@ def _rows_and_seals(
             yield key, seal, index
 
 
-def _indexed(session: Session, table: str, keys: Sequence[str]) -> dict[str, RowSeal]:
-    found: dict[str, RowSeal] = {}
+def _indexed(session: Session, table: str, keys: Sequence[str]) -> dict[str, _IndexRow]:
+    """The seal index's entries of these rows, by key."""
+    found: dict[str, _IndexRow] = {}
     for start in range(0, len(keys), _CHUNK):
         part = keys[start : start + _CHUNK]
-        rows = session.scalars(select(RowSeal).where(RowSeal.tbl == table, RowSeal.key.in_(part)))
-        found.update({r.key: r for r in rows})
+        for key, seq, digest, columns in session.execute(
+            select(RowSeal.key, RowSeal.seq, RowSeal.digest, RowSeal.columns).where(
+                RowSeal.tbl == table, RowSeal.key.in_(part)
+            )
+        ):
+            found[key] = _IndexRow(seq, digest, bytes(columns))
     return found
 
 
@@ -241,11 +257,18 @@ def seal_transaction(session: Session) -> int | None:
     for (table_name, key), written in notes.items():
         wanted.setdefault(table_name, {})[key] = written
     changes: dict[str, dict[str, Sealed | None]] = {}
+    replaced: dict[str, set[str]] = {}
     for table_name, keys in sorted(wanted.items()):
         table = Base.metadata.tables[table_name]
         ordered = sorted(keys)
-        now = dict(current_seals(session, table, ordered))
-        known = _indexed(session, table_name, ordered)
+        now: dict[str, Sealed] = {}
+        known: dict[str, _Index] = {}
+        for key, read, index in _rows_and_seals(session, table, ordered):
+            now[key] = read
+            if index is not None:
+                known[key] = index
+        known.update(_indexed(session, table_name, [k for k in ordered if k not in now]))
+        replaced[table_name] = set(known)
         changed: dict[str, Sealed | None] = {}
         for key in ordered:
             seal = now.get(key)
@@ -260,11 +283,11 @@ def seal_transaction(session: Session) -> int | None:
             changes[table_name] = changed
     if not changes:
         return None
-    return _append_seal(session, changes)
+    return _append_seal(session, changes, replaced=replaced)
 
 
 def _refuse_laundering(
-    table: Table, key: str, now: Sealed, before: RowSeal | None, written: frozenset[str] | None
+    table: Table, key: str, now: Sealed, before: _Index | None, written: frozenset[str] | None
 ) -> None:
     """Refuse to seal a row this transaction updated when what it did not write differs from
     the row's seal: the row had been changed outside facetrail, and sealing it now would make
@@ -290,8 +313,14 @@ def _refuse_laundering(
 
 
 def _append_seal(
-    session: Session, changes: dict[str, dict[str, Sealed | None]], subject: str | None = None
+    session: Session,
+    changes: dict[str, dict[str, Sealed | None]],
+    subject: str | None = None,
+    *,
+    replaced: dict[str, set[str]] | None = None,
 ) -> int:
+    """Append the ``row.seal`` entry of ``changes`` and bring the seal index up to it.
+    ``replaced``: the keys the index holds already (None: any may be)."""
     done = appended_in(session)
     actor, agency = (done.actor, done.agency) if done is not None else ("system", None)
     if subject is None:
@@ -302,7 +331,7 @@ def _append_seal(
     }
     entry = append(session, AuditEvent(actor, SEAL_KIND, subject, {"rows": rows}, agency))
     for table, changed in changes.items():
-        keys = list(changed)
+        keys = [k for k in changed if replaced is None or k in replaced.get(table, ())]
         for start in range(0, len(keys), _CHUNK):
             part = keys[start : start + _CHUNK]
             session.execute(delete(RowSeal).where(RowSeal.tbl == table, RowSeal.key.in_(part)))
@@ -387,11 +416,21 @@ def _logged(session: Session, seqs: Iterable[int]) -> dict[int, dict[str, dict[s
     return found
 
 
-def _attributes(table: Table, row: Base) -> list[str]:
-    """The attribute names of ``row`` for ``table``'s key columns, then its sealed columns."""
-    mapper = inspect(row).mapper
-    columns = (*key_columns(table), *sealed_columns(table))
-    return [mapper.get_property_by_column(c).key for c in columns]
+#: (mapped class, table) -> the attribute names of its key columns, then of its sealed ones
+_ATTRIBUTES: dict[tuple[type, str], tuple[list[str], int]] = {}
+
+
+def _attributes(table: Table, row: Base) -> tuple[list[str], int]:
+    """The attribute names of ``row`` for ``table``'s key columns, then its sealed columns, and
+    how many key columns there are."""
+    found = _ATTRIBUTES.get((type(row), table.name))
+    if found is None:
+        mapper = inspect(row).mapper
+        keys = key_columns(table)
+        columns = (*keys, *sealed_columns(table))
+        found = [mapper.get_property_by_column(c).key for c in columns], len(keys)
+        _ATTRIBUTES[(type(row), table.name)] = found
+    return found
 
 
 def _as_read(table: Table, row: Base) -> tuple[str, Sealed | None]:
@@ -399,13 +438,13 @@ def _as_read(table: Table, row: Base) -> tuple[str, Sealed | None]:
     when they may not be what the database holds (changed, expired or partly loaded): the row
     is then read again."""
     state = inspect(row)
-    attrs = _attributes(table, row)
-    width = len(key_columns(table))
-    key = key_text(tuple(getattr(row, a) for a in attrs[:width]))
-    if not state.persistent or state.modified or state.unloaded.intersection(attrs):
+    attrs, width = _attributes(table, row)
+    loaded = state.dict
+    key = key_text(tuple(loaded[a] if a in loaded else getattr(row, a) for a in attrs[:width]))
+    if not state.persistent or state.modified or any(a not in loaded for a in attrs):
         return key, None
     names = [c.name for c in sealed_columns(table)]
-    return key, _seal_of(table, names, key, [getattr(row, a) for a in attrs[width:]])
+    return key, _seal_of(table, names, key, [loaded[a] for a in attrs[width:]])
 
 
 def rows_problems(session: Session, table_name: str, keys: Iterable[object]) -> dict[str, str]:

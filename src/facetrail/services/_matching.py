@@ -155,27 +155,27 @@ def search_gallery(
         pack = ctx.pipeline(gallery.pack).pack
         query, probe_faces = probe_template(ctx, gallery.pack, probes, face)
         index, hits = search_index(ctx, session, gallery, query, top, actor=actor)
-        rows = {
-            int(t.id): (f, img, src, t.vector)
-            for t, f, img, src in session.execute(
-                select(TemplateRow, FaceRow, Image, Source)
-                .join(FaceRow, TemplateRow.face_id == FaceRow.id)
-                .join(Image, FaceRow.image_id == Image.id)
-                .join(Source, Image.source_id == Source.id)
-                .where(TemplateRow.id.in_([i for _, i in hits]))
-            )
-        }
+        read = session.execute(
+            select(TemplateRow, FaceRow, Image, Source)
+            .join(FaceRow, TemplateRow.face_id == FaceRow.id)
+            .join(Image, FaceRow.image_id == Image.id)
+            .join(Source, Image.source_id == Source.id)
+            .where(TemplateRow.id.in_([i for _, i in hits]))
+        ).all()
+        rows = {int(t.id): (f, img, src, t.vector) for t, f, img, src in read}
+        read_templates = [t for t, _, _, _ in read]
         # Every row a candidate is scored and shown from must be the one the log sealed: a
-        # vector swapped or a face re-pointed at someone else is refused, never ranked.
+        # vector swapped or a face re-pointed at someone else is refused, never ranked. (The
+        # rows as just read: their digests are taken without reading them again.)
         found = list(rows.values())
         refusal = tampered(
             session,
             f"a candidate face of gallery {gallery.name}",
             {
-                "templates": list(rows),
-                "faces": [f.id for f, _, _, _ in found],
-                "images": [img.id for _, img, _, _ in found],
-                "sources": {src.id for _, _, src, _ in found},
+                "templates": read_templates,
+                "faces": [f for f, _, _, _ in found],
+                "images": [img for _, img, _, _ in found],
+                "sources": list({src.id: src for _, _, src, _ in found}.values()),
             },
         )
         if refusal is not None:

@@ -20,6 +20,7 @@ A write that bypasses them (a trigger dropped, another connection) is simply not
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 
 from sqlalchemy import Column, Connection, Table
@@ -71,14 +72,16 @@ def sealed_tables() -> list[Table]:
     return sorted((t for t in tables if t.name not in UNSEALED_TABLES), key=lambda t: t.name)
 
 
-def sealed_columns(table: Table) -> list[Column[object]]:
+@functools.cache
+def sealed_columns(table: Table) -> tuple[Column[object], ...]:
     """The columns of ``table`` its rows' seals cover, in name order."""
     kept = [c for c in table.columns if (table.name, c.name) not in UNSEALED_COLUMNS]
-    return sorted(kept, key=lambda c: c.name)
+    return tuple(sorted(kept, key=lambda c: c.name))
 
 
-def key_columns(table: Table) -> list[Column[object]]:
-    return list(table.primary_key.columns)
+@functools.cache
+def key_columns(table: Table) -> tuple[Column[object], ...]:
+    return tuple(table.primary_key.columns)
 
 
 def key_text(values: tuple[object, ...]) -> str:
