@@ -156,7 +156,17 @@ def index_check(gallery: str, as_json: JsonOpt = False) -> None:
     """Compare the index with the database and repair any difference."""
     with open_context() as ctx:
         report = run_service(lambda: indexing.check_index(ctx, gallery))
-    print_json(report) if as_json else console.print(
+    if as_json:
+        print_json(report)
+        return
+    why = {
+        "seal": "its file is not the one the audit log sealed",
+        "digest": "its file does not match its metadata",
+    }.get(report.damage or "", report.damage or "")
+    if report.disagreed:
+        why = f"{report.disagreed} vector(s) disagreed with the stored templates"
+    console.print(
         f"index of {report.gallery}: {report.entries} entries; repaired +{report.added} "
-        f"-{report.removed}{' (rebuilt)' if report.rebuilt else ''}"
+        f"-{report.removed}{f' (rebuilt: {why})' if report.rebuilt and why else ''}"
+        f"{' (rebuilt)' if report.rebuilt and not why else ''}"
     )

@@ -75,17 +75,23 @@ def canonical_problem(details: str) -> str | None:
     duplicate key keeps its last value; spacing and number forms are re-serialised), so the
     stored text must be byte for byte the canonical form of what it parses to.
     """
+    return canonical_details(details)[1]
+
+
+def canonical_details(details: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(what stored ``details`` hold, None) when they are exactly their canonical bytes, else
+    (None, why not): ``canonical_problem``, keeping the parse."""
     try:
         value = json.loads(details, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except _DuplicateKeyError as exc:
-        return f"details hold a {exc}"
+        return None, f"details hold a {exc}"
     except ValueError:
-        return "details are not JSON"
+        return None, "details are not JSON"
     if not isinstance(value, dict):
-        return "details are not a JSON object"
+        return None, "details are not a JSON object"
     if canonical_json(value) != details:
-        return "details are not in canonical form (spacing, key order or number form differ)"
-    return None
+        return None, "details are not in canonical form (spacing, key order or number form differ)"
+    return value, None
 
 
 def entry_bytes(
@@ -100,17 +106,22 @@ def entry_bytes(
     """The exact bytes that are hashed into the tree for one entry. ``agency`` is hashed when
     set (entries made before it existed, and entries of no agency, hash as they always did),
     so an entry moved to another agency's figures fails verification like any other edit."""
-    value = {
+    value: dict[str, Any] = {
         "seq": seq,
         "at": at,
         "actor": actor,
         "kind": kind,
         "subject": subject,
-        "details": json.loads(details),
+        "details": None,
     }
     if agency is not None:
         value["agency"] = agency
-    return canonical_json(value).encode()
+    # The details are stored in their canonical form (``canonical_problem``), so they are
+    # spliced in as they are, not parsed and written again: the same bytes, at half the cost.
+    # The first '"details":null' is the key's (the keys before it in order hold strings, whose
+    # quotes are escaped).
+    outer = canonical_json(value)
+    return outer.replace('"details":null', '"details":' + details, 1).encode()
 
 
 def row_bytes(row: AuditEntryRow) -> bytes:

@@ -560,16 +560,21 @@ class RowFinding:
         return f"{where} differs from its seal in entry {self.seq}{named}"
 
 
-def _expected(session: Session) -> dict[str, dict[str, tuple[str, int]]]:
-    """table -> key -> (digest, seq of the entry that last sealed it), from the log alone."""
+def _expected(
+    session: Session, seals: Sequence[tuple[int, dict[str, Any]]] | None = None
+) -> dict[str, dict[str, tuple[str, int]]]:
+    """table -> key -> (digest, seq of the entry that last sealed it), from the log alone
+    (``seals``: its ``row.seal`` entries' details, parsed already, in order)."""
     expected: dict[str, dict[str, tuple[str, int]]] = {}
-    entries = session.execute(
-        select(AuditEntryRow.seq, AuditEntryRow.details)
-        .where(AuditEntryRow.kind == SEAL_KIND)
-        .order_by(AuditEntryRow.seq)
-    )
-    for seq, details in entries:
-        rows = json.loads(details).get("rows", {})
+    if seals is None:
+        entries = session.execute(
+            select(AuditEntryRow.seq, AuditEntryRow.details)
+            .where(AuditEntryRow.kind == SEAL_KIND)
+            .order_by(AuditEntryRow.seq)
+        )
+        seals = [(int(seq), json.loads(details)) for seq, details in entries]
+    for seq, parsed in seals:
+        rows = parsed.get("rows", {})
         for table, keyed in rows.items():
             held = expected.setdefault(table, {})
             for key, digest in keyed.items():
@@ -580,11 +585,18 @@ def _expected(session: Session) -> dict[str, dict[str, tuple[str, int]]]:
     return expected
 
 
-def row_findings(session: Session, limit: int = 1000) -> list[RowFinding]:
+def row_findings(
+    session: Session,
+    limit: int = 1000,
+    *,
+    seals: Sequence[tuple[int, dict[str, Any]]] | None = None,
+) -> list[RowFinding]:
     """Every row (up to ``limit``) that disagrees with the log's seals, table by table: the
     log is replayed into the rows that must exist and their digests, and every stored row is
-    digested and compared. The seal index (``row_seals``) must agree with the log too."""
-    expected = _expected(session)
+    digested and compared. The seal index (``row_seals``) must agree with the log too.
+    ``seals``: the ``row.seal`` entries' details as ``audit verify`` parsed them (else read
+    here)."""
+    expected = _expected(session, seals)
     findings: list[RowFinding] = []
     for table in sealed_tables():
         findings += _table_findings(session, table, expected.get(table.name, {}))

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facetrail.governance.audit import canonical_problem, entry_bytes
+from facetrail.governance.audit import canonical_details, entry_bytes
 from facetrail.governance.checkpoints import Checkpoint, signature_ok
 from facetrail.governance.merkle import CompactRange, leaf_hash, prefix_roots, root
 from facetrail.governance.note import VerifierKey
 from facetrail.governance.records import first_record_problem
-from facetrail.governance.seals import RowFinding, row_findings
+from facetrail.governance.seals import SEAL_KIND, RowFinding, row_findings
 from facetrail.store.schema import AuditEntryRow, AuditHeadRow, CheckpointRow
 
 
@@ -44,8 +45,11 @@ def stored_checkpoints(session: Session, origin: str = "") -> list[Checkpoint]:
     return [Checkpoint(origin, r.tree_size, r.root, r.at, r.key_id, r.signature) for r in rows]
 
 
-def leaves(session: Session) -> tuple[list[bytes], VerifyReport | None]:
-    """Recomputed leaf hashes, or a failure naming the first bad entry."""
+def leaves(
+    session: Session, seals: list[tuple[int, dict[str, Any]]] | None = None
+) -> tuple[list[bytes], VerifyReport | None]:
+    """Recomputed leaf hashes, or a failure naming the first bad entry. ``seals``: where to
+    keep the ``row.seal`` entries' details as they are parsed (for ``row_findings``)."""
     out: list[bytes] = []
     stmt = select(
         AuditEntryRow.seq,
@@ -64,9 +68,11 @@ def leaves(session: Session) -> tuple[list[bytes], VerifyReport | None]:
             return out, _fail(
                 out, f"entry {position} is missing (next entry found is {seq})", entry=position
             )
-        problem = canonical_problem(details)
+        parsed, problem = canonical_details(details)
         if problem is not None:
             return out, _fail(out, f"entry {seq} was altered: its {problem}", entry=seq)
+        if seals is not None and kind == SEAL_KIND and parsed is not None:
+            seals.append((seq, parsed))
         value = leaf_hash(entry_bytes(seq, at, actor, kind, subject, details, agency))
         if value != stored:
             return out, _fail(
@@ -115,7 +121,8 @@ def verify_log(
     with its checkpoints is caught only against checkpoints kept outside (``published``, or a
     witness: ``facetrail audit witness``).
     """
-    hashes, failure = leaves(session)
+    seals: list[tuple[int, dict[str, Any]]] = []
+    hashes, failure = leaves(session, seals)
     if failure is not None:
         return failure
     origin = verifier.name
@@ -157,7 +164,7 @@ def verify_log(
         return _fail(hashes, f"log head mismatch: {problem}", entry=len(hashes) + 1)
     whole = root(hashes).hex()
     # The log is whole; every sealed row must be the one its last seal names, and none other.
-    findings = tuple(row_findings(session))
+    findings = tuple(row_findings(session, seals=seals))
     if findings:
         more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
         problem = f"the database disagrees with the audit log: {findings[0]}{more}"
