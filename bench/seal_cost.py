@@ -11,6 +11,10 @@ after the other, then prints both and the differences:
 
     .venv/bin/python bench/seal_cost.py [--baseline 1763fbb] [--entries 100000]
         [--per-transaction 1] [--searches 30] [--images 200]
+        [--database-url URL --database-url URL]
+
+Each run builds its home in a temporary folder: on SQLite in it, or on the empty PostgreSQL
+databases named by ``--database-url`` (one for each run, in order).
 
 ``make test`` runs it at a tiny size so it cannot rot; only full-size figures mean anything.
 """
@@ -46,8 +50,11 @@ def _tree(revision: str, into: Path) -> Path:
     return into / "src"
 
 
-def _run(src: Path, arguments: list[str]) -> dict[str, Any]:
+def _run(src: Path, arguments: list[str], database_url: str | None) -> dict[str, Any]:
     env = {**os.environ, "FACETRAIL_BENCH_SRC": str(src)}
+    env.pop("FACETRAIL_DATABASE_URL", None)
+    if database_url:
+        env["FACETRAIL_DATABASE_URL"] = database_url
     done = subprocess.run(
         [sys.executable, str(REPO / "bench" / "audit_cost.py"), *arguments],
         capture_output=True,
@@ -70,7 +77,11 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--checkpoint-every", type=int, default=10_000)
     parser.add_argument("--dataset", type=Path)
+    parser.add_argument("--database-url", action="append", default=[])
     args = parser.parse_args()
+    if len(args.database_url) not in (0, 2):
+        parser.error("give --database-url twice (one empty database for each run), or not at all")
+    urls = args.database_url or [None, None]
     arguments = [
         *("--entries", str(args.entries), "--per-transaction", str(args.per_transaction)),
         *("--searches", str(args.searches), "--images", str(args.images)),
@@ -78,8 +89,8 @@ def main() -> None:
         *(("--dataset", str(args.dataset)) if args.dataset else ()),
     ]
     with tempfile.TemporaryDirectory() as tmp:
-        before = _run(_tree(args.baseline, Path(tmp)), arguments)
-        now = _run(REPO / "src", arguments)
+        before = _run(_tree(args.baseline, Path(tmp)), arguments, urls[0])
+        now = _run(REPO / "src", arguments, urls[1])
     keys = (
         "entries",
         "append_seconds",

@@ -89,10 +89,16 @@ def test_audit_cost_prints_its_figures(tmp_path: Path) -> None:
 
 
 @needs_lfw
-def test_seal_cost_compares_two_trees(tmp_path: Path) -> None:
+def test_seal_cost_compares_two_trees(
+    tmp_path: Path, new_database: Callable[[], str | None]
+) -> None:
     # HEAD as its own baseline: a clone of any depth holds it (the real baseline is older).
+    # In PostgreSQL mode each run on a database of its own.
+    urls = [new_database(), new_database()]
+    databases = [a for url in urls if url for a in ("--database-url", url)]
     out = run_script(
         "seal_cost.py",
+        *databases,
         *("--baseline", "HEAD", "--entries", "20", "--per-transaction", "4"),
         *("--checkpoint-every", "10", "--searches", "2", "--images", "6", "--dataset", str(LFW)),
         home=tmp_path / "home",
