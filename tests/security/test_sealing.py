@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from facetrail.config import Settings
 from facetrail.errors import RecordMismatchError
-from facetrail.governance.seals import RowFinding, row_findings, rows_problems
+from facetrail.governance.seal_checks import rows_problems
+from facetrail.governance.seal_findings import RowFinding, row_findings
 from facetrail.governance.verify import verify_log
 from facetrail.services import audit
 from facetrail.services.context import AppContext

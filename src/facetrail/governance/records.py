@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnExpressionArgument, ScalarSelect, func, select
 from sqlalchemy.orm import Session
 
-from facetrail.governance.seals import row_problem, rows_problems
+from facetrail.governance.seal_checks import row_problem, rows_problems
 from facetrail.store.schema import (
     Agency,
     AlertRow,

@@ -21,7 +21,8 @@ from facetrail.governance.checkpoints import Checkpoint, signature_ok
 from facetrail.governance.merkle import CompactRange, leaf_hash, prefix_roots, root
 from facetrail.governance.note import VerifierKey
 from facetrail.governance.records import first_record_problem
-from facetrail.governance.seals import SEAL_KIND, RowFinding, row_findings
+from facetrail.governance.seal_findings import RowFinding, row_findings
+from facetrail.governance.seals import SEAL_KIND
 from facetrail.store.schema import AuditEntryRow, AuditHeadRow, CheckpointRow
 
 

@@ -22,7 +22,7 @@ from facetrail.errors import (
     NoFaceError,
     PackMismatchError,
 )
-from facetrail.governance.seals import tampered
+from facetrail.governance.seal_checks import tampered
 from facetrail.imaging.decode import decode_image
 from facetrail.models.calibration import false_match_rate
 from facetrail.pipeline.faces import PLAIN, Face

@@ -42,7 +42,7 @@ from facetrail.governance import credentials as cred
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission, may
 from facetrail.governance.fields import check_token_name, check_username
-from facetrail.governance.seals import tampered
+from facetrail.governance.seal_checks import tampered
 from facetrail.services.accounts import (
     Principal,
     as_utc,

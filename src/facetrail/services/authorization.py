@@ -34,7 +34,7 @@ from facetrail.governance.authority import Actor, Permission, may, needed_roles
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.fields import is_reserved_username
 from facetrail.governance.records import latest_roles_change, roles_problem
-from facetrail.governance.seals import require_sealed
+from facetrail.governance.seal_checks import require_sealed
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import refuse
 from facetrail.store.schema import Agency, User, UserRole

@@ -31,7 +31,7 @@ from facetrail.errors import IndexIntegrityError, VectorIndexError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
-from facetrail.governance.seals import row_problem
+from facetrail.governance.seal_checks import row_problem
 from facetrail.index.base import Ids, VectorIndex, Vectors
 from facetrail.index.faiss_index import FaissIndex, set_threads
 from facetrail.index.files import Fingerprint, IndexDamage, IndexFiles, Opened

@@ -18,7 +18,7 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import RetentionPurged
-from facetrail.governance.seals import row_problem, rows_problems
+from facetrail.governance.seal_checks import row_problem, rows_problems
 from facetrail.services._purge import PurgePlan, apply_purge, plan_purge, scrub_after
 from facetrail.services.accounts import (
     utc_now,
