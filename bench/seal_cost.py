@@ -6,6 +6,8 @@ after the other, then prints both and the differences:
 
 - the governed search's overhead over the bare search (median of pairs, each run's own):
   sealing may add at most 2 ms;
+- the governed search itself, in ``--search-rounds`` more runs of searches alone, the two
+  trees alternating (the median of each round's difference);
 - ``audit verify`` over the log each run built (the same actions, each writing rows; with
   sealing every transaction also has its ``row.seal`` entry): at most 60 s per million entries.
 
@@ -24,10 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +72,11 @@ def _run(src: Path, arguments: list[str], database_url: str | None) -> dict[str,
     return figures
 
 
+def _median(values: Iterable[float]) -> float | None:
+    found = list(values)
+    return statistics.median(found) if found else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default=BEFORE_SEALING, help="a commit before sealing")
@@ -78,19 +87,35 @@ def main() -> None:
     parser.add_argument("--checkpoint-every", type=int, default=10_000)
     parser.add_argument("--dataset", type=Path)
     parser.add_argument("--database-url", action="append", default=[])
+    parser.add_argument(
+        "--search-rounds",
+        type=int,
+        default=3,
+        help="more runs of searches alone, the two trees alternating (SQLite only)",
+    )
     args = parser.parse_args()
     if len(args.database_url) not in (0, 2):
         parser.error("give --database-url twice (one empty database for each run), or not at all")
     urls = args.database_url or [None, None]
-    arguments = [
-        *("--entries", str(args.entries), "--per-transaction", str(args.per_transaction)),
+    common = [
         *("--searches", str(args.searches), "--images", str(args.images)),
         *("--checkpoint-every", str(args.checkpoint_every), "--rows-per-action", "1"),
         *(("--dataset", str(args.dataset)) if args.dataset else ()),
     ]
+    arguments = [
+        *("--entries", str(args.entries), "--per-transaction", str(args.per_transaction)),
+        *common,
+    ]
+    searches_only = ["--entries", "10", *common]
+    rounds: dict[str, list[dict[str, Any]]] = {"before_sealing": [], "sealed": []}
     with tempfile.TemporaryDirectory() as tmp:
-        before = _run(_tree(args.baseline, Path(tmp)), arguments, urls[0])
+        old = _tree(args.baseline, Path(tmp))
+        before = _run(old, arguments, urls[0])
         now = _run(REPO / "src", arguments, urls[1])
+        # The searches again, the trees alternating, so that both meet the same load.
+        for _ in range(args.search_rounds if not args.database_url else 0):
+            rounds["before_sealing"].append(_run(old, searches_only, None))
+            rounds["sealed"].append(_run(REPO / "src", searches_only, None))
     keys = (
         "entries",
         "append_seconds",
@@ -109,6 +134,18 @@ def main() -> None:
         "search_overhead_added_ms": now["overhead_ms_median_of_pairs"]
         - before["overhead_ms_median_of_pairs"],
         "search_overhead_added_target_ms": 2,
+        "search_rounds": len(rounds["sealed"]),
+        "governed_search_ms_median_of_rounds": {
+            run: _median(r["governed_search_ms_median"] for r in found)
+            for run, found in rounds.items()
+        },
+        "bare_search_ms_median_of_rounds": {
+            run: _median(r["bare_search_ms_median"] for r in found) for run, found in rounds.items()
+        },
+        "governed_search_added_ms_of_rounds": _median(
+            n["governed_search_ms_median"] - b["governed_search_ms_median"]
+            for b, n in zip(rounds["before_sealing"], rounds["sealed"], strict=True)
+        ),
         "verify_seconds_per_million_entries": now["verify_seconds_per_million_entries"],
         "verify_target_seconds_per_million_entries": 60,
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
