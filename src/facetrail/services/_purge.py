@@ -104,18 +104,8 @@ def apply_purge(session: Session, plan: PurgePlan, receipt: str, now: datetime) 
         .where(Gallery.id.in_(list(plan.galleries)))
         .values(templates_version=Gallery.templates_version + 1)
     )
-    kept = set(session.scalars(select(Image.sha256).where(Image.sha256.in_(plan.image_hashes))))
-    # A blob another gallery still holds, or a search keeps as its probe, stays: one pass over
-    # the kept probes, not a scan of the searches for each image.
-    unheld = set(plan.image_hashes) - kept
-    if unheld:
-        for probes in session.scalars(
-            select(SearchRecord.probes).where(SearchRecord.probes_purged.is_(False))
-        ):
-            unheld -= {p["sha256"] for p in json.loads(probes)}
-            if not unheld:
-                break
-    plan.blobs.extend(sorted(unheld))
+    # A blob another gallery still holds, or a search keeps as its probe, stays.
+    plan.blobs.extend(sorted(set(plan.image_hashes) - _held(session, plan.image_hashes)))
     # What is left to do after the commit is written with it: a crash in between loses none.
     session.add(
         PurgeFollowup(blobs=json.dumps(plan.blobs), galleries=json.dumps(sorted(plan.galleries)))
@@ -168,14 +158,19 @@ def finish_purges(ctx: AppContext) -> int:
 
 
 def _held(session: Session, blobs: list[str]) -> set[str]:
-    """Which of ``blobs`` an image or a kept search probe holds."""
+    """Which of ``blobs`` an image or a kept search probe holds: one pass over the kept
+    probes (stopping once every blob is found held), not a scan of the searches per blob."""
     held = set(session.scalars(select(Image.sha256).where(Image.sha256.in_(blobs))))
     rest = set(blobs) - held
     if rest:
         for probes in session.scalars(
             select(SearchRecord.probes).where(SearchRecord.probes_purged.is_(False))
         ):
-            held |= rest & {p["sha256"] for p in json.loads(probes)}
+            found = rest & {p["sha256"] for p in json.loads(probes)}
+            held |= found
+            rest -= found
+            if not rest:
+                break
     return held
 
 
