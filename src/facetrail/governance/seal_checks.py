@@ -14,11 +14,9 @@ from facetrail.errors import RecordMismatchError
 from facetrail.governance.seals import (
     CHUNK,
     SEAL_KIND,
-    IndexRead,
     Sealed,
     changed_columns,
-    indexed,
-    rows_and_seals,
+    read_with_index,
     seal_of,
 )
 from facetrail.store.schema import AuditEntryRow, Base
@@ -117,16 +115,7 @@ def rows_problems(session: Session, table_name: str, keys: Iterable[object]) -> 
         return {}
     # rows an acting transaction wrote are sealed as it commits
     texts = sorted(set(texts) - noted(session.connection(), table_name, texts))
-    unread = [k for k in texts if k not in now]
-    known: dict[str, IndexRead] = {}
-    joined: set[str] = set()  # read with their seal index entry, if they have one
-    for key, seal, index in rows_and_seals(session, table, unread):
-        now[key] = seal
-        joined.add(key)
-        if index is not None:
-            known[key] = index
-    # rows read before, and rows that are gone: their seal index entries
-    known.update(indexed(session, table_name, [k for k in texts if k not in joined]))
+    now, known = read_with_index(session, table, texts, now)
     logged = _logged(session, (index.seq for index in known.values()))
     problems: dict[str, str] = {}
     for key in texts:

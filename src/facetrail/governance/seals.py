@@ -58,6 +58,7 @@ __all__ = [
     "current_seals",
     "expected_rows",
     "indexed",
+    "read_with_index",
     "rows_and_seals",
     "seal_everything",
     "seal_of",
@@ -243,6 +244,24 @@ def indexed(session: Session, table: str, keys: Sequence[str]) -> dict[str, Inde
     return found
 
 
+def read_with_index(
+    session: Session, table: Table, keys: Sequence[str], read: dict[str, Sealed] | None = None
+) -> tuple[dict[str, Sealed], dict[str, IndexRead]]:
+    """The rows of ``keys`` as they stand now (``read``: those the caller has just read, taken
+    as they are), and their seal index entries: the unread rows with their entries in one
+    statement, then the entries of the rest (rows read before, rows that are gone)."""
+    now = dict(read or {})
+    known: dict[str, IndexRead] = {}
+    joined: set[str] = set()
+    for key, seal, index in rows_and_seals(session, table, [k for k in keys if k not in now]):
+        now[key] = seal
+        joined.add(key)
+        if index is not None:
+            known[key] = index
+    known.update(indexed(session, table.name, [k for k in keys if k not in joined]))
+    return now, known
+
+
 def seal_transaction(session: Session) -> int | None:
     """Seal every row this transaction wrote, before it commits: one ``row.seal`` entry with
     each changed row's digest (null: deleted), and the seal index brought up to it. Returns
@@ -260,13 +279,7 @@ def seal_transaction(session: Session) -> int | None:
     for table_name, keys in sorted(wanted.items()):
         table = Base.metadata.tables[table_name]
         ordered = sorted(keys)
-        now: dict[str, Sealed] = {}
-        known: dict[str, IndexRead] = {}
-        for key, read, index in rows_and_seals(session, table, ordered):
-            now[key] = read
-            if index is not None:
-                known[key] = index
-        known.update(indexed(session, table_name, [k for k in ordered if k not in now]))
+        now, known = read_with_index(session, table, ordered)
         replaced[table_name] = set(known)
         changed: dict[str, Sealed | None] = {}
         for key in ordered:
