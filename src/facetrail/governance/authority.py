@@ -52,7 +52,9 @@ __all__ = [
 ]
 
 AGENCY_ROLES = frozenset({Role.INVESTIGATOR, Role.SUPERVISOR, Role.AGENCY_HEAD, Role.AUDITOR})
-PLATFORM_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.NETWORK_OPERATOR, Role.GALLERY_ADMIN})
+PLATFORM_ROLES = frozenset(
+    {Role.SYSTEM_ADMIN, Role.NETWORK_OPERATOR, Role.GALLERY_ADMIN, Role.PRIVACY_OFFICER}
+)
 
 
 @dataclass(frozen=True)

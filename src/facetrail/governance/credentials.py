@@ -39,6 +39,8 @@ class Role(StrEnum):
     GALLERY_ADMIN = "gallery_admin"
     NETWORK_OPERATOR = "network_operator"
     SYSTEM_ADMIN = "system_admin"
+    #: approves erasure requests and confirms their decisions (a platform role)
+    PRIVACY_OFFICER = "privacy_officer"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from facetrail.store.vocabulary import (
     ALERT_STATUSES,
     ERASURE_DECISIONS,
     ERASURE_STATUSES,
+    HOLD_STATUSES,
     JOB_KINDS,
     JOB_STATUSES,
     REVIEW_DECISIONS,
@@ -385,6 +386,9 @@ class SearchRecord(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: for a failed search: "system" (does not count against the daily limit) or "input"
     fault: Mapped[str | None] = mapped_column(String(10))
+    #: candidates left out of the results because they are opted-out people's faces (the
+    #: ``search.run`` entry names the entries that put them on the opt-out list)
+    withheld: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SearchCandidate(Base):
@@ -560,6 +564,16 @@ class ErasureRow(Base):
     #: the submitted photos' templates while the request is open (JSON {pack: [base64]}),
     #: emptied when it is done or cancelled (kept in the blocklist only with consent)
     pending_templates: Mapped[str | None] = mapped_column(Text)
+    #: the opener's agency: whose head approves it and sees it in oversight (None: before 0007)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    #: the second person who let the matching run (agency head or privacy officer)
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: who made the last decisions on the matches (completion is someone else's)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: the request photos' blob hashes (JSON list) while the request is not over: matched
+    #: after approval and shown to the decider beside each match's crop; deleted at the end
+    photos: Mapped[str | None] = mapped_column(Text)
     #: the signed receipt (a signed note) and its id (SHA-256 of the receipt's text)
     receipt: Mapped[str | None] = mapped_column(Text)
     receipt_id: Mapped[str | None] = mapped_column(String(64))
@@ -598,6 +612,34 @@ class BlocklistEntry(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     erasure_id: Mapped[int] = mapped_column(BigId, ForeignKey("erasures.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LegalHold(Base):
+    """An image that is a candidate or a lead of an open case, which an erasure or retention
+    would remove: it stays until its agency's head decides (released: it may go; kept: it
+    stays, and the erasure or retention goes on without it). The case's investigators and
+    head are told when the hold is raised."""
+
+    __tablename__ = "legal_holds"
+    __table_args__ = (
+        UniqueConstraint("image_id", "agency_id", "cause"),
+        one_of("status", HOLD_STATUSES),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    image_id: Mapped[int] = mapped_column(BigId, index=True)
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    gallery: Mapped[str] = mapped_column(String(200))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    #: the open cases (JSON list of case numbers) the image is a candidate or lead of
+    cases: Mapped[str] = mapped_column(Text)
+    #: what would remove it: "erasure:<id>" or "retention:<source id>"
+    cause: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class ProbeTemplateRow(Base):

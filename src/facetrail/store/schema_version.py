@@ -68,6 +68,12 @@ ADDED_AFTER_FIRST = frozenset(
         ("galleries", "staff_of"),
         ("search_candidates", "erased_at"),
         ("search_candidates", "erasure_receipt"),
+        ("searches", "withheld"),
+        ("erasures", "agency_id"),
+        ("erasures", "approved_by"),
+        ("erasures", "approved_at"),
+        ("erasures", "decided_by"),
+        ("erasures", "photos"),
     }
 )
 

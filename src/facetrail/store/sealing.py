@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 
-from sqlalchemy import Column, Connection, Table
+from sqlalchemy import Column, Connection, Table, inspect
 
 from facetrail.store.schema import Base
 
@@ -157,9 +157,11 @@ END $$
 """
 
 
-def _pg_statements() -> list[str]:
+def _pg_statements(present: set[str]) -> list[str]:
     out = [_PG_FUNCTION]
     for table in sealed_tables():
+        if table.name not in present:  # made by a later migration, which installs it then
+            continue
         names = ", ".join(f"'{c.name}'" for c in key_columns(table))
         out.append(f"DROP TRIGGER IF EXISTS facetrail_seal ON {table.name}")
         out.append(
@@ -172,10 +174,12 @@ def _pg_statements() -> list[str]:
 def install_capture(connection: Connection) -> None:
     """PostgreSQL: make every sealed table's trigger, which writes the notes table
     ``seal_pending`` (a new database, or migration 0006); idempotent. SQLite keeps its
-    triggers per connection (``begin_capture``)."""
+    triggers per connection (``begin_capture``). Only the tables the database has so far: a
+    migration that adds a sealed table calls this again."""
     if connection.dialect.name != "postgresql":
         return
-    for statement in _pg_statements():
+    present = set(inspect(connection).get_table_names())
+    for statement in _pg_statements(present):
         connection.exec_driver_sql(statement)
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "ALERT_STATUSES",
     "ERASURE_DECISIONS",
     "ERASURE_STATUSES",
+    "HOLD_STATUSES",
     "JOB_KINDS",
     "JOB_STATUSES",
     "REVIEW_DECISIONS",
@@ -39,6 +40,7 @@ ROLES = (
     "gallery_admin",
     "network_operator",
     "system_admin",
+    "privacy_officer",
 )
 #: pending -> approved | denied; approved -> done | failed (a system fault goes back to approved)
 SEARCH_STATUSES = ("pending", "approved", "denied", "failed", "done")
@@ -64,6 +66,9 @@ ALERT_RULES = (
     "staff_match",
     "trial",
 )
+#: a legal hold on an image: pending (the agency head has not decided) -> released (the image
+#: may go) | kept (it stays, the erasure or retention goes on without it)
+HOLD_STATUSES = ("pending", "released", "kept")
 #: open -> acknowledged -> closed, or open -> closed; each step with a note
 ALERT_STATUSES = ("open", "acknowledged", "closed")
 
@@ -80,6 +85,8 @@ def one_of(column: str, values: tuple[str, ...] | tuple[int, ...]) -> CheckConst
 
 
 #: open -> done | cancelled
-ERASURE_STATUSES = ("open", "done", "cancelled")
+#: requested -> open (approved by a second person; its matches found) -> done | cancelled;
+#: requested -> cancelled
+ERASURE_STATUSES = ("requested", "open", "done", "cancelled")
 #: a gallery face found for an erasure request, as the gallery admin called it
 ERASURE_DECISIONS = ("confirmed", "rejected")
