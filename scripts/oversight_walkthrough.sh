@@ -36,6 +36,12 @@ login hana >/dev/null
 ft policy set county --gallery bookings --approval never --digest daily \
   --alert stale_days=7 --reason "bookings for the county's cases; stale searches after a week" \
   >/dev/null
+# No prior approval relaxes the county's oversight: the network's operator confirms it.
+login nora >/dev/null
+relaxation=$("$VENV/bin/facetrail" policy relaxations county --status pending --json |
+  "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
+ft policy confirm "$relaxation" --note "the network agrees: bookings without prior approval" \
+  >/dev/null
 echo "(policy: county searches 'bookings' without prior approval; daily digest)" >&2
 
 probe=$(ls "$DATA"/lfw-dev/Abdullah_Gul/*.jpg | sed -n 2p)
@@ -61,17 +67,29 @@ ft alerts ack "$alert" --note "asking ivy why one photo is under two cases"
 ft alerts close "$alert" --note "two robberies, the same suspect on both cameras"
 
 # A person asks to be erased: the gallery admin checks who they are and gives their photo.
+# Nothing is matched until a second person (the county's head) approves the request.
 person=$(ls "$photos"/Abdullah_Gul*.jpg)
 login gus >/dev/null
 ft erasure open "$person" --reference REQ-2026-0042 \
   --identity-check "passport checked in person at the front desk" --no-consent
+login hana >/dev/null
+ft erasure approve 1 --note "identity check on file; the request may go ahead"
+login gus >/dev/null
 match=$("$VENV/bin/facetrail" erasure show 1 --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["matches"][0]["id"])')
 ft erasure decide 1 --confirm "$match" >/dev/null
+# The head confirms the decisions; ivy's open cases returned the face, so it is held first.
+login hana >/dev/null
+ft erasure complete 1 --receipt-out "$WORK/receipt.txt" || true
+ft erasure holds
+for hold in $("$VENV/bin/facetrail" erasure holds --json | "$PY" -c 'import json,sys; print(" ".join(str(h["id"]) for h in json.load(sys.stdin) if h["status"] == "pending"))'); do
+  ft erasure hold "$hold" --release --note "the robbery cases do not rely on this photo"
+done
 ft erasure complete 1 --receipt-out "$WORK/receipt.txt"
 "$VENV/bin/facetrail" audit public-key >"$WORK/log.vkey"
 echo "\$ cat receipt.txt" >&2
 cat "$WORK/receipt.txt" >&2
 ft erasure verify-receipt "$WORK/receipt.txt" --key "$WORK/log.vkey"
+login gus >/dev/null
 ft retention run
 
 login ivy >/dev/null

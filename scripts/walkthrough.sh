@@ -30,6 +30,11 @@ echo "(gallery 'bookings': $(ls "$photos" | wc -l) booking photos)" >&2
 login hana
 ft policy set county --gallery bookings --approval listed --approval-offense homicide \
   --daily-limit 5 --reason "bookings for serious cases; homicide needs prior approval"
+# Prior approval for homicide only relaxes the oversight: a second person confirms it.
+login root
+relaxation=$("$VENV/bin/facetrail" policy relaxations county --status pending --json |
+  "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
+ft policy confirm "$relaxation" --note "agreed: prior approval for homicide searches"
 
 login ivy
 probe=$(ls "$DATA"/lfw-dev/Abdullah_Gul/*.jpg | sed -n 2p)

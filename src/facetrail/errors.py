@@ -253,6 +253,18 @@ class StateError(FacetrailError):
     code = "wrong_state"
 
 
+class EmailDomainError(InvalidRequestError):
+    """An account's e-mail is not on a domain its agency registered."""
+
+    code = "email_domain_not_registered"
+
+
+class NoEmailDomainError(StateError):
+    """The agency has registered no e-mail domain yet: its head registers one first."""
+
+    code = "agency_has_no_email_domain"
+
+
 # --- the audit log's keys, checkpoints and witnesses ----------------------------------------
 
 

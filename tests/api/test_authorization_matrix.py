@@ -177,6 +177,24 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
             "/api/v1/agencies/county/policy",
             {"changes": {"daily_limit": 7}, "reason": "checking the matrix"},
         ),
+        ("get", "/api/v1/agencies/{agency}/domains"): lambda: Call(
+            "GET", "/api/v1/agencies/county/domains"
+        ),
+        ("post", "/api/v1/agencies/{agency}/domains"): lambda: Call(
+            "POST", "/api/v1/agencies/county/domains", {"domain": "matrix.example"}
+        ),
+        ("delete", "/api/v1/agencies/{agency}/domains/{domain}"): lambda: Call(
+            "DELETE", "/api/v1/agencies/county/domains/nosuch.example"
+        ),
+        ("get", "/api/v1/agencies/{agency}/relaxations"): lambda: Call(
+            "GET", "/api/v1/agencies/county/relaxations"
+        ),
+        ("post", "/api/v1/relaxations/{relaxation_id}/confirmation"): lambda: Call(
+            "POST", "/api/v1/relaxations/999/confirmation", {"note": "checking the matrix"}
+        ),
+        ("post", "/api/v1/relaxations/{relaxation_id}/refusal"): lambda: Call(
+            "POST", "/api/v1/relaxations/999/refusal", {"note": "checking the matrix"}
+        ),
         ("get", "/api/v1/agencies/{agency}/policy/history"): lambda: Call(
             "GET", "/api/v1/agencies/county/policy/history"
         ),
@@ -338,6 +356,25 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
         ("post", "/api/v1/erasures/{erasure_id}/completion"): lambda: Call(
             "POST", "/api/v1/erasures/999/completion", county_scoped=False
         ),
+        ("post", "/api/v1/erasures/{erasure_id}/approval"): lambda: Call(
+            "POST",
+            "/api/v1/erasures/999/approval",
+            {"note": "matrix approval"},
+            county_scoped=False,
+        ),
+        ("get", "/api/v1/erasures/{erasure_id}/photos/{number}"): lambda: Call(
+            "GET", "/api/v1/erasures/999/photos/1", county_scoped=False
+        ),
+        ("get", "/api/v1/erasures/{erasure_id}/matches/{match_id}/crop"): lambda: Call(
+            "GET", "/api/v1/erasures/999/matches/1/crop", county_scoped=False
+        ),
+        ("get", "/api/v1/holds"): lambda: Call("GET", "/api/v1/holds", county_scoped=False),
+        ("post", "/api/v1/holds/{hold_id}/decision"): lambda: Call(
+            "POST",
+            "/api/v1/holds/999/decision",
+            {"release": True, "note": "matrix decision"},
+            county_scoped=False,
+        ),
         ("post", "/api/v1/erasures/{erasure_id}/cancellation"): lambda: Call(
             "POST", "/api/v1/erasures/999/cancellation", {"reason": "matrix"}, county_scoped=False
         ),
@@ -354,6 +391,8 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
 _OVERSEERS = {Role.AGENCY_HEAD, Role.AUDITOR, Role.SYSTEM_ADMIN}
 #: Gallery admins and system admins: who act on galleries (erasure, retention).
 _GALLERY_ADMINS = {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN}
+#: Who may read an erasure request: the opener's side, and its agency's head (who approves)
+_ERASURE_READERS = _GALLERY_ADMINS | {Role.AGENCY_HEAD}
 
 #: Within the county: who may use a route that needs a role (everyone else is refused).
 ONLY: dict[tuple[str, str], set[Role]] = {
@@ -361,6 +400,11 @@ ONLY: dict[tuple[str, str], set[Role]] = {
     ("post", "/api/v1/agencies"): {Role.SYSTEM_ADMIN},
     ("post", "/api/v1/accounts"): {Role.AGENCY_HEAD, Role.SYSTEM_ADMIN},
     ("patch", "/api/v1/agencies/{agency}/policy"): {Role.AGENCY_HEAD, Role.SYSTEM_ADMIN},
+    ("post", "/api/v1/agencies/{agency}/domains"): {Role.AGENCY_HEAD, Role.SYSTEM_ADMIN},
+    ("delete", "/api/v1/agencies/{agency}/domains/{domain}"): {
+        Role.AGENCY_HEAD,
+        Role.SYSTEM_ADMIN,
+    },
     ("get", "/api/v1/searches/pending"): {Role.SUPERVISOR, Role.AGENCY_HEAD},
     ("post", "/api/v1/verify"): {Role.INVESTIGATOR, Role.SUPERVISOR, Role.AGENCY_HEAD},
     ("post", "/api/v1/galleries"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
@@ -389,10 +433,15 @@ ONLY: dict[tuple[str, str], set[Role]] = {
     ("post", "/api/v1/alerts/{alert_id}/closure"): {Role.AGENCY_HEAD, Role.AUDITOR},
     ("post", "/api/v1/oversight/run"): {Role.SYSTEM_ADMIN},
     ("post", "/api/v1/erasures"): _GALLERY_ADMINS,
-    ("get", "/api/v1/erasures/{erasure_id}"): _GALLERY_ADMINS,
+    ("get", "/api/v1/erasures/{erasure_id}"): _ERASURE_READERS,
     ("post", "/api/v1/erasures/{erasure_id}/decisions"): _GALLERY_ADMINS,
-    ("post", "/api/v1/erasures/{erasure_id}/completion"): _GALLERY_ADMINS,
-    ("post", "/api/v1/erasures/{erasure_id}/cancellation"): _GALLERY_ADMINS,
+    ("post", "/api/v1/erasures/{erasure_id}/completion"): {Role.AGENCY_HEAD},
+    ("post", "/api/v1/erasures/{erasure_id}/cancellation"): _ERASURE_READERS,
+    ("post", "/api/v1/erasures/{erasure_id}/approval"): {Role.AGENCY_HEAD},
+    ("get", "/api/v1/erasures/{erasure_id}/photos/{number}"): _ERASURE_READERS,
+    ("get", "/api/v1/erasures/{erasure_id}/matches/{match_id}/crop"): _ERASURE_READERS,
+    ("get", "/api/v1/holds"): {Role.AGENCY_HEAD},
+    ("post", "/api/v1/holds/{hold_id}/decision"): {Role.AGENCY_HEAD},
     ("post", "/api/v1/retention/run"): _GALLERY_ADMINS,
 }
 

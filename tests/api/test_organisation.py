@@ -60,7 +60,25 @@ def test_granted_account_enrols_with_the_mailed_code_and_signs_in(world: World) 
     assert me.json()["username"] == "nina"
 
 
-def test_requested_account_waits_for_its_supervisor(world: World) -> None:
+def test_requested_account_waits_for_its_head_or_two_supervisors(world: World) -> None:
+    no_domain = world.client.post(
+        "/api/v1/account-requests",
+        json={
+            "username": "rita",
+            "email": "rita@county.example",
+            "password": PASSWORD,
+            "agency": "county",
+            "supervisor": "sam",
+        },
+    )
+    assert no_domain.status_code == 409
+    assert no_domain.json()["code"] == "agency_has_no_email_domain"
+    added = world.client.post(
+        "/api/v1/agencies/county/domains",
+        json={"domain": "county.example"},
+        headers=world.as_("head"),
+    )
+    assert added.status_code == 204, added.text
     asked = world.client.post(
         "/api/v1/account-requests",
         json={
@@ -78,7 +96,10 @@ def test_requested_account_waits_for_its_supervisor(world: World) -> None:
     otto = world.client.post("/api/v1/accounts/rita/approval", headers=world.as_("otto"))
     assert otto.status_code in (403, 404) and _last_kind(world).endswith(".refused")
     sam = world.client.post("/api/v1/accounts/rita/approval", headers=world.as_("sam"))
-    assert sam.status_code == 204, sam.text
+    assert sam.status_code == 200 and sam.json()["status"] == "requested", sam.text
+    head = world.client.post("/api/v1/accounts/rita/approval", headers=world.as_("head"))
+    assert head.status_code == 200 and head.json()["status"] == "active", head.text
+    assert head.json()["approvers"] == ["sam", "head"]
 
 
 def test_suspension_stops_tokens_at_once(world: World) -> None:

@@ -70,6 +70,9 @@ def test_agency_accounts_and_inbox(term: Terminal, monkeypatch: pytest.MonkeyPat
     assert isinstance(granted, dict) and granted["status"] == "active"
     assert "FACETRAIL_NEW_PASSWORD" in term("account", "create", "--help")
 
+    # Requests come from the county's own mail domain, which its head or a system admin sets.
+    term("agency", "domains", "add", "county", "x")
+    assert term.json("agency", "domains", "list", "county") == ["x"]
     term("logout")
     monkeypatch.delenv("FACETRAIL_NEW_PASSWORD")
     get_settings.cache_clear()
@@ -87,7 +90,9 @@ def test_agency_accounts_and_inbox(term: Terminal, monkeypatch: pytest.MonkeyPat
     assert "auth_failed" in term("enrol", "tina", code=2)
 
     term.login("sam")
-    term("account", "approve", "tina")
+    assert "waits for the agency's head" in term("account", "approve", "tina")
+    term.login("hana")  # one supervisor alone makes no account: the head approves too
+    assert term.json("account", "approve", "tina", "--json")["status"] == "active"  # type: ignore[index]
     term.login("tina")
     assert term.json("whoami") == {
         "username": "tina",

@@ -47,6 +47,12 @@ def test_alerts_oversight_and_digest_from_the_command_line(term: Terminal, tmp_p
         "--reason",
         reason,
     )
+    # It relaxes the county's oversight: in force once someone outside hana's say-so confirms.
+    assert term.json("policy", "show")["version"] == 1  # type: ignore[index]
+    waiting: Any = term.json("policy", "relaxations", AGENCY, "--status", "pending")
+    term.login("root")
+    term("policy", "confirm", str(waiting[0]["id"]), "--note", "agreed with the county")
+    term.login("hana")
     policy: Any = term.json("policy", "show")
     assert policy["policy"]["digest"] == "daily"
     assert policy["policy"]["alerts"]["stale_days"] == 7

@@ -24,7 +24,9 @@ from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services import accounts as acc
 from facetrail.services import policy as policy_service
+from facetrail.services.account_approval import approve_account
 from facetrail.services.accounts import NewAccount
+from facetrail.services.agency_domains import register_domain
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import inbox
 from facetrail.services.search import ProbeImage, SearchRequest, search
@@ -76,6 +78,7 @@ def world(tmp_path: Path):  # type: ignore[no-untyped-def]
         acc.create_user(
             ctx, root, NewAccount(f"g-{role.value}", f"{role.value}@x", PASSWORD, agency, (role,))
         )
+    register_domain(ctx, root, "county", "x")  # account requests come from its mail domain
     yield ctx
     ctx.close()
 
@@ -196,8 +199,8 @@ def test_a_request_cannot_ask_for_power(world) -> None:  # type: ignore[no-untyp
         NewAccount("r-aud", "r@x", PASSWORD, "county", (Role.AUDITOR,), supervisor="g-supervisor"),
     )
     with pytest.raises(PermissionDeniedError, match="head"):
-        acc.approve_account(ctx, _principal(ctx, "g-supervisor"), "r-aud")
-    acc.approve_account(ctx, _principal(ctx, "g-agency_head"), "r-aud")
+        approve_account(ctx, _principal(ctx, "g-supervisor"), "r-aud")
+    approve_account(ctx, _principal(ctx, "g-agency_head"), "r-aud")
 
 
 def test_request_reaches_the_named_supervisor_and_headless_agencies_reach_admins(world) -> None:  # type: ignore[no-untyped-def]
@@ -255,7 +258,7 @@ def test_other_agencies_answer_not_found_and_every_refusal_is_audited(world) -> 
     sup = _principal(ctx, "g-supervisor")
     for call in (
         lambda: acc.suspend_account(ctx, sup, "cinv", "not mine"),
-        lambda: acc.approve_account(ctx, sup, "cinv"),
+        lambda: approve_account(ctx, sup, "cinv"),
     ):
         with pytest.raises(FacetrailError) as caught:
             call()

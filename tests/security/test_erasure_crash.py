@@ -21,12 +21,12 @@ from facetrail.governance.receipts import open_receipt
 from facetrail.governance.verify import verify_log
 from facetrail.services import audit
 from facetrail.services.context import AppContext
-from facetrail.services.erasure import ErasureRequest, decide_matches, open_erasure, show_erasure
+from facetrail.services.erasure import ErasureRequest, decide_matches, show_erasure
 from facetrail.services.housekeeping import housekeeping
 from facetrail.services.indexing import _files
 from facetrail.store.schema import Gallery, PurgeFollowup
 from tests.conftest import REPO_ROOT
-from tests.services.test_erasure import _photos, _probe, _theirs, world  # noqa: F401
+from tests.services.test_erasure import _opened, _photos, _probe, _theirs, world  # noqa: F401
 
 #: The child completes the erasure and is killed (SIGKILL) the moment its transaction has
 #: committed, before anything after the commit runs.
@@ -37,13 +37,14 @@ _CHILD = textwrap.dedent(
     from facetrail.config import Settings
     from facetrail.governance.credentials import Principal
     from facetrail.services import erasure
+    from facetrail.services.erasure import completion
     from facetrail.services.context import AppContext
 
     home, who, erasure_id = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
-    erasure.scrub_after = lambda ctx, plans: os.kill(os.getpid(), signal.SIGKILL)
+    completion.scrub_after = lambda ctx, plans: os.kill(os.getpid(), signal.SIGKILL)
     ctx = AppContext.open(Settings(home=Path(home), threads=1))
-    gus = Principal(who[0], who[1], who[2], who[3], frozenset(who[4]))
-    erasure.complete_erasure(ctx, gus, erasure_id)
+    head = Principal(who[0], who[1], who[2], who[3], frozenset(who[4]))
+    erasure.complete_erasure(ctx, head, erasure_id)
     raise SystemExit("the erasure returned: the crash did not happen")
     """
 )
@@ -58,8 +59,8 @@ def test_kill_9_after_an_erasures_commit_then_restart_removes_the_photos(world) 
         False,
         tuple(_probe(p) for p in _photos(person)[:3]),
     )
-    gus = org.people["gus"]
-    opened = open_erasure(ctx, gus, request)
+    gus, head = org.people["gus"], org.people["head"]
+    opened = _opened(org, request)
     decide_matches(ctx, gus, opened.id, [m.id for m in opened.matches], [])
     mine = _theirs(ctx, person)
     stored = [sha for sha in mine["shas"] if ctx.blobs.path(sha).exists()]
@@ -67,7 +68,7 @@ def test_kill_9_after_an_erasures_commit_then_restart_removes_the_photos(world) 
     home = ctx.settings.home
     ctx.close()
 
-    who = json.dumps([gus.user_id, gus.username, gus.agency_id, gus.agency, sorted(gus.roles)])
+    who = json.dumps([head.user_id, head.username, head.agency_id, head.agency, sorted(head.roles)])
     child = subprocess.run(
         [sys.executable, "-c", _CHILD, str(home), who, str(opened.id)],
         cwd=REPO_ROOT,

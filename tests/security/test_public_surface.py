@@ -33,8 +33,8 @@ from facetrail.errors import AuthError, FacetrailError
 from facetrail.governance import credentials, fields
 from facetrail.governance.credentials import Role
 from facetrail.services import accounts as acc
+from facetrail.services import agency_domains, digests
 from facetrail.services import authentication as auth
-from facetrail.services import digests
 from facetrail.services.accounts import NewAccount
 from facetrail.services.audit_entries import AuditEntryQuery, list_entries
 from facetrail.services.authentication import add_token
@@ -65,6 +65,7 @@ def county(tmp_path: Path) -> Iterator[tuple[Org, TestClient]]:
     org = make_org(ctx)
     acc.create_agency(ctx, org.admin, "other")
     org.add("otto", "other", Role.AGENCY_HEAD, Role.SUPERVISOR)
+    agency_domains.register_domain(ctx, org.admin, AGENCY, "county.example")
     try:
         with TestClient(create_app(ctx=ctx), raise_server_exceptions=False) as client:
             yield org, client
@@ -109,7 +110,7 @@ def test_an_unknown_username_is_refused_in_as_long_as_a_known_one(
     # The installation's real password cost, for the account and for whatever stands in for
     # an unknown one (the suite otherwise hashes cheaply).
     monkeypatch.setattr(credentials, "_HASHER", PRODUCTION_HASHER)
-    acc.create_user(ctx, org.admin, NewAccount("dora", "dora@x", PASSWORD, AGENCY))
+    acc.create_user(ctx, org.admin, NewAccount("dora", "dora@county.example", PASSWORD, AGENCY))
     start = utc_now()
     moments = iter(start + i * (auth.LOCKOUT + timedelta(seconds=1)) for i in range(3 * TRIES))
 
@@ -260,7 +261,7 @@ def test_an_older_account_named_like_the_service_reads_none_of_its_entries(
     ctx = org.ctx
     # A county account named 'facetrail', made before the name was reserved.
     monkeypatch.setattr(fields, "RESERVED_USERNAMES", frozenset(), raising=False)
-    acc.create_user(ctx, org.people["head"], NewAccount("facetrail", "f@x", PASSWORD, AGENCY))
+    acc.create_user(ctx, org.people["head"], NewAccount("facetrail", "f@county.example", PASSWORD, AGENCY))
     monkeypatch.undo()
     with ctx.transaction() as session:
         user_id = acc.user_by_name(session, "facetrail").id

@@ -32,7 +32,9 @@ from facetrail.governance.verify import verify_log
 from facetrail.services import accounts as acc
 from facetrail.services import audit, galleries, results, review
 from facetrail.services import search as svc
+from facetrail.services.account_approval import approve_account
 from facetrail.services.accounts import NewAccount
+from facetrail.services.agency_domains import register_domain
 from facetrail.services.context import AppContext
 from facetrail.services.ingest import IngestRequest, ingest
 from facetrail.services.notifications import inbox
@@ -100,7 +102,9 @@ def test_request_to_lead_to_disclosure(world) -> None:  # type: ignore[no-untype
         trial_days=30,
     )
 
-    # 1. Ivy asks for a trial account naming Sam; nothing works until Sam approves.
+    # 1. Ivy asks for a trial account naming Sam, from the county's mail domain; nothing
+    # works until the head (or Sam and another supervisor) approves.
+    register_domain(ctx, org.people["head"], AGENCY, "county.gov")
     org.enrolments["ivy"] = acc.request_account(
         ctx,
         NewAccount(
@@ -110,7 +114,10 @@ def test_request_to_lead_to_disclosure(world) -> None:  # type: ignore[no-untype
     with pytest.raises(AuthError) as waiting:  # said as for a name no account holds
         org.login("ivy")
     assert waiting.value.code == "auth_failed"
-    acc.approve_account(ctx, org.people["sam"], "ivy")
+    approve_account(ctx, org.people["sam"], "ivy")  # one supervisor alone is not enough
+    with pytest.raises(AuthError):
+        org.login("ivy")
+    approve_account(ctx, org.people["head"], "ivy")
     # 2. The head was told of both, by real SMTP and in the inbox.
     subjects = [m["Subject"] for m in box.messages if m["To"] == "head@county.example"]
     assert "[facetrail] account request: ivy" in subjects

@@ -21,7 +21,9 @@ from facetrail.errors import (
 from facetrail.governance.credentials import Role, totp_now
 from facetrail.services import accounts as acc
 from facetrail.services import authentication as auth
+from facetrail.services.account_approval import approve_account
 from facetrail.services.accounts import NewAccount, Principal
+from facetrail.services.agency_domains import register_domain
 from facetrail.services.context import AppContext
 from facetrail.store.schema import ApiToken, AuditEntryRow, User
 from tests.org import enrol, enrolled, next_code, sign_in
@@ -60,6 +62,7 @@ def org(ctx: AppContext) -> dict[str, acc.Enrolment]:
         people[f"head-{agency}"] = enrolled(ctx, acc.create_user(ctx, admin, head))
         sup = NewAccount(f"sup-{agency}", "s@x", PASSWORD, agency, (Role.SUPERVISOR,))
         people[f"sup-{agency}"] = enrolled(ctx, acc.create_user(ctx, admin, sup))
+        register_domain(ctx, admin, agency, agency.removeprefix("county-"))
     return people
 
 
@@ -95,13 +98,19 @@ def test_request_approve_login_with_totp(ctx: AppContext, org: dict[str, acc.Enr
     assert json.loads(_audit(ctx, "auth.enrol.begin.refused")[-1].details)["reason"] == (
         "not_approved"
     )
-    acc.approve_account(ctx, _as(ctx, org, "sup-county-a"), "ivy")
+    waits = approve_account(ctx, _as(ctx, org, "sup-county-a"), "ivy")
+    assert waits.status == "requested"  # one supervisor alone never makes an account
+    with pytest.raises(AuthError):
+        enrol(ctx, "ivy")
+    done = approve_account(ctx, _as(ctx, org, "head-county-a"), "ivy")
+    assert done.status == "active" and done.approvers == ("sup-county-a", "head-county-a")
     _, result = enrol(ctx, "ivy")
     principal = auth.authenticate(ctx, result.token)
     assert principal.username == "ivy" and principal.has(Role.INVESTIGATOR)
     with pytest.raises(AuthError):
         auth.login(ctx, "ivy", PASSWORD, "000000")  # the second factor is required
-    assert _audit(ctx, "account.approve")[0].actor == "sup-county-a"
+    assert _audit(ctx, "account.approval")[0].actor == "sup-county-a"
+    assert _audit(ctx, "account.approve")[0].actor == "head-county-a"
     assert len(_audit(ctx, "auth.token.use")) == 1
 
 
@@ -121,7 +130,7 @@ def test_self_and_cross_agency_approval_are_refused_and_audited(
     )
     # Another agency's people answer as not found (never "not your agency").
     with pytest.raises(NotFoundError, match="no such user"):
-        acc.approve_account(ctx, _as(ctx, org, "sup-county-b"), "sam")
+        approve_account(ctx, _as(ctx, org, "sup-county-b"), "sam")
     # A supervisor's own pending request cannot be approved by themself.
     acc.request_account(
         ctx,
@@ -136,7 +145,7 @@ def test_self_and_cross_agency_approval_are_refused_and_audited(
     # "self" cannot log in yet (not approved); act as them directly at the service door.
     self_principal = Principal(uid, "self", agency_id, "county-a", frozenset({"supervisor"}))
     with pytest.raises(AccountInactiveError, match="requested"):
-        acc.approve_account(ctx, self_principal, "self")
+        approve_account(ctx, self_principal, "self")
     refused = _audit(ctx, "account.approve.refused")
     assert [(r.actor, r.subject) for r in refused] == [("sup-county-b", "sam"), ("self", "self")]
     assert sam_admin.status == "active"
@@ -195,7 +204,7 @@ def test_lockout_recovery_codes_and_trial_expiry(
             "trey", "t@a", PASSWORD, "county-a", account_type="trial", supervisor="sup-county-a"
         ),
     )
-    acc.approve_account(ctx, _as(ctx, org, "sup-county-a"), "trey")
+    approve_account(ctx, _as(ctx, org, "head-county-a"), "trey")
     req, _ = enrol(ctx, "trey")  # within the trial
     assert req.totp_secret is not None
     month = datetime.now(UTC) + timedelta(days=31)

@@ -15,6 +15,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from facetrail.config import Settings
+from facetrail.errors import StateError
 from facetrail.governance.credentials import Role
 from facetrail.governance.events import AlertRaised, read_events
 from facetrail.governance.policy import ApprovalMode
@@ -24,11 +25,13 @@ from facetrail.services import search as search_service
 from facetrail.services.context import AppContext
 from facetrail.services.erasure import (
     ErasureRequest,
+    approve_erasure,
     complete_erasure,
     decide_matches,
     open_erasure,
 )
 from facetrail.services.ingest import IngestRequest, ingest
+from facetrail.services.legal_holds import decide_hold, list_holds
 from facetrail.services.report_formats import report_html, spelled
 from facetrail.services.reports import (
     published,
@@ -135,13 +138,27 @@ def _live(org, people: list[Path], day: int) -> None:  # type: ignore[no-untyped
             alerts.close_alert(ctx, org.people["aud"], opened[-1].id, "looked into it, fine")
     if day == 18:
         request = ErasureRequest("REQ-10-18", "passport checked", False, _probe(people[7], 0))
-        opened_erasure = open_erasure(ctx, org.people["gus"], request)
+        opened_erasure = approve_erasure(
+            ctx,
+            org.people["head"],
+            open_erasure(ctx, org.people["gus"], request).id,
+            "identity check seen on file",
+        )
         decide_matches(
             ctx, org.people["gus"], opened_erasure.id, [m.id for m in opened_erasure.matches], []
         )
-        complete_erasure(ctx, org.people["gus"], opened_erasure.id)
+        try:
+            complete_erasure(ctx, org.people["head"], opened_erasure.id)
+        except StateError:  # faces of open cases: the head lets them go
+            for hold in list_holds(ctx, org.people["head"]):
+                decide_hold(ctx, org.people["head"], hold.id, True, "the case does not need it")
+            complete_erasure(ctx, org.people["head"], opened_erasure.id)
     if day == 24:
-        run_retention(ctx)  # the visitors' 20 days are over
+        run_retention(ctx)  # the visitors' 20 days are over; open cases' faces are held
+        for hold in list_holds(ctx, org.people["head"]):
+            if hold.status == "pending":
+                decide_hold(ctx, org.people["head"], hold.id, True, "retention may apply to it")
+        run_retention(ctx)
 
 
 def test_every_figure_of_the_month_is_the_stores(month) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,9 @@ from facetrail.config import Settings
 from facetrail.governance.credentials import Role, totp_now
 from facetrail.services import accounts as acc
 from facetrail.services import authentication as auth
+from facetrail.services.account_approval import approve_account
 from facetrail.services.accounts import NewAccount
+from facetrail.services.agency_domains import register_domain
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, inbox
 from tests.mail import Mailbox, free_port, smtp
@@ -42,6 +44,7 @@ def test_head_is_told_by_mail_and_inbox(tmp_path: Path, smtp: tuple[Mailbox, int
         acc.create_user(
             ctx, root, NewAccount("sup", "sup@county.gov", PASSWORD, "county", (Role.SUPERVISOR,))
         )
+        register_domain(ctx, root, "county", "county.gov")
         acc.request_account(
             ctx,
             NewAccount(
@@ -49,7 +52,9 @@ def test_head_is_told_by_mail_and_inbox(tmp_path: Path, smtp: tuple[Mailbox, int
             ),
         )
         sup = enrol(ctx, "sup")[1].principal  # first sign-in: sup enrols their second factor
-        acc.approve_account(ctx, sup, "ivy")
+        approve_account(ctx, sup, "ivy")  # waits: one supervisor alone makes no account
+        head = enrol(ctx, "head")[1].principal
+        approve_account(ctx, head, "ivy")
         acc.suspend_account(ctx, sup, "ivy", "case closed")
         subjects = [m["Subject"] for m in box.messages]
         # The head hears of everything; the supervisor a request names hears of it too.
@@ -59,17 +64,22 @@ def test_head_is_told_by_mail_and_inbox(tmp_path: Path, smtp: tuple[Mailbox, int
             "[facetrail] your enrolment code for sup",
             "[facetrail] account request: ivy",
         ]
+        # ivy, approved, enrols with a code mailed to her address on the county's domain.
+        to_ivy = [m["Subject"] for m in box.messages if m["To"] == "ivy@county.gov"]
+        assert to_ivy == ["[facetrail] your enrolment code for ivy"]
         assert all(
-            m["To"] == "head@county.gov" for m in box.messages if m["To"] != "sup@county.gov"
+            m["To"] == "head@county.gov"
+            for m in box.messages
+            if m["To"] not in ("sup@county.gov", "ivy@county.gov")
         )
         for expected in (
             "account granted: sup",
             "account request: ivy",
+            "account request needs a second approval: ivy",
             "account approved: ivy",
             "account suspended: ivy",
         ):
             assert f"[facetrail] {expected}" in subjects
-        head = enrol(ctx, "head")[1].principal
         messages = [m.subject for m in inbox(ctx, head.user_id)]
         assert "account request: ivy" in messages and "account suspended: ivy" in messages
         assert deliver_outbox(ctx) == 0  # nothing left queued

@@ -16,7 +16,7 @@ from facetrail.errors import PermissionDeniedError
 from facetrail.governance.events import RetentionPurged, read_events
 from facetrail.governance.policy import ApprovalMode
 from facetrail.governance.verify import verify_log
-from facetrail.services import audit, galleries, results
+from facetrail.services import audit, galleries, results, review
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.indexing import open_index
@@ -73,6 +73,8 @@ def test_a_source_past_its_period_is_purged_once(tmp_path: Path) -> None:
         assert len(visitor_shas) == 3
         shown_before = [c for c in earlier.candidates if c.image_sha256 in visitor_shas]
         assert shown_before
+        # Its case closed with no lead: its candidates are no open case's (legal hold).
+        review.record_outcome(ctx, org.people["ivy"], earlier.search_id, "no_lead", "not them")
 
         assert run_retention(ctx).sources == []  # nothing has expired yet
         with pytest.raises(PermissionDeniedError):

@@ -30,6 +30,7 @@ from facetrail.services.accounts import (
     request_account,
     suspend_account,
 )
+from facetrail.services.agency_domains import register_domain
 from facetrail.services.context import AppContext
 from facetrail.services.ingest import IngestRequest, ingest
 from facetrail.services.search import ProbeImage
@@ -202,6 +203,7 @@ def build_world(folder: Path) -> World:
             search_service.decide_search(ctx, org.people["sam"], denied.search_id, False, "not yet")
             org.search(("bookings",), probe, who="ian")  # left pending
             suspend_account(ctx, org.people["head"], "ian", "moved to another unit")
+            register_domain(ctx, org.people["head"], AGENCY, "county.gov")
             request_account(
                 ctx,
                 NewAccount(

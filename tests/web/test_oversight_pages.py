@@ -126,12 +126,32 @@ def test_a_gallery_admin_erases_a_person_and_downloads_the_receipt(
     )
     assert opened.status_code == 303
     page_url = opened.headers["location"]
+    waiting = gus.get(page_url).text
+    assert "Waiting for a second person" in waiting and 'name="match-' not in waiting
+    assert 'value="approve"' not in waiting  # the opener is not offered the approval
+    photo_url = f"{page_url}/photos/1"
+    assert photo_url in waiting and gus.get(photo_url).content[:2] == b"\xff\xd8"
+    # The opener's agency head approves; only then are the faces found.
+    head = client_of("head")
+    seen = head.get(page_url).text
+    assert 'value="approve"' in seen
+    approved = head.post(
+        page_url,
+        data={"csrf_token": csrf_in(seen), "step": "approve", "note": "identity check seen"},
+    )
+    assert approved.status_code == 303
     shown = gus.get(page_url).text
     matches = re.findall(r'name="(match-\d+)" value="confirmed"', shown)
     assert len(matches) == 1
-    done = gus.post(
-        page_url, data={"csrf_token": token, "step": "complete", matches[0]: "confirmed"}
+    crop_url = re.search(r'src="(/erasures/\d+/matches/\d+/crop)"', shown)
+    assert crop_url and gus.get(crop_url.group(1)).content[:2] == b"\xff\xd8"
+    decided = gus.post(
+        page_url, data={"csrf_token": token, "step": "decide", matches[0]: "confirmed"}
     )
+    assert decided.status_code == 303
+    refused = gus.post(page_url, data={"csrf_token": token, "step": "complete"})
+    assert refused.status_code == 403  # whoever decided does not confirm their own decisions
+    done = head.post(page_url, data={"csrf_token": csrf_in(seen), "step": "complete"})
     assert done.status_code == 303
     finished = gus.get(page_url).text
     assert "Download the signed receipt" in finished

@@ -14,7 +14,7 @@ from httpx2 import Response
 
 from facetrail.governance.alerts import RULES
 from facetrail.governance.policy import Policy
-from facetrail.services import policy
+from facetrail.services import policy, policy_proposals
 from tests.api.conftest import World
 from tests.conftest import needs_lfw
 from tests.web.conftest import csrf_in, is_error_page, last_kinds
@@ -189,7 +189,15 @@ def test_the_head_sets_the_digest_and_turns_an_alert_rule_off(
         {"digest": "daily", "alerts_on": on},  # type: ignore[dict-item]
         reason="night shift starts: hours would only raise noise",
     )
-    assert sent.status_code == 303
+    assert sent.status_code == 303 and "?proposed=" in sent.headers["location"]
+    # Turning a rule off relaxes the oversight: nothing changes until a second person agrees.
+    waiting = head.get(sent.headers["location"]).text
+    assert "waits for a second person outside your say-so" in waiting
+    assert "hours" not in _in_force(web_world).policy.alerts.disabled
+    number = int(sent.headers["location"].rsplit("=", 1)[1])
+    policy_proposals.confirm_relaxation(
+        web_world.ctx, web_world.org.admin, number, "the night shift needs it, agreed"
+    )
     now = _in_force(web_world)
     assert now.policy.digest == "daily" and "hours" in now.policy.alerts.disabled
     assert now.weakened == ["alert rules turned off: hours"]

@@ -85,8 +85,11 @@ def test_each_role_is_offered_its_own_tasks() -> None:
         "Alerts",
         "People",
         "Audit log",
+        "Erasure and retention",
+        "Legal holds",
         "Inbox",
     ]
+    assert titles(Role.PRIVACY_OFFICER) == ["Erasure and retention", "Inbox"]
     assert titles(Role.AUDITOR) == [
         "Agency searches",
         "Oversight",

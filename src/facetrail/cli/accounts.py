@@ -22,7 +22,7 @@ from facetrail.cli.render import console, is_terminal, print_json, print_rows
 from facetrail.cli.signin import Passwords, PasswordStdinOpt, print_enrolment
 from facetrail.config import get_settings
 from facetrail.governance.credentials import Role
-from facetrail.services import accounts
+from facetrail.services import account_approval, accounts, agency_domains
 from facetrail.services.accounts import Enrolment
 
 # --- first start ------------------------------------------------------------------------
@@ -85,6 +85,42 @@ def network_create(name: str) -> None:
     with signed_in() as (ctx, me):
         run_service(lambda: accounts.create_network(ctx, me, name))
     console.print(f"created network {escape(name)}")
+
+
+domain_app = typer.Typer(
+    help="An agency's e-mail domains (its accounts' e-mails are on one): add, remove, list.",
+    no_args_is_help=True,
+)
+agency_app.add_typer(domain_app, name="domains")
+agency_app.add_typer(domain_app, name="domain", hidden=True)
+
+
+@domain_app.command("add")
+def domain_add(agency: str, domain: str) -> None:
+    """Register an e-mail domain of the agency (its head or a system admin): account
+    requests come from addresses on one, and an agency with none takes no requests."""
+    with signed_in() as (ctx, me):
+        run_service(lambda: agency_domains.register_domain(ctx, me, agency, domain))
+    console.print(f"registered {escape(domain)} for {escape(agency)}")
+
+
+@domain_app.command("remove")
+def domain_remove(agency: str, domain: str) -> None:
+    """Remove one of the agency's e-mail domains (its accounts stay)."""
+    with signed_in() as (ctx, me):
+        run_service(lambda: agency_domains.remove_domain(ctx, me, agency, domain))
+    console.print(f"removed {escape(domain)} from {escape(agency)}")
+
+
+@domain_app.command("list")
+def domain_list(agency: str, as_json: JsonOpt = False) -> None:
+    """The agency's registered e-mail domains."""
+    with signed_in() as (ctx, me):
+        found = run_service(lambda: agency_domains.list_domains(ctx, me, agency))
+    if as_json:
+        print_json(found)
+    else:
+        print_rows(["domain"], [[d] for d in found], empty="no e-mail domain registered")
 
 
 @agency_app.command("create")
@@ -152,8 +188,9 @@ def account_request(
     password_stdin: PasswordStdinOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ask for an investigator account (no sign-in); once a supervisor approves it, enrol your
-    second factor with 'facetrail enrol'. The answer is the same whether or not the username
+    """Ask for an investigator account (no sign-in), with an e-mail on a domain the agency
+    registered; once its head or two supervisors approve it, enrol your second factor with
+    'facetrail enrol'. The answer is the same whether or not the username
     is free and the supervisor supervises there (the agency's head is told if it is not).
 
     The password comes from --password-stdin, FACETRAIL_NEW_PASSWORD or a prompt."""
@@ -171,18 +208,27 @@ def account_request(
     _enrolled(
         enrolment,
         as_json,
-        f"asked for {escape(username)} in {escape(agency)}: once {escape(supervisor)} (or "
-        "another supervisor there) approves it, you can sign in; until then signing in "
-        "answers as for a wrong password",
+        f"asked for {escape(username)} in {escape(agency)}: once the agency's head, or "
+        f"{escape(supervisor)} and another supervisor there, approve it, you can sign in; "
+        "until then signing in answers as for a wrong password",
     )
 
 
 @account_app.command("approve")
-def account_approve(username: str) -> None:
-    """Activate a requested account of your agency (supervisors; not your own)."""
+def account_approve(username: str, as_json: JsonOpt = False) -> None:
+    """Approve a requested account of your agency (supervisors and its head; not your own).
+    The head's approval makes it active; a supervisor's waits for a second person's."""
     with signed_in() as (ctx, me):
-        run_service(lambda: accounts.approve_account(ctx, me, username))
-    console.print(f"approved {escape(username)}")
+        state = run_service(lambda: account_approval.approve_account(ctx, me, username))
+    if as_json:
+        print_json(state)
+    elif state.status == "active":
+        console.print(f"approved {escape(username)}: active")
+    else:
+        console.print(
+            f"approved {escape(username)}: it waits for the agency's head or another "
+            "supervisor to approve it too"
+        )
 
 
 @account_app.command("suspend")

@@ -1,6 +1,8 @@
-"""A person's rights: ``erasure open|show|decide|complete|cancel|verify-receipt`` and
-``retention run`` (``services.erasure``, ``services.retention``: gallery admins and system
-admins; every step and refusal audited). ``erasure verify-receipt`` needs no home and no
+"""A person's rights: ``erasure open|approve|show|decide|complete|cancel|verify-receipt``,
+``erasure holds`` and ``erasure hold`` and ``retention run`` (``services.erasure``,
+``services.legal_holds``, ``services.retention``: gallery admins open and decide, the agency
+head or a privacy officer approves and completes, the head decides legal holds; every step
+and refusal audited). ``erasure verify-receipt`` needs no home and no
 account: the log's public key and the receipt are all it reads."""
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from facetrail.cli.render import console, print_json, print_rows
 from facetrail.errors import AuditInputError
 from facetrail.governance.checkpoints import load_vkey
 from facetrail.governance.receipts import open_receipt
-from facetrail.services import erasure, retention
+from facetrail.services import erasure, legal_holds, retention
 from facetrail.services.erasure import ErasureView
 from facetrail.services.search_model import ProbeImage
 
@@ -37,6 +39,14 @@ def _show(view: ErasureView, as_json: bool) -> None:
         f"checked: {escape(view.identity_check)}; opt-out kept: "
         f"{'yes' if view.consent_blocklist else 'no'}"
     )
+    if view.status == "requested":
+        console.print(
+            f"waits for the agency head or a privacy officer: facetrail erasure approve {view.id}"
+            " --note TEXT (nothing is matched until then)"
+        )
+        return
+    if view.approved_by:
+        console.print(f"approved by {escape(view.approved_by)} at {view.approved_at}")
     print_rows(
         ["match", "gallery", "image", "face", "score", "FMR", "decision"],
         [
@@ -71,12 +81,65 @@ def erasure_open(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record a person's erasure request and find their faces in every gallery."""
+    """Record a person's erasure request with their photos; it waits for the agency head or a
+    privacy officer to approve it before any gallery is searched."""
     images = tuple(_photo(p) for p in photos)
     request = erasure.ErasureRequest(reference, identity_check, consent, images)
     with signed_in() as (ctx, me):
         view = run_service(lambda: erasure.open_erasure(ctx, me, request))
     _show(view, as_json)
+
+
+@erasure_app.command("approve")
+def erasure_approve(
+    erasure_id: int,
+    note: Annotated[str, typer.Option(help="Why it may go ahead (10+ characters, recorded).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Let a request's matching run (the opener's agency head or a privacy officer, never the
+    opener): the person's faces are found in every gallery. Counts against the agency's daily
+    search limit; audited."""
+    with signed_in() as (ctx, me):
+        view = run_service(lambda: erasure.approve_erasure(ctx, me, erasure_id, note))
+    _show(view, as_json)
+
+
+@erasure_app.command("holds")
+def erasure_holds(as_json: JsonOpt = False) -> None:
+    """The legal holds of your agency (agency heads): images of open cases that an erasure or
+    retention would remove."""
+    with signed_in() as (ctx, me):
+        holds = run_service(lambda: legal_holds.list_holds(ctx, me))
+    if as_json:
+        print_json(holds)
+        return
+    print_rows(
+        ["hold", "gallery", "image", "cases", "cause", "status"],
+        [
+            [h.id, h.gallery, h.image_sha256[:16], ", ".join(h.cases), h.cause, h.status]
+            for h in holds
+        ],
+        empty="no legal hold",
+    )
+
+
+@erasure_app.command("hold")
+def erasure_hold(
+    hold_id: int,
+    release: Annotated[
+        bool, typer.Option("--release/--keep", help="Let the image go, or keep it.")
+    ],
+    note: Annotated[str, typer.Option(help="Why (10+ characters, recorded).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Decide a legal hold (the agency head): release the image, or keep it (the erasure or
+    retention then goes on without it)."""
+    with signed_in() as (ctx, me):
+        view = run_service(lambda: legal_holds.decide_hold(ctx, me, hold_id, release, note))
+    if as_json:
+        print_json(view)
+        return
+    console.print(f"hold {view.id}: {view.status}")
 
 
 @erasure_app.command("show")
@@ -110,7 +173,9 @@ def erasure_complete(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Remove every confirmed face's images and all that came from them; sign the receipt."""
+    """Confirm the decisions (the agency head or a privacy officer, not whoever decided):
+    remove every confirmed face's images and all that came from them but those held for open
+    cases; sign the receipt."""
     run_service(lambda: outputs_writable(files=[receipt_out]))
     with signed_in() as (ctx, me):
         view = run_service(lambda: erasure.complete_erasure(ctx, me, erasure_id))

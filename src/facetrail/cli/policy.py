@@ -1,4 +1,5 @@
-"""Agency policy commands: show, history, set (every change a new, audited version)."""
+"""Agency policy commands: show, history, set (every change a new, audited version), and the
+second person's confirm or refuse of a change that relaxes the agency's oversight."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from facetrail.cli.app import JsonOpt, policy_app, run_service, signed_in
-from facetrail.cli.render import console, print_json
+from facetrail.cli.render import console, print_json, print_rows
 from facetrail.errors import InvalidRequestError
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services import policy as policy_service
+from facetrail.services import policy_proposals
 
 
 def _list_option(flag: str, what: str) -> Any:
@@ -39,6 +41,7 @@ def _info_json(info: policy_service.PolicyInfo) -> dict[str, Any]:
         "reason": info.reason,
         "at": info.at,
         "weakened": info.weakened,
+        "proposal": info.proposal,
     }
 
 
@@ -52,6 +55,68 @@ def _print_info(info: policy_service.PolicyInfo) -> None:
         console.print(f"  {key.replace('_', ' ')}: {escape(shown) or '(none)'}")
     for w in info.weakened:
         console.print(f"  [yellow]relaxed:[/yellow] {escape(w)}")
+    if (p := info.proposal) is not None and p.status == "pending":
+        console.print(
+            f"[yellow]not in force yet:[/yellow] relaxation {p.id} waits for a second person "
+            f"outside your say-so (a system admin, the network's operator or an auditor) to "
+            f"confirm it: facetrail policy confirm {p.id} --note ..."
+        )
+        for w in p.relaxed:
+            console.print(f"  [yellow]would relax:[/yellow] {escape(w)}")
+
+
+NoteOpt = Annotated[str, typer.Option(help="Why (recorded, told to the head and proposer).")]
+
+
+@policy_app.command("relaxations")
+def policy_relaxations(
+    agency: Annotated[str | None, typer.Argument(help="Default: your own agency.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="pending, confirmed, refused or withdrawn.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Proposed relaxations of an agency's oversight and what became of them."""
+    with signed_in() as (ctx, me):
+        found = run_service(
+            lambda: policy_proposals.list_relaxations(ctx, me, agency or me.agency, status)
+        )
+    if as_json:
+        print_json(found)
+        return
+    print_rows(
+        ["id", "status", "proposed", "by", "decided", "by", "relaxes"],
+        [
+            (r.id, r.status, r.proposed_at, r.proposed_by, r.decided_at or "",
+             r.decided_by or "", "; ".join(r.relaxed))
+            for r in found
+        ],
+        empty="no relaxation proposed",
+    )  # fmt: skip
+
+
+@policy_app.command("confirm")
+def policy_confirm(relaxation: int, note: NoteOpt, as_json: JsonOpt = False) -> None:
+    """Confirm a proposed relaxation of an agency's oversight, which takes effect now (a
+    system admin, the network's operator, or an auditor of the agency; not its proposer)."""
+    with signed_in() as (ctx, me):
+        done = run_service(lambda: policy_proposals.confirm_relaxation(ctx, me, relaxation, note))
+    if as_json:
+        print_json(done)
+    else:
+        console.print(f"confirmed relaxation {done.id}: {escape(done.agency)} policy version "
+                      f"{done.version} is in force")  # fmt: skip
+
+
+@policy_app.command("refuse")
+def policy_refuse(relaxation: int, note: NoteOpt, as_json: JsonOpt = False) -> None:
+    """Refuse a proposed relaxation of an agency's oversight: the policy stays as it is."""
+    with signed_in() as (ctx, me):
+        done = run_service(lambda: policy_proposals.refuse_relaxation(ctx, me, relaxation, note))
+    if as_json:
+        print_json(done)
+    else:
+        console.print(f"refused relaxation {done.id} of {escape(done.agency)}")
 
 
 @policy_app.command("show")

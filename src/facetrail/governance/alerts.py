@@ -25,6 +25,9 @@ The rules (their names are what policy and alerts call them):
 - ``staff_match``: a probe that matched a member of the agency's staff gallery.
 - ``trial``: a trial account ending within ``trial_days_left`` days that made at least
   ``trial_searches`` searches in the last 7 days.
+- ``pairs``: two people who, in the last ``history_days``, approved each other's searches
+  and second-reviewed each other's reviews at least ``pairs_min`` times and ``pairs_factor``
+  times as often as the agency's median pair (``governance._pairs``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from facetrail.errors import InvalidRequestError
+from facetrail.governance._pairs import Together, standing_out
 
 __all__ = [
     "RULES",
@@ -56,6 +60,7 @@ RULES: tuple[str, ...] = (
     "stale",
     "staff_match",
     "trial",
+    "pairs",
 )
 
 
@@ -75,6 +80,8 @@ class AlertRules:
     stale_days: int = 14
     trial_days_left: int = 7
     trial_searches: int = 10
+    pairs_min: int = 6
+    pairs_factor: float = 3.0
 
     def enabled(self, rule: str) -> bool:
         return rule not in self.disabled
@@ -120,6 +127,7 @@ class AlertRules:
             )
         counts = ["history_days", "volume_min", "hours_min_history", "case_max"]
         counts += ["person_cases", "stale_days", "trial_days_left", "trial_searches"]
+        counts += ["pairs_min"]
         for name in counts:
             if not 1 <= getattr(self, name) <= 100_000:
                 raise InvalidRequestError(
@@ -128,6 +136,10 @@ class AlertRules:
         if not 1.0 <= self.volume_factor <= 1000.0:
             raise InvalidRequestError(
                 "volume_factor must be 1..1000", subject="policy.alerts.volume_factor"
+            )
+        if not 1.0 <= self.pairs_factor <= 1000.0:
+            raise InvalidRequestError(
+                "pairs_factor must be 1..1000", subject="policy.alerts.pairs_factor"
             )
         if not 0.0 < self.hours_share < 1.0:
             raise InvalidRequestError(
@@ -157,6 +169,10 @@ class SearchFact:
     top_people: tuple[tuple[str, float], ...] = ()
     #: staff gallery people the probe matched
     staff_matches: tuple[str, ...] = ()
+    #: the supervisor who approved it, if one did
+    approver: str | None = None
+    #: (first reviewer, second reviewer) of its candidates
+    second_reviews: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -226,7 +242,31 @@ def evaluate(
         ]
     if rules.enabled("trial"):
         found += _trial(rules, searches, trials, now)
+    if rules.enabled("pairs"):
+        found += _pairs(rules, searches, now)
     return found
+
+
+def _pairs(rules: AlertRules, searches: Sequence[SearchFact], now: datetime) -> list[Finding]:
+    recent = [s for s in searches if s.at >= now - timedelta(days=rules.history_days)]
+    acts = [
+        Together(s.search_id, (s.user, s.approver) if s.approver else None, s.second_reviews)
+        for s in recent
+    ]
+    return [
+        Finding(
+            "pairs",
+            # raised again as the pair's count grows by each further minimum
+            f"pairs:{a}:{b}:{p.count // rules.pairs_min}",
+            f"{a} and {b} approved or second-reviewed each other's work {p.count} times in "
+            f"the last {rules.history_days} days, against {p.median:g} for the agency's "
+            "median pair of colleagues",
+            a,
+            p.searches,
+        )
+        for p in standing_out(acts, rules.pairs_min, rules.pairs_factor)
+        for a, b in [p.people]
+    ]
 
 
 def _by_user(searches: Iterable[SearchFact]) -> dict[str, list[SearchFact]]:

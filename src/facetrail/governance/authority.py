@@ -23,14 +23,20 @@ from typing import Protocol
 from facetrail.governance.credentials import Role
 
 __all__ = [
+    "ACCOUNT_APPROVALS",
     "AGENCY_ROLES",
     "PLATFORM_ROLES",
     "ROLE_PERMISSIONS",
     "Actor",
     "Permission",
+    "account_approved",
+    "confirmed_as",
     "may",
     "may_approve_account",
+    "may_approve_erasure",
     "may_change_policy",
+    "may_confirm_relaxation",
+    "may_decide_hold",
     "may_decide_search",
     "may_disclose_case",
     "may_follow_up_search",
@@ -41,14 +47,18 @@ __all__ = [
     "may_read_accounts",
     "may_read_agency",
     "may_read_agency_searches",
+    "may_read_erasures",
     "may_read_network",
     "may_read_search",
+    "may_register_domains",
     "may_reinstate",
+    "may_relax_oversight_alone",
     "may_relax_policy",
     "may_reset_credentials",
     "may_suspend",
     "needed_roles",
     "role_change_problem",
+    "sees_every_erasure",
 ]
 
 AGENCY_ROLES = frozenset({Role.INVESTIGATOR, Role.SUPERVISOR, Role.AGENCY_HEAD, Role.AUDITOR})
@@ -176,12 +186,67 @@ def role_change_problem(
 
 
 def may_approve_account(actor: Actor, requester_id: int, requester_agency_id: int) -> bool:
-    """A supervisor or the head of the requester's agency who is not the requester."""
+    """One approval of a requested account: a supervisor or the head of the requester's
+    agency who is not the requester (``account_approved`` says when there are enough)."""
     return (
         actor.user_id != requester_id
         and actor.agency_id == requester_agency_id
         and (actor.has(Role.SUPERVISOR) or actor.has(Role.AGENCY_HEAD))
     )
+
+
+#: Different people whose approvals make a requested account active when none of them is
+#: its agency's head: one supervisor alone never makes an account (and so a sock puppet who
+#: approves, reviews and confirms with them).
+ACCOUNT_APPROVALS = 2
+
+
+def account_approved(approvers: Iterable[Actor], requester_agency_id: int) -> bool:
+    """Is a requested account approved by ``approvers`` (each of whom ``may_approve_account``
+    now)? Its agency's head alone, or ``ACCOUNT_APPROVALS`` different people."""
+    people = {a.user_id: a for a in approvers}
+    head = any(
+        a.has(Role.AGENCY_HEAD) and a.agency_id == requester_agency_id for a in people.values()
+    )
+    return head or len(people) >= ACCOUNT_APPROVALS
+
+
+def may_register_domains(actor: Actor, agency_id: int) -> bool:
+    """Register or remove an agency's e-mail domains: its head or a system admin."""
+    return actor.has(Role.SYSTEM_ADMIN) or (
+        actor.has(Role.AGENCY_HEAD) and actor.agency_id == agency_id
+    )
+
+
+def may_approve_erasure(actor: Actor, opener_id: int, opener_agency_id: int | None) -> bool:
+    """Let an erasure request's matching run, and confirm its decisions: a privacy officer, or
+    the head of the opener's agency; never the opener."""
+    if actor.user_id == opener_id:
+        return False
+    if actor.has(Role.PRIVACY_OFFICER):
+        return True
+    return actor.has(Role.AGENCY_HEAD) and actor.agency_id == opener_agency_id
+
+
+def may_read_erasures(actor: Actor) -> bool:
+    """Read erasure requests at all: gallery admins and system admins (the opener's side),
+    privacy officers and agency heads (which ones: ``sees_every_erasure``)."""
+    return (
+        may(actor, Permission.MANAGE_GALLERIES)
+        or actor.has(Role.PRIVACY_OFFICER)
+        or actor.has(Role.AGENCY_HEAD)
+    )
+
+
+def sees_every_erasure(actor: Actor) -> bool:
+    """Every agency's erasure requests: the opener's side and privacy officers (an agency
+    head sees their own agency's)."""
+    return may(actor, Permission.MANAGE_GALLERIES) or actor.has(Role.PRIVACY_OFFICER)
+
+
+def may_decide_hold(actor: Actor, agency_id: int) -> bool:
+    """Release or keep an image held for an agency's open cases: that agency's head."""
+    return actor.has(Role.AGENCY_HEAD) and actor.agency_id == agency_id
 
 
 def may_suspend(
@@ -306,6 +371,46 @@ def may_relax_policy(actor: Actor, agency_id: int) -> bool:
     return actor.has(Role.SYSTEM_ADMIN) or (
         actor.has(Role.AGENCY_HEAD) and actor.agency_id == agency_id
     )
+
+
+def may_confirm_relaxation(
+    actor: Actor,
+    proposer_id: int,
+    agency_id: int,
+    agency_network_id: int | None,
+    *,
+    roles_granted_by_proposer: bool,
+) -> bool:
+    """Confirm a relaxation of an agency's oversight (alert rules, the approval searches
+    need): a second person outside its proposer's say-so. A system admin, the operator of
+    the agency's network, or an auditor of the agency who is not one of its heads and whose
+    roles the proposer did not grant; never the proposer."""
+    if actor.user_id == proposer_id:
+        return False
+    if actor.has(Role.SYSTEM_ADMIN) or _operates_network_of(actor, agency_network_id):
+        return True
+    return (
+        actor.agency_id == agency_id
+        and actor.has(Role.AUDITOR)
+        and not actor.has(Role.AGENCY_HEAD)
+        and not roles_granted_by_proposer
+    )
+
+
+def confirmed_as(actor: Actor, agency_id: int) -> Role:
+    """What made someone who ``may_confirm_relaxation`` a person outside the proposer's
+    say-so, as the public report names it (never who they are)."""
+    if actor.has(Role.SYSTEM_ADMIN):
+        return Role.SYSTEM_ADMIN
+    return Role.NETWORK_OPERATOR if actor.agency_id != agency_id else Role.AUDITOR
+
+
+def may_relax_oversight_alone(actor: Actor) -> bool:
+    """A relaxation of an agency's oversight in force at once, with no second person: only
+    when the platform's oversight makes it itself, a system admin (who answers for every
+    agency, and may grant any role anyway). Whoever is overseen, the agency's head included,
+    needs ``may_confirm_relaxation``'s second person. It is published all the same."""
+    return actor.has(Role.SYSTEM_ADMIN)
 
 
 def may_decide_search(actor: Actor, requester_id: int, search_agency_id: int) -> bool:

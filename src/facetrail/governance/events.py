@@ -25,7 +25,9 @@ from facetrail.governance.audit import AuditEvent
 from facetrail.store.schema import AuditEntryRow
 
 __all__ = [
+    "ERASURE_STEPS",
     "EVENT_CLASSES",
+    "AccountApprovalGiven",
     "AccountApproved",
     "AccountCreated",
     "AccountRequested",
@@ -35,13 +37,20 @@ __all__ = [
     "AlertClosed",
     "AlertRaised",
     "DigestSent",
+    "DomainRegistered",
+    "DomainRemoved",
+    "ErasureApproved",
     "ErasureCancelled",
     "ErasureDecided",
     "ErasureDone",
     "ErasureOpened",
     "EvaluationRecorded",
     "Event",
+    "HoldDecided",
+    "HoldRaised",
     "OutcomeRecorded",
+    "RelaxationDecided",
+    "RelaxationProposed",
     "RetentionPurged",
     "ReviewRecorded",
     "SearchApproved",
@@ -148,6 +157,10 @@ class SearchRan(_SearchEvent):
     seconds: float = 0.0
     #: pack -> SHA-256 of the probe template kept for the alert rules (``probe_templates``)
     probe_templates: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: candidates left out as opted-out people's, and the ``erasure.done`` entries (seq) that
+    #: put those people on the opt-out list
+    withheld: int = 0
+    withheld_by: list[int] = dataclasses.field(default_factory=list)
 
     def template_ids(self) -> list[int]:
         return [int(pair[0]) for found in self.candidates.values() for pair in found]
@@ -239,11 +252,25 @@ class AccountCreated(_AccountEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AccountApprovalGiven(_AccountEvent):
+    """One person's approval of a requested account that is not yet enough to make it active
+    (its agency's head, or two different people, make it so)."""
+
+    kind: ClassVar[str] = "account.approval"
+
+    #: how many more approvals it needs
+    needed: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class AccountApproved(_AccountEvent):
+    """A requested account made active; ``approvers``: everyone whose approval counted."""
+
     kind: ClassVar[str] = "account.approve"
 
     account_type: str
     trial_expires_at: str | None = None
+    approvers: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -263,6 +290,26 @@ class AgencyCreated(Event):
     name: str
     trial_days: int = 30
     network: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainRegistered(Event):
+    """An e-mail domain registered for an agency: its accounts' e-mails are on one."""
+
+    kind: ClassVar[str] = "agency.domain.add"
+    subject_field: ClassVar[str] = "name"
+
+    name: str
+    domain: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainRemoved(Event):
+    kind: ClassVar[str] = "agency.domain.remove"
+    subject_field: ClassVar[str] = "name"
+
+    name: str
+    domain: str
 
 
 # -- oversight ---------------------------------------------------------------------------------
@@ -301,6 +348,39 @@ class AlertClosed(_AlertEvent):
     kind: ClassVar[str] = "alert.close"
 
     note: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class _RelaxationEvent(Event):
+    subject_prefix: ClassVar[str] = "relaxation:"
+    subject_field: ClassVar[str] = "relaxation_id"
+
+    relaxation_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelaxationProposed(_RelaxationEvent):
+    """A policy version that relaxes the agency's oversight (alert rules, the approval
+    searches need), proposed over version ``base_version``: it waits for a second person."""
+
+    kind: ClassVar[str] = "policy.relaxation.propose"
+
+    base_version: int
+    relaxed: list[str]
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelaxationDecided(_RelaxationEvent):
+    """A second person's call on a proposed relaxation: confirmed (in force as ``version``)
+    or refused. ``as_role``: what made them someone outside the proposer's say-so."""
+
+    kind: ClassVar[str] = "policy.relaxation.decide"
+
+    confirmed: bool
+    note: str
+    as_role: str
+    version: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -352,6 +432,21 @@ class ErasureOpened(_ErasureEvent):
     consent_blocklist: bool
     photos: int
     matches: int
+    #: the request waits for a second person before any matching (False: opened before
+    #: four eyes, when the matching ran at once and ``matches`` counts what it found)
+    approval_needed: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErasureApproved(_ErasureEvent):
+    """A second person (the opener's agency head or a privacy officer) let the matching run:
+    the galleries searched and how many faces were found at the strict threshold."""
+
+    kind: ClassVar[str] = "erasure.approve"
+
+    note: str
+    galleries: list[str]
+    matches: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -378,6 +473,8 @@ class ErasureDone(_ErasureEvent):
     #: opt-out templates kept in the blocklist (0 without consent), and their SHA-256
     blocklist_entries: int = 0
     blocklist: list[str] = dataclasses.field(default_factory=list)
+    #: images confirmed but kept, held for open cases by their agency head (SHA-256)
+    held: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -385,6 +482,36 @@ class ErasureCancelled(_ErasureEvent):
     kind: ClassVar[str] = "erasure.cancel"
 
     reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class _HoldEvent(Event):
+    subject_prefix: ClassVar[str] = "hold:"
+    subject_field: ClassVar[str] = "hold_id"
+
+    hold_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldRaised(_HoldEvent):
+    """An image an erasure or retention would remove is a candidate or lead of open cases:
+    it is held until the agency's head decides (its investigators and head are told)."""
+
+    kind: ClassVar[str] = "hold.raise"
+
+    image: str
+    gallery: str
+    cases: list[str]
+    cause: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldDecided(_HoldEvent):
+    kind: ClassVar[str] = "hold.decide"
+
+    #: "released" (the image may go) or "kept"
+    decision: str
+    note: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -403,6 +530,14 @@ class RetentionPurged(Event):
     tombstones: int
 
 
+#: The steps of an erasure request that oversight counts, by the event that records each.
+ERASURE_STEPS: tuple[tuple[str, type[Event]], ...] = (
+    ("opened", ErasureOpened),
+    ("approved", ErasureApproved),
+    ("cancelled", ErasureCancelled),
+    ("completed", ErasureDone),
+)
+
 EVENT_CLASSES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -416,19 +551,27 @@ EVENT_CLASSES: dict[str, type[Event]] = {
         StaffChecked,
         AccountRequested,
         AccountCreated,
+        AccountApprovalGiven,
         AccountApproved,
         AccountSuspended,
         AgencyCreated,
+        DomainRegistered,
+        DomainRemoved,
         AlertRaised,
         AlertAcknowledged,
         AlertClosed,
+        RelaxationProposed,
+        RelaxationDecided,
         DigestSent,
         EvaluationRecorded,
         ErasureOpened,
+        ErasureApproved,
         ErasureDecided,
         ErasureDone,
         ErasureCancelled,
         RetentionPurged,
+        HoldRaised,
+        HoldDecided,
     )
 }
 

@@ -60,12 +60,14 @@ __all__ = [
     "USERNAME_MAX",
     "check_case_number",
     "check_email",
+    "check_email_domain",
     "check_free_text",
     "check_gallery_name",
     "check_name",
     "check_source_name",
     "check_token_name",
     "check_username",
+    "email_domain",
     "is_reserved_username",
 ]
 
@@ -198,6 +200,20 @@ def check_email(value: str) -> str:
     if not at or not _EMAIL_LOCAL.fullmatch(local) or not _EMAIL_DOMAIN.fullmatch(domain):
         raise _refuse("email", "is not an address of the form name@domain")
     return text
+
+
+def check_email_domain(value: str) -> str:
+    """An e-mail domain as an agency registers it: the part after an address's ``@`` (see
+    ``check_email``), in lower case; at most 200 characters."""
+    text = _within("email domain", _normalise("email domain", value), EMAIL_MAX).lower()
+    if not _EMAIL_DOMAIN.fullmatch(text):
+        raise _refuse("email domain", "is not a domain such as police.example")
+    return text
+
+
+def email_domain(email: str) -> str:
+    """The domain of an address ``check_email`` accepted, in lower case."""
+    return email.rpartition("@")[2].lower()
 
 
 def check_case_number(value: str) -> str:

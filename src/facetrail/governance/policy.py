@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -185,6 +185,20 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
     return said
 
 
+def oversight_weakenings(old: Policy, new: Policy) -> list[str]:
+    """What ``new`` relaxes of the oversight of the agency's use: its alert rules and the
+    approval and second review searches need. Its head cannot do that alone: a second person
+    outside the head's say-so confirms it first (``services.policy_proposals``)."""
+    oversight = replace(
+        old,
+        approval=new.approval,
+        approval_offenses=new.approval_offenses,
+        second_reviewer=new.second_reviewer,
+        alerts=new.alerts,
+    )
+    return weakenings(old, oversight)
+
+
 #: Alert settings whose rise makes a rule fire less (+1) or more (-1) often.
 _ALERT_LOOSER_WHEN = {
     "volume_min": 1,
@@ -197,6 +211,8 @@ _ALERT_LOOSER_WHEN = {
     "stale_days": 1,
     "trial_days_left": -1,
     "trial_searches": 1,
+    "pairs_min": 1,
+    "pairs_factor": 1,
 }
 
 

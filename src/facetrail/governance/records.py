@@ -370,7 +370,10 @@ def erasure_problem(session: Session, row: ErasureRow) -> str | None:
         return "erasure request has no single open entry"
     done = _entries(session, subject, "erasure.done")
     cancelled = _entries(session, subject, "erasure.cancel")
-    expected = "done" if done else "cancelled" if cancelled else "open"
+    opened = _details(_entries(session, subject, "erasure.open")[0])
+    approved = _entries(session, subject, "erasure.approve")
+    waiting = opened.get("approval_needed", False) and not approved
+    expected = "done" if done else "cancelled" if cancelled else "requested" if waiting else "open"
     if row.status != expected:
         return f"erasure request is {row.status}, its entries say {expected}"
     kept = sorted(
@@ -394,6 +397,8 @@ def erasure_problem(session: Session, row: ErasureRow) -> str | None:
 def _decisions_problem(session: Session, row: ErasureRow, subject: str) -> str | None:
     """Why the faces found for a request, or the calls on them, are not those logged."""
     opened = _details(_entries(session, subject, "erasure.open")[0])
+    approved = _entries(session, subject, "erasure.approve")
+    found = _details(approved[0]).get("matches") if approved else opened.get("matches")
     logged: dict[int, str] = {}
     for entry in _entries(session, subject, "erasure.decide"):
         said = _details(entry)
@@ -404,9 +409,8 @@ def _decisions_problem(session: Session, row: ErasureRow, subject: str) -> str |
             select(ErasureMatch.id, ErasureMatch.decision).where(ErasureMatch.erasure_id == row.id)
         ).all()
     )
-    if len(stored) != opened.get("matches"):
-        found = opened.get("matches")
-        return f"{len(stored)} faces stored for the request, its open entry found {found}"
+    if len(stored) != found:
+        return f"{len(stored)} faces stored for the request, its entries found {found}"
     if any(logged.get(mid) != decision for mid, decision in stored.items()):
         return "a face's confirmation differs from the decisions logged"
     return None

@@ -23,6 +23,7 @@ from facetrail.governance.events import (
     Event,
     OutcomeRecorded,
     ReviewRecorded,
+    SearchApproved,
     SearchRan,
     SearchRequested,
     StaffChecked,
@@ -80,12 +81,19 @@ def search_facts(
     reviewed: set[int] = set()
     outcomes: dict[int, str] = {}
     staff: dict[int, list[str]] = defaultdict(list)
+    approvers: dict[int, str] = {}
+    #: search -> candidate -> review stage -> reviewer
+    reviewers: dict[int, dict[int, dict[int, str]]] = defaultdict(lambda: defaultdict(dict))
     kinds: list[type[Event]] = [SearchRan, ReviewRecorded, OutcomeRecorded, StaffChecked]
+    kinds.append(SearchApproved)
     for event in read_events(session, kinds, agencies=[agency], since=since.isoformat()):
         if isinstance(event, SearchRan) and event.search_id in ids:
             ran[event.search_id] = event
+        elif isinstance(event, SearchApproved) and event.search_id in ids:
+            approvers[event.search_id] = event.actor
         elif isinstance(event, ReviewRecorded) and event.search_id in ids:
             reviewed.add(event.search_id)
+            reviewers[event.search_id][event.candidate][event.stage] = event.actor
         elif isinstance(event, OutcomeRecorded) and event.search_id in ids:
             outcomes[event.search_id] = event.outcome
         elif isinstance(event, StaffChecked) and event.search_id in ids:
@@ -111,6 +119,16 @@ def search_facts(
                 for gallery, pair in tops.get(e.search_id, [])
             ),
             staff_matches=tuple(staff.get(e.search_id, ())),
+            approver=approvers.get(e.search_id),
+            second_reviews=tuple(
+                sorted(
+                    {
+                        (by[1], by[2])
+                        for by in reviewers.get(e.search_id, {}).values()
+                        if 1 in by and 2 in by
+                    }
+                )
+            ),
         )
         for e in requested
     ]

@@ -20,37 +20,52 @@ from facetrail.models.registry import get_pack
 from facetrail.services.context import AppContext
 from facetrail.store.schema import BlocklistEntry, Gallery
 
-__all__ = ["ERASURE_MATCH_FMR", "blocked", "blocklist_of"]
+__all__ = ["ERASURE_MATCH_FMR", "blocked", "blocked_by", "blocklist_of"]
 
 #: A face is an erased person's when its score's false match rate is at most this.
 ERASURE_MATCH_FMR = 1e-4
 
 
-def blocklist_of(ctx: AppContext, session: Session, gallery: Gallery) -> np.ndarray:
-    """The blocklist's templates of the gallery's pack (rows; none: shape (0, 0))."""
+def blocklist_of(
+    ctx: AppContext, session: Session, gallery: Gallery
+) -> tuple[np.ndarray, np.ndarray]:
+    """The blocklist's templates of the gallery's pack (rows; none: shape (0, 0)) and the
+    erasure request that put each there."""
     cached = ctx.blocklists.get(gallery.id)
     if cached is not None and cached[0] == gallery.templates_version:
-        return cached[1]
-    rows = session.scalars(
-        select(BlocklistEntry.vector).where(BlocklistEntry.pack == gallery.pack)
+        return cached[1], cached[2]
+    rows = session.execute(
+        select(BlocklistEntry.vector, BlocklistEntry.erasure_id).where(
+            BlocklistEntry.pack == gallery.pack
+        )
     ).all()
     vectors = (
-        np.stack([np.frombuffer(bytes(v), np.float32) for v in rows])
+        np.stack([np.frombuffer(bytes(v), np.float32) for v, _ in rows])
         if rows
         else np.zeros((0, 0), np.float32)
     )
-    ctx.blocklists[gallery.id] = (gallery.templates_version, vectors)
-    return vectors
+    erasures = np.array([int(e) for _, e in rows], np.int64)
+    ctx.blocklists[gallery.id] = (gallery.templates_version, vectors, erasures)
+    return vectors, erasures
 
 
-def blocked(ctx: AppContext, pack: str, blocklist: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-    """For each row of ``vectors`` (templates of ``pack``): whether it is a blocklisted
-    person's."""
+def blocked_by(
+    ctx: AppContext, pack: str, blocklist: np.ndarray, vectors: np.ndarray
+) -> np.ndarray:
+    """For each row of ``vectors`` (templates of ``pack``): the blocklist row of the person
+    it is, or -1."""
     if blocklist.size == 0 or vectors.size == 0:
-        return np.zeros(len(vectors), bool)
+        return np.full(len(vectors), -1, np.int64)
     calibration = get_pack(pack, ctx.settings.home).manifest.calibration
     threshold = score_at_fmr(calibration, ERASURE_MATCH_FMR)
     if threshold is None:
         threshold = 0.5  # a pack with no calibration: a cosine no stranger reaches
     scores = vectors.astype(np.float32) @ blocklist.T
-    return np.asarray(scores.max(axis=1) >= threshold)
+    best = scores.argmax(axis=1)
+    return np.where(scores.max(axis=1) >= threshold, best, -1).astype(np.int64)
+
+
+def blocked(ctx: AppContext, pack: str, blocklist: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """For each row of ``vectors`` (templates of ``pack``): whether it is a blocklisted
+    person's."""
+    return np.asarray(blocked_by(ctx, pack, blocklist, vectors) >= 0)

@@ -26,7 +26,7 @@ from facetrail.governance.seal_checks import tampered
 from facetrail.imaging.decode import decode_image
 from facetrail.models.calibration import false_match_rate
 from facetrail.pipeline.faces import PLAIN, Face
-from facetrail.services._blocklist import blocked, blocklist_of
+from facetrail.services._blocklist import blocked_by, blocklist_of
 from facetrail.services.context import AppContext
 from facetrail.services.galleries import get_gallery_row
 from facetrail.services.indexing import SYSTEM, search_index
@@ -52,14 +52,16 @@ def _unblocked(
     gallery: Gallery,
     hits: list[tuple[float, int]],
     rows: Mapping[int, tuple[Any, ...]],
-) -> list[tuple[float, int]]:
-    """The hits without those of people erased with consent to the blocklist."""
-    blocklist = blocklist_of(ctx, session, gallery)
+) -> tuple[list[tuple[float, int]], list[int]]:
+    """The hits without those of people erased with consent to the blocklist, and the
+    erasure request that withheld each one left out."""
+    blocklist, erasures = blocklist_of(ctx, session, gallery)
     if blocklist.size == 0 or not hits:
-        return hits
+        return hits, []
     vectors = np.stack([np.frombuffer(bytes(rows[tid][3]), np.float32) for _, tid in hits])
-    dropped = blocked(ctx, gallery.pack, blocklist, vectors)
-    return [hit for hit, out in zip(hits, dropped, strict=True) if not out]
+    by = blocked_by(ctx, gallery.pack, blocklist, vectors)
+    kept = [hit for hit, row in zip(hits, by, strict=True) if row < 0]
+    return kept, [int(erasures[row]) for row in by if row >= 0]
 
 
 def probe_template(
@@ -130,6 +132,9 @@ class GalleryRun:
     candidates: list[Candidate]
     #: the fused probe template searched with (the gallery's pack's)
     query: np.ndarray | None = None
+    #: for each candidate left out as an opted-out person's: the erasure request that put
+    #: them on the opt-out list
+    withheld: tuple[int, ...] = ()
 
 
 def search_gallery(
@@ -180,7 +185,7 @@ def search_gallery(
         )
         if refusal is not None:
             raise refusal
-        hits = _unblocked(ctx, session, gallery, hits, rows)
+        hits, withheld = _unblocked(ctx, session, gallery, hits, rows)
         candidates = []
         for rank, (score, tid) in enumerate(hits, start=1):
             f, img, src, _ = rows[tid]
@@ -204,4 +209,4 @@ def search_gallery(
                 )
             )
         producer = Producer(gallery.pack, index.describe(), len(index))
-    return GalleryRun(gallery.name, producer, probe_faces, candidates, query)
+    return GalleryRun(gallery.name, producer, probe_faces, candidates, query, tuple(withheld))

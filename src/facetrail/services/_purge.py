@@ -24,6 +24,7 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.services.context import AppContext
 from facetrail.services.indexing import rewrite_index
 from facetrail.store.schema import (
+    ErasureRow,
     Face,
     Gallery,
     Image,
@@ -33,7 +34,16 @@ from facetrail.store.schema import (
     TemplateRow,
 )
 
-__all__ = ["ERASED_NAME", "PurgePlan", "apply_purge", "finish_purges", "plan_purge", "scrub_after"]
+__all__ = [
+    "ERASED_NAME",
+    "PurgePlan",
+    "apply_purge",
+    "drop_blobs",
+    "finish_purges",
+    "held_blobs",
+    "plan_purge",
+    "scrub_after",
+]
 
 #: What a tombstoned candidate's image name becomes.
 ERASED_NAME = "(erased)"
@@ -86,9 +96,12 @@ def plan_purge(session: Session, image_ids: list[int]) -> PurgePlan:
     )
 
 
-def apply_purge(session: Session, plan: PurgePlan, receipt: str, now: datetime) -> None:
+def apply_purge(
+    session: Session, plan: PurgePlan, receipt: str, now: datetime, also: tuple[str, ...] = ()
+) -> None:
     """Tombstone the results, delete the templates, faces and images, move the galleries'
-    templates versions on (so every worker's cached index is reconciled)."""
+    templates versions on (so every worker's cached index is reconciled). ``also``: other
+    blobs to delete with the images' (an erasure request's photos)."""
     session.execute(
         update(SearchCandidate)
         .where(
@@ -105,11 +118,19 @@ def apply_purge(session: Session, plan: PurgePlan, receipt: str, now: datetime) 
         .values(templates_version=Gallery.templates_version + 1)
     )
     # A blob another gallery still holds, or a search keeps as its probe, stays.
-    plan.blobs.extend(sorted(set(plan.image_hashes) - _held(session, plan.image_hashes)))
+    gone = sorted(set(plan.image_hashes) | set(also))
+    plan.blobs.extend(sorted(set(gone) - held_blobs(session, gone)))
     # What is left to do after the commit is written with it: a crash in between loses none.
     session.add(
         PurgeFollowup(blobs=json.dumps(plan.blobs), galleries=json.dumps(sorted(plan.galleries)))
     )
+
+
+def drop_blobs(session: Session, blobs: list[str]) -> None:
+    """Delete these blobs after the caller's commit (an erasure request's photos once it is
+    over), by the same follow-up a purge writes: a crash in between loses none."""
+    if blobs:
+        session.add(PurgeFollowup(blobs=json.dumps(sorted(blobs)), galleries="[]"))
 
 
 def scrub_after(ctx: AppContext, plans: list[PurgePlan]) -> int:
@@ -134,7 +155,7 @@ def finish_purges(ctx: AppContext) -> int:
     blobs = sorted({sha for _, text_, _ in pending for sha in json.loads(text_)})
     galleries = sorted({int(g) for _, _, text_ in pending for g in json.loads(text_)})
     with ctx.sessions() as session:
-        held = _held(session, blobs)
+        held = held_blobs(session, blobs)
     for sha in blobs:
         if sha not in held:
             ctx.blobs.delete(sha)
@@ -157,10 +178,13 @@ def finish_purges(ctx: AppContext) -> int:
     return entries
 
 
-def _held(session: Session, blobs: list[str]) -> set[str]:
-    """Which of ``blobs`` an image or a kept search probe holds: one pass over the kept
-    probes (stopping once every blob is found held), not a scan of the searches per blob."""
+def held_blobs(session: Session, blobs: list[str]) -> set[str]:
+    """Which of ``blobs`` an image, a kept search probe or a running erasure request's photos
+    hold: one pass over the kept probes (stopping once every blob is found held), not a scan
+    of the searches per blob."""
     held = set(session.scalars(select(Image.sha256).where(Image.sha256.in_(blobs))))
+    for photos in session.scalars(select(ErasureRow.photos).where(ErasureRow.photos.is_not(None))):
+        held |= set(blobs) & set(json.loads(photos or "[]"))
     rest = set(blobs) - held
     if rest:
         for probes in session.scalars(

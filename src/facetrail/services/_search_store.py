@@ -30,6 +30,7 @@ from facetrail.services.search_model import (
     SearchResult,
 )
 from facetrail.store.schema import (
+    AuditEntryRow,
     ProbeTemplateRow,
     SearchCandidate,
     SearchRecord,
@@ -89,6 +90,7 @@ def mark_done(record: SearchRecord, runs: list[GalleryRun]) -> None:
     record.completed_at = utc_now()
     record.produced_by = json.dumps(_produced(runs))
     record.probe_faces = json.dumps([asdict(f) for f in runs[0].probe_faces])
+    record.withheld = sum(len(r.withheld) for r in runs)
 
 
 def store_runs(
@@ -142,9 +144,26 @@ def store_runs(
         },
         seconds=round(seconds, 4),
         probe_templates={p: hashlib.sha256(v).hexdigest() for p, v in probes.items()},
+        withheld=sum(len(r.withheld) for r in runs),
+        withheld_by=_opt_out_entries(session, {e for r in runs for e in r.withheld}),
     )
     append(session, event.entry())
     return ids
+
+
+def _opt_out_entries(session: Session, erasures: set[int]) -> list[int]:
+    """The ``erasure.done`` entries that put these erasure requests' people on the opt-out
+    list (their seq numbers)."""
+    if not erasures:
+        return []
+    subjects = [f"erasure:{e}" for e in sorted(erasures)]
+    return list(
+        session.scalars(
+            select(AuditEntryRow.seq)
+            .where(AuditEntryRow.kind == "erasure.done", AuditEntryRow.subject.in_(subjects))
+            .order_by(AuditEntryRow.seq)
+        )
+    )
 
 
 _SEARCHES = cast(Table, SearchRecord.__table__)
@@ -235,4 +254,5 @@ def fresh_result(
         second_review=record.second_review,
         outcome=None,
         seconds=seconds,
+        withheld=record.withheld,
     )

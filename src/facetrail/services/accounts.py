@@ -1,11 +1,12 @@
 """Organisations, people and access: granted in the system, never claimed.
 
 Authorisation: ``init_system`` only on an empty system; ``create_agency`` by a system admin;
-``create_user`` by a system admin or the head of the same agency; ``approve_account`` by a
-supervisor of the requester's agency who is not the requester; ``suspend_account`` by a
-supervisor or head of the same agency (or a system admin). ``request_account``
-needs no account. Audit: every action and every refusal is an entry (refusals in their own
-transaction, since the refused action's transaction rolls back).
+``create_user`` by a system admin or the head of the same agency; ``suspend_account`` by a
+supervisor or head of the same agency (or a system admin). ``request_account`` needs no
+account (approving one: ``services.account_approval``). An account's e-mail is on a domain
+its agency registered (``services.agency_domains``). Audit: every action and every refusal is
+an entry (refusals in their own transaction, since the refused action's transaction rolls
+back).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from facetrail.errors import (
     PermissionDeniedError,
     RateLimitedError,
     RecordMismatchError,
-    StateError,
 )
 from facetrail.governance import credentials as cred
 from facetrail.governance import fields
@@ -35,7 +35,6 @@ from facetrail.governance.authority import (
     Actor,
     Permission,
     may,
-    may_approve_account,
     may_grant,
     may_suspend,
     needed_roles,
@@ -43,7 +42,6 @@ from facetrail.governance.authority import (
 )
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.events import (
-    AccountApproved,
     AccountCreated,
     AccountRequested,
     AccountSuspended,
@@ -51,6 +49,7 @@ from facetrail.governance.events import (
 )
 from facetrail.governance.policy import Policy
 from facetrail.governance.records import policy_problem
+from facetrail.services.agency_domains import check_account_email
 from facetrail.services.authorization import (
     RoleRead,
     active_admins,
@@ -368,6 +367,7 @@ def create_user(ctx: AppContext, actor: Principal, account: NewAccount) -> Enrol
                     f"you may not grant the {role.value} role in {agency.name}",
                     subject=account.username,
                 )
+        check_account_email(session, agency, account.email, requested=False)
         enrolment = _add_user(session, account, agency, "active", None)
         user = user_by_name(session, account.username)
         user.approved_by = actor.user_id
@@ -404,9 +404,10 @@ MAX_REQUESTS_PER_HOUR = 10
 
 
 def request_account(ctx: AppContext, account: NewAccount) -> Enrolment:
-    """Anyone may ask (as an investigator); the account does nothing until a supervisor of the
-    agency approves it. The named supervisor and the head are told. Requests are rate-limited
-    per agency.
+    """Anyone may ask (as an investigator), from an e-mail address on a domain the agency
+    registered (an agency with none takes no requests); the account does nothing until the
+    agency's head, or two of its supervisors, approve it (``services.account_approval``). The
+    named supervisor and the head are told. Requests are rate-limited per agency.
 
     The answer is the same whether or not the username is free and the named supervisor is an
     active supervisor of the agency, and takes as long (the password is hashed either way): a
@@ -432,6 +433,7 @@ def request_account(ctx: AppContext, account: NewAccount) -> Enrolment:
         if password_hash is None:
             raise InvalidRequestError(f"password {weak}", subject=account.username)
         agency = agency_by_name(session, account.agency)
+        check_account_email(session, agency, account.email, requested=True)
         _check_request_rate(session, agency)
         supervisor = _named_supervisor(session, account.supervisor, agency.id)
         taken = session.scalar(select(User.id).where(User.username == account.username))
@@ -536,47 +538,6 @@ def _check_request_rate(session: Session, agency: Agency) -> None:
 def _iso(moment: datetime) -> str:
     """A time as the log writes its entries' (``governance.audit.append``)."""
     return moment.isoformat(timespec="microseconds")
-
-
-def approve_account(ctx: AppContext, actor: Principal, username: str) -> None:
-    """The named supervisor (or another supervisor of the same agency) activates a request.
-    Checked and done in one locked transaction, so a suspension committed in between is never
-    undone. Audited, refusals too."""
-    with action(ctx, actor.username, "account.approve", username) as session:
-        who = current_actor(session, actor)
-        user = visible_user(session, who, username)
-        if actor.user_id == user.id:
-            raise PermissionDeniedError("no one approves their own account", subject=username)
-        if not may_approve_account(who, user.id, user.agency_id):
-            raise PermissionDeniedError("only a supervisor approves accounts", subject=username)
-        if user.status != "requested":
-            raise StateError(f"account is {user.status}, not requested", subject=username)
-        for role in sorted({Role(r) for r in roles_of(session, user.id)} - {Role.INVESTIGATOR}):
-            if not may_grant(who, role, user.agency_id):
-                raise PermissionDeniedError(
-                    f"a request for the {role.value} role is approved by the agency's head",
-                    subject=username,
-                )
-        trial_days = current_policy(session, user.agency_id)[1].trial_days
-        user.status = "active"
-        user.approved_by = actor.user_id
-        if user.account_type == "trial":
-            user.trial_expires_at = utc_now() + timedelta(days=trial_days)
-        notify_head(
-            session,
-            user.agency_id,
-            f"account approved: {username}",
-            f"{actor.username} approved the {user.account_type} account of {username}.",
-        )
-        approved = AccountApproved(
-            actor=actor.username,
-            agency=name_of_agency(session, user.agency_id),
-            username=username,
-            account_type=user.account_type,
-            trial_expires_at=user.trial_expires_at.isoformat() if user.trial_expires_at else None,
-        )
-        append(session, approved.entry())
-    deliver_outbox(ctx)
 
 
 def suspend_account(ctx: AppContext, actor: Principal, username: str, reason: str) -> None:

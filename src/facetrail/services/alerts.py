@@ -259,7 +259,7 @@ def _step(ctx: AppContext, actor: Principal, alert_id: int, note: str, *, close:
             raise PermissionDeniedError(
                 "only the agency's head or its auditors handle its alerts", subject=subject
             )
-        if row.username == actor.username:
+        if actor.username in _about(row):
             raise PermissionDeniedError(
                 "an alert about you is handled by someone else", subject=subject
             )
@@ -296,6 +296,15 @@ def _step(ctx: AppContext, actor: Principal, alert_id: int, note: str, *, close:
             )
         append(session, event.entry())
         return _view(session, row, agency)
+
+
+def _about(row: AlertRow) -> set[str]:
+    """Whom an alert is about: its user, and for a ``pairs`` alert both people of the pair
+    (its key, ``pairs:<a>:<b>:<n>``; usernames hold no ':')."""
+    about = {row.username} if row.username else set()
+    if row.rule == "pairs":
+        about |= set(row.key.split(":")[1:3])
+    return about
 
 
 def import_open_cases(

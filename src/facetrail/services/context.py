@@ -49,7 +49,7 @@ class AppContext:
     #: recent reads, a pre-check only (the action checks the token again under its lock)
     recent_tokens: dict[str, tuple[float, Principal]] = field(default_factory=dict)
     #: gallery id -> (its templates version when read, the blocklist of its pack)
-    blocklists: dict[int, tuple[int, np.ndarray]] = field(default_factory=dict)
+    blocklists: dict[int, tuple[int, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, settings: Settings) -> AppContext:

@@ -1,7 +1,8 @@
 """Digests for agency heads: on the schedule the agency's policy sets (daily or weekly), each
 head gets by e-mail and in the inbox what the agency's people did in the period just ended:
 new and expiring accounts, searches by user and by offense (a network operator's searches for
-the agency among them, named as such), pending approvals and alerts.
+the agency among them, named as such), pending approvals and alerts, erasure requests by step
+and legal holds awaiting the head.
 
 The period's figures come from the typed events logged for the agency (``governance.events``,
 read by the indexed agency column); pending approvals, open alerts and accounts about to
@@ -17,7 +18,7 @@ any period on request, needs the agency's head or an auditor, or a system admin
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -29,6 +30,7 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import may_oversee_agency
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import (
+    ERASURE_STEPS,
     AccountApproved,
     AccountCreated,
     AlertClosed,
@@ -44,7 +46,7 @@ from facetrail.services.authorization import current_actor, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import agency_heads, deliver_outbox, notify_head
 from facetrail.services.unit_of_work import action
-from facetrail.store.schema import Agency, AlertRow, SearchRecord, User
+from facetrail.store.schema import Agency, AlertRow, LegalHold, SearchRecord, User
 
 E = TypeVar("E", bound=Event)
 
@@ -71,6 +73,10 @@ class Digest:
     alerts_raised: int
     alerts_closed: int
     open_alerts: int
+    #: the agency's erasure requests by step in the period (each approval searched every
+    #: gallery for a person), and legal holds waiting for the head now
+    erasure_requests: dict[str, int] = field(default_factory=dict)
+    pending_holds: int = 0
 
     def figures(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,6 +95,8 @@ class Digest:
             f"Searches awaiting approval now: {self.pending_approvals}",
             f"Alerts raised: {self.alerts_raised}; closed: {self.alerts_closed}; "
             f"open now: {self.open_alerts}",
+            f"Erasure requests: {counted(self.erasure_requests)}; legal holds awaiting you: "
+            f"{self.pending_holds}",
             f"New accounts: {', '.join(self.new_accounts) or 'none'}",
             "Trials ending within "
             f"{EXPIRING_DAYS} days: "
@@ -151,6 +159,15 @@ def build_digest(
         len(raised),
         len(closed),
         int(open_alerts or 0),
+        {step: len(_events(session, kind, span)) for step, kind in ERASURE_STEPS},
+        int(
+            session.scalar(
+                select(func.count(LegalHold.id)).where(
+                    LegalHold.agency_id == agency.id, LegalHold.status == "pending"
+                )
+            )
+            or 0
+        ),
     )
 
 

@@ -278,7 +278,7 @@ _BLOCKLISTED = "a person in this photo was erased on request and asked not to be
 def _blocklisted(ctx: AppContext, gallery: Gallery, good: list[ImageResult]) -> list[ImageResult]:
     """The results showing a person on the blocklist (erased, with consent to be kept out)."""
     with ctx.sessions() as session:
-        blocklist = blocklist_of(ctx, session, gallery)
+        blocklist, _ = blocklist_of(ctx, session, gallery)
     if blocklist.size == 0:
         return []
     out = []

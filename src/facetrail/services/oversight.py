@@ -14,7 +14,7 @@ too.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, select
@@ -35,6 +35,7 @@ from facetrail.store.schema import (
     Agency,
     AlertRow,
     AuditEntryRow,
+    ErasureRow,
     Network,
     Review,
     SearchRecord,
@@ -45,6 +46,7 @@ from facetrail.store.schema import (
 __all__ = [
     "MAX_SEARCHES",
     "AgencyOversight",
+    "ErasureOversight",
     "PersonOversight",
     "ScheduleRun",
     "SearchOversight",
@@ -99,6 +101,18 @@ class AgencyOversight:
     searches: list[SearchOversight]
     searches_total: int
     open_alerts: int
+    #: the erasure requests its staff opened (each approval searched every gallery)
+    erasures: list[ErasureOversight] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ErasureOversight:
+    id: int
+    at: str
+    reference: str
+    status: str
+    opened_by: str
+    approved_by: str | None
 
 
 def agency_oversight(
@@ -143,6 +157,7 @@ def agency_oversight(
             )
             or 0
         )
+        erasures = _erasures(session, row.id, since, until)
         append(session, AuditEvent(actor.username, "oversight.view", name, span, name))
     return AgencyOversight(
         name,
@@ -154,7 +169,32 @@ def agency_oversight(
         searches,
         len(requested),
         open_alerts,
+        erasures,
     )
+
+
+def _erasures(
+    session: Session, agency_id: int, since: datetime | None, until: datetime | None
+) -> list[ErasureOversight]:
+    approver = aliased(User)
+    stmt = (
+        select(ErasureRow, User.username, approver.username)
+        .join(User, User.id == ErasureRow.requested_by)
+        .outerjoin(approver, approver.id == ErasureRow.approved_by)
+        .where(ErasureRow.agency_id == agency_id)
+        .order_by(ErasureRow.id.desc())
+        .limit(MAX_SEARCHES)
+    )
+    if since is not None:
+        stmt = stmt.where(ErasureRow.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(ErasureRow.created_at < until)
+    return [
+        ErasureOversight(
+            r.id, r.created_at.isoformat(timespec="seconds"), r.reference, r.status, by, ok
+        )
+        for r, by, ok in session.execute(stmt)
+    ]
 
 
 def _people(

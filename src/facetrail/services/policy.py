@@ -1,5 +1,7 @@
 """Agency policy, versioned: every change is a new version, an audit entry and a message to
-the agency's head that says plainly what was relaxed.
+the agency's head that says plainly what was relaxed. A change that relaxes the oversight of
+the agency's use (its alert rules, the approval and second review searches need) is only
+proposed: it takes effect once a second person confirms it (``services.policy_proposals``).
 
 Authorisation (``governance.authority``): ``set_policy`` by the agency's head or a system
 admin; a network operator of the agency's network may tighten but never relax it;
@@ -31,11 +33,12 @@ from facetrail.governance.authority import (
 )
 from facetrail.governance.credentials import Principal
 from facetrail.governance.fields import check_free_text
-from facetrail.governance.policy import Policy, weakenings
+from facetrail.governance.policy import Policy, oversight_weakenings, weakenings
 from facetrail.services.accounts import current_policy, policy_row_problem, write_policy_version
 from facetrail.services.authorization import current_actor
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_head
+from facetrail.services.policy_proposals import Relaxation, propose_relaxation
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import Agency, Gallery, PolicyVersion
 
@@ -50,6 +53,9 @@ class PolicyInfo:
     at: str
     #: what this version relaxed compared with the one before it
     weakened: list[str]
+    #: a change that relaxes the agency's oversight: the proposal waiting for a second
+    #: person's confirmation (the version above is still the one in force)
+    proposal: Relaxation | None = None
 
 
 def _readable_agency(session: Session, who: Actor, name: str) -> Agency:
@@ -150,21 +156,46 @@ def _change(
                 "a network operator may only tighten it",
                 subject=agency_name,
             )
-        row = write_policy_version(
-            session, agency, version + 1, policy, actor.username, reason, relaxed
-        )
-        lines = "\n".join(f"  - {w}" for w in relaxed) or "  (nothing relaxed)"
-        notify_head(
-            session,
-            agency.id,
-            f"policy changed: {agency.name} v{version + 1}" + (" RELAXED" if relaxed else ""),
-            f"{actor.username} changed the policy of {agency.name} to version {version + 1}: "
-            f"{reason}\nRelaxed:\n{lines}",
-        )
-        session.flush()
-        info = _info(agency, row, relaxed)
+        if oversight_weakenings(old, policy):
+            proposal = propose_relaxation(
+                session, actor, who, agency, version, policy, reason, relaxed
+            )
+            now_version = proposal.version or version
+            in_force = session.scalars(
+                select(PolicyVersion).where(
+                    PolicyVersion.agency_id == agency.id, PolicyVersion.version == now_version
+                )
+            ).one()
+            info = _info(agency, in_force, relaxed if proposal.version else [], proposal)
+        else:
+            info = _write(session, actor, agency, version, policy, reason, relaxed)
     deliver_outbox(ctx)
     return info
+
+
+def _write(
+    session: Session,
+    actor: Principal,
+    agency: Agency,
+    version: int,
+    policy: Policy,
+    reason: str,
+    relaxed: list[str],
+) -> PolicyInfo:
+    """The next version in force now, and the head told what it relaxes."""
+    row = write_policy_version(
+        session, agency, version + 1, policy, actor.username, reason, relaxed
+    )
+    lines = "\n".join(f"  - {w}" for w in relaxed) or "  (nothing relaxed)"
+    notify_head(
+        session,
+        agency.id,
+        f"policy changed: {agency.name} v{version + 1}" + (" RELAXED" if relaxed else ""),
+        f"{actor.username} changed the policy of {agency.name} to version {version + 1}: "
+        f"{reason}\nRelaxed:\n{lines}",
+    )
+    session.flush()
+    return _info(agency, row, relaxed)
 
 
 def show_policy(ctx: AppContext, actor: Principal, agency_name: str) -> PolicyInfo:
@@ -204,7 +235,9 @@ def _history(ctx: AppContext, actor: Principal, agency_name: str, kind: str) -> 
     return infos
 
 
-def _info(agency: Agency, row: PolicyVersion, weakened: list[str]) -> PolicyInfo:
+def _info(
+    agency: Agency, row: PolicyVersion, weakened: list[str], proposal: Relaxation | None = None
+) -> PolicyInfo:
     return PolicyInfo(
         agency.name,
         row.version,
@@ -213,4 +246,5 @@ def _info(agency: Agency, row: PolicyVersion, weakened: list[str]) -> PolicyInfo
         row.reason,
         row.created_at.isoformat(),
         weakened,
+        proposal,
     )

@@ -147,6 +147,10 @@ def report_html(report: TransparencyReport, access: Sequence[AgencyAccess] = ())
             ("Misuse alerts closed", r.alerts_closed),
             ("People erased from galleries (all of facetrail)", r.erasures),
             ("Retention purges (all of facetrail)", r.retention_purges),
+            *(
+                (f"Erasure requests {step} by the agency's staff", count)
+                for step, count in r.erasure_requests.items()
+            ),
         ],
     )
     charts = usage_charts(r)
@@ -168,6 +172,12 @@ def report_html(report: TransparencyReport, access: Sequence[AgencyAccess] = ())
             )
     if not accuracy:
         accuracy.append('<p class="muted">No evaluation recorded for the packs in use.</p>')
+    relaxed = "".join(f"<li>{escape(x.said())}</li>" for x in r.oversight_relaxations)
+    oversight = (
+        f"<ul>{relaxed}</ul>"
+        if relaxed
+        else '<p class="muted">No relaxation of its oversight was proposed or decided.</p>'
+    )
     agencies = ""
     if access:
         agencies = "<h2>Every agency with access</h2>" + _table(
@@ -187,6 +197,8 @@ def report_html(report: TransparencyReport, access: Sequence[AgencyAccess] = ())
         "audit log. It holds no personal data. A result of a face search is an investigative "
         f"lead, never an identification.</p><p>{escape(SUPPRESSION_NOTE)}</p>"
         f"<h2>Use</h2>{figures}{''.join(charts)}"
+        "<h2>Oversight relaxed (alert rules, approvals), with a second person's decision</h2>"
+        f"{oversight}"
         f"<h2>Accuracy of the model packs in use</h2>{''.join(accuracy)}"
         f"{agencies}</main></body></html>"
     )

@@ -1,8 +1,10 @@
 """Transparency reports: for an agency or a network, for a calendar month, what face search was
 used for and how it turned out, with no personal data: searches by offense and outcome,
 approvals and denials, leads, how many people searched, alerts raised and closed, erasures,
-retention purges, and the measured accuracy of the model packs in use (with and without
-masks, by group, from the recorded evaluations). And the table reporters could otherwise
+retention purges, every relaxation of the agency's oversight proposed or decided (what it
+relaxed, its dates, the role of the second person who decided it), and the measured
+accuracy of the model packs in use (with and without masks, by group, from the recorded
+evaluations). And the table reporters could otherwise
 only build from a leaked customer list: every agency with access, since when, and the
 network it reaches facetrail through.
 
@@ -44,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from facetrail.errors import InvalidRequestError, NotFoundError
 from facetrail.governance.events import (
+    ERASURE_STEPS,
     AccountApproved,
     AccountCreated,
     AgencyCreated,
@@ -70,6 +73,7 @@ from facetrail.services._suppression import (
 from facetrail.services.accounts import current_policy
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
+from facetrail.services.policy_proposals import OversightRelaxation, relaxations_in
 from facetrail.store.schema import (
     Agency,
     AuditEntryRow,
@@ -85,6 +89,7 @@ __all__ = [
     "WITHHELD",
     "AgencyAccess",
     "Count",
+    "OversightRelaxation",
     "PackEvaluation",
     "TransparencyReport",
     "access_table",
@@ -147,6 +152,11 @@ class TransparencyReport:
     erasures: Count
     retention_purges: Count
     evaluations: list[PackEvaluation] = field(default_factory=list)
+    #: relaxations of the oversight proposed or decided in the month, with their dates
+    oversight_relaxations: list[OversightRelaxation] = field(default_factory=list)
+    #: the agencies' erasure requests: opened, approved (the matching ran), cancelled,
+    #: completed; each approval is a search of every gallery for the person
+    erasure_requests: dict[str, Count] = field(default_factory=dict)
 
     def rows(self) -> list[tuple[str, str, Count | float]]:
         """(figure, breakdown, value) for every figure: what the CSV holds."""
@@ -166,6 +176,8 @@ class TransparencyReport:
         out += [("searches_by_offense", k, v) for k, v in sorted(self.searches_by_offense.items())]
         out += [("searches_by_outcome", k, v) for k, v in sorted(self.searches_by_outcome.items())]
         out += [("alerts_by_rule", k, v) for k, v in sorted(self.alerts_by_rule.items())]
+        out += [("erasure_requests", k, v) for k, v in self.erasure_requests.items()]
+        out += [("oversight_relaxed", r.said(), 1) for r in self.oversight_relaxations]
         for e in self.evaluations:
             where = f"{e.pack} mask={e.mask}"
             out += [("rank1", where, e.rank1), ("fnir_at_fpir_1pc", where, e.fnir_at_fpir_1pc)]
@@ -246,6 +258,7 @@ def _published(report: TransparencyReport) -> TransparencyReport:
         alerts_closed=one(report.alerts_closed),
         erasures=one(report.erasures),
         retention_purges=one(report.retention_purges),
+        erasure_requests=cells(report.erasure_requests),
     )
 
 
@@ -304,7 +317,14 @@ def _counted(
         erasures=len(read_events(session, [ErasureDone], since=start, until=end)),
         retention_purges=len(read_events(session, [RetentionPurged], since=start, until=end)),
         evaluations=_evaluations(session, policies),
+        oversight_relaxations=relaxations_in(session, names, start, end),
+        erasure_requests=_erasure_requests(session, names, start, end),
     )
+
+
+def _erasure_requests(session: Session, names: list[str], start: str, end: str) -> dict[str, Count]:
+    """How many of the agencies' erasure requests took each step in the period."""
+    return {step: len(_events(session, [kind], names, start, end)) for step, kind in ERASURE_STEPS}
 
 
 def _scope(

@@ -151,6 +151,7 @@ def load_result(
             second_review=record.second_review,
             outcome=record.outcome,
             seconds=(completed - created).total_seconds() if completed and created else 0.0,
+            withheld=record.withheld or 0,
         )
 
 

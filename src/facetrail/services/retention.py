@@ -1,5 +1,8 @@
 """Retention: gallery images are removed when their source's retention period ends (the way
-erasure removes them), and probe images when their agency's policy says so.
+erasure removes them), and probe images when their agency's policy says so. An image that is
+a candidate or lead of an open case is held until its agency's head decides
+(``services.legal_holds``); the period counts from the ingest date the log sealed (an
+``images.created_at`` written outside facetrail purges nothing).
 
 Authorisation: internal (housekeeping and the service's schedule run it); ``retention_run``
 for a gallery admin or system admin. Audit: each purge is an entry, of hashes and counts; the
@@ -26,6 +29,7 @@ from facetrail.services.accounts import (
 from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
 from facetrail.services.indexing import SYSTEM
+from facetrail.services.legal_holds import gate
 from facetrail.store.schema import (
     Gallery,
     Image,
@@ -131,6 +135,8 @@ def run_retention(ctx: AppContext, *, now: datetime | None = None) -> RetentionR
                     session, AuditEvent(SYSTEM, "retention.held", f"source:{source.id}", details)
                 )
                 expired = [i for i in expired if str(i) not in held]
+            # An image of an open case stays until its agency's head decides (legal hold).
+            expired = gate(session, SYSTEM, expired, f"retention:{source.id}", now).go
             if not expired:
                 continue
             gallery = session.scalar(select(Gallery.name).where(Gallery.id == source.gallery_id))

@@ -124,3 +124,6 @@ class SearchResult:
     outcome: str | None
     seconds: float
     notice: str = LEAD_NOTICE
+    #: candidates left out because they are faces of people on the opt-out list (erased with
+    #: their consent); the ``search.run`` entry names the entries that put them there
+    withheld: int = 0

@@ -37,6 +37,7 @@ from facetrail.store.vocabulary import (
     HOLD_STATUSES,
     JOB_KINDS,
     JOB_STATUSES,
+    PROPOSAL_STATUSES,
     REVIEW_DECISIONS,
     REVIEW_STAGES,
     ROLES,
@@ -712,3 +713,57 @@ class SealNote(Base):
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     #: the columns its updates changed ("a,b,"), or "*": inserted or deleted
     changed: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
+class AgencyDomain(Base):
+    """An e-mail domain an agency registered (by its head or a system admin): an account of
+    the agency, granted or requested, has its e-mail there, so that a request comes from a
+    mailbox the agency gave out and its enrolment code goes to one."""
+
+    __tablename__ = "agency_domains"
+    __table_args__ = (UniqueConstraint("agency_id", "domain"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    #: lower case, as ``governance.fields.check_email_domain`` writes it
+    domain: Mapped[str] = mapped_column(String(200))
+    added_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AccountApproval(Base):
+    """One person's approval of a requested account: the account is active once its agency's
+    head approved it, or two different people did (``governance.authority``)."""
+
+    __tablename__ = "account_approvals"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    approver_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    approved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PolicyProposal(Base):
+    """A policy version that relaxes an agency's oversight (turns alert rules off or loosens
+    them, or relaxes the approval a search needs), waiting for a second person outside its
+    proposer's say-so before it takes effect (``services.policy_proposals``)."""
+
+    __tablename__ = "policy_proposals"
+    __table_args__ = (one_of("status", PROPOSAL_STATUSES),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    #: the version in force when it was proposed: it is confirmed only over that version
+    base_version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)  # canonical JSON of governance.policy.Policy
+    reason: Mapped[str] = mapped_column(Text)
+    #: what it relaxes, as said to the head and in the log (JSON list of sentences)
+    relaxed: Mapped[str] = mapped_column(Text)
+    #: PROPOSAL_STATUSES: pending -> confirmed | refused | withdrawn
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    proposed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    #: the policy version it became, once confirmed
+    version: Mapped[int | None] = mapped_column(Integer)

@@ -18,6 +18,7 @@ __all__ = [
     "HOLD_STATUSES",
     "JOB_KINDS",
     "JOB_STATUSES",
+    "PROPOSAL_STATUSES",
     "REVIEW_DECISIONS",
     "REVIEW_STAGES",
     "ROLES",
@@ -65,7 +66,11 @@ ALERT_RULES = (
     "stale",
     "staff_match",
     "trial",
+    "pairs",
 )
+#: a relaxation of an agency's oversight (its alert rules or approval needs), made by one
+#: person and waiting for a second: pending -> confirmed (in force) | refused | withdrawn
+PROPOSAL_STATUSES = ("pending", "confirmed", "refused", "withdrawn")
 #: a legal hold on an image: pending (the agency head has not decided) -> released (the image
 #: may go) | kept (it stays, the erasure or retention goes on without it)
 HOLD_STATUSES = ("pending", "released", "kept")

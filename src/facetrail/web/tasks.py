@@ -99,10 +99,17 @@ _TASKS: tuple[Task, ...] = (
         "Folders being ingested in the background: progress, results, cancelling.",
     ),
     Task(
-        _GALLERIES,
+        (*_GALLERIES, Role.AGENCY_HEAD, Role.PRIVACY_OFFICER),
         "Erasure and retention",
         "/erasures",
-        "A person's request to be removed, with a signed receipt; sources' retention.",
+        "A person's request to be removed, approved by a second person, with a signed "
+        "receipt; sources' retention.",
+    ),
+    Task(
+        (Role.AGENCY_HEAD,),
+        "Legal holds",
+        "/holds",
+        "Images of your open cases that an erasure or retention would remove: keep or release.",
     ),
     Task(
         (Role.SYSTEM_ADMIN,),

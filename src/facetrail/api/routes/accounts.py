@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from facetrail.api import limits
 from facetrail.api.deps import Context, Me
 from facetrail.governance.credentials import Role
-from facetrail.services import accounts, enrolment
+from facetrail.services import account_approval, accounts, agency_domains, enrolment
+from facetrail.services.account_approval import ApprovalState
 from facetrail.services.accounts import Enrolment, NewAccount
 from facetrail.services.enrolment import OneTimePassword
 from facetrail.services.views import plain
@@ -124,7 +125,7 @@ def create_account(body: AccountBody, ctx: Context, me: Me) -> Enrolment:
     "/account-requests",
     status_code=status.HTTP_201_CREATED,
     response_model=Enrolment,
-    summary="Ask for an account (no sign-in; a supervisor of the agency approves it)",
+    summary="Ask for an account (no sign-in; its head or two supervisors approve it)",
 )
 def request_account(body: RequestBody, ctx: Context) -> Enrolment:
     """The same answer whether or not the username is free and the named supervisor is an
@@ -135,11 +136,37 @@ def request_account(body: RequestBody, ctx: Context) -> Enrolment:
 
 @router.post(
     "/accounts/{username}/approval",
-    status_code=status.HTTP_204_NO_CONTENT,
-    summary="Approve a requested account",
+    response_model=ApprovalState,
+    summary="Approve a requested account (its head's approval, or two people's, activate it)",
 )
-def approve(username: Username, ctx: Context, me: Me) -> Response:
-    accounts.approve_account(ctx, me, username)
+def approve(username: Username, ctx: Context, me: Me) -> ApprovalState:
+    """``status`` says whether it is active now or waits for a second approval."""
+    return account_approval.approve_account(ctx, me, username)
+
+
+class DomainBody(Closed):
+    domain: Short
+
+
+@router.get("/agencies/{agency}/domains", summary="An agency's registered e-mail domains")
+def list_domains(agency: Username, ctx: Context, me: Me) -> list[str]:
+    return agency_domains.list_domains(ctx, me, agency)
+
+
+@router.post(
+    "/agencies/{agency}/domains",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Register an e-mail domain (its head or a system admin)",
+)
+def register_domain(agency: Username, body: DomainBody, ctx: Context, me: Me) -> Response:
+    agency_domains.register_domain(ctx, me, agency, body.domain)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete("/agencies/{agency}/domains/{domain}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_domain(agency: Username, domain: Username, ctx: Context, me: Me) -> Response:
+    """Remove an e-mail domain (its accounts stay; new ones need another)."""
+    agency_domains.remove_domain(ctx, me, agency, domain)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

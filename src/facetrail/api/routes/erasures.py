@@ -1,19 +1,21 @@
-"""A person's rights over HTTP: erasure requests (opened with the person's photos, their
-faces confirmed, completed with a signed receipt, or cancelled) and the retention run; the
-services the CLI's ``erasure`` and ``retention`` commands call (gallery admins and system
-admins; audited)."""
+"""A person's rights over HTTP: erasure requests (opened with the person's photos by a gallery
+admin, approved by the opener's agency head or a privacy officer before any matching, their
+faces confirmed beside the request photos, completed by that second person with a signed
+receipt, or cancelled), legal holds on images of open cases (the agency head decides) and the
+retention run; the services the CLI's ``erasure`` and ``retention`` commands call (audited)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, UploadFile, status
+from fastapi import APIRouter, File, Form, Path, Response, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.deps import Context, Me
 from facetrail.api.uploads import probe_images
-from facetrail.services import erasure, retention
+from facetrail.services import erasure, legal_holds, retention
 from facetrail.services.erasure import ErasureView
+from facetrail.services.legal_holds import HoldView
 from facetrail.services.retention import RetentionReport
 
 router = APIRouter(tags=["erasure and retention"])
@@ -28,6 +30,20 @@ class Decisions(BaseModel):
     rejected: Annotated[list[int], Field(max_length=10_000)] = []
 
 
+class Note(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str, Field(max_length=2000)]
+
+
+class HoldDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: True: the image may go; False: it is kept
+    release: bool
+    note: Annotated[str, Field(max_length=2000)]
+
+
 class Reason(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -38,7 +54,7 @@ class Reason(BaseModel):
     "/erasures",
     status_code=status.HTTP_201_CREATED,
     response_model=ErasureView,
-    summary="Record a person's erasure request; their faces are found in every gallery",
+    summary="Record a person's erasure request; it waits for a second person's approval",
 )
 def open_request(
     ctx: Context,
@@ -48,11 +64,67 @@ def open_request(
     identity_check: Annotated[str, Form(max_length=5000)],
     consent: Annotated[bool, Form(description="keep an opt-out template")] = False,
 ) -> ErasureView:
-    """The photos are not kept; with consent their templates are, until the request ends."""
+    """The photos are kept until the request ends; no gallery is searched until the opener's
+    agency head or a privacy officer approves it."""
     erasure.may_open(ctx, me, reference)
     images = probe_images(photos, ctx.settings.max_image_bytes)
     request = erasure.ErasureRequest(reference, identity_check, consent, images)
     return erasure.open_erasure(ctx, me, request)
+
+
+@router.post(
+    "/erasures/{erasure_id}/approval",
+    response_model=ErasureView,
+    summary="Let the matching run (the opener's agency head or a privacy officer)",
+)
+def approve(erasure_id: ErasureId, body: Note, ctx: Context, me: Me) -> ErasureView:
+    return erasure.approve_erasure(ctx, me, erasure_id, body.note)
+
+
+_JPEG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/jpeg": {}}}}
+
+
+@router.get(
+    "/erasures/{erasure_id}/photos/{number}",
+    response_class=Response,
+    responses=_JPEG,
+    summary="A request photo, while the request runs",
+)
+def photo(
+    erasure_id: ErasureId, number: Annotated[int, Path(ge=1, le=100)], ctx: Context, me: Me
+) -> Response:
+    return Response(erasure.request_photo(ctx, me, erasure_id, number), media_type="image/jpeg")
+
+
+@router.get(
+    "/erasures/{erasure_id}/matches/{match_id}/crop",
+    response_class=Response,
+    responses=_JPEG,
+    summary="The face a match found, to decide beside the request photos",
+)
+def match_crop(
+    erasure_id: ErasureId,
+    match_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    ctx: Context,
+    me: Me,
+) -> Response:
+    return Response(erasure.match_crop(ctx, me, erasure_id, match_id), media_type="image/jpeg")
+
+
+@router.get("/holds", response_model=list[HoldView], summary="Your agency's legal holds")
+def holds(ctx: Context, me: Me) -> list[HoldView]:
+    return legal_holds.list_holds(ctx, me)
+
+
+@router.post(
+    "/holds/{hold_id}/decision",
+    response_model=HoldView,
+    summary="Release or keep an image held for open cases (the agency head)",
+)
+def decide_hold(
+    hold_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: HoldDecision, ctx: Context, me: Me
+) -> HoldView:
+    return legal_holds.decide_hold(ctx, me, hold_id, body.release, body.note)
 
 
 @router.get("/erasures/{erasure_id}", response_model=ErasureView, summary="One request")
@@ -70,7 +142,7 @@ def decide(erasure_id: ErasureId, body: Decisions, ctx: Context, me: Me) -> Eras
 @router.post(
     "/erasures/{erasure_id}/completion",
     response_model=ErasureView,
-    summary="Remove the confirmed faces and all that came from them; sign the receipt",
+    summary="Confirm the decisions (a second person): remove the confirmed faces; sign",
 )
 def complete(erasure_id: ErasureId, ctx: Context, me: Me) -> ErasureView:
     return erasure.complete_erasure(ctx, me, erasure_id)

@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.deps import Context, Me
 from facetrail.api.pages import Cursor, Limit, page
-from facetrail.services import policy
+from facetrail.services import policy, policy_proposals
 from facetrail.services.policy import PolicyInfo
+from facetrail.services.policy_proposals import Relaxation
 
 router = APIRouter(tags=["policy"])
 
@@ -42,5 +43,43 @@ def history(
 @router.patch("/agencies/{agency}/policy", response_model=PolicyInfo, summary="Amend policy")
 def amend(agency: Agency, body: Amendment, ctx: Context, me: Me) -> PolicyInfo:
     """A new version changing only the given fields; read and written in one locked
-    transaction. The head is told what it relaxes. Audited, refusals too."""
+    transaction. The head is told what it relaxes; a change that relaxes the oversight (alert
+    rules, approvals) is only proposed (``proposal``) until a second person confirms it.
+    Audited, refusals too."""
     return policy.amend_policy(ctx, me, agency, body.changes, body.reason)
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str, Field(max_length=2000)]
+
+
+@router.get(
+    "/agencies/{agency}/relaxations",
+    response_model=list[Relaxation],
+    summary="Proposed relaxations of the agency's oversight, newest first",
+)
+def relaxations(
+    agency: Agency, ctx: Context, me: Me, status: str | None = None
+) -> list[Relaxation]:
+    return policy_proposals.list_relaxations(ctx, me, agency, status)
+
+
+@router.post(
+    "/relaxations/{relaxation_id}/confirmation",
+    response_model=Relaxation,
+    summary="Confirm a relaxation (a second person outside its proposer's say-so)",
+)
+def confirm(relaxation_id: int, body: Decision, ctx: Context, me: Me) -> Relaxation:
+    """It becomes the agency's next policy version now. Audited, refusals too."""
+    return policy_proposals.confirm_relaxation(ctx, me, relaxation_id, body.note)
+
+
+@router.post(
+    "/relaxations/{relaxation_id}/refusal",
+    response_model=Relaxation,
+    summary="Refuse a relaxation: the policy stays as it is",
+)
+def refuse(relaxation_id: int, body: Decision, ctx: Context, me: Me) -> Relaxation:
+    return policy_proposals.refuse_relaxation(ctx, me, relaxation_id, body.note)

@@ -1,7 +1,9 @@
-"""A gallery admin's erasure work in the browser: the requests, a new one opened with the
-person's photos, each face found confirmed or rejected, the erasure completed and its signed
-receipt downloaded for the person; and the retention run. The services the CLI's
-``erasure`` and ``retention`` commands and the API's routes call."""
+"""Erasure under four eyes in the browser: the requests, a new one opened with the person's
+photos (gallery admins), approved by the agency head or a privacy officer before any matching,
+each face found confirmed or rejected beside the request photos, the decisions confirmed by
+the second person and the signed receipt downloaded for the person; legal holds decided by the
+agency head; and the retention run. The services the CLI's ``erasure`` and ``retention``
+commands and the API's routes call."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from fastapi.responses import PlainTextResponse, RedirectResponse
 from facetrail.api.deps import Context
 from facetrail.api.uploads import probe_images
 from facetrail.errors import FacetrailError, InvalidRequestError
-from facetrail.services import erasure, retention
+from facetrail.governance.credentials import Role
+from facetrail.services import erasure, legal_holds, retention
 from facetrail.web.deps import Form, Signed, files, text
 from facetrail.web.render import FormError, page
 from facetrail.web.routing import WebRoute
@@ -30,8 +33,19 @@ def erasures(request: Request, ctx: Context, me: Signed) -> Response:
     found = erasure.list_erasures(ctx, me.principal)
     ran = request.query_params.get("retention")
     return page(
-        "erasures.html", viewer=me, current="/erasures", requests=found, retention=ran, form={}
+        "erasures.html",
+        viewer=me,
+        current="/erasures",
+        requests=found,
+        retention=ran,
+        form={},
+        may_open=_opens(me),
     )
+
+
+def _opens(me: Signed) -> bool:
+    """Whether to offer opening requests (the service decides; this only shapes the page)."""
+    return me.principal.has_any(Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
 
 
 @router.post("/erasures")
@@ -69,6 +83,7 @@ def open_request(ctx: Context, me: Signed, form: Form) -> Response:
             retention=None,
             form=entered,
             error=FormError.of(error),
+            may_open=_opens(me),
         )
     return RedirectResponse(f"/erasures/{view.id}", status_code=303)
 
@@ -77,7 +92,15 @@ def open_request(ctx: Context, me: Signed, form: Form) -> Response:
 def show(erasure_id: ErasureId, ctx: Context, me: Signed) -> Response:
     """One request: the faces found to decide, then the receipt (audited)."""
     view = erasure.show_erasure(ctx, me.principal, erasure_id)
-    return page("erasure.html", viewer=me, current="/erasures", view=view)
+    approves = me.principal.has_any(Role.AGENCY_HEAD, Role.PRIVACY_OFFICER)
+    return page(
+        "erasure.html",
+        viewer=me,
+        current="/erasures",
+        view=view,
+        may_decide=_opens(me),
+        may_approve=approves and view.requested_by != me.principal.username,
+    )
 
 
 @router.post("/erasures/{erasure_id}")
@@ -86,9 +109,11 @@ def act(erasure_id: ErasureId, ctx: Context, me: Signed, form: Form) -> Response
     step = text(form, "step", max_length=20, default="")
     if step == "cancel":
         erasure.cancel_erasure(ctx, me.principal, erasure_id, text(form, "reason", default=""))
-    elif step == "complete":
+    elif step == "approve":
+        erasure.approve_erasure(ctx, me.principal, erasure_id, text(form, "note", default=""))
+    elif step == "decide":
         # Each face's radio buttons are named match-<id>; the service refuses an id that is
-        # not one of the request's, and completes only when every face is decided.
+        # not one of the request's.
         calls = {
             int(key.removeprefix("match-")): text(form, key, max_length=10)
             for key in form
@@ -97,10 +122,53 @@ def act(erasure_id: ErasureId, ctx: Context, me: Signed, form: Form) -> Response
         confirmed = [mid for mid, call in calls.items() if call == "confirmed"]
         rejected = [mid for mid, call in calls.items() if call == "rejected"]
         erasure.decide_matches(ctx, me.principal, erasure_id, confirmed, rejected)
+    elif step == "complete":  # the second person's confirmation of the decisions
         erasure.complete_erasure(ctx, me.principal, erasure_id)
     else:
-        raise InvalidRequestError("choose complete or cancel", subject="step")
+        raise InvalidRequestError("choose approve, decide, complete or cancel", subject="step")
     return RedirectResponse(f"/erasures/{erasure_id}", status_code=303)
+
+
+@router.get("/erasures/{erasure_id}/photos/{number}")
+def photo(
+    erasure_id: ErasureId, number: Annotated[int, Path(ge=1, le=100)], ctx: Context, me: Signed
+) -> Response:
+    """A request photo, to compare the faces found with (audited)."""
+    data = erasure.request_photo(ctx, me.principal, erasure_id, number)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/erasures/{erasure_id}/matches/{match_id}/crop")
+def match_crop(
+    erasure_id: ErasureId,
+    match_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    ctx: Context,
+    me: Signed,
+) -> Response:
+    """The face a match found, cut from its gallery image (audited)."""
+    data = erasure.match_crop(ctx, me.principal, erasure_id, match_id)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/holds")
+def holds(ctx: Context, me: Signed) -> Response:
+    """The agency head's legal holds: images of open cases an erasure or retention would
+    remove (audited)."""
+    found = legal_holds.list_holds(ctx, me.principal)
+    return page("holds.html", viewer=me, current="/holds", holds=found)
+
+
+@router.post("/holds/{hold_id}")
+def decide_hold(
+    hold_id: Annotated[int, Path(ge=1, le=2**63 - 1)], ctx: Context, me: Signed, form: Form
+) -> Response:
+    """Release or keep a held image (the agency head; audited)."""
+    step = text(form, "step", max_length=10, default="")
+    if step not in ("release", "keep"):
+        raise InvalidRequestError("choose release or keep", subject="step")
+    note = text(form, "note", default="")
+    legal_holds.decide_hold(ctx, me.principal, hold_id, step == "release", note)
+    return RedirectResponse("/holds", status_code=303)
 
 
 @router.get("/erasures/{erasure_id}/receipt")

@@ -63,6 +63,7 @@ def _policy_page(
     versions = versions_newest_first(history)
     amended = request.query_params.get("amended", "")
     just_made = next((v for v in versions if str(v.info.version) == amended), None)
+    proposed = request.query_params.get("proposed", "")
     gallery_names = sorted(
         {g.name for g in galleries.list_galleries(ctx)} | set(current.policy.galleries)
     )
@@ -76,6 +77,7 @@ def _policy_page(
         rules=rules_in_words(current.policy),
         versions=versions,
         just_made=just_made,
+        proposed=proposed if proposed.isdigit() else "",
         may_amend=_may_amend(me, agency),
         values=values or PolicyForm.of_policy(current.policy),
         shown=PolicyForm.of_policy(current.policy).to_json(),
@@ -107,6 +109,10 @@ def amend(agency: Agency, request: Request, ctx: Context, me: Signed, form: Form
         raise  # not theirs to change: the refusal page, not the form again
     except FacetrailError as error:
         return _policy_page(request, ctx, me, agency, values=values, reason=reason, error=error)
+    if made.proposal is not None and made.proposal.status == "pending":  # a second person
+        return RedirectResponse(
+            f"{policy_href(made.agency)}?proposed={made.proposal.id}", status_code=303
+        )
     return RedirectResponse(
         f"{policy_href(made.agency)}?amended={made.version}#history", status_code=303
     )

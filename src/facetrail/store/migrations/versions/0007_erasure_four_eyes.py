@@ -39,8 +39,9 @@ _ERASURE = "'requested', 'open', 'done', 'cancelled'"
 
 def _check(table: str, column: str, values: str) -> None:
     with op.batch_alter_table(table) as batch:
-        batch.drop_constraint(op.f(f"ck_{table}_{column}"), type_="check")
-        batch.create_check_constraint(op.f(f"ck_{table}_{column}"), sa.text(f"{column} IN ({values})"))
+        name = op.f(f"ck_{table}_{column}")
+        batch.drop_constraint(name, type_="check")
+        batch.create_check_constraint(name, sa.text(f"{column} IN ({values})"))
 
 
 def upgrade() -> None:

@@ -1,0 +1,129 @@
+"""Reading erasure requests: one, the list, and the faces to decide beside the request photos
+(see ``services.erasure``)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+from sqlalchemy import func, select
+
+from facetrail.errors import (
+    NotFoundError,
+    PermissionDeniedError,
+)
+from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.authority import may_read_erasures, sees_every_erasure
+from facetrail.governance.credentials import Principal
+from facetrail.imaging.decode import decode_image
+from facetrail.services._matching import crop
+from facetrail.services.authorization import current_actor
+from facetrail.services.context import AppContext
+from facetrail.services.erasure._access import acting_on
+from facetrail.services.erasure._views import (
+    ErasureSummary,
+    ErasureView,
+    erasure_view,
+)
+from facetrail.services.unit_of_work import action
+from facetrail.store.schema import (
+    ErasureMatch,
+    ErasureRow,
+    Face,
+    Image,
+    TemplateRow,
+    User,
+)
+
+__all__ = ["list_erasures", "match_crop", "request_photo", "show_erasure"]
+
+
+def show_erasure(ctx: AppContext, actor: Principal, erasure_id: int) -> ErasureView:
+    """One request with the faces found and, once done, its receipt (who may: see
+    ``erasure._access``; audited as ``erasure.view``, refusals too)."""
+    subject = f"erasure:{erasure_id}"
+    with action(ctx, actor.username, "erasure.view", subject) as session:
+        row, _ = acting_on(session, actor, erasure_id)
+        view = erasure_view(session, row)
+        append(session, AuditEvent(actor.username, "erasure.view", subject))
+    return view
+
+
+def request_photo(ctx: AppContext, actor: Principal, erasure_id: int, number: int) -> bytes:
+    """Request photo ``number`` (from 1) while the request runs, as JPEG made anew from its
+    pixels (no metadata of the file given; audited as ``erasure.crop_view``, refusals too)."""
+    subject = f"erasure:{erasure_id}"
+    with action(ctx, actor.username, "erasure.crop_view", subject) as session:
+        row, _ = acting_on(session, actor, erasure_id, ("requested", "open"))
+        photos = json.loads(row.photos or "[]")
+        if not 1 <= number <= len(photos):
+            raise NotFoundError(f"the request has {len(photos)} photos", subject=subject)
+        append(session, AuditEvent(actor.username, "erasure.crop_view", subject, {"photo": number}))
+        sha = photos[number - 1]
+    image = decode_image(ctx.blobs.get(sha), name=f"photo {number}", limits=ctx.limits).bgr
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return bytes(buf) if ok else b""
+
+
+def match_crop(ctx: AppContext, actor: Principal, erasure_id: int, match_id: int) -> bytes:
+    """The face a match found, cut from its gallery image, to decide beside the request
+    photos (audited as ``erasure.crop_view``, refusals too)."""
+    subject = f"erasure:{erasure_id}"
+    with action(ctx, actor.username, "erasure.crop_view", subject) as session:
+        row, _ = acting_on(session, actor, erasure_id, ("open",))
+        found = session.execute(
+            select(Face, Image.sha256)
+            .join(TemplateRow, TemplateRow.face_id == Face.id)
+            .join(Image, Image.id == Face.image_id)
+            .join(ErasureMatch, ErasureMatch.template_id == TemplateRow.id)
+            .where(ErasureMatch.id == match_id, ErasureMatch.erasure_id == row.id)
+        ).first()
+        if found is None:
+            raise NotFoundError(f"no match {match_id} in this request", subject=subject)
+        face, sha = found
+        append(
+            session, AuditEvent(actor.username, "erasure.crop_view", subject, {"match": match_id})
+        )
+        box = (face.x1, face.y1, face.x2, face.y2)
+    return crop(ctx, sha, box)
+
+
+def list_erasures(ctx: AppContext, actor: Principal) -> list[ErasureSummary]:
+    """The requests its reader may see, newest first: gallery admins, system admins and
+    privacy officers every one, an agency head their agency's (audited as ``erasure.list``,
+    refusals too)."""
+    with action(ctx, actor.username, "erasure.list", "erasures") as session:
+        who = current_actor(session, actor)
+        stmt = (
+            select(ErasureRow, User.username)
+            .join(User, User.id == ErasureRow.requested_by)
+            .order_by(ErasureRow.id.desc())
+        )
+        if not may_read_erasures(who):
+            raise PermissionDeniedError(
+                "needs gallery_admin, system_admin, privacy_officer or agency_head",
+                subject="erasures",
+            )
+        if not sees_every_erasure(who):
+            stmt = stmt.where(ErasureRow.agency_id == who.agency_id)  # a head: their agency's
+        rows = session.execute(stmt).all()
+        counts = dict(
+            session.execute(
+                select(ErasureMatch.erasure_id, func.count(ErasureMatch.id)).group_by(
+                    ErasureMatch.erasure_id
+                )
+            ).all()
+        )
+        append(session, AuditEvent(actor.username, "erasure.list", "erasures"))
+        return [
+            ErasureSummary(
+                r.id,
+                r.reference,
+                r.status,
+                by,
+                r.created_at.isoformat(timespec="seconds"),
+                int(counts.get(r.id, 0)),
+                r.receipt_id,
+            )
+            for r, by in rows
+        ]
