@@ -261,7 +261,9 @@ def test_an_older_account_named_like_the_service_reads_none_of_its_entries(
     ctx = org.ctx
     # A county account named 'facetrail', made before the name was reserved.
     monkeypatch.setattr(fields, "RESERVED_USERNAMES", frozenset(), raising=False)
-    acc.create_user(ctx, org.people["head"], NewAccount("facetrail", "f@county.example", PASSWORD, AGENCY))
+    acc.create_user(
+        ctx, org.people["head"], NewAccount("facetrail", "f@county.example", PASSWORD, AGENCY)
+    )
     monkeypatch.undo()
     with ctx.transaction() as session:
         user_id = acc.user_by_name(session, "facetrail").id
