@@ -17,6 +17,7 @@ from facetrail.services.policy_proposals import Relaxation
 router = APIRouter(tags=["policy"])
 
 Agency = Annotated[str, Path(min_length=1, max_length=200)]
+RelaxationId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class Amendment(BaseModel):
@@ -71,7 +72,7 @@ def relaxations(
     response_model=Relaxation,
     summary="Confirm a relaxation (a second person outside its proposer's say-so)",
 )
-def confirm(relaxation_id: int, body: Decision, ctx: Context, me: Me) -> Relaxation:
+def confirm(relaxation_id: RelaxationId, body: Decision, ctx: Context, me: Me) -> Relaxation:
     """It becomes the agency's next policy version now. Audited, refusals too."""
     return policy_proposals.confirm_relaxation(ctx, me, relaxation_id, body.note)
 
@@ -81,5 +82,5 @@ def confirm(relaxation_id: int, body: Decision, ctx: Context, me: Me) -> Relaxat
     response_model=Relaxation,
     summary="Refuse a relaxation: the policy stays as it is",
 )
-def refuse(relaxation_id: int, body: Decision, ctx: Context, me: Me) -> Relaxation:
+def refuse(relaxation_id: RelaxationId, body: Decision, ctx: Context, me: Me) -> Relaxation:
     return policy_proposals.refuse_relaxation(ctx, me, relaxation_id, body.note)
