@@ -163,11 +163,14 @@ def _raise(
         cause=cause,
     )
     append(session, event.entry())
-    subject = f"Legal hold {hold.id}: an image of case {', '.join(cases)} would be removed"
+    named = ", ".join(cases[:_NAMED]) + (
+        f" and {len(cases) - _NAMED} more" if len(cases) > _NAMED else ""
+    )
+    subject = f"Legal hold {hold.id}: an image of {_cases(len(cases))} would be removed"
     body = (
         f"Image {image.sha256[:16]}… of gallery {gallery} is a candidate or lead of open case "
-        f"{', '.join(cases)}, and {cause.split(':')[0]} would remove it. It stays until the "
-        f"agency head decides, on the page /holds."
+        f"{named}, and {cause.split(':')[0]} would remove it. It stays until the agency head "
+        f"decides, on the page /holds."
     )
     notify_head(session, agency_id, subject, body)
     investigators = session.scalars(
@@ -177,6 +180,14 @@ def _raise(
     )
     notify_users(session, list(investigators), subject, body)
     return hold
+
+
+#: Case numbers a notice names (the hold lists them all).
+_NAMED = 10
+
+
+def _cases(count: int) -> str:
+    return "an open case" if count == 1 else f"{count} open cases"
 
 
 def decide_hold(

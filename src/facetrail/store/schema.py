@@ -750,7 +750,7 @@ class PolicyProposal(Base):
     __tablename__ = "policy_proposals"
     __table_args__ = (one_of("status", PROPOSAL_STATUSES),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
     #: the version in force when it was proposed: it is confirmed only over that version
     base_version: Mapped[int] = mapped_column(Integer)

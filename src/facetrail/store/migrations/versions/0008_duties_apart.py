@@ -23,6 +23,8 @@ down_revision = "0007_erasure_four_eyes"
 branch_labels = None
 depends_on = None
 
+_BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 _RULES_BEFORE = (
     "'volume', 'hours', 'case_volume', 'probe_cases', 'person_cases', 'open_cases', "
     "'stale', 'staff_match', 'trial'"
@@ -58,7 +60,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "policy_proposals",
-        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("id", _BIG_ID, primary_key=True),
         sa.Column("agency_id", sa.Integer(), sa.ForeignKey("agencies.id"), nullable=False),
         sa.Column("base_version", sa.Integer(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
