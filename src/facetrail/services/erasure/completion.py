@@ -104,13 +104,17 @@ def complete_erasure(ctx: AppContext, actor: Principal, erasure_id: int) -> Eras
             "erasure.complete",
             subject,
             StateError(
-                f"{len(waiting)} images are candidates or leads of open cases: held until the "
+                f"{_images(len(waiting))} candidates or leads of open cases: held until the "
                 "agency head decides (their heads and investigators are told)",
                 subject=subject,
             ),
         )
     scrub_after(ctx, [plan])
     return view
+
+
+def _images(count: int) -> str:
+    return "1 image is one of the" if count == 1 else f"{count} images are"
 
 
 def _erase(
