@@ -21,9 +21,15 @@ import hashlib
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Executable, create_engine, func, select, update
 
-from facetrail.errors import DailyLimitError, NotFoundError, PermissionDeniedError, StateError
+from facetrail.errors import (
+    DailyLimitError,
+    NotFoundError,
+    PermissionDeniedError,
+    RecordMismatchError,
+    StateError,
+)
 from facetrail.governance.checkpoints import load_vkey
 from facetrail.governance.receipts import open_receipt
 from facetrail.services import audit
@@ -45,7 +51,14 @@ from facetrail.services.notifications import inbox
 from facetrail.services.oversight import agency_oversight
 from facetrail.services.reports import FEWER_THAN_5, transparency_report
 from facetrail.services.retention import run_retention
-from facetrail.store.schema import Agency, AuditEntryRow, BlocklistEntry, Image, LegalHold
+from facetrail.store.schema import (
+    Agency,
+    AuditEntryRow,
+    BlocklistEntry,
+    ErasureRow,
+    Image,
+    LegalHold,
+)
 from tests.services.test_erasure import _photos, _probe, world  # noqa: F401
 
 _CHECK = "passport checked in person at the front desk"
@@ -223,3 +236,44 @@ def _searched_at(ctx: AppContext, search_id: int) -> str:
         )
     assert at is not None
     return str(at)
+
+
+def _insider(ctx: AppContext, statement: Executable) -> None:
+    """A write on the insider's own connection, committed (not through facetrail)."""
+    engine = create_engine(ctx.settings.db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(statement)
+    finally:
+        engine.dispose()
+
+
+def test_an_insiders_edits_to_a_request_or_a_hold_are_refused_where_used(world) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    org, person, _ = world
+    ctx: AppContext = org.ctx
+    gus, head = org.people["gus"], org.people["head"]
+    # The request's photo re-pointed at another face's blob before the approval.
+    request = ErasureRequest("REQ-5", _CHECK, False, (_probe(_photos(person)[3]),))
+    opened = open_erasure(ctx, gus, request)
+    other = org.search(("bookings",), (_probe(_photos(person)[3]),)).candidates[-1].image_sha256
+    _insider(
+        ctx, update(ErasureRow).where(ErasureRow.id == opened.id).values(photos=f'["{other}"]')
+    )
+    with pytest.raises(RecordMismatchError, match="erasure request"):
+        approve_erasure(ctx, head, opened.id, "identity check seen on file")
+    assert "erasure.approve.refused" in _kinds(ctx, f"erasure:{opened.id}")
+
+    # A pending hold set to "released" in the database lets nothing go.
+    request = ErasureRequest("REQ-6", _CHECK, False, tuple(_probe(p) for p in _photos(person)[:3]))
+    second = approve_erasure(
+        ctx, head, open_erasure(ctx, gus, request).id, "identity check seen on file"
+    )
+    decide_matches(ctx, gus, second.id, [m.id for m in second.matches], [])
+    with pytest.raises(StateError, match="open cases"):
+        complete_erasure(ctx, head, second.id)
+    _insider(ctx, update(LegalHold).values(status="released"))
+    with pytest.raises(RecordMismatchError, match="legal hold"):
+        complete_erasure(ctx, head, second.id)
+    theirs = {hashlib.sha256(p.read_bytes()).hexdigest() for p in _photos(person)[:3]}
+    with ctx.sessions() as s:
+        assert set(s.scalars(select(Image.sha256))) >= theirs  # nothing removed

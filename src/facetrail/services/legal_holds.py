@@ -28,6 +28,7 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import may_decide_hold
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import HoldDecided, HoldRaised
+from facetrail.governance.seal_checks import require_sealed
 from facetrail.services.authorization import current_actor, name_of_agency, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import notify_head, notify_users
@@ -119,6 +120,8 @@ def gate(session: Session, actor: str, image_ids: list[int], cause: str, now: da
         if hold is None:
             hold = _raise(session, actor, image_id, agency_id, sorted(numbers), cause, now)
             raised += 1
+        else:  # a hold set to "released" outside facetrail lets nothing go
+            require_sealed(session, f"legal hold {hold.id}", {"legal_holds": [hold]})
         held[image_id].append(hold)
     go = [i for i in image_ids if all(h.status == "released" for h in held.get(i, []))]
     kept = [i for i in image_ids if any(h.status == "kept" for h in held.get(i, []))]
@@ -206,6 +209,7 @@ def decide_hold(
             raise PermissionDeniedError(
                 "only the agency head decides a legal hold", subject=subject
             )
+        require_sealed(session, f"legal hold {hold_id}", {"legal_holds": [hold]})
         if hold.status != "pending":
             raise StateError(f"the hold is already {hold.status}", subject=subject)
         hold.status = "released" if release else "kept"

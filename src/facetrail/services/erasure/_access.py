@@ -19,6 +19,7 @@ from facetrail.governance.authority import (
     sees_every_erasure,
 )
 from facetrail.governance.credentials import Principal
+from facetrail.governance.seal_checks import require_sealed
 from facetrail.services.authorization import current_actor, name_of_agency
 from facetrail.store.schema import ErasureRow
 
@@ -44,6 +45,9 @@ def acting_on(
     row = session.get(ErasureRow, erasure_id, with_for_update=True)
     if row is None or not (sees_every_erasure(who) or row.agency_id == who.agency_id):
         raise NotFoundError("no such erasure request", subject=subject)
+    # A request edited outside facetrail (its photos re-pointed at someone else's, its state
+    # or approver changed) is not acted on.
+    require_sealed(session, f"erasure request {erasure_id}", {"erasures": [row]})
     if approving is not None and not may_approve_erasure(who, row.requested_by, row.agency_id):
         raise PermissionDeniedError(
             f"{approving} is for the opener's agency head or a privacy officer, never the opener",
