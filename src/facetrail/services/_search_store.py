@@ -144,7 +144,7 @@ def store_runs(
         },
         seconds=round(seconds, 4),
         probe_templates={p: hashlib.sha256(v).hexdigest() for p, v in probes.items()},
-        withheld=sum(len(r.withheld) for r in runs),
+        withheld=record.withheld,  # counted by mark_done, which comes first
         withheld_by=_opt_out_entries(session, {e for r in runs for e in r.withheld}),
     )
     append(session, event.entry())
