@@ -24,6 +24,7 @@ busier machine. The search overhead is the median of per-pair differences, robus
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import re
@@ -66,6 +67,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=200, help="gallery size for the searches")
     parser.add_argument("--rows-per-action", type=int, default=1)
     parser.add_argument("--per-transaction", type=int, default=1)
+    parser.add_argument(
+        "--profile", type=Path, help="after the timed searches, profile as many governed ones"
+    )
     default_data = Path(os.environ.get("FACETRAIL_TEST_DATA", REPO.parent / "shared" / "data"))
     parser.add_argument("--dataset", type=Path, default=default_data / "lfw-dev")
     args = parser.parse_args()
@@ -148,6 +152,13 @@ def main() -> None:
             assert [c.template_id for c in governed.candidates] == [
                 c.template_id for c in bare.candidates
             ]
+        if args.profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(args.searches):
+                search(ctx, request, include_crops=False)
+            profiler.disable()
+            profiler.dump_stats(args.profile)
         ctx.close()
     out = {
         "entries": report.entries,

@@ -390,10 +390,11 @@ def test_a_search_that_now_needs_approval_is_stored_pending_not_run(  # type: ig
 def test_the_check_before_the_search_stands_only_while_the_log_has_not_moved(  # type: ignore[no-untyped-def]
     world,
 ) -> None:
-    """On PostgreSQL the search's locked transaction takes the log's size with its lock: when
-    nothing was committed since the check made before the search ran (every change to what
-    it reads comes with an audit entry), that check stands and the requester is not read
-    again; otherwise (and on SQLite) the request is checked again in full."""
+    """The search's locked transaction knows the log's size as it took the lock (PostgreSQL
+    reads it with the lock; SQLite's transaction holds the write lock from its first
+    statement): when nothing was committed since the check made before the search ran (every
+    change to what it reads comes with an audit entry), that check stands and the requester
+    is not read again; otherwise the request is checked again in full."""
     org, probe = _ivy_searching_at_once(world)
     ctx: AppContext = org.ctx
     reads: list[str] = []
@@ -407,4 +408,4 @@ def test_the_check_before_the_search_stands_only_while_the_log_has_not_moved(  #
         assert org.search(("bookings",), probe).status == "done"
     finally:
         event.remove(ctx.engine, "before_cursor_execute", count)
-    assert len(reads) == (1 if ctx.engine.dialect.name == "postgresql" else 2)
+    assert len(reads) == 1

@@ -306,10 +306,15 @@ _SIZE_AT_LOCK_KEY = "facetrail_audit_size_at_lock"
 
 def size_at_lock(session: Session) -> int | None:
     """The audit log's size when this transaction took the action lock, before any append of
-    its own (PostgreSQL, through ``lock_and_read_head``), else None."""
+    its own: PostgreSQL read it with the lock (``lock_and_read_head``); SQLite's transaction
+    holds the write lock from its first statement, so the head read now is that size while
+    the transaction has appended nothing. None when it is not known."""
     known = session.info.get(_SIZE_AT_LOCK_KEY)
     if known is None or known[0] is not session.get_transaction():
-        return None
+        if session.get_bind().dialect.name != "sqlite" or appended_in(session) is not None:
+            return None
+        found = session.execute(select(_HEAD.c.size).where(_HEAD.c.id == 1)).scalar()
+        return None if found is None else int(found)
     size: int = known[1]
     return size
 

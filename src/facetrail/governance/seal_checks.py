@@ -14,15 +14,17 @@ from facetrail.errors import RecordMismatchError
 from facetrail.governance.seals import (
     CHUNK,
     SEAL_KIND,
+    IndexRead,
     Sealed,
     changed_columns,
-    read_with_index,
+    indexed_many,
+    rows_and_seals,
     seal_of,
 )
 from facetrail.store.schema import AuditEntryRow, Base
-from facetrail.store.sealing import key_columns, key_text, noted, sealed_columns
+from facetrail.store.sealing import key_columns, key_text, noted_many, sealed_columns
 
-__all__ = ["require_sealed", "row_problem", "rows_problems", "tampered"]
+__all__ = ["require_sealed", "row_problem", "rows_problems", "tables_problems", "tampered"]
 
 #: (database, seq) -> the seal entry's rows, parsed (entries never change: ``audit verify``
 #: catches one that did). Bounded, least recently used dropped first.
@@ -62,19 +64,21 @@ def _logged(session: Session, seqs: Iterable[int]) -> dict[int, dict[str, dict[s
     return found
 
 
-#: (mapped class, table) -> the attribute names of its key columns, then of its sealed ones
-_ATTRIBUTES: dict[tuple[type, str], tuple[list[str], int]] = {}
+#: (mapped class, table) -> the attribute names of its key columns, then of its sealed ones;
+#: how many key columns there are; the sealed columns' names
+_ATTRIBUTES: dict[tuple[type, str], tuple[list[str], int, list[str]]] = {}
 
 
-def _attributes(table: Table, row: Base) -> tuple[list[str], int]:
-    """The attribute names of ``row`` for ``table``'s key columns, then its sealed columns, and
-    how many key columns there are."""
+def _attributes(table: Table, row: Base) -> tuple[list[str], int, list[str]]:
+    """The attribute names of ``row`` for ``table``'s key columns, then its sealed columns, how
+    many key columns there are, and the sealed columns' names."""
     found = _ATTRIBUTES.get((type(row), table.name))
     if found is None:
         mapper = inspect(row).mapper
         keys = key_columns(table)
         columns = (*keys, *sealed_columns(table))
-        found = [mapper.get_property_by_column(c).key for c in columns], len(keys)
+        attrs = [mapper.get_property_by_column(c).key for c in columns]
+        found = attrs, len(keys), [c.name for c in sealed_columns(table)]
         _ATTRIBUTES[(type(row), table.name)] = found
     return found
 
@@ -84,13 +88,33 @@ def _as_read(table: Table, row: Base) -> tuple[str, Sealed | None]:
     when they may not be what the database holds (changed, expired or partly loaded): the row
     is then read again."""
     state = inspect(row)
-    attrs, width = _attributes(table, row)
+    attrs, width, names = _attributes(table, row)
     loaded = state.dict
-    key = key_text(tuple(loaded[a] if a in loaded else getattr(row, a) for a in attrs[:width]))
-    if not state.persistent or state.modified or any(a not in loaded for a in attrs):
+    try:
+        values = [loaded[a] for a in attrs]
+    except KeyError:  # expired or partly loaded
+        return key_text(tuple(getattr(row, a) for a in attrs[:width])), None
+    key = key_text(tuple(values[:width]))
+    if not state.persistent or state.modified:
         return key, None
-    names = [c.name for c in sealed_columns(table)]
-    return key, seal_of(table, names, key, [loaded[a] for a in attrs[width:]])
+    sealed = values[width:]
+    known = _DIGESTED.get((table.name, key))
+    if known is not None and known[0] == sealed:
+        _DIGESTED.move_to_end((table.name, key))
+        return key, known[1]
+    seal = seal_of(table, names, key, sealed)
+    _DIGESTED[(table.name, key)] = (sealed, seal)
+    if len(_DIGESTED) > _DIGESTED_MAX:
+        _DIGESTED.popitem(last=False)
+    return key, seal
+
+
+#: (table, key) -> the sealed columns' values of a row as last read here, and their digest:
+#: a row read again with equal values has that digest (it depends on nothing else), so the
+#: rows read at every search (candidates' templates, faces, images) are not hashed again.
+#: Bounded, least recently used dropped first.
+_DIGESTED: OrderedDict[tuple[str, str], tuple[list[object], Sealed]] = OrderedDict()
+_DIGESTED_MAX = 8192
 
 
 def rows_problems(session: Session, table_name: str, keys: Iterable[object]) -> dict[str, str]:
@@ -99,26 +123,68 @@ def rows_problems(session: Session, table_name: str, keys: Iterable[object]) -> 
     then taken from what was read, without reading it again). A row agrees when its digest is
     that of its seal and the seal is the log's. A key with neither row nor seal is not reported
     (nothing is there to act on)."""
-    table = Base.metadata.tables[table_name]
-    now: dict[str, Sealed] = {}
-    wanted: set[str] = set()
-    for k in keys:
-        if isinstance(k, Base):
-            key, seal = _as_read(table, k)
-            if seal is not None:
-                now[key] = seal
-        else:
-            key = key_text(k if isinstance(k, tuple) else (k,))
-        wanted.add(key)
-    texts = sorted(wanted)
-    if not texts:
+    return tables_problems(session, {table_name: keys}).get(table_name, {})
+
+
+def tables_problems(
+    session: Session, rows: dict[str, Iterable[object]]
+) -> dict[str, dict[str, str]]:
+    """``rows_problems`` for the rows of several tables (table -> keys), by table then key:
+    the seal index and the log are read once for all of them."""
+    now: dict[str, dict[str, Sealed]] = {}
+    wanted: dict[str, list[str]] = {}
+    for table_name, keys in rows.items():
+        table = Base.metadata.tables[table_name]
+        read: dict[str, Sealed] = {}
+        texts: set[str] = set()
+        for k in keys:
+            if isinstance(k, Base):
+                key, seal = _as_read(table, k)
+                if seal is not None:
+                    read[key] = seal
+            else:
+                key = key_text(k if isinstance(k, tuple) else (k,))
+            texts.add(key)
+        if texts:
+            now[table_name], wanted[table_name] = read, sorted(texts)
+    if not wanted:
         return {}
     # rows an acting transaction wrote are sealed as it commits
-    texts = sorted(set(texts) - noted(session.connection(), table_name, texts))
-    now, known = read_with_index(session, table, texts, now)
-    logged = _logged(session, (index.seq for index in known.values()))
+    written = noted_many(session.connection(), wanted)
+    wanted = {t: [k for k in keys if k not in written.get(t, ())] for t, keys in wanted.items()}
+    known: dict[str, dict[str, IndexRead]] = {}
+    joined: dict[str, set[str]] = {}
+    for table_name, keys in wanted.items():
+        unread = [k for k in keys if k not in now[table_name]]
+        if unread:  # the rows with their index entries, in one statement
+            table = Base.metadata.tables[table_name]
+            for key, seal, index in rows_and_seals(session, table, unread):
+                now[table_name][key] = seal
+                joined.setdefault(table_name, set()).add(key)
+                if index is not None:
+                    known.setdefault(table_name, {})[key] = index
+    rest = {t: [k for k in keys if k not in joined.get(t, ())] for t, keys in wanted.items()}
+    for table_name, entries in indexed_many(session, rest).items():
+        known.setdefault(table_name, {}).update(entries)
+    logged = _logged(session, (i.seq for entries in known.values() for i in entries.values()))
+    problems: dict[str, dict[str, str]] = {}
+    for table_name, keys in wanted.items():
+        table = Base.metadata.tables[table_name]
+        found = _problems(table, keys, now[table_name], known.get(table_name, {}), logged)
+        if found:
+            problems[table_name] = found
+    return problems
+
+
+def _problems(
+    table: Table,
+    keys: list[str],
+    now: dict[str, Sealed],
+    known: dict[str, IndexRead],
+    logged: dict[int, dict[str, dict[str, str | None]]],
+) -> dict[str, str]:
     problems: dict[str, str] = {}
-    for key in texts:
+    for key in keys:
         seal, index = now.get(key), known.get(key)
         if seal is None and index is None:
             continue
@@ -129,7 +195,7 @@ def rows_problems(session: Session, table_name: str, keys: Iterable[object]) -> 
         elif seal.digest != index.digest:
             changed = changed_columns(table, seal.columns, index.columns)
             problems[key] = f"its {', '.join(changed) or 'content'} differ from its seal"
-        elif logged.get(index.seq, {}).get(table_name, {}).get(key) != index.digest:
+        elif logged.get(index.seq, {}).get(table.name, {}).get(key) != index.digest:
             problems[key] = f"its seal differs from the audit log's entry {index.seq}"
     return problems
 
@@ -144,14 +210,12 @@ def tampered(
 ) -> RecordMismatchError | None:
     """The refusal to act on ``what`` (the account, the token ...) when one of its ``rows``
     (table -> keys) disagrees with the log, naming the row and how; None when all agree."""
-    for table_name, keys in rows.items():
-        problems = rows_problems(session, table_name, keys)
-        if problems:
-            key, problem = next(iter(problems.items()))
-            return RecordMismatchError(
-                f"{what} was changed outside facetrail and will not be used: {problem}",
-                subject=f"{table_name} {key}",
-            )
+    for table_name, problems in tables_problems(session, rows).items():
+        key, problem = next(iter(problems.items()))
+        return RecordMismatchError(
+            f"{what} was changed outside facetrail and will not be used: {problem}",
+            subject=f"{table_name} {key}",
+        )
     return None
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -58,6 +58,7 @@ __all__ = [
     "current_seals",
     "expected_rows",
     "indexed",
+    "indexed_many",
     "read_with_index",
     "rows_and_seals",
     "seal_everything",
@@ -92,8 +93,18 @@ def _encoded(value: object) -> bytes:
 
 
 def _encoded_time(value: datetime) -> bytes:
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    return b"t" + aware.astimezone(UTC).isoformat(timespec="microseconds").encode()
+    """The instant in UTC as ISO 8601 with microseconds (``+00:00``); a naive value is UTC."""
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(UTC)
+    return b"t%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00" % (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+    )
 
 
 #: ``_encoded`` by exact type, the common cases first (a subclass takes the long way).
@@ -136,11 +147,13 @@ class Sealed:
     __slots__ = ("_columns", "_names", "_values", "digest")
 
     def __init__(self, table: str, key: str, names: Sequence[str], values: Sequence[object]):
-        digest = hashlib.sha256(f"{table}\0{key}\0".encode())
+        parts = [f"{table}\0{key}\0".encode()]
+        encoders = _ENCODERS
         for prefix, value in zip(_prefixes(names), values, strict=True):
-            encoded = _encoded(value)
-            digest.update(b"%s%d:%s" % (prefix, len(encoded), encoded))
-        self.digest = digest.digest()[:_DIGEST].hex()
+            exact = encoders.get(type(value))
+            encoded = exact(value) if exact is not None else _encoded(value)
+            parts.append(b"%s%d:%s" % (prefix, len(encoded), encoded))
+        self.digest = hashlib.sha256(b"".join(parts)).digest()[:_DIGEST].hex()
         self._names, self._values = names, values
         self._columns: bytes | None = None
 
@@ -232,15 +245,47 @@ def rows_and_seals(
 
 def indexed(session: Session, table: str, keys: Sequence[str]) -> dict[str, IndexEntry]:
     """The seal index's entries of these rows, by key."""
-    found: dict[str, IndexEntry] = {}
-    for start in range(0, len(keys), CHUNK):
-        part = keys[start : start + CHUNK]
-        for key, seq, digest, columns in session.execute(
-            select(RowSeal.key, RowSeal.seq, RowSeal.digest, RowSeal.columns).where(
-                RowSeal.tbl == table, RowSeal.key.in_(part)
+    return indexed_many(session, {table: keys}).get(table, {})
+
+
+def indexed_many(
+    session: Session, wanted: Mapping[str, Sequence[str]]
+) -> dict[str, dict[str, IndexEntry]]:
+    """The seal index's entries of the rows of several tables (table -> keys), by table and
+    key: one statement per ``CHUNK`` keys, whatever the tables."""
+    found: dict[str, dict[str, IndexEntry]] = {}
+    parts = [
+        (table, keys[start : start + CHUNK])
+        for table, keys in sorted(wanted.items())
+        for start in range(0, len(keys), CHUNK)
+    ]
+    if not parts:
+        return found
+    connection = session.connection()
+    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        while parts:
+            batch: list[tuple[str, Sequence[str]]] = []
+            size = 0
+            while parts and (not batch or size + len(parts[0][1]) <= CHUNK):
+                batch.append(parts.pop(0))
+                size += len(batch[-1][1])
+            # The driver's own cursor: this is on every search's path, and SQLAlchemy's
+            # statement building and row processing cost more than the lookups themselves.
+            where = " OR ".join(
+                f"(tbl = {mark} AND key IN ({', '.join([mark] * len(keys))}))" for _, keys in batch
             )
-        ):
-            found[key] = IndexEntry(seq, digest, bytes(columns))
+            cursor.execute(
+                f"SELECT tbl, key, seq, digest, columns FROM row_seals WHERE {where}",
+                [p for table, keys in batch for p in (table, *keys)],
+            )
+            for table, key, seq, digest, columns in cursor.fetchall():
+                found.setdefault(table, {})[key] = IndexEntry(int(seq), digest, bytes(columns))
+    finally:
+        cursor.close()
     return found
 
 

@@ -86,7 +86,7 @@ def key_columns(table: Table) -> tuple[Column[object], ...]:
 
 def key_text(values: tuple[object, ...]) -> str:
     """A row's key as the log names it: its primary key's values joined by ':'."""
-    return _SEPARATOR.join(str(v) for v in values)
+    return str(values[0]) if len(values) == 1 else _SEPARATOR.join(map(str, values))
 
 
 def parse_key(table: Table, text: str) -> tuple[object, ...]:
@@ -219,30 +219,49 @@ def noted(connection: Connection, table: str, keys: list[str]) -> set[str]:
     """Which of ``keys`` of ``table`` this acting transaction has written so far (still to be
     sealed when it commits); none outside an acting transaction, where a note can only be a
     write made outside any action, which nothing seals."""
-    if not keys or not connection.info.get(_CAPTURING):
-        return set()
+    return noted_many(connection, {table: keys}).get(table, set())
+
+
+def noted_many(connection: Connection, wanted: dict[str, list[str]]) -> dict[str, set[str]]:
+    """``noted`` for the keys of several tables (table -> keys), in one statement."""
+    if not connection.info.get(_CAPTURING):
+        return {}
+    pairs = [(table, key) for table, keys in sorted(wanted.items()) for key in keys]
+    if not pairs:
+        return {}
     sqlite = connection.dialect.name == "sqlite"
-    marks = ", ".join("?" if sqlite else "%s" for _ in keys)
+    mark = "?" if sqlite else "%s"
     driver = connection.connection.driver_connection
     assert driver is not None
+    found: dict[str, set[str]] = {}
     cursor = driver.cursor()
     try:
-        if sqlite:
-            cursor.execute(
-                f"SELECT key FROM temp.seal_pending WHERE tbl = ? AND key IN ({marks})",
-                (table, *keys),
-            )
-        else:
-            cursor.execute(
-                f"SELECT key FROM seal_pending WHERE txid = txid_current() AND tbl = %s "
-                f"AND key IN ({marks})",
-                (table, *keys),
-            )
-        return {str(k) for (k,) in cursor.fetchall()}
+        for start in range(0, len(pairs), _NOTED_CHUNK):
+            part = pairs[start : start + _NOTED_CHUNK]
+            tuples = ", ".join(f"({mark}, {mark})" for _ in part)
+            flat = [text for pair in part for text in pair]
+            if sqlite:
+                cursor.execute(
+                    f"SELECT tbl, key FROM temp.seal_pending WHERE (tbl, key) IN (VALUES {tuples})",
+                    flat,
+                )
+            else:
+                cursor.execute(
+                    f"SELECT tbl, key FROM seal_pending WHERE txid = txid_current() "
+                    f"AND (tbl, key) IN ({tuples})",
+                    flat,
+                )
+            for table, key in cursor.fetchall():
+                found.setdefault(str(table), set()).add(str(key))
     except sqlite3.OperationalError:  # a connection that never acted: it wrote nothing
-        return set()
+        return {}
     finally:
         cursor.close()
+    return found
+
+
+#: (table, key) pairs looked up in one statement
+_NOTED_CHUNK = 500
 
 
 def take_notes(connection: Connection) -> dict[tuple[str, str], frozenset[str] | None]:
