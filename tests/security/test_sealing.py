@@ -19,18 +19,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import CheckConstraint, Connection, Table, create_engine, insert, select, text
+from sqlalchemy import (
+    CheckConstraint,
+    Connection,
+    Table,
+    create_engine,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from facetrail.config import Settings
 from facetrail.errors import RecordMismatchError
 from facetrail.governance.seal_checks import rows_problems
 from facetrail.governance.seal_findings import RowFinding, row_findings
+from facetrail.governance.seals import current_seals
 from facetrail.governance.verify import verify_log
 from facetrail.services import audit
 from facetrail.services.context import AppContext
 from facetrail.services.ingest import IngestRequest, ingest
-from facetrail.store.schema import Base
+from facetrail.store.schema import Base, RowSeal
 from facetrail.store.sealing import (
     UNSEALED_COLUMNS,
     UNSEALED_TABLES,
@@ -330,5 +340,53 @@ def test_a_write_to_the_changed_column_itself_is_sealed(home) -> None:  # type: 
         connection.execute(table.update().where(_where(table, row)).values(email="evil@x"))
     with ctx.transaction() as session:
         session.execute(table.update().where(_where(table, row)).values(email=row.email))
+    with ctx.sessions() as session:
+        assert row_findings(session) == []
+
+
+@pytest.mark.parametrize("forged", ["columns", "digest and columns"])
+def test_a_forged_seal_index_never_launders_a_change_made_outside(home, forged: str) -> None:  # type: ignore[no-untyped-def]
+    """An insider changes a column of a row and forges the row's seal index entry, so that
+    the index's column digests say only another column differs (``columns``), or vouch for
+    the changed row outright (``digest and columns``); facetrail then writes that other
+    column. The index must not be taken at its word: the write is refused, nothing is sealed,
+    and ``audit verify`` names the forged index entry. Seen failing before: the write sealed
+    the insider's change, and ``audit verify`` then found nothing."""
+    ctx, _org = home
+    table = Base.metadata.tables["users"]
+    with ctx.sessions() as session:
+        row = session.execute(select(table).where(table.c.username == "ivy")).one()
+        key = _key(table, row)
+        before = session.get(RowSeal, ("users", key))
+        assert before is not None
+        old_digest, old_columns = before.digest, bytes(before.columns)
+    with _insider_committed(ctx) as connection:
+        connection.execute(table.update().where(_where(table, row)).values(email="evil@x"))
+        with Session(bind=connection) as session:
+            ((_, tampered_seal),) = current_seals(session, table, [key])
+            # what the index would hold had facetrail written the e-mail itself
+            forged_columns = tampered_seal.columns
+            values: dict[str, object] = {"columns": forged_columns}
+            if forged == "digest and columns":
+                values["digest"] = tampered_seal.digest
+            connection.execute(
+                update(RowSeal).where(RowSeal.tbl == "users", RowSeal.key == key).values(values)
+            )
+    try:
+        with ctx.sessions() as session:
+            assert any(f.table == "row_seals" for f in row_findings(session))
+        refused = pytest.raises(RecordMismatchError, match=r"will not be sealed")
+        with refused, ctx.transaction() as session:  # facetrail writes another column
+            session.execute(table.update().where(_where(table, row)).values(failed_logins=7))
+        with ctx.sessions() as session:
+            assert rows_problems(session, "users", [row.id]) != {}
+    finally:
+        with _insider_committed(ctx) as connection:
+            connection.execute(table.update().where(_where(table, row)).values(email=row.email))
+            connection.execute(
+                update(RowSeal)
+                .where(RowSeal.tbl == "users", RowSeal.key == key)
+                .values(digest=old_digest, columns=old_columns)
+            )
     with ctx.sessions() as session:
         assert row_findings(session) == []

@@ -3,66 +3,27 @@ a row agrees when its digest is that of its seal index entry and that entry is t
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from sqlalchemy import Table, inspect, select
+from sqlalchemy import Table, inspect
 from sqlalchemy.orm import Session
 
 from facetrail.errors import RecordMismatchError
 from facetrail.governance.seals import (
-    CHUNK,
-    SEAL_KIND,
     IndexRead,
     Sealed,
     changed_columns,
     indexed_many,
+    logged_digest,
+    logged_rows,
     rows_and_seals,
     seal_of,
 )
-from facetrail.store.schema import AuditEntryRow, Base
+from facetrail.store.schema import Base
 from facetrail.store.sealing import key_columns, key_text, noted_many, sealed_columns
 
 __all__ = ["require_sealed", "row_problem", "rows_problems", "tables_problems", "tampered"]
-
-#: (database, seq) -> the seal entry's rows, parsed (entries never change: ``audit verify``
-#: catches one that did). Bounded, least recently used dropped first.
-_PARSED: OrderedDict[tuple[str, int], dict[str, dict[str, str | None]]] = OrderedDict()
-_PARSED_MAX = 256
-
-
-def _logged(session: Session, seqs: Iterable[int]) -> dict[int, dict[str, dict[str, str | None]]]:
-    """The rows each of the ``row.seal`` entries ``seqs`` seals (table -> key -> digest); an
-    entry that is missing, not a seal, or unreadable is left out. One statement, for the
-    entries not parsed already (entries never change: ``audit verify`` finds one that did)."""
-    found: dict[int, dict[str, dict[str, str | None]]] = {}
-    missing: list[int] = []
-    database = str(session.get_bind().engine.url)
-    for seq in sorted(set(seqs)):
-        if (parsed := _PARSED.get((database, seq))) is not None:
-            _PARSED.move_to_end((database, seq))
-            found[seq] = parsed
-        else:
-            missing.append(seq)
-    for start in range(0, len(missing), CHUNK):
-        part = missing[start : start + CHUNK]
-        for seq, kind, details in session.execute(
-            select(AuditEntryRow.seq, AuditEntryRow.kind, AuditEntryRow.details).where(
-                AuditEntryRow.seq.in_(part)
-            )
-        ):
-            if kind != SEAL_KIND:
-                continue
-            try:
-                parsed = dict(json.loads(details).get("rows", {}))
-            except (ValueError, AttributeError):
-                continue
-            found[int(seq)] = _PARSED[(database, int(seq))] = parsed
-            if len(_PARSED) > _PARSED_MAX:
-                _PARSED.popitem(last=False)
-    return found
-
 
 #: (mapped class, table) -> the attribute names of its key columns, then of its sealed ones;
 #: how many key columns there are; the sealed columns' names
@@ -166,7 +127,7 @@ def tables_problems(
     rest = {t: [k for k in keys if k not in joined.get(t, ())] for t, keys in wanted.items()}
     for table_name, entries in indexed_many(session, rest).items():
         known.setdefault(table_name, {}).update(entries)
-    logged = _logged(session, (i.seq for entries in known.values() for i in entries.values()))
+    logged = logged_rows(session, (i.seq for entries in known.values() for i in entries.values()))
     problems: dict[str, dict[str, str]] = {}
     for table_name, keys in wanted.items():
         table = Base.metadata.tables[table_name]
@@ -195,7 +156,9 @@ def _problems(
         elif seal.digest != index.digest:
             changed = changed_columns(table, seal.columns, index.columns)
             problems[key] = f"its {', '.join(changed) or 'content'} differ from its seal"
-        elif logged.get(index.seq, {}).get(table.name, {}).get(key) != index.digest:
+        elif logged_digest(logged.get(index.seq, {}).get(table.name, {}).get(key)) != (
+            index.digest
+        ):
             problems[key] = f"its seal differs from the audit log's entry {index.seq}"
     return problems
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from facetrail.governance.seals import (
     Sealed,
     changed_columns,
+    columns_hash,
     current_seals,
     expected_rows,
 )
@@ -67,7 +68,7 @@ def row_findings(
 
 
 def _table_findings(
-    session: Session, table: Table, expected: dict[str, tuple[str, int]]
+    session: Session, table: Table, expected: dict[str, tuple[str, int, str | None]]
 ) -> list[RowFinding]:
     findings: list[RowFinding] = []
     seen: set[str] = set()
@@ -86,19 +87,25 @@ def _table_findings(
 
 
 def _index_findings(
-    session: Session, expected: dict[str, dict[str, tuple[str, int]]]
+    session: Session, expected: dict[str, dict[str, tuple[str, int, str | None]]]
 ) -> list[RowFinding]:
-    """Seal index rows that are not the log's latest seal of their row."""
+    """Seal index rows that are not the log's latest seal of their row: its digest and seq,
+    and its column digests where the log holds their hash."""
     findings: list[RowFinding] = []
     indexed: set[tuple[str, str]] = set()
-    for name, key, digest, seq in session.execute(
-        select(RowSeal.tbl, RowSeal.key, RowSeal.digest, RowSeal.seq)
+    for name, key, digest, seq, columns in session.execute(
+        select(RowSeal.tbl, RowSeal.key, RowSeal.digest, RowSeal.seq, RowSeal.columns)
     ):
         indexed.add((name, key))
-        if expected.get(name, {}).get(key) != (digest, seq):
+        want = expected.get(name, {}).get(key)
+        if (
+            want is None
+            or want[:2] != (digest, seq)
+            or (want[2] is not None and want[2] != columns_hash(bytes(columns)))
+        ):
             findings.append(RowFinding("row_seals", f"{name} {key}", "different", (), seq))
     for name, keyed in expected.items():
-        for key, (_digest, seq) in keyed.items():
+        for key, (_digest, seq, _columns) in keyed.items():
             if (name, key) not in indexed:
                 findings.append(RowFinding("row_seals", f"{name} {key}", "missing", (), seq))
     return findings

@@ -8,6 +8,12 @@ transaction. The digest covers every sealed column (``store.sealing.sealed_colum
 
     row digest    = SHA-256(table NUL key NUL (name NUL length ":" typed value) in name order)[:16]
     column digest = SHA-256(name NUL typed value)[:16], kept in the seal index to name columns
+    logged value  = row digest (hex) + SHA-256(its column digests, in name order)[:8] (hex)
+
+The logged value binds the seal index's column digests to the log too: an index entry whose
+column digests were forged (to make an insider's change look like a column the next action
+writes) is found, never trusted (``seal_transaction``). Seals logged before the column part
+was added hold the row digest alone.
 
 Replaying the ``row.seal`` entries in order gives the set of rows that must exist and their
 digests (``expected_rows``): ``governance.seal_findings`` names every row that is missing,
@@ -19,7 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -55,10 +62,15 @@ __all__ = [
     "IndexRead",
     "Sealed",
     "changed_columns",
+    "columns_hash",
     "current_seals",
     "expected_rows",
     "indexed",
     "indexed_many",
+    "logged_columns",
+    "logged_digest",
+    "logged_rows",
+    "logged_value",
     "read_with_index",
     "rows_and_seals",
     "seal_everything",
@@ -122,6 +134,29 @@ _ENCODERS: dict[type, Callable[[Any], bytes]] = {
 
 def _column_digest(name: str, value: object) -> bytes:
     return hashlib.sha256(name.encode() + b"\0" + _encoded(value)).digest()[:_DIGEST]
+
+
+def columns_hash(columns: bytes) -> str:
+    """The hex digest of a row's column digests, as the logged value ends with it."""
+    return hashlib.sha256(columns).digest()[:8].hex()
+
+
+def logged_value(seal: Sealed) -> str:
+    """What a ``row.seal`` entry holds for a row it seals (null for a deleted row)."""
+    return seal.digest + columns_hash(seal.columns)
+
+
+_HEX_DIGEST = 2 * _DIGEST
+
+
+def logged_digest(value: str | None) -> str | None:
+    """The row digest of a logged value."""
+    return None if value is None else value[:_HEX_DIGEST]
+
+
+def logged_columns(value: str | None) -> str | None:
+    """The column digests' hash of a logged value (None: a seal logged without it)."""
+    return None if value is None or len(value) <= _HEX_DIGEST else value[_HEX_DIGEST:]
 
 
 _PREFIXES: dict[tuple[str, ...], list[bytes]] = {}
@@ -307,6 +342,47 @@ def read_with_index(
     return now, known
 
 
+#: (database, seq) -> the seal entry's rows, parsed (entries never change: ``audit verify``
+#: catches one that did). Bounded, least recently used dropped first.
+_PARSED: OrderedDict[tuple[str, int], dict[str, dict[str, str | None]]] = OrderedDict()
+_PARSED_MAX = 256
+
+
+def logged_rows(
+    session: Session, seqs: Iterable[int]
+) -> dict[int, dict[str, dict[str, str | None]]]:
+    """The rows each of the ``row.seal`` entries ``seqs`` seals (table -> key -> logged value,
+    ``logged_value``); an
+    entry that is missing, not a seal, or unreadable is left out. One statement, for the
+    entries not parsed already (entries never change: ``audit verify`` finds one that did)."""
+    found: dict[int, dict[str, dict[str, str | None]]] = {}
+    missing: list[int] = []
+    database = str(session.get_bind().engine.url)
+    for seq in sorted(set(seqs)):
+        if (parsed := _PARSED.get((database, seq))) is not None:
+            _PARSED.move_to_end((database, seq))
+            found[seq] = parsed
+        else:
+            missing.append(seq)
+    for start in range(0, len(missing), CHUNK):
+        part = missing[start : start + CHUNK]
+        for seq, kind, details in session.execute(
+            select(AuditEntryRow.seq, AuditEntryRow.kind, AuditEntryRow.details).where(
+                AuditEntryRow.seq.in_(part)
+            )
+        ):
+            if kind != SEAL_KIND:
+                continue
+            try:
+                parsed = dict(json.loads(details).get("rows", {}))
+            except (ValueError, AttributeError):
+                continue
+            found[int(seq)] = _PARSED[(database, int(seq))] = parsed
+            if len(_PARSED) > _PARSED_MAX:
+                _PARSED.popitem(last=False)
+    return found
+
+
 def seal_transaction(session: Session) -> int | None:
     """Seal every row this transaction wrote, before it commits: one ``row.seal`` entry with
     each changed row's digest (null: deleted), and the seal index brought up to it. Returns
@@ -319,19 +395,34 @@ def seal_transaction(session: Session) -> int | None:
     wanted: dict[str, dict[str, frozenset[str] | None]] = {}
     for (table_name, key), written in notes.items():
         wanted.setdefault(table_name, {})[key] = written
+    read: dict[str, tuple[dict[str, Sealed], dict[str, IndexRead]]] = {}
+    for table_name, keys in sorted(wanted.items()):
+        read[table_name] = read_with_index(session, Base.metadata.tables[table_name], sorted(keys))
+    # The log's own seals of the rows this transaction updated into another digest: their
+    # index entries are held to them before their column digests are believed.
+    logged = logged_rows(
+        session,
+        (
+            before.seq
+            for table_name, (now, known) in read.items()
+            for key, before in known.items()
+            if wanted[table_name][key] is not None
+            and key in now
+            and before.digest != now[key].digest
+        ),
+    )
     changes: dict[str, dict[str, Sealed | None]] = {}
     replaced: dict[str, set[str]] = {}
-    for table_name, keys in sorted(wanted.items()):
+    for table_name, (now, known) in read.items():
         table = Base.metadata.tables[table_name]
-        ordered = sorted(keys)
-        now, known = read_with_index(session, table, ordered)
+        keys = wanted[table_name]
         replaced[table_name] = set(known)
         changed: dict[str, Sealed | None] = {}
-        for key in ordered:
+        for key in sorted(keys):
             seal = now.get(key)
             before = known.get(key)
             if seal is not None:
-                _refuse_laundering(table, key, seal, before, keys[key])
+                _refuse_laundering(table, key, seal, before, keys[key], logged)
             if seal is None and before is not None:
                 changed[key] = None
             elif seal is not None and (before is None or before.digest != seal.digest):
@@ -344,12 +435,19 @@ def seal_transaction(session: Session) -> int | None:
 
 
 def _refuse_laundering(
-    table: Table, key: str, now: Sealed, before: IndexRead | None, written: frozenset[str] | None
+    table: Table,
+    key: str,
+    now: Sealed,
+    before: IndexRead | None,
+    written: frozenset[str] | None,
+    logged: dict[int, dict[str, dict[str, str | None]]],
 ) -> None:
     """Refuse to seal a row this transaction updated when what it did not write differs from
     the row's seal: the row had been changed outside facetrail, and sealing it now would make
     the log vouch for that change. ``written``: the columns the transaction's updates changed
-    (None: it inserted or deleted the row)."""
+    (None: it inserted or deleted the row). The seal index entry is believed only where it is
+    the log's (``logged``: the seal entries of the rows updated, by seq): its digest, and its
+    column digests, which name what changed."""
     if written is None:
         return
     where = f"{table.name} {key}"
@@ -360,6 +458,16 @@ def _refuse_laundering(
         )
     if before.digest == now.digest:
         return
+    value = logged.get(before.seq, {}).get(table.name, {}).get(key)
+    columns = logged_columns(value)
+    if logged_digest(value) != before.digest or (
+        columns is not None and columns != columns_hash(before.columns)
+    ):
+        raise RecordMismatchError(
+            f"{where} has a seal index entry that is not the audit log's entry {before.seq}: "
+            "it was changed outside facetrail and will not be sealed",
+            subject=where,
+        )
     outside = [c for c in changed_columns(table, now.columns, before.columns) if c not in written]
     if outside or len(now.columns) != len(before.columns):
         raise RecordMismatchError(
@@ -383,7 +491,7 @@ def _append_seal(
     if subject is None:
         subject = f"entries:{done.first}-{done.last}" if done is not None else "rows"
     rows = {
-        table: {key: (s.digest if s is not None else None) for key, s in changed.items()}
+        table: {key: (logged_value(s) if s is not None else None) for key, s in changed.items()}
         for table, changed in changes.items()
     }
     entry = append(session, AuditEvent(actor, SEAL_KIND, subject, {"rows": rows}, agency))
@@ -446,10 +554,11 @@ def changed_columns(table: Table, now: bytes, sealed: bytes) -> list[str]:
 
 def expected_rows(
     session: Session, seals: Sequence[tuple[int, dict[str, Any]]] | None = None
-) -> dict[str, dict[str, tuple[str, int]]]:
-    """table -> key -> (digest, seq of the entry that last sealed it), from the log alone
-    (``seals``: its ``row.seal`` entries' details, parsed already, in order)."""
-    expected: dict[str, dict[str, tuple[str, int]]] = {}
+) -> dict[str, dict[str, tuple[str, int, str | None]]]:
+    """table -> key -> (digest, seq of the entry that last sealed it, the hash of its column
+    digests or None when that entry logged none), from the log alone (``seals``: its
+    ``row.seal`` entries' details, parsed already, in order)."""
+    expected: dict[str, dict[str, tuple[str, int, str | None]]] = {}
     if seals is None:
         entries = session.execute(
             select(AuditEntryRow.seq, AuditEntryRow.details)
@@ -457,13 +566,14 @@ def expected_rows(
             .order_by(AuditEntryRow.seq)
         )
         seals = [(int(seq), json.loads(details)) for seq, details in entries]
+    width = _HEX_DIGEST
     for seq, parsed in seals:
         rows = parsed.get("rows", {})
         for table, keyed in rows.items():
             held = expected.setdefault(table, {})
-            for key, digest in keyed.items():
-                if digest is None:
+            for key, value in keyed.items():
+                if value is None:
                     held.pop(key, None)
                 else:
-                    held[key] = (digest, seq)
+                    held[key] = (value[:width], seq, value[width:] or None)
     return expected
