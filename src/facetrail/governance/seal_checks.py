@@ -10,15 +10,13 @@ from sqlalchemy import Table, inspect
 from sqlalchemy.orm import Session
 
 from facetrail.errors import RecordMismatchError
-from facetrail.governance.seals import (
+from facetrail.governance.seal_digests import Sealed, changed_columns, logged_digest, seal_of
+from facetrail.governance.seal_reads import (
     IndexRead,
-    Sealed,
-    changed_columns,
+    LoggedRows,
     indexed_many,
-    logged_digest,
     logged_rows,
     rows_and_seals,
-    seal_of,
 )
 from facetrail.store.schema import Base
 from facetrail.store.sealing import key_columns, key_text, noted_many, sealed_columns
@@ -142,7 +140,7 @@ def _problems(
     keys: list[str],
     now: dict[str, Sealed],
     known: dict[str, IndexRead],
-    logged: dict[int, dict[str, dict[str, str | None]]],
+    logged: dict[int, LoggedRows],
 ) -> dict[str, str]:
     problems: dict[str, str] = {}
     for key in keys:

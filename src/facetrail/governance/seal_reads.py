@@ -1,0 +1,213 @@
+"""Reading rows with their seals (``governance.seals``): the rows as they stand with their
+seal index entries, and the log's ``row.seal`` entries, in few statements."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from sqlalchemy import ColumnElement, String, Table, and_, cast, select, tuple_
+from sqlalchemy.orm import Session
+
+from facetrail.governance.seal_digests import Sealed, seal_of
+from facetrail.store.schema import AuditEntryRow, RowSeal
+from facetrail.store.sealing import key_columns, key_text, parse_key, sealed_columns
+
+__all__ = [
+    "CHUNK",
+    "SEAL_KIND",
+    "IndexEntry",
+    "IndexRead",
+    "LoggedRows",
+    "current_seals",
+    "indexed",
+    "indexed_many",
+    "logged_rows",
+    "read_with_index",
+    "rows_and_seals",
+]
+
+SEAL_KIND = "row.seal"
+#: keys looked up in one statement
+CHUNK = 500
+
+
+def _rows(session: Session, table: Table, keys: Sequence[str] | None) -> Iterator[Any]:
+    """(key columns..., sealed columns...) of the rows of ``keys`` (every row when None)."""
+    ids = key_columns(table)
+    statement = select(*ids, *sealed_columns(table))
+    if keys is None:
+        yield from session.execute(statement.order_by(*ids))
+        return
+    parsed = [parse_key(table, k) for k in keys]
+    for start in range(0, len(parsed), CHUNK):
+        part = parsed[start : start + CHUNK]
+        where = ids[0].in_([p[0] for p in part]) if len(ids) == 1 else tuple_(*ids).in_(part)
+        yield from session.execute(statement.where(where))
+
+
+def current_seals(
+    session: Session, table: Table, keys: Sequence[str] | None = None
+) -> Iterator[tuple[str, Sealed]]:
+    """(key, seal as the row stands now) for the rows of ``keys``, or for every row."""
+    width = len(key_columns(table))
+    names = [c.name for c in sealed_columns(table)]
+    for row in _rows(session, table, keys):
+        key = key_text(tuple(row[:width]))
+        yield key, seal_of(table, names, key, row[width:])
+
+
+class IndexEntry(NamedTuple):
+    """A row's seal index entry, as read with the row."""
+
+    seq: int
+    digest: str
+    columns: bytes
+
+
+#: A row's entry in the seal index, as read.
+IndexRead = RowSeal | IndexEntry
+
+
+def _seal_key(table: Table) -> ColumnElement[str]:
+    """A row's key as the seal index writes it (``key_text``), in SQL."""
+    parts: list[ColumnElement[str]] = [cast(c, String) for c in key_columns(table)]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + ":" + part
+    return joined
+
+
+def rows_and_seals(
+    session: Session, table: Table, keys: Sequence[str]
+) -> Iterator[tuple[str, Sealed, IndexRead | None]]:
+    """(key, seal as the row stands now, its seal index entry or None) for the rows of
+    ``keys`` that exist, in one statement per ``CHUNK`` keys."""
+    if not keys:
+        return
+    ids = key_columns(table)
+    width = len(ids)
+    names = [c.name for c in sealed_columns(table)]
+    statement = select(*ids, *sealed_columns(table), RowSeal.seq, RowSeal.digest, RowSeal.columns)
+    statement = statement.outerjoin(
+        RowSeal, and_(RowSeal.tbl == table.name, RowSeal.key == _seal_key(table))
+    )
+    parsed = [parse_key(table, k) for k in keys]
+    for start in range(0, len(parsed), CHUNK):
+        part = parsed[start : start + CHUNK]
+        where = ids[0].in_([p[0] for p in part]) if len(ids) == 1 else tuple_(*ids).in_(part)
+        row: Any
+        for row in session.execute(statement.where(where)):
+            key = key_text(tuple(row[:width]))
+            seq, digest, columns = row[-3:]
+            seal = seal_of(table, names, key, row[width:-3])
+            index = None if seq is None else IndexEntry(seq, digest, bytes(columns))
+            yield key, seal, index
+
+
+def indexed(session: Session, table: str, keys: Sequence[str]) -> dict[str, IndexEntry]:
+    """The seal index's entries of these rows, by key."""
+    return indexed_many(session, {table: keys}).get(table, {})
+
+
+def indexed_many(
+    session: Session, wanted: Mapping[str, Sequence[str]]
+) -> dict[str, dict[str, IndexEntry]]:
+    """The seal index's entries of the rows of several tables (table -> keys), by table and
+    key: one statement per ``CHUNK`` keys, whatever the tables."""
+    found: dict[str, dict[str, IndexEntry]] = {}
+    parts = [
+        (table, keys[start : start + CHUNK])
+        for table, keys in sorted(wanted.items())
+        for start in range(0, len(keys), CHUNK)
+    ]
+    if not parts:
+        return found
+    connection = session.connection()
+    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        while parts:
+            batch: list[tuple[str, Sequence[str]]] = []
+            size = 0
+            while parts and (not batch or size + len(parts[0][1]) <= CHUNK):
+                batch.append(parts.pop(0))
+                size += len(batch[-1][1])
+            # The driver's own cursor: this is on every search's path, and SQLAlchemy's
+            # statement building and row processing cost more than the lookups themselves.
+            where = " OR ".join(
+                f"(tbl = {mark} AND key IN ({', '.join([mark] * len(keys))}))" for _, keys in batch
+            )
+            cursor.execute(
+                f"SELECT tbl, key, seq, digest, columns FROM row_seals WHERE {where}",
+                [p for table, keys in batch for p in (table, *keys)],
+            )
+            for table, key, seq, digest, columns in cursor.fetchall():
+                found.setdefault(table, {})[key] = IndexEntry(int(seq), digest, bytes(columns))
+    finally:
+        cursor.close()
+    return found
+
+
+def read_with_index(
+    session: Session, table: Table, keys: Sequence[str], read: dict[str, Sealed] | None = None
+) -> tuple[dict[str, Sealed], dict[str, IndexRead]]:
+    """The rows of ``keys`` as they stand now (``read``: those the caller has just read, taken
+    as they are), and their seal index entries: the unread rows with their entries in one
+    statement, then the entries of the rest (rows read before, rows that are gone)."""
+    now = dict(read or {})
+    known: dict[str, IndexRead] = {}
+    joined: set[str] = set()
+    for key, seal, index in rows_and_seals(session, table, [k for k in keys if k not in now]):
+        now[key] = seal
+        joined.add(key)
+        if index is not None:
+            known[key] = index
+    known.update(indexed(session, table.name, [k for k in keys if k not in joined]))
+    return now, known
+
+
+#: A ``row.seal`` entry's rows: table -> key -> logged value (``seal_digests.logged_value``;
+#: None: deleted).
+LoggedRows = dict[str, dict[str, str | None]]
+
+#: (database, seq) -> the seal entry's rows, parsed (entries never change: ``audit verify``
+#: catches one that did). Bounded, least recently used dropped first.
+_PARSED: OrderedDict[tuple[str, int], LoggedRows] = OrderedDict()
+_PARSED_MAX = 256
+
+
+def logged_rows(session: Session, seqs: Iterable[int]) -> dict[int, LoggedRows]:
+    """The rows each of the ``row.seal`` entries ``seqs`` seals, by seq; an entry that is
+    missing, not a seal, or unreadable is left out. One statement, for the entries not parsed
+    already (entries never change: ``audit verify`` finds one that did)."""
+    found: dict[int, LoggedRows] = {}
+    missing: list[int] = []
+    database = str(session.get_bind().engine.url)
+    for seq in sorted(set(seqs)):
+        if (parsed := _PARSED.get((database, seq))) is not None:
+            _PARSED.move_to_end((database, seq))
+            found[seq] = parsed
+        else:
+            missing.append(seq)
+    for start in range(0, len(missing), CHUNK):
+        part = missing[start : start + CHUNK]
+        for seq, kind, details in session.execute(
+            select(AuditEntryRow.seq, AuditEntryRow.kind, AuditEntryRow.details).where(
+                AuditEntryRow.seq.in_(part)
+            )
+        ):
+            if kind != SEAL_KIND:
+                continue
+            try:
+                parsed = dict(json.loads(details).get("rows", {}))
+            except (ValueError, AttributeError):
+                continue
+            found[int(seq)] = _PARSED[(database, int(seq))] = parsed
+            if len(_PARSED) > _PARSED_MAX:
+                _PARSED.popitem(last=False)
+    return found
