@@ -11,13 +11,8 @@ from sqlalchemy.orm import Session
 
 from facetrail.errors import RecordMismatchError
 from facetrail.governance.seal_digests import Sealed, changed_columns, logged_digest, seal_of
-from facetrail.governance.seal_reads import (
-    IndexRead,
-    LoggedRows,
-    indexed_many,
-    logged_rows,
-    rows_and_seals,
-)
+from facetrail.governance.seal_follower import deleted_by, last_seals, visible_end
+from facetrail.governance.seal_reads import LoggedRows, current_seals, indexed, logged_rows
 from facetrail.store.schema import Base
 from facetrail.store.sealing import key_columns, key_text, noted_many, sealed_columns
 
@@ -111,54 +106,95 @@ def tables_problems(
     # rows an acting transaction wrote are sealed as it commits
     written = noted_many(session.connection(), wanted)
     wanted = {t: [k for k in keys if k not in written.get(t, ())] for t, keys in wanted.items()}
-    known: dict[str, dict[str, IndexRead]] = {}
-    joined: dict[str, set[str]] = {}
     for table_name, keys in wanted.items():
         unread = [k for k in keys if k not in now[table_name]]
-        if unread:  # the rows with their index entries, in one statement
+        if unread:
             table = Base.metadata.tables[table_name]
-            for key, seal, index in rows_and_seals(session, table, unread):
-                now[table_name][key] = seal
-                joined.setdefault(table_name, set()).add(key)
-                if index is not None:
-                    known.setdefault(table_name, {})[key] = index
-    rest = {t: [k for k in keys if k not in joined.get(t, ())] for t, keys in wanted.items()}
-    for table_name, entries in indexed_many(session, rest).items():
-        known.setdefault(table_name, {}).update(entries)
-    logged = logged_rows(session, (i.seq for entries in known.values() for i in entries.values()))
+            now[table_name].update(current_seals(session, table, unread))
+    last = last_seals(session, wanted)
+    logged = logged_rows(
+        session, (seq for seqs in last.values() for seq in seqs.values() if seq >= 0)
+    )
     problems: dict[str, dict[str, str]] = {}
     for table_name, keys in wanted.items():
         table = Base.metadata.tables[table_name]
-        found = _problems(table, keys, now[table_name], known.get(table_name, {}), logged)
+        found = _problems(session, table, keys, now[table_name], last.get(table_name, {}), logged)
         if found:
             problems[table_name] = found
     return problems
 
 
 def _problems(
+    session: Session,
     table: Table,
     keys: list[str],
     now: dict[str, Sealed],
-    known: dict[str, IndexRead],
+    last: dict[str, int],
     logged: dict[int, LoggedRows],
 ) -> dict[str, str]:
+    """Each row held to the entry that last sealed it (``last``). A row that differs from it
+    but that the caller's session read before that entry was committed is held to its seal
+    index entry instead (the seal it could see), so that a row changed by facetrail meanwhile
+    is not taken for a tampered one."""
     problems: dict[str, str] = {}
+    seen: int | None = None
     for key in keys:
-        seal, index = now.get(key), known.get(key)
-        if seal is None and index is None:
+        seal, seq = now.get(key), last.get(key)
+        if seq is None:
+            if seal is not None:
+                problems[key] = "it has no seal in the audit log (written outside facetrail)"
             continue
-        if index is None:
-            problems[key] = "it has no seal in the audit log (written outside facetrail)"
+        if (gone := deleted_by(seq)) is not None:
+            if seal is not None:
+                problems[key] = (
+                    f"the audit log's entry {gone} sealed it as deleted, and it was put back "
+                    "outside facetrail"
+                )
+            continue
+        expected = logged_digest(logged.get(seq, {}).get(table.name, {}).get(key))
+        if seal is not None and seal.digest == expected:
+            continue
+        seen = visible_end(session) if seen is None else seen
+        if seq >= seen:  # sealed after this session's read: held to what it could see
+            problem = _indexed_problem(session, table, key, seal, logged)
+            if problem is not None:
+                problems[key] = problem
         elif seal is None:
             problems[key] = "it was deleted outside facetrail"
-        elif seal.digest != index.digest:
-            changed = changed_columns(table, seal.columns, index.columns)
-            problems[key] = f"its {', '.join(changed) or 'content'} differ from its seal"
-        elif logged_digest(logged.get(index.seq, {}).get(table.name, {}).get(key)) != (
-            index.digest
-        ):
-            problems[key] = f"its seal differs from the audit log's entry {index.seq}"
+        else:
+            problems[key] = _difference(session, table, key, seal, seq, expected)
     return problems
+
+
+def _difference(
+    session: Session, table: Table, key: str, seal: Sealed, seq: int, expected: str | None
+) -> str:
+    """How a row differs from its last seal: the columns, named from the seal index's column
+    digests when its entry is that seal (an older entry put back names none)."""
+    index = indexed(session, table.name, [key]).get(key)
+    if index is None or index.seq != seq or index.digest != expected:
+        return f"it is not as the audit log's entry {seq} last sealed it"
+    changed = changed_columns(table, seal.columns, index.columns)
+    return f"its {', '.join(changed) or 'content'} differ from its seal"
+
+
+def _indexed_problem(
+    session: Session, table: Table, key: str, seal: Sealed | None, logged: dict[int, LoggedRows]
+) -> str | None:
+    """The row held to its seal index entry and that entry to the log (the index as the
+    caller's session sees it)."""
+    index = indexed(session, table.name, [key]).get(key)
+    if index is None:
+        return None if seal is None else "it has no seal in the audit log"
+    if seal is None:
+        return "it was deleted outside facetrail"
+    if seal.digest != index.digest:
+        changed = changed_columns(table, seal.columns, index.columns)
+        return f"its {', '.join(changed) or 'content'} differ from its seal"
+    entry = logged.get(index.seq) or logged_rows(session, [index.seq]).get(index.seq, {})
+    if logged_digest(entry.get(table.name, {}).get(key)) != index.digest:
+        return f"its seal differs from the audit log's entry {index.seq}"
+    return None
 
 
 def row_problem(session: Session, table_name: str, key: object) -> str | None:

@@ -47,6 +47,7 @@ from facetrail.governance.seal_digests import (
     logged_value,
     seal_of,
 )
+from facetrail.governance.seal_follower import last_seals
 from facetrail.governance.seal_reads import (
     CHUNK,
     SEAL_KIND,
@@ -105,19 +106,21 @@ def seal_transaction(session: Session) -> int | None:
     read: dict[str, tuple[dict[str, Sealed], dict[str, IndexRead]]] = {}
     for table_name, keys in sorted(wanted.items()):
         read[table_name] = read_with_index(session, Base.metadata.tables[table_name], sorted(keys))
-    # The log's own seals of the rows this transaction updated into another digest: their
-    # index entries are held to them before their column digests are believed.
-    logged = logged_rows(
-        session,
-        (
-            before.seq
-            for table_name, (now, known) in read.items()
+    # The rows this transaction updated into another digest: their index entries are held to
+    # the log's last seals of them (not an older one put back) before their column digests
+    # are believed.
+    updated = {
+        table_name: [
+            key
             for key, before in known.items()
             if wanted[table_name][key] is not None
             and key in now
             and before.digest != now[key].digest
-        ),
-    )
+        ]
+        for table_name, (now, known) in read.items()
+    }
+    last = last_seals(session, updated)
+    logged = logged_rows(session, (q for seqs in last.values() for q in seqs.values() if q >= 0))
     changes: dict[str, dict[str, Sealed | None]] = {}
     replaced: dict[str, set[str]] = {}
     for table_name, (now, known) in read.items():
@@ -129,7 +132,8 @@ def seal_transaction(session: Session) -> int | None:
             seal = now.get(key)
             before = known.get(key)
             if seal is not None:
-                _refuse_laundering(table, key, seal, before, keys[key], logged)
+                last_seq = last.get(table_name, {}).get(key)
+                _refuse_laundering(table, key, seal, before, keys[key], (last_seq, logged))
             if seal is None and before is not None:
                 changed[key] = None
             elif seal is not None and (before is None or before.digest != seal.digest):
@@ -147,14 +151,14 @@ def _refuse_laundering(
     now: Sealed,
     before: IndexRead | None,
     written: frozenset[str] | None,
-    logged: dict[int, LoggedRows],
+    log: tuple[int | None, dict[int, LoggedRows]],
 ) -> None:
     """Refuse to seal a row this transaction updated when what it did not write differs from
     the row's seal: the row had been changed outside facetrail, and sealing it now would make
     the log vouch for that change. ``written``: the columns the transaction's updates changed
     (None: it inserted or deleted the row). The seal index entry is believed only where it is
-    the log's (``logged``: the seal entries of the rows updated, by seq): its digest, and its
-    column digests, which name what changed."""
+    the log's last seal of the row (``log``: that seal's seq, and the seal entries read):
+    its digest, and its column digests, which name what changed."""
     if written is None:
         return
     where = f"{table.name} {key}"
@@ -165,14 +169,17 @@ def _refuse_laundering(
         )
     if before.digest == now.digest:
         return
+    last, logged = log
     value = logged.get(before.seq, {}).get(table.name, {}).get(key)
     columns = logged_columns(value)
-    if logged_digest(value) != before.digest or (
-        columns is not None and columns != columns_hash(before.columns)
+    if (
+        last != before.seq
+        or logged_digest(value) != before.digest
+        or (columns is not None and columns != columns_hash(before.columns))
     ):
         raise RecordMismatchError(
-            f"{where} has a seal index entry that is not the audit log's entry {before.seq}: "
-            "it was changed outside facetrail and will not be sealed",
+            f"{where} has a seal index entry that is not the audit log's last seal of it "
+            f"(entry {before.seq}): it was changed outside facetrail and will not be sealed",
             subject=where,
         )
     outside = [c for c in changed_columns(table, now.columns, before.columns) if c not in written]
