@@ -119,7 +119,7 @@ def seal_transaction(session: Session) -> int | None:
         ]
         for table_name, (now, known) in read.items()
     }
-    last = last_seals(session, updated)
+    last = last_seals(session, updated) if any(updated.values()) else {}
     logged = logged_rows(session, (q for seqs in last.values() for q in seqs.values() if q >= 0))
     changes: dict[str, dict[str, Sealed | None]] = {}
     replaced: dict[str, set[str]] = {}
