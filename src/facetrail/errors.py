@@ -342,6 +342,11 @@ class RecordMismatchError(FacetrailError):
     code = "record_tampered"
 
 
+class BlobMismatchError(RecordMismatchError):
+    """A stored photo's bytes no longer hash to the name they are stored under: the file was
+    replaced outside facetrail, and facetrail will not show, search or match it."""
+
+
 # --- input safety: paths and user-supplied text ---------------------------------------------
 
 

@@ -190,10 +190,10 @@ def _staff_check(ctx: AppContext, agency: str, record: SearchRecord, gallery: st
     if record.probes_purged:
         problem = "the probes were purged"
     else:
-        probes = tuple(
-            ProbeImage(p["name"], ctx.blobs.get(p["sha256"])) for p in json.loads(record.probes)
-        )
-        try:
+        try:  # a probe replaced on disk is a problem found, like any other
+            probes = tuple(
+                ProbeImage(p["name"], ctx.blobs.get(p["sha256"])) for p in json.loads(record.probes)
+            )
             run = search_gallery(ctx, gallery, probes, 5, record.face)
         except FacetrailError as error:
             problem = f"{error.code}: {error.message}"

@@ -29,6 +29,7 @@ from facetrail.services.context import AppContext
 from facetrail.services.search_model import (
     SearchResult,
 )
+from facetrail.services.unit_of_work import refusals_recorded
 from facetrail.store.schema import (
     AuditEntryRow,
     ProbeTemplateRow,
@@ -230,7 +231,22 @@ def fresh_result(
     include_crops: bool,
     seconds: float,
 ) -> SearchResult:
-    """The result of a search that just ran, from memory (no one has reviewed it yet)."""
+    """The result of a search that just ran, from memory (no one has reviewed it yet); a
+    stored photo found replaced on disk refuses it, recorded as ``search.view.refused``."""
+    with refusals_recorded(ctx, requester, "search.view", f"search:{record.id}"):
+        return _fresh_result(ctx, record, agency, requester, runs, ids, include_crops, seconds)
+
+
+def _fresh_result(
+    ctx: AppContext,
+    record: SearchRecord,
+    agency: str,
+    requester: str,
+    runs: list[GalleryRun],
+    ids: list[int],
+    include_crops: bool,
+    seconds: float,
+) -> SearchResult:
     candidates = [c for run in runs for c in run.candidates]
     return SearchResult(
         search_id=record.id,

@@ -19,7 +19,7 @@ from facetrail.governance.credentials import Principal
 from facetrail.services._matching import crop
 from facetrail.services.context import AppContext
 from facetrail.services.results import check_readable
-from facetrail.services.unit_of_work import action
+from facetrail.services.unit_of_work import action, refusals_recorded
 from facetrail.store.schema import SearchRecord
 
 __all__ = ["PURGED", "probe_crop", "probes_kept"]
@@ -45,7 +45,8 @@ def probe_crop(ctx: AppContext, actor: Principal, search_id: int, probe_index: i
             session,
             AuditEvent(actor.username, _KIND, subject, {"probe": probe_index, "image": sha256}),
         )
-    return crop(ctx, sha256, bbox)
+    with refusals_recorded(ctx, actor.username, _KIND, subject):
+        return crop(ctx, sha256, bbox)
 
 
 def probes_kept(ctx: AppContext, actor: Principal, search_id: int) -> bool:

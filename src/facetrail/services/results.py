@@ -45,6 +45,7 @@ from facetrail.services.search_model import (
     SearchResult,
     Tombstone,
 )
+from facetrail.services.unit_of_work import refusals_recorded
 from facetrail.store.schema import (
     Agency,
     Review,
@@ -94,6 +95,15 @@ _CANDIDATE_COLUMNS = [c for c in SearchCandidate.__table__.columns if c.name not
 
 
 def load_result(
+    ctx: AppContext, viewer: Principal, search_id: int, *, include_crops: bool
+) -> SearchResult:
+    """The stored search as ``viewer`` may see it; a stored photo found replaced on disk
+    (``BlobMismatchError``) refuses the view, recorded as ``search.view.refused``."""
+    with refusals_recorded(ctx, viewer.username, "search.view", f"search:{search_id}"):
+        return _load_result(ctx, viewer, search_id, include_crops=include_crops)
+
+
+def _load_result(
     ctx: AppContext, viewer: Principal, search_id: int, *, include_crops: bool
 ) -> SearchResult:
     with ctx.sessions() as session:
@@ -211,14 +221,18 @@ def candidate_image(ctx: AppContext, actor: Principal, candidate_id: int) -> tup
     """The whole source image behind a candidate (name, bytes); each view is audited, and so
     is a refusal (another agency's candidate answers as not found)."""
     row = _viewed_candidate(ctx, actor, candidate_id, "search.source_view")
-    return row.image_name, ctx.blobs.get(row.image_sha256)
+    subject = f"candidate:{candidate_id}"
+    with refusals_recorded(ctx, actor.username, "search.source_view", subject):
+        return row.image_name, ctx.blobs.get(row.image_sha256)
 
 
 def candidate_crop(ctx: AppContext, actor: Principal, candidate_id: int) -> bytes:
     """The candidate's face cut from its source image, as JPEG (what a reviewer compares with
     the probe). Audited as ``search.crop_view``, refusals too."""
     row = _viewed_candidate(ctx, actor, candidate_id, "search.crop_view")
-    return crop(ctx, row.image_sha256, (row.x1, row.y1, row.x2, row.y2))
+    subject = f"candidate:{candidate_id}"
+    with refusals_recorded(ctx, actor.username, "search.crop_view", subject):
+        return crop(ctx, row.image_sha256, (row.x1, row.y1, row.x2, row.y2))
 
 
 def _viewed_candidate(

@@ -69,7 +69,7 @@ from facetrail.services.search_model import (
     SearchRequest,
     SearchResult,
 )
-from facetrail.services.unit_of_work import action, record_refusal, refuse
+from facetrail.services.unit_of_work import action, record_refusal, refusals_recorded, refuse
 from facetrail.store.schema import (
     Agency,
     SearchRecord,
@@ -372,9 +372,11 @@ def _execute(
                 RecordMismatchError(tampered, subject=f"search:{search_id}"),
             )
         galleries = json.loads(record.galleries)
-        probes = tuple(
-            ProbeImage(p["name"], ctx.blobs.get(p["sha256"])) for p in json.loads(record.probes)
-        )
+        # the probe approved, or none: a photo replaced on disk since is refused
+        with refusals_recorded(ctx, actor, "search.run", f"search:{search_id}"):
+            probes = tuple(
+                ProbeImage(p["name"], ctx.blobs.get(p["sha256"])) for p in json.loads(record.probes)
+            )
         top, face = record.top, record.face
     runs, error = _run_galleries(ctx, galleries, probes, top, face)
     with ctx.transaction() as session:

@@ -27,7 +27,15 @@ from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.services.context import AppContext
 
-__all__ = ["LOGGED_MAX", "First", "action", "loggable", "record_refusal", "refuse"]
+__all__ = [
+    "LOGGED_MAX",
+    "First",
+    "action",
+    "loggable",
+    "record_refusal",
+    "refusals_recorded",
+    "refuse",
+]
 
 
 class First(Protocol):
@@ -128,3 +136,14 @@ def refuse(
     """Record a refused action, then raise its error (for checks made before any action)."""
     record_refusal(ctx, actor, kind, subject, error, details)
     raise error
+
+
+@contextmanager
+def refusals_recorded(ctx: AppContext, actor: str, kind: str, subject: str) -> Iterator[None]:
+    """Work outside any transaction (reading a stored photo after its view was logged, say)
+    whose ``FacetrailError`` is a refusal: recorded as ``<kind>.refused``, then re-raised."""
+    try:
+        yield
+    except FacetrailError as error:
+        record_refusal(ctx, actor, kind, subject, error)
+        raise

@@ -2,6 +2,11 @@
 
 Blobs are written before the database row that refers to them is committed, so a crash can
 leave an unreferenced blob (harmless, same content next time) but never a row without its blob.
+
+A blob is its name's content or nothing: every read hashes what it read and refuses bytes
+that are not the name's (a photo replaced on disk by an insider is never shown, searched or
+matched: ``BlobMismatchError``), and a write over a file that is not the name's content
+replaces it.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ import hashlib
 from pathlib import Path
 
 from facetrail._atomic import write_atomically
-from facetrail.errors import StoreError
+from facetrail.errors import BlobMismatchError, StoreError
 
 
 class BlobStore:
@@ -24,7 +29,7 @@ class BlobStore:
     def put(self, data: bytes, sha256: str | None = None) -> str:
         digest = sha256 or hashlib.sha256(data).hexdigest()
         target = self.path(digest)
-        if target.exists():
+        if target.exists() and self._holds(target, digest):
             return digest
         if target.parent not in self._made:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -34,9 +39,22 @@ class BlobStore:
 
     def get(self, sha256: str) -> bytes:
         try:
-            return self.path(sha256).read_bytes()
+            data = self.path(sha256).read_bytes()
         except FileNotFoundError as exc:
             raise StoreError("blob missing from the blob store", subject=sha256) from exc
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise BlobMismatchError(
+                "a stored photo was replaced outside facetrail and will not be used",
+                subject=sha256,
+            )
+        return data
+
+    @staticmethod
+    def _holds(target: Path, digest: str) -> bool:
+        try:
+            return hashlib.sha256(target.read_bytes()).hexdigest() == digest
+        except OSError:
+            return False
 
     def delete(self, sha256: str) -> None:
         """Remove a blob (after the rows that referred to it are committed as gone)."""

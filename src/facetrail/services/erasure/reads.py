@@ -25,7 +25,7 @@ from facetrail.services.erasure._views import (
     ErasureView,
     erasure_view,
 )
-from facetrail.services.unit_of_work import action
+from facetrail.services.unit_of_work import action, refusals_recorded
 from facetrail.store.schema import (
     ErasureMatch,
     ErasureRow,
@@ -60,7 +60,9 @@ def request_photo(ctx: AppContext, actor: Principal, erasure_id: int, number: in
             raise NotFoundError(f"the request has {len(photos)} photos", subject=subject)
         append(session, AuditEvent(actor.username, "erasure.crop_view", subject, {"photo": number}))
         sha = photos[number - 1]
-    image = decode_image(ctx.blobs.get(sha), name=f"photo {number}", limits=ctx.limits).bgr
+    with refusals_recorded(ctx, actor.username, "erasure.crop_view", subject):
+        data = ctx.blobs.get(sha)
+    image = decode_image(data, name=f"photo {number}", limits=ctx.limits).bgr
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     return bytes(buf) if ok else b""
 
@@ -85,7 +87,8 @@ def match_crop(ctx: AppContext, actor: Principal, erasure_id: int, match_id: int
             session, AuditEvent(actor.username, "erasure.crop_view", subject, {"match": match_id})
         )
         box = (face.x1, face.y1, face.x2, face.y2)
-    return crop(ctx, sha, box)
+    with refusals_recorded(ctx, actor.username, "erasure.crop_view", subject):
+        return crop(ctx, sha, box)
 
 
 def list_erasures(ctx: AppContext, actor: Principal) -> list[ErasureSummary]:
