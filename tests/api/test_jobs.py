@@ -11,7 +11,7 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from facetrail.config import Settings
 from facetrail.governance.credentials import Role
@@ -162,3 +162,50 @@ def test_the_served_scheduler_runs_a_job(tmp_path: Path) -> None:
         assert shown["result"]["images_ingested"] == 3
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_job_queued_or_changed_outside_facetrail_never_runs(world: World, tmp_path: Path) -> None:
+    """An insider who can write the database changes a queued job's folder, or queues a job
+    of their own as a gallery admin: neither runs (logged once as ``job.tampered``, left
+    queued), and the queue goes on with the jobs that agree with the log. Seen failing on
+    7b69e17: the claim refused to seal the changed row and raised, so nothing ran at all."""
+    gus = world.as_("gus")
+    folder = _folder(world, tmp_path)
+    queued = [
+        world.client.post(
+            "/api/v1/galleries/bookings/ingestions",
+            json={"source": "county", "path": str(folder)},
+            headers=gus,
+        ).json()["id"]
+        for _ in range(2)
+    ]
+    engine = create_engine(world.ctx.settings.db_url)
+    try:
+        with engine.begin() as connection:
+            params = json.loads(
+                connection.execute(
+                    text("SELECT params FROM jobs WHERE id = :i"), {"i": queued[0]}
+                ).scalar_one()
+            )
+            params["gallery"] = "elsewhere"
+            connection.execute(
+                text("UPDATE jobs SET params = :p WHERE id = :i"),
+                {"p": json.dumps(params), "i": queued[0]},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO jobs (kind, status, params, created_by, agency_id, created_at,"
+                    " done_items, total_items, cancel_requested) SELECT kind, 'queued', params,"
+                    " created_by, agency_id, created_at, 0, 0, cancel_requested FROM jobs"
+                    " WHERE id = :i"
+                ),
+                {"i": queued[1]},
+            )
+    finally:
+        engine.dispose()
+    assert run_pending(world.ctx, "test-worker") == [(queued[1], "done")]
+    assert run_pending(world.ctx, "test-worker") == []
+    assert _kinds(world).count("job.tampered") == 2
+    with world.ctx.sessions() as s:
+        statuses = dict(s.execute(select(JobRow.id, JobRow.status)).all())
+    assert statuses[queued[0]] == "queued"

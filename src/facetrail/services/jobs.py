@@ -39,6 +39,7 @@ from facetrail.errors import (
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission, may, needed_roles
 from facetrail.governance.credentials import Principal
+from facetrail.services._sealed_rows import sealed_only
 from facetrail.services._server_folders import under_import_root
 from facetrail.services.accounts import refuse
 from facetrail.services.authorization import as_utc, current_actor, name_of_agency, utc_now
@@ -212,10 +213,14 @@ def cancel_job(ctx: AppContext, actor: Principal, job_id: int) -> JobInfo:
         return _info(session, row)
 
 
+#: jobs looked at per claim (the first that agrees with the log is run)
+_CLAIMED_FROM = 20
+
+
 def _claim(ctx: AppContext, worker: str) -> int | None:
     stale = utc_now() - STALE_AFTER
     with ctx.transaction() as session:
-        row = session.scalars(
+        waiting = session.scalars(
             select(JobRow)
             .where(
                 or_(
@@ -224,8 +229,11 @@ def _claim(ctx: AppContext, worker: str) -> int | None:
                 )
             )
             .order_by(JobRow.id)
-            .limit(1)
-        ).first()
+            .limit(_CLAIMED_FROM)
+        ).all()
+        # a job queued or changed outside facetrail is never run (logged once, left queued)
+        sealed = sealed_only(ctx, session, "jobs", list(waiting), "job.tampered", acting=session)
+        row = sealed[0] if sealed else None
         if row is None:
             return None
         kind = "job.resume" if row.status == "running" else "job.start"

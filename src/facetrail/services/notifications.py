@@ -15,14 +15,13 @@ import smtplib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Role
-from facetrail.governance.seal_checks import rows_problems
+from facetrail.services._sealed_rows import sealed_only
 from facetrail.services.context import AppContext
 from facetrail.store.schema import Agency, InboxMessage, OutboxEmail, User, UserRole
 
@@ -145,7 +144,7 @@ def deliver_outbox(ctx: AppContext, limit: int = 100) -> int:
                 .limit(limit)
             )
         )
-        pending = _sealed_only(ctx, session, "outbox_emails", pending)
+        pending = sealed_only(ctx, session, "outbox_emails", pending, "notify.tampered")
     sent = 0
     for mail in pending:
         message = EmailMessage()
@@ -204,38 +203,8 @@ def inbox(ctx: AppContext, user_id: int) -> list[InboxItem]:
                 .order_by(InboxMessage.id)
             )
         )
-        rows = _sealed_only(ctx, session, "inbox_messages", rows)
+        rows = sealed_only(ctx, session, "inbox_messages", rows, "notify.tampered")
         return [InboxItem(m.id, _utc(m.created_at).isoformat(), m.subject, m.body) for m in rows]
-
-
-#: (database, table, key) of messages found written or changed outside facetrail and logged
-#: as such by this process: logged once, never sent or shown
-_REPORTED: set[tuple[str, str, str]] = set()
-
-
-_Message = TypeVar("_Message", OutboxEmail, InboxMessage)
-
-
-def _sealed_only(
-    ctx: AppContext, session: Session, table: str, rows: list[_Message]
-) -> list[_Message]:
-    """The messages that agree with the log. One written or changed outside facetrail (a
-    recipient redirected, a message planted in someone's inbox) is neither sent nor shown,
-    and is logged once as ``notify.tampered``."""
-    problems = rows_problems(session, table, rows) if rows else {}
-    if not problems:
-        return rows
-    database = str(ctx.engine.url)
-    new = {k: why for k, why in problems.items() if (database, table, k) not in _REPORTED}
-    if new:
-        with ctx.transaction() as acting:
-            for key, why in sorted(new.items()):
-                append(
-                    acting,
-                    AuditEvent("system", "notify.tampered", f"{table} {key}", {"problem": why}),
-                )
-        _REPORTED.update((database, table, k) for k in new)
-    return [m for m in rows if str(m.id) not in problems]
 
 
 def _utc(value: datetime) -> datetime:
