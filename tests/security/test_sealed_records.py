@@ -21,7 +21,7 @@ from facetrail.services.context import AppContext
 from facetrail.services.retention import run_retention
 from facetrail.store.schema import AuditEntryRow, Image, SearchCandidate, TemplateRow, User
 from tests.conftest import needs_lfw
-from tests.org import AGENCY, PASSWORD, next_code
+from tests.org import AGENCY, CASE, PASSWORD, next_code
 
 pytestmark = needs_lfw
 
@@ -107,6 +107,29 @@ def test_a_deleted_search_is_named_missing(world) -> None:  # type: ignore[no-un
     _insider(org.ctx, "DELETE FROM search_candidates WHERE search_id = :s", s=sid)
     _insider(org.ctx, "DELETE FROM searches WHERE id = :s", s=sid)
     assert _named(_verify(org.ctx), f"searches {sid} is missing")
+    # the case disclosure for prosecutors is not made without it (seen on 7b69e17: "no
+    # searches for this case")
+    with pytest.raises(FacetrailError) as refused:
+        review.case_disclosure(org.ctx, org.people["head"], CASE)
+    assert refused.value.code == "record_tampered"
+    assert f"search {sid}" in str(refused.value)
+    assert "case.disclose.refused" in _kinds(org.ctx)
+
+
+def test_a_search_moved_into_another_case_stops_both_disclosures(world) -> None:  # type: ignore[no-untyped-def]
+    org, sid, probe = world
+    other = org.search(("bookings",), probe, case_number="2026-009999")
+    _insider(
+        org.ctx,
+        "UPDATE searches SET case_number = :c WHERE id = :s",
+        c="2026-009999",
+        s=sid,
+    )
+    for case in (CASE, "2026-009999"):
+        with pytest.raises(FacetrailError) as refused:
+            review.case_disclosure(org.ctx, org.people["head"], case)
+        assert refused.value.code == "record_tampered"
+    assert other.search_id != sid
 
 
 def test_a_deleted_dissenting_review_is_found_and_no_second_review_replaces_it(world) -> None:  # type: ignore[no-untyped-def]

@@ -35,6 +35,7 @@ from facetrail.errors import (
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission, may, may_disclose_case, may_follow_up_search
 from facetrail.governance.blind import HIDDEN
+from facetrail.governance.case_records import case_problem
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import OutcomeRecorded, ReviewRecorded
 from facetrail.governance.fields import check_case_number, check_free_text
@@ -252,6 +253,7 @@ def case_disclosure(ctx: AppContext, actor: Principal, case_number: str) -> Disc
         )
         worked = any(r.requester_id == actor.user_id for r in records)
         allowed = may_disclose_case(actor, actor.agency_id, worked_on_it=worked)
+        tampered = case_problem(session, actor.agency, case_number, records) if allowed else None
     if not allowed:
         refuse(
             ctx,
@@ -261,6 +263,18 @@ def case_disclosure(ctx: AppContext, actor: Principal, case_number: str) -> Disc
             PermissionDeniedError(
                 "only a supervisor, head or auditor of the agency, or the case's investigator, "
                 "exports a disclosure",
+                subject=subject,
+            ),
+        )
+    if tampered is not None:
+        refuse(
+            ctx,
+            actor.username,
+            "case.disclose",
+            subject,
+            RecordMismatchError(
+                f"the case's records were changed outside facetrail: {tampered}; "
+                "no disclosure is made from them",
                 subject=subject,
             ),
         )
