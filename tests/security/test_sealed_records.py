@@ -248,3 +248,63 @@ def test_a_changed_password_hash_or_second_factor_signs_no_one_in(world) -> None
     with pytest.raises(FacetrailError) as refused:
         login(org.ctx, "ivy", PASSWORD, code, now=when)
     assert refused.value.code == "record_tampered"
+
+
+def _opt_out(org, template_id: int) -> int:  # type: ignore[no-untyped-def]
+    """A person on the opt-out list, as facetrail writes it (sealed): the entry id."""
+    from facetrail.store.schema import BlocklistEntry, ErasureRow, Gallery
+
+    with org.ctx.transaction() as session:
+        template = session.get(TemplateRow, template_id)
+        gallery = session.scalars(select(Gallery)).first()
+        assert template is not None and gallery is not None
+        erasure = ErasureRow(
+            reference="REQ-1",
+            identity_check="passport",
+            consent_blocklist=True,
+            status="done",
+            requested_by=org.people["gus"].user_id,
+        )
+        session.add(erasure)
+        session.flush()
+        entry = BlocklistEntry(pack=gallery.pack, vector=template.vector, erasure_id=erasure.id)
+        session.add(entry)
+        session.flush()
+        gallery.templates_version += 1
+        return int(entry.id)
+
+
+def test_an_opt_out_list_changed_outside_facetrail_is_never_used(world) -> None:  # type: ignore[no-untyped-def]
+    """Deleting an opted-out person's entry would show them again; planting one would hide
+    anyone from every search. Either makes searches refuse the list (seen failing on 7b69e17:
+    the deleted person was ranked again, the planted one hidden)."""
+    org, _sid, probe = world
+    first = org.search(("bookings",), probe).candidates[0]
+    kept = _opt_out(org, first.template_id)
+    hidden = org.search(("bookings",), probe)
+    assert first.template_id not in [c.template_id for c in hidden.candidates]
+    _insider(org.ctx, "DELETE FROM blocklist WHERE id = :i", i=kept)
+    _insider(org.ctx, "UPDATE galleries SET templates_version = templates_version")
+    org.ctx.blocklists.clear()  # a worker started after the edit
+    with pytest.raises(FacetrailError) as refused:
+        org.search(("bookings",), probe)
+    assert refused.value.code == "record_tampered" and "opt-out list" in str(refused.value)
+
+
+def test_a_planted_opt_out_entry_hides_no_one(world) -> None:  # type: ignore[no-untyped-def]
+    org, _sid, probe = world
+    first = org.search(("bookings",), probe).candidates[0]
+    with org.ctx.sessions() as session:
+        vector = session.scalars(
+            select(TemplateRow.vector).where(TemplateRow.id == first.template_id)
+        ).one()
+    _insider(
+        org.ctx,
+        "INSERT INTO blocklist (pack, vector, erasure_id, created_at) "
+        "SELECT pack, :v, 1, '2026-12-01 00:00:00' FROM galleries LIMIT 1",
+        v=vector,
+    )
+    org.ctx.blocklists.clear()
+    with pytest.raises(FacetrailError) as refused:
+        org.search(("bookings",), probe)
+    assert refused.value.code == "record_tampered"

@@ -27,7 +27,7 @@ from facetrail.governance.audit import appended_in
 from facetrail.governance.seal_reads import SEAL_KIND
 from facetrail.store.schema import AuditEntryRow
 
-__all__ = ["deleted_by", "last_seals", "visible_end"]
+__all__ = ["deleted_by", "last_seals", "live_keys", "visible_end"]
 
 
 class _Follower:
@@ -90,6 +90,15 @@ def last_seals(session: Session, wanted: Mapping[str, Iterable[str]]) -> dict[st
             if mine:
                 found[table] = mine
         return found
+
+
+def live_keys(session: Session, table: str) -> set[str]:
+    """The keys of every row of ``table`` the log says must exist (sealed, not as deleted):
+    what a table read whole must hold, no more and no fewer."""
+    follower = _follower(session)
+    with follower.lock:
+        follower.follow(session)
+        return {key for key, seq in follower.last.get(table, {}).items() if seq >= 0}
 
 
 def deleted_by(last: int) -> int | None:

@@ -15,6 +15,9 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from facetrail.errors import RecordMismatchError
+from facetrail.governance.seal_checks import rows_problems
+from facetrail.governance.seal_follower import live_keys
 from facetrail.models.calibration import score_at_fmr
 from facetrail.models.registry import get_pack
 from facetrail.services.context import AppContext
@@ -34,11 +37,14 @@ def blocklist_of(
     cached = ctx.blocklists.get(gallery.id)
     if cached is not None and cached[0] == gallery.templates_version:
         return cached[1], cached[2]
-    rows = session.execute(
-        select(BlocklistEntry.vector, BlocklistEntry.erasure_id).where(
-            BlocklistEntry.pack == gallery.pack
+    entries = list(session.scalars(select(BlocklistEntry).order_by(BlocklistEntry.id)))
+    if problem := _list_problem(session, entries):
+        # Deleted, changed or planted entries would show an opted-out person, or hide anyone.
+        raise RecordMismatchError(
+            f"the opt-out list was changed outside facetrail and will not be used: {problem}",
+            subject="blocklist",
         )
-    ).all()
+    rows = [(e.vector, e.erasure_id) for e in entries if e.pack == gallery.pack]
     vectors = (
         np.stack([np.frombuffer(bytes(v), np.float32) for v, _ in rows])
         if rows
@@ -47,6 +53,16 @@ def blocklist_of(
     erasures = np.array([int(e) for _, e in rows], np.int64)
     ctx.blocklists[gallery.id] = (gallery.templates_version, vectors, erasures)
     return vectors, erasures
+
+
+def _list_problem(session: Session, entries: list[BlocklistEntry]) -> str | None:
+    """Why the opt-out list as read is not the log's: an entry that disagrees with its seal,
+    or one the log holds that is gone."""
+    for key, why in rows_problems(session, "blocklist", entries).items():
+        return f"entry {key}: {why}"
+    if missing := sorted(live_keys(session, "blocklist") - {str(e.id) for e in entries}):
+        return f"entry {missing[0]} was deleted outside facetrail"
+    return None
 
 
 def blocked_by(
