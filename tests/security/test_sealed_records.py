@@ -308,3 +308,20 @@ def test_a_planted_opt_out_entry_hides_no_one(world) -> None:  # type: ignore[no
     with pytest.raises(FacetrailError) as refused:
         org.search(("bookings",), probe)
     assert refused.value.code == "record_tampered"
+
+
+def test_a_newer_policy_deleted_puts_no_older_one_in_force(world) -> None:  # type: ignore[no-untyped-def]
+    """The head makes every search need approval; an insider deletes that version's row, so
+    the older policy (no approval) would be the newest stored. Searches are refused instead
+    (seen failing on 7b69e17: the search ran without approval)."""
+    from facetrail.governance.policy import ApprovalMode
+
+    org, _sid, probe = world
+    org.set_policy(galleries=("bookings",), approval=ApprovalMode.ALWAYS, second_reviewer=True)
+    _insider(
+        org.ctx,
+        "DELETE FROM agency_policies WHERE id = (SELECT max(id) FROM agency_policies)",
+    )
+    with pytest.raises(FacetrailError) as refused:
+        org.search(("bookings",), probe)
+    assert refused.value.code == "record_tampered" and "missing" in str(refused.value)

@@ -48,6 +48,7 @@ from facetrail.governance.events import (
     AgencyCreated,
 )
 from facetrail.governance.policy import Policy
+from facetrail.governance.policy_log import superseded_problem
 from facetrail.governance.records import policy_problem
 from facetrail.services.agency_domains import check_account_email
 from facetrail.services.authorization import (
@@ -640,6 +641,9 @@ def current_policy(session: Session, agency_id: int) -> tuple[int, Policy]:
         return 0, Policy()
     policy = Policy.from_json(row.body)
     problem = policy_row_problem(session, row, policy)
+    if problem is None:
+        agency = session.get(Agency, agency_id)
+        problem = superseded_problem(session, row, agency.name if agency else "")
     if problem is not None:
         raise RecordMismatchError(problem, subject=f"policy:{agency_id}:v{row.version}")
     return row.version, policy
