@@ -325,3 +325,23 @@ def test_a_newer_policy_deleted_puts_no_older_one_in_force(world) -> None:  # ty
     with pytest.raises(FacetrailError) as refused:
         org.search(("bookings",), probe)
     assert refused.value.code == "record_tampered" and "missing" in str(refused.value)
+
+
+def test_a_recovery_code_planted_for_someone_signs_no_one_in(world) -> None:  # type: ignore[no-untyped-def]
+    """An insider who knows a colleague's password plants a recovery code of their own for
+    that colleague's second factor: it is no code (seen on 7b69e17: the sign-in's commit
+    refused to seal the planted row and raised record_tampered, unlogged)."""
+    from facetrail.errors import AuthError
+    from facetrail.governance import credentials as cred
+
+    org, _sid, _probe = world
+    _insider(
+        org.ctx,
+        "INSERT INTO recovery_codes (user_id, code_hash) "
+        "SELECT id, :h FROM users WHERE username = 'ivy'",
+        h=cred.secret_hash("ABCD-EFGH-2345"),
+    )
+    with pytest.raises(AuthError) as refused:
+        login(org.ctx, "ivy", PASSWORD, "ABCD-EFGH-2345")
+    assert refused.value.code != "record_tampered"
+    assert "auth.login.failed" in _kinds(org.ctx)

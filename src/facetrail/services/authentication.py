@@ -42,7 +42,7 @@ from facetrail.governance import credentials as cred
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission, may
 from facetrail.governance.fields import check_token_name, check_username
-from facetrail.governance.seal_checks import tampered
+from facetrail.governance.seal_checks import row_problem, tampered
 from facetrail.services.accounts import (
     Principal,
     as_utc,
@@ -261,7 +261,8 @@ def _second_factor(
                 RecoveryCode.used_at.is_(None),
             )
         )
-        if used is not None:
+        # a code planted outside facetrail is no code (audit verify names the row)
+        if used is not None and row_problem(session, "recovery_codes", used) is None:
             used.used_at = now
             return "recovery_code"
     return "code"
