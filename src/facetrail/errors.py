@@ -342,6 +342,12 @@ class RecordMismatchError(FacetrailError):
     code = "record_tampered"
 
 
+class SealRefusedError(RecordMismatchError):
+    """A transaction wrote a row that had been changed outside facetrail: sealing it would
+    make the log vouch for that change, so the transaction is rolled back (and the refusal
+    logged as ``row.seal.refused``)."""
+
+
 class BlobMismatchError(RecordMismatchError):
     """A stored photo's bytes no longer hash to the name they are stored under: the file was
     replaced outside facetrail, and facetrail will not show, search or match it."""

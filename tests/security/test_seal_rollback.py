@@ -20,7 +20,7 @@ from facetrail.errors import FacetrailError, RecordMismatchError
 from facetrail.governance.verify import VerifyReport, verify_log
 from facetrail.services import accounts, audit
 from facetrail.services.context import AppContext
-from facetrail.store.schema import Base, Face, Image, RowSeal, TemplateRow
+from facetrail.store.schema import AuditEntryRow, Base, Face, Image, RowSeal, TemplateRow
 from tests.conftest import needs_lfw
 from tests.org import Org
 
@@ -124,3 +124,8 @@ def test_a_write_never_seals_a_rolled_back_row(world) -> None:  # type: ignore[n
     ):
         session.execute(update(users).where(users.c.username == "ivy").values(failed_logins=3))
     assert not _verify(org.ctx).ok
+    with org.ctx.sessions() as session:  # the refusal is logged, though its writer's rolled back
+        refused = session.scalars(
+            select(AuditEntryRow.subject).where(AuditEntryRow.kind == "row.seal.refused")
+        ).all()
+    assert refused == [f"users {before[0][0]['id']}"]

@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from facetrail.errors import RecordMismatchError
+from facetrail.errors import SealRefusedError
 from facetrail.governance.audit import AuditEvent, append, appended_in
 from facetrail.governance.seal_digests import (
     HEX_DIGEST,
@@ -163,7 +163,7 @@ def _refuse_laundering(
         return
     where = f"{table.name} {key}"
     if before is None:
-        raise RecordMismatchError(
+        raise SealRefusedError(
             f"{where} was written outside facetrail (it has no seal) and will not be sealed",
             subject=where,
         )
@@ -177,14 +177,14 @@ def _refuse_laundering(
         or logged_digest(value) != before.digest
         or (columns is not None and columns != columns_hash(before.columns))
     ):
-        raise RecordMismatchError(
+        raise SealRefusedError(
             f"{where} has a seal index entry that is not the audit log's last seal of it "
             f"(entry {before.seq}): it was changed outside facetrail and will not be sealed",
             subject=where,
         )
     outside = [c for c in changed_columns(table, now.columns, before.columns) if c not in written]
     if outside or len(now.columns) != len(before.columns):
-        raise RecordMismatchError(
+        raise SealRefusedError(
             f"{where} was changed outside facetrail ({', '.join(outside) or 'its columns'} "
             "differ from its seal) and will not be sealed",
             subject=where,

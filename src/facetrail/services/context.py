@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from facetrail.config import Settings
-from facetrail.governance.audit import lock_and_read_head
+from facetrail.errors import SealRefusedError
+from facetrail.governance.audit import AuditEvent, append, lock_and_read_head
 from facetrail.governance.credentials import Principal
 from facetrail.governance.seals import seal_transaction
 from facetrail.imaging.decode import DecodeLimits
@@ -101,6 +102,7 @@ class AppContext:
             # (SQLite) or until the lock timeout: a programming error, found by the tests.
             raise RuntimeError("an action's transaction is already open in this thread")
         self._local.acting = True
+        refused: SealRefusedError | None = None
         try:
             with self.sessions() as session, session.begin():
                 connection = session.connection(execution_options={LOCKING: True})
@@ -112,11 +114,23 @@ class AppContext:
                 try:
                     yield session
                     # Every sealed row it wrote is sealed by the log before it commits.
-                    seal_transaction(session)
+                    try:
+                        seal_transaction(session)
+                    except SealRefusedError as error:
+                        refused = error
+                        raise
                 finally:
                     end_capture(connection)
         finally:
             self._local.acting = False
+            if refused is not None:  # rolled back: the refusal is logged on its own
+                self._log_seal_refusal(refused)
+
+    def _log_seal_refusal(self, error: SealRefusedError) -> None:
+        with self.transaction() as session:
+            details = {"code": error.code, "reason": str(error)}
+            subject = error.subject or "rows"
+            append(session, AuditEvent("system", "row.seal.refused", subject, details))
 
     @contextmanager
     def reads(self) -> Iterator[Session]:
