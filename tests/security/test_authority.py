@@ -309,3 +309,29 @@ def test_an_edited_policy_row_is_refused_not_acted_on(world) -> None:  # type: i
     assert _kinds(ctx, "search.refused")[0].details.count("record_tampered") == 1
     with ctx.sessions() as session:
         assert session.scalar(select(SearchRecord.id)) is None
+
+
+def test_what_someone_may_do_is_decided_when_they_act_not_when_they_signed_in(world) -> None:  # type: ignore[no-untyped-def]
+    """A gallery admin signs in; their role is taken away, or their account suspended, while
+    they are signed in: the next thing they do is refused and audited, for actions
+    (``authorization.acting``: re-read under the action's lock) and for the checks made
+    before one (``require``: re-read too). Seen failing on 7b69e17: the gallery was created,
+    and the index check ran, on the role as signed in."""
+    from facetrail.services import galleries, indexing
+
+    ctx: AppContext = world
+    root = _principal(ctx, "root")
+    gus = _principal(ctx, "g-gallery_admin")  # as signed in, with the role
+    galleries.create_gallery(ctx, gus, galleries.CreateGalleryRequest("bookings"))
+    acc.set_roles(ctx, root, "g-gallery_admin", (Role.INVESTIGATOR,))
+    with pytest.raises(PermissionDeniedError):
+        galleries.create_gallery(ctx, gus, galleries.CreateGalleryRequest("later"))
+    with pytest.raises(PermissionDeniedError):
+        indexing.check_index_for(ctx, gus, "bookings")
+    acc.set_roles(ctx, root, "g-gallery_admin", (Role.GALLERY_ADMIN,))
+    acc.suspend_account(ctx, root, "g-gallery_admin", "under investigation")
+    with pytest.raises(AccountInactiveError):
+        galleries.create_gallery(ctx, gus, galleries.CreateGalleryRequest("later"))
+    refused = [e.subject for e in _kinds(ctx, "gallery.create.refused")]
+    assert refused == ["later", "later"]
+    assert [e.subject for e in _kinds(ctx, "index.check.refused")] == ["bookings"]

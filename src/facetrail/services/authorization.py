@@ -9,6 +9,8 @@ refuses (audited) an actor without a role carrying the permission asked for.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import NamedTuple, Protocol
 
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from facetrail.errors import (
     AccountInactiveError,
+    FacetrailError,
     NotFoundError,
     PermissionDeniedError,
     RecordMismatchError,
@@ -36,12 +39,13 @@ from facetrail.governance.fields import is_reserved_username
 from facetrail.governance.records import latest_roles_change, roles_problem
 from facetrail.governance.seal_checks import require_sealed
 from facetrail.services.context import AppContext
-from facetrail.services.unit_of_work import refuse
+from facetrail.services.unit_of_work import action, refuse
 from facetrail.store.schema import Agency, User, UserRole
 
 __all__ = [
     "AccountState",
     "RoleRead",
+    "acting",
     "active_admins",
     "as_utc",
     "checked_roles",
@@ -221,9 +225,37 @@ def visible_user(session: Session, actor: Actor, username: str) -> User:
 
 def require(
     ctx: AppContext, actor: Principal, kind: str, subject: str, permission: Permission
-) -> None:
-    """Refuse (audited as ``<kind>.refused``) unless ``actor`` holds a role that carries
-    ``permission`` (``governance.authority.ROLE_PERMISSIONS``)."""
-    if not may(actor, permission):
-        error = PermissionDeniedError(needed_roles(permission), subject=subject)
+) -> Actor:
+    """Refuse (audited as ``<kind>.refused``) unless ``actor``, as the database says now (not
+    as they signed in: suspended, expired or their roles changed since), holds a role that
+    carries ``permission`` (``governance.authority.ROLE_PERMISSIONS``). For reads and for work
+    before an action; an action checks again under its lock (``acting``)."""
+    try:
+        with ctx.reads() as session:
+            who = current_actor(session, actor)
+    except FacetrailError as error:
         refuse(ctx, actor.username, kind, subject, error)
+    if not may(who, permission):
+        denied = PermissionDeniedError(needed_roles(permission), subject=subject)
+        refuse(ctx, actor.username, kind, subject, denied)
+    return who
+
+
+@contextmanager
+def acting(
+    ctx: AppContext,
+    actor: Principal,
+    kind: str,
+    subject: str,
+    permission: Permission,
+    details: dict[str, object] | None = None,
+) -> Iterator[tuple[Session, Actor]]:
+    """One action on ``actor``'s behalf (``unit_of_work.action``: one locked transaction,
+    sealed, refusals audited as ``<kind>.refused``) that first re-reads them under the lock
+    and checks ``permission`` through the authority module: what they may do is decided by
+    the database as it stands when they act, never by the sign-in. -> (session, the actor)."""
+    with action(ctx, actor.username, kind, subject, details) as session:
+        who = current_actor(session, actor)
+        if not may(who, permission):
+            raise PermissionDeniedError(needed_roles(permission), subject=subject)
+        yield session, who

@@ -27,9 +27,8 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.models.registry import get_pack
-from facetrail.services.authorization import require
+from facetrail.services.authorization import acting
 from facetrail.services.context import AppContext
-from facetrail.services.unit_of_work import action
 from facetrail.store.schema import (
     Agency,
     Face,
@@ -95,8 +94,8 @@ def create_gallery(ctx: AppContext, actor: Principal, request: CreateGalleryRequ
     of ``governance.fields``. Audit: ``gallery.create``, written with the gallery; any refusal
     (role, a name breaking the rules, a name taken) as ``gallery.create.refused``.
     """
-    require(ctx, actor, "gallery.create", _shown(request.name), Permission.MANAGE_GALLERIES)
-    with action(ctx, actor.username, "gallery.create", _shown(request.name)) as session:
+    shown = _shown(request.name)
+    with acting(ctx, actor, "gallery.create", shown, Permission.MANAGE_GALLERIES) as (session, _):
         name = fields.check_gallery_name(request.name)
         description = fields.check_free_text("description", request.description)
         pack = get_pack(request.pack or ctx.settings.default_pack, ctx.settings.home)
@@ -124,8 +123,10 @@ def add_source(ctx: AppContext, actor: Principal, request: CreateSourceRequest) 
     ``gallery.source.add.refused``.
     """
     subject = f"{_shown(request.gallery)}/{_shown(request.name)}"
-    require(ctx, actor, "gallery.source.add", subject, Permission.MANAGE_GALLERIES)
-    with action(ctx, actor.username, "gallery.source.add", subject) as session:
+    with acting(ctx, actor, "gallery.source.add", subject, Permission.MANAGE_GALLERIES) as (
+        session,
+        _,
+    ):
         name = fields.check_source_name(request.name)
         kind = fields.check_name("kind", request.kind)
         legal_basis = fields.check_free_text("legal basis", request.legal_basis, min_len=1)

@@ -30,7 +30,7 @@ from facetrail.services._purge import (
     scrub_after,
 )
 from facetrail.services.accounts import current_policy
-from facetrail.services.authorization import current_actor, name_of_agency, require, utc_now
+from facetrail.services.authorization import acting, name_of_agency, require, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.erasure._access import acting_on, agency_of
 from facetrail.services.erasure._match import find_person, photo_templates, request_photos
@@ -76,8 +76,10 @@ def open_erasure(ctx: AppContext, actor: Principal, request: ErasureRequest) -> 
     may_open(ctx, actor, request.reference)
     kept: list[str] = []
     try:
-        with action(ctx, actor.username, "erasure.open", subject) as session:
-            who = current_actor(session, actor)
+        with acting(ctx, actor, "erasure.open", subject, Permission.MANAGE_GALLERIES) as (
+            session,
+            who,
+        ):
             reference = fields.check_name("reference", request.reference)
             check = fields.check_free_text("identity check", request.identity_check)
             if len(check) < 10:
@@ -219,8 +221,7 @@ def decide_matches(
     """The admin's call on each face found (match ids): confirmed ones will be removed, once a
     second person confirms the decisions by completing the request."""
     subject = f"erasure:{erasure_id}"
-    require(ctx, actor, "erasure.decide", subject, Permission.MANAGE_GALLERIES)
-    with action(ctx, actor.username, "erasure.decide", subject) as session:
+    with acting(ctx, actor, "erasure.decide", subject, Permission.MANAGE_GALLERIES) as (session, _):
         row, _ = acting_on(session, actor, erasure_id, ("open",))
         both = set(confirmed) & set(rejected)
         if both:
