@@ -36,6 +36,7 @@ from facetrail.services import accounts as acc
 from facetrail.services import agency_domains, digests
 from facetrail.services import authentication as auth
 from facetrail.services.accounts import NewAccount
+from facetrail.services.accounts import requests as account_requests
 from facetrail.services.audit_entries import AuditEntryQuery, list_entries
 from facetrail.services.authentication import add_token
 from facetrail.services.authorization import utc_now
@@ -197,7 +198,7 @@ def test_an_account_request_takes_as_long_whoever_it_names(
 ) -> None:
     org, _client = county
     monkeypatch.setattr(credentials, "_HASHER", PRODUCTION_HASHER)
-    monkeypatch.setattr(acc, "MAX_REQUESTS_PER_HOUR", 100)
+    monkeypatch.setattr(account_requests, "MAX_REQUESTS_PER_HOUR", 100)
     names = iter(f"asker-{i}" for i in range(TRIES))
 
     def ask(username: Callable[[], str]) -> Callable[[], object]:
