@@ -18,14 +18,12 @@ account) before any of them is decided, so each takes as long.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, NamedTuple, TypeVar, cast
+from typing import Literal, TypeVar
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
@@ -34,13 +32,10 @@ from facetrail.errors import (
     FacetrailError,
     InvalidFieldError,
     InvalidRequestError,
-    NotFoundError,
     PasswordChangeRequiredError,
-    TokenInvalidError,
 )
 from facetrail.governance import credentials as cred
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import Permission, may
 from facetrail.governance.fields import check_token_name, check_username
 from facetrail.governance.seal_checks import row_problem, tampered
 from facetrail.services.accounts import (
@@ -51,10 +46,39 @@ from facetrail.services.accounts import (
     refuse,
     utc_now,
 )
-from facetrail.services.authorization import AccountState, RoleRead, role_columns
 from facetrail.services.context import AppContext
+from facetrail.services.tokens import (
+    RECENT_TOKEN_SECONDS,
+    TokenUse,
+    add_token,
+    authenticate,
+    check_token,
+    finish_use,
+    recent_token,
+    revoke_token,
+)
 from facetrail.services.unit_of_work import loggable
-from facetrail.store.schema import Agency, ApiToken, RecoveryCode, User
+from facetrail.store.schema import RecoveryCode, User
+
+__all__ = [
+    "LOCKOUT",
+    "MAX_FAILED_LOGINS",
+    "MAX_TOKEN_DAYS",
+    "RECENT_TOKEN_SECONDS",
+    "SESSION_TOKEN_LIFETIME",
+    "LoginResult",
+    "TokenUse",
+    "add_token",
+    "attempt",
+    "authenticate",
+    "check_token",
+    "finish_use",
+    "issue_token",
+    "login",
+    "recent_token",
+    "revoke_token",
+    "totp_key",
+]
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -309,206 +333,6 @@ def login(
     )
 
 
-def add_token(session: Session, user_id: int, name: str, expires: datetime) -> tuple[str, str]:
-    """A new bearer token for the user -> (token, its SHA-256); only the hash is stored."""
-    token = cred.new_token()
-    digest = cred.secret_hash(token)
-    session.add(ApiToken(user_id=user_id, token_hash=digest, name=name, expires_at=expires))
-    return token, digest
-
-
-#: A token, its owner and their agency, by the token's hash (built once: see checked_roles).
-_TOKEN_OWNER = (
-    select(ApiToken, User, Agency, *role_columns(User.id, User.username))
-    .join(User, User.id == ApiToken.user_id)
-    .join(Agency, Agency.id == User.agency_id)
-    .where(ApiToken.token_hash == bindparam("digest"))
-)
-
-
-def authenticate(ctx: AppContext, token: str, *, now: datetime | None = None) -> Principal:
-    """The user behind a bearer token; every use (and every refusal) is audited. A suspended
-    or expired account's tokens stop working at their next use."""
-    now = now or utc_now()
-    digest = cred.secret_hash(token)
-    with ctx.transaction() as session:
-        checked = _token_check(session, digest, now)
-        problem = checked.problem
-        _record_check(session, digest, checked.user, problem)
-        if problem is None:
-            principal = checked.principal(session)
-    if problem is not None:
-        raise problem
-    return principal
-
-
-@dataclass
-class TokenUse:
-    """A bearer token that ``check_token`` found good, whose use is not recorded yet: the
-    request's action records it first in its own locked transaction, or in its refusal's
-    (``unit_of_work.action``'s ``first``), and ``finish_use`` records it if neither did (the
-    request failed before its action). One transaction fewer per request than
-    ``authenticate`` and then the action (the search route's hot path)."""
-
-    digest: str
-    user_id: int
-    recorded: bool = False
-    #: found bad under the lock: ``finish_use`` makes the worker forget its read of it
-    went_bad: bool = False
-
-    def record(self, session: Session, *, refused: bool) -> None:
-        """Check the token again, under the caller's lock, and record its use. A token that
-        went bad since ``check_token`` raises its problem, unless ``refused`` (in a refusal's
-        transaction): then it is recorded as refused. One statement of plain columns (the
-        action reads the person's roles itself)."""
-        found = session.execute(_TOKEN_STATE, {"digest": self.digest}).first()
-        owner = cast(AccountState, found) if found is not None else None
-        problem: FacetrailError | None
-        if found is None or owner is None:
-            problem = _unknown_token()
-        elif found.user_id != self.user_id:
-            problem = TokenInvalidError("the token's owner changed", subject="token")
-        else:
-            problem = _token_problem(found.revoked_at, found.expires_at, owner, utc_now())
-        self.went_bad = problem is not None
-        if problem is not None and not refused:
-            raise problem
-        _record_check(session, self.digest, owner, problem)
-
-
-#: What ``TokenUse.record`` checks of a token and its owner, by the token's hash.
-_TOKEN_STATE = (
-    select(
-        ApiToken.user_id,
-        ApiToken.revoked_at,
-        ApiToken.expires_at,
-        User.username,
-        User.status,
-        User.account_type,
-        User.trial_expires_at,
-    )
-    .join(User, User.id == ApiToken.user_id)
-    .where(ApiToken.token_hash == bindparam("digest"))
-)
-
-
-#: How long ``check_token`` trusts its read of a token before reading it again (seconds).
-RECENT_TOKEN_SECONDS = 5.0
-#: The most tokens it remembers (then it forgets them all).
-RECENT_TOKENS_MAX = 4096
-
-
-def check_token(
-    ctx: AppContext, token: str, *, now: datetime | None = None
-) -> tuple[Principal, TokenUse]:
-    """The user behind a bearer token, for a request whose action records the token's use
-    (``TokenUse``): a pre-check, by one read without a lock or a write, which a worker trusts
-    for ``RECENT_TOKEN_SECONDS``. It grants nothing on its own: the action checks the token
-    and its owner again under its lock, and refuses it if it went bad since (revoked, expired,
-    suspended, roles changed). The caller must call ``finish_use``. A token found bad is
-    refused (and audited) at once, exactly as by ``authenticate``, and never remembered."""
-    digest = cred.secret_hash(token)
-    known = _recent(ctx, digest)
-    if known is not None:
-        return known
-    now = now or utc_now()
-    with ctx.reads() as session:
-        checked = _token_check(session, digest, now)
-        principal: Principal | None = None
-        if checked.problem is None:
-            # Tampered roles raise: refused by the locked check below, as authenticate's.
-            with suppress(FacetrailError):
-                principal = checked.principal(session)
-    if principal is None:
-        # Checked again under the lock, with the refusal recorded: it raises, unless the
-        # token became good in between (then the use is recorded there).
-        principal = authenticate(ctx, token, now=now)
-        return principal, TokenUse(digest, principal.user_id, recorded=True)
-    if len(ctx.recent_tokens) >= RECENT_TOKENS_MAX:
-        ctx.recent_tokens.clear()
-    ctx.recent_tokens[digest] = (time.monotonic(), principal)
-    return principal, TokenUse(digest, principal.user_id)
-
-
-def recent_token(ctx: AppContext, token: str) -> tuple[Principal, TokenUse] | None:
-    """``check_token``'s answer if this worker read the token in the last
-    ``RECENT_TOKEN_SECONDS`` (from memory: no database work), else None."""
-    return _recent(ctx, cred.secret_hash(token))
-
-
-def _recent(ctx: AppContext, digest: str) -> tuple[Principal, TokenUse] | None:
-    recent = ctx.recent_tokens.get(digest)
-    if recent is None or time.monotonic() - recent[0] >= RECENT_TOKEN_SECONDS:
-        return None
-    return recent[1], TokenUse(digest, recent[1].user_id)
-
-
-def finish_use(ctx: AppContext, use: TokenUse) -> None:
-    """Record a checked token's use in a transaction of its own, unless the request's action
-    did; a token that went bad since is recorded as refused. Never raises a refusal: the
-    request it was for has been answered or refused already."""
-    if not use.recorded:
-        with ctx.transaction() as session:
-            use.record(session, refused=True)
-        use.recorded = True
-    if use.went_bad:
-        ctx.recent_tokens.pop(use.digest, None)
-
-
-class _Checked(NamedTuple):
-    """A token's owner as read with it, and what is wrong, if anything. It holds the agency
-    read with them, so that ``principal_of`` finds it in the session (which keeps only what
-    is referenced) instead of reading it again."""
-
-    user: User | None
-    agency: Agency | None
-    roles_read: RoleRead | None
-    problem: FacetrailError | None
-
-    def principal(self, session: Session) -> Principal:
-        assert self.user is not None and self.agency is not None
-        return principal_of(session, self.user, self.roles_read)
-
-
-def _token_check(session: Session, digest: str, now: datetime) -> _Checked:
-    """One statement: the token, its owner, their agency and their roles."""
-    found = session.execute(_TOKEN_OWNER, {"digest": digest}).first()
-    if found is None:
-        return _Checked(None, None, None, _unknown_token())
-    row, user, agency = found[0], found[1], found[2]
-    problem: FacetrailError | None = tampered(
-        session, "this token", {"api_tokens": [row], "users": [user]}
-    )
-    if problem is None:
-        problem = _token_problem(row.revoked_at, row.expires_at, user, now)
-    return _Checked(user, agency, RoleRead(found[3], found[4]), problem)
-
-
-def _unknown_token() -> TokenInvalidError:
-    return TokenInvalidError("unknown token", subject="token")
-
-
-def _token_problem(
-    revoked_at: datetime | None, expires_at: datetime | None, owner: AccountState, now: datetime
-) -> FacetrailError | None:
-    """Why a token found by its hash does not work now (revoked, expired, its owner unable
-    to act), or None."""
-    if revoked_at is not None or (as_utc(expires_at) or now) <= now:
-        return TokenInvalidError("token revoked or expired", subject=owner.username)
-    return inactive_reason(owner, now)
-
-
-def _record_check(
-    session: Session, digest: str, user: AccountState | None, problem: FacetrailError | None
-) -> None:
-    who = user.username if user is not None else "unknown"
-    if problem is not None:
-        details = {"code": problem.code, "token": digest[:12]}
-        append(session, AuditEvent(who, "auth.token.refused", who, details))
-    else:
-        append(session, AuditEvent(who, "auth.token.use", who, {"token": digest[:12]}))
-
-
 def issue_token(
     ctx: AppContext,
     actor: Principal,
@@ -557,33 +381,3 @@ def issue_token(
         check=_active(at),
         now=at,
     )
-
-
-def revoke_token(ctx: AppContext, actor: Principal, token: str) -> None:
-    """Revoke one of the caller's tokens (a system admin may revoke anyone's). Audited, and so
-    is a refusal (someone else's token answers as not found)."""
-    with ctx.transaction() as session:
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == cred.secret_hash(token)))
-        mine = row is not None and (
-            row.user_id == actor.user_id or may(actor, Permission.ACT_ON_EVERY_AGENCY)
-        )
-        if row is not None and mine:
-            row.revoked_at = utc_now()
-            append(
-                session,
-                AuditEvent(
-                    actor.username,
-                    "auth.token.revoke",
-                    actor.username,
-                    {"token": row.token_hash[:12]},
-                ),
-            )
-    if not mine:
-        refuse(
-            ctx,
-            actor.username,
-            "auth.token.revoke",
-            actor.username,
-            NotFoundError("no such token of yours", subject="token"),
-            {"token": cred.secret_hash(token)[:12]},
-        )
