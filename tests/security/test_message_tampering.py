@@ -72,7 +72,7 @@ def test_a_redirected_or_planted_mail_is_never_sent(tmp_path: Path) -> None:
     _insider(
         ctx,
         "INSERT INTO outbox_emails (recipient, subject, body, attempts, private, created_at) "
-        "VALUES ('sam@county.example', '[facetrail] approve search 9', 'click here', 0, 0, "
+        "VALUES ('sam@county.example', '[facetrail] approve search 9', 'click here', 0, FALSE, "
         "'2026-12-01 00:00:00')",
     )
     assert deliver_outbox(ctx) == 1

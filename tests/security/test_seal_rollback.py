@@ -47,8 +47,10 @@ def _put_back(ctx: AppContext, table: Table, saved: list[tuple[dict[str, Any], A
         with engine.begin() as connection:
             for row, (seq, digest, columns, key) in saved:
                 where = [c == row[c.name] for c in table.primary_key.columns]
-                connection.execute(delete(table).where(*where))
-                connection.execute(insert(table).values(row))
+                if connection.execute(select(table).where(*where)).first() is None:
+                    connection.execute(insert(table).values(row))
+                else:
+                    connection.execute(update(table).where(*where).values(row))
                 connection.execute(
                     delete(RowSeal).where(RowSeal.tbl == table.name, RowSeal.key == key)
                 )

@@ -31,6 +31,8 @@ def _insider(ctx: AppContext, statement: str, **params: object) -> None:
     engine = create_engine(ctx.settings.db_url)
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":  # as a superuser may: no FK checks
+                connection.exec_driver_sql("SET session_replication_role = replica")
             connection.execute(text(statement), params)
     finally:
         engine.dispose()
