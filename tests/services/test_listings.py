@@ -69,7 +69,7 @@ def test_another_agencys_supervisor_sees_none_of_it(pending_org: Org) -> None:
 def test_an_investigator_is_refused_the_queue_and_the_refusal_is_recorded(
     pending_org: Org,
 ) -> None:
-    with pytest.raises(PermissionDeniedError, match="only supervisors"):
+    with pytest.raises(PermissionDeniedError, match="needs supervisor"):
         approval_queue(pending_org.ctx, pending_org.people["ivy"])
     kind, details = _last(pending_org)
     assert kind == "search.queue.refused" and "permission_denied" in details

@@ -18,17 +18,16 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from facetrail.errors import InvalidRequestError, PermissionDeniedError
+from facetrail.errors import InvalidRequestError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission, may
 from facetrail.governance.blind import HIDDEN
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import ReviewRecorded
 from facetrail.governance.fields import SERVICE_ACTORS
-from facetrail.services.authorization import current_actor
+from facetrail.services.authorization import acting
 from facetrail.services.context import AppContext
 from facetrail.services.results import reviews_seen_by
-from facetrail.services.unit_of_work import action
 from facetrail.store.schema import Agency, AuditEntryRow, User
 
 __all__ = ["MAX_ENTRIES", "AuditEntryQuery", "AuditEntryView", "list_entries"]
@@ -65,12 +64,10 @@ class AuditEntryView:
 def list_entries(ctx: AppContext, actor: Principal, query: AuditEntryQuery) -> list[AuditEntryView]:
     """Entries matching ``query``, oldest first, at most ``query.limit`` (1..MAX_ENTRIES)."""
     filters = {k: v for k, v in asdict(query).items() if v not in (None, 0)}
-    with action(ctx, actor.username, "audit.read", "audit", filters) as session:
-        who = current_actor(session, actor)
-        if not may(who, Permission.READ_AUDIT_LOG):
-            raise PermissionDeniedError(
-                "needs auditor, agency_head or system_admin", subject="audit"
-            )
+    with acting(ctx, actor, "audit.read", "audit", Permission.READ_AUDIT_LOG, filters) as (
+        session,
+        who,
+    ):
         if not 1 <= query.limit <= MAX_ENTRIES:
             raise InvalidRequestError(f"limit must be 1..{MAX_ENTRIES}", subject="limit")
         stmt = select(AuditEntryRow).where(AuditEntryRow.seq > query.after)

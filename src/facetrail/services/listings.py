@@ -28,14 +28,13 @@ from facetrail.errors import InvalidRequestError, PermissionDeniedError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import (
     Permission,
-    may,
     may_decide_search,
     may_disclose_case,
     may_read_agency_searches,
 )
 from facetrail.governance.credentials import Principal
 from facetrail.governance.records import search_problem
-from facetrail.services.authorization import as_utc, current_actor
+from facetrail.services.authorization import acting, as_utc, current_actor
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import SearchRecord, User
@@ -130,10 +129,10 @@ def approval_queue(ctx: AppContext, actor: Principal) -> list[PendingSearch]:
     """The pending searches of the supervisor's agency, oldest first, each with its
     justification, its probe photos' names and whether this supervisor may decide it. By
     supervisors only; audited as ``search.queue`` (the ids shown), refusals too."""
-    with action(ctx, actor.username, "search.queue", actor.agency) as session:
-        who = current_actor(session, actor)
-        if not may(who, Permission.DECIDE_SEARCHES):
-            raise PermissionDeniedError("only supervisors decide searches", subject=actor.username)
+    with acting(ctx, actor, "search.queue", actor.agency, Permission.DECIDE_SEARCHES) as (
+        session,
+        who,
+    ):
         rows = session.execute(
             select(SearchRecord, User.username)
             .join(User, User.id == SearchRecord.requester_id)
