@@ -208,3 +208,8 @@ def test_published_accuracy_edited_in_the_database_fails_verification(county) ->
     with ctx.sessions() as s:
         report = verify_log(s, audit.public_key(ctx))
     assert not report.ok and "evaluations id" in (report.problem or "")
+    # The public report shows the figure the log recorded, never the edited one (seen on
+    # 7b69e17: it showed the edited rank-1).
+    month, over = _this_month()
+    shown = transparency_report(ctx, agency=AGENCY, month=month, now=over).evaluations
+    assert [(e.mask, e.rank1) for e in shown] == [("none", figures["rank1"])]

@@ -34,7 +34,6 @@ agency to.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -53,6 +52,7 @@ from facetrail.governance.events import (
     AlertClosed,
     AlertRaised,
     ErasureDone,
+    EvaluationRecorded,
     Event,
     OutcomeRecorded,
     RetentionPurged,
@@ -77,7 +77,6 @@ from facetrail.services.policy_proposals import OversightRelaxation, relaxations
 from facetrail.store.schema import (
     Agency,
     AuditEntryRow,
-    EvaluationRow,
     Gallery,
     Network,
     User,
@@ -358,31 +357,31 @@ def _own_agencies(session: Session, usernames: set[str]) -> dict[str, str]:
 
 
 def _evaluations(session: Session, policies: list[Policy]) -> list[PackEvaluation]:
-    """The latest recorded evaluation of each pack the agencies' galleries use, per mask."""
+    """The latest recorded evaluation of each pack the agencies' galleries use, per mask, as
+    the log's ``evaluation.record`` entries say: a figure edited, or a newer one deleted, in
+    the database never reaches the public report."""
     granted = {g for p in policies for g in p.galleries}
-    packs = sorted(set(session.scalars(select(Gallery.pack).where(Gallery.name.in_(granted)))))
+    packs = set(session.scalars(select(Gallery.pack).where(Gallery.name.in_(granted))))
+    latest: dict[tuple[str, str], EvaluationRecorded] = {}
+    for event in read_events(session, [EvaluationRecorded]):
+        if event.pack in packs:
+            latest[(event.pack, event.mask)] = event
     out: list[PackEvaluation] = []
-    for pack in packs:
-        latest: dict[str, EvaluationRow] = {}
-        for row in session.scalars(
-            select(EvaluationRow).where(EvaluationRow.pack == pack).order_by(EvaluationRow.id)
-        ):
-            latest[row.mask] = row
-        for mask, row in sorted(latest.items()):
-            figures: dict[str, Any] = json.loads(row.figures)
-            point = figures.get("fnir_at_fpir", {}).get("0.01", {})
-            out.append(
-                PackEvaluation(
-                    pack,
-                    mask,
-                    row.dataset,
-                    row.created_at.isoformat(timespec="seconds"),
-                    float(figures.get("rank1", 0.0)),
-                    float(point.get("fnir", 0.0)),
-                    float(point.get("threshold", 0.0)),
-                    figures.get("groups", {}),
-                )
+    for (pack, mask), event in sorted(latest.items()):
+        figures: dict[str, Any] = event.figures
+        point = figures.get("fnir_at_fpir", {}).get("0.01", {})
+        out.append(
+            PackEvaluation(
+                pack,
+                mask,
+                event.dataset,
+                datetime.fromisoformat(str(event.at)).isoformat(timespec="seconds"),
+                float(figures.get("rank1", 0.0)),
+                float(point.get("fnir", 0.0)),
+                float(point.get("threshold", 0.0)),
+                figures.get("groups", {}),
             )
+        )
     return out
 
 
