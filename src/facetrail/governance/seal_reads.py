@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, String, Table, and_, cast, select, tuple_
@@ -23,7 +23,6 @@ __all__ = [
     "LoggedRows",
     "current_seals",
     "indexed",
-    "indexed_many",
     "logged_rows",
     "read_with_index",
     "rows_and_seals",
@@ -109,47 +108,15 @@ def rows_and_seals(
 
 def indexed(session: Session, table: str, keys: Sequence[str]) -> dict[str, IndexEntry]:
     """The seal index's entries of these rows, by key."""
-    return indexed_many(session, {table: keys}).get(table, {})
-
-
-def indexed_many(
-    session: Session, wanted: Mapping[str, Sequence[str]]
-) -> dict[str, dict[str, IndexEntry]]:
-    """The seal index's entries of the rows of several tables (table -> keys), by table and
-    key: one statement per ``CHUNK`` keys, whatever the tables."""
-    found: dict[str, dict[str, IndexEntry]] = {}
-    parts = [
-        (table, keys[start : start + CHUNK])
-        for table, keys in sorted(wanted.items())
-        for start in range(0, len(keys), CHUNK)
-    ]
-    if not parts:
-        return found
-    connection = session.connection()
-    mark = "?" if connection.dialect.name == "sqlite" else "%s"
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    cursor = driver.cursor()
-    try:
-        while parts:
-            batch: list[tuple[str, Sequence[str]]] = []
-            size = 0
-            while parts and (not batch or size + len(parts[0][1]) <= CHUNK):
-                batch.append(parts.pop(0))
-                size += len(batch[-1][1])
-            # The driver's own cursor: this is on every search's path, and SQLAlchemy's
-            # statement building and row processing cost more than the lookups themselves.
-            where = " OR ".join(
-                f"(tbl = {mark} AND key IN ({', '.join([mark] * len(keys))}))" for _, keys in batch
+    found: dict[str, IndexEntry] = {}
+    for start in range(0, len(keys), CHUNK):
+        part = keys[start : start + CHUNK]
+        for key, seq, digest, columns in session.execute(
+            select(RowSeal.key, RowSeal.seq, RowSeal.digest, RowSeal.columns).where(
+                RowSeal.tbl == table, RowSeal.key.in_(part)
             )
-            cursor.execute(
-                f"SELECT tbl, key, seq, digest, columns FROM row_seals WHERE {where}",
-                [p for table, keys in batch for p in (table, *keys)],
-            )
-            for table, key, seq, digest, columns in cursor.fetchall():
-                found.setdefault(table, {})[key] = IndexEntry(int(seq), digest, bytes(columns))
-    finally:
-        cursor.close()
+        ):
+            found[key] = IndexEntry(seq, digest, bytes(columns))
     return found
 
 

@@ -233,21 +233,16 @@ def fresh_result(
 ) -> SearchResult:
     """The result of a search that just ran, from memory (no one has reviewed it yet); a
     stored photo found replaced on disk refuses it, recorded as ``search.view.refused``."""
-    with refusals_recorded(ctx, requester, "search.view", f"search:{record.id}"):
-        return _fresh_result(ctx, record, agency, requester, runs, ids, include_crops, seconds)
-
-
-def _fresh_result(
-    ctx: AppContext,
-    record: SearchRecord,
-    agency: str,
-    requester: str,
-    runs: list[GalleryRun],
-    ids: list[int],
-    include_crops: bool,
-    seconds: float,
-) -> SearchResult:
     candidates = [c for run in runs for c in run.candidates]
+    with refusals_recorded(ctx, requester, "search.view", f"search:{record.id}"):
+        shown = [
+            replace(
+                c,
+                id=cid,
+                crop_jpeg=crop(ctx, c.image_sha256, c.bbox) if include_crops else None,
+            )
+            for c, cid in zip(candidates, ids, strict=True)
+        ]
     return SearchResult(
         search_id=record.id,
         status=record.status,
@@ -259,14 +254,7 @@ def _fresh_result(
         produced_by={r.gallery: r.producer for r in runs},
         probe_faces=runs[0].probe_faces,
         fused_probes=len(json.loads(record.probes)),
-        candidates=[
-            replace(
-                c,
-                id=cid,
-                crop_jpeg=crop(ctx, c.image_sha256, c.bbox) if include_crops else None,
-            )
-            for c, cid in zip(candidates, ids, strict=True)
-        ],
+        candidates=shown,
         second_review=record.second_review,
         outcome=None,
         seconds=seconds,

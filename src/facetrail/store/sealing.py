@@ -192,7 +192,7 @@ def begin_capture(connection: Connection) -> None:
     write outside an action), making its TEMP notes table and triggers when they are missing
     (the first time, or after a transaction that made them was rolled back: SQLite's DDL is
     transactional). PostgreSQL's notes are per transaction already. Until ``end_capture``,
-    ``noted`` answers for the connection."""
+    ``noted_many`` answers for the connection."""
     connection.info[_CAPTURING] = True
     if connection.dialect.name != "sqlite":
         return
@@ -215,15 +215,11 @@ def end_capture(connection: Connection) -> None:
     connection.info.pop(_CAPTURING, None)
 
 
-def noted(connection: Connection, table: str, keys: list[str]) -> set[str]:
-    """Which of ``keys`` of ``table`` this acting transaction has written so far (still to be
-    sealed when it commits); none outside an acting transaction, where a note can only be a
-    write made outside any action, which nothing seals."""
-    return noted_many(connection, {table: keys}).get(table, set())
-
-
 def noted_many(connection: Connection, wanted: dict[str, list[str]]) -> dict[str, set[str]]:
-    """``noted`` for the keys of several tables (table -> keys), in one statement."""
+    """Which of the keys of several tables (table -> keys) this acting transaction has written
+    so far (still to be sealed when it commits), in one statement; none outside an acting
+    transaction, where a note can only be a write made outside any action, which nothing
+    seals."""
     if not connection.info.get(_CAPTURING):
         return {}
     pairs = [(table, key) for table, keys in sorted(wanted.items()) for key in keys]
