@@ -15,11 +15,11 @@ from pathlib import Path
 
 from _load_gallery import GALLERY
 from _load_service import SearchClient, Service
-from facetrail.services._matching import probe_template, search_gallery
 from facetrail.services.context import AppContext
-from facetrail.services.galleries import get_gallery_row
-from facetrail.services.indexing import templates_version
-from facetrail.services.search_model import ProbeImage
+from facetrail.services.galleries.admin import get_gallery_row
+from facetrail.services.galleries.indexing import templates_version
+from facetrail.services.searching._matching import probe_template, search_gallery
+from facetrail.services.searching.search_model import ProbeImage
 
 LOCUSTFILE = Path(__file__).resolve().parent / "_load_locustfile.py"
 #: Untimed rounds first: models and the index loaded in every worker and in this process.

@@ -22,10 +22,11 @@ from sqlalchemy import Connection, func, insert, select
 
 from facetrail.governance.credentials import Principal
 from facetrail.pipeline.faces import PLAIN
-from facetrail.services import galleries, indexing
 from facetrail.services.context import AppContext
-from facetrail.services.galleries import get_gallery_row, get_source_row
-from facetrail.services.ingest import IngestRequest, ingest
+from facetrail.services.galleries import admin as galleries
+from facetrail.services.galleries import indexing
+from facetrail.services.galleries.admin import get_gallery_row, get_source_row
+from facetrail.services.galleries.ingest import IngestRequest, ingest
 from facetrail.store.schema import Face, Image, TemplateRow
 
 GALLERY = "bench"

@@ -15,11 +15,11 @@ from pathlib import Path
 from facetrail.governance.credentials import Principal, Role, totp_now
 from facetrail.services import accounts
 from facetrail.services.accounts import NewAccount
-from facetrail.services.authentication import issue_token, login
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
-from facetrail.services.enrolment import begin_enrolment, confirm_enrolment
-from facetrail.services.policy import amend_policy
+from facetrail.services.oversight.policy import amend_policy
+from facetrail.services.signin.authentication import issue_token, login
+from facetrail.services.signin.enrolment import begin_enrolment, confirm_enrolment
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "load benchmark password"

@@ -45,15 +45,17 @@ from facetrail.governance.audit import AuditEvent, append  # noqa: E402
 from facetrail.governance.credentials import Role, totp_now  # noqa: E402
 from facetrail.governance.policy import ApprovalMode, Policy  # noqa: E402
 from facetrail.governance.verify import verify_log  # noqa: E402
-from facetrail.services import accounts, audit, galleries  # noqa: E402
-from facetrail.services._matching import search_gallery  # noqa: E402
+from facetrail.services import accounts  # noqa: E402
 from facetrail.services.accounts import NewAccount  # noqa: E402
-from facetrail.services.authentication import login  # noqa: E402
+from facetrail.services.audit import log as audit  # noqa: E402
 from facetrail.services.context import AppContext  # noqa: E402
-from facetrail.services.enrolment import begin_enrolment, confirm_enrolment  # noqa: E402
-from facetrail.services.ingest import IngestRequest, ingest  # noqa: E402
-from facetrail.services.policy import set_policy  # noqa: E402
-from facetrail.services.search import ProbeImage, SearchRequest, search  # noqa: E402
+from facetrail.services.galleries import admin as galleries  # noqa: E402
+from facetrail.services.galleries.ingest import IngestRequest, ingest  # noqa: E402
+from facetrail.services.oversight.policy import set_policy  # noqa: E402
+from facetrail.services.searching._matching import search_gallery  # noqa: E402
+from facetrail.services.searching.search import ProbeImage, SearchRequest, search  # noqa: E402
+from facetrail.services.signin.authentication import login  # noqa: E402
+from facetrail.services.signin.enrolment import begin_enrolment, confirm_enrolment  # noqa: E402
 from facetrail.store.schema import OutboxEmail  # noqa: E402
 
 PASSWORD = "benchmark password"

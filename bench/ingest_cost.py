@@ -39,11 +39,12 @@ from facetrail.models.registry import get_pack  # noqa: E402
 from facetrail.pipeline.alignment import align_face  # noqa: E402
 from facetrail.pipeline.detection import _canvas  # noqa: E402
 from facetrail.pipeline.pipeline import FacePipeline, PipelineOptions  # noqa: E402
-from facetrail.services import accounts, galleries  # noqa: E402
+from facetrail.services import accounts  # noqa: E402
 from facetrail.services.accounts import NewAccount  # noqa: E402
-from facetrail.services.authentication import login  # noqa: E402
 from facetrail.services.context import AppContext  # noqa: E402
-from facetrail.services.ingest import IngestRequest, ingest  # noqa: E402
+from facetrail.services.galleries import admin as galleries  # noqa: E402
+from facetrail.services.galleries.ingest import IngestRequest, ingest  # noqa: E402
+from facetrail.services.signin.authentication import login  # noqa: E402
 
 
 def raw_model_seconds(paths: list[Path], pack_name: str, cache: Path) -> tuple[float, int]:

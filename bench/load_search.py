@@ -77,9 +77,9 @@ from _load_report import (  # noqa: E402
 )
 from _load_service import database, search_form, served  # noqa: E402
 from facetrail.config import Settings  # noqa: E402
-from facetrail.services import audit  # noqa: E402
+from facetrail.services.audit import log as audit  # noqa: E402
 from facetrail.services.context import AppContext  # noqa: E402
-from facetrail.services.indexing import use_search_threads  # noqa: E402
+from facetrail.services.galleries.indexing import use_search_threads  # noqa: E402
 from facetrail.store.schema import AuditEntryRow  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"

@@ -11,13 +11,14 @@ from sqlalchemy import select
 from facetrail.governance.credentials import Principal, Role, totp_now
 from facetrail.governance.policy import ApprovalMode, Policy
 from facetrail.services import accounts as acc
-from facetrail.services import authentication as auth
-from facetrail.services import enrolment as enrolment_service
-from facetrail.services import galleries, policy_proposals
-from facetrail.services import policy as policy_service
 from facetrail.services.accounts import NewAccount
 from facetrail.services.context import AppContext
-from facetrail.services.search import ProbeImage, SearchRequest, SearchResult, search
+from facetrail.services.galleries import admin as galleries
+from facetrail.services.oversight import policy as policy_service
+from facetrail.services.oversight import policy_proposals
+from facetrail.services.searching.search import ProbeImage, SearchRequest, SearchResult, search
+from facetrail.services.signin import authentication as auth
+from facetrail.services.signin import enrolment as enrolment_service
 from facetrail.store.schema import OutboxEmail
 from tests.mail import dropped_bodies, invite_in, invite_subject, received_bodies
 

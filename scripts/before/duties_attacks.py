@@ -17,9 +17,9 @@ from tests.org import AGENCY, PASSWORD, make_org
 from facetrail.config import Settings
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services import accounts as acc
-from facetrail.services import policy as policy_service
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import inbox
+from facetrail.services.oversight import policy as policy_service
 from facetrail.store.schema import User
 
 tmp = Path(tempfile.mkdtemp())

@@ -19,15 +19,15 @@ from tests.org import make_gallery, make_org
 from facetrail.config import Settings
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services.context import AppContext
-from facetrail.services.erasure import (
+from facetrail.services.galleries.ingest import IngestRequest, ingest
+from facetrail.services.rights.erasure import (
     ErasureRequest,
     cancel_erasure,
     complete_erasure,
     decide_matches,
     open_erasure,
 )
-from facetrail.services.ingest import IngestRequest, ingest
-from facetrail.services.search import ProbeImage
+from facetrail.services.searching.search import ProbeImage
 from facetrail.store.schema import Image
 
 tmp = Path(tempfile.mkdtemp())

@@ -16,7 +16,7 @@ from facetrail.config import Settings
 from facetrail.governance.credentials import Role
 from facetrail.services import accounts as acc
 from facetrail.services.context import AppContext
-from facetrail.services.ingest import IngestRequest, ingest
+from facetrail.services.galleries.ingest import IngestRequest, ingest
 from tests.conftest import copy_first_images, lfw_people
 from tests.org import AGENCY, PASSWORD, Org, make_gallery, make_org, next_code, open_searching
 

@@ -20,7 +20,7 @@ from facetrail.governance.checkpoints import parse_checkpoint, signature_ok
 from facetrail.governance.credentials import Role
 from facetrail.governance.note import parse_vkey
 from facetrail.governance.verify import leaves
-from facetrail.services.audit import load_published
+from facetrail.services.audit.log import load_published
 from facetrail.store.schema import AuditEntryRow, CheckpointRow
 from tests.api.conftest import World, module_world
 from tests.conftest import needs_lfw

@@ -236,7 +236,7 @@ def test_invalid_input_and_internal_errors_are_problems(world: World, monkeypatc
     assert bad.status_code == 422 and bad.headers["content-type"] == PROBLEM
     assert bad.json()["code"] == "invalid_request" and "password" in bad.json()["detail"]
 
-    from facetrail.services import galleries
+    from facetrail.services.galleries import admin as galleries
 
     def broken(*_a: object) -> object:
         raise KeyError("secret internals")

@@ -20,9 +20,9 @@ import pytest
 from sqlalchemy import func, select
 
 from facetrail.governance.credentials import Role
-from facetrail.services import alerts
-from facetrail.services.authentication import add_token
 from facetrail.services.authorization import utc_now
+from facetrail.services.oversight import alerts
+from facetrail.services.signin.authentication import add_token
 from facetrail.store.schema import (
     AuditEntryRow,
     PolicyVersion,

@@ -17,7 +17,7 @@ from facetrail.config import Settings
 from facetrail.governance.credentials import Role
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
-from facetrail.services.jobs import STALE_AFTER, run_pending
+from facetrail.services.galleries.jobs import STALE_AFTER, run_pending
 from facetrail.store.schema import AuditEntryRow, Image, JobRow
 from tests.api.conftest import World
 from tests.conftest import copy_first_images, lfw_people, needs_lfw

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from facetrail.api import create_app
-from facetrail.services.authentication import add_token
 from facetrail.services.authorization import utc_now
+from facetrail.services.signin.authentication import add_token
 from tests.api.conftest import World, module_world
 from tests.conftest import needs_lfw
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from facetrail.config import Settings
 from facetrail.governance.verify import verify_log
-from facetrail.services.audit import public_key
+from facetrail.services.audit.log import public_key
 from facetrail.services.context import AppContext
 from facetrail.store.schema import AuditEntryRow
 from tests.org import make_county, sign_in

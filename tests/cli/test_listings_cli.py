@@ -17,9 +17,10 @@ from facetrail.cli.main import app
 from facetrail.cli.render import print_rows
 from facetrail.config import get_settings
 from facetrail.governance.credentials import Principal, secret_hash
-from facetrail.services import directory, listings
-from facetrail.services.authentication import authenticate
+from facetrail.services.accounts import directory
 from facetrail.services.context import AppContext
+from facetrail.services.searching import listings
+from facetrail.services.signin.authentication import authenticate
 from facetrail.services.views import plain
 from tests.cli.terminal import CASE, JUSTIFICATION, Terminal
 

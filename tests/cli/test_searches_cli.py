@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from facetrail.cli.searches import Decision, Outcome
-from facetrail.services import review
+from facetrail.services.searching import review
 from tests.cli.terminal import CASE, Terminal, first_photos, lfw_people, second_photo
 from tests.conftest import needs_lfw
 

@@ -17,10 +17,11 @@ from facetrail.governance.checkpoints import sign_checkpoint
 from facetrail.governance.merkle import leaf_hash, root, verify_consistency, verify_inclusion
 from facetrail.governance.note import SignerKey
 from facetrail.governance.verify import verify_log
-from facetrail.services import audit, galleries
 from facetrail.services.accounts import NewAccount, init_system, principal_of, user_by_name
-from facetrail.services.audit import default_database
+from facetrail.services.audit import log as audit
+from facetrail.services.audit.log import default_database
 from facetrail.services.context import AppContext
+from facetrail.services.galleries import admin as galleries
 from facetrail.store.schema import AuditEntryRow, CheckpointRow
 from tests.org import PASSWORD, Org
 

@@ -22,8 +22,8 @@ from facetrail.governance.events import (
     read_events,
 )
 from facetrail.governance.verify import verify_log
-from facetrail.services import audit
 from facetrail.services.accounts import NewAccount, init_system
+from facetrail.services.audit import log as audit
 from facetrail.services.context import AppContext
 from facetrail.store.schema import AuditEntryRow
 from tests.org import PASSWORD

@@ -10,8 +10,8 @@ import pytest
 from facetrail.config import Settings
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services.context import AppContext
-from facetrail.services.ingest import IngestRequest, ingest
-from facetrail.services.search import ProbeImage
+from facetrail.services.galleries.ingest import IngestRequest, ingest
+from facetrail.services.searching.search import ProbeImage
 from tests.conftest import copy_first_images, lfw_people
 from tests.org import AGENCY, Org, make_gallery, make_org
 

@@ -23,13 +23,13 @@ from facetrail.governance.authority import AGENCY_ROLES, Actor, role_change_prob
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services import accounts as acc
-from facetrail.services import policy as policy_service
-from facetrail.services.account_approval import approve_account
 from facetrail.services.accounts import NewAccount
-from facetrail.services.agency_domains import register_domain
+from facetrail.services.accounts.account_approval import approve_account
+from facetrail.services.accounts.agency_domains import register_domain
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import inbox
-from facetrail.services.search import ProbeImage, SearchRequest, search
+from facetrail.services.oversight import policy as policy_service
+from facetrail.services.searching.search import ProbeImage, SearchRequest, search
 from facetrail.store.schema import AuditEntryRow, SearchRecord, User, UserRole
 
 PASSWORD = "correct horse battery"
@@ -317,7 +317,8 @@ def test_what_someone_may_do_is_decided_when_they_act_not_when_they_signed_in(wo
     (``authorization.acting``: re-read under the action's lock) and for the checks made
     before one (``require``: re-read too). Seen failing on 7b69e17: the gallery was created,
     and the index check ran, on the role as signed in."""
-    from facetrail.services import galleries, indexing
+    from facetrail.services.galleries import admin as galleries
+    from facetrail.services.galleries import indexing
 
     ctx: AppContext = world
     root = _principal(ctx, "root")

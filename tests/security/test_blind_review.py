@@ -9,10 +9,10 @@ Seen failing before the rule was shared: the head read ivy's call in the audit e
 from __future__ import annotations
 
 from facetrail.governance.blind import HIDDEN
-from facetrail.services import review
-from facetrail.services.audit_entries import AuditEntryQuery, list_entries
-from facetrail.services.results import get_search
-from facetrail.services.search import ProbeImage
+from facetrail.services.audit.audit_entries import AuditEntryQuery, list_entries
+from facetrail.services.searching import review
+from facetrail.services.searching.results import get_search
+from facetrail.services.searching.search import ProbeImage
 from tests.conftest import needs_lfw
 from tests.org import CASE, Org
 

@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from facetrail.errors import BlobMismatchError
 from facetrail.governance.policy import ApprovalMode
-from facetrail.services import results
 from facetrail.services.context import AppContext
-from facetrail.services.search import decide_search
+from facetrail.services.searching import results
+from facetrail.services.searching.search import decide_search
 from facetrail.store.blobs import BlobStore
 from facetrail.store.schema import AuditEntryRow, SearchRecord
 from tests.conftest import lfw_people, needs_lfw

@@ -19,12 +19,12 @@ from facetrail.errors import FacetrailError
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services import accounts as acc
-from facetrail.services import authentication as auth
-from facetrail.services import galleries
-from facetrail.services import policy as policy_service
 from facetrail.services.accounts import NewAccount
 from facetrail.services.context import AppContext
-from facetrail.services.search import ProbeImage, SearchRequest, decide_search, search
+from facetrail.services.galleries import admin as galleries
+from facetrail.services.oversight import policy as policy_service
+from facetrail.services.searching.search import ProbeImage, SearchRequest, decide_search, search
+from facetrail.services.signin import authentication as auth
 from facetrail.store.schema import AuditEntryRow, SearchRecord, User
 
 PASSWORD = "correct horse battery"

@@ -30,10 +30,10 @@ from facetrail.errors import (
 )
 from facetrail.governance.credentials import Role, totp_now
 from facetrail.services import accounts as acc
-from facetrail.services import authentication as auth
-from facetrail.services import enrolment
 from facetrail.services.accounts import NewAccount
 from facetrail.services.context import AppContext
+from facetrail.services.signin import authentication as auth
+from facetrail.services.signin import enrolment
 from facetrail.store.schema import AuditEntryRow, InboxMessage, User
 from tests.cli.conftest import term
 from tests.cli.terminal import PASSWORD as CLI_PASSWORD

@@ -23,13 +23,14 @@ from facetrail.governance.alerts import AlertRules, SearchFact, evaluate
 from facetrail.governance.credentials import Role
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services import accounts as acc
-from facetrail.services import alerts, review
-from facetrail.services import policy as policy_service
-from facetrail.services import policy_proposals as proposals
-from facetrail.services.account_approval import approve_account
-from facetrail.services.agency_domains import register_domain
-from facetrail.services.reports import transparency_report
-from facetrail.services.search import ProbeImage, decide_search
+from facetrail.services.accounts.account_approval import approve_account
+from facetrail.services.accounts.agency_domains import register_domain
+from facetrail.services.oversight import alerts
+from facetrail.services.oversight import policy as policy_service
+from facetrail.services.oversight import policy_proposals as proposals
+from facetrail.services.oversight.reports import transparency_report
+from facetrail.services.searching import review
+from facetrail.services.searching.search import ProbeImage, decide_search
 from facetrail.store.schema import AuditEntryRow, OutboxEmail, SearchCandidate
 from tests.org import AGENCY, PASSWORD, Org, enrol
 

@@ -19,11 +19,11 @@ from facetrail.config import Settings
 from facetrail.governance.checkpoints import load_vkey
 from facetrail.governance.receipts import open_receipt
 from facetrail.governance.verify import verify_log
-from facetrail.services import audit
+from facetrail.services.audit import log as audit
 from facetrail.services.context import AppContext
-from facetrail.services.erasure import ErasureRequest, decide_matches, show_erasure
+from facetrail.services.galleries.indexing import _files
 from facetrail.services.housekeeping import housekeeping
-from facetrail.services.indexing import _files
+from facetrail.services.rights.erasure import ErasureRequest, decide_matches, show_erasure
 from facetrail.store.schema import Gallery, PurgeFollowup
 from tests.conftest import REPO_ROOT
 from tests.services.test_erasure import _opened, _photos, _probe, _theirs, world  # noqa: F401
@@ -36,8 +36,8 @@ _CHILD = textwrap.dedent(
     from pathlib import Path
     from facetrail.config import Settings
     from facetrail.governance.credentials import Principal
-    from facetrail.services import erasure
-    from facetrail.services.erasure import completion
+    from facetrail.services.rights import erasure
+    from facetrail.services.rights.erasure import completion
     from facetrail.services.context import AppContext
 
     home, who, erasure_id = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])

@@ -32,10 +32,13 @@ from facetrail.errors import (
 )
 from facetrail.governance.checkpoints import load_vkey
 from facetrail.governance.receipts import open_receipt
-from facetrail.services import audit
+from facetrail.services.audit import log as audit
 from facetrail.services.context import AppContext
-from facetrail.services.digests import build_digest
-from facetrail.services.erasure import (
+from facetrail.services.notifications import inbox
+from facetrail.services.oversight.agency import agency_oversight
+from facetrail.services.oversight.digests import build_digest
+from facetrail.services.oversight.reports import FEWER_THAN_5, transparency_report
+from facetrail.services.rights.erasure import (
     ErasureRequest,
     approve_erasure,
     cancel_erasure,
@@ -46,11 +49,8 @@ from facetrail.services.erasure import (
     request_photo,
     show_erasure,
 )
-from facetrail.services.legal_holds import decide_hold, list_holds
-from facetrail.services.notifications import inbox
-from facetrail.services.oversight import agency_oversight
-from facetrail.services.reports import FEWER_THAN_5, transparency_report
-from facetrail.services.retention import run_retention
+from facetrail.services.rights.legal_holds import decide_hold, list_holds
+from facetrail.services.rights.retention import run_retention
 from facetrail.store.schema import (
     Agency,
     AuditEntryRow,

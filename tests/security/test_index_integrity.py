@@ -20,10 +20,10 @@ from sqlalchemy import func, select, update
 from facetrail.config import Settings
 from facetrail.index.faiss_index import FaissIndex
 from facetrail.index.files import IndexFiles
-from facetrail.services import indexing
 from facetrail.services.context import AppContext
-from facetrail.services.ingest import IngestRequest, ingest
-from facetrail.services.search import ProbeImage, SearchResult
+from facetrail.services.galleries import indexing
+from facetrail.services.galleries.ingest import IngestRequest, ingest
+from facetrail.services.searching.search import ProbeImage, SearchResult
 from facetrail.store.schema import AuditEntryRow, Gallery, IndexSeal
 from tests.conftest import copy_first_images, lfw_people, needs_lfw
 from tests.org import Org, make_gallery, make_org, open_searching

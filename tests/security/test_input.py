@@ -27,9 +27,9 @@ from facetrail.errors import (
 )
 from facetrail.governance import fields
 from facetrail.imaging import read_image_file
-from facetrail.services import galleries
 from facetrail.services.context import AppContext
-from facetrail.services.ingest import IngestRequest, IngestSummary, ingest
+from facetrail.services.galleries import admin as galleries
+from facetrail.services.galleries.ingest import IngestRequest, IngestSummary, ingest
 from facetrail.store.schema import AuditEntryRow, Gallery, Image
 from tests.cli.terminal import Terminal
 from tests.conftest import copy_first_images, lfw_people, needs_lfw
@@ -271,11 +271,11 @@ def test_every_action_that_takes_text_applies_the_field_rules(org: Org) -> None:
     field), audited with the hostile text escaped and cut (never replayed), and nothing is
     stored."""
     from facetrail.services import accounts as acc
-    from facetrail.services import authentication as auth
-    from facetrail.services import policy as policy_service
-    from facetrail.services import review
-    from facetrail.services import search as svc
     from facetrail.services.accounts import NewAccount
+    from facetrail.services.oversight import policy as policy_service
+    from facetrail.services.searching import review
+    from facetrail.services.searching import search as svc
+    from facetrail.services.signin import authentication as auth
     from facetrail.store.schema import Agency, Network, SearchRecord, User
     from tests.org import CASE, JUSTIFICATION, OFFENSE, PASSWORD
 
@@ -375,8 +375,8 @@ def test_text_with_a_nul_is_refused_by_every_lookup_on_every_database(org: Org) 
     filter get the same typed refusal, naming the field, on SQLite and PostgreSQL, audited when
     it refuses an action; nothing is stored."""
     from facetrail.services import accounts as acc
-    from facetrail.services import authentication as auth
-    from facetrail.services import review
+    from facetrail.services.searching import review
+    from facetrail.services.signin import authentication as auth
     from facetrail.store.schema import User
     from tests.org import PASSWORD
 

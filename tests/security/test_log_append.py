@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from facetrail.governance import audit as audit_log
 from facetrail.governance.audit import AuditEvent, append, locked_head
 from facetrail.governance.verify import verify_log
-from facetrail.services import audit
+from facetrail.services.audit import log as audit
 from facetrail.services.context import AppContext
 from facetrail.store.schema import AuditEntryRow
 

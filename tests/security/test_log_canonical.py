@@ -13,8 +13,8 @@ from typer.testing import CliRunner, Result
 
 from facetrail.config import Settings
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.services import audit
-from facetrail.services.audit import default_database
+from facetrail.services.audit import log as audit
+from facetrail.services.audit.log import default_database
 from facetrail.services.context import AppContext
 
 

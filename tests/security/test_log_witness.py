@@ -34,8 +34,8 @@ from facetrail.governance.note import (
     verify_cosignature,
 )
 from facetrail.governance.witness import AddCheckpoint, Witness
-from facetrail.services import audit
-from facetrail.services.audit import checkpoint_if_due, default_database
+from facetrail.services.audit import log as audit
+from facetrail.services.audit.log import checkpoint_if_due, default_database
 from facetrail.services.context import AppContext
 from facetrail.store.schema import AuditEntryRow, AuditHeadRow, CheckpointRow
 

@@ -33,15 +33,15 @@ from facetrail.errors import AuthError, FacetrailError
 from facetrail.governance import credentials, fields
 from facetrail.governance.credentials import Role
 from facetrail.services import accounts as acc
-from facetrail.services import agency_domains, digests
-from facetrail.services import authentication as auth
-from facetrail.services.accounts import NewAccount
+from facetrail.services.accounts import NewAccount, agency_domains
 from facetrail.services.accounts import requests as account_requests
-from facetrail.services.audit_entries import AuditEntryQuery, list_entries
-from facetrail.services.authentication import add_token
+from facetrail.services.audit.audit_entries import AuditEntryQuery, list_entries
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import inbox
+from facetrail.services.oversight import digests
+from facetrail.services.signin import authentication as auth
+from facetrail.services.signin.authentication import add_token
 from facetrail.store.schema import AuditEntryRow, User
 from tests.conftest import PRODUCTION_HASHER, needs_lfw
 from tests.org import AGENCY, PASSWORD, Org, make_org
@@ -241,7 +241,8 @@ def test_no_account_takes_a_name_the_service_acts_under(
 def test_every_name_the_service_writes_under_is_reserved(
     county: tuple[Org, TestClient],
 ) -> None:
-    from facetrail.services import _alert_facts, indexing
+    from facetrail.services.galleries import indexing
+    from facetrail.services.oversight import _alert_facts
 
     org, _client = county
     with pytest.raises(AuthError):
@@ -321,7 +322,7 @@ def test_a_public_report_covers_a_month_that_is_over_and_hides_small_counts(worl
 
 
 def test_a_breakdown_hides_a_second_count_when_one_could_be_worked_out() -> None:
-    from facetrail.services.reports import published, published_breakdown
+    from facetrail.services.oversight.reports import published, published_breakdown
 
     assert [published(n) for n in (0, 1, 4, 5, 120)] == [0, "<5", "<5", 5, 120]
     # Alone among shown counts, a hidden 2 is the total less the others: the smallest other
@@ -344,7 +345,7 @@ def test_a_hidden_count_is_pinned_down_only_where_all_is_withheld() -> None:
     lists every breakdown that would be published alike; a hidden count they can pin down
     is one whose breakdown has every count above 0 hidden or withheld already (a small total
     is then what gives it away)."""
-    from facetrail.services.reports import FEWER_THAN_5, WITHHELD, published_breakdown
+    from facetrail.services.oversight.reports import FEWER_THAN_5, WITHHELD, published_breakdown
 
     def alike(shown: dict[str, object], total: int) -> list[tuple[int, ...]]:
         def fits(value: int, told: object) -> bool:

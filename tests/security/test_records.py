@@ -18,9 +18,10 @@ from facetrail.errors import RecordMismatchError
 from facetrail.governance.credentials import Role
 from facetrail.governance.policy import ApprovalMode
 from facetrail.governance.verify import VerifyReport, verify_log
-from facetrail.services import audit, review
-from facetrail.services import search as svc
+from facetrail.services.audit import log as audit
 from facetrail.services.context import AppContext
+from facetrail.services.searching import review
+from facetrail.services.searching import search as svc
 from facetrail.store.schema import AuditEntryRow, Review, SearchCandidate, SearchRecord, User
 from tests.conftest import needs_lfw
 

@@ -18,7 +18,8 @@ from sqlalchemy import Table, create_engine, delete, insert, select, update
 
 from facetrail.errors import FacetrailError, RecordMismatchError
 from facetrail.governance.verify import VerifyReport, verify_log
-from facetrail.services import accounts, audit
+from facetrail.services import accounts
+from facetrail.services.audit import log as audit
 from facetrail.services.context import AppContext
 from facetrail.store.schema import AuditEntryRow, Base, Face, Image, RowSeal, TemplateRow
 from tests.conftest import needs_lfw

@@ -15,10 +15,11 @@ from sqlalchemy import create_engine, select, text
 from facetrail.errors import FacetrailError
 from facetrail.governance.credentials import Role
 from facetrail.governance.verify import VerifyReport, verify_log
-from facetrail.services import audit, review
-from facetrail.services.authentication import authenticate, login
+from facetrail.services.audit import log as audit
 from facetrail.services.context import AppContext
-from facetrail.services.retention import run_retention
+from facetrail.services.rights.retention import run_retention
+from facetrail.services.searching import review
+from facetrail.services.signin.authentication import authenticate, login
 from facetrail.store.schema import AuditEntryRow, Image, SearchCandidate, TemplateRow, User
 from tests.conftest import needs_lfw
 from tests.org import AGENCY, CASE, PASSWORD, next_code

@@ -37,9 +37,9 @@ from facetrail.governance.seal_checks import rows_problems
 from facetrail.governance.seal_findings import RowFinding, row_findings
 from facetrail.governance.seals import current_seals
 from facetrail.governance.verify import verify_log
-from facetrail.services import audit
+from facetrail.services.audit import log as audit
 from facetrail.services.context import AppContext
-from facetrail.services.ingest import IngestRequest, ingest
+from facetrail.services.galleries.ingest import IngestRequest, ingest
 from facetrail.store.schema import Base, RowSeal
 from facetrail.store.sealing import (
     UNSEALED_COLUMNS,

@@ -19,10 +19,10 @@ from facetrail.cli.main import app as cli_app
 from facetrail.config import get_settings
 from facetrail.governance.credentials import Role
 from facetrail.services import accounts as acc
-from facetrail.services import jobs
-from facetrail.services import review as review_service
 from facetrail.services.context import AppContext
-from facetrail.services.search import ProbeImage
+from facetrail.services.galleries import jobs
+from facetrail.services.searching import review as review_service
+from facetrail.services.searching.search import ProbeImage
 from facetrail.store.schema import AuditEntryRow, Image, JobRow, SearchCandidate
 from tests.api.conftest import World, made_world
 from tests.conftest import copy_first_images, lfw_people, needs_lfw

@@ -12,8 +12,8 @@ from facetrail.governance.credentials import Role
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services import accounts as acc
 from facetrail.services.context import AppContext
-from facetrail.services.ingest import IngestRequest, ingest
-from facetrail.services.search import ProbeImage
+from facetrail.services.galleries.ingest import IngestRequest, ingest
+from facetrail.services.searching.search import ProbeImage
 from tests.conftest import copy_first_images, lfw_people
 from tests.mail import Mailbox
 from tests.org import AGENCY, make_county, make_gallery

@@ -30,15 +30,17 @@ from facetrail.governance.credentials import Role
 from facetrail.governance.policy import ApprovalMode
 from facetrail.governance.verify import verify_log
 from facetrail.services import accounts as acc
-from facetrail.services import audit, galleries, results, review
-from facetrail.services import search as svc
-from facetrail.services.account_approval import approve_account
 from facetrail.services.accounts import NewAccount
-from facetrail.services.agency_domains import register_domain
+from facetrail.services.accounts.account_approval import approve_account
+from facetrail.services.accounts.agency_domains import register_domain
+from facetrail.services.audit import log as audit
 from facetrail.services.context import AppContext
-from facetrail.services.ingest import IngestRequest, ingest
+from facetrail.services.galleries import admin as galleries
+from facetrail.services.galleries.ingest import IngestRequest, ingest
 from facetrail.services.notifications import inbox
-from facetrail.services.search import ProbeImage
+from facetrail.services.searching import results, review
+from facetrail.services.searching import search as svc
+from facetrail.services.searching.search import ProbeImage
 from facetrail.store.schema import AuditEntryRow, SearchRecord
 from tests.conftest import copy_first_images, lfw_people, needs_lfw
 from tests.mail import Mailbox, smtp

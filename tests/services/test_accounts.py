@@ -20,11 +20,11 @@ from facetrail.errors import (
 )
 from facetrail.governance.credentials import Role, totp_now
 from facetrail.services import accounts as acc
-from facetrail.services import authentication as auth
-from facetrail.services.account_approval import approve_account
 from facetrail.services.accounts import NewAccount, Principal
-from facetrail.services.agency_domains import register_domain
+from facetrail.services.accounts.account_approval import approve_account
+from facetrail.services.accounts.agency_domains import register_domain
 from facetrail.services.context import AppContext
+from facetrail.services.signin import authentication as auth
 from facetrail.store.schema import ApiToken, AuditEntryRow, User
 from tests.org import enrol, enrolled, next_code, sign_in
 

@@ -17,13 +17,15 @@ from facetrail.errors import InvalidRequestError, NotFoundError, PermissionDenie
 from facetrail.governance.credentials import Role
 from facetrail.governance.events import SearchRequested, StaffChecked, read_events
 from facetrail.governance.verify import verify_log
-from facetrail.services import alerts, audit, galleries
+from facetrail.services.audit import log as audit
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
-from facetrail.services.ingest import IngestRequest, ingest
+from facetrail.services.galleries import admin as galleries
+from facetrail.services.galleries.ingest import IngestRequest, ingest
 from facetrail.services.notifications import inbox
-from facetrail.services.retention import purge_expired_probes
-from facetrail.services.search import ProbeImage
+from facetrail.services.oversight import alerts
+from facetrail.services.rights.retention import purge_expired_probes
+from facetrail.services.searching.search import ProbeImage
 from facetrail.store.schema import AlertRow, AuditEntryRow, Gallery, OpenCase, ProbeTemplateRow
 from tests.conftest import copy_first_images, needs_lfw
 from tests.mail import smtp
@@ -181,7 +183,7 @@ def test_an_agency_turns_a_rule_off_in_its_policy(county) -> None:  # type: igno
 def org_policy_alerts(org: Org, **changes: object):  # type: ignore[no-untyped-def]
     from dataclasses import replace
 
-    from facetrail.services import policy as policy_service
+    from facetrail.services.oversight import policy as policy_service
 
     current = policy_service.show_policy(org.ctx, org.people["head"], AGENCY).policy
     return replace(current.alerts, **changes)  # type: ignore[arg-type]

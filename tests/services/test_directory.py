@@ -13,8 +13,8 @@ from sqlalchemy import select
 from facetrail.errors import NotFoundError, PermissionDeniedError
 from facetrail.governance.credentials import Role, secret_hash
 from facetrail.services import accounts as acc
-from facetrail.services import authentication as auth
-from facetrail.services import directory
+from facetrail.services.accounts import directory
+from facetrail.services.signin import authentication as auth
 from facetrail.services.views import plain
 from facetrail.store.schema import AuditEntryRow
 from tests.org import AGENCY, Org, sign_in

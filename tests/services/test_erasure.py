@@ -27,9 +27,11 @@ from facetrail.governance.checkpoints import load_vkey
 from facetrail.governance.policy import ApprovalMode
 from facetrail.governance.receipts import open_receipt
 from facetrail.governance.verify import verify_log
-from facetrail.services import audit, results
+from facetrail.services.audit import log as audit
 from facetrail.services.context import AppContext
-from facetrail.services.erasure import (
+from facetrail.services.galleries.indexing import _files, open_index
+from facetrail.services.galleries.ingest import IngestRequest, ingest
+from facetrail.services.rights.erasure import (
     ErasureRequest,
     approve_erasure,
     cancel_erasure,
@@ -37,10 +39,9 @@ from facetrail.services.erasure import (
     decide_matches,
     open_erasure,
 )
-from facetrail.services.indexing import _files, open_index
-from facetrail.services.ingest import IngestRequest, ingest
-from facetrail.services.legal_holds import decide_hold, list_holds
-from facetrail.services.search import ProbeImage
+from facetrail.services.rights.legal_holds import decide_hold, list_holds
+from facetrail.services.searching import results
+from facetrail.services.searching.search import ProbeImage
 from facetrail.store.schema import (
     AuditEntryRow,
     BlocklistEntry,

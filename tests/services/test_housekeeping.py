@@ -17,11 +17,11 @@ from facetrail.governance.credentials import Role
 from facetrail.services import accounts as acc
 from facetrail.services.accounts import utc_now
 from facetrail.services.context import AppContext
+from facetrail.services.galleries.ingest import IngestRequest, ingest
 from facetrail.services.housekeeping import housekeeping
-from facetrail.services.ingest import IngestRequest, ingest
 from facetrail.services.notifications import inbox
-from facetrail.services.results import get_search
-from facetrail.services.search import ProbeImage
+from facetrail.services.searching.results import get_search
+from facetrail.services.searching.search import ProbeImage
 from facetrail.store.schema import AuditEntryRow, CheckpointRow, SearchRecord, UserRole
 from tests.conftest import copy_first_images, lfw_people, needs_lfw
 from tests.org import Org, make_gallery, open_searching

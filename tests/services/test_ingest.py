@@ -17,10 +17,11 @@ from facetrail.errors import (
     ManifestError,
     SourceNotFoundError,
 )
-from facetrail.services import galleries, indexing
 from facetrail.services.context import AppContext
-from facetrail.services.ingest import IngestRequest, ingest
-from facetrail.services.search import ProbeImage
+from facetrail.services.galleries import admin as galleries
+from facetrail.services.galleries import indexing
+from facetrail.services.galleries.ingest import IngestRequest, ingest
+from facetrail.services.searching.search import ProbeImage
 from facetrail.store.schema import Image, TemplateRow
 from tests.conftest import copy_first_images, lfw_people, needs_lfw
 from tests.hostile_corpus import make_hostile_corpus

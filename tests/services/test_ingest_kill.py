@@ -20,9 +20,9 @@ from sqlalchemy.exc import OperationalError
 
 from facetrail.governance.credentials import totp_now
 from facetrail.index.faiss_index import FaissIndex
-from facetrail.services import indexing
 from facetrail.services.context import AppContext
-from facetrail.services.ingest import IngestRequest
+from facetrail.services.galleries import indexing
+from facetrail.services.galleries.ingest import IngestRequest
 from facetrail.store.schema import Face, Image, IngestFailure, TemplateRow
 from tests.conftest import LFW, Home, needs_lfw
 

@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 from facetrail.errors import PermissionDeniedError
 from facetrail.governance.credentials import Role
 from facetrail.services import accounts as acc
-from facetrail.services.listings import approval_queue, own_searches
-from facetrail.services.search import ProbeImage
+from facetrail.services.searching.listings import approval_queue, own_searches
+from facetrail.services.searching.search import ProbeImage
 from facetrail.store.schema import AuditEntryRow, SearchRecord
 from tests.org import AGENCY, JUSTIFICATION, Org, make_gallery
 

@@ -20,26 +20,28 @@ from facetrail.governance.credentials import Role
 from facetrail.governance.events import AlertRaised, read_events
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services import accounts as acc
-from facetrail.services import alerts, digests, galleries, review
-from facetrail.services import search as search_service
 from facetrail.services.context import AppContext
-from facetrail.services.erasure import (
+from facetrail.services.galleries import admin as galleries
+from facetrail.services.galleries.ingest import IngestRequest, ingest
+from facetrail.services.oversight import alerts, digests
+from facetrail.services.oversight.report_formats import report_html, spelled
+from facetrail.services.oversight.reports import (
+    published,
+    published_breakdown,
+    transparency_report,
+)
+from facetrail.services.rights.erasure import (
     ErasureRequest,
     approve_erasure,
     complete_erasure,
     decide_matches,
     open_erasure,
 )
-from facetrail.services.ingest import IngestRequest, ingest
-from facetrail.services.legal_holds import decide_hold, list_holds
-from facetrail.services.report_formats import report_html, spelled
-from facetrail.services.reports import (
-    published,
-    published_breakdown,
-    transparency_report,
-)
-from facetrail.services.retention import run_retention
-from facetrail.services.search import ProbeImage
+from facetrail.services.rights.legal_holds import decide_hold, list_holds
+from facetrail.services.rights.retention import run_retention
+from facetrail.services.searching import review
+from facetrail.services.searching import search as search_service
+from facetrail.services.searching.search import ProbeImage
 from facetrail.store.schema import (
     AlertRow,
     ErasureRow,

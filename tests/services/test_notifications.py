@@ -8,12 +8,12 @@ from pathlib import Path
 from facetrail.config import Settings
 from facetrail.governance.credentials import Role, totp_now
 from facetrail.services import accounts as acc
-from facetrail.services import authentication as auth
-from facetrail.services.account_approval import approve_account
 from facetrail.services.accounts import NewAccount
-from facetrail.services.agency_domains import register_domain
+from facetrail.services.accounts.account_approval import approve_account
+from facetrail.services.accounts.agency_domains import register_domain
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, inbox
+from facetrail.services.signin import authentication as auth
 from tests.mail import Mailbox, free_port, smtp
 from tests.org import enrol
 

@@ -11,11 +11,13 @@ import pytest
 from sqlalchemy import func, select
 
 from facetrail.errors import NotFoundError
-from facetrail.services import audit_entries, digests, review
+from facetrail.services.audit import audit_entries
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import inbox
-from facetrail.services.oversight import agency_oversight
+from facetrail.services.oversight import digests
+from facetrail.services.oversight.agency import agency_oversight
+from facetrail.services.searching import review
 from facetrail.store.schema import AuditEntryRow, SearchRecord, User
 from tests.conftest import needs_lfw
 from tests.mail import smtp

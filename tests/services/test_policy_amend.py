@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from facetrail.config import Settings
-from facetrail.services import policy as policy_service
 from facetrail.services.context import AppContext
+from facetrail.services.oversight import policy as policy_service
 from facetrail.store.schema import AuditEntryRow
 from tests.org import AGENCY, make_county
 

@@ -17,19 +17,21 @@ from sqlalchemy import func, select
 from facetrail.errors import InvalidRequestError, NotFoundError
 from facetrail.governance.policy import ApprovalMode
 from facetrail.governance.verify import verify_log
-from facetrail.services import alerts, audit, review
-from facetrail.services import search as search_service
+from facetrail.services.audit import log as audit
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
-from facetrail.services.evaluation import EvalRequest, evaluate_identification
-from facetrail.services.published_accuracy import record_evaluation
-from facetrail.services.report_formats import report_csv, report_html
-from facetrail.services.reports import (
+from facetrail.services.galleries.evaluation import EvalRequest, evaluate_identification
+from facetrail.services.oversight import alerts
+from facetrail.services.oversight.published_accuracy import record_evaluation
+from facetrail.services.oversight.report_formats import report_csv, report_html
+from facetrail.services.oversight.reports import (
     access_table,
     published,
     published_breakdown,
     transparency_report,
 )
+from facetrail.services.searching import review
+from facetrail.services.searching import search as search_service
 from facetrail.store.schema import AlertRow, EvaluationRow, Review, SearchRecord, User
 from tests.conftest import LFW, needs_lfw
 from tests.mail import smtp

@@ -16,13 +16,15 @@ from facetrail.errors import PermissionDeniedError
 from facetrail.governance.events import RetentionPurged, read_events
 from facetrail.governance.policy import ApprovalMode
 from facetrail.governance.verify import verify_log
-from facetrail.services import audit, galleries, results, review
+from facetrail.services.audit import log as audit
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
-from facetrail.services.indexing import open_index
-from facetrail.services.ingest import IngestRequest, ingest
-from facetrail.services.retention import retention_run, run_retention
-from facetrail.services.search import ProbeImage
+from facetrail.services.galleries import admin as galleries
+from facetrail.services.galleries.indexing import open_index
+from facetrail.services.galleries.ingest import IngestRequest, ingest
+from facetrail.services.rights.retention import retention_run, run_retention
+from facetrail.services.searching import results, review
+from facetrail.services.searching.search import ProbeImage
 from facetrail.store.schema import AuditEntryRow, Face, Gallery, Image, SearchCandidate, TemplateRow
 from tests.conftest import copy_first_images, lfw_people, needs_lfw
 from tests.org import make_gallery, make_org

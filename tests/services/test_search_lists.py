@@ -13,14 +13,14 @@ from sqlalchemy import select
 from facetrail.errors import InvalidRequestError, PermissionDeniedError
 from facetrail.governance.credentials import Role
 from facetrail.services import accounts as acc
-from facetrail.services.listings import (
+from facetrail.services.searching.listings import (
     SearchQuery,
     approval_queue,
     find_searches,
     list_cases,
     own_searches,
 )
-from facetrail.services.search import ProbeImage
+from facetrail.services.searching.search import ProbeImage
 from facetrail.store.schema import AuditEntryRow
 from tests.org import CASE, Org, make_gallery
 

@@ -20,9 +20,6 @@ from facetrail.governance import events
 from facetrail.governance.audit import AuditEvent
 from facetrail.governance.note import VerifierKey
 from facetrail.governance.policy import ApprovalMode
-from facetrail.services import audit, review
-from facetrail.services import authentication as auth
-from facetrail.services import search as search_service
 from facetrail.services.accounts import (
     NewAccount,
     create_agency,
@@ -30,10 +27,14 @@ from facetrail.services.accounts import (
     request_account,
     suspend_account,
 )
-from facetrail.services.agency_domains import register_domain
+from facetrail.services.accounts.agency_domains import register_domain
+from facetrail.services.audit import log as audit
 from facetrail.services.context import AppContext
-from facetrail.services.ingest import IngestRequest, ingest
-from facetrail.services.search import ProbeImage
+from facetrail.services.galleries.ingest import IngestRequest, ingest
+from facetrail.services.searching import review
+from facetrail.services.searching import search as search_service
+from facetrail.services.searching.search import ProbeImage
+from facetrail.services.signin import authentication as auth
 from facetrail.store.db import make_engine
 from facetrail.store.schema import Base
 from facetrail.store.schema_version import FIRST, upgrade

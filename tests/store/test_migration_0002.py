@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from facetrail.errors import MigrationRefusedError
 from facetrail.governance.seals import seal_everything
-from facetrail.services.audit import verify_database
+from facetrail.services.audit.log import verify_database
 from facetrail.store.migrations import HEAD
 from facetrail.store.schema import (
     AuditEntryRow,

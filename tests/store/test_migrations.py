@@ -16,7 +16,8 @@ from facetrail.cli.main import app
 from facetrail.config import Settings, get_settings
 from facetrail.errors import MigrationRefusedError, SchemaOutdatedError
 from facetrail.governance.verify import verify_log
-from facetrail.services import audit, database
+from facetrail.services import database
+from facetrail.services.audit import log as audit
 from facetrail.services.context import AppContext
 from facetrail.store.db import make_engine
 from facetrail.store.migrations import HEAD, SCRIPT_LOCATION

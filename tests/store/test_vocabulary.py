@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from facetrail.governance.alerts import RULES
 from facetrail.governance.credentials import Role
-from facetrail.services import review
+from facetrail.services.searching import review
 from facetrail.store.db import make_engine
 from facetrail.store.vocabulary import ALERT_RULES, REVIEW_DECISIONS, ROLES, SEARCH_OUTCOMES
 

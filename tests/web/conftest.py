@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from facetrail.api import create_app
 from facetrail.governance.credentials import Role
-from facetrail.services.search_model import ProbeImage
+from facetrail.services.searching.search_model import ProbeImage
 from facetrail.store.schema import AuditEntryRow
 from tests.api.conftest import World, made_world
 from tests.conftest import LFW, REPO_ROOT, copy_first_images, lfw_people

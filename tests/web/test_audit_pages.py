@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from facetrail.governance import merkle
-from facetrail.services import audit_entries
-from facetrail.services.audit import make_checkpoint
+from facetrail.services.audit import audit_entries
+from facetrail.services.audit.log import make_checkpoint
 from facetrail.store.schema import AuditEntryRow
 from tests.api.conftest import World
 from tests.conftest import needs_lfw

@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 from facetrail.governance.credentials import Role, totp_now, totp_uri
 from facetrail.services import accounts as acc
 from facetrail.services.accounts import NewAccount
-from facetrail.services.search_model import LEAD_NOTICE
+from facetrail.services.searching.search_model import LEAD_NOTICE
 from facetrail.store.schema import SearchRecord
 from tests.api.conftest import World
 from tests.conftest import LFW, lfw_people, needs_lfw

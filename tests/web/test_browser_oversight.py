@@ -19,9 +19,10 @@ from typing import Any
 import time_machine
 from playwright.sync_api import expect
 
-from facetrail.services import alerts, jobs
-from facetrail.services.audit import make_checkpoint
-from facetrail.services.policy import show_policy
+from facetrail.services.audit.log import make_checkpoint
+from facetrail.services.galleries import jobs
+from facetrail.services.oversight import alerts
+from facetrail.services.oversight.policy import show_policy
 from tests.api.conftest import World
 from tests.conftest import needs_lfw
 from tests.web.conftest import TABLET, Visits, lfw_folder, search_by, sign_in

@@ -12,7 +12,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
-from facetrail.services import jobs
+from facetrail.services.galleries import jobs
 from tests.api.conftest import World
 from tests.conftest import needs_lfw
 from tests.web.conftest import csrf_in, is_error_page, last_kinds, lfw_folder

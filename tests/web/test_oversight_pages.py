@@ -13,8 +13,9 @@ import time_machine
 from fastapi.testclient import TestClient
 
 from facetrail.governance.receipts import open_receipt
-from facetrail.services import alerts, audit
-from facetrail.services.ingest import IngestRequest, ingest
+from facetrail.services.audit import log as audit
+from facetrail.services.galleries.ingest import IngestRequest, ingest
+from facetrail.services.oversight import alerts
 from tests.api.conftest import World
 from tests.conftest import needs_lfw
 from tests.web.conftest import csrf_in, is_error_page, last_kinds, lfw_folder, search_by

@@ -14,7 +14,7 @@ from httpx2 import Response
 
 from facetrail.governance.alerts import RULES
 from facetrail.governance.policy import Policy
-from facetrail.services import policy, policy_proposals
+from facetrail.services.oversight import policy, policy_proposals
 from tests.api.conftest import World
 from tests.conftest import needs_lfw
 from tests.web.conftest import csrf_in, is_error_page, last_kinds

@@ -23,8 +23,9 @@ from facetrail.api.limits import RateLimits
 from facetrail.governance.credentials import Role
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services import accounts as acc
-from facetrail.services import enrolment, retention
 from facetrail.services.authorization import utc_now
+from facetrail.services.rights import retention
+from facetrail.services.signin import enrolment
 from facetrail.store.schema import AuditEntryRow, SearchRecord
 from tests.api.conftest import World
 from tests.conftest import LFW, needs_lfw

@@ -16,7 +16,7 @@ from facetrail.errors import InvalidRequestError
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.policy import Policy
 from facetrail.models.calibration import FalseMatchEstimate
-from facetrail.services.review import DECISIONS, OUTCOMES
+from facetrail.services.searching.review import DECISIONS, OUTCOMES
 from facetrail.store.vocabulary import SEARCH_STATUSES
 from facetrail.web.audit_view import LogFilters
 from facetrail.web.policy_view import PolicyForm

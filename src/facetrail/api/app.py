@@ -39,8 +39,8 @@ from facetrail.api.uploads import UPLOAD_PATHS, upload_limit
 from facetrail.config import Settings, get_settings
 from facetrail.errors import ImageTooLargeError
 from facetrail.services.context import AppContext
-from facetrail.services.indexing import use_search_threads
-from facetrail.services.packs import warm_pipelines
+from facetrail.services.galleries.indexing import use_search_threads
+from facetrail.services.galleries.packs import warm_pipelines
 
 __all__ = ["create_app"]
 

@@ -1,6 +1,6 @@
 """The service's background work on a schedule (APScheduler), in every worker process: queued
-jobs are claimed and run (``services.jobs``, which makes sure two workers never run the same
-one), and housekeeping runs on a timer instead of after CLI commands; misuse alerts are raised,
+jobs are claimed and run (``services.galleries.jobs``, which makes sure two workers never run the
+same one), and housekeeping runs on a timer instead of after CLI commands; misuse alerts are raised,
 due digests sent and sources' retention enforced on a slower one; every gallery's index is held
 to its sealed hash and its stored templates on a daily one (``index_check_seconds``)."""
 
@@ -13,13 +13,13 @@ import socket
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from facetrail.errors import FacetrailError
-from facetrail.services.alerts import raise_alerts
 from facetrail.services.context import AppContext
-from facetrail.services.digests import send_due_digests
+from facetrail.services.galleries.indexing import check_indexes
+from facetrail.services.galleries.jobs import run_pending
 from facetrail.services.housekeeping import housekeeping
-from facetrail.services.indexing import check_indexes
-from facetrail.services.jobs import run_pending
-from facetrail.services.retention import run_retention
+from facetrail.services.oversight.alerts import raise_alerts
+from facetrail.services.oversight.digests import send_due_digests
+from facetrail.services.rights.retention import run_retention
 
 __all__ = ["start_background"]
 

@@ -3,10 +3,10 @@
 Programs send a named API token (``Authorization: Bearer``); browsers hold a session cookie
 (HttpOnly, SameSite=Strict, Secure over TLS) and prove every state-changing request with the
 ``X-CSRF-Token`` header, a value derived from the session token that another site can neither
-read nor compute. Either way the token is checked by ``services.authentication.authenticate``,
-which audits its use, exactly as the CLI's saved session is; a route whose action records the
-use in its own transaction (a search) takes ``Acting`` instead, which records it before the
-answer goes out if the action did not."""
+read nor compute. Either way the token is checked by
+``services.signin.authentication.authenticate``, which audits its use, exactly as the CLI's saved
+session is; a route whose action records the use in its own transaction (a search) takes ``Acting``
+instead, which records it before the answer goes out if the action did not."""
 
 from __future__ import annotations
 
@@ -21,14 +21,14 @@ from starlette.concurrency import run_in_threadpool
 
 from facetrail.errors import NotLoggedInError, TokenInvalidError
 from facetrail.governance.credentials import Principal
-from facetrail.services.authentication import (
+from facetrail.services.context import AppContext
+from facetrail.services.signin.authentication import (
     TokenUse,
     authenticate,
     check_token,
     finish_use,
     recent_token,
 )
-from facetrail.services.context import AppContext
 
 __all__ = [
     "CSRF_COOKIE",
@@ -113,7 +113,7 @@ async def signed_in_acting(
     request: Request, ctx: Annotated[AppContext, Depends(context)]
 ) -> AsyncIterator[Caller]:
     """``signed_in`` for a route whose service records the token's use in its action
-    (``services.authentication.TokenUse``): the token is pre-checked here (``check_token``).
+    (``services.signin.authentication.TokenUse``): the token is pre-checked here (``check_token``).
     Once the route has returned or raised, and before the answer goes out, a use its action
     did not record (a refusal, an upload refused before the action) is recorded on its own.
     Async, so that a token the worker read recently costs no trip through the thread pool;

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import UploadFile
 
 from facetrail.errors import ImageTooLargeError, InvalidRequestError, UnsupportedImageFormatError
-from facetrail.services.search_model import ProbeImage
+from facetrail.services.searching.search_model import ProbeImage
 
 __all__ = ["IMAGE_TYPES", "MAX_PROBES", "UPLOAD_PATHS", "probe_images", "upload_limit"]
 

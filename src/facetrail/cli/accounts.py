@@ -22,8 +22,8 @@ from facetrail.cli.render import console, is_terminal, print_json, print_rows
 from facetrail.cli.signin import Passwords, PasswordStdinOpt, print_enrolment
 from facetrail.config import get_settings
 from facetrail.governance.credentials import Role
-from facetrail.services import account_approval, accounts, agency_domains
-from facetrail.services.accounts import Enrolment
+from facetrail.services import accounts
+from facetrail.services.accounts import Enrolment, account_approval, agency_domains
 
 # --- first start ------------------------------------------------------------------------
 

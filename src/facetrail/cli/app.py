@@ -210,7 +210,7 @@ def open_context(*, create: bool = False) -> Iterator[AppContext]:
 def signed_in() -> Iterator[tuple[AppContext, Principal]]:
     """The app context and the user signed in with ``facetrail login`` (the token's use is
     audited). Every command that acts as a user goes through here."""
-    from facetrail.services.authentication import authenticate
+    from facetrail.services.signin.authentication import authenticate
 
     with open_context() as ctx:
         token_file = ctx.settings.session_token_file

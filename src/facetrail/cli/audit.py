@@ -63,7 +63,7 @@ def audit_verify(
     """Recompute every entry, check its stored bytes are canonical, and check every
     checkpoint, offline. Exit 1 when tampering is found, 2 when the input cannot be read."""
     from facetrail.governance.checkpoints import PUBLIC_KEY, load_vkey
-    from facetrail.services.audit import default_database, load_published, verify_database
+    from facetrail.services.audit.log import default_database, load_published, verify_database
 
     settings = get_settings()
     try:
@@ -102,7 +102,7 @@ def audit_checkpoint(as_json: JsonOpt = False) -> None:
 
     Needs the signing key (FACETRAIL_SIGNING_KEY_DIR): run it as the checkpointer, e.g. from
     cron. Other commands never read the key."""
-    from facetrail.services import audit
+    from facetrail.services.audit import log as audit
 
     with open_context() as ctx:
         cp = run_service(lambda: audit.make_checkpoint(ctx))
@@ -115,7 +115,7 @@ def audit_checkpoint(as_json: JsonOpt = False) -> None:
 @audit_app.command("public-key")
 def audit_public_key() -> None:
     """Print the log's public key (a C2SP vkey) to hand to verifiers and witnesses."""
-    from facetrail.services import audit
+    from facetrail.services.audit import log as audit
 
     with open_context() as ctx:
         key = run_service(lambda: audit.public_key(ctx))
@@ -154,7 +154,7 @@ def audit_witness(
     c2sp.org/tlog-cosignature); the witness's own vkey is in STATE/witness.vkey."""
     from facetrail.governance.checkpoints import load_vkey
     from facetrail.governance.witness import Witness
-    from facetrail.services import witness as service
+    from facetrail.services.audit import witness as service
 
     if sum(x is not None for x in (request, inbox, db)) != 1:
         print_error("invalid_request", "give exactly one of --request, --inbox, --db")
@@ -194,7 +194,7 @@ def audit_witness(
 @audit_app.command("prove")
 def audit_prove(entry: int, as_json: JsonOpt = False) -> None:
     """Inclusion proof of ENTRY in the latest checkpointed tree."""
-    from facetrail.services import audit
+    from facetrail.services.audit import log as audit
 
     with open_context() as ctx:
         proof = run_service(lambda: audit.prove_entry(ctx, entry))
@@ -207,7 +207,7 @@ def audit_prove(entry: int, as_json: JsonOpt = False) -> None:
 @audit_app.command("consistency")
 def audit_consistency(old: int, new: int, as_json: JsonOpt = False) -> None:
     """Consistency proof between stored checkpoints OLD and NEW (1-based)."""
-    from facetrail.services import audit
+    from facetrail.services.audit import log as audit
 
     with open_context() as ctx:
         proof = run_service(lambda: audit.prove_consistency(ctx, old, new))
@@ -226,7 +226,7 @@ def audit_consistency(old: int, new: int, as_json: JsonOpt = False) -> None:
 def audit_export(out: Annotated[Path | None, typer.Argument()] = None) -> None:
     """Write the signed checkpoints as JSON, for publication outside the system."""
     from facetrail.cli.outputs import outputs_writable, write_output
-    from facetrail.services import audit
+    from facetrail.services.audit import log as audit
 
     run_service(lambda: outputs_writable(files=[out]))
     with open_context() as ctx:
@@ -252,7 +252,7 @@ def audit_entries(
 ) -> None:
     """The log's entries, oldest first, with filters (auditors and agency heads: the entries
     of their agency's people; system admins: all). Reading them is itself audited."""
-    from facetrail.services import audit_entries as service
+    from facetrail.services.audit import audit_entries as service
 
     query = service.AuditEntryQuery(actor, kind, subject, since, until, after, limit)
     with signed_in() as (ctx, me):

@@ -1,5 +1,6 @@
 """Looking the organisation up: ``account list|show``, ``agency list``, ``network list``,
-``token list`` (``services.directory``: who may see what, and the audit entry of each look)."""
+``token list`` (``services.accounts.directory``: who may see what, and the audit entry of each
+look)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from facetrail.cli.app import (
     token_app,
 )
 from facetrail.cli.render import print_fields, print_json, print_listing
-from facetrail.services import directory
-from facetrail.services.directory import AccountView
+from facetrail.services.accounts import directory
+from facetrail.services.accounts.directory import AccountView
 
 
 @account_app.command("list")

@@ -1,7 +1,7 @@
 """A person's rights: ``erasure open|approve|show|decide|complete|cancel|verify-receipt``,
-``erasure holds`` and ``erasure hold`` and ``retention run`` (``services.erasure``,
-``services.legal_holds``, ``services.retention``: gallery admins open and decide, the agency
-head or a privacy officer approves and completes, the head decides legal holds; every step
+``erasure holds`` and ``erasure hold`` and ``retention run`` (``services.rights.erasure``,
+``services.rights.legal_holds``, ``services.rights.retention``: gallery admins open and decide, the
+agency head or a privacy officer approves and completes, the head decides legal holds; every step
 and refusal audited). ``erasure verify-receipt`` needs no home and no
 account: the log's public key and the receipt are all it reads."""
 
@@ -20,9 +20,9 @@ from facetrail.cli.render import console, print_json, print_rows
 from facetrail.errors import AuditInputError
 from facetrail.governance.checkpoints import load_vkey
 from facetrail.governance.receipts import open_receipt
-from facetrail.services import erasure, legal_holds, retention
-from facetrail.services.erasure import ErasureView
-from facetrail.services.search_model import ProbeImage
+from facetrail.services.rights import erasure, legal_holds, retention
+from facetrail.services.rights.erasure import ErasureView
+from facetrail.services.searching.search_model import ProbeImage
 
 
 def _photo(path: Path) -> ProbeImage:

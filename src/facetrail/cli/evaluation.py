@@ -51,7 +51,7 @@ def eval_identification(
     """Run the 1:N protocol (shared/data/README.md) on a dataset folder."""
     import os
 
-    from facetrail.services import evaluation  # matplotlib: only load it when evaluating
+    from facetrail.services.galleries import evaluation  # matplotlib: only load it when evaluating
 
     run_service(lambda: outputs_writable(files=[json_out, plot, scores_plot, calibration_out]))
 
@@ -68,7 +68,7 @@ def eval_identification(
         report = run_service(lambda: evaluation.evaluate_identification(ctx, request, bar))
     fig = report.figures
     if record:
-        from facetrail.services.published_accuracy import record_evaluation
+        from facetrail.services.oversight.published_accuracy import record_evaluation
 
         with signed_in() as (signed_ctx, me):
             recorded = run_service(lambda: record_evaluation(signed_ctx, me, fig))

@@ -18,7 +18,8 @@ from facetrail.cli.app import (
     signed_in,
 )
 from facetrail.cli.render import console, print_json, print_listing
-from facetrail.services import galleries, indexing, ingest
+from facetrail.services.galleries import admin as galleries
+from facetrail.services.galleries import indexing, ingest
 from facetrail.services.views import plain
 
 # --- galleries --------------------------------------------------------------------------

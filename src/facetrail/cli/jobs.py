@@ -1,12 +1,12 @@
-"""Background jobs: ``jobs list|show|cancel`` (``services.jobs``: gallery admins and system
-admins; every refusal and cancellation audited)."""
+"""Background jobs: ``jobs list|show|cancel`` (``services.galleries.jobs``: gallery admins and
+system admins; every refusal and cancellation audited)."""
 
 from __future__ import annotations
 
 from facetrail.cli.app import JsonOpt, jobs_app, run_service, signed_in
 from facetrail.cli.render import console, print_fields, print_json, print_listing
-from facetrail.services import jobs
-from facetrail.services.jobs import JobInfo
+from facetrail.services.galleries import jobs
+from facetrail.services.galleries.jobs import JobInfo
 
 
 def _progress(job: JobInfo) -> str:

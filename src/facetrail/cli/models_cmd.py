@@ -14,7 +14,7 @@ from facetrail.cli.app import (
 )
 from facetrail.cli.render import console, is_terminal, print_json, print_rows
 from facetrail.config import get_settings
-from facetrail.services import packs
+from facetrail.services.galleries import packs
 
 # --- models -----------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Oversight: ``alerts list|run|ack|close|import-cases`` and ``oversight show|digest|run``
-(``services.alerts``, ``services.oversight``, ``services.digests``: an agency's head and
-auditors, and system admins; every view, step and refusal audited)."""
+(``services.oversight.alerts``, ``services.oversight.agency``, ``services.oversight.digests``: an
+agency's head and auditors, and system admins; every view, step and refusal audited)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from rich.markup import escape
 from facetrail.cli.app import JsonOpt, alerts_app, oversight_app, run_service, signed_in
 from facetrail.cli.render import console, print_json, print_listing, print_rows
 from facetrail.errors import InvalidRequestError
-from facetrail.services import alerts, digests, oversight
-from facetrail.services.listings import parse_moment
+from facetrail.services.oversight import agency as oversight
+from facetrail.services.oversight import alerts, digests
+from facetrail.services.searching.listings import parse_moment
 
 AgencyOpt = Annotated[
     str | None, typer.Option(help="The agency (default: your own; a system admin names any).")

@@ -13,8 +13,8 @@ from facetrail.cli.app import JsonOpt, policy_app, run_service, signed_in
 from facetrail.cli.render import console, print_json, print_rows
 from facetrail.errors import InvalidRequestError
 from facetrail.governance.policy import ApprovalMode
-from facetrail.services import policy as policy_service
-from facetrail.services import policy_proposals
+from facetrail.services.oversight import policy as policy_service
+from facetrail.services.oversight import policy_proposals
 
 
 def _list_option(flag: str, what: str) -> Any:

@@ -1,6 +1,6 @@
-"""Transparency reports: ``report transparency`` (``services.reports``: public, no personal
-data; as JSON, CSV or one self-contained HTML page with charts) and ``report agencies`` (every
-agency with access, since when, through which network)."""
+"""Transparency reports: ``report transparency`` (``services.oversight.reports``: public, no
+personal data; as JSON, CSV or one self-contained HTML page with charts) and ``report agencies``
+(every agency with access, since when, through which network)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import typer
 from facetrail.cli.app import JsonOpt, open_context, report_app, run_service
 from facetrail.cli.outputs import outputs_writable, write_output
 from facetrail.cli.render import console, print_json, print_listing
-from facetrail.services import reports
-from facetrail.services.report_formats import report_csv, report_html
+from facetrail.services.oversight import reports
+from facetrail.services.oversight.report_formats import report_csv, report_html
 from facetrail.services.views import plain
 
 

@@ -15,7 +15,8 @@ from facetrail.cli.render import (
     print_json,
     show_search_result,
 )
-from facetrail.services import search, verification
+from facetrail.services.audit import verification
+from facetrail.services.searching import search
 
 # --- search and verify ------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from facetrail.cli.render import (
     print_rows,
     show_search_result,
 )
-from facetrail.services import listings, results, review, search
+from facetrail.services.searching import listings, results, review, search
 from facetrail.services.views import plain
 from facetrail.store.vocabulary import SEARCH_STATUSES
 

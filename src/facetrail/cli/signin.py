@@ -32,7 +32,7 @@ from facetrail.cli.render import console, print_error, print_json
 from facetrail.config import get_settings
 from facetrail.errors import FacetrailError, PasswordChangeRequiredError
 from facetrail.services.accounts import Enrolment
-from facetrail.services.authentication import LoginResult
+from facetrail.services.signin.authentication import LoginResult
 
 PasswordStdinOpt = Annotated[
     bool,
@@ -132,7 +132,7 @@ def login_cmd(
     """Sign in with password and second factor; the session token is kept in the home (0600).
 
     The password comes from --password-stdin, FACETRAIL_PASSWORD or a prompt."""
-    from facetrail.services import authentication
+    from facetrail.services.signin import authentication
 
     password = Passwords(password_stdin).current()
     with open_context() as ctx:
@@ -164,7 +164,7 @@ def enrol_cmd(
 
     Without --code it shows a new secret (in a terminal it then asks for a code); run it again
     with --code to confirm. After a password reset it also asks for your new password."""
-    from facetrail.services import enrolment
+    from facetrail.services.signin import enrolment
 
     passwords = Passwords(password_stdin)
     password = passwords.current()
@@ -202,7 +202,7 @@ def enrol_cmd(
 @app.command("logout")
 def logout_cmd() -> None:
     """Revoke the session token and delete it from the home."""
-    from facetrail.services import authentication
+    from facetrail.services.signin import authentication
 
     with open_context() as ctx:
         token_file = ctx.settings.session_token_file
@@ -241,7 +241,7 @@ def token_create(
 ) -> None:
     """A named API token for scripts and the API (shown once; only its hash is kept). A token
     cannot mint tokens: your password and a fresh code are asked again."""
-    from facetrail.services import authentication
+    from facetrail.services.signin import authentication
 
     password = Passwords(password_stdin).current()
     with signed_in() as (ctx, me):
@@ -257,7 +257,7 @@ def token_create(
 @token_app.command("revoke")
 def token_revoke(token: str) -> None:
     """Revoke one of your tokens (a system admin may revoke anyone's)."""
-    from facetrail.services import authentication
+    from facetrail.services.signin import authentication
 
     with signed_in() as (ctx, me):
         run_service(lambda: authentication.revoke_token(ctx, me, token))
@@ -273,7 +273,7 @@ def account_password(
 ) -> None:
     """Set a new password with your current one (or the one-time one from a reset) and your
     second factor; your tokens are revoked, so sign in again. Needs no sign-in."""
-    from facetrail.services import enrolment
+    from facetrail.services.signin import enrolment
 
     passwords = Passwords(password_stdin)
     current = passwords.current()
@@ -287,7 +287,7 @@ def account_password(
 def account_reinstate(username: str, reason: ReasonOpt) -> None:
     """Reinstate a suspended account (a supervisor or head of its agency, or a system admin;
     never your own). Its old tokens stay revoked."""
-    from facetrail.services import enrolment
+    from facetrail.services.signin import enrolment
 
     with signed_in() as (ctx, me):
         run_service(lambda: enrolment.reinstate_account(ctx, me, username, reason))
@@ -298,7 +298,7 @@ def account_reinstate(username: str, reason: ReasonOpt) -> None:
 def account_reset_password(username: str, reason: ReasonOpt, as_json: JsonOpt = False) -> None:
     """Give someone who lost their password a one-time one (72 hours) that only lets them set
     their own (head of their agency or a system admin). Hand it over in person."""
-    from facetrail.services import enrolment
+    from facetrail.services.signin import enrolment
 
     with signed_in() as (ctx, me):
         issued = run_service(lambda: enrolment.reset_password(ctx, me, username, reason))
@@ -316,7 +316,7 @@ def account_reset_password(username: str, reason: ReasonOpt, as_json: JsonOpt = 
 def account_reset_mfa(username: str, reason: ReasonOpt) -> None:
     """After verifying the person, delete their second factor and recovery codes; they enrol
     a new one at their next sign-in (head of their agency or a system admin)."""
-    from facetrail.services import enrolment
+    from facetrail.services.signin import enrolment
 
     with signed_in() as (ctx, me):
         run_service(lambda: enrolment.reset_second_factor(ctx, me, username, reason))

@@ -1,9 +1,9 @@
 """Misuse alert rules: pure functions over an agency's recorded searches.
 
-``services.alerts`` reads the facts (from the typed audit events of ``governance.events`` and
-the few states they point at), asks ``evaluate`` what each enabled rule finds, and raises an
-alert for every finding not raised before (its ``key`` is its identity). Each rule's settings
-are part of the agency's policy (``AlertRules``), versioned with it.
+``services.oversight.alerts`` reads the facts (from the typed audit events of ``governance.events``
+and the few states they point at), asks ``evaluate`` what each enabled rule finds, and raises an
+alert for every finding not raised before (its ``key`` is its identity). Each rule's settings are
+part of the agency's policy (``AlertRules``), versioned with it.
 
 The rules (their names are what policy and alerts call them):
 

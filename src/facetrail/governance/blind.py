@@ -5,7 +5,7 @@ needs on that candidate is in (two where the policy asks for a second review, el
 second reviewer, a head reading the audit log or a supervisor exporting the case all see it
 only then, or once they have made their own call. Every path that shows a call (results,
 exports, the case disclosure, audit entries) asks ``call_visible``, through
-``services.results.reviews_seen_by``.
+``services.searching.results.reviews_seen_by``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Agency policy: what an agency's people may search for, how, and under whose eyes.
 
-Pure values and checks; ``services.policy`` stores versions (every change audited, the head
-notified) and ``services.search`` applies them before any probe is processed.
+Pure values and checks; ``services.oversight.policy`` stores versions (every change audited, the
+head notified) and ``services.searching.search`` applies them before any probe is processed.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ DEFAULT_OFFENSES: tuple[str, ...] = (
 DEFAULT_CASE_PATTERN = r"[A-Z0-9][A-Z0-9-]{3,39}"
 
 
-#: How often an agency's head gets a digest of its use (``services.digests``).
+#: How often an agency's head gets a digest of its use (``services.oversight.digests``).
 DIGEST_SCHEDULES: tuple[str, ...] = ("daily", "weekly")
 
 
@@ -188,7 +188,7 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
 def oversight_weakenings(old: Policy, new: Policy) -> list[str]:
     """What ``new`` relaxes of the oversight of the agency's use: its alert rules and the
     approval and second review searches need. Its head cannot do that alone: a second person
-    outside the head's say-so confirms it first (``services.policy_proposals``)."""
+    outside the head's say-so confirms it first (``services.oversight.policy_proposals``)."""
     oversight = replace(
         old,
         approval=new.approval,

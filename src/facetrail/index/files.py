@@ -6,11 +6,11 @@ was cut short, garbled, deleted, replaced or edited (vectors traded between ids,
 fingerprint cannot see) is reported as damaged and the caller rebuilds it from the store.
 
 The digest here is no secret: whoever can write both files can re-hash an edit. The hash that
-counts is the one facetrail sealed in the log when it wrote the file (``services.indexing``
-holds the file to it), and a search also re-scores every candidate from its stored template
-(``index.reconcile.rescore``). Measured once (100k 512-d vectors, a 206 MB file): an
-open with the digest and checks takes 0.41 s against 0.14 s to load the file unchecked, once
-per process; rebuilding from SQLite instead would take about 1.6 s.
+counts is the one facetrail sealed in the log when it wrote the file
+(``services.galleries.indexing`` holds the file to it), and a search also re-scores every candidate
+from its stored template (``index.reconcile.rescore``). Measured once (100k 512-d vectors, a 206 MB
+file): an open with the digest and checks takes 0.41 s against 0.14 s to load the file unchecked,
+once per process; rebuilding from SQLite instead would take about 1.6 s.
 """
 
 from __future__ import annotations

@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from facetrail.services._purge import finish_purges
-from facetrail.services.audit import checkpoint_if_due
+from facetrail.services.audit.log import checkpoint_if_due
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox
-from facetrail.services.retention import purge_expired_probes
-from facetrail.services.search import resume_stranded
+from facetrail.services.rights._purge import finish_purges
+from facetrail.services.rights.retention import purge_expired_probes
+from facetrail.services.searching.search import resume_stranded
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     # Deleted content is overwritten with zeros, so an erased person's template bytes are
-    # gone from the file, not only unlinked (services.erasure also empties the WAL after).
+    # gone from the file, not only unlinked (services.rights.erasure also empties the WAL after).
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
     # Let SQLAlchemy's "begin" event send BEGIN itself (the SQLAlchemy-documented recipe), so

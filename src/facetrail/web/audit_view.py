@@ -1,6 +1,6 @@
 """The audit log as its pages show it: the filter form's values (kept as typed), the times it
 takes turned into the ISO times the log keeps, an entry's details in words, and the link to
-the next page. Presentation and parsing only: ``services.audit_entries`` decides who reads
+the next page. Presentation and parsing only: ``services.audit.audit_entries`` decides who reads
 what."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from facetrail.errors import InvalidRequestError
-from facetrail.services.audit_entries import AuditEntryQuery
+from facetrail.services.audit.audit_entries import AuditEntryQuery
 
 __all__ = ["PAGE_SIZE", "LogFilters", "details_text"]
 

@@ -2,8 +2,8 @@
 upload limit), the signed-in viewer behind the session cookie, and the CSRF proofs.
 
 A browser signs in to the web app exactly as to the API: the HttpOnly session cookie the API
-sets (``api.deps.SESSION_COOKIE``), checked by ``services.authentication.authenticate``, which
-audits each use. Every state-changing page request proves it came from facetrail's own page
+sets (``api.deps.SESSION_COOKIE``), checked by ``services.signin.authentication.authenticate``,
+which audits each use. Every state-changing page request proves it came from facetrail's own page
 with the CSRF value that goes with the cookie (``api.deps.csrf_token``), sent as the hidden
 form field ``csrf_token`` or the ``X-CSRF-Token`` header; it is checked before the token is
 used, so a forged request is not an audited use. The sign-in and enrolment forms, sent before
@@ -30,7 +30,7 @@ from facetrail.errors import (
     TokenInvalidError,
 )
 from facetrail.governance.credentials import Principal
-from facetrail.services.authentication import authenticate
+from facetrail.services.signin.authentication import authenticate
 from facetrail.web.tasks import Task, tasks_for
 
 __all__ = [

@@ -1,7 +1,7 @@
 """An agency's policy as its page shows it: each rule in words, each version with what it
 changed and what it relaxed, and the amendment form (the fields a head most often changes),
 whose changes are only the fields the person changed, so an amendment made meanwhile by
-someone else is not undone. Presentation and parsing only: ``services.policy`` decides who
+someone else is not undone. Presentation and parsing only: ``services.oversight.policy`` decides who
 may read or change it, and checks the new version."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from starlette.datastructures import FormData
 from facetrail.errors import InvalidRequestError
 from facetrail.governance.alerts import RULES
 from facetrail.governance.policy import ApprovalMode, Policy
-from facetrail.services.policy import PolicyInfo
+from facetrail.services.oversight.policy import PolicyInfo
 from facetrail.web.deps import text, texts
 
 __all__ = [

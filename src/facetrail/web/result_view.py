@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from facetrail.governance.credentials import Principal, Role
 from facetrail.models.calibration import FalseMatchEstimate
-from facetrail.services.search_model import (
+from facetrail.services.searching.search_model import (
     Candidate,
     CandidateSource,
     ProbeFace,
@@ -26,7 +26,7 @@ __all__ = [
     "result_page",
 ]
 
-#: services.review.DECISIONS and OUTCOMES, in words
+#: services.searching.review.DECISIONS and OUTCOMES, in words
 DECISION_LABELS = {
     "possible_match": "Possible match",
     "not_a_match": "Not a match",

@@ -11,10 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from facetrail.api import limits
 from facetrail.api.deps import Context, Me
 from facetrail.governance.credentials import Role
-from facetrail.services import account_approval, accounts, agency_domains, enrolment
-from facetrail.services.account_approval import ApprovalState
-from facetrail.services.accounts import Enrolment, NewAccount
-from facetrail.services.enrolment import OneTimePassword
+from facetrail.services import accounts
+from facetrail.services.accounts import Enrolment, NewAccount, account_approval, agency_domains
+from facetrail.services.accounts.account_approval import ApprovalState
+from facetrail.services.signin import enrolment
+from facetrail.services.signin.enrolment import OneTimePassword
 from facetrail.services.views import plain
 
 router = APIRouter(tags=["accounts"])

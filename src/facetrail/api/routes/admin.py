@@ -21,8 +21,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from facetrail.api.deps import Context, Me
-from facetrail.services import database, packs
-from facetrail.services.packs import PackStatus
+from facetrail.services import database
+from facetrail.services.galleries import packs
+from facetrail.services.galleries.packs import PackStatus
 
 router = APIRouter(tags=["admin"])
 

@@ -10,9 +10,10 @@ from pydantic import BaseModel
 
 from facetrail.api.deps import Context, Me
 from facetrail.governance.verify import VerifyReport
-from facetrail.services import audit, audit_entries
-from facetrail.services.audit import ConsistencyProof, InclusionProof
-from facetrail.services.audit_entries import MAX_ENTRIES, AuditEntryQuery
+from facetrail.services.audit import audit_entries
+from facetrail.services.audit import log as audit
+from facetrail.services.audit.audit_entries import MAX_ENTRIES, AuditEntryQuery
+from facetrail.services.audit.log import ConsistencyProof, InclusionProof
 from facetrail.services.views import plain
 
 router = APIRouter(tags=["audit"], prefix="/audit")

@@ -1,6 +1,7 @@
 """Lists of the organisation and of searches: accounts, agencies, networks, your tokens, the
 agency's searches and cases. The same services, names and fields as the CLI's ``list``
-commands (``services.directory``, ``services.listings``); every look is audited."""
+commands (``services.accounts.directory``, ``services.searching.listings``); every look is
+audited."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from fastapi import APIRouter, Path, Query
 
 from facetrail.api.deps import Context, Me
 from facetrail.api.pages import Cursor, Limit, page
-from facetrail.services import directory, listings
-from facetrail.services.directory import AccountView
-from facetrail.services.listings import MAX_LISTED, SearchQuery
+from facetrail.services.accounts import directory
+from facetrail.services.accounts.directory import AccountView
+from facetrail.services.searching import listings
+from facetrail.services.searching.listings import MAX_LISTED, SearchQuery
 
 router = APIRouter(tags=["directory"])
 

@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.deps import Context, Me
 from facetrail.api.uploads import probe_images
-from facetrail.services import erasure, legal_holds, retention
-from facetrail.services.erasure import ErasureView
-from facetrail.services.legal_holds import HoldView
-from facetrail.services.retention import RetentionReport
+from facetrail.services.rights import erasure, legal_holds, retention
+from facetrail.services.rights.erasure import ErasureView
+from facetrail.services.rights.legal_holds import HoldView
+from facetrail.services.rights.retention import RetentionReport
 
 router = APIRouter(tags=["erasure and retention"])
 

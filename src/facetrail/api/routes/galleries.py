@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.deps import Context, Me
 from facetrail.api.pages import Cursor, Limit, page
-from facetrail.services import galleries, indexing
-from facetrail.services.galleries import GalleryInfo, SourceInfo
-from facetrail.services.indexing import IndexReport
+from facetrail.services.galleries import admin as galleries
+from facetrail.services.galleries import indexing
+from facetrail.services.galleries.admin import GalleryInfo, SourceInfo
+from facetrail.services.galleries.indexing import IndexReport
 
 router = APIRouter(tags=["galleries"])
 

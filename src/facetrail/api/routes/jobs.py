@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.deps import Context, Me
 from facetrail.api.pages import Cursor, Limit, page
-from facetrail.services import jobs
-from facetrail.services.jobs import JobInfo
+from facetrail.services.galleries import jobs
+from facetrail.services.galleries.jobs import JobInfo
 
 router = APIRouter(tags=["jobs"])
 

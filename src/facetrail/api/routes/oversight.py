@@ -12,11 +12,12 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.deps import Context, Me
-from facetrail.services import alerts, digests, oversight
-from facetrail.services.alerts import AlertView
 from facetrail.services.authorization import as_utc
-from facetrail.services.digests import Digest
-from facetrail.services.oversight import AgencyOversight, ScheduleRun
+from facetrail.services.oversight import agency as oversight
+from facetrail.services.oversight import alerts, digests
+from facetrail.services.oversight.agency import AgencyOversight, ScheduleRun
+from facetrail.services.oversight.alerts import AlertView
+from facetrail.services.oversight.digests import Digest
 
 router = APIRouter(tags=["oversight"])
 

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.deps import Context, Me
 from facetrail.api.pages import Cursor, Limit, page
-from facetrail.services import policy, policy_proposals
-from facetrail.services.policy import PolicyInfo
-from facetrail.services.policy_proposals import Relaxation
+from facetrail.services.oversight import policy, policy_proposals
+from facetrail.services.oversight.policy import PolicyInfo
+from facetrail.services.oversight.policy_proposals import Relaxation
 
 router = APIRouter(tags=["policy"])
 

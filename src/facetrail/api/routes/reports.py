@@ -1,6 +1,6 @@
 """Transparency reports, public by design (no token needed, no personal data): an agency's
 or a network's figures for a calendar month that is over, as JSON, CSV or a self-contained
-HTML page with charts, small counts hidden (``services.reports``); and every agency with
+HTML page with charts, small counts hidden (``services.oversight.reports``); and every agency with
 access, since when, through which network."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from fastapi import APIRouter, Query, Response
 
 from facetrail.api.deps import Context
 from facetrail.errors import InvalidRequestError
-from facetrail.services import reports
-from facetrail.services.report_formats import report_csv, report_html
-from facetrail.services.reports import AgencyAccess, TransparencyReport
+from facetrail.services.oversight import reports
+from facetrail.services.oversight.report_formats import report_csv, report_html
+from facetrail.services.oversight.reports import AgencyAccess, TransparencyReport
 
 router = APIRouter(tags=["reports"], prefix="/reports")
 

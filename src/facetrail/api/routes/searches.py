@@ -15,11 +15,12 @@ from facetrail.api.deps import Acting, Context, Me
 from facetrail.api.pages import Cursor, Limit, page
 from facetrail.api.uploads import probe_images
 from facetrail.governance.credentials import Principal
-from facetrail.services import listings, probe_preview, results, review, search, verification
+from facetrail.services.audit import verification
+from facetrail.services.audit.verification import VerifyResult
 from facetrail.services.context import AppContext
-from facetrail.services.review import Disclosure, OutcomeInfo, ReviewInfo
-from facetrail.services.search_model import ProbeFace, SearchResult
-from facetrail.services.verification import VerifyResult
+from facetrail.services.searching import listings, probe_preview, results, review, search
+from facetrail.services.searching.review import Disclosure, OutcomeInfo, ReviewInfo
+from facetrail.services.searching.search_model import ProbeFace, SearchResult
 
 router = APIRouter(tags=["searches"])
 

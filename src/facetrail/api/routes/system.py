@@ -1,5 +1,6 @@
 """Liveness and readiness for load balancers (no sign-in), and Prometheus metrics for a system
-admin's token (``services.monitoring``): counted by route, they show when searches are made."""
+admin's token (``services.oversight.monitoring``): counted by route, they show when searches are
+made."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from facetrail.api.deps import Context, Me
 from facetrail.api.metrics import exposition
 from facetrail.api.problems import ERROR_RESPONSES, problem
 from facetrail.services.database import served_schema_status
-from facetrail.services.monitoring import check_metrics_reader
+from facetrail.services.oversight.monitoring import check_metrics_reader
 
 router = APIRouter(tags=["system"])
 

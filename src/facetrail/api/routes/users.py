@@ -17,8 +17,8 @@ from facetrail.api.deps import (
     set_session_cookies,
 )
 from facetrail.api.pages import Cursor, Limit, page
-from facetrail.services import authentication
 from facetrail.services.notifications import inbox
+from facetrail.services.signin import authentication
 from facetrail.services.views import plain
 
 router = APIRouter(tags=["session"])

@@ -3,9 +3,9 @@
 Authorisation: ``init_system`` only on an empty system; ``create_agency`` by a system admin;
 ``create_user`` by a system admin or the head of the same agency; ``suspend_account`` by a
 supervisor or head of the same agency (or a system admin). ``request_account`` needs no
-account (approving one: ``services.account_approval``). An account's e-mail is on a domain
-its agency registered (``services.agency_domains``). Audit: every action and every refusal is
-an entry (refusals in their own transaction, since the refused action's transaction rolls
+account (approving one: ``services.accounts.account_approval``). An account's e-mail is on a domain
+its agency registered (``services.accounts.agency_domains``). Audit: every action and every refusal
+is an entry (refusals in their own transaction, since the refused action's transaction rolls
 back).
 """
 

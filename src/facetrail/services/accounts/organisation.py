@@ -30,6 +30,7 @@ from facetrail.governance.events import (
     AccountSuspended,
     AgencyCreated,
 )
+from facetrail.services.accounts.agency_domains import check_account_email
 from facetrail.services.accounts.policies import first_policy
 from facetrail.services.accounts.records import (
     Enrolment,
@@ -41,7 +42,6 @@ from facetrail.services.accounts.records import (
     send_enrol_code,
     user_by_name,
 )
-from facetrail.services.agency_domains import check_account_email
 from facetrail.services.authorization import (
     active_admins,
     current_actor,
@@ -75,8 +75,8 @@ __all__ = [
 def init_system(ctx: AppContext, admin: NewAccount) -> Enrolment:
     """First start: the operators' agency and the first system admin. Only once. The admin
     is the person running it, so their second factor is enrolled here and shown to them."""
-    from facetrail.services.audit import ensure_keys
-    from facetrail.services.enrolment import issue_second_factor
+    from facetrail.services.audit.log import ensure_keys
+    from facetrail.services.signin.enrolment import issue_second_factor
 
     admin = checked_account(admin)
     ensure_keys(ctx)

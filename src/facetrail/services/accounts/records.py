@@ -52,7 +52,7 @@ class Enrolment:
     """A new account, and its second factor when its owner is the one shown it: the TOTP
     secret (and QR URI) and recovery codes, shown once. An account granted or requested
     through someone else has none (``totp_secret`` None): no one but its owner ever sees the
-    secret, which they enrol at their first sign-in (``services.enrolment``)."""
+    secret, which they enrol at their first sign-in (``services.signin.enrolment``)."""
 
     username: str
     status: str

@@ -1,5 +1,5 @@
 """Account requests: anyone may ask, from a domain the agency registered; rate-limited,
-answered alike whoever asked, approved elsewhere (``services.account_approval``)."""
+answered alike whoever asked, approved elsewhere (``services.accounts.account_approval``)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from facetrail.governance.credentials import Role
 from facetrail.governance.events import (
     AccountRequested,
 )
+from facetrail.services.accounts.agency_domains import check_account_email
 from facetrail.services.accounts.records import (
     Enrolment,
     NewAccount,
@@ -33,7 +34,6 @@ from facetrail.services.accounts.records import (
     enrolment_user_id,
     seal_roles,
 )
-from facetrail.services.agency_domains import check_account_email
 from facetrail.services.authorization import (
     roles_of,
     utc_now,
@@ -75,8 +75,8 @@ MAX_REQUESTS_PER_HOUR = 10
 def request_account(ctx: AppContext, account: NewAccount) -> Enrolment:
     """Anyone may ask (as an investigator), from an e-mail address on a domain the agency
     registered (an agency with none takes no requests); the account does nothing until the
-    agency's head, or two of its supervisors, approve it (``services.account_approval``). The
-    named supervisor and the head are told. Requests are rate-limited per agency.
+    agency's head, or two of its supervisors, approve it (``services.accounts.account_approval``).
+    The named supervisor and the head are told. Requests are rate-limited per agency.
 
     The answer is the same whether or not the username is free and the named supervisor is an
     active supervisor of the agency, and takes as long (the password is hashed either way): a

@@ -27,7 +27,7 @@ from facetrail.governance.events import ReviewRecorded
 from facetrail.governance.fields import SERVICE_ACTORS
 from facetrail.services.authorization import acting
 from facetrail.services.context import AppContext
-from facetrail.services.results import reviews_seen_by
+from facetrail.services.searching.results import reviews_seen_by
 from facetrail.store.schema import Agency, AuditEntryRow, User
 
 __all__ = ["MAX_ENTRIES", "AuditEntryQuery", "AuditEntryView", "list_entries"]

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from facetrail.errors import InvalidRequestError, NotFoundError
 from facetrail.governance.credentials import Principal
-from facetrail.services.audit import InclusionProof, checkpoint_list, prove_entry
-from facetrail.services.audit_entries import AuditEntryQuery, AuditEntryView, list_entries
+from facetrail.services.audit.audit_entries import AuditEntryQuery, AuditEntryView, list_entries
+from facetrail.services.audit.log import InclusionProof, checkpoint_list, prove_entry
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import refuse
 

@@ -38,9 +38,9 @@ from facetrail.governance.checkpoints import (
 from facetrail.governance.credentials import Principal
 from facetrail.governance.note import SignerKey, VerifierKey
 from facetrail.governance.verify import VerifyReport, leaves, stored_checkpoints, verify_log
+from facetrail.services.audit.witness import push_checkpoint
 from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
-from facetrail.services.witness import push_checkpoint
 from facetrail.store.read_only import read_only_session
 from facetrail.store.schema import AuditEntryRow, CheckpointRow
 

@@ -18,12 +18,12 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission, may
 from facetrail.governance.credentials import Principal
 from facetrail.models.calibration import FalseMatchEstimate, false_match_rate
-from facetrail.services._matching import probe_template
 from facetrail.services.accounts import (
     refuse,
 )
 from facetrail.services.context import AppContext
-from facetrail.services.search_model import (
+from facetrail.services.searching._matching import probe_template
+from facetrail.services.searching.search_model import (
     LEAD_NOTICE,
     ProbeFace,
     ProbeImage,

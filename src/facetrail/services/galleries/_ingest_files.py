@@ -1,7 +1,7 @@
 """The files of an ingest: what a folder offers, and what its manifest says, never leaving it.
 
-Private to ``services.ingest``: the listing and the manifest are where untrusted paths enter,
-so every rule about them (see ``facetrail.imaging.intake``) is applied here, in one place.
+Private to ``services.galleries.ingest``: the listing and the manifest are where untrusted paths
+enter, so every rule about them (see ``facetrail.imaging.intake``) is applied here, in one place.
 """
 
 from __future__ import annotations

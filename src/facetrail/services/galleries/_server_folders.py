@@ -1,9 +1,9 @@
 """Which folders of the server an ingestion may read.
 
-Private to ``services.ingest`` and ``services.jobs``. facetrail's own folders are never read,
-whoever asks: the home (database, session token), the blobs (every agency's probe photos and
-every gallery's images), the index, the models, the audit signing key, the TOTP secrets and
-the mail pickup folder; nor is a folder that holds one of them, since an ingestion reads its
+Private to ``services.galleries.ingest`` and ``services.galleries.jobs``. facetrail's own folders
+are never read, whoever asks: the home (database, session token), the blobs (every agency's probe
+photos and every gallery's images), the index, the models, the audit signing key, the TOTP secrets
+and the mail pickup folder; nor is a folder that holds one of them, since an ingestion reads its
 folder recursively. A folder named over the service (the API, the web app, a queued job) must
 also lie under an import root its operator configured (``Settings.import_roots``); the CLI's
 operator, on their own machine, names any other folder. Paths are compared once symlinks and

@@ -40,7 +40,7 @@ from facetrail.models.registry import get_pack
 from facetrail.pipeline.faces import PLAIN
 from facetrail.services.authorization import require, utc_now
 from facetrail.services.context import AppContext
-from facetrail.services.galleries import get_gallery_row
+from facetrail.services.galleries.admin import get_gallery_row
 from facetrail.store.schema import Gallery, IndexSeal, TemplateRow
 
 #: Who an entry names when the system itself found and repaired an index.

@@ -6,10 +6,10 @@ the blobs it refers to are on disk. Re-running after an interruption, even ``kil
 what is committed and finishes the rest; the index is reconciled with the database on every
 open, so the two never disagree.
 
-Only what lies inside the folder it was given is read (``services._ingest_files`` and
+Only what lies inside the folder it was given is read (``services.galleries._ingest_files`` and
 ``imaging.intake``): symlinks are never followed out of it, special files never opened for
 reading, and manifest rows naming anything outside it are refused. It is never one of
-facetrail's own folders, nor holds one (``services._server_folders``).
+facetrail's own folders, nor holds one (``services.galleries._server_folders``).
 
 Authorisation and audit: see ``ingest``.
 """
@@ -35,19 +35,19 @@ from facetrail.governance.credentials import Principal
 from facetrail.imaging.intake import open_regular_file
 from facetrail.pipeline.batch import ImageJob, ImageResult, analyse_files
 from facetrail.pipeline.faces import PLAIN
-from facetrail.services._blocklist import blocked, blocklist_of
-from facetrail.services._ingest_files import (
+from facetrail.services.authorization import require
+from facetrail.services.context import AppContext
+from facetrail.services.galleries._ingest_files import (
     FailureInfo,
     list_image_files,
     read_manifest,
     rel_name,
     shown,
 )
-from facetrail.services._server_folders import outside_facetrail
-from facetrail.services.authorization import require
-from facetrail.services.context import AppContext
-from facetrail.services.galleries import get_gallery_row, get_source_row
-from facetrail.services.indexing import add_to_index, open_index
+from facetrail.services.galleries._server_folders import outside_facetrail
+from facetrail.services.galleries.admin import get_gallery_row, get_source_row
+from facetrail.services.galleries.indexing import add_to_index, open_index
+from facetrail.services.searching._blocklist import blocked, blocklist_of
 from facetrail.services.unit_of_work import refuse
 from facetrail.store.schema import Face, Gallery, Image, IngestFailure, Source, TemplateRow
 

@@ -10,7 +10,7 @@ store already holds.
 
 Authorisation: gallery admins and system admins submit, see and cancel jobs; the folder must
 lie under an import root (``Settings.import_roots``) and outside facetrail's own folders
-(``services._server_folders``). A job runs as its submitter, who is checked again when it
+(``services.galleries._server_folders``). A job runs as its submitter, who is checked again when it
 starts or resumes and at every heartbeat: a job whose submitter is no longer active, of the
 job's agency or holding a role that may run it, or whose folder no longer passes those
 checks, is refused and marked failed with the reason. Audit: ``job.submit``, ``job.cancel``
@@ -40,12 +40,12 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission, may, needed_roles
 from facetrail.governance.credentials import Principal
 from facetrail.services._sealed_rows import sealed_only
-from facetrail.services._server_folders import under_import_root
 from facetrail.services.accounts import refuse
 from facetrail.services.authorization import as_utc, current_actor, name_of_agency, utc_now
 from facetrail.services.context import AppContext
-from facetrail.services.galleries import get_gallery_row, get_source_row
-from facetrail.services.ingest import IngestRequest, ingest
+from facetrail.services.galleries._server_folders import under_import_root
+from facetrail.services.galleries.admin import get_gallery_row, get_source_row
+from facetrail.services.galleries.ingest import IngestRequest, ingest
 from facetrail.services.unit_of_work import action
 from facetrail.services.views import plain
 from facetrail.store.schema import JobRow, User
@@ -137,7 +137,7 @@ def submit_ingest(ctx: AppContext, actor: Principal, request: IngestJobRequest) 
     the manifest) must lie under an import root, outside facetrail's own folders, once
     symlinks and ".." are resolved (``folder_not_allowed``, audited as ``job.submit.refused``
     like every refusal here); the folder must exist now. The job keeps the resolved paths;
-    the ingestion itself applies every rule ``services.ingest`` applies."""
+    the ingestion itself applies every rule ``services.galleries.ingest`` applies."""
     subject = f"{request.gallery}/{request.source}"
     with action(ctx, actor.username, "job.submit", subject, {"path": request.path}) as session:
         _need_admin(session, actor, subject)

@@ -2,7 +2,7 @@
 agency's typed audit events by the indexed agency column; and the comparison of its searches'
 probes with its staff galleries, which the ``staff_match`` rule reads back as events.
 
-Authorisation: internal, for ``services.alerts``. Audit: each staff comparison is a
+Authorisation: internal, for ``services.oversight.alerts``. Audit: each staff comparison is a
 ``search.staff_check`` entry (the staff members matched, by reference, never a face).
 """
 
@@ -31,10 +31,10 @@ from facetrail.governance.events import (
 )
 from facetrail.models.calibration import score_at_fmr
 from facetrail.models.registry import get_pack
-from facetrail.services._matching import search_gallery
 from facetrail.services.accounts import current_policy
 from facetrail.services.context import AppContext
-from facetrail.services.search_model import ProbeImage
+from facetrail.services.searching._matching import search_gallery
+from facetrail.services.searching.search_model import ProbeImage
 from facetrail.store.schema import (
     Agency,
     Face,

@@ -26,10 +26,10 @@ from facetrail.governance.authority import Permission, may_oversee_agency
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import SearchRequested, read_events
 from facetrail.governance.fields import SERVICE_ACTORS
-from facetrail.services.alerts import raise_alerts
 from facetrail.services.authorization import current_actor, require
 from facetrail.services.context import AppContext
-from facetrail.services.digests import Digest, send_due_digests
+from facetrail.services.oversight.alerts import raise_alerts
+from facetrail.services.oversight.digests import Digest, send_due_digests
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import (
     Agency,

@@ -41,11 +41,11 @@ from facetrail.governance.events import (
 )
 from facetrail.governance.fields import check_case_number, check_free_text
 from facetrail.governance.records import open_cases_digest
-from facetrail.services._alert_facts import SYSTEM, check_staff, search_facts
 from facetrail.services.accounts import current_policy
 from facetrail.services.authorization import as_utc, current_actor, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_users, role_holders
+from facetrail.services.oversight._alert_facts import SYSTEM, check_staff, search_facts
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import (
     Agency,

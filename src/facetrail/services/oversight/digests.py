@@ -40,11 +40,11 @@ from facetrail.governance.events import (
     SearchRequested,
     read_events,
 )
-from facetrail.services._alert_facts import SYSTEM
 from facetrail.services.accounts import current_policy
 from facetrail.services.authorization import current_actor, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import agency_heads, deliver_outbox, notify_head
+from facetrail.services.oversight._alert_facts import SYSTEM
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import Agency, AlertRow, LegalHold, SearchRecord, User
 

@@ -1,7 +1,8 @@
 """Agency policy, versioned: every change is a new version, an audit entry and a message to
 the agency's head that says plainly what was relaxed. A change that relaxes the oversight of
 the agency's use (its alert rules, the approval and second review searches need) is only
-proposed: it takes effect once a second person confirms it (``services.policy_proposals``).
+proposed: it takes effect once a second person confirms it
+(``services.oversight.policy_proposals``).
 
 Authorisation (``governance.authority``): ``set_policy`` by the agency's head or a system
 admin; a network operator of the agency's network may tighten but never relax it;
@@ -38,7 +39,7 @@ from facetrail.services.accounts import current_policy, policy_row_problem, writ
 from facetrail.services.authorization import current_actor
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_head
-from facetrail.services.policy_proposals import Relaxation, propose_relaxation
+from facetrail.services.oversight.policy_proposals import Relaxation, propose_relaxation
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import Agency, Gallery, PolicyVersion
 

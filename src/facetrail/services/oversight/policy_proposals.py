@@ -8,9 +8,9 @@ the operator of the agency's network or an auditor of the agency whose roles the
 not grant confirms it (``governance.authority.may_confirm_relaxation``); a system admin's own
 relaxation is in force at once (``may_relax_oversight_alone``). Proposals, their
 confirmation or refusal, and their dates are in the public transparency report
-(``services.reports``).
+(``services.oversight.reports``).
 
-Authorisation: proposing as ``services.policy`` changes policy (``may_relax_policy``);
+Authorisation: proposing as ``services.oversight.policy`` changes policy (``may_relax_policy``);
 confirming and refusing, each with a note, by a second person as above, only over the version
 the proposal was made against (a policy changed since must be proposed again); listing by
 whoever may read the agency. Audit: ``policy.relaxation.propose``, ``.decide`` (and the

@@ -1,6 +1,6 @@
 """A pack's measured accuracy, recorded for publication: the figures of an evaluation run
-(``services.evaluation``) kept in the store with their ``evaluation.record`` entry, so that
-transparency reports show what was measured, with and without masks, by group.
+(``services.galleries.evaluation``) kept in the store with their ``evaluation.record`` entry, so
+that transparency reports show what was measured, with and without masks, by group.
 
 Authorisation: recording needs a gallery admin or a system admin (the people who choose the
 packs); reading is public (reports). Audit: ``evaluation.record`` holds the figures, refusals

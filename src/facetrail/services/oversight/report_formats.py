@@ -13,7 +13,7 @@ import io
 from collections.abc import Sequence
 from html import escape
 
-from facetrail.services.reports import (
+from facetrail.services.oversight.reports import (
     FEWER_THAN_5,
     WITHHELD,
     AgencyAccess,

@@ -62,7 +62,11 @@ from facetrail.governance.events import (
     read_events,
 )
 from facetrail.governance.policy import Policy
-from facetrail.services._suppression import (
+from facetrail.services.accounts import current_policy
+from facetrail.services.authorization import utc_now
+from facetrail.services.context import AppContext
+from facetrail.services.oversight.policy_proposals import OversightRelaxation, relaxations_in
+from facetrail.services.searching._suppression import (
     FEWER_THAN_5,
     SMALLEST_SHOWN,
     WITHHELD,
@@ -70,10 +74,6 @@ from facetrail.services._suppression import (
     published,
     published_breakdown,
 )
-from facetrail.services.accounts import current_policy
-from facetrail.services.authorization import utc_now
-from facetrail.services.context import AppContext
-from facetrail.services.policy_proposals import OversightRelaxation, relaxations_in
 from facetrail.store.schema import (
     Agency,
     AuditEntryRow,

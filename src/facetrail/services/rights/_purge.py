@@ -7,7 +7,7 @@ files are written anew from the store, and the database's freed space is scrubbe
 deleted content, ``secure_delete``, and its WAL is emptied; PostgreSQL runs VACUUM FULL on the
 tables when ``erasure_vacuum_full`` is set, VACUUM otherwise).
 
-Authorisation and audit: the callers' (``services.erasure``, ``services.retention``).
+Authorisation and audit: the callers' (``services.rights.erasure``, ``services.rights.retention``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.services.context import AppContext
-from facetrail.services.indexing import rewrite_index
+from facetrail.services.galleries.indexing import rewrite_index
 from facetrail.store.schema import (
     ErasureRow,
     Face,

@@ -1,7 +1,7 @@
 """Retention: gallery images are removed when their source's retention period ends (the way
 erasure removes them), and probe images when their agency's policy says so. An image that is
 a candidate or lead of an open case is held until its agency's head decides
-(``services.legal_holds``); the period counts from the ingest date the log sealed (an
+(``services.rights.legal_holds``); the period counts from the ingest date the log sealed (an
 ``images.created_at`` written outside facetrail purges nothing).
 
 Authorisation: internal (housekeeping and the service's schedule run it); ``retention_run``
@@ -22,14 +22,14 @@ from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import RetentionPurged
 from facetrail.governance.seal_checks import row_problem, rows_problems
-from facetrail.services._purge import PurgePlan, apply_purge, plan_purge, scrub_after
 from facetrail.services.accounts import (
     utc_now,
 )
 from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
-from facetrail.services.indexing import SYSTEM
-from facetrail.services.legal_holds import gate
+from facetrail.services.galleries.indexing import SYSTEM
+from facetrail.services.rights._purge import PurgePlan, apply_purge, plan_purge, scrub_after
+from facetrail.services.rights.legal_holds import gate
 from facetrail.store.schema import (
     Gallery,
     Image,
@@ -105,7 +105,7 @@ class RetentionReport:
 def run_retention(ctx: AppContext, *, now: datetime | None = None) -> RetentionReport:
     """Enforce every source's retention period (an image is kept ``retention_days`` after it
     was ingested) and every agency's probe retention. Expired images go the way erasure
-    removes them (``services._purge``: images, faces, templates, index entries, blobs;
+    removes them (``services.rights._purge``: images, faces, templates, index entries, blobs;
     results that showed them keep a tombstone), one ``retention.purge`` entry per source,
     with hashes and counts only. Idempotent: a second run finds nothing to do and changes
     nothing. Authorisation: internal (the service's schedule; ``retention_run`` for people)."""

@@ -1,7 +1,7 @@
 """The bare matching machinery behind a search: probe images -> one fused template -> the
 top-k candidates of one gallery, with their provenance; candidate crops.
 
-No policy and no audit here, on purpose: ``services.search`` is the only caller that hands
+No policy and no audit here, on purpose: ``services.searching.search`` is the only caller that hands
 results to people (``bench/audit_cost.py`` also times it, as the bare cost).
 """
 
@@ -26,11 +26,11 @@ from facetrail.governance.seal_checks import tampered
 from facetrail.imaging.decode import decode_image
 from facetrail.models.calibration import false_match_rate
 from facetrail.pipeline.faces import PLAIN, Face
-from facetrail.services._blocklist import blocked_by, blocklist_of
 from facetrail.services.context import AppContext
-from facetrail.services.galleries import get_gallery_row
-from facetrail.services.indexing import SYSTEM, search_index
-from facetrail.services.search_model import (
+from facetrail.services.galleries.admin import get_gallery_row
+from facetrail.services.galleries.indexing import SYSTEM, search_index
+from facetrail.services.searching._blocklist import blocked_by, blocklist_of
+from facetrail.services.searching.search_model import (
     Candidate,
     CandidateSource,
     ProbeFace,

@@ -1,4 +1,4 @@
-"""What a search request must satisfy before any probe is looked at (``services.search``):
+"""What a search request must satisfy before any probe is looked at (``services.searching.search``):
 who asks and for whom, why, where and how often, against the agency's current policy and the
 field rules of ``governance.fields``."""
 
@@ -33,7 +33,7 @@ from facetrail.services.authorization import (
     inactive_reason,
     role_columns,
 )
-from facetrail.services.search_model import (
+from facetrail.services.searching.search_model import (
     SearchRequest,
 )
 from facetrail.store.schema import (

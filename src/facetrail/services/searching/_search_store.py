@@ -1,5 +1,5 @@
-"""How a run's outcome is stored (``services.search``): its failure with the fault's kind, or
-its candidates with what produced them, as rows and as the run's audit entry, and the result
+"""How a run's outcome is stored (``services.searching.search``): its failure with the fault's kind,
+or its candidates with what produced them, as rows and as the run's audit entry, and the result
 its requester is shown."""
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from facetrail.errors import (
 )
 from facetrail.governance.audit import append
 from facetrail.governance.events import SearchFailed, SearchRan
-from facetrail.services._matching import GalleryRun, crop
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
-from facetrail.services.search_model import (
+from facetrail.services.searching._matching import GalleryRun, crop
+from facetrail.services.searching.search_model import (
     SearchResult,
 )
 from facetrail.services.unit_of_work import refusals_recorded

@@ -1,6 +1,6 @@
 """How a public report hides the counts that could point at a person or a single search
-(``services.reports``): counts from 1 to 4, and in a breakdown whose total is published, the
-counts that would give a hidden one away. Pure functions of counts."""
+(``services.oversight.reports``): counts from 1 to 4, and in a breakdown whose total is published,
+the counts that would give a hidden one away. Pure functions of counts."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ justification, galleries, daily limit: ``_search_policy.request_problem``), so n
 looked at for a request policy would refuse. Nothing is stored: not the probe, not its faces;
 the search that follows is a request of its own.
 
-Authorisation: as ``services.search.search``. Audit: ``search.preview`` with the probes'
+Authorisation: as ``services.searching.search.search``. Audit: ``search.preview`` with the probes'
 hashes and how many faces each holds; a refusal as ``search.preview.refused``.
 """
 
@@ -17,12 +17,12 @@ from dataclasses import replace
 
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.imaging.decode import decode_image
-from facetrail.services._matching import probe_face_view
-from facetrail.services._search_policy import request_problem
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
-from facetrail.services.galleries import get_gallery_row
-from facetrail.services.search_model import ProbeFace, SearchRequest
+from facetrail.services.galleries.admin import get_gallery_row
+from facetrail.services.searching._matching import probe_face_view
+from facetrail.services.searching._search_policy import request_problem
+from facetrail.services.searching.search_model import ProbeFace, SearchRequest
 from facetrail.services.unit_of_work import action
 
 __all__ = ["preview_faces"]

@@ -2,7 +2,7 @@
 the search used, cut from the stored probe image (the crop a candidate shows, cut the same
 way), for as long as the agency's probe retention keeps the image.
 
-Authorisation: as the search itself is read (``services.results``: its requester, or a
+Authorisation: as the search itself is read (``services.searching.results``: its requester, or a
 supervisor, investigator, head or auditor of its agency); another agency's search answers
 exactly as a missing one. Audit: each crop served is a ``search.probe_view`` entry naming the
 probe and its image's hash; every refusal (not readable, not run, no such probe, the image
@@ -16,9 +16,9 @@ import json
 from facetrail.errors import NotFoundError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Principal
-from facetrail.services._matching import crop
 from facetrail.services.context import AppContext
-from facetrail.services.results import check_readable
+from facetrail.services.searching._matching import crop
+from facetrail.services.searching.results import check_readable
 from facetrail.services.unit_of_work import action, refusals_recorded
 from facetrail.store.schema import SearchRecord
 

@@ -29,14 +29,14 @@ from facetrail.governance.authority import Permission, may, may_read_search
 from facetrail.governance.blind import call_visible
 from facetrail.governance.credentials import Principal
 from facetrail.models.calibration import false_match_rate
-from facetrail.services._matching import crop
 from facetrail.services.accounts import (
     as_utc,
     refuse,
 )
 from facetrail.services.authorization import current_actor
 from facetrail.services.context import AppContext
-from facetrail.services.search_model import (
+from facetrail.services.searching._matching import crop
+from facetrail.services.searching.search_model import (
     Candidate,
     CandidateSource,
     ProbeFace,

@@ -43,8 +43,8 @@ from facetrail.governance.records import review_problem, search_rows_problem
 from facetrail.services.accounts import refuse
 from facetrail.services.authorization import current_actor, name_of_agency, utc_now
 from facetrail.services.context import AppContext
-from facetrail.services.results import reviews_seen_by
-from facetrail.services.search import LEAD_NOTICE
+from facetrail.services.searching.results import reviews_seen_by
+from facetrail.services.searching.search import LEAD_NOTICE
 from facetrail.services.unit_of_work import action, loggable
 from facetrail.store.schema import AuditEntryRow, Review, SearchCandidate, SearchRecord, User
 

@@ -4,8 +4,8 @@ Every search is bound to a case: ``search`` takes a ``SearchRequest`` (who asks,
 offense category, justification, galleries, probes; for a network operator, the member agency
 it runs for), checks the agency's policy *before any probe is processed*, and then either runs
 it or leaves it pending until a supervisor decides (``decide_search``). Results are stored with
-the pack and index that produced them; reading them later goes through ``services.results``.
-Results are investigative leads, never identifications.
+the pack and index that produced them; reading them later goes through
+``services.searching.results``. Results are investigative leads, never identifications.
 
 Authorisation: searching needs the investigator role in the requester's own agency, or the
 network operator role for a member agency of the operator's network; deciding needs a
@@ -37,18 +37,6 @@ from facetrail.governance.authority import may_decide_search, may_follow_up_sear
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.events import SearchApproved, SearchDenied, SearchRequested
 from facetrail.governance.records import search_problem
-from facetrail.services._matching import GalleryRun, search_gallery
-from facetrail.services._search_policy import RequestCheck, request_check, request_problem
-from facetrail.services._search_store import (
-    fresh_result,
-    insert_search,
-    log_failure,
-    mark_done,
-    mark_failed,
-    store_failure,
-    store_runs,
-)
-from facetrail.services.authentication import TokenUse
 from facetrail.services.authorization import (
     current_actor,
     inactive_reason,
@@ -57,8 +45,19 @@ from facetrail.services.authorization import (
 )
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_users, role_holders
-from facetrail.services.results import load_result
-from facetrail.services.search_model import (
+from facetrail.services.searching._matching import GalleryRun, search_gallery
+from facetrail.services.searching._search_policy import RequestCheck, request_check, request_problem
+from facetrail.services.searching._search_store import (
+    fresh_result,
+    insert_search,
+    log_failure,
+    mark_done,
+    mark_failed,
+    store_failure,
+    store_runs,
+)
+from facetrail.services.searching.results import load_result
+from facetrail.services.searching.search_model import (
     LEAD_NOTICE,
     Candidate,
     CandidateSource,
@@ -69,6 +68,7 @@ from facetrail.services.search_model import (
     SearchRequest,
     SearchResult,
 )
+from facetrail.services.signin.authentication import TokenUse
 from facetrail.services.unit_of_work import action, record_refusal, refusals_recorded, refuse
 from facetrail.store.schema import (
     Agency,

@@ -1,7 +1,7 @@
 """The typed requests and results of searching: probes, candidates with their provenance,
 what produced them, and a stored search as people see it.
 
-Plain data; ``services.search`` is the only door that fills them.
+Plain data; ``services.searching.search`` is the only door that fills them.
 """
 
 from __future__ import annotations

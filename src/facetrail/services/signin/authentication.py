@@ -47,7 +47,7 @@ from facetrail.services.accounts import (
     utc_now,
 )
 from facetrail.services.context import AppContext
-from facetrail.services.tokens import (
+from facetrail.services.signin.tokens import (
     RECENT_TOKEN_SECONDS,
     TokenUse,
     add_token,

@@ -37,13 +37,6 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import may_reinstate, may_reset_credentials
 from facetrail.governance.credentials import Principal
 from facetrail.services.accounts import Enrolment, principal_of, refuse, send_enrol_code
-from facetrail.services.authentication import (
-    SESSION_TOKEN_LIFETIME,
-    LoginResult,
-    add_token,
-    attempt,
-    totp_key,
-)
 from facetrail.services.authorization import (
     current_actor,
     inactive_reason,
@@ -53,6 +46,13 @@ from facetrail.services.authorization import (
 )
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_head, notify_users
+from facetrail.services.signin.authentication import (
+    SESSION_TOKEN_LIFETIME,
+    LoginResult,
+    add_token,
+    attempt,
+    totp_key,
+)
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import ApiToken, RecoveryCode, User
 

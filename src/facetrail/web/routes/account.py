@@ -24,8 +24,8 @@ from facetrail.errors import (
     PasswordChangeRequiredError,
 )
 from facetrail.governance.credentials import MIN_PASSWORD_LENGTH
-from facetrail.services import authentication, enrolment
 from facetrail.services.accounts import Enrolment
+from facetrail.services.signin import authentication, enrolment
 from facetrail.web.deps import (
     Form,
     Signed,

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Query, Response
 from facetrail.api.deps import Context
 from facetrail.errors import FacetrailError
 from facetrail.governance.credentials import Role
-from facetrail.services import directory, listings
+from facetrail.services.accounts import directory
+from facetrail.services.searching import listings
 from facetrail.web.deps import Signed
 from facetrail.web.render import FormError, page
 from facetrail.web.routing import WebRoute

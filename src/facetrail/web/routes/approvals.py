@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 
 from facetrail.api.deps import Context
 from facetrail.errors import InvalidRequestError
-from facetrail.services import listings, search
+from facetrail.services.searching import listings, search
 from facetrail.web.deps import Form, Signed, text
 from facetrail.web.render import page
 from facetrail.web.routing import WebRoute

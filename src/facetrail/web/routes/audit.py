@@ -11,7 +11,8 @@ from fastapi import APIRouter, Path, Query, Response
 from facetrail.api.deps import Context
 from facetrail.errors import FacetrailError
 from facetrail.governance.credentials import Role
-from facetrail.services import audit, audit_entries, entry_proofs
+from facetrail.services.audit import audit_entries, entry_proofs
+from facetrail.services.audit import log as audit
 from facetrail.web.audit_view import PAGE_SIZE, LogFilters, details_text
 from facetrail.web.deps import Signed, Viewer
 from facetrail.web.render import FormError, page

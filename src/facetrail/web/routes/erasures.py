@@ -16,7 +16,7 @@ from facetrail.api.deps import Context
 from facetrail.api.uploads import probe_images
 from facetrail.errors import FacetrailError, InvalidRequestError
 from facetrail.governance.credentials import Role
-from facetrail.services import erasure, legal_holds, retention
+from facetrail.services.rights import erasure, legal_holds, retention
 from facetrail.web.deps import Form, Signed, files, text
 from facetrail.web.render import FormError, page
 from facetrail.web.routing import WebRoute

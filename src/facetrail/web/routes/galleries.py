@@ -16,7 +16,8 @@ from starlette.datastructures import FormData
 from facetrail.api.deps import Context
 from facetrail.errors import FacetrailError, InvalidRequestError, PermissionDeniedError
 from facetrail.governance.credentials import Role
-from facetrail.services import galleries, jobs
+from facetrail.services.galleries import admin as galleries
+from facetrail.services.galleries import jobs
 from facetrail.web.deps import Form, Signed, Viewer, text
 from facetrail.web.render import FormError, page
 from facetrail.web.routing import WebRoute

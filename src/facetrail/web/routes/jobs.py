@@ -12,8 +12,8 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
 from facetrail.api.deps import Context
-from facetrail.services import jobs
-from facetrail.services.jobs import JobInfo
+from facetrail.services.galleries import jobs
+from facetrail.services.galleries.jobs import JobInfo
 from facetrail.web.deps import Signed
 from facetrail.web.render import page
 from facetrail.web.routes.galleries import gallery_href
@@ -32,7 +32,7 @@ _STATES = {
     "failed": "Failed",
     "cancelled": "Cancelled",
 }
-#: An ingestion's summary (services.ingest.IngestSummary), in words
+#: An ingestion's summary (services.galleries.ingest.IngestSummary), in words
 _SUMMARY = (
     ("files", "Files found"),
     ("images_ingested", "Photos ingested"),

@@ -13,7 +13,8 @@ from fastapi.responses import RedirectResponse
 
 from facetrail.api.deps import Context
 from facetrail.errors import InvalidRequestError
-from facetrail.services import alerts, digests, oversight
+from facetrail.services.oversight import agency as oversight
+from facetrail.services.oversight import alerts, digests
 from facetrail.web.deps import Form, Signed, text
 from facetrail.web.render import page
 from facetrail.web.routing import WebRoute

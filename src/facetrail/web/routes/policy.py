@@ -14,7 +14,8 @@ from facetrail.api.deps import Context
 from facetrail.errors import FacetrailError, NotFoundError, PermissionDeniedError
 from facetrail.governance.alerts import RULES
 from facetrail.governance.credentials import Role
-from facetrail.services import galleries, policy
+from facetrail.services.galleries import admin as galleries
+from facetrail.services.oversight import policy
 from facetrail.web.deps import Form, Signed, Viewer, text
 from facetrail.web.policy_view import (
     APPROVAL_LABELS,
@@ -41,7 +42,7 @@ def own_policy(me: Signed) -> Response:
 
 
 def _may_amend(me: Viewer, agency: str) -> bool:
-    """Whether to offer the form (``services.policy`` decides whether it is accepted)."""
+    """Whether to offer the form (``services.oversight.policy`` decides whether it is accepted)."""
     who = me.principal
     return who.has(Role.SYSTEM_ADMIN) or (who.has(Role.AGENCY_HEAD) and who.agency == agency)
 

@@ -19,8 +19,10 @@ from facetrail.api.uploads import MAX_PROBES, probe_images
 from facetrail.errors import FacetrailError, InvalidRequestError
 from facetrail.governance.credentials import Role
 from facetrail.governance.policy import ApprovalMode
-from facetrail.services import directory, listings, policy, probe_views, results, review, search
-from facetrail.services.search_model import LEAD_NOTICE
+from facetrail.services.accounts import directory
+from facetrail.services.oversight import policy
+from facetrail.services.searching import listings, probe_views, results, review, search
+from facetrail.services.searching.search_model import LEAD_NOTICE
 from facetrail.web.deps import Form, Signed, Viewer, files, text, texts
 from facetrail.web.render import FormError, page
 from facetrail.web.result_view import DECISION_LABELS, OUTCOME_LABELS, result_page

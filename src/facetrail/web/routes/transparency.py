@@ -13,9 +13,9 @@ from fastapi import APIRouter, Query, Response
 
 from facetrail.api.deps import Context
 from facetrail.errors import FacetrailError, InvalidRequestError
-from facetrail.services import reports
 from facetrail.services.authorization import utc_now
-from facetrail.services.report_formats import SUPPRESSION_NOTE, spelled, usage_charts
+from facetrail.services.oversight import reports
+from facetrail.services.oversight.report_formats import SUPPRESSION_NOTE, spelled, usage_charts
 from facetrail.web.render import FormError, page
 from facetrail.web.routing import WebRoute
 

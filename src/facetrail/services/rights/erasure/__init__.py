@@ -13,8 +13,8 @@ gets a receipt.
    beside the request photos (``match_crop``, ``request_photo``).
 4. ``complete_erasure``: a second person (head or privacy officer, not whoever decided)
    confirms the decisions. An image that is a candidate or lead of an open case is held
-   (``services.legal_holds``) until its agency's head decides. The confirmed faces' images go,
-   with all their faces, templates, index entries and blobs (``services._purge``); search
+   (``services.rights.legal_holds``) until its agency's head decides. The confirmed faces' images
+   go, with all their faces, templates, index entries and blobs (``services.rights._purge``); search
    results that showed them keep a tombstone; with consent the confirmed faces' templates (or,
    with no face confirmed, the approved request photos') move to the opt-out list, without it
    nothing of theirs is kept. The receipt lists what was removed by hash and is signed by the
@@ -27,11 +27,20 @@ counts, never a face or a template), refusals too.
 
 from __future__ import annotations
 
-from facetrail.services._blocklist import ERASURE_MATCH_FMR
-from facetrail.services.erasure._views import ErasureRequest, ErasureSummary, ErasureView, MatchView
-from facetrail.services.erasure.completion import complete_erasure
-from facetrail.services.erasure.reads import list_erasures, match_crop, request_photo, show_erasure
-from facetrail.services.erasure.requests import (
+from facetrail.services.rights.erasure._views import (
+    ErasureRequest,
+    ErasureSummary,
+    ErasureView,
+    MatchView,
+)
+from facetrail.services.rights.erasure.completion import complete_erasure
+from facetrail.services.rights.erasure.reads import (
+    list_erasures,
+    match_crop,
+    request_photo,
+    show_erasure,
+)
+from facetrail.services.rights.erasure.requests import (
     MAX_PHOTOS,
     approve_erasure,
     cancel_erasure,
@@ -39,6 +48,7 @@ from facetrail.services.erasure.requests import (
     may_open,
     open_erasure,
 )
+from facetrail.services.searching._blocklist import ERASURE_MATCH_FMR
 
 __all__ = [
     "ERASURE_MATCH_FMR",

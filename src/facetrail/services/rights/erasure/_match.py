@@ -8,10 +8,10 @@ import base64
 import json
 from typing import Any
 
-from facetrail.services._blocklist import ERASURE_MATCH_FMR
-from facetrail.services._matching import probe_template, search_gallery
 from facetrail.services.context import AppContext
-from facetrail.services.search_model import ProbeImage
+from facetrail.services.searching._blocklist import ERASURE_MATCH_FMR
+from facetrail.services.searching._matching import probe_template, search_gallery
+from facetrail.services.searching.search_model import ProbeImage
 from facetrail.store.schema import ErasureRow, Gallery
 
 __all__ = ["find_person", "photo_templates", "request_photos"]

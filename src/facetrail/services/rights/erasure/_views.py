@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facetrail.services.search_model import ProbeImage
+from facetrail.services.searching.search_model import ProbeImage
 from facetrail.store.schema import Agency, ErasureMatch, ErasureRow, User
 
 __all__ = ["ErasureRequest", "ErasureSummary", "ErasureView", "MatchView", "erasure_view"]

@@ -1,5 +1,5 @@
 """Completing an erasure request: the second person's confirmation of the decisions, legal
-holds, the removal, the opt-out list and the signed receipt (see ``services.erasure``)."""
+holds, the removal, the opt-out list and the signed receipt (see ``services.rights.erasure``)."""
 
 from __future__ import annotations
 
@@ -24,21 +24,21 @@ from facetrail.governance.events import (
 from facetrail.governance.note import SignerKey
 from facetrail.governance.receipts import receipt_id, sign_receipt
 from facetrail.governance.records import erasure_problem
-from facetrail.services._purge import (
+from facetrail.services.audit.log import log_signer, public_key
+from facetrail.services.authorization import utc_now
+from facetrail.services.context import AppContext
+from facetrail.services.rights._purge import (
     PurgePlan,
     apply_purge,
     plan_purge,
     scrub_after,
 )
-from facetrail.services.audit import log_signer, public_key
-from facetrail.services.authorization import utc_now
-from facetrail.services.context import AppContext
-from facetrail.services.erasure._access import acting_on, agency_of
-from facetrail.services.erasure._views import (
+from facetrail.services.rights.erasure._access import acting_on, agency_of
+from facetrail.services.rights.erasure._views import (
     ErasureView,
     erasure_view,
 )
-from facetrail.services.legal_holds import Gate, gate
+from facetrail.services.rights.legal_holds import Gate, gate
 from facetrail.services.unit_of_work import action, refuse
 from facetrail.store.schema import (
     BlocklistEntry,

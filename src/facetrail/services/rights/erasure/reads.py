@@ -1,5 +1,5 @@
 """Reading erasure requests: one, the list, and the faces to decide beside the request photos
-(see ``services.erasure``)."""
+(see ``services.rights.erasure``)."""
 
 from __future__ import annotations
 
@@ -16,15 +16,15 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import may_read_erasures, sees_every_erasure
 from facetrail.governance.credentials import Principal
 from facetrail.imaging.decode import decode_image
-from facetrail.services._matching import crop
 from facetrail.services.authorization import current_actor
 from facetrail.services.context import AppContext
-from facetrail.services.erasure._access import acting_on
-from facetrail.services.erasure._views import (
+from facetrail.services.rights.erasure._access import acting_on
+from facetrail.services.rights.erasure._views import (
     ErasureSummary,
     ErasureView,
     erasure_view,
 )
+from facetrail.services.searching._matching import crop
 from facetrail.services.unit_of_work import action, refusals_recorded
 from facetrail.store.schema import (
     ErasureMatch,

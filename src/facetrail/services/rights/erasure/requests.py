@@ -1,4 +1,5 @@
-"""Opening, approving, deciding and cancelling erasure requests (see ``services.erasure``)."""
+"""Opening, approving, deciding and cancelling erasure requests (see
+``services.rights.erasure``)."""
 
 from __future__ import annotations
 
@@ -24,22 +25,22 @@ from facetrail.governance.events import (
     ErasureOpened,
 )
 from facetrail.imaging.decode import decode_image
-from facetrail.services._purge import (
+from facetrail.services.accounts import current_policy
+from facetrail.services.authorization import acting, name_of_agency, require, utc_now
+from facetrail.services.context import AppContext
+from facetrail.services.notifications import notify_head, notify_users
+from facetrail.services.rights._purge import (
     drop_blobs,
     held_blobs,
     scrub_after,
 )
-from facetrail.services.accounts import current_policy
-from facetrail.services.authorization import acting, name_of_agency, require, utc_now
-from facetrail.services.context import AppContext
-from facetrail.services.erasure._access import acting_on, agency_of
-from facetrail.services.erasure._match import find_person, photo_templates, request_photos
-from facetrail.services.erasure._views import (
+from facetrail.services.rights.erasure._access import acting_on, agency_of
+from facetrail.services.rights.erasure._match import find_person, photo_templates, request_photos
+from facetrail.services.rights.erasure._views import (
     ErasureRequest,
     ErasureView,
     erasure_view,
 )
-from facetrail.services.notifications import notify_head, notify_users
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import (
     ErasureMatch,

@@ -5,7 +5,7 @@ Revises: 0003_jobs
 
 One new column, 0 for every existing gallery: a served worker compares it with the version
 its cached index was reconciled at, one row read per search instead of a count over the
-gallery's templates (``services.indexing.open_index``). Nothing existing changes.
+gallery's templates (``services.galleries.indexing.open_index``). Nothing existing changes.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ trigger per sealed table note the rows each transaction writes (``store.sealing`
 keeps them per connection. ``facetrail db upgrade`` then seals every row the home holds as it
 stands (``services.database``), in ``row.seal`` entries after its ``db.upgrade`` entry: what
 the home holds when it is upgraded is what the log vouches for from then on. ``index_seals``:
-each gallery index file's content hash as facetrail last wrote it (``services.indexing``); an
-upgraded home has none, so each index is rebuilt from the store once, and sealed.
+each gallery index file's content hash as facetrail last wrote it (``services.galleries.indexing``);
+an upgraded home has none, so each index is rebuilt from the store once, and sealed.
 ``purge_followups``: what an erasure or retention purge leaves to do after its commit (blobs
 to delete, index files to write anew), so that a crash in between loses none of it.
 """
