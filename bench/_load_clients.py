@@ -16,8 +16,8 @@ from pathlib import Path
 from _load_gallery import GALLERY
 from _load_service import SearchClient, Service
 from facetrail.services.context import AppContext
+from facetrail.services.galleries._index_store import templates_version
 from facetrail.services.galleries.admin import get_gallery_row
-from facetrail.services.galleries.indexing import templates_version
 from facetrail.services.searching._matching import probe_template, search_gallery
 from facetrail.services.searching.search_model import ProbeImage
 

@@ -161,18 +161,16 @@ def logging_as_before_0005() -> Iterator[None]:
     column (its entries can hold no agency: adding one would change their hashes), and runs
     without the probe templates that revision began to keep."""
 
-    def without_agency(
-        actor: str, kind: str, subject: str, details: dict[str, Any], agency: str | None = None
-    ) -> AuditEvent:
-        then = {k: v for k, v in details.items() if k != "probe_templates"}
-        return AuditEvent(actor, kind, subject, then)
+    def without_agency(event: events.Event) -> AuditEvent:
+        then = {k: v for k, v in event.details().items() if k != "probe_templates"}
+        return AuditEvent(event.actor, event.kind, event.subject(), then)
 
-    saved = events.AuditEvent
-    events.AuditEvent = without_agency  # type: ignore[assignment,misc]
+    saved = events.Event.entry
+    events.Event.entry = without_agency  # type: ignore[method-assign]
     try:
         yield
     finally:
-        events.AuditEvent = saved  # type: ignore[misc]
+        events.Event.entry = saved  # type: ignore[method-assign]
 
 
 def build_world(folder: Path) -> World:

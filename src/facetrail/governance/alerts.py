@@ -3,7 +3,8 @@
 ``services.oversight.alerts`` reads the facts (from the typed audit events of ``governance.events``
 and the few states they point at), asks ``evaluate`` what each enabled rule finds, and raises an
 alert for every finding not raised before (its ``key`` is its identity). Each rule's settings are
-part of the agency's policy (``AlertRules``), versioned with it.
+part of the agency's policy (``AlertRules``, kept with the rules' names in ``_alert_settings``),
+versioned with it.
 
 The rules (their names are what policy and alerts call them):
 
@@ -34,11 +35,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from facetrail.errors import InvalidRequestError
+from facetrail.governance._alert_settings import RULES, AlertRules
 from facetrail.governance._pairs import Together, standing_out
 
 __all__ = [
@@ -49,106 +49,6 @@ __all__ = [
     "TrialFact",
     "evaluate",
 ]
-
-RULES: tuple[str, ...] = (
-    "volume",
-    "hours",
-    "case_volume",
-    "probe_cases",
-    "person_cases",
-    "open_cases",
-    "stale",
-    "staff_match",
-    "trial",
-    "pairs",
-)
-
-
-@dataclass(frozen=True)
-class AlertRules:
-    """Each rule's settings; ``disabled`` names rules the agency turned off."""
-
-    disabled: tuple[str, ...] = ()
-    history_days: int = 30
-    volume_min: int = 10
-    volume_factor: float = 3.0
-    hours_min_history: int = 20
-    hours_share: float = 0.05
-    case_max: int = 10
-    person_cases: int = 2
-    person_min_score: float = 0.5
-    stale_days: int = 14
-    trial_days_left: int = 7
-    trial_searches: int = 10
-    pairs_min: int = 6
-    pairs_factor: float = 3.0
-
-    def enabled(self, rule: str) -> bool:
-        return rule not in self.disabled
-
-    def to_dict(self) -> dict[str, Any]:
-        body = asdict(self)
-        body["disabled"] = list(self.disabled)
-        return body
-
-    @classmethod
-    def from_dict(cls, body: Any) -> AlertRules:
-        if not isinstance(body, dict):
-            raise InvalidRequestError("alert rules must be an object", subject="policy.alerts")
-        defaults = cls().to_dict()
-        unknown = sorted(set(body) - set(defaults))
-        if unknown:
-            raise InvalidRequestError(
-                f"unknown alert settings: {', '.join(unknown)}", subject="policy.alerts"
-            )
-        values = defaults | body
-        try:
-            rules = cls(
-                disabled=tuple(str(r) for r in values["disabled"]),
-                **{
-                    name: type(defaults[name])(values[name])
-                    for name in defaults
-                    if name != "disabled"
-                },
-            )
-        except (TypeError, ValueError) as exc:
-            raise InvalidRequestError(
-                f"alert rules are not valid: {exc}", subject="policy.alerts"
-            ) from exc
-        rules.validate()
-        return rules
-
-    def validate(self) -> None:
-        stray = sorted(set(self.disabled) - set(RULES))
-        if stray:
-            raise InvalidRequestError(
-                f"no such alert rule: {', '.join(stray)} (rules: {', '.join(RULES)})",
-                subject="policy.alerts.disabled",
-            )
-        counts = ["history_days", "volume_min", "hours_min_history", "case_max"]
-        counts += ["person_cases", "stale_days", "trial_days_left", "trial_searches"]
-        counts += ["pairs_min"]
-        for name in counts:
-            if not 1 <= getattr(self, name) <= 100_000:
-                raise InvalidRequestError(
-                    f"{name} must be 1..100000", subject=f"policy.alerts.{name}"
-                )
-        if not 1.0 <= self.volume_factor <= 1000.0:
-            raise InvalidRequestError(
-                "volume_factor must be 1..1000", subject="policy.alerts.volume_factor"
-            )
-        if not 1.0 <= self.pairs_factor <= 1000.0:
-            raise InvalidRequestError(
-                "pairs_factor must be 1..1000", subject="policy.alerts.pairs_factor"
-            )
-        if not 0.0 < self.hours_share < 1.0:
-            raise InvalidRequestError(
-                "hours_share must be between 0 and 1", subject="policy.alerts.hours_share"
-            )
-        if not -1.0 <= self.person_min_score <= 1.0:
-            raise InvalidRequestError(
-                "person_min_score must be -1..1", subject="policy.alerts.person_min_score"
-            )
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 
 An action and its audit entry are written in the same database transaction, so no action
 exists without its entry. Each entry's canonical bytes (sorted-key JSON of seq, time, actor,
-kind, subject, details) are the Merkle leaf; checkpoints sign the tree's size and root.
-Appends lock the one log-head row (``audit_head``), which holds the size and the Merkle
-frontier, so positions are taken one at a time and the root is known without a re-read.
+kind, subject, details; made in ``_entry_bytes``) are the Merkle leaf; checkpoints sign the
+tree's size and root. Appends lock the one log-head row (``audit_head``), which holds the
+size and the Merkle frontier, so positions are taken one at a time and the root is known
+without a re-read.
 """
 
 from __future__ import annotations
@@ -30,8 +31,31 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from facetrail.governance._entry_bytes import (
+    canonical_details,
+    canonical_json,
+    canonical_problem,
+    entry_bytes,
+    row_bytes,
+)
 from facetrail.governance.merkle import CompactRange, leaf_hash
 from facetrail.store.schema import AuditEntryRow, AuditHeadRow
+
+__all__ = [
+    "Appended",
+    "AppendedEntry",
+    "AuditEvent",
+    "append",
+    "appended_in",
+    "canonical_details",
+    "canonical_json",
+    "canonical_problem",
+    "entry_bytes",
+    "lock_and_read_head",
+    "locked_head",
+    "row_bytes",
+    "size_at_lock",
+]
 
 
 @dataclass(frozen=True)
@@ -45,87 +69,6 @@ class AuditEvent:
     #: the agency the entry concerns (a search's: the agency it ran for, even when a network
     #: operator ran it), indexed, so that an agency's figures are read by it; None: none
     agency: str | None = None
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-class _DuplicateKeyError(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise _DuplicateKeyError(
-            f"duplicate key {sorted(k for k in keys if keys.count(k) > 1)[0]!r}"
-        )
-    return dict(pairs)
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def canonical_problem(details: str) -> str | None:
-    """Why stored ``details`` are not exactly their canonical bytes, or None when they are.
-
-    Parsing with json.loads alone would let two different stored strings hash alike (a
-    duplicate key keeps its last value; spacing and number forms are re-serialised), so the
-    stored text must be byte for byte the canonical form of what it parses to.
-    """
-    return canonical_details(details)[1]
-
-
-def canonical_details(details: str) -> tuple[dict[str, Any] | None, str | None]:
-    """(what stored ``details`` hold, None) when they are exactly their canonical bytes, else
-    (None, why not): ``canonical_problem``, keeping the parse."""
-    try:
-        value = json.loads(details, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-    except _DuplicateKeyError as exc:
-        return None, f"details hold a {exc}"
-    except ValueError:
-        return None, "details are not JSON"
-    if not isinstance(value, dict):
-        return None, "details are not a JSON object"
-    if canonical_json(value) != details:
-        return None, "details are not in canonical form (spacing, key order or number form differ)"
-    return value, None
-
-
-def entry_bytes(
-    seq: int,
-    at: str,
-    actor: str,
-    kind: str,
-    subject: str,
-    details: str,
-    agency: str | None = None,
-) -> bytes:
-    """The exact bytes that are hashed into the tree for one entry. ``agency`` is hashed when
-    set (entries made before it existed, and entries of no agency, hash as they always did),
-    so an entry moved to another agency's figures fails verification like any other edit."""
-    value: dict[str, Any] = {
-        "seq": seq,
-        "at": at,
-        "actor": actor,
-        "kind": kind,
-        "subject": subject,
-        "details": None,
-    }
-    if agency is not None:
-        value["agency"] = agency
-    # The details are stored in their canonical form (``canonical_problem``), so they are
-    # spliced in as they are, not parsed and written again: the same bytes, at half the cost.
-    # The first '"details":null' is the key's (the keys before it in order hold strings, whose
-    # quotes are escaped).
-    outer = canonical_json(value)
-    return outer.replace('"details":null', '"details":' + details, 1).encode()
-
-
-def row_bytes(row: AuditEntryRow) -> bytes:
-    return entry_bytes(row.seq, row.at, row.actor, row.kind, row.subject, row.details, row.agency)
 
 
 @dataclass(frozen=True)

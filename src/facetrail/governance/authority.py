@@ -16,10 +16,16 @@ Nobody grants or changes their own roles.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Protocol
 
+from facetrail.governance._permissions import (
+    AGENCY_ROLES,
+    PLATFORM_ROLES,
+    ROLE_PERMISSIONS,
+    Actor,
+    Permission,
+    may,
+    needed_roles,
+)
 from facetrail.governance.credentials import Role
 
 __all__ = [
@@ -60,92 +66,6 @@ __all__ = [
     "role_change_problem",
     "sees_every_erasure",
 ]
-
-AGENCY_ROLES = frozenset({Role.INVESTIGATOR, Role.SUPERVISOR, Role.AGENCY_HEAD, Role.AUDITOR})
-PLATFORM_ROLES = frozenset(
-    {Role.SYSTEM_ADMIN, Role.NETWORK_OPERATOR, Role.GALLERY_ADMIN, Role.PRIVACY_OFFICER}
-)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The facts a decision needs about the person acting, read in the action's transaction."""
-
-    user_id: int
-    agency_id: int
-    roles: frozenset[str]
-    #: the network the actor's agency belongs to, if any
-    network_id: int | None = None
-
-    def has(self, role: Role) -> bool:
-        return role.value in self.roles
-
-
-class HoldsRoles(Protocol):
-    def has(self, role: Role) -> bool: ...
-
-
-class Someone(HoldsRoles, Protocol):
-    """An ``Actor`` or a signed-in ``Principal``: who they are, their agency and roles."""
-
-    @property
-    def user_id(self) -> int: ...
-
-    @property
-    def agency_id(self) -> int: ...
-
-
-class Permission(StrEnum):
-    """What a role allows by itself, whatever it is done to (the ``may_*`` functions below
-    decide what also depends on whose thing it is)."""
-
-    MANAGE_GALLERIES = "manage galleries and their sources"
-    INGEST = "ingest photos into a gallery"
-    MAINTAIN_INDEX = "rebuild or check a gallery's index"
-    LIST_MODELS = "list the model packs"
-    MANAGE_JOBS = "see and cancel background jobs"
-    READ_SCHEMA = "read the database's schema revision"
-    #: the service's request counts and latencies, which show when searches are made
-    READ_METRICS = "read the service's metrics"
-    MAKE_CHECKPOINT = "sign an audit checkpoint"
-    VERIFY_LOG = "verify the audit log"
-    COMPARE_FACES = "compare two faces (1:1)"
-    REVIEW_CANDIDATES = "review a search's candidates"
-    DECIDE_SEARCHES = "approve or deny searches"
-    READ_AUDIT_LOG = "read the audit log's entries"
-    MANAGE_ORGANISATION = "create agencies and networks"
-    #: act beyond one's own agency: every agency's people, entries and tokens
-    ACT_ON_EVERY_AGENCY = "act on every agency"
-
-
-#: The roles that hold each permission, in the order a refusal names them.
-ROLE_PERMISSIONS: dict[Permission, tuple[Role, ...]] = {
-    Permission.MANAGE_GALLERIES: (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN),
-    Permission.INGEST: (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN),
-    Permission.MAINTAIN_INDEX: (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN),
-    Permission.LIST_MODELS: (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN),
-    Permission.MANAGE_JOBS: (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN),
-    Permission.READ_SCHEMA: (Role.SYSTEM_ADMIN,),
-    Permission.READ_METRICS: (Role.SYSTEM_ADMIN,),
-    Permission.MAKE_CHECKPOINT: (Role.AUDITOR, Role.SYSTEM_ADMIN),
-    Permission.VERIFY_LOG: (Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN),
-    Permission.COMPARE_FACES: (Role.INVESTIGATOR, Role.SUPERVISOR),
-    Permission.REVIEW_CANDIDATES: (Role.INVESTIGATOR, Role.SUPERVISOR),
-    Permission.DECIDE_SEARCHES: (Role.SUPERVISOR,),
-    Permission.READ_AUDIT_LOG: (Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN),
-    Permission.MANAGE_ORGANISATION: (Role.SYSTEM_ADMIN,),
-    Permission.ACT_ON_EVERY_AGENCY: (Role.SYSTEM_ADMIN,),
-}
-
-
-def may(actor: HoldsRoles, permission: Permission) -> bool:
-    """Does ``actor`` hold a role that carries ``permission``?"""
-    return any(actor.has(role) for role in ROLE_PERMISSIONS[permission])
-
-
-def needed_roles(permission: Permission) -> str:
-    """What a refusal says is missing: "needs gallery_admin or system_admin"."""
-    return "needs " + " or ".join(role.value for role in ROLE_PERMISSIONS[permission])
 
 
 def may_grant(actor: Actor, role: Role, agency_id: int) -> bool:
@@ -312,19 +232,19 @@ def may_read_account(actor: Actor, target_id: int, target_agency_id: int) -> boo
     return actor.user_id == target_id or may_read_accounts(actor, target_agency_id)
 
 
-def may_oversee_agency(actor: Someone, agency_id: int) -> bool:
+def may_oversee_agency(actor: Actor, agency_id: int) -> bool:
     """The agency's whole use (its people, every search, its alerts and digests): its head and
     its auditors, and system admins."""
     return actor.has(Role.SYSTEM_ADMIN) or may_handle_alerts(actor, agency_id)
 
 
-def may_handle_alerts(actor: Someone, agency_id: int) -> bool:
+def may_handle_alerts(actor: Actor, agency_id: int) -> bool:
     """Acknowledge or close an agency's misuse alerts: its head and its auditors (the people
     they are raised to), never a system admin of another agency."""
     return actor.agency_id == agency_id and (actor.has(Role.AGENCY_HEAD) or actor.has(Role.AUDITOR))
 
 
-def may_read_agency_searches(actor: Someone, agency_id: int) -> bool:
+def may_read_agency_searches(actor: Actor, agency_id: int) -> bool:
     """Every search of an agency, not only one's own: its investigators, supervisors, head
     and auditors (the people who may open any of its searches)."""
     return actor.agency_id == agency_id and any(
@@ -333,19 +253,19 @@ def may_read_agency_searches(actor: Someone, agency_id: int) -> bool:
     )
 
 
-def may_read_search(actor: Someone, requester_id: int, search_agency_id: int) -> bool:
+def may_read_search(actor: Actor, requester_id: int, search_agency_id: int) -> bool:
     """One search and its results: whoever asked for it, and the people of its agency who
     ``may_read_agency_searches``."""
     return actor.user_id == requester_id or may_read_agency_searches(actor, search_agency_id)
 
 
-def may_follow_up_search(actor: Someone, requester_id: int) -> bool:
+def may_follow_up_search(actor: Actor, requester_id: int) -> bool:
     """Run an approved search again or record its outcome (a search of the actor's agency):
     whoever asked for it, or a supervisor."""
     return actor.user_id == requester_id or actor.has(Role.SUPERVISOR)
 
 
-def may_disclose_case(actor: Someone, agency_id: int, *, worked_on_it: bool) -> bool:
+def may_disclose_case(actor: Actor, agency_id: int, *, worked_on_it: bool) -> bool:
     """A case of an agency, all of its searches: its supervisors, head and auditors, or an
     investigator of the agency who asked for one of the case's searches."""
     if actor.agency_id != agency_id:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.seal_checks import rows_problems
 from facetrail.services.context import AppContext
+from facetrail.services.unit_of_work import system_action
 
 __all__ = ["sealed_only"]
 
@@ -47,7 +48,7 @@ def sealed_only(
         if acting is not None:
             _log(acting, table, kind, new)
         else:
-            with ctx.transaction() as own:
+            with system_action(ctx, kind, table, actor="system") as own:
                 _log(own, table, kind, new)
         _REPORTED.update((database, table, k) for k in new)
     return [row for row in rows if str(row.id) not in problems]

@@ -2,15 +2,13 @@
 decides on: the acting person as they are *now* (status and roles re-read, not the ones
 remembered when their token was checked), and things of other agencies answered as not found.
 
-Authorisation: this module is where services ask; it refuses nothing by itself except an
-actor whose account is no longer active (``AccountInactiveError``), and ``require``, which
-refuses (audited) an actor without a role carrying the permission asked for.
+Authorisation: this module is where ``unit_of_work.action`` asks; it refuses nothing by
+itself except an actor whose account is no longer active (``AccountInactiveError``) or was
+edited behind facetrail's back (``RecordMismatchError``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import NamedTuple, Protocol
 
@@ -28,31 +26,25 @@ from sqlalchemy.orm import Session
 
 from facetrail.errors import (
     AccountInactiveError,
-    FacetrailError,
     NotFoundError,
-    PermissionDeniedError,
     RecordMismatchError,
 )
-from facetrail.governance.authority import Actor, Permission, may, needed_roles
+from facetrail.governance.authority import Actor, Permission, may
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.fields import is_reserved_username
 from facetrail.governance.records import latest_roles_change, roles_problem
 from facetrail.governance.seal_checks import require_sealed
-from facetrail.services.context import AppContext
-from facetrail.services.unit_of_work import action, refuse
 from facetrail.store.schema import Agency, User, UserRole
 
 __all__ = [
     "AccountState",
     "RoleRead",
-    "acting",
     "active_admins",
     "as_utc",
     "checked_roles",
     "current_actor",
     "inactive_reason",
     "name_of_agency",
-    "require",
     "role_columns",
     "roles_of",
     "utc_now",
@@ -221,41 +213,3 @@ def visible_user(session: Session, actor: Actor, username: str) -> User:
     ):
         raise NotFoundError("no such user", subject=username)
     return user
-
-
-def require(
-    ctx: AppContext, actor: Principal, kind: str, subject: str, permission: Permission
-) -> Actor:
-    """Refuse (audited as ``<kind>.refused``) unless ``actor``, as the database says now (not
-    as they signed in: suspended, expired or their roles changed since), holds a role that
-    carries ``permission`` (``governance.authority.ROLE_PERMISSIONS``). For reads and for work
-    before an action; an action checks again under its lock (``acting``)."""
-    try:
-        with ctx.reads() as session:
-            who = current_actor(session, actor)
-    except FacetrailError as error:
-        refuse(ctx, actor.username, kind, subject, error)
-    if not may(who, permission):
-        denied = PermissionDeniedError(needed_roles(permission), subject=subject)
-        refuse(ctx, actor.username, kind, subject, denied)
-    return who
-
-
-@contextmanager
-def acting(
-    ctx: AppContext,
-    actor: Principal,
-    kind: str,
-    subject: str,
-    permission: Permission,
-    details: dict[str, object] | None = None,
-) -> Iterator[tuple[Session, Actor]]:
-    """One action on ``actor``'s behalf (``unit_of_work.action``: one locked transaction,
-    sealed, refusals audited as ``<kind>.refused``) that first re-reads them under the lock
-    and checks ``permission`` through the authority module: what they may do is decided by
-    the database as it stands when they act, never by the sign-in. -> (session, the actor)."""
-    with action(ctx, actor.username, kind, subject, details) as session:
-        who = current_actor(session, actor)
-        if not may(who, permission):
-            raise PermissionDeniedError(needed_roles(permission), subject=subject)
-        yield session, who

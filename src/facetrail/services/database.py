@@ -20,8 +20,8 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.governance.seals import seal_everything
-from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
+from facetrail.services.unit_of_work import require, system_action
 from facetrail.store.db import make_engine
 from facetrail.store.migrations import HEAD
 from facetrail.store.schema_version import UpgradeReport, revision_of, upgrade
@@ -90,7 +90,7 @@ def upgrade_database(settings: Settings) -> UpgradeReport:
         engine.dispose()
     ctx = AppContext.open(settings)
     try:
-        with ctx.transaction() as session:
+        with system_action(ctx, "db.upgrade", "schema", actor=f"os:{getpass.getuser()}") as session:
             details = {"before": report.before, "after": report.after, "adopted": report.adopted}
             append(session, AuditEvent(f"os:{getpass.getuser()}", "db.upgrade", "schema", details))
             if report.before is None or report.before < _SEALING:

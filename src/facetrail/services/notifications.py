@@ -23,6 +23,7 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Role
 from facetrail.services._sealed_rows import sealed_only
 from facetrail.services.context import AppContext
+from facetrail.services.unit_of_work import system_action
 from facetrail.store.schema import Agency, InboxMessage, OutboxEmail, User, UserRole
 
 
@@ -159,7 +160,7 @@ def deliver_outbox(ctx: AppContext, limit: int = 100) -> int:
             continue  # another process dropped it meanwhile and marks it sent
         except (OSError, smtplib.SMTPException) as exc:
             error = f"{type(exc).__name__}: {exc}"
-        with ctx.transaction() as session:
+        with system_action(ctx, "notify.send", f"mail:{mail.id}", actor="system") as session:
             row = session.get(OutboxEmail, mail.id)
             assert row is not None
             row.attempts += 1

@@ -55,7 +55,7 @@ REVIEW_STAGES = (1, 2)
 #: taken up again by another)
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 JOB_KINDS = ("ingest",)
-#: the rules of governance.alerts (a test holds the two lists together)
+#: the misuse alert rules: ``governance.alerts.RULES`` is this tuple
 ALERT_RULES = (
     "volume",
     "hours",

@@ -29,6 +29,7 @@ from facetrail.governance.audit import append
 from facetrail.governance.authority import (
     ACCOUNT_APPROVALS,
     Actor,
+    Permission,
     account_approved,
     may_approve_account,
     may_grant,
@@ -38,7 +39,6 @@ from facetrail.governance.events import AccountApprovalGiven, AccountApproved
 from facetrail.services.accounts import current_policy, send_enrol_code
 from facetrail.services.authorization import (
     checked_roles,
-    current_actor,
     inactive_reason,
     name_of_agency,
     roles_of,
@@ -68,8 +68,10 @@ def approve_account(ctx: AppContext, actor: Principal, username: str) -> Approva
     head approved it or two different people did (the head and the other supervisors are told
     of an approval that waits). See the module's docstring for who may. Audited, refusals
     too."""
-    with action(ctx, actor.username, "account.approve", username) as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "account.approve", username, Permission.MANAGE_PEOPLE) as (
+        session,
+        who,
+    ):
         user = visible_user(session, who, username)
         if actor.user_id == user.id:
             raise PermissionDeniedError("no one approves their own account", subject=username)

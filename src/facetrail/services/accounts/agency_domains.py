@@ -26,10 +26,9 @@ from facetrail.errors import (
 )
 from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import may_read_agency, may_register_domains
+from facetrail.governance.authority import Actor, Permission, may_read_agency, may_register_domains
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import DomainRegistered, DomainRemoved
-from facetrail.services.authorization import current_actor
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_head
 from facetrail.services.unit_of_work import action
@@ -78,8 +77,7 @@ def check_account_email(session: Session, agency: Agency, email: str, *, request
         )
 
 
-def _agency(session: Session, principal: Principal, name: str, *, change: bool) -> Agency:
-    who = current_actor(session, principal)
+def _agency(session: Session, who: Actor, name: str, *, change: bool) -> Agency:
     agency = session.scalar(select(Agency).where(Agency.name == name))
     if agency is None or not may_read_agency(who, agency.id, agency.network_id):
         raise NotFoundError("no such agency", subject=name)
@@ -94,8 +92,11 @@ def _agency(session: Session, principal: Principal, name: str, *, change: bool) 
 def register_domain(ctx: AppContext, actor: Principal, agency_name: str, domain: str) -> None:
     """Register an e-mail domain for an agency: by its head or a system admin. The head is
     told. Audited (``agency.domain.add``), refusals too."""
-    with action(ctx, actor.username, "agency.domain.add", agency_name) as session:
-        agency = _agency(session, actor, agency_name, change=True)
+    with action(ctx, actor, "agency.domain.add", agency_name, Permission.MANAGE_AGENCY) as (
+        session,
+        who,
+    ):
+        agency = _agency(session, who, agency_name, change=True)
         domain = fields.check_email_domain(domain)
         if domain in domains_of(session, agency.id):
             raise AccountExistsError("the domain is registered already", subject=domain)
@@ -112,8 +113,11 @@ def remove_domain(ctx: AppContext, actor: Principal, agency_name: str, domain: s
     """Remove one of an agency's e-mail domains (its accounts stay; new ones need another):
     by its head or a system admin. The head is told. Audited (``agency.domain.remove``),
     refusals too."""
-    with action(ctx, actor.username, "agency.domain.remove", agency_name) as session:
-        agency = _agency(session, actor, agency_name, change=True)
+    with action(ctx, actor, "agency.domain.remove", agency_name, Permission.MANAGE_AGENCY) as (
+        session,
+        who,
+    ):
+        agency = _agency(session, who, agency_name, change=True)
         domain = fields.check_email_domain(domain)
         removed = session.execute(
             delete(AgencyDomain).where(
@@ -137,8 +141,11 @@ def _told(session: Session, agency: Agency, said: str) -> None:
 def list_domains(ctx: AppContext, actor: Principal, agency_name: str) -> list[str]:
     """An agency's registered e-mail domains: for whoever may read the agency (others: not
     found). Audited (``agency.domain.list``), refusals too."""
-    with action(ctx, actor.username, "agency.domain.list", agency_name) as session:
-        agency = _agency(session, actor, agency_name, change=False)
+    with action(ctx, actor, "agency.domain.list", agency_name, Permission.USE_ACCOUNT) as (
+        session,
+        who,
+    ):
+        agency = _agency(session, who, agency_name, change=False)
         found = domains_of(session, agency.id)
         details = {"domains": len(found)}
         entry = AuditEvent(actor.username, "agency.domain.list", agency.name, details, agency.name)

@@ -37,7 +37,7 @@ from facetrail.governance.authority import (
     may_read_network,
 )
 from facetrail.governance.credentials import Principal, Role
-from facetrail.services.authorization import as_utc, current_actor, utc_now, visible_user
+from facetrail.services.authorization import as_utc, utc_now, visible_user
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import Agency, ApiToken, Network, PolicyVersion, User, UserRole
@@ -124,10 +124,9 @@ def list_accounts(
     agency and username. By the agency's head, supervisors and auditors, or a system admin;
     another agency answers as not found (a network operator who may see it: refused). Audited
     as ``account.list`` with the usernames shown, refusals too."""
-    everyone = may(actor, Permission.ACT_ON_EVERY_AGENCY)
-    subject = agency or ("accounts" if everyone else actor.agency)
-    with action(ctx, actor.username, "account.list", subject) as session:
-        who = current_actor(session, actor)
+    # Names the entry only: what is listed is decided on the actor as re-read under the lock.
+    subject = agency or ("accounts" if actor.has(Role.SYSTEM_ADMIN) else actor.agency)
+    with action(ctx, actor, "account.list", subject, Permission.USE_ACCOUNT) as (session, who):
         stmt = select(User, Agency.name).join(Agency, Agency.id == User.agency_id)
         if agency is not None:
             row = _readable_agency(session, who, agency)
@@ -149,8 +148,7 @@ def show_account(ctx: AppContext, actor: Principal, username: str) -> AccountVie
     """One account: one's own, or one of an agency whose people the actor may list (its head,
     supervisors, auditors; a system admin any). Another agency's people answer as not found.
     Audited as ``account.view``, refusals too."""
-    with action(ctx, actor.username, "account.view", username) as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "account.view", username, Permission.USE_ACCOUNT) as (session, who):
         user = visible_user(session, who, username)
         if not may_read_account(who, user.id, user.agency_id):
             raise PermissionDeniedError(
@@ -167,8 +165,7 @@ def list_agencies(ctx: AppContext, actor: Principal) -> list[AgencyView]:
     """The agencies the actor may see, by name: every one for a system admin, their network's
     members for a network operator, else their own. Any active account; audited as
     ``agency.list`` with the names shown, refusals (an inactive account) too."""
-    with action(ctx, actor.username, "agency.list", "agencies") as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "agency.list", "agencies", Permission.USE_ACCOUNT) as (session, who):
         agencies = [
             a
             for a in session.scalars(select(Agency).order_by(Agency.name))
@@ -184,8 +181,7 @@ def list_networks(ctx: AppContext, actor: Principal) -> list[NetworkView]:
     """The networks the actor may see, by name, each with the member agencies the actor may
     see: all of them for a system admin, else the network of their own agency. Any active
     account; audited as ``network.list``, refusals too."""
-    with action(ctx, actor.username, "network.list", "networks") as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "network.list", "networks", Permission.USE_ACCOUNT) as (session, who):
         networks = [
             n
             for n in session.scalars(select(Network).order_by(Network.name))
@@ -211,8 +207,10 @@ def list_tokens(
     """The caller's own bearer tokens (named API tokens and sign-in sessions), newest first;
     only the ones that still work unless ``include_inactive``. Nobody lists another person's
     tokens. Audited as ``auth.token.list`` with the ids shown, refusals too."""
-    with action(ctx, actor.username, "auth.token.list", actor.username) as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "auth.token.list", actor.username, Permission.USE_ACCOUNT) as (
+        session,
+        who,
+    ):
         now = utc_now()
         rows = session.scalars(
             select(ApiToken)

@@ -21,7 +21,6 @@ from facetrail.governance.authority import (
     may,
     may_grant,
     may_suspend,
-    needed_roles,
     role_change_problem,
 )
 from facetrail.governance.credentials import Principal, Role
@@ -44,7 +43,6 @@ from facetrail.services.accounts.records import (
 )
 from facetrail.services.authorization import (
     active_admins,
-    current_actor,
     name_of_agency,
     roles_of,
     visible_user,
@@ -54,7 +52,7 @@ from facetrail.services.notifications import (
     deliver_outbox,
     notify_head,
 )
-from facetrail.services.unit_of_work import action
+from facetrail.services.unit_of_work import action, unsigned_action
 from facetrail.store.schema import (
     Agency,
     Network,
@@ -81,7 +79,7 @@ def init_system(ctx: AppContext, admin: NewAccount) -> Enrolment:
     admin = checked_account(admin)
     ensure_keys(ctx)
     totp_key = cred.load_secrets_key(ctx.settings.totp_key_file, create=True)
-    with ctx.transaction() as session:
+    with unsigned_action(ctx, admin.username, "system.init", "init") as session:
         if session.scalar(select(func.count(User.id))):
             raise AccountExistsError("facetrail is initialised already", subject="init")
         agency = Agency(name=admin.agency)
@@ -110,10 +108,11 @@ def init_system(ctx: AppContext, admin: NewAccount) -> Enrolment:
 
 def create_network(ctx: AppContext, actor: Principal, name: str) -> None:
     """A new network of agencies: by a system admin. Audited, refusals too."""
-    with action(ctx, actor.username, "network.create", name) as session:
+    with action(ctx, actor, "network.create", name, Permission.MANAGE_ORGANISATION) as (
+        session,
+        _,
+    ):
         name = fields.check_name("network", name)
-        if not may(current_actor(session, actor), Permission.MANAGE_ORGANISATION):
-            raise PermissionDeniedError(needed_roles(Permission.MANAGE_ORGANISATION), subject=name)
         if session.scalar(select(Network.id).where(Network.name == name)) is not None:
             raise AccountExistsError("network exists", subject=name)
         session.add(Network(name=name))
@@ -129,10 +128,11 @@ def create_agency(
 ) -> None:
     """A new agency (optionally a member of a network) with the default policy, version 1:
     by a system admin. Audited, refusals too."""
-    with action(ctx, actor.username, "agency.create", name) as session:
+    with action(ctx, actor, "agency.create", name, Permission.MANAGE_ORGANISATION) as (
+        session,
+        _,
+    ):
         name = fields.check_name("agency", name)
-        if not may(current_actor(session, actor), Permission.MANAGE_ORGANISATION):
-            raise PermissionDeniedError(needed_roles(Permission.MANAGE_ORGANISATION), subject=name)
         if session.scalar(select(Agency.id).where(Agency.name == name)) is not None:
             raise AccountExistsError("agency exists", subject=name)
         network_id = None
@@ -170,9 +170,11 @@ def create_user(ctx: AppContext, actor: Principal, account: NewAccount) -> Enrol
     """An account granted directly by a system admin (any role, any agency), or by the head
     of the same agency (agency roles only: ``governance.authority.may_grant``). The head is
     told. Audited, refusals too."""
-    with action(ctx, actor.username, "account.create", account.username) as session:
+    with action(ctx, actor, "account.create", account.username, Permission.MANAGE_AGENCY) as (
+        session,
+        who,
+    ):
         account = checked_account(account)
-        who = current_actor(session, actor)
         agency = _visible_agency(session, who, account.agency)
         if not account.roles:
             raise InvalidRequestError("give at least one role", subject="roles")
@@ -210,9 +212,11 @@ def suspend_account(ctx: AppContext, actor: Principal, username: str, reason: st
     """Immediate: the user's tokens stop working at their next use. By a supervisor or head
     of the same agency, or a system admin (only a system admin suspends someone holding a
     platform role; the last active system admin is never suspended). Audited, refusals too."""
-    with action(ctx, actor.username, "account.suspend", username) as session:
+    with action(ctx, actor, "account.suspend", username, Permission.MANAGE_PEOPLE) as (
+        session,
+        who,
+    ):
         reason = fields.check_free_text("reason", reason, min_len=1)
-        who = current_actor(session, actor)
         user = visible_user(session, who, username)
         roles = roles_of(session, user.id)
         if not may_suspend(who, user.id, user.agency_id, roles):
@@ -244,10 +248,9 @@ def set_roles(ctx: AppContext, actor: Principal, username: str, roles: tuple[Rol
     """Replace a user's roles: each role added or removed must be one the actor may grant in
     the user's agency (``governance.authority``); never one's own; the last active system
     admin keeps the role. The head is told. Audited, refusals too."""
-    with action(ctx, actor.username, "account.roles", username) as session:
+    with action(ctx, actor, "account.roles", username, Permission.MANAGE_AGENCY) as (session, who):
         if not roles:
             raise InvalidRequestError("give at least one role", subject="roles")
-        who = current_actor(session, actor)
         user = visible_user(session, who, username)
         before = sorted(roles_of(session, user.id))
         after = sorted({Role(r).value for r in roles})

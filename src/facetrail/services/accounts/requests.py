@@ -44,7 +44,7 @@ from facetrail.services.notifications import (
     notify_head,
     notify_users,
 )
-from facetrail.services.unit_of_work import action, loggable
+from facetrail.services.unit_of_work import loggable, unsigned_action
 from facetrail.store.schema import (
     Agency,
     AuditEntryRow,
@@ -89,7 +89,7 @@ def request_account(ctx: AppContext, account: NewAccount) -> Enrolment:
     # the write lock is taken.
     weak = cred.password_problem(account.password)
     password_hash = None if weak else cred.hash_password(account.password)
-    with action(ctx, account.username, "account.request", account.username) as session:
+    with unsigned_action(ctx, account.username, "account.request", account.username) as session:
         account = checked_account(account)
         if not account.supervisor:
             raise InvalidRequestError("name the supervisor who must approve", subject="supervisor")

@@ -25,9 +25,9 @@ from facetrail.governance.blind import HIDDEN
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import ReviewRecorded
 from facetrail.governance.fields import SERVICE_ACTORS
-from facetrail.services.authorization import acting
 from facetrail.services.context import AppContext
 from facetrail.services.searching.results import reviews_seen_by
+from facetrail.services.unit_of_work import action
 from facetrail.store.schema import Agency, AuditEntryRow, User
 
 __all__ = ["MAX_ENTRIES", "AuditEntryQuery", "AuditEntryView", "list_entries"]
@@ -64,7 +64,7 @@ class AuditEntryView:
 def list_entries(ctx: AppContext, actor: Principal, query: AuditEntryQuery) -> list[AuditEntryView]:
     """Entries matching ``query``, oldest first, at most ``query.limit`` (1..MAX_ENTRIES)."""
     filters = {k: v for k, v in asdict(query).items() if v not in (None, 0)}
-    with acting(ctx, actor, "audit.read", "audit", Permission.READ_AUDIT_LOG, filters) as (
+    with action(ctx, actor, "audit.read", "audit", Permission.READ_AUDIT_LOG, filters) as (
         session,
         who,
     ):

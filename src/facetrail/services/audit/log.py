@@ -39,8 +39,8 @@ from facetrail.governance.credentials import Principal
 from facetrail.governance.note import SignerKey, VerifierKey
 from facetrail.governance.verify import VerifyReport, leaves, stored_checkpoints, verify_log
 from facetrail.services.audit.witness import push_checkpoint
-from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
+from facetrail.services.unit_of_work import action, require, system_action
 from facetrail.store.read_only import read_only_session
 from facetrail.store.schema import AuditEntryRow, CheckpointRow
 
@@ -103,7 +103,7 @@ def make_checkpoint(ctx: AppContext, actor: str = "system") -> Checkpoint:
     The root comes from the locked log head, so the log is not re-read.
     """
     signer = load_signer(_key_dir(ctx))
-    with ctx.transaction() as session:
+    with system_action(ctx, "audit.checkpoint", "audit-log", actor=actor) as session:
         append(session, AuditEvent(actor, "audit.checkpoint", "audit-log"))
         head = locked_head(session)
         at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -274,7 +274,7 @@ def audit_status(ctx: AppContext, actor: Principal) -> VerifyReport:
     require(ctx, actor, "audit.verify", "audit", Permission.VERIFY_LOG)
     with ctx.sessions() as session:
         report = verify_log(session, public_key(ctx))
-    with ctx.transaction() as session:
+    with action(ctx, actor, "audit.verify", "audit", Permission.VERIFY_LOG) as (session, _):
         details = {"ok": report.ok, "entries": report.entries}
         append(session, AuditEvent(actor.username, "audit.verify", "audit", details))
     return report

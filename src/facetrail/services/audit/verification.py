@@ -11,16 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facetrail.errors import (
-    PermissionDeniedError,
-)
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import Permission, may
+from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.models.calibration import FalseMatchEstimate, false_match_rate
-from facetrail.services.accounts import (
-    refuse,
-)
 from facetrail.services.context import AppContext
 from facetrail.services.searching._matching import probe_template
 from facetrail.services.searching.search_model import (
@@ -28,6 +22,7 @@ from facetrail.services.searching.search_model import (
     ProbeFace,
     ProbeImage,
 )
+from facetrail.services.unit_of_work import action, require
 
 
 @dataclass(frozen=True)
@@ -54,20 +49,13 @@ def verify(ctx: AppContext, actor: Principal, request: VerifyRequest) -> VerifyR
 
     Needs an investigator or supervisor; every comparison is audited.
     """
-    if not may(actor, Permission.COMPARE_FACES):
-        refuse(
-            ctx,
-            actor.username,
-            "verify",
-            "verify",
-            PermissionDeniedError("only investigators compare faces", subject=actor.username),
-        )
+    require(ctx, actor, "verify", "verify", Permission.COMPARE_FACES)
     pack = request.pack or ctx.settings.default_pack
     ta, fa = probe_template(ctx, pack, (request.a,), request.face_a)
     tb, fb = probe_template(ctx, pack, (request.b,), request.face_b)
     score = float(np.dot(ta, tb))
     calibration = ctx.pipeline(pack).pack.manifest.calibration
-    with ctx.transaction() as session:
+    with action(ctx, actor, "verify", "verify", Permission.COMPARE_FACES) as (session, _):
         append(
             session,
             AuditEvent(

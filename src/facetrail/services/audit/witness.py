@@ -29,6 +29,7 @@ from facetrail.governance.note import VerifierKey
 from facetrail.governance.verify import leaves, stored_checkpoints
 from facetrail.governance.witness import AddCheckpoint, Cosigned, Witness
 from facetrail.services.context import AppContext
+from facetrail.services.unit_of_work import system_action
 from facetrail.store.read_only import read_only_session
 from facetrail.store.schema import AuditEntryRow
 
@@ -77,7 +78,9 @@ def push_checkpoint(ctx: AppContext, checkpoint: Checkpoint) -> list[str]:
         except (OSError, AuditInputError) as exc:
             problems.append(f"{inbox}: {exc}")
     if problems:
-        with ctx.transaction() as session:
+        with system_action(
+            ctx, "audit.witness_unreachable", "audit-log", actor="system"
+        ) as session:
             for problem in problems:
                 append(
                     session,

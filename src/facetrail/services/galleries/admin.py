@@ -27,8 +27,8 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.models.registry import get_pack
-from facetrail.services.authorization import acting
 from facetrail.services.context import AppContext
+from facetrail.services.unit_of_work import action
 from facetrail.store.schema import (
     Agency,
     Face,
@@ -95,7 +95,7 @@ def create_gallery(ctx: AppContext, actor: Principal, request: CreateGalleryRequ
     (role, a name breaking the rules, a name taken) as ``gallery.create.refused``.
     """
     shown = _shown(request.name)
-    with acting(ctx, actor, "gallery.create", shown, Permission.MANAGE_GALLERIES) as (session, _):
+    with action(ctx, actor, "gallery.create", shown, Permission.MANAGE_GALLERIES) as (session, _):
         name = fields.check_gallery_name(request.name)
         description = fields.check_free_text("description", request.description)
         pack = get_pack(request.pack or ctx.settings.default_pack, ctx.settings.home)
@@ -123,7 +123,7 @@ def add_source(ctx: AppContext, actor: Principal, request: CreateSourceRequest) 
     ``gallery.source.add.refused``.
     """
     subject = f"{_shown(request.gallery)}/{_shown(request.name)}"
-    with acting(ctx, actor, "gallery.source.add", subject, Permission.MANAGE_GALLERIES) as (
+    with action(ctx, actor, "gallery.source.add", subject, Permission.MANAGE_GALLERIES) as (
         session,
         _,
     ):

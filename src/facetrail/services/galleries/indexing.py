@@ -24,23 +24,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facetrail.errors import IndexIntegrityError, VectorIndexError
+from facetrail.errors import IndexIntegrityError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.governance.seal_checks import row_problem
-from facetrail.index.base import Ids, VectorIndex, Vectors
+from facetrail.index.base import VectorIndex
 from facetrail.index.faiss_index import FaissIndex, set_threads
 from facetrail.index.files import Fingerprint, IndexDamage, IndexFiles, Opened
 from facetrail.index.reconcile import Rescored, disagreeing_vectors, reconcile, rescore
 from facetrail.models.registry import get_pack
-from facetrail.pipeline.faces import PLAIN
-from facetrail.services.authorization import require, utc_now
+from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
+from facetrail.services.galleries._index_store import (
+    fingerprint,
+    stored_vectors,
+    template_filter,
+    templates_version,
+)
 from facetrail.services.galleries.admin import get_gallery_row
+from facetrail.services.unit_of_work import action, require, system_action
 from facetrail.store.schema import Gallery, IndexSeal, TemplateRow
 
 #: Who an entry names when the system itself found and repaired an index.
@@ -70,63 +76,10 @@ def _dim(ctx: AppContext, gallery: Gallery) -> int:
     return get_pack(gallery.pack, ctx.settings.home).manifest.embedding_dim
 
 
-def _templates(gallery: Gallery) -> tuple[ColumnElement[bool], ...]:
-    return (
-        TemplateRow.gallery_id == gallery.id,
-        TemplateRow.pack == gallery.pack,
-        TemplateRow.kind == PLAIN,
-    )
-
-
-def templates_version(session: Session, gallery: Gallery) -> int:
-    """The gallery's templates version (one row read): what a warm worker checks per search.
-    Read it before the fingerprint, so that a version never claims more than the index holds
-    (under READ COMMITTED each statement sees the latest commits)."""
-    return int(
-        session.scalar(select(Gallery.templates_version).where(Gallery.id == gallery.id)) or 0
-    )
-
-
-def fingerprint(session: Session, gallery: Gallery) -> Fingerprint:
-    row = session.execute(
-        select(
-            func.count(TemplateRow.id),
-            func.coalesce(func.max(TemplateRow.id), 0),
-            func.coalesce(func.sum(TemplateRow.id), 0),
-        ).where(*_templates(gallery))
-    ).one()
-    return int(row[0]), int(row[1]), int(row[2])
-
-
-def _vectors(session: Session, gallery: Gallery, ids: Ids | None, dim: int) -> tuple[Ids, Vectors]:
-    """The gallery's stored templates (all, or those of ``ids`` that belong to it)."""
-    stmt = select(TemplateRow.id, TemplateRow.vector).where(*_templates(gallery))
-    rows: list[tuple[int, bytes]] = []
-    if ids is None:
-        rows = [(int(i), bytes(v)) for i, v in session.execute(stmt)]
-    else:
-        for start in range(0, len(ids), 500):
-            part = [int(i) for i in ids[start : start + 500]]
-            rows += [
-                (int(i), bytes(v)) for i, v in session.execute(stmt.where(TemplateRow.id.in_(part)))
-            ]
-    if not rows:
-        return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
-    for tid, blob in rows:
-        if len(blob) != dim * 4:  # a damaged row is named, never reshaped into a traceback
-            raise VectorIndexError(
-                f"template {tid} holds {len(blob)} bytes, not a {dim}-d vector",
-                subject=gallery.name,
-            )
-    out_ids = np.array([r[0] for r in rows], dtype=np.int64)
-    vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
-    return out_ids, vecs
-
-
 def _record(
     ctx: AppContext, actor: str, kind: str, gallery: Gallery, details: dict[str, object]
 ) -> None:
-    with ctx.transaction() as session:
+    with system_action(ctx, kind, gallery.name, actor=actor) as session:
         append(session, AuditEvent(actor, kind, gallery.name, details))
 
 
@@ -135,7 +88,7 @@ def _save(ctx: AppContext, gallery: Gallery, index: VectorIndex, fp: Fingerprint
     transaction of its own: an ``index.write`` entry and the gallery's ``index_seals`` row).
     A crash between the two leaves a file that is not the sealed one: rebuilt when loaded."""
     digest = _files(ctx, gallery).save(index, fp)
-    with ctx.transaction() as session:
+    with system_action(ctx, "index.write", gallery.name, actor=SYSTEM) as session:
         seal = session.get(IndexSeal, gallery.id)
         if seal is None:
             seal = IndexSeal(gallery_id=gallery.id)
@@ -163,7 +116,7 @@ def _build(
     version = templates_version(session, gallery)
     fp = fingerprint(session, gallery)
     index = FaissIndex(dim)
-    index.add(*_vectors(session, gallery, None, dim))
+    index.add(*stored_vectors(session, gallery, None, dim))
     _save(ctx, gallery, index, fp)
     ctx.indexes[gallery.id] = (index, fp)
     ctx.index_versions[gallery.id] = version
@@ -214,10 +167,12 @@ def open_index(
     index, added, removed = opened.index, 0, 0
     if opened.fingerprint != fp or len(index) != fp[0]:
         truth = np.array(
-            session.scalars(select(TemplateRow.id).where(*_templates(gallery))).all(),
+            session.scalars(select(TemplateRow.id).where(*template_filter(gallery))).all(),
             dtype=np.int64,
         )
-        added, removed = reconcile(index, truth, lambda ids: _vectors(session, gallery, ids, dim))
+        added, removed = reconcile(
+            index, truth, lambda ids: stored_vectors(session, gallery, ids, dim)
+        )
         _save(ctx, gallery, index, fp)
     ctx.indexes[gallery.id] = (index, fp)
     ctx.index_versions[gallery.id] = version
@@ -273,7 +228,7 @@ def _rescored_search(
     session: Session, gallery: Gallery, index: VectorIndex, query: np.ndarray, top: int, dim: int
 ) -> Rescored:
     scores, ids = index.search(query[None], top)
-    stored_ids, stored = _vectors(session, gallery, ids[0][ids[0] >= 0], dim)
+    stored_ids, stored = stored_vectors(session, gallery, ids[0][ids[0] >= 0], dim)
     return rescore(query, scores[0], ids[0], dict(zip(stored_ids.tolist(), stored, strict=True)))
 
 
@@ -332,7 +287,10 @@ def rebuild_index(ctx: AppContext, actor: Principal, gallery_name: str) -> Index
         _files(ctx, gallery).remove()
         index, _ = _build(ctx, session, gallery, _dim(ctx, gallery))
         report = IndexReport(gallery.name, len(index), len(index), 0, True, index.describe())
-    with ctx.transaction() as session:
+    with action(ctx, actor, "index.rebuild", gallery_name, Permission.MAINTAIN_INDEX) as (
+        session,
+        _,
+    ):
         append(
             session,
             AuditEvent(
@@ -355,7 +313,7 @@ def check_index(ctx: AppContext, gallery_name: str, *, actor: str = SYSTEM) -> I
         ctx.indexes.pop(gallery.id, None)
         index, report = open_index(ctx, session, gallery, actor=actor)
         dim = _dim(ctx, gallery)
-        ids, stored = _vectors(session, gallery, None, dim)
+        ids, stored = stored_vectors(session, gallery, None, dim)
         disagreed = disagreeing_vectors(index, ids, stored)
         if disagreed == 0:
             return report
@@ -407,7 +365,7 @@ def check_index_for(ctx: AppContext, actor: Principal, gallery_name: str) -> Ind
         "disagreed": report.disagreed,
         "damage": None if report.damage is None else str(report.damage),
     }
-    with ctx.transaction() as session:
+    with action(ctx, actor, "index.check", gallery_name, Permission.MAINTAIN_INDEX) as (session, _):
         append(session, AuditEvent(actor.username, "index.check", gallery_name, details))
     return report
 

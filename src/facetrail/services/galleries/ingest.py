@@ -35,7 +35,6 @@ from facetrail.governance.credentials import Principal
 from facetrail.imaging.intake import open_regular_file
 from facetrail.pipeline.batch import ImageJob, ImageResult, analyse_files
 from facetrail.pipeline.faces import PLAIN
-from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
 from facetrail.services.galleries._ingest_files import (
     FailureInfo,
@@ -44,11 +43,11 @@ from facetrail.services.galleries._ingest_files import (
     rel_name,
     shown,
 )
+from facetrail.services.galleries._ingest_refusals import BLOCKLISTED, blocklisted, drop_blobs
 from facetrail.services.galleries._server_folders import outside_facetrail
 from facetrail.services.galleries.admin import get_gallery_row, get_source_row
 from facetrail.services.galleries.indexing import add_to_index, open_index
-from facetrail.services.searching._blocklist import blocked, blocklist_of
-from facetrail.services.unit_of_work import refuse
+from facetrail.services.unit_of_work import action, refuse, require, system_action
 from facetrail.store.schema import Face, Gallery, Image, IngestFailure, Source, TemplateRow
 
 Progress = Callable[[int, int], None]
@@ -132,13 +131,13 @@ def ingest(
     for chunk in analyse_files(jobs, config, workers=request.workers, chunk=16):
         pending.extend(chunk)
         if len(pending) >= request.batch_size:
-            _commit(ctx, actor.username, gallery, source, pending, hashes, subjects, root, summary)
+            _commit(ctx, actor, gallery, source, pending, hashes, subjects, root, summary)
             pending = []
         if progress:
             progress(len(chunk), len(files))
     _commit(
         ctx,
-        actor.username,
+        actor,
         gallery,
         source,
         pending,
@@ -204,7 +203,7 @@ def _plan(
 
 def _commit(
     ctx: AppContext,
-    actor: str,
+    actor: Principal,
     gallery: Gallery,
     source: Source,
     results: list[ImageResult],
@@ -226,11 +225,12 @@ def _commit(
             bad.append((r, "image_changed", "file changed while being ingested"))
             continue
         good.append(r)
-    refused = _blocklisted(ctx, gallery, good)
+    refused = blocklisted(ctx, gallery, good)
     if refused:
         good = [r for r in good if r not in refused]
-        bad += [(r, "blocklisted", _BLOCKLISTED) for r in refused]
-    with ctx.transaction() as session:
+        bad += [(r, "blocklisted", BLOCKLISTED) for r in refused]
+    subject = f"{gallery.name}/{source.name}"
+    with action(ctx, actor, "gallery.ingest", subject, Permission.INGEST) as (session, _):
         if bad:
             session.execute(
                 insert(IngestFailure),
@@ -251,7 +251,7 @@ def _commit(
             append(
                 session,
                 AuditEvent(
-                    actor,
+                    actor.username,
                     "gallery.ingest.batch",
                     f"{gallery.name}/{source.name}",
                     {
@@ -261,7 +261,7 @@ def _commit(
                     },
                 ),
             )
-    _drop_blobs(ctx, [r.sha256 for r in refused if r.sha256])
+    drop_blobs(ctx, [r.sha256 for r in refused if r.sha256])
     for r, code, message in bad:
         summary.failures.append(FailureInfo(rel_name(r.job.path, root), code, message))
     summary.images_ingested += len(good)
@@ -270,38 +270,6 @@ def _commit(
     with ctx.sessions() as session:
         vecs = np.stack(new_vecs) if new_vecs else np.zeros((0, 1), np.float32)
         add_to_index(ctx, session, gallery, np.array(new_ids, np.int64), vecs, save=save_index)
-
-
-_BLOCKLISTED = "a person in this photo was erased on request and asked not to be enrolled again"
-
-
-def _blocklisted(ctx: AppContext, gallery: Gallery, good: list[ImageResult]) -> list[ImageResult]:
-    """The results showing a person on the blocklist (erased, with consent to be kept out)."""
-    with ctx.sessions() as session:
-        blocklist, _ = blocklist_of(ctx, session, gallery)
-    if blocklist.size == 0:
-        return []
-    out = []
-    for r in good:
-        vectors = [
-            t.vector
-            for f in r.faces
-            for kind, t in f.templates.items()
-            if kind == PLAIN and t.pack == gallery.pack
-        ]
-        if vectors and blocked(ctx, gallery.pack, blocklist, np.stack(vectors)).any():
-            out.append(r)
-    return out
-
-
-def _drop_blobs(ctx: AppContext, hashes: list[str]) -> None:
-    """Delete the blobs of refused photos that no stored image holds."""
-    if not hashes:
-        return
-    with ctx.sessions() as session:
-        kept = set(session.scalars(select(Image.sha256).where(Image.sha256.in_(hashes))))
-    for sha in set(hashes) - kept:
-        ctx.blobs.delete(sha)
 
 
 def _insert_images(
@@ -391,7 +359,7 @@ def _insert_images(
 
 def _record_refused(ctx: AppContext, actor: str, subject: str, refused: list[FailureInfo]) -> None:
     """Files refused unread are audited together, before anything is read."""
-    with ctx.transaction() as session:
+    with system_action(ctx, "gallery.ingest.files", subject, actor=actor) as session:
         append(
             session,
             AuditEvent(

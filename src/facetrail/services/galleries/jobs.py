@@ -46,7 +46,7 @@ from facetrail.services.context import AppContext
 from facetrail.services.galleries._server_folders import under_import_root
 from facetrail.services.galleries.admin import get_gallery_row, get_source_row
 from facetrail.services.galleries.ingest import IngestRequest, ingest
-from facetrail.services.unit_of_work import action
+from facetrail.services.unit_of_work import action, progress_write, require, system_action
 from facetrail.services.views import plain
 from facetrail.store.schema import JobRow, User
 
@@ -127,11 +127,6 @@ def _info(session: Session, row: JobRow) -> JobInfo:
     )
 
 
-def _need_admin(session: Session, actor: Principal, subject: str) -> None:
-    if not may(current_actor(session, actor), Permission.MANAGE_JOBS):
-        raise PermissionDeniedError(needed_roles(Permission.MANAGE_JOBS), subject=subject)
-
-
 def submit_ingest(ctx: AppContext, actor: Principal, request: IngestJobRequest) -> JobInfo:
     """Queue an ingestion of a folder on the server into a gallery's source. The folder (and
     the manifest) must lie under an import root, outside facetrail's own folders, once
@@ -139,8 +134,9 @@ def submit_ingest(ctx: AppContext, actor: Principal, request: IngestJobRequest) 
     like every refusal here); the folder must exist now. The job keeps the resolved paths;
     the ingestion itself applies every rule ``services.galleries.ingest`` applies."""
     subject = f"{request.gallery}/{request.source}"
-    with action(ctx, actor.username, "job.submit", subject, {"path": request.path}) as session:
-        _need_admin(session, actor, subject)
+    with action(
+        ctx, actor, "job.submit", subject, Permission.MANAGE_JOBS, {"path": request.path}
+    ) as (session, _):
         gallery = get_gallery_row(session, request.gallery)
         get_source_row(session, gallery, request.source)
         folder = under_import_root(ctx.settings, request.path)
@@ -167,14 +163,7 @@ def submit_ingest(ctx: AppContext, actor: Principal, request: IngestJobRequest) 
 
 def list_jobs(ctx: AppContext, actor: Principal) -> list[JobInfo]:
     """Every job, newest first, for gallery admins and system admins (refusals audited)."""
-    if not may(actor, Permission.MANAGE_JOBS):
-        refuse(
-            ctx,
-            actor.username,
-            "job.list",
-            "jobs",
-            PermissionDeniedError(needed_roles(Permission.MANAGE_JOBS), subject="jobs"),
-        )
+    require(ctx, actor, "job.list", "jobs", Permission.MANAGE_JOBS)
     with ctx.sessions() as session:
         rows = session.scalars(select(JobRow).order_by(JobRow.id.desc())).all()
         return [_info(session, r) for r in rows]
@@ -183,24 +172,19 @@ def list_jobs(ctx: AppContext, actor: Principal) -> list[JobInfo]:
 def get_job(ctx: AppContext, actor: Principal, job_id: int) -> JobInfo:
     """One job with its progress (gallery admins and system admins; refusals audited)."""
     subject = f"job:{job_id}"
+    require(ctx, actor, "job.view", subject, Permission.MANAGE_JOBS)
     with ctx.sessions() as session:
         row = session.get(JobRow, job_id)
-        if row is not None and may(actor, Permission.MANAGE_JOBS):
+        if row is not None:
             return _info(session, row)
-    problem: FacetrailError = (
-        PermissionDeniedError(needed_roles(Permission.MANAGE_JOBS), subject=subject)
-        if not may(actor, Permission.MANAGE_JOBS)
-        else NotFoundError("no such job", subject=subject)
-    )
-    refuse(ctx, actor.username, "job.view", subject, problem)
+    refuse(ctx, actor.username, "job.view", subject, NotFoundError("no such job", subject=subject))
 
 
 def cancel_job(ctx: AppContext, actor: Principal, job_id: int) -> JobInfo:
     """Stop a job: a queued one at once, a running one after the batch in hand (what it
     committed stays, with its audit entries)."""
     subject = f"job:{job_id}"
-    with action(ctx, actor.username, "job.cancel", subject) as session:
-        _need_admin(session, actor, subject)
+    with action(ctx, actor, "job.cancel", subject, Permission.MANAGE_JOBS) as (session, _):
         row = session.get(JobRow, job_id)
         if row is None:
             raise NotFoundError("no such job", subject=subject)
@@ -219,7 +203,7 @@ _CLAIMED_FROM = 20
 
 def _claim(ctx: AppContext, worker: str) -> int | None:
     stale = utc_now() - STALE_AFTER
-    with ctx.transaction() as session:
+    with system_action(ctx, "job.claim", worker) as session:
         waiting = session.scalars(
             select(JobRow)
             .where(
@@ -246,7 +230,7 @@ def _claim(ctx: AppContext, worker: str) -> int | None:
 def _beat(ctx: AppContext, job_id: int, done: int | None, total: int) -> None:
     """Record progress and the worker's heartbeat; stop if someone cancelled the job, or if
     its submitter may no longer run it."""
-    with ctx.sessions() as session, session.begin():
+    with progress_write(ctx) as session:
         row = session.get(JobRow, job_id)
         assert row is not None
         if done is not None:
@@ -300,7 +284,7 @@ def _runnable(ctx: AppContext, job_id: int) -> IngestRequest:
 def _refuse_run(ctx: AppContext, job_id: int, error: FacetrailError) -> str:
     """Mark the job failed for what ``error`` says, audited as ``job.run.refused``, in one
     transaction."""
-    with ctx.transaction() as session:
+    with system_action(ctx, "job.run", f"job:{job_id}") as session:
         row = session.get(JobRow, job_id)
         assert row is not None
         submitter = session.get(User, row.created_by)
@@ -313,7 +297,7 @@ def _refuse_run(ctx: AppContext, job_id: int, error: FacetrailError) -> str:
 
 
 def _finish(ctx: AppContext, job_id: int, status: str, result: dict[str, Any]) -> None:
-    with ctx.transaction() as session:
+    with system_action(ctx, f"job.{status}", f"job:{job_id}", actor="system") as session:
         row = session.get(JobRow, job_id)
         assert row is not None
         row.status, row.result, row.finished_at = status, json.dumps(result), utc_now()

@@ -17,8 +17,8 @@ from facetrail.errors import FacetrailError
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.models.registry import FileStatus, file_status, list_packs, register_pack
-from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
+from facetrail.services.unit_of_work import require
 from facetrail.store.schema import Gallery
 
 

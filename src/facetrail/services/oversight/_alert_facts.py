@@ -35,6 +35,7 @@ from facetrail.services.accounts import current_policy
 from facetrail.services.context import AppContext
 from facetrail.services.searching._matching import search_gallery
 from facetrail.services.searching.search_model import ProbeImage
+from facetrail.services.unit_of_work import SYSTEM, system_action
 from facetrail.store.schema import (
     Agency,
     Face,
@@ -48,14 +49,11 @@ from facetrail.store.schema import (
 __all__ = [
     "SAME_FACE_FMR",
     "STAFF_MATCH_FMR",
-    "SYSTEM",
     "check_staff",
     "probe_faces",
     "search_facts",
 ]
 
-#: The actor of what facetrail does on its own schedule.
-SYSTEM = "facetrail"
 #: A probe matches a staff member when the score's false match rate is at most this.
 STAFF_MATCH_FMR = 1e-4
 #: Two searches' probes show the same face when their templates match at this rate or less.
@@ -178,7 +176,7 @@ def check_staff(ctx: AppContext, agency: str, now: datetime) -> int:
         )
     checks = [_staff_check(ctx, agency, record, gallery) for record in records for gallery in staff]
     if checks:
-        with ctx.transaction() as session:
+        with system_action(ctx, "alert.staff_check", agency) as session:
             for check in checks:
                 append(session, check.entry())
     return len(records)

@@ -26,11 +26,10 @@ from facetrail.governance.authority import Permission, may_oversee_agency
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import SearchRequested, read_events
 from facetrail.governance.fields import SERVICE_ACTORS
-from facetrail.services.authorization import current_actor, require
 from facetrail.services.context import AppContext
 from facetrail.services.oversight.alerts import raise_alerts
 from facetrail.services.oversight.digests import Digest, send_due_digests
-from facetrail.services.unit_of_work import action
+from facetrail.services.unit_of_work import action, require
 from facetrail.store.schema import (
     Agency,
     AlertRow,
@@ -131,8 +130,10 @@ def agency_oversight(
     since_at = since.isoformat() if since else None
     until_at = until.isoformat() if until else None
     span: dict[str, object] = {"since": since_at, "until": until_at}
-    with action(ctx, actor.username, "oversight.view", name, span) as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "oversight.view", name, Permission.OVERSEE_AGENCIES, span) as (
+        session,
+        who,
+    ):
         row = session.scalar(select(Agency).where(Agency.name == name))
         if row is None or not may_oversee_agency(who, row.id):
             raise NotFoundError("no such agency", subject=name)

@@ -32,7 +32,7 @@ from facetrail.errors import (
 )
 from facetrail.governance.alerts import Finding, TrialFact, evaluate
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import may_handle_alerts, may_oversee_agency
+from facetrail.governance.authority import Permission, may_handle_alerts, may_oversee_agency
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.events import (
     AlertAcknowledged,
@@ -42,11 +42,11 @@ from facetrail.governance.events import (
 from facetrail.governance.fields import check_case_number, check_free_text
 from facetrail.governance.records import open_cases_digest
 from facetrail.services.accounts import current_policy
-from facetrail.services.authorization import as_utc, current_actor, utc_now
+from facetrail.services.authorization import as_utc, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_users, role_holders
-from facetrail.services.oversight._alert_facts import SYSTEM, check_staff, search_facts
-from facetrail.services.unit_of_work import action
+from facetrail.services.oversight._alert_facts import check_staff, search_facts
+from facetrail.services.unit_of_work import SYSTEM, action, system_action
 from facetrail.store.schema import (
     Agency,
     AlertRow,
@@ -109,7 +109,7 @@ def _findings(ctx: AppContext, session: Session, agency: Agency, now: datetime) 
 
 
 def _raise_for(ctx: AppContext, actor: str, agency_name: str, now: datetime) -> list[int]:
-    with action(ctx, actor, "alerts.run", agency_name) as session:
+    with system_action(ctx, "alerts.run", agency_name, actor=actor) as session:
         agency = session.scalar(select(Agency).where(Agency.name == agency_name))
         if agency is None:
             raise NotFoundError("no such agency", subject=agency_name)
@@ -177,8 +177,7 @@ def run_alerts(
     ctx: AppContext, actor: Principal, agency: str, now: datetime | None = None
 ) -> list[int]:
     """Run one agency's rules now, on request: -> the ids of the alerts raised."""
-    with action(ctx, actor.username, "alerts.run", agency) as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "alerts.run", agency, Permission.OVERSEE_AGENCIES) as (session, who):
         agency_id = session.scalar(select(Agency.id).where(Agency.name == agency))
         if agency_id is None or not may_oversee_agency(who, agency_id):
             raise NotFoundError("no such agency", subject=agency)
@@ -195,8 +194,9 @@ def list_alerts(
     """An agency's alerts, newest first (``agency``: the actor's own when not given; a system
     admin may name any); ``status`` filters. Audited as ``alert.list``."""
     subject = agency or actor.agency
-    with action(ctx, actor.username, "alert.list", subject, {"status": status}) as session:
-        who = current_actor(session, actor)
+    with action(
+        ctx, actor, "alert.list", subject, Permission.OVERSEE_AGENCIES, {"status": status}
+    ) as (session, who):
         agency_id = session.scalar(select(Agency.id).where(Agency.name == subject))
         if agency_id is None or not may_oversee_agency(who, agency_id):
             raise NotFoundError("no such agency", subject=subject)
@@ -250,8 +250,7 @@ def close_alert(ctx: AppContext, actor: Principal, alert_id: int, note: str) -> 
 def _step(ctx: AppContext, actor: Principal, alert_id: int, note: str, *, close: bool) -> AlertView:
     kind = "alert.close" if close else "alert.acknowledge"
     subject = f"alert:{alert_id}"
-    with action(ctx, actor.username, kind, subject) as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, kind, subject, Permission.OVERSEE_AGENCIES) as (session, who):
         row = session.get(AlertRow, alert_id, with_for_update=True)
         if row is None or not may_oversee_agency(who, row.agency_id):
             raise NotFoundError("no such alert", subject=subject)
@@ -314,8 +313,7 @@ def import_open_cases(
     case number against it): -> how many case numbers it now holds. By the agency's head or
     an auditor, or a system admin; each number must be a valid case number. Audited as
     ``cases.import`` (with the count, not the numbers), refusals too."""
-    with action(ctx, actor.username, "cases.import", agency) as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "cases.import", agency, Permission.OVERSEE_AGENCIES) as (session, who):
         agency_id = session.scalar(select(Agency.id).where(Agency.name == agency))
         if agency_id is None or not may_oversee_agency(who, agency_id):
             raise NotFoundError("no such agency", subject=agency)

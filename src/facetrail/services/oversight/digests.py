@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from facetrail.errors import InvalidRequestError, NotFoundError
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import may_oversee_agency
+from facetrail.governance.authority import Permission, may_oversee_agency
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import (
     ERASURE_STEPS,
@@ -41,11 +41,10 @@ from facetrail.governance.events import (
     read_events,
 )
 from facetrail.services.accounts import current_policy
-from facetrail.services.authorization import current_actor, utc_now
+from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import agency_heads, deliver_outbox, notify_head
-from facetrail.services.oversight._alert_facts import SYSTEM
-from facetrail.services.unit_of_work import action
+from facetrail.services.unit_of_work import SYSTEM, action, system_action
 from facetrail.store.schema import Agency, AlertRow, LegalHold, SearchRecord, User
 
 E = TypeVar("E", bound=Event)
@@ -188,7 +187,7 @@ def send_due_digests(ctx: AppContext, now: datetime | None = None) -> list[Diges
 
 
 def _send(ctx: AppContext, name: str, now: datetime) -> Digest | None:
-    with action(ctx, SYSTEM, "digest.send", name) as session:
+    with system_action(ctx, "digest.send", name) as session:
         agency = session.scalar(select(Agency).where(Agency.name == name))
         if agency is None:
             return None
@@ -225,8 +224,10 @@ def show_digest(
     if since >= until:
         raise InvalidRequestError("the period ends before it starts", subject="until")
     period: dict[str, object] = {"since": since.isoformat(), "until": until.isoformat()}
-    with action(ctx, actor.username, "digest.view", agency, period) as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "digest.view", agency, Permission.OVERSEE_AGENCIES, period) as (
+        session,
+        who,
+    ):
         row = session.scalar(select(Agency).where(Agency.name == agency))
         if row is None or not may_oversee_agency(who, row.id):
             raise NotFoundError("no such agency", subject=agency)

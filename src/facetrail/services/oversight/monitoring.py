@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
-from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
+from facetrail.services.unit_of_work import require
 
 __all__ = ["check_metrics_reader"]
 

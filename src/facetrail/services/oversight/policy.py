@@ -28,6 +28,7 @@ from facetrail.errors import (
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import (
     Actor,
+    Permission,
     may_change_policy,
     may_read_agency,
     may_relax_policy,
@@ -36,7 +37,6 @@ from facetrail.governance.credentials import Principal
 from facetrail.governance.fields import check_free_text
 from facetrail.governance.policy import Policy, oversight_weakenings, weakenings
 from facetrail.services.accounts import current_policy, policy_row_problem, write_policy_version
-from facetrail.services.authorization import current_actor
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_head
 from facetrail.services.oversight.policy_proposals import Relaxation, propose_relaxation
@@ -114,13 +114,15 @@ def _change(
     make: Callable[[Policy], Policy],
     reason: str,
 ) -> PolicyInfo:
-    with action(ctx, actor.username, "policy.change", agency_name) as session:
+    with action(ctx, actor, "policy.change", agency_name, Permission.CHANGE_POLICY) as (
+        session,
+        who,
+    ):
         reason = check_free_text("reason", reason)
         if len(reason) < 10:
             raise InvalidRequestError(
                 "say why the policy changes (10+ characters)", subject="reason"
             )
-        who = current_actor(session, actor)
         agency = _readable_agency(session, who, agency_name)
         if not may_change_policy(who, agency.id, agency.network_id):
             raise PermissionDeniedError(
@@ -213,8 +215,8 @@ def policy_history(ctx: AppContext, actor: Principal, agency_name: str) -> list[
 
 
 def _history(ctx: AppContext, actor: Principal, agency_name: str, kind: str) -> list[PolicyInfo]:
-    with action(ctx, actor.username, kind, agency_name) as session:
-        agency = _readable_agency(session, current_actor(session, actor), agency_name)
+    with action(ctx, actor, kind, agency_name, Permission.USE_ACCOUNT) as (session, who):
+        agency = _readable_agency(session, who, agency_name)
         rows = list(
             session.scalars(
                 select(PolicyVersion)

@@ -31,6 +31,7 @@ from facetrail.errors import InvalidRequestError, NotFoundError, PermissionDenie
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import (
     Actor,
+    Permission,
     confirmed_as,
     may_confirm_relaxation,
     may_read_agency,
@@ -41,7 +42,7 @@ from facetrail.governance.events import RelaxationDecided, RelaxationProposed, r
 from facetrail.governance.fields import check_free_text
 from facetrail.governance.policy import Policy
 from facetrail.services.accounts import current_policy, write_policy_version
-from facetrail.services.authorization import current_actor, utc_now
+from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import (
     deliver_outbox,
@@ -186,8 +187,9 @@ def _decide(
     ctx: AppContext, actor: Principal, relaxation_id: int, note: str, *, confirm: bool
 ) -> Relaxation:
     subject = f"relaxation:{relaxation_id}"
-    with action(ctx, actor.username, "policy.relaxation.decide", subject) as session:
-        who = current_actor(session, actor)
+    with action(
+        ctx, actor, "policy.relaxation.decide", subject, Permission.CONFIRM_RELAXATIONS
+    ) as (session, who):
         row = session.get(PolicyProposal, relaxation_id, with_for_update=True)
         agency = session.get(Agency, row.agency_id) if row is not None else None
         if row is None or agency is None or not may_read_agency(who, agency.id, agency.network_id):
@@ -291,8 +293,10 @@ def list_relaxations(
     """An agency's proposed relaxations, newest first (``status`` filters): for whoever may
     read the agency (others: not found). Audited, refusals too."""
     kind = "policy.relaxation.list"
-    with action(ctx, actor.username, kind, agency_name, {"status": status}) as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, kind, agency_name, Permission.USE_ACCOUNT, {"status": status}) as (
+        session,
+        who,
+    ):
         agency = session.scalar(select(Agency).where(Agency.name == agency_name))
         if agency is None or not may_read_agency(who, agency.id, agency.network_id):
             raise NotFoundError("no such agency", subject=agency_name)

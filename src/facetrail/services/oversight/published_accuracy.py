@@ -16,8 +16,8 @@ from facetrail.governance.audit import append, canonical_json
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import EvaluationRecorded
-from facetrail.services.authorization import acting
 from facetrail.services.context import AppContext
+from facetrail.services.unit_of_work import action
 from facetrail.services.views import plain
 from facetrail.store.schema import EvaluationRow
 
@@ -27,7 +27,7 @@ __all__ = ["record_evaluation"]
 def record_evaluation(ctx: AppContext, actor: Principal, figures: dict[str, Any]) -> int:
     """Keep an evaluation's figures as its pack's published accuracy: -> the record's id."""
     pack = str(figures.get("pack", ""))
-    with acting(ctx, actor, "evaluation.record", pack, Permission.MANAGE_GALLERIES) as (session, _):
+    with action(ctx, actor, "evaluation.record", pack, Permission.MANAGE_GALLERIES) as (session, _):
         body: dict[str, Any] = _finite(plain(figures))
         dataset = str(body.get("dataset", "")).rstrip("/").rsplit("/", 1)[-1]
         row = EvaluationRow(

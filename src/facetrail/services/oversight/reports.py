@@ -38,7 +38,6 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,7 +51,6 @@ from facetrail.governance.events import (
     AlertClosed,
     AlertRaised,
     ErasureDone,
-    EvaluationRecorded,
     Event,
     OutcomeRecorded,
     RetentionPurged,
@@ -65,6 +63,7 @@ from facetrail.governance.policy import Policy
 from facetrail.services.accounts import current_policy
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
+from facetrail.services.oversight._report_accuracy import PackEvaluation, evaluations
 from facetrail.services.oversight.policy_proposals import OversightRelaxation, relaxations_in
 from facetrail.services.searching._suppression import (
     FEWER_THAN_5,
@@ -77,7 +76,6 @@ from facetrail.services.searching._suppression import (
 from facetrail.store.schema import (
     Agency,
     AuditEntryRow,
-    Gallery,
     Network,
     User,
 )
@@ -99,22 +97,6 @@ __all__ = [
 ]
 
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
-
-
-@dataclass(frozen=True)
-class PackEvaluation:
-    """A pack's recorded accuracy under one mask condition (the latest recorded)."""
-
-    pack: str
-    mask: str
-    dataset: str
-    recorded_at: str
-    rank1: float
-    #: FNIR at FPIR 1 % and its threshold
-    fnir_at_fpir_1pc: float
-    threshold: float
-    #: group key -> value -> {mated, nonmated, fnir, fpir, rank1}
-    groups: dict[str, dict[str, dict[str, float]]]
 
 
 @dataclass(frozen=True)
@@ -315,7 +297,7 @@ def _counted(
         # Gallery-wide: counted across facetrail, not by agency.
         erasures=len(read_events(session, [ErasureDone], since=start, until=end)),
         retention_purges=len(read_events(session, [RetentionPurged], since=start, until=end)),
-        evaluations=_evaluations(session, policies),
+        evaluations=evaluations(session, policies),
         oversight_relaxations=relaxations_in(session, names, start, end),
         erasure_requests=_erasure_requests(session, names, start, end),
     )
@@ -354,35 +336,6 @@ def _own_agencies(session: Session, usernames: set[str]) -> dict[str, str]:
             .where(User.username.in_(sorted(usernames)))
         ).all()
     )
-
-
-def _evaluations(session: Session, policies: list[Policy]) -> list[PackEvaluation]:
-    """The latest recorded evaluation of each pack the agencies' galleries use, per mask, as
-    the log's ``evaluation.record`` entries say: a figure edited, or a newer one deleted, in
-    the database never reaches the public report."""
-    granted = {g for p in policies for g in p.galleries}
-    packs = set(session.scalars(select(Gallery.pack).where(Gallery.name.in_(granted))))
-    latest: dict[tuple[str, str], EvaluationRecorded] = {}
-    for event in read_events(session, [EvaluationRecorded]):
-        if event.pack in packs:
-            latest[(event.pack, event.mask)] = event
-    out: list[PackEvaluation] = []
-    for (pack, mask), event in sorted(latest.items()):
-        figures: dict[str, Any] = event.figures
-        point = figures.get("fnir_at_fpir", {}).get("0.01", {})
-        out.append(
-            PackEvaluation(
-                pack,
-                mask,
-                event.dataset,
-                datetime.fromisoformat(str(event.at)).isoformat(timespec="seconds"),
-                float(figures.get("rank1", 0.0)),
-                float(point.get("fnir", 0.0)),
-                float(point.get("threshold", 0.0)),
-                figures.get("groups", {}),
-            )
-        )
-    return out
 
 
 def access_table(ctx: AppContext) -> list[AgencyAccess]:

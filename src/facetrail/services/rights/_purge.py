@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.services.context import AppContext
 from facetrail.services.galleries.indexing import rewrite_index
+from facetrail.services.unit_of_work import system_action
 from facetrail.store.schema import (
     ErasureRow,
     Face,
@@ -163,7 +164,7 @@ def finish_purges(ctx: AppContext) -> int:
     with ctx.sessions() as session:
         for gallery in session.scalars(select(Gallery).where(Gallery.id.in_(galleries))):
             entries += rewrite_index(ctx, session, gallery)
-    with ctx.transaction() as session:
+    with system_action(ctx, "purge.followup", "purge", actor="system") as session:
         session.execute(
             delete(PurgeFollowup).where(PurgeFollowup.id.in_([i for i, _, _ in pending]))
         )

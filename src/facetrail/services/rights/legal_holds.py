@@ -25,11 +25,11 @@ from sqlalchemy.orm import Session
 from facetrail.errors import NotFoundError, PermissionDeniedError, StateError
 from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import may_decide_hold
+from facetrail.governance.authority import Permission, may_decide_hold
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import HoldDecided, HoldRaised
 from facetrail.governance.seal_checks import require_sealed
-from facetrail.services.authorization import current_actor, name_of_agency, utc_now
+from facetrail.services.authorization import name_of_agency, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import notify_head, notify_users
 from facetrail.services.unit_of_work import action
@@ -199,9 +199,8 @@ def decide_hold(
     """The agency head's decision on a pending hold: ``release`` lets the image go, otherwise
     it is kept (the erasure or retention goes on without it)."""
     subject = f"hold:{hold_id}"
-    with action(ctx, actor.username, "hold.decide", subject) as session:
+    with action(ctx, actor, "hold.decide", subject, Permission.DECIDE_HOLDS) as (session, who):
         note = fields.check_free_text("note", note, min_len=10)
-        who = current_actor(session, actor)
         hold = session.get(LegalHold, hold_id, with_for_update=True)
         if hold is None or not may_decide_hold(who, hold.agency_id):
             if hold is None or who.agency_id != hold.agency_id:
@@ -226,8 +225,7 @@ def decide_hold(
 
 def list_holds(ctx: AppContext, actor: Principal) -> list[HoldView]:
     """The holds of the head's agency, pending first (audited as ``hold.list``)."""
-    with action(ctx, actor.username, "hold.list", "holds") as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "hold.list", "holds", Permission.DECIDE_HOLDS) as (session, who):
         if not may_decide_hold(who, who.agency_id):
             raise PermissionDeniedError(
                 "only an agency head reads its legal holds", subject="holds"

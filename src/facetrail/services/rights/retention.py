@@ -25,11 +25,18 @@ from facetrail.governance.seal_checks import row_problem, rows_problems
 from facetrail.services.accounts import (
     utc_now,
 )
-from facetrail.services.authorization import require
 from facetrail.services.context import AppContext
 from facetrail.services.galleries.indexing import SYSTEM
-from facetrail.services.rights._purge import PurgePlan, apply_purge, plan_purge, scrub_after
+from facetrail.services.rights._purge import (
+    PurgePlan,
+    apply_purge,
+    drop_blobs,
+    finish_purges,
+    plan_purge,
+    scrub_after,
+)
 from facetrail.services.rights.legal_holds import gate
+from facetrail.services.unit_of_work import require, system_action
 from facetrail.store.schema import (
     Gallery,
     Image,
@@ -44,7 +51,7 @@ def purge_expired_probes(ctx: AppContext, *, now: datetime | None = None) -> int
     made. An image that is also in a gallery, or the probe of a search still within its
     retention, stays. Returns how many searches had their probes purged; audited."""
     now = now or utc_now()
-    with ctx.transaction() as session:
+    with system_action(ctx, "retention.probes", "probes", actor="system") as session:
         due = list(
             session.scalars(
                 select(SearchRecord).where(
@@ -77,8 +84,8 @@ def purge_expired_probes(ctx: AppContext, *, now: datetime | None = None) -> int
                 {"searches": [r.id for r in due], "images": gone},
             ),
         )
-    for sha in gone:  # after commit: a crash leaves an orphan file, never a dangling row
-        ctx.blobs.delete(sha)
+        drop_blobs(session, gone)  # after the commit, by the follow-up: a crash loses none
+    finish_purges(ctx)
     return len(due)
 
 
@@ -116,7 +123,7 @@ def run_retention(ctx: AppContext, *, now: datetime | None = None) -> RetentionR
         sources = list(session.scalars(select(Source).order_by(Source.id)))
     for source in sources:
         cutoff = now - timedelta(days=source.retention_days)
-        with ctx.transaction() as session:
+        with system_action(ctx, "retention.purge", source.name, actor="system") as session:
             expired = list(
                 session.scalars(
                     select(Image.id).where(Image.source_id == source.id, Image.created_at <= cutoff)

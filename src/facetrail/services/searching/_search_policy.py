@@ -24,6 +24,7 @@ from facetrail.errors import (
     RecordMismatchError,
 )
 from facetrail.governance import fields
+from facetrail.governance.authority import Actor
 from facetrail.governance.credentials import Role
 from facetrail.governance.policy import Policy
 from facetrail.services.accounts import agency_by_name, current_policy
@@ -80,6 +81,8 @@ class RequestCheck(NamedTuple):
     version: int
     policy: Policy
     log_size: int | None
+    #: the requester as read, when the check got that far (``unit_of_work.ReadBefore``)
+    actor: Actor | None = None
 
 
 def request_problem(
@@ -178,7 +181,8 @@ def request_check(session: Session, request: SearchRequest, now: datetime) -> Re
                 f"{policy.daily_limit} searches in the last 24 hours: the daily limit",
                 subject=actor.username,
             )
-    return RequestCheck(problem, agency, version, policy, log_size)
+    who = Actor(user.id, user.agency_id, roles, own_agency.network_id)
+    return RequestCheck(problem, agency, version, policy, log_size, who)
 
 
 def field_problem(request: SearchRequest) -> FacetrailError | None:

@@ -34,7 +34,7 @@ from facetrail.governance.authority import (
 )
 from facetrail.governance.credentials import Principal
 from facetrail.governance.records import search_problem
-from facetrail.services.authorization import acting, as_utc, current_actor
+from facetrail.services.authorization import as_utc
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import SearchRecord, User
@@ -129,7 +129,7 @@ def approval_queue(ctx: AppContext, actor: Principal) -> list[PendingSearch]:
     """The pending searches of the supervisor's agency, oldest first, each with its
     justification, its probe photos' names and whether this supervisor may decide it. By
     supervisors only; audited as ``search.queue`` (the ids shown), refusals too."""
-    with acting(ctx, actor, "search.queue", actor.agency, Permission.DECIDE_SEARCHES) as (
+    with action(ctx, actor, "search.queue", actor.agency, Permission.DECIDE_SEARCHES) as (
         session,
         who,
     ):
@@ -176,8 +176,10 @@ def find_searches(ctx: AppContext, actor: Principal, query: SearchQuery) -> list
     as ``search.list`` with the filters and the ids shown; refusals (a bad filter too) as
     ``search.list.refused``."""
     filters = {k: v for k, v in asdict(query).items() if v not in (None, False)}
-    with action(ctx, actor.username, "search.list", actor.username, filters) as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "search.list", actor.username, Permission.USE_ACCOUNT, filters) as (
+        session,
+        who,
+    ):
         if not query.mine and not may_read_agency_searches(who, who.agency_id):
             raise PermissionDeniedError(
                 "only the agency's investigators, supervisors, head and auditors list its "
@@ -221,8 +223,7 @@ def list_cases(ctx: AppContext, actor: Principal) -> list[CaseSummary]:
     for its supervisors, head and auditors; for anyone else, those holding a search they
     asked for (counts cover every search of the agency in the case). Another agency's cases
     are never listed. Audited as ``case.list`` with the case numbers shown, refusals too."""
-    with action(ctx, actor.username, "case.list", actor.agency) as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "case.list", actor.agency, Permission.USE_ACCOUNT) as (session, who):
         own = SearchRecord.agency_id == who.agency_id
         stmt = (
             select(

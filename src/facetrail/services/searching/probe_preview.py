@@ -16,6 +16,7 @@ import hashlib
 from dataclasses import replace
 
 from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.authority import Permission
 from facetrail.imaging.decode import decode_image
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
@@ -32,10 +33,12 @@ def preview_faces(ctx: AppContext, request: SearchRequest) -> list[ProbeFace]:
     """Every face found in each probe, largest first (``used`` marks the one a search would
     take without a choice), for a request policy allows."""
     request = replace(request, galleries=tuple(dict.fromkeys(request.galleries)))
-    who = request.requester.username
     subject = request.case_number or "(no case number)"
     details: dict[str, object] = {"offense": request.offense, "galleries": list(request.galleries)}
-    with action(ctx, who, "search.preview", subject, details) as session:
+    with action(ctx, request.requester, "search.preview", subject, Permission.SEARCH, details) as (
+        session,
+        _,
+    ):
         problem, _agency, _version, _policy = request_problem(session, request, utc_now())
         if problem is not None:
             raise problem
@@ -49,12 +52,18 @@ def preview_faces(ctx: AppContext, request: SearchRequest) -> list[ProbeFace]:
         chosen = 0 if request.face is None else request.face
         found += [probe_face_view(probe.name, f, f.index == chosen) for f in faces]
         counts.append(len(faces))
-    with ctx.transaction() as session:
+    with action(ctx, request.requester, "search.preview", subject, Permission.SEARCH, details) as (
+        session,
+        _,
+    ):
         hashes = [hashlib.sha256(p.data).hexdigest() for p in request.probes]
         append(
             session,
             AuditEvent(
-                who, "search.preview", subject, details | {"probes": hashes, "faces": counts}
+                request.requester.username,
+                "search.preview",
+                subject,
+                details | {"probes": hashes, "faces": counts},
             ),
         )
     return found

@@ -18,8 +18,8 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.credentials import Principal
 from facetrail.services.context import AppContext
 from facetrail.services.searching._matching import crop
-from facetrail.services.searching.results import check_readable
-from facetrail.services.unit_of_work import action, refusals_recorded
+from facetrail.services.searching.results import check_readable, viewing
+from facetrail.services.unit_of_work import refusals_recorded
 from facetrail.store.schema import SearchRecord
 
 __all__ = ["PURGED", "probe_crop", "probes_kept"]
@@ -35,11 +35,7 @@ def probe_crop(ctx: AppContext, actor: Principal, search_id: int, probe_index: i
     is; audited as ``search.probe_view`` (refusals too); a search not run yet, a probe it does
     not have and one whose image retention deleted answer not found, the last as ``PURGED``."""
     subject = f"search:{search_id}"
-    check_readable(ctx, actor, search_id, _KIND)
-    with action(ctx, actor.username, _KIND, subject, {"probe": probe_index}) as session:
-        record = session.get(SearchRecord, search_id)
-        if record is None:  # erased since it was checked
-            raise NotFoundError("no such search", subject=subject)
+    with viewing(ctx, actor, search_id, _KIND, {"probe": probe_index}) as (session, record):
         sha256, bbox = _searched_face(record, probe_index, subject)
         append(
             session,

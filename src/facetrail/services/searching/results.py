@@ -10,7 +10,8 @@ made their own (blind second review).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -22,10 +23,9 @@ from facetrail.errors import (
     ErasedError,
     FacetrailError,
     NotFoundError,
-    PermissionDeniedError,
 )
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import Permission, may, may_read_search
+from facetrail.governance.authority import Permission, may_read_search
 from facetrail.governance.blind import call_visible
 from facetrail.governance.credentials import Principal
 from facetrail.models.calibration import false_match_rate
@@ -45,7 +45,7 @@ from facetrail.services.searching.search_model import (
     SearchResult,
     Tombstone,
 )
-from facetrail.services.unit_of_work import refusals_recorded
+from facetrail.services.unit_of_work import action, refusals_recorded, require
 from facetrail.store.schema import (
     Agency,
     Review,
@@ -55,38 +55,47 @@ from facetrail.store.schema import (
 )
 
 
+@contextmanager
+def viewing(
+    ctx: AppContext,
+    actor: Principal,
+    search_id: int,
+    kind: str,
+    details: dict[str, object] | None = None,
+) -> Iterator[tuple[Session, SearchRecord]]:
+    """One audited look at a search: an action (``<kind>``, refusals too) that refuses unless
+    the actor as they are now may read it (``governance.authority.may_read_search``); another
+    agency's search answers exactly as a missing one (never "not yours"). The caller appends
+    its entry in the block. -> (session, the search)."""
+    subject = f"search:{search_id}"
+    with action(ctx, actor, kind, subject, Permission.USE_ACCOUNT, details) as (session, who):
+        record = session.get(SearchRecord, search_id)
+        if record is None or not may_read_search(who, record.requester_id, record.agency_id):
+            raise NotFoundError("no such search", subject=subject)
+        yield session, record
+
+
 def check_readable(ctx: AppContext, actor: Principal, search_id: int, kind: str) -> None:
-    """Refuse, audited as ``<kind>.refused``, unless the actor as they are now may read the
-    search (``governance.authority.may_read_search``)."""
-    inactive: FacetrailError | None = None
+    """``viewing``'s check alone, for a read that shows nothing of the search and writes no
+    entry of its own (refused: audited as ``<kind>.refused``)."""
+    problem: FacetrailError | None = None
     with ctx.sessions() as session:
         record = session.get(SearchRecord, search_id)
         try:
             who = current_actor(session, actor)
-            readable = record is not None and may_read_search(
-                who, record.requester_id, record.agency_id
-            )
+            if record is None or not may_read_search(who, record.requester_id, record.agency_id):
+                problem = NotFoundError("no such search", subject=f"search:{search_id}")
         except FacetrailError as error:  # suspended since the token was checked
-            inactive, readable = error, False
-    if inactive is not None:
-        refuse(ctx, actor.username, kind, f"search:{search_id}", inactive)
-    if not readable:
-        # Another agency's search answers exactly as a missing one (never "not yours").
-        refuse(
-            ctx,
-            actor.username,
-            kind,
-            f"search:{search_id}",
-            NotFoundError("no such search", subject=f"search:{search_id}"),
-        )
+            problem = error
+    if problem is not None:
+        refuse(ctx, actor.username, kind, f"search:{search_id}", problem)
 
 
 def get_search(
     ctx: AppContext, actor: Principal, search_id: int, *, include_crops: bool = True
 ) -> SearchResult:
     """A stored search and its candidates; every view is an audit entry."""
-    check_readable(ctx, actor, search_id, "search.view")
-    with ctx.transaction() as session:
+    with viewing(ctx, actor, search_id, "search.view") as (session, _):
         append(session, AuditEvent(actor.username, "search.view", f"search:{search_id}"))
     return load_result(ctx, actor, search_id, include_crops=include_crops)
 
@@ -238,34 +247,27 @@ def candidate_crop(ctx: AppContext, actor: Principal, candidate_id: int) -> byte
 def _viewed_candidate(
     ctx: AppContext, actor: Principal, candidate_id: int, kind: str
 ) -> SearchCandidate:
+    subject = f"candidate:{candidate_id}"
     with ctx.sessions() as session:
-        row = session.get(SearchCandidate, candidate_id)
-        if row is not None:
-            session.expunge(row)
-    if row is None:
-        refuse(
-            ctx,
-            actor.username,
-            kind,
-            f"candidate:{candidate_id}",
-            NotFoundError("no such candidate", subject=f"candidate:{candidate_id}"),
+        search_id = session.scalar(
+            select(SearchCandidate.search_id).where(SearchCandidate.id == candidate_id)
         )
-    check_readable(ctx, actor, row.search_id, kind)
-    if row.erased_at is not None:
-        stone = _tombstone(row.erased_at, row.erasure_receipt)
-        assert stone is not None
+    if search_id is None:
         refuse(
-            ctx,
-            actor.username,
-            kind,
-            f"candidate:{candidate_id}",
-            ErasedError(
+            ctx, actor.username, kind, subject, NotFoundError("no such candidate", subject=subject)
+        )
+    with viewing(ctx, actor, search_id, kind, {"candidate": candidate_id}) as (session, _):
+        row = session.get(SearchCandidate, candidate_id)
+        if row is None:
+            raise NotFoundError("no such candidate", subject=subject)
+        if row.erased_at is not None:
+            stone = _tombstone(row.erased_at, row.erasure_receipt)
+            assert stone is not None
+            raise ErasedError(
                 f"this person was erased on {stone.erased_at} (receipt {stone.receipt_id}): "
                 "only the candidate's record is kept",
-                subject=f"candidate:{candidate_id}",
-            ),
-        )
-    with ctx.transaction() as session:
+                subject=subject,
+            )
         append(
             session,
             AuditEvent(
@@ -275,13 +277,13 @@ def _viewed_candidate(
                 {"candidate": candidate_id, "image": row.image_sha256},
             ),
         )
+        session.expunge(row)
     return row
 
 
 def export_search(ctx: AppContext, actor: Principal, search_id: int) -> dict[str, Any]:
     """The search, its candidates (without images) and reviews as JSON-able data; audited."""
-    check_readable(ctx, actor, search_id, "search.export")
-    with ctx.transaction() as session:
+    with viewing(ctx, actor, search_id, "search.export") as (session, _):
         entry = append(session, AuditEvent(actor.username, "search.export", f"search:{search_id}"))
     result = load_result(ctx, actor, search_id, include_crops=False)
     body = asdict(result)
@@ -291,19 +293,12 @@ def export_search(ctx: AppContext, actor: Principal, search_id: int) -> dict[str
 
 def pending_searches(ctx: AppContext, actor: Principal) -> list[SearchResult]:
     """Searches of the actor's agency that wait for a supervisor's decision."""
-    if not may(actor, Permission.DECIDE_SEARCHES):
-        refuse(
-            ctx,
-            actor.username,
-            "search.pending",
-            actor.username,
-            PermissionDeniedError("only supervisors decide searches", subject=actor.username),
-        )
+    who = require(ctx, actor, "search.pending", actor.username, Permission.DECIDE_SEARCHES)
     with ctx.sessions() as session:
         ids = list(
             session.scalars(
                 select(SearchRecord.id)
-                .where(SearchRecord.agency_id == actor.agency_id, SearchRecord.status == "pending")
+                .where(SearchRecord.agency_id == who.agency_id, SearchRecord.status == "pending")
                 .order_by(SearchRecord.id)
             )
         )

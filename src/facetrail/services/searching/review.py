@@ -41,7 +41,7 @@ from facetrail.governance.events import OutcomeRecorded, ReviewRecorded
 from facetrail.governance.fields import check_case_number, check_free_text
 from facetrail.governance.records import review_problem, search_rows_problem
 from facetrail.services.accounts import refuse
-from facetrail.services.authorization import current_actor, name_of_agency, utc_now
+from facetrail.services.authorization import name_of_agency, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.searching.results import reviews_seen_by
 from facetrail.services.searching.search import LEAD_NOTICE
@@ -90,7 +90,9 @@ def review_candidate(
             select(SearchCandidate.search_id).where(SearchCandidate.id == candidate_id)
         )
     logged_as = f"search:{owner}" if owner is not None else subject
-    with action(ctx, actor.username, "review", logged_as, {"candidate": candidate_id}) as session:
+    with action(
+        ctx, actor, "review", logged_as, Permission.REVIEW_CANDIDATES, {"candidate": candidate_id}
+    ) as (session, who):
         if decision not in DECISIONS:
             raise InvalidRequestError(
                 f"decision must be one of {', '.join(DECISIONS)}", subject="decision"
@@ -98,7 +100,6 @@ def review_candidate(
         note = check_free_text("note", note)
         if len(note) < MIN_NOTE:
             raise InvalidRequestError(f"say why in a note ({MIN_NOTE}+ characters)", subject="note")
-        who = current_actor(session, actor)
         candidate = session.get(SearchCandidate, candidate_id)
         record = session.get(SearchRecord, candidate.search_id) if candidate else None
         if record is None or record.agency_id != who.agency_id:
@@ -177,11 +178,13 @@ def record_outcome(
 ) -> OutcomeInfo:
     """Close a search as a lead (needs a candidate confirmed by review) or no lead."""
     subject = f"search:{search_id}"
-    with action(ctx, actor.username, "search.outcome", subject) as session:
+    with action(ctx, actor, "search.outcome", subject, Permission.FOLLOW_UP_SEARCHES) as (
+        session,
+        who,
+    ):
         if outcome not in OUTCOMES:
             raise InvalidRequestError("outcome must be lead or no_lead", subject="outcome")
         note = check_free_text("note", note)
-        who = current_actor(session, actor)
         record = session.get(SearchRecord, search_id)
         if record is None or record.agency_id != who.agency_id:
             raise NotFoundError("no such search", subject=subject)
@@ -240,55 +243,35 @@ def case_disclosure(ctx: AppContext, actor: Principal, case_number: str) -> Disc
         case_number = check_case_number(case_number)
     except FacetrailError as error:  # no stored case number breaks the rules: none to find
         refuse(ctx, actor.username, "case.disclose", subject, error)
-    with ctx.sessions() as session:
+    with action(ctx, actor, "case.disclose", subject, Permission.USE_ACCOUNT) as (session, who):
         records = list(
             session.scalars(
                 select(SearchRecord)
                 .where(
                     SearchRecord.case_number == case_number,
-                    SearchRecord.agency_id == actor.agency_id,
+                    SearchRecord.agency_id == who.agency_id,
                 )
                 .order_by(SearchRecord.id)
             )
         )
-        worked = any(r.requester_id == actor.user_id for r in records)
-        allowed = may_disclose_case(actor, actor.agency_id, worked_on_it=worked)
-        tampered = case_problem(session, actor.agency, case_number, records) if allowed else None
-    if not allowed:
-        refuse(
-            ctx,
-            actor.username,
-            "case.disclose",
-            subject,
-            PermissionDeniedError(
+        worked = any(r.requester_id == who.user_id for r in records)
+        if not may_disclose_case(who, who.agency_id, worked_on_it=worked):
+            raise PermissionDeniedError(
                 "only a supervisor, head or auditor of the agency, or the case's investigator, "
                 "exports a disclosure",
                 subject=subject,
-            ),
-        )
-    if tampered is not None:
-        refuse(
-            ctx,
-            actor.username,
-            "case.disclose",
-            subject,
-            RecordMismatchError(
+            )
+        agency = name_of_agency(session, who.agency_id)
+        if (tampered := case_problem(session, agency, case_number, records)) is not None:
+            raise RecordMismatchError(
                 f"the case's records were changed outside facetrail: {tampered}; "
                 "no disclosure is made from them",
                 subject=subject,
-            ),
-        )
-    if not records:
-        refuse(
-            ctx,
-            actor.username,
-            "case.disclose",
-            subject,
-            NotFoundError("no searches for this case in your agency", subject=subject),
-        )
-    with ctx.transaction() as session:
-        searches = [_disclose(session, r, actor.user_id) for r in records]
-        colleagues = select(User.username).where(User.agency_id == actor.agency_id)
+            )
+        if not records:
+            raise NotFoundError("no searches for this case in your agency", subject=subject)
+        searches = [_disclose(session, r, who.user_id) for r in records]
+        colleagues = select(User.username).where(User.agency_id == who.agency_id)
         refused = [
             {"seq": e.seq, "at": e.at, "actor": e.actor, "details": json.loads(e.details)}
             for e in session.scalars(
@@ -312,7 +295,7 @@ def case_disclosure(ctx: AppContext, actor: Principal, case_number: str) -> Disc
         )
     return Disclosure(
         case_number,
-        actor.agency,
+        agency,
         actor.username,
         utc_now().isoformat(),
         searches,

@@ -21,7 +21,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
 
 from facetrail.errors import (
     FacetrailError,
@@ -32,27 +31,25 @@ from facetrail.errors import (
     StateError,
 )
 from facetrail.governance import fields
-from facetrail.governance.audit import AuditEvent, append, size_at_lock
-from facetrail.governance.authority import may_decide_search, may_follow_up_search
-from facetrail.governance.credentials import Principal, Role
-from facetrail.governance.events import SearchApproved, SearchDenied, SearchRequested
+from facetrail.governance.audit import AuditEvent, append
+from facetrail.governance.authority import Permission, may_decide_search, may_follow_up_search
+from facetrail.governance.credentials import Principal
+from facetrail.governance.events import SearchApproved, SearchDenied
 from facetrail.governance.records import search_problem
 from facetrail.services.authorization import (
-    current_actor,
     inactive_reason,
     name_of_agency,
     utc_now,
 )
 from facetrail.services.context import AppContext
-from facetrail.services.notifications import deliver_outbox, notify_users, role_holders
+from facetrail.services.notifications import deliver_outbox, notify_users
 from facetrail.services.searching._matching import GalleryRun, search_gallery
-from facetrail.services.searching._search_policy import RequestCheck, request_check, request_problem
+from facetrail.services.searching._requests import store_request
+from facetrail.services.searching._search_policy import RequestCheck, request_check
 from facetrail.services.searching._search_store import (
     fresh_result,
-    insert_search,
     log_failure,
     mark_done,
-    mark_failed,
     store_failure,
     store_runs,
 )
@@ -69,7 +66,14 @@ from facetrail.services.searching.search_model import (
     SearchResult,
 )
 from facetrail.services.signin.authentication import TokenUse
-from facetrail.services.unit_of_work import action, record_refusal, refusals_recorded, refuse
+from facetrail.services.unit_of_work import (
+    ReadBefore,
+    action,
+    record_refusal,
+    refusals_recorded,
+    refuse,
+    system_action,
+)
 from facetrail.store.schema import (
     Agency,
     SearchRecord,
@@ -138,8 +142,22 @@ def search(
         started = time.perf_counter()
         galleries = list(request.galleries)
         runs, error = _run_galleries(ctx, galleries, request.probes, request.top, request.face)
-    with action(ctx, who, "search", subject, details, first=token_use) as session:
-        record, agency_name, pending = _store_request(
+    known = (
+        None
+        if checked is None or checked.actor is None
+        else ReadBefore(checked.actor, checked.log_size)
+    )
+    with action(
+        ctx,
+        request.requester,
+        "search",
+        subject,
+        Permission.SEARCH,
+        details,
+        first=token_use,
+        read_before=known,
+    ) as (session, _):
+        record, agency_name, pending = store_request(
             ctx, session, request, now, runs, error, checked
         )
         if pending or runs is None:
@@ -160,87 +178,6 @@ def search(
     return fresh_result(ctx, record, agency_name, who, runs, ids, include_crops, seconds)
 
 
-def _store_request(
-    ctx: AppContext,
-    session: Session,
-    request: SearchRequest,
-    now: datetime,
-    runs: list[GalleryRun] | None = None,
-    error: FacetrailError | None = None,
-    checked: RequestCheck | None = None,
-) -> tuple[SearchRecord, str, bool]:
-    """Inside the locked action: check the request again, then store it with its probes and
-    its ``search.request`` entry -> (the record, its agency's name, whether it awaits
-    approval: then its approvers are notified). ``runs`` or ``error``: what the search
-    returned, or how it failed, when it ran already: unless it now awaits approval, it is
-    stored done or failed at once (its candidates, or its failure's entry, are the caller's
-    to add). Raises the request's problem (a refusal). ``checked``: the check made before
-    the search ran; it stands if nothing was committed since (the log is the size it was)."""
-    who = request.requester.username
-    if (
-        checked is not None
-        and checked.log_size is not None
-        and checked.log_size == size_at_lock(session)
-    ):
-        problem, agency, version, policy = checked[:4]
-    else:
-        problem, agency, version, policy = request_problem(session, request, now)
-    if problem is not None:
-        raise problem
-    assert agency is not None
-    pending = policy.needs_approval(request.offense)
-    # Only once policy allows it is a probe stored (never read before).
-    probes = [{"name": p.name, "sha256": ctx.blobs.put(p.data)} for p in request.probes]
-    record = SearchRecord(
-        agency_id=agency.id,
-        requester_id=request.requester.user_id,
-        case_number=fields.check_case_number(request.case_number),
-        offense=request.offense,
-        justification=fields.check_free_text("justification", request.justification),
-        galleries=json.dumps(list(request.galleries)),
-        probes=json.dumps(probes),
-        top=request.top,
-        face=request.face,
-        policy_version=version,
-        status="pending" if pending else "approved",
-        needs_approval=pending,
-        second_review=policy.second_reviewer,
-        probe_purge_after=now + timedelta(days=policy.probe_retention_days),
-        created_at=now,
-    )
-    if not pending and error is not None:
-        mark_failed(record, error)  # stored as it ends: no second write of the row
-    elif not pending and runs is not None:
-        mark_done(record, runs)
-    insert_search(session, record)
-    requested = SearchRequested(
-        actor=who,
-        agency=agency.name,
-        search_id=record.id,
-        case=record.case_number,
-        offense=record.offense,
-        justification=record.justification,
-        galleries=list(request.galleries),
-        probes=[p["sha256"] for p in probes],
-        on_behalf_of=request.on_behalf_of,
-        policy_version=version,
-        needs_approval=pending,
-        second_review=record.second_review,
-        top=record.top,
-        face=record.face,
-    )
-    append(session, requested.entry())
-    if pending:
-        notify_users(
-            session,
-            role_holders(session, agency.id, (Role.SUPERVISOR,), exclude=request.requester.user_id),
-            f"search {record.id} awaits your approval",
-            f"{who} asks to search {', '.join(request.galleries)} "
-            f"for case {record.case_number} ({record.offense}): {record.justification}",
-        )
-    return record, agency.name, pending
-
-
 def decide_search(
     ctx: AppContext, actor: Principal, search_id: int, approve: bool, note: str
 ) -> str:
@@ -251,9 +188,8 @@ def decide_search(
     kind = "search.approve" if approve else "search.deny"
     subject = f"search:{search_id}"
     now = utc_now()
-    with action(ctx, actor.username, kind, subject) as session:
+    with action(ctx, actor, kind, subject, Permission.DECIDE_SEARCHES) as (session, who):
         note = fields.check_free_text("note", note)
-        who = current_actor(session, actor, now)
         record = session.get(SearchRecord, search_id)
         if record is None or record.agency_id != who.agency_id:
             raise NotFoundError("no such search", subject=subject)
@@ -300,8 +236,10 @@ def run_approved(ctx: AppContext, actor: Principal, search_id: int) -> SearchRes
     """Run an approved search whose run never completed (a crash or a system fault in
     between): by its requester or a supervisor of its agency. Audited, refusals too."""
     subject = f"search:{search_id}"
-    with action(ctx, actor.username, "search.rerun", subject) as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "search.rerun", subject, Permission.FOLLOW_UP_SEARCHES) as (
+        session,
+        who,
+    ):
         record = session.get(SearchRecord, search_id)
         if record is None or record.agency_id != who.agency_id:
             raise NotFoundError("no such search", subject=subject)
@@ -379,7 +317,7 @@ def _execute(
             )
         top, face = record.top, record.face
     runs, error = _run_galleries(ctx, galleries, probes, top, face)
-    with ctx.transaction() as session:
+    with system_action(ctx, "search.run", f"search:{search_id}", actor=actor) as session:
         # One round trip: the record and the names its result shows.
         found = session.execute(_RECORD_AND_NAMES, {"search_id": search_id}).first()
         assert found is not None

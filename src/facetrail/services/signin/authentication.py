@@ -57,7 +57,7 @@ from facetrail.services.signin.tokens import (
     recent_token,
     revoke_token,
 )
-from facetrail.services.unit_of_work import loggable
+from facetrail.services.unit_of_work import loggable, unsigned_action
 from facetrail.store.schema import RecoveryCode, User
 
 __all__ = [
@@ -131,7 +131,8 @@ def attempt(
     factor, or right after the password when ``check_first`` (so that a refusal it makes does
     not use up the code)."""
     shown = loggable(username)  # a hostile name is logged escaped, never replayed
-    with ctx.transaction() as session:
+    kind = refused_kind.removesuffix(".refused").removesuffix(".failed")
+    with unsigned_action(ctx, shown, kind, shown) as session:
         # A name the field rules refuse names no account: looked up as unknown, never sent to
         # the database (PostgreSQL cannot even compare text holding NUL).
         user = (

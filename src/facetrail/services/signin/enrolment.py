@@ -34,11 +34,10 @@ from facetrail.errors import (
 )
 from facetrail.governance import credentials as cred
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import may_reinstate, may_reset_credentials
+from facetrail.governance.authority import Permission, may_reinstate, may_reset_credentials
 from facetrail.governance.credentials import Principal
 from facetrail.services.accounts import Enrolment, principal_of, refuse, send_enrol_code
 from facetrail.services.authorization import (
-    current_actor,
     inactive_reason,
     roles_of,
     utc_now,
@@ -278,8 +277,10 @@ def reinstate_account(ctx: AppContext, actor: Principal, username: str, reason: 
     """A suspended account works again (its lockout cleared); tokens from before the
     suspension stay dead, so the person signs in afresh. By a supervisor or head of the same
     agency, or a system admin; never oneself. Audited (``account.reinstate``), refusals too."""
-    with action(ctx, actor.username, "account.reinstate", username) as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "account.reinstate", username, Permission.MANAGE_PEOPLE) as (
+        session,
+        who,
+    ):
         user = visible_user(session, who, username)
         if not may_reinstate(who, user.id, user.agency_id, roles_of(session, user.id)):
             raise PermissionDeniedError(
@@ -314,8 +315,10 @@ def reset_password(
     By the head of their agency or a system admin
     (``governance.authority.may_reset_credentials``). Audited
     (``account.password.reset``), refusals too."""
-    with action(ctx, actor.username, "account.password.reset", username) as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "account.password.reset", username, Permission.MANAGE_AGENCY) as (
+        session,
+        who,
+    ):
         user = visible_user(session, who, username)
         if not may_reset_credentials(who, user.id, user.agency_id, roles_of(session, user.id)):
             raise PermissionDeniedError(
@@ -350,8 +353,10 @@ def reset_second_factor(ctx: AppContext, actor: Principal, username: str, reason
     reset it). By the head of their agency or a system admin
     (``governance.authority.may_reset_credentials``).
     Audited (``account.mfa.reset``), refusals too."""
-    with action(ctx, actor.username, "account.mfa.reset", username) as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "account.mfa.reset", username, Permission.MANAGE_AGENCY) as (
+        session,
+        who,
+    ):
         user = visible_user(session, who, username)
         if not may_reset_credentials(who, user.id, user.agency_id, roles_of(session, user.id)):
             raise PermissionDeniedError(

@@ -32,11 +32,11 @@ from facetrail.services.accounts import (
     as_utc,
     inactive_reason,
     principal_of,
-    refuse,
     utc_now,
 )
 from facetrail.services.authorization import AccountState, RoleRead, role_columns
 from facetrail.services.context import AppContext
+from facetrail.services.unit_of_work import action, unsigned_action
 from facetrail.store.schema import Agency, ApiToken, User
 
 __all__ = [
@@ -74,7 +74,7 @@ def authenticate(ctx: AppContext, token: str, *, now: datetime | None = None) ->
     or expired account's tokens stop working at their next use."""
     now = now or utc_now()
     digest = cred.secret_hash(token)
-    with ctx.transaction() as session:
+    with unsigned_action(ctx, "token", "auth.token.use", "token") as session:
         checked = _token_check(session, digest, now)
         problem = checked.problem
         _record_check(session, digest, checked.user, problem)
@@ -191,7 +191,7 @@ def finish_use(ctx: AppContext, use: TokenUse) -> None:
     did; a token that went bad since is recorded as refused. Never raises a refusal: the
     request it was for has been answered or refused already."""
     if not use.recorded:
-        with ctx.transaction() as session:
+        with unsigned_action(ctx, "token", "auth.token.use", "token") as session:
             use.record(session, refused=True)
         use.recorded = True
     if use.went_bad:
@@ -255,28 +255,17 @@ def _record_check(
 def revoke_token(ctx: AppContext, actor: Principal, token: str) -> None:
     """Revoke one of the caller's tokens (a system admin may revoke anyone's). Audited, and so
     is a refusal (someone else's token answers as not found)."""
-    with ctx.transaction() as session:
-        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == cred.secret_hash(token)))
-        mine = row is not None and (
-            row.user_id == actor.user_id or may(actor, Permission.ACT_ON_EVERY_AGENCY)
-        )
-        if row is not None and mine:
-            row.revoked_at = utc_now()
-            append(
-                session,
-                AuditEvent(
-                    actor.username,
-                    "auth.token.revoke",
-                    actor.username,
-                    {"token": row.token_hash[:12]},
-                ),
-            )
-    if not mine:
-        refuse(
-            ctx,
-            actor.username,
-            "auth.token.revoke",
-            actor.username,
-            NotFoundError("no such token of yours", subject="token"),
-            {"token": cred.secret_hash(token)[:12]},
-        )
+    digest = cred.secret_hash(token)
+    details: dict[str, object] = {"token": digest[:12]}
+    subject = actor.username
+    with action(ctx, actor, "auth.token.revoke", subject, Permission.USE_ACCOUNT, details) as (
+        session,
+        who,
+    ):
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+        if row is None or not (
+            row.user_id == who.user_id or may(who, Permission.ACT_ON_EVERY_AGENCY)
+        ):
+            raise NotFoundError("no such token of yours", subject="token")
+        row.revoked_at = utc_now()
+        append(session, AuditEvent(actor.username, "auth.token.revoke", subject, details))

@@ -18,9 +18,8 @@ from facetrail.governance.authority import (
     may_read_erasures,
     sees_every_erasure,
 )
-from facetrail.governance.credentials import Principal
 from facetrail.governance.seal_checks import require_sealed
-from facetrail.services.authorization import current_actor, name_of_agency
+from facetrail.services.authorization import name_of_agency
 from facetrail.store.schema import ErasureRow
 
 __all__ = ["acting_on", "agency_of"]
@@ -28,16 +27,16 @@ __all__ = ["acting_on", "agency_of"]
 
 def acting_on(
     session: Session,
-    actor: Principal,
+    who: Actor,
     erasure_id: int,
     states: tuple[str, ...] | None = None,
     *,
     approving: str | None = None,
 ) -> tuple[ErasureRow, Actor]:
-    """The request, locked, and the acting person as the database says now, if they may
-    read it (and, with ``approving``, the step's name, approve it), in one of ``states``."""
+    """The request, locked, if ``who`` (the actor as their action read them) may read it
+    (and, with ``approving``, the step's name, approve it), in one of ``states`` -> (the
+    request, ``who``)."""
     subject = f"erasure:{erasure_id}"
-    who = current_actor(session, actor)
     if not may_read_erasures(who):
         raise PermissionDeniedError(
             "needs gallery_admin, system_admin, privacy_officer or agency_head", subject=subject

@@ -17,6 +17,7 @@ from facetrail.errors import (
     StateError,
 )
 from facetrail.governance.audit import append
+from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import (
     ErasureDone,
@@ -61,9 +62,12 @@ def complete_erasure(ctx: AppContext, actor: Principal, erasure_id: int) -> Eras
     signer = log_signer(ctx)
     now = utc_now()
     waiting: list[int] = []
-    with action(ctx, actor.username, "erasure.complete", subject) as session:
+    with action(ctx, actor, "erasure.complete", subject, Permission.DECIDE_ERASURES) as (
+        session,
+        who,
+    ):
         row, who = acting_on(
-            session, actor, erasure_id, ("open",), approving="completing an erasure request"
+            session, who, erasure_id, ("open",), approving="completing an erasure request"
         )
         if who.user_id == row.decided_by:
             raise PermissionDeniedError(

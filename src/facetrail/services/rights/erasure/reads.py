@@ -13,10 +13,9 @@ from facetrail.errors import (
     PermissionDeniedError,
 )
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import may_read_erasures, sees_every_erasure
+from facetrail.governance.authority import Permission, may_read_erasures, sees_every_erasure
 from facetrail.governance.credentials import Principal
 from facetrail.imaging.decode import decode_image
-from facetrail.services.authorization import current_actor
 from facetrail.services.context import AppContext
 from facetrail.services.rights.erasure._access import acting_on
 from facetrail.services.rights.erasure._views import (
@@ -42,8 +41,8 @@ def show_erasure(ctx: AppContext, actor: Principal, erasure_id: int) -> ErasureV
     """One request with the faces found and, once done, its receipt (who may: see
     ``erasure._access``; audited as ``erasure.view``, refusals too)."""
     subject = f"erasure:{erasure_id}"
-    with action(ctx, actor.username, "erasure.view", subject) as session:
-        row, _ = acting_on(session, actor, erasure_id)
+    with action(ctx, actor, "erasure.view", subject, Permission.READ_ERASURES) as (session, who):
+        row, _ = acting_on(session, who, erasure_id)
         view = erasure_view(session, row)
         append(session, AuditEvent(actor.username, "erasure.view", subject))
     return view
@@ -53,8 +52,11 @@ def request_photo(ctx: AppContext, actor: Principal, erasure_id: int, number: in
     """Request photo ``number`` (from 1) while the request runs, as JPEG made anew from its
     pixels (no metadata of the file given; audited as ``erasure.crop_view``, refusals too)."""
     subject = f"erasure:{erasure_id}"
-    with action(ctx, actor.username, "erasure.crop_view", subject) as session:
-        row, _ = acting_on(session, actor, erasure_id, ("requested", "open"))
+    with action(ctx, actor, "erasure.crop_view", subject, Permission.READ_ERASURES) as (
+        session,
+        who,
+    ):
+        row, _ = acting_on(session, who, erasure_id, ("requested", "open"))
         photos = json.loads(row.photos or "[]")
         if not 1 <= number <= len(photos):
             raise NotFoundError(f"the request has {len(photos)} photos", subject=subject)
@@ -71,8 +73,11 @@ def match_crop(ctx: AppContext, actor: Principal, erasure_id: int, match_id: int
     """The face a match found, cut from its gallery image, to decide beside the request
     photos (audited as ``erasure.crop_view``, refusals too)."""
     subject = f"erasure:{erasure_id}"
-    with action(ctx, actor.username, "erasure.crop_view", subject) as session:
-        row, _ = acting_on(session, actor, erasure_id, ("open",))
+    with action(ctx, actor, "erasure.crop_view", subject, Permission.READ_ERASURES) as (
+        session,
+        who,
+    ):
+        row, _ = acting_on(session, who, erasure_id, ("open",))
         found = session.execute(
             select(Face, Image.sha256)
             .join(TemplateRow, TemplateRow.face_id == Face.id)
@@ -95,8 +100,7 @@ def list_erasures(ctx: AppContext, actor: Principal) -> list[ErasureSummary]:
     """The requests its reader may see, newest first: gallery admins, system admins and
     privacy officers every one, an agency head their agency's (audited as ``erasure.list``,
     refusals too)."""
-    with action(ctx, actor.username, "erasure.list", "erasures") as session:
-        who = current_actor(session, actor)
+    with action(ctx, actor, "erasure.list", "erasures", Permission.READ_ERASURES) as (session, who):
         stmt = (
             select(ErasureRow, User.username)
             .join(User, User.id == ErasureRow.requested_by)

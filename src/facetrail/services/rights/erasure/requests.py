@@ -26,7 +26,7 @@ from facetrail.governance.events import (
 )
 from facetrail.imaging.decode import decode_image
 from facetrail.services.accounts import current_policy
-from facetrail.services.authorization import acting, name_of_agency, require, utc_now
+from facetrail.services.authorization import name_of_agency, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import notify_head, notify_users
 from facetrail.services.rights._purge import (
@@ -41,7 +41,7 @@ from facetrail.services.rights.erasure._views import (
     ErasureView,
     erasure_view,
 )
-from facetrail.services.unit_of_work import action
+from facetrail.services.unit_of_work import action, require
 from facetrail.store.schema import (
     ErasureMatch,
     ErasureRow,
@@ -77,7 +77,7 @@ def open_erasure(ctx: AppContext, actor: Principal, request: ErasureRequest) -> 
     may_open(ctx, actor, request.reference)
     kept: list[str] = []
     try:
-        with acting(ctx, actor, "erasure.open", subject, Permission.MANAGE_GALLERIES) as (
+        with action(ctx, actor, "erasure.open", subject, Permission.MANAGE_GALLERIES) as (
             session,
             who,
         ):
@@ -158,9 +158,12 @@ def approve_erasure(ctx: AppContext, actor: Principal, erasure_id: int, note: st
     """A second person lets the matching run (see the module); counted against the agency's
     daily search limit."""
     subject = f"erasure:{erasure_id}"
-    with action(ctx, actor.username, "erasure.approve", subject) as session:
+    with action(ctx, actor, "erasure.approve", subject, Permission.DECIDE_ERASURES) as (
+        session,
+        who,
+    ):
         row, _ = acting_on(
-            session, actor, erasure_id, ("requested",), approving="approving an erasure request"
+            session, who, erasure_id, ("requested",), approving="approving an erasure request"
         )
         photos = request_photos(ctx, row)
         galleries = list(session.scalars(select(Gallery).order_by(Gallery.name)))
@@ -170,10 +173,13 @@ def approve_erasure(ctx: AppContext, actor: Principal, erasure_id: int, note: st
     found = find_person(ctx, galleries, photos)
     templates = photo_templates(ctx, galleries, photos) if consent else None
     now = utc_now()
-    with action(ctx, actor.username, "erasure.approve", subject) as session:
+    with action(ctx, actor, "erasure.approve", subject, Permission.DECIDE_ERASURES) as (
+        session,
+        who,
+    ):
         note = fields.check_free_text("note", note, min_len=10)
         row, who = acting_on(
-            session, actor, erasure_id, ("requested",), approving="approving an erasure request"
+            session, who, erasure_id, ("requested",), approving="approving an erasure request"
         )
         agency_id = row.agency_id if row.agency_id is not None else who.agency_id
         _, policy = current_policy(session, agency_id)
@@ -222,8 +228,11 @@ def decide_matches(
     """The admin's call on each face found (match ids): confirmed ones will be removed, once a
     second person confirms the decisions by completing the request."""
     subject = f"erasure:{erasure_id}"
-    with acting(ctx, actor, "erasure.decide", subject, Permission.MANAGE_GALLERIES) as (session, _):
-        row, _ = acting_on(session, actor, erasure_id, ("open",))
+    with action(ctx, actor, "erasure.decide", subject, Permission.MANAGE_GALLERIES) as (
+        session,
+        who,
+    ):
+        row, _ = acting_on(session, who, erasure_id, ("open",))
         both = set(confirmed) & set(rejected)
         if both:
             raise InvalidRequestError(
@@ -257,9 +266,9 @@ def cancel_erasure(ctx: AppContext, actor: Principal, erasure_id: int, reason: s
     """Close a request that is not over without removing anything; its photos and kept
     templates go. The opener's side (gallery admins) or an approver may cancel."""
     subject = f"erasure:{erasure_id}"
-    with action(ctx, actor.username, "erasure.cancel", subject) as session:
+    with action(ctx, actor, "erasure.cancel", subject, Permission.READ_ERASURES) as (session, who):
         reason = fields.check_free_text("reason", reason, min_len=1)
-        row, _ = acting_on(session, actor, erasure_id, ("requested", "open"))
+        row, _ = acting_on(session, who, erasure_id, ("requested", "open"))
         drop_blobs(session, json.loads(row.photos or "[]"))
         row.photos = None
         row.pending_templates = None
