@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import importlib
 import json
 import os
 import re
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, os.environ.get("FACETRAIL_BENCH_SRC") or str(REPO / "src"))
@@ -47,15 +49,30 @@ from facetrail.governance.policy import ApprovalMode, Policy  # noqa: E402
 from facetrail.governance.verify import verify_log  # noqa: E402
 from facetrail.services import accounts  # noqa: E402
 from facetrail.services.accounts import NewAccount  # noqa: E402
-from facetrail.services.audit import log as audit  # noqa: E402
 from facetrail.services.context import AppContext  # noqa: E402
-from facetrail.services.galleries import admin as galleries  # noqa: E402
-from facetrail.services.galleries.ingest import IngestRequest, ingest  # noqa: E402
-from facetrail.services.oversight.policy import set_policy  # noqa: E402
-from facetrail.services.searching._matching import search_gallery  # noqa: E402
-from facetrail.services.searching.search import ProbeImage, SearchRequest, search  # noqa: E402
-from facetrail.services.signin.authentication import login  # noqa: E402
-from facetrail.services.signin.enrolment import begin_enrolment, confirm_enrolment  # noqa: E402
+
+
+def _module(grouped: str, flat: str) -> ModuleType:
+    """A service module where it lives now (services grouped by domain), or where a
+    ``--baseline`` tree from before the regroup keeps it."""
+    try:
+        return importlib.import_module(grouped)
+    except ModuleNotFoundError:
+        return importlib.import_module(flat)
+
+
+S = "facetrail.services."
+audit = _module(S + "audit.log", S + "audit")
+galleries = _module(S + "galleries.admin", S + "galleries")
+_ingest = _module(S + "galleries.ingest", S + "ingest")
+IngestRequest, ingest = _ingest.IngestRequest, _ingest.ingest
+set_policy = _module(S + "oversight.policy", S + "policy").set_policy
+search_gallery = _module(S + "searching._matching", S + "_matching").search_gallery
+_search = _module(S + "searching.search", S + "search")
+ProbeImage, SearchRequest, search = _search.ProbeImage, _search.SearchRequest, _search.search
+login = _module(S + "signin.authentication", S + "authentication").login
+_enrolment = _module(S + "signin.enrolment", S + "enrolment")
+begin_enrolment, confirm_enrolment = _enrolment.begin_enrolment, _enrolment.confirm_enrolment
 from facetrail.store.schema import OutboxEmail  # noqa: E402
 
 PASSWORD = "benchmark password"

@@ -61,16 +61,15 @@ class Permission(StrEnum):
     MANAGE_ORGANISATION = "create agencies and networks"
     #: act beyond one's own agency: every agency's people, entries and tokens
     ACT_ON_EVERY_AGENCY = "act on every agency"
-    #: what every account may do for itself (its own searches, tokens, account, inbox);
-    #: what it may see of others is decided by the ``may_*`` functions
+    #: what every active account may ask for: its own searches, tokens and account, and the
+    #: things whose ``may_*`` function decides alone, answering "not found" to whoever may
+    #: not know they exist (another agency's, or an agency's oversight to its investigators)
     USE_ACCOUNT = "act under one's own account"
     SEARCH = "ask for a search"
     FOLLOW_UP_SEARCHES = "run a search again or record its outcome"
-    OVERSEE_AGENCIES = "oversee an agency's use"
     MANAGE_PEOPLE = "approve, suspend or reinstate people"
     MANAGE_AGENCY = "grant roles, reset credentials and register an agency's domains"
     READ_ERASURES = "read erasure requests"
-    DECIDE_ERASURES = "let an erasure's matching run and confirm its decisions"
     CHANGE_POLICY = "change an agency's policy"
     CONFIRM_RELAXATIONS = "confirm or refuse a relaxation of an agency's oversight"
     DECIDE_HOLDS = "decide legal holds"
@@ -96,7 +95,6 @@ ROLE_PERMISSIONS: dict[Permission, tuple[Role, ...]] = {
     Permission.USE_ACCOUNT: tuple(Role),
     Permission.SEARCH: (Role.INVESTIGATOR, Role.NETWORK_OPERATOR),
     Permission.FOLLOW_UP_SEARCHES: (Role.INVESTIGATOR, Role.SUPERVISOR, Role.NETWORK_OPERATOR),
-    Permission.OVERSEE_AGENCIES: (Role.AGENCY_HEAD, Role.AUDITOR, Role.SYSTEM_ADMIN),
     Permission.MANAGE_PEOPLE: (Role.SUPERVISOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN),
     Permission.MANAGE_AGENCY: (Role.AGENCY_HEAD, Role.SYSTEM_ADMIN),
     Permission.READ_ERASURES: (
@@ -105,7 +103,6 @@ ROLE_PERMISSIONS: dict[Permission, tuple[Role, ...]] = {
         Role.AGENCY_HEAD,
         Role.SYSTEM_ADMIN,
     ),
-    Permission.DECIDE_ERASURES: (Role.PRIVACY_OFFICER, Role.AGENCY_HEAD),
     Permission.CHANGE_POLICY: (Role.AGENCY_HEAD, Role.NETWORK_OPERATOR, Role.SYSTEM_ADMIN),
     Permission.CONFIRM_RELAXATIONS: (Role.AUDITOR, Role.NETWORK_OPERATOR, Role.SYSTEM_ADMIN),
     Permission.DECIDE_HOLDS: (Role.AGENCY_HEAD,),

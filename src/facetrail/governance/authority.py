@@ -62,10 +62,18 @@ __all__ = [
     "may_relax_policy",
     "may_reset_credentials",
     "may_suspend",
+    "names_every_agency",
     "needed_roles",
     "role_change_problem",
     "sees_every_erasure",
 ]
+
+
+def names_every_agency(roles: frozenset[str]) -> bool:
+    """Is a list asked for with these roles (as signed in) one of every agency? Only what its
+    audit entry is named after: what it shows is decided on the actor as re-read under the
+    lock."""
+    return any(role.value in roles for role in ROLE_PERMISSIONS[Permission.ACT_ON_EVERY_AGENCY])
 
 
 def may_grant(actor: Actor, role: Role, agency_id: int) -> bool:

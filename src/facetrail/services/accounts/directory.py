@@ -35,6 +35,7 @@ from facetrail.governance.authority import (
     may_read_accounts,
     may_read_agency,
     may_read_network,
+    names_every_agency,
 )
 from facetrail.governance.credentials import Principal, Role
 from facetrail.services.authorization import as_utc, utc_now, visible_user
@@ -124,8 +125,7 @@ def list_accounts(
     agency and username. By the agency's head, supervisors and auditors, or a system admin;
     another agency answers as not found (a network operator who may see it: refused). Audited
     as ``account.list`` with the usernames shown, refusals too."""
-    # Names the entry only: what is listed is decided on the actor as re-read under the lock.
-    subject = agency or ("accounts" if actor.has(Role.SYSTEM_ADMIN) else actor.agency)
+    subject = agency or ("accounts" if names_every_agency(actor.roles) else actor.agency)
     with action(ctx, actor, "account.list", subject, Permission.USE_ACCOUNT) as (session, who):
         stmt = select(User, Agency.name).join(Agency, Agency.id == User.agency_id)
         if agency is not None:

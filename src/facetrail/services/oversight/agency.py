@@ -130,7 +130,7 @@ def agency_oversight(
     since_at = since.isoformat() if since else None
     until_at = until.isoformat() if until else None
     span: dict[str, object] = {"since": since_at, "until": until_at}
-    with action(ctx, actor, "oversight.view", name, Permission.OVERSEE_AGENCIES, span) as (
+    with action(ctx, actor, "oversight.view", name, Permission.USE_ACCOUNT, span) as (
         session,
         who,
     ):

@@ -177,7 +177,7 @@ def run_alerts(
     ctx: AppContext, actor: Principal, agency: str, now: datetime | None = None
 ) -> list[int]:
     """Run one agency's rules now, on request: -> the ids of the alerts raised."""
-    with action(ctx, actor, "alerts.run", agency, Permission.OVERSEE_AGENCIES) as (session, who):
+    with action(ctx, actor, "alerts.run", agency, Permission.USE_ACCOUNT) as (session, who):
         agency_id = session.scalar(select(Agency.id).where(Agency.name == agency))
         if agency_id is None or not may_oversee_agency(who, agency_id):
             raise NotFoundError("no such agency", subject=agency)
@@ -194,9 +194,10 @@ def list_alerts(
     """An agency's alerts, newest first (``agency``: the actor's own when not given; a system
     admin may name any); ``status`` filters. Audited as ``alert.list``."""
     subject = agency or actor.agency
-    with action(
-        ctx, actor, "alert.list", subject, Permission.OVERSEE_AGENCIES, {"status": status}
-    ) as (session, who):
+    with action(ctx, actor, "alert.list", subject, Permission.USE_ACCOUNT, {"status": status}) as (
+        session,
+        who,
+    ):
         agency_id = session.scalar(select(Agency.id).where(Agency.name == subject))
         if agency_id is None or not may_oversee_agency(who, agency_id):
             raise NotFoundError("no such agency", subject=subject)
@@ -250,7 +251,7 @@ def close_alert(ctx: AppContext, actor: Principal, alert_id: int, note: str) -> 
 def _step(ctx: AppContext, actor: Principal, alert_id: int, note: str, *, close: bool) -> AlertView:
     kind = "alert.close" if close else "alert.acknowledge"
     subject = f"alert:{alert_id}"
-    with action(ctx, actor, kind, subject, Permission.OVERSEE_AGENCIES) as (session, who):
+    with action(ctx, actor, kind, subject, Permission.USE_ACCOUNT) as (session, who):
         row = session.get(AlertRow, alert_id, with_for_update=True)
         if row is None or not may_oversee_agency(who, row.agency_id):
             raise NotFoundError("no such alert", subject=subject)
@@ -313,7 +314,7 @@ def import_open_cases(
     case number against it): -> how many case numbers it now holds. By the agency's head or
     an auditor, or a system admin; each number must be a valid case number. Audited as
     ``cases.import`` (with the count, not the numbers), refusals too."""
-    with action(ctx, actor, "cases.import", agency, Permission.OVERSEE_AGENCIES) as (session, who):
+    with action(ctx, actor, "cases.import", agency, Permission.USE_ACCOUNT) as (session, who):
         agency_id = session.scalar(select(Agency.id).where(Agency.name == agency))
         if agency_id is None or not may_oversee_agency(who, agency_id):
             raise NotFoundError("no such agency", subject=agency)

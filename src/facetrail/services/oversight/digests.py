@@ -224,7 +224,7 @@ def show_digest(
     if since >= until:
         raise InvalidRequestError("the period ends before it starts", subject="until")
     period: dict[str, object] = {"since": since.isoformat(), "until": until.isoformat()}
-    with action(ctx, actor, "digest.view", agency, Permission.OVERSEE_AGENCIES, period) as (
+    with action(ctx, actor, "digest.view", agency, Permission.USE_ACCOUNT, period) as (
         session,
         who,
     ):

@@ -188,7 +188,7 @@ def decide_search(
     kind = "search.approve" if approve else "search.deny"
     subject = f"search:{search_id}"
     now = utc_now()
-    with action(ctx, actor, kind, subject, Permission.DECIDE_SEARCHES) as (session, who):
+    with action(ctx, actor, kind, subject, Permission.USE_ACCOUNT) as (session, who):
         note = fields.check_free_text("note", note)
         record = session.get(SearchRecord, search_id)
         if record is None or record.agency_id != who.agency_id:

@@ -62,7 +62,7 @@ def complete_erasure(ctx: AppContext, actor: Principal, erasure_id: int) -> Eras
     signer = log_signer(ctx)
     now = utc_now()
     waiting: list[int] = []
-    with action(ctx, actor, "erasure.complete", subject, Permission.DECIDE_ERASURES) as (
+    with action(ctx, actor, "erasure.complete", subject, Permission.READ_ERASURES) as (
         session,
         who,
     ):

