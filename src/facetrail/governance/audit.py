@@ -245,6 +245,8 @@ def _pipelines(driver: type) -> bool:
 
 #: ``Session.info`` key: (the transaction, the log's size when it took the action lock).
 _SIZE_AT_LOCK_KEY = "facetrail_audit_size_at_lock"
+#: The log's size (SQLite, under the write lock its transaction took: the size at the lock).
+_SIZE = select(_HEAD.c.size).where(_HEAD.c.id == 1)
 
 
 def size_at_lock(session: Session) -> int | None:
@@ -256,8 +258,11 @@ def size_at_lock(session: Session) -> int | None:
     if known is None or known[0] is not session.get_transaction():
         if session.get_bind().dialect.name != "sqlite" or appended_in(session) is not None:
             return None
-        found = session.execute(select(_HEAD.c.size).where(_HEAD.c.id == 1)).scalar()
-        return None if found is None else int(found)
+        found = session.execute(_SIZE).scalar()
+        if found is None:
+            return None
+        session.info[_SIZE_AT_LOCK_KEY] = (session.get_transaction(), int(found))
+        return int(found)
     size: int = known[1]
     return size
 

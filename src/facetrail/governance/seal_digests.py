@@ -121,30 +121,33 @@ def _prefixes(names: Sequence[str]) -> list[bytes]:
 
 class Sealed:
     """A row's digest as computed from the row now, and (computed when asked, to name what
-    changed and for the seal index) its columns' digests.
+    changed and for the seal index) its columns' digests, from the same encoding of each
+    value.
 
         row digest    = SHA-256(table NUL key NUL (name NUL length ":" value) per column)[:16]
         column digest = SHA-256(name NUL typed value)[:16]
     """
 
-    __slots__ = ("_columns", "_names", "_values", "digest")
+    __slots__ = ("_columns", "_parts", "digest")
 
     def __init__(self, table: str, key: str, names: Sequence[str], values: Sequence[object]):
-        parts = [f"{table}\0{key}\0".encode()]
+        parts = []
         encoders = _ENCODERS
         for prefix, value in zip(_prefixes(names), values, strict=True):
             exact = encoders.get(type(value))
             encoded = exact(value) if exact is not None else _encoded(value)
-            parts.append(b"%s%d:%s" % (prefix, len(encoded), encoded))
-        self.digest = hashlib.sha256(b"".join(parts)).digest()[:_DIGEST].hex()
-        self._names, self._values = names, values
+            parts.append((prefix, encoded))
+        row = b"".join(b"%s%d:%s" % (prefix, len(encoded), encoded) for prefix, encoded in parts)
+        self.digest = hashlib.sha256(f"{table}\0{key}\0".encode() + row).digest()[:_DIGEST].hex()
+        self._parts = parts
         self._columns: bytes | None = None
 
     @property
     def columns(self) -> bytes:
         if self._columns is None:
+            sha256 = hashlib.sha256
             self._columns = b"".join(
-                _column_digest(n, v) for n, v in zip(self._names, self._values, strict=True)
+                sha256(prefix + encoded).digest()[:_DIGEST] for prefix, encoded in self._parts
             )
         return self._columns
 

@@ -3,12 +3,23 @@ seal index entries, and the log's ``row.seal`` entries, in few statements."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, String, Table, and_, cast, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
 from facetrail.governance.seal_digests import Sealed, seal_of
@@ -79,6 +90,20 @@ def _seal_key(table: Table) -> ColumnElement[str]:
     return joined
 
 
+@functools.cache
+def _rows_and_seals_statement(table: Table) -> Select[*tuple[Any, ...]]:
+    """A table's rows, each with its seal index entry, for the keys bound as ``keys`` (a
+    one-column key) or added by the caller: built once per table, so each call only binds."""
+    ids = key_columns(table)
+    statement = select(*ids, *sealed_columns(table), RowSeal.seq, RowSeal.digest, RowSeal.columns)
+    statement = statement.outerjoin(
+        RowSeal, and_(RowSeal.tbl == table.name, RowSeal.key == _seal_key(table))
+    )
+    if len(ids) == 1:
+        statement = statement.where(ids[0].in_(bindparam("keys", expanding=True)))
+    return statement
+
+
 def rows_and_seals(
     session: Session, table: Table, keys: Sequence[str]
 ) -> Iterator[tuple[str, Sealed, IndexRead | None]]:
@@ -89,16 +114,16 @@ def rows_and_seals(
     ids = key_columns(table)
     width = len(ids)
     names = [c.name for c in sealed_columns(table)]
-    statement = select(*ids, *sealed_columns(table), RowSeal.seq, RowSeal.digest, RowSeal.columns)
-    statement = statement.outerjoin(
-        RowSeal, and_(RowSeal.tbl == table.name, RowSeal.key == _seal_key(table))
-    )
+    statement = _rows_and_seals_statement(table)
     parsed = [parse_key(table, k) for k in keys]
     for start in range(0, len(parsed), CHUNK):
         part = parsed[start : start + CHUNK]
-        where = ids[0].in_([p[0] for p in part]) if len(ids) == 1 else tuple_(*ids).in_(part)
+        if width == 1:
+            found = session.execute(statement, {"keys": [p[0] for p in part]})
+        else:
+            found = session.execute(statement.where(tuple_(*ids).in_(part)))
         row: Any
-        for row in session.execute(statement.where(where)):
+        for row in found:
             key = key_text(tuple(row[:width]))
             seq, digest, columns = row[-3:]
             seal = seal_of(table, names, key, row[width:-3])

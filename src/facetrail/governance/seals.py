@@ -189,6 +189,9 @@ def _refuse_laundering(
         )
 
 
+_INSERT_SEALS = insert(Base.metadata.tables["row_seals"])
+
+
 def _append_seal(
     session: Session,
     changes: dict[str, dict[str, Sealed | None]],
@@ -217,8 +220,8 @@ def _append_seal(
             for key, s in changed.items()
             if s is not None
         ]
-        if kept:
-            session.execute(insert(RowSeal), kept)
+        if kept:  # Core, not the ORM's bulk path: the index has no ORM events to run
+            session.connection().execute(_INSERT_SEALS, kept)
     return entry.seq
 
 
