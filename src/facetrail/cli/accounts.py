@@ -13,10 +13,11 @@ from facetrail.cli.app import (
     account_app,
     agency_app,
     app,
+    as_signed_in,
+    in_context,
     network_app,
     open_context,
     run_service,
-    signed_in,
 )
 from facetrail.cli.render import console, is_terminal, print_json, print_rows
 from facetrail.cli.signin import Passwords, PasswordStdinOpt, print_enrolment
@@ -60,8 +61,7 @@ def inbox_cmd(as_json: JsonOpt = False) -> None:
     """Your notifications: account requests, approvals, policy changes, searches to decide."""
     from facetrail.services.notifications import inbox
 
-    with signed_in() as (ctx, me):
-        messages = run_service(lambda: inbox(ctx, me.user_id))
+    messages = as_signed_in(lambda ctx, me: inbox(ctx, me.user_id))
     if as_json:
         print_json(messages)
         return
@@ -82,8 +82,7 @@ def inbox_cmd(as_json: JsonOpt = False) -> None:
 @network_app.command("create")
 def network_create(name: str) -> None:
     """A network of agencies whose operators may search for its members (system admins)."""
-    with signed_in() as (ctx, me):
-        run_service(lambda: accounts.create_network(ctx, me, name))
+    as_signed_in(lambda ctx, me: accounts.create_network(ctx, me, name))
     console.print(f"created network {escape(name)}")
 
 
@@ -99,24 +98,21 @@ agency_app.add_typer(domain_app, name="domain", hidden=True)
 def domain_add(agency: str, domain: str) -> None:
     """Register an e-mail domain of the agency (its head or a system admin): account
     requests come from addresses on one, and an agency with none takes no requests."""
-    with signed_in() as (ctx, me):
-        run_service(lambda: agency_domains.register_domain(ctx, me, agency, domain))
+    as_signed_in(lambda ctx, me: agency_domains.register_domain(ctx, me, agency, domain))
     console.print(f"registered {escape(domain)} for {escape(agency)}")
 
 
 @domain_app.command("remove")
 def domain_remove(agency: str, domain: str) -> None:
     """Remove one of the agency's e-mail domains (its accounts stay)."""
-    with signed_in() as (ctx, me):
-        run_service(lambda: agency_domains.remove_domain(ctx, me, agency, domain))
+    as_signed_in(lambda ctx, me: agency_domains.remove_domain(ctx, me, agency, domain))
     console.print(f"removed {escape(domain)} from {escape(agency)}")
 
 
 @domain_app.command("list")
 def domain_list(agency: str, as_json: JsonOpt = False) -> None:
     """The agency's registered e-mail domains."""
-    with signed_in() as (ctx, me):
-        found = run_service(lambda: agency_domains.list_domains(ctx, me, agency))
+    found = as_signed_in(lambda ctx, me: agency_domains.list_domains(ctx, me, agency))
     if as_json:
         print_json(found)
     else:
@@ -130,8 +126,7 @@ def agency_create(
     trial_days: Annotated[int, typer.Option(help="How long its trial accounts last.")] = 30,
 ) -> None:
     """An agency with the default policy (no galleries until its head grants them)."""
-    with signed_in() as (ctx, me):
-        run_service(lambda: accounts.create_agency(ctx, me, name, trial_days, network))
+    as_signed_in(lambda ctx, me: accounts.create_agency(ctx, me, name, trial_days, network))
     console.print(f"created agency {escape(name)} with the default policy (version 1)")
 
 
@@ -167,8 +162,7 @@ def account_create(
     account = accounts.NewAccount(
         username, email, secret, agency, tuple(roles), "trial" if trial else "full"
     )
-    with signed_in() as (ctx, me):
-        enrolment = run_service(lambda: accounts.create_user(ctx, me, account))
+    enrolment = as_signed_in(lambda ctx, me: accounts.create_user(ctx, me, account))
     roles_said = ", ".join(r.value for r in roles)
     _enrolled(
         enrolment,
@@ -203,8 +197,7 @@ def account_request(
         account_type="trial" if trial else "full",
         supervisor=supervisor,
     )
-    with open_context() as ctx:
-        enrolment = run_service(lambda: accounts.request_account(ctx, account))
+    enrolment = in_context(lambda ctx: accounts.request_account(ctx, account))
     _enrolled(
         enrolment,
         as_json,
@@ -218,8 +211,7 @@ def account_request(
 def account_approve(username: str, as_json: JsonOpt = False) -> None:
     """Approve a requested account of your agency (supervisors and its head; not your own).
     The head's approval makes it active; a supervisor's waits for a second person's."""
-    with signed_in() as (ctx, me):
-        state = run_service(lambda: account_approval.approve_account(ctx, me, username))
+    state = as_signed_in(lambda ctx, me: account_approval.approve_account(ctx, me, username))
     if as_json:
         print_json(state)
     elif state.status == "active":
@@ -236,8 +228,7 @@ def account_suspend(
     username: str, reason: Annotated[str, typer.Option(help="Why (told to the head).")]
 ) -> None:
     """Suspend an account at once: its tokens stop working at their next use."""
-    with signed_in() as (ctx, me):
-        run_service(lambda: accounts.suspend_account(ctx, me, username, reason))
+    as_signed_in(lambda ctx, me: accounts.suspend_account(ctx, me, username, reason))
     console.print(f"suspended {escape(username)}")
 
 
@@ -248,6 +239,5 @@ def account_roles(
 ) -> None:
     """Replace a user's roles (a system admin, or the head of their agency; never your own)."""
     chosen = tuple(roles)
-    with signed_in() as (ctx, me):
-        run_service(lambda: accounts.set_roles(ctx, me, username, chosen))
+    as_signed_in(lambda ctx, me: accounts.set_roles(ctx, me, username, chosen))
     console.print(f"{escape(username)}: {', '.join(r.value for r in chosen)}")

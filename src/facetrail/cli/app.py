@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -27,68 +27,45 @@ from facetrail.errors import (
 from facetrail.governance.credentials import Principal
 from facetrail.services.context import AppContext
 
+_T = TypeVar("_T")
+
 app = typer.Typer(
     help="facetrail: accountable face search.", no_args_is_help=True, pretty_exceptions_enable=False
 )
-gallery_app = typer.Typer(help="Galleries, their sources and ingestion.", no_args_is_help=True)
-index_app = typer.Typer(
-    help="The vector index derived from a gallery's templates.", no_args_is_help=True
-)
-eval_app = typer.Typer(
-    help="Measure accuracy with the product's own pipeline.", no_args_is_help=True
-)
+
+
+def _group(help_text: str) -> typer.Typer:
+    """A command group: its help when called without a command."""
+    return typer.Typer(help=help_text, no_args_is_help=True)
+
+
+gallery_app = _group("Galleries, their sources and ingestion.")
+index_app = _group("The vector index derived from a gallery's templates.")
+eval_app = _group("Measure accuracy with the product's own pipeline.")
 models_app = typer.Typer(help="Model packs: list, check, register.", invoke_without_command=True)
-audit_app = typer.Typer(
-    help="The tamper-evident audit log: entries, verify, prove, checkpoint, export.",
-    no_args_is_help=True,
+audit_app = _group("The tamper-evident audit log: entries, verify, prove, checkpoint, export.")
+searches_app = _group(
+    "Stored searches: list, pending, approve, show, review, close as a lead, export."
 )
-searches_app = typer.Typer(
-    help="Stored searches: list, pending, approve, show, review, close as a lead, export.",
-    no_args_is_help=True,
+case_app = _group("Cases: list them, show or disclose everything their searches did.")
+policy_app = _group("Agency policy: who may search what, why and under whose eyes.")
+agency_app = _group("Agencies (each with its own policy): create, list.")
+network_app = _group("Networks of agencies: create, list.")
+account_app = _group("People's accounts: list, show, create, request, approve, suspend.")
+db_app = _group("The database's schema: status, upgrade (migrations).")
+token_app = _group("Named API tokens: create, list, revoke.")
+alerts_app = _group("Misuse alerts: list, run the rules, acknowledge, close, import open cases.")
+oversight_app = _group(
+    "What an agency's head sees: its people and searches, digests, the schedule."
 )
-case_app = typer.Typer(
-    help="Cases: list them, show or disclose everything their searches did.",
-    no_args_is_help=True,
+report_app = _group("Transparency reports (public, no personal data) and the agencies with access.")
+erasure_app = _group(
+    "Erasure on request: open, show, decide, complete (a signed receipt), cancel, verify-receipt."
 )
-policy_app = typer.Typer(
-    help="Agency policy: who may search what, why and under whose eyes.", no_args_is_help=True
+retention_app = _group(
+    "Retention: purge what sources' and agencies' retention periods say has expired."
 )
-agency_app = typer.Typer(
-    help="Agencies (each with its own policy): create, list.", no_args_is_help=True
-)
-network_app = typer.Typer(help="Networks of agencies: create, list.", no_args_is_help=True)
-account_app = typer.Typer(
-    help="People's accounts: list, show, create, request, approve, suspend.", no_args_is_help=True
-)
-db_app = typer.Typer(
-    help="The database's schema: status, upgrade (migrations).", no_args_is_help=True
-)
-token_app = typer.Typer(help="Named API tokens: create, list, revoke.", no_args_is_help=True)
-alerts_app = typer.Typer(
-    help="Misuse alerts: list, run the rules, acknowledge, close, import open cases.",
-    no_args_is_help=True,
-)
-oversight_app = typer.Typer(
-    help="What an agency's head sees: its people and searches, digests, the schedule.",
-    no_args_is_help=True,
-)
-report_app = typer.Typer(
-    help="Transparency reports (public, no personal data) and the agencies with access.",
-    no_args_is_help=True,
-)
-erasure_app = typer.Typer(
-    help="Erasure on request: open, show, decide, complete (a signed receipt), cancel, "
-    "verify-receipt.",
-    no_args_is_help=True,
-)
-retention_app = typer.Typer(
-    help="Retention: purge what sources' and agencies' retention periods say has expired.",
-    no_args_is_help=True,
-)
-jobs_app = typer.Typer(
-    help="Background jobs (ingestions asked for over the API): list, show, cancel.",
-    no_args_is_help=True,
-)
+jobs_app = _group("Background jobs (ingestions asked for over the API): list, show, cancel.")
 
 # One naming scheme: a group that holds many things of a kind is named in the plural
 # (kubectl's "get pods"), its singular works too, unlisted; a group about one thing (the audit
@@ -206,6 +183,14 @@ def open_context(*, create: bool = False) -> Iterator[AppContext]:
         ctx.close()
 
 
+def in_context(act: Callable[[AppContext], _T]) -> _T:
+    """``act(ctx)`` in the home's context (``open_context``), for what needs no sign-in; a
+    typed error is printed and exits with status 2 (``run_service``)."""
+    with open_context() as ctx:
+        done: _T = run_service(lambda: act(ctx))
+    return done
+
+
 @contextmanager
 def signed_in() -> Iterator[tuple[AppContext, Principal]]:
     """The app context and the user signed in with ``facetrail login`` (the token's use is
@@ -220,6 +205,14 @@ def signed_in() -> Iterator[tuple[AppContext, Principal]]:
         principal = run_service(lambda: authenticate(ctx, token))
         yield ctx, principal
         _housekeeping(ctx)
+
+
+def as_signed_in(act: Callable[[AppContext, Principal], _T]) -> _T:
+    """``act(ctx, me)`` as the user signed in with ``facetrail login`` (``signed_in``); a typed
+    error is printed and exits with status 2 (``run_service``)."""
+    with signed_in() as (ctx, me):
+        done: _T = run_service(lambda: act(ctx, me))
+    return done
 
 
 def read_session_token(path: Path) -> str | None:

@@ -11,11 +11,11 @@ from rich.markup import escape
 
 from facetrail.cli.app import (
     JsonOpt,
+    as_signed_in,
     audit_app,
-    open_context,
+    in_context,
     report_error,
     run_service,
-    signed_in,
 )
 from facetrail.cli.render import (
     OUTPUT,
@@ -104,8 +104,7 @@ def audit_checkpoint(as_json: JsonOpt = False) -> None:
     cron. Other commands never read the key."""
     from facetrail.services.audit import log as audit
 
-    with open_context() as ctx:
-        cp = run_service(lambda: audit.make_checkpoint(ctx))
+    cp = in_context(audit.make_checkpoint)
     if as_json:
         print_json(cp.to_json())
     else:
@@ -117,8 +116,7 @@ def audit_public_key() -> None:
     """Print the log's public key (a C2SP vkey) to hand to verifiers and witnesses."""
     from facetrail.services.audit import log as audit
 
-    with open_context() as ctx:
-        key = run_service(lambda: audit.public_key(ctx))
+    key = in_context(audit.public_key)
     print(key.encode())
 
 
@@ -196,8 +194,7 @@ def audit_prove(entry: int, as_json: JsonOpt = False) -> None:
     """Inclusion proof of ENTRY in the latest checkpointed tree."""
     from facetrail.services.audit import log as audit
 
-    with open_context() as ctx:
-        proof = run_service(lambda: audit.prove_entry(ctx, entry))
+    proof = in_context(lambda ctx: audit.prove_entry(ctx, entry))
     print_json(proof) if as_json else console.print(
         f"entry {proof.entry} of {proof.tree_size}: leaf {proof.leaf_hash}\nroot {proof.root}"
         f"\npath " + " ".join(proof.path)
@@ -209,8 +206,7 @@ def audit_consistency(old: int, new: int, as_json: JsonOpt = False) -> None:
     """Consistency proof between stored checkpoints OLD and NEW (1-based)."""
     from facetrail.services.audit import log as audit
 
-    with open_context() as ctx:
-        proof = run_service(lambda: audit.prove_consistency(ctx, old, new))
+    proof = in_context(lambda ctx: audit.prove_consistency(ctx, old, new))
     if as_json:
         print_json(proof)
     else:
@@ -229,8 +225,7 @@ def audit_export(out: Annotated[Path | None, typer.Argument()] = None) -> None:
     from facetrail.services.audit import log as audit
 
     run_service(lambda: outputs_writable(files=[out]))
-    with open_context() as ctx:
-        text = run_service(lambda: audit.export_checkpoints(ctx))
+    text = in_context(audit.export_checkpoints)
     if out:
         run_service(lambda: write_output(out, text))
     else:
@@ -255,8 +250,7 @@ def audit_entries(
     from facetrail.services.audit import audit_entries as service
 
     query = service.AuditEntryQuery(actor, kind, subject, since, until, after, limit)
-    with signed_in() as (ctx, me):
-        found = run_service(lambda: service.list_entries(ctx, me, query))
+    found = as_signed_in(lambda ctx, me: service.list_entries(ctx, me, query))
     print_listing(
         found,
         ["seq", "at", "actor", "kind", "subject", "details"],

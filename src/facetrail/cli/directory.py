@@ -8,15 +8,7 @@ from typing import Annotated
 
 import typer
 
-from facetrail.cli.app import (
-    JsonOpt,
-    account_app,
-    agency_app,
-    network_app,
-    run_service,
-    signed_in,
-    token_app,
-)
+from facetrail.cli.app import JsonOpt, account_app, agency_app, as_signed_in, network_app, token_app
 from facetrail.cli.render import print_fields, print_json, print_listing
 from facetrail.services.accounts import directory
 from facetrail.services.accounts.directory import AccountView
@@ -32,8 +24,7 @@ def account_list(
 ) -> None:
     """People's accounts: their status, roles, type and who approved them (an agency's head,
     supervisors and auditors; system admins). Each listing is audited."""
-    with signed_in() as (ctx, me):
-        found = run_service(lambda: directory.list_accounts(ctx, me, agency))
+    found = as_signed_in(lambda ctx, me: directory.list_accounts(ctx, me, agency))
     print_listing(
         found,
         [
@@ -57,10 +48,9 @@ def account_show(
 ) -> None:
     """One account: yours, or one of your agency's people (its head, supervisors and
     auditors; system admins any). The view is audited."""
-    with signed_in() as (ctx, me):
-        account: AccountView = run_service(
-            lambda: directory.show_account(ctx, me, username or me.username)
-        )
+    account: AccountView = as_signed_in(
+        lambda ctx, me: directory.show_account(ctx, me, username or me.username)
+    )
     if as_json:
         print_json(account)
         return
@@ -85,8 +75,7 @@ def account_show(
 def agency_list(as_json: JsonOpt = False) -> None:
     """The agencies you may see (system admins: all; network operators: their network's;
     everyone else: their own), with their network, size, heads and policy version."""
-    with signed_in() as (ctx, me):
-        found = run_service(lambda: directory.list_agencies(ctx, me))
+    found = as_signed_in(directory.list_agencies)
     print_listing(
         found,
         [("agency", "name"), "network", "accounts", "heads", "policy_version"],
@@ -98,8 +87,7 @@ def agency_list(as_json: JsonOpt = False) -> None:
 @network_app.command("list")
 def network_list(as_json: JsonOpt = False) -> None:
     """The networks you may see, with the member agencies you may see."""
-    with signed_in() as (ctx, me):
-        found = run_service(lambda: directory.list_networks(ctx, me))
+    found = as_signed_in(directory.list_networks)
     print_listing(found, [("network", "name"), "agencies"], as_json=as_json, empty="no networks")
 
 
@@ -112,8 +100,7 @@ def token_list(
 ) -> None:
     """Your API tokens and sign-in sessions by name, newest first; each is named by the first
     12 characters of its hash, as its audit entries name it (the token itself is never kept)."""
-    with signed_in() as (ctx, me):
-        found = run_service(lambda: directory.list_tokens(ctx, me, include_inactive=show_all))
+    found = as_signed_in(lambda ctx, me: directory.list_tokens(ctx, me, include_inactive=show_all))
     print_listing(
         found,
         [

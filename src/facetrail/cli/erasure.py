@@ -14,7 +14,14 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from facetrail.cli.app import JsonOpt, erasure_app, retention_app, run_service, signed_in
+from facetrail.cli.app import (
+    JsonOpt,
+    as_signed_in,
+    erasure_app,
+    retention_app,
+    run_service,
+    signed_in,
+)
 from facetrail.cli.outputs import OutputOf, outputs_writable, read_probe_bytes, write_output
 from facetrail.cli.render import console, print_json, print_rows
 from facetrail.errors import AuditInputError
@@ -85,8 +92,7 @@ def erasure_open(
     privacy officer to approve it before any gallery is searched."""
     images = tuple(_photo(p) for p in photos)
     request = erasure.ErasureRequest(reference, identity_check, consent, images)
-    with signed_in() as (ctx, me):
-        view = run_service(lambda: erasure.open_erasure(ctx, me, request))
+    view = as_signed_in(lambda ctx, me: erasure.open_erasure(ctx, me, request))
     _show(view, as_json)
 
 
@@ -99,8 +105,7 @@ def erasure_approve(
     """Let a request's matching run (the opener's agency head or a privacy officer, never the
     opener): the person's faces are found in every gallery. Counts against the agency's daily
     search limit; audited."""
-    with signed_in() as (ctx, me):
-        view = run_service(lambda: erasure.approve_erasure(ctx, me, erasure_id, note))
+    view = as_signed_in(lambda ctx, me: erasure.approve_erasure(ctx, me, erasure_id, note))
     _show(view, as_json)
 
 
@@ -108,8 +113,7 @@ def erasure_approve(
 def erasure_holds(as_json: JsonOpt = False) -> None:
     """The legal holds of your agency (agency heads): images of open cases that an erasure or
     retention would remove."""
-    with signed_in() as (ctx, me):
-        holds = run_service(lambda: legal_holds.list_holds(ctx, me))
+    holds = as_signed_in(legal_holds.list_holds)
     if as_json:
         print_json(holds)
         return
@@ -134,8 +138,7 @@ def erasure_hold(
 ) -> None:
     """Decide a legal hold (the agency head): release the image, or keep it (the erasure or
     retention then goes on without it)."""
-    with signed_in() as (ctx, me):
-        view = run_service(lambda: legal_holds.decide_hold(ctx, me, hold_id, release, note))
+    view = as_signed_in(lambda ctx, me: legal_holds.decide_hold(ctx, me, hold_id, release, note))
     if as_json:
         print_json(view)
         return
@@ -145,8 +148,7 @@ def erasure_hold(
 @erasure_app.command("show")
 def erasure_show(erasure_id: int, as_json: JsonOpt = False) -> None:
     """One request: the faces found, the decisions, the receipt once done."""
-    with signed_in() as (ctx, me):
-        view = run_service(lambda: erasure.show_erasure(ctx, me, erasure_id))
+    view = as_signed_in(lambda ctx, me: erasure.show_erasure(ctx, me, erasure_id))
     _show(view, as_json)
 
 
@@ -158,10 +160,9 @@ def erasure_decide(
     as_json: JsonOpt = False,
 ) -> None:
     """Confirm or reject the faces found (match ids, repeatable). Audited."""
-    with signed_in() as (ctx, me):
-        view = run_service(
-            lambda: erasure.decide_matches(ctx, me, erasure_id, confirm or [], reject or [])
-        )
+    view = as_signed_in(
+        lambda ctx, me: erasure.decide_matches(ctx, me, erasure_id, confirm or [], reject or [])
+    )
     _show(view, as_json)
 
 
@@ -193,8 +194,7 @@ def erasure_cancel(
     as_json: JsonOpt = False,
 ) -> None:
     """Close an open request without removing anything; its kept templates go."""
-    with signed_in() as (ctx, me):
-        view = run_service(lambda: erasure.cancel_erasure(ctx, me, erasure_id, reason))
+    view = as_signed_in(lambda ctx, me: erasure.cancel_erasure(ctx, me, erasure_id, reason))
     _show(view, as_json)
 
 
@@ -225,8 +225,7 @@ def erasure_verify_receipt(
 def retention_run(as_json: JsonOpt = False) -> None:
     """Purge what every source's retention period and every agency's probe retention say has
     expired (idempotent; the service also runs it on a schedule)."""
-    with signed_in() as (ctx, me):
-        report = run_service(lambda: retention.retention_run(ctx, me))
+    report = as_signed_in(retention.retention_run)
     if as_json:
         print_json(report)
         return

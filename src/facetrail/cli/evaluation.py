@@ -11,11 +11,11 @@ import typer
 
 from facetrail.cli.app import (
     MaskMode,
+    as_signed_in,
     eval_app,
     open_context,
     progress_bar,
     run_service,
-    signed_in,
 )
 from facetrail.cli.outputs import outputs_writable, write_output
 from facetrail.cli.render import console
@@ -70,8 +70,7 @@ def eval_identification(
     if record:
         from facetrail.services.oversight.published_accuracy import record_evaluation
 
-        with signed_in() as (signed_ctx, me):
-            recorded = run_service(lambda: record_evaluation(signed_ctx, me, fig))
+        recorded = as_signed_in(lambda signed_ctx, me: record_evaluation(signed_ctx, me, fig))
         console.print(f"recorded as evaluation {recorded} of pack {fig['pack']}")
     if json_out:
         run_service(lambda: write_output(json_out, json.dumps(plain(fig), indent=2)))

@@ -10,9 +10,10 @@ from rich.markup import escape
 
 from facetrail.cli.app import (
     JsonOpt,
+    as_signed_in,
     gallery_app,
+    in_context,
     index_app,
-    open_context,
     progress_bar,
     run_service,
     signed_in,
@@ -41,8 +42,7 @@ def gallery_create(
 ) -> None:
     """Create a gallery bound to a model pack (default: arcface-mbf); gallery admins."""
     request = galleries.CreateGalleryRequest(name, pack, description, staff_of)
-    with signed_in() as (ctx, me):
-        info = run_service(lambda: galleries.create_gallery(ctx, me, request))
+    info = as_signed_in(lambda ctx, me: galleries.create_gallery(ctx, me, request))
     print_json(info) if as_json else console.print(f"created gallery {info.name} ({info.pack})")
 
 
@@ -61,8 +61,7 @@ def gallery_add_source(
     request = galleries.CreateSourceRequest(
         gallery, name, kind, legal_basis, supplied_by, collected_at, retention_days
     )
-    with signed_in() as (ctx, me):
-        info = run_service(lambda: galleries.add_source(ctx, me, request))
+    info = as_signed_in(lambda ctx, me: galleries.add_source(ctx, me, request))
     print_json(info) if as_json else console.print(f"added source {info.name} to {gallery}")
 
 
@@ -102,8 +101,7 @@ def gallery_ingest(
 @gallery_app.command("list")
 def gallery_list(as_json: JsonOpt = False) -> None:
     """List galleries with their sizes."""
-    with open_context() as ctx:
-        infos = run_service(lambda: galleries.list_galleries(ctx))
+    infos = in_context(galleries.list_galleries)
     print_listing(
         infos,
         [
@@ -122,8 +120,7 @@ def gallery_list(as_json: JsonOpt = False) -> None:
 @gallery_app.command("show")
 def gallery_show(name: str, as_json: JsonOpt = False) -> None:
     """Show one gallery and the provenance of its sources."""
-    with open_context() as ctx:
-        g = run_service(lambda: galleries.show_gallery(ctx, name))
+    g = in_context(lambda ctx: galleries.show_gallery(ctx, name))
     if as_json:
         print_json(g)
         return
@@ -145,8 +142,7 @@ def gallery_show(name: str, as_json: JsonOpt = False) -> None:
 @index_app.command("rebuild")
 def index_rebuild(gallery: str, as_json: JsonOpt = False) -> None:
     """Recreate a gallery's index from the templates in the database; gallery admins."""
-    with signed_in() as (ctx, me):
-        report = run_service(lambda: indexing.rebuild_index(ctx, me, gallery))
+    report = as_signed_in(lambda ctx, me: indexing.rebuild_index(ctx, me, gallery))
     print_json(report) if as_json else console.print(
         f"rebuilt index of {report.gallery}: {report.entries} entries ({report.description})"
     )
@@ -155,8 +151,7 @@ def index_rebuild(gallery: str, as_json: JsonOpt = False) -> None:
 @index_app.command("check")
 def index_check(gallery: str, as_json: JsonOpt = False) -> None:
     """Compare the index with the database and repair any difference."""
-    with open_context() as ctx:
-        report = run_service(lambda: indexing.check_index(ctx, gallery))
+    report = in_context(lambda ctx: indexing.check_index(ctx, gallery))
     if as_json:
         print_json(report)
         return

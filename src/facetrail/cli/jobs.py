@@ -3,7 +3,7 @@ system admins; every refusal and cancellation audited)."""
 
 from __future__ import annotations
 
-from facetrail.cli.app import JsonOpt, jobs_app, run_service, signed_in
+from facetrail.cli.app import JsonOpt, as_signed_in, jobs_app
 from facetrail.cli.render import console, print_fields, print_json, print_listing
 from facetrail.services.galleries import jobs
 from facetrail.services.galleries.jobs import JobInfo
@@ -16,8 +16,7 @@ def _progress(job: JobInfo) -> str:
 @jobs_app.command("list")
 def jobs_list(as_json: JsonOpt = False) -> None:
     """Every job, newest first, with its progress."""
-    with signed_in() as (ctx, me):
-        found = run_service(lambda: jobs.list_jobs(ctx, me))
+    found = as_signed_in(jobs.list_jobs)
     print_listing(
         found,
         [
@@ -37,8 +36,7 @@ def jobs_list(as_json: JsonOpt = False) -> None:
 @jobs_app.command("show")
 def jobs_show(job_id: int, as_json: JsonOpt = False) -> None:
     """One job: what it was asked to do, its progress and its result."""
-    with signed_in() as (ctx, me):
-        job = run_service(lambda: jobs.get_job(ctx, me, job_id))
+    job = as_signed_in(lambda ctx, me: jobs.get_job(ctx, me, job_id))
     if as_json:
         print_json(job)
         return
@@ -63,8 +61,7 @@ def jobs_show(job_id: int, as_json: JsonOpt = False) -> None:
 def jobs_cancel(job_id: int, as_json: JsonOpt = False) -> None:
     """Stop a job: a queued one at once, a running one after the batch in hand (what it
     committed stays). Audited."""
-    with signed_in() as (ctx, me):
-        job = run_service(lambda: jobs.cancel_job(ctx, me, job_id))
+    job = as_signed_in(lambda ctx, me: jobs.cancel_job(ctx, me, job_id))
     if as_json:
         print_json(job)
         return

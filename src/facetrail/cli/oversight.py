@@ -12,7 +12,12 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from facetrail.cli.app import JsonOpt, alerts_app, oversight_app, run_service, signed_in
+from facetrail.cli.app import (
+    JsonOpt,
+    alerts_app,
+    as_signed_in,
+    oversight_app,
+)
 from facetrail.cli.render import console, print_json, print_listing, print_rows
 from facetrail.errors import InvalidRequestError
 from facetrail.services.oversight import agency as oversight
@@ -44,8 +49,7 @@ def alerts_list(
     as_json: JsonOpt = False,
 ) -> None:
     """An agency's misuse alerts, newest first."""
-    with signed_in() as (ctx, me):
-        found = run_service(lambda: alerts.list_alerts(ctx, me, agency, status))
+    found = as_signed_in(lambda ctx, me: alerts.list_alerts(ctx, me, agency, status))
     print_listing(
         found,
         [
@@ -64,8 +68,7 @@ def alerts_list(
 @alerts_app.command("run")
 def alerts_run(agency: AgencyOpt = None, as_json: JsonOpt = False) -> None:
     """Run an agency's alert rules now (the service also runs them on a schedule)."""
-    with signed_in() as (ctx, me):
-        raised = run_service(lambda: alerts.run_alerts(ctx, me, agency or me.agency))
+    raised = as_signed_in(lambda ctx, me: alerts.run_alerts(ctx, me, agency or me.agency))
     if as_json:
         print_json({"raised": raised})
         return
@@ -73,9 +76,8 @@ def alerts_run(agency: AgencyOpt = None, as_json: JsonOpt = False) -> None:
 
 
 def _step(alert_id: int, note: str, as_json: bool, *, close: bool) -> None:
-    with signed_in() as (ctx, me):
-        handle = alerts.close_alert if close else alerts.acknowledge_alert
-        view = run_service(lambda: handle(ctx, me, alert_id, note))
+    handle = alerts.close_alert if close else alerts.acknowledge_alert
+    view = as_signed_in(lambda ctx, me: handle(ctx, me, alert_id, note))
     if as_json:
         print_json(view)
         return
@@ -112,8 +114,7 @@ def alerts_import_cases(
         rows = rows[1:]
     if rows and rows[0].lower() in ("case", "case_number", "case number"):
         rows = rows[1:]  # a header
-    with signed_in() as (ctx, me):
-        count = run_service(lambda: alerts.import_open_cases(ctx, me, agency, rows))
+    count = as_signed_in(lambda ctx, me: alerts.import_open_cases(ctx, me, agency, rows))
     if as_json:
         print_json({"agency": agency, "open_cases": count})
         return
@@ -126,10 +127,9 @@ def oversight_show(
 ) -> None:
     """Every person of the agency and every search made for it (a network's among them)."""
     start, end = _day(since, "--from"), _day(until, "--to")
-    with signed_in() as (ctx, me):
-        view = run_service(
-            lambda: oversight.agency_oversight(ctx, me, agency, since=start, until=end)
-        )
+    view = as_signed_in(
+        lambda ctx, me: oversight.agency_oversight(ctx, me, agency, since=start, until=end)
+    )
     if as_json:
         print_json(view)
         return
@@ -183,8 +183,9 @@ def oversight_digest(
     """The digest of a period (by default the last week) for an agency, as its head gets it."""
     end = _day(until, "--to") or datetime.now(UTC)
     start = _day(since, "--from") or digests.digest_period("weekly", end)[0]
-    with signed_in() as (ctx, me):
-        digest = run_service(lambda: digests.show_digest(ctx, me, agency or me.agency, start, end))
+    digest = as_signed_in(
+        lambda ctx, me: digests.show_digest(ctx, me, agency or me.agency, start, end)
+    )
     if as_json:
         print_json(digest)
         return
@@ -195,8 +196,7 @@ def oversight_digest(
 def oversight_run(as_json: JsonOpt = False) -> None:
     """What the service does on its schedule, now: raise every agency's alerts and send the
     digests that are due (a system admin)."""
-    with signed_in() as (ctx, me):
-        done = run_service(lambda: oversight.run_schedule(ctx, me))
+    done = as_signed_in(oversight.run_schedule)
     if as_json:
         print_json(done)
         return

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from facetrail.cli.app import JsonOpt, policy_app, run_service, signed_in
+from facetrail.cli.app import JsonOpt, as_signed_in, policy_app
 from facetrail.cli.render import console, print_json, print_rows
 from facetrail.errors import InvalidRequestError
 from facetrail.governance.policy import ApprovalMode
@@ -77,10 +77,9 @@ def policy_relaxations(
     as_json: JsonOpt = False,
 ) -> None:
     """Proposed relaxations of an agency's oversight and what became of them."""
-    with signed_in() as (ctx, me):
-        found = run_service(
-            lambda: policy_proposals.list_relaxations(ctx, me, agency or me.agency, status)
-        )
+    found = as_signed_in(
+        lambda ctx, me: policy_proposals.list_relaxations(ctx, me, agency or me.agency, status)
+    )
     if as_json:
         print_json(found)
         return
@@ -99,8 +98,9 @@ def policy_relaxations(
 def policy_confirm(relaxation: int, note: NoteOpt, as_json: JsonOpt = False) -> None:
     """Confirm a proposed relaxation of an agency's oversight, which takes effect now (a
     system admin, the network's operator, or an auditor of the agency; not its proposer)."""
-    with signed_in() as (ctx, me):
-        done = run_service(lambda: policy_proposals.confirm_relaxation(ctx, me, relaxation, note))
+    done = as_signed_in(
+        lambda ctx, me: policy_proposals.confirm_relaxation(ctx, me, relaxation, note)
+    )
     if as_json:
         print_json(done)
     else:
@@ -111,8 +111,9 @@ def policy_confirm(relaxation: int, note: NoteOpt, as_json: JsonOpt = False) -> 
 @policy_app.command("refuse")
 def policy_refuse(relaxation: int, note: NoteOpt, as_json: JsonOpt = False) -> None:
     """Refuse a proposed relaxation of an agency's oversight: the policy stays as it is."""
-    with signed_in() as (ctx, me):
-        done = run_service(lambda: policy_proposals.refuse_relaxation(ctx, me, relaxation, note))
+    done = as_signed_in(
+        lambda ctx, me: policy_proposals.refuse_relaxation(ctx, me, relaxation, note)
+    )
     if as_json:
         print_json(done)
     else:
@@ -125,16 +126,14 @@ def policy_show(
     as_json: JsonOpt = False,
 ) -> None:
     """The policy in force for an agency."""
-    with signed_in() as (ctx, me):
-        info = run_service(lambda: policy_service.show_policy(ctx, me, agency or me.agency))
+    info = as_signed_in(lambda ctx, me: policy_service.show_policy(ctx, me, agency or me.agency))
     print_json(_info_json(info)) if as_json else _print_info(info)
 
 
 @policy_app.command("history")
 def policy_history(agency: str, as_json: JsonOpt = False) -> None:
     """Every version of an agency's policy, who set it, why, and what it relaxed."""
-    with signed_in() as (ctx, me):
-        infos = run_service(lambda: policy_service.policy_history(ctx, me, agency))
+    infos = as_signed_in(lambda ctx, me: policy_service.policy_history(ctx, me, agency))
     if as_json:
         print_json([_info_json(i) for i in infos])
         return
@@ -207,8 +206,9 @@ def policy_set(
         "alerts": _alert_settings(alert) if alert else None,
     }
     changes = {k: v for k, v in given.items() if v is not None}
-    with signed_in() as (ctx, me):
-        info = run_service(lambda: policy_service.amend_policy(ctx, me, agency, changes, reason))
+    info = as_signed_in(
+        lambda ctx, me: policy_service.amend_policy(ctx, me, agency, changes, reason)
+    )
     print_json(_info_json(info)) if as_json else _print_info(info)
 
 

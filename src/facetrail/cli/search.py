@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from facetrail.cli.app import JsonOpt, app, run_service, signed_in
+from facetrail.cli.app import JsonOpt, app, as_signed_in, run_service, signed_in
 from facetrail.cli.outputs import OutputOf, outputs_writable, read_probe_bytes
 from facetrail.cli.render import (
     console,
@@ -73,8 +73,7 @@ def verify_cmd(
 ) -> None:
     """1:1 comparison of the largest faces in two images, with a calibrated FMR (audited)."""
     request = verification.VerifyRequest(_probe(a), _probe(b), pack)
-    with signed_in() as (ctx, me):
-        result = run_service(lambda: verification.verify(ctx, me, request))
+    result = as_signed_in(lambda ctx, me: verification.verify(ctx, me, request))
     if as_json:
         print_json(result)
         return

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import typer
 from rich.markup import escape
 
-from facetrail.cli.app import JsonOpt, case_app, run_service, searches_app, signed_in
+from facetrail.cli.app import JsonOpt, as_signed_in, case_app, run_service, searches_app, signed_in
 from facetrail.cli.outputs import OutputOf, outputs_writable, write_output
 from facetrail.cli.render import (
     console,
@@ -51,8 +51,7 @@ def searches_list(
     """Searches of your agency, newest first (its investigators, supervisors, head and
     auditors), or with --mine the ones you asked for. Each listing is audited."""
     query = listings.SearchQuery(mine, case, since, until, status, limit)
-    with signed_in() as (ctx, me):
-        found = run_service(lambda: listings.find_searches(ctx, me, query))
+    found = as_signed_in(lambda ctx, me: listings.find_searches(ctx, me, query))
     print_listing(
         found,
         [
@@ -77,8 +76,7 @@ def searches_list(
 def searches_pending(as_json: JsonOpt = False) -> None:
     """Searches of your agency that wait for a supervisor's decision, with the justification
     and probe photos to weigh (supervisors; the listing is audited)."""
-    with signed_in() as (ctx, me):
-        waiting = run_service(lambda: listings.approval_queue(ctx, me))
+    waiting = as_signed_in(listings.approval_queue)
     if as_json:
         print_json(waiting)
         return
@@ -115,8 +113,7 @@ def searches_pending(as_json: JsonOpt = False) -> None:
 
 
 def _decide(search_id: int, approve: bool, note: str, as_json: bool) -> None:
-    with signed_in() as (ctx, me):
-        status = run_service(lambda: search.decide_search(ctx, me, search_id, approve, note))
+    status = as_signed_in(lambda ctx, me: search.decide_search(ctx, me, search_id, approve, note))
     if as_json:
         print_json({"search_id": search_id, "decision": status})
     elif approve:
@@ -203,8 +200,9 @@ def searches_review(
     as_json: JsonOpt = False,
 ) -> None:
     """Your call on one candidate; where the policy asks, a second person reviews blind."""
-    with signed_in() as (ctx, me):
-        info = run_service(lambda: review.review_candidate(ctx, me, candidate_id, decision, note))
+    info = as_signed_in(
+        lambda ctx, me: review.review_candidate(ctx, me, candidate_id, decision, note)
+    )
     if as_json:
         print_json(info)
         return
@@ -223,8 +221,7 @@ def searches_outcome(
     as_json: JsonOpt = False,
 ) -> None:
     """Close a search as a lead (needs a candidate confirmed by review) or no lead."""
-    with signed_in() as (ctx, me):
-        info = run_service(lambda: review.record_outcome(ctx, me, search_id, outcome, note))
+    info = as_signed_in(lambda ctx, me: review.record_outcome(ctx, me, search_id, outcome, note))
     if as_json:
         print_json(info)
         return
@@ -240,8 +237,7 @@ def searches_outcome(
 def case_list(as_json: JsonOpt = False) -> None:
     """The cases of your agency you may disclose (its supervisors, head and auditors: all;
     investigators: those they searched for), latest first. Each listing is audited."""
-    with signed_in() as (ctx, me):
-        found = run_service(lambda: listings.list_cases(ctx, me))
+    found = as_signed_in(listings.list_cases)
     print_listing(
         found,
         [
@@ -261,8 +257,7 @@ def case_list(as_json: JsonOpt = False) -> None:
 def case_show(case: str, as_json: JsonOpt = False) -> None:
     """A case's disclosure: every search of your agency for it, who asked and why, who
     allowed it, its reviews and outcome (audited; 'case disclose' writes it to a file)."""
-    with signed_in() as (ctx, me):
-        disclosure = run_service(lambda: review.case_disclosure(ctx, me, case))
+    disclosure = as_signed_in(lambda ctx, me: review.case_disclosure(ctx, me, case))
     if as_json:
         print_json(disclosure)
         return

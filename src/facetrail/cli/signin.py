@@ -20,7 +20,9 @@ from facetrail.cli.app import (
     JsonOpt,
     account_app,
     app,
+    as_signed_in,
     check_session_token_file,
+    in_context,
     open_context,
     read_session_token,
     run_service,
@@ -244,10 +246,11 @@ def token_create(
     from facetrail.services.signin import authentication
 
     password = Passwords(password_stdin).current()
-    with signed_in() as (ctx, me):
-        issued = run_service(
-            lambda: authentication.issue_token(ctx, me, name, days, password=password, code=code)
+    issued = as_signed_in(
+        lambda ctx, me: authentication.issue_token(
+            ctx, me, name, days, password=password, code=code
         )
+    )
     if as_json:
         print_json({"name": name, "token": issued.token, "expires_at": issued.expires_at})
     else:
@@ -259,8 +262,7 @@ def token_revoke(token: str) -> None:
     """Revoke one of your tokens (a system admin may revoke anyone's)."""
     from facetrail.services.signin import authentication
 
-    with signed_in() as (ctx, me):
-        run_service(lambda: authentication.revoke_token(ctx, me, token))
+    as_signed_in(lambda ctx, me: authentication.revoke_token(ctx, me, token))
     console.print("revoked")
 
 
@@ -278,8 +280,7 @@ def account_password(
     passwords = Passwords(password_stdin)
     current = passwords.current()
     new = passwords.new()
-    with open_context() as ctx:
-        run_service(lambda: enrolment.change_password(ctx, username, current, code, new))
+    in_context(lambda ctx: enrolment.change_password(ctx, username, current, code, new))
     console.print(f"password changed for {escape(username)}; sign in again")
 
 
@@ -289,8 +290,7 @@ def account_reinstate(username: str, reason: ReasonOpt) -> None:
     never your own). Its old tokens stay revoked."""
     from facetrail.services.signin import enrolment
 
-    with signed_in() as (ctx, me):
-        run_service(lambda: enrolment.reinstate_account(ctx, me, username, reason))
+    as_signed_in(lambda ctx, me: enrolment.reinstate_account(ctx, me, username, reason))
     console.print(f"reinstated {escape(username)}")
 
 
@@ -300,8 +300,7 @@ def account_reset_password(username: str, reason: ReasonOpt, as_json: JsonOpt = 
     their own (head of their agency or a system admin). Hand it over in person."""
     from facetrail.services.signin import enrolment
 
-    with signed_in() as (ctx, me):
-        issued = run_service(lambda: enrolment.reset_password(ctx, me, username, reason))
+    issued = as_signed_in(lambda ctx, me: enrolment.reset_password(ctx, me, username, reason))
     if as_json:
         print_json(issued)
         return
@@ -318,8 +317,7 @@ def account_reset_mfa(username: str, reason: ReasonOpt) -> None:
     a new one at their next sign-in (head of their agency or a system admin)."""
     from facetrail.services.signin import enrolment
 
-    with signed_in() as (ctx, me):
-        run_service(lambda: enrolment.reset_second_factor(ctx, me, username, reason))
+    as_signed_in(lambda ctx, me: enrolment.reset_second_factor(ctx, me, username, reason))
     console.print(
         f"second factor of {escape(username)} reset; they run 'facetrail enrol {escape(username)}'"
     )

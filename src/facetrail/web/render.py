@@ -69,16 +69,24 @@ class FormError:
         return cls(status_of(error), error.code, error.message, error.subject, wait)
 
 
-def page(template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+def page(
+    template: str,
+    *,
+    status: int | None = None,
+    error: FormError | FacetrailError | None = None,
+    **context: Any,
+) -> HTMLResponse:
     """``template`` rendered with ``context``; every page also gets ``viewer`` (the signed-in
-    person, or None), ``current`` (the path its header marks as here) and ``error`` (a
-    ``FormError`` to show, or None) unless given."""
+    person, or None), ``current`` (the path its header marks as here) and ``error`` (the
+    refusal to show above its form as a ``FormError``, or None). Its status is ``status``
+    when given, else the refusal's, else 200."""
+    shown = FormError.of(error) if isinstance(error, FacetrailError) else error
     context.setdefault("viewer", None)
     context.setdefault("current", "")
-    context.setdefault("error", None)
-    html = _TEMPLATES.get_template(template).render(**context)
+    html = _TEMPLATES.get_template(template).render(error=shown, **context)
     headers = dict(PAGE_HEADERS)
-    error = context["error"]
-    if isinstance(error, FormError) and error.retry_after is not None:
-        headers["Retry-After"] = str(error.retry_after)
+    if shown is not None and shown.retry_after is not None:
+        headers["Retry-After"] = str(shown.retry_after)
+    if status is None:
+        status = shown.status if shown is not None else 200
     return HTMLResponse(html, status_code=status, headers=headers)

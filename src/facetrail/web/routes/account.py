@@ -5,6 +5,7 @@ call."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
@@ -35,7 +36,7 @@ from facetrail.web.deps import (
     text,
 )
 from facetrail.web.qr import qr_svg
-from facetrail.web.render import FormError, page
+from facetrail.web.render import page
 from facetrail.web.routing import WebRoute, local_path
 
 router = APIRouter(route_class=WebRoute)
@@ -58,17 +59,16 @@ def _signin_page(
     message: str | None = None,
     error: FacetrailError | None = None,
 ) -> Response:
-    token = signin_form_token(request)
-    shown = FormError.of(error) if error is not None else None
-    answer = page(
-        "signin.html",
-        status=shown.status if shown is not None else 200,
-        form_token=token,
-        username=username,
-        next=next_path,
-        message=message,
-        error=shown,
+    return _signin_form_page(
+        request, "signin.html", username=username, next=next_path, message=message, error=error
     )
+
+
+def _signin_form_page(request: Request, template: str, **context: Any) -> Response:
+    """``template`` with a form that needs no session: it carries the value paired with the
+    sign-in form's cookie (``keep_signin_cookie``) instead of a session's CSRF value."""
+    token = signin_form_token(request)
+    answer = page(template, form_token=token, **context)
     keep_signin_cookie(request, answer, token)
     return answer
 
@@ -141,18 +141,7 @@ def _enrol_page(
     error: FacetrailError | None = None,
 ) -> Response:
     """The enrolment's first step: username, password and the mailed code."""
-    token = signin_form_token(request)
-    problem = FormError.of(error) if error is not None else None
-    answer = page(
-        "enrol.html",
-        status=problem.status if problem is not None else 200,
-        form_token=token,
-        username=username,
-        message=message,
-        error=problem,
-    )
-    keep_signin_cookie(request, answer, token)
-    return answer
+    return _signin_form_page(request, "enrol.html", username=username, message=message, error=error)
 
 
 def _confirm_page(
@@ -164,13 +153,10 @@ def _confirm_page(
 ) -> Response:
     """The second step: the new secret as a QR code and text (``shown``; once only), and the
     form that confirms it with a code."""
-    token = signin_form_token(request)
-    problem = FormError.of(error) if error is not None else None
     secret = shown.totp_secret if shown is not None else None
-    answer = page(
+    return _signin_form_page(
+        request,
         "enrol_confirm.html",
-        status=problem.status if problem is not None else 200,
-        form_token=token,
         username=username,
         shown=shown,
         qr=qr_svg(shown.totp_uri, label=f"QR code of the authenticator secret for {username}")
@@ -180,10 +166,8 @@ def _confirm_page(
         if secret
         else "",
         min_password=MIN_PASSWORD_LENGTH,
-        error=problem,
+        error=error,
     )
-    keep_signin_cookie(request, answer, token)
-    return answer
 
 
 @router.get("/enrol")
@@ -247,19 +231,14 @@ def _password_page(
 ) -> Response:
     """The password change form; it needs no session (a one-time password gives none), so
     like the sign-in form it carries the value paired with its cookie."""
-    token = signin_form_token(request)
-    problem = FormError.of(error) if error is not None else None
-    answer = page(
+    return _signin_form_page(
+        request,
         "password.html",
-        status=problem.status if problem is not None else 200,
-        form_token=token,
         username=username,
         message=message,
         min_password=MIN_PASSWORD_LENGTH,
-        error=problem,
+        error=error,
     )
-    keep_signin_cookie(request, answer, token)
-    return answer
 
 
 @router.get("/account/password")

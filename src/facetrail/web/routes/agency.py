@@ -107,7 +107,6 @@ def searches(
         found, problem = [], FormError.of(error)
     return page(
         "agency_searches.html",
-        status=problem.status if problem is not None else 200,
         viewer=me,
         current="/agency/searches",
         filters=filters,

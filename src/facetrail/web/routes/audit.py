@@ -15,7 +15,7 @@ from facetrail.services.audit import audit_entries, entry_proofs
 from facetrail.services.audit import log as audit
 from facetrail.web.audit_view import PAGE_SIZE, LogFilters, details_text
 from facetrail.web.deps import Signed, Viewer
-from facetrail.web.render import FormError, page
+from facetrail.web.render import page
 from facetrail.web.routing import WebRoute
 
 router = APIRouter(route_class=WebRoute)
@@ -42,10 +42,8 @@ def log(
     try:
         query = filters.query(after)
     except FacetrailError as error:
-        problem = FormError.of(error)
         return page(
             "audit_log.html",
-            status=problem.status,
             viewer=me,
             current="/audit",
             filters=filters,
@@ -55,7 +53,7 @@ def log(
             first_href=None,
             details_text=details_text,
             scope=_scope(me),
-            error=problem,
+            error=error,
         )
     entries = audit_entries.list_entries(ctx, me.principal, query)
     more = len(entries) == PAGE_SIZE

@@ -18,7 +18,7 @@ from facetrail.errors import FacetrailError, InvalidRequestError
 from facetrail.governance.credentials import Role
 from facetrail.services.rights import erasure, legal_holds, retention
 from facetrail.web.deps import Form, Signed, files, text
-from facetrail.web.render import FormError, page
+from facetrail.web.render import page
 from facetrail.web.routing import WebRoute
 
 router = APIRouter(route_class=WebRoute)
@@ -76,13 +76,12 @@ def open_request(ctx: Context, me: Signed, form: Form) -> Response:
             raise
         return page(
             "erasures.html",
-            status=FormError.of(error).status,
             viewer=me,
             current="/erasures",
             requests=erasure.list_erasures(ctx, me.principal),
             retention=None,
             form=entered,
-            error=FormError.of(error),
+            error=error,
             may_open=_opens(me),
         )
     return RedirectResponse(f"/erasures/{view.id}", status_code=303)

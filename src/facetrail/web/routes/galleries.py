@@ -19,7 +19,7 @@ from facetrail.governance.credentials import Role
 from facetrail.services.galleries import admin as galleries
 from facetrail.services.galleries import jobs
 from facetrail.web.deps import Form, Signed, Viewer, text
-from facetrail.web.render import FormError, page
+from facetrail.web.render import page
 from facetrail.web.routing import WebRoute
 
 router = APIRouter(route_class=WebRoute)
@@ -87,17 +87,15 @@ def _list_page(
 ) -> Response:
     """Every gallery with its size and sources (``galleries.list_galleries``: what galleries
     exist is not secret, what is in them is)."""
-    problem = FormError.of(error) if error is not None else None
     return page(
         "galleries.html",
-        status=problem.status if problem is not None else 200,
         viewer=me,
         current="/galleries",
         galleries=galleries.list_galleries(ctx),
         manages=_manages(me),
         values=values,
         href=gallery_href,
-        error=problem,
+        error=error,
     )
 
 
@@ -134,7 +132,6 @@ def _gallery_page(
     """One gallery with its sources (``galleries.show_gallery``) and, for its admins, the
     forms that add a source and ingest a folder."""
     info = galleries.show_gallery(ctx, name)
-    problem = FormError.of(error) if error is not None else None
     query = request.query_params
     message = None
     if query.get("created"):
@@ -143,7 +140,6 @@ def _gallery_page(
         message = f"Source {query['added'][:200]} added."
     return page(
         "gallery.html",
-        status=problem.status if problem is not None else 200,
         viewer=me,
         current="/galleries",
         gallery=info,
@@ -152,7 +148,7 @@ def _gallery_page(
         source=source or SourceForm(),
         ingest=ingest or IngestForm(),
         message=message,
-        error=problem,
+        error=error,
         error_form=error_form,
     )
 

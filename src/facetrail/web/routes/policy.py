@@ -23,7 +23,7 @@ from facetrail.web.policy_view import (
     rules_in_words,
     versions_newest_first,
 )
-from facetrail.web.render import FormError, page
+from facetrail.web.render import page
 from facetrail.web.routing import WebRoute
 
 router = APIRouter(route_class=WebRoute)
@@ -68,10 +68,8 @@ def _policy_page(
     gallery_names = sorted(
         {g.name for g in galleries.list_galleries(ctx)} | set(current.policy.galleries)
     )
-    problem = FormError.of(error) if error is not None else None
     return page(
         "policy.html",
-        status=problem.status if problem is not None else 200,
         viewer=me,
         current="/policy" if agency == me.principal.agency else "",
         info=current,
@@ -87,7 +85,7 @@ def _policy_page(
         approval_labels=APPROVAL_LABELS,
         alert_rules=RULES,
         action=policy_href(current.agency),
-        error=problem,
+        error=error,
     )
 
 

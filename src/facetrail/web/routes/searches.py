@@ -24,7 +24,7 @@ from facetrail.services.oversight import policy
 from facetrail.services.searching import listings, probe_views, results, review, search
 from facetrail.services.searching.search_model import LEAD_NOTICE
 from facetrail.web.deps import Form, Signed, Viewer, files, text, texts
-from facetrail.web.render import FormError, page
+from facetrail.web.render import page
 from facetrail.web.result_view import DECISION_LABELS, OUTCOME_LABELS, result_page
 from facetrail.web.routing import WebRoute
 
@@ -81,10 +81,8 @@ def _search_form(
         approval = f"Searches for these need a supervisor's approval first: {listed}."
     else:
         approval = "Searches run at once; every one is recorded."
-    problem = FormError.of(error) if error is not None else None
     return page(
         "search_new.html",
-        status=problem.status if problem is not None else 200,
         viewer=me,
         current="/searches/new",
         policy=info,
@@ -94,7 +92,7 @@ def _search_form(
         agencies=agencies,
         max_probes=MAX_PROBES,
         notice=LEAD_NOTICE,
-        error=problem,
+        error=error,
     )
 
 
@@ -173,10 +171,8 @@ def _result(
         results.get_search(ctx, me.principal, search_id, include_crops=False), me.principal
     )
     kept = probe_views.probes_kept(ctx, me.principal, search_id)
-    problem = FormError.of(error) if error is not None else None
     return page(
         "search_result.html",
-        status=problem.status if problem is not None else 200,
         viewer=me,
         result=view.result,
         state=view.state,
@@ -191,7 +187,7 @@ def _result(
         outcome_labels=OUTCOME_LABELS,
         min_note=review.MIN_NOTE,
         message=message,
-        error=problem,
+        error=error,
         error_candidate=error_candidate,
     )
 

@@ -55,7 +55,6 @@ def transparency(
     charts = usage_charts(report) if report is not None else []
     return page(
         "transparency.html",
-        status=problem.status if problem is not None else 200,
         current="/transparency",
         access=access,
         networks=networks,
