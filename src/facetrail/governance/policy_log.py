@@ -4,12 +4,23 @@ older row still agrees with its own seal and entry)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from facetrail.store.schema import AuditEntryRow, PolicyVersion
 
 __all__ = ["superseded_problem"]
+
+#: A ``policy.change`` entry for the agency newer than the stored version's (built once).
+_NEWER = (
+    select(AuditEntryRow.seq)
+    .where(
+        AuditEntryRow.kind == "policy.change",
+        AuditEntryRow.subject == bindparam("agency"),
+        AuditEntryRow.seq > bindparam("seq"),
+    )
+    .limit(1)
+)
 
 
 def superseded_problem(session: Session, row: PolicyVersion, agency: str) -> str | None:
@@ -17,15 +28,7 @@ def superseded_problem(session: Session, row: PolicyVersion, agency: str) -> str
     log made a newer one, whose row is gone. None when it is the newest the log made."""
     if row.audit_seq is None:
         return None  # refused as such by records.policy_problem
-    newer = session.scalar(
-        select(AuditEntryRow.seq)
-        .where(
-            AuditEntryRow.kind == "policy.change",
-            AuditEntryRow.subject == agency,
-            AuditEntryRow.seq > row.audit_seq,
-        )
-        .limit(1)
-    )
+    newer = session.scalar(_NEWER, {"agency": agency, "seq": row.audit_seq})
     if newer is None:
         return None
     return (

@@ -44,18 +44,34 @@ SEAL_KIND = "row.seal"
 CHUNK = 500
 
 
+@functools.cache
+def _rows_statement(table: Table, *, every: bool = False) -> Select[*tuple[Any, ...]]:
+    """The key and sealed columns of a table's rows: every row in key order, or those of the
+    keys bound as ``keys`` (a one-column key; the caller adds the others' condition). Built
+    once per table, so each read only binds."""
+    ids = key_columns(table)
+    statement = select(*ids, *sealed_columns(table))
+    if every:
+        return statement.order_by(*ids)
+    if len(ids) == 1:
+        return statement.where(ids[0].in_(bindparam("keys", expanding=True)))
+    return statement
+
+
 def _rows(session: Session, table: Table, keys: Sequence[str] | None) -> Iterator[Any]:
     """(key columns..., sealed columns...) of the rows of ``keys`` (every row when None)."""
     ids = key_columns(table)
-    statement = select(*ids, *sealed_columns(table))
     if keys is None:
-        yield from session.execute(statement.order_by(*ids))
+        yield from session.execute(_rows_statement(table, every=True))
         return
+    statement = _rows_statement(table)
     parsed = [parse_key(table, k) for k in keys]
     for start in range(0, len(parsed), CHUNK):
         part = parsed[start : start + CHUNK]
-        where = ids[0].in_([p[0] for p in part]) if len(ids) == 1 else tuple_(*ids).in_(part)
-        yield from session.execute(statement.where(where))
+        if len(ids) == 1:
+            yield from session.execute(statement, {"keys": [p[0] for p in part]})
+        else:
+            yield from session.execute(statement.where(tuple_(*ids).in_(part)))
 
 
 def current_seals(

@@ -1,7 +1,8 @@
 """Housekeeping that keeps promises made elsewhere: what an erasure or retention purge left
 to do after its commit (a crash in between) is done, probe images are deleted when their
 retention ends, approved searches stranded by a crash are run, signed audit checkpoints
-are made periodically, and queued e-mail is retried.
+are made periodically, queued e-mail is retried, and photos no row holds (left by an action
+refused, failed or crashed before its commit) are deleted once a day.
 
 Every signed-in CLI command runs it on exit (the web service will run it on a timer).
 Authorisation: internal. Audit: purges and checkpoints are entries (see the functions called).
@@ -15,6 +16,7 @@ from datetime import datetime
 from facetrail.services.audit.log import checkpoint_if_due
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox
+from facetrail.services.rights._orphans import sweep_orphans
 from facetrail.services.rights._purge import finish_purges
 from facetrail.services.rights.retention import purge_expired_probes
 from facetrail.services.searching.search import resume_stranded
@@ -27,6 +29,8 @@ class HousekeepingReport:
     emails_sent: int
     #: approved searches whose run had never completed (a crash in between), run now
     searches_resumed: int = 0
+    #: photos no row held, left by an action refused, failed or crashed before its commit
+    orphan_blobs_deleted: int = 0
 
 
 def housekeeping(ctx: AppContext, *, now: datetime | None = None) -> HousekeepingReport:
@@ -35,4 +39,7 @@ def housekeeping(ctx: AppContext, *, now: datetime | None = None) -> Housekeepin
     resumed = resume_stranded(ctx)
     checkpoint = checkpoint_if_due(ctx, now=now)
     sent = deliver_outbox(ctx)
-    return HousekeepingReport(purged, checkpoint.tree_size if checkpoint else None, sent, resumed)
+    orphans = sweep_orphans(ctx, now=now)
+    return HousekeepingReport(
+        purged, checkpoint.tree_size if checkpoint else None, sent, resumed, orphans
+    )

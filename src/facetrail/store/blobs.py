@@ -1,7 +1,9 @@
 """Content-addressed blob store: ``blobs/ab/<sha256>``, written atomically.
 
-Blobs are written before the database row that refers to them is committed, so a crash can
-leave an unreferenced blob (harmless, same content next time) but never a row without its blob.
+Blobs are written before the database row that refers to them is committed, so a crash, or an
+action refused or failed after the write, can leave a blob no row holds, but never a row
+without its blob; housekeeping deletes such orphans once they are old enough that no action
+can still be writing their row (``services.rights._orphans``).
 
 A blob is its name's content or nothing: every read hashes what it read and refuses bytes
 that are not the name's (a photo replaced on disk by an insider is never shown, searched or
@@ -12,10 +14,13 @@ replaces it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from facetrail._atomic import write_atomically
 from facetrail.errors import BlobMismatchError, StoreError
+
+_HEX = frozenset("0123456789abcdef")
 
 
 class BlobStore:
@@ -55,6 +60,18 @@ class BlobStore:
             return hashlib.sha256(target.read_bytes()).hexdigest() == digest
         except OSError:
             return False
+
+    def stored(self) -> Iterator[tuple[str, float]]:
+        """(name, modification time) of every blob held, in no order; files that are not
+        blobs (no 64-hex name under its two-character folder) are not listed."""
+        for folder in self.root.glob("??"):
+            for path in folder.iterdir():
+                name = path.name
+                if len(name) == 64 and name[:2] == folder.name and _HEX.issuperset(name):
+                    try:
+                        yield name, path.stat().st_mtime
+                    except FileNotFoundError:
+                        continue  # deleted meanwhile
 
     def delete(self, sha256: str) -> None:
         """Remove a blob (after the rows that referred to it are committed as gone)."""
