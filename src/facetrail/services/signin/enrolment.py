@@ -19,6 +19,8 @@ their agency's head.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,7 +36,12 @@ from facetrail.errors import (
 )
 from facetrail.governance import credentials as cred
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import Permission, may_reinstate, may_reset_credentials
+from facetrail.governance.authority import (
+    Actor,
+    Permission,
+    may_reinstate,
+    may_reset_credentials,
+)
 from facetrail.governance.credentials import Principal
 from facetrail.services.accounts import Enrolment, principal_of, refuse, send_enrol_code
 from facetrail.services.authorization import (
@@ -273,35 +280,58 @@ def _tell(session: Session, user: User, subject: str, body: str) -> None:
     notify_head(session, user.agency_id, subject, body)
 
 
+@contextmanager
+def _on_someone(
+    ctx: AppContext,
+    actor: Principal,
+    kind: str,
+    username: str,
+    permission: Permission,
+    allowed: Callable[[Actor, int, int, Iterable[str]], bool],
+    refusal: str,
+) -> Iterator[tuple[Session, User]]:
+    """One action on someone else's account, as the actor may see it (another agency's
+    people answer as not found), refused with ``refusal`` unless ``allowed`` lets the actor
+    act on them."""
+    with action(ctx, actor, kind, username, permission) as (session, who):
+        user = visible_user(session, who, username)
+        if not allowed(who, user.id, user.agency_id, roles_of(session, user.id)):
+            raise PermissionDeniedError(refusal, subject=username)
+        yield session, user
+
+
+def _done(
+    session: Session, actor: Principal, user: User, kind: str, told: tuple[str, str], reason: str
+) -> None:
+    """What every such action ends with: the person's tokens revoked, they and their head
+    told (``told``: the subject's title, what the actor did to them), the entry."""
+    _revoke_tokens(session, user.id, utc_now())
+    title, did = told
+    name = user.username
+    _tell(session, user, f"{title}: {name}", f"{actor.username} {did} {name}: {reason}")
+    append(session, AuditEvent(actor.username, kind, name, {"reason": reason}))
+
+
 def reinstate_account(ctx: AppContext, actor: Principal, username: str, reason: str) -> None:
     """A suspended account works again (its lockout cleared); tokens from before the
     suspension stay dead, so the person signs in afresh. By a supervisor or head of the same
     agency, or a system admin; never oneself. Audited (``account.reinstate``), refusals too."""
-    with action(ctx, actor, "account.reinstate", username, Permission.MANAGE_PEOPLE) as (
-        session,
-        who,
-    ):
-        user = visible_user(session, who, username)
-        if not may_reinstate(who, user.id, user.agency_id, roles_of(session, user.id)):
-            raise PermissionDeniedError(
-                "only a supervisor or head of the same agency (not the person) reinstates",
-                subject=username,
-            )
+    with _on_someone(
+        ctx,
+        actor,
+        "account.reinstate",
+        username,
+        Permission.MANAGE_PEOPLE,
+        may_reinstate,
+        "only a supervisor or head of the same agency (not the person) reinstates",
+    ) as (session, user):
         if user.status != "suspended":
             raise StateError(f"account is {user.status}, not suspended", subject=username)
-        now = utc_now()
         user.status = "active"
         user.failed_logins = 0
         user.locked_until = None
-        _revoke_tokens(session, user.id, now)
-        _tell(
-            session,
-            user,
-            f"account reinstated: {username}",
-            f"{actor.username} reinstated {username}: {reason}",
-        )
-        append(
-            session, AuditEvent(actor.username, "account.reinstate", username, {"reason": reason})
+        _done(
+            session, actor, user, "account.reinstate", ("account reinstated", "reinstated"), reason
         )
     deliver_outbox(ctx)
 
@@ -315,33 +345,23 @@ def reset_password(
     By the head of their agency or a system admin
     (``governance.authority.may_reset_credentials``). Audited
     (``account.password.reset``), refusals too."""
-    with action(ctx, actor, "account.password.reset", username, Permission.MANAGE_AGENCY) as (
-        session,
-        who,
-    ):
-        user = visible_user(session, who, username)
-        if not may_reset_credentials(who, user.id, user.agency_id, roles_of(session, user.id)):
-            raise PermissionDeniedError(
-                "only the agency's head or a system admin resets a password", subject=username
-            )
-        now = utc_now()
+    with _on_someone(
+        ctx,
+        actor,
+        "account.password.reset",
+        username,
+        Permission.MANAGE_AGENCY,
+        may_reset_credentials,
+        "only the agency's head or a system admin resets a password",
+    ) as (session, user):
         one_time = secrets.token_urlsafe(15)
         user.password_hash = cred.hash_password(one_time)
-        expires = now + ONE_TIME_PASSWORD_LIFETIME
+        expires = utc_now() + ONE_TIME_PASSWORD_LIFETIME
         user.password_expires_at = expires
         user.failed_logins = 0
         user.locked_until = None
-        _revoke_tokens(session, user.id, now)
-        _tell(
-            session,
-            user,
-            f"password reset: {username}",
-            f"{actor.username} reset the password of {username}: {reason}",
-        )
-        append(
-            session,
-            AuditEvent(actor.username, "account.password.reset", username, {"reason": reason}),
-        )
+        told = ("password reset", "reset the password of")
+        _done(session, actor, user, "account.password.reset", told, reason)
     deliver_outbox(ctx)
     return OneTimePassword(username, one_time, expires.isoformat())
 
@@ -353,29 +373,20 @@ def reset_second_factor(ctx: AppContext, actor: Principal, username: str, reason
     reset it). By the head of their agency or a system admin
     (``governance.authority.may_reset_credentials``).
     Audited (``account.mfa.reset``), refusals too."""
-    with action(ctx, actor, "account.mfa.reset", username, Permission.MANAGE_AGENCY) as (
-        session,
-        who,
-    ):
-        user = visible_user(session, who, username)
-        if not may_reset_credentials(who, user.id, user.agency_id, roles_of(session, user.id)):
-            raise PermissionDeniedError(
-                "only the agency's head or a system admin resets a second factor",
-                subject=username,
-            )
+    with _on_someone(
+        ctx,
+        actor,
+        "account.mfa.reset",
+        username,
+        Permission.MANAGE_AGENCY,
+        may_reset_credentials,
+        "only the agency's head or a system admin resets a second factor",
+    ) as (session, user):
         user.totp_secret = None
         user.totp_enrolled_at = None
         user.totp_last_step = None
         session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-        _revoke_tokens(session, user.id, utc_now())
         send_enrol_code(session, user, actor.username, "reset the second factor of")
-        _tell(
-            session,
-            user,
-            f"second factor reset: {username}",
-            f"{actor.username} reset the second factor of {username}: {reason}",
-        )
-        append(
-            session, AuditEvent(actor.username, "account.mfa.reset", username, {"reason": reason})
-        )
+        told = ("second factor reset", "reset the second factor of")
+        _done(session, actor, user, "account.mfa.reset", told, reason)
     deliver_outbox(ctx)
