@@ -270,3 +270,32 @@ def test_a_warm_worker_reads_one_row_per_search_and_sees_another_workers_ingest(
         stored = int(s.scalar(select(func.count(TemplateRow.id))) or 0)
     newer, seen = version_and_count(app_ctx)
     assert newer == version + 1 and seen == stored > count
+
+
+def test_an_admin_suspended_mid_ingest_stops_at_the_next_batch(
+    app_ctx: AppContext, org: Org, tmp_path: Path
+) -> None:
+    """Each batch is one action that re-reads its admin under the lock (issue 21, section 6):
+    suspended while an ingest runs, they commit nothing more; what was committed stands."""
+    from facetrail.errors import AccountInactiveError
+    from facetrail.services.accounts import suspend_account
+    from facetrail.store.schema import AuditEntryRow
+
+    copy_first_images(tmp_path / "in", lfw_people(18))  # analysed in chunks of 16
+    make_gallery(org)
+    calls: list[int] = []
+
+    def progress(done: int, _total: int) -> None:
+        calls.append(done)
+        if len(calls) == 2:  # the first is before any file is read; this one follows a batch
+            suspend_account(app_ctx, org.people["root"], "gus", "left the unit")
+
+    request = IngestRequest(tmp_path / "in", "bookings", "county", batch_size=2)
+    with pytest.raises(AccountInactiveError, match="suspended"):
+        ingest(app_ctx, org.people["gus"], request, progress)
+    with app_ctx.sessions() as s:
+        assert s.scalar(select(func.count(Image.id))) == 16
+        refused = s.scalars(
+            select(AuditEntryRow.subject).where(AuditEntryRow.kind == "gallery.ingest.refused")
+        ).all()
+    assert refused == ["bookings/county"]
