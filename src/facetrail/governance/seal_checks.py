@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Table, inspect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.base import instance_state
 
 from facetrail.errors import RecordMismatchError
 from facetrail.governance.seal_digests import Sealed, changed_columns, logged_digest, seal_of
@@ -41,7 +42,7 @@ def _as_read(table: Table, row: Base) -> tuple[str, Sealed | None]:
     """(key, seal) of a row the session has just read, from its attributes; the seal is None
     when they may not be what the database holds (changed, expired or partly loaded): the row
     is then read again."""
-    state = inspect(row)
+    state = instance_state(row)  # what ``inspect`` returns, without its dispatch per row
     attrs, width, names = _attributes(table, row)
     loaded = state.dict
     try:
