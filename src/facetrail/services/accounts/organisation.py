@@ -37,10 +37,12 @@ from facetrail.services.accounts.records import (
     add_user,
     checked_account,
     enrolment_user_id,
+    issue_second_factor,
     seal_roles,
     send_enrol_code,
     user_by_name,
 )
+from facetrail.services.audit.log import ensure_keys
 from facetrail.services.authorization import (
     active_admins,
     name_of_agency,
@@ -73,9 +75,6 @@ __all__ = [
 def init_system(ctx: AppContext, admin: NewAccount) -> Enrolment:
     """First start: the operators' agency and the first system admin. Only once. The admin
     is the person running it, so their second factor is enrolled here and shown to them."""
-    from facetrail.services.audit.log import ensure_keys
-    from facetrail.services.signin.enrolment import issue_second_factor
-
     admin = checked_account(admin)
     ensure_keys(ctx)
     totp_key = cred.load_secrets_key(ctx.settings.totp_key_file, create=True)

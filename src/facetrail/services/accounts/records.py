@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
@@ -28,6 +28,7 @@ from facetrail.services.notifications import (
 )
 from facetrail.store.schema import (
     Agency,
+    RecoveryCode,
     User,
     UserRole,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "agency_by_name",
     "checked_account",
     "enrolment_user_id",
+    "issue_second_factor",
     "principal_of",
     "seal_roles",
     "send_enrol_code",
@@ -177,3 +179,20 @@ def principal_of(session: Session, user: User, roles_read: RoleRead | None = Non
     agency = session.get(Agency, user.agency_id)
     assert agency is not None
     return Principal(user.id, user.username, user.agency_id, agency.name, roles)
+
+
+def issue_second_factor(
+    session: Session, user: User, key: bytes, *, confirmed: bool, now: datetime | None = None
+) -> Enrolment:
+    """A new TOTP secret (sealed with ``key``) and recovery codes for ``user``, replacing any
+    earlier ones; confirmed at once only where the person running this is the user (init)."""
+    secret = cred.new_totp_secret()
+    user.totp_secret = cred.seal_secret(key, secret, user.id)
+    user.totp_last_step = None
+    user.totp_enrolled_at = (now or utc_now()) if confirmed else None
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = cred.new_recovery_codes()
+    for code in codes:
+        session.add(RecoveryCode(user_id=user.id, code_hash=cred.secret_hash(code)))
+    uri = cred.totp_uri(secret, user.username)
+    return Enrolment(user.username, user.status, secret, uri, tuple(codes))

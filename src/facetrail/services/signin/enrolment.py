@@ -44,6 +44,7 @@ from facetrail.governance.authority import (
 )
 from facetrail.governance.credentials import Principal
 from facetrail.services.accounts import Enrolment, principal_of, refuse, send_enrol_code
+from facetrail.services.accounts.records import issue_second_factor
 from facetrail.services.authorization import (
     inactive_reason,
     roles_of,
@@ -68,7 +69,6 @@ __all__ = [
     "begin_enrolment",
     "change_password",
     "confirm_enrolment",
-    "issue_second_factor",
     "reinstate_account",
     "reset_password",
     "reset_second_factor",
@@ -84,23 +84,6 @@ class OneTimePassword:
     username: str
     password: str
     expires_at: str
-
-
-def issue_second_factor(
-    session: Session, user: User, key: bytes, *, confirmed: bool, now: datetime | None = None
-) -> Enrolment:
-    """A new TOTP secret (sealed with ``key``) and recovery codes for ``user``, replacing any
-    earlier ones; confirmed at once only where the person running this is the user (init)."""
-    secret = cred.new_totp_secret()
-    user.totp_secret = cred.seal_secret(key, secret, user.id)
-    user.totp_last_step = None
-    user.totp_enrolled_at = (now or utc_now()) if confirmed else None
-    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    codes = cred.new_recovery_codes()
-    for code in codes:
-        session.add(RecoveryCode(user_id=user.id, code_hash=cred.secret_hash(code)))
-    uri = cred.totp_uri(secret, user.username)
-    return Enrolment(user.username, user.status, secret, uri, tuple(codes))
 
 
 def begin_enrolment(
