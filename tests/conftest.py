@@ -8,6 +8,9 @@ import os
 import re
 import secrets
 import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -295,3 +298,18 @@ def new_database(_postgres_per_test: PostgresDatabases | None) -> Callable[[], s
     else None: the SQLite file in the home."""
     databases = _postgres_per_test
     return lambda: None if databases is None else databases.create()
+
+
+def crash_in_child(code: str, *args: str) -> None:
+    """Run ``code`` in a Python of its own that must end killed by SIGKILL (the crash it
+    makes itself, at the moment a test wants one), in the repository root."""
+    child = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO_ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]

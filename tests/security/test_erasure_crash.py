@@ -7,10 +7,6 @@ them. Seen failing before: the erased person's photos stayed on disk for good.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 
 from sqlalchemy import func, select
@@ -25,7 +21,7 @@ from facetrail.services.galleries.indexing import _files
 from facetrail.services.housekeeping import housekeeping
 from facetrail.services.rights.erasure import ErasureRequest, decide_matches, show_erasure
 from facetrail.store.schema import Gallery, PurgeFollowup
-from tests.conftest import REPO_ROOT
+from tests.conftest import crash_in_child
 from tests.services.test_erasure import _opened, _photos, _probe, _theirs, world  # noqa: F401
 
 #: The child completes the erasure and is killed (SIGKILL) the moment its transaction has
@@ -69,16 +65,7 @@ def test_kill_9_after_an_erasures_commit_then_restart_removes_the_photos(world) 
     ctx.close()
 
     who = json.dumps([head.user_id, head.username, head.agency_id, head.agency, sorted(head.roles)])
-    child = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(home), who, str(opened.id)],
-        cwd=REPO_ROOT,
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    crash_in_child(_CHILD, str(home), who, str(opened.id))
 
     restarted = AppContext.open(Settings(home=home, threads=1))
     try:

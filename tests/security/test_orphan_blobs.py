@@ -11,9 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from datetime import UTC, datetime, timedelta
@@ -27,7 +24,7 @@ from facetrail.services.context import AppContext
 from facetrail.services.housekeeping import housekeeping
 from facetrail.services.rights._orphans import ORPHAN_GRACE, sweep_orphans
 from facetrail.store.schema import AuditEntryRow, Image, SearchRecord
-from tests.conftest import REPO_ROOT
+from tests.conftest import crash_in_child
 from tests.org import CASE, JUSTIFICATION, OFFENSE
 from tests.services.test_erasure import _photos, _probe, world  # noqa: F401
 
@@ -75,16 +72,7 @@ def test_a_probe_left_by_a_crash_before_the_commit_is_swept_and_held_ones_stay(w
 
     signed_in = [ivy.user_id, ivy.username, ivy.agency_id, ivy.agency, sorted(ivy.roles)]
     who = json.dumps([*signed_in, CASE, OFFENSE, JUSTIFICATION])
-    child = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(home), who, str(photo)],
-        cwd=REPO_ROOT,
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    crash_in_child(_CHILD, str(home), who, str(photo))
 
     restarted = AppContext.open(Settings(home=home, threads=1))
     try:
@@ -113,6 +101,14 @@ def test_a_probe_left_by_a_crash_before_the_commit_is_swept_and_held_ones_stay(w
             assert json.loads(entry.details)["blobs"] == 1 and probe not in entry.details
             assert verify_log(s, audit.public_key(restarted)).ok
         # Once a day: a second run the same day sweeps nothing, whatever lies there.
+        stray = restarted.blobs.put(b"a photo no row holds")
+        _aged(restarted, stray, ORPHAN_GRACE * 2)
         assert housekeeping(restarted, now=later).orphan_blobs_deleted == 0
+        assert restarted.blobs.path(stray).exists()
+        # A marker dated ahead by hand does not put the sweep off: it is due at once.
+        ahead = (later + timedelta(days=365)).timestamp()
+        os.utime(restarted.blobs.root / ".swept", (ahead, ahead))
+        assert housekeeping(restarted, now=later).orphan_blobs_deleted == 1
+        assert not restarted.blobs.path(stray).exists()
     finally:
         restarted.close()

@@ -60,11 +60,18 @@ def _rows_statement(table: Table, *, every: bool = False) -> Select[*tuple[Any, 
 
 def _rows(session: Session, table: Table, keys: Sequence[str] | None) -> Iterator[Any]:
     """(key columns..., sealed columns...) of the rows of ``keys`` (every row when None)."""
-    ids = key_columns(table)
     if keys is None:
         yield from session.execute(_rows_statement(table, every=True))
-        return
-    statement = _rows_statement(table)
+    else:
+        yield from _for_keys(session, table, _rows_statement(table), keys)
+
+
+def _for_keys(
+    session: Session, table: Table, statement: Select[*tuple[Any, ...]], keys: Sequence[str]
+) -> Iterator[Any]:
+    """``statement`` (``_rows_statement`` or built on it) run for the rows of ``keys``, one
+    statement per ``CHUNK`` keys: a one-column key bound, the others' condition added."""
+    ids = key_columns(table)
     parsed = [parse_key(table, k) for k in keys]
     for start in range(0, len(parsed), CHUNK):
         part = parsed[start : start + CHUNK]
@@ -108,16 +115,12 @@ def _seal_key(table: Table) -> ColumnElement[str]:
 
 @functools.cache
 def _rows_and_seals_statement(table: Table) -> Select[*tuple[Any, ...]]:
-    """A table's rows, each with its seal index entry, for the keys bound as ``keys`` (a
-    one-column key) or added by the caller: built once per table, so each call only binds."""
-    ids = key_columns(table)
-    statement = select(*ids, *sealed_columns(table), RowSeal.seq, RowSeal.digest, RowSeal.columns)
-    statement = statement.outerjoin(
-        RowSeal, and_(RowSeal.tbl == table.name, RowSeal.key == _seal_key(table))
+    """``_rows_statement`` with each row's seal index entry: built once per table."""
+    return (
+        _rows_statement(table)
+        .add_columns(RowSeal.seq, RowSeal.digest, RowSeal.columns)
+        .outerjoin(RowSeal, and_(RowSeal.tbl == table.name, RowSeal.key == _seal_key(table)))
     )
-    if len(ids) == 1:
-        statement = statement.where(ids[0].in_(bindparam("keys", expanding=True)))
-    return statement
 
 
 def rows_and_seals(
@@ -127,24 +130,15 @@ def rows_and_seals(
     ``keys`` that exist, in one statement per ``CHUNK`` keys."""
     if not keys:
         return
-    ids = key_columns(table)
-    width = len(ids)
+    width = len(key_columns(table))
     names = [c.name for c in sealed_columns(table)]
-    statement = _rows_and_seals_statement(table)
-    parsed = [parse_key(table, k) for k in keys]
-    for start in range(0, len(parsed), CHUNK):
-        part = parsed[start : start + CHUNK]
-        if width == 1:
-            found = session.execute(statement, {"keys": [p[0] for p in part]})
-        else:
-            found = session.execute(statement.where(tuple_(*ids).in_(part)))
-        row: Any
-        for row in found:
-            key = key_text(tuple(row[:width]))
-            seq, digest, columns = row[-3:]
-            seal = seal_of(table, names, key, row[width:-3])
-            index = None if seq is None else IndexEntry(seq, digest, bytes(columns))
-            yield key, seal, index
+    row: Any
+    for row in _for_keys(session, table, _rows_and_seals_statement(table), keys):
+        key = key_text(tuple(row[:width]))
+        seq, digest, columns = row[-3:]
+        seal = seal_of(table, names, key, row[width:-3])
+        index = None if seq is None else IndexEntry(seq, digest, bytes(columns))
+        yield key, seal, index
 
 
 def indexed(session: Session, table: str, keys: Sequence[str]) -> dict[str, IndexEntry]:

@@ -12,6 +12,7 @@ is logged as ``blob.orphans.purge`` with the count, never a hash.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 from facetrail.governance.audit import AuditEvent, append
@@ -37,7 +38,8 @@ def sweep_orphans(ctx: AppContext, *, now: datetime | None = None, force: bool =
     marker = ctx.blobs.root / _MARKER
     if not force and marker.exists():
         swept = datetime.fromtimestamp(marker.stat().st_mtime, UTC)
-        if now - swept < SWEEP_EVERY:
+        # A marker dated ahead (touched by hand) would put the sweep off for good: not due.
+        if timedelta(0) <= now - swept < SWEEP_EVERY:
             return 0
     cutoff = (now - ORPHAN_GRACE).timestamp()
     old = sorted(name for name, mtime in ctx.blobs.stored() if mtime < cutoff)
@@ -59,6 +61,7 @@ def sweep_orphans(ctx: AppContext, *, now: datetime | None = None, force: bool =
             ctx.blobs.delete(sha)
     ctx.blobs.root.mkdir(parents=True, exist_ok=True)
     marker.touch()
+    os.utime(marker, (now.timestamp(), now.timestamp()))  # swept as of ``now``
     return len(orphans)
 
 

@@ -25,7 +25,7 @@ from facetrail.errors import (
     NotFoundError,
 )
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import Permission, may_read_search
+from facetrail.governance.authority import Actor, Permission, may_read_search
 from facetrail.governance.blind import call_visible
 from facetrail.governance.credentials import Principal
 from facetrail.models.calibration import false_match_rate
@@ -69,10 +69,15 @@ def viewing(
     its entry in the block. -> (session, the search)."""
     subject = f"search:{search_id}"
     with action(ctx, actor, kind, subject, Permission.USE_ACCOUNT, details) as (session, who):
-        record = session.get(SearchRecord, search_id)
-        if record is None or not may_read_search(who, record.requester_id, record.agency_id):
-            raise NotFoundError("no such search", subject=subject)
-        yield session, record
+        yield session, _readable(session, who, search_id)
+
+
+def _readable(session: Session, who: Actor, search_id: int) -> SearchRecord:
+    """The search, if ``who`` may read it; else not found, as a missing one answers."""
+    record = session.get(SearchRecord, search_id)
+    if record is None or not may_read_search(who, record.requester_id, record.agency_id):
+        raise NotFoundError("no such search", subject=f"search:{search_id}")
+    return record
 
 
 def check_readable(ctx: AppContext, actor: Principal, search_id: int, kind: str) -> None:
@@ -80,12 +85,9 @@ def check_readable(ctx: AppContext, actor: Principal, search_id: int, kind: str)
     entry of its own (refused: audited as ``<kind>.refused``)."""
     problem: FacetrailError | None = None
     with ctx.sessions() as session:
-        record = session.get(SearchRecord, search_id)
-        try:
-            who = current_actor(session, actor)
-            if record is None or not may_read_search(who, record.requester_id, record.agency_id):
-                problem = NotFoundError("no such search", subject=f"search:{search_id}")
-        except FacetrailError as error:  # suspended since the token was checked
+        try:  # suspended since the token was checked, or not theirs to read
+            _readable(session, current_actor(session, actor), search_id)
+        except FacetrailError as error:
             problem = error
     if problem is not None:
         refuse(ctx, actor.username, kind, f"search:{search_id}", problem)
