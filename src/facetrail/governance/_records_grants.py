@@ -41,7 +41,7 @@ def policy_problem(session: Session, row: PolicyVersion) -> str | None:
     """Why a stored policy version disagrees with the ``policy.change`` entry that made it."""
     if row.audit_seq is None:
         return "policy version has no audit entry"
-    if sealed := row_problem(session, "agency_policies", row.id):
+    if sealed := row_problem(session, "agency_policies", row):  # as read: not read again
         return f"policy version: {sealed}"
     agency = session.get(Agency, row.agency_id)
     name = agency.name if agency is not None else None

@@ -107,15 +107,19 @@ def logged_columns(value: str | None) -> str | None:
     return None if value is None or len(value) <= HEX_DIGEST else value[HEX_DIGEST:]
 
 
-_PREFIXES: dict[tuple[str, ...], list[bytes]] = {}
+_LAYOUTS: dict[tuple[str, ...], tuple[bytes, list[bytes]]] = {}
 
 
-def _prefixes(names: Sequence[str]) -> list[bytes]:
-    """Each column name as it opens its part of a row digest (name NUL)."""
+def _layout(names: Sequence[str]) -> tuple[bytes, list[bytes]]:
+    """A row digest's input laid out as one format (``name NUL %d:%s`` per column, so that
+    one formatting builds it) and each column name as it opens its column digest (name NUL)."""
     key = tuple(names)
-    found = _PREFIXES.get(key)
+    found = _LAYOUTS.get(key)
     if found is None:
-        found = _PREFIXES[key] = [n.encode() + b"\0" for n in names]
+        found = _LAYOUTS[key] = (
+            b"".join(n.replace("%", "%%").encode() + b"\0%d:%s" for n in names),
+            [n.encode() + b"\0" for n in names],
+        )
     return found
 
 
@@ -128,18 +132,25 @@ class Sealed:
         column digest = SHA-256(name NUL typed value)[:16]
     """
 
-    __slots__ = ("_columns", "_parts", "digest")
+    __slots__ = ("_columns", "_encoded", "_prefixes", "digest")
 
     def __init__(self, table: str, key: str, names: Sequence[str], values: Sequence[object]):
-        parts = []
         encoders = _ENCODERS
-        for prefix, value in zip(_prefixes(names), values, strict=True):
-            exact = encoders.get(type(value))
-            encoded = exact(value) if exact is not None else _encoded(value)
-            parts.append((prefix, encoded))
-        row = b"".join(b"%s%d:%s" % (prefix, len(encoded), encoded) for prefix, encoded in parts)
+        encoded = [
+            exact(v) if (exact := encoders.get(type(v))) is not None else _encoded(v)
+            for v in values
+        ]
+        layout, prefixes = _layout(names)
+        if len(encoded) != len(prefixes):
+            raise ValueError(f"{len(values)} values for {len(prefixes)} columns")
+        parts: list[object] = []
+        for value in encoded:
+            parts.append(len(value))
+            parts.append(value)
+        row = layout % tuple(parts)
         self.digest = hashlib.sha256(f"{table}\0{key}\0".encode() + row).digest()[:_DIGEST].hex()
-        self._parts = parts
+        self._encoded = encoded
+        self._prefixes = prefixes
         self._columns: bytes | None = None
 
     @property
@@ -147,7 +158,10 @@ class Sealed:
         if self._columns is None:
             sha256 = hashlib.sha256
             self._columns = b"".join(
-                sha256(prefix + encoded).digest()[:_DIGEST] for prefix, encoded in self._parts
+                [
+                    sha256(prefix + value).digest()[:_DIGEST]
+                    for prefix, value in zip(self._prefixes, self._encoded, strict=True)
+                ]
             )
         return self._columns
 

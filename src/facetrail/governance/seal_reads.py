@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -20,6 +20,7 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from facetrail.governance.seal_digests import Sealed, seal_of
@@ -47,15 +48,14 @@ CHUNK = 500
 @functools.cache
 def _rows_statement(table: Table, *, every: bool = False) -> Select[*tuple[Any, ...]]:
     """The key and sealed columns of a table's rows: every row in key order, or those of the
-    keys bound as ``keys`` (a one-column key; the caller adds the others' condition). Built
+    keys bound as ``keys`` (values, or tuples of them for a key of several columns). Built
     once per table, so each read only binds."""
     ids = key_columns(table)
     statement = select(*ids, *sealed_columns(table))
     if every:
         return statement.order_by(*ids)
-    if len(ids) == 1:
-        return statement.where(ids[0].in_(bindparam("keys", expanding=True)))
-    return statement
+    keyed = ids[0] if len(ids) == 1 else tuple_(*ids)
+    return statement.where(keyed.in_(bindparam("keys", expanding=True)))
 
 
 def _rows(session: Session, table: Table, keys: Sequence[str] | None) -> Iterator[Any]:
@@ -63,22 +63,7 @@ def _rows(session: Session, table: Table, keys: Sequence[str] | None) -> Iterato
     if keys is None:
         yield from session.execute(_rows_statement(table, every=True))
     else:
-        yield from _for_keys(session, table, _rows_statement(table), keys)
-
-
-def _for_keys(
-    session: Session, table: Table, statement: Select[*tuple[Any, ...]], keys: Sequence[str]
-) -> Iterator[Any]:
-    """``statement`` (``_rows_statement`` or built on it) run for the rows of ``keys``, one
-    statement per ``CHUNK`` keys: a one-column key bound, the others' condition added."""
-    ids = key_columns(table)
-    parsed = [parse_key(table, k) for k in keys]
-    for start in range(0, len(parsed), CHUNK):
-        part = parsed[start : start + CHUNK]
-        if len(ids) == 1:
-            yield from session.execute(statement, {"keys": [p[0] for p in part]})
-        else:
-            yield from session.execute(statement.where(tuple_(*ids).in_(part)))
+        yield from _for_keys(session, table, keys)
 
 
 def current_seals(
@@ -133,12 +118,109 @@ def rows_and_seals(
     width = len(key_columns(table))
     names = [c.name for c in sealed_columns(table)]
     row: Any
-    for row in _for_keys(session, table, _rows_and_seals_statement(table), keys):
+    for row in _for_keys(session, table, keys, joined=True):
         key = key_text(tuple(row[:width]))
         seq, digest, columns = row[-3:]
         seal = seal_of(table, names, key, row[width:-3])
         index = None if seq is None else IndexEntry(seq, digest, bytes(columns))
         yield key, seal, index
+
+
+class _DriverRead(NamedTuple):
+    """A keyed read (``_rows_statement`` or ``_rows_and_seals_statement``) as the driver
+    takes it."""
+
+    #: the SQL, the keys' placeholders to be put where ``_KEYS`` stands
+    sql: str
+    #: the parameters bound before the keys (positional styles), or all but the keys (named)
+    fixed: tuple[Any, ...] | dict[str, Any]
+    #: the placeholder of the key numbered {0} and its part {1}: ``?``, ``%s``, ``%(k0_1)s``
+    mark: str
+    #: what opens the keys' placeholders (SQLite compares tuples with a VALUES list)
+    opening: str
+    #: each column's conversion from what the driver returns to what SQLAlchemy's reads give
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+
+_KEYS = "__[POSTCOMPILE_keys]"
+_DRIVER_READS: dict[tuple[str, bool, str, str], _DriverRead] = {}
+
+
+def _driver_read(table: Table, dialect: Dialect, *, joined: bool) -> _DriverRead:
+    """The keyed read of ``table`` (``joined``: with its seal index entries) compiled once per
+    table and driver, so that each read costs the driver's work alone: the rows an action
+    wrote are read back as it seals them, and the rows it acts on as it checks them."""
+    cache = (table.name, joined, dialect.name, f"{dialect.driver}:{dialect.paramstyle}")
+    found = _DRIVER_READS.get(cache)
+    if found is not None:
+        return found
+    statement = _rows_and_seals_statement(table) if joined else _rows_statement(table)
+    compiled = statement.compile(dialect=dialect)
+    params = dict(compiled.params)
+    positions = compiled.positiontup if compiled.positional else None
+    fixed: tuple[Any, ...] | dict[str, Any]
+    if positions is not None:
+        assert positions[-1] == "keys" and "keys" not in positions[:-1]
+        fixed = tuple(params[name] for name in positions[:-1])
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    else:
+        fixed = {name: value for name, value in params.items() if name != "keys"}
+        mark = "%(k{0}_{1})s"
+    composite = len(key_columns(table)) > 1
+    opening = "VALUES " if composite and dialect.name == "sqlite" else ""
+    columns = [*key_columns(table), *sealed_columns(table)]
+    # SQLite returns text for times and integers for booleans: SQLAlchemy's own conversions
+    # turn them into what its reads give. psycopg returns every type the seals cover
+    # (integers, floats, text, bytes, booleans, times) as SQLAlchemy's reads do already.
+    sqlite = dialect.name == "sqlite"
+    processors = tuple(
+        c.type.dialect_impl(dialect).result_processor(dialect, None) if sqlite else None
+        for c in columns
+    )
+    if joined:
+        processors = (*processors, None, None, None)
+    found = _DriverRead(compiled.string, fixed, mark, opening, processors)
+    _DRIVER_READS[cache] = found
+    return found
+
+
+def _for_keys(
+    session: Session, table: Table, keys: Sequence[str], *, joined: bool = False
+) -> Iterator[Any]:
+    """The rows of ``keys`` (``_rows_statement``; ``joined``: ``_rows_and_seals_statement``),
+    one statement per ``CHUNK`` keys, run on the driver's own cursor: the same rows in the
+    same types as SQLAlchemy reads them (tests/security/test_sealing.py holds every sealed
+    table's rows so sealed to ``audit verify``'s reading of them through SQLAlchemy), without
+    its work per statement and per row."""
+    connection = session.connection()
+    read = _driver_read(table, connection.dialect, joined=joined)
+    driver: Any = connection.connection.driver_connection
+    converted = [(i, p) for i, p in enumerate(read.processors) if p is not None]
+    width = len(key_columns(table))
+    one = "(" + ", ".join(read.mark.format("{0}", j) for j in range(width)) + ")"
+    one = read.mark if width == 1 else one
+    parsed = [parse_key(table, k) for k in keys]
+    cursor = driver.cursor()
+    try:
+        for start in range(0, len(parsed), CHUNK):
+            part = parsed[start : start + CHUNK]
+            marks = read.opening + ", ".join(one.format(i, 0) for i in range(len(part)))
+            sql = read.sql.replace(_KEYS, marks)
+            if isinstance(read.fixed, tuple):
+                cursor.execute(sql, (*read.fixed, *(value for key in part for value in key)))
+            else:
+                named = {f"k{i}_{j}": v for i, key in enumerate(part) for j, v in enumerate(key)}
+                cursor.execute(sql, {**read.fixed, **named})
+            for found in cursor.fetchall():
+                if converted:
+                    row = list(found)
+                    for i, process in converted:
+                        row[i] = process(row[i])
+                    yield row
+                else:
+                    yield found
+    finally:
+        cursor.close()
 
 
 def indexed(session: Session, table: str, keys: Sequence[str]) -> dict[str, IndexEntry]:

@@ -30,7 +30,6 @@ from typing import Any
 from sqlalchemy import (
     Table,
     delete,
-    insert,
     select,
 )
 from sqlalchemy.orm import Session
@@ -189,9 +188,6 @@ def _refuse_laundering(
         )
 
 
-_INSERT_SEALS = insert(Base.metadata.tables["row_seals"])
-
-
 def _append_seal(
     session: Session,
     changes: dict[str, dict[str, Sealed | None]],
@@ -216,13 +212,46 @@ def _append_seal(
             part = keys[start : start + CHUNK]
             session.execute(delete(RowSeal).where(RowSeal.tbl == table, RowSeal.key.in_(part)))
         kept = [
-            {"tbl": table, "key": key, "seq": entry.seq, "digest": s.digest, "columns": s.columns}
+            (table, key, entry.seq, s.digest, s.columns)
             for key, s in changed.items()
             if s is not None
         ]
-        if kept:  # Core, not the ORM's bulk path: the index has no ORM events to run
-            session.connection().execute(_INSERT_SEALS, kept)
+        if kept:
+            _insert_seals(session, kept)
     return entry.seq
+
+
+#: (dialect and driver) -> the seal index's insert as the driver takes it
+_INSERTS: dict[str, str] = {}
+
+
+def _insert_seals(session: Session, rows: list[tuple[str, str, int, str, bytes]]) -> None:
+    """Add (tbl, key, seq, digest, columns) rows to the seal index, on the driver's own cursor
+    (every action seals the rows it wrote: SQLAlchemy's work per statement is not needed for
+    a table with no ORM events and no defaults)."""
+    connection = session.connection()
+    dialect = connection.dialect
+    cache = f"{dialect.name}+{dialect.driver}:{dialect.paramstyle}"
+    sql = _INSERTS.get(cache)
+    if sql is None:
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        table = Base.metadata.tables["row_seals"]
+        quote = dialect.identifier_preparer.quote
+        sql = _INSERTS[cache] = (
+            f"INSERT INTO {quote(table.name)} "
+            f"({', '.join(quote(c) for c in _INDEX_COLUMNS)}) "
+            f"VALUES ({', '.join(mark for _ in _INDEX_COLUMNS)})"
+        )
+        assert {c.name for c in table.columns} == set(_INDEX_COLUMNS)
+    driver: Any = connection.connection.driver_connection
+    cursor = driver.cursor()
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
+
+
+_INDEX_COLUMNS = ("tbl", "key", "seq", "digest", "columns")
 
 
 def seal_everything(session: Session, subject: str, *, per_entry: int = 5000) -> int:
