@@ -6,8 +6,9 @@ after the other, then prints both and the differences:
 
 - the governed search's overhead over the bare search (median of pairs, each run's own):
   sealing may add at most 2 ms;
-- the governed search itself, in ``--search-rounds`` more runs of searches alone, the two
-  trees alternating (the median of each round's difference);
+- the governed search itself, and its overhead over the bare search, in ``--search-rounds``
+  more runs of searches alone, the two trees alternating (the median of each round's
+  difference);
 - ``audit verify`` over the log each run built (the same actions, each writing rows; with
   sealing every transaction also has its ``row.seal`` entry): at most 60 s per million entries.
 
@@ -144,6 +145,10 @@ def main() -> None:
         },
         "governed_search_added_ms_of_rounds": _median(
             n["governed_search_ms_median"] - b["governed_search_ms_median"]
+            for b, n in zip(rounds["before_sealing"], rounds["sealed"], strict=True)
+        ),
+        "search_overhead_added_ms_of_rounds": _median(
+            n["overhead_ms_median_of_pairs"] - b["overhead_ms_median_of_pairs"]
             for b, n in zip(rounds["before_sealing"], rounds["sealed"], strict=True)
         ),
         "verify_seconds_per_million_entries": now["verify_seconds_per_million_entries"],
