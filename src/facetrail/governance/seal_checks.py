@@ -3,10 +3,11 @@ a row agrees when its digest is that of its seal index entry and that entry is t
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from sqlalchemy import Table, inspect
+from sqlalchemy import Column, Table, inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.base import instance_state
 
@@ -17,7 +18,29 @@ from facetrail.governance.seal_reads import LoggedRows, current_seals, indexed, 
 from facetrail.store.schema import Base
 from facetrail.store.sealing import key_columns, key_text, noted_many, sealed_columns
 
-__all__ = ["require_sealed", "row_problem", "rows_problems", "tables_problems", "tampered"]
+__all__ = [
+    "AsRead",
+    "read_columns",
+    "require_sealed",
+    "row_problem",
+    "rows_problems",
+    "tables_problems",
+    "tampered",
+]
+
+
+class AsRead(tuple[object, ...]):
+    """A row's values as a statement just read them (its key's, then its sealed columns', in
+    ``read_columns`` order; the statement may read other tables' beside them): its digest is
+    taken from them, without reading the row again."""
+
+    __slots__ = ()
+
+
+def read_columns(table: Table) -> tuple[Column[object], ...]:
+    """The columns a statement selects to hand a row of ``table`` to the checks as ``AsRead``."""
+    return (*key_columns(table), *sealed_columns(table))
+
 
 #: (mapped class, table) -> the attribute names of its key columns, then of its sealed ones;
 #: how many key columns there are; the sealed columns' names
@@ -52,16 +75,34 @@ def _as_read(table: Table, row: Base) -> tuple[str, Sealed | None]:
     key = key_text(tuple(values[:width]))
     if not state.persistent or state.modified:
         return key, None
-    sealed = values[width:]
+    return key, _digested(table, key, names, values[width:])
+
+
+def _as_given(table: Table, row: AsRead) -> tuple[str, Sealed]:
+    """(key, seal) of a row handed over as read (``AsRead``)."""
+    width, names = _layout(table)
+    key = key_text(row[:width])
+    return key, _digested(table, key, names, list(row[width:]))
+
+
+@functools.cache
+def _layout(table: Table) -> tuple[int, list[str]]:
+    """How many key columns ``table`` has, and its sealed columns' names."""
+    return len(key_columns(table)), [c.name for c in sealed_columns(table)]
+
+
+def _digested(table: Table, key: str, names: list[str], sealed: list[object]) -> Sealed:
+    """The seal of a row's sealed columns' values as read, taken from ``_DIGESTED`` when they
+    are the values it last digested for that row."""
     known = _DIGESTED.get((table.name, key))
     if known is not None and known[0] == sealed:
         _DIGESTED.move_to_end((table.name, key))
-        return key, known[1]
+        return known[1]
     seal = seal_of(table, names, key, sealed)
     _DIGESTED[(table.name, key)] = (sealed, seal)
     if len(_DIGESTED) > _DIGESTED_MAX:
         _DIGESTED.popitem(last=False)
-    return key, seal
+    return seal
 
 
 #: (table, key) -> the sealed columns' values of a row as last read here, and their digest:
@@ -76,7 +117,8 @@ def rows_problems(session: Session, table_name: str, keys: Iterable[object]) -> 
     """For each of ``keys`` whose row disagrees with the log: why. A key is a primary key
     value, a tuple of them, or the row itself as this transaction just read it (its digest is
     then taken from what was read, without reading it again). A row agrees when its digest is
-    that of its seal and the seal is the log's. A key with neither row nor seal is not reported
+    that of its seal and the seal is the log's (an ``AsRead`` row: likewise, from the values
+    read). A key with neither row nor seal is not reported
     (nothing is there to act on)."""
     return tables_problems(session, {table_name: keys}).get(table_name, {})
 
@@ -93,7 +135,10 @@ def tables_problems(
         read: dict[str, Sealed] = {}
         texts: set[str] = set()
         for k in keys:
-            if isinstance(k, Base):
+            if isinstance(k, AsRead):
+                key, given = _as_given(table, k)
+                read[key] = given
+            elif isinstance(k, Base):
                 key, seal = _as_read(table, k)
                 if seal is not None:
                     read[key] = seal

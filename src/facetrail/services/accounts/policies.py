@@ -11,7 +11,7 @@ from facetrail.errors import (
 )
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.policy import Policy
-from facetrail.governance.policy_log import superseded_problem
+from facetrail.governance.policy_log import NEWER_POLICY_ENTRY, superseded_problem
 from facetrail.governance.records import policy_problem
 from facetrail.store.schema import (
     Agency,
@@ -68,9 +68,10 @@ def write_policy_version(
     return row
 
 
-#: An agency's latest policy version (built once, with a bound parameter).
+#: An agency's latest policy version, and a newer ``policy.change`` entry if the log holds one
+#: (built once, with a bound parameter).
 _CURRENT_POLICY = (
-    select(PolicyVersion)
+    select(PolicyVersion, NEWER_POLICY_ENTRY)
     .where(PolicyVersion.agency_id == bindparam("agency_id"))
     .order_by(PolicyVersion.version.desc())
     .limit(1)
@@ -79,15 +80,17 @@ _CURRENT_POLICY = (
 
 def current_policy(session: Session, agency_id: int) -> tuple[int, Policy]:
     """(version, policy) in force for an agency. A version whose row disagrees with the audit
-    entry that made it (edited in the database) is refused: facetrail never acts on it."""
-    row = session.scalars(_CURRENT_POLICY, {"agency_id": agency_id}).first()
-    if row is None:
+    entry that made it (edited in the database), or that the log has made a newer one than
+    (its row deleted), is refused: facetrail never acts on it."""
+    found = session.execute(_CURRENT_POLICY, {"agency_id": agency_id}).first()
+    if found is None:
         return 0, Policy()
+    row, newer = found
     policy = Policy.from_json(row.body)
     problem = policy_row_problem(session, row, policy)
     if problem is None:
         agency = session.get(Agency, agency_id)
-        problem = superseded_problem(session, row, agency.name if agency else "")
+        problem = superseded_problem(session, row, agency.name if agency else "", newer)
     if problem is not None:
         raise RecordMismatchError(problem, subject=f"policy:{agency_id}:v{row.version}")
     return row.version, policy

@@ -5,7 +5,7 @@ to ``indexing``."""
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import VectorIndexError
@@ -14,7 +14,15 @@ from facetrail.index.files import Fingerprint
 from facetrail.pipeline.faces import PLAIN
 from facetrail.store.schema import Gallery, TemplateRow
 
-__all__ = ["fingerprint", "stored_vectors", "template_filter", "templates_version"]
+__all__ = [
+    "BOUND_TEMPLATE_FILTER",
+    "fingerprint",
+    "stored_vectors",
+    "template_filter",
+    "template_params",
+    "templates_version",
+    "vectors_of",
+]
 
 
 def template_filter(gallery: Gallery) -> tuple[ColumnElement[bool], ...]:
@@ -23,6 +31,20 @@ def template_filter(gallery: Gallery) -> tuple[ColumnElement[bool], ...]:
         TemplateRow.pack == gallery.pack,
         TemplateRow.kind == PLAIN,
     )
+
+
+#: ``template_filter`` with the gallery bound when run (``template_params``): for statements
+#: built once.
+BOUND_TEMPLATE_FILTER: tuple[ColumnElement[bool], ...] = (
+    TemplateRow.gallery_id == bindparam("gallery_id"),
+    TemplateRow.pack == bindparam("pack"),
+    TemplateRow.kind == PLAIN,
+)
+
+
+def template_params(gallery: Gallery) -> dict[str, object]:
+    """The parameters of ``BOUND_TEMPLATE_FILTER`` for ``gallery``."""
+    return {"gallery_id": gallery.id, "pack": gallery.pack}
 
 
 def templates_version(session: Session, gallery: Gallery) -> int:
@@ -59,6 +81,11 @@ def stored_vectors(
             rows += [
                 (int(i), bytes(v)) for i, v in session.execute(stmt.where(TemplateRow.id.in_(part)))
             ]
+    return vectors_of(gallery, rows, dim)
+
+
+def vectors_of(gallery: Gallery, rows: list[tuple[int, bytes]], dim: int) -> tuple[Ids, Vectors]:
+    """Stored (template id, vector) rows as arrays; a vector of the wrong size is named."""
     if not rows:
         return np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
     for tid, blob in rows:

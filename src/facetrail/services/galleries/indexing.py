@@ -21,6 +21,7 @@ damaged index (``index.damaged``) and an index that disagreed with the store
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,11 +40,13 @@ from facetrail.index.reconcile import Rescored, disagreeing_vectors, reconcile, 
 from facetrail.models.registry import get_pack
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
+from facetrail.services.galleries import _index_store
 from facetrail.services.galleries._index_store import (
     fingerprint,
     stored_vectors,
     template_filter,
     templates_version,
+    vectors_of,
 )
 from facetrail.services.galleries.admin import get_gallery_row
 from facetrail.services.unit_of_work import action, require, system_action
@@ -51,6 +54,15 @@ from facetrail.store.schema import Gallery, IndexSeal, TemplateRow
 
 #: Who an entry names when the system itself found and repaired an index.
 SYSTEM = "system"
+
+#: For callers that read the templates ``search_index`` rescores with (``TemplateReader``):
+#: the gallery's templates, the gallery bound when run (``template_params``).
+BOUND_TEMPLATE_FILTER = _index_store.BOUND_TEMPLATE_FILTER
+template_params = _index_store.template_params
+
+#: How a caller of ``search_index`` reads the stored templates it rescores with: ids -> the
+#: (id, vector) rows of those that are the gallery's templates (``BOUND_TEMPLATE_FILTER``).
+TemplateReader = Callable[[list[int]], list[tuple[int, bytes]]]
 
 
 @dataclass(frozen=True)
@@ -187,9 +199,11 @@ def search_index(
     top: int,
     *,
     actor: str = SYSTEM,
+    read: TemplateReader | None = None,
 ) -> tuple[VectorIndex, list[tuple[float, int]]]:
     """The top ``top`` (score, template id) of the gallery for one query, best first, each
-    score recomputed from the stored template.
+    score recomputed from the stored template (``read``: how the caller reads them, keeping
+    what else it reads with them; by default their vectors alone).
 
     An index that returns an id with no template in this gallery, or a score its template does
     not give, is logged (``index.mismatch``: how many of how many disagreed), rebuilt from the
@@ -199,7 +213,7 @@ def search_index(
     with ctx.index_lock:
         dim = _dim(ctx, gallery)
         index, _ = open_index(ctx, session, gallery, actor=actor)
-        result = _rescored_search(session, gallery, index, query, top, dim)
+        result = _rescored_search(session, gallery, index, query, top, dim, read)
         if result.disagreed == 0:
             return index, result.hits
         _record(
@@ -215,7 +229,7 @@ def search_index(
             },
         )
         index, _ = _build(ctx, session, gallery, dim)
-        again = _rescored_search(session, gallery, index, query, top, dim)
+        again = _rescored_search(session, gallery, index, query, top, dim, read)
         if again.disagreed:
             raise IndexIntegrityError(
                 f"the rebuilt index still disagrees with {again.disagreed} stored templates",
@@ -225,10 +239,20 @@ def search_index(
 
 
 def _rescored_search(
-    session: Session, gallery: Gallery, index: VectorIndex, query: np.ndarray, top: int, dim: int
+    session: Session,
+    gallery: Gallery,
+    index: VectorIndex,
+    query: np.ndarray,
+    top: int,
+    dim: int,
+    read: TemplateReader | None,
 ) -> Rescored:
     scores, ids = index.search(query[None], top)
-    stored_ids, stored = stored_vectors(session, gallery, ids[0][ids[0] >= 0], dim)
+    found = ids[0][ids[0] >= 0]
+    if read is None:
+        stored_ids, stored = stored_vectors(session, gallery, found, dim)
+    else:
+        stored_ids, stored = vectors_of(gallery, read([int(i) for i in found]), dim)
     return rescore(query, scores[0], ids[0], dict(zip(stored_ids.tolist(), stored, strict=True)))
 
 

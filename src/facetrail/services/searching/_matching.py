@@ -13,7 +13,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
@@ -22,13 +22,18 @@ from facetrail.errors import (
     NoFaceError,
     PackMismatchError,
 )
-from facetrail.governance.seal_checks import tampered
+from facetrail.governance.seal_checks import AsRead, read_columns, tampered
 from facetrail.imaging.decode import decode_image
 from facetrail.models.calibration import false_match_rate
 from facetrail.pipeline.faces import PLAIN, Face
 from facetrail.services.context import AppContext
 from facetrail.services.galleries.admin import get_gallery_row
-from facetrail.services.galleries.indexing import SYSTEM, search_index
+from facetrail.services.galleries.indexing import (
+    BOUND_TEMPLATE_FILTER,
+    SYSTEM,
+    search_index,
+    template_params,
+)
 from facetrail.services.searching._blocklist import blocked_by, blocklist_of
 from facetrail.services.searching.search_model import (
     Candidate,
@@ -45,20 +50,64 @@ from facetrail.store.schema import (
     TemplateRow,
 )
 
+_CANDIDATE_TABLES: tuple[Table, ...] = (
+    TemplateRow.__table__,  # type: ignore[assignment]
+    FaceRow.__table__,
+    Image.__table__,
+    Source.__table__,
+)
+#: Each candidate table's columns as ``_CANDIDATE_ROWS`` selects them (``read_columns``).
+_COLUMNS = tuple(read_columns(t) for t in _CANDIDATE_TABLES)
+#: A gallery's templates of the ids bound as ``ids`` with their face, image and source: every
+#: sealed column of each, in one round trip (built once: each search only binds).
+_CANDIDATE_ROWS = (
+    select(*(c for columns in _COLUMNS for c in columns))
+    .join(FaceRow, TemplateRow.face_id == FaceRow.id)
+    .join(Image, FaceRow.image_id == Image.id)
+    .join(Source, Image.source_id == Source.id)
+    .where(*BOUND_TEMPLATE_FILTER, TemplateRow.id.in_(bindparam("ids", expanding=True)))
+)
+_TEMPLATE_VECTOR = [c.name for c in _COLUMNS[0]].index("vector")
+
+
+@dataclass(frozen=True)
+class _CandidateRows:
+    """A candidate's template, face, image and source rows as ``_CANDIDATE_ROWS`` read them."""
+
+    template_id: int
+    vector: bytes
+    rows: tuple[AsRead, AsRead, AsRead, AsRead]
+
+    @classmethod
+    def of(cls, row: Any) -> _CandidateRows:
+        parts, start = [], 0
+        for columns in _COLUMNS:
+            parts.append(AsRead(row[start : start + len(columns)]))
+            start += len(columns)
+        template_id, vector = row[0], row[_TEMPLATE_VECTOR]
+        return cls(int(template_id), bytes(vector), tuple(parts))  # type: ignore[arg-type]
+
+    def fields(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """The face's, image's and source's columns by name."""
+        return tuple(  # type: ignore[return-value]
+            dict(zip((c.name for c in columns), values, strict=True))
+            for columns, values in zip(_COLUMNS[1:], self.rows[1:], strict=True)
+        )
+
 
 def _unblocked(
     ctx: AppContext,
     session: Session,
     gallery: Gallery,
     hits: list[tuple[float, int]],
-    rows: Mapping[int, tuple[Any, ...]],
+    rows: Mapping[int, _CandidateRows],
 ) -> tuple[list[tuple[float, int]], list[int]]:
     """The hits without those of people erased with consent to the blocklist, and the
     erasure request that withheld each one left out."""
     blocklist, erasures = blocklist_of(ctx, session, gallery)
     if blocklist.size == 0 or not hits:
         return hits, []
-    vectors = np.stack([np.frombuffer(bytes(rows[tid][3]), np.float32) for _, tid in hits])
+    vectors = np.stack([np.frombuffer(rows[tid].vector, np.float32) for _, tid in hits])
     by = blocked_by(ctx, gallery.pack, blocklist, vectors)
     kept = [hit for hit, row in zip(hits, by, strict=True) if row < 0]
     return kept, [int(erasures[row]) for row in by if row >= 0]
@@ -159,36 +208,40 @@ def search_gallery(
         gallery = get_gallery_row(session, gallery_name)
         pack = ctx.pipeline(gallery.pack).pack
         query, probe_faces = probe_template(ctx, gallery.pack, probes, face)
-        index, hits = search_index(ctx, session, gallery, query, top, actor=actor)
-        read = session.execute(
-            select(TemplateRow, FaceRow, Image, Source)
-            .join(FaceRow, TemplateRow.face_id == FaceRow.id)
-            .join(Image, FaceRow.image_id == Image.id)
-            .join(Source, Image.source_id == Source.id)
-            .where(TemplateRow.id.in_([i for _, i in hits]))
-        ).all()
-        rows = {int(t.id): (f, img, src, t.vector) for t, f, img, src in read}
-        read_templates = [t for t, _, _, _ in read]
+        read: dict[int, _CandidateRows] = {}
+
+        def read_templates(ids: list[int]) -> list[tuple[int, bytes]]:
+            """The candidates' rows, read once: rescored, checked and shown from alike."""
+            params = {**template_params(gallery), "ids": ids}
+            for row in session.execute(_CANDIDATE_ROWS, params) if ids else ():
+                found = _CandidateRows.of(row)
+                read[found.template_id] = found
+            return [(t, read[t].vector) for t in ids if t in read]
+
+        index, hits = search_index(
+            ctx, session, gallery, query, top, actor=actor, read=read_templates
+        )
+        found = [read[tid] for _, tid in hits]
         # Every row a candidate is scored and shown from must be the one the log sealed: a
         # vector swapped or a face re-pointed at someone else is refused, never ranked. (The
         # rows as just read: their digests are taken without reading them again.)
-        found = list(rows.values())
         refusal = tampered(
             session,
             f"a candidate face of gallery {gallery.name}",
             {
-                "templates": read_templates,
-                "faces": [f for f, _, _, _ in found],
-                "images": [img for _, img, _, _ in found],
-                "sources": list({src.id: src for _, _, src, _ in found}.values()),
+                "templates": [c.rows[0] for c in found],
+                "faces": [c.rows[1] for c in found],
+                "images": [c.rows[2] for c in found],
+                "sources": list({c.rows[3]: c.rows[3] for c in found}),
             },
         )
         if refusal is not None:
             raise refusal
+        rows = {c.template_id: c for c in found}
         hits, withheld = _unblocked(ctx, session, gallery, hits, rows)
         candidates = []
         for rank, (score, tid) in enumerate(hits, start=1):
-            f, img, src, _ = rows[tid]
+            f, img, src = rows[tid].fields()
             candidates.append(
                 Candidate(
                     id=0,
@@ -197,13 +250,17 @@ def search_gallery(
                     score=score,
                     false_match=false_match_rate(pack.manifest.calibration, score),
                     template_id=tid,
-                    image_sha256=img.sha256,
-                    image_name=img.original_name,
-                    subject_ref=img.subject_ref,
-                    face_index=f.face_index,
-                    bbox=(f.x1, f.y1, f.x2, f.y2),
+                    image_sha256=img["sha256"],
+                    image_name=img["original_name"],
+                    subject_ref=img["subject_ref"],
+                    face_index=f["face_index"],
+                    bbox=(f["x1"], f["y1"], f["x2"], f["y2"]),
                     source=CandidateSource(
-                        src.name, src.kind, src.legal_basis, src.supplied_by, src.collected_at
+                        src["name"],
+                        src["kind"],
+                        src["legal_basis"],
+                        src["supplied_by"],
+                        src["collected_at"],
                     ),
                     crop_jpeg=None,
                 )
