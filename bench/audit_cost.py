@@ -6,7 +6,10 @@
   bare search service call of the same gallery: target <= 5 ms more
 
     .venv/bin/python bench/audit_cost.py [--entries 100000] [--searches 30] [--images 200]
-        [--rows-per-action 1] [--per-transaction 1]
+        [--rows-per-action 1] [--per-transaction 1] [--probes 10]
+
+The searches cycle through ``--probes`` different people's photos, so that each stores (and
+seals) other candidates, as real searches do, rather than one probe's again and again.
 
 Each appended action also writes ``--rows-per-action`` rows (e-mails in the outbox), as real
 actions write rows: where the code seals rows (issue 21), each transaction then adds a
@@ -85,6 +88,9 @@ def main() -> None:
     parser.add_argument("--checkpoint-every", type=int, default=10_000)
     parser.add_argument("--images", type=int, default=200, help="gallery size for the searches")
     parser.add_argument("--rows-per-action", type=int, default=1)
+    parser.add_argument(
+        "--probes", type=int, default=10, help="probe photos the searches cycle through"
+    )
     parser.add_argument("--per-transaction", type=int, default=1)
     parser.add_argument(
         "--profile", type=Path, help="after the timed searches, profile as many governed ones"
@@ -153,15 +159,25 @@ def main() -> None:
         ivy = confirm_enrolment(ctx, "ivy", PASSWORD, totp_now(shown.totp_secret)).principal
         policy = Policy(galleries=("g",), approval=ApprovalMode.NEVER, daily_limit=10_000)
         set_policy(ctx, root, "ops", policy, "benchmark: searches without prior approval")
-        probe = sorted(args.dataset.glob("*/*_0002.jpg"))[0]
-        probes = (ProbeImage(probe.name, probe.read_bytes()),)
-        request = SearchRequest(
-            ivy, "2026-000001", "armed-robbery", "benchmark of the audit overhead", ("g",), probes
-        )
-        search(ctx, request, include_crops=False)  # warm-up: model load, index load
-        search_gallery(ctx, "g", probes, 50, None)
+        # Different people's photos, in turn: each search stores and seals other candidates.
+        photos_of = sorted(args.dataset.glob("*/*_0002.jpg"))[: max(1, args.probes)]
+        requests = [
+            SearchRequest(
+                ivy,
+                "2026-000001",
+                "armed-robbery",
+                "benchmark of the audit overhead",
+                ("g",),
+                (ProbeImage(p.name, p.read_bytes()),),
+            )
+            for p in photos_of
+        ]
+        search(ctx, requests[0], include_crops=False)  # warm-up: model load, index load
+        search_gallery(ctx, "g", requests[0].probes, 50, None)
         bare_ms, governed_ms = [], []
-        for _ in range(args.searches):
+        for i in range(args.searches):
+            request = requests[i % len(requests)]
+            probes = request.probes
             t = time.perf_counter()
             bare = search_gallery(ctx, "g", probes, 50, None)
             bare_ms.append(1000 * (time.perf_counter() - t))
@@ -174,8 +190,8 @@ def main() -> None:
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()
-            for _ in range(args.searches):
-                search(ctx, request, include_crops=False)
+            for i in range(args.searches):
+                search(ctx, requests[i % len(requests)], include_crops=False)
             profiler.disable()
             profiler.dump_stats(args.profile)
         ctx.close()
@@ -191,6 +207,7 @@ def main() -> None:
         "actions_per_transaction": args.per_transaction,
         "targets_seconds": 30,
         "searches": args.searches,
+        "probes": len(requests),
         "bare_search_ms_median": statistics.median(bare_ms),
         "governed_search_ms_median": statistics.median(governed_ms),
         "overhead_ms_median_of_pairs": statistics.median(

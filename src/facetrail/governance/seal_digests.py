@@ -156,14 +156,29 @@ class Sealed:
     @property
     def columns(self) -> bytes:
         if self._columns is None:
-            sha256 = hashlib.sha256
-            self._columns = b"".join(
-                [
-                    sha256(prefix + value).digest()[:_DIGEST]
-                    for prefix, value in zip(self._prefixes, self._encoded, strict=True)
-                ]
-            )
+            sha256, known = hashlib.sha256, _COLUMN_DIGESTS
+            digests = []
+            for prefix, value in zip(self._prefixes, self._encoded, strict=True):
+                named = prefix + value
+                digest = known.get(named)
+                if digest is None:
+                    digest = sha256(named).digest()[:_DIGEST]
+                    if len(named) <= _REMEMBERED_SIZE:
+                        if len(known) >= _REMEMBERED:
+                            known.clear()
+                        known[named] = digest
+                digests.append(digest)
+            self._columns = b"".join(digests)
         return self._columns
+
+
+#: Column digests by their input (name NUL typed value), for the short values that recur from
+#: row to row (a search's id and gallery in each of its candidates, a source, a status): a
+#: pure function of the input, so remembering it changes nothing but the time. Emptied when
+#: full.
+_COLUMN_DIGESTS: dict[bytes, bytes] = {}
+_REMEMBERED = 65536
+_REMEMBERED_SIZE = 160
 
 
 def seal_of(table: Table, names: Sequence[str], key: str, values: Sequence[object]) -> Sealed:

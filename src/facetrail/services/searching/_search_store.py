@@ -4,6 +4,7 @@ its requester is shown."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict, replace
@@ -204,19 +205,38 @@ _JSON_INSERT = (
 )
 
 
+@functools.cache
+def _sqlite_insert(names: tuple[str, ...]) -> str:
+    """SQLite: the candidates' insert of these columns as the driver takes it."""
+    columns = SearchCandidate.__table__.columns
+    assert all(name in columns for name in names)
+    return (
+        f"INSERT INTO search_candidates ({', '.join(names)}) "
+        f"VALUES ({', '.join('?' for _ in names)})"
+    )
+
+
+_SQLITE_IDS = "SELECT id, gallery, rank FROM search_candidates WHERE search_id = ?"
+
+
 def _insert_candidates(session: Session, search_id: int, rows: list[dict[str, Any]]) -> list[int]:
     """Insert a run's candidate rows -> their ids, in the rows' order. Core on the session's
     connection: the ORM's bulk path and autoflush cost more."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        returned = connection.execute(_JSON_INSERT, {"rows": rows})
+        returned = list(connection.execute(_JSON_INSERT, {"rows": rows}))
     else:  # SQLite would RETURN row by row: one executemany, then the ids read back
-        connection.execute(insert(SearchCandidate), rows)
-        returned = connection.execute(
-            select(SearchCandidate.id, SearchCandidate.gallery, SearchCandidate.rank).where(
-                SearchCandidate.search_id == search_id
-            )
-        )
+        # on the driver's cursor (plain values, no defaults: SQLAlchemy's work per statement
+        # is not needed)
+        driver: Any = connection.connection.driver_connection
+        cursor = driver.cursor()
+        try:
+            names = tuple(rows[0])
+            cursor.executemany(_sqlite_insert(names), [tuple(r[n] for n in names) for r in rows])
+            cursor.execute(_SQLITE_IDS, (search_id,))
+            returned = cursor.fetchall()
+        finally:
+            cursor.close()
     assigned = {(gallery, rank): cid for cid, gallery, rank in returned}
     return [assigned[(row["gallery"], row["rank"])] for row in rows]
 
