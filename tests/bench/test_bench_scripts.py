@@ -50,6 +50,7 @@ def test_every_bench_script_has_a_test() -> None:
         "install_calibration.py",
         "load_search.py",
         "seal_cost.py",
+        "result_page.py",
     }
     # raw_reference.py runs inside accuracy_vs_reference.py; _*.py are the scripts' own parts.
     scripts = {p.name for p in BENCH.glob("*.py") if not p.name.startswith("_")}
@@ -121,6 +122,22 @@ def test_seal_cost_compares_two_trees(
     if not databases:  # the alternating rounds run on SQLite
         assert figures["search_rounds"] == 1
         assert isinstance(figures["governed_search_added_ms_of_rounds"], float)
+
+
+@needs_lfw
+def test_result_page_counts_one_looks_entries_in_a_browser(tmp_path: Path) -> None:
+    # HEAD as its own baseline (a clone of any depth holds it); the real baseline is older.
+    out = run_script(
+        "result_page.py",
+        *("--baseline", "HEAD", "--images", "8", "--top", "5", "--views", "1"),
+        *("--dataset", str(LFW)),
+        home=tmp_path / "home",
+    )
+    figures = json_tail(out)
+    for run in ("before", "this_tree"):
+        assert figures[run]["candidates"] == 5 and figures[run]["settle_seconds_median"] > 0
+        assert "search.view" in figures[run]["kinds_of_one_view"]
+    assert figures["entries_per_view_before_and_now"][1] >= 1
 
 
 @needs_lfw

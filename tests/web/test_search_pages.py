@@ -7,7 +7,9 @@ stable code and are in the log."""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -16,7 +18,7 @@ import cv2
 import numpy as np
 from fastapi.testclient import TestClient
 from limits import parse_many, storage, strategies
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from facetrail.api import create_app
 from facetrail.api.limits import RateLimits
@@ -122,14 +124,54 @@ def test_the_face_picked_goes_with_the_search(web_world: World, client_of: Clien
     assert 'value="2026-000604"' in odd.text  # the form again, as typed
 
 
+def _entries_after(world: World, seq: int) -> list[AuditEntryRow]:
+    """The actions' entries after ``seq`` (their rows' ``row.seal`` entries left out)."""
+    with world.ctx.sessions() as s:
+        found = s.scalars(
+            select(AuditEntryRow)
+            .where(AuditEntryRow.seq > seq, AuditEntryRow.kind != "row.seal")
+            .order_by(AuditEntryRow.seq)
+        ).all()
+        for entry in found:
+            s.expunge(entry)
+        return list(found)
+
+
+def _last_seq(world: World) -> int:
+    with world.ctx.sessions() as s:
+        return int(s.scalar(select(func.max(AuditEntryRow.seq))) or 0)
+
+
 def test_each_candidate_shows_beside_the_probes_face(web_world: World, client_of: Clients) -> None:
+    """The faces are in the page: a browser asks for nothing more, and the look is one
+    ``search.view`` entry naming what it showed and the session's token (it was a token use
+    and a view for the page, the same two for each candidate's face, and a view of the
+    probe's face: 103 entries for 50 candidates, seen on 762247b)."""
     search_id = search_by(web_world, "ian", "2026-000605")
     ian = client_of("ian")
+    before = _last_seq(web_world)
     shown = ian.get(f"/searches/{search_id}")
-    crop_url = f"/searches/{search_id}/probes/0/crop"
+    assert shown.status_code == 200, shown.text
     cards = shown.text.count('<li class="card"')
-    assert cards > 0 and shown.text.count(f'src="{crop_url}"') == cards
+    sources = re.findall(r'<img[^>]* src="([^"]*)"', shown.text)
+    faces = [src for src in sources if src.startswith("data:image/jpeg;base64,")]
+    assert cards > 0 and len(faces) == 2 * cards == len(sources)  # the probe's and theirs
+    for face in faces[:2]:
+        jpeg = base64.b64decode(face.split(",", 1)[1])
+        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert image is not None and min(image.shape[:2]) > 40
     assert "The probe's face that was searched" in shown.text
+    written = _entries_after(web_world, before)
+    assert [e.kind for e in written] == ["search.view"]
+    details = json.loads(written[0].details)
+    assert details.pop("token") and details == {
+        "shown": "result page",
+        "candidates": cards,
+        "faces": cards,
+        "probe_face": True,
+    }
+    # The probe's face on its own, for API clients: a view of its own.
+    crop_url = f"/searches/{search_id}/probes/0/crop"
     crop = ian.get(crop_url)
     assert crop.status_code == 200 and crop.headers["content-type"] == "image/jpeg"
     assert "no-store" in crop.headers["cache-control"]
@@ -163,7 +205,7 @@ def test_a_probe_retention_deleted_answers_not_found_and_says_why(
     page = ian.get(f"/searches/{search_id}")
     assert page.status_code == 200 and "/probes/0/crop" not in page.text
     assert "The probe image is deleted" in page.text
-    assert "/api/v1/candidates/" in page.text  # the candidates still show
+    assert "data:image/jpeg;base64," in page.text  # the candidates' faces still show
 
 
 def test_a_network_operator_searches_for_a_member_agency(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -30,13 +30,19 @@ from facetrail.errors import (
     TokenInvalidError,
 )
 from facetrail.governance.credentials import Principal
-from facetrail.services.signin.authentication import authenticate
+from facetrail.services.signin.authentication import (
+    TokenUse,
+    authenticate,
+    check_token,
+    finish_use,
+)
 from facetrail.web.tasks import Task, tasks_for
 
 __all__ = [
     "CSRF_FIELD",
     "SIGNIN_COOKIE",
     "Form",
+    "Looking",
     "Signed",
     "Viewer",
     "check_signin_form",
@@ -131,6 +137,43 @@ def _same(sent: str, expected: str) -> bool:
 def viewer(request: Request, ctx: Context, form: Form) -> Viewer:
     """The signed-in person behind the session cookie; a state-changing request must carry
     the cookie's CSRF value (form field or header), checked before the token is used."""
+    token, expected = _session(request, form)
+    principal = authenticate(ctx, token)
+    return Viewer(principal, expected, tasks_for(principal))
+
+
+Signed = Annotated[Viewer, Depends(viewer)]
+
+
+@dataclass(frozen=True)
+class Look:
+    """The viewer of a page whose one audited look names the session's token in its own
+    entry (``TokenUse.in_entry``): pass ``use`` to the service."""
+
+    viewer: Viewer
+    use: TokenUse
+
+
+def looking(request: Request, ctx: Context, form: Form) -> Iterator[Look]:
+    """``viewer`` for a page whose service records the token's use in its own entry: the
+    token is pre-checked (``check_token``), and a use the service did not record (a refusal
+    before its action) is recorded on its own once the page is made."""
+    token, expected = _session(request, form)
+    principal, use = check_token(ctx, token)
+    use.in_entry = True
+    try:
+        yield Look(Viewer(principal, expected, tasks_for(principal)), use)
+    finally:
+        finish_use(ctx, use)
+
+
+#: The viewer of a page that is one audited look (``looking``).
+Looking = Annotated[Look, Depends(looking, scope="function")]
+
+
+def _session(request: Request, form: Form) -> tuple[str, str]:
+    """The session cookie's token and its CSRF value, a state-changing request's proof
+    checked before the token is used."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise NotLoggedInError("sign in to continue", subject="session")
@@ -142,11 +185,7 @@ def viewer(request: Request, ctx: Context, form: Form) -> Viewer:
                 "this form did not come from your current session: reload the page and try again",
                 subject="csrf",
             )
-    principal = authenticate(ctx, token)
-    return Viewer(principal, expected, tasks_for(principal))
-
-
-Signed = Annotated[Viewer, Depends(viewer)]
+    return token, expected
 
 
 def signin_form_token(request: Request) -> str:

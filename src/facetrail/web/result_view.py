@@ -4,6 +4,7 @@ they may add theirs. Presentation only: the service that answers the form decide
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 from facetrail.governance.credentials import Principal, Role
@@ -57,6 +58,9 @@ class CandidateCard:
     may_review: bool
     #: "erased on DATE (receipt ID)" for a person erased since: no face is shown
     erased: str | None = None
+    #: the candidate's face as a ``data:`` URL (shown in the page: no request, no entry, of
+    #: its own), or None
+    face: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ class ResultPage:
     may_close: bool
     #: whether to offer the case's disclosure (the requester, a supervisor, head or auditor)
     may_disclose: bool
+    #: the face the search used in its probe, as a ``data:`` URL, or None
+    probe_face: str | None = None
 
 
 def false_match_text(estimate: FalseMatchEstimate | None) -> str:
@@ -101,7 +107,16 @@ def _round(odds: float) -> int:
     return int(float(f"{odds:.2g}"))
 
 
-def result_page(result: SearchResult, viewer: Principal) -> ResultPage:
+def data_url(jpeg: bytes | None) -> str | None:
+    """A JPEG as a ``data:`` URL (the pages' CSP allows ``data:`` images), or None."""
+    if not jpeg:
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
+def result_page(
+    result: SearchResult, viewer: Principal, probe_face: bytes | None = None
+) -> ResultPage:
     open_for_review = result.status == "done" and result.outcome is None
     reviewer = viewer.has_any(Role.INVESTIGATOR, Role.SUPERVISOR)
     required = 2 if result.second_review else 1
@@ -127,7 +142,14 @@ def result_page(result: SearchResult, viewer: Principal) -> ResultPage:
     may_disclose = asked or viewer.has_any(Role.SUPERVISOR, Role.AGENCY_HEAD, Role.AUDITOR)
     probe_name = next((f.probe for f in result.probe_faces if f.used), None)
     return ResultPage(
-        result, state, galleries, result.probe_faces, probe_name, may_close, may_disclose
+        result,
+        state,
+        galleries,
+        result.probe_faces,
+        probe_name,
+        may_close,
+        may_disclose,
+        data_url(probe_face),
     )
 
 
@@ -162,4 +184,5 @@ def _card(candidate: Candidate, viewer: Principal, required: int, *, may: bool) 
             if candidate.erased is not None
             else None
         ),
+        face=data_url(candidate.crop_jpeg),
     )

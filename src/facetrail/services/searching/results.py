@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from facetrail.errors import (
     ErasedError,
-    FacetrailError,
     NotFoundError,
 )
 from facetrail.governance.audit import AuditEvent, append
@@ -33,7 +32,6 @@ from facetrail.services.accounts import (
     as_utc,
     refuse,
 )
-from facetrail.services.authorization import current_actor
 from facetrail.services.context import AppContext
 from facetrail.services.searching._matching import crop
 from facetrail.services.searching.search_model import (
@@ -45,7 +43,7 @@ from facetrail.services.searching.search_model import (
     SearchResult,
     Tombstone,
 )
-from facetrail.services.unit_of_work import action, refusals_recorded, require
+from facetrail.services.unit_of_work import First, action, refusals_recorded, require
 from facetrail.store.schema import (
     Agency,
     Review,
@@ -62,13 +60,18 @@ def viewing(
     search_id: int,
     kind: str,
     details: dict[str, object] | None = None,
+    *,
+    first: First | None = None,
 ) -> Iterator[tuple[Session, SearchRecord]]:
     """One audited look at a search: an action (``<kind>``, refusals too) that refuses unless
     the actor as they are now may read it (``governance.authority.may_read_search``); another
     agency's search answers exactly as a missing one (never "not yours"). The caller appends
-    its entry in the block. -> (session, the search)."""
+    its entry in the block. -> (session, the search). ``first``: ``unit_of_work.action``'s."""
     subject = f"search:{search_id}"
-    with action(ctx, actor, kind, subject, Permission.USE_ACCOUNT, details) as (session, who):
+    with action(ctx, actor, kind, subject, Permission.USE_ACCOUNT, details, first=first) as (
+        session,
+        who,
+    ):
         yield session, _readable(session, who, search_id)
 
 
@@ -78,19 +81,6 @@ def _readable(session: Session, who: Actor, search_id: int) -> SearchRecord:
     if record is None or not may_read_search(who, record.requester_id, record.agency_id):
         raise NotFoundError("no such search", subject=f"search:{search_id}")
     return record
-
-
-def check_readable(ctx: AppContext, actor: Principal, search_id: int, kind: str) -> None:
-    """``viewing``'s check alone, for a read that shows nothing of the search and writes no
-    entry of its own (refused: audited as ``<kind>.refused``)."""
-    problem: FacetrailError | None = None
-    with ctx.sessions() as session:
-        try:  # suspended since the token was checked, or not theirs to read
-            _readable(session, current_actor(session, actor), search_id)
-        except FacetrailError as error:
-            problem = error
-    if problem is not None:
-        refuse(ctx, actor.username, kind, f"search:{search_id}", problem)
 
 
 def get_search(

@@ -98,12 +98,22 @@ class TokenUse:
     recorded: bool = False
     #: found bad under the lock: ``finish_use`` makes the worker forget its read of it
     went_bad: bool = False
+    #: the action names the token in its own entry (``named``), which is then the use's only
+    #: entry: one entry for a page view, not one for the page and one for its token
+    in_entry: bool = False
+
+    @property
+    def named(self) -> str:
+        """The token as entries name it (its hash's first 12 characters)."""
+        return self.digest[:12]
 
     def record(self, session: Session, *, refused: bool) -> None:
         """Check the token again, under the caller's lock, and record its use. A token that
         went bad since ``check_token`` raises its problem, unless ``refused`` (in a refusal's
         transaction): then it is recorded as refused. One statement of plain columns (the
         action reads the person's roles itself)."""
+        if self.recorded:
+            return  # checked and recorded under a lock already (``check_token``'s fallback)
         found = session.execute(_TOKEN_STATE, {"digest": self.digest}).first()
         owner = cast(AccountState, found) if found is not None else None
         problem: FacetrailError | None
@@ -116,6 +126,8 @@ class TokenUse:
         self.went_bad = problem is not None
         if problem is not None and not refused:
             raise problem
+        if problem is None and self.in_entry and not refused:
+            return  # the action's own entry names the token
         _record_check(session, self.digest, owner, problem)
 
 

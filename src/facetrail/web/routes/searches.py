@@ -21,9 +21,10 @@ from facetrail.governance.credentials import Role
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services.accounts import directory
 from facetrail.services.oversight import policy
-from facetrail.services.searching import listings, probe_views, results, review, search
+from facetrail.services.searching import listings, probe_views, review, search
 from facetrail.services.searching.search_model import LEAD_NOTICE
-from facetrail.web.deps import Form, Signed, Viewer, files, text, texts
+from facetrail.services.signin.authentication import TokenUse
+from facetrail.web.deps import Form, Looking, Signed, Viewer, files, text, texts
 from facetrail.web.render import page
 from facetrail.web.result_view import DECISION_LABELS, OUTCOME_LABELS, result_page
 from facetrail.web.routing import WebRoute
@@ -163,14 +164,13 @@ def _result(
     message: str | None = None,
     error: FacetrailError | None = None,
     error_candidate: int | None = None,
+    token_use: TokenUse | None = None,
 ) -> Response:
-    """A stored search (``results.get_search``: every view audited; another agency's answers
-    as not found), each candidate beside the probe's face while retention keeps the probe
-    (``probe_views.probes_kept``)."""
-    view = result_page(
-        results.get_search(ctx, me.principal, search_id, include_crops=False), me.principal
-    )
-    kept = probe_views.probes_kept(ctx, me.principal, search_id)
+    """A stored search (``probe_views.show_result``: one audited view, the faces in the page;
+    another agency's answers as not found), each candidate beside the probe's face while
+    retention keeps the probe."""
+    shown = probe_views.show_result(ctx, me.principal, search_id, token_use=token_use)
+    view = result_page(shown.result, me.principal, shown.probe_face)
     return page(
         "search_result.html",
         viewer=me,
@@ -179,8 +179,8 @@ def _result(
         galleries=view.galleries,
         probe_faces=view.probe_faces,
         probe_name=view.probe_name,
-        probe_kept=kept,
-        probe_purged_text=probe_views.PURGED,
+        probe_face=view.probe_face,
+        probe_gone=shown.probe_gone,
         may_close=view.may_close,
         may_disclose=view.may_disclose,
         decision_labels=DECISION_LABELS,
@@ -193,8 +193,9 @@ def _result(
 
 
 @router.get("/searches/{search_id}")
-def show_search(search_id: SearchId, ctx: Context, me: Signed) -> Response:
-    return _result(ctx, me, search_id)
+def show_search(search_id: SearchId, ctx: Context, look: Looking) -> Response:
+    """One audited look: the page's ``search.view`` entry names the session's token too."""
+    return _result(ctx, look.viewer, search_id, token_use=look.use)
 
 
 @router.get("/searches/{search_id}/probes/{probe_index}/crop")
