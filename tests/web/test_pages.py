@@ -158,6 +158,32 @@ def test_refusals_are_pages_with_the_stable_code(web_world: World) -> None:
         assert answer.headers["content-type"].startswith("text/html")
 
 
+def test_an_unknown_address_is_a_page_in_a_browser_and_a_problem_for_a_program(
+    web_world: World,
+) -> None:
+    """No route at all: a browser gets a page with the stable code, the navigation and a way
+    back (it got problem+json, seen on 1d9fe3b); a program, or any path under /api/, keeps
+    problem+json."""
+    ivy = signed_in_client(web_world, "ivy")
+    browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8", "referer": "/searches"}
+    page = ivy.get("/does-not-exist", headers=browser)
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert _is_error_page(page.text, "not_found") and "/does-not-exist" in page.text
+    assert "<nav" in page.text and 'href="/searches">Go back' in page.text
+    wrong_method = ivy.delete("/searches/new", headers=browser)
+    assert wrong_method.status_code == 405 and _is_error_page(
+        wrong_method.text, "method_not_allowed"
+    )
+    for program in (
+        ivy.get("/does-not-exist", headers={"accept": "application/json"}),
+        ivy.get("/api/v1/does-not-exist", headers=browser),
+        _client(web_world).get("/does-not-exist"),
+    ):
+        assert program.status_code == 404
+        assert program.headers["content-type"] == "application/problem+json"
+        assert program.json()["code"] == "not_found"
+
+
 def test_an_oversized_upload_is_refused_before_it_is_read(web_world: World) -> None:
     ivy = signed_in_client(web_world, "ivy")
     token = csrf_in(ivy.get("/searches/new").text)

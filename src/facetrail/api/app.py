@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     if ctx is not None:
         app.state.limits = RateLimits.configured(ctx)
     problems.install(app)
+    web.install(app)  # after: an unknown path is a page in a browser, problem+json otherwise
     app.add_middleware(_HeadersAndMetrics)
     app.include_router(system.router)
     app.include_router(docs.router)

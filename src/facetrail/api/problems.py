@@ -176,7 +176,9 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
+async def http_problem(request: Request, exc: Exception) -> ProblemResponse:
+    """An HTTP error outside any route's own handling (no such path, a method the path does
+    not take) as problem+json."""
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed", 401: "not_logged_in"}.get(
         exc.status_code, "http_error"
@@ -202,5 +204,5 @@ def install(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_exception_handler(e.FacetrailError, _facetrail_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StarletteHTTPException, http_problem)
     app.add_exception_handler(Exception, _internal_error)

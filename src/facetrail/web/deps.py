@@ -136,10 +136,12 @@ def _same(sent: str, expected: str) -> bool:
 
 def viewer(request: Request, ctx: Context, form: Form) -> Viewer:
     """The signed-in person behind the session cookie; a state-changing request must carry
-    the cookie's CSRF value (form field or header), checked before the token is used."""
+    the cookie's CSRF value (form field or header), checked before the token is used. Kept
+    in ``request.state.viewer`` too, so that a refusal's page has the navigation."""
     token, expected = _session(request, form)
     principal = authenticate(ctx, token)
-    return Viewer(principal, expected, tasks_for(principal))
+    seen = request.state.viewer = Viewer(principal, expected, tasks_for(principal))
+    return seen
 
 
 Signed = Annotated[Viewer, Depends(viewer)]
@@ -161,8 +163,9 @@ def looking(request: Request, ctx: Context, form: Form) -> Iterator[Look]:
     token, expected = _session(request, form)
     principal, use = check_token(ctx, token)
     use.in_entry = True
+    seen = request.state.viewer = Viewer(principal, expected, tasks_for(principal))
     try:
-        yield Look(Viewer(principal, expected, tasks_for(principal)), use)
+        yield Look(seen, use)
     finally:
         finish_use(ctx, use)
 

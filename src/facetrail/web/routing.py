@@ -10,18 +10,21 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facetrail import errors as e
-from facetrail.api.deps import SESSION_COOKIE, drop_session_cookies
-from facetrail.api.problems import status_of
+from facetrail.api.deps import SESSION_COOKIE, app_context, csrf_token, drop_session_cookies
+from facetrail.api.problems import http_problem, status_of
+from facetrail.services.signin.authentication import authenticate
+from facetrail.web.deps import Viewer
 from facetrail.web.render import page
+from facetrail.web.tasks import tasks_for
 
-__all__ = ["WebRoute", "error_page", "local_path", "signin_redirect"]
+__all__ = ["WebRoute", "error_page", "install", "local_path", "signin_redirect"]
 
 log = logging.getLogger("facetrail.web")
 
@@ -78,6 +81,54 @@ class WebRoute(APIRoute):
         return answer
 
 
+#: Paths that answer programs, never pages: an error there stays problem+json.
+_PROGRAM_PATHS = ("/api/", "/metrics", "/ready", "/health", "/openapi.json")
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a page: not a program's path, and HTML accepted."""
+    path = request.url.path
+    if path.startswith(_PROGRAM_PATHS):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """No such path (or a method it does not take) outside the routes: a page with the
+    navigation and a way back for a browser, problem+json for a program."""
+    assert isinstance(exc, StarletteHTTPException)
+    if not _wants_page(request):
+        return await http_problem(request, exc)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    _signed_in_viewer(request)  # for the page's navigation, when there is a session
+    detail = {
+        404: f"There is no page at {request.url.path}.",
+        405: f"{request.url.path} cannot be {request.method}-ed.",
+    }.get(exc.status_code, str(exc.detail))
+    answer = error_page(request, exc.status_code, code, detail)
+    answer.headers.update(exc.headers or {})
+    return answer
+
+
+def _signed_in_viewer(request: Request) -> None:
+    """The session's viewer, kept for ``error_page``'s navigation (an audited token use, as on
+    every page); none for a stranger or a session that no longer works."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or getattr(request.state, "viewer", None) is not None:
+        return
+    try:
+        principal = authenticate(app_context(request), token)
+    except e.FacetrailError:
+        return  # refused and audited: the page shows no navigation
+    request.state.viewer = Viewer(principal, csrf_token(token), tasks_for(principal))
+
+
+def install(app: FastAPI) -> None:
+    """Answer errors that no route handled (an unknown path) with a page in a browser; after
+    ``api.problems.install``, whose answers programs keep."""
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+
 def error_page(
     request: Request, status: int, code: str, detail: str, subject: str | None = None
 ) -> Response:
@@ -86,6 +137,7 @@ def error_page(
     referer = local_path(request, request.headers.get("referer"))
     return page(
         "error.html",
+        viewer=getattr(request.state, "viewer", None),
         status=status,
         title=_TITLES.get(status, "Something went wrong"),
         code=code,
