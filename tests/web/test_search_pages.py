@@ -26,9 +26,11 @@ from facetrail.governance.credentials import Role
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services import accounts as acc
 from facetrail.services.authorization import utc_now
+from facetrail.services.notifications import inbox
 from facetrail.services.rights import retention
+from facetrail.services.searching import review
 from facetrail.services.signin import enrolment
-from facetrail.store.schema import AuditEntryRow, SearchRecord
+from facetrail.store.schema import AuditEntryRow, SearchCandidate, SearchRecord
 from tests.api.conftest import World
 from tests.conftest import LFW, needs_lfw
 from tests.org import AGENCY, JUSTIFICATION, PASSWORD
@@ -353,3 +355,64 @@ def _last_details(world: World) -> dict[str, Any]:
         row = s.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq.desc()).limit(1)).one()
         body: dict[str, Any] = json.loads(row.details)
         return body
+
+
+def test_a_second_review_is_asked_of_a_named_colleague_and_waits_in_their_queue(
+    web_world: World, client_of: Clients
+) -> None:
+    """The hand-off: the first reviewer asks a named colleague, who is told in their inbox
+    with the search's page and finds it first in their reviews waiting, without anyone
+    passing an address (before, nothing listed or announced a review that waited). Only a
+    reviewer of the agency who has not reviewed it may be asked; each ask and refusal is
+    audited. The queue shows counts, never the first reviewer's call."""
+    ctx, org = web_world.ctx, web_world.org
+    search_id = search_by(web_world, "ian", "2026-000609")
+    with ctx.sessions() as s:
+        first = s.scalar(
+            select(SearchCandidate.id)
+            .where(SearchCandidate.search_id == search_id)
+            .order_by(SearchCandidate.rank)
+        )
+    assert first is not None
+    review.review_candidate(
+        ctx, org.people["ian"], first, "possible_match", "Same scar above the left eyebrow."
+    )
+    ian = client_of("ian")
+    own = ian.get("/reviews")
+    assert own.status_code == 200 and f'href="/searches/{search_id}"' in own.text
+    assert last_kinds(web_world) == ["review.queue"]
+    page = ian.get(f"/searches/{search_id}")
+    assert 'action="/searches/' + str(search_id) + '/second-review"' in page.text
+    token = csrf_in(page.text)
+
+    def ask(colleague: str) -> Any:
+        return ian.post(
+            f"/searches/{search_id}/second-review",
+            data={"csrf_token": token, "colleague": colleague},
+        )
+
+    refused = {"olga": (404, "not_found"), "ian": (403, "permission_denied")}
+    refused |= {"gus": (403, "permission_denied")}  # a gallery admin reviews nothing
+    for colleague, (status, code) in refused.items():
+        answer = ask(colleague)
+        assert answer.status_code == status and is_error_page(answer.text, code), colleague
+        assert last_kinds(web_world) == ["review.ask.refused"]
+    asked = ask("ivy")
+    assert asked.status_code == 303
+    assert asked.headers["location"] == f"/searches/{search_id}?asked=ivy#second-review"
+    assert last_kinds(web_world) == ["review.ask"]
+    told = [m for m in inbox(ctx, org.people["ivy"].user_id) if str(search_id) in m.subject]
+    assert len(told) == 1 and f"/searches/{search_id}" in told[0].body
+    assert "facetrail " not in told[0].body  # a page, never a command
+    ivy = client_of("ivy")
+    waiting = ivy.get("/reviews")
+    assert waiting.status_code == 200
+    row = waiting.text.split(f'href="/searches/{search_id}"', 1)[1].split("</tr>", 1)[0]
+    assert "1 second review<" in row
+    assert "Possible match" not in waiting.text and "scar" not in waiting.text
+    review.review_candidate(
+        ctx, org.people["ivy"], first, "not_a_match", "Different ear shape and jaw line."
+    )
+    again = ask("ivy")
+    assert again.status_code == 409 and is_error_page(again.text, "wrong_state")
+    assert "Reviews waiting" in ivy.get("/").text  # in the navigation of both roles

@@ -75,9 +75,15 @@ def test_each_role_is_offered_its_own_tasks() -> None:
         who = Principal(1, "p", 1, "county", frozenset(r.value for r in roles))
         return [t.title for t in tasks_for(who) if t.href is not None or not links_only]
 
-    assert titles(Role.INVESTIGATOR) == ["New search", "Your searches", "Inbox"]
-    assert titles(Role.SUPERVISOR) == ["Searches awaiting approval", "Agency searches", "Inbox"]
+    assert titles(Role.INVESTIGATOR) == ["New search", "Your searches", "Reviews waiting", "Inbox"]
+    assert titles(Role.SUPERVISOR) == [
+        "Reviews waiting",
+        "Searches awaiting approval",
+        "Agency searches",
+        "Inbox",
+    ]
     assert titles(Role.AGENCY_HEAD, Role.SUPERVISOR) == [
+        "Reviews waiting",
         "Searches awaiting approval",
         "Agency policy",
         "Agency searches",

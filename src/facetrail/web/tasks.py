@@ -44,6 +44,12 @@ _TASKS: tuple[Task, ...] = (
         "Results, pending approvals, candidate reviews and outcomes of the searches you asked.",
     ),
     Task(
+        (Role.INVESTIGATOR, Role.SUPERVISOR),
+        "Reviews waiting",
+        "/reviews",
+        "Searches of your agency with candidates waiting for your review, second reviews first.",
+    ),
+    Task(
         (Role.SUPERVISOR,),
         "Searches awaiting approval",
         "/approvals",

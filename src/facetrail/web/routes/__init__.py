@@ -1,6 +1,6 @@
 """The web app's pages, grouped by what people do: their account, home and inbox, searches,
-approvals, the audit log, galleries and their ingestion jobs, and an agency's policy, people
-and searches."""
+approvals, the reviews waiting and second reviews asked for, the audit log, galleries and
+their ingestion jobs, and an agency's policy, people and searches."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from facetrail.web.routes import (
     jobs,
     oversight,
     policy,
+    reviews,
     searches,
     transparency,
 )
@@ -29,6 +30,7 @@ for _part in (
     home.router,
     searches.router,
     approvals.router,
+    reviews.router,
     audit.router,
     galleries.router,
     jobs.router,

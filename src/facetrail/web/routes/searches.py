@@ -165,6 +165,7 @@ def _result(
     error: FacetrailError | None = None,
     error_candidate: int | None = None,
     token_use: TokenUse | None = None,
+    asked: str | None = None,
 ) -> Response:
     """A stored search (``probe_views.show_result``: one audited view, the faces in the page;
     another agency's answers as not found), each candidate beside the probe's face while
@@ -181,6 +182,8 @@ def _result(
         probe_name=view.probe_name,
         probe_face=view.probe_face,
         probe_gone=shown.probe_gone,
+        may_ask=me.principal.has_any(Role.INVESTIGATOR, Role.SUPERVISOR),
+        asked=asked,
         may_close=view.may_close,
         may_disclose=view.may_disclose,
         decision_labels=DECISION_LABELS,
@@ -193,9 +196,15 @@ def _result(
 
 
 @router.get("/searches/{search_id}")
-def show_search(search_id: SearchId, ctx: Context, look: Looking) -> Response:
-    """One audited look: the page's ``search.view`` entry names the session's token too."""
-    return _result(ctx, look.viewer, search_id, token_use=look.use)
+def show_search(
+    search_id: SearchId,
+    ctx: Context,
+    look: Looking,
+    asked: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """One audited look: the page's ``search.view`` entry names the session's token too.
+    ``asked``: the colleague just asked for the second review."""
+    return _result(ctx, look.viewer, search_id, token_use=look.use, asked=asked or None)
 
 
 @router.get("/searches/{search_id}/probes/{probe_index}/crop")
