@@ -195,11 +195,22 @@ def test_investigators_search_review_blind_and_close_a_lead(
     expect(first).to_contain_text("ivy (review 1): Possible match")
     expect(first).to_contain_text("the second, independent review is still to come")
     visits.check(ivy, "search-reviewed-once")
+    # ivy asks ian, by name, for the second review: he is told in his inbox.
+    ivy.get_by_label("Colleague's username").fill("ian")
+    ivy.get_by_role("button", name="Ask for the second review").click()
+    expect(ivy.get_by_role("status")).to_contain_text("ian is asked for the second review")
+    visits.check(ivy, "second-review-asked")
 
-    # A second investigator, on a tablet, does not see the first call before making theirs.
+    # A second investigator, on a tablet, finds it waiting for him (no address typed), and
+    # does not see the first call before making theirs.
     ian = open_page(TABLET)
     sign_in(ian, web_world, "ian")
-    ian.goto(f"/searches/{search_id}")
+    ian.get_by_role("navigation").get_by_role("link", name="Reviews waiting").click()
+    expect(ian.get_by_role("heading", name="Reviews waiting for you")).to_be_visible()
+    assert ian.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    visits.check(ian, "reviews-waiting-tablet")
+    ian.get_by_role("link", name=f"Search {search_id}", exact=True).click()
+    expect(ian).to_have_url(re.compile(rf"/searches/{search_id}$"))
     expect(ian.get_by_role("note")).to_have_text(LEAD_NOTICE)
     expect(ian.locator("li.card").first).not_to_contain_text("ivy")
     assert ian.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
