@@ -226,6 +226,12 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
         ("get", "/api/v1/candidates/{candidate_id}/source"): lambda: Call(
             "GET", f"/api/v1/candidates/{c}/source"
         ),
+        ("get", "/api/v1/reviews/waiting"): lambda: Call(
+            "GET", "/api/v1/reviews/waiting", county_scoped=False
+        ),
+        ("post", "/api/v1/searches/{search_id}/second-review-request"): lambda: Call(
+            "POST", f"/api/v1/searches/{s}/second-review-request", {"colleague": "sam"}
+        ),
         ("post", "/api/v1/candidates/{candidate_id}/reviews"): lambda: Call(
             "POST",
             f"/api/v1/candidates/{c}/reviews",

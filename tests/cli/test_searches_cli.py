@@ -64,8 +64,13 @@ def test_case_from_policy_to_disclosure(term: Terminal, tmp_path: Path) -> None:
     term("searches", "review", cand, "--decision", "possible_match", "--note", note)
     early = term("searches", "outcome", str(search_id), "lead", "--note", "one review", code=2)
     assert "review_refused" in early  # a lead needs the second, independent review
+    asked = term("searches", "ask-review", str(search_id), "sam")
+    assert f"sam is asked for the second review of search {search_id}" in asked
 
     term.login("sam")
+    assert f"second review asked: search {search_id}" in term("inbox")
+    queue: Any = term.json("searches", "waiting")
+    assert [(w["search_id"], w["second_reviews"]) for w in queue] == [(search_id, 1)]
     blind: Any = term.json("searches", "show", str(search_id))
     assert blind["candidates"][0]["reviews"] == []  # ivy's call stays hidden from sam
     term("searches", "review", cand, "--decision", "possible_match", "--note", "agree, same ear")

@@ -20,7 +20,7 @@ from facetrail.cli.render import (
     print_rows,
     show_search_result,
 )
-from facetrail.services.searching import listings, results, review, search
+from facetrail.services.searching import listings, results, review, review_queue, search
 from facetrail.services.views import plain
 from facetrail.store.vocabulary import SEARCH_STATUSES
 
@@ -211,6 +211,49 @@ def searches_review(
         f"{info.decision}"
         + ("; it waits for a second, independent review" if info.second_review_pending else "")
     )
+
+
+@searches_app.command("waiting")
+def searches_waiting(as_json: JsonOpt = False) -> None:
+    """Searches of your agency with candidates waiting for your review, second reviews
+    first (investigators and supervisors; counts only, never another reviewer's call; the
+    listing is audited)."""
+    waiting = as_signed_in(review_queue.review_queue)
+    if as_json:
+        print_json(waiting)
+        return
+    print_rows(
+        ("search", "ran", "requester", "case", "offense", "second_reviews", "not_reviewed"),
+        [
+            (
+                w.search_id,
+                w.ran_at,
+                w.requester,
+                w.case_number,
+                w.offense,
+                w.second_reviews,
+                w.first_reviews,
+            )
+            for w in waiting
+        ],
+        empty="no review waits for you",
+    )
+
+
+@searches_app.command("ask-review")
+def searches_ask_review(
+    search_id: int,
+    colleague: Annotated[str, typer.Argument(help="Who you ask: a reviewer of your agency.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask a named colleague for a search's second review; they are told in their inbox."""
+    asked = as_signed_in(
+        lambda ctx, me: review_queue.ask_second_review(ctx, me, search_id, colleague)
+    )
+    if as_json:
+        print_json({"search_id": search_id, "asked": asked})
+        return
+    console.print(f"{asked} is asked for the second review of search {search_id}")
 
 
 @searches_app.command("outcome")

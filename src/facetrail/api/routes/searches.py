@@ -18,7 +18,14 @@ from facetrail.governance.credentials import Principal
 from facetrail.services.audit import verification
 from facetrail.services.audit.verification import VerifyResult
 from facetrail.services.context import AppContext
-from facetrail.services.searching import listings, probe_preview, results, review, search
+from facetrail.services.searching import (
+    listings,
+    probe_preview,
+    results,
+    review,
+    review_queue,
+    search,
+)
 from facetrail.services.searching.review import Disclosure, OutcomeInfo, ReviewInfo
 from facetrail.services.searching.search_model import ProbeFace, SearchResult
 
@@ -41,6 +48,12 @@ class ReviewBody(BaseModel):
 
     decision: Literal["possible_match", "not_a_match", "inconclusive"]
     note: Annotated[str, Field(max_length=5000)]
+
+
+class SecondReviewAsk(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    colleague: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class OutcomeBody(BaseModel):
@@ -199,6 +212,25 @@ def review_candidate(
     candidate_id: CandidateId, body: ReviewBody, ctx: Context, me: Me
 ) -> ReviewInfo:
     return review.review_candidate(ctx, me, candidate_id, body.decision, body.note)
+
+
+@router.get("/reviews/waiting", summary="Searches with candidates waiting for your review")
+def reviews_waiting(
+    ctx: Context, me: Me, cursor: Cursor = None, limit: Limit = 50
+) -> dict[str, Any]:
+    """Second reviews first, counts only (never another reviewer's call); audited."""
+    return page(review_queue.review_queue(ctx, me), lambda r: r.search_id, cursor, limit)
+
+
+@router.post(
+    "/searches/{search_id}/second-review-request",
+    summary="Ask a named colleague for a search's second review",
+)
+def ask_second_review(
+    search_id: SearchId, body: SecondReviewAsk, ctx: Context, me: Me
+) -> dict[str, str]:
+    """The colleague is told in their inbox, with the search's page; audited."""
+    return {"asked": review_queue.ask_second_review(ctx, me, search_id, body.colleague)}
 
 
 @router.get(
