@@ -148,8 +148,8 @@ def _raise_for(ctx: AppContext, actor: str, agency_name: str, now: datetime) -> 
                 session,
                 watchers,
                 f"ALERT {row.id} ({finding.rule}) in {agency.name}",
-                f"{finding.summary}\n\nAcknowledge or close it, with a note: "
-                f"facetrail alerts ack {row.id} / facetrail alerts close {row.id}",
+                f"{finding.summary}\n\nAcknowledge or close it, with a note, on its page: "
+                f"/alerts#alert-{row.id}",
             )
             raised.append(row.id)
         if raised or actor != SYSTEM:  # the schedule's quiet runs leave the log alone
