@@ -6,11 +6,12 @@ tree and on another tree's code, one after the other in one run (issue 22).
     .venv/bin/python bench/result_page.py [--baseline 762247b] [--images 60] [--top 50]
         [--views 5]
 
-Each run builds its own home in a temporary folder: a gallery of ``--images`` lfw-dev
-photos, an agency whose investigator signs in (their enrolment code read from the mail
-folder) and searches once through the service, then ``facetrail serve`` on loopback and the
-browser with the investigator's session, in a window tall enough to show every candidate
-(so that pictures loaded lazily load too). ``--baseline ''`` measures this tree alone.
+Each run builds its own home in a temporary folder, on the embedded SQLite: a gallery of
+``--images`` lfw-dev photos, an agency whose investigator signs in (their enrolment code read
+from the mail folder) and searches once through the service, then ``facetrail serve`` on
+loopback and the browser with the investigator's session, in a window tall enough to show
+every candidate (so that pictures loaded lazily load too). ``--baseline ''`` measures this
+tree alone.
 ``make test`` runs it at a tiny size so it cannot rot; only full-size figures mean anything.
 """
 
@@ -58,6 +59,7 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:
     from facetrail.services.signin.authentication import authenticate
     from facetrail.store.schema import AuditEntryRow
 
+    os.environ.pop("FACETRAIL_DATABASE_URL", None)  # the embedded SQLite, for both processes
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         settings = Settings(home=tmp / "home", threads=1, mail_dir=tmp / "mail")
