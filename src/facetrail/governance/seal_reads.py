@@ -134,12 +134,13 @@ class _DriverRead(NamedTuple):
     sql: str
     #: the parameters bound before the keys (positional styles), or all but the keys (named)
     fixed: tuple[Any, ...] | dict[str, Any]
-    #: the placeholder of the key numbered {0} and its part {1}: ``?``, ``%s``, ``%(k0_1)s``
-    mark: str
+    #: the placeholders of the key numbered {0}: ``?``, ``(?, ?)``, ``%(k{0}_0)s`` ...
+    one: str
     #: what opens the keys' placeholders (SQLite compares tuples with a VALUES list)
     opening: str
-    #: each column's conversion from what the driver returns to what SQLAlchemy's reads give
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    #: (column number, its conversion from what the driver returns to what SQLAlchemy's reads
+    #: give), for the columns that need one
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
 _KEYS = "__[POSTCOMPILE_keys]"
@@ -166,20 +167,21 @@ def _driver_read(table: Table, dialect: Dialect, *, joined: bool) -> _DriverRead
     else:
         fixed = {name: value for name, value in params.items() if name != "keys"}
         mark = "%(k{0}_{1})s"
-    composite = len(key_columns(table)) > 1
-    opening = "VALUES " if composite and dialect.name == "sqlite" else ""
-    columns = [*key_columns(table), *sealed_columns(table)]
+    width = len(key_columns(table))
+    parts = [mark.format("{0}", j) for j in range(width)]
+    one = parts[0] if width == 1 else "(" + ", ".join(parts) + ")"
+    opening = "VALUES " if width > 1 and dialect.name == "sqlite" else ""
     # SQLite returns text for times and integers for booleans: SQLAlchemy's own conversions
     # turn them into what its reads give. psycopg returns every type the seals cover
-    # (integers, floats, text, bytes, booleans, times) as SQLAlchemy's reads do already.
-    sqlite = dialect.name == "sqlite"
-    processors = tuple(
-        c.type.dialect_impl(dialect).result_processor(dialect, None) if sqlite else None
-        for c in columns
-    )
-    if joined:
-        processors = (*processors, None, None, None)
-    found = _DriverRead(compiled.string, fixed, mark, opening, processors)
+    # (integers, floats, text, bytes, booleans, times) as SQLAlchemy's reads do already (the
+    # seal index's columns, after them when joined, need none).
+    converted: list[tuple[int, Callable[[Any], Any]]] = []
+    if dialect.name == "sqlite":
+        for number, column in enumerate([*key_columns(table), *sealed_columns(table)]):
+            process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+            if process is not None:
+                converted.append((number, process))
+    found = _DriverRead(compiled.string, fixed, one, opening, tuple(converted))
     _DRIVER_READS[cache] = found
     return found
 
@@ -195,16 +197,13 @@ def _for_keys(
     connection = session.connection()
     read = _driver_read(table, connection.dialect, joined=joined)
     driver: Any = connection.connection.driver_connection
-    converted = [(i, p) for i, p in enumerate(read.processors) if p is not None]
-    width = len(key_columns(table))
-    one = "(" + ", ".join(read.mark.format("{0}", j) for j in range(width)) + ")"
-    one = read.mark if width == 1 else one
+    converted = read.converted
     parsed = [parse_key(table, k) for k in keys]
     cursor = driver.cursor()
     try:
         for start in range(0, len(parsed), CHUNK):
             part = parsed[start : start + CHUNK]
-            marks = read.opening + ", ".join(one.format(i, 0) for i in range(len(part)))
+            marks = read.opening + ", ".join(read.one.format(i) for i in range(len(part)))
             sql = read.sql.replace(_KEYS, marks)
             if isinstance(read.fixed, tuple):
                 cursor.execute(sql, (*read.fixed, *(value for key in part for value in key)))
