@@ -21,9 +21,7 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +30,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, os.environ.get("FACETRAIL_BENCH_SRC") or str(REPO / "src"))
 sys.path.insert(0, str(REPO / "bench"))
+
+from _trees import run_on, tree  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: main before a result page's look became one entry
@@ -140,35 +140,6 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _tree(revision: str, into: Path) -> Path:
-    """``src`` of ``revision``, written under ``into``."""
-    archive = into / "src.tar"
-    with archive.open("wb") as out:
-        subprocess.run(
-            ["git", "-C", str(REPO), "archive", "--format=tar", revision, "src"],
-            stdout=out,
-            check=True,
-        )
-    with tarfile.open(archive) as tar:
-        tar.extractall(into, filter="data")
-    return into / "src"
-
-
-def _child(src: Path, arguments: list[str]) -> dict[str, Any]:
-    env = {**os.environ, "FACETRAIL_BENCH_SRC": str(src)}
-    done = subprocess.run(
-        [sys.executable, __file__, "--one", *arguments],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"result_page.py on {src} exited {done.returncode}:\n{done.stderr}")
-    figures: dict[str, Any] = json.loads(done.stdout[done.stdout.index("{") :])
-    return figures
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default=BEFORE, help="a commit to compare with ('': none)")
@@ -188,12 +159,13 @@ def main() -> None:
         *("--images", str(args.images), "--top", str(args.top), "--views", str(args.views)),
         *("--dataset", str(args.dataset)),
     ]
-    out: dict[str, Any] = {"this_tree": _child(REPO / "src", arguments)}
+    itself = Path(__file__)
+    out: dict[str, Any] = {"this_tree": run_on(itself, REPO / "src", ["--one", *arguments])}
     if args.baseline:
         with tempfile.TemporaryDirectory() as tmp:
             out = {
                 "baseline": args.baseline,
-                "before": _child(_tree(args.baseline, Path(tmp)), arguments),
+                "before": run_on(itself, tree(args.baseline, Path(tmp)), ["--one", *arguments]),
             } | out
         before, now = out["before"], out["this_tree"]
         out["entries_per_view_before_and_now"] = [

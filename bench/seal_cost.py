@@ -28,49 +28,24 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
-import tarfile
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from _trees import run_on, tree
 
 REPO = Path(__file__).resolve().parents[1]
 #: main as it stood before the rows were sealed (issue 21's first commit follows it)
 BEFORE_SEALING = "1763fbb"
 
 
-def _tree(revision: str, into: Path) -> Path:
-    """``src`` of ``revision``, written under ``into``."""
-    archive = into / "src.tar"
-    with archive.open("wb") as out:
-        subprocess.run(
-            ["git", "-C", str(REPO), "archive", "--format=tar", revision, "src"],
-            stdout=out,
-            check=True,
-        )
-    with tarfile.open(archive) as tar:
-        tar.extractall(into, filter="data")
-    return into / "src"
-
-
 def _run(src: Path, arguments: list[str], database_url: str | None) -> dict[str, Any]:
-    env = {**os.environ, "FACETRAIL_BENCH_SRC": str(src)}
+    env = dict(os.environ)
     env.pop("FACETRAIL_DATABASE_URL", None)
     if database_url:
         env["FACETRAIL_DATABASE_URL"] = database_url
-    done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "audit_cost.py"), *arguments],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"audit_cost.py on {src} exited {done.returncode}:\n{done.stderr}")
-    figures: dict[str, Any] = json.loads(done.stdout[done.stdout.index("{") :])
-    return figures
+    return run_on(REPO / "bench" / "audit_cost.py", src, arguments, env)
 
 
 def _median(values: Iterable[float]) -> float | None:
@@ -110,7 +85,7 @@ def main() -> None:
     searches_only = ["--entries", "10", *common]
     rounds: dict[str, list[dict[str, Any]]] = {"before_sealing": [], "sealed": []}
     with tempfile.TemporaryDirectory() as tmp:
-        old = _tree(args.baseline, Path(tmp))
+        old = tree(args.baseline, Path(tmp))
         before = _run(old, arguments, urls[0])
         now = _run(REPO / "src", arguments, urls[1])
         # The searches again, the trees alternating, so that both meet the same load.
