@@ -40,6 +40,7 @@ __all__ = [
     "AccountState",
     "RoleRead",
     "active_admins",
+    "actor_of",
     "as_utc",
     "checked_roles",
     "current_actor",
@@ -106,13 +107,19 @@ def roles_of(session: Session, user_id: int) -> frozenset[str]:
 
 def current_actor(session: Session, principal: Principal, now: datetime | None = None) -> Actor:
     """The acting person as the database says now; refuses a suspended or expired account."""
+    return actor_of(session, principal.user_id, principal.username, now)
+
+
+def actor_of(session: Session, user_id: int, username: str, now: datetime | None = None) -> Actor:
+    """Anyone as the database says now (``current_actor`` for someone who is not the one
+    acting: a colleague asked to act); refuses a suspended or expired account."""
     row = session.execute(
         select(User, Agency.network_id)
         .join(Agency, Agency.id == User.agency_id)
-        .where(User.id == principal.user_id)
+        .where(User.id == user_id)
     ).first()
     if row is None:
-        raise AccountInactiveError("account no longer exists", subject=principal.username)
+        raise AccountInactiveError("account no longer exists", subject=username)
     user, network_id = row
     problem = inactive_reason(user, now or utc_now())
     if problem is not None:

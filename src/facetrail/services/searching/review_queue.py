@@ -23,21 +23,20 @@ from datetime import datetime
 
 from sqlalchemy import case, func, select
 
-from facetrail.errors import NotFoundError, PermissionDeniedError, StateError
+from facetrail.errors import (
+    AccountInactiveError,
+    NotFoundError,
+    PermissionDeniedError,
+    StateError,
+)
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Actor, Permission, may
 from facetrail.governance.credentials import Principal
-from facetrail.services.authorization import (
-    as_utc,
-    checked_roles,
-    inactive_reason,
-    name_of_agency,
-    utc_now,
-)
+from facetrail.services.authorization import actor_of, as_utc, name_of_agency
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import notify_users
 from facetrail.services.unit_of_work import action
-from facetrail.store.schema import Agency, Review, SearchCandidate, SearchRecord, User
+from facetrail.store.schema import Review, SearchCandidate, SearchRecord, User
 
 __all__ = ["ReviewWaiting", "ask_second_review", "review_queue"]
 
@@ -141,12 +140,11 @@ def ask_second_review(ctx: AppContext, actor: Principal, search_id: int, colleag
             raise NotFoundError("no such colleague in the search's agency", subject=colleague)
         if asked.id == who.user_id:
             raise PermissionDeniedError("ask someone other than yourself", subject=colleague)
-        agency = session.get(Agency, asked.agency_id)
-        network = agency.network_id if agency is not None else None
-        reviewer = Actor(asked.id, asked.agency_id, checked_roles(session, asked), network)
-        if inactive_reason(asked, utc_now()) is not None or not may(
-            reviewer, Permission.REVIEW_CANDIDATES
-        ):
+        try:
+            reviewer: Actor | None = actor_of(session, asked.id, asked.username)
+        except AccountInactiveError:
+            reviewer = None
+        if reviewer is None or not may(reviewer, Permission.REVIEW_CANDIDATES):
             raise PermissionDeniedError(
                 f"{colleague} cannot review candidates (an active investigator or supervisor "
                 "of the agency can)",
