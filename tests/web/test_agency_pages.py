@@ -11,8 +11,12 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from facetrail.services import accounts as acc
+from facetrail.services.accounts.agency_domains import register_domain, remove_domain
+from facetrail.services.waiting import work_waiting
 from tests.api.conftest import World
 from tests.conftest import needs_lfw
+from tests.org import AGENCY, PASSWORD
 from tests.web.conftest import csrf_in, is_error_page, last_kinds, search_by
 
 pytestmark = needs_lfw
@@ -29,6 +33,62 @@ def test_the_head_sees_the_agencys_people_with_status_and_roles(
     assert not {"olga", "otto", "oona", "root"} & set(names)
     assert "gallery admin" in answer.text and "Enrolled" in answer.text
     assert last_kinds(web_world) == ["account.list"]
+
+
+def _nav_count(html: str, href: str) -> int:
+    """The count the navigation shows beside the link to ``href`` (0: none shown)."""
+    nav = html.split('<nav aria-label="Main">')[1].split("</nav>")[0]
+    link = re.search(rf'<a href="{re.escape(href)}"[^>]*>(.*?)</a>', nav, re.S)
+    assert link is not None, f"no link to {href} in the navigation"
+    count = re.search(r'<span class="count">(\d+)<span class="visually-hidden">', link.group(1))
+    return int(count.group(1)) if count else 0
+
+
+def test_an_account_request_waits_with_a_count_and_is_approved_on_the_people_page(
+    web_world: World, client_of: Clients
+) -> None:
+    """Before, a request reached the head and the named supervisor as an inbox line that said
+    to run ``facetrail account approve``; nothing in the web app listed or approved it."""
+    ctx, org = web_world.ctx, web_world.org
+    # A request comes from a registered domain of the agency; removed again at once, since
+    # the other tests add accounts on any domain.
+    register_domain(ctx, org.people["head"], AGENCY, "waiting.example")
+    account = acc.NewAccount("wren", "wren@waiting.example", PASSWORD, AGENCY, supervisor="sam")
+    try:
+        acc.request_account(ctx, account)
+    finally:
+        remove_domain(ctx, org.people["head"], AGENCY, "waiting.example")
+
+    sam = client_of("sam")
+    home = sam.get("/")
+    waiting = work_waiting(ctx, org.people["sam"]).accounts
+    assert waiting >= 1 and _nav_count(home.text, "/agency/people") == waiting
+    assert '<a href="/agency/people">People</a>: <strong>' in home.text  # "Waiting for you"
+    inbox = sam.get("/inbox").text
+    assert '<a href="/agency/people#requests">/agency/people#requests</a>' in inbox
+    assert "facetrail account approve" not in inbox
+
+    people = sam.get("/agency/people")
+    requests = people.text.split('id="requests"')[1].split("<h2>Accounts</h2>")[0]
+    assert "wren" in requests and "wren@waiting.example" in requests and "no one" in requests
+    approved = sam.post(
+        "/agency/people/wren/approve", data={"csrf_token": csrf_in(people.text)}
+    )
+    assert approved.status_code == 303
+    after = sam.get(approved.headers["location"])
+    assert "waits for the agency's head or another supervisor" in after.text
+    assert _nav_count(after.text, "/agency/people") == waiting - 1
+    assert last_kinds(web_world) == ["account.list"]
+    again = sam.post("/agency/people/wren/approve", data={"csrf_token": csrf_in(after.text)})
+    assert again.status_code == 409 and "approved it already" in again.text
+    assert last_kinds(web_world, 2) == ["account.approve.refused", "account.list"]
+
+    head = client_of("head")
+    page = head.get("/agency/people").text
+    assert "Approved so far by</dt><dd>sam" in page
+    done = head.post("/agency/people/wren/approve", data={"csrf_token": csrf_in(page)})
+    assert done.status_code == 303
+    assert "wren's account is active" in head.get(done.headers["location"]).text
 
 
 def test_an_investigator_may_not_list_the_agencys_people(

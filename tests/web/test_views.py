@@ -80,6 +80,7 @@ def test_each_role_is_offered_its_own_tasks() -> None:
         "Reviews waiting",
         "Searches awaiting approval",
         "Agency searches",
+        "People",  # the account requests they approve
         "Inbox",
     ]
     assert titles(Role.AGENCY_HEAD, Role.SUPERVISOR) == [

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -30,12 +31,14 @@ from facetrail.errors import (
     TokenInvalidError,
 )
 from facetrail.governance.credentials import Principal
+from facetrail.services.context import AppContext
 from facetrail.services.signin.authentication import (
     TokenUse,
     authenticate,
     check_token,
     finish_use,
 )
+from facetrail.services.waiting import Waiting, work_waiting
 from facetrail.web.tasks import Task, tasks_for
 
 __all__ = [
@@ -53,6 +56,7 @@ __all__ = [
     "text",
     "texts",
     "viewer",
+    "viewer_of",
 ]
 
 CSRF_FIELD = "csrf_token"
@@ -66,15 +70,30 @@ _MAX_TEXT_BYTES = 64 * 1024
 
 @dataclass(frozen=True)
 class Viewer:
-    """The signed-in person, the CSRF value their pages' forms carry, and their tasks."""
+    """The signed-in person, the CSRF value their pages' forms carry, their tasks, and what
+    waits for them (counted when a page first shows it, so after the request's action)."""
 
     principal: Principal
     csrf: str
     tasks: tuple[Task, ...]
+    count_waiting: Callable[[], Waiting] = field(default=Waiting, repr=False, compare=False)
 
     @property
     def links(self) -> tuple[Task, ...]:
         return tuple(t for t in self.tasks if t.href is not None)
+
+    @cached_property
+    def waiting(self) -> Waiting:
+        return self.count_waiting()
+
+    def waiting_at(self, task: Task) -> int:
+        """The count shown beside a task's link (0: none shown)."""
+        return self.waiting.of(task.queue) if task.queue is not None else 0
+
+
+def viewer_of(ctx: AppContext, principal: Principal, csrf: str) -> Viewer:
+    """The viewer a page shows for a person whose session checked out."""
+    return Viewer(principal, csrf, tasks_for(principal), lambda: work_waiting(ctx, principal))
 
 
 async def posted_form(request: Request) -> AsyncIterator[FormData]:
@@ -140,7 +159,7 @@ def viewer(request: Request, ctx: Context, form: Form) -> Viewer:
     in ``request.state.viewer`` too, so that a refusal's page has the navigation."""
     token, expected = _session(request, form)
     principal = authenticate(ctx, token)
-    seen = request.state.viewer = Viewer(principal, expected, tasks_for(principal))
+    seen = request.state.viewer = viewer_of(ctx, principal, expected)
     return seen
 
 
@@ -163,7 +182,7 @@ def looking(request: Request, ctx: Context, form: Form) -> Iterator[Look]:
     token, expected = _session(request, form)
     principal, use = check_token(ctx, token)
     use.in_entry = True
-    seen = request.state.viewer = Viewer(principal, expected, tasks_for(principal))
+    seen = request.state.viewer = viewer_of(ctx, principal, expected)
     try:
         yield Look(seen, use)
     finally:

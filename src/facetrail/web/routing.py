@@ -20,9 +20,8 @@ from facetrail import errors as e
 from facetrail.api.deps import SESSION_COOKIE, app_context, csrf_token, drop_session_cookies
 from facetrail.api.problems import http_problem, status_of
 from facetrail.services.signin.authentication import authenticate
-from facetrail.web.deps import Viewer
+from facetrail.web.deps import viewer_of
 from facetrail.web.render import page
-from facetrail.web.tasks import tasks_for
 
 __all__ = ["WebRoute", "error_page", "install", "local_path", "signin_redirect"]
 
@@ -120,7 +119,7 @@ def _signed_in_viewer(request: Request) -> None:
         principal = authenticate(app_context(request), token)
     except e.FacetrailError:
         return  # refused and audited: the page shows no navigation
-    request.state.viewer = Viewer(principal, csrf_token(token), tasks_for(principal))
+    request.state.viewer = viewer_of(app_context(request), principal, csrf_token(token))
 
 
 def install(app: FastAPI) -> None:

@@ -19,6 +19,8 @@ class Task:
     #: the page that does it, or None where the web app does not offer it yet
     href: str | None
     summary: str
+    #: the queue whose count the navigation shows beside it (``services.waiting.QUEUES``)
+    queue: str | None = None
 
 
 _ELSEWHERE = "Not in the web app yet: use the command line (facetrail --help) or the REST API."
@@ -48,12 +50,14 @@ _TASKS: tuple[Task, ...] = (
         "Reviews waiting",
         "/reviews",
         "Searches of your agency with candidates waiting for your review, second reviews first.",
+        "reviews",
     ),
     Task(
         (Role.SUPERVISOR,),
         "Searches awaiting approval",
         "/approvals",
         "Read why each search is asked for, then approve or deny it.",
+        "approvals",
     ),
     Task(
         (Role.AGENCY_HEAD,),
@@ -79,12 +83,15 @@ _TASKS: tuple[Task, ...] = (
         "Alerts",
         "/alerts",
         "Misuse alerts raised from your agency's searches: acknowledge and close them.",
+        "alerts",
     ),
     Task(
-        (Role.AGENCY_HEAD, Role.AUDITOR, Role.SYSTEM_ADMIN),
+        (Role.AGENCY_HEAD, Role.SUPERVISOR, Role.AUDITOR, Role.SYSTEM_ADMIN),
         "People",
         "/agency/people",
-        "Your agency's accounts with their status and roles (a system admin: everyone's).",
+        "Your agency's accounts with their status and roles (a system admin: everyone's), "
+        "and the requests for new ones to approve.",
+        "accounts",
     ),
     Task(
         (Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN),
@@ -110,6 +117,7 @@ _TASKS: tuple[Task, ...] = (
         "/erasures",
         "A person's request to be removed, approved by a second person, with a signed "
         "receipt; sources' retention.",
+        "erasures",
     ),
     Task(
         (Role.AGENCY_HEAD,),

@@ -50,7 +50,11 @@ from facetrail.services.notifications import deliver_outbox, notify_head, notify
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import AccountApproval, Agency, User
 
-__all__ = ["ApprovalState", "approve_account"]
+__all__ = [
+    "ApprovalState",
+    "approve_account",
+    "count_accounts_waiting",
+]
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,7 @@ def _wait_for_second(session: Session, actor: Principal, user: User, given: int)
     said = (
         f"{actor.username} approved the account request of {user.username}; it stays "
         f"inactive until the agency's head or {needed} other supervisor(s) approve it too "
-        f"(facetrail account approve {user.username})."
+        f"on the page /agency/people#requests."
     )
     subject = f"account request needs a second approval: {user.username}"
     notify_head(session, user.agency_id, subject, said)
@@ -170,3 +174,17 @@ def _wait_for_second(session: Session, actor: Principal, user: User, given: int)
         needed=needed,
     )
     append(session, given_event.entry())
+
+
+def count_accounts_waiting(session: Session, who: Actor) -> int:
+    """How many requested accounts ``who`` may approve and has not approved yet (the
+    navigation's count; read in the caller's transaction, not audited)."""
+    mine = select(AccountApproval.user_id).where(AccountApproval.approver_id == who.user_id)
+    rows = session.execute(
+        select(User.id, User.agency_id).where(
+            User.status == "requested",
+            User.agency_id == who.agency_id,
+            User.id.not_in(mine),
+        )
+    ).all()
+    return sum(1 for user_id, agency_id in rows if may_approve_account(who, user_id, agency_id))

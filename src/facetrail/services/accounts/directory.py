@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
@@ -41,7 +41,15 @@ from facetrail.governance.credentials import Principal, Role
 from facetrail.services.authorization import as_utc, utc_now, visible_user
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import action
-from facetrail.store.schema import Agency, ApiToken, Network, PolicyVersion, User, UserRole
+from facetrail.store.schema import (
+    AccountApproval,
+    Agency,
+    ApiToken,
+    Network,
+    PolicyVersion,
+    User,
+    UserRole,
+)
 
 __all__ = [
     "TOKEN_ID_LENGTH",
@@ -83,6 +91,8 @@ class AccountView:
     supervisor: str | None
     #: whether its owner has enrolled a second factor
     second_factor: bool
+    #: for a requested account, who approved it so far (it waits for a second person)
+    approvals: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -257,6 +267,15 @@ def _account_views(session: Session, rows: Sequence[tuple[User, str]]) -> list[A
     names = _usernames(
         session, {i for user, _ in rows for i in (user.approved_by, user.supervisor_id) if i}
     )
+    approvals: dict[int, list[str]] = defaultdict(list)
+    requested = [user.id for user, _ in rows if user.status == "requested"]
+    for user_id, approver in session.execute(
+        select(AccountApproval.user_id, User.username)
+        .join(User, User.id == AccountApproval.approver_id)
+        .where(AccountApproval.user_id.in_(requested))
+        .order_by(AccountApproval.approved_at)
+    ):
+        approvals[user_id].append(approver)
     return [
         AccountView(
             username=user.username,
@@ -270,6 +289,7 @@ def _account_views(session: Session, rows: Sequence[tuple[User, str]]) -> list[A
             approved_by=names.get(user.approved_by) if user.approved_by else None,
             supervisor=names.get(user.supervisor_id) if user.supervisor_id else None,
             second_factor=user.totp_enrolled_at is not None,
+            approvals=approvals[user.id],
         )
         for user, agency in rows
     ]

@@ -141,7 +141,8 @@ def _pass_on_request(
     add_user(session, account, agency, "requested", supervisor.id, password_hash=password_hash)
     text = (
         f"{account.username} ({account.email}) asks for a {account.account_type} account "
-        f"in {agency.name}, to be approved by {supervisor.username}."
+        f"in {agency.name}, to be approved by {supervisor.username}. Approve it, or leave it, "
+        f"on the page /agency/people#requests."
     )
     notify_users(session, [supervisor.id], f"account request: {account.username}", text)
     notify_head(session, agency.id, f"account request: {account.username}", text)

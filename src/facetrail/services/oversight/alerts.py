@@ -32,7 +32,12 @@ from facetrail.errors import (
 )
 from facetrail.governance.alerts import Finding, TrialFact, evaluate
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import Permission, may_handle_alerts, may_oversee_agency
+from facetrail.governance.authority import (
+    Actor,
+    Permission,
+    may_handle_alerts,
+    may_oversee_agency,
+)
 from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.events import (
     AlertAcknowledged,
@@ -59,6 +64,7 @@ __all__ = [
     "AlertView",
     "acknowledge_alert",
     "close_alert",
+    "count_alerts_waiting",
     "import_open_cases",
     "list_alerts",
     "raise_alerts",
@@ -324,3 +330,14 @@ def import_open_cases(
         details = {"count": len(numbers), "digest": open_cases_digest(numbers)}
         append(session, AuditEvent(actor.username, "cases.import", agency, details, agency))
     return len(numbers)
+
+
+def count_alerts_waiting(session: Session, who: Actor, username: str) -> int:
+    """How many open (not yet acknowledged) alerts of ``who``'s agency ``who`` may handle:
+    none about themselves (the navigation's count; not audited, ``list_alerts`` is)."""
+    if not may_handle_alerts(who, who.agency_id):
+        return 0
+    rows = session.scalars(
+        select(AlertRow).where(AlertRow.agency_id == who.agency_id, AlertRow.status == "open")
+    )
+    return sum(1 for row in rows if username not in _about(row))

@@ -195,7 +195,7 @@ def _write(
         agency.id,
         f"policy changed: {agency.name} v{version + 1}" + (" RELAXED" if relaxed else ""),
         f"{actor.username} changed the policy of {agency.name} to version {version + 1}: "
-        f"{reason}\nRelaxed:\n{lines}",
+        f"{reason}\nRelaxed:\n{lines}\n\nEvery version and what it relaxed: /policy",
     )
     session.flush()
     return _info(agency, row, relaxed)

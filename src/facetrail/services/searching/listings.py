@@ -23,16 +23,18 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.orm import Session
 
 from facetrail.errors import InvalidRequestError, PermissionDeniedError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import (
+    Actor,
     Permission,
     may_decide_search,
     may_disclose_case,
     may_read_agency_searches,
 )
-from facetrail.governance.credentials import Principal
+from facetrail.governance.credentials import Principal, Role
 from facetrail.governance.records import search_problem
 from facetrail.services.authorization import as_utc
 from facetrail.services.context import AppContext
@@ -48,6 +50,7 @@ __all__ = [
     "SearchQuery",
     "SearchSummary",
     "approval_queue",
+    "count_approvals_waiting",
     "find_searches",
     "list_cases",
     "own_searches",
@@ -310,3 +313,20 @@ def _at(value: datetime | None) -> str:
 
 def _iso(record: SearchRecord) -> str:
     return _at(record.created_at)
+
+
+def count_approvals_waiting(session: Session, who: Actor) -> int:
+    """How many pending searches ``who`` may decide (the navigation's count; read in the
+    caller's transaction, not audited: ``approval_queue`` is the audited list)."""
+    if not who.has(Role.SUPERVISOR):
+        return 0
+    return int(
+        session.scalar(
+            select(func.count(SearchRecord.id)).where(
+                SearchRecord.agency_id == who.agency_id,
+                SearchRecord.status == "pending",
+                SearchRecord.requester_id != who.user_id,
+            )
+        )
+        or 0
+    )

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
 
 from facetrail.errors import (
     AccountInactiveError,
@@ -38,7 +39,13 @@ from facetrail.services.notifications import notify_users
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import Review, SearchCandidate, SearchRecord, User
 
-__all__ = ["ReviewWaiting", "ask_second_review", "review_queue"]
+__all__ = [
+    "ReviewWaiting",
+    "ask_second_review",
+    "count_reviews_waiting",
+    "review_queue",
+    "reviews_waiting",
+]
 
 #: The most searches the queue lists.
 MAX_WAITING = 200
@@ -69,55 +76,79 @@ def review_queue(ctx: AppContext, actor: Principal) -> list[ReviewWaiting]:
         session,
         who,
     ):
-        calls = (
-            select(
-                Review.candidate_id,
-                func.count(Review.id).label("made"),
-                func.sum(case((Review.reviewer_id == who.user_id, 1), else_=0)).label("mine"),
-            )
-            .group_by(Review.candidate_id)
-            .subquery()
-        )
-        rows = session.execute(
-            select(
-                SearchRecord,
-                User.username,
-                func.coalesce(calls.c.made, 0),
-                func.coalesce(calls.c.mine, 0),
-            )
-            .join(SearchCandidate, SearchCandidate.search_id == SearchRecord.id)
-            .join(User, User.id == SearchRecord.requester_id)
-            .outerjoin(calls, calls.c.candidate_id == SearchCandidate.id)
-            .where(
-                SearchRecord.agency_id == who.agency_id,
-                SearchRecord.status == "done",
-                SearchRecord.outcome.is_(None),
-                SearchCandidate.erased_at.is_(None),
-            )
-        ).all()
-        found: dict[int, ReviewWaiting] = {}
-        for record, requester, made, mine in rows:
-            first = int(made == 0)
-            second = int(made == 1 and not mine and record.second_review)
-            if not first and not second:
-                continue
-            known = found.get(record.id)
-            found[record.id] = ReviewWaiting(
-                search_id=record.id,
-                case_number=record.case_number,
-                offense=record.offense,
-                requester=requester,
-                ran_at=_iso(record.completed_at),
-                first_reviews=first + (known.first_reviews if known else 0),
-                second_reviews=second + (known.second_reviews if known else 0),
-                second_review=record.second_review,
-            )
-        waiting = list(found.values())
-        waiting.sort(key=lambda w: (w.second_reviews == 0, w.search_id))
-        waiting = waiting[:MAX_WAITING]
+        waiting = reviews_waiting(session, who)[:MAX_WAITING]
         shown = [w.search_id for w in waiting]
         append(session, AuditEvent(actor.username, "review.queue", actor.agency, {"shown": shown}))
     return waiting
+
+
+def reviews_waiting(session: Session, who: Actor) -> list[ReviewWaiting]:
+    """What ``review_queue`` lists for ``who`` (read in the caller's transaction, not
+    audited), second reviews first, then oldest first."""
+    open_calls = _calls_waiting(session, who)
+    rows = session.execute(
+        select(SearchRecord, User.username)
+        .join(User, User.id == SearchRecord.requester_id)
+        .where(SearchRecord.id.in_(list(open_calls)))
+    ).all()
+    waiting = [
+        ReviewWaiting(
+            search_id=record.id,
+            case_number=record.case_number,
+            offense=record.offense,
+            requester=requester,
+            ran_at=_iso(record.completed_at),
+            first_reviews=open_calls[record.id][0],
+            second_reviews=open_calls[record.id][1],
+            second_review=record.second_review,
+        )
+        for record, requester in rows
+    ]
+    waiting.sort(key=lambda w: (w.second_reviews == 0, w.search_id))
+    return waiting
+
+
+def count_reviews_waiting(session: Session, who: Actor) -> int:
+    """How many searches ``review_queue`` would list for ``who`` (the navigation's count)."""
+    return len(_calls_waiting(session, who))
+
+
+def _calls_waiting(session: Session, who: Actor) -> dict[int, tuple[int, int]]:
+    """Search id -> (candidates no one reviewed, candidates waiting for a second review that
+    ``who`` may give), for the searches of ``who``'s agency open for review that hold any."""
+    calls = (
+        select(
+            Review.candidate_id,
+            func.count(Review.id).label("made"),
+            func.sum(case((Review.reviewer_id == who.user_id, 1), else_=0)).label("mine"),
+        )
+        .group_by(Review.candidate_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            SearchRecord.id,
+            SearchRecord.second_review,
+            func.coalesce(calls.c.made, 0),
+            func.coalesce(calls.c.mine, 0),
+        )
+        .join(SearchCandidate, SearchCandidate.search_id == SearchRecord.id)
+        .outerjoin(calls, calls.c.candidate_id == SearchCandidate.id)
+        .where(
+            SearchRecord.agency_id == who.agency_id,
+            SearchRecord.status == "done",
+            SearchRecord.outcome.is_(None),
+            SearchCandidate.erased_at.is_(None),
+        )
+    ).all()
+    found: dict[int, tuple[int, int]] = {}
+    for search_id, needs_second, made, mine in rows:
+        first = int(made == 0)
+        second = int(made == 1 and not mine and bool(needs_second))
+        if first or second:
+            known = found.get(search_id, (0, 0))
+            found[search_id] = (known[0] + first, known[1] + second)
+    return found
 
 
 def ask_second_review(ctx: AppContext, actor: Principal, search_id: int, colleague: str) -> str:

@@ -8,18 +8,21 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import RedirectResponse
 
 from facetrail.api.deps import Context
 from facetrail.errors import FacetrailError
 from facetrail.governance.credentials import Role
-from facetrail.services.accounts import directory
+from facetrail.services.accounts import account_approval, directory
 from facetrail.services.searching import listings
-from facetrail.web.deps import Signed
+from facetrail.web.deps import Signed, Viewer
 from facetrail.web.render import FormError, page
 from facetrail.web.routing import WebRoute
 
 router = APIRouter(route_class=WebRoute)
+
+Username = Annotated[str, Path(min_length=1, max_length=100)]
 
 #: Searches on one page of the agency's list.
 SEARCH_PAGE = 100
@@ -43,16 +46,44 @@ _ROLE_LABELS = {
 
 
 @router.get("/agency/people")
-def people(ctx: Context, me: Signed) -> Response:
+def people(request: Request, ctx: Context, me: Signed) -> Response:
     """The people of the viewer's agency (a system admin: everyone) with their status and
-    roles (``directory.list_accounts``: the agency's head, supervisors and auditors, or a
-    system admin; audited as ``account.list``, refusals too)."""
+    roles, requested accounts first (``directory.list_accounts``: the agency's head,
+    supervisors and auditors, or a system admin; audited as ``account.list``, refusals
+    too)."""
+    return _people_page(request, ctx, me)
+
+
+@router.post("/agency/people/{username}/approve")
+def approve(username: Username, request: Request, ctx: Context, me: Signed) -> Response:
+    """One approval of a requested account (``account_approval.approve_account``: a
+    supervisor or the head of its agency, never its owner; audited, refusals too)."""
+    try:
+        state = account_approval.approve_account(ctx, me.principal, username)
+    except FacetrailError as error:
+        if error.code in ("permission_denied", "not_found"):
+            raise
+        return _people_page(request, ctx, me, error)
+    query = urlencode({"approved": state.username, "as": state.status})
+    return RedirectResponse(f"/agency/people?{query}#requests", status_code=303)
+
+
+def _people_page(
+    request: Request, ctx: Context, me: Viewer, error: FacetrailError | None = None
+) -> Response:
     found = directory.list_accounts(ctx, me.principal)
+    approved = None
+    query = request.query_params
+    if query.get("approved") and query.get("as") in ("active", "requested"):
+        approved = {"username": query["approved"][:100], "active": query["as"] == "active"}
     return page(
         "agency_people.html",
         viewer=me,
         current="/agency/people",
-        accounts=found,
+        accounts=[a for a in found if a.status != "requested"],
+        requests=[a for a in found if a.status == "requested"],
+        approved=approved,
+        error=error,
         heading="Every account"
         if me.principal.has(Role.SYSTEM_ADMIN)
         else f"People of {me.principal.agency}",

@@ -26,13 +26,28 @@ _STATIC = {
 }
 #: "search 12 awaits your approval", "search 12 approved", "search 12 denied"
 _ABOUT_SEARCH = re.compile(r"search (\d+) (awaits your approval|approved|denied)\b")
+#: A page of this web app named in a message's text ("on the page /erasures/3."): a known
+#: first segment, never a sentence's closing punctuation.
+_PAGE = re.compile(
+    r"(?<![\w/])/(?:searches|approvals|reviews|alerts|erasures|agency|holds|policy|jobs"
+    r"|galleries|audit|inbox|transparency)(?:[/#?][\w/#?=&%.-]*[\w/])?"
+)
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of a message's text, and the page it names when it is a page's address."""
+
+    text: str
+    href: str | None = None
 
 
 @dataclass(frozen=True)
 class Message:
     at: str
     subject: str
-    body: str
+    #: the text in pieces, the pages it names made links
+    body: tuple[Part, ...]
     #: the page the notice is about, when it is about a search
     href: str | None
     link_text: str | None
@@ -52,13 +67,28 @@ def my_inbox(ctx: Context, me: Signed) -> Response:
 
 
 def _message(at: str, subject: str, body: str) -> Message:
+    parts = _linked(body)
     about = _ABOUT_SEARCH.match(subject)
     if about is None:
-        return Message(at, subject, body, None, None)
+        return Message(at, subject, parts, None, None)
     search_id, what = about.groups()
     if what == "awaits your approval":
-        return Message(at, subject, body, f"/approvals#search-{search_id}", "Decide it")
-    return Message(at, subject, body, f"/searches/{search_id}", f"Open search {search_id}")
+        return Message(at, subject, parts, f"/approvals#search-{search_id}", "Decide it")
+    return Message(at, subject, parts, f"/searches/{search_id}", f"Open search {search_id}")
+
+
+def _linked(text: str) -> tuple[Part, ...]:
+    """``text`` with each page address in it made a link."""
+    parts: list[Part] = []
+    at = 0
+    for found in _PAGE.finditer(text):
+        if found.start() > at:
+            parts.append(Part(text[at : found.start()]))
+        parts.append(Part(found.group(), found.group()))
+        at = found.end()
+    if at < len(text):
+        parts.append(Part(text[at:]))
+    return tuple(parts)
 
 
 @router.get("/static/{name}")

@@ -7,13 +7,21 @@ import json
 
 import cv2
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from facetrail.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import Permission, may_read_erasures, sees_every_erasure
+from facetrail.governance.authority import (
+    Actor,
+    Permission,
+    may,
+    may_approve_erasure,
+    may_read_erasures,
+    sees_every_erasure,
+)
 from facetrail.governance.credentials import Principal
 from facetrail.imaging.decode import decode_image
 from facetrail.services.context import AppContext
@@ -34,7 +42,13 @@ from facetrail.store.schema import (
     User,
 )
 
-__all__ = ["list_erasures", "match_crop", "request_photo", "show_erasure"]
+__all__ = [
+    "count_erasures_waiting",
+    "list_erasures",
+    "match_crop",
+    "request_photo",
+    "show_erasure",
+]
 
 
 def show_erasure(ctx: AppContext, actor: Principal, erasure_id: int) -> ErasureView:
@@ -134,3 +148,29 @@ def list_erasures(ctx: AppContext, actor: Principal) -> list[ErasureSummary]:
             )
             for r, by in rows
         ]
+
+
+def count_erasures_waiting(session: Session, who: Actor) -> int:
+    """How many erasure requests wait for a step ``who`` may take: a request to let run
+    (``may_approve_erasure``), faces to decide (a gallery admin), decisions to confirm by
+    someone other than whoever decided (the navigation's count; not audited,
+    ``list_erasures`` is)."""
+    deciding = may(who, Permission.MANAGE_GALLERIES)
+    rows = session.execute(
+        select(
+            ErasureRow.status,
+            ErasureRow.requested_by,
+            ErasureRow.agency_id,
+            ErasureRow.decided_by,
+        ).where(ErasureRow.status.in_(("requested", "open")))
+    ).all()
+    waiting = 0
+    for status, opener, agency_id, decided_by in rows:
+        approver = may_approve_erasure(who, opener, agency_id)
+        if status == "requested":
+            waiting += approver
+        elif decided_by is None:
+            waiting += deciding
+        else:
+            waiting += approver and decided_by != who.user_id
+    return waiting
