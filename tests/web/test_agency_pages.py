@@ -71,9 +71,7 @@ def test_an_account_request_waits_with_a_count_and_is_approved_on_the_people_pag
     people = sam.get("/agency/people")
     requests = people.text.split('id="requests"')[1].split("<h2>Accounts</h2>")[0]
     assert "wren" in requests and "wren@waiting.example" in requests and "no one" in requests
-    approved = sam.post(
-        "/agency/people/wren/approve", data={"csrf_token": csrf_in(people.text)}
-    )
+    approved = sam.post("/agency/people/wren/approve", data={"csrf_token": csrf_in(people.text)})
     assert approved.status_code == 303
     after = sam.get(approved.headers["location"])
     assert "waits for the agency's head or another supervisor" in after.text
