@@ -111,7 +111,7 @@ def test_cookie_session_needs_csrf_on_changes(world: World) -> None:
     assert forged.status_code == 401 and forged.json()["subject"] == "csrf"
     signed = world.client.post(
         "/api/v1/searches/999/decision",
-        json={"approve": True, "note": "ok"},
+        json={"approve": True, "note": "ok, go ahead with it"},
         headers={"X-CSRF-Token": csrf},
     )
     assert signed.status_code == 404  # past the CSRF check: the search does not exist
@@ -213,7 +213,7 @@ def test_pending_search_is_approved_by_a_supervisor(world: World) -> None:
     assert sam.status_code == 404
     decided = world.client.post(
         f"/api/v1/searches/{search_id}/decision",
-        json={"approve": True, "note": "justified"},
+        json={"approve": True, "note": "justified by the case"},
         headers=otto,
     )
     assert decided.status_code == 200 and decided.json()["decision"] == "approved"

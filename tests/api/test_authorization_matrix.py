@@ -209,7 +209,7 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
         ),
         ("get", "/api/v1/searches/{search_id}"): lambda: Call("GET", f"/api/v1/searches/{s}"),
         ("post", "/api/v1/searches/{search_id}/decision"): lambda: Call(
-            "POST", f"/api/v1/searches/{s}/decision", {"approve": False, "note": "matrix"}
+            "POST", f"/api/v1/searches/{s}/decision", {"approve": False, "note": "matrix test note"}
         ),
         ("post", "/api/v1/searches/{search_id}/run"): lambda: Call(
             "POST", f"/api/v1/searches/{s}/run"
@@ -218,7 +218,9 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
             "GET", f"/api/v1/searches/{s}/export"
         ),
         ("post", "/api/v1/searches/{search_id}/outcome"): lambda: Call(
-            "POST", f"/api/v1/searches/{s}/outcome", {"outcome": "no_lead", "note": "matrix"}
+            "POST",
+            f"/api/v1/searches/{s}/outcome",
+            {"outcome": "no_lead", "note": "matrix test note"},
         ),
         ("get", "/api/v1/candidates/{candidate_id}/crop"): lambda: Call(
             "GET", f"/api/v1/candidates/{c}/crop"
@@ -331,10 +333,10 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
             "PUT", "/api/v1/agencies/county/open-cases", {"case_numbers": [CASE]}
         ),
         ("post", "/api/v1/alerts/{alert_id}/acknowledgement"): lambda: Call(
-            "POST", f"/api/v1/alerts/{t.alert_id}/acknowledgement", {"note": "matrix"}
+            "POST", f"/api/v1/alerts/{t.alert_id}/acknowledgement", {"note": "matrix test note"}
         ),
         ("post", "/api/v1/alerts/{alert_id}/closure"): lambda: Call(
-            "POST", f"/api/v1/alerts/{t.alert_id}/closure", {"note": "matrix"}
+            "POST", f"/api/v1/alerts/{t.alert_id}/closure", {"note": "matrix test note"}
         ),
         ("get", "/api/v1/reports/transparency"): lambda: Call(
             "GET",

@@ -149,7 +149,7 @@ def test_an_edited_pending_search_is_not_run(world) -> None:  # type: ignore[no-
     assert pending.status == "pending"
     _sql(ctx, "UPDATE searches SET galleries = '[\"dmv\"]' WHERE id = :sid", sid=pending.search_id)
     with pytest.raises(RecordMismatchError):
-        svc.decide_search(ctx, org.people["sam"], pending.search_id, True, "ok")
+        svc.decide_search(ctx, org.people["sam"], pending.search_id, True, "ok, go ahead with it")
     assert any("record_tampered" in d for d in _refusals(ctx, "search.approve.refused"))
 
     second = org.search(("bookings",), probe)

@@ -186,7 +186,7 @@ def test_request_to_lead_to_disclosure(world) -> None:  # type: ignore[no-untype
         svc.decide_search(ctx, ivy, sid, True, "approving my own search")
     assert svc.decide_search(ctx, org.people["sam"], sid, True, "homicide, case open") == "approved"
     with pytest.raises(StateError):
-        svc.decide_search(ctx, org.people["sam"], sid, True, "twice")
+        svc.decide_search(ctx, org.people["sam"], sid, True, "approving it twice")
 
     # 7. Results, stored with what produced them; viewing, a source image and export are events.
     result = results.get_search(ctx, ivy, sid)

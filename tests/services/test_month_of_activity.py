@@ -114,7 +114,9 @@ def _live(org, people: list[Path], day: int) -> None:  # type: ignore[no-untyped
     )
     if result.status == "pending":
         approve = day % 8 != 3
-        search_service.decide_search(ctx, org.people["sam"], result.search_id, approve, "checked")
+        search_service.decide_search(
+            ctx, org.people["sam"], result.search_id, approve, "checked the case"
+        )
     elif day % 4 == 1 and result.candidates:
         best = result.candidates[0].id
         review.review_candidate(

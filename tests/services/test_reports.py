@@ -55,8 +55,12 @@ def _activity(org, people) -> dict[str, dict]:  # type: ignore[no-untyped-def,ty
         )
         for i in range(3)
     ]
-    search_service.decide_search(ctx, org.people["sam"], pending[0].search_id, True, "justified")
-    search_service.decide_search(ctx, org.people["sam"], pending[1].search_id, False, "no")
+    search_service.decide_search(
+        ctx, org.people["sam"], pending[0].search_id, True, "justified by the case"
+    )
+    search_service.decide_search(
+        ctx, org.people["sam"], pending[1].search_id, False, "no link to the case"
+    )
     org.search(
         ("bookings",), probe_of(people[4]), who="nora", on_behalf_of=AGENCY, case_number="NET-0001"
     )

@@ -199,7 +199,9 @@ def build_world(folder: Path) -> World:
             review.record_outcome(ctx, ivy, done.search_id, "no_lead", "alibi checked out")
             org.set_policy(approval=ApprovalMode.ALWAYS)
             denied = org.search(("bookings",), probe)
-            search_service.decide_search(ctx, org.people["sam"], denied.search_id, False, "not yet")
+            search_service.decide_search(
+                ctx, org.people["sam"], denied.search_id, False, "not justified yet"
+            )
             org.search(("bookings",), probe, who="ian")  # left pending
             suspend_account(ctx, org.people["head"], "ian", "moved to another unit")
             register_domain(ctx, org.people["head"], AGENCY, "county.gov")

@@ -416,3 +416,90 @@ def test_a_second_review_is_asked_of_a_named_colleague_and_waits_in_their_queue(
     again = ask("ivy")
     assert again.status_code == 409 and is_error_page(again.text, "wrong_state")
     assert "Reviews waiting" in ivy.get("/").text  # in the navigation of both roles
+
+
+def test_a_decision_needs_a_real_note_and_a_confirmation_and_a_denial_reads_plainly(
+    web_world: World, client_of: Clients
+) -> None:
+    """Before: a one-letter note was enough, one click decided, and the denied search's page
+    said only that the note was in the asker's inbox."""
+    search_id = search_by(web_world, "olga", "OT-2026-0777")
+    otto = client_of("otto")
+    token = csrf_in(otto.get("/approvals").text)
+
+    short = otto.post(
+        f"/approvals/{search_id}", data={"csrf_token": token, "decision": "deny", "note": "no"}
+    )
+    assert short.status_code == 422 and "at least 10 characters" in short.text
+    assert f'id="note-{search_id}" name="note"' in short.text and ">no</textarea>" in short.text
+    note = "no link between the probe photo and the case"
+    asked = otto.post(
+        f"/approvals/{search_id}", data={"csrf_token": token, "decision": "deny", "note": note}
+    )
+    assert asked.status_code == 200 and f"Deny search {search_id}?" in asked.text
+    assert "cannot be undone" in asked.text and note in asked.text
+    with web_world.ctx.sessions() as s:  # nothing is decided before the confirmation
+        assert s.get(SearchRecord, search_id).status == "pending"  # type: ignore[union-attr]
+        denials = select(func.count()).where(
+            AuditEntryRow.kind == "search.deny", AuditEntryRow.subject == f"search:{search_id}"
+        )
+        assert s.scalar(denials) == 0
+
+    done = otto.post(
+        f"/approvals/{search_id}",
+        data={"csrf_token": token, "decision": "deny", "note": note, "confirmed": "yes"},
+    )
+    assert done.status_code == 303
+    assert last_kinds(web_world) == ["search.deny"]
+    told = otto.get(done.headers["location"]).text
+    assert "Nothing was searched" in told
+
+    shown = client_of("olga").get(f"/searches/{search_id}").text
+    assert "Denied: nothing was searched" in shown and "otto denied this search" in shown
+    assert note in shown and "Denied by</dt><dd>otto" in shown
+
+
+def test_took_counts_the_search_not_the_wait_and_the_outcome_note_is_shown(
+    web_world: World, client_of: Clients
+) -> None:
+    search_id = search_by(web_world, "olga", "OT-2026-0778")
+    with web_world.ctx.transaction() as s:  # asked an hour before it was approved
+        record = s.get(SearchRecord, search_id)
+        assert record is not None
+        record.created_at = record.created_at - timedelta(hours=1)
+    otto = client_of("otto")
+    token = csrf_in(otto.get("/approvals").text)
+    note = "the justification names the robbery and the camera"
+    otto.post(
+        f"/approvals/{search_id}",
+        data={"csrf_token": token, "decision": "approve", "note": note, "confirmed": "yes"},
+    )
+    olga = client_of("olga")
+    page_ = olga.get(f"/searches/{search_id}").text
+    took = re.search(r"<dt>Search took</dt><dd>([\d.]+) s", page_)
+    assert took is not None and float(took.group(1)) < 60, "the hour's wait is not counted"
+    assert "Approved by</dt><dd>otto" in page_
+
+    with web_world.ctx.transaction() as s:
+        candidates = s.scalars(
+            select(SearchCandidate.id).where(SearchCandidate.search_id == search_id)
+        ).all()
+    for candidate_id in candidates:
+        review.review_candidate(
+            web_world.ctx,
+            web_world.org.people["olga"],
+            candidate_id,
+            "not_a_match",
+            "no scar there",
+        )
+    closed = olga.post(
+        f"/searches/{search_id}/outcome",
+        data={
+            "csrf_token": csrf_in(page_),
+            "outcome": "no_lead",
+            "note": "none of the candidates has the scar",
+        },
+    )
+    assert closed.status_code == 303, closed.text
+    after = olga.get(closed.headers["location"]).text
+    assert "none of the candidates has the scar" in after and "by olga" in after

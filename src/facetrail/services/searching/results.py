@@ -10,7 +10,7 @@ made their own (blind second review).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
@@ -46,6 +46,7 @@ from facetrail.services.searching.search_model import (
 from facetrail.services.unit_of_work import First, action, refusals_recorded, require
 from facetrail.store.schema import (
     Agency,
+    AuditEntryRow,
     Review,
     SearchCandidate,
     SearchRecord,
@@ -145,8 +146,7 @@ def _load_result(
             )
             for r in rows
         ]
-        completed = as_utc(record.completed_at)
-        created = as_utc(record.created_at)
+        people = _usernames(session, (record.decided_by, record.outcome_by))
         return SearchResult(
             search_id=record.id,
             status=record.status,
@@ -161,9 +161,36 @@ def _load_result(
             candidates=candidates,
             second_review=record.second_review,
             outcome=record.outcome,
-            seconds=(completed - created).total_seconds() if completed and created else 0.0,
+            seconds=_search_seconds(session, record),
             withheld=record.withheld or 0,
+            decided_by=people.get(record.decided_by),
+            decision_note=record.decision_note,
+            outcome_by=people.get(record.outcome_by),
+            outcome_note=record.outcome_note,
         )
+
+
+def _usernames(session: Session, ids: Iterable[int | None]) -> dict[int | None, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(wanted))).all())
+
+
+def _search_seconds(session: Session, record: SearchRecord) -> float:
+    """How long the search ran, as its ``search.run`` entry says (the time between asking and
+    completing would count the wait for a supervisor's approval too)."""
+    if record.status != "done":
+        return 0.0
+    details = session.scalar(
+        select(AuditEntryRow.details).where(
+            AuditEntryRow.subject == f"search:{record.id}", AuditEntryRow.kind == "search.run"
+        )
+    )
+    if details is None:
+        return 0.0
+    seconds = json.loads(details).get("seconds")
+    return float(seconds) if isinstance(seconds, int | float) else 0.0
 
 
 def _tombstone(erased_at: datetime | None, receipt: str | None) -> Tombstone | None:

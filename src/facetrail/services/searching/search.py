@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, select
 
 from facetrail.errors import (
     FacetrailError,
+    InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
     RecordMismatchError,
@@ -82,6 +83,7 @@ from facetrail.store.schema import (
 
 __all__ = [
     "LEAD_NOTICE",
+    "MIN_DECISION_NOTE",
     "Candidate",
     "CandidateSource",
     "ProbeFace",
@@ -95,6 +97,9 @@ __all__ = [
     "run_approved",
     "search",
 ]
+
+#: The shortest note a supervisor approves or denies a search with.
+MIN_DECISION_NOTE = 10
 
 
 def search(
@@ -190,6 +195,12 @@ def decide_search(
     now = utc_now()
     with action(ctx, actor, kind, subject, Permission.USE_ACCOUNT) as (session, who):
         note = fields.check_free_text("note", note)
+        if len(note.strip()) < MIN_DECISION_NOTE:
+            raise InvalidRequestError(
+                f"say why in a note of at least {MIN_DECISION_NOTE} characters: the person "
+                "who asked reads it, and so do the auditors",
+                subject="note",
+            )
         record = session.get(SearchRecord, search_id)
         if record is None or record.agency_id != who.agency_id:
             raise NotFoundError("no such search", subject=subject)

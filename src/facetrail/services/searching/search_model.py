@@ -122,8 +122,16 @@ class SearchResult:
     candidates: list[Candidate]
     second_review: bool
     outcome: str | None
+    #: how long the search itself took (from its ``search.run`` entry: never the wait for a
+    #: supervisor's approval); 0 when it has not run
     seconds: float
     notice: str = LEAD_NOTICE
     #: candidates left out because they are faces of people on the opt-out list (erased with
     #: their consent); the ``search.run`` entry names the entries that put them there
     withheld: int = 0
+    #: the supervisor who approved or denied it, and their note (None: no decision asked)
+    decided_by: str | None = None
+    decision_note: str | None = None
+    #: who closed it as a lead or no lead, and their note
+    outcome_by: str | None = None
+    outcome_note: str | None = None

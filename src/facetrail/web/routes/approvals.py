@@ -10,9 +10,10 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
 from facetrail.api.deps import Context
-from facetrail.errors import InvalidRequestError
+from facetrail.errors import FacetrailError, InvalidRequestError
+from facetrail.services.context import AppContext
 from facetrail.services.searching import listings, search
-from facetrail.web.deps import Form, Signed, text
+from facetrail.web.deps import Form, Signed, Viewer, text
 from facetrail.web.render import page
 from facetrail.web.routing import WebRoute
 
@@ -26,22 +27,60 @@ _DECISIONS = {"approve": True, "deny": False}
 def queue(request: Request, ctx: Context, me: Signed) -> Response:
     """The pending searches of the viewer's agency (``listings.approval_queue``: supervisors
     only; audited)."""
-    pending = listings.approval_queue(ctx, me.principal)
     decided = None
     query = request.query_params
     if query.get("decided", "").isdigit() and query.get("as") in ("approved", "denied"):
         decided = {"search_id": int(query["decided"]), "decision": query["as"]}
-    return page("approvals.html", viewer=me, current="/approvals", queue=pending, decided=decided)
+    return _queue_page(ctx, me, decided=decided)
 
 
 @router.post("/approvals/{search_id}")
 def decide(search_id: SearchId, ctx: Context, me: Signed, form: Form) -> Response:
     """Approve (the search runs now) or deny, with a note the asker reads
-    (``search.decide_search``: a supervisor of the agency, never the asker; audited)."""
+    (``search.decide_search``: a supervisor of the agency, never the asker; audited). The
+    decision is asked to be confirmed first, saying what it will do; a note too short for the
+    service is sent back before that, with what was typed."""
     choice = text(form, "decision", max_length=20, default="")
     if choice not in _DECISIONS:
         raise InvalidRequestError("choose approve or deny", subject="decision")
-    state = search.decide_search(
-        ctx, me.principal, search_id, _DECISIONS[choice], text(form, "note", default="")
-    )
+    note = text(form, "note", default="")
+    if len(note.strip()) < search.MIN_DECISION_NOTE:
+        short = InvalidRequestError(
+            f"say why in a note of at least {search.MIN_DECISION_NOTE} characters: the person "
+            "who asked reads it, and so do the auditors",
+            subject="note",
+        )
+        return _queue_page(ctx, me, error=short, typed={"search_id": search_id, "note": note})
+    if text(form, "confirmed", max_length=10, default="") != "yes":
+        return page(
+            "approval_confirm.html",
+            viewer=me,
+            current="/approvals",
+            search_id=search_id,
+            approve=_DECISIONS[choice],
+            decision=choice,
+            note=note,
+        )
+    state = search.decide_search(ctx, me.principal, search_id, _DECISIONS[choice], note)
     return RedirectResponse(f"/approvals?decided={search_id}&as={state}", status_code=303)
+
+
+def _queue_page(
+    ctx: AppContext,
+    me: Viewer,
+    *,
+    decided: dict[str, object] | None = None,
+    error: FacetrailError | None = None,
+    typed: dict[str, object] | None = None,
+) -> Response:
+    pending = listings.approval_queue(ctx, me.principal)
+    return page(
+        "approvals.html",
+        viewer=me,
+        current="/approvals",
+        queue=pending,
+        decided=decided,
+        error=error,
+        typed=typed or {},
+        min_note=search.MIN_DECISION_NOTE,
+    )
