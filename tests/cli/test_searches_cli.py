@@ -91,4 +91,6 @@ def test_case_from_policy_to_disclosure(term: Terminal, tmp_path: Path) -> None:
     kinds = {e["kind"] for e in done["audit_entries"]}
     assert {"search.request", "search.approve", "search.run", "review.record"} <= kinds
     assert {"search.view", "search.source_view", "search.export", "search.outcome"} <= kinds
+    printed = term("case", "disclose", CASE, "--out", str(tmp_path / "case.pdf"))
+    assert "written to" in printed and (tmp_path / "case.pdf").read_bytes().startswith(b"%PDF-")
     assert json.loads(term("audit", "verify", "--json"))["ok"] is True

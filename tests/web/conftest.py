@@ -94,6 +94,20 @@ def last_kinds(world: World, count: int = 1) -> list[str]:
         return list(s.scalars(newest))[::-1]
 
 
+def last_seq(world: World) -> int:
+    """The position of the newest action's entry (``row.seal`` entries left out)."""
+    with world.ctx.sessions() as s:
+        newest = (
+            select(AuditEntryRow.seq)
+            .where(AuditEntryRow.kind != "row.seal")
+            .order_by(AuditEntryRow.seq.desc())
+            .limit(1)
+        )
+        found = s.scalar(newest)
+    assert found is not None
+    return int(found)
+
+
 def lfw_folder(folder: Path, first: int, count: int) -> Path:
     """A folder of the first photos of ``count`` LFW people not in the world's gallery
     (``first`` >= 4 picks which)."""

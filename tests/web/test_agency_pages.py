@@ -17,7 +17,7 @@ from facetrail.services.waiting import work_waiting
 from tests.api.conftest import World
 from tests.conftest import needs_lfw
 from tests.org import AGENCY, PASSWORD
-from tests.web.conftest import csrf_in, is_error_page, last_kinds, search_by
+from tests.web.conftest import csrf_in, is_error_page, last_kinds, last_seq, search_by
 
 pytestmark = needs_lfw
 Clients = Callable[[str], TestClient]
@@ -131,12 +131,39 @@ def test_a_gallery_admin_may_not_list_the_agencys_searches(
     assert last_kinds(web_world) == ["search.list.refused"]
 
 
-def test_a_case_disclosure_downloads_as_json(web_world: World, client_of: Clients) -> None:
-    search_id = search_by(web_world, "ivy", "2026-000502")
+def test_a_case_page_shows_every_search_and_disclosure_and_downloads_json_and_pdf(
+    web_world: World, client_of: Clients
+) -> None:
+    """Before: a case was only a JSON download; nothing showed a case's searches together."""
+    first = search_by(web_world, "ivy", "2026-000502")
+    second = search_by(web_world, "ian", "2026-000502")
     sam = client_of("sam")
-    page = sam.get(f"/searches/{search_id}").text
+    page = sam.get(f"/searches/{first}").text
+    assert 'href="/cases?case=2026-000502"' in page
+    assert 'role="search"' in page  # the header finds a case by number from every page
+    shown = sam.get("/cases", params={"case": "2026-000502"})
+    assert shown.status_code == 200 and "<h1>Case 2026-000502</h1>" in shown.text
+    for search_id, who in ((first, "ivy"), (second, "ian")):
+        assert f'<a href="/searches/{search_id}">Search {search_id}</a>' in shown.text
+        assert f"<dt>Asked by</dt><dd>{who}</dd>" in shown.text
+    assert last_kinds(web_world) == ["case.disclose"]  # looking at a case discloses it
+    viewed_as = last_seq(web_world)
+    assert f"Entry {viewed_as}: sam (you, now)" in shown.text
+    again = sam.get("/cases", params={"case": "2026-000502"}).text
+    assert f"Entry {viewed_as}: sam," in again  # the earlier look is listed among them
+    listed = sam.get("/cases").text
+    assert 'href="/cases?case=2026-000502"' in listed and last_kinds(web_world) == ["case.list"]
+
+    printable = sam.get("/cases/disclosure.pdf", params={"case": "2026-000502"})
+    assert printable.status_code == 200 and printable.content.startswith(b"%PDF-")
+    assert printable.headers["content-type"] == "application/pdf"
+    assert printable.headers["content-disposition"] == (
+        'attachment; filename="disclosure-2026-000502.pdf"'
+    )
+    assert last_kinds(web_world) == ["case.disclose"]
+
     link = "/cases/disclosure?case=2026-000502"
-    assert f'href="{link}" download' in page
+    assert f'href="{link}" download' in shown.text
     answer = sam.get(link)
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("application/json")
@@ -145,8 +172,9 @@ def test_a_case_disclosure_downloads_as_json(web_world: World, client_of: Client
     )
     body = json.loads(answer.text)
     assert body["case_number"] == "2026-000502" and body["agency"] == "county"
-    assert [s["search_id"] for s in body["searches"]] == [search_id]
+    assert [s["search_id"] for s in body["searches"]] == [first, second]
     assert last_kinds(web_world) == ["case.disclose"]
+    assert len(body["disclosures"]) == 3  # the page twice and the PDF before it
 
     refused = client_of("gus").get(link)
     assert refused.status_code == 403 and is_error_page(refused.text, "permission_denied")

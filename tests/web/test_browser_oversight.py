@@ -151,14 +151,27 @@ def test_the_head_relaxes_the_policy_and_looks_over_the_agency(
     _nav(head, "Agency searches")
     head.get_by_label("Case number").fill("2026-000900")
     head.get_by_role("button", name="Show searches").click()
+    visits.check(head, "agency-searches")
     head.locator("tbody tr").first.get_by_role("link", name=re.compile(r"^Search ")).click()
+    head.get_by_role("link", name=re.compile("Case 2026-000900")).click()
+    expect(head.get_by_role("heading", name="Case 2026-000900", exact=True)).to_be_visible()
+    visits.check(head, "case")
     with head.expect_download() as downloading:
-        head.get_by_role("link", name=re.compile("Download the disclosure")).click()
+        head.get_by_role("link", name="Download the disclosure (JSON)").click()
     download = downloading.value
     assert download.suggested_filename == "disclosure-2026-000900.json"
     assert json.loads(Path(download.path()).read_text())["case_number"] == "2026-000900"
-    head.go_back()
-    visits.check(head, "agency-searches")
+    with head.expect_download() as downloading:
+        head.get_by_role("link", name=re.compile(r"Download the disclosure \(PDF")).click()
+    printable = downloading.value
+    assert printable.suggested_filename == "disclosure-2026-000900.pdf"
+    assert Path(printable.path()).read_bytes().startswith(b"%PDF-")
+    # Found again by its number from the header of any page.
+    head.get_by_role("search", name="Find a case by its number").first.get_by_label(
+        "Find a case"
+    ).fill("2026-000900")
+    head.get_by_role("button", name="Find", exact=True).first.click()
+    expect(head.get_by_role("heading", name="Case 2026-000900", exact=True)).to_be_visible()
 
 
 def test_the_head_sees_the_agencys_use_and_handles_an_alert(

@@ -75,9 +75,16 @@ def test_each_role_is_offered_its_own_tasks() -> None:
         who = Principal(1, "p", 1, "county", frozenset(r.value for r in roles))
         return [t.title for t in tasks_for(who) if t.href is not None or not links_only]
 
-    assert titles(Role.INVESTIGATOR) == ["New search", "Your searches", "Reviews waiting", "Inbox"]
+    assert titles(Role.INVESTIGATOR) == [
+        "New search",
+        "Your searches",
+        "Reviews waiting",
+        "Cases",
+        "Inbox",
+    ]
     assert titles(Role.SUPERVISOR) == [
         "Reviews waiting",
+        "Cases",
         "Searches awaiting approval",
         "Agency searches",
         "People",  # the account requests they approve
@@ -85,6 +92,7 @@ def test_each_role_is_offered_its_own_tasks() -> None:
     ]
     assert titles(Role.AGENCY_HEAD, Role.SUPERVISOR) == [
         "Reviews waiting",
+        "Cases",
         "Searches awaiting approval",
         "Agency policy",
         "Agency searches",
@@ -98,6 +106,7 @@ def test_each_role_is_offered_its_own_tasks() -> None:
     ]
     assert titles(Role.PRIVACY_OFFICER) == ["Erasure and retention", "Inbox"]
     assert titles(Role.AUDITOR) == [
+        "Cases",
         "Agency searches",
         "Oversight",
         "Alerts",

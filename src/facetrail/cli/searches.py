@@ -21,6 +21,7 @@ from facetrail.cli.render import (
     show_search_result,
 )
 from facetrail.services.searching import listings, results, review, review_queue, search
+from facetrail.services.searching.disclosure_document import disclosure_pdf
 from facetrail.services.views import plain
 from facetrail.store.vocabulary import SEARCH_STATUSES
 
@@ -334,7 +335,13 @@ def case_show(case: str, as_json: JsonOpt = False) -> None:
 @case_app.command("disclose")
 def case_disclose(
     case: str,
-    out: Annotated[Path | None, typer.Option(help="Write the JSON here (default: stdout).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write it here (default: JSON on stdout); a name ending in .pdf gets the "
+            "printable document."
+        ),
+    ] = None,
 ) -> None:
     """Every search of your agency for a case, its reviews, outcome and audit entries (audited)."""
     run_service(lambda: outputs_writable(files=[out]))
@@ -343,7 +350,10 @@ def case_disclose(
         text = disclosure.to_json()
         if out is not None:
             of = OutputOf(ctx, me.username, "case.disclose")
-            run_service(lambda: write_output(out, text + "\n", of))
+            body: str | bytes = text + "\n"
+            if out.suffix.lower() == ".pdf":
+                body = disclosure_pdf(disclosure)
+            run_service(lambda: write_output(out, body, of))
     if out is None:
         print(text)
     else:

@@ -86,6 +86,11 @@ class Viewer:
     def waiting(self) -> Waiting:
         return self.count_waiting()
 
+    @property
+    def finds_cases(self) -> bool:
+        """Whether the header offers finding a case by its number (the Cases page is theirs)."""
+        return any(t.href == "/cases" for t in self.tasks)
+
     def waiting_at(self, task: Task) -> int:
         """The count shown beside a task's link (0: none shown)."""
         return self.waiting.of(task.queue) if task.queue is not None else 0

@@ -53,6 +53,12 @@ _TASKS: tuple[Task, ...] = (
         "reviews",
     ),
     Task(
+        (Role.INVESTIGATOR, Role.SUPERVISOR, Role.AGENCY_HEAD, Role.AUDITOR),
+        "Cases",
+        "/cases",
+        "A case's every search, review, outcome and disclosure, and its disclosure to print.",
+    ),
+    Task(
         (Role.SUPERVISOR,),
         "Searches awaiting approval",
         "/approvals",
@@ -69,7 +75,7 @@ _TASKS: tuple[Task, ...] = (
         (Role.AGENCY_HEAD, Role.SUPERVISOR, Role.AUDITOR),
         "Agency searches",
         "/agency/searches",
-        "Every search of your agency by case, state and date, and each case's disclosure.",
+        "Every search of your agency by case, state and date.",
     ),
     Task(
         (Role.AGENCY_HEAD, Role.AUDITOR),

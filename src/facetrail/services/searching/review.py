@@ -17,7 +17,7 @@ disclosure exports are entries.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -230,6 +230,8 @@ class Disclosure:
     #: the disclosure export's own audit entry
     audit_entry: int
     notice: str = LEAD_NOTICE
+    #: the case's earlier disclosures by people of the agency ({seq, at, actor}), oldest first
+    disclosures: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2, sort_keys=True)
@@ -284,6 +286,18 @@ def case_disclosure(ctx: AppContext, actor: Principal, case_number: str) -> Disc
                 .order_by(AuditEntryRow.seq)
             )
         ]
+        earlier = [
+            {"seq": seq, "at": at, "actor": by}
+            for seq, at, by in session.execute(
+                select(AuditEntryRow.seq, AuditEntryRow.at, AuditEntryRow.actor)
+                .where(
+                    AuditEntryRow.kind == "case.disclose",
+                    AuditEntryRow.subject == subject,
+                    AuditEntryRow.actor.in_(colleagues),
+                )
+                .order_by(AuditEntryRow.seq)
+            )
+        ]
         entry = append(
             session,
             AuditEvent(
@@ -301,6 +315,7 @@ def case_disclosure(ctx: AppContext, actor: Principal, case_number: str) -> Disc
         searches,
         refused,
         entry.seq,
+        disclosures=earlier,
     )
 
 

@@ -1,5 +1,5 @@
 """The web app's pages, grouped by what people do: their account, home and inbox, searches,
-approvals, the reviews waiting and second reviews asked for, the audit log, galleries and
+cases, approvals, the reviews waiting and second reviews asked for, the audit log, galleries and
 their ingestion jobs, and an agency's policy, people and searches."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from facetrail.web.routes import (
     agency,
     approvals,
     audit,
+    cases,
     erasures,
     galleries,
     home,
@@ -29,6 +30,7 @@ for _part in (
     account.router,
     home.router,
     searches.router,
+    cases.router,
     approvals.router,
     reviews.router,
     audit.router,

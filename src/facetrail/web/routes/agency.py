@@ -144,7 +144,7 @@ def searches(
         searches=found,
         statuses=STATUS_LABELS,
         full=len(found) == SEARCH_PAGE,
-        disclosure=lambda number: "/cases/disclosure?" + urlencode({"case": number}),
+        case_page=lambda number: "/cases?" + urlencode({"case": number}),
         error=problem,
     )
 

@@ -1,12 +1,11 @@
 """An investigator's searches: the new-search form (the agency policy's offenses and
 galleries; a network operator picks the member agency it searches for; a script lets the
 investigator pick the probe's face), a stored search with its candidates beside the probe's
-face, blind review (first or second: a supervisor reviews on the same form) and the outcome,
-and a case's disclosure as a JSON download; each a call to the service the API and CLI call."""
+face, blind review (first or second: a supervisor reviews on the same form) and the outcome;
+each a call to the service the API and CLI call."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Annotated, cast
 
@@ -36,7 +35,6 @@ CandidateId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ProbeIndex = Annotated[int, Path(ge=0, lt=MAX_PROBES)]
 #: The largest face number a search takes (as the API's ``face`` field).
 _MAX_FACE = 1000
-_FILE_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
 
 
 @dataclass(frozen=True)
@@ -256,22 +254,3 @@ def outcome(search_id: SearchId, ctx: Context, me: Signed, form: Form) -> Respon
     except FacetrailError as error:
         return _result(ctx, me, search_id, error=error)
     return RedirectResponse(f"/searches/{search_id}#outcome", status_code=303)
-
-
-@router.get("/cases/disclosure")
-def disclosure(
-    ctx: Context, me: Signed, case: Annotated[str, Query(min_length=1, max_length=200)]
-) -> Response:
-    """Everything the agency's searches for a case did, as a JSON file for the case file
-    (``review.case_disclosure``: the agency's supervisors, head and auditors, or an
-    investigator who worked on the case; audited as ``case.disclose``, refusals too)."""
-    made = review.case_disclosure(ctx, me.principal, case)
-    name = _FILE_NAME_UNSAFE.sub("_", case)[:64]
-    return Response(
-        made.to_json(),
-        media_type="application/json",
-        headers={
-            "Content-Disposition": f'attachment; filename="disclosure-{name}.json"',
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
