@@ -77,3 +77,18 @@ def test_every_relaxation_is_named_and_tightening_is_not() -> None:
     listed = replace(old, approval=ApprovalMode.LISTED, approval_offenses=("homicide", "arson"))
     fewer = replace(listed, approval_offenses=("homicide",))
     assert weakenings(listed, fewer) == ["prior approval relaxed to listed"]
+
+
+def test_the_bar_for_a_likely_candidate_is_checked_and_raising_it_is_said() -> None:
+    base = Policy()
+    assert base.likely_false_match_rate == 0.001
+    assert Policy.from_dict({}).likely_false_match_rate == 0.001  # older versions: the default
+    looser = replace(base, likely_false_match_rate=0.01)
+    assert weakenings(base, looser) == [
+        "candidates shown as likely up to a false-match rate of 0.01"
+    ]
+    assert weakenings(looser, base) == []
+    for bad in (0.5, 0.0, 1e-9):
+        with pytest.raises(InvalidRequestError, match="likely candidates"):
+            Policy.from_dict({"likely_false_match_rate": bad})
+    assert Policy.from_json(looser.to_json()) == looser

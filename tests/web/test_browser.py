@@ -186,8 +186,13 @@ def test_investigators_search_review_blind_and_close_a_lead(
         ivy,
         first.get_by_role("img", name="The probe's face that was searched, from two-people.jpg"),
     )
-    _loaded(ivy, first.get_by_role("img", name=re.compile("Face of candidate 1")))
-    expect(first.locator("figcaption")).to_have_text(["Probe", "Candidate 1"])
+    _loaded(ivy, first.get_by_role("img", name=re.compile(r"Face of candidate \d+")))
+    expect(first.locator("figcaption")).to_have_text(["Probe", re.compile(r"Candidate \d+")])
+    # Compared larger, side by side, and back.
+    first.get_by_role("button", name="Compare larger").click()
+    expect(first.locator(".compare")).to_have_class(re.compile("zoomed"))
+    visits.check(ivy, "search-result-compare")
+    first.get_by_role("button", name="Compare smaller").click()
     expect(ivy.get_by_role("table").first).to_contain_text("two-people.jpg")  # the probe's faces
     visits.check(ivy, "search-result")
 

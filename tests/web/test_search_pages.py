@@ -154,7 +154,7 @@ def test_each_candidate_shows_beside_the_probes_face(web_world: World, client_of
     before = _last_seq(web_world)
     shown = ian.get(f"/searches/{search_id}")
     assert shown.status_code == 200, shown.text
-    cards = shown.text.count('<li class="card"')
+    cards = shown.text.count('<li class="card candidate"')
     sources = re.findall(r'<img[^>]* src="([^"]*)"', shown.text)
     faces = [src for src in sources if src.startswith("data:image/jpeg;base64,")]
     assert cards > 0 and len(faces) == 2 * cards == len(sources)  # the probe's and theirs
@@ -503,3 +503,36 @@ def test_took_counts_the_search_not_the_wait_and_the_outcome_note_is_shown(
     assert closed.status_code == 303, closed.text
     after = olga.get(closed.headers["location"]).text
     assert "none of the candidates has the scar" in after and "by olga" in after
+
+
+def test_the_search_form_asks_how_many_candidates_and_the_result_ranks_them_together(
+    web_world: World, client_of: Clients
+) -> None:
+    """Before: the form had no number of candidates (always 50 per gallery) and the result
+    listed each gallery's candidates apart, likely and unlikely alike."""
+    ivy = client_of("ivy")
+    form = ivy.get("/searches/new").text
+    assert 'id="top" name="top" value="20"' in form
+    person = next(iter(web_world.photos))
+    photo = sorted((LFW / person).glob("*.jpg"))[1].read_bytes()
+    fields = {
+        "csrf_token": csrf_in(form),
+        "case_number": "2026-000991",
+        "offense": "armed-robbery",
+        "justification": JUSTIFICATION,
+        "galleries": ["bookings"],
+    }
+    probe = [("probes", ("probe.jpg", photo, "image/jpeg"))]
+    bad = ivy.post("/searches/new", data=fields | {"top": "0"}, files=probe)
+    assert bad.status_code == 422 and "a whole number from 1 to 500" in bad.text
+    assert 'value="0"' in bad.text  # kept as typed
+    done = ivy.post("/searches/new", data=fields | {"top": "3"}, files=probe)
+    assert done.status_code == 303
+    shown = ivy.get(done.headers["location"]).text
+    assert shown.count('<li class="card candidate"') == 3
+    # One list, most likely first: the person's own face is likely, the rest folded.
+    likely = shown.split('id="likely"')[1].split('id="unlikely"')[0]
+    assert likely.count('<li class="card candidate"') >= 1 and "1. Candidate" in likely
+    assert "<summary>Unlikely: " in shown
+    places = [int(p) for p in re.findall(r"<h3>(\d+)\. Candidate", shown)]
+    assert places == [1, 2, 3]

@@ -63,6 +63,9 @@ class Policy:
     digest: str = "weekly"
     #: the misuse alert rules' settings (``governance.alerts``)
     alerts: AlertRules = field(default_factory=AlertRules)
+    #: a candidate whose calibrated false-match rate is at most this is shown first, as
+    #: likely; the others are folded as unlikely (never hidden: each may still be reviewed)
+    likely_false_match_rate: float = 0.001
 
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)
@@ -98,6 +101,7 @@ class Policy:
                 trial_days=int(values["trial_days"]),
                 digest=str(values["digest"]),
                 alerts=AlertRules.from_dict(values["alerts"]),
+                likely_false_match_rate=float(values["likely_false_match_rate"]),
             )
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"policy is not valid: {exc}", subject="policy") from exc
@@ -129,6 +133,12 @@ class Policy:
             raise bad("probe retention must be 1..36500 days", "probe_retention_days")
         if not 1 <= self.trial_days <= 365:
             raise bad("trials last 1..365 days", "trial_days")
+        if not 1e-7 <= self.likely_false_match_rate <= 0.1:
+            raise bad(
+                "the likely candidates' false-match rate must be 1e-7..0.1 (1 in 10 million to "
+                "1 in 10)",
+                "likely_false_match_rate",
+            )
         if self.digest not in DIGEST_SCHEDULES:
             raise bad(f"digests go out {' or '.join(DIGEST_SCHEDULES)}", "digest")
         self.alerts.validate()
@@ -181,6 +191,11 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
         said.append(f"trials lengthened to {new.trial_days} days")
     if new.digest != old.digest and new.digest == "weekly":
         said.append("digests made weekly")
+    if new.likely_false_match_rate > old.likely_false_match_rate:
+        said.append(
+            "candidates shown as likely up to a false-match rate of "
+            f"{new.likely_false_match_rate:g}"
+        )
     said += _alerts_weakened(old.alerts, new.alerts)
     return said
 

@@ -46,11 +46,14 @@ _LABELS = {
     "trial_days": "Trial accounts last (days)",
     "digest": "The head's digest of use goes out",
     "alerts": "Misuse alert rules",
+    "likely_false_match_rate": "Candidates shown first as likely: false-match rate at most",
 }
 _NUMBERS = ("min_justification", "daily_limit", "probe_retention_days")
 
 
 def _shown(field: str, value: Any) -> str:
+    if field == "likely_false_match_rate":
+        return f"1 in {round(1 / float(value)):,}"
     if field == "approval":
         return APPROVAL_LABELS.get(str(value), str(value))
     if isinstance(value, bool):

@@ -47,6 +47,10 @@ _STATES = {
 @dataclass(frozen=True)
 class CandidateCard:
     id: int
+    #: its place in the one list across galleries, most likely first
+    place: int
+    gallery: str
+    #: its rank in its own gallery's answer
     rank: int
     score: str
     false_match: str
@@ -67,7 +71,8 @@ class CandidateCard:
 class GalleryCandidates:
     name: str
     produced_by: str
-    cards: list[CandidateCard]
+    #: how many candidates it returned
+    count: int
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,12 @@ class ResultPage:
     result: SearchResult
     state: str
     galleries: list[GalleryCandidates]
+    #: every gallery's candidates in one list, most likely first (by calibrated false-match
+    #: rate): those at or under the policy's bar, then the rest, folded as unlikely
+    likely: list[CandidateCard]
+    unlikely: list[CandidateCard]
+    #: the policy's bar in words ("1 in 1,000")
+    likely_bar: str
     probe_faces: list[ProbeFace]
     #: the name of the (first) probe photo, whose searched face each candidate is shown beside
     probe_name: str | None
@@ -120,6 +131,7 @@ def result_page(
     open_for_review = result.status == "done" and result.outcome is None
     reviewer = viewer.has_any(Role.INVESTIGATOR, Role.SUPERVISOR)
     required = 2 if result.second_review else 1
+    may = open_for_review and reviewer
     galleries = []
     for name in result.galleries:
         producer = result.produced_by.get(name)
@@ -128,12 +140,13 @@ def result_page(
             if producer is not None
             else ""
         )
-        cards = [
-            _card(c, viewer, required, may=open_for_review and reviewer)
-            for c in result.candidates
-            if c.gallery == name
-        ]
-        galleries.append(GalleryCandidates(name, produced_by, cards))
+        count = sum(1 for c in result.candidates if c.gallery == name)
+        galleries.append(GalleryCandidates(name, produced_by, count))
+    ranked = sorted(result.candidates, key=_likeliness)
+    bar = result.likely_false_match_rate
+    cards = [_card(c, place, viewer, required, may=may) for place, c in enumerate(ranked, 1)]
+    likely = [card for card, c in zip(cards, ranked, strict=True) if _is_likely(c, bar)]
+    unlikely = [card for card, c in zip(cards, ranked, strict=True) if not _is_likely(c, bar)]
     state = _STATES.get(result.status, result.status)
     if result.outcome is not None:
         state += f", closed: {OUTCOME_LABELS.get(result.outcome, result.outcome)}"
@@ -145,6 +158,9 @@ def result_page(
         result,
         state,
         galleries,
+        likely,
+        unlikely,
+        f"1 in {_round(1 / bar):,}",
         result.probe_faces,
         probe_name,
         may_close,
@@ -153,7 +169,20 @@ def result_page(
     )
 
 
-def _card(candidate: Candidate, viewer: Principal, required: int, *, may: bool) -> CandidateCard:
+def _likeliness(candidate: Candidate) -> tuple[bool, float, float]:
+    """Most likely first: the lowest calibrated false-match rate (a model without a
+    calibration after every calibrated one), then the highest score."""
+    estimate = candidate.false_match
+    return (estimate is None, estimate.fmr if estimate else 0.0, -candidate.score)
+
+
+def _is_likely(candidate: Candidate, bar: float) -> bool:
+    return candidate.false_match is not None and candidate.false_match.fmr <= bar
+
+
+def _card(
+    candidate: Candidate, place: int, viewer: Principal, required: int, *, may: bool
+) -> CandidateCard:
     mine = any(r.reviewer == viewer.username for r in candidate.reviews)
     done = len(candidate.reviews) >= required
     if done:
@@ -169,6 +198,8 @@ def _card(candidate: Candidate, viewer: Principal, required: int, *, may: bool) 
         state = "One review is needed."
     return CandidateCard(
         id=candidate.id,
+        place=place,
+        gallery=candidate.gallery,
         rank=candidate.rank,
         score=f"{candidate.score:.3f}",
         false_match=false_match_text(candidate.false_match),

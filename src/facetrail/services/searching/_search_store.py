@@ -27,6 +27,7 @@ from facetrail.governance.events import SearchFailed, SearchRan
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.searching._matching import GalleryRun, crop
+from facetrail.services.searching.results import likely_rate
 from facetrail.services.searching.search_model import (
     SearchResult,
 )
@@ -250,9 +251,14 @@ def fresh_result(
     ids: list[int],
     include_crops: bool,
     seconds: float,
+    likely: float | None = None,
 ) -> SearchResult:
     """The result of a search that just ran, from memory (no one has reviewed it yet); a
-    stored photo found replaced on disk refuses it, recorded as ``search.view.refused``."""
+    stored photo found replaced on disk refuses it, recorded as ``search.view.refused``.
+    ``likely``: its policy's bar for a likely candidate (read again when not given)."""
+    if likely is None:
+        with ctx.sessions() as session:
+            likely = likely_rate(session, record)
     candidates = [c for run in runs for c in run.candidates]
     with refusals_recorded(ctx, requester, "search.view", f"search:{record.id}"):
         shown = [
@@ -279,4 +285,5 @@ def fresh_result(
         outcome=None,
         seconds=seconds,
         withheld=record.withheld,
+        likely_false_match_rate=likely,
     )

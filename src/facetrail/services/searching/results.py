@@ -27,6 +27,7 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Actor, Permission, may_read_search
 from facetrail.governance.blind import call_visible
 from facetrail.governance.credentials import Principal
+from facetrail.governance.policy import Policy
 from facetrail.models.calibration import false_match_rate
 from facetrail.services.accounts import (
     as_utc,
@@ -47,6 +48,7 @@ from facetrail.services.unit_of_work import First, action, refusals_recorded, re
 from facetrail.store.schema import (
     Agency,
     AuditEntryRow,
+    PolicyVersion,
     Review,
     SearchCandidate,
     SearchRecord,
@@ -167,7 +169,19 @@ def _load_result(
             decision_note=record.decision_note,
             outcome_by=people.get(record.outcome_by),
             outcome_note=record.outcome_note,
+            likely_false_match_rate=likely_rate(session, record),
         )
+
+
+def likely_rate(session: Session, record: SearchRecord) -> float:
+    """The bar for a likely candidate in the policy version the search ran under."""
+    body = session.scalar(
+        select(PolicyVersion.body).where(
+            PolicyVersion.agency_id == record.agency_id,
+            PolicyVersion.version == record.policy_version,
+        )
+    )
+    return (Policy.from_json(body) if body is not None else Policy()).likely_false_match_rate
 
 
 def _usernames(session: Session, ids: Iterable[int | None]) -> dict[int | None, str]:

@@ -180,7 +180,9 @@ def search(
     if error is not None:
         raise error
     # Made once the lock is released: the stored run is what it shows (crops read from blobs).
-    return fresh_result(ctx, record, agency_name, who, runs, ids, include_crops, seconds)
+    same = checked is not None and checked.version == record.policy_version
+    likely = policy.likely_false_match_rate if same else None  # None: read it again
+    return fresh_result(ctx, record, agency_name, who, runs, ids, include_crops, seconds, likely)
 
 
 def decide_search(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from facetrail.governance.credentials import Principal
+from facetrail.governance.policy import Policy
 from facetrail.models.calibration import FalseMatchEstimate
 
 LEAD_NOTICE = (
@@ -135,3 +136,6 @@ class SearchResult:
     #: who closed it as a lead or no lead, and their note
     outcome_by: str | None = None
     outcome_note: str | None = None
+    #: the policy's bar for a likely candidate when it ran: a calibrated false-match rate at
+    #: most this (``Policy.likely_false_match_rate``); the others are shown as unlikely
+    likely_false_match_rate: float = Policy().likely_false_match_rate

@@ -33,6 +33,10 @@ router = APIRouter(route_class=WebRoute)
 SearchId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 CandidateId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ProbeIndex = Annotated[int, Path(ge=0, lt=MAX_PROBES)]
+#: Candidates from each gallery: the form's default (the API's is 50, for programs that rank
+#: themselves), and the most the API takes.
+DEFAULT_TOP = 20
+MAX_TOP = 500
 #: The largest face number a search takes (as the API's ``face`` field).
 _MAX_FACE = 1000
 
@@ -47,6 +51,8 @@ class SearchForm:
     galleries: list[str] = field(default_factory=list)
     #: a network operator's choice of member agency (None: the viewer's own)
     on_behalf_of: str | None = None
+    #: candidates from each gallery, as typed
+    top: str = str(DEFAULT_TOP)
 
 
 @router.get("/searches")
@@ -90,6 +96,7 @@ def _search_form(
         values=values,
         agencies=agencies,
         max_probes=MAX_PROBES,
+        max_top=MAX_TOP,
         notice=LEAD_NOTICE,
         error=error,
     )
@@ -115,6 +122,16 @@ def _face(form_value: str) -> int | None:
     return int(form_value)
 
 
+def _top(form_value: str) -> int:
+    """Candidates from each gallery: a whole number from 1 to ``MAX_TOP``."""
+    value = form_value.strip()
+    if not value.isdigit() or not 1 <= int(value) <= MAX_TOP:
+        raise InvalidRequestError(
+            f"the number of candidates is a whole number from 1 to {MAX_TOP}", subject="top"
+        )
+    return int(value)
+
+
 @router.post("/searches/new")
 def new_search(request: Request, ctx: Context, me: Signed, form: Form) -> Response:
     """Runs ``search.search`` (policy checked before any probe is decoded; every refusal is
@@ -126,9 +143,11 @@ def new_search(request: Request, ctx: Context, me: Signed, form: Form) -> Respon
         justification=text(form, "justification", max_length=5000, default=""),
         galleries=texts(form, "galleries"),
         on_behalf_of=text(form, "on_behalf_of", max_length=200, default="") or None,
+        top=text(form, "top", max_length=10, default=str(DEFAULT_TOP)),
     )
     try:
         face = _face(text(form, "face", max_length=10, default=""))
+        top = _top(values.top)
         limits.check(request, ctx, "search", me.principal.username, "search")
         # Starlette's UploadFile is what a parsed form holds; probe_images reads only the
         # attributes FastAPI's subclass shares with it.
@@ -146,6 +165,7 @@ def new_search(request: Request, ctx: Context, me: Signed, form: Form) -> Respon
                 probes=probes,
                 on_behalf_of=values.on_behalf_of,
                 face=face,
+                top=top,
             ),
             include_crops=False,
         )
@@ -176,6 +196,9 @@ def _result(
         result=view.result,
         state=view.state,
         galleries=view.galleries,
+        likely=view.likely,
+        unlikely=view.unlikely,
+        likely_bar=view.likely_bar,
         probe_faces=view.probe_faces,
         probe_name=view.probe_name,
         probe_face=view.probe_face,

@@ -9,6 +9,21 @@ document.addEventListener("DOMContentLoaded", () => {
     error.focus();
   }
 
+  // Compare a candidate's face with the probe's, larger, side by side (the button is shown
+  // only where this script runs).
+  for (const button of document.querySelectorAll("button[data-zoom]")) {
+    const faces = document.getElementById(button.dataset.zoom);
+    if (!faces) {
+      continue;
+    }
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      const zoomed = faces.classList.toggle("zoomed");
+      button.setAttribute("aria-pressed", zoomed ? "true" : "false");
+      button.textContent = zoomed ? "Compare smaller" : "Compare larger";
+    });
+  }
+
   // A form that takes a while (a search runs its probes) says so, and is not sent twice.
   for (const form of document.querySelectorAll("form[data-busy]")) {
     form.addEventListener("submit", () => {
