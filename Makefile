@@ -26,7 +26,8 @@ typecheck: $(STAMP)
 # this machine's PostgreSQL (127.0.0.1:5432, trust auth; .ci/run starts it), where each test,
 # module and run gets a database of its own, dropped after it (tests/conftest.py). That pass
 # stops at once, saying why, if PostgreSQL cannot be reached, and leaves out the tests marked
-# database_free (pure pipeline, imaging, models and evaluation code), which would only repeat.
+# database_free (pure pipeline, imaging, models and evaluation code) and one_backend (page
+# layout, the API's schema, the benchmark scripts), which would only repeat.
 # scripts/test-passes.sh runs both and prints the PostgreSQL pass's output after the SQLite's.
 test: $(STAMP) lint typecheck chromium
 	VENV=$(VENV) scripts/test-passes.sh

@@ -22,7 +22,8 @@ from tests.api.conftest import World, module_world
 from tests.conftest import needs_lfw
 
 __all__ = ["module_world"]
-pytestmark = needs_lfw
+#: The same on either database: checked once, in the SQLite pass.
+pytestmark = [needs_lfw, pytest.mark.one_backend]
 
 #: The app under test; each test points it at the module's world (a real home, signed in).
 APP = create_app()

@@ -15,7 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import LFW, REPO_ROOT, needs_lfw
+
+#: A script's not rotting does not depend on the database: checked once, in the SQLite pass.
+pytestmark = pytest.mark.one_backend
 
 BENCH = REPO_ROOT / "bench"
 TIMEOUT_S = 180

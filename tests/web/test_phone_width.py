@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.api.conftest import World
 from tests.conftest import needs_lfw
 from tests.web.conftest import Visits, search_by, sign_in
 
-pytestmark = needs_lfw
+#: The same on either database: checked once, in the SQLite pass.
+pytestmark = [needs_lfw, pytest.mark.one_backend]
 
 PHONE = {"width": 390, "height": 844}
 
