@@ -70,6 +70,13 @@ class FaceIndexError(FacetrailError):
     code = "face_index_out_of_range"
 
 
+class ProbeQualityError(FacetrailError):
+    """The probe's face is too poor to search (small, blurred, turned away) and the agency's
+    policy refuses such probes (``Policy.low_quality_probes``)."""
+
+    code = "probe_quality"
+
+
 class PackMismatchError(FacetrailError):
     """Templates made by different packs are never compared."""
 

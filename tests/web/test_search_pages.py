@@ -536,3 +536,6 @@ def test_the_search_form_asks_how_many_candidates_and_the_result_ranks_them_toge
     assert "<summary>Unlikely: " in shown
     places = [int(p) for p in re.findall(r"<h3>(\d+)\. Candidate", shown)]
     assert places == [1, 2, 3]
+    # The probe's face is fit to search, and the page says so (a poor one says why).
+    assert '<th scope="col">Fit to search</th>' in shown and "<td>Yes</td>" in shown
+    assert "is poor to search" not in shown

@@ -58,6 +58,7 @@ _STATUS: tuple[tuple[type[e.FacetrailError], int], ...] = (
     (e.NotAnImageError, 415),
     (e.ImageError, 422),
     (e.NoFaceError, 422),
+    (e.ProbeQualityError, 422),
     (e.FaceIndexError, 422),
     (e.PackMismatchError, 422),
     (e.InvalidRequestError, 422),

@@ -46,6 +46,10 @@ class ApprovalMode(StrEnum):
     ALWAYS = "always"
 
 
+#: What a probe too poor to search well gets: searched with a warning, or refused.
+LOW_QUALITY_PROBES = ("warn", "refuse")
+
+
 @dataclass(frozen=True)
 class Policy:
     offenses: tuple[str, ...] = DEFAULT_OFFENSES
@@ -66,6 +70,9 @@ class Policy:
     #: a candidate whose calibrated false-match rate is at most this is shown first, as
     #: likely; the others are folded as unlikely (never hidden: each may still be reviewed)
     likely_false_match_rate: float = 0.001
+    #: a probe's face too poor to search well (``governance.probe_quality``): searched with a
+    #: warning ("warn") or refused ("refuse")
+    low_quality_probes: str = "warn"
 
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)
@@ -102,6 +109,7 @@ class Policy:
                 digest=str(values["digest"]),
                 alerts=AlertRules.from_dict(values["alerts"]),
                 likely_false_match_rate=float(values["likely_false_match_rate"]),
+                low_quality_probes=str(values["low_quality_probes"]),
             )
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"policy is not valid: {exc}", subject="policy") from exc
@@ -138,6 +146,11 @@ class Policy:
                 "the likely candidates' false-match rate must be 1e-7..0.1 (1 in 10 million to "
                 "1 in 10)",
                 "likely_false_match_rate",
+            )
+        if self.low_quality_probes not in LOW_QUALITY_PROBES:
+            raise bad(
+                f"a poor probe is {' or '.join(repr(m) for m in LOW_QUALITY_PROBES)}-ed",
+                "low_quality_probes",
             )
         if self.digest not in DIGEST_SCHEDULES:
             raise bad(f"digests go out {' or '.join(DIGEST_SCHEDULES)}", "digest")
@@ -196,6 +209,8 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
             "candidates shown as likely up to a false-match rate of "
             f"{new.likely_false_match_rate:g}"
         )
+    if old.low_quality_probes == "refuse" and new.low_quality_probes == "warn":
+        said.append("probes too poor to search well are searched, with a warning")
     said += _alerts_weakened(old.alerts, new.alerts)
     return said
 

@@ -47,11 +47,14 @@ _LABELS = {
     "digest": "The head's digest of use goes out",
     "alerts": "Misuse alert rules",
     "likely_false_match_rate": "Candidates shown first as likely: false-match rate at most",
+    "low_quality_probes": "A probe face too small, blurred or turned away is",
 }
 _NUMBERS = ("min_justification", "daily_limit", "probe_retention_days")
 
 
 def _shown(field: str, value: Any) -> str:
+    if field == "low_quality_probes":
+        return {"warn": "searched, with a warning", "refuse": "refused"}.get(str(value), str(value))
     if field == "likely_false_match_rate":
         return f"1 in {round(1 / float(value)):,}"
     if field == "approval":

@@ -21,7 +21,9 @@ from facetrail.errors import (
     InvalidRequestError,
     NoFaceError,
     PackMismatchError,
+    ProbeQualityError,
 )
+from facetrail.governance.probe_quality import quality_warnings
 from facetrail.governance.seal_checks import AsRead, read_columns, tampered
 from facetrail.imaging.decode import decode_image
 from facetrail.models.calibration import false_match_rate
@@ -158,6 +160,7 @@ def probe_face_view(name: str, f: Face, used: bool) -> ProbeFace:
         f.quality.blur,
         f.quality.yaw_deg,
         used,
+        tuple(quality_warnings(f.quality.inter_eye_px, f.quality.blur, f.quality.yaw_deg)),
     )
 
 
@@ -194,8 +197,10 @@ def search_gallery(
     face: int | None,
     *,
     actor: str = SYSTEM,
+    refuse_poor: bool = False,
 ) -> GalleryRun:
     """The bare search of one gallery: probes -> fused template -> top-k candidates.
+    ``refuse_poor``: a probe face too poor to search well is refused (``ProbeQualityError``).
 
     No policy here: ``search`` and ``decide_search`` are the only callers (and
     ``bench/audit_cost.py``, which measures what governance adds on top of this). Every
@@ -208,6 +213,13 @@ def search_gallery(
         gallery = get_gallery_row(session, gallery_name)
         pack = ctx.pipeline(gallery.pack).pack
         query, probe_faces = probe_template(ctx, gallery.pack, probes, face)
+        poor = [f for f in probe_faces if f.used and f.warnings]
+        if refuse_poor and poor:
+            raise ProbeQualityError(
+                f"the face searched is {'; '.join(poor[0].warnings)}: your agency's policy "
+                "refuses probes like this, so choose a clearer photo of the person",
+                subject=poor[0].probe,
+            )
         read: dict[int, _CandidateRows] = {}
 
         def read_templates(ids: list[int]) -> list[tuple[int, bytes]]:

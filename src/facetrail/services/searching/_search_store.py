@@ -21,6 +21,7 @@ from facetrail.errors import (
     ImageError,
     InvalidRequestError,
     NoFaceError,
+    ProbeQualityError,
 )
 from facetrail.governance.audit import append
 from facetrail.governance.events import SearchFailed, SearchRan
@@ -51,7 +52,7 @@ __all__ = [
 
 
 #: Failures caused by what the requester sent; every other failure is a system fault.
-_INPUT_FAULTS = (ImageError, NoFaceError, FaceIndexError, InvalidRequestError)
+_INPUT_FAULTS = (ImageError, NoFaceError, FaceIndexError, ProbeQualityError, InvalidRequestError)
 
 
 def _produced(runs: list[GalleryRun]) -> dict[str, dict[str, object]]:

@@ -30,11 +30,12 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import (
     Actor,
     Permission,
+    may,
     may_decide_search,
     may_disclose_case,
     may_read_agency_searches,
 )
-from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.credentials import Principal
 from facetrail.governance.records import search_problem
 from facetrail.services.authorization import as_utc
 from facetrail.services.context import AppContext
@@ -318,7 +319,7 @@ def _iso(record: SearchRecord) -> str:
 def count_approvals_waiting(session: Session, who: Actor) -> int:
     """How many pending searches ``who`` may decide (the navigation's count; read in the
     caller's transaction, not audited: ``approval_queue`` is the audited list)."""
-    if not who.has(Role.SUPERVISOR):
+    if not may(who, Permission.DECIDE_SEARCHES):
         return 0
     return int(
         session.scalar(

@@ -175,13 +175,19 @@ def _load_result(
 
 def likely_rate(session: Session, record: SearchRecord) -> float:
     """The bar for a likely candidate in the policy version the search ran under."""
+    return policy_of(session, record).likely_false_match_rate
+
+
+def policy_of(session: Session, record: SearchRecord) -> Policy:
+    """The policy version the search was asked under (its row as stored: ``search`` and
+    ``decide_search`` checked it against the log when they acted)."""
     body = session.scalar(
         select(PolicyVersion.body).where(
             PolicyVersion.agency_id == record.agency_id,
             PolicyVersion.version == record.policy_version,
         )
     )
-    return (Policy.from_json(body) if body is not None else Policy()).likely_false_match_rate
+    return Policy.from_json(body) if body is not None else Policy()
 
 
 def _usernames(session: Session, ids: Iterable[int | None]) -> dict[int | None, str]:
@@ -217,6 +223,7 @@ def _tombstone(erased_at: datetime | None, receipt: str | None) -> Tombstone | N
 def _probe_face_from(body: dict[str, Any]) -> ProbeFace:
     body = dict(body)
     body["bbox"] = tuple(body["bbox"])
+    body["warnings"] = tuple(body.get("warnings", ()))
     return ProbeFace(**body)
 
 

@@ -54,7 +54,7 @@ from facetrail.services.searching._search_store import (
     store_failure,
     store_runs,
 )
-from facetrail.services.searching.results import load_result
+from facetrail.services.searching.results import load_result, policy_of
 from facetrail.services.searching.search_model import (
     LEAD_NOTICE,
     Candidate,
@@ -146,7 +146,10 @@ def search(
     else:
         started = time.perf_counter()
         galleries = list(request.galleries)
-        runs, error = _run_galleries(ctx, galleries, request.probes, request.top, request.face)
+        refuse_poor = policy.low_quality_probes == "refuse"
+        runs, error = _run_galleries(
+            ctx, galleries, request.probes, request.top, request.face, refuse_poor
+        )
     known = (
         None
         if checked is None or checked.actor is None
@@ -329,7 +332,8 @@ def _execute(
                 ProbeImage(p["name"], ctx.blobs.get(p["sha256"])) for p in json.loads(record.probes)
             )
         top, face = record.top, record.face
-    runs, error = _run_galleries(ctx, galleries, probes, top, face)
+        refuse_poor = policy_of(session, record).low_quality_probes == "refuse"
+    runs, error = _run_galleries(ctx, galleries, probes, top, face, refuse_poor)
     with system_action(ctx, "search.run", f"search:{search_id}", actor=actor) as session:
         # One round trip: the record and the names its result shows.
         found = session.execute(_RECORD_AND_NAMES, {"search_id": search_id}).first()
@@ -355,11 +359,15 @@ def _run_galleries(
     probes: tuple[ProbeImage, ...],
     top: int,
     face: int | None,
+    refuse_poor: bool = False,
 ) -> tuple[list[GalleryRun], FacetrailError | None]:
     """Search every gallery; a failure is returned (to be recorded), not raised. An
     unexpected error is a system fault: recorded as one, never shown as a traceback."""
     try:
-        return [search_gallery(ctx, g, probes, top, face) for g in galleries], None
+        runs = [
+            search_gallery(ctx, g, probes, top, face, refuse_poor=refuse_poor) for g in galleries
+        ]
+        return runs, None
     except FacetrailError as exc:
         return [], exc
     except Exception as exc:

@@ -34,6 +34,8 @@ class ProbeFace:
     blur: float
     yaw_deg: float
     used: bool
+    #: what makes it poor to search, in words (``governance.probe_quality``); none: fit
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

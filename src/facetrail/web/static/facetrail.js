@@ -308,6 +308,14 @@ function pickFaces(picker) {
     quality.className = "muted";
     quality.textContent = words.join(" · ");
     label.append(radio, name, quality);
+    // What makes the face poor to search, said before the search is spent on it.
+    const poor = perPhoto.flatMap((p) => p.faces[index].warnings || []);
+    if (poor.length) {
+      const warning = document.createElement("span");
+      warning.className = "quality-warning";
+      warning.textContent = `Poor to search: ${poor.join("; ")}.`;
+      label.append(warning);
+    }
     radio.addEventListener("change", () => mark(index));
     return label;
   };
