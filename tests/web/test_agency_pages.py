@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -28,7 +29,9 @@ def test_the_head_sees_the_agencys_people_with_status_and_roles(
 ) -> None:
     answer = client_of("head").get("/agency/people")
     assert answer.status_code == 200 and "People of county" in answer.text
-    names = re.findall(r"<tr>\s*<td>([^<]+)</td>\s*<td>county</td>", answer.text)
+    names = re.findall(
+        r'<tr>\s*<td><a href="[^"]+">([^<]+)</a></td>\s*<td>county</td>', answer.text
+    )
     assert {"head", "sam", "ivy", "ian", "gus", "aude"} <= set(names)
     assert not {"olga", "otto", "oona", "root"} & set(names)
     assert "gallery admin" in answer.text and "Enrolled" in answer.text
@@ -230,3 +233,53 @@ def test_a_supervisor_reviews_second_without_seeing_the_first_call(
     assert "ivy (review 1): <strong>Possible match</strong>" in seen
     assert "sam (review 2): <strong>Not a match</strong>" in seen
     assert "Fully reviewed." in card and f'action="/candidates/{candidate}/review"' not in card
+
+
+def test_the_head_adds_a_person_and_manages_their_account_in_the_browser(
+    web_world: World, client_of: Clients
+) -> None:
+    """Before: /agency/people was read-only; adding, suspending, reinstating, roles and
+    credential resets were the command line's alone."""
+    head = client_of("head")
+    people = head.get("/agency/people").text
+    assert 'href="/agency/people/new"' in people and 'href="/agency/people/ivy"' in people
+    form = head.get("/agency/people/new").text
+    token = csrf_in(form)
+    assert 'value="system_admin"' not in form  # a head grants agency roles only
+    fields = {"csrf_token": token, "username": "wes", "email": "wes@county.example"}
+    empty = head.post("/agency/people/new", data=fields)
+    assert empty.status_code == 422 and "give at least one role" in empty.text
+    assert 'value="wes"' in empty.text  # kept as typed
+    added = head.post("/agency/people/new", data=fields | {"roles": ["investigator"]})
+    assert added.status_code == 200 and added.headers["cache-control"] == "no-store"
+    assert "Added wes" in added.text and last_kinds(web_world)[-1] == "account.create"
+    one_time = re.search(r'<p class="one-time"><code>([^<]+)</code>', added.text)
+    assert one_time is not None and len(one_time.group(1)) >= 16
+
+    def act(step: str, **more: object) -> Any:
+        return head.post("/agency/people/wes", data={"csrf_token": token, "step": step, **more})
+
+    roles = act("roles", roles=["investigator", "auditor"])
+    assert roles.status_code == 303 and last_kinds(web_world) == ["account.roles"]
+    shown = head.get(roles.headers["location"]).text
+    assert "Their roles are changed" in shown and "auditor, investigator" in shown
+    assert act("suspend", reason="on leave until March").status_code == 303
+    assert '<span class="status">suspended</span>' in head.get("/agency/people/wes").text
+    assert act("reinstate", reason="back from leave").status_code == 303
+    reset = act("password", reason="forgot it, asked in person")
+    assert reset.status_code == 200 and "Password of wes reset" in reset.text
+    assert last_kinds(web_world) == ["account.password.reset"]
+    unchecked = act("second_factor", reason="lost the phone")
+    assert unchecked.status_code == 422 and "confirm that you checked" in unchecked.text
+    checked = act("second_factor", reason="lost the phone", checked="yes")
+    assert checked.status_code == 303 and last_kinds(web_world) == ["account.mfa.reset"]
+    # An auditor reads the account but is offered no change, and is refused one.
+    aude = client_of("aude")
+    seen = aude.get("/agency/people/wes").text
+    assert "Suspend wes" not in seen and "Save the roles" not in seen
+    refused = aude.post(
+        "/agency/people/wes",
+        data={"csrf_token": csrf_in(seen), "step": "suspend", "reason": "no"},
+    )
+    assert refused.status_code == 403 and "<code>permission_denied</code>" in refused.text
+    assert last_kinds(web_world, 2) == ["account.suspend.refused", "account.view"]

@@ -28,6 +28,8 @@ PAGES: dict[str, tuple[str, ...]] = {
         "/agency/searches",
         "/agency/oversight",
         "/agency/people",
+        "/agency/people/new",
+        "/agency/people/ivy",
         "/alerts",
         "/policy",
         "/audit",

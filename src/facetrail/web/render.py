@@ -74,19 +74,20 @@ def page(
     *,
     status: int | None = None,
     error: FormError | FacetrailError | None = None,
+    headers: dict[str, str] | None = None,
     **context: Any,
 ) -> HTMLResponse:
     """``template`` rendered with ``context``; every page also gets ``viewer`` (the signed-in
     person, or None), ``current`` (the path its header marks as here) and ``error`` (the
     refusal to show above its form as a ``FormError``, or None). Its status is ``status``
-    when given, else the refusal's, else 200."""
+    when given, else the refusal's, else 200; ``headers`` are sent besides the page's own."""
     shown = FormError.of(error) if isinstance(error, FacetrailError) else error
     context.setdefault("viewer", None)
     context.setdefault("current", "")
     html = _TEMPLATES.get_template(template).render(error=shown, **context)
-    headers = dict(PAGE_HEADERS)
+    sent = dict(PAGE_HEADERS) | (headers or {})
     if shown is not None and shown.retry_after is not None:
-        headers["Retry-After"] = str(shown.retry_after)
+        sent["Retry-After"] = str(shown.retry_after)
     if status is None:
         status = shown.status if shown is not None else 200
-    return HTMLResponse(html, status_code=status, headers=headers)
+    return HTMLResponse(html, status_code=status, headers=sent)

@@ -3,6 +3,8 @@ system, never claimed; suspension and roles."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -165,10 +167,17 @@ def _visible_agency(session: Session, actor: Actor, name: str) -> Agency:
     return agency
 
 
-def create_user(ctx: AppContext, actor: Principal, account: NewAccount) -> Enrolment:
+def create_user(
+    ctx: AppContext,
+    actor: Principal,
+    account: NewAccount,
+    *,
+    password_expires_at: datetime | None = None,
+) -> Enrolment:
     """An account granted directly by a system admin (any role, any agency), or by the head
     of the same agency (agency roles only: ``governance.authority.may_grant``). The head is
-    told. Audited, refusals too."""
+    told. Audited, refusals too. ``password_expires_at``: the password given is a one-time
+    one, good until then only to set the owner's own (``signin.enrolment.invite_account``)."""
     with action(ctx, actor, "account.create", account.username, Permission.MANAGE_AGENCY) as (
         session,
         who,
@@ -187,6 +196,7 @@ def create_user(ctx: AppContext, actor: Principal, account: NewAccount) -> Enrol
         enrolment = add_user(session, account, agency, "active", None)
         user = user_by_name(session, account.username)
         user.approved_by = actor.user_id
+        user.password_expires_at = password_expires_at
         send_enrol_code(session, user, actor.username, "set up")
         roles = ", ".join(sorted(Role(r).value for r in account.roles))
         notify_head(

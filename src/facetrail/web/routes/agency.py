@@ -18,6 +18,7 @@ from facetrail.services.accounts import account_approval, directory
 from facetrail.services.searching import listings
 from facetrail.web.deps import Signed, Viewer
 from facetrail.web.render import FormError, page
+from facetrail.web.routes.people import ROLE_LABELS, grantable
 from facetrail.web.routing import WebRoute
 
 router = APIRouter(route_class=WebRoute)
@@ -33,15 +34,6 @@ STATUS_LABELS = {
     "denied": "Denied",
     "failed": "Failed",
     "done": "Done",
-}
-_ROLE_LABELS = {
-    "investigator": "investigator",
-    "supervisor": "supervisor",
-    "agency_head": "agency head",
-    "auditor": "auditor",
-    "gallery_admin": "gallery admin",
-    "network_operator": "network operator",
-    "system_admin": "system admin",
 }
 
 
@@ -87,8 +79,9 @@ def _people_page(
         heading="Every account"
         if me.principal.has(Role.SYSTEM_ADMIN)
         else f"People of {me.principal.agency}",
-        role_labels=_ROLE_LABELS,
+        role_labels=ROLE_LABELS,
         status_styles={"active": "done", "suspended": "failed"},
+        may_add=bool(grantable(me.principal)),
     )
 
 
