@@ -283,3 +283,32 @@ def test_the_head_adds_a_person_and_manages_their_account_in_the_browser(
     )
     assert refused.status_code == 403 and "<code>permission_denied</code>" in refused.text
     assert last_kinds(web_world, 2) == ["account.suspend.refused", "account.view"]
+
+
+def test_a_system_admin_creates_a_network_and_an_agency_in_the_browser(
+    web_world: World, client_of: Clients
+) -> None:
+    """Before: the home page said 'not in the web app yet' and /agencies answered JSON."""
+    root = client_of("root")
+    listed = root.get("/agencies")
+    assert listed.status_code == 200 and "text/html" in listed.headers["content-type"]
+    assert "<td>county</td>" in listed.text and "<td>other</td>" in listed.text
+    token = csrf_in(listed.text)
+    made = root.post("/agencies", data={"csrf_token": token, "what": "network", "name": "coast"})
+    assert made.status_code == 303 and last_kinds(web_world) == ["network.create"]
+    agency = {"csrf_token": token, "what": "agency", "name": "harbour", "network": "coast"}
+    made = root.post("/agencies", data=agency | {"trial_days": "14"})
+    assert made.status_code == 303 and last_kinds(web_world)[-1] == "agency.create"
+    shown = root.get(made.headers["location"]).text
+    assert "The agency harbour is created" in shown and "<strong>coast</strong>: harbour" in shown
+    again = root.post("/agencies", data=agency | {"trial_days": "14"})
+    assert again.status_code in (409, 422) and 'value="harbour"' in again.text
+
+    head = client_of("head")
+    theirs = head.get("/agencies").text
+    assert "<td>county</td>" in theirs and "harbour" not in theirs
+    assert "Create an agency" not in theirs
+    refused = head.post(
+        "/agencies", data={"csrf_token": csrf_in(theirs), "what": "network", "name": "x"}
+    )
+    assert refused.status_code == 403 and last_kinds(web_world, 3)[0] == "network.create.refused"

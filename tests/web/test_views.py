@@ -126,9 +126,15 @@ def test_each_role_is_offered_its_own_tasks() -> None:
         "Galleries",
         "Ingestion jobs",
         "Erasure and retention",
+        "Agencies",
         "Inbox",
     ]
-    assert titles(Role.NETWORK_OPERATOR) == ["Search for a member agency", "Your searches", "Inbox"]
+    assert titles(Role.NETWORK_OPERATOR) == [
+        "Search for a member agency",
+        "Your searches",
+        "Agencies",
+        "Inbox",
+    ]
     assert titles() == ["Inbox"]
 
 

@@ -132,10 +132,17 @@ _TASKS: tuple[Task, ...] = (
         "Images of your open cases that an erasure or retention would remove: keep or release.",
     ),
     Task(
+        (Role.SYSTEM_ADMIN, Role.NETWORK_OPERATOR),
+        "Agencies",
+        "/agencies",
+        "Agencies and networks: their heads, people and policy versions; a system admin "
+        "creates them.",
+    ),
+    Task(
         (Role.SYSTEM_ADMIN,),
         "Installation",
         None,
-        f"Accounts, agencies and models. {_ELSEWHERE}",
+        f"Model packs, keys, witnesses and backups. {_ELSEWHERE}",
     ),
     Task((), "Inbox", "/inbox", "Your notifications: approvals, decisions, account changes."),
 )

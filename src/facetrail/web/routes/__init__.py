@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from facetrail.web.routes import (
     account,
+    agencies,
     agency,
     approvals,
     audit,
@@ -39,6 +40,7 @@ for _part in (
     jobs.router,
     policy.router,
     people.router,
+    agencies.router,
     agency.router,
     oversight.router,
     transparency.router,
