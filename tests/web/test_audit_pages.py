@@ -17,7 +17,7 @@ from facetrail.services.audit.log import make_checkpoint
 from facetrail.store.schema import AuditEntryRow
 from tests.api.conftest import World
 from tests.conftest import needs_lfw
-from tests.web.conftest import is_error_page, last_kinds
+from tests.web.conftest import is_error_page, last_kinds, search_by
 
 pytestmark = needs_lfw
 Clients = Callable[[str], TestClient]
@@ -35,11 +35,11 @@ def _rows(html: str) -> list[tuple[int, str, str]]:
 
 def test_an_auditor_filters_the_log_by_actor_and_kind(web_world: World, client_of: Clients) -> None:
     aude = client_of("aude")
-    answer = aude.get("/audit", params={"actor": "ivy", "kind": "auth."})
+    answer = aude.get("/audit", params={"actor": "ivy", "kind": "auth.", "looks": "1"})
     assert answer.status_code == 200
     rows = _rows(answer.text)
     assert rows and all(actor == "ivy" and kind.startswith("auth.") for _, actor, kind in rows)
-    assert [seq for seq, _, _ in rows] == sorted(seq for seq, _, _ in rows)  # oldest first
+    assert [seq for seq, _, _ in rows] == sorted((seq for seq, _, _ in rows), reverse=True)
     assert 'value="ivy"' in answer.text and 'value="auth."' in answer.text  # kept as typed
     assert last_kinds(web_world) == ["audit.read"]
 
@@ -54,18 +54,49 @@ def test_an_auditor_filters_the_log_by_actor_and_kind(web_world: World, client_o
     assert by_root and {e.agency for e in by_root} == {"county"}
 
 
-def test_the_log_pages_on_with_its_filters(client_of: Clients) -> None:
+def test_the_log_pages_both_ways_newest_first_with_its_filters(client_of: Clients) -> None:
     aude = client_of("aude")
-    first = aude.get("/audit", params={"subject": "audit", "actor": "aude"})
-    while len(rows := _rows(first.text)) < 50:  # her own reading fills a page
-        first = aude.get("/audit", params={"subject": "audit", "actor": "aude"})
-    nexts = re.findall(r'<a href="(/audit\?[^"]+)">Next entries</a>', first.text)
-    assert nexts == [f"/audit?actor=aude&amp;subject=audit&amp;after={rows[-1][0]}"]
-    second = aude.get(nexts[0].replace("&amp;", "&"))
+    mine = {"subject": "audit", "actor": "aude", "looks": "1"}  # her own reads: looks
+    first = aude.get("/audit", params=mine)
+    while len(_rows(first.text)) < 50:  # her own reading fills a page
+        first = aude.get("/audit", params=mine)
+    first = aude.get("/audit", params=mine)  # and one more: an older page holds one at least
+    rows = _rows(first.text)
+    query = "actor=aude&amp;subject=audit&amp;looks=1"
+    older = re.findall(r'<a href="(/audit\?[^"]+)">Older entries</a>', first.text)
+    assert older == [f"/audit?{query}&amp;before={rows[-1][0]}"]
+    assert "Newer entries" not in first.text  # the newest page
+    second = aude.get(older[0].replace("&amp;", "&"))
     following = _rows(second.text)
-    assert following and following[0][0] > rows[-1][0]
+    assert following and following[0][0] < rows[-1][0]
     assert all(actor == "aude" for _, actor, _ in following)
-    assert 'href="/audit?actor=aude&amp;subject=audit">First page</a>' in second.text
+    assert f'href="/audit?{query}">Newest</a>' in second.text
+    newer = re.findall(r'<a href="(/audit\?[^"]+)">Newer entries</a>', second.text)
+    assert newer == [f"/audit?{query}&amp;after={following[0][0]}"]
+    back = _rows(aude.get(newer[0].replace("&amp;", "&")).text)
+    assert back and back[-1][0] > following[0][0] and back[0][0] > back[-1][0]
+
+
+def test_the_looks_are_hidden_unless_asked_for_and_the_log_exports_as_csv(
+    web_world: World, client_of: Clients
+) -> None:
+    """Before: token uses and reads were half the log, shown among the acts."""
+    search_by(web_world, "ivy", "2026-000931")
+    aude = client_of("aude")
+    acts = aude.get("/audit").text
+    kinds = {kind for _, _, kind in _rows(acts)}
+    assert kinds and not {k for k in kinds if k == "auth.token.use" or k.endswith(".read")}
+    assert ("without the looks" in acts and "latest signed checkpoint" in acts.lower()) or (
+        "No checkpoint is signed yet" in acts
+    )
+    looks = {kind for _, _, kind in _rows(aude.get("/audit", params={"looks": "1"}).text)}
+    assert "audit.read" in looks
+    exported = aude.get("/audit.csv", params={"actor": "ivy"})
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    lines = exported.text.splitlines()
+    assert lines[0] == "entry,time,actor,kind,subject,agency,details"
+    assert len(lines) > 1 and all(",ivy," in line for line in lines[1:] if line.count(",") > 3)
+    assert last_kinds(web_world) == ["audit.export"]
 
 
 def test_a_time_that_is_not_one_is_shown_on_the_form(client_of: Clients) -> None:

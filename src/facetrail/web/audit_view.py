@@ -30,13 +30,16 @@ class LogFilters:
     subject: str = ""
     since: str = ""
     until: str = ""
+    #: show the looks too (reads, lists, views, token uses): hidden unless asked for
+    looks: bool = False
 
     @property
     def any(self) -> bool:
-        return any(asdict(self).values())
+        return any(v for k, v in asdict(self).items() if k != "looks")
 
-    def query(self, after: int) -> AuditEntryQuery:
-        """The service's query; a time that is not one is refused, naming its field."""
+    def query(self, after: int = 0, before: int = 0, *, limit: int = PAGE_SIZE) -> AuditEntryQuery:
+        """The service's query, newest first; a time that is not one is refused, naming its
+        field."""
         return AuditEntryQuery(
             actor=self.actor.strip() or None,
             kind=self.kind.strip() or None,
@@ -44,15 +47,23 @@ class LogFilters:
             since=_moment(self.since, "since", end=False),
             until=_moment(self.until, "until", end=True),
             after=after,
-            limit=PAGE_SIZE,
+            limit=limit,
+            before=before,
+            newest_first=True,
+            hide_looks=not self.looks,
         )
 
-    def href(self, after: int = 0) -> str:
-        """This page of the log with these filters, from entry ``after`` on."""
-        params = {k: v for k, v in asdict(self).items() if v}
+    def href(self, *, after: int = 0, before: int = 0, path: str = "/audit") -> str:
+        """This log with these filters: the newest entries, those after entry ``after`` or
+        those before entry ``before``."""
+        params = {k: v for k, v in asdict(self).items() if v and k != "looks"}
+        if self.looks:
+            params["looks"] = "1"
         if after:
             params["after"] = str(after)
-        return "/audit" + (f"?{urlencode(params)}" if params else "")
+        if before:
+            params["before"] = str(before)
+        return path + (f"?{urlencode(params)}" if params else "")
 
 
 def _moment(typed: str, field: str, *, end: bool) -> str | None:

@@ -177,7 +177,7 @@ def create_user(
     """An account granted directly by a system admin (any role, any agency), or by the head
     of the same agency (agency roles only: ``governance.authority.may_grant``). The head is
     told. Audited, refusals too. ``password_expires_at``: the password given is a one-time
-    one, good until then only to set the owner's own (``signin.enrolment.invite_account``)."""
+    one, good until then only to set the owner's own (``signin.invitations.invite_account``)."""
     with action(ctx, actor, "account.create", account.username, Permission.MANAGE_AGENCY) as (
         session,
         who,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from facetrail.errors import InvalidRequestError
 from facetrail.governance.audit import AuditEvent, append
-from facetrail.governance.authority import Permission, may
+from facetrail.governance.authority import Actor, Permission, may
 from facetrail.governance.blind import HIDDEN
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import ReviewRecorded
@@ -30,9 +30,23 @@ from facetrail.services.searching.results import reviews_seen_by
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import Agency, AuditEntryRow, User
 
-__all__ = ["MAX_ENTRIES", "AuditEntryQuery", "AuditEntryView", "list_entries"]
+__all__ = [
+    "LOOK_ENDINGS",
+    "LOOK_KINDS",
+    "MAX_ENTRIES",
+    "MAX_EXPORTED",
+    "AuditEntryQuery",
+    "AuditEntryView",
+    "export_entries",
+    "list_entries",
+]
 
 MAX_ENTRIES = 500
+#: The most entries one CSV export holds (narrow the filters for more).
+MAX_EXPORTED = 100_000
+#: Entries that record a look or the log's own bookkeeping, not an act: left out on request.
+LOOK_KINDS = ("auth.token.use", "row.seal")
+LOOK_ENDINGS = (".view", ".list", ".read", ".queue", ".show")
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,13 @@ class AuditEntryQuery:
     #: entries after this position (the cursor)
     after: int = 0
     limit: int = 100
+    #: entries before this position (the cursor back, for newest first)
+    before: int = 0
+    #: the newest first (a page after ``after`` is still the next ones up, shown newest first)
+    newest_first: bool = False
+    #: leave out the looks: reads, lists, views and token uses (``LOOK_KINDS``), and the
+    #: sealing's own entries, so that what people did stands out
+    hide_looks: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,47 +83,76 @@ class AuditEntryView:
 
 
 def list_entries(ctx: AppContext, actor: Principal, query: AuditEntryQuery) -> list[AuditEntryView]:
-    """Entries matching ``query``, oldest first, at most ``query.limit`` (1..MAX_ENTRIES)."""
-    filters = {k: v for k, v in asdict(query).items() if v not in (None, 0)}
+    """Entries matching ``query``, oldest first (or newest first), at most ``query.limit``
+    (1..MAX_ENTRIES)."""
+    filters = {k: v for k, v in asdict(query).items() if v not in (None, 0, False)}
     with action(ctx, actor, "audit.read", "audit", Permission.READ_AUDIT_LOG, filters) as (
         session,
         who,
     ):
         if not 1 <= query.limit <= MAX_ENTRIES:
             raise InvalidRequestError(f"limit must be 1..{MAX_ENTRIES}", subject="limit")
-        stmt = select(AuditEntryRow).where(AuditEntryRow.seq > query.after)
-        if not may(who, Permission.ACT_ON_EVERY_AGENCY):
-            # Their own people's entries, and every entry about their agency: a network
-            # operator's search for it, the alerts and digests the service made for it.
-            people = select(User.username).where(User.agency_id == who.agency_id)
-            own = select(Agency.name).where(Agency.id == who.agency_id).scalar_subquery()
-            theirs = and_(
-                AuditEntryRow.actor.in_(people), AuditEntryRow.actor.not_in(SERVICE_ACTORS)
-            )
-            stmt = stmt.where(or_(theirs, AuditEntryRow.agency == own))
-        if query.actor:
-            stmt = stmt.where(AuditEntryRow.actor == query.actor)
-        if query.kind:
-            stmt = stmt.where(AuditEntryRow.kind.startswith(query.kind, autoescape=True))
-        if query.subject:
-            stmt = stmt.where(AuditEntryRow.subject == query.subject)
-        if query.since:
-            stmt = stmt.where(AuditEntryRow.at >= query.since)
-        if query.until:
-            stmt = stmt.where(AuditEntryRow.at <= query.until)
-        rows = session.scalars(stmt.order_by(AuditEntryRow.seq).limit(query.limit)).all()
-        found = _blind(
-            session,
-            actor.user_id,
-            [
-                AuditEntryView(
-                    r.seq, r.at, r.actor, r.kind, r.subject, json.loads(r.details), r.agency
-                )
-                for r in rows
-            ],
-        )
+        found = _read(session, who, actor.user_id, query, query.limit)
         append(session, AuditEvent(actor.username, "audit.read", "audit", filters))
         return found
+
+
+def export_entries(
+    ctx: AppContext, actor: Principal, query: AuditEntryQuery
+) -> list[AuditEntryView]:
+    """Every entry matching ``query`` (at most ``MAX_EXPORTED``), for a CSV file: read as
+    ``list_entries`` reads them, audited once as ``audit.export`` with the filters and how
+    many were exported, refusals too."""
+    filters = {k: v for k, v in asdict(query).items() if v not in (None, 0, False) and k != "limit"}
+    with action(ctx, actor, "audit.export", "audit", Permission.READ_AUDIT_LOG, filters) as (
+        session,
+        who,
+    ):
+        found = _read(session, who, actor.user_id, query, MAX_EXPORTED)
+        details = filters | {"entries": len(found)}
+        append(session, AuditEvent(actor.username, "audit.export", "audit", details))
+        return found
+
+
+def _read(
+    session: Session, who: Actor, viewer_id: int, query: AuditEntryQuery, limit: int
+) -> list[AuditEntryView]:
+    stmt = select(AuditEntryRow).where(AuditEntryRow.seq > query.after)
+    if query.before:
+        stmt = stmt.where(AuditEntryRow.seq < query.before)
+    if not may(who, Permission.ACT_ON_EVERY_AGENCY):
+        # Their own people's entries, and every entry about their agency: a network
+        # operator's search for it, the alerts and digests the service made for it.
+        people = select(User.username).where(User.agency_id == who.agency_id)
+        own = select(Agency.name).where(Agency.id == who.agency_id).scalar_subquery()
+        theirs = and_(AuditEntryRow.actor.in_(people), AuditEntryRow.actor.not_in(SERVICE_ACTORS))
+        stmt = stmt.where(or_(theirs, AuditEntryRow.agency == own))
+    if query.actor:
+        stmt = stmt.where(AuditEntryRow.actor == query.actor)
+    if query.kind:
+        stmt = stmt.where(AuditEntryRow.kind.startswith(query.kind, autoescape=True))
+    if query.subject:
+        stmt = stmt.where(AuditEntryRow.subject == query.subject)
+    if query.since:
+        stmt = stmt.where(AuditEntryRow.at >= query.since)
+    if query.until:
+        stmt = stmt.where(AuditEntryRow.at <= query.until)
+    if query.hide_looks:
+        stmt = stmt.where(
+            AuditEntryRow.kind.not_in(LOOK_KINDS),
+            *(AuditEntryRow.kind.not_like(f"%{end}") for end in LOOK_ENDINGS),
+        )
+    # Newest first from the top or going back; the page after ``after`` is read upwards.
+    downwards = query.newest_first and not query.after
+    order = AuditEntryRow.seq.desc() if downwards else AuditEntryRow.seq
+    rows = list(session.scalars(stmt.order_by(order).limit(limit)))
+    if query.newest_first and not downwards:
+        rows.reverse()
+    views = [
+        AuditEntryView(r.seq, r.at, r.actor, r.kind, r.subject, json.loads(r.details), r.agency)
+        for r in rows
+    ]
+    return _blind(session, viewer_id, views)
 
 
 def _blind(session: Session, viewer_id: int, views: list[AuditEntryView]) -> list[AuditEntryView]:

@@ -42,15 +42,8 @@ from facetrail.governance.authority import (
     may_reinstate,
     may_reset_credentials,
 )
-from facetrail.governance.credentials import Principal, Role
-from facetrail.services.accounts import (
-    Enrolment,
-    NewAccount,
-    create_user,
-    principal_of,
-    refuse,
-    send_enrol_code,
-)
+from facetrail.governance.credentials import Principal
+from facetrail.services.accounts import Enrolment, principal_of, refuse, send_enrol_code
 from facetrail.services.accounts.records import issue_second_factor
 from facetrail.services.authorization import (
     inactive_reason,
@@ -76,7 +69,6 @@ __all__ = [
     "begin_enrolment",
     "change_password",
     "confirm_enrolment",
-    "invite_account",
     "reinstate_account",
     "reset_password",
     "reset_second_factor",
@@ -325,27 +317,6 @@ def reinstate_account(ctx: AppContext, actor: Principal, username: str, reason: 
             session, actor, user, "account.reinstate", ("account reinstated", "reinstated"), reason
         )
     deliver_outbox(ctx)
-
-
-def invite_account(
-    ctx: AppContext,
-    actor: Principal,
-    username: str,
-    email: str,
-    agency: str,
-    roles: tuple[Role, ...],
-    *,
-    trial: bool = False,
-) -> OneTimePassword:
-    """An account granted as ``accounts.create_user`` grants it, with a one-time password for
-    the granter to hand over (good for 72 hours, only to set the owner's own password) and the
-    enrolment code mailed to the owner alone: the granter never knows the password in use
-    nor the second factor. Authorisation and audit as ``create_user`` (``account.create``)."""
-    one_time = secrets.token_urlsafe(15)
-    expires = utc_now() + ONE_TIME_PASSWORD_LIFETIME
-    account = NewAccount(username, email, one_time, agency, roles, "trial" if trial else "full")
-    create_user(ctx, actor, account, password_expires_at=expires)
-    return OneTimePassword(username, one_time, expires.isoformat())
 
 
 def reset_password(

@@ -4,7 +4,9 @@ services the API's ``/audit`` routes and the CLI's ``audit`` commands call."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import csv
+import io
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -24,6 +26,9 @@ Seq = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Short = Annotated[str, Query(max_length=200)]
 
 
+Cursor = Annotated[int, Query(ge=0, le=2**63 - 1)]
+
+
 @router.get("/audit")
 def log(
     ctx: Context,
@@ -33,41 +38,91 @@ def log(
     subject: Annotated[str, Query(max_length=500)] = "",
     since: Annotated[str, Query(max_length=40)] = "",
     until: Annotated[str, Query(max_length=40)] = "",
-    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    looks: Annotated[str, Query(max_length=5)] = "",
+    after: Cursor = 0,
+    before: Cursor = 0,
 ) -> Response:
-    """Entries with filters, oldest first, a page at a time (``audit_entries.list_entries``:
-    auditors and heads read their agency's people's entries, system admins all; each read is
-    an ``audit.read`` entry, a refusal ``audit.read.refused``)."""
-    filters = LogFilters(actor, kind, subject, since, until)
+    """Entries with filters, newest first, a page at a time either way; the looks (reads and
+    token uses) only when asked for (``audit_entries.list_entries``: auditors and heads read
+    their agency's people's entries, system admins all; each read is an ``audit.read`` entry,
+    a refusal ``audit.read.refused``)."""
+    filters = LogFilters(actor, kind, subject, since, until, looks == "1")
+    shown: dict[str, Any] = {
+        "viewer": me,
+        "current": "/audit",
+        "filters": filters,
+        "details_text": details_text,
+        "scope": _scope(me),
+        "checkpoint": _checkpoint_words(ctx),
+    }
     try:
-        query = filters.query(after)
-    except FacetrailError as error:
-        return page(
-            "audit_log.html",
-            viewer=me,
-            current="/audit",
-            filters=filters,
-            entries=None,
-            after=after,
-            next_href=None,
-            first_href=None,
-            details_text=details_text,
-            scope=_scope(me),
-            error=error,
-        )
+        query = filters.query(after, before)
+    except FacetrailError as failed:
+        return page("audit_log.html", entries=None, pages={}, error=failed, **shown)
     entries = audit_entries.list_entries(ctx, me.principal, query)
-    more = len(entries) == PAGE_SIZE
+    full = len(entries) == PAGE_SIZE
+    pages = {}
+    if entries and (full or after):  # older ones exist below this page
+        pages["Older entries"] = filters.href(before=entries[-1].seq)
+    if entries and (after or before):
+        pages["Newer entries"] = filters.href(after=entries[0].seq)
+    if after or before:
+        pages["Newest"] = filters.href()
     return page(
         "audit_log.html",
-        viewer=me,
-        current="/audit",
-        filters=filters,
         entries=entries,
-        after=after,
-        next_href=filters.href(entries[-1].seq) if more else None,
-        first_href=filters.href() if after else None,
-        details_text=details_text,
-        scope=_scope(me),
+        pages=pages,
+        csv_href=filters.href(path="/audit.csv"),
+        **shown,
+    )
+
+
+@router.get("/audit.csv")
+def log_csv(
+    ctx: Context,
+    me: Signed,
+    actor: Short = "",
+    kind: Annotated[str, Query(max_length=80)] = "",
+    subject: Annotated[str, Query(max_length=500)] = "",
+    since: Annotated[str, Query(max_length=40)] = "",
+    until: Annotated[str, Query(max_length=40)] = "",
+    looks: Annotated[str, Query(max_length=5)] = "",
+) -> Response:
+    """Every entry the filters match, newest first, as a CSV file (``audit_entries.
+    export_entries``: read as the log page reads them; audited once as ``audit.export``)."""
+    filters = LogFilters(actor, kind, subject, since, until, looks == "1")
+    found = audit_entries.export_entries(ctx, me.principal, filters.query(limit=1))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["entry", "time", "actor", "kind", "subject", "agency", "details"])
+    for e in found:
+        row = [e.seq, e.at, e.actor, e.kind, e.subject, e.agency or "", details_text(e.details)]
+        writer.writerow([_cell(str(v)) for v in row])
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="audit-log.csv"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def _cell(value: str) -> str:
+    """A value a spreadsheet shows as text, never runs as a formula (CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _checkpoint_words(ctx: Context) -> str:
+    """The log's signed state in words, from its public checkpoints."""
+    checkpoints = audit.checkpoint_list(ctx)
+    if not checkpoints:
+        return "No checkpoint is signed yet: the log's state is not yet published."
+    latest = checkpoints[-1]
+    size, at = latest.get("tree_size"), str(latest.get("at", ""))
+    return (
+        f"The latest signed checkpoint covers the first {size} entries, signed {at[:16]} UTC: "
+        "anyone holding it can check that no entry up to there was changed or removed."
     )
 
 

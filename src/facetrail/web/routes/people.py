@@ -17,7 +17,7 @@ from facetrail.governance.authority import Actor, Permission, may, may_grant
 from facetrail.governance.credentials import Principal, Role
 from facetrail.services import accounts
 from facetrail.services.accounts import directory
-from facetrail.services.signin import enrolment
+from facetrail.services.signin import enrolment, invitations
 from facetrail.web.deps import Form, Signed, Viewer, text, texts
 from facetrail.web.render import page
 from facetrail.web.routing import WebRoute
@@ -56,7 +56,7 @@ def grantable(principal: Principal) -> list[Role]:
 
 @router.get("/agency/people/new")
 def new_person(ctx: Context, me: Signed) -> Response:
-    """The form to add a person (``enrolment.invite_account``: the agency's head, agency roles;
+    """The form to add a person (``invitations.invite_account``: the agency's head, agency roles;
     a system admin, any)."""
     return _new_page(me, {"agency": me.principal.agency, "roles": [Role.INVESTIGATOR.value]})
 
@@ -79,7 +79,7 @@ def add_person(ctx: Context, me: Signed, form: Form) -> Response:
     }
     try:
         roles = tuple(_role(r) for r in chosen)
-        given = enrolment.invite_account(
+        given = invitations.invite_account(
             ctx, me.principal, username, email, agency, roles, trial=trial
         )
     except FacetrailError as error:
