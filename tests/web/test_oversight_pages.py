@@ -161,3 +161,21 @@ def test_a_gallery_admin_erases_a_person_and_downloads_the_receipt(
     rid, body = open_receipt(receipt.text, audit.public_key(web_world.ctx))
     assert rid in finished and len(body["removed"]["images"]) == 1
     assert client_of("ivy").get("/erasures").status_code == 403
+
+    # Anyone checks the receipt on the public page, signed in or not, with the published key.
+    public = TestClient(web_world.client.app, raise_server_exceptions=False)
+    form = public.get("/receipts")
+    assert form.status_code == 200 and "Check the receipt" in form.text
+    before = last_kinds(web_world, 1)
+    checked = public.post("/receipts", data={"receipt": receipt.text})
+    assert checked.status_code == 200 and "The receipt is genuine" in checked.text
+    assert rid in checked.text and "<dt>Images removed</dt><dd>1</dd>" in checked.text
+    forged = receipt.text.replace('"WEB-1"', '"WEB-2"')
+    refused = public.post("/receipts", data={"receipt": forged})
+    assert refused.status_code == 422 and "does not verify" in refused.text
+    assert "The receipt is genuine" not in refused.text and "WEB-2" in refused.text  # kept
+    # A key is pasted as its text: never a path read on the server.
+    path = public.post("/receipts", data={"receipt": receipt.text, "key": "/etc/passwd"})
+    assert path.status_code == 422 and "not a public key" in path.text
+    assert "root:" not in path.text
+    assert last_kinds(web_world, 1) == before  # nothing recorded: it is the holder's own

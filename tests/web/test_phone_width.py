@@ -45,7 +45,7 @@ PAGES: dict[str, tuple[str, ...]] = {
         "/cases?case=2026-000690",
     ),
     "ivy": ("/", "/searches", "/searches/new", "/reviews", "/searches/{search}", "/nowhere"),
-    "gus": ("/", "/galleries", "/galleries/bookings", "/jobs"),
+    "gus": ("/", "/galleries", "/galleries/bookings", "/jobs", "/receipts"),
 }
 
 

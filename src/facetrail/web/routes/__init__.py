@@ -20,6 +20,7 @@ from facetrail.web.routes import (
     oversight,
     people,
     policy,
+    receipts,
     reviews,
     searches,
     transparency,
@@ -44,6 +45,7 @@ for _part in (
     agency.router,
     oversight.router,
     transparency.router,
+    receipts.router,
     erasures.router,
 ):
     router.include_router(_part, include_in_schema=False)
