@@ -248,3 +248,14 @@ def test_alert_settings_are_part_of_the_policy_and_checked() -> None:
         Policy.from_dict(Policy().to_dict() | {"alerts": {"colour": "red"}})
     with pytest.raises(InvalidRequestError, match="hours_share"):
         Policy.from_dict(Policy().to_dict() | {"alerts": {"hours_share": 2}})
+
+
+def test_every_rule_is_said_in_words_with_the_agencys_settings() -> None:
+    from facetrail.governance.alerts import RULES, AlertRules, rule_in_words
+
+    rules = AlertRules(volume_min=12, stale_days=9)
+    for rule in RULES:
+        said = rule_in_words(rule, rules)
+        assert said != rule.replace("_", " ") and "_" not in said, rule
+    assert "at least 12 times in a day" in rule_in_words("volume", rules)
+    assert "9 days old" in rule_in_words("stale", rules)

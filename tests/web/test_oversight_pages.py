@@ -34,10 +34,22 @@ def test_the_head_oversees_people_searches_and_the_digest(
     people = set(re.findall(r"<tr>\s*<td>([^<]+)</td>\s*<td>county", answer.text))
     assert {"head", "ivy", "aude"} <= people and not {"olga", "otto"} & people
     assert "Last week&#39;s digest" in answer.text or "Last week's digest" in answer.text
-    assert last_kinds(web_world, 2) == ["oversight.view", "digest.view"]
+    assert last_kinds(web_world, 3) == ["oversight.trends", "oversight.view", "digest.view"]
+    # The use over time in charts, roles in words.
+    assert 'aria-label="Searches per day: ' in answer.text and "Searches by person" in answer.text
+    assert "agency head" in answer.text and ">agency_head<" not in answer.text
+    today = datetime.now(UTC).date().isoformat()
+    hers = client_of("head").get(
+        "/agency/oversight", params={"person": "ivy", "since": today, "until": today}
+    )
+    assert hers.status_code == 200 and f"from {today} to {today} by ivy" in hers.text
+    day = re.search(r'aria-label="Searches per day: ([^"]*)"', hers.text)
+    assert day is not None and day.group(1).startswith(f"{today} ")  # ivy searched today
+    bad = client_of("head").get("/agency/oversight", params={"since": "last week"})
+    assert bad.status_code == 422 and "is not a date" in bad.text
     refused = client_of("ivy").get("/agency/oversight")
     assert refused.status_code == 404 and is_error_page(refused.text, "not_found")
-    assert last_kinds(web_world) == ["oversight.view.refused"]
+    assert last_kinds(web_world) == ["oversight.trends.refused"]  # the first read refused
 
 
 def test_the_auditor_acknowledges_and_closes_an_alert_with_a_note(

@@ -48,6 +48,7 @@ __all__ = [
     "SearchFact",
     "TrialFact",
     "evaluate",
+    "rule_in_words",
 ]
 
 
@@ -337,3 +338,29 @@ def _trial(
                 )
             )
     return found
+
+
+def rule_in_words(rule: str, rules: AlertRules) -> str:
+    """What a rule fires on, with the agency's settings, in words (as the module says)."""
+    r = rules
+    said = {
+        "volume": f"someone searches at least {r.volume_min} times in a day, over "
+        f"{r.volume_factor:g} times both their own daily average and their colleagues' "
+        f"(over the {r.history_days} days before)",
+        "hours": f"someone searches at an hour at which they made under {r.hours_share:.0%} of "
+        f"their earlier searches (once they have made {r.hours_min_history})",
+        "case_volume": f"{r.case_max} or more searches under one case number in "
+        f"{r.history_days} days",
+        "probe_cases": "the same probe face is searched under different case numbers",
+        "person_cases": f"the same gallery person is one person's top candidate (scoring "
+        f"{r.person_min_score:g} or more) under {r.person_cases} or more case numbers",
+        "open_cases": "a search's case number is not on the agency's open-case list",
+        "stale": f"a search is {r.stale_days} days old with no review and no outcome",
+        "staff_match": "a probe matches a member of the agency's staff",
+        "trial": f"a trial account ending within {r.trial_days_left} days made "
+        f"{r.trial_searches} or more searches in the last 7 days",
+        "pairs": f"two people approve and second-review each other's searches at least "
+        f"{r.pairs_min} times, {r.pairs_factor:g} times as often as a usual pair, in "
+        f"{r.history_days} days",
+    }
+    return said.get(rule, rule.replace("_", " "))

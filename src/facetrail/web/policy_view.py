@@ -14,7 +14,7 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from facetrail.errors import InvalidRequestError
-from facetrail.governance.alerts import RULES
+from facetrail.governance.alerts import RULES, AlertRules, rule_in_words
 from facetrail.governance.policy import ApprovalMode, Policy
 from facetrail.services.oversight.policy import PolicyInfo
 from facetrail.web.deps import text, texts
@@ -61,10 +61,12 @@ def _shown(field: str, value: Any) -> str:
         return APPROVAL_LABELS.get(str(value), str(value))
     if isinstance(value, bool):
         return "Yes" if value else "No"
-    if isinstance(value, dict):  # the alert settings
-        off = ", ".join(value.get("disabled", ())) or "none"
-        rest = [f"{k} {v}" for k, v in sorted(value.items()) if k != "disabled"]
-        return f"turned off: {off}; " + ", ".join(rest)
+    if isinstance(value, dict):  # the alert settings, each rule on in words
+        rules = AlertRules.from_dict(value)
+        on = [f"{rule.replace('_', ' ')}: {rule_in_words(rule, rules)}" for rule in RULES]
+        on = [line for line, rule in zip(on, RULES, strict=True) if rules.enabled(rule)]
+        off = ", ".join(r.replace("_", " ") for r in rules.disabled) or "none"
+        return "An alert is raised when " + "; ".join(on) + f". Turned off: {off}."
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) or "none"
     return str(value)

@@ -21,7 +21,15 @@ from facetrail.services.oversight.reports import (
     TransparencyReport,
 )
 
-__all__ = ["SUPPRESSION_NOTE", "bar_chart", "report_csv", "report_html", "spelled", "usage_charts"]
+__all__ = [
+    "SUPPRESSION_NOTE",
+    "bar_chart",
+    "column_chart",
+    "report_csv",
+    "report_html",
+    "spelled",
+    "usage_charts",
+]
 
 #: What a reader is told about the counts a report hides.
 SUPPRESSION_NOTE = (
@@ -95,6 +103,36 @@ def bar_chart(title: str, values: dict[str, float | str], *, percent: bool = Fal
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{_CHART_WIDTH}" '
         f'height="{height}" viewBox="0 0 {_CHART_WIDTH} {height}" font-size="13" '
         f'aria-label="{escape(title)}: {escape(described)}">{"".join(bars)}</svg></figure>'
+    )
+
+
+def column_chart(title: str, values: dict[str, int]) -> str:
+    """Counts over time (``values`` in order: a label per bucket) as upright bars in inline
+    SVG, labelled for screen readers; every seventh label written under its bar."""
+    if not values:
+        return f'<p class="muted">{escape(title)}: nothing in this period.</p>'
+    top = max(values.values()) or 1
+    width = max(_CHART_WIDTH, 14 * len(values) + 60)
+    plot = 120
+    step = (width - 50) / len(values)
+    parts = [f'<text x="4" y="14">{top}</text><text x="4" y="{plot + 8}">0</text>']
+    for i, (label, count) in enumerate(values.items()):
+        x = 40 + i * step
+        height = plot * count / top
+        parts.append(
+            f'<rect x="{x:.1f}" y="{plot + 4 - height:.1f}" width="{max(step - 2, 1):.1f}" '
+            f'height="{height:.1f}" fill="#2b5797"><title>{escape(label)}: {count}</title></rect>'
+        )
+        if i % 7 == 0:
+            parts.append(f'<text x="{x:.1f}" y="{plot + 22}">{escape(label[5:])}</text>')
+    described = "; ".join(f"{label} {count}" for label, count in values.items() if count)
+    height_all = plot + 30
+    return (
+        f"<figure><figcaption>{escape(title)}</figcaption>"
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" '
+        f'height="{height_all}" viewBox="0 0 {width} {height_all}" font-size="12" '
+        f'aria-label="{escape(title)}: {escape(described or "none")}">{"".join(parts)}</svg>'
+        "</figure>"
     )
 
 

@@ -5,18 +5,20 @@ the CLI's ``oversight`` and ``alerts`` commands and the API's routes call."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from facetrail.api.deps import Context
-from facetrail.errors import InvalidRequestError
+from facetrail.errors import FacetrailError, InvalidRequestError
 from facetrail.services.oversight import agency as oversight
-from facetrail.services.oversight import alerts, digests
+from facetrail.services.oversight import alerts, digests, trends
+from facetrail.services.oversight.report_formats import bar_chart, column_chart
 from facetrail.web.deps import Form, Signed, text
 from facetrail.web.render import page
+from facetrail.web.routes.people import ROLE_LABELS
 from facetrail.web.routing import WebRoute
 
 router = APIRouter(route_class=WebRoute)
@@ -26,16 +28,72 @@ AlertId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ALERT_STATUS_LABELS = {"open": "Open", "acknowledged": "Acknowledged", "closed": "Closed"}
 
 
+#: The period the head's view shows unless another is chosen.
+DEFAULT_DAYS = 30
+
+
 @router.get("/agency/oversight")
-def overview(ctx: Context, me: Signed) -> Response:
-    """The viewer's agency: its people, its searches (the newest first) and the last whole
-    week's digest (``oversight.agency_oversight``, ``digests.show_digest``: its head and
-    auditors, or a system admin; audited, refusals too)."""
+def overview(
+    ctx: Context,
+    me: Signed,
+    since: Annotated[str, Query(max_length=20)] = "",
+    until: Annotated[str, Query(max_length=20)] = "",
+    person: Annotated[str, Query(max_length=100)] = "",
+    offense: Annotated[str, Query(max_length=100)] = "",
+) -> Response:
+    """The viewer's agency: its use over a period in charts (by day or week, person and
+    offense; decisions and alerts), its people, its searches (the newest first) and the last
+    whole week's digest (``trends.agency_trends``, ``oversight.agency_oversight``,
+    ``digests.show_digest``: its head and auditors, or a system admin; audited, refusals
+    too). ``since`` and ``until`` are UTC days (``until`` included); the last 30 by default."""
+    filters = {"since": since, "until": until, "person": person, "offense": offense}
+    error: FacetrailError | None = None
+    try:
+        start, end = _period(since, until)
+    except FacetrailError as bad:
+        error, (start, end) = bad, _period("", "")
+    found = trends.agency_trends(
+        ctx, me.principal, start, end, person=person or None, offense=offense or None
+    )
     view = oversight.agency_oversight(ctx, me.principal)
-    end = datetime.now(UTC)
-    start, until = digests.digest_period("weekly", end)
-    digest = digests.show_digest(ctx, me.principal, view.agency, start, until)
-    return page("oversight.html", viewer=me, current="/agency/oversight", view=view, digest=digest)
+    week_start, week_end = digests.digest_period("weekly", datetime.now(UTC))
+    digest = digests.show_digest(ctx, me.principal, view.agency, week_start, week_end)
+    charts = [
+        column_chart(f"Searches per {found.bucket}", found.searches),
+        bar_chart("Searches by person", {k: float(v) for k, v in found.by_person.items()}),
+        bar_chart("Searches by offense", {k: float(v) for k, v in found.by_offense.items()}),
+        bar_chart("Supervisors' decisions", {k: float(v) for k, v in found.decisions.items()}),
+        bar_chart("Misuse alerts raised, by rule", {k: float(v) for k, v in found.alerts.items()}),
+    ]
+    return page(
+        "oversight.html",
+        viewer=me,
+        current="/agency/oversight",
+        view=view,
+        digest=digest,
+        trends=found,
+        charts=charts,
+        filters=filters,
+        shown_since=start.date().isoformat(),
+        shown_until=(end - timedelta(days=1)).date().isoformat(),
+        role_labels=ROLE_LABELS,
+        error=error,
+    )
+
+
+def _period(since: str, until: str) -> tuple[datetime, datetime]:
+    """[start, end) of the days typed (UTC, ``until`` included); the last 30 days by default."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = _day(until, "until") + timedelta(days=1) if until else today + timedelta(days=1)
+    start = _day(since, "since") if since else end - timedelta(days=DEFAULT_DAYS)
+    return start, end
+
+
+def _day(typed: str, field: str) -> datetime:
+    try:
+        return datetime.fromisoformat(typed.strip()[:10]).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidRequestError(f"'{typed}' is not a date (YYYY-MM-DD)", subject=field) from exc
 
 
 @router.get("/alerts")
