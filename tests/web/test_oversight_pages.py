@@ -33,7 +33,7 @@ def test_the_head_oversees_people_searches_and_the_digest(
     assert f'href="/searches/{ours}"' in answer.text and "2026-000801" in answer.text
     people = set(re.findall(r"<tr>\s*<td>([^<]+)</td>\s*<td>county", answer.text))
     assert {"head", "ivy", "aude"} <= people and not {"olga", "otto"} & people
-    assert "Last week&#39;s digest" in answer.text or "Last week's digest" in answer.text
+    assert '<h2 id="digest">Digest of ' in answer.text and "<dt>By person</dt>" in answer.text
     assert last_kinds(web_world, 3) == ["oversight.trends", "oversight.view", "digest.view"]
     # The use over time in charts, roles in words.
     assert 'aria-label="Searches per day: ' in answer.text and "Searches by person" in answer.text

@@ -43,7 +43,7 @@ def overview(
 ) -> Response:
     """The viewer's agency: its use over a period in charts (by day or week, person and
     offense; decisions and alerts), its people, its searches (the newest first) and the last
-    whole week's digest (``trends.agency_trends``, ``oversight.agency_oversight``,
+    period's digest (``trends.agency_trends``, ``oversight.agency_oversight``,
     ``digests.show_digest``: its head and auditors, or a system admin; audited, refusals
     too). ``since`` and ``until`` are UTC days (``until`` included); the last 30 by default."""
     filters = {"since": since, "until": until, "person": person, "offense": offense}
@@ -56,8 +56,7 @@ def overview(
         ctx, me.principal, start, end, person=person or None, offense=offense or None
     )
     view = oversight.agency_oversight(ctx, me.principal)
-    week_start, week_end = digests.digest_period("weekly", datetime.now(UTC))
-    digest = digests.show_digest(ctx, me.principal, view.agency, week_start, week_end)
+    digest = digests.show_digest(ctx, me.principal, view.agency, start, end)
     charts = [
         column_chart(f"Searches per {found.bucket}", found.searches),
         bar_chart("Searches by person", {k: float(v) for k, v in found.by_person.items()}),
