@@ -80,11 +80,16 @@ def test_a_totp_code_is_accepted_once(app_ctx: AppContext) -> None:
     now = datetime.now(UTC)
     code = totp_now(root.totp_secret, at=now.timestamp())
     auth.login(app_ctx, "root", PASSWORD, code, now=now)
-    with pytest.raises(AuthError):
+    with pytest.raises(AuthError, match="already used to sign in: wait for the next"):
         auth.login(app_ctx, "root", PASSWORD, code, now=now)  # replayed: refused
     failed = _entries(app_ctx, "auth.login.failed")
     assert [json.loads(e.details)["reason"] for e in failed] == ["totp_reused"]
-    assert _user(app_ctx, "root").failed_logins == 1  # counted towards the lockout
+    # Said plainly and not counted towards the lockout (signing in twice within 30 s is what
+    # people do); a wrong code still counts.
+    assert _user(app_ctx, "root").failed_logins == 0
+    with pytest.raises(AuthError, match="wrong username, password or code"):
+        auth.login(app_ctx, "root", PASSWORD, "000000" if code != "000000" else "111111", now=now)
+    assert _user(app_ctx, "root").failed_logins == 1
     # An older code (the step before, still inside the drift window) is refused as well.
     earlier = totp_now(root.totp_secret, at=now.timestamp() - 30)
     with pytest.raises(AuthError):
@@ -108,7 +113,7 @@ def test_minting_a_token_needs_password_and_a_fresh_code(county: Org) -> None:
         auth.issue_token(ctx, head, "replay", password=PASSWORD, code=code, now=at)
     refused = _entries(ctx, "auth.token.issue.refused")
     assert len(refused) == 2 and all(e.actor == "head" for e in refused)
-    assert _user(ctx, "head").failed_logins == 1  # the replay; the mint reset the count
+    assert _user(ctx, "head").failed_logins == 0  # a replayed code is refused, not counted
 
 
 def test_a_locked_account_cannot_mint_a_token(county: Org) -> None:

@@ -83,6 +83,10 @@ __all__ = [
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 #: The one refusal of a sign-in whose name, password or lockout is wrong: it says no more.
+CODE_USED = (
+    "that code was already used to sign in: wait for the next code in your authenticator "
+    "(a new one comes every 30 seconds)"
+)
 VAGUE = (
     f"wrong username, password or code (after {MAX_FAILED_LOGINS} failed sign-ins in a row an "
     f"account waits {LOCKOUT.seconds // 60} minutes)"
@@ -229,6 +233,10 @@ def _verify(
     matched = _second_factor(ctx, session, user, code or "", now, recovery=factor == "enrolled")
     if matched in ("totp", "recovery_code"):
         return None, matched
+    if matched == "totp_reused":
+        # The right password and a real code, already spent (signing in twice within 30 s):
+        # said plainly and not counted towards the lockout; the code is refused all the same.
+        return AuthError(CODE_USED, subject=user.username), matched
     return _failed(user, now, vague), matched
 
 
