@@ -137,8 +137,10 @@ def test_request_to_lead_to_disclosure(world) -> None:  # type: ignore[no-untype
     # 4. Refusals, each typed, each on the record, none stored as a search.
     with pytest.raises(CaseNumberError, match="case number is required"):
         org.search(("bookings",), junk, case_number="")
-    with pytest.raises(CaseNumberError, match="pattern"):
+    # The rule said in words, never as a regular expression (it was "[A-Z0-9][A-Z0-9-]{3,39}").
+    with pytest.raises(CaseNumberError, match="a capital letter or a digit, then 3 to 39") as bad:
         org.search(("bookings",), junk, case_number="my friend")
+    assert "[" not in bad.value.message and "{" not in bad.value.message
     with pytest.raises(OffenseNotAllowedError, match="shoplifting"):
         org.search(("bookings",), junk, offense="shoplifting")
     with pytest.raises(JustificationError):

@@ -68,7 +68,7 @@ def test_an_agencys_searches_by_filter_never_another_agencys(searched: Org) -> N
 
 
 def test_refusals_of_search_listings_are_recorded(searched: Org) -> None:
-    with pytest.raises(PermissionDeniedError, match="--mine"):
+    with pytest.raises(PermissionDeniedError, match="you may list your own"):
         find_searches(searched.ctx, searched.people["gus"], SearchQuery())  # a gallery admin
     kind, details = _last(searched)
     assert kind == "search.list.refused" and details["code"] == "permission_denied"

@@ -71,7 +71,11 @@ def under_import_root(settings: Settings, given: str) -> Path:
     (``FolderNotAllowedError``, or ``InvalidRequestError`` for a relative path)."""
     path = Path(given)
     if not path.is_absolute():
-        raise InvalidRequestError("not an absolute path", subject=given)
+        raise InvalidRequestError(
+            "give the folder's whole path on the server, starting with / "
+            "(for example /srv/imports/bookings)",
+            subject=given,
+        )
     roots = [_real(root) for root in settings.import_roots]
     if not roots:
         raise FolderNotAllowedError(_HOW_TO_ALLOW, subject=given)
@@ -81,4 +85,6 @@ def under_import_root(settings: Settings, given: str) -> Path:
             f"is not under an import root ({listed}) once symlinks and '..' are resolved",
             subject=given,
         )
+    if not path.exists():  # told only under an import root: no probing the server's disk
+        raise InvalidRequestError("there is no such folder or file on the server", subject=given)
     return outside_facetrail(settings, path)

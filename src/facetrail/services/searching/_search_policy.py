@@ -25,6 +25,7 @@ from facetrail.errors import (
 )
 from facetrail.governance import fields
 from facetrail.governance.authority import Actor
+from facetrail.governance.case_numbers import case_rule_in_words
 from facetrail.governance.credentials import Role
 from facetrail.governance.policy import Policy
 from facetrail.services.accounts import agency_by_name, current_policy
@@ -151,7 +152,8 @@ def request_check(session: Session, request: SearchRequest, now: datetime) -> Re
         problem = malformed
     elif not re.fullmatch(policy.case_pattern, case):
         problem = CaseNumberError(
-            f"{case!r} does not match the agency's case number pattern {policy.case_pattern!r}",
+            f"{case!r} is not a case number of {agency.name}: a case number is "
+            f"{case_rule_in_words(policy.case_pattern)}",
             subject="case_number",
         )
     elif request.offense not in policy.offenses:

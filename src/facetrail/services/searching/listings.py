@@ -187,7 +187,7 @@ def find_searches(ctx: AppContext, actor: Principal, query: SearchQuery) -> list
         if not query.mine and not may_read_agency_searches(who, who.agency_id):
             raise PermissionDeniedError(
                 "only the agency's investigators, supervisors, head and auditors list its "
-                "searches; list your own with --mine",
+                "searches; you may list your own",
                 subject=actor.username,
             )
         if not 1 <= query.limit <= MAX_LISTED:

@@ -16,6 +16,7 @@ from facetrail.api import limits
 from facetrail.api.deps import Context
 from facetrail.api.uploads import MAX_PROBES, probe_images
 from facetrail.errors import FacetrailError, InvalidRequestError
+from facetrail.governance.case_numbers import case_rule_in_words
 from facetrail.governance.credentials import Role
 from facetrail.governance.policy import ApprovalMode
 from facetrail.services.accounts import directory
@@ -97,6 +98,7 @@ def _search_form(
         agencies=agencies,
         max_probes=MAX_PROBES,
         max_top=MAX_TOP,
+        case_rule=case_rule_in_words(rules.case_pattern),
         notice=LEAD_NOTICE,
         error=error,
     )
