@@ -1,3 +1,5 @@
-from facetrail.cli.main import app
+"""``python -m facetrail``: the same as the ``facetrail`` command."""
 
-app(prog_name="facetrail")
+from facetrail.cli.main import main
+
+main()

@@ -13,7 +13,7 @@ SINGULAR = ("account", "agency", "case", "gallery", "job", "model", "network", "
 
 
 def test_groups_are_plural_and_their_singular_works_unlisted(term: Terminal) -> None:
-    commands = set(re.findall(r"^│ ([a-z-]+) ", term("--help").split("Commands", 1)[1], re.M))
+    commands = set(re.findall(r"^  ([a-z-]+) ", term("--help").split("Commands:", 1)[1], re.M))
     for plural, singular in zip(PLURAL, SINGULAR, strict=True):
         assert plural in commands and singular not in commands, (plural, singular)
         same = term(singular, "--help").replace(f" {singular} ", f" {plural} ", 1)

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from facetrail.cli.app import (
+    HELP,
     JsonOpt,
     account_app,
     agency_app,
@@ -89,6 +90,7 @@ def network_create(name: str) -> None:
 domain_app = typer.Typer(
     help="An agency's e-mail domains (its accounts' e-mails are on one): add, remove, list.",
     no_args_is_help=True,
+    **HELP,  # type: ignore[arg-type]
 )
 agency_app.add_typer(domain_app, name="domains")
 agency_app.add_typer(domain_app, name="domain", hidden=True)

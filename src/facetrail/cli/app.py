@@ -29,20 +29,31 @@ from facetrail.services.context import AppContext
 
 _T = TypeVar("_T")
 
+#: Help as ``gh`` and ``kubectl`` print it: plain text, paragraphs rewrapped to the terminal,
+#: one-line summaries, plain metavars (``cli.help_text``); ``-h`` as well as ``--help``.
+HELP = {"rich_markup_mode": None, "context_settings": {"help_option_names": ["-h", "--help"]}}
+
 app = typer.Typer(
-    help="facetrail: accountable face search.", no_args_is_help=True, pretty_exceptions_enable=False
+    help="facetrail: accountable face search.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    **HELP,  # type: ignore[arg-type]
 )
 
 
 def _group(help_text: str) -> typer.Typer:
     """A command group: its help when called without a command."""
-    return typer.Typer(help=help_text, no_args_is_help=True)
+    return typer.Typer(help=help_text, no_args_is_help=True, **HELP)  # type: ignore[arg-type]
 
 
 gallery_app = _group("Galleries, their sources and ingestion.")
 index_app = _group("The vector index derived from a gallery's templates.")
 eval_app = _group("Measure accuracy with the product's own pipeline.")
-models_app = typer.Typer(help="Model packs: list, check, register.", invoke_without_command=True)
+models_app = typer.Typer(
+    help="Model packs: list, check, register.",
+    invoke_without_command=True,
+    **HELP,  # type: ignore[arg-type]
+)
 audit_app = _group("The tamper-evident audit log: entries, verify, prove, checkpoint, export.")
 searches_app = _group(
     "Stored searches: list, pending, approve, show, review, close as a lead, export."

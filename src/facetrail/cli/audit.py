@@ -76,8 +76,9 @@ def audit_verify(
         print_json(report)
     elif report.ok:
         console.print(
-            f"audit log OK: {report.entries} entries, {report.checkpoints} "
-            f"checkpoints verified, root {report.root}"
+            f"audit log OK: {report.entries} entr{'y' if report.entries == 1 else 'ies'}, "
+            f"{report.checkpoints} checkpoint{'' if report.checkpoints == 1 else 's'} "
+            f"verified, root {report.root}"
         )
     else:
         console.print(f"[red]AUDIT LOG FAILS VERIFICATION[/red]: {escape(report.problem or '')}")

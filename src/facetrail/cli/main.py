@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import sys
 
+import typer
+
 from facetrail.cli import (
     accounts,
     audit,
@@ -27,6 +29,7 @@ from facetrail.cli import (
     signin,
 )
 from facetrail.cli.app import app, report_error
+from facetrail.cli.help_text import plain_metavars
 from facetrail.cli.render import print_error
 from facetrail.errors import FacetrailError
 
@@ -61,8 +64,16 @@ def main() -> None:
     """The console script. Typed errors are printed by each command (exit 2); anything else
     is a fault in facetrail, shown as one line with its code, never as a traceback (set
     FACETRAIL_DEBUG=1 to see it). Nothing half-done is kept: every action is one transaction."""
+    command = typer.main.get_command(app)
+    plain_metavars(command)
     try:
-        app()  # click prints usage errors and exits with each command's status itself
+        command(prog_name="facetrail")  # click prints usage errors and exits with its status
+    except SystemExit as done:
+        # A reader who stopped reading (``facetrail audit entries | head``) is no failure, as
+        # ``gh`` and ``kubectl`` take it; click exits 1, having quietened the closed stream.
+        if done.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            sys.exit(0)
+        raise
     except FacetrailError as exc:
         report_error(exc)
         sys.exit(2)

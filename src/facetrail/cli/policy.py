@@ -13,6 +13,7 @@ from facetrail.cli.app import JsonOpt, as_signed_in, policy_app
 from facetrail.cli.render import console, print_json, print_rows
 from facetrail.errors import InvalidRequestError
 from facetrail.governance.policy import ApprovalMode
+from facetrail.governance.policy_words import rules_in_words
 from facetrail.services.oversight import policy as policy_service
 from facetrail.services.oversight import policy_proposals
 
@@ -50,9 +51,8 @@ def _print_info(info: policy_service.PolicyInfo) -> None:
         f"[bold]{escape(info.agency)}[/bold] policy version {info.version}, set by "
         f"{escape(info.changed_by)} at {info.at}: {escape(info.reason)}"
     )
-    for key, value in info.policy.to_dict().items():
-        shown = ", ".join(value) if isinstance(value, list) else str(value)
-        console.print(f"  {key.replace('_', ' ')}: {escape(shown) or '(none)'}")
+    for rule, value in rules_in_words(info.policy):
+        console.print(f"  {escape(rule)}: {escape(value) or '(none)'}")
     for w in info.weakened:
         console.print(f"  [yellow]relaxed:[/yellow] {escape(w)}")
     if (p := info.proposal) is not None and p.status == "pending":

@@ -14,10 +14,18 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from facetrail.errors import InvalidRequestError
-from facetrail.governance.alerts import RULES, AlertRules, rule_in_words
-from facetrail.governance.policy import ApprovalMode, Policy
+from facetrail.governance.alerts import RULES
+from facetrail.governance.policy import Policy
+from facetrail.governance.policy_words import (
+    APPROVAL_LABELS,
+    RULE_LABELS,
+    rule_value_in_words,
+    rules_in_words,
+)
 from facetrail.services.oversight.policy import PolicyInfo
 from facetrail.web.deps import text, texts
+
+_NUMBERS = ("min_justification", "daily_limit", "probe_retention_days")
 
 __all__ = [
     "APPROVAL_LABELS",
@@ -26,55 +34,6 @@ __all__ = [
     "rules_in_words",
     "versions_newest_first",
 ]
-
-APPROVAL_LABELS = {
-    ApprovalMode.NEVER.value: "Never: searches run at once",
-    ApprovalMode.LISTED.value: "For the offenses ticked below",
-    ApprovalMode.ALWAYS.value: "For every search",
-}
-
-_LABELS = {
-    "offenses": "Offenses that may be searched for",
-    "case_pattern": "Case number pattern",
-    "min_justification": "Shortest justification (characters)",
-    "galleries": "Galleries it may search",
-    "approval": "Supervisor's approval before a search",
-    "approval_offenses": "Offenses that need approval",
-    "second_reviewer": "Second, blind reviewer of each candidate",
-    "daily_limit": "Searches a person may ask for in 24 hours",
-    "probe_retention_days": "Probe photos kept for (days)",
-    "trial_days": "Trial accounts last (days)",
-    "digest": "The head's digest of use goes out",
-    "alerts": "Misuse alert rules",
-    "likely_false_match_rate": "Candidates shown first as likely: false-match rate at most",
-    "low_quality_probes": "A probe face too small, blurred or turned away is",
-}
-_NUMBERS = ("min_justification", "daily_limit", "probe_retention_days")
-
-
-def _shown(field: str, value: Any) -> str:
-    if field == "low_quality_probes":
-        return {"warn": "searched, with a warning", "refuse": "refused"}.get(str(value), str(value))
-    if field == "likely_false_match_rate":
-        return f"1 in {round(1 / float(value)):,}"
-    if field == "approval":
-        return APPROVAL_LABELS.get(str(value), str(value))
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if isinstance(value, dict):  # the alert settings, each rule on in words
-        rules = AlertRules.from_dict(value)
-        on = [f"{rule.replace('_', ' ')}: {rule_in_words(rule, rules)}" for rule in RULES]
-        on = [line for line, rule in zip(on, RULES, strict=True) if rules.enabled(rule)]
-        off = ", ".join(r.replace("_", " ") for r in rules.disabled) or "none"
-        return "An alert is raised when " + "; ".join(on) + f". Turned off: {off}."
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value) or "none"
-    return str(value)
-
-
-def rules_in_words(policy: Policy) -> list[tuple[str, str]]:
-    """(rule, value) for every field of the policy, in words."""
-    return [(_LABELS[k], _shown(k, v)) for k, v in policy.to_dict().items()]
 
 
 @dataclass(frozen=True)
@@ -91,7 +50,7 @@ def versions_newest_first(history: list[PolicyInfo]) -> list[PolicyVersionView]:
         body = info.policy.to_dict()
         changed = (
             [
-                f"{_LABELS[k]}: {_shown(k, previous[k])} → {_shown(k, v)}"
+                f"{RULE_LABELS[k]}: {_said(k, previous[k])} → {_said(k, v)}"
                 for k, v in body.items()
                 if v != previous[k]
             ]
@@ -106,7 +65,9 @@ def versions_newest_first(history: list[PolicyInfo]) -> list[PolicyVersionView]:
 def _number(field: str, typed: str) -> int:
     value = typed.strip()
     if not value.isdigit() or len(value) > 9:
-        raise InvalidRequestError(f"{_LABELS[field]}: a whole number", subject=f"policy.{field}")
+        raise InvalidRequestError(
+            f"{RULE_LABELS[field]}: a whole number", subject=f"policy.{field}"
+        )
     return int(value)
 
 
@@ -202,3 +163,7 @@ class PolicyForm:
         if not changed:
             raise InvalidRequestError("change at least one rule", subject="policy")
         return changed
+
+
+def _said(field: str, value: Any) -> str:
+    return rule_value_in_words(field, value)
