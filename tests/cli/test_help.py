@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import typer
 
 from facetrail.cli.help_text import plain_metavars
@@ -47,3 +48,19 @@ def test_a_reader_who_stops_reading_is_no_failure(tmp_path: Path) -> None:
     assert reading.stdout is not None
     reading.stdout.close()  # the reader is gone before a line is written
     assert reading.wait(timeout=60) == 0
+
+
+def test_a_long_job_not_on_a_terminal_prints_progress_lines(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: an ingestion whose output went to a log printed nothing until it ended."""
+    from facetrail.cli import app as cli_app
+
+    monkeypatch.setattr(cli_app, "PROGRESS_EVERY_S", 0.0)
+    with cli_app.progress_bar("ingesting", True) as advance:
+        advance(1200, 5000)
+        advance(1300, 5000)
+    said = capsys.readouterr().err.splitlines()
+    assert said[0].startswith("ingesting: 1,200 of 5,000 (24%), ") and "left" in said[0]
+    assert said[1].startswith("ingesting: 2,500 of 5,000 (50%)")
+    assert said[-1].startswith("ingesting: done, 2,500 of 5,000 (50%)")

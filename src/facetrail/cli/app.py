@@ -6,6 +6,7 @@ import enum
 import os
 import secrets
 import stat
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import version as package_version
@@ -299,10 +300,21 @@ def report_error(exc: FacetrailError) -> None:
     print_error(exc.code, exc.message, exc.subject)
 
 
+#: Seconds between progress lines when standard error is not a terminal (a log, a CI job).
+PROGRESS_EVERY_S = 10.0
+
+
 @contextmanager
 def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A bar on a terminal; elsewhere a plain line every ``PROGRESS_EVERY_S`` seconds and one
+    at the end ("ingesting: 1,200 of 5,000 (24%), 35 a second, about 2 min left")."""
     if not enabled:
         yield lambda _a, _t: None
+        return
+    if not err_console.is_terminal:
+        lines = _ProgressLines(label)
+        yield lines.advance
+        lines.say(final=True)
         return
     with Progress(
         "[progress.description]{task.description}",
@@ -317,3 +329,44 @@ def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int, int], Non
             bar.update(task, advance=n, total=total)
 
         yield advance
+
+
+class _ProgressLines:
+    """Progress as lines of text, for a log rather than a terminal."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.done = 0
+        self.total = 0
+        self.started = time.monotonic()
+        self.last = self.started
+
+    def advance(self, n: int, total: int) -> None:
+        self.done += n
+        self.total = total
+        if time.monotonic() - self.last >= PROGRESS_EVERY_S:
+            self.say()
+
+    def say(self, *, final: bool = False) -> None:
+        if final and self.done == 0:
+            return
+        self.last = time.monotonic()
+        spent = max(self.last - self.started, 1e-6)
+        rate = self.done / spent
+        of = f" of {self.total:,} ({100 * self.done / self.total:.0f}%)" if self.total else ""
+        left = ""
+        if not final and self.total and rate > 0:
+            left = f", about {_duration((self.total - self.done) / rate)} left"
+        ending = "done, " if final else ""
+        err_console.print(
+            f"{self.label}: {ending}{self.done:,}{of}, {rate:.1f} a second{left}",
+            highlight=False,
+        )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
