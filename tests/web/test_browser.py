@@ -1,8 +1,9 @@
 """The web app in a real browser (headless Debian chromium driven by Playwright) against a
 real server: an investigator signs in with password and TOTP, picks the face to search among
 the faces boxed over a photo of two people (after the policy refused a short justification),
-sees each candidate beside the probe's face, two investigators review a candidate blind and
-the search closes as a lead; a supervisor of
+sees each candidate beside the probe's face, two investigators review a candidate blind (the
+review, the hand-off to a named colleague and the second review done with the keyboard alone:
+Tab to each control, Enter or Space to use it) and the search closes as a lead; a supervisor of
 another agency approves a search after reading its justification; a new account enrols its
 authenticator from a QR code. Every page visited is screenshotted and checked with axe-core
 (no serious or critical violation)."""
@@ -127,14 +128,22 @@ def _decoded_qr(png: bytes) -> str:
     return str(text)
 
 
-def _review_first(page: Any, decision: str, note: str) -> Any:
-    card = page.locator("li.card").first
-    card.get_by_text(re.compile(r"^Review candidate")).click()
-    card.get_by_role("radio", name=decision).check()
-    card.get_by_label("Note").fill(note)
-    card.get_by_role("button", name="Record my review").click()
-    page.wait_for_load_state()
-    return page.locator("li.card").first
+_FOCUSED_NAME = """() => {
+  const e = document.activeElement;
+  if (!e) return "";
+  const label = e.labels && e.labels.length ? e.labels[0].innerText : "";
+  return (label || e.getAttribute("aria-label") || e.innerText || "").trim();
+}"""
+
+
+def _tab_to(page: Any, name: str, most: int = 400) -> None:
+    """Press Tab until the focused control's name matches ``name`` (a regex): the keyboard
+    alone reaches it, in the page's order."""
+    for _ in range(most):
+        page.keyboard.press("Tab")
+        if re.search(name, page.evaluate(_FOCUSED_NAME)):
+            return
+    raise AssertionError(f"Tab never reached {name!r}")
 
 
 def test_investigators_search_review_blind_and_close_a_lead(
@@ -196,31 +205,62 @@ def test_investigators_search_review_blind_and_close_a_lead(
     expect(ivy.get_by_role("table").first).to_contain_text("two-people.jpg")  # the probe's faces
     visits.check(ivy, "search-result")
 
-    first = _review_first(ivy, "Possible match", "same ears, scar above the left brow")
+    # Her review and the hand-off, with the keyboard alone.
+    _tab_to(ivy, r"^Review candidate")
+    ivy.keyboard.press("Enter")
+    _tab_to(ivy, r"^Possible match")
+    ivy.keyboard.press("Space")
+    _tab_to(ivy, r"^Note")
+    ivy.keyboard.type("same ears, scar above the left brow")
+    _tab_to(ivy, r"^Record my review")
+    ivy.keyboard.press("Enter")
+    ivy.wait_for_load_state()
+    first = ivy.locator("li.card").first
     expect(first).to_contain_text("ivy (review 1): Possible match")
     expect(first).to_contain_text("the second, independent review is still to come")
     visits.check(ivy, "search-reviewed-once")
     # ivy asks ian, by name, for the second review: he is told in his inbox.
-    ivy.get_by_label("Colleague's username").fill("ian")
-    ivy.get_by_role("button", name="Ask for the second review").click()
+    _tab_to(ivy, r"^Colleague's username")
+    ivy.keyboard.type("ian")
+    ivy.keyboard.press("Enter")
     expect(ivy.get_by_role("status")).to_contain_text("ian is asked for the second review")
     visits.check(ivy, "second-review-asked")
 
     # A second investigator, on a tablet, finds it waiting for him (no address typed), and
     # does not see the first call before making theirs.
+    # He works with the keyboard alone: Tab to each control, Enter or Space to use it.
     ian = open_page(TABLET)
-    sign_in(ian, web_world, "ian")
-    ian.get_by_role("navigation").get_by_role("link", name="Reviews waiting").click()
+    ian.goto("/signin")
+    _tab_to(ian, r"^Username")
+    ian.keyboard.type("ian")
+    ian.keyboard.press("Tab")
+    ian.keyboard.type(PASSWORD)
+    ian.keyboard.press("Tab")
+    ian.keyboard.type(code_for(web_world, "ian"))
+    ian.keyboard.press("Enter")
+    expect(ian.get_by_role("heading", name="Welcome, ian")).to_be_visible()
+    _tab_to(ian, r"^Reviews waiting")
+    ian.keyboard.press("Enter")
     expect(ian.get_by_role("heading", name="Reviews waiting for you")).to_be_visible()
     assert ian.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     visits.check(ian, "reviews-waiting-tablet")
-    ian.get_by_role("link", name=f"Search {search_id}", exact=True).click()
+    _tab_to(ian, rf"^Search {search_id}$")
+    ian.keyboard.press("Enter")
     expect(ian).to_have_url(re.compile(rf"/searches/{search_id}$"))
     expect(ian.get_by_role("note")).to_have_text(LEAD_NOTICE)
     expect(ian.locator("li.card").first).not_to_contain_text("ivy")
     assert ian.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     visits.check(ian, "second-review-tablet")
-    first = _review_first(ian, "Possible match", "independent: nose, brow and hairline")
+    _tab_to(ian, r"^Review candidate")  # the first card's form, folded
+    ian.keyboard.press("Enter")
+    _tab_to(ian, r"^Possible match")
+    ian.keyboard.press("Space")
+    _tab_to(ian, r"^Note")
+    ian.keyboard.type("independent: nose, brow and hairline")
+    _tab_to(ian, r"^Record my review")
+    ian.keyboard.press("Enter")
+    ian.wait_for_load_state()
+    first = ian.locator("li.card").first
     expect(first).to_contain_text("ivy (review 1): Possible match")
     expect(first).to_contain_text("ian (review 2): Possible match")
     expect(first).to_contain_text("Fully reviewed.")
