@@ -296,17 +296,17 @@ def test_a_system_admin_creates_a_network_and_an_agency_in_the_browser(
     token = csrf_in(listed.text)
     made = root.post("/agencies", data={"csrf_token": token, "what": "network", "name": "coast"})
     assert made.status_code == 303 and last_kinds(web_world) == ["network.create"]
-    agency = {"csrf_token": token, "what": "agency", "name": "harbour", "network": "coast"}
+    agency = {"csrf_token": token, "what": "agency", "name": "lighthouse", "network": "coast"}
     made = root.post("/agencies", data=agency | {"trial_days": "14"})
     assert made.status_code == 303 and last_kinds(web_world)[-1] == "agency.create"
     shown = root.get(made.headers["location"]).text
-    assert "The agency harbour is created" in shown and "<strong>coast</strong>: harbour" in shown
+    assert "The agency lighthouse is created" in shown and "<strong>coast</strong>: lighthouse" in shown
     again = root.post("/agencies", data=agency | {"trial_days": "14"})
-    assert again.status_code in (409, 422) and 'value="harbour"' in again.text
+    assert again.status_code in (409, 422) and 'value="lighthouse"' in again.text
 
     head = client_of("head")
     theirs = head.get("/agencies").text
-    assert "<td>county</td>" in theirs and "harbour" not in theirs
+    assert "<td>county</td>" in theirs and "lighthouse" not in theirs
     assert "Create an agency" not in theirs
     refused = head.post(
         "/agencies", data={"csrf_token": csrf_in(theirs), "what": "network", "name": "x"}
