@@ -300,7 +300,10 @@ def test_a_system_admin_creates_a_network_and_an_agency_in_the_browser(
     made = root.post("/agencies", data=agency | {"trial_days": "14"})
     assert made.status_code == 303 and last_kinds(web_world)[-1] == "agency.create"
     shown = root.get(made.headers["location"]).text
-    assert "The agency lighthouse is created" in shown and "<strong>coast</strong>: lighthouse" in shown
+    assert (
+        "The agency lighthouse is created" in shown
+        and "<strong>coast</strong>: lighthouse" in shown
+    )
     again = root.post("/agencies", data=agency | {"trial_days": "14"})
     assert again.status_code in (409, 422) and 'value="lighthouse"' in again.text
 
