@@ -76,6 +76,11 @@ def test_a_source_without_a_date_is_shown_on_its_form(client_of: Clients) -> Non
     )
     assert bad.status_code == 422 and is_error_page(bad.text, "invalid_request")
     assert "Written consent, County Order 7/2026</textarea>" in bad.text
+    assert "is not a date (YYYY-MM-DD)" in bad.text
+    future = _post(
+        gus, "/galleries/bookings/sources", _SOURCE | {"collected_at": "2999-01-01"}, "/galleries"
+    )
+    assert future.status_code == 422 and "is in the future" in future.text
 
 
 def test_an_ingestion_runs_in_the_background_with_its_progress(

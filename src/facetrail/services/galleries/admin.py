@@ -27,6 +27,7 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.models.registry import get_pack
+from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import (
@@ -132,12 +133,19 @@ def add_source(ctx: AppContext, actor: Principal, request: CreateSourceRequest) 
         legal_basis = fields.check_free_text("legal basis", request.legal_basis, min_len=1)
         supplied_by = fields.check_name("supplied by", request.supplied_by)
         try:
-            collected_at = date.fromisoformat(request.collected_at.strip()).isoformat()
+            collected = date.fromisoformat(request.collected_at.strip())
         except ValueError as exc:
             raise InvalidRequestError(
-                f"collected_at {request.collected_at!r} is not an ISO date (YYYY-MM-DD)",
-                subject="source",
+                f"the collection date {request.collected_at!r} is not a date (YYYY-MM-DD)",
+                subject="collected_at",
             ) from exc
+        if collected > utc_now().date():
+            raise InvalidRequestError(
+                f"the collection date {collected.isoformat()} is in the future: give the day "
+                "the photos were collected",
+                subject="collected_at",
+            )
+        collected_at = collected.isoformat()
         if request.retention_days <= 0:
             raise InvalidRequestError("retention_days must be positive", subject="source")
         gallery = get_gallery_row(session, request.gallery)
