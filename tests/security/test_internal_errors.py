@@ -89,10 +89,11 @@ def test_a_database_that_cannot_be_opened_is_refused_typed(tmp_path: Path) -> No
 def test_an_unexpected_fault_is_one_line_with_its_code(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def broken() -> None:
+    def broken(*_: object) -> None:
         raise KeyError("a bug")
 
-    monkeypatch.setattr(cli_main, "app", broken)
+    # A bug anywhere in running a command: here in the step that readies its help.
+    monkeypatch.setattr(cli_main, "plain_metavars", broken)
     monkeypatch.delenv("FACETRAIL_DEBUG", raising=False)
     with pytest.raises(SystemExit) as stopped:
         main()

@@ -64,9 +64,9 @@ def main() -> None:
     """The console script. Typed errors are printed by each command (exit 2); anything else
     is a fault in facetrail, shown as one line with its code, never as a traceback (set
     FACETRAIL_DEBUG=1 to see it). Nothing half-done is kept: every action is one transaction."""
-    command = typer.main.get_command(app)
-    plain_metavars(command)
     try:
+        command = typer.main.get_command(app)
+        plain_metavars(command)
         command(prog_name="facetrail")  # click prints usage errors and exits with its status
     except SystemExit as done:
         # A reader who stopped reading (``facetrail audit entries | head``) is no failure, as
