@@ -52,7 +52,8 @@ from facetrail.store.sealing import (
 from tests.conftest import copy_first_images, lfw_people, needs_lfw
 from tests.org import AGENCY, Org, make_gallery, make_org
 
-pytestmark = needs_lfw
+#: Every test works on the module's one home (``home``): no database of its own each.
+pytestmark = [needs_lfw, pytest.mark.module_database]
 
 
 def test_every_table_is_sealed_or_listed_with_a_reason() -> None:

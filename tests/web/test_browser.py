@@ -17,6 +17,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import pytest
 from playwright.sync_api import expect
 
 from facetrail.governance.credentials import Role, totp_now, totp_uri
@@ -29,7 +30,9 @@ from tests.conftest import LFW, lfw_people, needs_lfw
 from tests.org import AGENCY, JUSTIFICATION, PASSWORD, mailed_invite
 from tests.web.conftest import TABLET, Visits, code_for, last_kinds, sign_in
 
-pytestmark = needs_lfw
+#: A flow in the browser: its services run on PostgreSQL in their own tests; the browser
+#: flow itself does not depend on the database, so it runs once, in the SQLite pass.
+pytestmark = [needs_lfw, pytest.mark.one_backend]
 Opener = Callable[..., Any]
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import time_machine
 from playwright.sync_api import expect
 
@@ -27,7 +28,9 @@ from tests.api.conftest import World
 from tests.conftest import needs_lfw
 from tests.web.conftest import TABLET, Visits, lfw_folder, search_by, sign_in
 
-pytestmark = needs_lfw
+#: A flow in the browser: its services run on PostgreSQL in their own tests; the browser
+#: flow itself does not depend on the database, so it runs once, in the SQLite pass.
+pytestmark = [needs_lfw, pytest.mark.one_backend]
 Opener = Callable[..., Any]
 
 
