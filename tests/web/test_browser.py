@@ -149,6 +149,32 @@ def _tab_to(page: Any, name: str, most: int = 400) -> None:
     raise AssertionError(f"Tab never reached {name!r}")
 
 
+def _type_sign_in(page: Any, world: World, name: str) -> None:
+    """From the focused username field, the sign-in form typed and sent by keyboard."""
+    page.keyboard.type(name)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Tab")
+    page.keyboard.type(code_for(world, name))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=f"Welcome, {name}")).to_be_visible()
+
+
+def _review_first_by_keyboard(page: Any, decision: str, note: str) -> Any:
+    """The first card's review with the keyboard alone: unfold its form, choose, write the
+    note, send. -> the first card, as the page shows it after."""
+    _tab_to(page, r"^Review candidate")
+    page.keyboard.press("Enter")
+    _tab_to(page, rf"^{decision}")
+    page.keyboard.press("Space")
+    _tab_to(page, r"^Note")
+    page.keyboard.type(note)
+    _tab_to(page, r"^Record my review")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    return page.locator("li.card").first
+
+
 def test_investigators_search_review_blind_and_close_a_lead(
     open_page: Opener, web_world: World, visits: Visits, tmp_path: Path
 ) -> None:
@@ -167,13 +193,7 @@ def test_investigators_search_review_blind_and_close_a_lead(
     username = ivy.get_by_label("Username")
     expect(username).to_be_focused()
     assert username.evaluate("e => getComputedStyle(e).outlineStyle") != "none"
-    ivy.keyboard.type("ivy")
-    ivy.keyboard.press("Tab")
-    ivy.keyboard.type(PASSWORD)
-    ivy.keyboard.press("Tab")
-    ivy.keyboard.type(code_for(web_world, "ivy"))
-    ivy.keyboard.press("Enter")
-    expect(ivy.get_by_role("heading", name="Welcome, ivy")).to_be_visible()
+    _type_sign_in(ivy, web_world, "ivy")
     expect(ivy.get_by_role("link", name="Searches awaiting approval")).to_have_count(0)
     visits.check(ivy, "home-investigator")
 
@@ -209,16 +229,7 @@ def test_investigators_search_review_blind_and_close_a_lead(
     visits.check(ivy, "search-result")
 
     # Her review and the hand-off, with the keyboard alone.
-    _tab_to(ivy, r"^Review candidate")
-    ivy.keyboard.press("Enter")
-    _tab_to(ivy, r"^Possible match")
-    ivy.keyboard.press("Space")
-    _tab_to(ivy, r"^Note")
-    ivy.keyboard.type("same ears, scar above the left brow")
-    _tab_to(ivy, r"^Record my review")
-    ivy.keyboard.press("Enter")
-    ivy.wait_for_load_state()
-    first = ivy.locator("li.card").first
+    first = _review_first_by_keyboard(ivy, "Possible match", "same ears, scar above the left brow")
     expect(first).to_contain_text("ivy (review 1): Possible match")
     expect(first).to_contain_text("the second, independent review is still to come")
     visits.check(ivy, "search-reviewed-once")
@@ -235,13 +246,7 @@ def test_investigators_search_review_blind_and_close_a_lead(
     ian = open_page(TABLET)
     ian.goto("/signin")
     _tab_to(ian, r"^Username")
-    ian.keyboard.type("ian")
-    ian.keyboard.press("Tab")
-    ian.keyboard.type(PASSWORD)
-    ian.keyboard.press("Tab")
-    ian.keyboard.type(code_for(web_world, "ian"))
-    ian.keyboard.press("Enter")
-    expect(ian.get_by_role("heading", name="Welcome, ian")).to_be_visible()
+    _type_sign_in(ian, web_world, "ian")
     _tab_to(ian, r"^Reviews waiting")
     ian.keyboard.press("Enter")
     expect(ian.get_by_role("heading", name="Reviews waiting for you")).to_be_visible()
@@ -254,16 +259,7 @@ def test_investigators_search_review_blind_and_close_a_lead(
     expect(ian.locator("li.card").first).not_to_contain_text("ivy")
     assert ian.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     visits.check(ian, "second-review-tablet")
-    _tab_to(ian, r"^Review candidate")  # the first card's form, folded
-    ian.keyboard.press("Enter")
-    _tab_to(ian, r"^Possible match")
-    ian.keyboard.press("Space")
-    _tab_to(ian, r"^Note")
-    ian.keyboard.type("independent: nose, brow and hairline")
-    _tab_to(ian, r"^Record my review")
-    ian.keyboard.press("Enter")
-    ian.wait_for_load_state()
-    first = ian.locator("li.card").first
+    first = _review_first_by_keyboard(ian, "Possible match", "independent: nose, brow and hairline")
     expect(first).to_contain_text("ivy (review 1): Possible match")
     expect(first).to_contain_text("ian (review 2): Possible match")
     expect(first).to_contain_text("Fully reviewed.")

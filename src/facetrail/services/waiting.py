@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from facetrail.errors import AccountInactiveError
-from facetrail.governance.authority import Permission, may
 from facetrail.governance.credentials import Principal
 from facetrail.services.accounts.account_approval import count_accounts_waiting
 from facetrail.services.authorization import actor_of
@@ -65,11 +64,8 @@ def work_waiting(ctx: AppContext, actor: Principal) -> Waiting:
             who = actor_of(session, actor.user_id, actor.username)
         except AccountInactiveError:
             return Waiting()
-        reviews = (
-            count_reviews_waiting(session, who) if may(who, Permission.REVIEW_CANDIDATES) else 0
-        )
         return Waiting(
-            reviews=reviews,
+            reviews=count_reviews_waiting(session, who),
             approvals=count_approvals_waiting(session, who),
             alerts=count_alerts_waiting(session, who, actor.username),
             erasures=count_erasures_waiting(session, who),

@@ -30,6 +30,7 @@ from facetrail.errors import (
     NotLoggedInError,
     TokenInvalidError,
 )
+from facetrail.governance.authority import Actor
 from facetrail.governance.credentials import Principal
 from facetrail.services.context import AppContext
 from facetrail.services.signin.authentication import (
@@ -85,6 +86,13 @@ class Viewer:
     @cached_property
     def waiting(self) -> Waiting:
         return self.count_waiting()
+
+    @property
+    def actor(self) -> Actor:
+        """The viewer as signed in, for a page to ask the authority module which forms to
+        offer (the service acting reads them again, as the database says now)."""
+        p = self.principal
+        return Actor(p.user_id, p.agency_id, p.roles)
 
     @property
     def finds_cases(self) -> bool:

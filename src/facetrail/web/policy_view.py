@@ -16,24 +16,14 @@ from starlette.datastructures import FormData
 from facetrail.errors import InvalidRequestError
 from facetrail.governance.alerts import RULES
 from facetrail.governance.policy import Policy
-from facetrail.governance.policy_words import (
-    APPROVAL_LABELS,
-    RULE_LABELS,
-    rule_value_in_words,
-    rules_in_words,
-)
+from facetrail.governance.policy_words import RULE_LABELS
+from facetrail.governance.policy_words import rule_value_in_words as said
 from facetrail.services.oversight.policy import PolicyInfo
 from facetrail.web.deps import text, texts
 
 _NUMBERS = ("min_justification", "daily_limit", "probe_retention_days")
 
-__all__ = [
-    "APPROVAL_LABELS",
-    "PolicyForm",
-    "PolicyVersionView",
-    "rules_in_words",
-    "versions_newest_first",
-]
+__all__ = ["PolicyForm", "PolicyVersionView", "versions_newest_first"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +40,7 @@ def versions_newest_first(history: list[PolicyInfo]) -> list[PolicyVersionView]:
         body = info.policy.to_dict()
         changed = (
             [
-                f"{RULE_LABELS[k]}: {_said(k, previous[k])} → {_said(k, v)}"
+                f"{RULE_LABELS[k]}: {said(k, previous[k])} → {said(k, v)}"
                 for k, v in body.items()
                 if v != previous[k]
             ]
@@ -163,7 +153,3 @@ class PolicyForm:
         if not changed:
             raise InvalidRequestError("change at least one rule", subject="policy")
         return changed
-
-
-def _said(field: str, value: Any) -> str:
-    return rule_value_in_words(field, value)

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi import Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from facetrail.api.problems import status_of
 from facetrail.errors import FacetrailError, RateLimitedError
 
-__all__ = ["PAGE_HEADERS", "FormError", "page"]
+__all__ = ["PAGE_HEADERS", "FormError", "attachment", "page"]
 
 _TEMPLATES = Environment(
     loader=PackageLoader("facetrail.web", "templates"),
@@ -91,3 +92,15 @@ def page(
     if status is None:
         status = shown.status if shown is not None else 200
     return HTMLResponse(html, status_code=status, headers=sent)
+
+
+def attachment(body: bytes | str, media_type: str, filename: str) -> Response:
+    """A file to download (a disclosure, the log as CSV), never shown or sniffed as a page."""
+    return Response(
+        body,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

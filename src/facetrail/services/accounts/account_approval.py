@@ -31,6 +31,7 @@ from facetrail.governance.authority import (
     Actor,
     Permission,
     account_approved,
+    may,
     may_approve_account,
     may_grant,
 )
@@ -179,6 +180,8 @@ def _wait_for_second(session: Session, actor: Principal, user: User, given: int)
 def count_accounts_waiting(session: Session, who: Actor) -> int:
     """How many requested accounts ``who`` may approve and has not approved yet (the
     navigation's count; read in the caller's transaction, not audited)."""
+    if not may(who, Permission.MANAGE_PEOPLE):
+        return 0  # approving accounts is not theirs: nothing to read
     mine = select(AccountApproval.user_id).where(AccountApproval.approver_id == who.user_id)
     rows = session.execute(
         select(User.id, User.agency_id).where(

@@ -14,8 +14,10 @@ Authorisation: the agency's head and auditors, or a system admin
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -25,6 +27,7 @@ from facetrail.governance.authority import Permission, may_oversee_agency
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import (
     AlertRaised,
+    Event,
     SearchApproved,
     SearchDenied,
     SearchRequested,
@@ -35,6 +38,8 @@ from facetrail.services.unit_of_work import action
 from facetrail.store.schema import Agency
 
 __all__ = ["DAILY_UP_TO_DAYS", "MAX_DAYS", "Trends", "agency_trends"]
+
+E = TypeVar("E", bound=Event)
 
 #: Periods up to this many days are counted per day; longer ones per week.
 DAILY_UP_TO_DAYS = 62
@@ -98,8 +103,13 @@ def agency_trends(
         row = session.scalar(select(Agency).where(Agency.name == name))
         if row is None or not may_oversee_agency(who, row.id):
             raise NotFoundError("no such agency", subject=name)
-        window = {"agencies": [name], "since": since.isoformat(), "until": until.isoformat()}
-        asked = read_events(session, [SearchRequested], **window)  # type: ignore[arg-type]
+
+        def logged(kinds: Sequence[type[E]]) -> list[E]:
+            return read_events(
+                session, kinds, agencies=[name], since=since.isoformat(), until=until.isoformat()
+            )
+
+        asked = logged([SearchRequested])
         people = sorted({e.actor for e in asked})
         offenses = sorted({e.offense for e in asked})
         shown = [
@@ -108,12 +118,8 @@ def agency_trends(
             if (person is None or e.actor == person) and (offense is None or e.offense == offense)
         ]
         ids = {e.search_id for e in shown}
-        decided = read_events(
-            session,
-            [SearchApproved, SearchDenied],
-            **window,  # type: ignore[arg-type]
-        )
-        raised = read_events(session, [AlertRaised], **window)  # type: ignore[arg-type]
+        decided = logged([SearchApproved, SearchDenied])
+        raised = logged([AlertRaised])
         append(session, AuditEvent(actor.username, "oversight.trends", name, span, name))
     daily = until - since <= timedelta(days=DAILY_UP_TO_DAYS)
     return Trends(

@@ -110,6 +110,8 @@ def reviews_waiting(session: Session, who: Actor) -> list[ReviewWaiting]:
 
 def count_reviews_waiting(session: Session, who: Actor) -> int:
     """How many searches ``review_queue`` would list for ``who`` (the navigation's count)."""
+    if not may(who, Permission.REVIEW_CANDIDATES):
+        return 0
     return len(_calls_waiting(session, who))
 
 

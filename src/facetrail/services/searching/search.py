@@ -93,6 +93,7 @@ __all__ = [
     "SearchRequest",
     "SearchResult",
     "decide_search",
+    "decision_note_problem",
     "resume_stranded",
     "run_approved",
     "search",
@@ -188,6 +189,18 @@ def search(
     return fresh_result(ctx, record, agency_name, who, runs, ids, include_crops, seconds, likely)
 
 
+def decision_note_problem(note: str) -> InvalidRequestError | None:
+    """Why a supervisor's note is too short to decide a search with, or None (the web sends
+    a short one back with what was typed before asking to confirm)."""
+    if len(note.strip()) >= MIN_DECISION_NOTE:
+        return None
+    return InvalidRequestError(
+        f"say why in a note of at least {MIN_DECISION_NOTE} characters: the person who asked "
+        "reads it, and so do the auditors",
+        subject="note",
+    )
+
+
 def decide_search(
     ctx: AppContext, actor: Principal, search_id: int, approve: bool, note: str
 ) -> str:
@@ -200,12 +213,8 @@ def decide_search(
     now = utc_now()
     with action(ctx, actor, kind, subject, Permission.USE_ACCOUNT) as (session, who):
         note = fields.check_free_text("note", note)
-        if len(note.strip()) < MIN_DECISION_NOTE:
-            raise InvalidRequestError(
-                f"say why in a note of at least {MIN_DECISION_NOTE} characters: the person "
-                "who asked reads it, and so do the auditors",
-                subject="note",
-            )
+        if (short := decision_note_problem(note)) is not None:
+            raise short
         record = session.get(SearchRecord, search_id)
         if record is None or record.agency_id != who.agency_id:
             raise NotFoundError("no such search", subject=subject)

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from facetrail.api.deps import Context
 from facetrail.errors import FacetrailError, InvalidRequestError
-from facetrail.governance.authority import Actor, Permission, may
+from facetrail.governance.authority import Permission, may
 from facetrail.services import accounts
 from facetrail.services.accounts import directory
 from facetrail.web.deps import Form, Signed, Viewer, text
@@ -63,14 +63,13 @@ def _page(
     error: FacetrailError | None = None,
     typed: dict[str, str] | None = None,
 ) -> Response:
-    who = Actor(me.principal.user_id, me.principal.agency_id, me.principal.roles)
     return page(
         "agencies.html",
         viewer=me,
         current="/agencies",
         agencies=directory.list_agencies(ctx, me.principal),
         networks=directory.list_networks(ctx, me.principal),
-        creates=may(who, Permission.MANAGE_ORGANISATION),
+        creates=may(me.actor, Permission.MANAGE_ORGANISATION),
         made=made,
         error=error,
         typed=typed or {},

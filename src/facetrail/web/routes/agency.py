@@ -81,7 +81,7 @@ def _people_page(
         else f"People of {me.principal.agency}",
         role_labels=ROLE_LABELS,
         status_styles={"active": "done", "suspended": "failed"},
-        may_add=bool(grantable(me.principal)),
+        may_add=bool(grantable(me)),
     )
 
 

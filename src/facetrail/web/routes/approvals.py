@@ -44,12 +44,7 @@ def decide(search_id: SearchId, ctx: Context, me: Signed, form: Form) -> Respons
     if choice not in _DECISIONS:
         raise InvalidRequestError("choose approve or deny", subject="decision")
     note = text(form, "note", default="")
-    if len(note.strip()) < search.MIN_DECISION_NOTE:
-        short = InvalidRequestError(
-            f"say why in a note of at least {search.MIN_DECISION_NOTE} characters: the person "
-            "who asked reads it, and so do the auditors",
-            subject="note",
-        )
+    if (short := search.decision_note_problem(note)) is not None:
         return _queue_page(ctx, me, error=short, typed={"search_id": search_id, "note": note})
     if text(form, "confirmed", max_length=10, default="") != "yes":
         return page(

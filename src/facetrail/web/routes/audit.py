@@ -8,7 +8,7 @@ import csv
 import io
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from facetrail.api.deps import Context
 from facetrail.errors import FacetrailError
@@ -17,7 +17,7 @@ from facetrail.services.audit import audit_entries, entry_proofs
 from facetrail.services.audit import log as audit
 from facetrail.web.audit_view import PAGE_SIZE, LogFilters, details_text
 from facetrail.web.deps import Signed, Viewer
-from facetrail.web.render import page
+from facetrail.web.render import attachment, page
 from facetrail.web.routing import WebRoute
 
 router = APIRouter(route_class=WebRoute)
@@ -29,24 +29,29 @@ Short = Annotated[str, Query(max_length=200)]
 Cursor = Annotated[int, Query(ge=0, le=2**63 - 1)]
 
 
-@router.get("/audit")
-def log(
-    ctx: Context,
-    me: Signed,
+def log_filters(
     actor: Short = "",
     kind: Annotated[str, Query(max_length=80)] = "",
     subject: Annotated[str, Query(max_length=500)] = "",
     since: Annotated[str, Query(max_length=40)] = "",
     until: Annotated[str, Query(max_length=40)] = "",
     looks: Annotated[str, Query(max_length=5)] = "",
-    after: Cursor = 0,
-    before: Cursor = 0,
+) -> LogFilters:
+    """The log's filters as its form sends them (and its CSV link, the same)."""
+    return LogFilters(actor, kind, subject, since, until, looks == "1")
+
+
+Filters = Annotated[LogFilters, Depends(log_filters)]
+
+
+@router.get("/audit")
+def log(
+    ctx: Context, me: Signed, filters: Filters, after: Cursor = 0, before: Cursor = 0
 ) -> Response:
     """Entries with filters, newest first, a page at a time either way; the looks (reads and
     token uses) only when asked for (``audit_entries.list_entries``: auditors and heads read
     their agency's people's entries, system admins all; each read is an ``audit.read`` entry,
     a refusal ``audit.read.refused``)."""
-    filters = LogFilters(actor, kind, subject, since, until, looks == "1")
     shown: dict[str, Any] = {
         "viewer": me,
         "current": "/audit",
@@ -78,19 +83,9 @@ def log(
 
 
 @router.get("/audit.csv")
-def log_csv(
-    ctx: Context,
-    me: Signed,
-    actor: Short = "",
-    kind: Annotated[str, Query(max_length=80)] = "",
-    subject: Annotated[str, Query(max_length=500)] = "",
-    since: Annotated[str, Query(max_length=40)] = "",
-    until: Annotated[str, Query(max_length=40)] = "",
-    looks: Annotated[str, Query(max_length=5)] = "",
-) -> Response:
+def log_csv(ctx: Context, me: Signed, filters: Filters) -> Response:
     """Every entry the filters match, newest first, as a CSV file (``audit_entries.
     export_entries``: read as the log page reads them; audited once as ``audit.export``)."""
-    filters = LogFilters(actor, kind, subject, since, until, looks == "1")
     found = audit_entries.export_entries(ctx, me.principal, filters.query(limit=1))
     out = io.StringIO()
     writer = csv.writer(out)
@@ -98,14 +93,7 @@ def log_csv(
     for e in found:
         row = [e.seq, e.at, e.actor, e.kind, e.subject, e.agency or "", details_text(e.details)]
         writer.writerow([_cell(str(v)) for v in row])
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": 'attachment; filename="audit-log.csv"',
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return attachment(out.getvalue(), "text/csv; charset=utf-8", "audit-log.csv")
 
 
 def _cell(value: str) -> str:

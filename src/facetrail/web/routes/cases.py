@@ -13,8 +13,9 @@ from facetrail.api.deps import Context
 from facetrail.services.searching import listings, review
 from facetrail.services.searching.disclosure_document import disclosure_pdf
 from facetrail.web.deps import Signed
-from facetrail.web.render import page
+from facetrail.web.render import attachment, page
 from facetrail.web.result_view import DECISION_LABELS, OUTCOME_LABELS
+from facetrail.web.routes.agency import STATUS_LABELS
 from facetrail.web.routing import WebRoute
 
 __all__ = ["router"]
@@ -23,14 +24,6 @@ router = APIRouter(route_class=WebRoute)
 
 CaseNumber = Annotated[str, Query(min_length=1, max_length=200)]
 _FILE_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
-#: store.vocabulary.SEARCH_STATUSES, in words
-_STATES = {
-    "pending": "Waiting for approval",
-    "approved": "Approved, running",
-    "denied": "Denied",
-    "failed": "Failed",
-    "done": "Done",
-}
 
 
 @router.get("/cases")
@@ -50,7 +43,7 @@ def cases(
         viewer=me,
         current="/cases",
         disclosure=made,
-        states=_STATES,
+        states=STATUS_LABELS,
         decision_labels=DECISION_LABELS,
         outcome_labels=OUTCOME_LABELS,
     )
@@ -74,11 +67,4 @@ def disclosure_document(ctx: Context, me: Signed, case: CaseNumber) -> Response:
 
 def _download(body: bytes, media_type: str, case: str, suffix: str) -> Response:
     name = _FILE_NAME_UNSAFE.sub("_", case)[:64]
-    return Response(
-        body,
-        media_type=media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="disclosure-{name}.{suffix}"',
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return attachment(body, media_type, f"disclosure-{name}.{suffix}")

@@ -13,8 +13,8 @@ from fastapi.responses import RedirectResponse
 
 from facetrail.api.deps import Context
 from facetrail.errors import FacetrailError, InvalidRequestError
-from facetrail.governance.authority import Actor, Permission, may, may_grant
-from facetrail.governance.credentials import Principal, Role
+from facetrail.governance.authority import Permission, may, may_grant
+from facetrail.governance.credentials import Role
 from facetrail.services import accounts
 from facetrail.services.accounts import directory
 from facetrail.services.signin import enrolment, invitations
@@ -43,15 +43,9 @@ _STEPS = ("roles", "suspend", "reinstate", "password", "second_factor")
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _actor(principal: Principal) -> Actor:
-    """The viewer as signed in, for offering forms only (the service re-reads them)."""
-    return Actor(principal.user_id, principal.agency_id, principal.roles)
-
-
-def grantable(principal: Principal) -> list[Role]:
+def grantable(me: Viewer) -> list[Role]:
     """The roles the viewer may grant in their own agency (a system admin: every role)."""
-    who = _actor(principal)
-    return [r for r in Role if may_grant(who, r, principal.agency_id)]
+    return [r for r in Role if may_grant(me.actor, r, me.principal.agency_id)]
 
 
 @router.get("/agency/people/new")
@@ -83,7 +77,7 @@ def add_person(ctx: Context, me: Signed, form: Form) -> Response:
             ctx, me.principal, username, email, agency, roles, trial=trial
         )
     except FacetrailError as error:
-        if error.code == "permission_denied" and not grantable(me.principal):
+        if error.code == "permission_denied" and not grantable(me):
             raise
         return _new_page(me, typed, error)
     return page(
@@ -161,7 +155,7 @@ def _new_page(
         current="/agency/people",
         typed=typed,
         error=error,
-        grantable=grantable(me.principal),
+        grantable=grantable(me),
         role_labels=ROLE_LABELS,
         any_agency=me.principal.has(Role.SYSTEM_ADMIN),
     )
@@ -177,7 +171,7 @@ def _person_page(
     typed: dict[str, str] | None = None,
 ) -> Response:
     account = directory.show_account(ctx, me.principal, username)
-    who = _actor(me.principal)
+    who = me.actor
     return page(
         "person.html",
         viewer=me,
@@ -187,7 +181,7 @@ def _person_page(
         error=error,
         typed=typed or {},
         role_labels=ROLE_LABELS,
-        grantable=grantable(me.principal),
+        grantable=grantable(me),
         manages=may(who, Permission.MANAGE_PEOPLE) and username != me.principal.username,
         resets=may(who, Permission.MANAGE_AGENCY) and username != me.principal.username,
     )

@@ -14,15 +14,11 @@ from facetrail.api.deps import Context
 from facetrail.errors import FacetrailError, NotFoundError, PermissionDeniedError
 from facetrail.governance.alerts import RULES
 from facetrail.governance.credentials import Role
+from facetrail.governance.policy_words import APPROVAL_LABELS, rules_in_words
 from facetrail.services.galleries import admin as galleries
 from facetrail.services.oversight import policy
 from facetrail.web.deps import Form, Signed, Viewer, text
-from facetrail.web.policy_view import (
-    APPROVAL_LABELS,
-    PolicyForm,
-    rules_in_words,
-    versions_newest_first,
-)
+from facetrail.web.policy_view import PolicyForm, versions_newest_first
 from facetrail.web.render import page
 from facetrail.web.routing import WebRoute
 

@@ -155,6 +155,8 @@ def count_erasures_waiting(session: Session, who: Actor) -> int:
     (``may_approve_erasure``), faces to decide (a gallery admin), decisions to confirm by
     someone other than whoever decided (the navigation's count; not audited,
     ``list_erasures`` is)."""
+    if not may_read_erasures(who):
+        return 0  # none of the steps is theirs: nothing to read
     deciding = may(who, Permission.MANAGE_GALLERIES)
     rows = session.execute(
         select(
