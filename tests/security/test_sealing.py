@@ -102,10 +102,11 @@ def _fill(ctx: AppContext, table: Table) -> None:
     values: dict[str, object] = {}
     with ctx.transaction() as session:
         for column in table.columns:
-            if (
+            if (  # a number the database gives (a key that is also a reference is written)
                 column.primary_key
                 and column.type.python_type is int
                 and len(key_columns(table)) == 1
+                and not column.foreign_keys
             ):
                 continue
             target = next(iter(column.foreign_keys), None)

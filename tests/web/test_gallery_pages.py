@@ -169,3 +169,92 @@ def test_people_who_do_not_administer_galleries_are_refused(
         answer = ivy.get(path)
         assert answer.status_code == 403 and is_error_page(answer.text, "permission_denied")
         assert last_kinds(web_world) == [refused], path
+
+
+def test_a_gallery_admin_corrects_a_source_and_retires_it_after_confirming(
+    web_world: World, client_of: Clients, tmp_path: Path
+) -> None:
+    gus = client_of("gus")
+    _post(gus, "/galleries", {"name": "archive"}, "/galleries")
+    _post(gus, "/galleries/archive/sources", _SOURCE | {"name": "old"}, "/galleries/archive")
+    listed = gus.get("/galleries/archive").text
+    assert 'href="/galleries/archive/sources/old"' in listed and "In use" in listed
+    page = gus.get("/galleries/archive/sources/old").text
+    assert "Change what is recorded" in page and "Retire the source" in page
+
+    fields = {k: v for k, v in _SOURCE.items() if k != "name"}
+    # A correction that keeps nothing longer is saved at once, with its reason.
+    fixed = _post(
+        gus,
+        "/galleries/archive/sources/old",
+        fields | {"supplied_by": "County Sheriff's Office", "reason": "the supplier's full name"},
+        "/galleries/archive/sources/old",
+    )
+    assert fixed.status_code == 303
+    assert "Source old changed." in gus.get(fixed.headers["location"]).text
+    assert last_kinds(web_world, 2) == ["gallery.source.edit", "auth.token.use"]
+    # Keeping photos longer asks first, saying what will happen; nothing changes until then.
+    longer = fields | {"retention_days": "1000", "reason": "the order was extended to 1000"}
+    asked = _post(gus, "/galleries/archive/sources/old", longer, "/galleries/archive/sources/old")
+    assert asked.status_code == 200 and "Keep photos longer from source old?" in asked.text
+    assert "kept for 1,000 days instead of 730" in asked.text
+    assert "730 days" in gus.get("/galleries/archive/sources/old").text
+    done = _post(
+        gus,
+        "/galleries/archive/sources/old",
+        longer | {"confirmed": "yes"},
+        "/galleries/archive/sources/old",
+    )
+    assert done.status_code == 303 and "1,000 days" in gus.get("/galleries/archive").text
+    # A reason too short is said on the form, nothing asked or changed.
+    short = _post(
+        gus, "/galleries/archive/sources/old/retire", {"reason": "ended"}, "/galleries/archive"
+    )
+    assert short.status_code == 422 and "at least 10 characters" in short.text
+    # Retiring asks first, then takes effect.
+    why = {"reason": "the supply agreement ended"}
+    asked = _post(gus, "/galleries/archive/sources/old/retire", why, "/galleries/archive")
+    assert asked.status_code == 200 and "Retire source old?" in asked.text
+    assert "This cannot be undone" in asked.text
+    assert "In use" in gus.get("/galleries/archive").text
+    retired = _post(
+        gus,
+        "/galleries/archive/sources/old/retire",
+        why | {"confirmed": "yes"},
+        "/galleries/archive",
+    )
+    assert retired.status_code == 303
+    shown = gus.get(retired.headers["location"]).text
+    assert "Source old retired" in shown and "Retired on" in shown
+    assert last_kinds(web_world, 2) == ["gallery.source.retire", "auth.token.use"]
+    # No ingestion is offered into it, and one sent anyway is refused on the form.
+    assert '<option value="old"' not in shown and "every source of this gallery is retired" in shown
+    refused = _post(
+        gus,
+        "/galleries/archive/ingestions",
+        {"source": "old", "path": str(lfw_folder(tmp_path / "drop", 11, 1))},
+        "/galleries/archive",
+    )
+    assert refused.status_code == 409 and "was retired on" in refused.text
+
+
+def test_people_who_do_not_administer_galleries_may_not_change_sources(
+    web_world: World, client_of: Clients
+) -> None:
+    ivy = client_of("ivy")
+    assert ivy.get("/galleries/bookings/sources/county").status_code == 403
+    for path, data, refused in (
+        (
+            "/galleries/bookings/sources/county",
+            {**{k: v for k, v in _SOURCE.items() if k != "name"}, "reason": "I would like to"},
+            "gallery.source.edit.refused",
+        ),
+        (
+            "/galleries/bookings/sources/county/retire",
+            {"reason": "I would like it gone", "confirmed": "yes"},
+            "gallery.source.retire.refused",
+        ),
+    ):
+        answer = _post(ivy, path, data, "/")
+        assert answer.status_code == 403 and is_error_page(answer.text, "permission_denied")
+        assert last_kinds(web_world) == [refused], path

@@ -45,7 +45,14 @@ PAGES: dict[str, tuple[str, ...]] = {
         "/cases?case=2026-000690",
     ),
     "ivy": ("/", "/searches", "/searches/new", "/reviews", "/searches/{search}", "/nowhere"),
-    "gus": ("/", "/galleries", "/galleries/bookings", "/jobs", "/receipts"),
+    "gus": (
+        "/",
+        "/galleries",
+        "/galleries/bookings",
+        "/galleries/bookings/sources/county",
+        "/jobs",
+        "/receipts",
+    ),
 }
 
 

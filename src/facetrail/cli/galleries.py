@@ -65,6 +65,49 @@ def gallery_add_source(
     print_json(info) if as_json else console.print(f"added source {info.name} to {gallery}")
 
 
+@gallery_app.command("edit-source")
+def gallery_edit_source(
+    gallery: str,
+    name: str,
+    reason: Annotated[str, typer.Option(help="Why it changes (at least 10 characters).")],
+    kind: Annotated[str | None, typer.Option(help="What it is.")] = None,
+    legal_basis: Annotated[str | None, typer.Option(help="The law or agreement.")] = None,
+    supplied_by: Annotated[str | None, typer.Option(help="Who supplied the images.")] = None,
+    collected_at: Annotated[str | None, typer.Option(help="Collection date, YYYY-MM-DD.")] = None,
+    retention_days: Annotated[int | None, typer.Option(help="How long images may be kept.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change what is recorded of a source, saying why; gallery admins."""
+    request = galleries.EditSourceRequest(
+        gallery, name, reason, kind, legal_basis, supplied_by, collected_at, retention_days
+    )
+    edit = as_signed_in(lambda ctx, me: galleries.edit_source(ctx, me, request))
+    if as_json:
+        print_json(edit)
+        return
+    console.print(f"source {edit.source.name} of {gallery} changed:")
+    for field, change in edit.changes.items():
+        console.print(escape(f"  {field.replace('_', ' ')}: {change.before} -> {change.after}"))
+
+
+@gallery_app.command("retire-source")
+def gallery_retire_source(
+    gallery: str,
+    name: str,
+    reason: Annotated[str, typer.Option(help="Why it is retired (at least 10 characters).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Retire a source: nothing more is ingested into it, its images stay; gallery admins."""
+    info = as_signed_in(lambda ctx, me: galleries.retire_source(ctx, me, gallery, name, reason))
+    if as_json:
+        print_json(info)
+        return
+    console.print(
+        f"retired source {info.name} of {gallery}: its {info.images} images stay, "
+        "nothing more is ingested into it"
+    )
+
+
 @gallery_app.command("ingest")
 def gallery_ingest(
     path: Path,
@@ -134,6 +177,10 @@ def gallery_show(name: str, as_json: JsonOpt = False) -> None:
             f"{s.supplied_by} on {s.collected_at}; retention {s.retention_days} "
             f"days; {s.images} images"
         )
+        if s.retired is not None:
+            console.print(
+                escape(f"    retired on {s.retired.at[:10]} by {s.retired.by}: {s.retired.reason}")
+            )
 
 
 # --- index ------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The tables of galleries and what is ingested into them: a gallery, the lawful sources
-of its images, the images, their faces and templates, the files that failed, the background
-jobs that ingest them, and the seal of each gallery's index file.
+of its images (and their retirement), the images, their faces and templates, the files that
+failed, the background jobs that ingest them, and the seal of each gallery's index file.
 """
 
 from __future__ import annotations
@@ -61,6 +61,19 @@ class Source(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     gallery: Mapped[Gallery] = relationship(back_populates="sources")
+
+
+class SourceRetirement(Base):
+    """A source retired: no image is ingested into it any more (those it holds stay, under
+    its retention). A table of its own, so that retiring writes a new sealed row and no seal
+    of an existing source changes."""
+
+    __tablename__ = "source_retirements"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), primary_key=True)
+    retired_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    retired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(Text)
 
 
 class Image(Base):

@@ -43,6 +43,7 @@ from facetrail.store._schema_galleries import (
     IngestFailure,
     JobRow,
     Source,
+    SourceRetirement,
     TemplateRow,
 )
 from facetrail.store._schema_oversight import (
@@ -98,6 +99,7 @@ __all__ = [
     "SearchCandidate",
     "SearchRecord",
     "Source",
+    "SourceRetirement",
     "TemplateRow",
     "User",
     "UserRole",

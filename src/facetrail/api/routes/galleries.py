@@ -11,7 +11,7 @@ from facetrail.api.deps import Context, Me
 from facetrail.api.pages import Cursor, Limit, page
 from facetrail.services.galleries import admin as galleries
 from facetrail.services.galleries import indexing
-from facetrail.services.galleries.admin import GalleryInfo, SourceInfo
+from facetrail.services.galleries.admin import GalleryInfo, SourceEdit, SourceInfo
 from facetrail.services.galleries.indexing import IndexReport
 
 router = APIRouter(tags=["galleries"])
@@ -82,6 +82,51 @@ def add_source(name: Name, body: NewSource, ctx: Context, me: Me) -> SourceInfo:
         body.retention_days,
     )
     return galleries.add_source(ctx, me, request)
+
+
+class SourceChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000, description="Why it changes")]
+    kind: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    legal_basis: Annotated[str | None, Field(min_length=1, max_length=2000)] = None
+    supplied_by: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    collected_at: Annotated[str | None, Field(description="ISO date", max_length=40)] = None
+    retention_days: Annotated[int | None, Field(ge=1, le=36500)] = None
+
+
+@router.patch(
+    "/galleries/{name}/sources/{source}",
+    response_model=SourceEdit,
+    summary="Change what is recorded of a source, saying why (gallery admins)",
+)
+def edit_source(name: Name, source: Name, body: SourceChanges, ctx: Context, me: Me) -> SourceEdit:
+    request = galleries.EditSourceRequest(
+        name,
+        source,
+        body.reason,
+        body.kind,
+        body.legal_basis,
+        body.supplied_by,
+        body.collected_at,
+        body.retention_days,
+    )
+    return galleries.edit_source(ctx, me, request)
+
+
+class RetireSource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000, description="Why it retires")]
+
+
+@router.post(
+    "/galleries/{name}/sources/{source}/retire",
+    response_model=SourceInfo,
+    summary="Retire a source: nothing more is ingested into it (gallery admins)",
+)
+def retire_source(name: Name, source: Name, body: RetireSource, ctx: Context, me: Me) -> SourceInfo:
+    return galleries.retire_source(ctx, me, name, source, body.reason)
 
 
 @router.post(

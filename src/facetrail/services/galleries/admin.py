@@ -1,7 +1,8 @@
 """Galleries and their sources (provenance). Every image belongs to a recorded source.
 
-Authorisation: creating galleries and adding sources needs a gallery admin or system admin.
-Audit: both are entries (refusals too). Names and texts follow ``governance.fields``.
+Authorisation: creating galleries and adding, editing or retiring sources needs a gallery admin
+or system admin. Audit: each is an entry (refusals too). Names and texts follow
+``governance.fields``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from facetrail.errors import (
     NotFoundError,
     SourceExistsError,
     SourceNotFoundError,
+    StateError,
 )
 from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append
@@ -37,7 +39,9 @@ from facetrail.store.schema import (
     Image,
     IngestFailure,
     Source,
+    SourceRetirement,
     TemplateRow,
+    User,
 )
 
 
@@ -63,6 +67,27 @@ class CreateSourceRequest:
 
 
 @dataclass(frozen=True)
+class EditSourceRequest:
+    """What to change of a source (None: leave as recorded) and why."""
+
+    gallery: str
+    name: str
+    reason: str
+    kind: str | None = None
+    legal_basis: str | None = None
+    supplied_by: str | None = None
+    collected_at: str | None = None  # ISO date
+    retention_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Retirement:
+    at: str  # ISO 8601
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class SourceInfo:
     name: str
     kind: str
@@ -71,6 +96,28 @@ class SourceInfo:
     collected_at: str
     retention_days: int
     images: int
+    #: None while images may be ingested into it
+    retired: Retirement | None = None
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    before: str | int
+    after: str | int
+
+
+@dataclass(frozen=True)
+class SourceEdit:
+    """A source as edited, and each changed field's value before and after."""
+
+    source: SourceInfo
+    changes: dict[str, FieldChange]
+
+
+#: the shortest reason for editing or retiring a source
+MIN_REASON = 10
+#: the longest retention a source may have (100 years)
+MAX_RETENTION_DAYS = 36500
 
 
 @dataclass(frozen=True)
@@ -130,24 +177,10 @@ def add_source(ctx: AppContext, actor: Principal, request: CreateSourceRequest) 
     ):
         name = fields.check_source_name(request.name)
         kind = fields.check_name("kind", request.kind)
-        legal_basis = fields.check_free_text("legal basis", request.legal_basis, min_len=1)
+        legal_basis = _legal_basis(request.legal_basis)
         supplied_by = fields.check_name("supplied by", request.supplied_by)
-        try:
-            collected = date.fromisoformat(request.collected_at.strip())
-        except ValueError as exc:
-            raise InvalidRequestError(
-                f"the collection date {request.collected_at!r} is not a date (YYYY-MM-DD)",
-                subject="collected_at",
-            ) from exc
-        if collected > utc_now().date():
-            raise InvalidRequestError(
-                f"the collection date {collected.isoformat()} is in the future: give the day "
-                "the photos were collected",
-                subject="collected_at",
-            )
-        collected_at = collected.isoformat()
-        if request.retention_days <= 0:
-            raise InvalidRequestError("retention_days must be positive", subject="source")
+        collected_at = _collection_date(request.collected_at)
+        retention_days = _retention(request.retention_days)
         gallery = get_gallery_row(session, request.gallery)
         gallery_name = gallery.name
         taken = SourceExistsError("this gallery already has a source of this name", subject=name)
@@ -163,7 +196,7 @@ def add_source(ctx: AppContext, actor: Principal, request: CreateSourceRequest) 
                 legal_basis=legal_basis,
                 supplied_by=supplied_by,
                 collected_at=collected_at,
-                retention_days=request.retention_days,
+                retention_days=retention_days,
             )
         )
         _flush(session, taken)
@@ -178,11 +211,151 @@ def add_source(ctx: AppContext, actor: Principal, request: CreateSourceRequest) 
                     "legal_basis": legal_basis,
                     "supplied_by": supplied_by,
                     "collected_at": collected_at,
-                    "retention_days": request.retention_days,
+                    "retention_days": retention_days,
                 },
             ),
         )
     return next(s for s in show_gallery(ctx, gallery_name).sources if s.name == name)
+
+
+def reason_problem(reason: str) -> str | None:
+    """What is wrong with a reason for editing or retiring a source, in words (None: fine)."""
+    if len(reason.strip()) < MIN_REASON:
+        return f"give a reason of at least {MIN_REASON} characters: it is kept in the audit log"
+    return None
+
+
+def _reason(reason: str) -> str:
+    problem = reason_problem(reason)
+    if problem is not None:
+        raise InvalidRequestError(problem, subject="reason")
+    return fields.check_free_text("reason", reason)
+
+
+def _legal_basis(text: str) -> str:
+    return fields.check_free_text("legal basis", text, min_len=1)
+
+
+def _collection_date(text: str) -> str:
+    """The day the photos were collected, as ISO 8601; not a date, or one in the future, is
+    refused, in words."""
+    try:
+        collected = date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InvalidRequestError(
+            f"the collection date {text!r} is not a date (YYYY-MM-DD)", subject="collected_at"
+        ) from exc
+    if collected > utc_now().date():
+        raise InvalidRequestError(
+            f"the collection date {collected.isoformat()} is in the future: give the day "
+            "the photos were collected",
+            subject="collected_at",
+        )
+    return collected.isoformat()
+
+
+def _retention(days: int) -> int:
+    if days <= 0 or days > MAX_RETENTION_DAYS:
+        raise InvalidRequestError(
+            f"retention is a whole number of days from 1 to {MAX_RETENTION_DAYS}",
+            subject="retention_days",
+        )
+    return days
+
+
+def edit_source(ctx: AppContext, actor: Principal, request: EditSourceRequest) -> SourceEdit:
+    """Change what is recorded of a source (kind, legal basis, supplier, collection date,
+    retention), saying why. Its name and images stay; a retired source is changed all the same
+    (its provenance may need correcting). Each value is checked as ``add_source`` checks it.
+
+    Authorisation: a gallery admin or system admin. Audit: ``gallery.source.edit`` with each
+    changed field's value before and after and the reason; any refusal (nothing changed
+    included) as ``gallery.source.edit.refused``.
+    """
+    subject = f"{_shown(request.gallery)}/{_shown(request.name)}"
+    with action(ctx, actor, "gallery.source.edit", subject, Permission.MANAGE_GALLERIES) as (
+        session,
+        _,
+    ):
+        reason = _reason(request.reason)
+        wanted: dict[str, str | int] = {}
+        if request.kind is not None:
+            wanted["kind"] = fields.check_name("kind", request.kind)
+        if request.legal_basis is not None:
+            wanted["legal_basis"] = _legal_basis(request.legal_basis)
+        if request.supplied_by is not None:
+            wanted["supplied_by"] = fields.check_name("supplied by", request.supplied_by)
+        if request.collected_at is not None:
+            wanted["collected_at"] = _collection_date(request.collected_at)
+        if request.retention_days is not None:
+            wanted["retention_days"] = _retention(request.retention_days)
+        source = get_source_row(session, get_gallery_row(session, request.gallery), request.name)
+        changes = {
+            field: (getattr(source, field), value)
+            for field, value in wanted.items()
+            if getattr(source, field) != value
+        }
+        if not changes:
+            raise InvalidRequestError(
+                "nothing to change: every value given is the one recorded", subject="source"
+            )
+        for field, (_before, after) in changes.items():
+            setattr(source, field, after)
+        details = {
+            "changes": {f: {"before": b, "after": a} for f, (b, a) in changes.items()},
+            "reason": reason,
+        }
+        append(session, AuditEvent(actor.username, "gallery.source.edit", subject, details))
+        gallery_name = source.gallery.name
+    info = next(s for s in show_gallery(ctx, gallery_name).sources if s.name == request.name)
+    return SourceEdit(info, {f: FieldChange(b, a) for f, (b, a) in changes.items()})
+
+
+def retire_source(
+    ctx: AppContext, actor: Principal, gallery: str, name: str, reason: str
+) -> SourceInfo:
+    """Retire a source: nothing more is ingested into it (an ingest naming it is refused,
+    saying when and by whom it was retired); its images stay, under its retention, and can
+    still be erased. Not undone: a source to use again is added anew, under another name.
+
+    Authorisation: a gallery admin or system admin. Audit: ``gallery.source.retire`` with the
+    reason and the images it holds; any refusal (already retired included) as
+    ``gallery.source.retire.refused``.
+    """
+    subject = f"{_shown(gallery)}/{_shown(name)}"
+    with action(ctx, actor, "gallery.source.retire", subject, Permission.MANAGE_GALLERIES) as (
+        session,
+        who,
+    ):
+        why = _reason(reason)
+        source = get_source_row(session, get_gallery_row(session, gallery), name)
+        check_not_retired(session, source)
+        images = _count(session, select(func.count(Image.id)).where(Image.source_id == source.id))
+        session.add(
+            SourceRetirement(
+                source_id=source.id, retired_by=who.user_id, retired_at=utc_now(), reason=why
+            )
+        )
+        details = {"reason": why, "images": images}
+        append(session, AuditEvent(actor.username, "gallery.source.retire", subject, details))
+        gallery_name = source.gallery.name
+    return next(s for s in show_gallery(ctx, gallery_name).sources if s.name == name)
+
+
+def check_not_retired(session: Session, source: Source) -> None:
+    """Refuse, in words, to add to a retired source."""
+    found = session.execute(
+        select(SourceRetirement.retired_at, User.username)
+        .join(User, User.id == SourceRetirement.retired_by)
+        .where(SourceRetirement.source_id == source.id)
+    ).first()
+    if found is not None:
+        when, who = found
+        raise StateError(
+            f"source {source.name!r} was retired on {when.date().isoformat()} by {who}: "
+            "nothing more is ingested into it (add a new source for new photos)",
+            subject=source.name,
+        )
 
 
 def _shown(text: str) -> str:
@@ -242,6 +415,20 @@ def show_gallery(ctx: AppContext, name: str) -> GalleryInfo:
                 .group_by(Image.source_id)
             ).all()
         )
+        retired = {
+            source_id: Retirement(at.isoformat(), by, reason)
+            for source_id, at, by, reason in session.execute(
+                select(
+                    SourceRetirement.source_id,
+                    SourceRetirement.retired_at,
+                    User.username,
+                    SourceRetirement.reason,
+                )
+                .join(User, User.id == SourceRetirement.retired_by)
+                .join(Source, Source.id == SourceRetirement.source_id)
+                .where(Source.gallery_id == g.id)
+            )
+        }
         sources = [
             SourceInfo(
                 s.name,
@@ -251,6 +438,7 @@ def show_gallery(ctx: AppContext, name: str) -> GalleryInfo:
                 s.collected_at,
                 s.retention_days,
                 int(per_source.get(s.id, 0)),
+                retired.get(s.id),
             )
             for s in sorted(g.sources, key=lambda s: s.id)
         ]

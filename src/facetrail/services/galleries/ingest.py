@@ -45,7 +45,11 @@ from facetrail.services.galleries._ingest_files import (
 )
 from facetrail.services.galleries._ingest_refusals import BLOCKLISTED, blocklisted, drop_blobs
 from facetrail.services.galleries._server_folders import outside_facetrail
-from facetrail.services.galleries.admin import get_gallery_row, get_source_row
+from facetrail.services.galleries.admin import (
+    check_not_retired,
+    get_gallery_row,
+    get_source_row,
+)
 from facetrail.services.galleries.indexing import add_to_index, open_index
 from facetrail.services.unit_of_work import action, refuse, require, system_action
 from facetrail.store.schema import Face, Gallery, Image, IngestFailure, Source, TemplateRow
@@ -98,7 +102,8 @@ def ingest(
     ``gallery.ingest.batch`` entry per committed batch, written with it; files refused unread
     (symlinks out of the folder, loops, FIFOs, devices) in one ``gallery.ingest.files.refused``
     entry and in the summary's failures; a refused request (role, facetrail's own folder, a
-    manifest row outside the folder, no such folder) as ``gallery.ingest.refused``.
+    manifest row outside the folder, no such folder, a retired source) as
+    ``gallery.ingest.refused``.
     """
     require(ctx, actor, "gallery.ingest", request.gallery, Permission.INGEST)
     started = time.perf_counter()
@@ -108,6 +113,8 @@ def ingest(
         open_index(ctx, session, gallery)  # repair first, so appends extend a true index
     subject = f"{gallery.name}/{source.name}"
     try:
+        with ctx.sessions() as session:
+            check_not_retired(session, source)
         # Resolved once, here: what is listed and read is the folder that was checked.
         root = outside_facetrail(ctx.settings, request.path)
         manifest = outside_facetrail(ctx.settings, request.manifest) if request.manifest else None
@@ -231,6 +238,7 @@ def _commit(
         bad += [(r, "blocklisted", BLOCKLISTED) for r in refused]
     subject = f"{gallery.name}/{source.name}"
     with action(ctx, actor, "gallery.ingest", subject, Permission.INGEST) as (session, _):
+        check_not_retired(session, source)  # retired while this ingest ran: it stops here
         if bad:
             session.execute(
                 insert(IngestFailure),

@@ -44,7 +44,11 @@ from facetrail.services.accounts import refuse
 from facetrail.services.authorization import as_utc, current_actor, name_of_agency, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.galleries._server_folders import under_import_root
-from facetrail.services.galleries.admin import get_gallery_row, get_source_row
+from facetrail.services.galleries.admin import (
+    check_not_retired,
+    get_gallery_row,
+    get_source_row,
+)
 from facetrail.services.galleries.ingest import IngestRequest, ingest
 from facetrail.services.unit_of_work import action, progress_write, require, system_action
 from facetrail.services.views import plain
@@ -138,7 +142,7 @@ def submit_ingest(ctx: AppContext, actor: Principal, request: IngestJobRequest) 
         ctx, actor, "job.submit", subject, Permission.MANAGE_JOBS, {"path": request.path}
     ) as (session, _):
         gallery = get_gallery_row(session, request.gallery)
-        get_source_row(session, gallery, request.source)
+        check_not_retired(session, get_source_row(session, gallery, request.source))
         folder = under_import_root(ctx.settings, request.path)
         if not folder.is_dir():
             raise InvalidRequestError("not a folder", subject=request.path)

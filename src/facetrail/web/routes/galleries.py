@@ -14,7 +14,12 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from facetrail.api.deps import Context
-from facetrail.errors import FacetrailError, InvalidRequestError, PermissionDeniedError
+from facetrail.errors import (
+    FacetrailError,
+    InvalidRequestError,
+    PermissionDeniedError,
+    SourceNotFoundError,
+)
 from facetrail.governance.credentials import Role
 from facetrail.services.galleries import admin as galleries
 from facetrail.services.galleries import jobs
@@ -47,10 +52,15 @@ class SourceForm:
     def of(cls, form: FormData) -> SourceForm:
         return cls(*(text(form, f, max_length=2000, default="") for f in cls.__dataclass_fields__))
 
-    def request(self, gallery: str) -> galleries.CreateSourceRequest:
+    def days(self) -> int:
         days = self.retention_days.strip()
         if not days.isdigit() or len(days) > 6:
-            raise InvalidRequestError("retention is a whole number of days", subject="source")
+            raise InvalidRequestError(
+                "retention is a whole number of days", subject="retention_days"
+            )
+        return int(days)
+
+    def request(self, gallery: str) -> galleries.CreateSourceRequest:
         return galleries.CreateSourceRequest(
             gallery,
             self.name,
@@ -58,7 +68,20 @@ class SourceForm:
             self.legal_basis,
             self.supplied_by,
             self.collected_at,
-            int(days),
+            self.days(),
+        )
+
+    def edit(self, gallery: str, source: str, reason: str) -> galleries.EditSourceRequest:
+        """Every field as sent (the service changes those that differ from the record)."""
+        return galleries.EditSourceRequest(
+            gallery,
+            source,
+            reason,
+            self.kind,
+            self.legal_basis,
+            self.supplied_by,
+            self.collected_at,
+            self.days(),
         )
 
 
@@ -138,12 +161,20 @@ def _gallery_page(
         message = f"Gallery {info.name} created. Add a source before ingesting photos into it."
     elif query.get("added"):
         message = f"Source {query['added'][:200]} added."
+    elif query.get("changed"):
+        message = f"Source {query['changed'][:200]} changed. The change is in the audit log."
+    elif query.get("retired"):
+        message = (
+            f"Source {query['retired'][:200]} retired: nothing more is ingested into it, "
+            "its photos stay."
+        )
     return page(
         "gallery.html",
         viewer=me,
         current="/galleries",
         gallery=info,
         href=gallery_href(info.name),
+        source_href=lambda s: source_href(info.name, s),
         manages=_manages(me),
         source=source or SourceForm(),
         ingest=ingest or IngestForm(),
@@ -175,6 +206,132 @@ def add_source(name: Name, request: Request, ctx: Context, me: Signed, form: For
     return RedirectResponse(to, status_code=303)
 
 
+def source_href(gallery: str, source: str) -> str:
+    return f"{gallery_href(gallery)}/sources/{quote(source, safe='')}"
+
+
+def _source_of(ctx: Context, gallery: str, source: str) -> galleries.SourceInfo:
+    info = galleries.show_gallery(ctx, gallery)
+    for s in info.sources:
+        if s.name == source:
+            return s
+    raise SourceNotFoundError(f"gallery {gallery!r} has no such source", subject=source)
+
+
+def _source_page(
+    ctx: Context,
+    me: Viewer,
+    gallery: str,
+    source: str,
+    *,
+    values: SourceForm | None = None,
+    reason: str = "",
+    retire_reason: str = "",
+    error: FacetrailError | None = None,
+    error_form: str | None = None,
+) -> Response:
+    """One source with its provenance and, for gallery admins, the forms that change it and
+    retire it."""
+    info = _source_of(ctx, gallery, source)
+    if not _manages(me):
+        raise PermissionDeniedError(
+            "gallery admins and system admins change sources", subject=source
+        )
+    shown = values or SourceForm(
+        info.name,
+        info.kind,
+        info.legal_basis,
+        info.supplied_by,
+        info.collected_at,
+        str(info.retention_days),
+    )
+    return page(
+        "source.html",
+        viewer=me,
+        current="/galleries",
+        gallery=gallery,
+        gallery_href=gallery_href(gallery),
+        href=source_href(gallery, source),
+        source=info,
+        values=shown,
+        reason=reason,
+        retire_reason=retire_reason,
+        error=error,
+        error_form=error_form,
+    )
+
+
+@router.get("/galleries/{name}/sources/{source}")
+def source_page(name: Name, source: Name, ctx: Context, me: Signed) -> Response:
+    return _source_page(ctx, me, name, source)
+
+
+@router.post("/galleries/{name}/sources/{source}")
+def edit_source(name: Name, source: Name, ctx: Context, me: Signed, form: Form) -> Response:
+    """Changes what is recorded of a source (``galleries.edit_source``: gallery admins and
+    system admins; audited). Keeping photos longer loosens what was recorded: that asks for
+    confirmation first, saying what will happen."""
+    values = SourceForm.of(form)
+    reason = text(form, "reason", max_length=2000, default="")
+    try:
+        request = values.edit(name, source, reason)
+        current = _source_of(ctx, name, source)
+        longer = request.retention_days is not None and (
+            request.retention_days > current.retention_days
+        )
+        if longer and form.get("confirmed") != "yes":
+            return page(
+                "source_confirm.html",
+                viewer=me,
+                current="/galleries",
+                href=source_href(name, source),
+                gallery=name,
+                source=current,
+                values=values,
+                reason=reason,
+                retire=False,
+            )
+        galleries.edit_source(ctx, me.principal, request)
+    except PermissionDeniedError:
+        raise
+    except FacetrailError as error:
+        return _source_page(
+            ctx, me, name, source, values=values, reason=reason, error=error, error_form="edit"
+        )
+    return RedirectResponse(f"{gallery_href(name)}?changed={quote(source, safe='')}#sources", 303)
+
+
+@router.post("/galleries/{name}/sources/{source}/retire")
+def retire_source(name: Name, source: Name, ctx: Context, me: Signed, form: Form) -> Response:
+    """Retires a source after a confirmation that says what it does (``galleries.retire_source``:
+    gallery admins and system admins; audited)."""
+    reason = text(form, "reason", max_length=2000, default="")
+    try:
+        if form.get("confirmed") != "yes":
+            current = _source_of(ctx, name, source)
+            problem = galleries.reason_problem(reason)
+            if problem is not None:
+                raise InvalidRequestError(problem, subject="reason")
+            return page(
+                "source_confirm.html",
+                viewer=me,
+                current="/galleries",
+                href=source_href(name, source),
+                gallery=name,
+                source=current,
+                reason=reason,
+                retire=True,
+            )
+        galleries.retire_source(ctx, me.principal, name, source, reason)
+    except PermissionDeniedError:
+        raise
+    except FacetrailError as error:
+        return _source_page(
+            ctx, me, name, source, retire_reason=reason, error=error, error_form="retire"
+        )
+    return RedirectResponse(f"{gallery_href(name)}?retired={quote(source, safe='')}#sources", 303)
+
+
 @router.post("/galleries/{name}/ingestions")
 def ingest(name: Name, request: Request, ctx: Context, me: Signed, form: Form) -> Response:
     """Queues the ingestion of a folder on the server into one of the gallery's sources
@@ -197,4 +354,4 @@ def ingest(name: Name, request: Request, ctx: Context, me: Signed, form: Form) -
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
-__all__ = ["gallery_href", "router"]
+__all__ = ["gallery_href", "router", "source_href"]
