@@ -5,14 +5,17 @@ administer galleries are refused with the stable code, and the refusal is in the
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from sqlalchemy import select
 
 from facetrail.services.galleries import jobs
+from facetrail.store.schema import AuditEntryRow
 from tests.api.conftest import World
 from tests.conftest import needs_lfw
 from tests.web.conftest import csrf_in, is_error_page, last_kinds, lfw_folder
@@ -258,3 +261,44 @@ def test_people_who_do_not_administer_galleries_may_not_change_sources(
         answer = _post(ivy, path, data, "/")
         assert answer.status_code == 403 and is_error_page(answer.text, "permission_denied")
         assert last_kinds(web_world) == [refused], path
+
+
+def test_a_gallery_admin_browses_the_photos_with_their_provenance(
+    web_world: World, client_of: Clients
+) -> None:
+    gus = client_of("gus")
+    assert 'href="/galleries/bookings/photos"' in gus.get("/galleries/bookings").text
+    shown = gus.get("/galleries/bookings/photos")
+    assert shown.status_code == 200
+    assert "Photos 1 to 4 of 4, newest first; page 1 of 1." in shown.text
+    assert shown.text.count('<img class="thumb" src="data:image/jpeg;base64,') == 4
+    assert "State Code 12-345" in shown.text and "Next page" not in shown.text
+    assert last_kinds(web_world, 2) == ["auth.token.use", "gallery.browse"]
+    with web_world.ctx.sessions() as s:
+        details = json.loads(
+            s.scalars(
+                select(AuditEntryRow.details)
+                .where(AuditEntryRow.kind == "gallery.browse")
+                .order_by(AuditEntryRow.seq.desc())
+            ).first()
+            or "{}"
+        )
+    assert len(details["images"]) == 4 and details["total"] == 4
+    by_name = gus.get("/galleries/bookings/photos?order=name&source=county").text
+    names = re.findall(r'<h2 class="h3">([^<]+)</h2>', by_name)
+    assert names == sorted(names) and len(names) == 4
+    beyond = gus.get("/galleries/bookings/photos?page=3").text
+    assert "No photos on page 3." in beyond  # and the way back is to the last page there is
+    assert '<a href="/galleries/bookings/photos">Previous page</a>' in beyond
+    nobody = gus.get("/galleries/bookings/photos?subject=nobody-by-this-name").text
+    assert "No photos match these filters." in nobody
+
+
+def test_people_who_do_not_administer_galleries_may_not_browse_its_photos(
+    web_world: World, client_of: Clients
+) -> None:
+    ivy = client_of("ivy")
+    answer = ivy.get("/galleries/bookings/photos")
+    assert answer.status_code == 403 and is_error_page(answer.text, "permission_denied")
+    assert last_kinds(web_world) == ["gallery.browse.refused"]
+    assert "/photos" not in ivy.get("/galleries/bookings").text

@@ -50,6 +50,7 @@ PAGES: dict[str, tuple[str, ...]] = {
         "/galleries",
         "/galleries/bookings",
         "/galleries/bookings/sources/county",
+        "/galleries/bookings/photos",
         "/jobs",
         "/receipts",
     ),

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
@@ -22,15 +22,18 @@ from facetrail.errors import (
 )
 from facetrail.governance.credentials import Role
 from facetrail.services.galleries import admin as galleries
-from facetrail.services.galleries import jobs
+from facetrail.services.galleries import browse, jobs
 from facetrail.web.deps import Form, Signed, Viewer, text
 from facetrail.web.render import page
+from facetrail.web.result_view import data_url
 from facetrail.web.routing import WebRoute
 
 router = APIRouter(route_class=WebRoute)
 
 Name = Annotated[str, Path(min_length=1, max_length=200)]
 _ADMINS = (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
+#: photos on one page of a gallery's photos
+PHOTOS_PER_PAGE = 24
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,58 @@ def add_source(name: Name, request: Request, ctx: Context, me: Signed, form: For
         )
     to = f"{gallery_href(name)}?added={quote(added.name, safe='')}#sources"
     return RedirectResponse(to, status_code=303)
+
+
+@router.get("/galleries/{name}/photos")
+def photos(
+    name: Name,
+    ctx: Context,
+    me: Signed,
+    source: Annotated[str, Query(max_length=200)] = "",
+    subject: Annotated[str, Query(max_length=200)] = "",
+    order: Annotated[str, Query(max_length=20)] = "newest",
+    page_number: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
+) -> Response:
+    """A page of the gallery's photos with their provenance, filtered by source and subject
+    reference, in the order asked (``browse.browse_photos``: gallery admins and system admins;
+    each page is one audited look naming the photos it showed)."""
+    request = browse.BrowseRequest(
+        name,
+        source or None,
+        subject or None,
+        order if order in browse.ORDERS else "newest",  # type: ignore[arg-type]
+        (page_number - 1) * PHOTOS_PER_PAGE,
+        PHOTOS_PER_PAGE,
+    )
+    shown = browse.browse_photos(ctx, me.principal, request)
+    info = galleries.show_gallery(ctx, name)
+    pages = max(1, -(-shown.total // PHOTOS_PER_PAGE))
+    base = {"source": source, "subject": subject, "order": request.order}
+    kept = {k: v for k, v in base.items() if v and not (k == "order" and v == "newest")}
+
+    def href(number: int) -> str:
+        query = urlencode({**kept, **({"page": number} if number > 1 else {})})
+        return f"{gallery_href(name)}/photos" + (f"?{query}" if query else "")
+
+    links = {}
+    if page_number > 1:
+        links["Previous page"] = href(min(page_number - 1, pages))
+    if page_number < pages:
+        links["Next page"] = href(page_number + 1)
+    return page(
+        "gallery_photos.html",
+        viewer=me,
+        current="/galleries",
+        gallery=info,
+        gallery_href=gallery_href(name),
+        shown=shown,
+        photos=[(p, data_url(p.thumbnail)) for p in shown.photos],
+        filters=base,
+        orders=browse.ORDERS,
+        page_number=page_number,
+        pages=pages,
+        links=links,
+    )
 
 
 def source_href(gallery: str, source: str) -> str:
