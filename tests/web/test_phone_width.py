@@ -44,7 +44,15 @@ PAGES: dict[str, tuple[str, ...]] = {
         "/cases",
         "/cases?case=2026-000690",
     ),
-    "ivy": ("/", "/searches", "/searches/new", "/reviews", "/searches/{search}", "/nowhere"),
+    "ivy": (
+        "/",
+        "/searches",
+        "/searches/new",
+        "/reviews",
+        "/searches/{search}",
+        "/account/tokens",
+        "/nowhere",
+    ),
     "gus": (
         "/",
         "/galleries",

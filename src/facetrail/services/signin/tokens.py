@@ -281,3 +281,33 @@ def revoke_token(ctx: AppContext, actor: Principal, token: str) -> None:
             raise NotFoundError("no such token of yours", subject="token")
         row.revoked_at = utc_now()
         append(session, AuditEvent(actor.username, "auth.token.revoke", subject, details))
+
+
+def revoke_own_token(ctx: AppContext, actor: Principal, token_id: str) -> None:
+    """Revoke one of the caller's own tokens by its id (the start of its hash that
+    ``list_tokens`` and the audit entries name it by), for a page that never holds the token
+    itself. Audited as ``auth.token.revoke``; a refusal too (an id that names none of the
+    caller's active tokens, or more than one, answers as not found)."""
+    details: dict[str, object] = {"token": token_id[:12]}
+    subject = actor.username
+    with action(ctx, actor, "auth.token.revoke", subject, Permission.USE_ACCOUNT, details) as (
+        session,
+        who,
+    ):
+        if len(token_id) != TOKEN_ID_LENGTH or not all(c in "0123456789abcdef" for c in token_id):
+            raise NotFoundError("no such token of yours", subject="token")
+        rows = session.scalars(
+            select(ApiToken).where(
+                ApiToken.user_id == who.user_id,
+                ApiToken.token_hash.startswith(token_id),
+                ApiToken.revoked_at.is_(None),
+            )
+        ).all()
+        if len(rows) != 1:
+            raise NotFoundError("no such token of yours", subject="token")
+        rows[0].revoked_at = utc_now()
+        append(session, AuditEvent(actor.username, "auth.token.revoke", subject, details))
+
+
+#: how many hex characters of a token's hash name it
+TOKEN_ID_LENGTH = 12

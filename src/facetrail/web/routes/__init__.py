@@ -23,6 +23,7 @@ from facetrail.web.routes import (
     receipts,
     reviews,
     searches,
+    tokens,
     transparency,
 )
 
@@ -31,6 +32,7 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 for _part in (
     account.router,
+    tokens.router,
     home.router,
     searches.router,
     cases.router,
