@@ -22,6 +22,7 @@ from facetrail.services.context import AppContext
 from facetrail.services.galleries import admin as galleries
 from facetrail.services.galleries.indexing import open_index
 from facetrail.services.galleries.ingest import IngestRequest, ingest
+from facetrail.services.rights import retention
 from facetrail.services.rights.retention import retention_run, run_retention
 from facetrail.services.searching import results, review
 from facetrail.services.searching.search import ProbeImage
@@ -116,3 +117,18 @@ def test_a_source_past_its_period_is_purged_once(tmp_path: Path) -> None:
         assert _counts(ctx) == before  # a second run changes nothing, not even the log
     finally:
         ctx.close()
+
+
+def test_what_is_due_is_what_a_run_then_removes(app_ctx: AppContext, tmp_path: Path) -> None:
+    org = make_org(app_ctx)
+    make_gallery(org)
+    copy_first_images(tmp_path / "in", lfw_people(2))
+    ingest(app_ctx, org.people["gus"], IngestRequest(tmp_path / "in", "bookings", "county"))
+    assert retention.retention_due(app_ctx, org.people["gus"]) == []
+    later = utc_now() + timedelta(days=3651)
+    due = retention.retention_due(app_ctx, org.people["gus"], now=later)
+    assert due == [retention.RetentionDue("bookings", "county", 3650, 2)]
+    report = retention.run_retention(app_ctx, now=later)
+    assert [(s.source, s.images) for s in report.sources] == [("county", 2)]
+    with pytest.raises(PermissionDeniedError):
+        retention.retention_due(app_ctx, org.people["ivy"])

@@ -139,6 +139,13 @@ def test_the_head_relaxes_the_policy_and_looks_over_the_agency(
     )
     head.get_by_label("Reason for the change").fill("Festival week: more searches are needed")
     head.get_by_role("button", name="Make it the new version").click()
+    # Loosening: the page says what it allows and asks again (axe checks it too).
+    expect(head.get_by_role("heading", name="Relax the policy of county?")).to_be_visible()
+    expect(head.get_by_role("main")).to_contain_text(
+        f"daily limit raised to {before.daily_limit + 10}"
+    )
+    visits.check(head, "policy-confirm")
+    head.get_by_role("button", name="Yes, make this change").click()
     expect(head.get_by_role("status").first).to_contain_text(
         f"It relaxed: daily limit raised to {before.daily_limit + 10}"
     )

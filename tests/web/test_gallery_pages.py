@@ -302,3 +302,16 @@ def test_people_who_do_not_administer_galleries_may_not_browse_its_photos(
     assert answer.status_code == 403 and is_error_page(answer.text, "permission_denied")
     assert last_kinds(web_world) == ["gallery.browse.refused"]
     assert "/photos" not in ivy.get("/galleries/bookings").text
+
+
+def test_a_retention_run_says_what_it_removes_and_asks_first(
+    web_world: World, client_of: Clients
+) -> None:
+    gus = client_of("gus")
+    asked = _post(gus, "/retention", {}, "/erasures")
+    assert asked.status_code == 200 and "Run retention now?" in asked.text
+    assert "No photo is past its source's retention period" in asked.text  # kept 3,650 days
+    ran = _post(gus, "/retention", {"confirmed": "yes"}, "/erasures")
+    assert ran.status_code == 303 and ran.headers["location"] == "/erasures?retention=0"
+    ivy = _post(client_of("ivy"), "/retention", {}, "/")
+    assert ivy.status_code == 403 and last_kinds(web_world) == ["retention.preview.refused"]

@@ -164,7 +164,16 @@ def test_a_gallery_admin_erases_a_person_and_downloads_the_receipt(
     assert decided.status_code == 303
     refused = gus.post(page_url, data={"csrf_token": token, "step": "complete"})
     assert refused.status_code == 403  # whoever decided does not confirm their own decisions
-    done = head.post(page_url, data={"csrf_token": csrf_in(seen), "step": "complete"})
+    # Erasing cannot be undone: the page says what will go, and asks again.
+    asked = head.post(page_url, data={"csrf_token": csrf_in(seen), "step": "complete"})
+    assert asked.status_code == 200 and "Erase what request WEB-1 found?" in asked.text
+    assert "1 face confirmed as the person by gus (gallery bookings)" in asked.text
+    assert "This cannot be undone." in asked.text and "Download the signed receipt" not in (
+        gus.get(page_url).text
+    )
+    done = head.post(
+        page_url, data={"csrf_token": csrf_in(seen), "step": "complete", "confirmed": "yes"}
+    )
     assert done.status_code == 303
     finished = gus.get(page_url).text
     assert "Download the signed receipt" in finished

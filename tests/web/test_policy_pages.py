@@ -86,7 +86,14 @@ def test_a_relaxing_amendment_says_what_it_relaxed(web_world: World, client_of: 
     head = client_of("head")
     before = _in_force(web_world)
     raised = before.policy.daily_limit + 5
-    sent = _amend(head, web_world, {"daily_limit": str(raised)})
+    # Loosening asks first, saying what it allows; nothing changes until confirmed.
+    asked = _amend(head, web_world, {"daily_limit": str(raised)})
+    assert asked.status_code == 200 and "Relax the policy of county?" in asked.text
+    assert f"<li>daily limit raised to {raised}</li>" in asked.text
+    assert "It takes effect at once" in asked.text
+    assert _in_force(web_world).version == before.version
+    assert f'name="daily_limit" value="{raised}"' in asked.text  # carried to the next step
+    sent = _amend(head, web_world, {"daily_limit": str(raised), "confirmed": "yes"})
     assert sent.status_code == 303 and last_kinds(web_world) == ["policy.change"]
     assert (
         sent.headers["location"] == f"/agencies/county/policy?amended={before.version + 1}#history"
@@ -183,11 +190,15 @@ def test_the_head_sets_the_digest_and_turns_an_alert_rule_off(
     head = client_of("head")
     before = _in_force(web_world).policy
     on = [r for r in RULES if before.alerts.enabled(r) and r != "hours"]
+    why = "night shift starts: hours would only raise noise"
+    asked = _amend(head, web_world, {"digest": "daily", "alerts_on": on}, reason=why)  # type: ignore[dict-item]
+    assert asked.status_code == 200 and "it is <strong>proposed</strong>" in asked.text
+    assert "Yes, propose this change" in asked.text
     sent = _amend(
         head,
         web_world,
-        {"digest": "daily", "alerts_on": on},  # type: ignore[dict-item]
-        reason="night shift starts: hours would only raise noise",
+        {"digest": "daily", "alerts_on": on, "confirmed": "yes"},  # type: ignore[dict-item]
+        reason=why,
     )
     assert sent.status_code == 303 and "?proposed=" in sent.headers["location"]
     # Turning a rule off relaxes the oversight: nothing changes until a second person agrees.

@@ -98,6 +98,57 @@ def amend_policy(
     )
 
 
+@dataclass(frozen=True)
+class Relaxing:
+    """What an amendment would relax, in words, before it is made."""
+
+    #: everything it allows that the policy in force does not
+    relaxed: list[str]
+    #: those of them that relax the oversight: a second person must confirm those
+    oversight: list[str]
+
+
+def relaxations_of(
+    ctx: AppContext,
+    actor: Principal,
+    agency_name: str,
+    changes: Mapping[str, object],
+    reason: str,
+) -> Relaxing:
+    """What ``amend_policy`` with ``changes`` would relax, for the page that asks a person to
+    confirm a relaxation before it is made: checked as amending checks it, in the same kind of
+    locked transaction, and refused (and recorded as ``policy.change.refused``) as amending
+    would be; nothing is written when it is not (the amendment that follows is the entry)."""
+    with action(ctx, actor, "policy.change", agency_name, Permission.CHANGE_POLICY) as (
+        session,
+        who,
+    ):
+        _reason(reason)
+        _version, current = current_policy(
+            session, _changeable_agency(session, who, agency_name).id
+        )
+        new = Policy.from_dict(_amended(current.to_dict(), changes))
+        new.validate()
+        return Relaxing(weakenings(current, new), oversight_weakenings(current, new))
+
+
+def _reason(reason: str) -> str:
+    reason = check_free_text("reason", reason)
+    if len(reason) < 10:
+        raise InvalidRequestError("say why the policy changes (10+ characters)", subject="reason")
+    return reason
+
+
+def _changeable_agency(session: Session, who: Actor, agency_name: str) -> Agency:
+    agency = _readable_agency(session, who, agency_name)
+    if not may_change_policy(who, agency.id, agency.network_id):
+        raise PermissionDeniedError(
+            "only the agency's head, a system admin or its network's operator changes its policy",
+            subject=agency_name,
+        )
+    return agency
+
+
 def _amended(current: dict[str, Any], changes: Mapping[str, object]) -> dict[str, Any]:
     """``current`` with ``changes``; the alert settings are amended key by key too."""
     amended = {**current, **changes}
@@ -118,18 +169,8 @@ def _change(
         session,
         who,
     ):
-        reason = check_free_text("reason", reason)
-        if len(reason) < 10:
-            raise InvalidRequestError(
-                "say why the policy changes (10+ characters)", subject="reason"
-            )
-        agency = _readable_agency(session, who, agency_name)
-        if not may_change_policy(who, agency.id, agency.network_id):
-            raise PermissionDeniedError(
-                "only the agency's head, a system admin or its network's operator "
-                "changes its policy",
-                subject=agency_name,
-            )
+        reason = _reason(reason)
+        agency = _changeable_agency(session, who, agency_name)
         version, old = current_policy(session, agency.id)
         policy = make(old)
         policy.validate()

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
@@ -176,6 +176,42 @@ def run_retention(ctx: AppContext, *, now: datetime | None = None) -> RetentionR
     entries = scrub_after(ctx, plans) if plans else 0
     probes = purge_expired_probes(ctx, now=now)
     return RetentionReport(purged, probes, entries)
+
+
+@dataclass(frozen=True)
+class RetentionDue:
+    """A source with photos past its retention period: what a run now would remove (less
+    any photo an open case holds, which waits for its agency head)."""
+
+    gallery: str
+    source: str
+    retention_days: int
+    images: int
+
+
+def retention_due(
+    ctx: AppContext, actor: Principal, *, now: datetime | None = None
+) -> list[RetentionDue]:
+    """The sources with photos past their retention now, for the confirmation before a run
+    (gallery admins and system admins; counts only, so only a refusal is audited)."""
+    require(ctx, actor, "retention.preview", "retention", Permission.MANAGE_GALLERIES)
+    now = now or utc_now()
+    due: list[RetentionDue] = []
+    with ctx.sessions() as session:
+        for source, gallery in session.execute(
+            select(Source, Gallery.name)
+            .join(Gallery, Gallery.id == Source.gallery_id)
+            .order_by(Gallery.name, Source.name)
+        ).all():
+            cutoff = now - timedelta(days=source.retention_days)
+            count = session.scalar(
+                select(func.count(Image.id)).where(
+                    Image.source_id == source.id, Image.created_at <= cutoff
+                )
+            )
+            if count:
+                due.append(RetentionDue(gallery, source.name, source.retention_days, int(count)))
+    return due
 
 
 def retention_run(

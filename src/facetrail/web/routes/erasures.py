@@ -122,6 +122,20 @@ def act(erasure_id: ErasureId, ctx: Context, me: Signed, form: Form) -> Response
         rejected = [mid for mid, call in calls.items() if call == "rejected"]
         erasure.decide_matches(ctx, me.principal, erasure_id, confirmed, rejected)
     elif step == "complete":  # the second person's confirmation of the decisions
+        view = erasure.show_erasure(ctx, me.principal, erasure_id)
+        # Irreversible: say what happens, then ask again; but only of someone the service
+        # could let complete it (anyone else is refused by it at once, and the refusal logged).
+        may_complete = me.principal.has_any(Role.AGENCY_HEAD, Role.PRIVACY_OFFICER) and (
+            view.decided_by != me.principal.username
+        )
+        if may_complete and form.get("confirmed") != "yes":
+            return page(
+                "erasure_confirm.html",
+                viewer=me,
+                current="/erasures",
+                view=view,
+                confirmed=[m for m in view.matches if m.decision == "confirmed"],
+            )
         erasure.complete_erasure(ctx, me.principal, erasure_id)
     else:
         raise InvalidRequestError("choose approve, decide, complete or cancel", subject="step")
@@ -184,8 +198,17 @@ def receipt(erasure_id: ErasureId, ctx: Context, me: Signed) -> Response:
 
 @router.post("/retention")
 def run_retention(ctx: Context, me: Signed, form: Form) -> Response:
-    """Purge what has expired now (``retention.retention_run``; audited)."""
-    del form  # the CSRF value only
+    """Purge what has expired now (``retention.retention_run``; audited), once the person
+    confirmed what it will remove (``retention.retention_due``)."""
+    if form.get("confirmed") != "yes":
+        due = retention.retention_due(ctx, me.principal)
+        return page(
+            "retention_confirm.html",
+            viewer=me,
+            current="/erasures",
+            due=due,
+            images=sum(d.images for d in due),
+        )
     report = retention.retention_run(ctx, me.principal)
     images = sum(s.images for s in report.sources)
     return RedirectResponse(f"/erasures?retention={images}", status_code=303)

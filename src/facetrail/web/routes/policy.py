@@ -99,6 +99,23 @@ def amend(agency: Agency, request: Request, ctx: Context, me: Signed, form: Form
     reason = text(form, "reason", default="")
     try:
         changes = values.changes(PolicyForm.of_json(text(form, "was", max_length=60000)))
+        if form.get("confirmed") != "yes":
+            relaxing = policy.relaxations_of(ctx, me.principal, agency, changes, reason)
+            if relaxing.relaxed:  # loosening: say what it allows, then ask again
+                return page(
+                    "policy_confirm.html",
+                    viewer=me,
+                    current="/policy" if agency == me.principal.agency else "",
+                    agency=agency,
+                    relaxing=relaxing,
+                    reason=reason,
+                    action=policy_href(agency),
+                    fields=[
+                        (k, v)
+                        for k, v in form.multi_items()
+                        if k not in ("csrf_token", "confirmed") and isinstance(v, str)
+                    ],
+                )
         made = policy.amend_policy(ctx, me.principal, agency, changes, reason)
     except (NotFoundError, PermissionDeniedError):
         raise  # not theirs to change: the refusal page, not the form again
