@@ -244,7 +244,7 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
-DESKTOP = {"width": 1280, "height": 900}
+DESKTOP = {"width": 1366, "height": 900}
 TABLET = {"width": 768, "height": 1024}
 
 

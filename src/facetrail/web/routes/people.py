@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from facetrail.api.deps import Context
@@ -49,10 +49,16 @@ def grantable(me: Viewer) -> list[Role]:
 
 
 @router.get("/agency/people/new")
-def new_person(ctx: Context, me: Signed) -> Response:
+def new_person(
+    ctx: Context,
+    me: Signed,
+    agency: Annotated[str, Query(max_length=200)] = "",
+    role: Annotated[str, Query(max_length=40)] = "",
+) -> Response:
     """The form to add a person (``invitations.invite_account``: the agency's head, agency roles;
-    a system admin, any)."""
-    return _new_page(me, {"agency": me.principal.agency, "roles": [Role.INVESTIGATOR.value]})
+    a system admin, any). ``agency`` and ``role``: filled in (a new agency's head, say)."""
+    roles = [role if role in ROLE_LABELS else Role.INVESTIGATOR.value]
+    return _new_page(me, {"agency": agency or me.principal.agency, "roles": roles})
 
 
 @router.post("/agency/people/new")
