@@ -5,7 +5,7 @@ call (``directory.list_accounts``, ``listings.find_searches``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -17,6 +17,7 @@ from facetrail.governance.credentials import Role
 from facetrail.services.accounts import account_approval, directory
 from facetrail.services.searching import listings
 from facetrail.web.deps import Signed, Viewer
+from facetrail.web.listing import Column, listing
 from facetrail.web.render import FormError, page
 from facetrail.web.routes.people import ROLE_LABELS, grantable
 from facetrail.web.routing import WebRoute
@@ -60,6 +61,14 @@ def approve(username: Username, request: Request, ctx: Context, me: Signed) -> R
     return RedirectResponse(f"/agency/people?{query}#requests", status_code=303)
 
 
+_PEOPLE_COLUMNS: tuple[Column[Any], ...] = (
+    Column("username", "Username", lambda a: a.username),
+    Column("agency", "Agency", lambda a: a.agency),
+    Column("status", "Status", lambda a: a.status),
+    Column("since", "Since", lambda a: a.created_at),
+)
+
+
 def _people_page(
     request: Request, ctx: Context, me: Viewer, error: FacetrailError | None = None
 ) -> Response:
@@ -72,7 +81,15 @@ def _people_page(
         "agency_people.html",
         viewer=me,
         current="/agency/people",
-        accounts=[a for a in found if a.status != "requested"],
+        accounts=listing(
+            request,
+            [a for a in found if a.status != "requested"],
+            _PEOPLE_COLUMNS,
+            text=lambda a: " ".join(
+                (a.username, a.agency, a.status, a.email, *(ROLE_LABELS.get(r, r) for r in a.roles))
+            ),
+            sort="username",
+        ),
         requests=[a for a in found if a.status == "requested"],
         approved=approved,
         error=error,

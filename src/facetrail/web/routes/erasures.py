@@ -7,7 +7,7 @@ commands and the API's routes call."""
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Path, Request, Response, UploadFile
 from fastapi.responses import PlainTextResponse, RedirectResponse
@@ -18,6 +18,7 @@ from facetrail.errors import FacetrailError, InvalidRequestError
 from facetrail.governance.credentials import Role
 from facetrail.services.rights import erasure, legal_holds, retention
 from facetrail.web.deps import Form, Signed, files, text
+from facetrail.web.listing import Column, Listing, listing
 from facetrail.web.render import page
 from facetrail.web.routing import WebRoute
 
@@ -36,10 +37,32 @@ def erasures(request: Request, ctx: Context, me: Signed) -> Response:
         "erasures.html",
         viewer=me,
         current="/erasures",
-        requests=found,
+        requests=_requests(request, found),
         retention=ran,
         form={},
         may_open=_opens(me),
+    )
+
+
+_REQUEST_COLUMNS: tuple[Column[Any], ...] = (
+    Column("request", "Request", lambda r: r.id),
+    Column("reference", "Reference", lambda r: r.reference),
+    Column("state", "State", lambda r: r.status),
+    Column("faces", "Faces found", lambda r: r.matches),
+    Column("by", "By", lambda r: r.requested_by),
+    Column("opened", "Opened", lambda r: r.created_at),
+)
+
+
+def _requests(request: Request, found: list[Any]) -> Listing[Any]:
+    """The requests, newest first unless asked otherwise, filtered and paged."""
+    return listing(
+        request,
+        found,
+        _REQUEST_COLUMNS,
+        text=lambda r: f"{r.id} {r.reference} {r.status} {r.requested_by}",
+        sort="request",
+        descending=True,
     )
 
 
@@ -49,7 +72,7 @@ def _opens(me: Signed) -> bool:
 
 
 @router.post("/erasures")
-def open_request(ctx: Context, me: Signed, form: Form) -> Response:
+def open_request(request: Request, ctx: Context, me: Signed, form: Form) -> Response:
     """Open a request with the person's photos (``erasure.open_erasure``; audited)."""
     entered = {
         "reference": text(form, "reference", max_length=200, default=""),
@@ -78,7 +101,7 @@ def open_request(ctx: Context, me: Signed, form: Form) -> Response:
             "erasures.html",
             viewer=me,
             current="/erasures",
-            requests=erasure.list_erasures(ctx, me.principal),
+            requests=_requests(request, erasure.list_erasures(ctx, me.principal)),
             retention=None,
             form=entered,
             error=error,

@@ -24,6 +24,7 @@ from facetrail.governance.credentials import Role
 from facetrail.services.galleries import admin as galleries
 from facetrail.services.galleries import browse, jobs
 from facetrail.web.deps import Form, Signed, Viewer, text
+from facetrail.web.listing import Column, listing
 from facetrail.web.render import page
 from facetrail.web.result_view import data_url
 from facetrail.web.routing import WebRoute
@@ -104,12 +105,25 @@ def gallery_href(name: str) -> str:
 
 
 @router.get("/galleries")
-def gallery_list(ctx: Context, me: Signed) -> Response:
-    return _list_page(ctx, me, GalleryForm())
+def gallery_list(request: Request, ctx: Context, me: Signed) -> Response:
+    return _list_page(request, ctx, me, GalleryForm())
+
+
+_GALLERY_COLUMNS: tuple[Column[galleries.GalleryInfo], ...] = (
+    Column("name", "Gallery", lambda g: g.name),
+    Column("pack", "Model pack", lambda g: g.pack),
+    Column("photos", "Photos", lambda g: g.images),
+    Column("faces", "Faces", lambda g: g.faces),
+    Column("failed", "Failed files", lambda g: g.failures),
+)
 
 
 def _list_page(
-    ctx: Context, me: Viewer, values: GalleryForm, error: FacetrailError | None = None
+    request: Request,
+    ctx: Context,
+    me: Viewer,
+    values: GalleryForm,
+    error: FacetrailError | None = None,
 ) -> Response:
     """Every gallery with its size and sources (``galleries.list_galleries``: what galleries
     exist is not secret, what is in them is)."""
@@ -117,7 +131,13 @@ def _list_page(
         "galleries.html",
         viewer=me,
         current="/galleries",
-        galleries=galleries.list_galleries(ctx),
+        galleries=listing(
+            request,
+            galleries.list_galleries(ctx),
+            _GALLERY_COLUMNS,
+            text=lambda g: " ".join((g.name, g.description, *(s.name for s in g.sources))),
+            sort="name",
+        ),
         manages=_manages(me),
         values=values,
         href=gallery_href,
@@ -126,7 +146,7 @@ def _list_page(
 
 
 @router.post("/galleries")
-def create(ctx: Context, me: Signed, form: Form) -> Response:
+def create(request: Request, ctx: Context, me: Signed, form: Form) -> Response:
     """A new, empty gallery on the default model pack (``galleries.create_gallery``: gallery
     admins and system admins; audited, refusals too)."""
     values = GalleryForm(
@@ -140,7 +160,7 @@ def create(ctx: Context, me: Signed, form: Form) -> Response:
     except PermissionDeniedError:
         raise  # not theirs to do: the refusal page, not the form again
     except FacetrailError as error:
-        return _list_page(ctx, me, values, error)
+        return _list_page(request, ctx, me, values, error)
     return RedirectResponse(f"{gallery_href(made.name)}?created=1", status_code=303)
 
 

@@ -15,6 +15,7 @@ from facetrail.api.deps import Context
 from facetrail.services.galleries import jobs
 from facetrail.services.galleries.jobs import JobInfo
 from facetrail.web.deps import Signed
+from facetrail.web.listing import Column, listing
 from facetrail.web.render import page
 from facetrail.web.routes.galleries import gallery_href
 from facetrail.web.routing import WebRoute
@@ -74,12 +75,30 @@ def _view(job: JobInfo) -> JobView:
     )
 
 
+_JOB_COLUMNS: tuple[Column[Any], ...] = (
+    Column("job", "Job", lambda v: v.job.id),
+    Column("gallery", "Gallery", lambda v: v.gallery),
+    Column("source", "Source", lambda v: v.source),
+    Column("by", "Asked by", lambda v: v.job.created_by),
+    Column("state", "State", lambda v: v.state),
+    Column("asked", "Asked", lambda v: v.job.created_at),
+)
+
+
 @router.get("/jobs")
-def job_list(ctx: Context, me: Signed) -> Response:
-    """Every job, newest first (``jobs.list_jobs``: gallery admins and system admins;
-    refusals audited)."""
+def job_list(request: Request, ctx: Context, me: Signed) -> Response:
+    """Every job, newest first, sorted, filtered and paged as asked (``jobs.list_jobs``:
+    gallery admins and system admins; refusals audited)."""
     listed = [_view(j) for j in jobs.list_jobs(ctx, me.principal)]
-    return page("jobs.html", viewer=me, current="/jobs", jobs=listed)
+    shown = listing(
+        request,
+        listed,
+        _JOB_COLUMNS,
+        text=lambda v: f"{v.job.id} {v.gallery} {v.source} {v.job.created_by} {v.state}",
+        sort="job",
+        descending=True,
+    )
+    return page("jobs.html", viewer=me, current="/jobs", jobs=shown)
 
 
 @router.get("/jobs/{job_id}")
