@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck bench clean demo chromium
+.PHONY: install test lint typecheck bench clean demo chromium docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,5 +53,13 @@ DATA ?= $(or $(FACETRAIL_TEST_DATA),../shared/data)
 demo: $(STAMP)
 	VENV=$(VENV) DATA=$(DATA) scripts/demo.sh
 
+# The documentation site, built offline into site/: the CLI, API and web page references are
+# generated from the code first (scripts/docs-reference.py), then MkDocs builds every page,
+# failing on a broken link (--strict).
+docs: $(STAMP)
+	$(PY) scripts/docs-reference.py
+	$(VENV)/bin/mkdocs build --strict --quiet
+	@echo "the documentation is in site/ (open site/index.html)"
+
 clean:
-	rm -rf $(VENV) var var.audit-key var.secrets .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var var.audit-key var.secrets .pytest_cache .mypy_cache .ruff_cache site

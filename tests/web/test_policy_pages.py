@@ -215,3 +215,21 @@ def test_the_head_sets_the_digest_and_turns_an_alert_rule_off(
     page = head.get("/agencies/county/policy").text
     assert 'name="alerts_on" value="hours">' in page  # shown unticked
     assert 'name="digest" value="daily" required checked' in page
+
+
+def test_a_relaxation_says_whether_it_waits_for_a_second_person(web_world: World) -> None:
+    before = _in_force(web_world)
+    off = {"alerts": {"disabled": [*before.policy.alerts.disabled, "volume"]}}
+    why = "volume alerts only repeat the digest"
+    head = policy.relaxations_of(web_world.ctx, web_world.org.people["head"], "county", off, why)
+    assert head.oversight and head.second_person
+    admin = policy.relaxations_of(web_world.ctx, web_world.org.admin, "county", off, why)
+    assert admin.oversight and not admin.second_person  # a system admin's is in force at once
+    tighter = {"daily_limit": before.policy.daily_limit - 1}
+    assert (
+        policy.relaxations_of(
+            web_world.ctx, web_world.org.people["head"], "county", tighter, why
+        ).relaxed
+        == []
+    )
+    assert _in_force(web_world).version == before.version  # asking changed nothing

@@ -31,6 +31,7 @@ from facetrail.governance.authority import (
     Permission,
     may_change_policy,
     may_read_agency,
+    may_relax_oversight_alone,
     may_relax_policy,
 )
 from facetrail.governance.credentials import Principal
@@ -104,8 +105,11 @@ class Relaxing:
 
     #: everything it allows that the policy in force does not
     relaxed: list[str]
-    #: those of them that relax the oversight: a second person must confirm those
+    #: those of them that relax the oversight
     oversight: list[str]
+    #: whether it waits for a second person's confirmation (an oversight relaxation, unless
+    #: the person may relax the oversight alone: a system admin)
+    second_person: bool
 
 
 def relaxations_of(
@@ -129,7 +133,9 @@ def relaxations_of(
         )
         new = Policy.from_dict(_amended(current.to_dict(), changes))
         new.validate()
-        return Relaxing(weakenings(current, new), oversight_weakenings(current, new))
+        oversight = oversight_weakenings(current, new)
+        alone = may_relax_oversight_alone(who)
+        return Relaxing(weakenings(current, new), oversight, bool(oversight) and not alone)
 
 
 def _reason(reason: str) -> str:
