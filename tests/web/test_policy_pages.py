@@ -153,7 +153,11 @@ def test_an_amendment_without_a_change_or_a_reason_is_shown_again(
     assert short.status_code == 422 and is_error_page(short.text, "invalid_request")
     assert f'name="daily_limit" value="{limit + 1}"' in short.text  # kept as typed
     assert ">because</textarea>" in short.text and 'aria-invalid="true"' in short.text
-    assert last_kinds(web_world, 2) == ["policy.change.refused", "policy.history"]
+    assert last_kinds(web_world, 3) == [
+        "policy.change.refused",
+        "policy.history",
+        "policy.relaxation.list",
+    ]
     number = _amend(head, web_world, {"daily_limit": "lots"})
     assert number.status_code == 422 and "a whole number" in number.text
 
@@ -233,3 +237,62 @@ def test_a_relaxation_says_whether_it_waits_for_a_second_person(web_world: World
         == []
     )
     assert _in_force(web_world).version == before.version  # asking changed nothing
+
+
+def test_a_second_person_confirms_or_refuses_a_relaxation_on_the_policy_page(
+    web_world: World, client_of: Clients
+) -> None:
+    head, aude = client_of("head"), client_of("aude")
+
+    def propose(rule: str) -> int:
+        rules = _in_force(web_world).policy
+        on = [r for r in RULES if rules.alerts.enabled(r) and r != rule]
+        sent = _amend(
+            head,
+            web_world,
+            {"alerts_on": on, "confirmed": "yes"},  # type: ignore[dict-item]
+            reason=f"the {rule} rule only repeats the digest",
+        )
+        assert "?proposed=" in sent.headers["location"]
+        return int(sent.headers["location"].rsplit("=", 1)[1])
+
+    first = propose("trial")
+    page = aude.get("/agencies/county/policy").text
+    assert (
+        f"Relaxation {first}, proposed by head" in page and "alert rules turned off: trial" in page
+    )
+    assert f"Confirm relaxation {first}" in page
+    assert f"Confirm relaxation {first}" not in client_of("ivy").get("/agencies/county/policy").text
+    token = csrf_in(page)
+    path = f"/agencies/county/policy/relaxations/{first}"
+    short = aude.post(path, data={"csrf_token": token, "decision": "confirm", "note": "ok"})
+    assert short.status_code == 422 and "10 characters or more" in short.text
+    note = {"csrf_token": token, "decision": "confirm", "note": "trial accounts are gone, agreed"}
+    asked = aude.post(path, data=note)
+    assert asked.status_code == 200 and f"Confirm relaxation {first} of county?" in asked.text
+    assert "trial" not in _in_force(web_world).policy.alerts.disabled  # not yet
+    done = aude.post(path, data=note | {"confirmed": "yes"})
+    assert done.status_code == 303 and done.headers["location"].endswith(
+        "?relaxation=confirmed#history"
+    )
+    assert last_kinds(web_world) == ["policy.relaxation.decide"]
+    assert "trial" in _in_force(web_world).policy.alerts.disabled
+
+    second = propose("stale")
+    path = f"/agencies/county/policy/relaxations/{second}"
+    refused = aude.post(
+        path, data={"csrf_token": token, "decision": "refuse", "note": "stale cases matter here"}
+    )
+    assert refused.status_code == 303 and "relaxation=refused" in refused.headers["location"]
+    assert "stale" not in _in_force(web_world).policy.alerts.disabled
+    # The proposer is never their own second person: refused, and recorded.
+    third = propose("stale")
+    own = head.post(
+        f"/agencies/county/policy/relaxations/{third}",
+        data={
+            "csrf_token": csrf_in(head.get("/policy", follow_redirects=True).text),
+            "decision": "refuse",
+            "note": "changed my mind about it",
+        },
+    )
+    assert own.status_code == 403 and last_kinds(web_world) == ["policy.relaxation.decide.refused"]

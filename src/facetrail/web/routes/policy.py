@@ -1,5 +1,6 @@
 """An agency's policy: the rules in force, every version with what it changed and what it
-relaxed, and the head's amendment of a few rules with a reason; the services the API's
+relaxed, the head's amendment of a few rules with a reason, and the relaxations waiting for a
+second person, confirmed or refused there; the services the API's
 ``/agencies/{agency}/policy`` routes and the CLI's ``policy`` commands call."""
 
 from __future__ import annotations
@@ -11,15 +12,21 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
 from facetrail.api.deps import Context
-from facetrail.errors import FacetrailError, NotFoundError, PermissionDeniedError
+from facetrail.errors import (
+    FacetrailError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from facetrail.governance.alerts import RULES
+from facetrail.governance.authority import Permission, may
 from facetrail.governance.credentials import Role
 from facetrail.governance.policy_words import APPROVAL_LABELS, rules_in_words
 from facetrail.services.galleries import admin as galleries
-from facetrail.services.oversight import policy
+from facetrail.services.oversight import policy, policy_proposals
 from facetrail.web.deps import Form, Signed, Viewer, text
 from facetrail.web.policy_view import PolicyForm, versions_newest_first
-from facetrail.web.render import page
+from facetrail.web.render import FormError, page
 from facetrail.web.routing import WebRoute
 
 router = APIRouter(route_class=WebRoute)
@@ -52,6 +59,9 @@ def _policy_page(
     values: PolicyForm | None = None,
     reason: str = "",
     error: FacetrailError | None = None,
+    decide_error: FacetrailError | None = None,
+    decided: int | None = None,
+    typed_note: str = "",
 ) -> Response:
     """The policy and its history (``policy.policy_history``: the agency's people, auditors,
     system admins, its network's operators; others: not found; audited)."""
@@ -61,6 +71,12 @@ def _policy_page(
     amended = request.query_params.get("amended", "")
     just_made = next((v for v in versions if str(v.info.version) == amended), None)
     proposed = request.query_params.get("proposed", "")
+    pending = policy_proposals.list_relaxations(ctx, me.principal, agency, "pending")
+    outcome = request.query_params.get("relaxation", "")
+    decided_msg = {
+        "confirmed": "The relaxation is confirmed: it is the version in force now.",
+        "refused": "The relaxation is refused: the policy stays as it was.",
+    }.get(outcome)
     gallery_names = sorted(
         {g.name for g in galleries.list_galleries(ctx)} | set(current.policy.galleries)
     )
@@ -82,6 +98,14 @@ def _policy_page(
         alert_rules=RULES,
         action=policy_href(current.agency),
         error=error,
+        pending=pending,
+        may_decide=may(me.actor, Permission.CONFIRM_RELAXATIONS),
+        min_note=policy_proposals.MIN_NOTE,
+        decide_error=decide_error,
+        decided=decided,
+        typed_note=typed_note,
+        decided_msg=decided_msg,
+        status=FormError.of(decide_error).status if decide_error is not None else None,
     )
 
 
@@ -128,6 +152,64 @@ def amend(agency: Agency, request: Request, ctx: Context, me: Signed, form: Form
     return RedirectResponse(
         f"{policy_href(made.agency)}?amended={made.version}#history", status_code=303
     )
+
+
+@router.post("/agencies/{agency}/policy/relaxations/{relaxation_id}")
+def decide_relaxation(
+    agency: Agency,
+    relaxation_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    request: Request,
+    ctx: Context,
+    me: Signed,
+    form: Form,
+) -> Response:
+    """A second person confirms or refuses a proposed relaxation with a note
+    (``policy_proposals.confirm_relaxation`` / ``refuse_relaxation``: who may is theirs to
+    decide; audited, refusals too). Confirming loosens the oversight: it asks again first,
+    saying what it allows."""
+    decision = text(form, "decision", max_length=10, default="")
+    note = text(form, "note", max_length=2000, default="")
+    try:
+        if decision not in ("confirm", "refuse"):
+            raise InvalidRequestError("choose confirm or refuse", subject="decision")
+        if len(note.strip()) < policy_proposals.MIN_NOTE:
+            raise InvalidRequestError(
+                f"write a note of {policy_proposals.MIN_NOTE} characters or more",
+                subject="note",
+            )
+        if decision == "confirm" and form.get("confirmed") != "yes":
+            waiting = policy_proposals.list_relaxations(ctx, me.principal, agency, "pending")
+            proposal = next((r for r in waiting if r.id == relaxation_id), None)
+            if proposal is not None:
+                return page(
+                    "relaxation_confirm.html",
+                    viewer=me,
+                    current="",
+                    agency=agency,
+                    proposal=proposal,
+                    note=note,
+                    action=policy_href(agency),
+                )
+        decide = (
+            policy_proposals.confirm_relaxation
+            if decision == "confirm"
+            else policy_proposals.refuse_relaxation
+        )
+        decide(ctx, me.principal, relaxation_id, note)
+    except (NotFoundError, PermissionDeniedError):
+        raise
+    except FacetrailError as error:
+        return _policy_page(
+            request,
+            ctx,
+            me,
+            agency,
+            decide_error=error,
+            decided=relaxation_id,
+            typed_note=note,
+        )
+    outcome = "confirmed" if decision == "confirm" else "refused"
+    return RedirectResponse(f"{policy_href(agency)}?relaxation={outcome}#history", 303)
 
 
 __all__ = ["policy_href", "router"]
