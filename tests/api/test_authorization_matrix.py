@@ -10,6 +10,7 @@ The list of routes is read from the OpenAPI schema, so a new route must be added
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ PEOPLE: dict[Role, tuple[str, str]] = {
     Role.SYSTEM_ADMIN: ("root", "root"),
 }
 REFUSED = (401, 403, 404, 409)
+#: a new kind for each edit of the matrix source, so that an allowed edit changes something
+_EDITS = itertools.count()
 
 
 @dataclass
@@ -270,6 +273,18 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
             },
             county_scoped=False,
         ),
+        ("patch", "/api/v1/galleries/{name}/sources/{source}"): lambda: Call(
+            "PATCH",
+            "/api/v1/galleries/bookings/sources/matrix-source",
+            {"reason": "the matrix checks who may", "kind": f"bookings {next(_EDITS)}"},
+            county_scoped=False,
+        ),
+        ("post", "/api/v1/galleries/{name}/sources/{source}/retire"): lambda: Call(
+            "POST",
+            "/api/v1/galleries/bookings/sources/matrix-source/retire",
+            {"reason": "the matrix checks who may"},
+            county_scoped=False,
+        ),
         ("post", "/api/v1/galleries/{name}/index/rebuild"): lambda: Call(
             "POST", "/api/v1/galleries/bookings/index/rebuild", county_scoped=False
         ),
@@ -417,6 +432,14 @@ ONLY: dict[tuple[str, str], set[Role]] = {
     ("post", "/api/v1/verify"): {Role.INVESTIGATOR, Role.SUPERVISOR, Role.AGENCY_HEAD},
     ("post", "/api/v1/galleries"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
     ("post", "/api/v1/galleries/{name}/sources"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
+    ("patch", "/api/v1/galleries/{name}/sources/{source}"): {
+        Role.GALLERY_ADMIN,
+        Role.SYSTEM_ADMIN,
+    },
+    ("post", "/api/v1/galleries/{name}/sources/{source}/retire"): {
+        Role.GALLERY_ADMIN,
+        Role.SYSTEM_ADMIN,
+    },
     ("post", "/api/v1/galleries/{name}/index/rebuild"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
     ("post", "/api/v1/galleries/{name}/index/check"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
     ("get", "/api/v1/audit/verify"): {Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN},
