@@ -315,3 +315,42 @@ def test_a_system_admin_creates_a_network_and_an_agency_in_the_browser(
         "/agencies", data={"csrf_token": csrf_in(theirs), "what": "network", "name": "x"}
     )
     assert refused.status_code == 403 and last_kinds(web_world, 3)[0] == "network.create.refused"
+
+
+def test_an_agencys_e_mail_domains_are_registered_and_removed_in_the_browser(
+    web_world: World, client_of: Clients
+) -> None:
+    root = client_of("root")
+    page = root.get("/agencies/other/domains")
+    assert page.status_code == 200 and "No domain is registered." in page.text
+    token = csrf_in(page.text)
+    added = root.post(
+        "/agencies/other/domains",
+        data={"csrf_token": token, "step": "add", "domain": "other.example"},
+    )
+    assert added.status_code == 303
+    shown = root.get(added.headers["location"]).text
+    assert "other.example is registered" in shown and "Remove other.example" in shown
+    assert "agency.domain.add" in last_kinds(web_world, 3)
+    bad = root.post(
+        "/agencies/other/domains",
+        data={"csrf_token": token, "step": "add", "domain": "not a domain"},
+    )
+    assert bad.status_code == 422 and 'value="not a domain"' in bad.text
+    gone = root.post(
+        "/agencies/other/domains",
+        data={"csrf_token": token, "step": "remove", "domain": "other.example"},
+    )
+    assert "other.example is removed" in root.get(gone.headers["location"]).text
+    # Another agency's head: not found, and recorded.
+    head = client_of("head")
+    refused = head.post(
+        "/agencies/other/domains",
+        data={
+            "csrf_token": csrf_in(head.get("/agency/people").text),
+            "step": "add",
+            "domain": "x.example",
+        },
+    )
+    assert refused.status_code == 404 and last_kinds(web_world) == ["agency.domain.add.refused"]
+    assert "E-mail domains of county" in head.get("/agency/people").text

@@ -315,3 +315,18 @@ def test_a_retention_run_says_what_it_removes_and_asks_first(
     assert ran.status_code == 303 and ran.headers["location"] == "/erasures?retention=0"
     ivy = _post(client_of("ivy"), "/retention", {}, "/")
     assert ivy.status_code == 403 and last_kinds(web_world) == ["retention.preview.refused"]
+
+
+def test_a_gallery_admin_checks_and_rebuilds_the_index(
+    web_world: World, client_of: Clients
+) -> None:
+    gus = client_of("gus")
+    checked = _post(gus, "/galleries/bookings/index", {"step": "check"}, "/galleries/bookings")
+    assert checked.status_code == 303 and checked.headers["location"].endswith("#index")
+    page = gus.get(checked.headers["location"]).text
+    assert re.search(r"The index was checked: its \d+ entries agree with the database", page)
+    rebuilt = _post(gus, "/galleries/bookings/index", {"step": "rebuild"}, "/galleries/bookings")
+    assert "The index was rebuilt from the database" in gus.get(rebuilt.headers["location"]).text
+    assert "index.rebuild" in last_kinds(web_world, 3)
+    ivy = _post(client_of("ivy"), "/galleries/bookings/index", {"step": "check"}, "/")
+    assert ivy.status_code == 403 and last_kinds(web_world) == ["index.check.refused"]

@@ -4,19 +4,22 @@ CLI's ``agency create`` and ``network create`` call, which decide and audit)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
 from facetrail.api.deps import Context
 from facetrail.errors import FacetrailError, InvalidRequestError
 from facetrail.governance.authority import Permission, may
 from facetrail.services import accounts
-from facetrail.services.accounts import directory
+from facetrail.services.accounts import agency_domains, directory
 from facetrail.web.deps import Form, Signed, Viewer, text
 from facetrail.web.render import page
 from facetrail.web.routing import WebRoute
 
-__all__ = ["router"]
+__all__ = ["domains_href", "router"]
 
 router = APIRouter(route_class=WebRoute)
 
@@ -74,3 +77,73 @@ def _page(
         error=error,
         typed=typed or {},
     )
+
+
+AgencyName = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+def domains_href(agency: str) -> str:
+    return f"/agencies/{quote(agency, safe='')}/domains"
+
+
+def _domains_page(
+    request: Request,
+    ctx: Context,
+    me: Viewer,
+    agency: str,
+    *,
+    typed: str = "",
+    error: FacetrailError | None = None,
+) -> Response:
+    """An agency's registered e-mail domains (``agency_domains.list_domains``: whoever may read
+    the agency; audited) and, for those whose role may register them, the forms."""
+    found = agency_domains.list_domains(ctx, me.principal, agency)
+    query = request.query_params
+    message = None
+    if query.get("added"):
+        message = f"{query['added'][:200]} is registered: accounts of {agency} may use it."
+    elif query.get("removed"):
+        message = f"{query['removed'][:200]} is removed: its accounts stay, new ones need another."
+    return page(
+        "agency_domains.html",
+        viewer=me,
+        current="",
+        agency=agency,
+        domains=found,
+        href=domains_href(agency),
+        may_change=may(me.actor, Permission.MANAGE_AGENCY),
+        typed=typed,
+        message=message,
+        error=error,
+    )
+
+
+@router.get("/agencies/{agency}/domains")
+def domains(agency: AgencyName, request: Request, ctx: Context, me: Signed) -> Response:
+    return _domains_page(request, ctx, me, agency)
+
+
+@router.post("/agencies/{agency}/domains")
+def change_domains(
+    agency: AgencyName, request: Request, ctx: Context, me: Signed, form: Form
+) -> Response:
+    """Registers an e-mail domain, or removes one (``agency_domains.register_domain`` /
+    ``remove_domain``: the agency's head or a system admin; the head is told; audited,
+    refusals too)."""
+    step = text(form, "step", max_length=10, default="")
+    domain = text(form, "domain", max_length=253, default="").strip()
+    try:
+        if step == "add":
+            agency_domains.register_domain(ctx, me.principal, agency, domain)
+        elif step == "remove":
+            agency_domains.remove_domain(ctx, me.principal, agency, domain)
+        else:
+            raise InvalidRequestError("choose add or remove", subject="step")
+    except FacetrailError as error:
+        # Not theirs, or no such agency: the refusal page. A domain refused, or one to remove
+        # that is not registered: said on the form.
+        if error.code == "permission_denied" or (error.code == "not_found" and step == "add"):
+            raise
+        return _domains_page(request, ctx, me, agency, typed=domain, error=error)
+    said = urlencode({"added" if step == "add" else "removed": domain})
+    return RedirectResponse(f"{domains_href(agency)}?{said}", status_code=303)

@@ -22,7 +22,7 @@ from facetrail.errors import (
 )
 from facetrail.governance.credentials import Role
 from facetrail.services.galleries import admin as galleries
-from facetrail.services.galleries import browse, jobs
+from facetrail.services.galleries import browse, indexing, jobs
 from facetrail.web.deps import Form, Signed, Viewer, text
 from facetrail.web.listing import Column, listing
 from facetrail.web.render import page
@@ -184,6 +184,21 @@ def _gallery_page(
         message = f"Gallery {info.name} created. Add a source before ingesting photos into it."
     elif query.get("added"):
         message = f"Source {query['added'][:200]} added."
+    elif query.get("index") in ("checked", "rebuilt"):
+        entries, repaired = query.get("entries", "?")[:12], query.get("repaired", "0")[:12]
+        damage = {
+            "seal": "its file was not the one the audit log sealed",
+            "digest": ("its file did not match its metadata"),
+        }.get(query.get("damage", ""), "")
+        if query["index"] == "rebuilt":
+            message = f"The index was rebuilt from the database: {entries} entries."
+        elif repaired != "0" or damage:
+            message = (
+                f"The index was checked and repaired ({damage or f'{repaired} entries differed'}): "
+                f"{entries} entries now. The repair is in the audit log."
+            )
+        else:
+            message = f"The index was checked: its {entries} entries agree with the database."
     elif query.get("changed"):
         message = f"Source {query['changed'][:200]} changed. The change is in the audit log."
     elif query.get("retired"):
@@ -405,6 +420,27 @@ def retire_source(name: Name, source: Name, ctx: Context, me: Signed, form: Form
             ctx, me, name, source, retire_reason=reason, error=error, error_form="retire"
         )
     return RedirectResponse(f"{gallery_href(name)}?retired={quote(source, safe='')}#sources", 303)
+
+
+@router.post("/galleries/{name}/index")
+def index(name: Name, ctx: Context, me: Signed, form: Form) -> Response:
+    """Checks the gallery's index against the templates in the database and repairs any
+    difference, or rebuilds it from them (``indexing.check_index_for`` /
+    ``indexing.rebuild_index``: gallery admins and system admins; audited, refusals too)."""
+    step = text(form, "step", max_length=10, default="")
+    if step not in ("check", "rebuild"):
+        raise InvalidRequestError("choose check or rebuild", subject="step")
+    if step == "check":
+        report = indexing.check_index_for(ctx, me.principal, name)
+    else:
+        report = indexing.rebuild_index(ctx, me.principal, name)
+    said = {
+        "index": "rebuilt" if report.rebuilt else "checked",
+        "entries": report.entries,
+        "repaired": report.added + report.removed + report.disagreed,
+        "damage": report.damage or "",
+    }
+    return RedirectResponse(f"{gallery_href(name)}?{urlencode(said)}#index", status_code=303)
 
 
 @router.post("/galleries/{name}/ingestions")
