@@ -95,7 +95,7 @@ def _walk(command: Any, path: str) -> Iterator[CliCommand]:
 
 
 def _api() -> Any:
-    from facetrail.api.app import create_app
+    from facetrail.server import create_app
 
     return create_app()
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from facetrail.api import create_app
 from facetrail.config import Settings
 from facetrail.governance.credentials import Role
+from facetrail.server import create_app
 from facetrail.services import accounts as acc
 from facetrail.services.context import AppContext
 from facetrail.services.galleries.ingest import IngestRequest, ingest

@@ -8,7 +8,7 @@ import json
 from limits import parse_many
 from sqlalchemy import func, select
 
-from facetrail.api.limits import RateLimits
+from facetrail.edge.limits import RateLimits
 from facetrail.store.schema import AuditEntryRow, SearchRecord
 from tests.api.conftest import World
 from tests.conftest import needs_lfw

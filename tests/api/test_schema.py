@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from facetrail.api import create_app
+from facetrail.server import create_app
 from facetrail.services.authorization import utc_now
 from facetrail.services.signin.authentication import add_token
 from tests.api.conftest import World, module_world

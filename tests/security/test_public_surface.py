@@ -27,11 +27,11 @@ import time_machine
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from facetrail.api import create_app
 from facetrail.config import Settings
 from facetrail.errors import AuthError, FacetrailError
 from facetrail.governance import credentials, fields
 from facetrail.governance.credentials import Role
+from facetrail.server import create_app
 from facetrail.services import accounts as acc
 from facetrail.services.accounts import NewAccount, agency_domains
 from facetrail.services.accounts import requests as account_requests

@@ -23,8 +23,8 @@ import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from facetrail.api import create_app
 from facetrail.governance.credentials import Role
+from facetrail.server import create_app
 from facetrail.services.searching.search_model import ProbeImage
 from facetrail.store.schema import AuditEntryRow
 from tests.api.conftest import World, made_world

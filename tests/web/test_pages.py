@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from limits import parse_many, storage, strategies
 from sqlalchemy import func, select
 
-from facetrail.api import create_app
-from facetrail.api.limits import RateLimits
+from facetrail.edge.limits import RateLimits
+from facetrail.server import create_app
 from facetrail.store.schema import AuditEntryRow
 from tests.api.conftest import World
 from tests.conftest import needs_lfw

@@ -20,10 +20,10 @@ from fastapi.testclient import TestClient
 from limits import parse_many, storage, strategies
 from sqlalchemy import func, select
 
-from facetrail.api import create_app
-from facetrail.api.limits import RateLimits
+from facetrail.edge.limits import RateLimits
 from facetrail.governance.credentials import Role
 from facetrail.governance.policy import ApprovalMode
+from facetrail.server import create_app
 from facetrail.services import accounts as acc
 from facetrail.services.authorization import utc_now
 from facetrail.services.notifications import inbox

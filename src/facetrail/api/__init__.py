@@ -1,5 +1,2 @@
-"""facetrail's REST API (FastAPI): routers that parse, call a service and serialise."""
-
-from facetrail.api.app import create_app
-
-__all__ = ["create_app"]
+"""facetrail's REST API (FastAPI): routers that parse, call a service and serialise
+(``facetrail.server`` mounts them under ``/api/v1`` beside the web app)."""

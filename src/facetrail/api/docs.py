@@ -19,7 +19,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException
 
-from facetrail.web.render import PAGE_HEADERS
+from facetrail.edge.headers import PAGE_HEADERS
 
 __all__ = ["router"]
 

@@ -44,7 +44,7 @@ def serve_cmd(
             "FACETRAIL_RATE_LIMIT_STORAGE to a shared store (redis://...) to count them once"
         )
     uvicorn.run(
-        "facetrail.api.app:create_app",
+        "facetrail.server:create_app",
         factory=True,
         host=host,
         port=port,

@@ -22,8 +22,8 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from starlette.datastructures import FormData, UploadFile
 
-from facetrail.api.deps import CSRF_HEADER, SESSION_COOKIE, Context, app_context, csrf_token
-from facetrail.api.uploads import MAX_PROBES, upload_limit
+from facetrail.edge.deps import CSRF_HEADER, SESSION_COOKIE, Context, app_context, csrf_token
+from facetrail.edge.uploads import MAX_PROBES, upload_limit
 from facetrail.errors import (
     ImageTooLargeError,
     InvalidRequestError,

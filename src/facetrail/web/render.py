@@ -12,7 +12,8 @@ from fastapi import Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from facetrail.api.problems import status_of
+from facetrail.edge.headers import PAGE_HEADERS
+from facetrail.edge.problems import status_of
 from facetrail.errors import FacetrailError, RateLimitedError
 
 __all__ = ["PAGE_HEADERS", "FormError", "attachment", "page"]
@@ -37,19 +38,6 @@ def _when(iso: str) -> str:
 
 
 _TEMPLATES.filters["when"] = _when
-
-#: Nothing from another origin, no inline script, no framing, forms post back here only;
-#: scripts may call facetrail's own API (a job's progress, a probe's faces), and show a photo
-#: the person chose on their own computer (``blob:``, the face picker) without sending it here
-#: to be shown.
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        "connect-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-}
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facetrail import errors as e
-from facetrail.api.deps import SESSION_COOKIE, app_context, csrf_token, drop_session_cookies
-from facetrail.api.problems import http_problem, status_of
+from facetrail.edge.deps import SESSION_COOKIE, app_context, csrf_token, drop_session_cookies
+from facetrail.edge.problems import http_problem, status_of
 from facetrail.services.signin.authentication import authenticate
 from facetrail.web.deps import viewer_of
 from facetrail.web.render import page

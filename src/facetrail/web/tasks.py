@@ -1,11 +1,14 @@
 """What each role can do, as the web app offers it: the header's links and the home page's
-list. Links only lead to pages; whether an action is allowed is decided by the service the
-page calls, never here."""
+list. A task is offered to whoever holds its permission, as the authority module grants it
+(``governance.authority``), or, where no permission says it alone, to the roles named. Links
+only lead to pages; whether an action is allowed is decided by the service the page calls,
+never here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from facetrail.governance.authority import Actor, Permission, may
 from facetrail.governance.credentials import Principal, Role
 
 __all__ = ["Task", "tasks_for"]
@@ -13,8 +16,9 @@ __all__ = ["Task", "tasks_for"]
 
 @dataclass(frozen=True)
 class Task:
-    #: the roles offered it (any one of them); empty: everyone
-    roles: tuple[Role, ...]
+    #: who is offered it: those holding the permission, or any one of the roles (empty:
+    #: everyone)
+    roles: Permission | tuple[Role, ...]
     title: str
     #: the page that does it, or None where the web app does not offer it yet
     href: str | None
@@ -24,7 +28,6 @@ class Task:
 
 
 _ELSEWHERE = "Not in the web app yet: use the command line (facetrail --help) or the REST API."
-_GALLERIES = (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
 
 _TASKS: tuple[Task, ...] = (
     Task(
@@ -40,13 +43,13 @@ _TASKS: tuple[Task, ...] = (
         "Search a probe photo on behalf of a member agency of your network, under its policy.",
     ),
     Task(
-        (Role.INVESTIGATOR, Role.NETWORK_OPERATOR),
+        Permission.SEARCH,
         "Your searches",
         "/searches",
         "Results, pending approvals, candidate reviews and outcomes of the searches you asked.",
     ),
     Task(
-        (Role.INVESTIGATOR, Role.SUPERVISOR),
+        Permission.REVIEW_CANDIDATES,
         "Reviews waiting",
         "/reviews",
         "Searches of your agency with candidates waiting for your review, second reviews first.",
@@ -59,7 +62,7 @@ _TASKS: tuple[Task, ...] = (
         "A case's every search, review, outcome and disclosure, and its disclosure to print.",
     ),
     Task(
-        (Role.SUPERVISOR,),
+        Permission.DECIDE_SEARCHES,
         "Searches awaiting approval",
         "/approvals",
         "Read why each search is asked for, then approve or deny it.",
@@ -100,25 +103,25 @@ _TASKS: tuple[Task, ...] = (
         "accounts",
     ),
     Task(
-        (Role.AUDITOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN),
+        Permission.READ_AUDIT_LOG,
         "Audit log",
         "/audit",
         "Browse the tamper-evident log, verify it and prove any entry is in it.",
     ),
     Task(
-        _GALLERIES,
+        Permission.MANAGE_GALLERIES,
         "Galleries",
         "/galleries",
         "Galleries, their lawful sources with legal basis and retention, and ingestion.",
     ),
     Task(
-        _GALLERIES,
+        Permission.MANAGE_JOBS,
         "Ingestion jobs",
         "/jobs",
         "Folders being ingested in the background: progress, results, cancelling.",
     ),
     Task(
-        (*_GALLERIES, Role.AGENCY_HEAD, Role.PRIVACY_OFFICER),
+        Permission.READ_ERASURES,
         "Erasure and retention",
         "/erasures",
         "A person's request to be removed, approved by a second person, with a signed "
@@ -126,7 +129,7 @@ _TASKS: tuple[Task, ...] = (
         "erasures",
     ),
     Task(
-        (Role.AGENCY_HEAD,),
+        Permission.DECIDE_HOLDS,
         "Legal holds",
         "/holds",
         "Images of your open cases that an erasure or retention would remove: keep or release.",
@@ -150,4 +153,11 @@ _TASKS: tuple[Task, ...] = (
 
 def tasks_for(principal: Principal) -> tuple[Task, ...]:
     """The tasks of the person's roles, then those everyone has."""
-    return tuple(t for t in _TASKS if not t.roles or principal.has_any(*t.roles))
+    actor = Actor(principal.user_id, principal.agency_id, principal.roles)
+    return tuple(t for t in _TASKS if _offered(t, actor, principal))
+
+
+def _offered(task: Task, actor: Actor, principal: Principal) -> bool:
+    if isinstance(task.roles, Permission):
+        return may(actor, task.roles)
+    return not task.roles or principal.has_any(*task.roles)

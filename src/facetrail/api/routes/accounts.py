@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from facetrail.api import limits
-from facetrail.api.deps import Context, Me
+from facetrail.edge import limits
+from facetrail.edge.deps import Context, Me
 from facetrail.governance.credentials import Role
 from facetrail.services import accounts
 from facetrail.services.accounts import Enrolment, NewAccount, account_approval, agency_domains

@@ -20,7 +20,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from facetrail.api.deps import Context, Me
+from facetrail.edge.deps import Context, Me
 from facetrail.services import database
 from facetrail.services.galleries import packs
 from facetrail.services.galleries.packs import PackStatus

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel
 
-from facetrail.api.deps import Context, Me
+from facetrail.edge.deps import Context, Me
 from facetrail.governance.verify import VerifyReport
 from facetrail.services.audit import audit_entries
 from facetrail.services.audit import log as audit

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from facetrail.api.deps import Context, Me
 from facetrail.api.pages import Cursor, Limit, page
+from facetrail.edge.deps import Context, Me
 from facetrail.services.accounts import directory
 from facetrail.services.accounts.directory import AccountView
 from facetrail.services.searching import listings

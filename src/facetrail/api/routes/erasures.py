@@ -11,8 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Path, Response, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from facetrail.api.deps import Context, Me
-from facetrail.api.uploads import probe_images
+from facetrail.edge.deps import Context, Me
+from facetrail.edge.uploads import probe_images
 from facetrail.services.rights import erasure, legal_holds, retention
 from facetrail.services.rights.erasure import ErasureView
 from facetrail.services.rights.legal_holds import HoldView

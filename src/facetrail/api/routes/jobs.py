@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from facetrail.api.deps import Context, Me
 from facetrail.api.pages import Cursor, Limit, page
+from facetrail.edge.deps import Context, Me
 from facetrail.services.galleries import jobs
 from facetrail.services.galleries.jobs import JobInfo
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from facetrail.api.deps import Context, Me
+from facetrail.edge.deps import Context, Me
 from facetrail.services.authorization import as_utc
 from facetrail.services.oversight import agency as oversight
 from facetrail.services.oversight import alerts, digests

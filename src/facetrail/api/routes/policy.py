@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from facetrail.api.deps import Context, Me
 from facetrail.api.pages import Cursor, Limit, page
+from facetrail.edge.deps import Context, Me
 from facetrail.services.oversight import policy, policy_proposals
 from facetrail.services.oversight.policy import PolicyInfo
 from facetrail.services.oversight.policy_proposals import Relaxation

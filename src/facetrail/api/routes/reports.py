@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from facetrail.api.deps import Context
+from facetrail.edge.deps import Context
 from facetrail.errors import InvalidRequestError
 from facetrail.services.oversight import reports
 from facetrail.services.oversight.report_formats import report_csv, report_html

@@ -10,10 +10,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from facetrail.api import limits
-from facetrail.api.deps import Acting, Context, Me
 from facetrail.api.pages import Cursor, Limit, page
-from facetrail.api.uploads import probe_images
+from facetrail.edge import limits
+from facetrail.edge.deps import Acting, Context, Me
+from facetrail.edge.uploads import probe_images
 from facetrail.governance.credentials import Principal
 from facetrail.services.audit import verification
 from facetrail.services.audit.verification import VerifyResult

@@ -7,9 +7,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from facetrail.api.deps import Context, Me
 from facetrail.api.metrics import exposition
-from facetrail.api.problems import ERROR_RESPONSES, problem
+from facetrail.edge.deps import Context, Me
+from facetrail.edge.problems import ERROR_RESPONSES, problem
 from facetrail.services.database import served_schema_status
 from facetrail.services.oversight.monitoring import check_metrics_reader
 

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from facetrail.api import limits
-from facetrail.api.deps import (
+from facetrail.api.pages import Cursor, Limit, page
+from facetrail.edge import limits
+from facetrail.edge.deps import (
     SESSION_COOKIE,
     Context,
     Me,
@@ -16,7 +17,6 @@ from facetrail.api.deps import (
     drop_session_cookies,
     set_session_cookies,
 )
-from facetrail.api.pages import Cursor, Limit, page
 from facetrail.services.notifications import inbox
 from facetrail.services.signin import authentication
 from facetrail.services.views import plain

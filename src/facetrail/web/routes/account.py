@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from facetrail.api import limits
-from facetrail.api.deps import (
+from facetrail.edge import limits
+from facetrail.edge.deps import (
     SESSION_COOKIE,
     Context,
     drop_session_cookies,

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from facetrail.api.deps import Context
+from facetrail.edge.deps import Context
 from facetrail.errors import FacetrailError
 from facetrail.governance.credentials import Role
 from facetrail.services.accounts import account_approval, directory

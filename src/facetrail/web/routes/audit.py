@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from facetrail.api.deps import Context
+from facetrail.edge.deps import Context
 from facetrail.errors import FacetrailError
 from facetrail.governance.credentials import Role
 from facetrail.services.audit import audit_entries, entry_proofs

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from facetrail.api.deps import Context
+from facetrail.edge.deps import Context
 from facetrail.services.searching import listings, review
 from facetrail.services.searching.disclosure_document import disclosure_pdf
 from facetrail.web.deps import Signed

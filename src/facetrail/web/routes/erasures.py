@@ -12,9 +12,10 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Path, Request, Response, UploadFile
 from fastapi.responses import PlainTextResponse, RedirectResponse
 
-from facetrail.api.deps import Context
-from facetrail.api.uploads import probe_images
+from facetrail.edge.deps import Context
+from facetrail.edge.uploads import probe_images
 from facetrail.errors import FacetrailError, InvalidRequestError
+from facetrail.governance.authority import Permission, may
 from facetrail.governance.credentials import Role
 from facetrail.services.rights import erasure, legal_holds, retention
 from facetrail.web.deps import Form, Signed, files, text
@@ -67,8 +68,9 @@ def _requests(request: Request, found: list[Any]) -> Listing[Any]:
 
 
 def _opens(me: Signed) -> bool:
-    """Whether to offer opening requests (the service decides; this only shapes the page)."""
-    return me.principal.has_any(Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
+    """Whether to offer opening requests (the authority module's rule, as ``erasure.open``
+    holds to it; the service decides; this only shapes the page)."""
+    return may(me.actor, Permission.MANAGE_GALLERIES)
 
 
 @router.post("/erasures")

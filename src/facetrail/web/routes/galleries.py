@@ -13,14 +13,14 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
-from facetrail.api.deps import Context
+from facetrail.edge.deps import Context
 from facetrail.errors import (
     FacetrailError,
     InvalidRequestError,
     PermissionDeniedError,
     SourceNotFoundError,
 )
-from facetrail.governance.credentials import Role
+from facetrail.governance.authority import Permission, may
 from facetrail.services.galleries import admin as galleries
 from facetrail.services.galleries import browse, indexing, jobs
 from facetrail.web.deps import Form, Signed, Viewer, text
@@ -32,7 +32,6 @@ from facetrail.web.routing import WebRoute
 router = APIRouter(route_class=WebRoute)
 
 Name = Annotated[str, Path(min_length=1, max_length=200)]
-_ADMINS = (Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN)
 #: photos on one page of a gallery's photos
 PHOTOS_PER_PAGE = 24
 
@@ -96,8 +95,9 @@ class IngestForm:
 
 
 def _manages(me: Viewer) -> bool:
-    """Whether to offer the forms (the service decides whether they are accepted)."""
-    return me.principal.has_any(*_ADMINS)
+    """Whether to offer the forms (the authority module's rule; the service decides whether
+    they are accepted)."""
+    return may(me.actor, Permission.MANAGE_GALLERIES)
 
 
 def gallery_href(name: str) -> str:

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 from starlette.exceptions import HTTPException
 
-from facetrail.api.deps import Context
+from facetrail.edge.deps import Context
 from facetrail.services.notifications import inbox
 from facetrail.web.deps import Signed
 from facetrail.web.render import page

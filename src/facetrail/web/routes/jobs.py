@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
-from facetrail.api.deps import Context
+from facetrail.edge.deps import Context
 from facetrail.services.galleries import jobs
 from facetrail.services.galleries.jobs import JobInfo
 from facetrail.web.deps import Signed

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from facetrail.api.deps import Context
+from facetrail.edge.deps import Context
 from facetrail.errors import FacetrailError, InvalidRequestError
 from facetrail.services.oversight import agency as oversight
 from facetrail.services.oversight import alerts, digests, trends

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
-from facetrail.api.deps import Context
+from facetrail.edge.deps import Context
 from facetrail.errors import (
     FacetrailError,
     InvalidRequestError,
@@ -20,7 +20,6 @@ from facetrail.errors import (
 )
 from facetrail.governance.alerts import RULES
 from facetrail.governance.authority import Permission, may
-from facetrail.governance.credentials import Role
 from facetrail.governance.policy_words import APPROVAL_LABELS, rules_in_words
 from facetrail.services.galleries import admin as galleries
 from facetrail.services.oversight import policy, policy_proposals
@@ -44,10 +43,12 @@ def own_policy(me: Signed) -> Response:
     return RedirectResponse(policy_href(me.principal.agency), status_code=303)
 
 
-def _may_amend(me: Viewer, agency: str) -> bool:
-    """Whether to offer the form (``services.oversight.policy`` decides whether it is accepted)."""
-    who = me.principal
-    return who.has(Role.SYSTEM_ADMIN) or (who.has(Role.AGENCY_HEAD) and who.agency == agency)
+def _may_amend(me: Viewer) -> bool:
+    """Whether to offer the form: whoever the authority module lets change a policy (an
+    agency's head, a system admin, a network's operator, who may only tighten it), on a page
+    only those who may read the agency see; ``services.oversight.policy`` decides whether the
+    change is accepted."""
+    return may(me.actor, Permission.CHANGE_POLICY)
 
 
 def _policy_page(
@@ -89,7 +90,7 @@ def _policy_page(
         versions=versions,
         just_made=just_made,
         proposed=proposed if proposed.isdigit() else "",
-        may_amend=_may_amend(me, agency),
+        may_amend=_may_amend(me),
         values=values or PolicyForm.of_policy(current.policy),
         shown=PolicyForm.of_policy(current.policy).to_json(),
         reason=reason,

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facetrail.api.deps import Context
+from facetrail.edge.deps import Context
 from facetrail.errors import AuditInputError, FacetrailError, InvalidRequestError, NoteError
 from facetrail.governance.note import VerifierKey, parse_vkey
 from facetrail.governance.receipts import open_receipt

@@ -12,9 +12,9 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Path, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 
-from facetrail.api import limits
-from facetrail.api.deps import Context
-from facetrail.api.uploads import MAX_PROBES, probe_images
+from facetrail.edge import limits
+from facetrail.edge.deps import Context
+from facetrail.edge.uploads import MAX_PROBES, probe_images
 from facetrail.errors import FacetrailError, InvalidRequestError
 from facetrail.governance.case_numbers import case_rule_in_words
 from facetrail.governance.credentials import Role

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from facetrail.api.deps import SESSION_COOKIE, Context
+from facetrail.edge.deps import SESSION_COOKIE, Context
 from facetrail.errors import FacetrailError, InvalidRequestError
 from facetrail.governance import credentials
 from facetrail.services.accounts import directory

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Response
 
-from facetrail.api.deps import Context
+from facetrail.edge.deps import Context
 from facetrail.errors import FacetrailError, InvalidRequestError
 from facetrail.services.authorization import utc_now
 from facetrail.services.oversight import reports

@@ -15,11 +15,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facetrail import web
-from facetrail.api import docs, problems
+from facetrail.api import docs
 from facetrail.api.background import start_background
-from facetrail.api.limits import RateLimits
 from facetrail.api.metrics import observe
-from facetrail.api.problems import problem
 from facetrail.api.routes import (
     accounts,
     admin,
@@ -35,8 +33,11 @@ from facetrail.api.routes import (
     system,
     users,
 )
-from facetrail.api.uploads import UPLOAD_PATHS, upload_limit
 from facetrail.config import Settings, get_settings
+from facetrail.edge import problems
+from facetrail.edge.limits import RateLimits
+from facetrail.edge.problems import problem
+from facetrail.edge.uploads import UPLOAD_PATHS, upload_limit
 from facetrail.errors import ImageTooLargeError
 from facetrail.services.context import AppContext
 from facetrail.services.galleries.indexing import use_search_threads
