@@ -28,7 +28,7 @@ from facetrail.store.schema import SearchRecord
 from tests.api.conftest import World
 from tests.conftest import LFW, lfw_people, needs_lfw
 from tests.org import AGENCY, JUSTIFICATION, PASSWORD, mailed_invite
-from tests.web.conftest import TABLET, Visits, code_for, last_kinds, sign_in
+from tests.web.conftest import DESKTOP, TABLET, Visits, code_for, last_kinds, sign_in
 
 #: A flow in the browser: its services run on PostgreSQL in their own tests; the browser
 #: flow itself does not depend on the database, so it runs once, in the SQLite pass.
@@ -275,17 +275,20 @@ def test_investigators_search_review_blind_and_close_a_lead(
     visits.check(ivy, "search-closed")
 
 
+@pytest.mark.parametrize(
+    "viewport", [DESKTOP, {"width": 390, "height": 844}], ids=["1366px", "390px"]
+)
 def test_a_supervisor_of_another_agency_approves_a_pending_search(
-    open_page: Opener, web_world: World, visits: Visits
+    open_page: Opener, web_world: World, visits: Visits, viewport: dict[str, int]
 ) -> None:
-    olga = open_page()
+    olga = open_page(viewport)
     sign_in(olga, web_world, "olga")
     search_id = _search(olga, web_world, "OT-2026-0042")
     expect(olga.get_by_text("waits for a supervisor's approval")).to_be_visible()
     expect(olga.locator("li.card")).to_have_count(0)
     visits.check(olga, "search-pending")
 
-    otto = open_page()
+    otto = open_page(viewport)
     sign_in(otto, web_world, "otto")
     visits.check(otto, "home-supervisor")
     # The navigation's badge says a search waits for him: he needs no address from olga.

@@ -26,12 +26,20 @@ from facetrail.services.oversight import alerts
 from facetrail.services.oversight.policy import show_policy
 from tests.api.conftest import World
 from tests.conftest import needs_lfw
-from tests.web.conftest import TABLET, Visits, lfw_folder, search_by, sign_in
+from tests.web.conftest import DESKTOP, TABLET, Visits, lfw_folder, search_by, sign_in
 
 #: A flow in the browser: its services run on PostgreSQL in their own tests; the browser
 #: flow itself does not depend on the database, so it runs once, in the SQLite pass.
 pytestmark = [needs_lfw, pytest.mark.one_backend]
 Opener = Callable[..., Any]
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def _fits(page: Any) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"{page.url} is {width} px wide"
 
 
 def _nav(page: Any, name: str) -> None:
@@ -184,26 +192,46 @@ def test_the_head_relaxes_the_policy_and_looks_over_the_agency(
     expect(head.get_by_role("heading", name="Case 2026-000900", exact=True)).to_be_visible()
 
 
-def test_the_head_sees_the_agencys_use_and_handles_an_alert(
-    open_page: Opener, web_world: World, visits: Visits
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1366px", "390px"])
+def test_the_head_reads_the_charts_handles_an_alert_and_adds_a_person(
+    open_page: Opener, web_world: World, visits: Visits, viewport: dict[str, int]
 ) -> None:
-    search_by(web_world, "ian", "2026-000951")
-    search_by(web_world, "ian", "2026-000952")  # the same photo: a probe_cases alert
+    wide = viewport is DESKTOP
+    first, second = ("2026-000951", "2026-000952") if wide else ("2026-000971", "2026-000972")
+    search_by(web_world, "ian", first)
+    search_by(web_world, "ian", second)  # the same photo: a probe_cases alert
     alerts.raise_alerts(web_world.ctx)
-    head = open_page()
+    head = open_page(viewport)
     sign_in(head, web_world, "head")
     _nav(head, "Oversight")
     expect(head.get_by_role("heading", name="Oversight of county")).to_be_visible()
-    expect(head.get_by_role("main")).to_contain_text("2026-000952")  # in its searches
+    expect(head.get_by_role("main")).to_contain_text(second)  # in its searches
+    expect(head.get_by_role("img", name=re.compile("^Searches per"))).to_be_visible()
+    expect(head.get_by_role("img", name=re.compile("^Searches by person"))).to_be_visible()
+    _fits(head)
     visits.check(head, "oversight")
 
     _nav(head, "Alerts")
     expect(head.get_by_role("heading", name="Misuse alerts")).to_be_visible()
-    card = head.locator("li.card", has_text="2026-000952").first
+    card = head.locator("li.card", has_text=second).first
     card.get_by_label("Your note").fill("Asked ian: one robbery suspect, two cases")
     card.get_by_role("button", name=re.compile(r"^Acknowledge alert")).click()
     expect(head.get_by_role("status").first).to_contain_text("recorded")
+    _fits(head)
     visits.check(head, "alerts")
+
+    # A new colleague joins: the head adds them and hands over the one-time password.
+    _nav(head, "People")
+    head.get_by_role("link", name="Add a person").click()
+    name = f"newcomer{viewport['width']}"
+    head.get_by_label("Username").fill(name)
+    head.get_by_label("Work e-mail").fill(f"{name}@county.example")
+    _fits(head)
+    visits.check(head, "person-new")
+    head.get_by_role("button", name="Add the person").click()
+    expect(head.get_by_role("heading", name=f"Added {name}")).to_be_visible()
+    _fits(head)
+    visits.check(head, "person-added")
 
 
 def test_the_public_reads_an_agencys_transparency_report(
