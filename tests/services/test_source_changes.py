@@ -16,7 +16,7 @@ from facetrail.errors import InvalidRequestError, PermissionDeniedError, StateEr
 from facetrail.governance.verify import verify_log
 from facetrail.services.audit import log as audit
 from facetrail.services.galleries import admin as galleries
-from facetrail.services.galleries import jobs
+from facetrail.services.galleries import jobs, sources
 from facetrail.services.galleries.ingest import IngestRequest, ingest
 from facetrail.store.schema import AuditEntryRow, Image, SourceRetirement
 from tests.conftest import copy_first_images, lfw_people, needs_lfw
@@ -29,8 +29,8 @@ def _entries(org: Org, kind: str) -> list[dict[str, object]]:
         return [{"actor": r.actor, "subject": r.subject, **json.loads(r.details)} for r in rows]
 
 
-def _edit(**values: object) -> galleries.EditSourceRequest:
-    return galleries.EditSourceRequest(
+def _edit(**values: object) -> sources.EditSourceRequest:
+    return sources.EditSourceRequest(
         "bookings", "county", str(values.pop("reason", "the agreement was renewed")), **values
     )  # type: ignore[arg-type]
 
@@ -38,7 +38,7 @@ def _edit(**values: object) -> galleries.EditSourceRequest:
 def test_an_edit_records_each_change_before_and_after_with_its_reason(org: Org) -> None:
     make_gallery(org)
     gus = org.people["gus"]
-    edit = galleries.edit_source(
+    edit = sources.edit_source(
         org.ctx,
         gus,
         _edit(legal_basis="State Code 12-345 as amended 2026", retention_days=1825, kind=None),
@@ -82,7 +82,7 @@ def test_a_bad_edit_is_refused_in_words_and_nothing_changes(
 ) -> None:
     make_gallery(org)
     with pytest.raises(InvalidRequestError) as refused:
-        galleries.edit_source(org.ctx, org.people["gus"], _edit(**values))
+        sources.edit_source(org.ctx, org.people["gus"], _edit(**values))
     assert refused.value.subject == subject and words in refused.value.message
     shown = galleries.show_gallery(org.ctx, "bookings").sources[0]
     assert (shown.collected_at, shown.retention_days) == ("2026-01-15", 3650)
@@ -100,7 +100,7 @@ def test_a_retired_source_takes_no_more_photos_and_keeps_those_it_has(
     copy_first_images(tmp_path / "first", people[:2])
     ingest(org.ctx, gus, IngestRequest(tmp_path / "first", "bookings", "county", workers=1))
 
-    retired = galleries.retire_source(
+    retired = sources.retire_source(
         org.ctx, gus, "bookings", "county", "the supply agreement ended in November"
     )
     assert retired.retired is not None and retired.retired.by == "gus"
@@ -121,9 +121,9 @@ def test_a_retired_source_takes_no_more_photos_and_keeps_those_it_has(
         assert len(s.scalars(select(Image.id)).all()) == 2  # kept, none added
 
     with pytest.raises(StateError, match="retired"):
-        galleries.retire_source(org.ctx, gus, "bookings", "county", "and again, to be sure")
+        sources.retire_source(org.ctx, gus, "bookings", "county", "and again, to be sure")
     # Its provenance can still be corrected.
-    galleries.edit_source(org.ctx, gus, _edit(supplied_by="County Sheriff's Office"))
+    sources.edit_source(org.ctx, gus, _edit(supplied_by="County Sheriff's Office"))
 
 
 @needs_lfw
@@ -139,7 +139,7 @@ def test_an_ingest_running_when_its_source_is_retired_stops_at_its_next_batch(
         nonlocal calls
         calls += 1
         if calls == 1:  # the files are listed, none is analysed yet: retire the source now
-            galleries.retire_source(org.ctx, gus, "bookings", "county", "retired mid-ingest")
+            sources.retire_source(org.ctx, gus, "bookings", "county", "retired mid-ingest")
 
     request = IngestRequest(tmp_path / "in", "bookings", "county", workers=1, batch_size=2)
     with pytest.raises(StateError, match="retired"):
@@ -153,9 +153,9 @@ def test_other_roles_may_not_change_or_retire_a_source(org: Org) -> None:
     make_gallery(org)
     ivy = org.people["ivy"]
     with pytest.raises(PermissionDeniedError):
-        galleries.edit_source(org.ctx, ivy, _edit(kind="anything at all"))
+        sources.edit_source(org.ctx, ivy, _edit(kind="anything at all"))
     with pytest.raises(PermissionDeniedError):
-        galleries.retire_source(org.ctx, ivy, "bookings", "county", "I would like it gone")
+        sources.retire_source(org.ctx, ivy, "bookings", "county", "I would like it gone")
     assert [e["actor"] for e in _entries(org, "gallery.source.edit.refused")] == ["ivy"]
     assert [e["actor"] for e in _entries(org, "gallery.source.retire.refused")] == ["ivy"]
     assert galleries.show_gallery(org.ctx, "bookings").sources[0].retired is None
@@ -163,7 +163,7 @@ def test_other_roles_may_not_change_or_retire_a_source(org: Org) -> None:
 
 def test_a_retirement_deleted_behind_facetrails_back_is_found(org: Org) -> None:
     make_gallery(org)
-    galleries.retire_source(org.ctx, org.people["gus"], "bookings", "county", "ended in 2026")
+    sources.retire_source(org.ctx, org.people["gus"], "bookings", "county", "ended in 2026")
     with org.ctx.sessions() as s:
         assert verify_log(s, audit.public_key(org.ctx)).ok
     with org.ctx.sessions() as s, s.begin():  # an insider brings the source back

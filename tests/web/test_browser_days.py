@@ -130,6 +130,14 @@ def test_a_gallery_admins_day(
     expect(page.get_by_role("main")).to_contain_text("decided by gus")
     _look(visits, page, "erasure-decided")
 
+    # Retention, run by hand, says what it will remove before it does.
+    _nav(page, "Erasure and retention")
+    page.get_by_role("button", name="Run retention now…").click()
+    expect(page.get_by_role("heading", name="Run retention now?")).to_be_visible()
+    _look(visits, page, "retention-confirm")
+    page.get_by_role("link", name="No, go back").click()
+    expect(page.get_by_role("heading", name="Erasure and retention")).to_be_visible()
+
     done = erasure.complete_erasure(ctx, web_world.org.people["head"], erasure_id)
     assert done.receipt is not None
 

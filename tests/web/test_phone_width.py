@@ -30,6 +30,7 @@ PAGES: dict[str, tuple[str, ...]] = {
         "/agency/people",
         "/agency/people/new",
         "/agency/people/ivy",
+        "/agencies/county/domains",
         "/agencies",
         "/alerts",
         "/policy",

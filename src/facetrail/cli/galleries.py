@@ -20,7 +20,7 @@ from facetrail.cli.app import (
 )
 from facetrail.cli.render import console, print_json, print_listing
 from facetrail.services.galleries import admin as galleries
-from facetrail.services.galleries import indexing, ingest
+from facetrail.services.galleries import indexing, ingest, sources
 from facetrail.services.views import plain
 
 # --- galleries --------------------------------------------------------------------------
@@ -78,10 +78,10 @@ def gallery_edit_source(
     as_json: JsonOpt = False,
 ) -> None:
     """Change what is recorded of a source, saying why; gallery admins."""
-    request = galleries.EditSourceRequest(
+    request = sources.EditSourceRequest(
         gallery, name, reason, kind, legal_basis, supplied_by, collected_at, retention_days
     )
-    edit = as_signed_in(lambda ctx, me: galleries.edit_source(ctx, me, request))
+    edit = as_signed_in(lambda ctx, me: sources.edit_source(ctx, me, request))
     if as_json:
         print_json(edit)
         return
@@ -98,7 +98,7 @@ def gallery_retire_source(
     as_json: JsonOpt = False,
 ) -> None:
     """Retire a source: nothing more is ingested into it, its images stay; gallery admins."""
-    info = as_signed_in(lambda ctx, me: galleries.retire_source(ctx, me, gallery, name, reason))
+    info = as_signed_in(lambda ctx, me: sources.retire_source(ctx, me, gallery, name, reason))
     if as_json:
         print_json(info)
         return

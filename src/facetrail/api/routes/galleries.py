@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from facetrail.api.pages import Cursor, Limit, page
 from facetrail.edge.deps import Context, Me
 from facetrail.services.galleries import admin as galleries
-from facetrail.services.galleries import indexing
-from facetrail.services.galleries.admin import GalleryInfo, SourceEdit, SourceInfo
+from facetrail.services.galleries import indexing, sources
+from facetrail.services.galleries.admin import GalleryInfo, SourceInfo
 from facetrail.services.galleries.indexing import IndexReport
+from facetrail.services.galleries.sources import SourceEdit
 
 router = APIRouter(tags=["galleries"])
 
@@ -101,7 +102,7 @@ class SourceChanges(BaseModel):
     summary="Change what is recorded of a source, saying why (gallery admins)",
 )
 def edit_source(name: Name, source: Name, body: SourceChanges, ctx: Context, me: Me) -> SourceEdit:
-    request = galleries.EditSourceRequest(
+    request = sources.EditSourceRequest(
         name,
         source,
         body.reason,
@@ -111,7 +112,7 @@ def edit_source(name: Name, source: Name, body: SourceChanges, ctx: Context, me:
         body.collected_at,
         body.retention_days,
     )
-    return galleries.edit_source(ctx, me, request)
+    return sources.edit_source(ctx, me, request)
 
 
 class RetireSource(BaseModel):
@@ -126,7 +127,7 @@ class RetireSource(BaseModel):
     summary="Retire a source: nothing more is ingested into it (gallery admins)",
 )
 def retire_source(name: Name, source: Name, body: RetireSource, ctx: Context, me: Me) -> SourceInfo:
-    return galleries.retire_source(ctx, me, name, source, body.reason)
+    return sources.retire_source(ctx, me, name, source, body.reason)
 
 
 @router.post(

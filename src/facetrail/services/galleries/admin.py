@@ -8,7 +8,6 @@ or system admin. Audit: each is an entry (refusals too). Names and texts follow
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -18,19 +17,21 @@ from facetrail.errors import (
     FacetrailError,
     GalleryExistsError,
     GalleryNotFoundError,
-    InvalidRequestError,
     NotFoundError,
     SourceExistsError,
     SourceNotFoundError,
-    StateError,
 )
 from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.models.registry import get_pack
-from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
+from facetrail.services.galleries._source_fields import (
+    check_collection_date,
+    check_legal_basis,
+    check_retention,
+)
 from facetrail.services.unit_of_work import action
 from facetrail.store.schema import (
     Agency,
@@ -67,20 +68,6 @@ class CreateSourceRequest:
 
 
 @dataclass(frozen=True)
-class EditSourceRequest:
-    """What to change of a source (None: leave as recorded) and why."""
-
-    gallery: str
-    name: str
-    reason: str
-    kind: str | None = None
-    legal_basis: str | None = None
-    supplied_by: str | None = None
-    collected_at: str | None = None  # ISO date
-    retention_days: int | None = None
-
-
-@dataclass(frozen=True)
 class Retirement:
     at: str  # ISO 8601
     by: str
@@ -98,26 +85,6 @@ class SourceInfo:
     images: int
     #: None while images may be ingested into it
     retired: Retirement | None = None
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    before: str | int
-    after: str | int
-
-
-@dataclass(frozen=True)
-class SourceEdit:
-    """A source as edited, and each changed field's value before and after."""
-
-    source: SourceInfo
-    changes: dict[str, FieldChange]
-
-
-#: the shortest reason for editing or retiring a source
-MIN_REASON = 10
-#: the longest retention a source may have (100 years)
-MAX_RETENTION_DAYS = 36500
 
 
 @dataclass(frozen=True)
@@ -142,7 +109,7 @@ def create_gallery(ctx: AppContext, actor: Principal, request: CreateGalleryRequ
     of ``governance.fields``. Audit: ``gallery.create``, written with the gallery; any refusal
     (role, a name breaking the rules, a name taken) as ``gallery.create.refused``.
     """
-    shown = _shown(request.name)
+    shown = shown_name(request.name)
     with action(ctx, actor, "gallery.create", shown, Permission.MANAGE_GALLERIES) as (session, _):
         name = fields.check_gallery_name(request.name)
         description = fields.check_free_text("description", request.description)
@@ -170,17 +137,17 @@ def add_source(ctx: AppContext, actor: Principal, request: CreateSourceRequest) 
     ``governance.fields``. Audit: ``gallery.source.add`` with the source; any refusal as
     ``gallery.source.add.refused``.
     """
-    subject = f"{_shown(request.gallery)}/{_shown(request.name)}"
+    subject = f"{shown_name(request.gallery)}/{shown_name(request.name)}"
     with action(ctx, actor, "gallery.source.add", subject, Permission.MANAGE_GALLERIES) as (
         session,
         _,
     ):
         name = fields.check_source_name(request.name)
         kind = fields.check_name("kind", request.kind)
-        legal_basis = _legal_basis(request.legal_basis)
+        legal_basis = check_legal_basis(request.legal_basis)
         supplied_by = fields.check_name("supplied by", request.supplied_by)
-        collected_at = _collection_date(request.collected_at)
-        retention_days = _retention(request.retention_days)
+        collected_at = check_collection_date(request.collected_at)
+        retention_days = check_retention(request.retention_days)
         gallery = get_gallery_row(session, request.gallery)
         gallery_name = gallery.name
         taken = SourceExistsError("this gallery already has a source of this name", subject=name)
@@ -218,147 +185,7 @@ def add_source(ctx: AppContext, actor: Principal, request: CreateSourceRequest) 
     return next(s for s in show_gallery(ctx, gallery_name).sources if s.name == name)
 
 
-def reason_problem(reason: str) -> str | None:
-    """What is wrong with a reason for editing or retiring a source, in words (None: fine)."""
-    if len(reason.strip()) < MIN_REASON:
-        return f"give a reason of at least {MIN_REASON} characters: it is kept in the audit log"
-    return None
-
-
-def _reason(reason: str) -> str:
-    problem = reason_problem(reason)
-    if problem is not None:
-        raise InvalidRequestError(problem, subject="reason")
-    return fields.check_free_text("reason", reason)
-
-
-def _legal_basis(text: str) -> str:
-    return fields.check_free_text("legal basis", text, min_len=1)
-
-
-def _collection_date(text: str) -> str:
-    """The day the photos were collected, as ISO 8601; not a date, or one in the future, is
-    refused, in words."""
-    try:
-        collected = date.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise InvalidRequestError(
-            f"the collection date {text!r} is not a date (YYYY-MM-DD)", subject="collected_at"
-        ) from exc
-    if collected > utc_now().date():
-        raise InvalidRequestError(
-            f"the collection date {collected.isoformat()} is in the future: give the day "
-            "the photos were collected",
-            subject="collected_at",
-        )
-    return collected.isoformat()
-
-
-def _retention(days: int) -> int:
-    if days <= 0 or days > MAX_RETENTION_DAYS:
-        raise InvalidRequestError(
-            f"retention is a whole number of days from 1 to {MAX_RETENTION_DAYS}",
-            subject="retention_days",
-        )
-    return days
-
-
-def edit_source(ctx: AppContext, actor: Principal, request: EditSourceRequest) -> SourceEdit:
-    """Change what is recorded of a source (kind, legal basis, supplier, collection date,
-    retention), saying why. Its name and images stay; a retired source is changed all the same
-    (its provenance may need correcting). Each value is checked as ``add_source`` checks it.
-
-    Authorisation: a gallery admin or system admin. Audit: ``gallery.source.edit`` with each
-    changed field's value before and after and the reason; any refusal (nothing changed
-    included) as ``gallery.source.edit.refused``.
-    """
-    subject = f"{_shown(request.gallery)}/{_shown(request.name)}"
-    with action(ctx, actor, "gallery.source.edit", subject, Permission.MANAGE_GALLERIES) as (
-        session,
-        _,
-    ):
-        reason = _reason(request.reason)
-        wanted: dict[str, str | int] = {}
-        if request.kind is not None:
-            wanted["kind"] = fields.check_name("kind", request.kind)
-        if request.legal_basis is not None:
-            wanted["legal_basis"] = _legal_basis(request.legal_basis)
-        if request.supplied_by is not None:
-            wanted["supplied_by"] = fields.check_name("supplied by", request.supplied_by)
-        if request.collected_at is not None:
-            wanted["collected_at"] = _collection_date(request.collected_at)
-        if request.retention_days is not None:
-            wanted["retention_days"] = _retention(request.retention_days)
-        source = get_source_row(session, get_gallery_row(session, request.gallery), request.name)
-        changes = {
-            field: (getattr(source, field), value)
-            for field, value in wanted.items()
-            if getattr(source, field) != value
-        }
-        if not changes:
-            raise InvalidRequestError(
-                "nothing to change: every value given is the one recorded", subject="source"
-            )
-        for field, (_before, after) in changes.items():
-            setattr(source, field, after)
-        details = {
-            "changes": {f: {"before": b, "after": a} for f, (b, a) in changes.items()},
-            "reason": reason,
-        }
-        append(session, AuditEvent(actor.username, "gallery.source.edit", subject, details))
-        gallery_name = source.gallery.name
-    info = next(s for s in show_gallery(ctx, gallery_name).sources if s.name == request.name)
-    return SourceEdit(info, {f: FieldChange(b, a) for f, (b, a) in changes.items()})
-
-
-def retire_source(
-    ctx: AppContext, actor: Principal, gallery: str, name: str, reason: str
-) -> SourceInfo:
-    """Retire a source: nothing more is ingested into it (an ingest naming it is refused,
-    saying when and by whom it was retired); its images stay, under its retention, and can
-    still be erased. Not undone: a source to use again is added anew, under another name.
-
-    Authorisation: a gallery admin or system admin. Audit: ``gallery.source.retire`` with the
-    reason and the images it holds; any refusal (already retired included) as
-    ``gallery.source.retire.refused``.
-    """
-    subject = f"{_shown(gallery)}/{_shown(name)}"
-    with action(ctx, actor, "gallery.source.retire", subject, Permission.MANAGE_GALLERIES) as (
-        session,
-        who,
-    ):
-        why = _reason(reason)
-        source = get_source_row(session, get_gallery_row(session, gallery), name)
-        check_not_retired(session, source)
-        images = _count(session, select(func.count(Image.id)).where(Image.source_id == source.id))
-        session.add(
-            SourceRetirement(
-                source_id=source.id, retired_by=who.user_id, retired_at=utc_now(), reason=why
-            )
-        )
-        details = {"reason": why, "images": images}
-        append(session, AuditEvent(actor.username, "gallery.source.retire", subject, details))
-        gallery_name = source.gallery.name
-    return next(s for s in show_gallery(ctx, gallery_name).sources if s.name == name)
-
-
-def check_not_retired(session: Session, source: Source) -> None:
-    """Refuse, in words, to add to a retired source."""
-    found = session.execute(
-        select(SourceRetirement.retired_at, User.username)
-        .join(User, User.id == SourceRetirement.retired_by)
-        .where(SourceRetirement.source_id == source.id)
-    ).first()
-    if found is not None:
-        when, who = found
-        raise StateError(
-            f"source {source.name!r} was retired on {when.date().isoformat()} by {who}: "
-            "nothing more is ingested into it (add a new source for new photos)",
-            subject=source.name,
-        )
-
-
-def _shown(text: str) -> str:
+def shown_name(text: str) -> str:
     """A name as an audit subject even when it breaks the rules (control characters escaped,
     length capped), so a refusal can always be recorded."""
     return ascii(text)[1:-1][:200] if not text.isprintable() or len(text) > 200 else text

@@ -45,12 +45,9 @@ from facetrail.services.galleries._ingest_files import (
 )
 from facetrail.services.galleries._ingest_refusals import BLOCKLISTED, blocklisted, drop_blobs
 from facetrail.services.galleries._server_folders import outside_facetrail
-from facetrail.services.galleries.admin import (
-    check_not_retired,
-    get_gallery_row,
-    get_source_row,
-)
+from facetrail.services.galleries.admin import get_gallery_row, get_source_row
 from facetrail.services.galleries.indexing import add_to_index, open_index
+from facetrail.services.galleries.sources import check_not_retired
 from facetrail.services.unit_of_work import action, refuse, require, system_action
 from facetrail.store.schema import Face, Gallery, Image, IngestFailure, Source, TemplateRow
 

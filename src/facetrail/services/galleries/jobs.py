@@ -44,12 +44,9 @@ from facetrail.services.accounts import refuse
 from facetrail.services.authorization import as_utc, current_actor, name_of_agency, utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.galleries._server_folders import under_import_root
-from facetrail.services.galleries.admin import (
-    check_not_retired,
-    get_gallery_row,
-    get_source_row,
-)
+from facetrail.services.galleries.admin import get_gallery_row, get_source_row
 from facetrail.services.galleries.ingest import IngestRequest, ingest
+from facetrail.services.galleries.sources import check_not_retired
 from facetrail.services.unit_of_work import action, progress_write, require, system_action
 from facetrail.services.views import plain
 from facetrail.store.schema import JobRow, User

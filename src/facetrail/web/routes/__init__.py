@@ -23,6 +23,7 @@ from facetrail.web.routes import (
     receipts,
     reviews,
     searches,
+    sources,
     tokens,
     transparency,
 )
@@ -40,6 +41,7 @@ for _part in (
     reviews.router,
     audit.router,
     galleries.router,
+    sources.router,
     jobs.router,
     policy.router,
     people.router,

@@ -18,11 +18,10 @@ from facetrail.errors import (
     FacetrailError,
     InvalidRequestError,
     PermissionDeniedError,
-    SourceNotFoundError,
 )
 from facetrail.governance.authority import Permission, may
 from facetrail.services.galleries import admin as galleries
-from facetrail.services.galleries import browse, indexing, jobs
+from facetrail.services.galleries import browse, indexing, jobs, sources
 from facetrail.web.deps import Form, Signed, Viewer, text
 from facetrail.web.listing import Column, listing
 from facetrail.web.render import page
@@ -74,9 +73,9 @@ class SourceForm:
             self.days(),
         )
 
-    def edit(self, gallery: str, source: str, reason: str) -> galleries.EditSourceRequest:
+    def edit(self, gallery: str, source: str, reason: str) -> sources.EditSourceRequest:
         """Every field as sent (the service changes those that differ from the record)."""
-        return galleries.EditSourceRequest(
+        return sources.EditSourceRequest(
             gallery,
             source,
             reason,
@@ -94,10 +93,14 @@ class IngestForm:
     path: str = ""
 
 
-def _manages(me: Viewer) -> bool:
+def manages(me: Viewer) -> bool:
     """Whether to offer the forms (the authority module's rule; the service decides whether
     they are accepted)."""
     return may(me.actor, Permission.MANAGE_GALLERIES)
+
+
+def source_href(gallery: str, source: str) -> str:
+    return f"{gallery_href(gallery)}/sources/{quote(source, safe='')}"
 
 
 def gallery_href(name: str) -> str:
@@ -138,7 +141,7 @@ def _list_page(
             text=lambda g: " ".join((g.name, g.description, *(s.name for s in g.sources))),
             sort="name",
         ),
-        manages=_manages(me),
+        manages=manages(me),
         values=values,
         href=gallery_href,
         error=error,
@@ -213,7 +216,7 @@ def _gallery_page(
         gallery=info,
         href=gallery_href(info.name),
         source_href=lambda s: source_href(info.name, s),
-        manages=_manages(me),
+        manages=manages(me),
         source=source or SourceForm(),
         ingest=ingest or IngestForm(),
         message=message,
@@ -296,132 +299,6 @@ def photos(
     )
 
 
-def source_href(gallery: str, source: str) -> str:
-    return f"{gallery_href(gallery)}/sources/{quote(source, safe='')}"
-
-
-def _source_of(ctx: Context, gallery: str, source: str) -> galleries.SourceInfo:
-    info = galleries.show_gallery(ctx, gallery)
-    for s in info.sources:
-        if s.name == source:
-            return s
-    raise SourceNotFoundError(f"gallery {gallery!r} has no such source", subject=source)
-
-
-def _source_page(
-    ctx: Context,
-    me: Viewer,
-    gallery: str,
-    source: str,
-    *,
-    values: SourceForm | None = None,
-    reason: str = "",
-    retire_reason: str = "",
-    error: FacetrailError | None = None,
-    error_form: str | None = None,
-) -> Response:
-    """One source with its provenance and, for gallery admins, the forms that change it and
-    retire it."""
-    info = _source_of(ctx, gallery, source)
-    if not _manages(me):
-        raise PermissionDeniedError(
-            "gallery admins and system admins change sources", subject=source
-        )
-    shown = values or SourceForm(
-        info.name,
-        info.kind,
-        info.legal_basis,
-        info.supplied_by,
-        info.collected_at,
-        str(info.retention_days),
-    )
-    return page(
-        "source.html",
-        viewer=me,
-        current="/galleries",
-        gallery=gallery,
-        gallery_href=gallery_href(gallery),
-        href=source_href(gallery, source),
-        source=info,
-        values=shown,
-        reason=reason,
-        retire_reason=retire_reason,
-        error=error,
-        error_form=error_form,
-    )
-
-
-@router.get("/galleries/{name}/sources/{source}")
-def source_page(name: Name, source: Name, ctx: Context, me: Signed) -> Response:
-    return _source_page(ctx, me, name, source)
-
-
-@router.post("/galleries/{name}/sources/{source}")
-def edit_source(name: Name, source: Name, ctx: Context, me: Signed, form: Form) -> Response:
-    """Changes what is recorded of a source (``galleries.edit_source``: gallery admins and
-    system admins; audited). Keeping photos longer loosens what was recorded: that asks for
-    confirmation first, saying what will happen."""
-    values = SourceForm.of(form)
-    reason = text(form, "reason", max_length=2000, default="")
-    try:
-        request = values.edit(name, source, reason)
-        current = _source_of(ctx, name, source)
-        longer = request.retention_days is not None and (
-            request.retention_days > current.retention_days
-        )
-        if longer and form.get("confirmed") != "yes":
-            return page(
-                "source_confirm.html",
-                viewer=me,
-                current="/galleries",
-                href=source_href(name, source),
-                gallery=name,
-                source=current,
-                values=values,
-                reason=reason,
-                retire=False,
-            )
-        galleries.edit_source(ctx, me.principal, request)
-    except PermissionDeniedError:
-        raise
-    except FacetrailError as error:
-        return _source_page(
-            ctx, me, name, source, values=values, reason=reason, error=error, error_form="edit"
-        )
-    return RedirectResponse(f"{gallery_href(name)}?changed={quote(source, safe='')}#sources", 303)
-
-
-@router.post("/galleries/{name}/sources/{source}/retire")
-def retire_source(name: Name, source: Name, ctx: Context, me: Signed, form: Form) -> Response:
-    """Retires a source after a confirmation that says what it does (``galleries.retire_source``:
-    gallery admins and system admins; audited)."""
-    reason = text(form, "reason", max_length=2000, default="")
-    try:
-        if form.get("confirmed") != "yes":
-            current = _source_of(ctx, name, source)
-            problem = galleries.reason_problem(reason)
-            if problem is not None:
-                raise InvalidRequestError(problem, subject="reason")
-            return page(
-                "source_confirm.html",
-                viewer=me,
-                current="/galleries",
-                href=source_href(name, source),
-                gallery=name,
-                source=current,
-                reason=reason,
-                retire=True,
-            )
-        galleries.retire_source(ctx, me.principal, name, source, reason)
-    except PermissionDeniedError:
-        raise
-    except FacetrailError as error:
-        return _source_page(
-            ctx, me, name, source, retire_reason=reason, error=error, error_form="retire"
-        )
-    return RedirectResponse(f"{gallery_href(name)}?retired={quote(source, safe='')}#sources", 303)
-
-
 @router.post("/galleries/{name}/index")
 def index(name: Name, ctx: Context, me: Signed, form: Form) -> Response:
     """Checks the gallery's index against the templates in the database and repairs any
@@ -465,4 +342,4 @@ def ingest(name: Name, request: Request, ctx: Context, me: Signed, form: Form) -
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
-__all__ = ["gallery_href", "router", "source_href"]
+__all__ = ["SourceForm", "gallery_href", "manages", "router", "source_href"]

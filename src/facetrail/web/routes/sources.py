@@ -1,0 +1,151 @@
+"""One source of a gallery in the browser: its provenance, corrected with a reason (keeping
+photos longer asks for confirmation first) or the source retired (after a confirmation that
+says what it does). Each form calls the service the API and CLI call (``galleries.sources``),
+which decides and audits."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Response
+from fastapi.responses import RedirectResponse
+
+from facetrail.edge.deps import Context
+from facetrail.errors import (
+    FacetrailError,
+    InvalidRequestError,
+    PermissionDeniedError,
+    SourceNotFoundError,
+)
+from facetrail.services.galleries import admin as galleries
+from facetrail.services.galleries import sources
+from facetrail.web.deps import Form, Signed, Viewer, text
+from facetrail.web.render import page
+from facetrail.web.routes.galleries import Name, SourceForm, gallery_href, manages, source_href
+from facetrail.web.routing import WebRoute
+
+__all__ = ["router"]
+
+router = APIRouter(route_class=WebRoute)
+
+
+def _source_of(ctx: Context, gallery: str, source: str) -> galleries.SourceInfo:
+    info = galleries.show_gallery(ctx, gallery)
+    for s in info.sources:
+        if s.name == source:
+            return s
+    raise SourceNotFoundError(f"gallery {gallery!r} has no such source", subject=source)
+
+
+def _source_page(
+    ctx: Context,
+    me: Viewer,
+    gallery: str,
+    source: str,
+    *,
+    values: SourceForm | None = None,
+    reason: str = "",
+    retire_reason: str = "",
+    error: FacetrailError | None = None,
+    error_form: str | None = None,
+) -> Response:
+    """One source with its provenance and, for gallery admins, the forms that change it and
+    retire it."""
+    info = _source_of(ctx, gallery, source)
+    if not manages(me):
+        raise PermissionDeniedError(
+            "gallery admins and system admins change sources", subject=source
+        )
+    shown = values or SourceForm(
+        info.name,
+        info.kind,
+        info.legal_basis,
+        info.supplied_by,
+        info.collected_at,
+        str(info.retention_days),
+    )
+    return page(
+        "source.html",
+        viewer=me,
+        current="/galleries",
+        gallery=gallery,
+        gallery_href=gallery_href(gallery),
+        href=source_href(gallery, source),
+        source=info,
+        values=shown,
+        reason=reason,
+        retire_reason=retire_reason,
+        error=error,
+        error_form=error_form,
+    )
+
+
+@router.get("/galleries/{name}/sources/{source}")
+def source_page(name: Name, source: Name, ctx: Context, me: Signed) -> Response:
+    return _source_page(ctx, me, name, source)
+
+
+@router.post("/galleries/{name}/sources/{source}")
+def edit_source(name: Name, source: Name, ctx: Context, me: Signed, form: Form) -> Response:
+    """Changes what is recorded of a source (``galleries.edit_source``: gallery admins and
+    system admins; audited). Keeping photos longer loosens what was recorded: that asks for
+    confirmation first, saying what will happen."""
+    values = SourceForm.of(form)
+    reason = text(form, "reason", max_length=2000, default="")
+    try:
+        request = values.edit(name, source, reason)
+        current = _source_of(ctx, name, source)
+        longer = request.retention_days is not None and (
+            request.retention_days > current.retention_days
+        )
+        if longer and form.get("confirmed") != "yes":
+            return page(
+                "source_confirm.html",
+                viewer=me,
+                current="/galleries",
+                href=source_href(name, source),
+                gallery=name,
+                source=current,
+                values=values,
+                reason=reason,
+                retire=False,
+            )
+        sources.edit_source(ctx, me.principal, request)
+    except PermissionDeniedError:
+        raise
+    except FacetrailError as error:
+        return _source_page(
+            ctx, me, name, source, values=values, reason=reason, error=error, error_form="edit"
+        )
+    return RedirectResponse(f"{gallery_href(name)}?changed={quote(source, safe='')}#sources", 303)
+
+
+@router.post("/galleries/{name}/sources/{source}/retire")
+def retire_source(name: Name, source: Name, ctx: Context, me: Signed, form: Form) -> Response:
+    """Retires a source after a confirmation that says what it does (``galleries.retire_source``:
+    gallery admins and system admins; audited)."""
+    reason = text(form, "reason", max_length=2000, default="")
+    try:
+        if form.get("confirmed") != "yes":
+            current = _source_of(ctx, name, source)
+            problem = sources.reason_problem(reason)
+            if problem is not None:
+                raise InvalidRequestError(problem, subject="reason")
+            return page(
+                "source_confirm.html",
+                viewer=me,
+                current="/galleries",
+                href=source_href(name, source),
+                gallery=name,
+                source=current,
+                reason=reason,
+                retire=True,
+            )
+        sources.retire_source(ctx, me.principal, name, source, reason)
+    except PermissionDeniedError:
+        raise
+    except FacetrailError as error:
+        return _source_page(
+            ctx, me, name, source, retire_reason=reason, error=error, error_form="retire"
+        )
+    return RedirectResponse(f"{gallery_href(name)}?retired={quote(source, safe='')}#sources", 303)
