@@ -85,6 +85,29 @@ def source_page(name: Name, source: Name, ctx: Context, me: Signed) -> Response:
     return _source_page(ctx, me, name, source)
 
 
+def _confirm(
+    me: Viewer,
+    gallery: str,
+    current: galleries.SourceInfo,
+    reason: str,
+    *,
+    values: SourceForm | None = None,
+) -> Response:
+    """The page that asks again before a loosening (``values``: the edit that keeps photos
+    longer) or irreversible (no ``values``: retiring) step, saying what it will do."""
+    return page(
+        "source_confirm.html",
+        viewer=me,
+        current="/galleries",
+        href=source_href(gallery, current.name),
+        gallery=gallery,
+        source=current,
+        values=values,
+        reason=reason,
+        retire=values is None,
+    )
+
+
 @router.post("/galleries/{name}/sources/{source}")
 def edit_source(name: Name, source: Name, ctx: Context, me: Signed, form: Form) -> Response:
     """Changes what is recorded of a source (``galleries.edit_source``: gallery admins and
@@ -99,17 +122,7 @@ def edit_source(name: Name, source: Name, ctx: Context, me: Signed, form: Form) 
             request.retention_days > current.retention_days
         )
         if longer and form.get("confirmed") != "yes":
-            return page(
-                "source_confirm.html",
-                viewer=me,
-                current="/galleries",
-                href=source_href(name, source),
-                gallery=name,
-                source=current,
-                values=values,
-                reason=reason,
-                retire=False,
-            )
+            return _confirm(me, name, current, reason, values=values)
         sources.edit_source(ctx, me.principal, request)
     except PermissionDeniedError:
         raise
@@ -131,16 +144,7 @@ def retire_source(name: Name, source: Name, ctx: Context, me: Signed, form: Form
             problem = sources.reason_problem(reason)
             if problem is not None:
                 raise InvalidRequestError(problem, subject="reason")
-            return page(
-                "source_confirm.html",
-                viewer=me,
-                current="/galleries",
-                href=source_href(name, source),
-                gallery=name,
-                source=current,
-                reason=reason,
-                retire=True,
-            )
+            return _confirm(me, name, current, reason)
         sources.retire_source(ctx, me.principal, name, source, reason)
     except PermissionDeniedError:
         raise
