@@ -43,7 +43,11 @@ def gallery(org: Org, tmp_path: Path) -> Org:
 
 def _logged(org: Org, kind: str) -> list[dict[str, object]]:
     with org.ctx.sessions() as s:
-        rows = s.scalars(select(AuditEntryRow.details).where(AuditEntryRow.kind == kind))
+        rows = s.scalars(
+            select(AuditEntryRow.details)
+            .where(AuditEntryRow.kind == kind)
+            .order_by(AuditEntryRow.seq)
+        )
         return [json.loads(d) for d in rows]
 
 

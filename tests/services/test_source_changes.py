@@ -25,7 +25,9 @@ from tests.org import Org, make_gallery
 
 def _entries(org: Org, kind: str) -> list[dict[str, object]]:
     with org.ctx.sessions() as s:
-        rows = s.scalars(select(AuditEntryRow).where(AuditEntryRow.kind == kind))
+        rows = s.scalars(
+            select(AuditEntryRow).where(AuditEntryRow.kind == kind).order_by(AuditEntryRow.seq)
+        )
         return [{"actor": r.actor, "subject": r.subject, **json.loads(r.details)} for r in rows]
 
 
