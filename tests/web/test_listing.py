@@ -12,7 +12,9 @@ from fastapi.testclient import TestClient
 from starlette.requests import Request
 
 from facetrail.web.listing import Column, listing
+from tests.api.conftest import World
 from tests.conftest import needs_lfw
+from tests.web.conftest import search_by
 
 Clients = Callable[[str], TestClient]
 
@@ -73,3 +75,24 @@ def test_the_list_pages_sort_filter_and_say_so(client_of: Clients) -> None:
     assert 'href="/galleries/bookings"' in gus.get("/galleries?q=BOOK").text
     assert gus.get("/jobs?sort=state&order=asc").status_code == 200
     assert gus.get("/erasures?q=nothing-like-this").status_code == 200
+
+
+@pytest.mark.database_free
+def test_a_pages_own_filters_are_kept_in_its_links() -> None:
+    found = _list("status=open&q=item&page=2")
+    assert found.links["Previous page"] == "/things?status=open&q=item"
+    assert found.sort_href("size") == "/things?status=open&q=item&sort=size&order=asc"
+
+
+@needs_lfw
+def test_your_searches_and_the_alerts_filter_and_page(web_world: World, client_of: Clients) -> None:
+    search_by(web_world, "ivy", "2026-000881")
+    ivy = client_of("ivy")
+    mine = ivy.get("/searches").text
+    assert "Find your searches" in mine and 'aria-sort="descending"' in mine
+    none = ivy.get("/searches?q=no-such-case-anywhere").text
+    assert "0 of" in none
+    assert "2026-000881" in ivy.get("/searches?q=000881").text
+    head = client_of("head")
+    shown = head.get("/alerts?status=open&q=zzz-nothing").text
+    assert "No alerts match these filters." in shown

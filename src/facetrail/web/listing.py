@@ -45,6 +45,8 @@ class Listing(Generic[T]):
     columns: Sequence[Column[T]] = field(repr=False)
     #: the order the list has when the query names none (left out of its links)
     default: tuple[str, bool] = ("", False)
+    #: the page's other query values (its own filters), kept in every link
+    kept: tuple[tuple[str, str], ...] = ()
 
     def href(self, **changes: object) -> str:
         """This list's address with ``changes`` to its query (defaults left out)."""
@@ -57,9 +59,11 @@ class Listing(Generic[T]):
         state.update(changes)
         if (state["sort"], state["order"] == "desc") == self.default:
             del state["sort"], state["order"]
-        kept = {
-            k: v for k, v in state.items() if v not in ("", None) and not (k == "page" and v == 1)
-        }
+        kept = [(k, str(v)) for k, v in self.kept] + [
+            (k, str(v))
+            for k, v in state.items()
+            if v not in ("", None) and not (k == "page" and v == 1)
+        ]
         return self.path + (f"?{urlencode(kept)}" if kept else "")
 
     def sort_href(self, key: str) -> str:
@@ -127,7 +131,12 @@ def listing(
         request.url.path,
         columns,
         (sort, descending),
+        tuple((k, v) for k, v in query.multi_items() if k not in _OWN),
     )
+
+
+#: the query values a listing reads itself
+_OWN = frozenset({"q", "sort", "order", "page"})
 
 
 def _sortable(value: Any) -> tuple[int, Any]:

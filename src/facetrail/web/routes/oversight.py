@@ -17,6 +17,7 @@ from facetrail.services.oversight import agency as oversight
 from facetrail.services.oversight import alerts, digests, trends
 from facetrail.services.oversight.report_formats import bar_chart, column_chart
 from facetrail.web.deps import Form, Signed, text
+from facetrail.web.listing import Column, listing
 from facetrail.web.render import page
 from facetrail.web.routes.people import ROLE_LABELS
 from facetrail.web.routing import WebRoute
@@ -112,7 +113,15 @@ def alert_list(
         "alerts.html",
         viewer=me,
         current="/alerts",
-        alerts=found,
+        alerts=listing(
+            request,
+            found,
+            (Column("raised", "Raised", lambda a: (a.raised_at, a.id)),),
+            text=lambda a: f"{a.id} {a.rule.replace('_', ' ')} {a.summary} {a.user or ''}",
+            sort="raised",
+            descending=True,
+            per_page=20,
+        ),
         shown_status=status,
         statuses=ALERT_STATUS_LABELS,
         done=int(done) if done.isdigit() else None,

@@ -25,6 +25,7 @@ from facetrail.services.searching import listings, probe_views, review, search
 from facetrail.services.searching.search_model import LEAD_NOTICE
 from facetrail.services.signin.authentication import TokenUse
 from facetrail.web.deps import Form, Looking, Signed, Viewer, files, text, texts
+from facetrail.web.listing import Column, listing
 from facetrail.web.render import page
 from facetrail.web.result_view import DECISION_LABELS, OUTCOME_LABELS, result_page
 from facetrail.web.routing import WebRoute
@@ -56,11 +57,31 @@ class SearchForm:
     top: str = str(DEFAULT_TOP)
 
 
+_SEARCH_COLUMNS: tuple[Column[listings.SearchSummary], ...] = (
+    Column("search", "Search", lambda s: s.search_id),
+    Column("case", "Case", lambda s: s.case_number),
+    Column("offense", "Offense", lambda s: s.offense),
+    Column("state", "State", lambda s: s.status),
+    Column("asked", "Asked", lambda s: (s.requested_at, s.search_id)),
+)
+
+
 @router.get("/searches")
-def my_searches(ctx: Context, me: Signed) -> Response:
-    """The viewer's own searches (``listings.own_searches``, audited)."""
-    mine = listings.own_searches(ctx, me.principal)
-    return page("searches.html", viewer=me, current="/searches", searches=mine)
+def my_searches(request: Request, ctx: Context, me: Signed) -> Response:
+    """The viewer's own searches, newest first, sorted, filtered and paged as asked
+    (``listings.own_searches``: audited, naming the searches read)."""
+    mine = listings.own_searches(ctx, me.principal, limit=listings.MAX_LISTED)
+    shown = listing(
+        request,
+        mine,
+        _SEARCH_COLUMNS,
+        text=lambda s: " ".join(
+            (str(s.search_id), s.case_number, s.offense, s.status, s.outcome or "", *s.galleries)
+        ),
+        sort="asked",
+        descending=True,
+    )
+    return page("searches.html", viewer=me, current="/searches", searches=shown)
 
 
 def _search_form(
