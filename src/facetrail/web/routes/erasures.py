@@ -15,8 +15,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse
 from facetrail.edge.deps import Context
 from facetrail.edge.uploads import probe_images
 from facetrail.errors import FacetrailError, InvalidRequestError
-from facetrail.governance.authority import Permission, may
-from facetrail.governance.credentials import Role
+from facetrail.governance.authority import Permission, may, may_approve_erasure
 from facetrail.services.rights import erasure, legal_holds, retention
 from facetrail.web.deps import Form, Signed, files, text
 from facetrail.web.listing import Column, Listing, listing
@@ -116,14 +115,14 @@ def open_request(request: Request, ctx: Context, me: Signed, form: Form) -> Resp
 def show(erasure_id: ErasureId, ctx: Context, me: Signed) -> Response:
     """One request: the faces found to decide, then the receipt (audited)."""
     view = erasure.show_erasure(ctx, me.principal, erasure_id)
-    approves = me.principal.has_any(Role.AGENCY_HEAD, Role.PRIVACY_OFFICER)
+    approves = may_approve_erasure(me.actor, view.opener_id, view.opener_agency_id)
     return page(
         "erasure.html",
         viewer=me,
         current="/erasures",
         view=view,
         may_decide=_opens(me),
-        may_approve=approves and view.requested_by != me.principal.username,
+        may_approve=approves,
     )
 
 
@@ -150,8 +149,8 @@ def act(erasure_id: ErasureId, ctx: Context, me: Signed, form: Form) -> Response
         view = erasure.show_erasure(ctx, me.principal, erasure_id)
         # Irreversible: say what happens, then ask again; but only of someone the service
         # could let complete it (anyone else is refused by it at once, and the refusal logged).
-        may_complete = me.principal.has_any(Role.AGENCY_HEAD, Role.PRIVACY_OFFICER) and (
-            view.decided_by != me.principal.username
+        may_complete = may_approve_erasure(me.actor, view.opener_id, view.opener_agency_id) and (
+            view.decider_id != me.principal.user_id
         )
         if may_complete and form.get("confirmed") != "yes":
             return page(

@@ -60,6 +60,11 @@ class ErasureView:
     decided_by: str | None = None
     #: how many request photos are kept while the request runs (shown beside the matches)
     photos: int = 0
+    #: who opened it, their agency, and who decided its faces, as the authority module's
+    #: rules name them (a page asks it which steps to offer its viewer)
+    opener_id: int = 0
+    opener_agency_id: int | None = None
+    decider_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -119,4 +124,7 @@ def erasure_view(session: Session, row: ErasureRow) -> ErasureView:
         row.approved_at.isoformat(timespec="seconds") if row.approved_at else None,
         _name(session, row.decided_by),
         len(json.loads(row.photos)) if row.photos else 0,
+        row.requested_by,
+        row.agency_id,
+        row.decided_by,
     )
