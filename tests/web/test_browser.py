@@ -275,6 +275,50 @@ def test_investigators_search_review_blind_and_close_a_lead(
     visits.check(ivy, "search-closed")
 
 
+def test_investigators_day_on_a_phone(open_page: Opener, web_world: World, visits: Visits) -> None:
+    """The same day at 390 px: a search, the first review, the hand-off to a named colleague
+    who finds it in his queue, his blind review and the lead recorded, with nothing wider
+    than the screen."""
+    phone = {"width": 390, "height": 844}
+
+    def fits(page: Any) -> None:
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), page.url
+
+    ivy = open_page(phone)
+    sign_in(ivy, web_world, "ivy")
+    search_id = _search(ivy, web_world, "2026-000777")
+    expect(ivy.get_by_role("note")).to_have_text(LEAD_NOTICE)
+    expect(ivy.locator("li.card").first).to_be_visible()
+    fits(ivy)
+    visits.check(ivy, "phone-result")
+    first = _review_first_by_keyboard(ivy, "Possible match", "same ears and the scar on the brow")
+    expect(first).to_contain_text("ivy (review 1): Possible match")
+    _tab_to(ivy, r"^Colleague's username")
+    ivy.keyboard.type("ian")
+    ivy.keyboard.press("Enter")
+    expect(ivy.get_by_role("status")).to_contain_text("ian is asked for the second review")
+    fits(ivy)
+    visits.check(ivy, "phone-second-review-asked")
+
+    ian = open_page(phone)
+    sign_in(ian, web_world, "ian")
+    ian.get_by_role("navigation").get_by_role("link", name=re.compile("^Reviews waiting")).click()
+    ian.get_by_role("link", name=f"Search {search_id}", exact=True).click()
+    expect(ian.locator("li.card").first).not_to_contain_text("ivy")  # blind
+    fits(ian)
+    visits.check(ian, "phone-second-review")
+    first = _review_first_by_keyboard(ian, "Possible match", "independently: nose and hairline")
+    expect(first).to_contain_text("Fully reviewed.")
+
+    ivy.reload()
+    ivy.get_by_role("radio", name="Investigative lead").check()
+    ivy.get_by_label("Outcome note").fill("two reviewers agree: a lead to follow up")
+    ivy.get_by_role("button", name="Close the search").click()
+    expect(ivy.get_by_text("Closed as Investigative lead")).to_be_visible()
+    fits(ivy)
+    visits.check(ivy, "phone-search-closed")
+
+
 @pytest.mark.parametrize(
     "viewport", [DESKTOP, {"width": 390, "height": 844}], ids=["1366px", "390px"]
 )
