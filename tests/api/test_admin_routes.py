@@ -209,3 +209,18 @@ def test_system_admins_see_the_schema_revision_the_cli_shows(
 def test_others_may_not_read_the_schema_revision(admin_world: World, who: str) -> None:
     answer = admin_world.client.get("/api/v1/database", headers=admin_world.as_(who))
     _refused(admin_world, answer, who, "db.status")
+
+
+def test_a_gallerys_photos_are_listed_a_page_at_a_time(admin_world: World) -> None:
+    world = admin_world
+    path = "/api/v1/galleries/bookings/photos"
+    answer = world.client.get(path, params={"order": "name", "limit": 2}, headers=world.as_("gus"))
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["total"] >= 2 and len(body["photos"]) == 2 and body["order"] == "name"
+    assert [p["name"] for p in body["photos"]] == sorted(p["name"] for p in body["photos"])
+    assert all("thumbnail" not in p and p["legal_basis"] for p in body["photos"])
+    assert _last(world) == ("gus", "gallery.browse")
+    bad = world.client.get(path, params={"order": "random"}, headers=world.as_("gus"))
+    assert bad.status_code == 422
+    _refused(world, world.client.get(path, headers=world.as_("ivy")), "ivy", "gallery.browse")

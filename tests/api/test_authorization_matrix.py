@@ -273,6 +273,9 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
             },
             county_scoped=False,
         ),
+        ("get", "/api/v1/galleries/{name}/photos"): lambda: Call(
+            "GET", "/api/v1/galleries/bookings/photos", county_scoped=False
+        ),
         ("patch", "/api/v1/galleries/{name}/sources/{source}"): lambda: Call(
             "PATCH",
             "/api/v1/galleries/bookings/sources/matrix-source",
@@ -432,6 +435,7 @@ ONLY: dict[tuple[str, str], set[Role]] = {
     ("post", "/api/v1/verify"): {Role.INVESTIGATOR, Role.SUPERVISOR, Role.AGENCY_HEAD},
     ("post", "/api/v1/galleries"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
     ("post", "/api/v1/galleries/{name}/sources"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
+    ("get", "/api/v1/galleries/{name}/photos"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},
     ("patch", "/api/v1/galleries/{name}/sources/{source}"): {
         Role.GALLERY_ADMIN,
         Role.SYSTEM_ADMIN,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.markup import escape
@@ -20,7 +20,7 @@ from facetrail.cli.app import (
 )
 from facetrail.cli.render import console, print_json, print_listing
 from facetrail.services.galleries import admin as galleries
-from facetrail.services.galleries import indexing, ingest, sources
+from facetrail.services.galleries import browse, indexing, ingest, sources
 from facetrail.services.views import plain
 
 # --- galleries --------------------------------------------------------------------------
@@ -139,6 +139,51 @@ def gallery_ingest(
     )
     for f in summary.failures:
         console.print(f"  [red]failed[/red] {escape(f'{f.file}: [{f.code}] {f.message}')}")
+
+
+@gallery_app.command("photos")
+def gallery_photos(
+    gallery: str,
+    source: Annotated[str | None, typer.Option(help="Only this source's photos.")] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="Only photos whose subject reference holds this.")
+    ] = None,
+    order: Annotated[str, typer.Option(help="newest, oldest or name.")] = "newest",
+    page: Annotated[int, typer.Option(help="Which page of 50, from 1.")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """A page of a gallery's photos with their provenance; each page is audited; gallery
+    admins."""
+    request = browse.BrowseRequest(
+        gallery,
+        source,
+        subject,
+        cast("browse.Order", order),  # the service refuses any other word, in words
+        (max(page, 1) - 1) * 50,
+        50,
+        thumbnails=False,
+    )
+    found = as_signed_in(lambda ctx, me: browse.browse_photos(ctx, me, request))
+    if as_json:
+        print_json(browse.as_listing(found))
+        return
+    print_listing(
+        found.photos,
+        [
+            "id",
+            ("photo", "name"),
+            ("recorded as", lambda p: p.subject_ref or ""),
+            "source",
+            ("collected", "collected_at"),
+            "faces",
+            ("ingested", lambda p: p.ingested_at.isoformat(timespec="seconds")),
+        ],
+        as_json=False,
+        empty=f"no photos on page {page}" if found.total else "no photos",
+    )
+    if found.total:
+        last = -(-found.total // 50)
+        console.print(f"page {page} of {last}: {found.total} photos {browse.ORDERS[found.order]}")
 
 
 @gallery_app.command("list")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.pages import Cursor, Limit, page
 from facetrail.edge.deps import Context, Me
 from facetrail.services.galleries import admin as galleries
-from facetrail.services.galleries import indexing, sources
+from facetrail.services.galleries import browse, indexing, sources
 from facetrail.services.galleries.admin import GalleryInfo, SourceInfo
 from facetrail.services.galleries.indexing import IndexReport
 from facetrail.services.galleries.sources import SourceEdit
@@ -83,6 +83,26 @@ def add_source(name: Name, body: NewSource, ctx: Context, me: Me) -> SourceInfo:
         body.retention_days,
     )
     return galleries.add_source(ctx, me, request)
+
+
+@router.get(
+    "/galleries/{name}/photos",
+    summary="A page of the gallery's photos with their provenance (gallery admins; audited)",
+)
+def photos(
+    name: Name,
+    ctx: Context,
+    me: Me,
+    source: Annotated[str | None, Query(max_length=200)] = None,
+    subject: Annotated[str | None, Query(max_length=200)] = None,
+    order: Annotated[Literal["newest", "oldest", "name"], Query()] = "newest",
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=browse.MAX_PAGE)] = 50,
+) -> dict[str, Any]:
+    """Each page is one ``gallery.browse`` entry naming the photos it listed (no thumbnails
+    here: the web page shows them)."""
+    request = browse.BrowseRequest(name, source, subject, order, offset, limit, thumbnails=False)
+    return browse.as_listing(browse.browse_photos(ctx, me, request))
 
 
 class SourceChanges(BaseModel):

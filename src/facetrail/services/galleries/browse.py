@@ -9,9 +9,9 @@ a refusal as ``gallery.browse.refused``. Nothing here compares faces: no probe, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 from sqlalchemy import func, select
@@ -46,6 +46,8 @@ class BrowseRequest:
     order: Order = "newest"
     offset: int = 0
     limit: int = 24
+    #: make each photo's thumbnail (the web page shows them; a listing needs none)
+    thumbnails: bool = True
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class GalleryPhoto:
     height: int
     faces: int
     ingested_at: datetime
-    #: a JPEG no larger than ``THUMBNAIL_PX`` on its longer side
+    #: a JPEG no larger than ``THUMBNAIL_PX`` on its longer side (empty when not asked for)
     thumbnail: bytes
 
 
@@ -161,7 +163,7 @@ def browse_photos(ctx: AppContext, actor: Principal, request: BrowseRequest) -> 
                 height,
                 faces,
                 at,
-                _thumbnail(ctx, sha),
+                _thumbnail(ctx, sha) if request.thumbnails else b"",
             )
             for id, sha, name, ref, source, basis, collected, width, height, faces, at in found
         ]
@@ -188,3 +190,14 @@ def _thumbnail(ctx: AppContext, sha256: str) -> bytes:
     )
     ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
     return bytes(buf) if ok else b""
+
+
+def as_listing(found: PhotoPage) -> dict[str, Any]:
+    """The page as the API and ``--json`` give it: every field but the thumbnails, times in
+    ISO 8601."""
+    photos = [
+        {k: v for k, v in asdict(p).items() if k != "thumbnail"}
+        | {"ingested_at": p.ingested_at.isoformat()}
+        for p in found.photos
+    ]
+    return {**{k: v for k, v in asdict(found).items() if k != "photos"}, "photos": photos}
