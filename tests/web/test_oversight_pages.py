@@ -200,3 +200,32 @@ def test_a_gallery_admin_erases_a_person_and_downloads_the_receipt(
     assert path.status_code == 422 and "not a public key" in path.text
     assert "root:" not in path.text
     assert last_kinds(web_world, 1) == before  # nothing recorded: it is the holder's own
+
+
+def test_the_head_replaces_the_open_case_list_from_a_file_or_pasted(
+    web_world: World, client_of: Clients
+) -> None:
+    head = client_of("head")
+    page = head.get("/alerts").text
+    token = csrf_in(page)
+    exported = b"case_number,opened\n2026-000101,2026-01-02\n2026-000102,2026-02-03\n"
+    sent = head.post(
+        "/alerts/open-cases",
+        data={"csrf_token": token},
+        files=[("file", ("open.csv", exported, "text/csv"))],
+    )
+    assert sent.status_code == 303 and sent.headers["location"] == "/alerts?open_cases=2#open-cases"
+    assert "The open-case list now holds 2 case numbers." in head.get(sent.headers["location"]).text
+    assert "cases.import" in last_kinds(web_world, 4)
+    pasted = head.post(
+        "/alerts/open-cases", data={"csrf_token": token, "cases": "2026-000103\n\n2026-000104\n"}
+    )
+    assert pasted.headers["location"].startswith("/alerts?open_cases=2")
+    bad = head.post("/alerts/open-cases", data={"csrf_token": token, "cases": "2026-0001 <b>"})
+    assert bad.status_code == 422 and last_kinds(web_world) == ["cases.import.refused"]
+    ivy = client_of("ivy")
+    refused = ivy.post(
+        "/alerts/open-cases",
+        data={"csrf_token": csrf_in(ivy.get("/").text), "cases": "2026-000105"},
+    )
+    assert refused.status_code == 404 and last_kinds(web_world) == ["cases.import.refused"]

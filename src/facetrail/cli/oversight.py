@@ -106,14 +106,9 @@ def alerts_import_cases(
 ) -> None:
     """Replace an agency's open-case list: searches under other case numbers raise alerts."""
     try:
-        with csv_file.open(newline="", encoding="utf-8") as handle:
-            rows = [row[0] for row in csv.reader(handle) if row]
+        rows = alerts.case_numbers_in(csv_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InvalidRequestError(f"cannot read {csv_file}: {exc}", subject=str(csv_file)) from exc
-    if rows and not rows[0][:1].isalnum():
-        rows = rows[1:]
-    if rows and rows[0].lower() in ("case", "case_number", "case number"):
-        rows = rows[1:]  # a header
     count = as_signed_in(lambda ctx, me: alerts.import_open_cases(ctx, me, agency, rows))
     if as_json:
         print_json({"agency": agency, "open_cases": count})

@@ -17,6 +17,8 @@ refusal.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -311,6 +313,21 @@ def _about(row: AlertRow) -> set[str]:
     if row.rule == "pairs":
         about |= set(row.key.split(":")[1:3])
     return about
+
+
+def case_numbers_in(text: str) -> list[str]:
+    """The case numbers of an open-case list as an agency's case system exports it: a CSV
+    whose first column holds them (a header line, if any, left out), or one number per line.
+    ``import_open_cases`` checks each."""
+    try:
+        rows = [row[0].strip() for row in csv.reader(io.StringIO(text)) if row and row[0].strip()]
+    except csv.Error as exc:
+        raise InvalidRequestError(f"not a list of case numbers: {exc}", subject="cases") from exc
+    if rows and not rows[0][:1].isalnum():
+        rows = rows[1:]
+    if rows and rows[0].lower() in ("case", "case_number", "case number"):
+        rows = rows[1:]  # a header
+    return rows
 
 
 def import_open_cases(

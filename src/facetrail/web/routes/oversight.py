@@ -16,7 +16,7 @@ from facetrail.errors import FacetrailError, InvalidRequestError
 from facetrail.services.oversight import agency as oversight
 from facetrail.services.oversight import alerts, digests, trends
 from facetrail.services.oversight.report_formats import bar_chart, column_chart
-from facetrail.web.deps import Form, Signed, text
+from facetrail.web.deps import Form, Signed, files, text
 from facetrail.web.listing import Column, listing
 from facetrail.web.render import page
 from facetrail.web.routes.people import ROLE_LABELS
@@ -126,7 +126,30 @@ def alert_list(
         statuses=ALERT_STATUS_LABELS,
         done=int(done) if done.isdigit() else None,
         min_note=alerts.MIN_NOTE,
+        open_cases=request.query_params.get("open_cases", "")[:9],
     )
+
+
+@router.post("/alerts/open-cases")
+def open_cases(ctx: Context, me: Signed, form: Form) -> Response:
+    """Replace the agency's open-case list from a file its case system exported, or numbers
+    pasted (``alerts.case_numbers_in``, then ``alerts.import_open_cases``: its head or an
+    auditor, or a system admin; audited, refusals too): searches under other numbers then
+    raise the ``open_cases`` alert."""
+    chosen = files(form, "file")
+    if chosen:
+        raw = chosen[0].file.read(MAX_CASES_FILE + 1)
+        if len(raw) > MAX_CASES_FILE:
+            raise InvalidRequestError("the file is over 2 MB", subject="file")
+        try:
+            typed = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidRequestError("the file is not UTF-8 text", subject="file") from exc
+    else:
+        typed = text(form, "cases", max_length=MAX_CASES_FILE, default="")
+    numbers = alerts.case_numbers_in(typed)
+    count = alerts.import_open_cases(ctx, me.principal, me.principal.agency, numbers)
+    return RedirectResponse(f"/alerts?open_cases={count}#open-cases", status_code=303)
 
 
 @router.post("/alerts/{alert_id}")
@@ -140,5 +163,8 @@ def handle(alert_id: AlertId, ctx: Context, me: Signed, form: Form) -> Response:
     handler(ctx, me.principal, alert_id, text(form, "note", default=""))
     return RedirectResponse(f"/alerts?done={alert_id}", status_code=303)
 
+
+#: the largest open-case list taken from the browser
+MAX_CASES_FILE = 2_000_000
 
 __all__ = ["ALERT_STATUS_LABELS", "router"]
