@@ -257,6 +257,10 @@ def test_a_second_person_confirms_or_refuses_a_relaxation_on_the_policy_page(
         return int(sent.headers["location"].rsplit("=", 1)[1])
 
     first = propose("trial")
+    # The auditor is told, with a link to the page where it is decided (no command to type).
+    inbox = aude.get("/inbox").text
+    assert f'href="/agencies/county/policy#relaxation-{first}"' in inbox
+    assert "facetrail policy" not in inbox
     page = aude.get("/agencies/county/policy").text
     assert (
         f"Relaxation {first}, proposed by head" in page and "alert rules turned off: trial" in page

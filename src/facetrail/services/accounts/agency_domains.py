@@ -14,6 +14,8 @@ are sealed by those entries like every row.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -64,8 +66,8 @@ def check_account_email(session: Session, agency: Agency, email: str, *, request
         if requested:
             raise NoEmailDomainError(
                 f"{agency.name} has registered no e-mail domain, so it takes no account "
-                "requests: its head must register one first "
-                f"(facetrail agency domain add '{agency.name}' DOMAIN)",
+                "requests: its head must register one first, on the agency's e-mail domains "
+                f"page (/agencies/{quote(agency.name, safe='')}/domains)",
                 subject=agency.name,
             )
         return

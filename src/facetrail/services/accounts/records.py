@@ -154,7 +154,8 @@ def send_enrol_code(session: Session, user: User, by: str, why: str) -> None:
         user,
         f"your enrolment code for {user.username}",
         f"{by} {why} your facetrail account {user.username}.\n\n"
-        f"Enrol your second factor yourself with this one-time code:\n\n"
+        f"Enrol your second factor yourself with this one-time code, {code}: in the web app\n"
+        f"at /enrol, or on the command line:\n\n"
         f"    facetrail enrol {user.username} --invite {code}\n\n"
         f"It works once, until {expires:%Y-%m-%d %H:%M} UTC. No one else has been shown it. "
         "If you did not expect this mail, tell your agency's head.",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -137,8 +138,8 @@ def propose_relaxation(
         f"{actor.username} proposes to relax the oversight of {agency.name} (over policy "
         f"version {base_version}): {reason}\nIt relaxes:\n{lines}\n\nIt takes effect only "
         "once a second person outside the proposer's say-so (a system admin, the network's "
-        "operator, or an auditor of the agency) confirms it: "
-        f"facetrail policy confirm {row.id} --note ... / facetrail policy refuse {row.id}."
+        "operator, or an auditor of the agency) confirms it, on the agency's policy page: "
+        f"/agencies/{quote(agency.name, safe='')}/policy#relaxation-{row.id}"
     )
     subject = f"policy relaxation {row.id} of {agency.name} waits for confirmation"
     notify_head(session, agency.id, subject, said)

@@ -29,8 +29,9 @@ _ABOUT_SEARCH = re.compile(r"search (\d+) (awaits your approval|approved|denied)
 #: A page of this web app named in a message's text ("on the page /erasures/3."): a known
 #: first segment, never a sentence's closing punctuation.
 _PAGE = re.compile(
-    r"(?<![\w/])/(?:searches|approvals|reviews|alerts|erasures|agency|holds|policy|jobs"
-    r"|galleries|audit|inbox|transparency)(?:[/#?][\w/#?=&%.-]*[\w/])?"
+    r"(?<![\w/])/(?:searches|approvals|reviews|alerts|erasures|agency|agencies|holds|policy"
+    r"|jobs|galleries|audit|inbox|transparency|cases|account|receipts)"
+    r"(?:[/#?][\w/#?=&%.-]*[\w/])?"
 )
 
 
