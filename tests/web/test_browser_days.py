@@ -24,7 +24,8 @@ from facetrail.services.galleries.ingest import IngestRequest, ingest
 from facetrail.services.rights import erasure
 from tests.api.conftest import World
 from tests.conftest import lfw_people, needs_lfw
-from tests.web.conftest import DESKTOP, Visits, sign_in
+from tests.org import PASSWORD
+from tests.web.conftest import DESKTOP, Visits, recovery_code_for, sign_in
 
 pytestmark = [needs_lfw, pytest.mark.one_backend]
 Opener = Callable[..., Any]
@@ -138,8 +139,19 @@ def test_a_gallery_admins_day(
     page.get_by_role("link", name="No, go back").click()
     expect(page.get_by_role("heading", name="Erasure and retention")).to_be_visible()
 
-    done = erasure.complete_erasure(ctx, web_world.org.people["head"], erasure_id)
-    assert done.receipt is not None
+    # The head, the second person, completes it: the page says what goes, then asks again.
+    head = open_page(viewport)
+    sign_in(head, web_world, "head")
+    head.goto(f"/erasures/{erasure_id}")
+    head.get_by_role("button", name=re.compile("^Confirm the decisions, erase")).click()
+    expect(head.get_by_role("heading", name=re.compile("^Erase what request"))).to_be_visible()
+    expect(head.get_by_role("main")).to_contain_text("This cannot be undone.")
+    _look(visits, head, "erasure-confirm")
+    head.get_by_role("button", name="Yes, erase and sign the receipt").click()
+    expect(head.get_by_role("link", name="Download the signed receipt")).to_be_visible()
+    _look(visits, head, "erasure-done")
+    done = erasure.show_erasure(ctx, web_world.org.people["head"], erasure_id)
+    assert done.status == "done" and done.receipt is not None
 
     # Anyone checks the receipt the person was given, signed in or not.
     public = open_page(viewport)
@@ -186,3 +198,15 @@ def test_a_system_admins_day(
     expect(page.get_by_role("heading", name=f"Added chief{viewport['width']}")).to_be_visible()
     expect(page.locator(".one-time code")).to_have_text(re.compile(r"\S{12,}"))
     _look(visits, page, "person-added")
+
+    # A token for the nightly export script: the password and a fresh code again, shown once.
+    page.get_by_role("link", name="API tokens").click()
+    page.get_by_label("Name").fill(f"nightly{viewport['width']}")
+    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill(recovery_code_for(web_world, "root"))
+    _look(visits, page, "tokens")
+    page.get_by_role("button", name="Make the token").click()
+    expect(
+        page.get_by_role("heading", name=f"Token nightly{viewport['width']} made")
+    ).to_be_visible()
+    _look(visits, page, "token-made")
