@@ -9,7 +9,7 @@ a refusal as ``gallery.browse.refused``. Nothing here compares faces: no probe, 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -100,16 +100,14 @@ def browse_photos(ctx: AppContext, actor: Principal, request: BrowseRequest) -> 
                 subject="page",
             )
         gallery = get_gallery_row(session, request.gallery)
-        wanted = select(Image.id).where(Image.gallery_id == gallery.id)
+        kept = [Image.gallery_id == gallery.id]
         if request.source is not None:
-            wanted = wanted.where(
-                Image.source_id == get_source_row(session, gallery, request.source).id
-            )
+            kept.append(Image.source_id == get_source_row(session, gallery, request.source).id)
         text = None
         if request.subject is not None and request.subject.strip():
             text = fields.check_name("subject", request.subject.strip())
-            wanted = wanted.where(Image.subject_ref.contains(text, autoescape=True))
-        total = int(session.scalar(select(func.count()).select_from(wanted.subquery())) or 0)
+            kept.append(Image.subject_ref.contains(text, autoescape=True))
+        total = int(session.scalar(select(func.count(Image.id)).where(*kept)) or 0)
         order = {
             "newest": (Image.id.desc(),),
             "oldest": (Image.id.asc(),),
@@ -118,7 +116,7 @@ def browse_photos(ctx: AppContext, actor: Principal, request: BrowseRequest) -> 
         rows = session.execute(
             select(Image, Source)
             .join(Source, Source.id == Image.source_id)
-            .where(Image.id.in_(wanted.scalar_subquery()))
+            .where(*kept)
             .order_by(*order)
             .offset(request.offset)
             .limit(request.limit)
@@ -133,10 +131,9 @@ def browse_photos(ctx: AppContext, actor: Principal, request: BrowseRequest) -> 
                 {**details, "subject": text, "total": total, "images": shown},
             ),
         )
-        found = [
-            (
+        photos = [
+            GalleryPhoto(
                 image.id,
-                image.sha256,
                 image.original_name,
                 image.subject_ref,
                 source.name,
@@ -146,27 +143,18 @@ def browse_photos(ctx: AppContext, actor: Principal, request: BrowseRequest) -> 
                 image.height,
                 image.face_count,
                 image.created_at,
+                b"",
             )
             for image, source in rows
         ]
+        hashes = [image.sha256 for image, _ in rows]
         gallery_name = gallery.name
-    with refusals_recorded(ctx, actor.username, "gallery.browse", subject):
-        photos = [
-            GalleryPhoto(
-                id,
-                name,
-                ref,
-                source,
-                basis,
-                collected,
-                width,
-                height,
-                faces,
-                at,
-                _thumbnail(ctx, sha) if request.thumbnails else b"",
-            )
-            for id, sha, name, ref, source, basis, collected, width, height, faces, at in found
-        ]
+    if request.thumbnails:  # read from the blobs after the entry is committed
+        with refusals_recorded(ctx, actor.username, "gallery.browse", subject):
+            photos = [
+                replace(p, thumbnail=_thumbnail(ctx, sha))
+                for p, sha in zip(photos, hashes, strict=True)
+            ]
     return PhotoPage(
         gallery_name,
         photos,
