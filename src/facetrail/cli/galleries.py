@@ -21,6 +21,7 @@ from facetrail.cli.app import (
 from facetrail.cli.render import console, print_json, print_listing
 from facetrail.services.galleries import admin as galleries
 from facetrail.services.galleries import browse, indexing, ingest, sources
+from facetrail.services.galleries.indexing import DAMAGE_WORDS
 from facetrail.services.views import plain
 
 # --- galleries --------------------------------------------------------------------------
@@ -247,10 +248,7 @@ def index_check(gallery: str, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(report)
         return
-    why = {
-        "seal": "its file is not the one the audit log sealed",
-        "digest": "its file does not match its metadata",
-    }.get(report.damage or "", report.damage or "")
+    why = DAMAGE_WORDS.get(report.damage or "", report.damage or "")
     if report.disagreed:
         why = f"{report.disagreed} vector(s) disagreed with the stored templates"
     console.print(

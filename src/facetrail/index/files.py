@@ -46,6 +46,17 @@ class IndexDamage(StrEnum):
     SEAL = "seal"  # whole, but not the file facetrail last wrote (its hash, sealed by the log)
 
 
+#: each damage as the CLI and the web app say it
+DAMAGE_WORDS: dict[str, str] = {
+    IndexDamage.MISSING: "its files were missing",
+    IndexDamage.METADATA: "its metadata could not be read",
+    IndexDamage.DIGEST: "its file did not match its metadata",
+    IndexDamage.UNREADABLE: "its file could not be read",
+    IndexDamage.SHAPE: "its file was not the size its metadata says",
+    IndexDamage.SEAL: "its file was not the one the audit log sealed",
+}
+
+
 @dataclass(frozen=True)
 class Opened:
     """What was on disk: an index with the fingerprint it was saved with, or nothing (never

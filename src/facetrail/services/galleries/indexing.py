@@ -35,6 +35,7 @@ from facetrail.governance.credentials import Principal
 from facetrail.governance.seal_checks import row_problem
 from facetrail.index.base import VectorIndex
 from facetrail.index.faiss_index import FaissIndex, set_threads
+from facetrail.index.files import DAMAGE_WORDS as DAMAGE_WORDS  # said by its pages and CLI
 from facetrail.index.files import Fingerprint, IndexDamage, IndexFiles, Opened
 from facetrail.index.reconcile import Rescored, disagreeing_vectors, reconcile, rescore
 from facetrail.models.registry import get_pack

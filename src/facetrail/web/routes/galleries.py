@@ -22,6 +22,7 @@ from facetrail.errors import (
 from facetrail.governance.authority import Permission, may
 from facetrail.services.galleries import admin as galleries
 from facetrail.services.galleries import browse, indexing, jobs, sources
+from facetrail.services.galleries.indexing import DAMAGE_WORDS
 from facetrail.web.deps import Form, Signed, Viewer, text
 from facetrail.web.listing import Column, listing
 from facetrail.web.render import page
@@ -189,10 +190,7 @@ def _gallery_page(
         message = f"Source {query['added'][:200]} added."
     elif query.get("index") in ("checked", "rebuilt"):
         entries, repaired = query.get("entries", "?")[:12], query.get("repaired", "0")[:12]
-        damage = {
-            "seal": "its file was not the one the audit log sealed",
-            "digest": ("its file did not match its metadata"),
-        }.get(query.get("damage", ""), "")
+        damage = DAMAGE_WORDS.get(query.get("damage", ""), "")
         if query["index"] == "rebuilt":
             message = f"The index was rebuilt from the database: {entries} entries."
         elif repaired != "0" or damage:
