@@ -66,6 +66,7 @@ __all__ = [
     "Relaxation",
     "confirm_relaxation",
     "list_relaxations",
+    "note_problem",
     "propose_relaxation",
     "refuse_relaxation",
     "relaxations_in",
@@ -73,6 +74,14 @@ __all__ = [
 
 #: The shortest note that confirms or refuses a relaxation.
 MIN_NOTE = 10
+
+
+def note_problem(note: str) -> str | None:
+    """What is wrong with a note that confirms or refuses a relaxation, in words (None: fine);
+    the rule ``confirm_relaxation`` holds a note to, for a page that asks before it acts."""
+    if len(note.strip()) < MIN_NOTE:
+        return f"say why in a note of {MIN_NOTE} characters or more"
+    return None
 
 
 @dataclass(frozen=True)
@@ -208,8 +217,8 @@ def _decide(
                 subject=subject,
             )
         note = check_free_text("note", note)
-        if len(note) < MIN_NOTE:
-            raise InvalidRequestError(f"say why in a note ({MIN_NOTE}+ characters)", subject="note")
+        if (problem := note_problem(note)) is not None:
+            raise InvalidRequestError(problem, subject="note")
         if row.status != "pending":
             raise StateError(f"the relaxation is {row.status}", subject=subject)
         _settle(session, actor, who, row, agency, note, confirm=confirm)

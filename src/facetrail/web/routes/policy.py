@@ -173,12 +173,11 @@ def decide_relaxation(
     try:
         if decision not in ("confirm", "refuse"):
             raise InvalidRequestError("choose confirm or refuse", subject="decision")
-        if len(note.strip()) < policy_proposals.MIN_NOTE:
-            raise InvalidRequestError(
-                f"write a note of {policy_proposals.MIN_NOTE} characters or more",
-                subject="note",
-            )
         if decision == "confirm" and form.get("confirmed") != "yes":
+            # The note is held to the service's rule before the page asks again; the decision
+            # itself (and any refusal of it, recorded) is the service's.
+            if (problem := policy_proposals.note_problem(note)) is not None:
+                raise InvalidRequestError(problem, subject="note")
             waiting = policy_proposals.list_relaxations(ctx, me.principal, agency, "pending")
             proposal = next((r for r in waiting if r.id == relaxation_id), None)
             if proposal is not None:
