@@ -94,7 +94,10 @@ def _confirm(
     values: SourceForm | None = None,
 ) -> Response:
     """The page that asks again before a loosening (``values``: the edit that keeps photos
-    longer) or irreversible (no ``values``: retiring) step, saying what it will do."""
+    longer) or irreversible (no ``values``: retiring) step, saying what it will do; a reason
+    the service would refuse is said on the form instead, before anything is asked."""
+    if (problem := sources.reason_problem(reason)) is not None:
+        raise InvalidRequestError(problem, subject="reason")
     return page(
         "source_confirm.html",
         viewer=me,
@@ -140,11 +143,7 @@ def retire_source(name: Name, source: Name, ctx: Context, me: Signed, form: Form
     reason = text(form, "reason", max_length=2000, default="")
     try:
         if form.get("confirmed") != "yes":
-            current = _source_of(ctx, name, source)
-            problem = sources.reason_problem(reason)
-            if problem is not None:
-                raise InvalidRequestError(problem, subject="reason")
-            return _confirm(me, name, current, reason)
+            return _confirm(me, name, _source_of(ctx, name, source), reason)
         sources.retire_source(ctx, me.principal, name, source, reason)
     except PermissionDeniedError:
         raise
