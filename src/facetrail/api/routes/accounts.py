@@ -6,11 +6,22 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from facetrail.edge import limits
+from facetrail.edge.bodies.accounts import (
+    AccountBody,
+    DomainBody,
+    EnrolBegin,
+    EnrolConfirm,
+    NameBody,
+    NewAgency,
+    PasswordChange,
+    ReasonBody,
+    RequestBody,
+    RolesBody,
+)
 from facetrail.edge.deps import Context, Me
-from facetrail.governance.credentials import Role
 from facetrail.services import accounts
 from facetrail.services.accounts import Enrolment, NewAccount, account_approval, agency_domains
 from facetrail.services.accounts.account_approval import ApprovalState
@@ -24,65 +35,6 @@ Username = Annotated[str, Path(min_length=1, max_length=200)]
 Short = Annotated[str, Field(min_length=1, max_length=200)]
 Secret = Annotated[str, Field(min_length=1, max_length=1000)]
 Reason = Annotated[str, Field(max_length=2000)]
-
-
-class Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class NameBody(Closed):
-    name: Short
-
-
-class NewAgency(Closed):
-    name: Short
-    trial_days: Annotated[int, Field(ge=1, le=3650)] = 30
-    network: Short | None = None
-
-
-class AccountBody(Closed):
-    username: Short
-    email: Annotated[str, Field(min_length=3, max_length=320)]
-    password: Secret
-    agency: Short
-    roles: list[Role] = [Role.INVESTIGATOR]
-    account_type: Annotated[str, Field(pattern="^(full|trial)$")] = "full"
-
-
-class RequestBody(Closed):
-    username: Short
-    email: Annotated[str, Field(min_length=3, max_length=320)]
-    password: Secret
-    agency: Short
-    supervisor: Short
-
-
-class RolesBody(Closed):
-    roles: list[Role]
-
-
-class ReasonBody(Closed):
-    reason: Reason
-
-
-class EnrolBegin(Closed):
-    username: Short
-    password: Secret
-    invite: Annotated[str | None, Field(max_length=200)] = None
-
-
-class PasswordChange(Closed):
-    username: Short
-    password: Secret
-    code: Annotated[str, Field(min_length=1, max_length=64)]
-    new_password: Secret
-
-
-class EnrolConfirm(Closed):
-    username: Short
-    password: Secret
-    code: Annotated[str, Field(min_length=1, max_length=64)]
-    new_password: Annotated[str | None, Field(max_length=1000)] = None
 
 
 def _account(body: AccountBody | RequestBody) -> NewAccount:
@@ -143,10 +95,6 @@ def request_account(body: RequestBody, ctx: Context) -> Enrolment:
 def approve(username: Username, ctx: Context, me: Me) -> ApprovalState:
     """``status`` says whether it is active now or waits for a second approval."""
     return account_approval.approve_account(ctx, me, username)
-
-
-class DomainBody(Closed):
-    domain: Short
 
 
 @router.get("/agencies/{agency}/domains", summary="An agency's registered e-mail domains")

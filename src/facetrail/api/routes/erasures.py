@@ -9,8 +9,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Response, UploadFile, status
-from pydantic import BaseModel, ConfigDict, Field
 
+from facetrail.edge.bodies.oversight import (
+    ErasureCancel,
+    ErasureDecisions,
+    ErasureNote,
+    HoldDecision,
+)
 from facetrail.edge.deps import Context, Me
 from facetrail.edge.uploads import probe_images
 from facetrail.services.rights import erasure, legal_holds, retention
@@ -21,33 +26,6 @@ from facetrail.services.rights.retention import RetentionReport
 router = APIRouter(tags=["erasure and retention"])
 
 ErasureId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-
-class Decisions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    confirmed: Annotated[list[int], Field(max_length=10_000)] = []
-    rejected: Annotated[list[int], Field(max_length=10_000)] = []
-
-
-class Note(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    note: Annotated[str, Field(max_length=2000)]
-
-
-class HoldDecision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    #: True: the image may go; False: it is kept
-    release: bool
-    note: Annotated[str, Field(max_length=2000)]
-
-
-class Reason(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: Annotated[str, Field(max_length=2000)]
 
 
 @router.post(
@@ -77,7 +55,7 @@ def open_request(
     response_model=ErasureView,
     summary="Let the matching run (the opener's agency head or a privacy officer)",
 )
-def approve(erasure_id: ErasureId, body: Note, ctx: Context, me: Me) -> ErasureView:
+def approve(erasure_id: ErasureId, body: ErasureNote, ctx: Context, me: Me) -> ErasureView:
     return erasure.approve_erasure(ctx, me, erasure_id, body.note)
 
 
@@ -135,7 +113,7 @@ def show(erasure_id: ErasureId, ctx: Context, me: Me) -> ErasureView:
 @router.post(
     "/erasures/{erasure_id}/decisions", response_model=ErasureView, summary="Confirm or reject"
 )
-def decide(erasure_id: ErasureId, body: Decisions, ctx: Context, me: Me) -> ErasureView:
+def decide(erasure_id: ErasureId, body: ErasureDecisions, ctx: Context, me: Me) -> ErasureView:
     return erasure.decide_matches(ctx, me, erasure_id, body.confirmed, body.rejected)
 
 
@@ -149,7 +127,7 @@ def complete(erasure_id: ErasureId, ctx: Context, me: Me) -> ErasureView:
 
 
 @router.post("/erasures/{erasure_id}/cancellation", response_model=ErasureView, summary="Cancel")
-def cancel(erasure_id: ErasureId, body: Reason, ctx: Context, me: Me) -> ErasureView:
+def cancel(erasure_id: ErasureId, body: ErasureCancel, ctx: Context, me: Me) -> ErasureView:
     return erasure.cancel_erasure(ctx, me, erasure_id, body.reason)
 
 

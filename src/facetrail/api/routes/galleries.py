@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, status
-from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.pages import Cursor, Limit, page
+from facetrail.edge.bodies.galleries import NewGallery, NewSource, RetireSource, SourceChanges
 from facetrail.edge.deps import Context, Me
 from facetrail.services.galleries import admin as galleries
 from facetrail.services.galleries import browse, indexing, sources
@@ -18,16 +18,6 @@ from facetrail.services.galleries.sources import SourceEdit
 router = APIRouter(tags=["galleries"])
 
 Name = Annotated[str, Path(min_length=1, max_length=200)]
-
-
-class NewGallery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    description: Annotated[str, Field(max_length=2000)] = ""
-    pack: Annotated[str | None, Field(max_length=100)] = None
-    #: a staff gallery of this agency (never searched; the staff_match alert rule's)
-    staff_of: Annotated[str | None, Field(max_length=200)] = None
 
 
 @router.get("/galleries", summary="Every gallery with its size and sources")
@@ -53,17 +43,6 @@ def show_gallery(name: Name, ctx: Context, me: Me) -> GalleryInfo:
 def create_gallery(body: NewGallery, ctx: Context, me: Me) -> GalleryInfo:
     request = galleries.CreateGalleryRequest(body.name, body.pack, body.description, body.staff_of)
     return galleries.create_gallery(ctx, me, request)
-
-
-class NewSource(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    kind: Annotated[str, Field(min_length=1, max_length=200)]
-    legal_basis: Annotated[str, Field(min_length=1, max_length=2000)]
-    supplied_by: Annotated[str, Field(min_length=1, max_length=200)]
-    collected_at: Annotated[str, Field(description="ISO date", max_length=40)]
-    retention_days: Annotated[int, Field(ge=1, le=36500)]
 
 
 @router.post(
@@ -105,17 +84,6 @@ def photos(
     return browse.as_listing(browse.browse_photos(ctx, me, request))
 
 
-class SourceChanges(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: Annotated[str, Field(min_length=1, max_length=2000, description="Why it changes")]
-    kind: Annotated[str | None, Field(min_length=1, max_length=200)] = None
-    legal_basis: Annotated[str | None, Field(min_length=1, max_length=2000)] = None
-    supplied_by: Annotated[str | None, Field(min_length=1, max_length=200)] = None
-    collected_at: Annotated[str | None, Field(description="ISO date", max_length=40)] = None
-    retention_days: Annotated[int | None, Field(ge=1, le=36500)] = None
-
-
 @router.patch(
     "/galleries/{name}/sources/{source}",
     response_model=SourceEdit,
@@ -133,12 +101,6 @@ def edit_source(name: Name, source: Name, body: SourceChanges, ctx: Context, me:
         body.retention_days,
     )
     return sources.edit_source(ctx, me, request)
-
-
-class RetireSource(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: Annotated[str, Field(min_length=1, max_length=2000, description="Why it retires")]
 
 
 @router.post(

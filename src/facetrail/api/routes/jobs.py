@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
-from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.pages import Cursor, Limit, page
+from facetrail.edge.bodies.galleries import Ingestion
 from facetrail.edge.deps import Context, Me
 from facetrail.services.galleries import jobs
 from facetrail.services.galleries.jobs import JobInfo
@@ -15,24 +15,6 @@ from facetrail.services.galleries.jobs import JobInfo
 router = APIRouter(tags=["jobs"])
 
 JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-
-class Ingestion(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    source: Annotated[str, Field(min_length=1, max_length=200)]
-    path: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=4096,
-            description="A folder on the server, under an import root (FACETRAIL_IMPORT_ROOTS)",
-        ),
-    ]
-    manifest: Annotated[
-        str | None,
-        Field(max_length=4096, description="A CSV (file,subject_ref) under an import root"),
-    ] = None
 
 
 @router.post(

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
+from facetrail.edge.bodies.oversight import AlertNote, OpenCases
 from facetrail.edge.deps import Context, Me
 from facetrail.services.authorization import as_utc
 from facetrail.services.oversight import agency as oversight
@@ -25,18 +26,6 @@ Agency = Annotated[str, Path(min_length=1, max_length=200)]
 AlertId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Since = Annotated[datetime | None, Query(description="start of the period (ISO time), included")]
 Until = Annotated[datetime | None, Query(description="end of the period (ISO time), excluded")]
-
-
-class Note(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    note: Annotated[str, Field(max_length=2000, description="what was found or done")]
-
-
-class OpenCases(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    case_numbers: Annotated[list[str], Field(max_length=100_000)]
 
 
 class Raised(BaseModel):
@@ -88,13 +77,13 @@ def run_rules(agency: Agency, ctx: Context, me: Me) -> Raised:
 
 
 @router.post("/alerts/{alert_id}/acknowledgement", response_model=AlertView, summary="Acknowledge")
-def acknowledge(alert_id: AlertId, body: Note, ctx: Context, me: Me) -> AlertView:
+def acknowledge(alert_id: AlertId, body: AlertNote, ctx: Context, me: Me) -> AlertView:
     """The agency's head or an auditor, with a note; not the person the alert is about."""
     return alerts.acknowledge_alert(ctx, me, alert_id, body.note)
 
 
 @router.post("/alerts/{alert_id}/closure", response_model=AlertView, summary="Close")
-def close(alert_id: AlertId, body: Note, ctx: Context, me: Me) -> AlertView:
+def close(alert_id: AlertId, body: AlertNote, ctx: Context, me: Me) -> AlertView:
     """The agency's head or an auditor, with a note; not the person the alert is about."""
     return alerts.close_alert(ctx, me, alert_id, body.note)
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.pages import Cursor, Limit, page
+from facetrail.edge.bodies.oversight import Amendment, RelaxationDecision
 from facetrail.edge.deps import Context, Me
 from facetrail.services.oversight import policy, policy_proposals
 from facetrail.services.oversight.policy import PolicyInfo
@@ -18,15 +18,6 @@ router = APIRouter(tags=["policy"])
 
 Agency = Annotated[str, Path(min_length=1, max_length=200)]
 RelaxationId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-
-class Amendment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    changes: Annotated[
-        dict[str, Any], Field(description="Policy fields to change (names as GET shows them)")
-    ]
-    reason: Annotated[str, Field(max_length=2000)]
 
 
 @router.get("/agencies/{agency}/policy", response_model=PolicyInfo, summary="Current policy")
@@ -50,12 +41,6 @@ def amend(agency: Agency, body: Amendment, ctx: Context, me: Me) -> PolicyInfo:
     return policy.amend_policy(ctx, me, agency, body.changes, body.reason)
 
 
-class Decision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    note: Annotated[str, Field(max_length=2000)]
-
-
 @router.get(
     "/agencies/{agency}/relaxations",
     response_model=list[Relaxation],
@@ -72,7 +57,9 @@ def relaxations(
     response_model=Relaxation,
     summary="Confirm a relaxation (a second person outside its proposer's say-so)",
 )
-def confirm(relaxation_id: RelaxationId, body: Decision, ctx: Context, me: Me) -> Relaxation:
+def confirm(
+    relaxation_id: RelaxationId, body: RelaxationDecision, ctx: Context, me: Me
+) -> Relaxation:
     """It becomes the agency's next policy version now. Audited, refusals too."""
     return policy_proposals.confirm_relaxation(ctx, me, relaxation_id, body.note)
 
@@ -82,5 +69,7 @@ def confirm(relaxation_id: RelaxationId, body: Decision, ctx: Context, me: Me) -
     response_model=Relaxation,
     summary="Refuse a relaxation: the policy stays as it is",
 )
-def refuse(relaxation_id: RelaxationId, body: Decision, ctx: Context, me: Me) -> Relaxation:
+def refuse(
+    relaxation_id: RelaxationId, body: RelaxationDecision, ctx: Context, me: Me
+) -> Relaxation:
     return policy_proposals.refuse_relaxation(ctx, me, relaxation_id, body.note)

@@ -5,13 +5,18 @@ service the CLI calls."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, UploadFile, status
-from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.pages import Cursor, Limit, page
 from facetrail.edge import limits
+from facetrail.edge.bodies.searching import (
+    OutcomeBody,
+    ReviewBody,
+    SearchDecision,
+    SecondReviewAsk,
+)
 from facetrail.edge.deps import Acting, Context, Me
 from facetrail.edge.uploads import probe_images
 from facetrail.governance.credentials import Principal
@@ -34,33 +39,6 @@ router = APIRouter(tags=["searches"])
 SearchId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 CandidateId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Text = Annotated[str, Form(max_length=5000)]
-
-
-class Decision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    approve: bool
-    note: Annotated[str, Field(max_length=5000)] = ""
-
-
-class ReviewBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    decision: Literal["possible_match", "not_a_match", "inconclusive"]
-    note: Annotated[str, Field(max_length=5000)]
-
-
-class SecondReviewAsk(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    colleague: Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class OutcomeBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    outcome: Literal["lead", "no_lead"]
-    note: Annotated[str, Field(max_length=5000)]
 
 
 @dataclass(frozen=True)
@@ -150,7 +128,7 @@ def show_search(search_id: SearchId, ctx: Context, me: Me) -> SearchResult:
 
 
 @router.post("/searches/{search_id}/decision", summary="Approve or deny a pending search")
-def decide(search_id: SearchId, body: Decision, ctx: Context, me: Me) -> dict[str, Any]:
+def decide(search_id: SearchId, body: SearchDecision, ctx: Context, me: Me) -> dict[str, Any]:
     state = search.decide_search(ctx, me, search_id, body.approve, body.note)
     return {"search_id": search_id, "decision": state}
 

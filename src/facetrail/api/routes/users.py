@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
 
 from facetrail.api.pages import Cursor, Limit, page
 from facetrail.edge import limits
+from facetrail.edge.bodies.accounts import NewToken, SignIn, TokenRef
 from facetrail.edge.deps import (
     SESSION_COOKIE,
     Context,
@@ -22,31 +22,6 @@ from facetrail.services.signin import authentication
 from facetrail.services.views import plain
 
 router = APIRouter(tags=["session"])
-
-
-class SignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    username: Annotated[str, Field(min_length=1, max_length=200)]
-    password: Annotated[str, Field(min_length=1, max_length=1000)]
-    code: Annotated[str, Field(min_length=1, max_length=64, description="TOTP or recovery code")]
-    #: "cookie" for a browser (HttpOnly session cookie + CSRF value), "bearer" for a program
-    session: Literal["cookie", "bearer"] = "cookie"
-
-
-class NewToken(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[str, Field(min_length=1, max_length=100)]
-    days: Annotated[int, Field(ge=1, le=90)] = 30
-    password: Annotated[str, Field(min_length=1, max_length=1000)]
-    code: Annotated[str, Field(min_length=1, max_length=64)]
-
-
-class TokenRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    token: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 @router.post("/session", status_code=status.HTTP_201_CREATED, summary="Sign in")
