@@ -144,6 +144,12 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
         ("post", "/api/v1/accounts/{username}/suspension"): lambda: Call(
             "POST", "/api/v1/accounts/ian/suspension", reason
         ),
+        ("get", "/api/v1/accounts/{username}/tokens"): lambda: Call(
+            "GET", "/api/v1/accounts/ian/tokens"
+        ),
+        ("post", "/api/v1/accounts/{username}/tokens/revoke"): lambda: Call(
+            "POST", "/api/v1/accounts/ian/tokens/revoke", reason
+        ),
         ("post", "/api/v1/accounts/{username}/reinstatement"): lambda: Call(
             "POST", "/api/v1/accounts/ian/reinstatement", reason
         ),
@@ -420,6 +426,9 @@ _GALLERY_ADMINS = {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN}
 #: Who may read an erasure request: the opener's side, and its agency's head (who approves)
 _ERASURE_READERS = _GALLERY_ADMINS | {Role.AGENCY_HEAD}
 
+#: Who may suspend a person, and so see and revoke their sign-ins.
+_SUSPENDERS = {Role.SUPERVISOR, Role.AGENCY_HEAD, Role.SYSTEM_ADMIN}
+
 #: Within the county: who may use a route that needs a role (everyone else is refused).
 ONLY: dict[tuple[str, str], set[Role]] = {
     ("post", "/api/v1/networks"): {Role.SYSTEM_ADMIN},
@@ -431,6 +440,8 @@ ONLY: dict[tuple[str, str], set[Role]] = {
         Role.AGENCY_HEAD,
         Role.SYSTEM_ADMIN,
     },
+    ("get", "/api/v1/accounts/{username}/tokens"): _SUSPENDERS,
+    ("post", "/api/v1/accounts/{username}/tokens/revoke"): _SUSPENDERS,
     ("get", "/api/v1/searches/pending"): {Role.SUPERVISOR, Role.AGENCY_HEAD},
     ("post", "/api/v1/verify"): {Role.INVESTIGATOR, Role.SUPERVISOR, Role.AGENCY_HEAD},
     ("post", "/api/v1/galleries"): {Role.GALLERY_ADMIN, Role.SYSTEM_ADMIN},

@@ -123,6 +123,18 @@ def test_roles_tokens_and_periodic_checkpoints(term: Terminal) -> None:
     assert isinstance(issued, dict) and issued["token"].startswith("ft_")
     term("token", "revoke", issued["token"])
     assert "[not_found]" in term("token", "revoke", "ft_nonsense", code=2)
+    # Another person's sign-ins: seen by id and revoked with a reason, short of suspension.
+    term.login("ivy")
+    term.login("head")
+    (session,) = term.json("account", "tokens", "ivy")  # type: ignore[misc]
+    assert session["name"] == "session" and "token" not in session
+    short = term("account", "revoke-access", "ivy", "--reason", "lost", code=2)
+    assert "[invalid_field] reason: needs 10+ chars" in short
+    said = term("account", "revoke-access", "ivy", "--reason", "laptop left on the train")
+    assert "revoked 1 of ivy's sign-ins and tokens" in said
+    term.login("ivy")  # the session kept for ivy no longer works
+    assert "[token_invalid]" in term("whoami", code=2)
+    term.login("head")
     # Every signed-in command ran housekeeping: the first one signed a checkpoint.
     checkpoints = json.loads(term("audit", "export"))
     assert isinstance(checkpoints, list) and checkpoints

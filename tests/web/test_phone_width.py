@@ -34,6 +34,7 @@ PAGES: dict[str, tuple[str, ...]] = {
         "/agency/people",
         "/agency/people/new",
         "/agency/people/ivy",
+        "/agency/people/ivy/access",
         "/agencies/county/domains",
         "/agencies",
         "/alerts",

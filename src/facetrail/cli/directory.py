@@ -1,17 +1,20 @@
 """Looking the organisation up: ``account list|show``, ``agency list``, ``network list``,
 ``token list`` (``services.accounts.directory``: who may see what, and the audit entry of each
-look)."""
+look), and another person's sign-ins seen and revoked: ``account tokens|revoke-access``
+(``services.signin.access``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from facetrail.cli.app import JsonOpt, account_app, agency_app, as_signed_in, network_app, token_app
-from facetrail.cli.render import print_fields, print_json, print_listing
+from facetrail.cli.render import ListColumn, console, print_fields, print_json, print_listing
 from facetrail.services.accounts import directory
 from facetrail.services.accounts.directory import AccountView
+from facetrail.services.signin import access
 
 
 @account_app.command("list")
@@ -114,3 +117,37 @@ def token_list(
         as_json=as_json,
         empty="no tokens",
     )
+
+
+_TOKEN_COLUMNS: list[ListColumn] = [
+    "id",
+    "name",
+    ("created", "created_at"),
+    ("expires", "expires_at"),
+]
+
+
+@account_app.command("tokens")
+def account_tokens(username: str, as_json: JsonOpt = False) -> None:
+    """Another person's working sign-ins and API tokens, by id (a supervisor or head of their
+    agency, or a system admin). Audited."""
+    found = as_signed_in(lambda ctx, me: access.tokens_of(ctx, me, username))
+    print_listing(found, _TOKEN_COLUMNS, as_json=as_json, empty=f"{username} has none working")
+
+
+@account_app.command("revoke-access")
+def account_revoke_access(
+    username: str,
+    reason: Annotated[str, typer.Option(help="Why (they and their head are told).")],
+    token: Annotated[
+        str | None, typer.Option(help="One id from 'account tokens' (default: all of them).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke another person's sign-ins and tokens, one or all; the account stays active and
+    they sign in again (suspend is the step beyond). Audited."""
+    revoked = as_signed_in(lambda ctx, me: access.revoke_access(ctx, me, username, reason, token))
+    if as_json:
+        print_json({"revoked": revoked})
+        return
+    console.print(f"revoked {len(revoked)} of {escape(username)}'s sign-ins and tokens")

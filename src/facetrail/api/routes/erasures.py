@@ -6,14 +6,19 @@ retention run; the services the CLI's ``erasure`` and ``retention`` commands cal
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, File, Form, Path, Response, UploadFile, status
+from fastapi import APIRouter, Depends, Path, Request, Response, UploadFile, status
+from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as Upload
 
+from facetrail.edge.bodies import Body
 from facetrail.edge.bodies.oversight import (
     ErasureCancel,
     ErasureDecisions,
     ErasureNote,
+    ErasureOpening,
     HoldDecision,
 )
 from facetrail.edge.deps import Context, Me
@@ -28,25 +33,52 @@ router = APIRouter(tags=["erasure and retention"])
 ErasureId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
+async def _multipart(request: Request) -> AsyncIterator[FormData]:
+    """The posted multipart form, closed after the answer. The route declares no body to
+    FastAPI: its fields are read by their model (``Body.from_form``, as the web app reads
+    them) and its files beside them; ``_documented`` shows both in the OpenAPI."""
+    form = await request.form()
+    try:
+        yield form
+    finally:
+        await form.close()
+
+
+def _documented(fields: type[Body], **files: str) -> dict[str, Any]:
+    """The operation's multipart body as OpenAPI shows it: the model's fields and the files
+    (name: description) sent beside them."""
+    schema = fields.model_json_schema()
+    schema.pop("additionalProperties", None)  # the files travel beside the fields
+    for name, description in files.items():
+        schema["properties"][name] = {
+            "type": "array",
+            "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+            "description": description,
+        }
+    schema["required"] = [*files, *schema.get("required", ())]
+    body = {"multipart/form-data": {"schema": schema}}
+    return {"requestBody": {"required": True, "content": body}}
+
+
 @router.post(
     "/erasures",
     status_code=status.HTTP_201_CREATED,
     response_model=ErasureView,
     summary="Record a person's erasure request; it waits for a second person's approval",
+    openapi_extra=_documented(ErasureOpening, photos="Photos of the person"),
 )
 def open_request(
-    ctx: Context,
-    me: Me,
-    photos: Annotated[list[UploadFile], File(description="Photos of the person")],
-    reference: Annotated[str, Form(max_length=200)],
-    identity_check: Annotated[str, Form(max_length=5000)],
-    consent: Annotated[bool, Form(description="keep an opt-out template")] = False,
+    ctx: Context, me: Me, form: Annotated[FormData, Depends(_multipart)]
 ) -> ErasureView:
     """The photos are kept until the request ends; no gallery is searched until the opener's
     agency head or a privacy officer approves it."""
-    erasure.may_open(ctx, me, reference)
-    images = probe_images(photos, ctx.settings.max_image_bytes)
-    request = erasure.ErasureRequest(reference, identity_check, consent, images)
+    opening = ErasureOpening.from_form(form)
+    erasure.may_open(ctx, me, opening.reference)
+    photos = [f for f in form.getlist("photos") if isinstance(f, Upload)]
+    images = probe_images(cast(list[UploadFile], photos), ctx.settings.max_image_bytes)
+    request = erasure.ErasureRequest(
+        opening.reference, opening.identity_check, opening.consent, images
+    )
     return erasure.open_erasure(ctx, me, request)
 
 

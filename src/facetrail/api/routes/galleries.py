@@ -52,15 +52,7 @@ def create_gallery(body: NewGallery, ctx: Context, me: Me) -> GalleryInfo:
     summary="Add a source with its legal basis and retention (gallery admins)",
 )
 def add_source(name: Name, body: NewSource, ctx: Context, me: Me) -> SourceInfo:
-    request = galleries.CreateSourceRequest(
-        name,
-        body.name,
-        body.kind,
-        body.legal_basis,
-        body.supplied_by,
-        body.collected_at,
-        body.retention_days,
-    )
+    request = body.request(name)
     return galleries.add_source(ctx, me, request)
 
 
@@ -90,16 +82,7 @@ def photos(
     summary="Change what is recorded of a source, saying why (gallery admins)",
 )
 def edit_source(name: Name, source: Name, body: SourceChanges, ctx: Context, me: Me) -> SourceEdit:
-    request = sources.EditSourceRequest(
-        name,
-        source,
-        body.reason,
-        body.kind,
-        body.legal_basis,
-        body.supplied_by,
-        body.collected_at,
-        body.retention_days,
-    )
+    request = body.request(name, source)
     return sources.edit_source(ctx, me, request)
 
 

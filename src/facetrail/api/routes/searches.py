@@ -4,22 +4,26 @@ service the CLI calls."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, UploadFile, status
+from starlette.datastructures import FormData
 
 from facetrail.api.pages import Cursor, Limit, page
 from facetrail.edge import limits
+from facetrail.edge.bodies import Body
 from facetrail.edge.bodies.searching import (
     OutcomeBody,
     ReviewBody,
+    SearchAsk,
     SearchDecision,
+    SearchGrounds,
     SecondReviewAsk,
 )
 from facetrail.edge.deps import Acting, Context, Me
 from facetrail.edge.uploads import probe_images
-from facetrail.governance.credentials import Principal
+from facetrail.errors import InvalidRequestError
 from facetrail.services.audit import verification
 from facetrail.services.audit.verification import VerifyResult
 from facetrail.services.context import AppContext
@@ -32,52 +36,50 @@ from facetrail.services.searching import (
     search,
 )
 from facetrail.services.searching.review import Disclosure, OutcomeInfo, ReviewInfo
-from facetrail.services.searching.search_model import ProbeFace, SearchResult
+from facetrail.services.searching.search_model import ProbeFace, ProbeImage, SearchResult
 
 router = APIRouter(tags=["searches"])
 
 SearchId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 CandidateId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-Text = Annotated[str, Form(max_length=5000)]
 
 
-@dataclass(frozen=True)
-class SearchForm:
-    """What a search and its preview are both sent (multipart): the probes, unread, and why."""
-
-    probes: list[UploadFile]
-    case_number: str
-    offense: str
-    justification: str
-    galleries: list[str]
-    on_behalf_of: str | None
-
-    def request(self, ctx: AppContext, me: Principal, **rest: Any) -> search.SearchRequest:
-        """The service's request, the probes read through the API's intake limits."""
-        return search.SearchRequest(
-            requester=me,
-            case_number=self.case_number,
-            offense=self.offense,
-            justification=self.justification,
-            galleries=tuple(self.galleries),
-            probes=probe_images(self.probes, ctx.settings.max_image_bytes),
-            on_behalf_of=self.on_behalf_of,
-            **rest,
-        )
+async def _multipart(request: Request) -> AsyncIterator[FormData]:
+    """A search's multipart form, read whole: its fields go to one model (``from_form``, as the
+    web app reads its form), its files to ``_probes``; closed once the answer is sent."""
+    form = await request.form()
+    try:
+        yield form
+    finally:
+        await form.close()
 
 
-async def _search_form(
-    probes: Annotated[list[UploadFile], File(description="Probe image(s) of one person")],
-    case_number: Text,
-    offense: Text,
-    justification: Text,
-    galleries: Annotated[list[str], Form(description="Galleries to search")],
-    on_behalf_of: Annotated[str | None, Form(max_length=200)] = None,
-) -> SearchForm:
-    return SearchForm(probes, case_number, offense, justification, galleries, on_behalf_of)
+Multipart = Annotated[FormData, Depends(_multipart)]
 
 
-Asked = Annotated[SearchForm, Depends(_search_form)]
+def _probes(ctx: AppContext, form: FormData) -> tuple[ProbeImage, ...]:
+    """The form's probe files, read through the API's intake limits."""
+    sent = form.getlist("probes")
+    if any(isinstance(value, str) for value in sent):
+        raise InvalidRequestError("probes are image files", subject="probes")
+    # Starlette's UploadFile is what a parsed form holds; probe_images reads only the
+    # attributes FastAPI's subclass shares with it.
+    return probe_images(cast(list[UploadFile], sent), ctx.settings.max_image_bytes)
+
+
+def _documented(model: type[Body]) -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of a form read by hand: the model's fields beside the probes
+    (FastAPI documents only the parameters it reads itself)."""
+    fields = model.model_json_schema()
+    fields.pop("additionalProperties", None)  # a form's own fields are not refused
+    probes = {
+        "type": "array",
+        "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+        "description": "Probe image(s) of one person",
+    }
+    fields["properties"] = {"probes": probes, **fields["properties"]}
+    fields["required"] = ["probes", *fields.get("required", [])]
+    return {"required": True, "content": {"multipart/form-data": {"schema": fields}}}
 
 
 @router.post(
@@ -85,20 +87,15 @@ Asked = Annotated[SearchForm, Depends(_search_form)]
     status_code=status.HTTP_201_CREATED,
     response_model=SearchResult,
     summary="Search galleries for a case (now, or once a supervisor approves)",
+    openapi_extra={"requestBody": _documented(SearchAsk)},
 )
-def new_search(
-    request: Request,
-    ctx: Context,
-    caller: Acting,
-    asked: Asked,
-    top: Annotated[int, Form(ge=1, le=500)] = 50,
-    face: Annotated[int | None, Form(ge=0, le=1000)] = None,
-) -> SearchResult:
+def new_search(request: Request, ctx: Context, caller: Acting, form: Multipart) -> SearchResult:
     """Policy is checked before any probe is decoded; every refusal has its own code and a
     ``search.refused`` entry. Candidates are investigative leads, never identifications."""
+    asked = SearchAsk.from_form(form)
     me = caller.principal
     limits.check(request, ctx, "search", me.username, "search", first=caller.use)
-    asking = asked.request(ctx, me, top=top, face=face)
+    asking = asked.request(me, _probes(ctx, form))
     # The token's use is recorded in the search request's own transaction.
     return search.search(ctx, asking, include_crops=False, token_use=caller.use)
 
@@ -107,12 +104,14 @@ def new_search(
     "/searches/preview",
     response_model=list[ProbeFace],
     summary="The faces in the probe(s), to pick one, for a request policy allows",
+    openapi_extra={"requestBody": _documented(SearchGrounds)},
 )
-def preview(request: Request, ctx: Context, me: Me, asked: Asked) -> list[ProbeFace]:
+def preview(request: Request, ctx: Context, me: Me, form: Multipart) -> list[ProbeFace]:
     """The same policy check as a search comes first; nothing is stored; audited as
     ``search.preview``. Send the chosen face's ``index`` as ``face`` with the search."""
+    asked = SearchGrounds.from_form(form)
     limits.check(request, ctx, "search", me.username, "search.preview")
-    return probe_preview.preview_faces(ctx, asked.request(ctx, me))
+    return probe_preview.preview_faces(ctx, asked.request(me, _probes(ctx, form)))
 
 
 @router.get("/searches/pending", summary="Searches awaiting your approval (supervisors)")

@@ -1,13 +1,15 @@
-"""Signing in and out, the signed-in user, their inbox and their named API tokens."""
+"""Signing in and out, the signed-in user, their inbox and their named API tokens, and another
+person's sign-ins as those who may suspend them see and revoke them."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 
 from facetrail.api.pages import Cursor, Limit, page
 from facetrail.edge import limits
+from facetrail.edge.bodies.access import AccessRevocation
 from facetrail.edge.bodies.accounts import NewToken, SignIn, TokenRef
 from facetrail.edge.deps import (
     SESSION_COOKIE,
@@ -17,11 +19,14 @@ from facetrail.edge.deps import (
     drop_session_cookies,
     set_session_cookies,
 )
+from facetrail.services.accounts.directory import TokenView
 from facetrail.services.notifications import inbox
-from facetrail.services.signin import authentication
+from facetrail.services.signin import access, authentication
 from facetrail.services.views import plain
 
 router = APIRouter(tags=["session"])
+
+Username = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 @router.post("/session", status_code=status.HTTP_201_CREATED, summary="Sign in")
@@ -73,3 +78,25 @@ def revoke(body: TokenRef, me: Me, ctx: Context) -> Response:
     """One of your tokens (a system admin: anyone's); audited, refusals too."""
     authentication.revoke_token(ctx, me, body.token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/accounts/{username}/tokens",
+    response_model=list[TokenView],
+    summary="Another person's working sign-ins and tokens (those who may suspend them)",
+)
+def tokens_of(username: Username, me: Me, ctx: Context) -> list[TokenView]:
+    """Ids, names and dates, never the tokens; audited as ``auth.token.list``, refusals too."""
+    return access.tokens_of(ctx, me, username)
+
+
+@router.post(
+    "/accounts/{username}/tokens/revoke",
+    summary="Revoke one of another person's sign-ins or tokens, or all, with a reason",
+)
+def revoke_access(
+    username: Username, body: AccessRevocation, me: Me, ctx: Context
+) -> dict[str, list[str]]:
+    """The account stays active (suspension is the step beyond); they and their head are
+    told. Audited as ``auth.token.revoke``, refusals too."""
+    return {"revoked": access.revoke_access(ctx, me, username, body.reason, body.token)}

@@ -16,6 +16,7 @@ __all__ = [
     "DomainBody",
     "EnrolBegin",
     "EnrolConfirm",
+    "InviteBody",
     "NameBody",
     "NewAgency",
     "NewToken",
@@ -39,7 +40,8 @@ class NameBody(Body):
 
 class NewAgency(Body):
     name: Short
-    trial_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    #: as a policy allows (``governance.policy``: 1..365), said before anything is written
+    trial_days: Annotated[int, Field(ge=1, le=365)] = 30
     network: Short | None = None
 
 
@@ -49,6 +51,18 @@ class AccountBody(Body):
     password: Secret
     agency: Short
     roles: Annotated[list[Role], Field(default_factory=lambda: [Role.INVESTIGATOR])]
+    account_type: Literal["full", "trial"] = "full"
+
+
+class InviteBody(Body):
+    """An account granted with a one-time password for the granter to hand over (the web's
+    "Add a person", ``signin.invitations``): no password is sent. No agency: the granter's
+    own; no role: refused by the service, never a default the granter did not choose."""
+
+    username: Short
+    email: Email
+    agency: Short | None = None
+    roles: Annotated[list[Role], Field(default_factory=list)]
     account_type: Literal["full", "trial"] = "full"
 
 

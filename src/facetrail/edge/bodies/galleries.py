@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field
 
 from facetrail.edge.bodies import Body
+from facetrail.services.galleries import admin, sources
 
 __all__ = ["Ingestion", "NewGallery", "NewSource", "RetireSource", "SourceChanges"]
 
@@ -33,6 +34,18 @@ class NewSource(Body):
     collected_at: Date
     retention_days: Days
 
+    def request(self, gallery: str) -> admin.CreateSourceRequest:
+        """The service's request to record this source in ``gallery``."""
+        return admin.CreateSourceRequest(
+            gallery,
+            self.name,
+            self.kind,
+            self.legal_basis,
+            self.supplied_by,
+            self.collected_at,
+            self.retention_days,
+        )
+
 
 class SourceChanges(Body):
     reason: Annotated[str, Field(min_length=1, max_length=2000, description="Why it changes")]
@@ -41,6 +54,19 @@ class SourceChanges(Body):
     supplied_by: Short | None = None
     collected_at: Date | None = None
     retention_days: Days | None = None
+
+    def request(self, gallery: str, source: str) -> sources.EditSourceRequest:
+        """The service's request to change these fields of ``source`` (None: kept)."""
+        return sources.EditSourceRequest(
+            gallery,
+            source,
+            self.reason,
+            self.kind,
+            self.legal_basis,
+            self.supplied_by,
+            self.collected_at,
+            self.retention_days,
+        )
 
 
 class RetireSource(Body):

@@ -1,5 +1,5 @@
-"""What the oversight actions are sent: erasure decisions and notes, alerts handled, open
-case numbers, and policy amendments and relaxation decisions."""
+"""What the oversight actions are sent: an erasure request opened, its decisions and notes,
+alerts handled, open case numbers, and policy amendments and relaxation decisions."""
 
 from __future__ import annotations
 
@@ -15,12 +15,26 @@ __all__ = [
     "ErasureCancel",
     "ErasureDecisions",
     "ErasureNote",
+    "ErasureOpening",
     "HoldDecision",
     "OpenCases",
     "RelaxationDecision",
 ]
 
 Text = Annotated[str, Field(max_length=2000)]
+
+
+class ErasureOpening(Body):
+    """A person's erasure request, sent as a multipart form with their photos beside it (the
+    photos are read as uploads, not into the model)."""
+
+    reference: Annotated[
+        str, Field(max_length=200, description="a ticket number, not the person's name")
+    ]
+    identity_check: Annotated[
+        str, Field(max_length=5000, description="how the person's identity was checked")
+    ]
+    consent: Annotated[bool, Field(description="keep an opt-out template")] = False
 
 
 class ErasureDecisions(Body):

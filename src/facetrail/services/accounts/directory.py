@@ -62,6 +62,7 @@ __all__ = [
     "list_networks",
     "list_tokens",
     "show_account",
+    "token_view",
 ]
 
 K = TypeVar("K")
@@ -228,7 +229,7 @@ def list_tokens(
             .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
         ).all()
         found = [
-            view for view in (_token_view(r, now) for r in rows) if include_inactive or view.active
+            view for view in (token_view(r, now) for r in rows) if include_inactive or view.active
         ]
         shown = [t.id for t in found]
         append(
@@ -332,7 +333,7 @@ def _agency_views(session: Session, agencies: list[Agency]) -> list[AgencyView]:
     ]
 
 
-def _token_view(row: ApiToken, now: datetime) -> TokenView:
+def token_view(row: ApiToken, now: datetime) -> TokenView:
     expires = as_utc(row.expires_at)
     return TokenView(
         id=row.token_hash[:TOKEN_ID_LENGTH],

@@ -263,26 +263,33 @@ def policy_history(ctx: AppContext, actor: Principal, agency_name: str) -> list[
 
 def _history(ctx: AppContext, actor: Principal, agency_name: str, kind: str) -> list[PolicyInfo]:
     with action(ctx, actor, kind, agency_name, Permission.USE_ACCOUNT) as (session, who):
-        agency = _readable_agency(session, who, agency_name)
-        rows = list(
-            session.scalars(
-                select(PolicyVersion)
-                .where(PolicyVersion.agency_id == agency.id)
-                .order_by(PolicyVersion.version)
-            )
-        )
-        infos: list[PolicyInfo] = []
-        previous: Policy | None = None
-        for row in rows:
-            policy = Policy.from_json(row.body)
-            if problem := policy_row_problem(session, row, policy):
-                raise RecordMismatchError(problem, subject=f"{agency.name} v{row.version}")
-            infos.append(
-                _info(agency, row, weakenings(previous, policy) if previous is not None else [])
-            )
-            previous = policy
-        append(session, AuditEvent(actor.username, kind, agency.name, {"versions": len(rows)}))
+        agency, infos = versions_of(session, who, agency_name)
+        append(session, AuditEvent(actor.username, kind, agency.name, {"versions": len(infos)}))
     return infos
+
+
+def versions_of(session: Session, who: Actor, agency_name: str) -> tuple[Agency, list[PolicyInfo]]:
+    """The agency (if ``who`` may read it: else not found) and every version of its policy
+    with what each relaxed, each checked against its seal; the caller records the read."""
+    agency = _readable_agency(session, who, agency_name)
+    rows = list(
+        session.scalars(
+            select(PolicyVersion)
+            .where(PolicyVersion.agency_id == agency.id)
+            .order_by(PolicyVersion.version)
+        )
+    )
+    infos: list[PolicyInfo] = []
+    previous: Policy | None = None
+    for row in rows:
+        policy = Policy.from_json(row.body)
+        if problem := policy_row_problem(session, row, policy):
+            raise RecordMismatchError(problem, subject=f"{agency.name} v{row.version}")
+        infos.append(
+            _info(agency, row, weakenings(previous, policy) if previous is not None else [])
+        )
+        previous = policy
+    return agency, infos
 
 
 def _info(

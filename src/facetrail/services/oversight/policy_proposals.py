@@ -69,6 +69,7 @@ __all__ = [
     "note_problem",
     "propose_relaxation",
     "refuse_relaxation",
+    "relaxation_view",
     "relaxations_in",
 ]
 
@@ -141,7 +142,7 @@ def propose_relaxation(
     if may_relax_oversight_alone(who):
         note = "made by a system admin, the platform's oversight: in force at once"
         _settle(session, actor, who, row, agency, note, confirm=True)
-        return _view(session, row, agency.name)
+        return relaxation_view(session, row, agency.name)
     lines = "\n".join(f"  - {w}" for w in relaxed)
     said = (
         f"{actor.username} proposes to relax the oversight of {agency.name} (over policy "
@@ -153,7 +154,7 @@ def propose_relaxation(
     subject = f"policy relaxation {row.id} of {agency.name} waits for confirmation"
     notify_head(session, agency.id, subject, said)
     notify_users(session, _confirmers(session, agency, actor.user_id), subject, said)
-    return _view(session, row, agency.name)
+    return relaxation_view(session, row, agency.name)
 
 
 def _confirmers(session: Session, agency: Agency, proposer_id: int) -> list[int]:
@@ -222,7 +223,7 @@ def _decide(
         if row.status != "pending":
             raise StateError(f"the relaxation is {row.status}", subject=subject)
         _settle(session, actor, who, row, agency, note, confirm=confirm)
-        view = _view(session, row, agency.name)
+        view = relaxation_view(session, row, agency.name)
     deliver_outbox(ctx)
     return view
 
@@ -316,10 +317,10 @@ def list_relaxations(
         rows = list(session.scalars(stmt.order_by(PolicyProposal.id.desc())))
         details = {"status": status, "relaxations": len(rows)}
         append(session, AuditEvent(actor.username, kind, agency.name, details, agency.name))
-        return [_view(session, row, agency.name) for row in rows]
+        return [relaxation_view(session, row, agency.name) for row in rows]
 
 
-def _view(session: Session, row: PolicyProposal, agency: str) -> Relaxation:
+def relaxation_view(session: Session, row: PolicyProposal, agency: str) -> Relaxation:
     names = dict(
         session.execute(
             select(User.id, User.username).where(

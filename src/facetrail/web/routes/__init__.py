@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from facetrail.web.routes import (
+    access,
     account,
     agencies,
     agency,
@@ -45,6 +46,7 @@ for _part in (
     jobs.router,
     policy.router,
     people.router,
+    access.router,
     agencies.router,
     agency.router,
     oversight.router,

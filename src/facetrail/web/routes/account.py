@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from facetrail.edge import limits
+from facetrail.edge.bodies.accounts import EnrolBegin, EnrolConfirm, PasswordChange, SignIn
 from facetrail.edge.deps import (
     SESSION_COOKIE,
     Context,
@@ -101,26 +102,22 @@ def sign_in(request: Request, ctx: Context, form: Form) -> Response:
     """Password and second factor -> the session cookie (``authentication.login``: audited
     as ``auth.login`` or ``auth.login.failed``; wrong attempts count towards the lockout)."""
     check_signin_form(request, form)
-    username = text(form, "username", max_length=200)
+    typed = text(form, "username", default="")
     next_path = local_path(request, text(form, "next", default="/")) or "/"
     try:
-        limits.check(request, ctx, "login", username, "auth.login")
-        result = authentication.login(
-            ctx,
-            username,
-            text(form, "password", max_length=1000),
-            text(form, "code", max_length=64),
-        )
+        body = SignIn.from_form(form, session="cookie")
+        limits.check(request, ctx, "login", body.username, "auth.login")
+        result = authentication.login(ctx, body.username, body.password, body.code)
     except EnrolmentRequiredError:
         # Only said once the password was right (login checks it first).
-        query = urlencode({"username": username, "first": 1})
+        query = urlencode({"username": body.username, "first": 1})
         return RedirectResponse(f"/enrol?{query}", status_code=303)
     except PasswordChangeRequiredError:
         # Only said once the password and the code were right.
-        query = urlencode({"username": username, "one_time": 1})
+        query = urlencode({"username": body.username, "one_time": 1})
         return RedirectResponse(f"/account/password?{query}", status_code=303)
     except FacetrailError as error:
-        return _signin_page(request, username=username, next_path=next_path, error=error)
+        return _signin_page(request, username=typed, next_path=next_path, error=error)
     return _start_session(request, result.token, next_path)
 
 
@@ -187,17 +184,17 @@ def begin(request: Request, ctx: Context, form: Form) -> Response:
     (``enrolment.begin_enrolment``: password checked as a sign-in; an account set up by
     someone else also needs the code mailed to its owner; audited)."""
     check_signin_form(request, form)
-    username = text(form, "username", max_length=200)
-    invite = text(form, "invite", max_length=64, default="").strip() or None
+    typed = text(form, "username", default="")
     try:
+        body = EnrolBegin.from_form(form)
+        # A code pasted from the mail may bring spaces around it.
+        invite = (body.invite or "").strip() or None
         # Each step checks the password: counted with sign-ins against the same limit.
-        limits.check(request, ctx, "login", username, "auth.enrol.begin")
-        shown = enrolment.begin_enrolment(
-            ctx, username, text(form, "password", max_length=1000), invite=invite
-        )
+        limits.check(request, ctx, "login", body.username, "auth.enrol.begin")
+        shown = enrolment.begin_enrolment(ctx, body.username, body.password, invite=invite)
     except FacetrailError as error:
-        return _enrol_page(request, username=username, error=error)
-    return _confirm_page(request, username=username, shown=shown)
+        return _enrol_page(request, username=typed, error=error)
+    return _confirm_page(request, username=body.username, shown=shown)
 
 
 @router.post("/enrol/confirm")
@@ -206,19 +203,15 @@ def confirm(request: Request, ctx: Context, form: Form) -> Response:
     (``enrolment.confirm_enrolment``, audited); a wrong code asks again without showing the
     secret a second time."""
     check_signin_form(request, form)
-    username = text(form, "username", max_length=200)
-    new_password = text(form, "new_password", max_length=1000, default="") or None
+    typed = text(form, "username", default="")
     try:
-        limits.check(request, ctx, "login", username, "auth.enrol")
+        body = EnrolConfirm.from_form(form)
+        limits.check(request, ctx, "login", body.username, "auth.enrol")
         result = enrolment.confirm_enrolment(
-            ctx,
-            username,
-            text(form, "password", max_length=1000),
-            text(form, "code", max_length=64),
-            new_password=new_password,
+            ctx, body.username, body.password, body.code, new_password=body.new_password
         )
     except FacetrailError as error:
-        return _confirm_page(request, username=username, error=error)
+        return _confirm_page(request, username=typed, error=error)
     return _start_session(request, result.token, "/")
 
 
@@ -258,25 +251,19 @@ def change_password(request: Request, ctx: Context, form: Form) -> Response:
     the sign-in rate limit; audited as ``account.password``, refusals too). Every session of
     the person ends, this browser's too: they sign in again with the new password."""
     check_signin_form(request, form)
-    username = text(form, "username", max_length=200)
-    new_password = text(form, "new_password", max_length=1000)
+    typed = text(form, "username", default="")
     try:
-        if new_password != text(form, "new_password_again", max_length=1000):
+        body = PasswordChange.from_form(form)
+        if body.new_password != text(form, "new_password_again", default=""):
             # Caught before anything is tried: a typo would lock the person out.
             raise InvalidRequestError(
                 "the new password and its repetition differ", subject="new_password"
             )
-        limits.check(request, ctx, "login", username, "account.password")
-        enrolment.change_password(
-            ctx,
-            username,
-            text(form, "password", max_length=1000),
-            text(form, "code", max_length=64),
-            new_password,
-        )
+        limits.check(request, ctx, "login", body.username, "account.password")
+        enrolment.change_password(ctx, body.username, body.password, body.code, body.new_password)
     except FacetrailError as error:
-        return _password_page(request, username=username, error=error)
-    query = urlencode({"username": username, "password_changed": 1})
+        return _password_page(request, username=typed, error=error)
+    query = urlencode({"username": body.username, "password_changed": 1})
     answer = RedirectResponse(f"/signin?{query}", status_code=303)
     drop_session_cookies(answer)
     return answer

@@ -10,6 +10,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
+from facetrail.edge.bodies.accounts import DomainBody, NameBody, NewAgency
 from facetrail.edge.deps import Context
 from facetrail.errors import FacetrailError, InvalidRequestError
 from facetrail.governance.authority import Permission, may
@@ -37,25 +38,27 @@ def create(ctx: Context, me: Signed, form: Form) -> Response:
     """Create a network or an agency (``accounts.create_network`` / ``create_agency``: system
     admins; audited, refusals too)."""
     what = text(form, "what", max_length=10, default="")
-    name = text(form, "name", max_length=200, default="").strip()
-    typed: dict[str, str] = {"what": what, "name": name}
+    typed = {"what": what, "name": text(form, "name", default="")}
     try:
         if what == "network":
+            name = NameBody.from_form(form).name
             accounts.create_network(ctx, me.principal, name)
         elif what == "agency":
-            network = text(form, "network", max_length=200, default="").strip() or None
-            days = text(form, "trial_days", max_length=6, default="30").strip()
-            typed |= {"network": network or "", "trial_days": days}
-            if not days.isdigit():
-                raise InvalidRequestError(
-                    "trials last a whole number of days", subject="trial_days"
-                )
-            accounts.create_agency(ctx, me.principal, name, int(days), network)
+            typed |= {
+                "network": text(form, "network", default=""),
+                "trial_days": text(form, "trial_days", default="30"),
+            }
+            agency = NewAgency.from_form(form)
+            accounts.create_agency(
+                ctx, me.principal, agency.name, agency.trial_days, agency.network
+            )
+            name = agency.name
         else:
             raise InvalidRequestError("create a network or an agency", subject="what")
     except FacetrailError as error:
         return _page(ctx, me, error=error, typed=typed)
-    return RedirectResponse(f"/agencies?made={what}:{name}", status_code=303)
+    made = urlencode({"made": f"{what}:{name.strip()}"})
+    return RedirectResponse(f"/agencies?{made}", status_code=303)
 
 
 def _page(
@@ -131,19 +134,20 @@ def change_domains(
     ``remove_domain``: the agency's head or a system admin; the head is told; audited,
     refusals too)."""
     step = text(form, "step", max_length=10, default="")
-    domain = text(form, "domain", max_length=253, default="").strip()
+    typed = text(form, "domain", default="")
     try:
+        if step not in ("add", "remove"):
+            raise InvalidRequestError("choose add or remove", subject="step")
+        domain = DomainBody.from_form(form).domain.strip()
         if step == "add":
             agency_domains.register_domain(ctx, me.principal, agency, domain)
-        elif step == "remove":
-            agency_domains.remove_domain(ctx, me.principal, agency, domain)
         else:
-            raise InvalidRequestError("choose add or remove", subject="step")
+            agency_domains.remove_domain(ctx, me.principal, agency, domain)
     except FacetrailError as error:
         # Not theirs, or no such agency: the refusal page. A domain refused, or one to remove
         # that is not registered: said on the form.
         if error.code == "permission_denied" or (error.code == "not_found" and step == "add"):
             raise
-        return _domains_page(request, ctx, me, agency, typed=domain, error=error)
+        return _domains_page(request, ctx, me, agency, typed=typed, error=error)
     said = urlencode({"added" if step == "add" else "removed": domain})
     return RedirectResponse(f"{domains_href(agency)}?{said}", status_code=303)

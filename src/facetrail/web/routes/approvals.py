@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
+from facetrail.edge.bodies.searching import SearchDecision
 from facetrail.edge.deps import Context
-from facetrail.errors import FacetrailError, InvalidRequestError
+from facetrail.errors import FacetrailError
 from facetrail.services.context import AppContext
 from facetrail.services.searching import listings, search
 from facetrail.web.deps import Form, Signed, Viewer, text
@@ -20,7 +21,6 @@ from facetrail.web.routing import WebRoute
 router = APIRouter(route_class=WebRoute)
 
 SearchId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-_DECISIONS = {"approve": True, "deny": False}
 
 
 @router.get("/approvals")
@@ -39,24 +39,24 @@ def decide(search_id: SearchId, ctx: Context, me: Signed, form: Form) -> Respons
     """Approve (the search runs now) or deny, with a note the asker reads
     (``search.decide_search``: a supervisor of the agency, never the asker; audited). The
     decision is asked to be confirmed first, saying what it will do; a note too short for the
-    service is sent back before that, with what was typed."""
-    choice = text(form, "decision", max_length=20, default="")
-    if choice not in _DECISIONS:
-        raise InvalidRequestError("choose approve or deny", subject="decision")
-    note = text(form, "note", default="")
-    if (short := search.decision_note_problem(note)) is not None:
-        return _queue_page(ctx, me, error=short, typed={"search_id": search_id, "note": note})
+    service is sent back before that, with what was typed.
+
+    The form is read as the API reads its decision (``SearchDecision``: ``approve`` true or
+    false, and the note)."""
+    body = SearchDecision.from_form(form)
+    if (short := search.decision_note_problem(body.note)) is not None:
+        typed = {"search_id": search_id, "note": body.note}
+        return _queue_page(ctx, me, error=short, typed=typed)
     if text(form, "confirmed", max_length=10, default="") != "yes":
         return page(
             "approval_confirm.html",
             viewer=me,
             current="/approvals",
             search_id=search_id,
-            approve=_DECISIONS[choice],
-            decision=choice,
-            note=note,
+            approve=body.approve,
+            note=body.note,
         )
-    state = search.decide_search(ctx, me.principal, search_id, _DECISIONS[choice], note)
+    state = search.decide_search(ctx, me.principal, search_id, body.approve, body.note)
     return RedirectResponse(f"/approvals?decided={search_id}&as={state}", status_code=303)
 
 

@@ -11,7 +11,15 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Path, Request, Response, UploadFile
 from fastapi.responses import PlainTextResponse, RedirectResponse
+from starlette.datastructures import FormData
 
+from facetrail.edge.bodies.oversight import (
+    ErasureCancel,
+    ErasureDecisions,
+    ErasureNote,
+    ErasureOpening,
+    HoldDecision,
+)
 from facetrail.edge.deps import Context
 from facetrail.edge.uploads import probe_images
 from facetrail.errors import FacetrailError, InvalidRequestError
@@ -75,13 +83,9 @@ def _opens(me: Signed) -> bool:
 @router.post("/erasures")
 def open_request(request: Request, ctx: Context, me: Signed, form: Form) -> Response:
     """Open a request with the person's photos (``erasure.open_erasure``; audited)."""
-    entered = {
-        "reference": text(form, "reference", max_length=200, default=""),
-        "identity_check": text(form, "identity_check", default=""),
-        "consent": text(form, "consent", max_length=5, default="") == "yes",
-    }
     try:
-        erasure.may_open(ctx, me.principal, str(entered["reference"]))
+        opening = ErasureOpening.from_form(form)
+        erasure.may_open(ctx, me.principal, opening.reference)
         photos = probe_images(
             cast(list[UploadFile], files(form, "photos")), ctx.settings.max_image_bytes
         )
@@ -89,10 +93,7 @@ def open_request(request: Request, ctx: Context, me: Signed, form: Form) -> Resp
             ctx,
             me.principal,
             erasure.ErasureRequest(
-                str(entered["reference"]),
-                str(entered["identity_check"]),
-                bool(entered["consent"]),
-                photos,
+                opening.reference, opening.identity_check, opening.consent, photos
             ),
         )
     except FacetrailError as error:
@@ -104,7 +105,7 @@ def open_request(request: Request, ctx: Context, me: Signed, form: Form) -> Resp
             current="/erasures",
             requests=_requests(request, erasure.list_erasures(ctx, me.principal)),
             retention=None,
-            form=entered,
+            form=form,  # as typed
             error=error,
             may_open=_opens(me),
         )
@@ -131,20 +132,15 @@ def act(erasure_id: ErasureId, ctx: Context, me: Signed, form: Form) -> Response
     """Record the decisions and complete, or cancel (each audited, refusals too)."""
     step = text(form, "step", max_length=20, default="")
     if step == "cancel":
-        erasure.cancel_erasure(ctx, me.principal, erasure_id, text(form, "reason", default=""))
+        reason = ErasureCancel.from_form(form).reason
+        erasure.cancel_erasure(ctx, me.principal, erasure_id, reason)
     elif step == "approve":
-        erasure.approve_erasure(ctx, me.principal, erasure_id, text(form, "note", default=""))
+        note = ErasureNote.from_form(form).note
+        erasure.approve_erasure(ctx, me.principal, erasure_id, note)
     elif step == "decide":
-        # Each face's radio buttons are named match-<id>; the service refuses an id that is
-        # not one of the request's.
-        calls = {
-            int(key.removeprefix("match-")): text(form, key, max_length=10)
-            for key in form
-            if key.startswith("match-") and key.removeprefix("match-").isdigit()
-        }
-        confirmed = [mid for mid, call in calls.items() if call == "confirmed"]
-        rejected = [mid for mid, call in calls.items() if call == "rejected"]
-        erasure.decide_matches(ctx, me.principal, erasure_id, confirmed, rejected)
+        # The service refuses an id that is not one of the request's.
+        made = ErasureDecisions.from_form(form, **_calls(form))
+        erasure.decide_matches(ctx, me.principal, erasure_id, made.confirmed, made.rejected)
     elif step == "complete":  # the second person's confirmation of the decisions
         view = erasure.show_erasure(ctx, me.principal, erasure_id)
         # Irreversible: say what happens, then ask again; but only of someone the service
@@ -164,6 +160,20 @@ def act(erasure_id: ErasureId, ctx: Context, me: Signed, form: Form) -> Response
     else:
         raise InvalidRequestError("choose approve, decide, complete or cancel", subject="step")
     return RedirectResponse(f"/erasures/{erasure_id}", status_code=303)
+
+
+def _calls(form: FormData) -> dict[str, list[str]]:
+    """The faces confirmed and rejected, by match id: each face's pair of radio buttons is a
+    group of its own (named match-<id>), so the form cannot send the model's repeated fields
+    itself."""
+    calls: dict[str, list[str]] = {"confirmed": [], "rejected": []}
+    for key, call in form.multi_items():
+        if not key.startswith("match-"):
+            continue
+        if not isinstance(call, str) or call not in calls:
+            raise InvalidRequestError("choose the person or not the person", subject=key)
+        calls[call].append(key.removeprefix("match-"))
+    return calls
 
 
 @router.get("/erasures/{erasure_id}/photos/{number}")
@@ -203,8 +213,8 @@ def decide_hold(
     step = text(form, "step", max_length=10, default="")
     if step not in ("release", "keep"):
         raise InvalidRequestError("choose release or keep", subject="step")
-    note = text(form, "note", default="")
-    legal_holds.decide_hold(ctx, me.principal, hold_id, step == "release", note)
+    decision = HoldDecision.from_form(form, release=step == "release")
+    legal_holds.decide_hold(ctx, me.principal, hold_id, decision.release, decision.note)
     return RedirectResponse("/holds", status_code=303)
 
 

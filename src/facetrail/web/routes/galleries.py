@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
+from facetrail.edge.bodies.galleries import Ingestion, NewGallery, NewSource
 from facetrail.edge.deps import Context
 from facetrail.errors import (
     FacetrailError,
@@ -21,7 +22,7 @@ from facetrail.errors import (
 )
 from facetrail.governance.authority import Permission, may
 from facetrail.services.galleries import admin as galleries
-from facetrail.services.galleries import browse, indexing, jobs, sources
+from facetrail.services.galleries import browse, indexing, jobs
 from facetrail.services.galleries.indexing import DAMAGE_WORDS
 from facetrail.web.deps import Form, Signed, Viewer, text
 from facetrail.web.listing import Column, listing
@@ -36,6 +37,13 @@ Name = Annotated[str, Path(min_length=1, max_length=200)]
 PHOTOS_PER_PAGE = 24
 
 
+def typed(form: FormData, name: str) -> str:
+    """A field as it was typed, to show it again on a refused form ("" for a file or nothing);
+    what the service is given is read from the action's model (``edge.bodies``)."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
 @dataclass(frozen=True)
 class GalleryForm:
     name: str = ""
@@ -44,6 +52,8 @@ class GalleryForm:
 
 @dataclass(frozen=True)
 class SourceForm:
+    """A source's fields as typed (or as recorded), for its forms."""
+
     name: str = ""
     kind: str = ""
     legal_basis: str = ""
@@ -53,39 +63,7 @@ class SourceForm:
 
     @classmethod
     def of(cls, form: FormData) -> SourceForm:
-        return cls(*(text(form, f, max_length=2000, default="") for f in cls.__dataclass_fields__))
-
-    def days(self) -> int:
-        days = self.retention_days.strip()
-        if not days.isdigit() or len(days) > 6:
-            raise InvalidRequestError(
-                "retention is a whole number of days", subject="retention_days"
-            )
-        return int(days)
-
-    def request(self, gallery: str) -> galleries.CreateSourceRequest:
-        return galleries.CreateSourceRequest(
-            gallery,
-            self.name,
-            self.kind,
-            self.legal_basis,
-            self.supplied_by,
-            self.collected_at,
-            self.days(),
-        )
-
-    def edit(self, gallery: str, source: str, reason: str) -> sources.EditSourceRequest:
-        """Every field as sent (the service changes those that differ from the record)."""
-        return sources.EditSourceRequest(
-            gallery,
-            source,
-            reason,
-            self.kind,
-            self.legal_basis,
-            self.supplied_by,
-            self.collected_at,
-            self.days(),
-        )
+        return cls(*(typed(form, f) for f in cls.__dataclass_fields__))
 
 
 @dataclass(frozen=True)
@@ -153,14 +131,13 @@ def _list_page(
 def create(request: Request, ctx: Context, me: Signed, form: Form) -> Response:
     """A new, empty gallery on the default model pack (``galleries.create_gallery``: gallery
     admins and system admins; audited, refusals too)."""
-    values = GalleryForm(
-        text(form, "name", max_length=2000, default=""),
-        text(form, "description", max_length=5000, default=""),
-    )
+    values = GalleryForm(typed(form, "name"), typed(form, "description"))
     try:
-        made = galleries.create_gallery(
-            ctx, me.principal, galleries.CreateGalleryRequest(values.name, None, values.description)
+        body = NewGallery.from_form(form)
+        asked = galleries.CreateGalleryRequest(
+            body.name, body.pack, body.description, body.staff_of
         )
+        made = galleries.create_gallery(ctx, me.principal, asked)
     except PermissionDeniedError:
         raise  # not theirs to do: the refusal page, not the form again
     except FacetrailError as error:
@@ -234,7 +211,9 @@ def add_source(name: Name, request: Request, ctx: Context, me: Signed, form: For
     is kept (``galleries.add_source``: gallery admins and system admins; audited)."""
     values = SourceForm.of(form)
     try:
-        added = galleries.add_source(ctx, me.principal, values.request(name))
+        body = NewSource.from_form(form)
+        asked = body.request(name)
+        added = galleries.add_source(ctx, me.principal, asked)
     except PermissionDeniedError:
         raise
     except FacetrailError as error:
@@ -323,14 +302,12 @@ def ingest(name: Name, request: Request, ctx: Context, me: Signed, form: Form) -
     """Queues the ingestion of a folder on the server into one of the gallery's sources
     (``jobs.submit_ingest``: gallery admins and system admins; audited); its page shows the
     progress."""
-    values = IngestForm(
-        text(form, "source", max_length=200, default=""),
-        text(form, "path", max_length=4096, default=""),
-    )
+    values = IngestForm(typed(form, "source"), typed(form, "path"))
     try:
-        job = jobs.submit_ingest(
-            ctx, me.principal, jobs.IngestJobRequest(name, values.source, values.path.strip())
-        )
+        body = Ingestion.from_form(form)
+        # A pasted path often carries a space or line break at its ends; no folder meant one.
+        asked = jobs.IngestJobRequest(name, body.source, body.path.strip(), body.manifest)
+        job = jobs.submit_ingest(ctx, me.principal, asked)
     except PermissionDeniedError:
         raise
     except FacetrailError as error:
@@ -340,4 +317,4 @@ def ingest(name: Name, request: Request, ctx: Context, me: Signed, form: Form) -
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
-__all__ = ["SourceForm", "gallery_href", "manages", "router", "source_href"]
+__all__ = ["SourceForm", "gallery_href", "manages", "router", "source_href", "typed"]

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from facetrail.edge.bodies.oversight import AlertNote, OpenCases
 from facetrail.edge.deps import Context
 from facetrail.errors import FacetrailError, InvalidRequestError
 from facetrail.services.oversight import agency as oversight
@@ -147,8 +148,9 @@ def open_cases(ctx: Context, me: Signed, form: Form) -> Response:
             raise InvalidRequestError("the file is not UTF-8 text", subject="file") from exc
     else:
         typed = text(form, "cases", max_length=MAX_CASES_FILE, default="")
-    numbers = alerts.case_numbers_in(typed)
-    count = alerts.import_open_cases(ctx, me.principal, me.principal.agency, numbers)
+    # One list of numbers, as the API is sent it: its length is the model's to limit.
+    cases = OpenCases.from_form(form, case_numbers=alerts.case_numbers_in(typed))
+    count = alerts.import_open_cases(ctx, me.principal, me.principal.agency, cases.case_numbers)
     return RedirectResponse(f"/alerts?open_cases={count}#open-cases", status_code=303)
 
 
@@ -160,7 +162,7 @@ def handle(alert_id: AlertId, ctx: Context, me: Signed, form: Form) -> Response:
     if step not in ("acknowledge", "close"):
         raise InvalidRequestError("choose acknowledge or close", subject="step")
     handler = alerts.close_alert if step == "close" else alerts.acknowledge_alert
-    handler(ctx, me.principal, alert_id, text(form, "note", default=""))
+    handler(ctx, me.principal, alert_id, AlertNote.from_form(form).note)
     return RedirectResponse(f"/alerts?done={alert_id}", status_code=303)
 
 

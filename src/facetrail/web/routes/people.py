@@ -11,9 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from facetrail.edge.bodies.accounts import InviteBody, ReasonBody, RolesBody
 from facetrail.edge.deps import Context
 from facetrail.errors import FacetrailError, InvalidRequestError
-from facetrail.governance.authority import Permission, may, may_grant
+from facetrail.governance.authority import Permission, may, may_grant, may_suspend
 from facetrail.governance.credentials import Role
 from facetrail.services import accounts
 from facetrail.services.accounts import directory
@@ -65,22 +66,23 @@ def new_person(
 def add_person(ctx: Context, me: Signed, form: Form) -> Response:
     """Adds the account and shows the one-time password once (audited as ``account.create``,
     refusals too)."""
-    username = text(form, "username", max_length=100, default="").strip()
-    email = text(form, "email", max_length=200, default="").strip()
-    agency = text(form, "agency", max_length=200, default=me.principal.agency).strip()
-    chosen = texts(form, "roles", max_length=40)
-    trial = text(form, "trial", max_length=5, default="") == "yes"
     typed: dict[str, object] = {
-        "username": username,
-        "email": email,
-        "agency": agency,
-        "roles": chosen,
-        "trial": trial,
+        "username": text(form, "username", default=""),
+        "email": text(form, "email", default=""),
+        "agency": text(form, "agency", default=me.principal.agency),
+        "roles": texts(form, "roles"),
+        "account_type": text(form, "account_type", default="full"),
     }
     try:
-        roles = tuple(_role(r) for r in chosen)
+        body = InviteBody.from_form(form)
         given = invitations.invite_account(
-            ctx, me.principal, username, email, agency, roles, trial=trial
+            ctx,
+            me.principal,
+            body.username,
+            body.email,
+            body.agency or me.principal.agency,
+            tuple(body.roles),
+            trial=body.account_type == "trial",
         )
     except FacetrailError as error:
         if error.code == "permission_denied" and not grantable(me):
@@ -109,16 +111,19 @@ def act_on_person(username: Username, ctx: Context, me: Signed, form: Form) -> R
     """Change the person's roles, suspend, reinstate, or reset a credential, each with the
     service that decides and audits it (refusals too)."""
     step = text(form, "step", max_length=20, default="")
-    reason = text(form, "reason", default="")
+    typed = {"step": step, "reason": text(form, "reason", default="")}
     try:
         if step == "roles":
-            roles = tuple(_role(r) for r in texts(form, "roles", max_length=40))
-            accounts.set_roles(ctx, me.principal, username, roles)
+            roles = RolesBody.from_form(form).roles
+            accounts.set_roles(ctx, me.principal, username, tuple(roles))
         elif step == "suspend":
+            reason = ReasonBody.from_form(form).reason
             accounts.suspend_account(ctx, me.principal, username, reason)
         elif step == "reinstate":
+            reason = ReasonBody.from_form(form).reason
             enrolment.reinstate_account(ctx, me.principal, username, reason)
         elif step == "password":
+            reason = ReasonBody.from_form(form).reason
             given = enrolment.reset_password(ctx, me.principal, username, reason)
             return page(
                 "person_password.html",
@@ -135,21 +140,15 @@ def act_on_person(username: Username, ctx: Context, me: Signed, form: Form) -> R
                     "number on file) before their second factor is reset",
                     subject="checked",
                 )
+            reason = ReasonBody.from_form(form).reason
             enrolment.reset_second_factor(ctx, me.principal, username, reason)
         else:
             raise InvalidRequestError("choose what to do", subject="step")
     except FacetrailError as error:
         if error.code in ("not_found",):
             raise
-        return _person_page(ctx, me, username, error=error, typed={"step": step, "reason": reason})
+        return _person_page(ctx, me, username, error=error, typed=typed)
     return RedirectResponse(f"/agency/people/{username}?done={step}", status_code=303)
-
-
-def _role(value: str) -> Role:
-    try:
-        return Role(value)
-    except ValueError:
-        raise InvalidRequestError(f"no such role: {value}", subject="roles") from None
 
 
 def _new_page(
@@ -165,6 +164,15 @@ def _new_page(
         role_labels=ROLE_LABELS,
         any_agency=me.principal.has(Role.SYSTEM_ADMIN),
     )
+
+
+def _may_suspend(me: Viewer, account: directory.AccountView) -> bool:
+    """The authority module's rule for suspending (and seeing and revoking sign-ins), asked of
+    a person this viewer was shown: someone of their own agency unless they are a system admin
+    (``show_account`` shows no one else), never themselves (id 0: not the viewer)."""
+    who = me.actor
+    target = who.user_id if account.username == me.principal.username else 0
+    return may_suspend(who, target, who.agency_id, account.roles)
 
 
 def _person_page(
@@ -188,6 +196,6 @@ def _person_page(
         typed=typed or {},
         role_labels=ROLE_LABELS,
         grantable=grantable(me),
-        manages=may(who, Permission.MANAGE_PEOPLE) and username != me.principal.username,
+        manages=_may_suspend(me, account),
         resets=may(who, Permission.MANAGE_AGENCY) and username != me.principal.username,
     )

@@ -10,7 +10,9 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 
+from facetrail.edge.bodies.oversight import Amendment, RelaxationDecision
 from facetrail.edge.deps import Context
 from facetrail.errors import (
     FacetrailError,
@@ -23,6 +25,7 @@ from facetrail.governance.authority import Permission, may
 from facetrail.governance.policy_words import APPROVAL_LABELS, rules_in_words
 from facetrail.services.galleries import admin as galleries
 from facetrail.services.oversight import policy, policy_proposals
+from facetrail.services.oversight.policy_page import policy_page
 from facetrail.web.deps import Form, Signed, Viewer, text
 from facetrail.web.policy_view import PolicyForm, versions_newest_first
 from facetrail.web.render import FormError, page
@@ -64,15 +67,16 @@ def _policy_page(
     decided: int | None = None,
     typed_note: str = "",
 ) -> Response:
-    """The policy and its history (``policy.policy_history``: the agency's people, auditors,
-    system admins, its network's operators; others: not found; audited)."""
-    history = policy.policy_history(ctx, me.principal, agency)
+    """The policy, its history and the relaxations waiting (``policy_page.policy_page``: the
+    agency's people, auditors, system admins, its network's operators; others: not found; one
+    audit entry)."""
+    shown = policy_page(ctx, me.principal, agency)
+    history, pending = shown.history, shown.pending
     current = history[-1]
     versions = versions_newest_first(history)
     amended = request.query_params.get("amended", "")
     just_made = next((v for v in versions if str(v.info.version) == amended), None)
     proposed = request.query_params.get("proposed", "")
-    pending = policy_proposals.list_relaxations(ctx, me.principal, agency, "pending")
     outcome = request.query_params.get("relaxation", "")
     decided_msg = {
         "confirmed": "The relaxation is confirmed: it is the version in force now.",
@@ -121,11 +125,13 @@ def amend(agency: Agency, request: Request, ctx: Context, me: Signed, form: Form
     (``policy.amend_policy``: the head or a system admin; its network's operator may only
     tighten; the head is told what it relaxes; audited, refusals too)."""
     values = PolicyForm.of_form(form)
-    reason = text(form, "reason", default="")
     try:
         changes = values.changes(PolicyForm.of_json(text(form, "was", max_length=60000)))
+        amendment = Amendment.from_form(form, changes=changes)
         if form.get("confirmed") != "yes":
-            relaxing = policy.relaxations_of(ctx, me.principal, agency, changes, reason)
+            relaxing = policy.relaxations_of(
+                ctx, me.principal, agency, amendment.changes, amendment.reason
+            )
             if relaxing.relaxed:  # loosening: say what it allows, then ask again
                 return page(
                     "policy_confirm.html",
@@ -133,7 +139,7 @@ def amend(agency: Agency, request: Request, ctx: Context, me: Signed, form: Form
                     current="/policy" if agency == me.principal.agency else "",
                     agency=agency,
                     relaxing=relaxing,
-                    reason=reason,
+                    reason=amendment.reason,
                     action=policy_href(agency),
                     fields=[
                         (k, v)
@@ -141,11 +147,12 @@ def amend(agency: Agency, request: Request, ctx: Context, me: Signed, form: Form
                         if k not in ("csrf_token", "confirmed") and isinstance(v, str)
                     ],
                 )
-        made = policy.amend_policy(ctx, me.principal, agency, changes, reason)
+        made = policy.amend_policy(ctx, me.principal, agency, amendment.changes, amendment.reason)
     except (NotFoundError, PermissionDeniedError):
         raise  # not theirs to change: the refusal page, not the form again
     except FacetrailError as error:
-        return _policy_page(request, ctx, me, agency, values=values, reason=reason, error=error)
+        typed = _typed(form, "reason")
+        return _policy_page(request, ctx, me, agency, values=values, reason=typed, error=error)
     if made.proposal is not None and made.proposal.status == "pending":  # a second person
         return RedirectResponse(
             f"{policy_href(made.agency)}?proposed={made.proposal.id}", status_code=303
@@ -169,10 +176,10 @@ def decide_relaxation(
     decide; audited, refusals too). Confirming loosens the oversight: it asks again first,
     saying what it allows."""
     decision = text(form, "decision", max_length=10, default="")
-    note = text(form, "note", max_length=2000, default="")
     try:
         if decision not in ("confirm", "refuse"):
             raise InvalidRequestError("choose confirm or refuse", subject="decision")
+        note = RelaxationDecision.from_form(form).note
         if decision == "confirm" and form.get("confirmed") != "yes":
             # The note is held to the service's rule before the page asks again; the decision
             # itself (and any refusal of it, recorded) is the service's.
@@ -206,10 +213,16 @@ def decide_relaxation(
             agency,
             decide_error=error,
             decided=relaxation_id,
-            typed_note=note,
+            typed_note=_typed(form, "note"),
         )
     outcome = "confirmed" if decision == "confirm" else "refused"
     return RedirectResponse(f"{policy_href(agency)}?relaxation={outcome}#history", 303)
+
+
+def _typed(form: FormData, name: str) -> str:
+    """What was typed in a text field, to show again with its refusal."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
 
 
 __all__ = ["policy_href", "router"]

@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import RedirectResponse
 
+from facetrail.edge.bodies.searching import SecondReviewAsk
 from facetrail.edge.deps import Context
 from facetrail.services.searching import review_queue
-from facetrail.web.deps import Form, Signed, text
+from facetrail.web.deps import Form, Signed
 from facetrail.web.render import page
 from facetrail.web.routing import WebRoute
 
@@ -38,6 +39,6 @@ def waiting(request: Request, ctx: Context, me: Signed) -> Response:
 def ask(search_id: SearchId, ctx: Context, me: Signed, form: Form) -> Response:
     """Ask a named colleague for the search's second review (``review_queue.ask_second_review``:
     a reviewer of the agency asks another one who has not reviewed it; audited)."""
-    colleague = text(form, "colleague", max_length=200).strip()
-    asked = review_queue.ask_second_review(ctx, me.principal, search_id, colleague)
+    body = SecondReviewAsk.from_form(form)
+    asked = review_queue.ask_second_review(ctx, me.principal, search_id, body.colleague)
     return RedirectResponse(f"/searches/{search_id}?asked={asked}#second-review", status_code=303)

@@ -7,15 +7,17 @@ each a call to the service the API and CLI call."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, cast
+from typing import Annotated, Self, cast
 
 from fastapi import APIRouter, Path, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 
 from facetrail.edge import limits
+from facetrail.edge.bodies.searching import MAX_TOP, OutcomeBody, ReviewBody, SearchAsk
 from facetrail.edge.deps import Context
 from facetrail.edge.uploads import MAX_PROBES, probe_images
-from facetrail.errors import FacetrailError, InvalidRequestError
+from facetrail.errors import FacetrailError
 from facetrail.governance.case_numbers import case_rule_in_words
 from facetrail.governance.credentials import Role
 from facetrail.governance.policy import ApprovalMode
@@ -24,7 +26,7 @@ from facetrail.services.oversight import policy
 from facetrail.services.searching import listings, probe_views, review, search
 from facetrail.services.searching.search_model import LEAD_NOTICE
 from facetrail.services.signin.authentication import TokenUse
-from facetrail.web.deps import Form, Looking, Signed, Viewer, files, text, texts
+from facetrail.web.deps import Form, Looking, Signed, Viewer, files, text
 from facetrail.web.listing import Column, listing
 from facetrail.web.render import page
 from facetrail.web.result_view import DECISION_LABELS, OUTCOME_LABELS, result_page
@@ -35,17 +37,15 @@ router = APIRouter(route_class=WebRoute)
 SearchId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 CandidateId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 ProbeIndex = Annotated[int, Path(ge=0, lt=MAX_PROBES)]
-#: Candidates from each gallery: the form's default (the API's is 50, for programs that rank
-#: themselves), and the most the API takes.
+#: Candidates from each gallery the form offers first (the API's default is 50, for programs
+#: that rank themselves).
 DEFAULT_TOP = 20
-MAX_TOP = 500
-#: The largest face number a search takes (as the API's ``face`` field).
-_MAX_FACE = 1000
 
 
 @dataclass(frozen=True)
 class SearchForm:
-    """What the new-search form holds (kept as typed when a refusal sends it back)."""
+    """What the new-search form shows: what was typed, kept as typed when a refusal sends it
+    back (``SearchAsk`` reads the form; this only shows it again)."""
 
     case_number: str = ""
     offense: str = ""
@@ -55,6 +55,21 @@ class SearchForm:
     on_behalf_of: str | None = None
     #: candidates from each gallery, as typed
     top: str = str(DEFAULT_TOP)
+
+    @classmethod
+    def typed(cls, form: FormData) -> Self:
+        def one(name: str, default: str = "") -> str:
+            value = form.get(name, default)
+            return value if isinstance(value, str) else default
+
+        return cls(
+            case_number=one("case_number"),
+            offense=one("offense"),
+            justification=one("justification"),
+            galleries=[g for g in form.getlist("galleries") if isinstance(g, str)],
+            on_behalf_of=one("on_behalf_of") or None,
+            top=one("top", str(DEFAULT_TOP)),
+        )
 
 
 _SEARCH_COLUMNS: tuple[Column[listings.SearchSummary], ...] = (
@@ -136,64 +151,25 @@ def new_search_form(
     return _search_form(ctx, me, SearchForm(on_behalf_of=on_behalf_of))
 
 
-def _face(form_value: str) -> int | None:
-    """The face to search in each probe (the face picker's choice; none: the largest)."""
-    if not form_value:
-        return None
-    if not form_value.isdigit() or int(form_value) > _MAX_FACE:
-        raise InvalidRequestError(f"the face is a number from 0 to {_MAX_FACE}", subject="face")
-    return int(form_value)
-
-
-def _top(form_value: str) -> int:
-    """Candidates from each gallery: a whole number from 1 to ``MAX_TOP``."""
-    value = form_value.strip()
-    if not value.isdigit() or not 1 <= int(value) <= MAX_TOP:
-        raise InvalidRequestError(
-            f"the number of candidates is a whole number from 1 to {MAX_TOP}", subject="top"
-        )
-    return int(value)
-
-
 @router.post("/searches/new")
 def new_search(request: Request, ctx: Context, me: Signed, form: Form) -> Response:
     """Runs ``search.search`` (policy checked before any probe is decoded; every refusal is
     audited as ``search.refused``) within the API's rate limit, then shows the stored search:
-    results, or pending."""
-    values = SearchForm(
-        case_number=text(form, "case_number", max_length=5000, default=""),
-        offense=text(form, "offense", max_length=5000, default=""),
-        justification=text(form, "justification", max_length=5000, default=""),
-        galleries=texts(form, "galleries"),
-        on_behalf_of=text(form, "on_behalf_of", max_length=200, default="") or None,
-        top=text(form, "top", max_length=10, default=str(DEFAULT_TOP)),
-    )
+    results, or pending.
+
+    The form is read as the API reads its own (``SearchAsk``), and shown again as typed after
+    a refusal."""
     try:
-        face = _face(text(form, "face", max_length=10, default=""))
-        top = _top(values.top)
+        asked = SearchAsk.from_form(form)
         limits.check(request, ctx, "search", me.principal.username, "search")
         # Starlette's UploadFile is what a parsed form holds; probe_images reads only the
         # attributes FastAPI's subclass shares with it.
         probes = probe_images(
             cast(list[UploadFile], files(form, "probes")), ctx.settings.max_image_bytes
         )
-        result = search.search(
-            ctx,
-            search.SearchRequest(
-                requester=me.principal,
-                case_number=values.case_number,
-                offense=values.offense,
-                justification=values.justification,
-                galleries=tuple(values.galleries),
-                probes=probes,
-                on_behalf_of=values.on_behalf_of,
-                face=face,
-                top=top,
-            ),
-            include_crops=False,
-        )
+        result = search.search(ctx, asked.request(me.principal, probes), include_crops=False)
     except FacetrailError as error:
-        return _search_form(ctx, me, values, error)
+        return _search_form(ctx, me, SearchForm.typed(form), error)
     return RedirectResponse(f"/searches/{result.search_id}", status_code=303)
 
 
@@ -270,13 +246,8 @@ def review_candidate(candidate_id: CandidateId, ctx: Context, me: Signed, form: 
     """The viewer's call on one candidate (``review.review_candidate``: first or second,
     blind review; audited, refusals too)."""
     try:
-        info = review.review_candidate(
-            ctx,
-            me.principal,
-            candidate_id,
-            text(form, "decision", max_length=40, default=""),
-            text(form, "note", default=""),
-        )
+        body = ReviewBody.from_form(form)
+        info = review.review_candidate(ctx, me.principal, candidate_id, body.decision, body.note)
     except FacetrailError as error:
         # Back to the page the form came from (its search, which get_search checks again).
         shown_on = text(form, "search_id", max_length=20, default="")
@@ -290,13 +261,8 @@ def review_candidate(candidate_id: CandidateId, ctx: Context, me: Signed, form: 
 def outcome(search_id: SearchId, ctx: Context, me: Signed, form: Form) -> Response:
     """Closes the search as a lead or no lead (``review.record_outcome``, audited)."""
     try:
-        review.record_outcome(
-            ctx,
-            me.principal,
-            search_id,
-            text(form, "outcome", max_length=40, default=""),
-            text(form, "note", default=""),
-        )
+        body = OutcomeBody.from_form(form)
+        review.record_outcome(ctx, me.principal, search_id, body.outcome, body.note)
     except FacetrailError as error:
         return _result(ctx, me, search_id, error=error)
     return RedirectResponse(f"/searches/{search_id}#outcome", status_code=303)

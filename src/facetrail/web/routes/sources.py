@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Response
 from fastapi.responses import RedirectResponse
 
+from facetrail.edge.bodies.galleries import RetireSource, SourceChanges
 from facetrail.edge.deps import Context
 from facetrail.errors import (
     FacetrailError,
@@ -19,9 +20,16 @@ from facetrail.errors import (
 )
 from facetrail.services.galleries import admin as galleries
 from facetrail.services.galleries import sources
-from facetrail.web.deps import Form, Signed, Viewer, text
+from facetrail.web.deps import Form, Signed, Viewer
 from facetrail.web.render import page
-from facetrail.web.routes.galleries import Name, SourceForm, gallery_href, manages, source_href
+from facetrail.web.routes.galleries import (
+    Name,
+    SourceForm,
+    gallery_href,
+    manages,
+    source_href,
+    typed,
+)
 from facetrail.web.routing import WebRoute
 
 __all__ = ["router"]
@@ -117,15 +125,16 @@ def edit_source(name: Name, source: Name, ctx: Context, me: Signed, form: Form) 
     system admins; audited). Keeping photos longer loosens what was recorded: that asks for
     confirmation first, saying what will happen."""
     values = SourceForm.of(form)
-    reason = text(form, "reason", max_length=2000, default="")
+    reason = typed(form, "reason")
     try:
-        request = values.edit(name, source, reason)
+        # Every field comes prefilled with what is recorded: the service changes those that
+        # differ, and one left blank is not given, so it stays as it is.
+        body = SourceChanges.from_form(form)
         current = _source_of(ctx, name, source)
-        longer = request.retention_days is not None and (
-            request.retention_days > current.retention_days
-        )
+        longer = body.retention_days is not None and body.retention_days > current.retention_days
         if longer and form.get("confirmed") != "yes":
-            return _confirm(me, name, current, reason, values=values)
+            return _confirm(me, name, current, body.reason, values=values)
+        request = body.request(name, source)
         sources.edit_source(ctx, me.principal, request)
     except PermissionDeniedError:
         raise
@@ -140,11 +149,12 @@ def edit_source(name: Name, source: Name, ctx: Context, me: Signed, form: Form) 
 def retire_source(name: Name, source: Name, ctx: Context, me: Signed, form: Form) -> Response:
     """Retires a source after a confirmation that says what it does (``galleries.retire_source``:
     gallery admins and system admins; audited)."""
-    reason = text(form, "reason", max_length=2000, default="")
+    reason = typed(form, "reason")
     try:
+        body = RetireSource.from_form(form)
         if form.get("confirmed") != "yes":
-            return _confirm(me, name, _source_of(ctx, name, source), reason)
-        sources.retire_source(ctx, me.principal, name, source, reason)
+            return _confirm(me, name, _source_of(ctx, name, source), body.reason)
+        sources.retire_source(ctx, me.principal, name, source, body.reason)
     except PermissionDeniedError:
         raise
     except FacetrailError as error:

@@ -10,13 +10,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from facetrail.edge.bodies.accounts import NewToken
 from facetrail.edge.deps import SESSION_COOKIE, Context
-from facetrail.errors import FacetrailError, InvalidRequestError
+from facetrail.errors import FacetrailError
 from facetrail.governance import credentials
 from facetrail.services.accounts import directory
 from facetrail.services.signin import authentication
 from facetrail.services.signin.tokens import TOKEN_ID_LENGTH, revoke_own_token
-from facetrail.web.deps import Form, Signed, Viewer, text
+from facetrail.web.deps import Form, Signed, Viewer
 from facetrail.web.render import page
 from facetrail.web.routing import WebRoute
 
@@ -80,26 +81,20 @@ def tokens(
 def create(request: Request, ctx: Context, me: Signed, form: Form) -> Response:
     """A named token for scripts and the API (``authentication.issue_token``: the password
     and a fresh code checked as a sign-in; audited), shown once on the page that answers."""
-    name = text(form, "name", max_length=200, default="")
-    days = text(form, "days", max_length=10, default="30")
+    name = str(form.get("name") or "")
+    days = str(form.get("days") or "30")
     try:
-        if not days.strip().isdigit():
-            raise InvalidRequestError("the lifetime is a whole number of days", subject="days")
+        asked = NewToken.from_form(form)
         issued = authentication.issue_token(
-            ctx,
-            me.principal,
-            name,
-            int(days),
-            password=text(form, "password", max_length=1000, default=""),
-            code=text(form, "code", max_length=64, default=""),
+            ctx, me.principal, asked.name, asked.days, password=asked.password, code=asked.code
         )
     except FacetrailError as error:
-        return _tokens_page(request, ctx, me, name=name, days=days, error=error)
+        return _tokens_page(request, ctx, me, name=name[:200], days=days[:10], error=error)
     return page(
         "token_issued.html",
         viewer=me,
         current="/account/tokens",
-        name=name,
+        name=asked.name,
         issued=issued,
         headers=_NO_STORE,
     )
