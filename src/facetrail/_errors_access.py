@@ -88,6 +88,13 @@ class DailyLimitError(PolicyRefusedError):
     code = "daily_limit_reached"
 
 
+class CrowdProbeError(PolicyRefusedError):
+    """A probe photo holds more searchable faces than the agency's policy allows (a crowd:
+    a demonstration, an assembly), and the policy refuses such probes."""
+
+    code = "crowd_probe"
+
+
 class ReviewError(PermissionDeniedError):
     """A review that the two-person rule does not allow (e.g. the same person twice)."""
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.cli.terminal import OPERATORS, Terminal, first_photos, lfw_people, second_photo
 from tests.conftest import needs_lfw
+from tests.crowd import composed_photo
 
 
 def _investigator_on(term: Terminal, gallery: str = "g") -> None:
@@ -101,3 +102,24 @@ def test_models_lists_licences(term: Terminal) -> None:
     assert "non-commercial" in by_name["arcface-mbf"]["licence"]
     text = term("models", "--no-check")
     assert "non-commercial research" in text
+
+
+@needs_lfw
+def test_a_crowd_probe_is_held_then_refused_from_the_command_line(
+    term: Terminal, tmp_path: Path
+) -> None:
+    """A photo of six people (issue 25): held for approval, saying why; once the policy (set
+    from the command line too) refuses crowds, refused with its code."""
+    people = lfw_people(6)
+    term.init()
+    term.gallery(first_photos(tmp_path / "in", people[:3]))
+    _investigator_on(term)
+    rally = tmp_path / "rally.jpg"
+    rally.write_bytes(composed_photo([second_photo(p) for p in people]))
+    held = " ".join(term.search(rally).split())
+    assert "pending" in held and "a crowd probe: a photo holds" in held
+    term.login("root")
+    term("policy", "set", OPERATORS, "--crowd-probes", "refuse", "--reason", "no crowd searches")
+    term.login("ivy")
+    refused = " ".join(term.search(rally, case="2026-000901", code=2).split())
+    assert "error [crowd_probe]" in refused and "more than the 5 the policy allows" in refused

@@ -302,11 +302,23 @@ def visits(request: pytest.FixtureRequest) -> Visits:
     return Visits(ARTEFACTS / "web" / request.node.name)
 
 
+#: A phone's viewport, the narrowest the pages are held to.
+PHONE = {"width": 390, "height": 844}
+
+
+def look(visits: Visits, page: Any, name: str) -> None:
+    """Holds ``page`` to no sideways scroll, then screenshots and axe-checks it."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"{page.url} is {width} px wide"
+    visits.check(page, name)
+
+
 __all__ = [
     "ARTEFACTS",
     "AXE",
     "CHROMIUM",
     "DESKTOP",
+    "PHONE",
     "TABLET",
     "LiveServer",
     "Visits",
@@ -318,6 +330,7 @@ __all__ = [
     "last_kinds",
     "lfw_folder",
     "live_server",
+    "look",
     "open_page",
     "recovery_code_for",
     "search_by",

@@ -22,18 +22,10 @@ from facetrail.services.signin import authentication
 from tests.api.conftest import World
 from tests.conftest import needs_lfw
 from tests.org import sign_in as sign_in_service
-from tests.web.conftest import Visits, sign_in
+from tests.web.conftest import PHONE, Visits, look, sign_in
 
 pytestmark = [needs_lfw, pytest.mark.one_backend]
 Opener = Callable[..., Any]
-
-PHONE = {"width": 390, "height": 844}
-
-
-def _look(visits: Visits, page: Any, name: str) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"], f"{page.url} is {width} px wide"
-    visits.check(page, name)
 
 
 def test_an_auditor_confirms_a_relaxation_from_the_inbox(
@@ -64,11 +56,11 @@ def test_an_auditor_confirms_a_relaxation_from_the_inbox(
     expect(
         aude.get_by_role("heading", name=f"Confirm relaxation {number} of county?")
     ).to_be_visible()
-    _look(visits, aude, "relaxation-confirm")
+    look(visits, aude, "relaxation-confirm")
     assert rule not in show_policy(web_world.ctx, head, "county").policy.alerts.disabled
     aude.get_by_role("button", name=f"Yes, confirm relaxation {number}").click()
     expect(aude.get_by_role("status").first).to_contain_text("The relaxation is confirmed")
-    _look(visits, aude, "relaxation-confirmed")
+    look(visits, aude, "relaxation-confirmed")
     assert rule in show_policy(web_world.ctx, head, "county").policy.alerts.disabled
 
 
@@ -82,10 +74,10 @@ def test_the_head_revokes_a_colleagues_sign_ins(
     head.goto("/agency/people/otis")
     head.get_by_role("link", name="Sign-ins and tokens of otis").click()
     expect(head.get_by_role("heading", name="Sign-ins and API tokens of otis")).to_be_visible()
-    _look(visits, head, "access")
+    look(visits, head, "access")
     head.get_by_label("Why").fill("otis reported the laptop stolen this morning")
     head.get_by_role("button", name="Revoke", exact=True).click()
     expect(head.get_by_role("status").first).to_contain_text("revoked")
-    _look(visits, head, "access-revoked")
+    look(visits, head, "access-revoked")
     with pytest.raises(TokenInvalidError):
         authentication.authenticate(web_world.ctx, theirs.token)

@@ -60,6 +60,8 @@ def _amend(
         "probe_retention_days": str(rules.probe_retention_days),
         "digest": rules.digest,
         "alerts_on": [r for r in RULES if rules.alerts.enabled(r)],
+        "crowd_faces": str(rules.crowd_faces),
+        "crowd_probes": rules.crowd_probes,
         "reason": reason,
     }
     return client.post(f"/agencies/{agency}/policy", data=data | changes)

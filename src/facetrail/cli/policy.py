@@ -181,6 +181,14 @@ def policy_set(
     digest: Annotated[
         str | None, typer.Option(help="How often the head gets a digest: daily or weekly.")
     ] = None,
+    crowd_faces: Annotated[
+        int | None,
+        typer.Option(help="A probe photo with more faces fit to search than this is a crowd."),
+    ] = None,
+    crowd_probes: Annotated[
+        str | None,
+        typer.Option(help="What a crowd probe gets: approval (held for a supervisor) or refuse."),
+    ] = None,
     alert: Annotated[
         list[str] | None,
         typer.Option(
@@ -203,6 +211,8 @@ def policy_set(
         "probe_retention_days": probe_retention_days,
         "trial_days": trial_days,
         "digest": digest,
+        "crowd_faces": crowd_faces,
+        "crowd_probes": crowd_probes,
         "alerts": _alert_settings(alert) if alert else None,
     }
     changes = {k: v for k, v in given.items() if v is not None}

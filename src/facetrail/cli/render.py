@@ -163,6 +163,11 @@ def print_search_result(result: Any, crops: Path | None) -> None:
         + (f"; outcome {result.outcome}" if result.outcome else "")
     )
     if result.status == "pending":
+        if result.crowd_faces:
+            console.print(
+                f"a crowd probe: a photo holds {result.crowd_faces} faces fit to search (a "
+                "demonstration or an assembly), which the agency's policy holds for approval"
+            )
         console.print("waits for a supervisor of the agency to approve it (facetrail searches)")
         return
     if result.status != "done":

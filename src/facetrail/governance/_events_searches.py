@@ -39,6 +39,10 @@ class SearchRequested(_SearchEvent):
     second_review: bool = False
     top: int = 0
     face: int | None = None
+    #: the faces fit to search counted in each probe, and whether that made it a crowd probe
+    #: (held for approval; a refused one is a ``search.refused`` entry with the counts)
+    faces: list[int] = dataclasses.field(default_factory=list)
+    crowd: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

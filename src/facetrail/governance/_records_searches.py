@@ -98,6 +98,19 @@ def search_problem(session: Session, record: SearchRecord) -> str | None:
     return None
 
 
+def crowd_faces(session: Session, search_id: int) -> int | None:
+    """The most faces fit to search in one of the search's probes, as its request entry
+    recorded them, when they made it a crowd probe (None: not a crowd, or no single entry)."""
+    requests = logged_entries(session, f"search:{search_id}", "search.request")
+    if len(requests) != 1:
+        return None
+    asked = entry_details(requests[0])
+    faces = asked.get("faces") or []
+    if not asked.get("crowd") or not isinstance(faces, list) or not faces:
+        return None
+    return max(int(f) for f in faces)
+
+
 def search_rows_problem(session: Session, search_id: int) -> str | None:
     """Why the rows of a search (itself, its candidates, its reviews) disagree with their
     seals, or with the reviews its entries recorded (a review deleted is a finding)."""

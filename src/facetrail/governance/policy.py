@@ -49,6 +49,10 @@ class ApprovalMode(StrEnum):
 #: What a probe too poor to search well gets: searched with a warning, or refused.
 LOW_QUALITY_PROBES = ("warn", "refuse")
 
+#: What a crowd probe (more searchable faces than ``crowd_faces``) gets: held for a
+#: supervisor's approval, or refused.
+CROWD_PROBES = ("approval", "refuse")
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -73,6 +77,10 @@ class Policy:
     #: a probe's face too poor to search well (``governance.probe_quality``): searched with a
     #: warning ("warn") or refused ("refuse")
     low_quality_probes: str = "warn"
+    #: the most searchable faces a probe photo may hold; more makes it a crowd probe (a
+    #: demonstration, an assembly): held for approval or refused, as ``crowd_probes`` says
+    crowd_faces: int = 5
+    crowd_probes: str = "approval"
 
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)
@@ -110,6 +118,8 @@ class Policy:
                 alerts=AlertRules.from_dict(values["alerts"]),
                 likely_false_match_rate=float(values["likely_false_match_rate"]),
                 low_quality_probes=str(values["low_quality_probes"]),
+                crowd_faces=int(values["crowd_faces"]),
+                crowd_probes=str(values["crowd_probes"]),
             )
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"policy is not valid: {exc}", subject="policy") from exc
@@ -152,6 +162,10 @@ class Policy:
                 f"a poor probe is {' or '.join(repr(m) for m in LOW_QUALITY_PROBES)}-ed",
                 "low_quality_probes",
             )
+        if not 1 <= self.crowd_faces <= 50:
+            raise bad("a crowd starts above 1..50 faces in one photo", "crowd_faces")
+        if self.crowd_probes not in CROWD_PROBES:
+            raise bad("a crowd probe is held for approval or refused", "crowd_probes")
         if self.digest not in DIGEST_SCHEDULES:
             raise bad(f"digests go out {' or '.join(DIGEST_SCHEDULES)}", "digest")
         self.alerts.validate()
@@ -211,13 +225,18 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
         )
     if old.low_quality_probes == "refuse" and new.low_quality_probes == "warn":
         said.append("probes too poor to search well are searched, with a warning")
+    if new.crowd_faces > old.crowd_faces:
+        said.append(f"crowd probes counted only above {new.crowd_faces} faces")
+    if old.crowd_probes == "refuse" and new.crowd_probes == "approval":
+        said.append("crowd probes held for approval instead of refused")
     said += _alerts_weakened(old.alerts, new.alerts)
     return said
 
 
 def oversight_weakenings(old: Policy, new: Policy) -> list[str]:
     """What ``new`` relaxes of the oversight of the agency's use: its alert rules and the
-    approval and second review searches need. Its head cannot do that alone: a second person
+    approval and second review searches need, and what makes a crowd probe and what it gets.
+    Its head cannot do that alone: a second person
     outside the head's say-so confirms it first (``services.oversight.policy_proposals``)."""
     oversight = replace(
         old,
@@ -225,6 +244,8 @@ def oversight_weakenings(old: Policy, new: Policy) -> list[str]:
         approval_offenses=new.approval_offenses,
         second_reviewer=new.second_reviewer,
         alerts=new.alerts,
+        crowd_faces=new.crowd_faces,
+        crowd_probes=new.crowd_probes,
     )
     return weakenings(old, oversight)
 

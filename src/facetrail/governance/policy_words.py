@@ -32,6 +32,8 @@ RULE_LABELS = {
     "alerts": "Misuse alert rules",
     "likely_false_match_rate": "Candidates shown first as likely: false-match rate at most",
     "low_quality_probes": "A probe face too small, blurred or turned away is",
+    "crowd_faces": "A probe photo is a crowd above this many searchable faces",
+    "crowd_probes": "A crowd probe (a demonstration, an assembly) is",
 }
 
 
@@ -39,6 +41,10 @@ def rule_value_in_words(field: str, value: Any) -> str:
     """One rule's value in words (a list joined, yes or no, the alert rules each said)."""
     if field == "low_quality_probes":
         return {"warn": "searched, with a warning", "refuse": "refused"}.get(str(value), str(value))
+    if field == "crowd_probes":
+        return {"approval": "held for a supervisor's approval", "refuse": "refused"}.get(
+            str(value), str(value)
+        )
     if field == "likely_false_match_rate":
         return f"1 in {round(1 / float(value)):,}"
     if field == "approval":

@@ -38,6 +38,7 @@ from facetrail.governance._records_oversight import (
     open_cases_problem,
 )
 from facetrail.governance._records_searches import (
+    crowd_faces,
     probe_template_problem,
     review_problem,
     search_problem,
@@ -64,6 +65,7 @@ __all__ = [
     "RoleRow",
     "Unread",
     "alert_problem",
+    "crowd_faces",
     "erasure_problem",
     "evaluation_problem",
     "first_record_problem",

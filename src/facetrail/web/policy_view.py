@@ -21,7 +21,7 @@ from facetrail.governance.policy_words import rule_value_in_words as said
 from facetrail.services.oversight.policy import PolicyInfo
 from facetrail.web.deps import text, texts
 
-_NUMBERS = ("min_justification", "daily_limit", "probe_retention_days")
+_NUMBERS = ("min_justification", "daily_limit", "probe_retention_days", "crowd_faces")
 
 __all__ = ["PolicyForm", "PolicyVersionView", "versions_newest_first"]
 
@@ -76,6 +76,10 @@ class PolicyForm:
     digest: str = "weekly"
     #: the misuse alert rules turned on (the others are the policy's ``alerts.disabled``)
     alerts_on: tuple[str, ...] = ()
+    #: the most searchable faces in one probe photo before it is a crowd, and what a crowd
+    #: probe gets (CROWD_PROBES)
+    crowd_faces: str = "5"
+    crowd_probes: str = "approval"
 
     @classmethod
     def of_policy(cls, policy: Policy) -> PolicyForm:
@@ -89,11 +93,13 @@ class PolicyForm:
             str(policy.probe_retention_days),
             policy.digest,
             tuple(rule for rule in RULES if policy.alerts.enabled(rule)),
+            str(policy.crowd_faces),
+            policy.crowd_probes,
         )
 
     @classmethod
     def of_form(cls, form: FormData) -> PolicyForm:
-        min_justification, daily_limit, retention = (
+        min_justification, daily_limit, retention, crowd_faces = (
             text(form, f, max_length=20, default="") for f in _NUMBERS
         )
         return cls(
@@ -106,6 +112,8 @@ class PolicyForm:
             retention,
             text(form, "digest", max_length=20, default=""),
             tuple(texts(form, "alerts_on")),
+            crowd_faces,
+            text(form, "crowd_probes", max_length=20, default=""),
         )
 
     @classmethod
@@ -113,7 +121,9 @@ class PolicyForm:
         """The form's values as they were shown (its hidden ``was`` field)."""
         try:
             body = json.loads(sent)
-            min_justification, daily_limit, retention = (str(body[f]) for f in _NUMBERS)
+            min_justification, daily_limit, retention, crowd_faces = (
+                str(body[f]) for f in _NUMBERS
+            )
             return cls(
                 tuple(str(g) for g in body["galleries"]),
                 str(body["approval"]),
@@ -124,6 +134,8 @@ class PolicyForm:
                 retention,
                 str(body["digest"]),
                 tuple(str(r) for r in body["alerts_on"]),
+                crowd_faces,
+                str(body["crowd_probes"]),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidRequestError(

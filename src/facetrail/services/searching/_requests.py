@@ -16,6 +16,7 @@ from facetrail.governance.credentials import Role
 from facetrail.governance.events import SearchRequested
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import notify_users, role_holders
+from facetrail.services.searching._crowd import Crowd
 from facetrail.services.searching._matching import GalleryRun
 from facetrail.services.searching._search_policy import RequestCheck, request_problem
 from facetrail.services.searching._search_store import insert_search, mark_done, mark_failed
@@ -35,6 +36,7 @@ def store_request(
     runs: list[GalleryRun] | None = None,
     error: FacetrailError | None = None,
     checked: RequestCheck | None = None,
+    faces: tuple[int, ...] = (),
 ) -> tuple[SearchRecord, str, bool]:
     """Inside the locked action: check the request again, then store it with its probes and
     its ``search.request`` entry -> (the record, its agency's name, whether it awaits
@@ -42,7 +44,9 @@ def store_request(
     returned, or how it failed, when it ran already: unless it now awaits approval, it is
     stored done or failed at once (its candidates, or its failure's entry, are the caller's
     to add). Raises the request's problem (a refusal). ``checked``: the check made before
-    the search ran; it stands if nothing was committed since (the log is the size it was)."""
+    the search ran; it stands if nothing was committed since (the log is the size it was).
+    ``faces``: the searchable faces counted in each probe, judged against the policy read
+    here (a crowd probe is refused, or held for approval, as it says)."""
     who = request.requester.username
     if (
         checked is not None
@@ -55,7 +59,10 @@ def store_request(
     if problem is not None:
         raise problem
     assert agency is not None
-    pending = policy.needs_approval(request.offense)
+    crowd = Crowd(faces, policy.crowd_faces, policy.crowd_probes)
+    if crowd.is_crowd and crowd.action == "refuse":
+        raise crowd.refusal()
+    pending = policy.needs_approval(request.offense) or crowd.is_crowd
     # Only once policy allows it is a probe stored (never read before).
     probes = [{"name": p.name, "sha256": ctx.blobs.put(p.data)} for p in request.probes]
     record = SearchRecord(
@@ -95,6 +102,8 @@ def store_request(
         second_review=record.second_review,
         top=record.top,
         face=record.face,
+        faces=list(faces),
+        crowd=crowd.is_crowd,
     )
     append(session, requested.entry())
     if pending:
@@ -103,6 +112,7 @@ def store_request(
             role_holders(session, agency.id, (Role.SUPERVISOR,), exclude=request.requester.user_id),
             f"search {record.id} awaits your approval",
             f"{who} asks to search {', '.join(request.galleries)} "
-            f"for case {record.case_number} ({record.offense}): {record.justification}",
+            f"for case {record.case_number} ({record.offense}): {record.justification}"
+            + (f"\n\nIt is {crowd.in_words()}." if crowd.is_crowd else ""),
         )
     return record, agency.name, pending

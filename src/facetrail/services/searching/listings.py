@@ -36,7 +36,7 @@ from facetrail.governance.authority import (
     may_read_agency_searches,
 )
 from facetrail.governance.credentials import Principal
-from facetrail.governance.records import search_problem
+from facetrail.governance.records import crowd_faces, search_problem
 from facetrail.services.authorization import as_utc
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import action
@@ -81,6 +81,9 @@ class PendingSearch:
     decidable: bool
     #: why the stored search cannot be trusted (it differs from its audit entry), or None
     problem: str | None
+    #: a crowd probe (a demonstration, an assembly): the most faces fit to search in one of
+    #: its photos, which is why it waits (None: not a crowd)
+    crowd_faces: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,7 @@ def approval_queue(ctx: AppContext, actor: Principal) -> list[PendingSearch]:
                 requested_at=_iso(record),
                 decidable=may_decide_search(who, record.requester_id, record.agency_id),
                 problem=search_problem(session, record),
+                crowd_faces=crowd_faces(session, record.id),
             )
             for record, requester in rows
         ]

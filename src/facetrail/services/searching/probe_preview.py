@@ -6,8 +6,13 @@ justification, galleries, daily limit: ``_search_policy.request_problem``), so n
 looked at for a request policy would refuse. Nothing is stored: not the probe, not its faces;
 the search that follows is a request of its own.
 
+A probe photo with more faces fit to search than the policy allows is a crowd probe: each of its
+faces says so (``ProbeFace.crowd``, in words: held for approval or refused), so that the
+investigator knows before spending the search.
+
 Authorisation: as ``services.searching.search.search``. Audit: ``search.preview`` with the probes'
-hashes and how many faces each holds; a refusal as ``search.preview.refused``.
+hashes, how many faces each holds and whether it is a crowd; a refusal as
+``search.preview.refused``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from facetrail.imaging.decode import decode_image
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.galleries.admin import get_gallery_row
+from facetrail.services.searching._crowd import Crowd, searchable
 from facetrail.services.searching._matching import probe_face_view
 from facetrail.services.searching._search_policy import request_problem
 from facetrail.services.searching.search_model import ProbeFace, SearchRequest
@@ -39,19 +45,27 @@ def preview_faces(ctx: AppContext, request: SearchRequest) -> list[ProbeFace]:
         session,
         _,
     ):
-        problem, _agency, _version, _policy = request_problem(session, request, utc_now())
+        problem, _agency, _version, policy = request_problem(session, request, utc_now())
         if problem is not None:
             raise problem
         pack = get_gallery_row(session, request.galleries[0]).pack
     pipeline = ctx.pipeline(pack)
     found: list[ProbeFace] = []
     counts: list[int] = []
+    crowds: list[bool] = []
     for probe in request.probes:
         image = decode_image(probe.data, name=probe.name, limits=ctx.limits)
         faces = pipeline.analyse(image.bgr)
         chosen = 0 if request.face is None else request.face
-        found += [probe_face_view(probe.name, f, f.index == chosen) for f in faces]
+        crowd = Crowd(
+            (sum(1 for f in faces if searchable(f)),), policy.crowd_faces, policy.crowd_probes
+        )
+        said = crowd.in_words() if crowd.is_crowd else None
+        found += [
+            replace(probe_face_view(probe.name, f, f.index == chosen), crowd=said) for f in faces
+        ]
         counts.append(len(faces))
+        crowds.append(crowd.is_crowd)
     with action(ctx, request.requester, "search.preview", subject, Permission.SEARCH, details) as (
         session,
         _,
@@ -63,7 +77,7 @@ def preview_faces(ctx: AppContext, request: SearchRequest) -> list[ProbeFace]:
                 request.requester.username,
                 "search.preview",
                 subject,
-                details | {"probes": hashes, "faces": counts},
+                details | {"probes": hashes, "faces": counts, "crowd": crowds},
             ),
         )
     return found

@@ -28,6 +28,7 @@ from facetrail.governance.authority import Actor, Permission, may_read_search
 from facetrail.governance.blind import call_visible
 from facetrail.governance.credentials import Principal
 from facetrail.governance.policy import Policy
+from facetrail.governance.records import crowd_faces
 from facetrail.models.calibration import false_match_rate
 from facetrail.services.accounts import (
     as_utc,
@@ -170,6 +171,7 @@ def _load_result(
             outcome_by=people.get(record.outcome_by),
             outcome_note=record.outcome_note,
             likely_false_match_rate=likely_rate(session, record),
+            crowd_faces=crowd_faces(session, record.id),
         )
 
 

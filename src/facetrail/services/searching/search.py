@@ -2,8 +2,10 @@
 
 Every search is bound to a case: ``search`` takes a ``SearchRequest`` (who asks, case number,
 offense category, justification, galleries, probes; for a network operator, the member agency
-it runs for), checks the agency's policy *before any probe is processed*, and then either runs
-it or leaves it pending until a supervisor decides (``decide_search``). Results are stored with
+it runs for), checks the agency's policy *before any probe is processed*, then counts the
+faces in the probes (a crowd probe is refused, or held for approval, as the policy says:
+``_crowd``), and then either runs it or leaves it pending until a supervisor decides
+(``decide_search``). Results are stored with
 the pack and index that produced them; reading them later goes through
 ``services.searching.results``. Results are investigative leads, never identifications.
 
@@ -44,6 +46,7 @@ from facetrail.services.authorization import (
 )
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_users
+from facetrail.services.searching._crowd import crowd_of
 from facetrail.services.searching._matching import GalleryRun, search_gallery
 from facetrail.services.searching._requests import store_request
 from facetrail.services.searching._search_policy import RequestCheck, request_check
@@ -141,7 +144,13 @@ def search(
     if problem is not None:
         record_refusal(ctx, who, "search", subject, problem, details, first=token_use)
         raise problem
-    if policy.needs_approval(request.offense):
+    crowd = crowd_of(ctx, request, policy)
+    if crowd.is_crowd and crowd.action == "refuse":
+        refused = crowd.refusal()
+        faces = details | {"faces": list(crowd.faces)}
+        record_refusal(ctx, who, "search", subject, refused, faces, first=token_use)
+        raise refused
+    if policy.needs_approval(request.offense) or crowd.is_crowd:
         runs: list[GalleryRun] | None = None
         error: FacetrailError | None = None
     else:
@@ -167,7 +176,7 @@ def search(
         read_before=known,
     ) as (session, _):
         record, agency_name, pending = store_request(
-            ctx, session, request, now, runs, error, checked
+            ctx, session, request, now, runs, error, checked, crowd.faces
         )
         if pending or runs is None:
             pass  # not run (the policy asks for approval now, if it did not before)

@@ -36,6 +36,8 @@ class ProbeFace:
     used: bool
     #: what makes it poor to search, in words (``governance.probe_quality``); none: fit
     warnings: tuple[str, ...] = ()
+    #: its photo is a crowd probe: why, and what the policy does with it, in words
+    crowd: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,3 +143,6 @@ class SearchResult:
     #: the policy's bar for a likely candidate when it ran: a calibrated false-match rate at
     #: most this (``Policy.likely_false_match_rate``); the others are shown as unlikely
     likely_false_match_rate: float = Policy().likely_false_match_rate
+    #: a crowd probe (a demonstration, an assembly): the most faces fit to search in one of
+    #: its photos, which made it wait for a supervisor's approval (None: not a crowd)
+    crowd_faces: int | None = None

@@ -223,6 +223,21 @@ function pickFaces(picker) {
         code: "no_face",
       });
     }
+    // A crowd (a demonstration, an assembly): said before the search is spent, with what the
+    // agency's policy does with it (held for a supervisor's approval, or refused).
+    const crowd = [...new Set(found.map((f) => f.crowd).filter(Boolean))];
+    if (crowd.length) {
+      const box = document.createElement("div");
+      box.className = "error-summary crowd-warning";
+      box.setAttribute("role", "alert");
+      const title = document.createElement("h2");
+      title.textContent = "This photo is a crowd";
+      const line = document.createElement("p");
+      line.textContent = `It is ${crowd.join("; ")}. A face searched out of it is recorded `
+        + "as chosen from a crowd.";
+      box.append(title, line);
+      problem.append(box);
+    }
     const offered = Math.min(...counts);
     for (let index = 0; index < offered; index++) {
       choices.append(choice(index, perPhoto, sizes));

@@ -1,0 +1,80 @@
+"""Crowd probes (private to ``search`` and ``probe_preview``): a probe photo holding more
+searchable faces than the agency's policy allows (``Policy.crowd_faces``) is a crowd, a
+demonstration or an assembly, and searching a face out of it is governed apart: the policy
+holds it for a supervisor's approval or refuses it (``Policy.crowd_probes``).
+
+A face counts when the detector finds it fit to search (``governance.probe_quality``: not too
+small, blurred or turned away), so that a poster in the background does not make a booking
+photo a crowd, and a crowd is not hidden by one blurred face more."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from facetrail.errors import CrowdProbeError, FacetrailError
+from facetrail.governance.policy import Policy
+from facetrail.governance.probe_quality import quality_warnings
+from facetrail.imaging.decode import decode_image
+from facetrail.pipeline.faces import Face
+from facetrail.services.context import AppContext
+from facetrail.services.galleries.admin import get_gallery_row
+from facetrail.services.searching.search_model import SearchRequest
+
+__all__ = ["Crowd", "count_faces", "crowd_of", "searchable"]
+
+
+@dataclass(frozen=True)
+class Crowd:
+    """The searchable faces counted in each probe, against the policy's limit."""
+
+    faces: tuple[int, ...]
+    limit: int
+    #: "approval" or "refuse" (``Policy.crowd_probes``)
+    action: str
+
+    @property
+    def is_crowd(self) -> bool:
+        return max(self.faces, default=0) > self.limit
+
+    def in_words(self) -> str:
+        """Why the search is held or refused, as the investigator reads it before the search."""
+        what = (
+            "it needs a supervisor's approval first"
+            if self.action == "approval"
+            else "the agency's policy refuses such a search"
+        )
+        return (
+            f"a crowd probe: the photo holds {max(self.faces)} faces fit to search, more than "
+            f"the {self.limit} the policy allows in one photo (a demonstration or an "
+            f"assembly); {what}"
+        )
+
+    def refusal(self) -> CrowdProbeError:
+        return CrowdProbeError(self.in_words(), subject="probes")
+
+
+def searchable(face: Face) -> bool:
+    q = face.quality
+    return not quality_warnings(q.inter_eye_px, q.blur, q.yaw_deg)
+
+
+def count_faces(ctx: AppContext, request: SearchRequest) -> tuple[int, ...]:
+    """The searchable faces in each probe, found by the first gallery's pipeline."""
+    with ctx.sessions() as session:
+        pack = get_gallery_row(session, request.galleries[0]).pack
+    pipeline = ctx.pipeline(pack)
+    counts: list[int] = []
+    for probe in request.probes:
+        image = decode_image(probe.data, name=probe.name, limits=ctx.limits)
+        counts.append(sum(1 for f in pipeline.analyse(image.bgr) if searchable(f)))
+    return tuple(counts)
+
+
+def crowd_of(ctx: AppContext, request: SearchRequest, policy: Policy) -> Crowd:
+    """The request's probes counted against ``policy`` (a probe that does not decode counts
+    none here: the search refuses it as it would without this count)."""
+    try:
+        counts = count_faces(ctx, request)
+    except FacetrailError:  # the search's own decoding reports what is wrong with the probe
+        counts = ()
+    return Crowd(counts, policy.crowd_faces, policy.crowd_probes)
