@@ -169,6 +169,7 @@ def main() -> None:
                 "benchmark of the audit overhead",
                 ("g",),
                 (ProbeImage(p.name, p.read_bytes()),),
+                attested=True,
             )
             for p in photos_of
         ]

@@ -248,6 +248,7 @@ def _write_forms(probes: list[Path], folder: Path) -> list[Form]:
         "case_number": CASE,
         "offense": OFFENSE,
         "justification": JUSTIFICATION,
+        "attest": "true",
         "galleries": GALLERY,
     }
     forms = []

@@ -71,7 +71,14 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:
         investigator = authenticate(ctx, token)
         probe = ProbeImage(probes[0].name, probes[0].read_bytes())
         request = SearchRequest(
-            investigator, CASE, OFFENSE, JUSTIFICATION, (GALLERY,), (probe,), top=args.top
+            investigator,
+            CASE,
+            OFFENSE,
+            JUSTIFICATION,
+            (GALLERY,),
+            (probe,),
+            top=args.top,
+            attested=True,
         )
         result = search.search(ctx, request, include_crops=False)
 

@@ -72,7 +72,7 @@ sys.exit(0 if "demo" in p["galleries"] and p["approval"] == "never" else 1)' ||
 login ivy "$investigator"
 "$FT" search "$DATA/lfw-dev/Aaron_Peirsol/Aaron_Peirsol_0002.jpg" --gallery demo \
   --case DEMO-2026-0001 --offense armed-robbery \
-  --justification "Demo: a bank robbery suspect photographed by the lobby camera." \
+  --attest --justification "Demo: a bank robbery suspect photographed by the lobby camera." \
   --top 5 --crops "$HOME_DIR/crops"
 
 # The web app, for the people above: each signs in with the demo password and a code from

@@ -47,13 +47,13 @@ echo "(policy: county searches 'bookings' without prior approval; daily digest)"
 probe=$(ls "$DATA"/lfw-dev/Abdullah_Gul/*.jpg | sed -n 2p)
 why="Armed robbery at the corner bank; suspect on the lobby camera."
 login ivy >/dev/null
-quiet search "$probe" -g bookings --case 2026-000101 --offense armed-robbery --justification "$why"
-quiet search "$probe" -g bookings --case 2026-000202 --offense armed-robbery --justification "$why"
+quiet search "$probe" -g bookings --case 2026-000101 --offense armed-robbery --attest --justification "$why"
+quiet search "$probe" -g bookings --case 2026-000202 --offense armed-robbery --attest --justification "$why"
 echo "(ivy searched one photo under cases 2026-000101 and 2026-000202)" >&2
 login nora >/dev/null
 other=$(ls "$DATA"/lfw-dev/Abdullah/*.jpg | sed -n 2p)
 ft search "$other" -g bookings --case NET-0001 --offense kidnapping --on-behalf-of county \
-  --top 1 --justification "Kidnapping reported to the regional centre by the county." >/dev/null
+  --top 1 --attest --justification "Kidnapping reported to the regional centre by the county." >/dev/null
 echo "(nora, operator of the metro network, searched for the county)" >&2
 
 login hana >/dev/null

@@ -38,13 +38,13 @@ ft policy confirm "$relaxation" --note "agreed: prior approval for homicide sear
 
 login ivy
 probe=$(ls "$DATA"/lfw-dev/Abdullah_Gul/*.jpg | sed -n 2p)
-ft search "$probe" -g bookings --case "" --offense homicide --justification x || true
+ft search "$probe" -g bookings --case "" --offense homicide --attest --justification x || true
 ft search "$probe" -g bookings --case 2026-000123 --offense shoplifting \
-  --justification "Shoplifting at the corner store, seen on camera." || true
+  --attest --justification "Shoplifting at the corner store, seen on camera." || true
 ft search "$probe" -g bookings -g dmv --case 2026-000123 --offense homicide \
-  --justification "Homicide on 3 Main St; suspect photographed by a doorbell camera." || true
+  --attest --justification "Homicide on 3 Main St; suspect photographed by a doorbell camera." || true
 ft search "$probe" -g bookings --case 2026-000123 --offense homicide --top 3 \
-  --justification "Homicide on 3 Main St; suspect photographed by a doorbell camera."
+  --attest --justification "Homicide on 3 Main St; suspect photographed by a doorbell camera."
 
 login sam
 ft searches pending

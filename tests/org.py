@@ -153,6 +153,7 @@ class Org:
             "case_number": CASE,
             "offense": OFFENSE,
             "justification": JUSTIFICATION,
+            "attested": True,
         } | kw
         request = SearchRequest(
             requester=self.people[who],

@@ -88,6 +88,14 @@ class DailyLimitError(PolicyRefusedError):
     code = "daily_limit_reached"
 
 
+class AttestationError(PolicyRefusedError):
+    """A search asked for without the requester's attestation that it does not target anyone
+    for exercising protected rights, or, under an offense category the agency marks as close
+    to protected activity, without the second, named reason the policy asks for."""
+
+    code = "attestation_missing"
+
+
 class CrowdProbeError(PolicyRefusedError):
     """A probe photo holds more searchable faces than the agency's policy allows (a crowd:
     a demonstration, an assembly), and the policy refuses such probes."""

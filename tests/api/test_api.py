@@ -37,6 +37,7 @@ def _search_form(world: World, name: str, **changes: str) -> dict[str, object]:
         "case_number": CASE,
         "offense": OFFENSE,
         "justification": JUSTIFICATION,
+        "attest": "true",
         "galleries": ["bookings"],
     } | changes
     files = [("probes", ("probe.jpg", world.photos[person].read_bytes(), "image/jpeg"))]

@@ -84,6 +84,7 @@ def _calls(world: World, t: Target, probe: bytes) -> dict[tuple[str, str], Calla
         "case_number": CASE,
         "offense": OFFENSE,
         "justification": JUSTIFICATION,
+        "attest": "true",
         "galleries": ["bookings"],
     }
     wrong = {"username": "ian", "password": "not the password"}
@@ -503,7 +504,12 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, Ta
         org.add("nate", "county", Role.NETWORK_OPERATOR)
         org.add("onno", "other", Role.NETWORK_OPERATOR)
         probe = next(iter(world.photos.values())).read_bytes()
-        form = {"case_number": CASE, "offense": OFFENSE, "justification": JUSTIFICATION}
+        form = {
+            "case_number": CASE,
+            "offense": OFFENSE,
+            "justification": JUSTIFICATION,
+            "attest": "true",
+        }
         done = world.client.post(
             "/api/v1/searches",
             data=form | {"galleries": ["bookings"]},

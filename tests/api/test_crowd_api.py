@@ -15,7 +15,12 @@ from tests.org import CASE, JUSTIFICATION, OFFENSE
 
 pytestmark = needs_lfw
 
-FORM = {"offense": OFFENSE, "justification": JUSTIFICATION, "galleries": ["bookings"]}
+FORM = {
+    "offense": OFFENSE,
+    "justification": JUSTIFICATION,
+    "galleries": ["bookings"],
+    "attest": "true",
+}
 
 
 def _send(world: World, path: str, photo: bytes, case: str) -> Response:

@@ -51,6 +51,7 @@ def test_search_is_limited_and_nothing_is_stored(world: World) -> None:
         "case_number": CASE,
         "offense": OFFENSE,
         "justification": JUSTIFICATION,
+        "attest": "true",
         "galleries": ["bookings"],
     }
     ivy = world.as_("ivy")

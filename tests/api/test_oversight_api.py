@@ -23,6 +23,7 @@ def _search(world: World, who: str, case: str, **extra: str) -> dict[str, Any]:
             "case_number": case,
             "offense": OFFENSE,
             "justification": JUSTIFICATION,
+            "attest": "true",
             "galleries": ["bookings"],
         }
         | extra,

@@ -132,10 +132,13 @@ class Terminal:
         flags: tuple[str, ...] = (),
         **options: str,
     ) -> str:
-        """``facetrail search`` for the test case; ``options`` are --name value pairs."""
+        """``facetrail search`` for the test case, attested (unless ``flags`` holds
+        ``--no-attest``); ``options`` are --name value pairs."""
         given = {"case": CASE, "offense": OFFENSE, "justification": JUSTIFICATION} | options
         args = [a for k, v in given.items() for a in (f"--{k.replace('_', '-')}", v)]
-        return self("search", *map(str, probes), "-g", gallery, *args, *flags, code=code)
+        attest = () if "--no-attest" in flags else ("--attest",)
+        flags = tuple(f for f in flags if f != "--no-attest")
+        return self("search", *map(str, probes), "-g", gallery, *args, *attest, *flags, code=code)
 
 
 def first_photos(folder: Path, people: list[Path]) -> Path:

@@ -301,6 +301,7 @@ def test_an_edited_policy_row_is_refused_not_acted_on(world) -> None:  # type: i
         "Bank robbery on 3 Main St; suspect photographed by the lobby camera.",
         ("everyone",),
         (ProbeImage("p.jpg", b"not read"),),
+        attested=True,
     )
     with pytest.raises(RecordMismatchError):
         search(ctx, request)

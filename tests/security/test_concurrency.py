@@ -70,7 +70,7 @@ def _search(ctx: AppContext, ivy: Principal) -> None:
     probe = (ProbeImage("probe.jpg", b"not an image, so the run fails fast"),)
     search(
         ctx,
-        SearchRequest(ivy, CASE, "armed-robbery", WHY, ("bookings",), probe),
+        SearchRequest(ivy, CASE, "armed-robbery", WHY, ("bookings",), probe, attested=True),
         include_crops=False,
     )
 
@@ -183,7 +183,9 @@ def test_two_supervisors_deciding_at_once_give_one_decision(home: Path) -> None:
         ctx, head, "county", replace(current, approval=ApprovalMode.ALWAYS), "approval again"
     )
     probe = (ProbeImage("probe.jpg", b"not an image"),)
-    pending = search(ctx, SearchRequest(ivy, CASE, "armed-robbery", WHY, ("bookings",), probe))
+    pending = search(
+        ctx, SearchRequest(ivy, CASE, "armed-robbery", WHY, ("bookings",), probe, attested=True)
+    )
     sam, sue = _principal(ctx, "sam"), _principal(ctx, "sue")
     ctx.close()
     outcomes = _race(

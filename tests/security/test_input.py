@@ -322,7 +322,13 @@ def test_every_action_that_takes_text_applies_the_field_rules(org: Org) -> None:
             lambda: svc.search(
                 ctx,
                 svc.SearchRequest(
-                    org.people["ivy"], "2026-1\x00", OFFENSE, JUSTIFICATION, ("bookings",), ()
+                    org.people["ivy"],
+                    "2026-1\x00",
+                    OFFENSE,
+                    JUSTIFICATION,
+                    ("bookings",),
+                    (),
+                    attested=True,
                 ),
             ),
         ),
@@ -331,7 +337,13 @@ def test_every_action_that_takes_text_applies_the_field_rules(org: Org) -> None:
             lambda: svc.search(
                 ctx,
                 svc.SearchRequest(
-                    org.people["ivy"], CASE, OFFENSE, JUSTIFICATION + "\x1b[31m", ("bookings",), ()
+                    org.people["ivy"],
+                    CASE,
+                    OFFENSE,
+                    JUSTIFICATION + "\x1b[31m",
+                    ("bookings",),
+                    (),
+                    attested=True,
                 ),
             ),
         ),

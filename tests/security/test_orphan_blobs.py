@@ -47,7 +47,7 @@ _CHILD = textwrap.dedent(
     probe = ProbeImage("probe.jpg", Path(photo).read_bytes())
     search.search(ctx, search.SearchRequest(
         requester=ivy, galleries=("bookings",), probes=(probe,), case_number=who[5],
-        offense=who[6], justification=who[7]))
+        offense=who[6], justification=who[7], attested=True))
     raise SystemExit("the search returned: the crash did not happen")
     """
 )

@@ -163,7 +163,9 @@ def test_request_to_lead_to_disclosure(world) -> None:  # type: ignore[no-untype
     with pytest.raises(AccountInactiveError, match="trial expired"):
         svc.search(
             ctx,
-            svc.SearchRequest(ivy, CASE, "armed-robbery", "x" * 40, ("bookings",), probe),
+            svc.SearchRequest(
+                ivy, CASE, "armed-robbery", "x" * 40, ("bookings",), probe, attested=True
+            ),
             now=expiry + timedelta(days=1),
         )
     refused = [k for k in _kinds(ctx) if k == "search.refused"]

@@ -39,6 +39,7 @@ def _request(org, probes: tuple[ProbeImage, ...], case: str = CASE) -> SearchReq
         justification=JUSTIFICATION,
         galleries=("bookings",),
         probes=probes,
+        attested=True,
     )
 
 

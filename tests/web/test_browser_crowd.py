@@ -40,6 +40,7 @@ def test_a_crowd_photo_is_said_before_the_search_and_held_for_approval(
     warning = ivy.get_by_role("alert").filter(has_text="This photo is a crowd")
     expect(warning).to_contain_text("needs a supervisor's approval")
     look(visits, ivy, "crowd-picker")
+    ivy.get_by_role("checkbox", name=re.compile("^I attest")).check()
     ivy.get_by_role("button", name="Search").click()
     ivy.wait_for_url(re.compile(r"/searches/\d+$"))
     expect(ivy.get_by_role("status").first).to_contain_text("it is a crowd probe")

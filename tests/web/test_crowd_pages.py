@@ -32,6 +32,7 @@ def test_a_refused_crowd_is_said_on_the_form(web_world: World, client_of: Client
                 "case_number": "2026-000821",
                 "offense": "armed-robbery",
                 "justification": JUSTIFICATION,
+                "attest": "true",
                 "galleries": ["bookings"],
             },
             files=[("probes", ("rally.jpg", rally, "image/jpeg"))],

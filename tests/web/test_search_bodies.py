@@ -29,6 +29,7 @@ _FIELDS = {
     "case_number": "2026-000971",
     "offense": "armed-robbery",
     "justification": JUSTIFICATION,
+    "attest": "true",
     "galleries": ["bookings"],
 }
 

@@ -59,6 +59,7 @@ def _search_fields(case: str, **changes: Any) -> dict[str, Any]:
         "case_number": case,
         "offense": "armed-robbery",
         "justification": JUSTIFICATION,
+        "attest": "true",
         "galleries": ["bookings"],
     } | changes
 
@@ -520,6 +521,7 @@ def test_the_search_form_asks_how_many_candidates_and_the_result_ranks_them_toge
         "case_number": "2026-000991",
         "offense": "armed-robbery",
         "justification": JUSTIFICATION,
+        "attest": "true",
         "galleries": ["bookings"],
     }
     probe = [("probes", ("probe.jpg", photo, "image/jpeg"))]

@@ -15,6 +15,7 @@ from facetrail.cli.render import (
     print_json,
     show_search_result,
 )
+from facetrail.governance.attestation import ATTESTATION
 from facetrail.services.audit import verification
 from facetrail.services.searching import search
 
@@ -41,12 +42,21 @@ def search_cmd(
     ] = None,
     top: Annotated[int, typer.Option(help="Candidates per gallery.")] = 50,
     face: Annotated[int | None, typer.Option(help="Face index in the probe (0 = largest).")] = None,
+    attest: Annotated[bool, typer.Option("--attest", help=f"Required: {ATTESTATION}")] = False,
+    protected_reason: Annotated[
+        str,
+        typer.Option(
+            help="For an offense the policy marks as close to protected activity: the "
+            "conduct, apart from that activity, the search is about."
+        ),
+    ] = "",
     crops: Annotated[Path | None, typer.Option(help="Write candidate crops here.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Search galleries for a case: now, or once a supervisor approves (as policy says).
 
-    Candidates are investigative leads, never identifications.
+    Candidates are investigative leads, never identifications. --attest records that the
+    search does not target anyone for exercising protected rights; none runs without it.
     """
     run_service(lambda: outputs_writable(folders=[crops]))
     images = tuple(_probe(p) for p in probes)
@@ -61,6 +71,8 @@ def search_cmd(
             on_behalf_of=on_behalf_of,
             top=top,
             face=face,
+            attested=attest,
+            protected_reason=protected_reason,
         )
         result = run_service(lambda: search.search(ctx, request, include_crops=crops is not None))
         of = OutputOf(ctx, me.username, "search.run")

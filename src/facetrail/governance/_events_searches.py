@@ -43,6 +43,13 @@ class SearchRequested(_SearchEvent):
     #: (held for approval; a refused one is a ``search.refused`` entry with the counts)
     faces: list[int] = dataclasses.field(default_factory=list)
     crowd: bool = False
+    #: the words the requester attested to (``governance.attestation``; None: an entry from
+    #: before attestations were asked for)
+    attestation: str | None = None
+    #: the offense category was one the policy marks as close to protected activity, and the
+    #: second, named reason the requester gave for it
+    protected: bool = False
+    protected_reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

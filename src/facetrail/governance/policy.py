@@ -81,11 +81,15 @@ class Policy:
     #: demonstration, an assembly): held for approval or refused, as ``crowd_probes`` says
     crowd_faces: int = 5
     crowd_probes: str = "approval"
+    #: offense categories the agency marks as close to protected activity (unlawful assembly,
+    #: obstruction, trespass at a public event): a search under one needs a second, named
+    #: reason besides its justification, is counted apart in the public report and alerted on
+    protected_offenses: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)
         body["approval"] = self.approval.value
-        for key in ("offenses", "galleries", "approval_offenses"):
+        for key in ("offenses", "galleries", "approval_offenses", "protected_offenses"):
             body[key] = list(body[key])
         body["alerts"] = self.alerts.to_dict()
         return body
@@ -120,6 +124,7 @@ class Policy:
                 low_quality_probes=str(values["low_quality_probes"]),
                 crowd_faces=int(values["crowd_faces"]),
                 crowd_probes=str(values["crowd_probes"]),
+                protected_offenses=tuple(str(o) for o in values["protected_offenses"]),
             )
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"policy is not valid: {exc}", subject="policy") from exc
@@ -145,6 +150,9 @@ class Policy:
         stray = sorted(set(self.approval_offenses) - set(self.offenses))
         if stray:
             raise bad(f"not allowed offense categories: {', '.join(stray)}", "approval_offenses")
+        stray = sorted(set(self.protected_offenses) - set(self.offenses))
+        if stray:
+            raise bad(f"not allowed offense categories: {', '.join(stray)}", "protected_offenses")
         if not 1 <= self.daily_limit <= 10_000:
             raise bad("daily limit must be 1..10000", "daily_limit")
         if not 1 <= self.probe_retention_days <= 36_500:
@@ -229,13 +237,17 @@ def weakenings(old: Policy, new: Policy) -> list[str]:
         said.append(f"crowd probes counted only above {new.crowd_faces} faces")
     if old.crowd_probes == "refuse" and new.crowd_probes == "approval":
         said.append("crowd probes held for approval instead of refused")
+    unmarked = sorted(set(old.protected_offenses) & set(new.offenses) - set(new.protected_offenses))
+    if unmarked:
+        said.append(f"offense categories no longer marked as protected: {', '.join(unmarked)}")
     said += _alerts_weakened(old.alerts, new.alerts)
     return said
 
 
 def oversight_weakenings(old: Policy, new: Policy) -> list[str]:
     """What ``new`` relaxes of the oversight of the agency's use: its alert rules and the
-    approval and second review searches need, and what makes a crowd probe and what it gets.
+    approval and second review searches need, what makes a crowd probe and what it gets, and
+    the offense categories marked as close to protected activity.
     Its head cannot do that alone: a second person
     outside the head's say-so confirms it first (``services.oversight.policy_proposals``)."""
     oversight = replace(
@@ -246,6 +258,7 @@ def oversight_weakenings(old: Policy, new: Policy) -> list[str]:
         alerts=new.alerts,
         crowd_faces=new.crowd_faces,
         crowd_probes=new.crowd_probes,
+        protected_offenses=new.protected_offenses,
     )
     return weakenings(old, oversight)
 

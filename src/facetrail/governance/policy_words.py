@@ -34,6 +34,7 @@ RULE_LABELS = {
     "low_quality_probes": "A probe face too small, blurred or turned away is",
     "crowd_faces": "A probe photo is a crowd above this many searchable faces",
     "crowd_probes": "A crowd probe (a demonstration, an assembly) is",
+    "protected_offenses": "Offenses close to protected activity (a second, named reason asked)",
 }
 
 

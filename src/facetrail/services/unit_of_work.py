@@ -223,11 +223,13 @@ def record_refusal(
     details: dict[str, object] | None = None,
     *,
     first: First | None = None,
+    agency: str | None = None,
 ) -> None:
     """Append ``<kind>.refused`` in its own transaction (the refused action's rolled back),
-    after ``first`` if given. What the refused caller sent (their name, the subject) is
-    logged as ``loggable`` shows it: a refusal never stores text the field rules
-    (``governance.fields``) would refuse."""
+    after ``first`` if given; ``agency``: the agency it concerns, where known (its figures,
+    such as the crowd probes it refused, are read by it). What the refused caller sent
+    (their name, the subject) is logged as ``loggable`` shows it: a refusal never stores
+    text the field rules (``governance.fields``) would refuse."""
     with ctx.transaction() as session:
         if first is not None:
             first.record(session, refused=True)
@@ -238,6 +240,7 @@ def record_refusal(
                 f"{kind}.refused",
                 loggable(subject),
                 {"code": error.code, "reason": str(error)} | (details or {}),
+                agency,
             ),
         )
     if first is not None:

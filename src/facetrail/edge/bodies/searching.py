@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from facetrail.edge.bodies import Body
+from facetrail.governance.attestation import ATTESTATION
 from facetrail.governance.credentials import Principal
 from facetrail.services.searching.search_model import ProbeImage, SearchRequest
 
@@ -49,6 +50,15 @@ class SearchGrounds(Body):
     ]
     #: for a network operator: the member agency the search is for
     on_behalf_of: Annotated[str | None, Field(max_length=200)] = None
+    attest: Annotated[bool, Field(description=f"Required true to search: {ATTESTATION}")] = False
+    protected_reason: Annotated[
+        str,
+        Field(
+            max_length=5000,
+            description="Under an offense category the agency marks as close to protected "
+            "activity: the conduct, apart from that activity, the search is about",
+        ),
+    ] = ""
 
     def request(self, requester: Principal, probes: tuple[ProbeImage, ...]) -> SearchRequest:
         """The search service's request, asked by ``requester`` with these probes."""
@@ -60,6 +70,8 @@ class SearchGrounds(Body):
             galleries=tuple(self.galleries),
             probes=probes,
             on_behalf_of=self.on_behalf_of,
+            attested=self.attest,
+            protected_reason=self.protected_reason,
         )
 
 

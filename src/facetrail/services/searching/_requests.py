@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from facetrail.errors import FacetrailError
 from facetrail.governance import fields
+from facetrail.governance.attestation import ATTESTATION, protected_reason_asked
 from facetrail.governance.audit import append, size_at_lock
 from facetrail.governance.credentials import Role
 from facetrail.governance.events import SearchRequested
@@ -104,6 +105,13 @@ def store_request(
         face=record.face,
         faces=list(faces),
         crowd=crowd.is_crowd,
+        attestation=ATTESTATION,
+        protected=protected_reason_asked(policy, record.offense),
+        protected_reason=(
+            fields.check_free_text("protected_reason", request.protected_reason)
+            if protected_reason_asked(policy, record.offense)
+            else None
+        ),
     )
     append(session, requested.entry())
     if pending:

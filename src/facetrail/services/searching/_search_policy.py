@@ -24,6 +24,7 @@ from facetrail.errors import (
     RecordMismatchError,
 )
 from facetrail.governance import fields
+from facetrail.governance.attestation import attestation_problem
 from facetrail.governance.authority import Actor
 from facetrail.governance.case_numbers import case_rule_in_words
 from facetrail.governance.credentials import Role
@@ -87,14 +88,18 @@ class RequestCheck(NamedTuple):
 
 
 def request_problem(
-    session: Session, request: SearchRequest, now: datetime
+    session: Session, request: SearchRequest, now: datetime, *, preview: bool = False
 ) -> tuple[FacetrailError | None, Agency | None, int, Policy]:
-    """Everything checked before a probe is looked at: who, for whom, why, where, how often."""
-    checked = request_check(session, request, now)
+    """Everything checked before a probe is looked at: who, for whom, why, where, how often,
+    and what the requester attested (``governance.attestation``), except for a ``preview``
+    of the probe's faces, which is asked before the search and reveals no one."""
+    checked = request_check(session, request, now, preview=preview)
     return checked.problem, checked.agency, checked.version, checked.policy
 
 
-def request_check(session: Session, request: SearchRequest, now: datetime) -> RequestCheck:
+def request_check(
+    session: Session, request: SearchRequest, now: datetime, *, preview: bool = False
+) -> RequestCheck:
     """``request_problem``, with the log's size as the requester was read."""
     actor = request.requester
     since = now - timedelta(days=1)
@@ -167,6 +172,20 @@ def request_check(session: Session, request: SearchRequest, now: datetime) -> Re
             f"justification needs at least {policy.min_justification} characters",
             subject="justification",
         )
+    elif (
+        not preview
+        and (
+            unattested := attestation_problem(
+                policy,
+                request.offense,
+                request.justification,
+                request.attested,
+                request.protected_reason,
+            )
+        )
+        is not None
+    ):
+        problem = unattested
     elif not request.galleries:
         problem = InvalidRequestError("name at least one gallery", subject="galleries")
     elif outside := [g for g in request.galleries if g not in policy.galleries]:
@@ -193,6 +212,8 @@ def field_problem(request: SearchRequest) -> FacetrailError | None:
     try:
         fields.check_case_number(request.case_number)
         fields.check_free_text("justification", request.justification)
+        if request.protected_reason:
+            fields.check_free_text("protected_reason", request.protected_reason)
     except FacetrailError as error:
         return error
     return None

@@ -45,7 +45,9 @@ def preview_faces(ctx: AppContext, request: SearchRequest) -> list[ProbeFace]:
         session,
         _,
     ):
-        problem, _agency, _version, policy = request_problem(session, request, utc_now())
+        problem, _agency, _version, policy = request_problem(
+            session, request, utc_now(), preview=True
+        )
         if problem is not None:
             raise problem
         pack = get_gallery_row(session, request.galleries[0]).pack

@@ -132,6 +132,7 @@ def search(
         "offense": request.offense,
         "galleries": list(request.galleries),
         "on_behalf_of": request.on_behalf_of,
+        "attested": request.attested,
     }
     subject = request.case_number or "(no case number)"
     try:
@@ -141,14 +142,17 @@ def search(
         problem, policy = checked.problem, checked.policy
     except FacetrailError as raised:  # a record found tampered with: refused alike
         problem, checked = raised, None
+    agency = None if checked is None or checked.agency is None else checked.agency.name
     if problem is not None:
-        record_refusal(ctx, who, "search", subject, problem, details, first=token_use)
+        record_refusal(
+            ctx, who, "search", subject, problem, details, first=token_use, agency=agency
+        )
         raise problem
     crowd = crowd_of(ctx, request, policy)
     if crowd.is_crowd and crowd.action == "refuse":
         refused = crowd.refusal()
         faces = details | {"faces": list(crowd.faces)}
-        record_refusal(ctx, who, "search", subject, refused, faces, first=token_use)
+        record_refusal(ctx, who, "search", subject, refused, faces, first=token_use, agency=agency)
         raise refused
     if policy.needs_approval(request.offense) or crowd.is_crowd:
         runs: list[GalleryRun] | None = None

@@ -62,6 +62,12 @@ class SearchRequest:
     top: int = 50
     #: Face to search in each probe (0 = largest, the default).
     face: int | None = None
+    #: the requester attests that the search does not target anyone for exercising protected
+    #: rights (``governance.attestation.ATTESTATION``); a search without it is refused
+    attested: bool = False
+    #: under an offense category the policy marks as close to protected activity: the
+    #: conduct, apart from the protected activity, the search is about (a second reason)
+    protected_reason: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from facetrail.edge.bodies.searching import MAX_TOP, OutcomeBody, ReviewBody, Se
 from facetrail.edge.deps import Context
 from facetrail.edge.uploads import MAX_PROBES, probe_images
 from facetrail.errors import FacetrailError
+from facetrail.governance.attestation import ATTESTATION, MIN_PROTECTED_REASON
 from facetrail.governance.case_numbers import case_rule_in_words
 from facetrail.governance.credentials import Role
 from facetrail.governance.policy import ApprovalMode
@@ -55,6 +56,7 @@ class SearchForm:
     on_behalf_of: str | None = None
     #: candidates from each gallery, as typed
     top: str = str(DEFAULT_TOP)
+    protected_reason: str = ""
 
     @classmethod
     def typed(cls, form: FormData) -> Self:
@@ -69,6 +71,7 @@ class SearchForm:
             galleries=[g for g in form.getlist("galleries") if isinstance(g, str)],
             on_behalf_of=one("on_behalf_of") or None,
             top=one("top", str(DEFAULT_TOP)),
+            protected_reason=one("protected_reason"),
         )
 
 
@@ -135,6 +138,9 @@ def _search_form(
         max_probes=MAX_PROBES,
         max_top=MAX_TOP,
         case_rule=case_rule_in_words(rules.case_pattern),
+        attestation=ATTESTATION,
+        min_protected_reason=MIN_PROTECTED_REASON,
+        protected_labels=[o.replace("-", " ") for o in rules.protected_offenses],
         notice=LEAD_NOTICE,
         error=error,
     )
