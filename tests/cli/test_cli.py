@@ -123,3 +123,33 @@ def test_a_crowd_probe_is_held_then_refused_from_the_command_line(
     term.login("ivy")
     refused = " ".join(term.search(rally, case="2026-000901", code=2).split())
     assert "error [crowd_probe]" in refused and "more than the 5 the policy allows" in refused
+
+
+@needs_lfw
+def test_a_search_needs_the_attestation_and_a_marked_offense_a_second_reason(
+    term: Terminal, tmp_path: Path
+) -> None:
+    """Without --attest no search runs (issue 25); once the policy (set from the command line)
+    marks an offense as close to protected activity, a search under it needs
+    --protected-reason, which the search's answer shows."""
+    people = lfw_people(3)
+    term.init()
+    term.gallery(first_photos(tmp_path / "in", people))
+    _investigator_on(term)
+    probe = second_photo(people[1])
+    refused = " ".join(term.search(probe, flags=("--no-attest",), code=2).split())
+    assert "error [attestation_missing]" in refused and "exercising protected rights" in refused
+    term.login("root")
+    offenses = ["--offense", "armed-robbery", "--offense", "unlawful-assembly"]
+    marked = ["--protected-offense", "unlawful-assembly"]
+    term("policy", "set", OPERATORS, *offenses, *marked, "--reason", "protests are marked")
+    term.login("ivy")
+    asked = {"case": "2026-000911", "offense": "unlawful-assembly"}
+    short = " ".join(term.search(probe, code=2, **asked).split())
+    assert "error [attestation_missing]" in short and "second reason of at least 30" in short
+    conduct = "Broke the windows of the bank at 3 Main St with a hammer."
+    done = " ".join(term.search(probe, protected_reason=conduct, **asked).split())
+    assert (
+        f"second reason (unlawful-assembly is marked as close to protected activity): {conduct}"
+        in done
+    )

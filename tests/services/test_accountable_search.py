@@ -344,17 +344,17 @@ def test_a_search_is_checked_again_under_the_lock_before_anything_is_stored(  # 
     using up the daily limit) is refused there, and nothing of it is stored."""
     org, probe = _ivy_searching_at_once(world, daily_limit=1)
     ctx: AppContext = org.ctx
-    real_run = svc._run_galleries
+    real_run = svc.run_galleries
     overtaken: list[int] = []
 
     def run_and_be_overtaken(*args, **kwargs):  # type: ignore[no-untyped-def]
         if not overtaken:
             overtaken.append(1)
-            monkeypatch.setattr(svc, "_run_galleries", real_run)
+            monkeypatch.setattr(svc, "run_galleries", real_run)
             assert org.search(("bookings",), probe).status == "done"  # uses up the limit
         return real_run(*args, **kwargs)
 
-    monkeypatch.setattr(svc, "_run_galleries", run_and_be_overtaken)
+    monkeypatch.setattr(svc, "run_galleries", run_and_be_overtaken)
     kinds_before = len(_kinds(ctx))
     with pytest.raises(DailyLimitError):
         org.search(("bookings",), probe)
@@ -378,13 +378,13 @@ def test_a_search_that_now_needs_approval_is_stored_pending_not_run(  # type: ig
     check stores it pending, and what it found is neither stored nor shown."""
     org, probe = _ivy_searching_at_once(world)
     ctx: AppContext = org.ctx
-    real_run = svc._run_galleries
+    real_run = svc.run_galleries
 
     def run_while_policy_tightens(*args, **kwargs):  # type: ignore[no-untyped-def]
         org.set_policy(approval=ApprovalMode.ALWAYS)
         return real_run(*args, **kwargs)
 
-    monkeypatch.setattr(svc, "_run_galleries", run_while_policy_tightens)
+    monkeypatch.setattr(svc, "run_galleries", run_while_policy_tightens)
     result = org.search(("bookings",), probe)
     assert result.status == "pending" and not result.candidates
     with ctx.sessions() as s:

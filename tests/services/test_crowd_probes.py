@@ -16,7 +16,7 @@ from facetrail.errors import CrowdProbeError
 from facetrail.services.audit.log import audit_status
 from facetrail.services.searching.probe_preview import preview_faces
 from facetrail.services.searching.search import ProbeImage, SearchRequest
-from facetrail.store.schema import AuditEntryRow, SearchRecord
+from facetrail.store.schema import AuditEntryRow, Gallery, SearchRecord
 from tests.conftest import needs_lfw
 from tests.crowd import composed_photo
 from tests.mail import received_bodies, smtp
@@ -104,3 +104,24 @@ def test_a_policy_that_refuses_crowds_refuses_and_records_it(county) -> None:  #
     # A larger crowd limit lets six faces through (raising it is a relaxation, confirmed).
     org.set_policy(crowd_faces=10)
     assert org.search(("bookings",), crowd, case_number="2026-000602").status == "done"
+
+
+@needs_lfw
+def test_the_crowd_count_and_the_search_find_the_faces_once(county, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Counting a probe's faces for the crowd rule costs no second detection: the search of
+    a gallery of the same pack takes the faces found."""
+    org, _box, people = county
+    with org.ctx.sessions() as s:
+        pack = s.scalar(select(Gallery.pack).where(Gallery.name == "bookings"))
+    assert pack is not None
+    pipeline = org.ctx.pipeline(pack)
+    calls: list[int] = []
+    real = pipeline.analyse
+
+    def counted(bgr):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(bgr)
+
+    monkeypatch.setattr(pipeline, "analyse", counted)
+    done = org.search(("bookings",), probe_of(people[0]), case_number="2026-000603")
+    assert done.status == "done" and len(calls) == 1

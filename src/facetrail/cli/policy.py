@@ -31,6 +31,13 @@ ApprovalOffensesOpt = Annotated[
     list[str] | None,
     _list_option("--approval-offense", "An offense whose searches need prior approval"),
 ]
+ProtectedOffensesOpt = Annotated[
+    list[str] | None,
+    _list_option(
+        "--protected-offense",
+        "An offense close to protected activity: its searches need a second, named reason",
+    ),
+]
 
 
 def _info_json(info: policy_service.PolicyInfo) -> dict[str, Any]:
@@ -166,6 +173,7 @@ def policy_set(
         ApprovalMode | None, typer.Option(help="When a supervisor must approve a search first.")
     ] = None,
     approval_offenses: ApprovalOffensesOpt = None,
+    protected_offenses: ProtectedOffensesOpt = None,
     second_reviewer: Annotated[
         bool | None, typer.Option(help="Whether a second person reviews each candidate.")
     ] = None,
@@ -193,7 +201,8 @@ def policy_set(
         list[str] | None,
         typer.Option(
             help="An alert rule setting, NAME=VALUE (repeatable): stale_days=7, "
-            "disabled=hours,trial (the rules turned off; disabled= turns all on)."
+            "disabled=hours,trial (the rules turned off; disabled= turns all on), "
+            "protected_words=protest,vigil (the words the protected_activity rule looks for)."
         ),
     ] = None,
     as_json: JsonOpt = False,
@@ -204,6 +213,7 @@ def policy_set(
         "offenses": _names(offenses),
         "approval": approval.value if approval is not None else None,
         "approval_offenses": _names(approval_offenses),
+        "protected_offenses": _names(protected_offenses),
         "second_reviewer": second_reviewer,
         "daily_limit": daily_limit,
         "min_justification": min_justification,
@@ -224,7 +234,7 @@ def policy_set(
 
 def _alert_settings(given: list[str]) -> dict[str, object]:
     """``NAME=VALUE`` pairs as the policy's alert settings take them (numbers as numbers;
-    ``disabled`` a comma-separated list of rules)."""
+    ``disabled`` a comma-separated list of rules, ``protected_words`` of words)."""
     settings: dict[str, object] = {}
     for pair in given:
         name, sep, value = pair.partition("=")
@@ -233,7 +243,7 @@ def _alert_settings(given: list[str]) -> dict[str, object]:
                 f"--alert takes NAME=VALUE, not {pair!r}", subject="policy.alerts"
             )
         name, value = name.strip(), value.strip()
-        if name == "disabled":
+        if name in ("disabled", "protected_words"):
             settings[name] = [r.strip() for r in value.split(",") if r.strip()]
             continue
         try:

@@ -162,6 +162,11 @@ def print_search_result(result: Any, crops: Path | None) -> None:
         f"{escape(result.requester)} of {escape(result.agency)}"
         + (f"; outcome {result.outcome}" if result.outcome else "")
     )
+    if result.protected_reason:
+        console.print(
+            f"second reason ({escape(result.offense)} is marked as close to protected "
+            f"activity): {escape(result.protected_reason)}"
+        )
     if result.status == "pending":
         if result.crowd_faces:
             console.print(

@@ -75,8 +75,9 @@ def searches_list(
 
 @searches_app.command("pending")
 def searches_pending(as_json: JsonOpt = False) -> None:
-    """Searches of your agency that wait for a supervisor's decision, with the justification
-    and probe photos to weigh (supervisors; the listing is audited)."""
+    """Searches of your agency that wait for a supervisor's decision, with the justification,
+    the second reason an offense close to protected activity needs, whether it is a crowd
+    probe, and the probe photos to weigh (supervisors; the listing is audited)."""
     waiting = as_signed_in(listings.approval_queue)
     if as_json:
         print_json(waiting)
@@ -91,6 +92,8 @@ def searches_pending(as_json: JsonOpt = False) -> None:
             "galleries",
             "probes",
             "justification",
+            "second_reason",
+            "crowd_faces",
             "yours_to_decide",
             "problem",
         ),
@@ -104,6 +107,8 @@ def searches_pending(as_json: JsonOpt = False) -> None:
                 s.galleries,
                 s.probe_names,
                 s.justification,
+                s.protected_reason or "",
+                s.crowd_faces or "",
                 s.decidable,
                 s.problem,
             )

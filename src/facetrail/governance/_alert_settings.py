@@ -5,6 +5,7 @@ checked as part of the agency's policy, and versioned with it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,10 +16,35 @@ from facetrail.store.vocabulary import ALERT_RULES
 #: column may hold (``store.vocabulary``), so the two cannot drift apart.
 RULES: tuple[str, ...] = ALERT_RULES
 
+#: Words whose forms in a search's offense, justification or second reason point to a
+#: demonstration (the ``protected_activity`` rule, ``governance._protected_alerts``). Left out
+#: on purpose: "march" (the month), "strike" (a blow), "occupation" (a job), "gathering"
+#: (of evidence), whose everyday senses in a case file far outnumber the protest ones.
+PROTECTED_WORDS: tuple[str, ...] = (
+    "demonstration",
+    "demonstrator",
+    "protest",
+    "rally",
+    "rallies",
+    "picket",
+    "vigil",
+    "sit-in",
+    "assembly",
+    "assemblies",
+    "activist",
+)
+
+#: A word of ``protected_words``: 2..40 lower-case letters and hyphens.
+_WORD = re.compile(r"[a-z][a-z-]{1,39}")
+
+#: The settings that are lists (of rules, of words), not numbers.
+_LISTS = ("disabled", "protected_words")
+
 
 @dataclass(frozen=True)
 class AlertRules:
-    """Each rule's settings; ``disabled`` names rules the agency turned off."""
+    """Each rule's settings; ``disabled`` names rules the agency turned off. A policy
+    version stored before a setting existed reads it as its default."""
 
     disabled: tuple[str, ...] = ()
     history_days: int = 30
@@ -34,6 +60,8 @@ class AlertRules:
     trial_searches: int = 10
     pairs_min: int = 6
     pairs_factor: float = 3.0
+    photo_searches: int = 3
+    protected_words: tuple[str, ...] = PROTECTED_WORDS
 
     def enabled(self, rule: str) -> bool:
         return rule not in self.disabled
@@ -41,6 +69,7 @@ class AlertRules:
     def to_dict(self) -> dict[str, Any]:
         body = asdict(self)
         body["disabled"] = list(self.disabled)
+        body["protected_words"] = list(self.protected_words)
         return body
 
     @classmethod
@@ -54,13 +83,17 @@ class AlertRules:
                 f"unknown alert settings: {', '.join(unknown)}", subject="policy.alerts"
             )
         values = defaults | body
+        for name in _LISTS:  # tuple("protest") would split a word into its letters
+            if not isinstance(values[name], list | tuple):
+                raise InvalidRequestError(f"{name} must be a list", subject=f"policy.alerts.{name}")
         try:
             rules = cls(
                 disabled=tuple(str(r) for r in values["disabled"]),
+                protected_words=tuple(str(w).strip().lower() for w in values["protected_words"]),
                 **{
                     name: type(defaults[name])(values[name])
                     for name in defaults
-                    if name != "disabled"
+                    if name not in _LISTS
                 },
             )
         except (TypeError, ValueError) as exc:
@@ -77,9 +110,15 @@ class AlertRules:
                 f"no such alert rule: {', '.join(stray)} (rules: {', '.join(RULES)})",
                 subject="policy.alerts.disabled",
             )
+        odd = [w for w in self.protected_words if not _WORD.fullmatch(w)]
+        if odd:
+            raise InvalidRequestError(
+                f"alert words are 2..40 lower-case letters or hyphens, not: {', '.join(odd)}",
+                subject="policy.alerts.protected_words",
+            )
         counts = ["history_days", "volume_min", "hours_min_history", "case_max"]
         counts += ["person_cases", "stale_days", "trial_days_left", "trial_searches"]
-        counts += ["pairs_min"]
+        counts += ["pairs_min", "photo_searches"]
         for name in counts:
             if not 1 <= getattr(self, name) <= 100_000:
                 raise InvalidRequestError(

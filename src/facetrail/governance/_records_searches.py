@@ -6,6 +6,7 @@ entries; its kept probe templates to its run (``governance.records``).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -98,17 +99,43 @@ def search_problem(session: Session, record: SearchRecord) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class AskedGrounds:
+    """What a search's request entry recorded besides its record's columns."""
+
+    #: the most faces fit to search in one of its probes, when they made it a crowd probe
+    crowd_faces: int | None = None
+    #: the words its requester attested to (None: asked before attestations were)
+    attestation: str | None = None
+    #: the second, named reason, when its offense was marked as close to protected activity
+    protected_reason: str | None = None
+
+
+def asked_grounds(session: Session, search_id: int) -> AskedGrounds:
+    """The search's crowd, attestation and second reason as its one request entry recorded
+    them (all None: no single entry)."""
+    requests = logged_entries(session, f"search:{search_id}", "search.request")
+    if len(requests) != 1:
+        return AskedGrounds()
+    asked = entry_details(requests[0])
+    faces = asked.get("faces") or []
+    crowd = (
+        max(int(f) for f in faces)
+        if asked.get("crowd") and isinstance(faces, list) and faces
+        else None
+    )
+    attestation, reason = asked.get("attestation"), asked.get("protected_reason")
+    return AskedGrounds(
+        crowd,
+        attestation if isinstance(attestation, str) else None,
+        reason if asked.get("protected") and isinstance(reason, str) else None,
+    )
+
+
 def crowd_faces(session: Session, search_id: int) -> int | None:
     """The most faces fit to search in one of the search's probes, as its request entry
     recorded them, when they made it a crowd probe (None: not a crowd, or no single entry)."""
-    requests = logged_entries(session, f"search:{search_id}", "search.request")
-    if len(requests) != 1:
-        return None
-    asked = entry_details(requests[0])
-    faces = asked.get("faces") or []
-    if not asked.get("crowd") or not isinstance(faces, list) or not faces:
-        return None
-    return max(int(f) for f in faces)
+    return asked_grounds(session, search_id).crowd_faces
 
 
 def search_rows_problem(session: Session, search_id: int) -> str | None:

@@ -29,17 +29,25 @@ The rules (their names are what policy and alerts call them):
 - ``pairs``: two people who, in the last ``history_days``, approved each other's searches
   and second-reviewed each other's reviews at least ``pairs_min`` times and ``pairs_factor``
   times as often as the agency's median pair (``governance._pairs``).
+- ``protected_activity``: a search that may be aimed at people for taking part in a
+  demonstration: a crowd probe; an offense the policy marks as close to protected activity,
+  or an offense, justification or second reason that uses one of ``protected_words``; one
+  photo searched ``photo_searches`` times or more for different faces or under different
+  case numbers (``governance._protected_alerts``).
+
+What each rule weighs and finds: ``governance._alert_findings``.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from facetrail.governance._alert_findings import Finding, SearchFact, TrialFact
 from facetrail.governance._alert_settings import RULES, AlertRules
 from facetrail.governance._pairs import Together, standing_out
+from facetrail.governance._protected_alerts import protected_activity
 
 __all__ = [
     "RULES",
@@ -50,46 +58,6 @@ __all__ = [
     "evaluate",
     "rule_in_words",
 ]
-
-
-@dataclass(frozen=True)
-class SearchFact:
-    """One search of the agency as its events record it."""
-
-    search_id: int
-    at: datetime
-    #: who ran it (for a network's search: the operator)
-    user: str
-    case: str
-    probes: tuple[str, ...]
-    #: when it ran (None: not run: pending, denied or failed)
-    ran_at: datetime | None = None
-    reviewed: bool = False
-    outcome: str | None = None
-    #: the top candidate's gallery person and score, per gallery searched
-    top_people: tuple[tuple[str, float], ...] = ()
-    #: staff gallery people the probe matched
-    staff_matches: tuple[str, ...] = ()
-    #: the supervisor who approved it, if one did
-    approver: str | None = None
-    #: (first reviewer, second reviewer) of its candidates
-    second_reviews: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class TrialFact:
-    user: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class Finding:
-    rule: str
-    #: the finding's identity: an alert is raised once per key
-    key: str
-    summary: str
-    user: str | None = None
-    searches: tuple[int, ...] = field(default_factory=tuple)
 
 
 def evaluate(
@@ -145,6 +113,8 @@ def evaluate(
         found += _trial(rules, searches, trials, now)
     if rules.enabled("pairs"):
         found += _pairs(rules, searches, now)
+    if rules.enabled("protected_activity"):
+        found += protected_activity(rules, searches, now)
     return found
 
 
@@ -362,5 +332,9 @@ def rule_in_words(rule: str, rules: AlertRules) -> str:
         "pairs": f"two people approve and second-review each other's searches at least "
         f"{r.pairs_min} times, {r.pairs_factor:g} times as often as a usual pair, in "
         f"{r.history_days} days",
+        "protected_activity": "a search may be aimed at a demonstration: a crowd probe, an "
+        "offense marked close to protected activity, an offense or reason that names "
+        f"{', '.join(r.protected_words) or 'no word'}, or one photo searched {r.photo_searches} "
+        f"or more times for different faces or cases in {r.history_days} days",
     }
     return said.get(rule, rule.replace("_", " "))

@@ -277,6 +277,7 @@ _ALERT_LOOSER_WHEN = {
     "trial_searches": 1,
     "pairs_min": 1,
     "pairs_factor": 1,
+    "photo_searches": 1,
 }
 
 
@@ -289,6 +290,9 @@ def _alerts_weakened(old: AlertRules, new: AlertRules) -> list[str]:
         before, after = getattr(old, name), getattr(new, name)
         if (after - before) * direction > 0:
             said.append(f"alert setting {name} loosened: {before} -> {after}")
+    dropped = [w for w in old.protected_words if w not in new.protected_words]
+    if dropped:
+        said.append(f"alert words removed: {', '.join(dropped)}")
     if new.history_days != old.history_days:
         said.append(f"alert history changed: {old.history_days} -> {new.history_days} days")
     return said

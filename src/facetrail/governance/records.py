@@ -38,6 +38,8 @@ from facetrail.governance._records_oversight import (
     open_cases_problem,
 )
 from facetrail.governance._records_searches import (
+    AskedGrounds,
+    asked_grounds,
     crowd_faces,
     probe_template_problem,
     review_problem,
@@ -62,9 +64,11 @@ from facetrail.store.schema import (
 __all__ = [
     "GRANT_KINDS",
     "UNREAD",
+    "AskedGrounds",
     "RoleRow",
     "Unread",
     "alert_problem",
+    "asked_grounds",
     "crowd_faces",
     "erasure_problem",
     "evaluation_problem",

@@ -67,6 +67,7 @@ ALERT_RULES = (
     "staff_match",
     "trial",
     "pairs",
+    "protected_activity",
 )
 #: a relaxation of an agency's oversight (its alert rules or approval needs), made by one
 #: person and waiting for a second: pending -> confirmed (in force) | refused | withdrawn

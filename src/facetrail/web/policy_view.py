@@ -80,6 +80,8 @@ class PolicyForm:
     #: probe gets (CROWD_PROBES)
     crowd_faces: str = "5"
     crowd_probes: str = "approval"
+    #: the offenses marked as close to protected activity
+    protected_offenses: tuple[str, ...] = ()
 
     @classmethod
     def of_policy(cls, policy: Policy) -> PolicyForm:
@@ -95,6 +97,7 @@ class PolicyForm:
             tuple(rule for rule in RULES if policy.alerts.enabled(rule)),
             str(policy.crowd_faces),
             policy.crowd_probes,
+            policy.protected_offenses,
         )
 
     @classmethod
@@ -114,6 +117,7 @@ class PolicyForm:
             tuple(texts(form, "alerts_on")),
             crowd_faces,
             text(form, "crowd_probes", max_length=20, default=""),
+            tuple(texts(form, "protected_offenses")),
         )
 
     @classmethod
@@ -136,6 +140,7 @@ class PolicyForm:
                 tuple(str(r) for r in body["alerts_on"]),
                 crowd_faces,
                 str(body["crowd_probes"]),
+                tuple(str(o) for o in body["protected_offenses"]),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidRequestError(

@@ -66,7 +66,9 @@ def search_facts(
     """The agency's searches asked for in [since, until), as their typed events record them
     (oldest first), with each run's top candidate per gallery as a gallery person. A search's
     probes are named by the face they show where its probe template is still kept (the same
-    face, even re-saved, gets the same name: ``probe_faces``), else by their files' hashes."""
+    face, even re-saved, gets the same name: ``probe_faces``), else by their files' hashes;
+    ``files`` are the hashes either way. A crowd probe the policy refused is no search, and
+    no fact (its ``search.refused`` entry is the record)."""
     requested = read_events(
         session,
         [SearchRequested],
@@ -127,6 +129,13 @@ def search_facts(
                     }
                 )
             ),
+            files=tuple(e.probes),
+            face=e.face,
+            faces=tuple(e.faces),
+            crowd=e.crowd,
+            offense=e.offense,
+            protected=e.protected,
+            grounds="\n".join([e.justification, e.protected_reason or ""]),
         )
         for e in requested
     ]

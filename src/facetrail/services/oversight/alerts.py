@@ -11,7 +11,8 @@ Authorisation: ``raise_alerts`` is the service's own (housekeeping runs it); ``r
 (the CLI's and the API's) needs a system admin, or the head or an auditor of the one agency
 it runs for. Listing: an agency's head and auditors, system admins
 (``may_oversee_agency``). Acknowledging and closing, each with a note: the agency's head and
-auditors, never the person the alert is about. Audit: every run, raise, listing, step and
+auditors, never the person the alert is about (nor, for a ``protected_activity`` alert,
+anyone who asked for one of its searches). Audit: every run, raise, listing, step and
 refusal.
 """
 
@@ -58,6 +59,7 @@ from facetrail.store.schema import (
     Agency,
     AlertRow,
     OpenCase,
+    SearchRecord,
     User,
 )
 
@@ -267,7 +269,7 @@ def _step(ctx: AppContext, actor: Principal, alert_id: int, note: str, *, close:
             raise PermissionDeniedError(
                 "only the agency's head or its auditors handle its alerts", subject=subject
             )
-        if actor.username in _about(row):
+        if actor.username in _about(session, row):
             raise PermissionDeniedError(
                 "an alert about you is handled by someone else", subject=subject
             )
@@ -306,12 +308,21 @@ def _step(ctx: AppContext, actor: Principal, alert_id: int, note: str, *, close:
         return _view(session, row, agency)
 
 
-def _about(row: AlertRow) -> set[str]:
-    """Whom an alert is about: its user, and for a ``pairs`` alert both people of the pair
-    (its key, ``pairs:<a>:<b>:<n>``; usernames hold no ':')."""
+def _about(session: Session, row: AlertRow) -> set[str]:
+    """Whom an alert is about: its user; for a ``pairs`` alert both people of the pair (its
+    key, ``pairs:<a>:<b>:<n>``; usernames hold no ':'); for a ``protected_activity`` alert
+    everyone who asked for one of its searches (one photo searched by several people)."""
     about = {row.username} if row.username else set()
     if row.rule == "pairs":
         about |= set(row.key.split(":")[1:3])
+    if row.rule == "protected_activity":
+        about |= set(
+            session.scalars(
+                select(User.username)
+                .join(SearchRecord, SearchRecord.requester_id == User.id)
+                .where(SearchRecord.id.in_(json.loads(row.searches)))
+            )
+        )
     return about
 
 
@@ -354,7 +365,9 @@ def count_alerts_waiting(session: Session, who: Actor, username: str) -> int:
     none about themselves (the navigation's count; not audited, ``list_alerts`` is)."""
     if not may_handle_alerts(who, who.agency_id):
         return 0
-    rows = session.scalars(
-        select(AlertRow).where(AlertRow.agency_id == who.agency_id, AlertRow.status == "open")
+    rows = list(
+        session.scalars(
+            select(AlertRow).where(AlertRow.agency_id == who.agency_id, AlertRow.status == "open")
+        )
     )
-    return sum(1 for row in rows if username not in _about(row))
+    return sum(1 for row in rows if username not in _about(session, row))

@@ -25,6 +25,7 @@ __all__ = [
     "SUPPRESSION_NOTE",
     "bar_chart",
     "column_chart",
+    "protected_activity",
     "report_csv",
     "report_html",
     "spelled",
@@ -38,6 +39,14 @@ SUPPRESSION_NOTE = (
     "withheld too (“5 or more”)."
 )
 _SPELLED = {FEWER_THAN_5: "fewer than 5", WITHHELD: "5 or more"}
+#: The crowd probes' steps (``TransparencyReport.crowd_probes``) as a reader reads them.
+_CROWD_STEPS = {
+    "refused": "Crowd probes refused by the policy",
+    "held": "Crowd probes held for a supervisor's approval",
+    "approved": "  of them approved",
+    "denied": "  of them denied",
+    "run": "  of them run",
+}
 
 _CSS = """
 body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
@@ -148,6 +157,21 @@ def usage_charts(report: TransparencyReport) -> list[str]:
     ]
 
 
+def protected_activity(report: TransparencyReport) -> list[tuple[str, Count]]:
+    """The figures of face search near protected activity, in words, as the page and the
+    HTML report show them: the crowd probes step by step (a photo of a demonstration or an
+    assembly), and the searches under offense categories marked as close to protected
+    activity, with their offenses."""
+    return [
+        *((_CROWD_STEPS.get(step, step), n) for step, n in report.crowd_probes.items()),
+        (
+            "Searches under offense categories marked as close to protected activity",
+            report.protected_searches,
+        ),
+        *((f"  of them under {o}", n) for o, n in sorted(report.protected_by_offense.items())),
+    ]
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
     body = "".join(
@@ -189,6 +213,7 @@ def report_html(report: TransparencyReport, access: Sequence[AgencyAccess] = ())
                 (f"Erasure requests {step} by the agency's staff", count)
                 for step, count in r.erasure_requests.items()
             ),
+            *protected_activity(r),
         ],
     )
     charts = usage_charts(r)

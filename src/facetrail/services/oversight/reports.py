@@ -2,7 +2,9 @@
 used for and how it turned out, with no personal data: searches by offense and outcome,
 approvals and denials, leads, how many people searched, alerts raised and closed, erasures,
 retention purges, every relaxation of the agency's oversight proposed or decided (what it
-relaxed, its dates, the role of the second person who decided it), and the measured
+relaxed, its dates, the role of the second person who decided it), the crowd probes refused,
+held, approved, denied and run, and the searches under offense categories marked as close to
+protected activity (``_report_protected``), and the measured
 accuracy of the model packs in use (with and without masks, by group, from the recorded
 evaluations). And the table reporters could otherwise
 only build from a leaked customer list: every agency with access, since when, and the
@@ -25,7 +27,8 @@ What a public figure may not tell: which search happened when, or what one searc
   published elsewhere, and the total less the shown counts could give a hidden one away: its
   smallest counts of 5 or more are then withheld too, as ``">=5"`` (``WITHHELD``), until none
   can be worked out (``published_breakdown``; where every count above 0 is hidden or withheld
-  already, a small total may still tell).
+  already, a small total may still tell). The crowd probes' steps are no breakdown of a
+  published total (the probes still waiting are published nowhere): each is ``published``.
 
 Authorisation: none: reports are public by design. Audit: none for reading (as the public
 checkpoints); the figures come from the log, which anyone with a report can hold the
@@ -64,6 +67,7 @@ from facetrail.services.accounts import current_policy
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.oversight._report_accuracy import PackEvaluation, evaluations
+from facetrail.services.oversight._report_protected import crowd_probes, marked_offenses
 from facetrail.services.oversight.policy_proposals import OversightRelaxation, relaxations_in
 from facetrail.services.searching._suppression import (
     FEWER_THAN_5,
@@ -138,6 +142,12 @@ class TransparencyReport:
     #: the agencies' erasure requests: opened, approved (the matching ran), cancelled,
     #: completed; each approval is a search of every gallery for the person
     erasure_requests: dict[str, Count] = field(default_factory=dict)
+    #: crowd probes: refused by the policy, held for approval, and of those held, approved,
+    #: denied and run by the report's end (steps, each published alone)
+    crowd_probes: dict[str, Count] = field(default_factory=dict)
+    #: searches under an offense category the policy marked as close to protected activity
+    protected_searches: Count = 0
+    protected_by_offense: dict[str, Count] = field(default_factory=dict)
 
     def rows(self) -> list[tuple[str, str, Count | float]]:
         """(figure, breakdown, value) for every figure: what the CSV holds."""
@@ -153,11 +163,16 @@ class TransparencyReport:
             ("alerts_closed", "", self.alerts_closed),
             ("erasures", "", self.erasures),
             ("retention_purges", "", self.retention_purges),
+            ("protected_searches", "", self.protected_searches),
         ]
         out += [("searches_by_offense", k, v) for k, v in sorted(self.searches_by_offense.items())]
         out += [("searches_by_outcome", k, v) for k, v in sorted(self.searches_by_outcome.items())]
         out += [("alerts_by_rule", k, v) for k, v in sorted(self.alerts_by_rule.items())]
         out += [("erasure_requests", k, v) for k, v in self.erasure_requests.items()]
+        out += [("crowd_probes", k, v) for k, v in self.crowd_probes.items()]
+        out += [
+            ("protected_by_offense", k, v) for k, v in sorted(self.protected_by_offense.items())
+        ]
         out += [("oversight_relaxed", r.said(), 1) for r in self.oversight_relaxations]
         for e in self.evaluations:
             where = f"{e.pack} mask={e.mask}"
@@ -240,6 +255,9 @@ def _published(report: TransparencyReport) -> TransparencyReport:
         erasures=one(report.erasures),
         retention_purges=one(report.retention_purges),
         erasure_requests=cells(report.erasure_requests),
+        crowd_probes={k: one(v) for k, v in report.crowd_probes.items()},
+        protected_searches=one(report.protected_searches),
+        protected_by_offense=cells(report.protected_by_offense),
     )
 
 
@@ -300,6 +318,9 @@ def _counted(
         evaluations=evaluations(session, policies),
         oversight_relaxations=relaxations_in(session, names, start, end),
         erasure_requests=_erasure_requests(session, names, start, end),
+        crowd_probes=crowd_probes(session, searches, names, start, end),
+        protected_searches=sum(1 for e in searches if e.protected),
+        protected_by_offense=marked_offenses(searches),
     )
 
 

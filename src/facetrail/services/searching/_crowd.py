@@ -9,7 +9,8 @@ photo a crowd, and a crowd is not hidden by one blurred face more."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from facetrail.errors import CrowdProbeError, FacetrailError
 from facetrail.governance.policy import Policy
@@ -31,6 +32,8 @@ class Crowd:
     limit: int
     #: "approval" or "refuse" (``Policy.crowd_probes``)
     action: str
+    #: the faces found in each probe (pack, its position), for the search to use again
+    analysed: Mapping[tuple[str, int], list[Face]] = field(default_factory=dict, repr=False)
 
     @property
     def is_crowd(self) -> bool:
@@ -58,23 +61,29 @@ def searchable(face: Face) -> bool:
     return not quality_warnings(q.inter_eye_px, q.blur, q.yaw_deg)
 
 
-def count_faces(ctx: AppContext, request: SearchRequest) -> tuple[int, ...]:
-    """The searchable faces in each probe, found by the first gallery's pipeline."""
+def count_faces(
+    ctx: AppContext, request: SearchRequest
+) -> tuple[tuple[int, ...], dict[tuple[str, int], list[Face]]]:
+    """The searchable faces in each probe, found by the first gallery's pipeline, and the
+    faces found (by pack and probe position: the search of a gallery of that pack takes them
+    instead of finding them again)."""
     with ctx.sessions() as session:
         pack = get_gallery_row(session, request.galleries[0]).pack
     pipeline = ctx.pipeline(pack)
     counts: list[int] = []
-    for probe in request.probes:
+    analysed: dict[tuple[str, int], list[Face]] = {}
+    for i, probe in enumerate(request.probes):
         image = decode_image(probe.data, name=probe.name, limits=ctx.limits)
-        counts.append(sum(1 for f in pipeline.analyse(image.bgr) if searchable(f)))
-    return tuple(counts)
+        analysed[(pack, i)] = faces = pipeline.analyse(image.bgr)
+        counts.append(sum(1 for f in faces if searchable(f)))
+    return tuple(counts), analysed
 
 
 def crowd_of(ctx: AppContext, request: SearchRequest, policy: Policy) -> Crowd:
     """The request's probes counted against ``policy`` (a probe that does not decode counts
     none here: the search refuses it as it would without this count)."""
     try:
-        counts = count_faces(ctx, request)
+        counts, analysed = count_faces(ctx, request)
     except FacetrailError:  # the search's own decoding reports what is wrong with the probe
-        counts = ()
-    return Crowd(counts, policy.crowd_faces, policy.crowd_probes)
+        counts, analysed = (), {}
+    return Crowd(counts, policy.crowd_faces, policy.crowd_probes, analysed)

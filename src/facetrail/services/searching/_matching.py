@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 
 from facetrail.errors import (
     FaceIndexError,
+    FacetrailError,
     InvalidRequestError,
     NoFaceError,
     PackMismatchError,
     ProbeQualityError,
+    SearchFailedError,
 )
 from facetrail.governance.probe_quality import quality_warnings
 from facetrail.governance.seal_checks import AsRead, read_columns, tampered
@@ -116,17 +118,24 @@ def _unblocked(
 
 
 def probe_template(
-    ctx: AppContext, pack: str, probes: tuple[ProbeImage, ...], face: int | None
+    ctx: AppContext,
+    pack: str,
+    probes: tuple[ProbeImage, ...],
+    face: int | None,
+    analysed: Mapping[tuple[str, int], list[Face]] | None = None,
 ) -> tuple[np.ndarray, list[ProbeFace]]:
-    """Analyse every probe image, pick one face in each, fuse their templates (mean, renorm)."""
+    """Analyse every probe image (unless ``analysed`` holds its faces for this pack, by its
+    position), pick one face in each, fuse their templates (mean, renorm)."""
     if not probes:
         raise InvalidRequestError("at least one probe image is needed", subject="probes")
     pipeline = ctx.pipeline(pack)
     listed: list[ProbeFace] = []
     chosen: list[np.ndarray] = []
-    for probe in probes:
-        image = decode_image(probe.data, name=probe.name, limits=ctx.limits)
-        faces = pipeline.analyse(image.bgr)
+    for i, probe in enumerate(probes):
+        faces = (analysed or {}).get((pack, i))
+        if faces is None:
+            image = decode_image(probe.data, name=probe.name, limits=ctx.limits)
+            faces = pipeline.analyse(image.bgr)
         if not faces:
             raise NoFaceError("no face found in the probe image", subject=probe.name)
         pick = 0 if face is None else face
@@ -198,9 +207,11 @@ def search_gallery(
     *,
     actor: str = SYSTEM,
     refuse_poor: bool = False,
+    analysed: Mapping[tuple[str, int], list[Face]] | None = None,
 ) -> GalleryRun:
     """The bare search of one gallery: probes -> fused template -> top-k candidates.
     ``refuse_poor``: a probe face too poor to search well is refused (``ProbeQualityError``).
+    ``analysed``: the probes' faces found already (``probe_template``).
 
     No policy here: ``search`` and ``decide_search`` are the only callers (and
     ``bench/audit_cost.py``, which measures what governance adds on top of this). Every
@@ -212,7 +223,7 @@ def search_gallery(
     with ctx.sessions() as session:
         gallery = get_gallery_row(session, gallery_name)
         pack = ctx.pipeline(gallery.pack).pack
-        query, probe_faces = probe_template(ctx, gallery.pack, probes, face)
+        query, probe_faces = probe_template(ctx, gallery.pack, probes, face, analysed)
         poor = [f for f in probe_faces if f.used and f.warnings]
         if refuse_poor and poor:
             raise ProbeQualityError(
@@ -279,3 +290,29 @@ def search_gallery(
             )
         producer = Producer(gallery.pack, index.describe(), len(index))
     return GalleryRun(gallery.name, producer, probe_faces, candidates, query, tuple(withheld))
+
+
+def run_galleries(
+    ctx: AppContext,
+    galleries: list[str],
+    probes: tuple[ProbeImage, ...],
+    top: int,
+    face: int | None,
+    refuse_poor: bool = False,
+    analysed: Mapping[tuple[str, int], list[Face]] | None = None,
+) -> tuple[list[GalleryRun], FacetrailError | None]:
+    """Search every gallery; a failure is returned (to be recorded), not raised. An
+    unexpected error is a system fault: recorded as one, never shown as a traceback."""
+    try:
+        runs = [
+            search_gallery(ctx, g, probes, top, face, refuse_poor=refuse_poor, analysed=analysed)
+            for g in galleries
+        ]
+        return runs, None
+    except FacetrailError as exc:
+        return [], exc
+    except Exception as exc:
+        return [], SearchFailedError(
+            f"the search engine failed ({type(exc).__name__}); it can be run again",
+            subject="search",
+        )

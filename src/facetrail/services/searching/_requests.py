@@ -38,16 +38,17 @@ def store_request(
     error: FacetrailError | None = None,
     checked: RequestCheck | None = None,
     faces: tuple[int, ...] = (),
-) -> tuple[SearchRecord, str, bool]:
+) -> tuple[SearchRecord, str, bool, str | None]:
     """Inside the locked action: check the request again, then store it with its probes and
     its ``search.request`` entry -> (the record, its agency's name, whether it awaits
-    approval: then its approvers are notified). ``runs`` or ``error``: what the search
-    returned, or how it failed, when it ran already: unless it now awaits approval, it is
-    stored done or failed at once (its candidates, or its failure's entry, are the caller's
-    to add). Raises the request's problem (a refusal). ``checked``: the check made before
-    the search ran; it stands if nothing was committed since (the log is the size it was).
-    ``faces``: the searchable faces counted in each probe, judged against the policy read
-    here (a crowd probe is refused, or held for approval, as it says)."""
+    approval: then its approvers are notified, and the second reason its offense needed,
+    when the policy marks it). ``runs`` or ``error``: what the search returned, or how it
+    failed, when it ran already: unless it now awaits approval, it is stored done or failed
+    at once (its candidates, or its failure's entry, are the caller's to add). Raises the
+    request's problem (a refusal). ``checked``: the check made before the search ran; it
+    stands if nothing was committed since (the log is the size it was). ``faces``: the
+    searchable faces counted in each probe, judged against the policy read here (a crowd
+    probe is refused, or held for approval, as it says)."""
     who = request.requester.username
     if (
         checked is not None
@@ -113,6 +114,7 @@ def store_request(
             else None
         ),
     )
+    second_reason = requested.protected_reason
     append(session, requested.entry())
     if pending:
         notify_users(
@@ -123,4 +125,4 @@ def store_request(
             f"for case {record.case_number} ({record.offense}): {record.justification}"
             + (f"\n\nIt is {crowd.in_words()}." if crowd.is_crowd else ""),
         )
-    return record, agency.name, pending
+    return record, agency.name, pending, second_reason

@@ -145,6 +145,16 @@ def _search(doc: _Document, item: dict[str, Any]) -> None:
             ("Asked at", _when(item.get("requested_at"))),
             ("Offense", str(item.get("offense"))),
             ("Justification", str(item.get("justification"))),
+            *(
+                [("Second reason (offense close to protected activity)", str(reason))]
+                if (reason := item.get("second_reason"))
+                else []
+            ),
+            *([("Crowd probe", f"{crowd} faces")] if (crowd := item.get("crowd_faces")) else []),
+            (
+                "Attestation",
+                str(item.get("attestation") or "none recorded (asked before attestations were)"),
+            ),
             ("Galleries", ", ".join(item.get("galleries", []))),
             ("Policy version", str(item.get("policy_version"))),
             ("State", _STATES.get(str(item.get("status")), str(item.get("status")))),

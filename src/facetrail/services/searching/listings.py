@@ -36,7 +36,7 @@ from facetrail.governance.authority import (
     may_read_agency_searches,
 )
 from facetrail.governance.credentials import Principal
-from facetrail.governance.records import crowd_faces, search_problem
+from facetrail.governance.records import asked_grounds, search_problem
 from facetrail.services.authorization import as_utc
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import action
@@ -84,6 +84,10 @@ class PendingSearch:
     #: a crowd probe (a demonstration, an assembly): the most faces fit to search in one of
     #: its photos, which is why it waits (None: not a crowd)
     crowd_faces: int | None = None
+    #: the words its requester attested to, and the second, named reason its offense
+    #: (marked as close to protected activity) needed
+    attestation: str | None = None
+    protected_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -160,7 +164,9 @@ def approval_queue(ctx: AppContext, actor: Principal) -> list[PendingSearch]:
                 requested_at=_iso(record),
                 decidable=may_decide_search(who, record.requester_id, record.agency_id),
                 problem=search_problem(session, record),
-                crowd_faces=crowd_faces(session, record.id),
+                crowd_faces=(asked := asked_grounds(session, record.id)).crowd_faces,
+                attestation=asked.attestation,
+                protected_reason=asked.protected_reason,
             )
             for record, requester in rows
         ]

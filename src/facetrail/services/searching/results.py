@@ -28,7 +28,7 @@ from facetrail.governance.authority import Actor, Permission, may_read_search
 from facetrail.governance.blind import call_visible
 from facetrail.governance.credentials import Principal
 from facetrail.governance.policy import Policy
-from facetrail.governance.records import crowd_faces
+from facetrail.governance.records import asked_grounds
 from facetrail.models.calibration import false_match_rate
 from facetrail.services.accounts import (
     as_utc,
@@ -150,6 +150,7 @@ def _load_result(
             for r in rows
         ]
         people = _usernames(session, (record.decided_by, record.outcome_by))
+        asked = asked_grounds(session, record.id)
         return SearchResult(
             search_id=record.id,
             status=record.status,
@@ -171,7 +172,9 @@ def _load_result(
             outcome_by=people.get(record.outcome_by),
             outcome_note=record.outcome_note,
             likely_false_match_rate=likely_rate(session, record),
-            crowd_faces=crowd_faces(session, record.id),
+            crowd_faces=asked.crowd_faces,
+            attestation=asked.attestation,
+            protected_reason=asked.protected_reason,
         )
 
 

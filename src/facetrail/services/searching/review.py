@@ -39,7 +39,7 @@ from facetrail.governance.case_records import case_problem
 from facetrail.governance.credentials import Principal
 from facetrail.governance.events import OutcomeRecorded, ReviewRecorded
 from facetrail.governance.fields import check_case_number, check_free_text
-from facetrail.governance.records import review_problem, search_rows_problem
+from facetrail.governance.records import asked_grounds, review_problem, search_rows_problem
 from facetrail.services.accounts import refuse
 from facetrail.services.authorization import name_of_agency, utc_now
 from facetrail.services.context import AppContext
@@ -340,12 +340,16 @@ def _disclose(session: Session, record: SearchRecord, viewer_id: int) -> dict[st
     ).all()
     reviewed = {r.candidate_id for r in reviews}
     _seen, hidden = reviews_seen_by(session, viewer_id, sorted(reviewed))
+    asked = asked_grounds(session, record.id)
     return {
         "search_id": record.id,
         "requested_by": names.get(record.requester_id),
         "requested_at": record.created_at.isoformat(),
         "offense": record.offense,
         "justification": record.justification,
+        "second_reason": asked.protected_reason,
+        "attestation": asked.attestation,
+        "crowd_faces": asked.crowd_faces,
         "galleries": json.loads(record.galleries),
         "policy_version": record.policy_version,
         "status": record.status,

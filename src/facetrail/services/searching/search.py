@@ -1,13 +1,12 @@
 """1:N search: the ONLY door to candidate results.
 
 Every search is bound to a case: ``search`` takes a ``SearchRequest`` (who asks, case number,
-offense category, justification, galleries, probes; for a network operator, the member agency
-it runs for), checks the agency's policy *before any probe is processed*, then counts the
-faces in the probes (a crowd probe is refused, or held for approval, as the policy says:
-``_crowd``), and then either runs it or leaves it pending until a supervisor decides
-(``decide_search``). Results are stored with
-the pack and index that produced them; reading them later goes through
-``services.searching.results``. Results are investigative leads, never identifications.
+offense category, justification, the requester's attestation, galleries, probes; for a network
+operator, the member agency it runs for), checks the agency's policy *before any probe is
+processed*, then counts the faces in the probes (a crowd probe is refused, or held for
+approval, as the policy says: ``_crowd``), and then either runs it or leaves it pending until
+a supervisor decides (``decide_search``). Results are stored with the pack and index that
+produced them, read later through ``services.searching.results``: leads, never identifications.
 
 Authorisation: searching needs the investigator role in the requester's own agency, or the
 network operator role for a member agency of the operator's network; deciding needs a
@@ -30,10 +29,10 @@ from facetrail.errors import (
     NotFoundError,
     PermissionDeniedError,
     RecordMismatchError,
-    SearchFailedError,
     StateError,
 )
 from facetrail.governance import fields
+from facetrail.governance.attestation import ATTESTATION
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission, may_decide_search, may_follow_up_search
 from facetrail.governance.credentials import Principal
@@ -47,7 +46,7 @@ from facetrail.services.authorization import (
 from facetrail.services.context import AppContext
 from facetrail.services.notifications import deliver_outbox, notify_users
 from facetrail.services.searching._crowd import crowd_of
-from facetrail.services.searching._matching import GalleryRun, search_gallery
+from facetrail.services.searching._matching import GalleryRun, run_galleries
 from facetrail.services.searching._requests import store_request
 from facetrail.services.searching._search_policy import RequestCheck, request_check
 from facetrail.services.searching._search_store import (
@@ -161,8 +160,8 @@ def search(
         started = time.perf_counter()
         galleries = list(request.galleries)
         refuse_poor = policy.low_quality_probes == "refuse"
-        runs, error = _run_galleries(
-            ctx, galleries, request.probes, request.top, request.face, refuse_poor
+        runs, error = run_galleries(
+            ctx, galleries, request.probes, request.top, request.face, refuse_poor, crowd.analysed
         )
     known = (
         None
@@ -179,7 +178,7 @@ def search(
         first=token_use,
         read_before=known,
     ) as (session, _):
-        record, agency_name, pending = store_request(
+        record, agency_name, pending, reason = store_request(
             ctx, session, request, now, runs, error, checked, crowd.faces
         )
         if pending or runs is None:
@@ -199,7 +198,8 @@ def search(
     # Made once the lock is released: the stored run is what it shows (crops read from blobs).
     same = checked is not None and checked.version == record.policy_version
     likely = policy.likely_false_match_rate if same else None  # None: read it again
-    return fresh_result(ctx, record, agency_name, who, runs, ids, include_crops, seconds, likely)
+    fresh = fresh_result(ctx, record, agency_name, who, runs, ids, include_crops, seconds, likely)
+    return replace(fresh, attestation=ATTESTATION, protected_reason=reason)
 
 
 def decision_note_problem(note: str) -> InvalidRequestError | None:
@@ -355,7 +355,7 @@ def _execute(
             )
         top, face = record.top, record.face
         refuse_poor = policy_of(session, record).low_quality_probes == "refuse"
-    runs, error = _run_galleries(ctx, galleries, probes, top, face, refuse_poor)
+    runs, error = run_galleries(ctx, galleries, probes, top, face, refuse_poor)
     with system_action(ctx, "search.run", f"search:{search_id}", actor=actor) as session:
         # One round trip: the record and the names its result shows.
         found = session.execute(_RECORD_AND_NAMES, {"search_id": search_id}).first()
@@ -373,27 +373,3 @@ def _execute(
         raise error
     # Made once the lock is released: the stored run is what it shows (crops read from blobs).
     return fresh_result(ctx, record, agency_name, requester_name, runs, ids, include_crops, seconds)
-
-
-def _run_galleries(
-    ctx: AppContext,
-    galleries: list[str],
-    probes: tuple[ProbeImage, ...],
-    top: int,
-    face: int | None,
-    refuse_poor: bool = False,
-) -> tuple[list[GalleryRun], FacetrailError | None]:
-    """Search every gallery; a failure is returned (to be recorded), not raised. An
-    unexpected error is a system fault: recorded as one, never shown as a traceback."""
-    try:
-        runs = [
-            search_gallery(ctx, g, probes, top, face, refuse_poor=refuse_poor) for g in galleries
-        ]
-        return runs, None
-    except FacetrailError as exc:
-        return [], exc
-    except Exception as exc:
-        return [], SearchFailedError(
-            f"the search engine failed ({type(exc).__name__}); it can be run again",
-            subject="search",
-        )

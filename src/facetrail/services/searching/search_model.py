@@ -152,3 +152,7 @@ class SearchResult:
     #: a crowd probe (a demonstration, an assembly): the most faces fit to search in one of
     #: its photos, which made it wait for a supervisor's approval (None: not a crowd)
     crowd_faces: int | None = None
+    #: the words its requester attested to (None: asked before attestations were), and the
+    #: second, named reason its offense (marked as close to protected activity) needed
+    attestation: str | None = None
+    protected_reason: str | None = None

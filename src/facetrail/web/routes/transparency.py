@@ -15,7 +15,12 @@ from facetrail.edge.deps import Context
 from facetrail.errors import FacetrailError, InvalidRequestError
 from facetrail.services.authorization import utc_now
 from facetrail.services.oversight import reports
-from facetrail.services.oversight.report_formats import SUPPRESSION_NOTE, spelled, usage_charts
+from facetrail.services.oversight.report_formats import (
+    SUPPRESSION_NOTE,
+    protected_activity,
+    spelled,
+    usage_charts,
+)
 from facetrail.web.render import FormError, page
 from facetrail.web.routing import WebRoute
 
@@ -65,6 +70,7 @@ def transparency(
         count=spelled,
         report=report,
         charts=charts,
+        protected=protected_activity(report) if report is not None else [],
         downloads=downloads,
         error=problem,
     )
