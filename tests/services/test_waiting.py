@@ -95,15 +95,20 @@ def test_alerts_wait_for_the_head_and_auditors_never_the_person_they_are_about(c
     # ada heads the agency and searches too: the alerts about her searches are not hers.
     org.add("ada", AGENCY, Role.INVESTIGATOR, Role.AGENCY_HEAD)
     probe = probe_of(people[1])
-    org.search(("bookings",), probe, who="ada", case_number="2026-000101")
-    org.search(("bookings",), probe, who="ada", case_number="2026-000202")  # a new case
+    hers = {
+        org.search(("bookings",), probe, who="ada", case_number=case).search_id
+        for case in ("2026-000101", "2026-000202")  # a new case
+    }
     alerts.raise_alerts(ctx)
     raised = alerts.list_alerts(ctx, org.people["head"])
     about_ada = [a for a in raised if a.user == "ada"]
     assert raised and about_ada
     counts = _counts(org)
     assert counts["head"].alerts == counts["aud"].alerts == len(raised)
-    assert work_waiting(ctx, org.people["ada"]).alerts == len(raised) - len(about_ada)
+    # Every alert here is over her searches, whomever it names (probe_cases names no one):
+    # none waits for her.
+    assert all(set(a.searches) <= hers for a in raised) and len(about_ada) < len(raised)
+    assert work_waiting(ctx, org.people["ada"]).alerts == 0
     assert counts["ivy"].alerts == counts["sam"].alerts == counts["gus"].alerts == 0
 
     # Acknowledged: seen and being looked into, so it no longer waits.

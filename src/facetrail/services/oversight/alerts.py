@@ -11,8 +11,8 @@ Authorisation: ``raise_alerts`` is the service's own (housekeeping runs it); ``r
 (the CLI's and the API's) needs a system admin, or the head or an auditor of the one agency
 it runs for. Listing: an agency's head and auditors, system admins
 (``may_oversee_agency``). Acknowledging and closing, each with a note: the agency's head and
-auditors, never the person the alert is about (nor, for a ``protected_activity`` alert,
-anyone who asked for one of its searches). Audit: every run, raise, listing, step and
+auditors, never the person the alert is about, nor anyone who asked for one of its
+searches. Audit: every run, raise, listing, step and
 refusal.
 """
 
@@ -310,19 +310,33 @@ def _step(ctx: AppContext, actor: Principal, alert_id: int, note: str, *, close:
 
 def _about(session: Session, row: AlertRow) -> set[str]:
     """Whom an alert is about: its user; for a ``pairs`` alert both people of the pair (its
-    key, ``pairs:<a>:<b>:<n>``; usernames hold no ':'); for a ``protected_activity`` alert
-    everyone who asked for one of its searches (one photo searched by several people)."""
-    about = {row.username} if row.username else set()
-    if row.rule == "pairs":
-        about |= set(row.key.split(":")[1:3])
-    if row.rule == "protected_activity":
-        about |= set(
-            session.scalars(
-                select(User.username)
-                .join(SearchRecord, SearchRecord.requester_id == User.id)
-                .where(SearchRecord.id.in_(json.loads(row.searches)))
-            )
+    key, ``pairs:<a>:<b>:<n>``; usernames hold no ':'); and, whatever its rule, everyone who
+    asked for one of its searches (one photo searched by several people, a head who searched
+    too): no one handles an alert over their own search."""
+    return _abouts(session, [row])[row.id]
+
+
+def _abouts(session: Session, rows: list[AlertRow]) -> dict[int, set[str]]:
+    """``_about`` of each row (by id), their searches' requesters read in one query."""
+    searches = {row.id: [int(i) for i in json.loads(row.searches or "[]")] for row in rows}
+    wanted = sorted({i for ids in searches.values() for i in ids})
+    asked = (
+        dict(
+            session.execute(
+                select(SearchRecord.id, User.username)
+                .join(User, User.id == SearchRecord.requester_id)
+                .where(SearchRecord.id.in_(wanted))
+            ).all()
         )
+        if wanted
+        else {}
+    )
+    about: dict[int, set[str]] = {}
+    for row in rows:
+        about[row.id] = {row.username} if row.username else set()
+        if row.rule == "pairs":
+            about[row.id] |= set(row.key.split(":")[1:3])
+        about[row.id] |= {asked[i] for i in searches[row.id] if i in asked}
     return about
 
 
@@ -370,4 +384,5 @@ def count_alerts_waiting(session: Session, who: Actor, username: str) -> int:
             select(AlertRow).where(AlertRow.agency_id == who.agency_id, AlertRow.status == "open")
         )
     )
-    return sum(1 for row in rows if username not in _about(session, row))
+    about = _abouts(session, rows)
+    return sum(1 for row in rows if username not in about[row.id])
