@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck bench clean demo chromium docs
+.PHONY: install test lint typecheck bench clean demo chromium redis docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ typecheck: $(STAMP)
 # database_free (pure pipeline, imaging, models and evaluation code) and one_backend (page
 # layout, the API's schema, the benchmark scripts), which would only repeat.
 # scripts/test-passes.sh runs both and prints the PostgreSQL pass's output after the SQLite's.
-test: $(STAMP) lint typecheck chromium
+test: $(STAMP) lint typecheck chromium redis
 	VENV=$(VENV) scripts/test-passes.sh
 
 # The browser tests drive Debian's chromium through Playwright (Playwright's own browser
@@ -38,6 +38,13 @@ chromium:
 	@command -v chromium >/dev/null || { apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } || \
 	  { echo "the browser tests need Debian's chromium: apt-get install chromium" >&2; exit 1; }
+
+# The shared rate limits' tests start a Redis of their own on a loopback port
+# (tests/api/test_shared_limits.py): Debian's redis-server, installed here when missing.
+redis:
+	@command -v redis-server >/dev/null || { apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; } || \
+	  { echo "the rate limit tests need Debian's redis-server: apt-get install redis-server" >&2; exit 1; }
 
 # Long measurements, run on request only (about 15 minutes on 2 cores).
 bench: $(STAMP)

@@ -110,6 +110,23 @@ class DatabaseUnreadableError(StoreError):
     code = "database_unreadable"
 
 
+class DatabaseUnavailableError(StoreError):
+    """The database cannot be reached just now (its server down, restarting, or the
+    connection dropped): nothing was done; the same request may be sent again shortly."""
+
+    code = "database_unavailable"
+    #: seconds a client waits before it asks again (the answer's ``Retry-After``)
+    retry_after = 5
+
+
+class RateLimitStoreError(StoreError):
+    """The shared store the rate limits are counted in (Redis) cannot be reached: the request
+    is not let through uncounted; it may be sent again shortly."""
+
+    code = "rate_limit_store_unavailable"
+    retry_after = 5
+
+
 class NoHomeError(StoreError):
     """There is no facetrail home where the command looked (nothing was created)."""
 

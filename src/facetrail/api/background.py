@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
+from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -20,29 +22,52 @@ from facetrail.services.housekeeping import housekeeping
 from facetrail.services.oversight.alerts import raise_alerts
 from facetrail.services.oversight.digests import send_due_digests
 from facetrail.services.rights.retention import run_retention
+from facetrail.store.db import one_line, outage_of
 
 __all__ = ["start_background"]
 
 log = logging.getLogger("facetrail.background")
 
 
-def _jobs(ctx: AppContext, worker: str) -> None:
+#: Each piece of work whose database is out of reach, and since when (``time.monotonic``).
+_down_since: dict[str, float] = {}
+
+
+def _run(name: str, work: Callable[[], object]) -> None:
+    """``work()`` on its schedule: a typed error is one line of the log; the database out of
+    reach is one line when it goes and one when it is back (the work is tried again on its
+    schedule meanwhile, never a traceback each time); anything else is APScheduler's to log."""
     try:
+        work()
+    except Exception as exc:
+        outage = outage_of(exc)
+        if outage is None and isinstance(exc, FacetrailError):
+            log.error("%s: [%s] %s", name, exc.code, exc)
+            return
+        if outage is None:
+            raise
+        if name not in _down_since:
+            _down_since[name] = time.monotonic()
+            log.error("%s: database unavailable (%s); tried again on schedule", name, one_line(exc))
+        return
+    if (since := _down_since.pop(name, None)) is not None:
+        log.info("%s: the database is back after %.0f s", name, time.monotonic() - since)
+
+
+def _jobs(ctx: AppContext, worker: str) -> None:
+    def work() -> None:  # a failed job's own state says what happened
         for job_id, status in run_pending(ctx, worker):
             log.info("job %d %s", job_id, status)
-    except FacetrailError as error:  # logged; the job's own state says what happened
-        log.error("jobs: [%s] %s", error.code, error)
+
+    _run("jobs", work)
 
 
 def _housekeeping(ctx: AppContext) -> None:
-    try:
-        housekeeping(ctx)
-    except FacetrailError as error:
-        log.error("housekeeping: [%s] %s", error.code, error)
+    _run("housekeeping", lambda: housekeeping(ctx))
 
 
 def _oversight(ctx: AppContext) -> None:
-    try:
+    def work() -> None:
         raised = {agency: ids for agency, ids in raise_alerts(ctx).items() if ids}
         if raised:
             log.info("alerts raised: %s", raised)
@@ -50,12 +75,12 @@ def _oversight(ctx: AppContext) -> None:
             log.info("digest sent: %s to %s", digest.agency, digest.period_to)
         for source in run_retention(ctx).sources:
             log.info("retention: %s/%s: %d image(s)", source.gallery, source.source, source.images)
-    except FacetrailError as error:
-        log.error("oversight: [%s] %s", error.code, error)
+
+    _run("oversight", work)
 
 
 def _indexes(ctx: AppContext) -> None:
-    try:
+    def work() -> None:
         for report in check_indexes(ctx):
             if report.rebuilt:
                 log.warning(
@@ -64,8 +89,8 @@ def _indexes(ctx: AppContext) -> None:
                     report.damage or "vectors",
                     report.disagreed,
                 )
-    except FacetrailError as error:
-        log.error("index check: [%s] %s", error.code, error)
+
+    _run("index check", work)
 
 
 def start_background(ctx: AppContext) -> BackgroundScheduler:

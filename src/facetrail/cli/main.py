@@ -32,6 +32,7 @@ from facetrail.cli.app import app, report_error
 from facetrail.cli.help_text import plain_metavars
 from facetrail.cli.render import print_error
 from facetrail.errors import FacetrailError
+from facetrail.store.db import outage_of
 
 __all__ = [
     "INTERNAL_ERROR_EXIT",
@@ -80,6 +81,9 @@ def main() -> None:
     except Exception as exc:
         if os.environ.get("FACETRAIL_DEBUG"):
             raise
+        if (outage := outage_of(exc)) is not None:  # the database down: try again, no fault
+            report_error(outage)
+            sys.exit(2)
         print_error(
             "internal_error",
             f"facetrail failed unexpectedly ({type(exc).__name__}); nothing half-done was "

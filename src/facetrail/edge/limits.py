@@ -7,18 +7,22 @@ refused as ``rate_limited`` (429, with ``Retry-After``) and the refusal is audit
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
 
 from fastapi import Request
 from limits import RateLimitItem, parse_many, storage, strategies
+from redis.exceptions import RedisError
 
-from facetrail.errors import RateLimitedError
+from facetrail.errors import RateLimitedError, RateLimitStoreError
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import First, record_refusal
 
 __all__ = ["RateLimits", "check"]
+
+log = logging.getLogger("facetrail.api")
 
 
 @dataclass
@@ -39,12 +43,22 @@ class RateLimits:
         )
 
     def over(self, kind: str, keys: list[str]) -> int | None:
-        """Count one more ``kind`` for each key; seconds to wait if any limit is exceeded."""
-        for rule in self.rules[kind]:
-            for key in keys:
-                if not self.limiter.hit(rule, kind, key):
-                    reset = self.limiter.get_window_stats(rule, kind, key).reset_time
-                    return max(1, math.ceil(reset - time.time()))
+        """Count one more ``kind`` for each key; seconds to wait if any limit is exceeded. A
+        shared store out of reach lets nothing through uncounted: ``RateLimitStoreError``
+        (503, said in one line of the log)."""
+        try:
+            for rule in self.rules[kind]:
+                for key in keys:
+                    if not self.limiter.hit(rule, kind, key):
+                        reset = self.limiter.get_window_stats(rule, kind, key).reset_time
+                        return max(1, math.ceil(reset - time.time()))
+        except RedisError as exc:
+            log.error("rate limit store unavailable: %s: %s", type(exc).__name__, exc)
+            raise RateLimitStoreError(
+                "the store the rate limits are counted in cannot be reached: nothing was "
+                "done; try again in a few seconds",
+                subject="rate limits",
+            ) from exc
         return None
 
 

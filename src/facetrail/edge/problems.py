@@ -11,10 +11,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from facetrail import errors as e
+from facetrail.store.db import one_line, outage_of
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -23,6 +25,7 @@ __all__ = [
     "ProblemResponse",
     "install",
     "problem",
+    "retry_after",
     "status_of",
 ]
 
@@ -66,6 +69,8 @@ _STATUS: tuple[tuple[type[e.FacetrailError], int], ...] = (
     (e.DatasetError, 422),
     (e.RecordMismatchError, 409),
     (e.SchemaOutdatedError, 503),
+    (e.DatabaseUnavailableError, 503),
+    (e.RateLimitStoreError, 503),
     (e.DatabaseUnreadableError, 503),
     (e.SigningKeyUnavailableError, 503),
     (e.ModelPackError, 503),
@@ -153,8 +158,29 @@ async def _facetrail_error(_: Request, exc: Exception) -> ProblemResponse:
     if status >= 500:
         log.error("facetrail error answered %d: [%s] %s", status, exc.code, exc)
     answer = problem(status, exc.code, exc.message, subject=exc.subject)
-    if isinstance(exc, e.RateLimitedError) and exc.retry_after is not None:
-        answer.headers["Retry-After"] = str(exc.retry_after)
+    if (wait := retry_after(exc)) is not None:
+        answer.headers["Retry-After"] = str(wait)
+    return answer
+
+
+def retry_after(exc: e.FacetrailError) -> int | None:
+    """Seconds a client waits before asking again, for an error that says (a rate limit, a
+    database or store out of reach): the answer's ``Retry-After``."""
+    wait = getattr(exc, "retry_after", None)
+    return wait if isinstance(wait, int) else None
+
+
+async def _database_error(request: Request, exc: Exception) -> ProblemResponse:
+    """A database error no service turned into a facetrail error: the database out of reach
+    is a 503 with ``Retry-After`` and one line in the log (never a traceback per request);
+    anything else is an internal error. Handled here, not as a bare ``Exception``, so that
+    the server does not log the traceback again."""
+    outage = outage_of(exc)
+    if outage is None:
+        return await _internal_error(request, exc)
+    log.error("database unavailable on %s: %s", request.url.path, one_line(exc))
+    answer = problem(503, outage.code, outage.message, subject=outage.subject)
+    answer.headers["Retry-After"] = str(outage.retry_after)
     return answer
 
 
@@ -204,6 +230,7 @@ def install(app: FastAPI) -> None:
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_exception_handler(e.FacetrailError, _facetrail_error)
+    app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, http_problem)
     app.add_exception_handler(Exception, _internal_error)

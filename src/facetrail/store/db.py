@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from facetrail.errors import (
     DatabaseDriverMissingError,
+    DatabaseUnavailableError,
     DatabaseUnreadableError,
     InvalidFieldError,
     SchemaOutdatedError,
@@ -109,7 +110,9 @@ def make_engine(url: str, *, prepare_schema: bool = True) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = create_engine(url)
+        # A pooled connection is tried before it is handed out: one the server dropped (a
+        # restart, an outage) is replaced, so the service comes back by itself.
+        engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     except ModuleNotFoundError as exc:  # e.g. postgresql+psycopg without the extra
         raise DatabaseDriverMissingError(
             f"the database driver {exc.name!r} is not installed: pip install "
@@ -126,6 +129,8 @@ def make_engine(url: str, *, prepare_schema: bool = True) -> Engine:
         prepare(engine)  # a new database is made; an existing one must be current
     except DBAPIError as exc:
         engine.dispose()
+        if engine.dialect.name != "sqlite" and (outage := outage_of(exc)) is not None:
+            raise outage from exc  # its server down or restarting: not the database's fault
         raise DatabaseUnreadableError(
             f"cannot open the database ({type(exc.orig).__name__}: {exc.orig})",
             subject=engine.url.render_as_string(hide_password=True),
@@ -138,3 +143,30 @@ def make_engine(url: str, *, prepare_schema: bool = True) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def outage_of(exc: BaseException) -> DatabaseUnavailableError | None:
+    """The database out of reach behind ``exc`` (its server refused or dropped the
+    connection, or is restarting: what the driver calls an operational or interface error,
+    here or in what led to it), as the typed error a client is answered with; None when
+    ``exc`` is something else."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a chain of causes, never a loop
+        if seen is None:
+            return None
+        if isinstance(seen, DatabaseUnavailableError):
+            return seen
+        if isinstance(seen, OperationalError | InterfaceError | DisconnectionError):
+            return DatabaseUnavailableError(
+                "the database cannot be reached just now: nothing was done; try again in a "
+                "few seconds",
+                subject="database",
+            )
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` in one short line: its kind and the first line of what the driver said."""
+    said = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {said[0][:200] if said else ''}"

@@ -18,8 +18,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facetrail import errors as e
 from facetrail.edge.deps import SESSION_COOKIE, app_context, csrf_token, drop_session_cookies
-from facetrail.edge.problems import http_problem, status_of
+from facetrail.edge.problems import http_problem, retry_after, status_of
 from facetrail.services.signin.authentication import authenticate
+from facetrail.store.db import one_line, outage_of
 from facetrail.web.deps import viewer_of
 from facetrail.web.render import page
 
@@ -57,8 +58,8 @@ class WebRoute(APIRoute):
                 return signin_redirect(request)
             except e.FacetrailError as exc:
                 answer = error_page(request, status_of(exc), exc.code, exc.message, exc.subject)
-                if isinstance(exc, e.RateLimitedError) and exc.retry_after is not None:
-                    answer.headers["Retry-After"] = str(exc.retry_after)
+                if (wait := retry_after(exc)) is not None:
+                    answer.headers["Retry-After"] = str(wait)
                 return answer
             except RequestValidationError as exc:
                 fields = "; ".join(
@@ -72,6 +73,11 @@ class WebRoute(APIRoute):
                 )
                 return error_page(request, exc.status_code, code, str(exc.detail))
             except Exception as exc:  # the last line of defence: a page, never a traceback
+                if (outage := outage_of(exc)) is not None:  # one line, not a traceback
+                    log.error("database unavailable on %s: %s", request.url.path, one_line(exc))
+                    answer = error_page(request, 503, outage.code, outage.message, "database")
+                    answer.headers["Retry-After"] = str(outage.retry_after)
+                    return answer
                 log.exception("internal error on %s", request.url.path, exc_info=exc)
                 return error_page(
                     request, 500, "internal_error", f"internal error ({type(exc).__name__})"
@@ -131,7 +137,7 @@ def install(app: FastAPI) -> None:
 def error_page(
     request: Request, status: int, code: str, detail: str, subject: str | None = None
 ) -> Response:
-    if status >= 500 and code != "internal_error":
+    if status >= 500 and code not in ("internal_error", e.DatabaseUnavailableError.code):
         log.error("facetrail error answered %d: [%s] %s", status, code, detail)
     referer = local_path(request, request.headers.get("referer"))
     return page(
