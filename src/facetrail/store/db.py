@@ -145,18 +145,28 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+#: SQLSTATEs of a server going away: a connection exception (class 08), or the server shutting
+#: down, crashed or starting (57P01..57P03). A server that answers with another state (no such
+#: database, a wrong password) is reachable: that is no outage.
+_GONE = ("08", "57P01", "57P02", "57P03")
+
+
 def outage_of(exc: BaseException) -> DatabaseUnavailableError | None:
     """The database out of reach behind ``exc`` (its server refused or dropped the
-    connection, or is restarting: what the driver calls an operational or interface error,
-    here or in what led to it), as the typed error a client is answered with; None when
-    ``exc`` is something else."""
+    connection, or is restarting: an operational or interface error the server did not
+    answer with a state of its own, or one of ``_GONE``, here or in what led to it), as the
+    typed error a client is answered with; None when ``exc`` is something else."""
     seen: BaseException | None = exc
     for _ in range(8):  # a chain of causes, never a loop
         if seen is None:
             return None
         if isinstance(seen, DatabaseUnavailableError):
             return seen
-        if isinstance(seen, OperationalError | InterfaceError | DisconnectionError):
+        state = getattr(getattr(seen, "orig", None), "sqlstate", None)
+        gone = str(state).startswith(_GONE) if state is not None else _unanswered(seen)
+        if isinstance(seen, DisconnectionError) or (
+            isinstance(seen, OperationalError | InterfaceError) and gone
+        ):
             return DatabaseUnavailableError(
                 "the database cannot be reached just now: nothing was done; try again in a "
                 "few seconds",
@@ -164,6 +174,18 @@ def outage_of(exc: BaseException) -> DatabaseUnavailableError | None:
             )
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+#: What a server says, refusing a connection, while it goes down or comes up.
+_PASSING = ("shutting down", "starting up", "in recovery", "not yet accepting connections")
+
+
+def _unanswered(exc: BaseException) -> bool:
+    """A driver's error with no state of the server's: the server did not answer at all, or
+    answered that it is going down or coming up (a "FATAL:" message on connecting, such as
+    no such database or a wrong password, is an answer: the server is there)."""
+    said = str(getattr(exc, "orig", None) or exc)
+    return "FATAL:" not in said or any(passing in said for passing in _PASSING)
 
 
 def one_line(exc: BaseException) -> str:
