@@ -56,7 +56,6 @@ def test_every_bench_script_has_a_test() -> None:
         "load_search.py",
         "seal_cost.py",
         "result_page.py",
-        "refusal_flood.py",
     }
     # raw_reference.py runs inside accuracy_vs_reference.py; _*.py are the scripts' own parts.
     scripts = {p.name for p in BENCH.glob("*.py") if not p.name.startswith("_")}
@@ -205,13 +204,3 @@ def test_install_calibration_writes_into_the_named_manifests(tmp_path: Path) -> 
     assert "impostor pairs" in out
     assert json.loads((packs / shipped.name).read_text())["calibration"]["dataset"] == "tiny-test"
     assert shipped.read_bytes() == before
-
-
-def test_refusal_flood_counts_the_entries_of_a_flood_both_ways(tmp_path: Path) -> None:
-    figures = json_tail(run_script("refusal_flood.py", "--requests", "20", home=tmp_path))
-    counted, one_by_one = figures["counted"], figures["one_by_one"]
-    assert counted["answers"] == one_by_one["answers"] == {"403": 1, "429": 19}
-    # Counted: each kind's first refusal and its token's use, then the minute's one entry.
-    assert counted["by_kind"] == {"auth.token.use": 2, "search.refused": 3}
-    assert one_by_one["by_kind"] == {"auth.token.use": 20, "search.refused": 20}
-    assert figures["entries_ratio"] == 8.0

@@ -43,8 +43,7 @@ from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append, size_at_lock
 from facetrail.governance.authority import Actor, Permission, may, needed_roles
 from facetrail.governance.credentials import Principal
-from facetrail.services._refusal_floods import Flood
-from facetrail.services.authorization import current_actor, utc_now
+from facetrail.services.authorization import current_actor
 from facetrail.services.context import AppContext
 from facetrail.store.sealing import UNSEALED_COLUMNS
 
@@ -230,35 +229,20 @@ def record_refusal(
     after ``first`` if given; ``agency``: the agency it concerns, where known (its figures,
     such as the crowd probes it refused, are read by it). What the refused caller sent
     (their name, the subject) is logged as ``loggable`` shows it: a refusal never stores
-    text the field rules (``governance.fields``) would refuse.
-
-    The same refusal again within a minute of one recorded (same person, kind and code) is
-    counted instead, with the token it came with, and written with the others of its minute
-    as one entry once the minute is over (``_refusal_floods``): a flood of refusals costs the
-    log one entry a minute."""
-    who, refused, now = loggable(actor), f"{kind}.refused", utc_now()
-    token = getattr(first, "named", None) if first is not None else None
-    if ctx.floods.absorbed(who, refused, error.code, loggable(subject), token, now):
-        if first is not None:
-            first.recorded = True  # its use is counted in the minute's entry
-        return
-    due = ctx.floods.due(now)
+    text the field rules (``governance.fields``) would refuse."""
     with ctx.transaction() as session:
-        for flood in due:  # minutes over with repeats: their entries, before this one
-            append(session, flood.entry())
         if first is not None:
             first.record(session, refused=True)
-        seq = append(
+        append(
             session,
             AuditEvent(
-                who,
-                refused,
+                loggable(actor),
+                f"{kind}.refused",
                 loggable(subject),
                 {"code": error.code, "reason": str(error)} | (details or {}),
                 agency,
             ),
-        ).seq
-    ctx.floods.opened(Flood(who, refused, error.code, agency, str(error), now, seq))
+        )
     if first is not None:
         first.recorded = True
 

@@ -38,7 +38,6 @@ from facetrail.governance.events import (
     SearchRequested,
     read_events,
 )
-from facetrail.services._refusal_floods import refusals_in
 from facetrail.services.searching._suppression import Count
 from facetrail.store.schema import AuditEntryRow
 
@@ -84,8 +83,7 @@ def marked_offenses(searches: list[SearchRequested]) -> dict[str, Count]:
 
 def _refused(session: Session, agencies: list[str], since: str, until: str) -> int:
     """The crowd probes the policy refused: ``search.refused`` entries have no typed event,
-    and a refusal for another reason (the daily limit, a gallery) is not a crowd probe; an
-    entry for a minute of repeated refusals stands for as many (``refusals_in``)."""
+    and a refusal for another reason (the daily limit, a gallery) is not a crowd probe."""
     details = session.scalars(
         select(AuditEntryRow.details).where(
             AuditEntryRow.kind == "search.refused",
@@ -94,5 +92,4 @@ def _refused(session: Session, agencies: list[str], since: str, until: str) -> i
             AuditEntryRow.at < until,
         )
     )
-    found = [json.loads(d) for d in details]
-    return sum(refusals_in(d) for d in found if d.get("code") == CrowdProbeError.code)
+    return sum(1 for d in details if json.loads(d).get("code") == CrowdProbeError.code)
