@@ -132,12 +132,6 @@ def asked_grounds(session: Session, search_id: int) -> AskedGrounds:
     )
 
 
-def crowd_faces(session: Session, search_id: int) -> int | None:
-    """The most faces fit to search in one of the search's probes, as its request entry
-    recorded them, when they made it a crowd probe (None: not a crowd, or no single entry)."""
-    return asked_grounds(session, search_id).crowd_faces
-
-
 def search_rows_problem(session: Session, search_id: int) -> str | None:
     """Why the rows of a search (itself, its candidates, its reviews) disagree with their
     seals, or with the reviews its entries recorded (a review deleted is a finding)."""

@@ -40,7 +40,6 @@ from facetrail.governance._records_oversight import (
 from facetrail.governance._records_searches import (
     AskedGrounds,
     asked_grounds,
-    crowd_faces,
     probe_template_problem,
     review_problem,
     search_problem,
@@ -69,7 +68,6 @@ __all__ = [
     "Unread",
     "alert_problem",
     "asked_grounds",
-    "crowd_faces",
     "erasure_problem",
     "evaluation_problem",
     "first_record_problem",

@@ -19,7 +19,7 @@ from facetrail.imaging.decode import decode_image
 from facetrail.pipeline.faces import Face
 from facetrail.services.context import AppContext
 from facetrail.services.galleries.admin import get_gallery_row
-from facetrail.services.searching.search_model import SearchRequest
+from facetrail.services.searching.search_model import ProbeImage, SearchRequest
 
 __all__ = ["Crowd", "count_faces", "crowd_of", "searchable"]
 
@@ -62,17 +62,15 @@ def searchable(face: Face) -> bool:
 
 
 def count_faces(
-    ctx: AppContext, request: SearchRequest
+    ctx: AppContext, pack: str, probes: tuple[ProbeImage, ...]
 ) -> tuple[tuple[int, ...], dict[tuple[str, int], list[Face]]]:
-    """The searchable faces in each probe, found by the first gallery's pipeline, and the
-    faces found (by pack and probe position: the search of a gallery of that pack takes them
-    instead of finding them again)."""
-    with ctx.sessions() as session:
-        pack = get_gallery_row(session, request.galleries[0]).pack
+    """The searchable faces in each probe, found by ``pack``'s pipeline, and the faces found
+    (by pack and probe position: the search of a gallery of that pack, and the preview, take
+    them instead of finding them again)."""
     pipeline = ctx.pipeline(pack)
     counts: list[int] = []
     analysed: dict[tuple[str, int], list[Face]] = {}
-    for i, probe in enumerate(request.probes):
+    for i, probe in enumerate(probes):
         image = decode_image(probe.data, name=probe.name, limits=ctx.limits)
         analysed[(pack, i)] = faces = pipeline.analyse(image.bgr)
         counts.append(sum(1 for f in faces if searchable(f)))
@@ -83,7 +81,9 @@ def crowd_of(ctx: AppContext, request: SearchRequest, policy: Policy) -> Crowd:
     """The request's probes counted against ``policy`` (a probe that does not decode counts
     none here: the search refuses it as it would without this count)."""
     try:
-        counts, analysed = count_faces(ctx, request)
+        with ctx.sessions() as session:  # the first gallery's pack, as the search's
+            pack = get_gallery_row(session, request.galleries[0]).pack
+        counts, analysed = count_faces(ctx, pack, request.probes)
     except FacetrailError:  # the search's own decoding reports what is wrong with the probe
         counts, analysed = (), {}
     return Crowd(counts, policy.crowd_faces, policy.crowd_probes, analysed)

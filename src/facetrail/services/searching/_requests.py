@@ -89,6 +89,7 @@ def store_request(
     elif not pending and runs is not None:
         mark_done(record, runs)
     insert_search(session, record)
+    marked = protected_reason_asked(policy, record.offense)
     requested = SearchRequested(
         actor=who,
         agency=agency.name,
@@ -107,11 +108,9 @@ def store_request(
         faces=list(faces),
         crowd=crowd.is_crowd,
         attestation=ATTESTATION,
-        protected=protected_reason_asked(policy, record.offense),
+        protected=marked,
         protected_reason=(
-            fields.check_free_text("protected_reason", request.protected_reason)
-            if protected_reason_asked(policy, record.offense)
-            else None
+            fields.check_free_text("protected_reason", request.protected_reason) if marked else None
         ),
     )
     second_reason = requested.protected_reason

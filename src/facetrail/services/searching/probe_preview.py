@@ -22,11 +22,10 @@ from dataclasses import replace
 
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
-from facetrail.imaging.decode import decode_image
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.services.galleries.admin import get_gallery_row
-from facetrail.services.searching._crowd import Crowd, searchable
+from facetrail.services.searching._crowd import Crowd, count_faces
 from facetrail.services.searching._matching import probe_face_view
 from facetrail.services.searching._search_policy import request_problem
 from facetrail.services.searching.search_model import ProbeFace, SearchRequest
@@ -51,17 +50,14 @@ def preview_faces(ctx: AppContext, request: SearchRequest) -> list[ProbeFace]:
         if problem is not None:
             raise problem
         pack = get_gallery_row(session, request.galleries[0]).pack
-    pipeline = ctx.pipeline(pack)
+    searchable, analysed = count_faces(ctx, pack, request.probes)
     found: list[ProbeFace] = []
     counts: list[int] = []
     crowds: list[bool] = []
-    for probe in request.probes:
-        image = decode_image(probe.data, name=probe.name, limits=ctx.limits)
-        faces = pipeline.analyse(image.bgr)
-        chosen = 0 if request.face is None else request.face
-        crowd = Crowd(
-            (sum(1 for f in faces if searchable(f)),), policy.crowd_faces, policy.crowd_probes
-        )
+    chosen = 0 if request.face is None else request.face
+    for i, probe in enumerate(request.probes):
+        faces = analysed[(pack, i)]
+        crowd = Crowd((searchable[i],), policy.crowd_faces, policy.crowd_probes)
         said = crowd.in_words() if crowd.is_crowd else None
         found += [
             replace(probe_face_view(probe.name, f, f.index == chosen), crowd=said) for f in faces
