@@ -84,5 +84,8 @@ def check(
         return
     error = RateLimitedError(f"too many {kind} requests; try again in {wait} s", subject=username)
     error.retry_after = wait
-    record_refusal(ctx, username, audit_kind, username, error, {"address": address}, first=first)
+    # Names tried from one address are one flood (a script guessing passwords).
+    source = f"address:{address}" if kind == "login" else None
+    details: dict[str, object] = {"address": address}
+    record_refusal(ctx, username, audit_kind, username, error, details, first=first, source=source)
     raise error

@@ -3,10 +3,12 @@ loaded model packs and open indexes. One per process; the CLI and API each build
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -23,9 +25,18 @@ from facetrail.imaging.decode import DecodeLimits
 from facetrail.models.registry import get_pack
 from facetrail.pipeline.batch import BatchConfig
 from facetrail.pipeline.pipeline import FacePipeline, PipelineOptions
+from facetrail.services._refusal_floods import Floods
 from facetrail.store.blobs import BlobStore
-from facetrail.store.db import LOCKING, PG_ACTION_LOCK_SQL, make_engine, make_sessionmaker
+from facetrail.store.db import (
+    LOCKING,
+    PG_ACTION_LOCK_SQL,
+    make_engine,
+    make_sessionmaker,
+    one_line,
+)
 from facetrail.store.sealing import begin_capture, end_capture
+
+log = logging.getLogger("facetrail")
 
 if TYPE_CHECKING:
     from facetrail.index.base import VectorIndex
@@ -51,6 +62,8 @@ class AppContext:
     recent_tokens: dict[str, tuple[float, Principal]] = field(default_factory=dict)
     #: gallery id -> (its templates version when read, the blocklist of its pack)
     blocklists: dict[int, tuple[int, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: the repeats of refusals counted in this process (``_refusal_floods``)
+    floods: Floods = field(default_factory=Floods)
 
     @classmethod
     def open(cls, settings: Settings) -> AppContext:
@@ -150,5 +163,20 @@ class AppContext:
     def _autocommit(self) -> Engine:
         return self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
+    def write_floods(self, *, closing: bool = False) -> int:
+        """Write the entries of the refusals' minutes that are over (all of them when
+        ``closing``), each by the person refused -> how many were written."""
+        due = self.floods.due(None if closing else datetime.now(UTC))
+        if due:
+            with self.transaction() as session:
+                for flood in due:
+                    append(session, flood.entry())
+        return len(due)
+
     def close(self) -> None:
-        self.engine.dispose()
+        try:
+            self.write_floods(closing=True)
+        except Exception as exc:  # a database down or a disk full at shutdown: said, not raised
+            log.error("the counts of repeated refusals were not written: %s", one_line(exc))
+        finally:
+            self.engine.dispose()

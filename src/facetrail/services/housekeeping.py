@@ -34,6 +34,7 @@ class HousekeepingReport:
 
 
 def housekeeping(ctx: AppContext, *, now: datetime | None = None) -> HousekeepingReport:
+    ctx.write_floods()  # the repeated refusals of minutes that are over, one entry each
     finish_purges(ctx)
     purged = purge_expired_probes(ctx, now=now)
     resumed = resume_stranded(ctx)

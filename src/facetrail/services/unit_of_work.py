@@ -31,6 +31,7 @@ raised inside the block: the block's writes roll back, then ``<kind>.refused`` i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple, NoReturn, Protocol
@@ -43,7 +44,8 @@ from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append, size_at_lock
 from facetrail.governance.authority import Actor, Permission, may, needed_roles
 from facetrail.governance.credentials import Principal
-from facetrail.services.authorization import current_actor
+from facetrail.services._refusal_floods import Refused
+from facetrail.services.authorization import current_actor, utc_now
 from facetrail.services.context import AppContext
 from facetrail.store.sealing import UNSEALED_COLUMNS
 
@@ -224,25 +226,54 @@ def record_refusal(
     *,
     first: First | None = None,
     agency: str | None = None,
+    source: str | None = None,
 ) -> None:
     """Append ``<kind>.refused`` in its own transaction (the refused action's rolled back),
     after ``first`` if given; ``agency``: the agency it concerns, where known (its figures,
     such as the crowd probes it refused, are read by it). What the refused caller sent
     (their name, the subject) is logged as ``loggable`` shows it: a refusal never stores
-    text the field rules (``governance.fields``) would refuse."""
+    text the field rules (``governance.fields``) would refuse.
+
+    A flood of the same refusal (same actor, or ``source``: an address trying many names;
+    same kind and code) is bounded (``_refusal_floods``): within the minute of its first, a
+    refusal naming a subject the minute has not recorded is recorded at once (up to
+    ``AT_ONCE``); the others are counted, with the tokens they came with, and written as one
+    entry when the minute is over."""
+    who, now = loggable(actor), utc_now()
+    token = getattr(first, "named", None) if first is not None else None
+    sent = json.dumps([subject, details or {}], sort_keys=True, default=str)
+    refused = Refused(
+        who,
+        f"{kind}.refused",
+        error.code,
+        loggable(subject),
+        str(error),
+        agency,
+        token,
+        source,
+        sent,
+    )
+    if ctx.floods.counted(refused, now):
+        if first is not None:
+            first.recorded = True  # its use is counted in the minute's entry
+        return
+    due = ctx.floods.due(now)
     with ctx.transaction() as session:
+        for flood in due:  # minutes over with repeats: their entries, before this one
+            append(session, flood.entry())
         if first is not None:
             first.record(session, refused=True)
-        append(
+        seq = append(
             session,
             AuditEvent(
-                loggable(actor),
-                f"{kind}.refused",
-                loggable(subject),
+                who,
+                refused.kind,
+                refused.subject,
                 {"code": error.code, "reason": str(error)} | (details or {}),
                 agency,
             ),
-        )
+        ).seq
+    ctx.floods.written(refused, seq)
     if first is not None:
         first.recorded = True
 

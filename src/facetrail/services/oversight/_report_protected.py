@@ -38,6 +38,7 @@ from facetrail.governance.events import (
     SearchRequested,
     read_events,
 )
+from facetrail.services._refusal_floods import refusals_in
 from facetrail.services.searching._suppression import Count
 from facetrail.store.schema import AuditEntryRow
 
@@ -83,7 +84,8 @@ def marked_offenses(searches: list[SearchRequested]) -> dict[str, Count]:
 
 def _refused(session: Session, agencies: list[str], since: str, until: str) -> int:
     """The crowd probes the policy refused: ``search.refused`` entries have no typed event,
-    and a refusal for another reason (the daily limit, a gallery) is not a crowd probe."""
+    and a refusal for another reason (the daily limit, a gallery) is not a crowd probe; an
+    entry for a minute of repeated refusals stands for as many (``refusals_in``)."""
     details = session.scalars(
         select(AuditEntryRow.details).where(
             AuditEntryRow.kind == "search.refused",
@@ -92,4 +94,5 @@ def _refused(session: Session, agencies: list[str], since: str, until: str) -> i
             AuditEntryRow.at < until,
         )
     )
-    return sum(1 for d in details if json.loads(d).get("code") == CrowdProbeError.code)
+    found = [json.loads(d) for d in details]
+    return sum(refusals_in(d) for d in found if d.get("code") == CrowdProbeError.code)

@@ -36,7 +36,7 @@ from facetrail.services.accounts import (
 )
 from facetrail.services.authorization import AccountState, RoleRead, role_columns
 from facetrail.services.context import AppContext
-from facetrail.services.unit_of_work import action, unsigned_action
+from facetrail.services.unit_of_work import action, record_refusal, unsigned_action
 from facetrail.store.schema import Agency, ApiToken, User
 
 __all__ = [
@@ -77,10 +77,13 @@ def authenticate(ctx: AppContext, token: str, *, now: datetime | None = None) ->
     with unsigned_action(ctx, "token", "auth.token.use", "token") as session:
         checked = _token_check(session, digest, now)
         problem = checked.problem
-        _record_check(session, digest, checked.user, problem)
         if problem is None:
+            _record_check(session, digest, checked.user, None)
             principal = checked.principal(session)
     if problem is not None:
+        # As any refusal, so that a flood of bad tokens is counted (``record_refusal``).
+        who = checked.user.username if checked.user is not None else "unknown"
+        record_refusal(ctx, who, "auth.token", who, problem, {"token": digest[:12]})
         raise problem
     return principal
 
