@@ -2,7 +2,7 @@
 rate limit (one search a minute), back to back, to the REST API in this process. Counted twice
 in one run, each on a home of its own: with facetrail's counting of repeated refusals (the
 first ones at once, the same one up to three times a minute, then one entry a minute with the
-count: ``_refusal_floods``), and
+count: ``audit.refusal_floods``), and
 with that counting switched off, every refusal and its token's use written one by one (what
 facetrail did before). Prints the audit entries each wrote, their ratio, and how long each
 flood took.
@@ -37,8 +37,8 @@ from facetrail.config import Settings  # noqa: E402
 from facetrail.governance.credentials import Role  # noqa: E402
 from facetrail.server import create_app  # noqa: E402
 from facetrail.services import accounts  # noqa: E402
-from facetrail.services._refusal_floods import Floods, Refused  # noqa: E402
 from facetrail.services.accounts import NewAccount  # noqa: E402
+from facetrail.services.audit.refusal_floods import Floods, Refused  # noqa: E402
 from facetrail.services.context import AppContext  # noqa: E402
 from facetrail.store.schema import AuditEntryRow  # noqa: E402
 

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from facetrail.config import Settings
 from facetrail.governance import credentials as cred
 from facetrail.server import create_app
-from facetrail.services._refusal_floods import AT_ONCE, SAME_AT_ONCE, refusals_in
 from facetrail.services.audit.log import audit_status
+from facetrail.services.audit.refusal_floods import AT_ONCE, SAME_AT_ONCE, refusals_in
 from facetrail.services.authorization import utc_now
 from facetrail.services.context import AppContext
 from facetrail.store.schema import AuditEntryRow

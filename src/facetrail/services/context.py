@@ -25,7 +25,7 @@ from facetrail.imaging.decode import DecodeLimits
 from facetrail.models.registry import get_pack
 from facetrail.pipeline.batch import BatchConfig
 from facetrail.pipeline.pipeline import FacePipeline, PipelineOptions
-from facetrail.services._refusal_floods import Floods
+from facetrail.services.audit.refusal_floods import Floods
 from facetrail.store.blobs import BlobStore
 from facetrail.store.db import (
     LOCKING,
@@ -62,7 +62,7 @@ class AppContext:
     recent_tokens: dict[str, tuple[float, Principal]] = field(default_factory=dict)
     #: gallery id -> (its templates version when read, the blocklist of its pack)
     blocklists: dict[int, tuple[int, np.ndarray, np.ndarray]] = field(default_factory=dict)
-    #: the repeats of refusals counted in this process (``_refusal_floods``)
+    #: the repeats of refusals counted in this process (``audit.refusal_floods``)
     floods: Floods = field(default_factory=Floods)
 
     @classmethod

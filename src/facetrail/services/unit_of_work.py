@@ -44,7 +44,7 @@ from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append, size_at_lock
 from facetrail.governance.authority import Actor, Permission, may, needed_roles
 from facetrail.governance.credentials import Principal
-from facetrail.services._refusal_floods import Refused
+from facetrail.services.audit.refusal_floods import Refused
 from facetrail.services.authorization import current_actor, utc_now
 from facetrail.services.context import AppContext
 from facetrail.store.sealing import UNSEALED_COLUMNS
@@ -235,7 +235,7 @@ def record_refusal(
     text the field rules (``governance.fields``) would refuse.
 
     A flood of the same refusal (same actor, or ``source``: an address trying many names;
-    same kind and code) is bounded (``_refusal_floods``): within the minute of its first, a
+    same kind and code) is bounded (``audit.refusal_floods``): within the minute of its first, a
     refusal naming a subject the minute has not recorded is recorded at once (up to
     ``AT_ONCE``); the others are counted, with the tokens they came with, and written as one
     entry when the minute is over."""

@@ -38,7 +38,7 @@ from facetrail.governance.events import (
     SearchRequested,
     read_events,
 )
-from facetrail.services._refusal_floods import refusals_in
+from facetrail.services.audit.refusal_floods import refusals_in
 from facetrail.services.searching._suppression import Count
 from facetrail.store.schema import AuditEntryRow
 
