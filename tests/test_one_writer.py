@@ -114,6 +114,7 @@ def test_services_are_grouped_by_domain() -> None:
     assert packages == [
         "accounts",
         "audit",
+        "backup",
         "galleries",
         "oversight",
         "rights",

@@ -33,6 +33,13 @@ class NoteError(AuditInputError):
     code = "signed_note_invalid"
 
 
+class TilesConflictError(AuditLogError):
+    """Published tiles (c2sp.org/tlog-tiles) that the log's database does not give: a full
+    tile with other bytes, a checkpoint it never signed, or entries changed since signing."""
+
+    code = "tiles_conflict"
+
+
 class WitnessRefusedError(AuditLogError):
     """A witness refused a checkpoint: the log is not the one it saw (tlog-witness)."""
 

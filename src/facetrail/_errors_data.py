@@ -119,6 +119,14 @@ class DatabaseUnavailableError(StoreError):
     retry_after = 5
 
 
+class StorageFullError(StoreError):
+    """A disk (or the database's) has no room left for what was being written: nothing of it
+    was stored (a partial file is removed, the transaction rolled back); what is stored
+    already can still be read. The subject names what could not be written."""
+
+    code = "storage_full"
+
+
 class RateLimitStoreError(StoreError):
     """The shared store the rate limits are counted in (Redis) cannot be reached: the request
     is not let through uncounted; it may be sent again shortly."""

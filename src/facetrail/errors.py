@@ -4,8 +4,8 @@ The CLI prints ``code: message`` and exits non-zero; the API (later) maps codes 
 statuses. Never raise a bare ``Exception`` from facetrail code.
 
 The errors are defined by topic in the private ``_errors_*`` modules beside this one (the
-base and general kinds; data; access; the audit log); this module is where facetrail imports
-them from.
+base and general kinds; data; access; the audit log; backups); this module is where
+facetrail imports them from.
 """
 
 from __future__ import annotations
@@ -43,11 +43,20 @@ from facetrail._errors_audit import (
     RecordMismatchError,
     SealRefusedError,
     SigningKeyUnavailableError,
+    TilesConflictError,
     WitnessConflictError,
     WitnessInconsistentError,
     WitnessRefusedError,
     WitnessSignatureError,
     WitnessUnknownLogError,
+)
+from facetrail._errors_backup import (
+    BackupDamagedError,
+    BackupDestinationError,
+    BackupError,
+    BackupFailedError,
+    BackupToolMissingError,
+    RestoreTargetError,
 )
 from facetrail._errors_base import (
     FacetrailError,
@@ -93,6 +102,7 @@ from facetrail._errors_data import (
     SearchFailedError,
     SourceExistsError,
     SourceNotFoundError,
+    StorageFullError,
     StoreError,
     UnknownPackError,
     UnsupportedImageFormatError,
@@ -107,6 +117,11 @@ __all__ = [
     "AuditInputError",
     "AuditLogError",
     "AuthError",
+    "BackupDamagedError",
+    "BackupDestinationError",
+    "BackupError",
+    "BackupFailedError",
+    "BackupToolMissingError",
     "BlobMismatchError",
     "BrokenLinkError",
     "CaseNumberError",
@@ -160,6 +175,7 @@ __all__ = [
     "RateLimitedError",
     "RecordMismatchError",
     "ReservedNameError",
+    "RestoreTargetError",
     "ReviewError",
     "SchemaOutdatedError",
     "SealRefusedError",
@@ -170,7 +186,9 @@ __all__ = [
     "SourceExistsError",
     "SourceNotFoundError",
     "StateError",
+    "StorageFullError",
     "StoreError",
+    "TilesConflictError",
     "TokenInvalidError",
     "UnknownPackError",
     "UnsupportedImageFormatError",

@@ -56,6 +56,10 @@ def test_every_bench_script_has_a_test() -> None:
         "load_search.py",
         "seal_cost.py",
         "result_page.py",
+        "refusal_flood.py",
+        "faults.py",
+        "backup_restore.py",
+        "audit_proofs.py",
     }
     # raw_reference.py runs inside accuracy_vs_reference.py; _*.py are the scripts' own parts.
     scripts = {p.name for p in BENCH.glob("*.py") if not p.name.startswith("_")}
@@ -204,3 +208,65 @@ def test_install_calibration_writes_into_the_named_manifests(tmp_path: Path) -> 
     assert "impostor pairs" in out
     assert json.loads((packs / shipped.name).read_text())["calibration"]["dataset"] == "tiny-test"
     assert shipped.read_bytes() == before
+
+
+def test_refusal_flood_counts_the_entries_of_a_flood_both_ways(tmp_path: Path) -> None:
+    figures = json_tail(run_script("refusal_flood.py", "--requests", "20", home=tmp_path))
+    counted, one_by_one = figures["counted"], figures["one_by_one"]
+    assert counted["answers"] == one_by_one["answers"] == {"403": 1, "429": 19}
+    # Counted: the policy's refusal and the limit's first three, each with its token's use,
+    # then the minute's one entry for the other sixteen.
+    assert counted["by_kind"] == {"auth.token.use": 4, "search.refused": 5}
+    assert one_by_one["by_kind"] == {"auth.token.use": 20, "search.refused": 20}
+    assert figures["entries_ratio"] == round(40 / 9, 1)
+
+
+@needs_lfw
+def test_faults_prints_what_each_fault_cost(tmp_path: Path) -> None:
+    # Seconds per phase on a 300-face gallery, its own PostgreSQL cluster; the disk phase
+    # skips (saying why) where a tmpfs cannot be mounted.
+    report = tmp_path / "faults.json"
+    out = run_script(
+        "faults.py",
+        *("--seconds", "4", "--faces", "300", "--real-images", "12", "--clients", "2"),
+        *("--flood", "40", "--dataset", str(LFW), "--json", str(report)),
+        home=tmp_path / "home",
+    )
+    assert "searches lost" in out and "audit verify: ok" in out
+    figures = json.loads(report.read_text())
+    phases = figures["phases"]
+    assert set(phases) == {"postgres_restart", "worker_kill", "disk_full", "refusal_flood"}
+    for name, phase in phases.items():
+        if "skipped" in phase:
+            continue
+        assert phase["searches_lost_or_half_written"] == 0, name
+        assert phase["tracebacks_or_500s_to_clients"] == 0, (name, phase)
+    assert phases["refusal_flood"]["by_status"].get("429", 0) > 0
+    assert figures["audit_verify"]["ok"] and figures["checks_pass"]
+
+
+@needs_lfw
+def test_backup_restore_prints_its_table(tmp_path: Path) -> None:
+    # A backup while a thread searches, restored into a fresh home: every count equal.
+    report = tmp_path / "backup.json"
+    out = run_script(
+        "backup_restore.py",
+        *("--images", "6", "--synthetic", "50", "--searches", "1", "--dataset", str(LFW)),
+        *("--json", str(report)),
+        home=tmp_path / "home",
+    )
+    assert "audit verify on the restored database: OK" in out
+    figures = json.loads(report.read_text())
+    assert figures["all_equal"] and figures["audit_verify"]["ok"]
+    assert figures["backup"]["searches_during"] > 0 and figures["backup"]["search_failures"] == 0
+
+
+def test_audit_proofs_measures_stored_proofs_against_every_leaf(tmp_path: Path) -> None:
+    figures = json_tail(
+        run_script(
+            "audit_proofs.py", "--entries", "1200", "--proofs", "3", "--more", "300", home=tmp_path
+        )
+    )
+    assert figures["entries"] == 1202  # two checkpoints among them
+    assert figures["inclusion"]["reads_max"] <= 40
+    assert figures["tiles"]["more_entries"] == 300

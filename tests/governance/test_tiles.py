@@ -51,9 +51,10 @@ def test_tiles_hold_the_tree_and_fold_to_its_root(size: int) -> None:
     for n in range(-(-size // WIDTH)):
         width = min(WIDTH, size - n * WIDTH)
         assert by_path[tile_path(0, n, width)] == b"".join(leaves[n * WIDTH : n * WIDTH + width])
-        assert unbundle(by_path[tile_path("entries", n, width)]) == entries[
-            n * WIDTH : n * WIDTH + width
-        ]
+        assert (
+            unbundle(by_path[tile_path("entries", n, width)])
+            == entries[n * WIDTH : n * WIDTH + width]
+        )
     # Level 1: the root of each full level-0 tile.
     for n in range(size // WIDTH**2 + 1):
         width = min(WIDTH, size // WIDTH - n * WIDTH)
@@ -96,7 +97,7 @@ def test_partial_tiles_that_do_not_fit_the_size_are_refused() -> None:
     with pytest.raises(AuditInputError):
         TileBuilder.resumed(6, [start.levels[0]], bundle(start.entries))
     with pytest.raises(AuditInputError):  # a bundle that does not hash to the tile
-        TileBuilder.resumed(5, [start.levels[0]], bundle(_entries(4) + [b"edited"]))
+        TileBuilder.resumed(5, [start.levels[0]], bundle([*_entries(4), b"edited"]))
 
 
 def test_bundles_refuse_what_they_cannot_hold() -> None:

@@ -133,6 +133,10 @@ def audit_witness(
     request: Annotated[
         Path | None, typer.Option(help="One add-checkpoint request body (c2sp tlog-witness).")
     ] = None,
+    restore: Annotated[
+        Path | None,
+        typer.Option(help="With --request: the log's signed restore statement sent with it."),
+    ] = None,
     inbox: Annotated[
         Path | None, typer.Option(help="A witness inbox the log pushes requests to.")
     ] = None,
@@ -162,7 +166,8 @@ def audit_witness(
         key = load_vkey(log_key)
         this = Witness.open(state, name)
         if request is not None:
-            report = service.witness_request(this, key, _read(request))
+            statement = _read(restore) if restore is not None else None
+            report = service.witness_request(this, key, _read(request), statement)
         elif inbox is not None:
             report = service.witness_inbox(this, key, inbox)
         else:
@@ -184,6 +189,14 @@ def audit_witness(
     else:
         for line in report.cosigned:
             print(line, end="")
+        for done in report.restores:
+            err_console.print(
+                f"[yellow]THE LOG WAS RESTORED FROM A BACKUP[/yellow]: {done['lost']} entries "
+                f"lost: it held {done['previous_size']}, and restarts from the backup's "
+                f"{done['backup_size']} by its signed restore statement (kept in the witness "
+                "folder's restores/)",
+                highlight=False,
+            )
         err_console.print(
             f"witness {escape(report.witness_key)}: {report.origin} at {report.latest_size} "
             f"entries ({len(report.cosigned)} cosigned, {len(report.already_seen)} seen before)"

@@ -13,6 +13,8 @@ import typer
 from facetrail.cli import (
     accounts,
     audit,
+    audit_tiles,
+    backup,
     database,
     directory,
     erasure,
@@ -39,6 +41,8 @@ __all__ = [
     "accounts",
     "app",
     "audit",
+    "audit_tiles",
+    "backup",
     "database",
     "directory",
     "erasure",

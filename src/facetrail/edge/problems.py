@@ -56,6 +56,7 @@ _STATUS: tuple[tuple[type[e.FacetrailError], int], ...] = (
     (e.SourceExistsError, 409),
     (e.StateError, 409),
     (e.WitnessRefusedError, 409),
+    (e.TilesConflictError, 409),
     (e.ImageTooLargeError, 413),
     (e.UnsupportedImageFormatError, 415),
     (e.NotAnImageError, 415),
@@ -66,8 +67,10 @@ _STATUS: tuple[tuple[type[e.FacetrailError], int], ...] = (
     (e.PackMismatchError, 422),
     (e.InvalidRequestError, 422),
     (e.ManifestError, 422),
+    (e.AuditInputError, 422),  # a checkpoint, proof or request that cannot be parsed
     (e.DatasetError, 422),
     (e.RecordMismatchError, 409),
+    (e.StorageFullError, 507),  # a disk full: nothing was stored, reads still answer
     (e.SchemaOutdatedError, 503),
     (e.DatabaseUnavailableError, 503),
     (e.RateLimitStoreError, 503),
@@ -109,6 +112,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (422, "Invalid input"),
         (429, "Too many requests"),
         (503, "Not ready (database, schema, signing key or model pack)"),
+        (507, "No room left to store it (a disk is full): nothing was stored"),
     )
 }
 

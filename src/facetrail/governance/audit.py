@@ -39,7 +39,7 @@ from facetrail.governance._entry_bytes import (
     row_bytes,
 )
 from facetrail.governance.merkle import CompactRange, leaf_hash
-from facetrail.store.schema import AuditEntryRow, AuditHeadRow
+from facetrail.store.schema import AuditEntryRow, AuditHeadRow, AuditTileHashRow
 
 __all__ = [
     "Appended",
@@ -130,6 +130,10 @@ _MOVE_HEAD = (
     .values(size=bindparam("new_size"), frontier=bindparam("new_frontier"))
 )
 _LEAVES = select(_TABLE.c.leaf_hash).order_by(_TABLE.c.seq)
+_TILES = cast(Table, AuditTileHashRow.__table__)
+_INSERT_TILE = insert(_TILES).values(
+    level=bindparam("level"), idx=bindparam("idx"), hash=bindparam("hash")
+)
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,7 @@ class _Statements:
     move_head: _Compiled
     #: PostgreSQL: both in one statement (the insert a CTE of the update), one round trip
     insert_and_move: _Compiled | None
+    insert_tile: _Compiled
 
 
 _COMPILED: dict[str, _Statements] = {}
@@ -174,6 +179,7 @@ def _statements(dialect: Dialect) -> _Statements:
             _Compiled.of(_INSERT, dialect),
             _Compiled.of(_MOVE_HEAD, dialect),
             _Compiled.of(both, dialect) if dialect.name == "postgresql" else None,
+            _Compiled.of(_INSERT_TILE, dialect),
         )
     return found
 
@@ -331,13 +337,17 @@ def append(session: Session, event: AuditEvent, *, at: datetime | None = None) -
             "agency": event.agency,
             "leaf_hash": digest,
         }
-        head.push(digest)
+        tiles: list[tuple[int, bytes]] = []
+        head.push(digest, tiles)
         moved = {"head_id": 1, "new_size": head.size, "new_frontier": head.to_bytes()}
         if statements.insert_and_move is not None:
             statements.insert_and_move.run(cursor, entry | moved)
         else:
             statements.insert_entry.run(cursor, entry)
             statements.move_head.run(cursor, moved)
+        for level, value in tiles:  # a full tile's hash, once every 256 entries
+            tile = {"level": level, "idx": (seq >> (8 * level)) - 1, "hash": value}
+            statements.insert_tile.run(cursor, tile)
         _keep_head(session, head)
         _note_appended(session, seq, event)
     except connection.dialect.loaded_dbapi.Error as exc:

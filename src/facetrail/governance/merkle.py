@@ -9,7 +9,7 @@ functions need nothing but hashes: they run offline, from an exported log and pu
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -52,12 +52,17 @@ class CompactRange:
     def to_bytes(self) -> bytes:
         return b"".join(value for _, value in self.stack)
 
-    def push(self, leaf: bytes) -> None:
+    def push(self, leaf: bytes, tiles: list[tuple[int, bytes]] | None = None) -> None:
+        """Add a leaf hash; ``tiles``: where to add (level, hash) for each subtree of 256**level
+        leaves it completes (level >= 1: the hash of a full tile of level - 1, as tlog-tiles
+        and the stored tree keep them)."""
         height, value = 0, leaf
         while self.stack and self.stack[-1][0] == height:
             _, left = self.stack.pop()
             value = node_hash(left, value)
             height += 1
+            if tiles is not None and height % 8 == 0:
+                tiles.append((height // 8, value))
         self.stack.append((height, value))
         self.size += 1
 
@@ -83,19 +88,30 @@ def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """Audit path for leaf ``index`` in the tree over ``leaves`` (RFC 6962 section 2.1.1)."""
     if not 0 <= index < len(leaves):
         raise IndexError(f"leaf {index} outside a tree of {len(leaves)}")
-    proof: list[bytes] = []
-    lo, hi = 0, len(leaves)
+    return inclusion_path(len(leaves), index, lambda lo, hi: root(leaves[lo:hi]))
+
+
+#: The Merkle tree hash of leaves ``lo`` to ``hi`` (exclusive), however the caller finds it.
+RangeHash = Callable[[int, int], bytes]
+
+
+def inclusion_path(size: int, index: int, hash_of: RangeHash) -> list[bytes]:
+    """``inclusion_proof`` of leaf ``index`` in a tree of ``size``, asking ``hash_of`` for the
+    O(log n) subtree hashes it needs (each range starts at a multiple of a power of two at
+    least its length: a stored tree answers it from O(1) reads)."""
+    if not 0 <= index < size:
+        raise IndexError(f"leaf {index} outside a tree of {size}")
+    lo, hi = 0, size
     path: list[bytes] = []
     while hi - lo > 1:
         k = _split(hi - lo)
         if index < lo + k:
-            path.append(root(leaves[lo + k : hi]))
+            path.append(hash_of(lo + k, hi))
             hi = lo + k
         else:
-            path.append(root(leaves[lo : lo + k]))
+            path.append(hash_of(lo, lo + k))
             lo = lo + k
-    proof.extend(reversed(path))
-    return proof
+    return list(reversed(path))
 
 
 def verify_inclusion(
@@ -124,19 +140,25 @@ def verify_inclusion(
 
 def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
     """Proof that the first ``old_size`` leaves are a prefix of ``leaves`` (RFC 6962 2.1.2)."""
-    if not 0 < old_size <= len(leaves):
-        raise IndexError(f"old size {old_size} outside 1..{len(leaves)}")
-    return _subproof(old_size, leaves, True)
+    return consistency_path(old_size, len(leaves), lambda lo, hi: root(leaves[lo:hi]))
 
 
-def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
-    n = len(leaves)
+def consistency_path(old_size: int, size: int, hash_of: RangeHash) -> list[bytes]:
+    """``consistency_proof`` from ``old_size`` to ``size``, asking ``hash_of`` for the
+    subtree hashes it needs (as ``inclusion_path``)."""
+    if not 0 < old_size <= size:
+        raise IndexError(f"old size {old_size} outside 1..{size}")
+    return _subproof(old_size, 0, size, True, hash_of)
+
+
+def _subproof(m: int, lo: int, hi: int, complete: bool, hash_of: RangeHash) -> list[bytes]:
+    n = hi - lo
     if m == n:
-        return [] if complete else [root(leaves)]
+        return [] if complete else [hash_of(lo, hi)]
     k = _split(n)
     if m <= k:
-        return [*_subproof(m, leaves[:k], complete), root(leaves[k:])]
-    return [*_subproof(m - k, leaves[k:], False), root(leaves[:k])]
+        return [*_subproof(m, lo, lo + k, complete, hash_of), hash_of(lo + k, hi)]
+    return [*_subproof(m - k, lo + k, hi, False, hash_of), hash_of(lo, lo + k)]
 
 
 def verify_consistency(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from facetrail.governance.audit import canonical_details, entry_bytes
 from facetrail.governance.checkpoints import Checkpoint, signature_ok
-from facetrail.governance.merkle import CompactRange, leaf_hash, prefix_roots, root
+from facetrail.governance.merkle import EMPTY_ROOT, CompactRange, leaf_hash
 from facetrail.governance.note import VerifierKey
 from facetrail.governance.records import first_record_problem
 from facetrail.governance.seal_findings import RowFinding, row_findings
@@ -46,12 +46,33 @@ def stored_checkpoints(session: Session, origin: str = "") -> list[Checkpoint]:
     return [Checkpoint(origin, r.tree_size, r.root, r.at, r.key_id, r.signature) for r in rows]
 
 
-def leaves(
-    session: Session, seals: list[tuple[int, dict[str, Any]]] | None = None
-) -> tuple[list[bytes], VerifyReport | None]:
-    """Recomputed leaf hashes, or a failure naming the first bad entry. ``seals``: where to
-    keep the ``row.seal`` entries' details as they are parsed (for ``row_findings``)."""
-    out: list[bytes] = []
+#: Entries read from the database at a time while verifying (memory stays bounded).
+BATCH = 10_000
+
+
+@dataclass
+class Walked:
+    """One pass over the log: how many entries verified, the roots of the prefixes asked
+    for, and the first failure (None: every entry's bytes give its recorded hash)."""
+
+    size: int
+    roots: dict[int, bytes]
+    root: bytes
+    failure: VerifyReport | None
+
+
+def walk(
+    session: Session,
+    seals: list[tuple[int, dict[str, Any]]] | None = None,
+    sizes: Sequence[int] = (),
+) -> Walked:
+    """Recompute every entry's leaf hash in order, streaming (``BATCH`` rows at a time, the
+    tree folded as it goes: memory does not grow with the log), with the roots of the
+    prefixes of ``sizes`` entries. ``seals``: where to keep the ``row.seal`` entries' details
+    as they are parsed (for ``row_findings``)."""
+    wanted = set(sizes)
+    roots = {0: EMPTY_ROOT} if 0 in wanted else {}
+    compact = CompactRange()
     stmt = select(
         AuditEntryRow.seq,
         AuditEntryRow.at,
@@ -62,43 +83,73 @@ def leaves(
         AuditEntryRow.agency,
         AuditEntryRow.leaf_hash,
     ).order_by(AuditEntryRow.seq)
-    for position, (seq, at, actor, kind, subject, details, agency, stored) in enumerate(
-        session.execute(stmt), start=1
-    ):
-        if seq != position:
-            return out, _fail(
-                out, f"entry {position} is missing (next entry found is {seq})", entry=position
-            )
-        parsed, problem = canonical_details(details)
-        if problem is not None:
-            return out, _fail(out, f"entry {seq} was altered: its {problem}", entry=seq)
-        if seals is not None and kind == SEAL_KIND and parsed is not None:
-            seals.append((seq, parsed))
-        value = leaf_hash(entry_bytes(seq, at, actor, kind, subject, details, agency))
-        if value != stored:
-            return out, _fail(
-                out,
-                f"entry {seq} was altered: its content does not match its recorded hash",
-                entry=seq,
-            )
-        out.append(value)
-    return out, None
+    rows = session.execute(stmt.execution_options(yield_per=BATCH))
+    for position, row in enumerate(rows, start=1):
+        value, parsed, problem = _leaf(position, *row)
+        if value is None:
+            rows.close()
+            return Walked(position - 1, roots, b"", _fail(position - 1, problem, entry=position))
+        if seals is not None and row.kind == SEAL_KIND and parsed is not None:
+            seals.append((position, parsed))
+        compact.push(value)
+        if position in wanted:
+            roots[position] = compact.root()
+    return Walked(compact.size, roots, compact.root(), None)
+
+
+def _leaf(
+    position: int,
+    seq: int,
+    at: str,
+    actor: str,
+    kind: str,
+    subject: str,
+    details: str,
+    agency: str | None,
+    stored: bytes,
+) -> tuple[bytes | None, dict[str, Any] | None, str]:
+    """(the entry's leaf hash, its details) when it is whole at ``position``, else (None,
+    None, what is wrong)."""
+    if seq != position:
+        return None, None, f"entry {position} is missing (next entry found is {seq})"
+    parsed, problem = canonical_details(details)
+    if problem is not None:
+        return None, None, f"entry {seq} was altered: its {problem}"
+    value = leaf_hash(entry_bytes(seq, at, actor, kind, subject, details, agency))
+    if value != stored:
+        return None, None, f"entry {seq} was altered: its content does not match its recorded hash"
+    return value, parsed, ""
+
+
+def leaves(
+    session: Session, seals: list[tuple[int, dict[str, Any]]] | None = None
+) -> tuple[list[bytes], VerifyReport | None]:
+    """Recomputed leaf hashes, all in memory, or a failure naming the first bad entry (for a
+    witness that checks a log from its database and proves from it)."""
+    walked = walk(session, seals)
+    if walked.failure is not None:
+        return [], walked.failure
+    return [bytes(h) for h in session.scalars(_LEAVES)], None
+
+
+_LEAVES = select(AuditEntryRow.leaf_hash).order_by(AuditEntryRow.seq)
 
 
 def _fail(
-    leaves_so_far: Sequence[bytes],
+    verified: int,
     problem: str,
     *,
     entry: int | None = None,
     checkpoint: str | None = None,
     checkpoints: int = 0,
 ) -> VerifyReport:
-    return VerifyReport(False, len(leaves_so_far), checkpoints, "", problem, entry, checkpoint)
+    return VerifyReport(False, verified, checkpoints, "", problem, entry, checkpoint)
 
 
-def head_problem(session: Session, hashes: Sequence[bytes]) -> str | None:
-    """Why the log head disagrees with the entries (rows added or removed behind facetrail's
-    back), or None. A home whose head was never written has nothing to compare."""
+def head_problem(session: Session, size: int, whole: bytes) -> str | None:
+    """Why the log head disagrees with the entries (``size`` of them, root ``whole``): rows
+    added or removed behind facetrail's back, or None. A home whose head was never written
+    has nothing to compare."""
     row = session.get(AuditHeadRow, 1)
     if row is None:
         return None
@@ -106,9 +157,9 @@ def head_problem(session: Session, hashes: Sequence[bytes]) -> str | None:
         head = CompactRange.from_bytes(row.size, row.frontier)
     except ValueError:
         return "the log head is damaged"
-    if head.size != len(hashes):
-        return f"the log head records {head.size} entries, the log holds {len(hashes)}"
-    if head.root() != root(hashes):
+    if head.size != size:
+        return f"the log head records {head.size} entries, the log holds {size}"
+    if head.root() != whole:
         return "the log head's root differs from the entries' root"
     return None
 
@@ -123,35 +174,35 @@ def verify_log(
     witness: ``facetrail audit witness``).
     """
     seals: list[tuple[int, dict[str, Any]]] = []
-    hashes, failure = leaves(session, seals)
-    if failure is not None:
-        return failure
     origin = verifier.name
     checks = [(f"stored #{i}", c) for i, c in enumerate(stored_checkpoints(session, origin), 1)]
     checks += [(f"published #{i}", c) for i, c in enumerate(published, 1)]
+    walked = walk(session, seals, [c.tree_size for _, c in checks])
+    if walked.failure is not None:
+        return walked.failure
+    size, roots = walked.size, walked.roots
     expected_key = verifier.encode()
-    roots = prefix_roots(hashes, [c.tree_size for _, c in checks if c.tree_size <= len(hashes)])
     previous = 0
     for label, cp in checks:
         if not signature_ok(verifier, cp):
             return _fail(
-                hashes,
+                size,
                 f"checkpoint {label} (size {cp.tree_size}) is not signed by "
                 f"this log's key {expected_key}",
                 checkpoint=label,
             )
-        if cp.tree_size > len(hashes):
+        if cp.tree_size > size:
             return _fail(
-                hashes,
+                size,
                 f"log truncated: checkpoint {label} covers {cp.tree_size} "
-                f"entries, the log has {len(hashes)}",
-                entry=len(hashes) + 1,
+                f"entries, the log has {size}",
+                entry=size + 1,
                 checkpoint=label,
             )
         if roots[cp.tree_size] != cp.root:
             first = previous + 1 if label.startswith("stored") else 1
             return _fail(
-                hashes,
+                size,
                 f"entries {first}..{cp.tree_size} do not match the signed root "
                 f"of checkpoint {label}: an entry there was altered, removed, "
                 "reordered or the log was replaced",
@@ -160,21 +211,21 @@ def verify_log(
             )
         if label.startswith("stored"):
             previous = cp.tree_size
-    problem = head_problem(session, hashes)
+    problem = head_problem(session, size, walked.root)
     if problem is not None:  # rows added or removed where no checkpoint covers them
-        return _fail(hashes, f"log head mismatch: {problem}", entry=len(hashes) + 1)
-    whole = root(hashes).hex()
+        return _fail(size, f"log head mismatch: {problem}", entry=size + 1)
+    whole = walked.root.hex()
     # The log is whole; every sealed row must be the one its last seal names, and none other.
     findings = tuple(row_findings(session, seals=seals))
     if findings:
         more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
         problem = f"the database disagrees with the audit log: {findings[0]}{more}"
-        return VerifyReport(False, len(hashes), len(checks), whole, problem, rows=findings)
+        return VerifyReport(False, size, len(checks), whole, problem, rows=findings)
     # Every record that authorises or reports an action must also agree with what the entry
     # that made it says (an edited policy, role, review or search is tampering).
     disagreement = first_record_problem(session)
     if disagreement is not None:
         record, how = disagreement
         problem = f"record disagrees with the audit log: {record}: {how}"
-        return VerifyReport(False, len(hashes), len(checks), whole, problem)
-    return VerifyReport(True, len(hashes), len(checks), whole)
+        return VerifyReport(False, size, len(checks), whole, problem)
+    return VerifyReport(True, size, len(checks), whole)

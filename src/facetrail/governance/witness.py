@@ -9,7 +9,10 @@ two runs cannot roll the witness back (the race the spec warns about).
 
 Refusals map to the spec's HTTP answers: unknown origin 404, no valid log signature 403, old
 size not the last cosigned size or a different root at that size 409, proof not verifying 422.
-A checkpoint smaller than the one last cosigned is a 409: the log was shortened or wiped.
+A checkpoint smaller than the one last cosigned is a 409: the log was shortened or wiped,
+unless the request carries a restore statement signed by the log's key whose previous head is
+exactly the checkpoint last cosigned (``governance.restores``): the restore is then accepted,
+kept in ``restores/`` with the checkpoints of the lost branch, and reported.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from facetrail.governance.note import (
     parse_skey,
     parse_vkey,
 )
+from facetrail.governance.restores import RestoreStatement, check_restore, parse_restore
 
 WITNESS_KEY = "witness.skey"
 WITNESS_VKEY = "witness.vkey"
@@ -94,6 +98,8 @@ class Cosigned:
     checkpoint: Checkpoint
     cosignature: Signature
     timestamp: int
+    #: the restore this checkpoint followed, when it was one (the log shortened, explained)
+    restore: RestoreStatement | None = None
 
 
 class Witness:
@@ -151,25 +157,54 @@ class Witness:
         return path.read_text() if path.exists() else None
 
     def add_checkpoint(
-        self, request: AddCheckpoint, log_key: VerifierKey, *, now: int | None = None
+        self,
+        request: AddCheckpoint,
+        log_key: VerifierKey,
+        *,
+        now: int | None = None,
+        restore: str | None = None,
     ) -> Cosigned:
-        """Check ``request`` against what this witness saw of the log; cosign and record it."""
+        """Check ``request`` against what this witness saw of the log; cosign and record it.
+        ``restore``: the log's signed restore statement that came with it, if any."""
         checkpoint = _signed_checkpoint(request.note, log_key)
+        statement = None
         with self._locked(log_key.name) as folder:
             try:
                 _pin(folder, log_key)
-                _check(request, checkpoint, self.latest(log_key.name))
+                latest = self.latest(log_key.name)
+                if restore is None:
+                    _check(request, checkpoint, latest)
+                else:
+                    statement = parse_restore(restore, log_key)
+                    at_backup = self.seen(log_key.name, statement.backup.size)
+                    check_restore(
+                        statement,
+                        request.old_size,
+                        request.proof,
+                        checkpoint,
+                        latest,
+                        None if at_backup is None else parse_checkpoint(at_backup),
+                    )
             except FacetrailError as exc:
-                _keep_refused(folder, request, exc)
+                _keep_refused(folder, request, exc, restore)
                 raise
             stamp = int(time.time()) if now is None else now
+            if statement is not None:
+                _keep_restore(folder, request, restore or "", statement.backup.size)
             cosignature = cosign(checkpoint.text(), self.signer, stamp)
             note = checkpoint.note()
             write_atomically(
                 folder / "history" / f"{checkpoint.tree_size:020d}.checkpoint", note.encode()
             )
             write_atomically(folder / "latest.checkpoint", (note + cosignature.line()).encode())
-        return Cosigned(checkpoint, cosignature, stamp)
+        return Cosigned(checkpoint, cosignature, stamp, statement)
+
+    def restores(self, origin: str) -> list[str]:
+        """The restore statements this witness accepted for the log, oldest first."""
+        folder = self._log_dir(origin) / "restores"
+        if not folder.is_dir():
+            return []
+        return [p.read_text() for p in sorted(folder.glob("*.restore"))]
 
 
 def _signed_checkpoint(note: str, log_key: VerifierKey) -> Checkpoint:
@@ -239,6 +274,25 @@ def _check(request: AddCheckpoint, new: Checkpoint, latest: Checkpoint | None) -
         )
 
 
-def _keep_refused(folder: Path, request: AddCheckpoint, exc: FacetrailError) -> None:
+def _keep_refused(
+    folder: Path, request: AddCheckpoint, exc: FacetrailError, restore: str | None = None
+) -> None:
     name = f"{time.time_ns()}-{exc.code}.request"
     write_atomically(folder / "refused" / name, request.encode().encode())
+    if restore is not None:
+        write_atomically(folder / "refused" / f"{name}.restore", restore.encode())
+
+
+def _keep_restore(folder: Path, request: AddCheckpoint, statement: str, backup_size: int) -> None:
+    """Keep the accepted statement and its request in ``restores/``, and move the checkpoints
+    of the lost branch (beyond the backup) out of ``history/`` beside them: evidence of what
+    the log held before, no longer what this witness follows."""
+    stamp = f"{time.time_ns()}"
+    restores = folder / "restores"
+    write_atomically(restores / f"{stamp}.restore", statement.encode())
+    write_atomically(restores / f"{stamp}.request", request.encode().encode())
+    lost = restores / f"{stamp}.lost-history"
+    for path in sorted((folder / "history").glob("*.checkpoint")):
+        if int(path.name.split(".")[0]) > backup_size:
+            lost.mkdir(parents=True, exist_ok=True)
+            path.rename(lost / path.name)

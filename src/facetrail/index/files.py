@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from facetrail._atomic import write_atomically
+from facetrail._atomic import write_all_atomically
 from facetrail.errors import VectorIndexError
 from facetrail.index.base import VectorIndex
 from facetrail.index.faiss_index import FaissIndex
@@ -124,9 +124,14 @@ class IndexFiles:
             "sha256": digest,
             "description": index.describe(),
         }
+        files = [
+            (self.index_path, data),
+            (self.meta_path, json.dumps(meta, sort_keys=True).encode()),
+        ]
         try:
-            write_atomically(self.index_path, data)
-            write_atomically(self.meta_path, json.dumps(meta, sort_keys=True).encode())
+            # Both written before either replaces its old file: a full disk (a typed
+            # ``StorageFullError``) leaves the old pair whole.
+            write_all_atomically(files, what="the gallery index")
         except OSError as exc:
             raise VectorIndexError(
                 f"cannot write the index: {exc.strerror}", subject=str(self.index_path)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from facetrail.errors import FacetrailError
+from facetrail.errors import FacetrailError, StorageFullError
 from facetrail.imaging.decode import DecodeLimits, read_image_file
 from facetrail.imaging.intake import open_regular_file
 from facetrail.models.registry import get_pack
@@ -102,6 +102,8 @@ class _Worker:
                     dets = self.pipeline.detect(bgr)
                 if self.config.blobs is not None:
                     self.config.blobs.put(data, sha)
+            except StorageFullError:
+                raise  # no fault of the file's: the whole run stops, nothing recorded against it
             except FacetrailError as exc:
                 if not sha:
                     sha = _hash_quietly(job)

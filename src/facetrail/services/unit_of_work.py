@@ -32,6 +32,7 @@ raised inside the block: the block's writes roll back, then ``<kind>.refused`` i
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple, NoReturn, Protocol
@@ -39,7 +40,7 @@ from typing import NamedTuple, NoReturn, Protocol
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
-from facetrail.errors import FacetrailError, PermissionDeniedError
+from facetrail.errors import FacetrailError, PermissionDeniedError, StorageFullError
 from facetrail.governance import fields
 from facetrail.governance.audit import AuditEvent, append, size_at_lock
 from facetrail.governance.authority import Actor, Permission, may, needed_roles
@@ -48,6 +49,8 @@ from facetrail.services.audit.refusal_floods import Refused
 from facetrail.services.authorization import current_actor, utc_now
 from facetrail.services.context import AppContext
 from facetrail.store.sealing import UNSEALED_COLUMNS
+
+log = logging.getLogger("facetrail")
 
 __all__ = [
     "LOGGED_MAX",
@@ -258,21 +261,27 @@ def record_refusal(
             first.recorded = True  # its use is counted in the minute's entry
         return
     due = ctx.floods.due(now)
-    with ctx.transaction() as session:
-        for flood in due:  # minutes over with repeats: their entries, before this one
-            append(session, flood.entry())
-        if first is not None:
-            first.record(session, refused=True)
-        seq = append(
-            session,
-            AuditEvent(
-                who,
-                refused.kind,
-                refused.subject,
-                {"code": error.code, "reason": str(error)} | (details or {}),
-                agency,
-            ),
-        ).seq
+    try:
+        with ctx.transaction() as session:
+            for flood in due:  # minutes over with repeats: their entries, before this one
+                append(session, flood.entry())
+            if first is not None:
+                first.record(session, refused=True)
+            seq = append(
+                session,
+                AuditEvent(
+                    who,
+                    refused.kind,
+                    refused.subject,
+                    {"code": error.code, "reason": str(error)} | (details or {}),
+                    agency,
+                ),
+            ).seq
+    except StorageFullError as full:
+        # The database's disk is full: nothing can be recorded, and the caller is answered
+        # with its own refusal all the same (it was refused; nothing was stored).
+        log.error("refusal %s of %s not recorded: %s", refused.kind, who, full.message)
+        return
     ctx.floods.written(refused, seq)
     if first is not None:
         first.recorded = True

@@ -58,6 +58,20 @@ class AuditHeadRow(Base):
     frontier: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class AuditTileHashRow(Base):
+    """The hash of each full tile of the log, as C2SP tlog-tiles names them: at ``level`` L
+    (1 and up), ``idx`` n is the Merkle tree hash of entries n*256**L + 1 to (n+1)*256**L.
+    Written by the append that completes the tile, in its transaction; proofs read O(log n) of
+    them instead of every leaf (``governance.stored_tree``), and check what they make against
+    a signed root before giving it."""
+
+    __tablename__ = "audit_tile_hashes"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
 class RowSeal(Base):
     """The seal the log last gave a row (``governance.seals``): which entry, the row's digest
     and its columns' digests (16 bytes each, in column-name order), so that a row can be held

@@ -9,6 +9,9 @@ A blob is its name's content or nothing: every read hashes what it read and refu
 that are not the name's (a photo replaced on disk by an insider is never shown, searched or
 matched: ``BlobMismatchError``), and a write over a file that is not the name's content
 replaces it.
+
+A full disk is a ``StorageFullError`` naming the blob, with no partial file left
+(``facetrail._atomic``).
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from facetrail._atomic import write_atomically
+from facetrail._atomic import full_disk, write_atomically
 from facetrail.errors import BlobMismatchError, StoreError
 
 _HEX = frozenset("0123456789abcdef")
+#: What a blob is, in a ``StorageFullError``.
+PHOTO = "a photo into the blob store"
 
 
 class BlobStore:
@@ -37,9 +42,14 @@ class BlobStore:
         if target.exists() and self._holds(target, digest):
             return digest
         if target.parent not in self._made:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # no room for even the folder: say so, as for the file
+                if (full := full_disk(exc, target, PHOTO)) is not None:
+                    raise full from exc
+                raise
             self._made.add(target.parent)
-        write_atomically(target, data, fsync=False, make_parents=False)
+        write_atomically(target, data, fsync=False, make_parents=False, what=PHOTO)
         return digest
 
     def get(self, sha256: str) -> bytes:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +26,7 @@ from facetrail.errors import (
     DatabaseUnreadableError,
     InvalidFieldError,
     SchemaOutdatedError,
+    StorageFullError,
 )
 from facetrail.store.schema_version import prepare
 
@@ -93,6 +95,31 @@ def _refuse_nul(
     return statement, parameters
 
 
+#: SQLite's result code for a full disk (SQLITE_FULL); PostgreSQL's SQLSTATE (disk_full).
+_SQLITE_FULL = 13
+_PG_DISK_FULL = "53100"
+
+
+def _full_disk(context: ExceptionContext) -> StorageFullError | None:
+    """A database that has no room left for a write (SQLite's "database or disk is full",
+    PostgreSQL's "could not extend file" with SQLSTATE 53100) as the typed error raised in
+    its place: the transaction rolls back as on any error, the refusal is audited where the
+    action is (if there is room for that), and a client is answered 507, never a traceback."""
+    said = context.original_exception
+    full = (
+        getattr(said, "sqlite_errorcode", None) == _SQLITE_FULL
+        or getattr(said, "sqlstate", None) == _PG_DISK_FULL
+        or "database or disk is full" in str(said)
+    )
+    if not full:
+        return None
+    return StorageFullError(
+        "cannot write to the database: its disk is full; nothing was stored (the "
+        "transaction was rolled back)",
+        subject="database",
+    )
+
+
 #: Serialises acting transactions on PostgreSQL (SQLite's BEGIN IMMEDIATE already does).
 PG_ACTION_LOCK_SQL = f"SELECT pg_advisory_xact_lock({_PG_ACTION_LOCK})"
 
@@ -120,6 +147,7 @@ def make_engine(url: str, *, prepare_schema: bool = True) -> Engine:
             subject=make_url(url).render_as_string(hide_password=True),
         ) from exc
     event.listen(engine, "before_cursor_execute", _refuse_nul, retval=True)
+    event.listen(engine, "handle_error", _full_disk)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

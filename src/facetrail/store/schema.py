@@ -30,6 +30,7 @@ from facetrail.store._schema_accounts import (
 from facetrail.store._schema_audit import (
     AuditEntryRow,
     AuditHeadRow,
+    AuditTileHashRow,
     CheckpointRow,
     RowSeal,
     SealNote,
@@ -70,6 +71,7 @@ __all__ = [
     "ApiToken",
     "AuditEntryRow",
     "AuditHeadRow",
+    "AuditTileHashRow",
     "Base",
     "BigId",
     "BlocklistEntry",

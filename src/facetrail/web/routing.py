@@ -40,6 +40,7 @@ _TITLES = {
     422: "Please check what you entered",
     429: "Too many requests",
     503: "facetrail is not ready",
+    507: "No room left to store it",
 }
 
 

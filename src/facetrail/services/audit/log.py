@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from facetrail.config import Settings
 from facetrail.errors import AuditInputError, InvalidRequestError, SigningKeyUnavailableError
 from facetrail.governance import merkle
-from facetrail.governance.audit import AuditEvent, append, locked_head
+from facetrail.governance.audit import AuditEvent, append, locked_head, row_bytes
 from facetrail.governance.authority import Permission
 from facetrail.governance.checkpoints import (
     PRIVATE_KEY,
@@ -37,8 +38,10 @@ from facetrail.governance.checkpoints import (
 )
 from facetrail.governance.credentials import Principal
 from facetrail.governance.note import SignerKey, VerifierKey
-from facetrail.governance.verify import VerifyReport, leaves, stored_checkpoints, verify_log
-from facetrail.services.audit.witness import push_checkpoint
+from facetrail.governance.restores import LogHead
+from facetrail.governance.stored_tree import StoredTree
+from facetrail.governance.verify import VerifyReport, stored_checkpoints, verify_log
+from facetrail.services.audit.witness import RestorePush, push_checkpoint
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import action, require, system_action
 from facetrail.store.read_only import read_only_session
@@ -95,9 +98,12 @@ def log_signer(ctx: AppContext) -> SignerKey:
     return load_signer(_key_dir(ctx))
 
 
-def make_checkpoint(ctx: AppContext, actor: str = "system") -> Checkpoint:
+def make_checkpoint(
+    ctx: AppContext, actor: str = "system", *, restored_from: LogHead | None = None
+) -> Checkpoint:
     """Append a 'checkpoint' entry, then sign the tree that includes it, in one transaction,
-    and push the checkpoint to every witness inbox.
+    and push the checkpoint to every witness inbox (``restored_from``: the first checkpoint
+    after a restore that shortened the log to that head, pushed with a restore statement).
 
     Authorisation: whoever can read the signing key (SigningKeyUnavailableError otherwise).
     The root comes from the locked log head, so the log is not re-read.
@@ -119,7 +125,8 @@ def make_checkpoint(ctx: AppContext, actor: str = "system") -> Checkpoint:
         )
     if not public_key_file(ctx).exists():
         write_vkey(public_key_file(ctx), signer.verifier)
-    push_checkpoint(ctx, cp)
+    restore = None if restored_from is None else RestorePush(restored_from, cp.at, signer)
+    push_checkpoint(ctx, cp, restore)
     return cp
 
 
@@ -183,23 +190,35 @@ class InclusionProof:
 
 
 def prove_entry(ctx: AppContext, entry: int) -> InclusionProof:
-    """Inclusion proof of one entry in the latest checkpointed tree (or the whole log)."""
+    """Inclusion proof of one entry in the latest checkpointed tree (or, before the first
+    checkpoint, the whole log), from O(log n) stored hashes (``StoredTree``): the entry's
+    bytes must give its recorded hash, and the proof must lead to the signed root, or it is
+    refused (``InvalidRequestError``: the log does not verify there)."""
     with ctx.sessions() as session:
-        hashes, failure = leaves(session)
-        if failure is not None:
-            raise InvalidRequestError(failure.problem or "log does not verify", subject="audit")
         checkpoints = stored_checkpoints(session)
-    size = max((c.tree_size for c in checkpoints), default=len(hashes))
-    if not 1 <= entry <= size:
-        raise InvalidRequestError(f"entry must be in 1..{size}", subject=str(entry))
-    path = merkle.inclusion_proof(hashes[:size], entry - 1)
-    return InclusionProof(
-        entry,
-        size,
-        hashes[entry - 1].hex(),
-        merkle.root(hashes[:size]).hex(),
-        [p.hex() for p in path],
-    )
+        row = session.get(AuditEntryRow, entry)
+        size = checkpoints[-1].tree_size if checkpoints else _log_size(session)
+        if not 1 <= entry <= size or row is None:
+            raise InvalidRequestError(f"entry must be in 1..{size}", subject=str(entry))
+        leaf = merkle.leaf_hash(row_bytes(row))
+        tree = StoredTree(session)
+        try:
+            path = merkle.inclusion_path(size, entry - 1, tree.range_hash)
+            signed = checkpoints[-1].root if checkpoints else tree.range_hash(0, size)
+        except LookupError as exc:
+            raise InvalidRequestError(f"the log does not verify: {exc}", subject="audit") from exc
+    if leaf != bytes(row.leaf_hash) or not merkle.verify_inclusion(
+        leaf, entry - 1, size, path, signed
+    ):
+        raise InvalidRequestError(
+            f"the log does not verify at entry {entry}: run 'facetrail audit verify'",
+            subject="audit",
+        )
+    return InclusionProof(entry, size, leaf.hex(), signed.hex(), [p.hex() for p in path])
+
+
+def _log_size(session: Session) -> int:
+    return int(session.scalar(select(func.max(AuditEntryRow.seq))) or 0)
 
 
 @dataclass(frozen=True)
@@ -213,18 +232,19 @@ class ConsistencyProof:
 
 
 def prove_consistency(ctx: AppContext, old: int, new: int) -> ConsistencyProof:
-    """Consistency proof between stored checkpoints number ``old`` and ``new`` (1-based)."""
+    """Consistency proof between stored checkpoints number ``old`` and ``new`` (1-based), from
+    O(log n) stored hashes; ``verified``: it leads from the one signed root to the other."""
     with ctx.sessions() as session:
-        hashes, failure = leaves(session)
         checkpoints = stored_checkpoints(session)
-    if failure is not None:
-        raise InvalidRequestError(failure.problem or "log does not verify", subject="audit")
-    if not 1 <= old < new <= len(checkpoints):
-        raise InvalidRequestError(
-            f"need 1 <= OLD < NEW <= {len(checkpoints)}", subject=f"{old}..{new}"
-        )
-    a, b = checkpoints[old - 1], checkpoints[new - 1]
-    path = merkle.consistency_proof(hashes[: b.tree_size], a.tree_size)
+        if not 1 <= old < new <= len(checkpoints):
+            raise InvalidRequestError(
+                f"need 1 <= OLD < NEW <= {len(checkpoints)}", subject=f"{old}..{new}"
+            )
+        a, b = checkpoints[old - 1], checkpoints[new - 1]
+        try:
+            path = merkle.consistency_path(a.tree_size, b.tree_size, StoredTree(session).range_hash)
+        except (LookupError, IndexError) as exc:
+            raise InvalidRequestError(f"the log does not verify: {exc}", subject="audit") from exc
     ok = merkle.verify_consistency(a.tree_size, b.tree_size, a.root, b.root, path)
     return ConsistencyProof(
         a.tree_size, b.tree_size, a.root.hex(), b.root.hex(), [p.hex() for p in path], ok

@@ -9,23 +9,39 @@ it extends what it saw, and fails on a shorter, wiped or rewritten log.
 Authorisation: none (the witness runs outside the system, from files and the public key).
 Audit: a checkpoint that cannot be pushed to a witness is an ``audit.witness_unreachable``
 entry; the witness records what it cosigned and refused in its own folder.
+
+A restore from an older backup shortens the log (``services.backup``): its first checkpoint is
+pushed with a restore statement signed by the log's key (``<size>.restore`` beside the
+request), naming the last checkpoint pushed to that inbox, and the requests of the lost
+branch are moved into ``before-restore-<time>/`` in the inbox, which a lagging witness reads
+first, so that what it last cosigned is that checkpoint when it meets the statement.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
 
 from facetrail._atomic import write_atomically
-from facetrail.errors import AuditInputError, WitnessConflictError, WitnessInconsistentError
+from facetrail.errors import (
+    AuditInputError,
+    StorageFullError,
+    WitnessConflictError,
+    WitnessInconsistentError,
+)
 from facetrail.governance import merkle
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.checkpoints import Checkpoint, parse_checkpoint
-from facetrail.governance.note import VerifierKey
+from facetrail.governance.note import SignerKey, VerifierKey
+from facetrail.governance.restores import LogHead, RestoreStatement, parse_restore
+from facetrail.governance.stored_tree import StoredTree
 from facetrail.governance.verify import leaves, stored_checkpoints
 from facetrail.governance.witness import AddCheckpoint, Cosigned, Witness
 from facetrail.services.context import AppContext
@@ -34,7 +50,21 @@ from facetrail.store.read_only import read_only_session
 from facetrail.store.schema import AuditEntryRow
 
 REQUEST_SUFFIX = ".add-checkpoint"
+RESTORE_SUFFIX = ".restore"
+#: The entry a restore that shortened the log appends, its details holding the statement.
+RESTORE_KIND = "audit.restore"
+BEFORE_RESTORE = "before-restore-"
 _REQUEST = re.compile(r"([0-9]{20})\.add-checkpoint")
+
+
+@dataclass(frozen=True)
+class RestorePush:
+    """What a push after a restore needs: the log as restored, when, and the key that signs
+    each inbox's restore statement."""
+
+    backup: LogHead
+    at: str
+    signer: SignerKey
 
 
 def _pushed_sizes(inbox: Path) -> list[int]:
@@ -46,37 +76,51 @@ def _pushed_sizes(inbox: Path) -> list[int]:
     return sorted(sizes)
 
 
-def push_checkpoint(ctx: AppContext, checkpoint: Checkpoint) -> list[str]:
-    """Write ``checkpoint`` to every witness inbox; returns the problems (each audited)."""
+def last_pushed(inbox: Path) -> AddCheckpoint | None:
+    """The latest add-checkpoint request pushed to ``inbox`` (None: none). ``OSError`` or
+    ``AuditInputError`` when it cannot be read."""
+    sizes = _pushed_sizes(inbox)
+    if not sizes:
+        return None
+    return AddCheckpoint.parse((inbox / f"{sizes[-1]:020d}{REQUEST_SUFFIX}").read_text())
+
+
+def push_checkpoint(
+    ctx: AppContext, checkpoint: Checkpoint, restore: RestorePush | None = None
+) -> list[str]:
+    """Write ``checkpoint`` to every witness inbox; returns the problems (each audited).
+    ``restore``: the first checkpoint after a restore (see the module's docstring)."""
     inboxes = ctx.settings.witness_dirs
     if not inboxes:
         return []
-    with ctx.sessions() as session:
-        hashes = list(
-            session.scalars(
-                select(AuditEntryRow.leaf_hash)
-                .where(AuditEntryRow.seq <= checkpoint.tree_size)
-                .order_by(AuditEntryRow.seq)
-            )
-        )
     problems = []
-    for inbox in inboxes:
-        try:
-            inbox.mkdir(parents=True, exist_ok=True)
-            old = max(_pushed_sizes(inbox), default=0)
-            if old > checkpoint.tree_size or old > len(hashes):
-                raise AuditInputError(
-                    f"the witness was sent {old} entries before, the log now has "
-                    f"{checkpoint.tree_size}"
-                )
-            if old == checkpoint.tree_size:
-                continue
-            proof = merkle.consistency_proof(hashes, old) if old else []
-            body = AddCheckpoint(old, tuple(proof), checkpoint.note()).encode()
-            path = inbox / f"{checkpoint.tree_size:020d}{REQUEST_SUFFIX}"
-            write_atomically(path, body.encode())
-        except (OSError, AuditInputError) as exc:
-            problems.append(f"{inbox}: {exc}")
+    with ctx.sessions() as session:
+        tree = StoredTree(session)
+
+        def prove(old: int) -> list[bytes]:
+            """From ``old`` entries to the checkpoint, from O(log n) stored hashes."""
+            return merkle.consistency_path(old, checkpoint.tree_size, tree.range_hash)
+
+        for inbox in inboxes:
+            try:
+                inbox.mkdir(parents=True, exist_ok=True)
+                old = max(_pushed_sizes(inbox), default=0)
+                if restore is not None and old > restore.backup.size:
+                    _push_restore(inbox, old, checkpoint, prove, restore)
+                    continue
+                if old > checkpoint.tree_size:
+                    raise AuditInputError(
+                        f"the witness was sent {old} entries before, the log now has "
+                        f"{checkpoint.tree_size}"
+                    )
+                if old == checkpoint.tree_size:
+                    continue
+                proof = prove(old) if old else []
+                body = AddCheckpoint(old, tuple(proof), checkpoint.note()).encode()
+                path = inbox / f"{checkpoint.tree_size:020d}{REQUEST_SUFFIX}"
+                write_atomically(path, body.encode())
+            except (OSError, AuditInputError, StorageFullError, LookupError) as exc:
+                problems.append(f"{inbox}: {exc}")  # each audited below
     if problems:
         with system_action(
             ctx, "audit.witness_unreachable", "audit-log", actor="system"
@@ -91,33 +135,83 @@ def push_checkpoint(ctx: AppContext, checkpoint: Checkpoint) -> list[str]:
     return problems
 
 
+def _push_restore(
+    inbox: Path,
+    old: int,
+    checkpoint: Checkpoint,
+    prove: Callable[[int], list[bytes]],
+    restore: RestorePush,
+) -> None:
+    """The restore's checkpoint, from the backup's size, with a statement naming the last
+    checkpoint pushed to ``inbox``; the lost branch's requests moved aside first."""
+    pushed = AddCheckpoint.parse((inbox / f"{old:020d}{REQUEST_SUFFIX}").read_text())
+    previous = parse_checkpoint(pushed.note)
+    aside = inbox / f"{BEFORE_RESTORE}{time.time_ns()}"
+    aside.mkdir()
+    for size in _pushed_sizes(inbox):
+        if size > restore.backup.size:
+            for path in inbox.glob(f"{size:020d}.*"):
+                path.rename(aside / path.name)
+    statement = RestoreStatement(
+        restore.signer.name,
+        restore.backup,
+        LogHead(previous.tree_size, previous.root),
+        restore.at,
+    )
+    size = restore.backup.size
+    proof = prove(size) if 0 < size < checkpoint.tree_size else []
+    body = AddCheckpoint(size, tuple(proof), checkpoint.note()).encode()
+    name = f"{checkpoint.tree_size:020d}"
+    write_atomically(inbox / f"{name}{RESTORE_SUFFIX}", statement.sign(restore.signer).encode())
+    write_atomically(inbox / f"{name}{REQUEST_SUFFIX}", body.encode())
+
+
 @dataclass(frozen=True)
 class WitnessReport:
-    """What one witness run did: the checkpoints it cosigned, the ones it had seen already."""
+    """What one witness run did: the checkpoints it cosigned, the ones it had seen already,
+    and the restores it accepted (the log shortened by a signed, explained restore)."""
 
     witness_key: str
     origin: str
     latest_size: int
     cosigned: list[str] = field(default_factory=list)  # cosignature lines, oldest first
     already_seen: list[int] = field(default_factory=list)
+    restores: list[dict[str, object]] = field(default_factory=list)
 
 
 def _report(
     witness: Witness, log_key: VerifierKey, done: list[Cosigned], seen: list[int]
 ) -> WitnessReport:
     latest = witness.latest(log_key.name)
+    restores = [
+        {
+            "backup_size": c.restore.backup.size,
+            "backup_root": c.restore.backup.root.hex(),
+            "previous_size": c.restore.previous.size,
+            "previous_root": c.restore.previous.root.hex(),
+            "lost": c.restore.lost,
+            "at": c.restore.at,
+            "checkpoint": c.checkpoint.tree_size,
+        }
+        for c in done
+        if c.restore is not None
+    ]
     return WitnessReport(
         witness.verifier.encode(),
         log_key.name,
         latest.tree_size if latest else 0,
         [c.cosignature.line() for c in done],
         seen,
+        restores,
     )
 
 
-def witness_request(witness: Witness, log_key: VerifierKey, body: str) -> WitnessReport:
-    """Handle one add-checkpoint request body exactly as the spec says (no second chances)."""
-    done = witness.add_checkpoint(AddCheckpoint.parse(body), log_key)
+def witness_request(
+    witness: Witness, log_key: VerifierKey, body: str, restore: str | None = None
+) -> WitnessReport:
+    """Handle one add-checkpoint request body exactly as the spec says (no second chances);
+    ``restore``: the log's restore statement sent with it."""
+    done = witness.add_checkpoint(AddCheckpoint.parse(body), log_key, restore=restore)
     return _report(witness, log_key, [done], [])
 
 
@@ -128,26 +222,42 @@ def witness_inbox(witness: Witness, log_key: VerifierKey, inbox: Path) -> Witnes
     checkpoint, and refused when it is not (a rewritten history at a size already seen).
     """
     try:
-        sizes = _pushed_sizes(inbox)
+        # The lost branches of restores first (a lagging witness catches up to what the
+        # restore statement names), then the inbox itself.
+        folders = sorted(p for p in inbox.glob(f"{BEFORE_RESTORE}*") if p.is_dir())
+        batches = [(folder, _pushed_sizes(folder), True) for folder in folders]
+        batches.append((inbox, _pushed_sizes(inbox), False))
     except OSError as exc:
         raise AuditInputError(
             f"cannot read the witness inbox ({exc.strerror})", subject=str(inbox)
         ) from exc
     done: list[Cosigned] = []
     seen: list[int] = []
-    for size in sizes:
-        path = inbox / f"{size:020d}{REQUEST_SUFFIX}"
-        request = AddCheckpoint.parse(path.read_text())
-        latest = witness.latest(log_key.name)
-        if latest is not None and size <= latest.tree_size:
-            earlier = witness.seen(log_key.name, size)
-            if earlier is not None and _same(earlier, request.note):
-                seen.append(size)
-                continue
-        cosigned = witness.add_checkpoint(request, log_key)
-        done.append(cosigned)
-        _write_back(path.with_suffix(".cosignature"), cosigned.cosignature.line())
+    for folder, sizes, superseded in batches:
+        passed = _restored_past(witness, log_key) if superseded else 0
+        for size in sizes:
+            if size <= passed:
+                continue  # a branch this witness already left by an accepted restore
+            path = folder / f"{size:020d}{REQUEST_SUFFIX}"
+            request = AddCheckpoint.parse(path.read_text())
+            latest = witness.latest(log_key.name)
+            if latest is not None and size <= latest.tree_size:
+                earlier = witness.seen(log_key.name, size)
+                if earlier is not None and _same(earlier, request.note):
+                    seen.append(size)
+                    continue
+            statement = path.with_suffix(RESTORE_SUFFIX)
+            restore = statement.read_text() if statement.is_file() else None
+            cosigned = witness.add_checkpoint(request, log_key, restore=restore)
+            done.append(cosigned)
+            _write_back(path.with_suffix(".cosignature"), cosigned.cosignature.line())
     return _report(witness, log_key, done, seen)
+
+
+def _restored_past(witness: Witness, log_key: VerifierKey) -> int:
+    """The largest size this witness left behind by a restore it accepted (0: none)."""
+    sizes = [parse_restore(note, log_key).previous.size for note in witness.restores(log_key.name)]
+    return max(sizes, default=0)
 
 
 def _same(earlier_note: str, note: str) -> bool:
@@ -159,14 +269,14 @@ def _same(earlier_note: str, note: str) -> bool:
 
 def _write_back(path: Path, line: str) -> None:
     # A read-only inbox: the cosignature is printed and kept in the witness folder anyway.
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, StorageFullError):  # read-only or full alike
         write_atomically(path, line.encode())
 
 
 def witness_database(witness: Witness, log_key: VerifierKey, database: str | Path) -> WitnessReport:
     """Monitor the log in a database file (or a copy): its latest checkpoint must extend what
     this witness cosigned, by a consistency proof computed from the entries themselves."""
-    checkpoint, hashes = _read_log(database, log_key)
+    checkpoint, hashes, restore = _read_log(database, log_key)
     latest = witness.latest(log_key.name)
     seen = latest.tree_size if latest else 0
     if checkpoint is None:
@@ -185,18 +295,39 @@ def witness_database(witness: Witness, log_key: VerifierKey, database: str | Pat
             subject=log_key.name,
         )
     size = checkpoint.tree_size
+    statement = None if restore is None else parse_restore(restore, log_key)
+    named = None if statement is None else (statement.previous.size, statement.previous.root)
+    if statement is not None and latest is not None and named == (latest.tree_size, latest.root):
+        # The log was restored from a backup older than what this witness last cosigned: it
+        # is followed from the backup's head by the log's signed statement (checked again,
+        # with the proof, under the witness's lock).
+        start = statement.backup.size
+        proof = merkle.consistency_proof(hashes[:size], start) if 0 < start < size else []
+        request = AddCheckpoint(start, tuple(proof), checkpoint.note())
+        done = witness.add_checkpoint(request, log_key, restore=restore)
+        return _report(witness, log_key, [done], [])
     proof = merkle.consistency_proof(hashes[:size], seen) if 0 < seen < size else []
     request = AddCheckpoint(seen, tuple(proof), checkpoint.note())
     return _report(witness, log_key, [witness.add_checkpoint(request, log_key)], [])
 
 
-def _read_log(database: str | Path, log_key: VerifierKey) -> tuple[Checkpoint | None, list[bytes]]:
+def _read_log(
+    database: str | Path, log_key: VerifierKey
+) -> tuple[Checkpoint | None, list[bytes], str | None]:
+    """The log's latest checkpoint, its leaf hashes and its latest restore statement."""
     with read_only_session(database) as session:
         hashes, failure = leaves(session)
         checkpoints = stored_checkpoints(session, log_key.name)
+        restored = session.scalars(
+            select(AuditEntryRow.details)
+            .where(AuditEntryRow.kind == RESTORE_KIND)
+            .order_by(AuditEntryRow.seq.desc())
+            .limit(1)
+        ).first()
     if failure is not None:
         raise WitnessInconsistentError(
             f"the log does not verify: {failure.problem}", subject=log_key.name
         )
     latest = max(checkpoints, key=lambda c: c.tree_size, default=None)
-    return latest, hashes
+    statement = json.loads(restored).get("statement") if restored else None
+    return latest, hashes, statement if isinstance(statement, str) else None

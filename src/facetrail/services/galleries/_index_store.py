@@ -4,25 +4,43 @@ to ``indexing``."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from facetrail.errors import VectorIndexError
-from facetrail.index.base import Ids, Vectors
-from facetrail.index.files import Fingerprint
+from facetrail.errors import StorageFullError, VectorIndexError
+from facetrail.index.base import Ids, VectorIndex, Vectors
+from facetrail.index.files import Fingerprint, IndexFiles
 from facetrail.pipeline.faces import PLAIN
 from facetrail.store.schema import Gallery, TemplateRow
 
 __all__ = [
     "BOUND_TEMPLATE_FILTER",
     "fingerprint",
+    "saved_if_room",
     "stored_vectors",
     "template_filter",
     "template_params",
     "templates_version",
     "vectors_of",
 ]
+
+
+log = logging.getLogger("facetrail.index")
+
+
+def saved_if_room(files: IndexFiles, index: VectorIndex, fp: Fingerprint, name: str) -> str | None:
+    """``files.save``: -> the index file's SHA-256; None when the disk is full. The index is
+    derived from the store, so a search or an ingest already committed does not fail for want
+    of room to keep it: the old files stay whole (and sealed), this process keeps the index in
+    memory, and the next open reconciles the old file with the store. Said in one log line."""
+    try:
+        return files.save(index, fp)
+    except StorageFullError as exc:
+        log.warning("gallery %s: its index is kept in memory, not saved: %s", name, exc)
+        return None
 
 
 def template_filter(gallery: Gallery) -> tuple[ColumnElement[bool], ...]:

@@ -6,10 +6,10 @@ id sum) with the one saved beside it; a difference in ids (a crash mid-ingest, a
 reconciled id by id, damaged files are rebuilt from the store. Each file facetrail writes has
 its SHA-256 sealed by the log (an ``index.write`` entry and the gallery's ``index_seals``
 row): a file that is not the one last written (a vector negated or replaced with noise, the
-metadata re-hashed to match) is rebuilt when a worker loads it, and by the service's
-scheduled ``check_indexes``. A search believes no score the
-index returns: ``search_index`` recomputes each from the stored template, and an index that
-disagrees is rebuilt and searched again. ``rebuild_index`` recreates it from scratch.
+metadata re-hashed to match) is rebuilt when a worker loads it, and by the service's scheduled
+``check_indexes``. A search believes no score the index returns: ``search_index`` recomputes
+each from the stored template, and an index that disagrees is rebuilt and searched again.
+``rebuild_index`` recreates it from scratch. A full disk keeps the old files (``_save``).
 
 Authorisation: internal, except ``rebuild_index`` and ``check_index_for`` (gallery admins,
 system admins; ``check_index`` itself is the operator's, run from a shell). Audit: a
@@ -44,6 +44,7 @@ from facetrail.services.context import AppContext
 from facetrail.services.galleries import _index_store
 from facetrail.services.galleries._index_store import (
     fingerprint,
+    saved_if_room,
     stored_vectors,
     template_filter,
     templates_version,
@@ -100,7 +101,8 @@ def _save(ctx: AppContext, gallery: Gallery, index: VectorIndex, fp: Fingerprint
     """Write the gallery's index files, then seal the index file's hash by the log (in a
     transaction of its own: an ``index.write`` entry and the gallery's ``index_seals`` row).
     A crash between the two leaves a file that is not the sealed one: rebuilt when loaded."""
-    digest = _files(ctx, gallery).save(index, fp)
+    if (digest := saved_if_room(_files(ctx, gallery), index, fp, gallery.name)) is None:
+        return  # the disk is full: the old file stays, still sealed, reconciled when opened
     with system_action(ctx, "index.write", gallery.name, actor=SYSTEM) as session:
         seal = session.get(IndexSeal, gallery.id)
         if seal is None:
@@ -301,10 +303,8 @@ def rewrite_index(ctx: AppContext, session: Session, gallery: Gallery) -> int:
 
 
 def rebuild_index(ctx: AppContext, actor: Principal, gallery_name: str) -> IndexReport:
-    """Throw the index away and recreate it from the database's templates.
-
-    Gallery admins and system admins; refusals and the rebuild are audited.
-    """
+    """Throw the index away and recreate it from the database's templates. Gallery admins
+    and system admins; refusals and the rebuild are audited."""
     require(ctx, actor, "index.rebuild", gallery_name, Permission.MAINTAIN_INDEX)
     with ctx.sessions() as session:
         gallery = get_gallery_row(session, gallery_name)

@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,12 +28,12 @@ import numpy as np
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from facetrail.errors import FacetrailError
+from facetrail.errors import FacetrailError, StorageFullError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.imaging.intake import open_regular_file
-from facetrail.pipeline.batch import ImageJob, ImageResult, analyse_files
+from facetrail.pipeline.batch import BatchConfig, ImageJob, ImageResult, analyse_files
 from facetrail.pipeline.faces import PLAIN
 from facetrail.services.context import AppContext
 from facetrail.services.galleries._ingest_files import (
@@ -132,7 +132,7 @@ def ingest(
     config = ctx.batch_config(gallery.pack, request.workers, keep_blobs=True)
     jobs = [ImageJob(p, follow_symlinks=False) for p in todo]
     pending: list[ImageResult] = []
-    for chunk in analyse_files(jobs, config, workers=request.workers, chunk=16):
+    for chunk in _analysed(ctx, actor, subject, jobs, config, request.workers):
         pending.extend(chunk)
         if len(pending) >= request.batch_size:
             _commit(ctx, actor, gallery, source, pending, hashes, subjects, root, summary)
@@ -153,6 +153,23 @@ def ingest(
     )
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _analysed(
+    ctx: AppContext,
+    actor: Principal,
+    subject: str,
+    jobs: list[ImageJob],
+    config: BatchConfig,
+    workers: int,
+) -> Iterator[list[ImageResult]]:
+    """``analyse_files``, whose workers keep each photo before its result is returned: a full
+    disk there stops the run as a refusal (``gallery.ingest.refused``, code ``storage_full``);
+    the batches committed before it stay, and the same ingest finishes once there is room."""
+    try:
+        yield from analyse_files(jobs, config, workers=workers, chunk=16)
+    except StorageFullError as exc:
+        refuse(ctx, actor.username, "gallery.ingest", subject, exc)
 
 
 def _plan(

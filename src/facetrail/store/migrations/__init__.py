@@ -14,6 +14,6 @@ from pathlib import Path
 __all__ = ["HEAD", "SCRIPT_LOCATION"]
 
 #: The newest revision; every migration file's ``revision`` chain ends here.
-HEAD = "0010_protected_activity"
+HEAD = "0011_tile_hashes"
 #: The folder Alembic reads (this package).
 SCRIPT_LOCATION = Path(__file__).resolve().parent
