@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     #: Witness inboxes outside the home (JSON list of folders): every checkpoint is written to
     #: each as a c2sp.org/tlog-witness add-checkpoint request for ``facetrail audit witness``.
     witness_dirs: list[Path] = []
+    #: Where every checkpoint also publishes the log's hash tiles (c2sp.org/tlog-tiles: the
+    #: folder a web server serves as it is; ``facetrail audit tiles``); None: not published.
+    tiles_dir: Path | None = None
     #: Folders on the server that gallery admins may ask the service (API, web app) to ingest
     #: from, as a JSON list ('["/srv/intake"]'); a folder must lie under one once symlinks and
     #: ".." are resolved. None (the default): the service refuses every folder named by path

@@ -152,3 +152,29 @@ def test_the_commands_publish_and_check(ctx: AppContext, tmp_path: Path) -> None
     partial.write_bytes(partial.read_bytes()[:-32] + bytes(32))
     checked = CliRunner().invoke(app, ["audit", "tiles-check", str(folder), "--log-key", key])
     assert checked.exit_code == 1 and "tiles_conflict" in checked.output
+
+
+def test_each_checkpoint_publishes_the_tiles_where_configured(tmp_path: Path) -> None:
+    folder = tmp_path / "published"
+    ctx = AppContext.open(Settings(home=tmp_path / "home", tiles_dir=folder))
+    try:
+        audit.ensure_keys(ctx)
+        _add(ctx, 300)
+        first = audit.make_checkpoint(ctx)
+        assert (folder / "checkpoint").read_text() == first.note()
+        assert check_tiles(folder, audit.public_key(ctx)).tree_size == first.tree_size
+        # A folder that disagrees (its partial tile edited): the checkpoint stands, the
+        # refusal is in the log.
+        (folder / tile_path(0, 1, first.tree_size - 256)).write_bytes(
+            bytes(32 * (first.tree_size - 256))
+        )
+        _add(ctx, 300)
+        second = audit.make_checkpoint(ctx)
+        assert second.tree_size > first.tree_size
+        with ctx.sessions() as s:
+            refused = s.scalars(
+                select(AuditEntryRow.details).where(AuditEntryRow.kind == "audit.tiles.refused")
+            ).all()
+        assert len(refused) == 1 and '"tiles_conflict"' in refused[0]
+    finally:
+        ctx.close()

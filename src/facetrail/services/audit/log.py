@@ -22,7 +22,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from facetrail.config import Settings
-from facetrail.errors import AuditInputError, InvalidRequestError, SigningKeyUnavailableError
+from facetrail.errors import (
+    AuditInputError,
+    FacetrailError,
+    InvalidRequestError,
+    SigningKeyUnavailableError,
+)
 from facetrail.governance import merkle
 from facetrail.governance.audit import AuditEvent, append, locked_head, row_bytes
 from facetrail.governance.authority import Permission
@@ -43,7 +48,7 @@ from facetrail.governance.stored_tree import StoredTree
 from facetrail.governance.verify import VerifyReport, stored_checkpoints, verify_log
 from facetrail.services.audit.witness import RestorePush, push_checkpoint
 from facetrail.services.context import AppContext
-from facetrail.services.unit_of_work import action, require, system_action
+from facetrail.services.unit_of_work import action, record_refusal, require, system_action
 from facetrail.store.read_only import read_only_session
 from facetrail.store.schema import AuditEntryRow, CheckpointRow
 
@@ -127,7 +132,21 @@ def make_checkpoint(
         write_vkey(public_key_file(ctx), signer.verifier)
     restore = None if restored_from is None else RestorePush(restored_from, cp.at, signer)
     push_checkpoint(ctx, cp, restore)
+    if ctx.settings.tiles_dir is not None:
+        _publish(ctx, ctx.settings.tiles_dir)
     return cp
+
+
+def _publish(ctx: AppContext, folder: Path) -> None:
+    """The new checkpoint's hash tiles into ``folder``; a folder that disagrees with the
+    database (``TilesConflictError``) or a full disk is an ``audit.tiles.refused`` entry, and
+    the checkpoint stands."""
+    from facetrail.services.audit.tiles import publish_tiles  # it reads this module's key
+
+    try:
+        publish_tiles(ctx, folder)
+    except FacetrailError as error:
+        record_refusal(ctx, "system", "audit.tiles", str(folder), error)
 
 
 def make_checkpoint_for(ctx: AppContext, actor: Principal) -> Checkpoint:
