@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -152,3 +153,21 @@ def test_background_work_says_the_outage_once_and_resumes(
         "jobs",
         "housekeeping",
     ]
+
+
+def test_a_server_back_within_a_second_is_reconnected_without_a_503(
+    relayed: tuple[World, Relay],
+) -> None:
+    """New connections are tried again for a bounded time (``CONNECT_RETRIES``): a server that
+    comes back within it (a quick restart) answers the request that was waiting."""
+    world, relay = relayed
+    bearer = world.as_("ivy")
+    assert world.client.get("/api/v1/searches", headers=bearer).status_code == 200
+    relay.stop()
+    back = threading.Timer(0.25, relay.start)
+    back.start()
+    try:
+        answer = world.client.get("/api/v1/searches", headers=bearer)
+    finally:
+        back.join()
+    assert answer.status_code == 200, answer.text

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,8 @@ def make_engine(url: str, *, prepare_schema: bool = True) -> Engine:
         ) from exc
     event.listen(engine, "before_cursor_execute", _refuse_nul, retval=True)
     event.listen(engine, "handle_error", _full_disk)
+    if engine.dialect.name != "sqlite":
+        event.listen(engine, "do_connect", _connect_retried)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -167,6 +170,25 @@ def make_engine(url: str, *, prepare_schema: bool = True) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+#: Pauses between the tries of a new connection to a database server that refused it (a
+#: restart's second or two): bounded, so that an outage is answered 503 within a second.
+CONNECT_RETRIES = (0.1, 0.3, 0.6)
+
+
+def _connect_retried(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """A new connection, tried again after each pause of ``CONNECT_RETRIES`` while the server
+    cannot be reached; the last try's error is the caller's (an outage: 503)."""
+    for pause in CONNECT_RETRIES:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.OperationalError as exc:
+            state = getattr(exc, "sqlstate", None)
+            if state and not state.startswith(_GONE):
+                raise  # the server answered (no such database, a wrong password): no outage
+            time.sleep(pause)
+    return dialect.connect(*cargs, **cparams)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
