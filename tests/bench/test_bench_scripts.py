@@ -60,6 +60,8 @@ def test_every_bench_script_has_a_test() -> None:
         "faults.py",
         "backup_restore.py",
         "audit_proofs.py",
+        "ann_index.py",
+        "template_storage.py",
     }
     # raw_reference.py runs inside accuracy_vs_reference.py; _*.py are the scripts' own parts.
     scripts = {p.name for p in BENCH.glob("*.py") if not p.name.startswith("_")}
@@ -270,3 +272,27 @@ def test_audit_proofs_measures_stored_proofs_against_every_leaf(tmp_path: Path) 
     assert figures["entries"] == 1202  # two checkpoints among them
     assert figures["inclusion"]["reads_max"] <= 40
     assert figures["tiles"]["more_entries"] == 300
+
+
+def test_ann_index_compares_the_approximate_index_with_exact(tmp_path: Path) -> None:
+    report = tmp_path / "ann.json"
+    out = run_script(
+        "ann_index.py",
+        *("--size", "3000", "--queries", "20", "--nprobe", "4,8", "--json", str(report)),
+        home=tmp_path / "home",
+    )
+    assert "exact/ivf" in out and "returned again: 0" in out
+    figures = json.loads(report.read_text())
+    assert figures["exact"]["recall_top50"] == 1.0
+    assert [row["nprobe"] for row in figures["ivf"]["settings"]] == [4, 8]
+    assert all(row["p50_ms"] > 0 for row in figures["ivf"]["settings"])
+    assert figures["removed"] == 30 and figures["removed_ever_returned"] == 0
+
+
+def test_template_storage_times_both_layouts(tmp_path: Path) -> None:
+    figures = json_tail(
+        run_script("template_storage.py", "--faces", "300", "--reads", "5", home=tmp_path / "home")
+    )
+    assert figures["reads_each"] == 5 and figures["in_rows_ms"] > 0 and figures["toast_ms"] > 0
+    # The two layouts are what they say: the vectors in the rows, or in TOAST.
+    assert figures["sizes_bytes"]["in_rows"]["toast"] < figures["sizes_bytes"]["toast"]["toast"]

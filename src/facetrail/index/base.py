@@ -6,7 +6,7 @@ from them. Scores are inner products of L2-normalised vectors, i.e. cosine simil
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -36,4 +36,25 @@ class VectorIndex(Protocol):
 
     def describe(self) -> str:
         """A stable description stored with every result (backend, type, metric)."""
+        ...
+
+
+#: One quantised code per row (bytes).
+Codes = npt.NDArray[np.uint8]
+
+
+@runtime_checkable
+class Quantised(Protocol):
+    """An index that holds codes, not the vectors themselves: its scores are approximate,
+    within ``score_tolerance`` of the stored template's for a unit query, and what it holds
+    is checked code by code (``reconcile.disagreeing_vectors``)."""
+
+    score_tolerance: float
+
+    def held_codes(self, ids: Ids) -> tuple[Ids, Codes]:
+        """(list, code) held under each of ``ids``; list -1 where it holds none."""
+        ...
+
+    def codes_for(self, lists: Ids, vectors: Vectors) -> tuple[Ids, Codes]:
+        """(list, code) a faithful index holds ``vectors`` as, held in ``lists``."""
         ...

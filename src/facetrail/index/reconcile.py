@@ -5,6 +5,10 @@ index is only ever believed where it agrees with the store: its ids are reconcil
 store's, and every score it returns is recomputed from the stored template before anyone
 sees it (``rescore``). An index edited to put one person's vector under another's id would
 otherwise show the innocent person at rank 1 with the guilty one's score.
+
+An approximate index (``base.Quantised``) returns scores from its codes: they are held to its
+own bound (``score_tolerance``), and what it holds is checked code by code: each stored
+template encoded by the index's own quantiser must give exactly the code held under its id.
 """
 
 from __future__ import annotations
@@ -15,10 +19,17 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from facetrail.index.base import Ids, VectorIndex, Vectors
+from facetrail.index.base import Ids, Quantised, VectorIndex, Vectors
 
-#: How far an index's score may stray from the stored template's (float32 rounding is ~1e-6).
+#: How far an exact index's score may stray from the stored template's (float32 rounding is
+#: ~1e-6).
 SCORE_TOLERANCE = 1e-4
+
+
+def score_tolerance(index: VectorIndex) -> float:
+    """How far ``index``'s scores may stray from the stored templates' (``rescore``'s
+    ``tolerance``): float rounding for an exact index, its own bound for a quantised one."""
+    return float(index.score_tolerance) if isinstance(index, Quantised) else SCORE_TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -36,9 +47,12 @@ def rescore(
     ids: Ids,
     stored: Mapping[int, npt.NDArray[np.float32]],
     tolerance: float = SCORE_TOLERANCE,
+    top: int | None = None,
 ) -> Rescored:
     """Score each returned id with its stored template; an id with no template, an id
-    returned twice, or a score off by more than ``tolerance`` is a disagreement."""
+    returned twice, or a score off by more than ``tolerance`` (``score_tolerance``) is a
+    disagreement. The best ``top`` are kept (all by default): an approximate index returns a
+    short list longer than the hits asked for, and only the stored templates rank it."""
     hits: list[tuple[float, int]] = []
     seen: set[int] = set()
     disagreed = 0
@@ -56,7 +70,7 @@ def rescore(
             disagreed += 1
         hits.append((true_score, tid))
     hits.sort(key=lambda hit: -hit[0])
-    return Rescored(hits, int(np.count_nonzero(ids >= 0)), disagreed)
+    return Rescored(hits[:top], int(np.count_nonzero(ids >= 0)), disagreed)
 
 
 def reconcile(
@@ -74,12 +88,18 @@ def reconcile(
 def disagreeing_vectors(index: VectorIndex, ids: Ids, stored: Vectors) -> int:
     """How many entries of the index are not exactly the store's: ids it lacks or holds
     beyond ``ids``, and vectors that are not the stored ones (a full check, as ``index
-    check`` runs it: it reads every template)."""
+    check`` runs it: it reads every template). A quantised index holds codes: each must be
+    the code its stored template gets from the index's own quantiser, in a nearest list, so
+    quantisation is no disagreement but any edited code is."""
     have = index.ids()
     present = np.isin(ids, have)
     extra = int(np.setdiff1d(have, ids).size)
     if not present.any():
         return extra + len(ids)
-    held = index.vectors(ids[present])
-    wrong = int(np.count_nonzero(np.any(held != stored[present], axis=1)))
-    return extra + int(np.count_nonzero(~present)) + wrong
+    if isinstance(index, Quantised):
+        held_lists, held_codes = index.held_codes(ids[present])
+        lists, codes = index.codes_for(held_lists, stored[present])
+        differs = (held_lists != lists) | np.any(held_codes != codes, axis=1)
+    else:
+        differs = np.any(index.vectors(ids[present]) != stored[present], axis=1)
+    return extra + int(np.count_nonzero(~present)) + int(np.count_nonzero(differs))

@@ -1,0 +1,315 @@
+"""Approximate inner-product FAISS index keyed by template id: an inverted file of 8-bit
+scalar-quantised residuals (IVF + SQ8), with a hash-table direct map.
+
+A search probes ``nprobe`` of the ``nlist`` lists and returns a short list ``rerank`` times
+longer than asked, scored from the codes; the service re-scores it from the stored templates
+and keeps the best. How far a code's score may stray from its template's is bounded
+(``score_tolerance``), so the re-scoring can still tell quantisation from tampering.
+
+Why SQ8 and not PQ: measured on 512-d face-like templates (``bench/ann_index.py``), PQ64 lost
+a fifth of the exact top-50 that SQ8 kept at the same nprobe and short list (0.78 against 0.98
+at 100k), and its training took minutes here; SQ8's 512 bytes a face are the price.
+
+The bound. SQ8 codes each coordinate of a residual (vector minus its list's centroid) as one
+of 256 steps of the trained range ``[vmin, vmin + vdiff]`` and decodes it to the step's middle,
+so a coordinate inside the range is off by at most ``vdiff / 510``, the error vector ``e`` by
+at most ``sqrt(sum((vdiff / 510) ** 2))`` in length, and a unit query's score by at most that
+(Cauchy-Schwarz). A coordinate outside the range would be clamped and break the bound, so
+``build`` sets the ranges from every residual it adds (not only the training sample) with a
+margin, and ``add`` refuses a vector outside them: the caller rebuilds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from facetrail.errors import VectorIndexError
+from facetrail.index import faiss_index
+from facetrail.index.base import Codes, Ids, Vectors
+
+#: The short list is this many times longer than the hits asked for ...
+RERANK = 4
+#: ... but never longer than this.
+MAX_SHORT_LIST = 1000
+#: Training vectors per list (a seeded sample of the gallery: k-means needs about 40).
+SAMPLE_PER_LIST = 64
+#: Each coordinate's range is widened by this share of its span on either side, so that a
+#: later template drawn from the same population practically never falls outside it (measured:
+#: with 0.05, 2.6% of new templates did after a build from 18k; see ``bench/ann_index.py``).
+RANGE_MARGIN = 0.25
+#: Float32 rounding of a 512-term inner product, added to the quantisation bound.
+FLOAT_SLACK = 1e-4
+#: Vectors assigned and added at a time (bounds the memory of a build).
+_CHUNK = 65536
+#: Vectors checked against every centroid at a time (``codes_for``).
+_CHECK_CHUNK = 8192
+_STEPS = 255
+#: faiss.ScalarQuantizer.QT_8bit and faiss.DirectMap.Hashtable (not in faiss's type stubs)
+QT_8BIT: int = faiss.ScalarQuantizer.QT_8bit
+HASHTABLE: int = faiss.DirectMap.Hashtable  # type: ignore[attr-defined]
+
+
+def lists_for(n: int) -> int:
+    """nlist for ``n`` vectors: the power of two nearest 4 * sqrt(n), between 16 and 65,536,
+    and at most n / 39 (k-means wants about 39 points a centroid)."""
+    nlist = 2 ** round(float(np.log2(4.0 * np.sqrt(max(n, 1)))))
+    most = 2 ** int(np.log2(max(n // 39, 1)))
+    return int(min(max(nlist, 16), 65536, most))
+
+
+def probes_for(nlist: int) -> int:
+    """nprobe for ``nlist`` lists: an eighth of them (at least 8). Measured on 512-d face-like
+    templates from 20k to 1M (docs/measurements.md): every genuine mate exact search found at
+    rank 1, and 0.94-0.98 of the exact top-50, at 5-11 times the exact index's speed."""
+    return max(1, min(nlist, max(8, nlist // 8)))
+
+
+class IvfIndex:
+    """``VectorIndex`` over ``faiss.IndexIVFScalarQuantizer`` (QT_8bit, inner product)."""
+
+    def __init__(self, index: faiss.IndexIVFScalarQuantizer, rerank: int = RERANK) -> None:
+        self.dim = int(index.d)
+        self.rerank = rerank
+        self._index = index
+        self._centroids = np.asarray(
+            index.quantizer.reconstruct_n(0, index.nlist), dtype=np.float32
+        ).reshape(index.nlist, self.dim)
+
+    @classmethod
+    def build(
+        cls,
+        ids: Ids,
+        vectors: Vectors,
+        *,
+        nlist: int | None = None,
+        nprobe: int | None = None,
+        rerank: int = RERANK,
+        seed: int = 0,
+    ) -> IvfIndex:
+        """Train on a seeded sample of ``vectors`` (at most ``SAMPLE_PER_LIST`` per list),
+        set the quantiser's ranges from all of them, and add them under ``ids``."""
+        vectors = _checked(vectors, vectors.shape[1] if vectors.ndim == 2 else -1)
+        n, dim = vectors.shape
+        if n == 0:
+            raise VectorIndexError("an inverted-file index is trained on vectors: none given")
+        nlist = nlist or lists_for(n)
+        index = faiss.IndexIVFScalarQuantizer(
+            faiss.IndexFlatIP(dim), dim, nlist, QT_8BIT, faiss.METRIC_INNER_PRODUCT
+        )
+        rng = np.random.default_rng(seed)
+        sample = vectors[np.sort(rng.choice(n, min(n, SAMPLE_PER_LIST * nlist), replace=False))]
+        index.cp.seed = seed
+        index.train(sample)
+        index.nprobe = nprobe or probes_for(nlist)
+        index.set_direct_map_type(HASHTABLE)
+        built = cls(index, rerank)
+        keys = np.ascontiguousarray(ids, dtype=np.int64)
+        assigned = [built._assign(vectors[s : s + _CHUNK]) for s in range(0, n, _CHUNK)]
+        low, high = np.full(dim, np.inf, np.float32), np.full(dim, -np.inf, np.float32)
+        for start, lists in zip(range(0, n, _CHUNK), assigned, strict=True):
+            residuals = vectors[start : start + _CHUNK] - built._centroids[lists]
+            low, high = np.minimum(low, residuals.min(0)), np.maximum(high, residuals.max(0))
+        span = np.maximum(high - low, 1e-6)
+        low, span = low - RANGE_MARGIN * span, span * (1 + 2 * RANGE_MARGIN)
+        faiss.copy_array_to_vector(np.concatenate([low, span]).astype(np.float32), index.sq.trained)
+        for start, lists in zip(range(0, n, _CHUNK), assigned, strict=True):
+            part = slice(start, start + _CHUNK)
+            built._add_assigned(keys[part], vectors[part], lists)
+        return built
+
+    @property
+    def nlist(self) -> int:
+        return int(self._index.nlist)
+
+    @property
+    def nprobe(self) -> int:
+        return int(self._index.nprobe)
+
+    @nprobe.setter
+    def nprobe(self, nprobe: int) -> None:
+        self._index.nprobe = max(1, min(nprobe, self.nlist))
+
+    @property
+    def score_tolerance(self) -> float:
+        """How far a returned score may be from the stored template's, for a unit query."""
+        _, span = self._ranges()
+        return float(np.sqrt(np.sum((span.astype(np.float64) / (2 * _STEPS)) ** 2))) + FLOAT_SLACK
+
+    def add(self, ids: Ids, vectors: Vectors) -> None:
+        """Add without retraining; refuses (adding none) if any vector lies outside the
+        ranges the quantiser was built with, where its score would exceed the bound."""
+        if len(ids) == 0:
+            return
+        vectors = _checked(vectors, self.dim)
+        lists = self._assign(vectors)
+        outside = self._outside(vectors, lists)
+        if outside.any():
+            raise VectorIndexError(
+                f"{int(outside.sum())} of {len(ids)} vectors lie outside the ranges the index "
+                "was trained on: rebuild it from the store"
+            )
+        self._add_assigned(np.ascontiguousarray(ids, dtype=np.int64), vectors, lists)
+
+    def outside_ranges(self, vectors: Vectors) -> npt.NDArray[np.bool_]:
+        """Which of ``vectors`` ``add`` would refuse (a coordinate outside the ranges)."""
+        vectors = _checked(vectors, self.dim)
+        return self._outside(vectors, self._assign(vectors))
+
+    def remove(self, ids: Ids) -> int:
+        if len(ids) == 0:
+            return 0
+        keys = np.ascontiguousarray(np.unique(ids), dtype=np.int64)
+        # The hash-table direct map removes by an explicit list of ids, without a scan.
+        return int(self._index.remove_ids(faiss.IDSelectorArray(keys)))
+
+    def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], Ids]:
+        """-> the short list: ``k * rerank`` (at most ``MAX_SHORT_LIST``, at least ``k``)
+        ids per query with their approximate scores, best first; missing slots have id -1."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        if len(self) == 0 or k <= 0:
+            n = len(queries)
+            return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
+        if faiss_index._search_threads is not None:  # per thread in OpenMP: see set_threads
+            faiss.omp_set_num_threads(faiss_index._search_threads)
+        short = min(max(k, min(k * self.rerank, MAX_SHORT_LIST)), len(self))
+        scores, ids = self._index.search(queries, short)
+        return scores.astype(np.float32), ids.astype(np.int64)
+
+    def ids(self) -> Ids:
+        return self._entries(with_codes=False)[0]
+
+    def vectors(self, ids: Ids) -> Vectors:
+        """The vectors as the index holds them (decoded from their codes: approximate)."""
+        keys = np.ascontiguousarray(ids, dtype=np.int64)
+        if len(keys) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        try:
+            held = self._index.reconstruct_batch(keys)
+        except RuntimeError as exc:
+            raise VectorIndexError(f"ids not in the index: {exc}") from exc
+        return np.asarray(held, dtype=np.float32).reshape(len(keys), self.dim)
+
+    def held_codes(self, ids: Ids) -> tuple[Ids, Codes]:
+        """(list, code) of each of ``ids`` as held; list -1 and a zero code where absent."""
+        held_ids, held_lists, held = self._entries(with_codes=True)
+        keys = np.asarray(ids, dtype=np.int64)
+        lists = np.full(len(keys), -1, np.int64)
+        codes = np.zeros((len(keys), self._index.code_size), np.uint8)
+        if len(held_ids):
+            order = np.argsort(held_ids, kind="stable")
+            rows = order[np.minimum(np.searchsorted(held_ids, keys, sorter=order), len(order) - 1)]
+            found = held_ids[rows] == keys
+            lists[found], codes[found] = held_lists[rows[found]], held[rows[found]]
+        return lists, codes
+
+    def codes_for(self, lists: Ids, vectors: Vectors) -> tuple[Ids, Codes]:
+        """The (list, code) a faithful index holds each of ``vectors`` as, given the list it
+        is held in (-1: none): encoded in that list where it is a nearest one (within float
+        rounding), else in the nearest list."""
+        vectors = _checked(vectors, self.dim)
+        out_lists = np.asarray(lists, dtype=np.int64).copy()
+        codes = np.zeros((len(vectors), self._index.code_size), np.uint8)
+        for start in range(0, len(vectors), _CHECK_CHUNK):
+            part = slice(start, start + _CHECK_CHUNK)
+            chunk, held = vectors[part], out_lists[part]
+            similarity = chunk @ self._centroids.T
+            rows = np.arange(len(chunk))
+            near = (held >= 0) & (
+                similarity[rows, np.clip(held, 0, None)] >= similarity.max(axis=1) - 1e-5
+            )
+            held[:] = np.where(near, held, similarity.argmax(axis=1))
+            residuals = np.ascontiguousarray(chunk - self._centroids[held], dtype=np.float32)
+            codes[part] = self._index.sq.compute_codes(residuals)
+        return out_lists, codes
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def describe(self) -> str:
+        return (
+            f"faiss-{faiss.__version__}:IVF{self.nlist},SQ8,IP,d={self.dim},"
+            f"nprobe={self.nprobe},rerank={self.rerank}"
+        )
+
+    def to_bytes(self) -> bytes:
+        """The index as FAISS writes it to a file (``load`` reads it back)."""
+        return bytes(faiss.serialize_index(self._index).tobytes())
+
+    @classmethod
+    def load(cls, path: Path, rerank: int = RERANK) -> IvfIndex:
+        try:
+            index = faiss.read_index(str(path))
+        except (RuntimeError, MemoryError, ValueError) as exc:
+            raise VectorIndexError(f"unreadable index file: {exc}", subject=str(path)) from exc
+        return cls.of(index, str(path), rerank)
+
+    @classmethod
+    def of(cls, index: faiss.Index, subject: str, rerank: int = RERANK) -> IvfIndex:
+        """A read FAISS index (``read_index`` returns it as its own class), if it is what
+        ``build`` makes."""
+        if not (
+            isinstance(index, faiss.IndexIVFScalarQuantizer)
+            and index.metric_type == faiss.METRIC_INNER_PRODUCT
+            and index.sq.qtype == QT_8BIT
+            and index.by_residual
+            and index.direct_map.type == HASHTABLE
+        ):
+            raise VectorIndexError("not an inner-product IVF,SQ8 index by id", subject=subject)
+        return cls(index, rerank)
+
+    def _ranges(self) -> tuple[Vectors, Vectors]:
+        trained = faiss.vector_to_array(self._index.sq.trained).astype(np.float32)
+        return trained[: self.dim], trained[self.dim :]
+
+    def _outside(self, vectors: Vectors, lists: Ids) -> npt.NDArray[np.bool_]:
+        low, span = self._ranges()
+        residuals = vectors - self._centroids[lists]
+        outside: npt.NDArray[np.bool_] = np.any(
+            (residuals < low) | (residuals > low + span), axis=1
+        )
+        return outside
+
+    def _assign(self, vectors: Vectors) -> Ids:
+        _, lists = self._index.quantizer.search(vectors, 1)
+        return np.ascontiguousarray(lists.ravel(), dtype=np.int64)
+
+    def _add_assigned(self, ids: Ids, vectors: Vectors, lists: Ids) -> None:
+        x = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._index.add_core(len(x), faiss.swig_ptr(x), faiss.swig_ptr(ids), faiss.swig_ptr(lists))
+
+    def _entries(self, *, with_codes: bool) -> tuple[Ids, Ids, Codes]:
+        """Every held (id, list, code), list by list (codes only when asked: they are the
+        bulk of the index)."""
+        invlists = self._index.invlists
+        assert invlists is not None  # an IVF index always has its lists
+        size_of_code = self._index.code_size
+        ids, lists, codes = [], [], []
+        for number in range(self.nlist):
+            size = invlists.list_size(number)
+            if size == 0:
+                continue
+            # Copies out of FAISS's in-memory (ArrayInvertedLists) storage.
+            ids.append(faiss.rev_swig_ptr(invlists.get_ids(number), size).copy())
+            lists.append(np.full(size, number, np.int64))
+            if with_codes:
+                held = faiss.rev_swig_ptr(invlists.get_codes(number), size * size_of_code)
+                codes.append(held.reshape(size, size_of_code).copy())
+        if not ids:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, np.zeros((0, self._index.code_size), np.uint8)
+        out_codes = np.concatenate(codes) if with_codes else np.zeros((0, 0), np.uint8)
+        return np.concatenate(ids).astype(np.int64), np.concatenate(lists), out_codes
+
+
+def _checked(vectors: Vectors, dim: int) -> Vectors:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != dim:
+        raise VectorIndexError(f"vectors of shape {vectors.shape}, index dim {dim}")
+    return vectors
+
+
+__all__ = ["IvfIndex", "lists_for", "probes_for"]
