@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     #: Where every checkpoint also publishes the log's hash tiles (c2sp.org/tlog-tiles: the
     #: folder a web server serves as it is; ``facetrail audit tiles``); None: not published.
     tiles_dir: Path | None = None
+    #: Galleries of up to this many templates are searched by an exact index; larger ones by
+    #: an inverted file of 8-bit codes whose short lists are re-scored exactly
+    #: (``index.choose``, measured in docs/measurements.md).
+    exact_index_up_to: int = 50_000
     #: Folders on the server that gallery admins may ask the service (API, web app) to ingest
     #: from, as a JSON list ('["/srv/intake"]'); a folder must lie under one once symlinks and
     #: ".." are resolved. None (the default): the service refuses every folder named by path

@@ -17,7 +17,7 @@ from facetrail.governance.receipts import open_receipt
 from facetrail.governance.verify import verify_log
 from facetrail.services.audit import log as audit
 from facetrail.services.context import AppContext
-from facetrail.services.galleries.indexing import _files
+from facetrail.services.galleries._index_files import files_of as _files
 from facetrail.services.housekeeping import housekeeping
 from facetrail.services.rights.erasure import ErasureRequest, decide_matches, show_erasure
 from facetrail.store.schema import Gallery, PurgeFollowup

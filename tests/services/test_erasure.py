@@ -29,7 +29,8 @@ from facetrail.governance.receipts import open_receipt
 from facetrail.governance.verify import verify_log
 from facetrail.services.audit import log as audit
 from facetrail.services.context import AppContext
-from facetrail.services.galleries.indexing import _files, open_index
+from facetrail.services.galleries._index_files import files_of as _files
+from facetrail.services.galleries.indexing import open_index
 from facetrail.services.galleries.ingest import IngestRequest, ingest
 from facetrail.services.rights.erasure import (
     ErasureRequest,

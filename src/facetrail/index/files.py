@@ -27,7 +27,9 @@ import numpy as np
 from facetrail._atomic import write_all_atomically
 from facetrail.errors import VectorIndexError
 from facetrail.index.base import VectorIndex
+from facetrail.index.choose import load_index
 from facetrail.index.faiss_index import FaissIndex
+from facetrail.index.ivf_index import IvfIndex
 
 #: What the index was reconciled with (for the database: count, max id, id sum).
 Fingerprint = tuple[int, int, int]
@@ -99,7 +101,7 @@ class IndexFiles:
         if actual != digest:
             return _damaged(IndexDamage.DIGEST)
         try:
-            index = FaissIndex.load(self.index_path)
+            index = load_index(self.index_path)
         except VectorIndexError:
             return _damaged(IndexDamage.UNREADABLE)
         if index.dim != dim or len(index) != entries or len(np.unique(index.ids())) != entries:
@@ -110,7 +112,7 @@ class IndexFiles:
         """Index file first, then its metadata, each written atomically (a crash between the
         two leaves a digest that does not match: the next open rebuilds, and says so).
         -> the index file's SHA-256 (hex), for its seal."""
-        if not isinstance(index, FaissIndex):
+        if not isinstance(index, FaissIndex | IvfIndex):
             raise VectorIndexError(
                 f"only FAISS indexes are kept in files, not {index.describe()}",
                 subject=str(self.index_path),

@@ -9,7 +9,10 @@ row): a file that is not the one last written (a vector negated or replaced with
 metadata re-hashed to match) is rebuilt when a worker loads it, and by the service's scheduled
 ``check_indexes``. A search believes no score the index returns: ``search_index`` recomputes
 each from the stored template, and an index that disagrees is rebuilt and searched again.
-``rebuild_index`` recreates it from scratch. A full disk keeps the old files (``_save``).
+``rebuild_index`` recreates it from scratch. A full disk keeps the old files
+(``_index_files.save``). Up to ``Settings.exact_index_up_to`` templates a gallery's index is
+exact; above, an inverted file of 8-bit codes (``index.choose``), built anew when the gallery
+outgrows its kind or its lists, or brings templates its codes cannot hold.
 
 Authorisation: internal, except ``rebuild_index`` and ``check_index_for`` (gallery admins,
 system admins; ``check_index`` itself is the operator's, run from a shell). Audit: a
@@ -28,34 +31,42 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facetrail.errors import IndexIntegrityError
+from facetrail.errors import IndexIntegrityError, VectorIndexError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
-from facetrail.governance.seal_checks import row_problem
 from facetrail.index.base import VectorIndex
-from facetrail.index.faiss_index import FaissIndex, set_threads
+from facetrail.index.choose import build_index, outgrown
+from facetrail.index.faiss_index import set_threads
 from facetrail.index.files import DAMAGE_WORDS as DAMAGE_WORDS  # said by its pages and CLI
-from facetrail.index.files import Fingerprint, IndexDamage, IndexFiles, Opened
-from facetrail.index.reconcile import Rescored, disagreeing_vectors, reconcile, rescore
-from facetrail.models.registry import get_pack
-from facetrail.services.authorization import utc_now
+from facetrail.index.files import Fingerprint, IndexDamage
+from facetrail.index.reconcile import (
+    Rescored,
+    disagreeing_vectors,
+    reconcile,
+    rescore,
+    score_tolerance,
+)
 from facetrail.services.context import AppContext
 from facetrail.services.galleries import _index_store
+from facetrail.services.galleries._index_files import SYSTEM as SYSTEM
+from facetrail.services.galleries._index_files import (
+    dim_of,
+    files_of,
+    record,
+    sealed_file,
+)
+from facetrail.services.galleries._index_files import save as save_index
 from facetrail.services.galleries._index_store import (
     fingerprint,
-    saved_if_room,
     stored_vectors,
     template_filter,
     templates_version,
     vectors_of,
 )
 from facetrail.services.galleries.admin import get_gallery_row
-from facetrail.services.unit_of_work import action, require, system_action
-from facetrail.store.schema import Gallery, IndexSeal, TemplateRow
-
-#: Who an entry names when the system itself found and repaired an index.
-SYSTEM = "system"
+from facetrail.services.unit_of_work import action, require
+from facetrail.store.schema import Gallery, TemplateRow
 
 #: For callers that read the templates ``search_index`` rescores with (``TemplateReader``):
 #: the gallery's templates, the gallery bound when run (``template_params``).
@@ -81,58 +92,15 @@ class IndexReport:
     disagreed: int = 0
 
 
-def _files(ctx: AppContext, gallery: Gallery) -> IndexFiles:
-    base = ctx.settings.index_dir / f"gallery-{gallery.id}-{gallery.pack}"
-    return IndexFiles(base.with_suffix(".faiss"), base.with_suffix(".json"))
-
-
-def _dim(ctx: AppContext, gallery: Gallery) -> int:
-    return get_pack(gallery.pack, ctx.settings.home).manifest.embedding_dim
-
-
-def _record(
-    ctx: AppContext, actor: str, kind: str, gallery: Gallery, details: dict[str, object]
-) -> None:
-    with system_action(ctx, kind, gallery.name, actor=actor) as session:
-        append(session, AuditEvent(actor, kind, gallery.name, details))
-
-
-def _save(ctx: AppContext, gallery: Gallery, index: VectorIndex, fp: Fingerprint) -> None:
-    """Write the gallery's index files, then seal the index file's hash by the log (in a
-    transaction of its own: an ``index.write`` entry and the gallery's ``index_seals`` row).
-    A crash between the two leaves a file that is not the sealed one: rebuilt when loaded."""
-    if (digest := saved_if_room(_files(ctx, gallery), index, fp, gallery.name)) is None:
-        return  # the disk is full: the old file stays, still sealed, reconciled when opened
-    with system_action(ctx, "index.write", gallery.name, actor=SYSTEM) as session:
-        seal = session.get(IndexSeal, gallery.id)
-        if seal is None:
-            seal = IndexSeal(gallery_id=gallery.id)
-            session.add(seal)
-        seal.sha256, seal.entries, seal.written_at = digest, len(index), utc_now()
-        details = {"sha256": digest, "entries": len(index), "index": index.describe()}
-        append(session, AuditEvent(SYSTEM, "index.write", gallery.name, details))
-
-
-def _sealed_file(session: Session, gallery: Gallery, opened: Opened) -> Opened:
-    """``opened`` when its file is the one facetrail last wrote (the hash sealed by the log,
-    the seal itself agreeing with the log), else damaged (``IndexDamage.SEAL``)."""
-    if opened.index is None:
-        return opened
-    seal = session.get(IndexSeal, gallery.id)
-    if seal is None or seal.sha256 != opened.digest or row_problem(session, "index_seals", seal):
-        return Opened(None, None, IndexDamage.SEAL)
-    return opened
-
-
 def _build(
     ctx: AppContext, session: Session, gallery: Gallery, dim: int
 ) -> tuple[VectorIndex, Fingerprint]:
     """A new index from the store's templates, saved (and its file sealed) and cached."""
     version = templates_version(session, gallery)
     fp = fingerprint(session, gallery)
-    index = FaissIndex(dim)
-    index.add(*stored_vectors(session, gallery, None, dim))
-    _save(ctx, gallery, index, fp)
+    ids, vectors = stored_vectors(session, gallery, None, dim)
+    index = build_index(dim, ids, vectors, exact_up_to=ctx.settings.exact_index_up_to)
+    save_index(ctx, gallery, index, fp)
     ctx.indexes[gallery.id] = (index, fp)
     ctx.index_versions[gallery.id] = version
     return index, fp
@@ -160,8 +128,8 @@ def open_index(
         index = cached[0]
         ctx.index_versions[gallery.id] = version
         return index, IndexReport(gallery.name, len(index), 0, 0, False, index.describe())
-    dim = _dim(ctx, gallery)
-    opened = _sealed_file(session, gallery, _files(ctx, gallery).open(dim))
+    dim = dim_of(ctx, gallery)
+    opened = sealed_file(session, gallery, files_of(ctx, gallery).open(dim))
     damage = opened.damage
     if opened.absent and fp[0] > 0:
         damage = IndexDamage.MISSING  # both files gone while the store has templates
@@ -171,7 +139,7 @@ def open_index(
             gallery.name, len(index), len(index), 0, True, index.describe(), damage
         )
         if damage is not None:
-            _record(
+            record(
                 ctx,
                 actor,
                 "index.damaged",
@@ -185,10 +153,17 @@ def open_index(
             session.scalars(select(TemplateRow.id).where(*template_filter(gallery))).all(),
             dtype=np.int64,
         )
-        added, removed = reconcile(
-            index, truth, lambda ids: stored_vectors(session, gallery, ids, dim)
-        )
-        _save(ctx, gallery, index, fp)
+        try:
+            added, removed = reconcile(
+                index, truth, lambda ids: stored_vectors(session, gallery, ids, dim)
+            )
+        except VectorIndexError:  # templates its codes cannot hold: trained anew
+            index, fp = _build(ctx, session, gallery, dim)
+            return index, IndexReport(gallery.name, len(index), 0, 0, True, index.describe())
+        save_index(ctx, gallery, index, fp)
+    if outgrown(index, len(index), exact_up_to=ctx.settings.exact_index_up_to):
+        index, fp = _build(ctx, session, gallery, dim)  # another kind for its size
+        return index, IndexReport(gallery.name, len(index), 0, 0, True, index.describe())
     ctx.indexes[gallery.id] = (index, fp)
     ctx.index_versions[gallery.id] = version
     return index, IndexReport(gallery.name, len(index), added, removed, False, index.describe())
@@ -214,12 +189,12 @@ def search_index(
     index still disagrees.
     """
     with ctx.index_lock:
-        dim = _dim(ctx, gallery)
+        dim = dim_of(ctx, gallery)
         index, _ = open_index(ctx, session, gallery, actor=actor)
         result = _rescored_search(session, gallery, index, query, top, dim, read)
         if result.disagreed == 0:
             return index, result.hits
-        _record(
+        record(
             ctx,
             actor,
             "index.mismatch",
@@ -250,13 +225,14 @@ def _rescored_search(
     dim: int,
     read: TemplateReader | None,
 ) -> Rescored:
-    scores, ids = index.search(query[None], top)
+    scores, ids = index.search(query[None], top)  # an approximate index: a longer list
     found = ids[0][ids[0] >= 0]
     if read is None:
         stored_ids, stored = stored_vectors(session, gallery, found, dim)
     else:
         stored_ids, stored = vectors_of(gallery, read([int(i) for i in found]), dim)
-    return rescore(query, scores[0], ids[0], dict(zip(stored_ids.tolist(), stored, strict=True)))
+    by_id = dict(zip(stored_ids.tolist(), stored, strict=True))
+    return rescore(query, scores[0], ids[0], by_id, score_tolerance(index), top=top)
 
 
 def add_to_index(
@@ -276,18 +252,33 @@ def add_to_index(
     with ctx.index_lock:
         fp = fingerprint(session, gallery)
         cached = ctx.indexes.get(gallery.id)
-        if cached is not None:
-            cached[0].add(ids, vectors)
-            if len(cached[0]) == fp[0]:
-                ctx.indexes[gallery.id] = (cached[0], fp)
-                if save:
-                    _save(ctx, gallery, cached[0], fp)
-                return
-            ctx.indexes.pop(gallery.id)
+        added = cached is not None and _added(ctx, cached[0], ids, vectors, fp[0])
+        if cached is not None and added and len(cached[0]) == fp[0]:
+            ctx.indexes[gallery.id] = (cached[0], fp)
+            if save:
+                save_index(ctx, gallery, cached[0], fp)
+            return
+        ctx.indexes.pop(gallery.id, None)
+        ctx.index_versions.pop(gallery.id, None)
         open_index(ctx, session, gallery)
         if save:
             index, fp = ctx.indexes[gallery.id]
-            _save(ctx, gallery, index, fp)
+            save_index(ctx, gallery, index, fp)
+
+
+def _added(
+    ctx: AppContext, index: VectorIndex, ids: np.ndarray, vectors: np.ndarray, n: int
+) -> bool:
+    """Add to the cached index -> False when it must be built anew instead: its codes cannot
+    hold the new templates (an inverted file's trained ranges), or the gallery has outgrown
+    its kind or its lists (``index.choose.outgrown``)."""
+    if outgrown(index, n, exact_up_to=ctx.settings.exact_index_up_to):
+        return False
+    try:
+        index.add(ids, vectors)
+    except VectorIndexError:
+        return False
+    return True
 
 
 def rewrite_index(ctx: AppContext, session: Session, gallery: Gallery) -> int:
@@ -297,8 +288,8 @@ def rewrite_index(ctx: AppContext, session: Session, gallery: Gallery) -> int:
     with ctx.index_lock:
         ctx.indexes.pop(gallery.id, None)
         ctx.index_versions.pop(gallery.id, None)
-        _files(ctx, gallery).remove()
-        index, _ = _build(ctx, session, gallery, _dim(ctx, gallery))
+        files_of(ctx, gallery).remove()
+        index, _ = _build(ctx, session, gallery, dim_of(ctx, gallery))
     return len(index)
 
 
@@ -309,8 +300,8 @@ def rebuild_index(ctx: AppContext, actor: Principal, gallery_name: str) -> Index
     with ctx.sessions() as session:
         gallery = get_gallery_row(session, gallery_name)
         ctx.indexes.pop(gallery.id, None)
-        _files(ctx, gallery).remove()
-        index, _ = _build(ctx, session, gallery, _dim(ctx, gallery))
+        files_of(ctx, gallery).remove()
+        index, _ = _build(ctx, session, gallery, dim_of(ctx, gallery))
         report = IndexReport(gallery.name, len(index), len(index), 0, True, index.describe())
     with action(ctx, actor, "index.rebuild", gallery_name, Permission.MAINTAIN_INDEX) as (
         session,
@@ -337,12 +328,12 @@ def check_index(ctx: AppContext, gallery_name: str, *, actor: str = SYSTEM) -> I
         gallery = get_gallery_row(session, gallery_name)
         ctx.indexes.pop(gallery.id, None)
         index, report = open_index(ctx, session, gallery, actor=actor)
-        dim = _dim(ctx, gallery)
+        dim = dim_of(ctx, gallery)
         ids, stored = stored_vectors(session, gallery, None, dim)
         disagreed = disagreeing_vectors(index, ids, stored)
         if disagreed == 0:
             return report
-        _record(
+        record(
             ctx,
             actor,
             "index.mismatch",
