@@ -55,25 +55,30 @@ def _entries(ctx: AppContext) -> tuple[int, int, int]:
 def test_eight_workers_append_at_once_without_failure_or_gap(tmp_path: Path) -> None:
     home = tmp_path / "home"
     ctx = AppContext.open(Settings(home=home, threads=1))
-    org = make_county(ctx)
-    token = sign_in(ctx, org.enrolments["sam"]).token
-    before, _, _ = _entries(ctx)
-    # No housekeeping during the count (a checkpoint would be an entry of its own).
-    quiet = {"FACETRAIL_HOUSEKEEPING_SECONDS": "86400"}
-    with served(home, "--workers", str(WORKERS), env=quiet) as base:
-        # Each client reads who it is (one audited token use) and asks for something that is
-        # refused (a token use and an audited refusal): three appends per pair of calls.
-        jobs = [(f"{base}/api/v1/me", None)] * (CLIENTS * EACH) + [
-            (f"{base}/api/v1/tokens/revoke", {"token": "ft_not_a_token"})
-        ] * (CLIENTS * EACH)
-        with ThreadPoolExecutor(CLIENTS) as pool:
-            statuses = list(pool.map(lambda job: _call(job[0], token, job[1]), jobs))
-    assert statuses.count(200) == CLIENTS * EACH, sorted(set(statuses))
-    assert statuses.count(404) == CLIENTS * EACH  # the refusals, each audited
-    count, low, high = _entries(ctx)
-    assert count == before + 3 * CLIENTS * EACH
-    assert (low, high) == (1, count)  # no gap
-    with ctx.sessions() as s:
-        report = verify_log(s, public_key(ctx))
-    assert report.ok, report.problem
-    ctx.close()
+    try:
+        org = make_county(ctx)
+        token = sign_in(ctx, org.enrolments["sam"]).token
+        before, _, _ = _entries(ctx)
+        # No housekeeping during the count (a checkpoint would be an entry of its own).
+        quiet = {"FACETRAIL_HOUSEKEEPING_SECONDS": "86400"}
+        with served(home, "--workers", str(WORKERS), env=quiet) as base:
+            # Each client reads who it is (one audited token use) and asks for something that
+            # is refused (a token use and an audited refusal): three appends per pair of calls.
+            # Each refusal names another token: the same refusal repeated would be counted as a
+            # flood after its first few (``audit.refusal_floods``), not written one by one.
+            jobs = [(f"{base}/api/v1/me", None)] * (CLIENTS * EACH) + [
+                (f"{base}/api/v1/tokens/revoke", {"token": f"ft_not_a_token_{n}"})
+                for n in range(CLIENTS * EACH)
+            ]
+            with ThreadPoolExecutor(CLIENTS) as pool:
+                statuses = list(pool.map(lambda job: _call(job[0], token, job[1]), jobs))
+        assert statuses.count(200) == CLIENTS * EACH, sorted(set(statuses))
+        assert statuses.count(404) == CLIENTS * EACH  # the refusals, each audited
+        count, low, high = _entries(ctx)
+        assert count == before + 3 * CLIENTS * EACH
+        assert (low, high) == (1, count)  # no gap
+        with ctx.sessions() as s:
+            report = verify_log(s, public_key(ctx))
+        assert report.ok, report.problem
+    finally:
+        ctx.close()
