@@ -82,6 +82,7 @@ def eval_identification(
         f"{fig['gallery_candidates']}  mated {fig['mated_probes']}  non-mated "
         f"{fig['nonmated_probes']}"
     )
+    console.print(f"searched as served: {fig['index']}", soft_wrap=True)
     ftt = fig["failure_to_template_rate"] * 100
     console.print(
         f"rank-1 {fig['rank1'] * 100:.2f} %   FTT {ftt:.2f} % "
