@@ -49,6 +49,18 @@ def stored_checkpoints(session: Session, origin: str = "") -> list[Checkpoint]:
 #: Entries read from the database at a time while verifying (memory stays bounded).
 BATCH = 10_000
 
+#: Every entry's columns, in the log's order: what its bytes and recorded hash are made of.
+ENTRY_ROWS = select(
+    AuditEntryRow.seq,
+    AuditEntryRow.at,
+    AuditEntryRow.actor,
+    AuditEntryRow.kind,
+    AuditEntryRow.subject,
+    AuditEntryRow.details,
+    AuditEntryRow.agency,
+    AuditEntryRow.leaf_hash,
+).order_by(AuditEntryRow.seq)
+
 
 @dataclass
 class Walked:
@@ -65,25 +77,17 @@ def walk(
     session: Session,
     seals: list[tuple[int, dict[str, Any]]] | None = None,
     sizes: Sequence[int] = (),
+    hashes: list[bytes] | None = None,
 ) -> Walked:
     """Recompute every entry's leaf hash in order, streaming (``BATCH`` rows at a time, the
     tree folded as it goes: memory does not grow with the log), with the roots of the
     prefixes of ``sizes`` entries. ``seals``: where to keep the ``row.seal`` entries' details
-    as they are parsed (for ``row_findings``)."""
+    as they are parsed (for ``row_findings``); ``hashes``: where to keep the leaf hashes (a
+    caller that needs them all in memory)."""
     wanted = set(sizes)
     roots = {0: EMPTY_ROOT} if 0 in wanted else {}
     compact = CompactRange()
-    stmt = select(
-        AuditEntryRow.seq,
-        AuditEntryRow.at,
-        AuditEntryRow.actor,
-        AuditEntryRow.kind,
-        AuditEntryRow.subject,
-        AuditEntryRow.details,
-        AuditEntryRow.agency,
-        AuditEntryRow.leaf_hash,
-    ).order_by(AuditEntryRow.seq)
-    rows = session.execute(stmt.execution_options(yield_per=BATCH))
+    rows = session.execute(ENTRY_ROWS.execution_options(yield_per=BATCH))
     for position, row in enumerate(rows, start=1):
         value, parsed, problem = _leaf(position, *row)
         if value is None:
@@ -92,6 +96,8 @@ def walk(
         if seals is not None and row.kind == SEAL_KIND and parsed is not None:
             seals.append((position, parsed))
         compact.push(value)
+        if hashes is not None:
+            hashes.append(value)
         if position in wanted:
             roots[position] = compact.root()
     return Walked(compact.size, roots, compact.root(), None)
@@ -126,13 +132,11 @@ def leaves(
 ) -> tuple[list[bytes], VerifyReport | None]:
     """Recomputed leaf hashes, all in memory, or a failure naming the first bad entry (for a
     witness that checks a log from its database and proves from it)."""
-    walked = walk(session, seals)
+    hashes: list[bytes] = []
+    walked = walk(session, seals, hashes=hashes)
     if walked.failure is not None:
         return [], walked.failure
-    return [bytes(h) for h in session.scalars(_LEAVES)], None
-
-
-_LEAVES = select(AuditEntryRow.leaf_hash).order_by(AuditEntryRow.seq)
+    return hashes, None
 
 
 def _fail(

@@ -46,14 +46,7 @@ class FaissIndex:
         return np.asarray(faiss.vector_to_array(id_map), dtype=np.int64)
 
     def vectors(self, ids: Ids) -> Vectors:
-        keys = np.ascontiguousarray(ids, dtype=np.int64)
-        if len(keys) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        try:
-            held = self._index.reconstruct_batch(keys)
-        except RuntimeError as exc:
-            raise VectorIndexError(f"ids not in the index: {exc}") from exc
-        return np.asarray(held, dtype=np.float32).reshape(len(keys), self.dim)
+        return reconstructed(self._index, ids, self.dim)
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -77,6 +70,19 @@ class FaissIndex:
         ):
             raise VectorIndexError("not an inner-product IndexIDMap2", subject=str(path))
         return cls(index.d, index)
+
+
+def reconstructed(index: faiss.Index, ids: Ids, dim: int) -> Vectors:
+    """The vectors ``index`` holds under ``ids`` (each must be there), in that order: its own
+    (exact index) or decoded from its codes (an inverted file's)."""
+    keys = np.ascontiguousarray(ids, dtype=np.int64)
+    if len(keys) == 0:
+        return np.zeros((0, dim), np.float32)
+    try:
+        held = index.reconstruct_batch(keys)
+    except RuntimeError as exc:
+        raise VectorIndexError(f"ids not in the index: {exc}") from exc
+    return np.asarray(held, dtype=np.float32).reshape(len(keys), dim)
 
 
 def set_threads(threads: int) -> None:

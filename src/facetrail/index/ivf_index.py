@@ -184,14 +184,7 @@ class IvfIndex:
 
     def vectors(self, ids: Ids) -> Vectors:
         """The vectors as the index holds them (decoded from their codes: approximate)."""
-        keys = np.ascontiguousarray(ids, dtype=np.int64)
-        if len(keys) == 0:
-            return np.zeros((0, self.dim), np.float32)
-        try:
-            held = self._index.reconstruct_batch(keys)
-        except RuntimeError as exc:
-            raise VectorIndexError(f"ids not in the index: {exc}") from exc
-        return np.asarray(held, dtype=np.float32).reshape(len(keys), self.dim)
+        return faiss_index.reconstructed(self._index, ids, self.dim)
 
     def held_codes(self, ids: Ids) -> tuple[Ids, Codes]:
         """(list, code) of each of ``ids`` as held; list -1 and a zero code where absent."""

@@ -178,7 +178,7 @@ def checkpoint_if_due(ctx: AppContext, *, now: datetime | None = None) -> Checkp
         return None
     now = now or datetime.now(UTC)
     with ctx.sessions() as session:
-        size = int(session.scalar(select(func.max(AuditEntryRow.seq))) or 0)
+        size = _log_size(session)
         last = session.scalars(
             select(CheckpointRow).order_by(CheckpointRow.id.desc()).limit(1)
         ).first()

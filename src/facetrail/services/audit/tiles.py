@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facetrail._atomic import write_atomically
@@ -43,7 +42,7 @@ from facetrail.governance.tiles import (
     tile_path,
     unbundle,
 )
-from facetrail.governance.verify import stored_checkpoints
+from facetrail.governance.verify import ENTRY_ROWS, stored_checkpoints
 from facetrail.services.audit.log import public_key
 from facetrail.services.context import AppContext
 from facetrail.services.unit_of_work import system_action
@@ -194,23 +193,10 @@ def _resume(
 def _entries(session: Session, after: int, upto: int) -> Iterator[tuple[int, bytes]]:
     """Entries ``after`` < seq <= ``upto``, in order, as the bytes the log hashed; one whose
     bytes no longer give its recorded hash stops the publication."""
-    columns = (
-        AuditEntryRow.seq,
-        AuditEntryRow.at,
-        AuditEntryRow.actor,
-        AuditEntryRow.kind,
-        AuditEntryRow.subject,
-        AuditEntryRow.details,
-        AuditEntryRow.agency,
-        AuditEntryRow.leaf_hash,
-    )
     expected = after + 1
     while expected <= upto:
         rows = session.execute(
-            select(*columns)
-            .where(AuditEntryRow.seq >= expected, AuditEntryRow.seq <= upto)
-            .order_by(AuditEntryRow.seq)
-            .limit(BATCH)
+            ENTRY_ROWS.where(AuditEntryRow.seq >= expected, AuditEntryRow.seq <= upto).limit(BATCH)
         ).all()
         if not rows:
             break
