@@ -6,6 +6,7 @@ that the witnesses accept, while a log shortened without it is still refused."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 from collections.abc import Callable, Iterator
@@ -279,3 +280,21 @@ def restored_head_inbox(ctx: AppContext, org: Org) -> list[object]:
     with ctx.sessions() as s:
         head = acc.user_by_name(s, "head")
     return list(inbox(ctx, head.id))
+
+
+def test_a_second_restore_into_the_same_home_while_one_runs_is_refused(
+    source: Org, tmp_path: Path, empty_target: Callable[..., Settings]
+) -> None:
+    """Both would find the home empty: the second is refused before it checks or writes
+    anything, and the first's home is left as it was (here: empty, not yet begun)."""
+    backup(source.ctx, BackupRequest(tmp_path / "b"), _quiet)
+    target = empty_target(source)
+    lock_path = target.home.parent / f".{target.home.name}.restoring"
+    with open(lock_path, "a") as running:  # the first restore, holding its lock
+        fcntl.flock(running, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(RestoreTargetError, match="another restore"):
+            restore(target, RestoreRequest(tmp_path / "b"), _quiet)
+        assert not target.home.exists() or not any(target.home.iterdir())
+        fcntl.flock(running, fcntl.LOCK_UN)
+    report = restore(target, RestoreRequest(tmp_path / "b"), _quiet)  # once it has ended
+    assert report.verified and report.counts_equal

@@ -16,8 +16,11 @@ hold the refusal, which the operator is answered with.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,7 +90,34 @@ class RestoreReport:
 
 def restore(settings: Settings, request: RestoreRequest, progress: Progress) -> RestoreReport:
     """Restore the backup in ``request.backup`` into ``settings``' empty home and database.
-    See the module's docstring for authorisation and audit."""
+    See the module's docstring for authorisation and audit. One restore into a home at a
+    time: a second, started while one runs, is refused before it checks or writes anything
+    (both would find the home empty; the one that failed would empty it again under the
+    other, or both would record a restore)."""
+    with _alone(settings.home):
+        return _restore(settings, request, progress)
+
+
+@contextmanager
+def _alone(home: Path) -> Iterator[None]:
+    """An exclusive lock on a file beside ``home`` (outside it: the home must stay empty),
+    held for the whole restore; taken without waiting."""
+    home.parent.mkdir(parents=True, exist_ok=True)
+    with open(home.parent / f".{home.name}.restoring", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RestoreTargetError(
+                "another restore into this home is running: wait for it to end",
+                subject=str(home),
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _restore(settings: Settings, request: RestoreRequest, progress: Progress) -> RestoreReport:
     started = datetime.now(UTC)
     folder = request.backup.expanduser().absolute()
     manifest = Manifest.read(folder)
