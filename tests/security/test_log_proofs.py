@@ -17,6 +17,7 @@ from facetrail.errors import InvalidRequestError
 from facetrail.governance import merkle
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.stored_tree import StoredTree
+from facetrail.governance.verify import verify_log
 from facetrail.services.audit import log as audit
 from facetrail.services.context import AppContext
 from facetrail.store.migrations import HEAD
@@ -136,3 +137,37 @@ def test_the_migration_fills_the_hashes_of_an_older_log(tmp_path: Path) -> None:
         assert _tiles(ctx) == before
     finally:
         ctx.close()
+
+
+def test_audit_verify_names_a_tile_hash_edited_removed_or_added(tmp_path: Path) -> None:
+    ctx = AppContext.open(Settings(home=tmp_path / "home"))
+    try:
+        audit.ensure_keys(ctx)
+        with ctx.transaction() as s:
+            for i in range(3 * 256 + 5):
+                append(s, AuditEvent("user", "test.event", f"e-{i}", {}))
+        assert _verified(ctx) is None
+        key = (AuditTileHashRow.level == 1) & (AuditTileHashRow.idx == 1)
+        with ctx.sessions() as s, s.begin():
+            kept = bytes(s.scalar(select(AuditTileHashRow.hash).where(key)) or b"")
+            s.execute(update(AuditTileHashRow).where(key).values(hash=bytes(32)))
+        assert "tile 1 of level 1 is not the entries'" in (_verified(ctx) or "")
+        with ctx.sessions() as s, s.begin():
+            s.execute(delete(AuditTileHashRow).where(key))
+        assert "tile 1 of level 1 is missing" in (_verified(ctx) or "")
+        with ctx.sessions() as s, s.begin():
+            s.add(AuditTileHashRow(level=1, idx=1, hash=kept))
+            s.add(AuditTileHashRow(level=1, idx=9, hash=kept))
+        assert "tile 9 of level 1 is not a full tile" in (_verified(ctx) or "")
+        with ctx.sessions() as s, s.begin():
+            s.execute(delete(AuditTileHashRow).where(AuditTileHashRow.idx == 9))
+        assert _verified(ctx) is None
+    finally:
+        ctx.close()
+
+
+def _verified(ctx: AppContext) -> str | None:
+    """What ``audit verify`` finds wrong, or None."""
+    with ctx.sessions() as s:
+        report = verify_log(s, audit.public_key(ctx))
+    return None if report.ok else report.problem

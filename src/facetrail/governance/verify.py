@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from facetrail.governance.audit import canonical_details, entry_bytes
@@ -23,7 +23,7 @@ from facetrail.governance.note import VerifierKey
 from facetrail.governance.records import first_record_problem
 from facetrail.governance.seal_findings import RowFinding, row_findings
 from facetrail.governance.seals import SEAL_KIND
-from facetrail.store.schema import AuditEntryRow, AuditHeadRow, CheckpointRow
+from facetrail.store.schema import AuditEntryRow, AuditHeadRow, AuditTileHashRow, CheckpointRow
 
 
 @dataclass(frozen=True)
@@ -78,12 +78,14 @@ def walk(
     seals: list[tuple[int, dict[str, Any]]] | None = None,
     sizes: Sequence[int] = (),
     hashes: list[bytes] | None = None,
+    tiles: dict[tuple[int, int], bytes] | None = None,
 ) -> Walked:
     """Recompute every entry's leaf hash in order, streaming (``BATCH`` rows at a time, the
     tree folded as it goes: memory does not grow with the log), with the roots of the
     prefixes of ``sizes`` entries. ``seals``: where to keep the ``row.seal`` entries' details
     as they are parsed (for ``row_findings``); ``hashes``: where to keep the leaf hashes (a
-    caller that needs them all in memory)."""
+    caller that needs them all in memory); ``tiles``: where to keep the hash of each full
+    tile, by (level, index), as ``audit_tile_hashes`` should hold it (one in 255 entries)."""
     wanted = set(sizes)
     roots = {0: EMPTY_ROOT} if 0 in wanted else {}
     compact = CompactRange()
@@ -95,7 +97,11 @@ def walk(
             return Walked(position - 1, roots, b"", _fail(position - 1, problem, entry=position))
         if seals is not None and row.kind == SEAL_KIND and parsed is not None:
             seals.append((position, parsed))
-        compact.push(value)
+        made: list[tuple[int, bytes]] | None = [] if tiles is not None else None
+        compact.push(value, made)
+        for level, tile in made or ():
+            assert tiles is not None
+            tiles[(level, (position >> (8 * level)) - 1)] = tile
         if hashes is not None:
             hashes.append(value)
         if position in wanted:
@@ -168,6 +174,29 @@ def head_problem(session: Session, size: int, whole: bytes) -> str | None:
     return None
 
 
+def tile_problem(session: Session, expected: dict[tuple[int, int], bytes]) -> str | None:
+    """The first stored full-tile hash (``audit_tile_hashes``) that is not the one the entries
+    give, missing, or one no full tile of the log has; None when they agree (or when the
+    database is older than the table: ``audit verify --db`` of a copy made before it)."""
+    if not inspect(session.connection()).has_table(AuditTileHashRow.__tablename__):
+        return None
+    stored = {
+        (level, idx): bytes(value)
+        for level, idx, value in session.execute(
+            select(AuditTileHashRow.level, AuditTileHashRow.idx, AuditTileHashRow.hash)
+        )
+    }
+    for key in sorted(expected.keys() | stored.keys()):
+        level, idx = key
+        if key not in stored:
+            return f"the hash of tile {idx} of level {level} is missing"
+        if key not in expected:
+            return f"tile {idx} of level {level} is not a full tile of this log"
+        if stored[key] != expected[key]:
+            return f"the hash of tile {idx} of level {level} is not the entries' (edited)"
+    return None
+
+
 def verify_log(
     session: Session, verifier: VerifierKey, published: Sequence[Checkpoint] = ()
 ) -> VerifyReport:
@@ -181,7 +210,8 @@ def verify_log(
     origin = verifier.name
     checks = [(f"stored #{i}", c) for i, c in enumerate(stored_checkpoints(session, origin), 1)]
     checks += [(f"published #{i}", c) for i, c in enumerate(published, 1)]
-    walked = walk(session, seals, [c.tree_size for _, c in checks])
+    tiles: dict[tuple[int, int], bytes] = {}
+    walked = walk(session, seals, [c.tree_size for _, c in checks], tiles=tiles)
     if walked.failure is not None:
         return walked.failure
     size, roots = walked.size, walked.roots
@@ -218,6 +248,9 @@ def verify_log(
     problem = head_problem(session, size, walked.root)
     if problem is not None:  # rows added or removed where no checkpoint covers them
         return _fail(size, f"log head mismatch: {problem}", entry=size + 1)
+    problem = tile_problem(session, tiles)
+    if problem is not None:  # the tile hashes proofs are made from, edited
+        return _fail(size, f"audit tile hashes: {problem}")
     whole = walked.root.hex()
     # The log is whole; every sealed row must be the one its last seal names, and none other.
     findings = tuple(row_findings(session, seals=seals))

@@ -49,7 +49,8 @@ UNSEALED_TABLES: dict[str, str] = {
     "checks every signature and root",
     "audit_tile_hashes": "derived from the entries' leaf hashes (the hashes of full tiles); "
     "every proof made from them is checked against a signed checkpoint's root before it is "
-    "given, and audit verify recomputes the root from the entries",
+    "given, and audit verify recomputes each from the entries and names one that differs, "
+    "is missing or was added",
     "seal_pending": "scratch notes of the rows an action is writing, emptied as it seals them",
     "row_seals": "an index of the log's seals, read at the point of use; audit verify rebuilds "
     "it from the log and names any row it disagrees with",
