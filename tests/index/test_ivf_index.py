@@ -14,6 +14,7 @@ from facetrail.errors import VectorIndexError
 from facetrail.index.choose import (
     EXACT_UP_TO,
     IndexKind,
+    Thresholds,
     build_index,
     kind_for,
     kind_of,
@@ -145,11 +146,12 @@ def test_the_kind_is_chosen_by_size() -> None:
     vectors, _, _ = face_like(400, 3, seed=4)
     ids = np.arange(len(vectors), dtype=np.int64)
     assert isinstance(build_index(DIM, ids, vectors), FaissIndex)
-    approximate = build_index(DIM, ids, vectors, exact_up_to=1000)
+    at = Thresholds(exact_up_to=1000, compressed_from=10**9)
+    approximate = build_index(DIM, ids, vectors, at=at)
     assert kind_of(approximate) is IndexKind.IVF
-    assert outgrown(approximate, 500, exact_up_to=1000)  # far below: back to exact
-    assert not outgrown(approximate, 1200, exact_up_to=1000)
-    assert outgrown(approximate, 1000 * lists_for(1200) ** 2, exact_up_to=1000)  # lists too long
+    assert outgrown(approximate, 500, at=at)  # far below: back to exact
+    assert not outgrown(approximate, 1200, at=at)
+    assert outgrown(approximate, 1000 * lists_for(1200) ** 2, at=at)  # lists too long
     assert lists_for(1_000_000) == 4096 and lists_for(100) == 2
 
 

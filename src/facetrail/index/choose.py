@@ -1,5 +1,6 @@
 """Which index a gallery gets, by its size: exact below a threshold, an inverted file of 8-bit
-codes above it (``IvfIndex``); and opening either from its file.
+codes above it (``IvfIndex``), and one of 64-byte product codes from a second threshold on
+(``IvfPqIndex``); and opening any of them from its file.
 
 The threshold is measured (``bench/ann_index.py``, docs/measurements.md): the size from which
 the inverted file answers a single-threaded top-50 clearly faster than the exact index while
@@ -9,18 +10,30 @@ exactness is worth more than what an approximate index would save.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 import faiss
 
 from facetrail.errors import VectorIndexError
+from facetrail.index._ivf_lists import lists_for
 from facetrail.index.base import Ids, VectorIndex, Vectors
 from facetrail.index.faiss_index import FaissIndex
-from facetrail.index.ivf_index import IvfIndex, lists_for
+from facetrail.index.ivf_index import IvfIndex
+from facetrail.index.ivfpq_index import (
+    BOUND_MAGIC,
+    BOUND_TRAILER,
+    PQ_TRAINING_LEAST,
+    IvfPqIndex,
+)
 
 #: Galleries of up to this many templates are searched exactly.
 EXACT_UP_TO = 50_000
+#: Galleries of more than this many templates get the compressed inverted file: from here
+#: SQ8's 512 bytes a face and its long lists cost more than PQ's coarser codes (measured at
+#: 1M: 13 ms a search against 1.3 ms, docs/measurements.md).
+COMPRESSED_FROM = 200_000
 #: An approximate index goes back to exact only below this share of the threshold, so that
 #: a gallery hovering at it is not rebuilt at every erasure and ingest.
 BACK_TO_EXACT = 0.8
@@ -32,44 +45,67 @@ RETRAIN_GROWTH = 4
 class IndexKind(StrEnum):
     EXACT = "exact"
     IVF = "ivf"
+    IVFPQ = "ivfpq"
 
 
-def kind_for(n: int, current: IndexKind | None = None, exact_up_to: int = EXACT_UP_TO) -> IndexKind:
+@dataclass(frozen=True)
+class Thresholds:
+    """The gallery sizes at which the kind of index changes (``Settings``)."""
+
+    exact_up_to: int = EXACT_UP_TO
+    compressed_from: int = COMPRESSED_FROM
+
+
+def kind_for(n: int, current: IndexKind | None = None, at: Thresholds = Thresholds()) -> IndexKind:
     """The kind of index for ``n`` templates (``current``: the kind it has now, for the
-    hysteresis below the threshold)."""
-    if n > exact_up_to:
-        return IndexKind.IVF
-    if current is IndexKind.IVF and n >= BACK_TO_EXACT * exact_up_to:
+    hysteresis below each threshold)."""
+    compressed = n > at.compressed_from or (
+        current is IndexKind.IVFPQ and n >= BACK_TO_EXACT * at.compressed_from
+    )
+    if compressed and n >= PQ_TRAINING_LEAST:
+        return IndexKind.IVFPQ
+    if n > at.exact_up_to or (
+        current in (IndexKind.IVF, IndexKind.IVFPQ) and n >= BACK_TO_EXACT * at.exact_up_to
+    ):
         return IndexKind.IVF
     return IndexKind.EXACT
 
 
 def kind_of(index: VectorIndex) -> IndexKind:
+    if isinstance(index, IvfPqIndex):
+        return IndexKind.IVFPQ
     return IndexKind.IVF if isinstance(index, IvfIndex) else IndexKind.EXACT
 
 
 def build_index(
-    dim: int, ids: Ids, vectors: Vectors, *, exact_up_to: int = EXACT_UP_TO
+    dim: int, ids: Ids, vectors: Vectors, *, at: Thresholds = Thresholds()
 ) -> VectorIndex:
     """A new index of the kind ``len(ids)`` templates get, holding them."""
-    if kind_for(len(ids), exact_up_to=exact_up_to) is IndexKind.IVF:
+    kind = kind_for(len(ids), at=at)
+    if kind is IndexKind.IVFPQ:
+        return IvfPqIndex.build(ids, vectors)
+    if kind is IndexKind.IVF:
         return IvfIndex.build(ids, vectors)
     index = FaissIndex(dim)
     index.add(ids, vectors)
     return index
 
 
-def outgrown(index: VectorIndex, n: int, *, exact_up_to: int = EXACT_UP_TO) -> bool:
+def outgrown(index: VectorIndex, n: int, *, at: Thresholds = Thresholds()) -> bool:
     """Whether an index now holding ``n`` templates should be rebuilt: its kind is no longer
     the one for its size, or its inverted file has far too few lists for it."""
     kind = kind_of(index)
-    if kind_for(n, kind, exact_up_to) is not kind:
+    if kind_for(n, kind, at) is not kind:
         return True
-    return isinstance(index, IvfIndex) and lists_for(n) >= RETRAIN_GROWTH * index.nlist
+    return isinstance(index, IvfIndex | IvfPqIndex) and (
+        lists_for(n) >= RETRAIN_GROWTH * index.nlist
+    )
 
 
 def load_index(path: Path) -> VectorIndex:
     """The index in ``path``, of whichever kind the file holds."""
+    if _has_bound(path):
+        return IvfPqIndex.load(path)
     try:
         index = faiss.read_index(str(path))
     except (RuntimeError, MemoryError, ValueError) as exc:
@@ -81,9 +117,23 @@ def load_index(path: Path) -> VectorIndex:
     raise VectorIndexError("neither an exact nor an IVF,SQ8 index by id", subject=str(path))
 
 
+def _has_bound(path: Path) -> bool:
+    """Whether the file ends as a saved ``IvfPqIndex`` does (its measured bound)."""
+    try:
+        with path.open("rb") as fh:
+            if fh.seek(0, 2) < BOUND_TRAILER.size:
+                return False
+            fh.seek(-BOUND_TRAILER.size, 2)
+            return fh.read(len(BOUND_MAGIC)) == BOUND_MAGIC
+    except OSError as exc:
+        raise VectorIndexError(f"unreadable index file: {exc}", subject=str(path)) from exc
+
+
 __all__ = [
+    "COMPRESSED_FROM",
     "EXACT_UP_TO",
     "IndexKind",
+    "Thresholds",
     "build_index",
     "kind_for",
     "kind_of",

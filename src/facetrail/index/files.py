@@ -30,6 +30,7 @@ from facetrail.index.base import VectorIndex
 from facetrail.index.choose import load_index
 from facetrail.index.faiss_index import FaissIndex
 from facetrail.index.ivf_index import IvfIndex
+from facetrail.index.ivfpq_index import IvfPqIndex
 
 #: What the index was reconciled with (for the database: count, max id, id sum).
 Fingerprint = tuple[int, int, int]
@@ -112,7 +113,7 @@ class IndexFiles:
         """Index file first, then its metadata, each written atomically (a crash between the
         two leaves a digest that does not match: the next open rebuilds, and says so).
         -> the index file's SHA-256 (hex), for its seal."""
-        if not isinstance(index, FaissIndex | IvfIndex):
+        if not isinstance(index, FaissIndex | IvfIndex | IvfPqIndex):
             raise VectorIndexError(
                 f"only FAISS indexes are kept in files, not {index.describe()}",
                 subject=str(self.index_path),

@@ -28,7 +28,9 @@ import numpy as np
 import numpy.typing as npt
 
 from facetrail.errors import VectorIndexError
-from facetrail.index import faiss_index
+from facetrail.index import _ivf_lists, faiss_index
+from facetrail.index._ivf_lists import checked as _checked
+from facetrail.index._ivf_lists import lists_for
 from facetrail.index.base import Codes, Ids, Vectors
 
 #: The short list is this many times longer than the hits asked for ...
@@ -45,20 +47,10 @@ RANGE_MARGIN = 0.25
 FLOAT_SLACK = 1e-4
 #: Vectors assigned and added at a time (bounds the memory of a build).
 _CHUNK = 65536
-#: Vectors checked against every centroid at a time (``codes_for``).
-_CHECK_CHUNK = 8192
 _STEPS = 255
 #: faiss.ScalarQuantizer.QT_8bit and faiss.DirectMap.Hashtable (not in faiss's type stubs)
 QT_8BIT: int = faiss.ScalarQuantizer.QT_8bit
 HASHTABLE: int = faiss.DirectMap.Hashtable  # type: ignore[attr-defined]
-
-
-def lists_for(n: int) -> int:
-    """nlist for ``n`` vectors: the power of two nearest 4 * sqrt(n), between 16 and 65,536,
-    and at most n / 39 (k-means wants about 39 points a centroid)."""
-    nlist = 2 ** round(float(np.log2(4.0 * np.sqrt(max(n, 1)))))
-    most = 2 ** int(np.log2(max(n // 39, 1)))
-    return int(min(max(nlist, 16), 65536, most))
 
 
 def probes_for(nlist: int) -> int:
@@ -75,9 +67,7 @@ class IvfIndex:
         self.dim = int(index.d)
         self.rerank = rerank
         self._index = index
-        self._centroids = np.asarray(
-            index.quantizer.reconstruct_n(0, index.nlist), dtype=np.float32
-        ).reshape(index.nlist, self.dim)
+        self._centroids = _ivf_lists.centroids(index)
 
     @classmethod
     def build(
@@ -180,7 +170,7 @@ class IvfIndex:
         return scores.astype(np.float32), ids.astype(np.int64)
 
     def ids(self) -> Ids:
-        return self._entries(with_codes=False)[0]
+        return _ivf_lists.entries(self._index, with_codes=False)[0]
 
     def vectors(self, ids: Ids) -> Vectors:
         """The vectors as the index holds them (decoded from their codes: approximate)."""
@@ -188,36 +178,15 @@ class IvfIndex:
 
     def held_codes(self, ids: Ids) -> tuple[Ids, Codes]:
         """(list, code) of each of ``ids`` as held; list -1 and a zero code where absent."""
-        held_ids, held_lists, held = self._entries(with_codes=True)
-        keys = np.asarray(ids, dtype=np.int64)
-        lists = np.full(len(keys), -1, np.int64)
-        codes = np.zeros((len(keys), self._index.code_size), np.uint8)
-        if len(held_ids):
-            order = np.argsort(held_ids, kind="stable")
-            rows = order[np.minimum(np.searchsorted(held_ids, keys, sorter=order), len(order) - 1)]
-            found = held_ids[rows] == keys
-            lists[found], codes[found] = held_lists[rows[found]], held[rows[found]]
-        return lists, codes
+        return _ivf_lists.held_codes(self._index, ids)
 
     def codes_for(self, lists: Ids, vectors: Vectors) -> tuple[Ids, Codes]:
-        """The (list, code) a faithful index holds each of ``vectors`` as, given the list it
-        is held in (-1: none): encoded in that list where it is a nearest one (within float
-        rounding), else in the nearest list."""
+        """The (list, code) a faithful index holds each of ``vectors`` as (see
+        ``_ivf_lists.codes_for``)."""
         vectors = _checked(vectors, self.dim)
-        out_lists = np.asarray(lists, dtype=np.int64).copy()
-        codes = np.zeros((len(vectors), self._index.code_size), np.uint8)
-        for start in range(0, len(vectors), _CHECK_CHUNK):
-            part = slice(start, start + _CHECK_CHUNK)
-            chunk, held = vectors[part], out_lists[part]
-            similarity = chunk @ self._centroids.T
-            rows = np.arange(len(chunk))
-            near = (held >= 0) & (
-                similarity[rows, np.clip(held, 0, None)] >= similarity.max(axis=1) - 1e-5
-            )
-            held[:] = np.where(near, held, similarity.argmax(axis=1))
-            residuals = np.ascontiguousarray(chunk - self._centroids[held], dtype=np.float32)
-            codes[part] = self._index.sq.compute_codes(residuals)
-        return out_lists, codes
+        return _ivf_lists.codes_for(
+            self._index, self._centroids, lists, vectors, self._index.sq.compute_codes
+        )
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -267,42 +236,10 @@ class IvfIndex:
         return outside
 
     def _assign(self, vectors: Vectors) -> Ids:
-        _, lists = self._index.quantizer.search(vectors, 1)
-        return np.ascontiguousarray(lists.ravel(), dtype=np.int64)
+        return _ivf_lists.assign(self._index, vectors)
 
     def _add_assigned(self, ids: Ids, vectors: Vectors, lists: Ids) -> None:
-        x = np.ascontiguousarray(vectors, dtype=np.float32)
-        self._index.add_core(len(x), faiss.swig_ptr(x), faiss.swig_ptr(ids), faiss.swig_ptr(lists))
-
-    def _entries(self, *, with_codes: bool) -> tuple[Ids, Ids, Codes]:
-        """Every held (id, list, code), list by list (codes only when asked: they are the
-        bulk of the index)."""
-        invlists = self._index.invlists
-        assert invlists is not None  # an IVF index always has its lists
-        size_of_code = self._index.code_size
-        ids, lists, codes = [], [], []
-        for number in range(self.nlist):
-            size = invlists.list_size(number)
-            if size == 0:
-                continue
-            # Copies out of FAISS's in-memory (ArrayInvertedLists) storage.
-            ids.append(faiss.rev_swig_ptr(invlists.get_ids(number), size).copy())
-            lists.append(np.full(size, number, np.int64))
-            if with_codes:
-                held = faiss.rev_swig_ptr(invlists.get_codes(number), size * size_of_code)
-                codes.append(held.reshape(size, size_of_code).copy())
-        if not ids:
-            empty = np.zeros(0, np.int64)
-            return empty, empty, np.zeros((0, self._index.code_size), np.uint8)
-        out_codes = np.concatenate(codes) if with_codes else np.zeros((0, 0), np.uint8)
-        return np.concatenate(ids).astype(np.int64), np.concatenate(lists), out_codes
-
-
-def _checked(vectors: Vectors, dim: int) -> Vectors:
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    if vectors.ndim != 2 or vectors.shape[1] != dim:
-        raise VectorIndexError(f"vectors of shape {vectors.shape}, index dim {dim}")
-    return vectors
+        _ivf_lists.add_assigned(self._index, ids, vectors, lists)
 
 
 __all__ = ["IvfIndex", "lists_for", "probes_for"]

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from facetrail.config import Settings
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.seal_checks import row_problem
 from facetrail.index.base import VectorIndex
+from facetrail.index.choose import Thresholds
 from facetrail.index.files import Fingerprint, IndexDamage, IndexFiles, Opened
 from facetrail.models.registry import get_pack
 from facetrail.services.authorization import utc_now
@@ -19,6 +21,11 @@ from facetrail.store.schema import Gallery, IndexSeal
 
 #: Who an entry names when the system itself found and repaired an index.
 SYSTEM = "system"
+
+
+def thresholds(settings: Settings) -> Thresholds:
+    """The gallery sizes at which the kind of index changes, as configured."""
+    return Thresholds(settings.exact_index_up_to, settings.compressed_index_from)
 
 
 def files_of(ctx: AppContext, gallery: Gallery) -> IndexFiles:

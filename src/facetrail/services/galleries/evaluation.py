@@ -36,6 +36,7 @@ from facetrail.models.registry import get_pack
 from facetrail.pipeline.batch import ImageJob, ImageResult, analyse_files
 from facetrail.pipeline.faces import PLAIN, nearest_centre
 from facetrail.services.context import AppContext
+from facetrail.services.galleries._index_files import thresholds as index_thresholds
 
 FPIR_TARGETS = (0.01, 0.003)
 
@@ -96,7 +97,7 @@ def evaluate_identification(
         dim,
         np.arange(len(g_names), dtype=np.int64),
         g_matrix,
-        exact_up_to=ctx.settings.exact_index_up_to,
+        at=index_thresholds(ctx.settings),
     )
     outcomes: list[ProbeOutcome] = []
     genuine: list[float] = []

@@ -11,8 +11,9 @@ metadata re-hashed to match) is rebuilt when a worker loads it, and by the servi
 each from the stored template, and an index that disagrees is rebuilt and searched again.
 ``rebuild_index`` recreates it from scratch. A full disk keeps the old files
 (``_index_files.save``). Up to ``Settings.exact_index_up_to`` templates a gallery's index is
-exact; above, an inverted file of 8-bit codes (``index.choose``), built anew when the gallery
-outgrows its kind or its lists, or brings templates its codes cannot hold.
+exact; above, an inverted file of 8-bit codes, and above ``Settings.compressed_index_from``
+one of 64-byte product codes (``index.choose``), built anew when the gallery outgrows its kind
+or its lists, or brings templates its codes cannot hold.
 
 Authorisation: internal, except ``rebuild_index`` and ``check_index_for`` (gallery admins,
 system admins; ``check_index`` itself is the operator's, run from a shell). Audit: a
@@ -55,6 +56,7 @@ from facetrail.services.galleries._index_files import (
     files_of,
     record,
     sealed_file,
+    thresholds,
 )
 from facetrail.services.galleries._index_files import save as save_index
 from facetrail.services.galleries._index_store import (
@@ -99,7 +101,7 @@ def _build(
     version = templates_version(session, gallery)
     fp = fingerprint(session, gallery)
     ids, vectors = stored_vectors(session, gallery, None, dim)
-    index = build_index(dim, ids, vectors, exact_up_to=ctx.settings.exact_index_up_to)
+    index = build_index(dim, ids, vectors, at=thresholds(ctx.settings))
     save_index(ctx, gallery, index, fp)
     ctx.indexes[gallery.id] = (index, fp)
     ctx.index_versions[gallery.id] = version
@@ -161,7 +163,7 @@ def open_index(
             index, fp = _build(ctx, session, gallery, dim)
             return index, IndexReport(gallery.name, len(index), 0, 0, True, index.describe())
         save_index(ctx, gallery, index, fp)
-    if outgrown(index, len(index), exact_up_to=ctx.settings.exact_index_up_to):
+    if outgrown(index, len(index), at=thresholds(ctx.settings)):
         index, fp = _build(ctx, session, gallery, dim)  # another kind for its size
         return index, IndexReport(gallery.name, len(index), 0, 0, True, index.describe())
     ctx.indexes[gallery.id] = (index, fp)
@@ -272,7 +274,7 @@ def _added(
     """Add to the cached index -> False when it must be built anew instead: its codes cannot
     hold the new templates (an inverted file's trained ranges), or the gallery has outgrown
     its kind or its lists (``index.choose.outgrown``)."""
-    if outgrown(index, n, exact_up_to=ctx.settings.exact_index_up_to):
+    if outgrown(index, n, at=thresholds(ctx.settings)):
         return False
     try:
         index.add(ids, vectors)

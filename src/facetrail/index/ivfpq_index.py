@@ -1,0 +1,264 @@
+"""Compressed approximate inner-product FAISS index keyed by template id: an inverted file of
+product-quantised residuals (IVF + PQ64: 64 bytes a face), for galleries of hundreds of
+thousands of faces and more.
+
+A search probes ``nprobe`` of the ``nlist`` lists and returns a short list of at least
+``SHORT_LIST`` ids scored from the codes; the service re-scores it from the stored templates
+and keeps the best, so every score anyone sees is the stored template's.
+
+Why PQ here and SQ8 below (``ivf_index``): at a million faces SQ8's 512 bytes a face and its
+scan of long lists (13 ms a search) are the cost, while PQ64 with a short list of 200
+re-scored exactly found every genuine mate exact search found, in about 1.3 ms, at 72 bytes
+a face in its lists (``bench/ann_index.py --kind ivfpq``, docs/measurements.md). PQ's codes
+are coarser, so its short list is longer than SQ8's.
+
+The bound. A unit query's score from a code is ``q . (c + r')`` (the list's centroid plus the
+decoded residual) against the template's ``q . (c + r)``; they differ by at most
+``|r - r'|`` (Cauchy-Schwarz). PQ gives no bound a priori, so the index measures it: every
+vector added has its own error computed with the index's own encoder, and the index keeps the
+largest (``score_tolerance``), saved with it in its file, which facetrail seals in the log.
+
+No direct map: a hash table from id to place would cost about 50 bytes a face, a third of
+the budget. Removal scans the lists' ids instead (milliseconds at a million), and ``vectors``
+walks them (only checks use it).
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from facetrail.errors import VectorIndexError
+from facetrail.index import _ivf_lists, faiss_index
+from facetrail.index._ivf_lists import checked, lists_for
+from facetrail.index.base import Codes, Ids, Vectors
+
+#: Sub-quantisers (bytes a code) and bits each.
+PQ_M = 64
+PQ_BITS = 8
+#: The short list is at least this long (measured: 200 kept every exact rank-1 mate at 1M) ...
+SHORT_LIST = 200
+#: ... and this many times the hits asked for, but never longer than MAX_SHORT_LIST.
+RERANK = 4
+MAX_SHORT_LIST = 1000
+#: Training vectors per list for the coarse quantiser (a seeded sample of the gallery) ...
+SAMPLE_PER_LIST = 64
+#: ... and per code word for the product quantiser (64 x 256 = 16,384 residuals: training
+#: PQ64 on 65,536 took 60 s here, on 16,384 a quarter of it, for the same mates found).
+PQ_SAMPLE_PER_CENTROID = 64
+#: Fewest vectors the product quantiser is trained on (k-means wants more points than its
+#: 256 code words): a smaller gallery gets the 8-bit codes whatever the thresholds say.
+PQ_TRAINING_LEAST = 4 * 2**PQ_BITS
+#: The measured bound is widened by this (float32 rounding of a 512-term inner product).
+FLOAT_SLACK = 1e-4
+#: Vectors encoded at a time (bounds the memory of a build).
+_CHUNK = 65536
+#: What ends a saved index: the magic and the bound (``to_bytes``).
+BOUND_TRAILER = struct.Struct("<8sd")
+BOUND_MAGIC = b"FTPQTOL1"
+
+
+def probes_for(nlist: int) -> int:
+    """nprobe for ``nlist`` lists: a 64th of them, at least 16 (measured at 1M: 64 of 4,096
+    found every exact rank-1 mate, 32 missed 0.7%)."""
+    return max(1, min(nlist, max(16, nlist // 64)))
+
+
+class IvfPqIndex:
+    """``VectorIndex`` over ``faiss.IndexIVFPQ`` (PQ64x8, by residual, inner product)."""
+
+    def __init__(self, index: faiss.IndexIVFPQ, tolerance: float) -> None:
+        self.dim = int(index.d)
+        self._index = index
+        self._tolerance = float(tolerance)
+        self._centroids = _ivf_lists.centroids(index)
+
+    @classmethod
+    def build(
+        cls,
+        ids: Ids,
+        vectors: Vectors,
+        *,
+        nlist: int | None = None,
+        nprobe: int | None = None,
+        seed: int = 0,
+    ) -> IvfPqIndex:
+        """Train on a seeded sample of ``vectors`` and add them under ``ids``."""
+        vectors = checked(vectors, vectors.shape[1] if vectors.ndim == 2 else -1)
+        n, dim = vectors.shape
+        if n == 0:
+            raise VectorIndexError("an inverted-file index is trained on vectors: none given")
+        if n < PQ_TRAINING_LEAST:
+            raise VectorIndexError(
+                f"a product quantiser is trained on at least {PQ_TRAINING_LEAST} vectors, not {n}"
+            )
+        if dim % PQ_M:
+            raise VectorIndexError(f"a {dim}-d vector cannot be cut into {PQ_M} sub-vectors")
+        nlist = nlist or lists_for(n)
+        index = faiss.IndexIVFPQ(
+            faiss.IndexFlatIP(dim), dim, nlist, PQ_M, PQ_BITS, faiss.METRIC_INNER_PRODUCT
+        )
+        rng = np.random.default_rng(seed)
+        sample = vectors[np.sort(rng.choice(n, min(n, SAMPLE_PER_LIST * nlist), replace=False))]
+        index.cp.seed = seed
+        index.pq.cp.seed = seed
+        index.pq.cp.max_points_per_centroid = PQ_SAMPLE_PER_CENTROID
+        index.train(sample)
+        del sample
+        index.nprobe = nprobe or probes_for(nlist)
+        built = cls(index, 0.0)
+        keys = np.ascontiguousarray(ids, dtype=np.int64)
+        for start in range(0, n, _CHUNK):
+            part = slice(start, start + _CHUNK)
+            built._add(keys[part], vectors[part])
+        built._compact()
+        return built
+
+    @property
+    def nlist(self) -> int:
+        return int(self._index.nlist)
+
+    @property
+    def nprobe(self) -> int:
+        return int(self._index.nprobe)
+
+    @nprobe.setter
+    def nprobe(self, nprobe: int) -> None:
+        self._index.nprobe = max(1, min(nprobe, self.nlist))
+
+    @property
+    def score_tolerance(self) -> float:
+        """How far a returned score may be from the stored template's, for a unit query: the
+        largest coding error of any vector added."""
+        return self._tolerance + FLOAT_SLACK
+
+    def add(self, ids: Ids, vectors: Vectors) -> None:
+        """Add without retraining (the bound grows with what is added)."""
+        if len(ids) == 0:
+            return
+        self._add(np.ascontiguousarray(ids, dtype=np.int64), checked(vectors, self.dim))
+
+    def remove(self, ids: Ids) -> int:
+        if len(ids) == 0:
+            return 0
+        keys = np.ascontiguousarray(np.unique(ids), dtype=np.int64)
+        return int(self._index.remove_ids(faiss.IDSelectorBatch(keys)))
+
+    def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], Ids]:
+        """-> the short list: ``max(SHORT_LIST, k * RERANK)`` ids (at most
+        ``MAX_SHORT_LIST``, at least ``k``) per query with their approximate scores, best
+        first; missing slots have id -1."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        if len(self) == 0 or k <= 0:
+            n = len(queries)
+            return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
+        if faiss_index._search_threads is not None:  # per thread in OpenMP: see set_threads
+            faiss.omp_set_num_threads(faiss_index._search_threads)
+        short = min(max(k, min(max(SHORT_LIST, k * RERANK), MAX_SHORT_LIST)), len(self))
+        scores, ids = self._index.search(queries, short)
+        return scores.astype(np.float32), ids.astype(np.int64)
+
+    def ids(self) -> Ids:
+        return _ivf_lists.entries(self._index, with_codes=False)[0]
+
+    def vectors(self, ids: Ids) -> Vectors:
+        """The vectors as the index holds them (decoded from their codes: approximate)."""
+        lists, codes = self.held_codes(ids)
+        if np.any(lists < 0):
+            raise VectorIndexError(f"{int(np.sum(lists < 0))} ids not in the index")
+        return self._decoded(lists, codes)
+
+    def held_codes(self, ids: Ids) -> tuple[Ids, Codes]:
+        """(list, code) of each of ``ids`` as held; list -1 and a zero code where absent."""
+        return _ivf_lists.held_codes(self._index, ids)
+
+    def codes_for(self, lists: Ids, vectors: Vectors) -> tuple[Ids, Codes]:
+        """The (list, code) a faithful index holds each of ``vectors`` as (see
+        ``_ivf_lists.codes_for``)."""
+        vectors = checked(vectors, self.dim)
+        return _ivf_lists.codes_for(
+            self._index, self._centroids, lists, vectors, self._index.pq.compute_codes
+        )
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def describe(self) -> str:
+        return (
+            f"faiss-{faiss.__version__}:IVF{self.nlist},PQ{PQ_M}x{PQ_BITS},IP,d={self.dim},"
+            f"nprobe={self.nprobe},short={SHORT_LIST}"
+        )
+
+    def to_bytes(self) -> bytes:
+        """The index as FAISS writes it, then the measured bound (``load`` reads both)."""
+        data = bytes(faiss.serialize_index(self._index).tobytes())
+        return data + BOUND_TRAILER.pack(BOUND_MAGIC, self._tolerance)
+
+    @classmethod
+    def load(cls, path: Path) -> IvfPqIndex:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise VectorIndexError(f"unreadable index file: {exc}", subject=str(path)) from exc
+        return cls.from_bytes(data, str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, subject: str) -> IvfPqIndex:
+        if len(data) <= BOUND_TRAILER.size:
+            raise VectorIndexError("not an IVF,PQ index by id", subject=subject)
+        magic, tolerance = BOUND_TRAILER.unpack(data[-BOUND_TRAILER.size :])
+        if magic != BOUND_MAGIC or not 0.0 <= tolerance <= 2.0:
+            raise VectorIndexError("an IVF,PQ index without its bound", subject=subject)
+        try:
+            index = faiss.deserialize_index(np.frombuffer(data[: -BOUND_TRAILER.size], np.uint8))
+        except (RuntimeError, MemoryError, ValueError) as exc:
+            raise VectorIndexError(f"unreadable index file: {exc}", subject=subject) from exc
+        if not (
+            isinstance(index, faiss.IndexIVFPQ)
+            and index.metric_type == faiss.METRIC_INNER_PRODUCT
+            and index.by_residual
+            and index.pq.M == PQ_M
+            and index.pq.nbits == PQ_BITS
+        ):
+            raise VectorIndexError("not an inner-product IVF,PQ index by id", subject=subject)
+        return cls(index, tolerance)
+
+    def _add(self, ids: Ids, vectors: Vectors) -> None:
+        lists = _ivf_lists.assign(self._index, vectors)
+        residuals = vectors - self._centroids[lists]
+        decoded = self._decode(self._index.pq.compute_codes(residuals))
+        error = float(np.sqrt(np.max(np.sum((residuals - decoded) ** 2, axis=1))))
+        _ivf_lists.add_assigned(self._index, ids, vectors, lists)
+        self._tolerance = max(self._tolerance, error)
+
+    def _decoded(self, lists: Ids, codes: Codes) -> Vectors:
+        return np.asarray(self._centroids[lists] + self._decode(codes), dtype=np.float32)
+
+    def _decode(self, codes: Codes) -> Vectors:
+        held = np.ascontiguousarray(codes, dtype=np.uint8)
+        out = np.empty((len(held), self.dim), np.float32)
+        decode = self._index.pq.decode_c  # type: ignore[attr-defined]  # stubs: the wrapper only
+        decode(faiss.swig_ptr(held), faiss.swig_ptr(out), len(held))
+        return out
+
+    def _compact(self) -> None:
+        """Lists grown entry by entry keep up to twice the room they use: copy each into one
+        of exactly its size."""
+        invlists = self._index.invlists
+        assert invlists is not None
+        fresh = faiss.ArrayInvertedLists(self.nlist, self._index.code_size)
+        for number in range(self.nlist):
+            size = invlists.list_size(number)
+            if size:
+                fresh.add_entries(
+                    number, size, invlists.get_ids(number), invlists.get_codes(number)
+                )
+        self._index.replace_invlists(fresh, True)
+        fresh.this.disown()  # type: ignore[attr-defined]  # FAISS owns it now
+
+
+__all__ = ["IvfPqIndex", "probes_for"]
