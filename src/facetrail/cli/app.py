@@ -50,6 +50,7 @@ def _group(help_text: str) -> typer.Typer:
 gallery_app = _group("Galleries, their sources and ingestion.")
 index_app = _group("The vector index derived from a gallery's templates.")
 eval_app = _group("Measure accuracy with the product's own pipeline.")
+bench_app = _group("Measure speed and memory at scale (the figures in docs/measurements.md).")
 models_app = typer.Typer(
     help="Model packs: list, check, register.",
     invoke_without_command=True,
@@ -96,6 +97,7 @@ _COLLECTIONS = (
 )
 _TOPICS = (
     (audit_app, "audit"),
+    (bench_app, "bench"),
     (db_app, "db"),
     (erasure_app, "erasure"),
     (eval_app, "eval"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ import typer
 from facetrail.cli.app import (
     MaskMode,
     as_signed_in,
+    bench_app,
     eval_app,
     open_context,
     progress_bar,
@@ -100,3 +102,86 @@ def eval_identification(
                 f"  {key}={value}: mated {g['mated']} FNIR {g['fnir'] * 100:.2f} %, "
                 f"non-mated {g['nonmated']} FPIR {g['fpir'] * 100:.2f} %"
             )
+
+
+class IndexKindChoice(StrEnum):
+    auto = "auto"
+    exact = "exact"
+    ivf = "ivf"
+    ivfpq = "ivfpq"
+
+
+@bench_app.command("scale")
+def bench_scale(
+    size: Annotated[int, typer.Option(help="Faces in the gallery: the real ones and distractors.")],
+    dataset: Annotated[
+        Path, typer.Option(help="The real gallery and probes (shared/data/README.md's protocol).")
+    ],
+    index: Annotated[
+        IndexKindChoice,
+        typer.Option(help="auto: the kind a served gallery of this size gets."),
+    ] = IndexKindChoice.auto,
+    pack: Annotated[str | None, typer.Option()] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write figures here.")] = None,
+    templates: Annotated[
+        Path | None,
+        typer.Option(help="Keep the dataset's templates in this .npz between runs."),
+    ] = None,
+    exact_probes: Annotated[
+        int | None, typer.Option(help="Exact search for only this many probes (large sizes).")
+    ] = None,
+    erase: Annotated[
+        int, typer.Option(help="Then erase this many distractors and measure again.")
+    ] = 0,
+    workers: Annotated[int, typer.Option(help="Worker processes (default: CPU count).")] = 0,
+    limit_identities: Annotated[int | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """The real gallery among synthetic distractors: build time, memory per face, single-query
+    p50/p99 for a top-50, throughput with 2 threads, and rank-1 and FNIR@FPIR=0.01 of the
+    real probes through the index against exact search in the same run."""
+    import os
+
+    from facetrail.services.galleries import evaluation
+
+    made = templates if templates is not None and not templates.exists() else None
+    run_service(lambda: outputs_writable(files=[json_out, made]))
+    request = evaluation.ScaleRequest(
+        dataset,
+        size,
+        index.value,
+        pack,
+        workers or (os.cpu_count() or 1),
+        limit_identities,
+        templates,
+        exact_probes,
+        erase,
+    )
+
+    def say(step: str) -> None:
+        print(f"bench scale: {step}", file=sys.stderr, flush=True)
+
+    with open_context(create=True) as ctx:
+        fig = run_service(lambda: evaluation.measure_scale_of(ctx, request, say))
+    if json_out:
+        run_service(lambda: write_output(json_out, json.dumps(plain(fig), indent=2)))
+    console.print(f"{fig['size']:,} faces ({fig['real_gallery']:,} real): {fig['index']}")
+    console.print(
+        f"build {fig['build_seconds']} s, {fig['bytes_per_face']} bytes a face in memory "
+        f"(+ {fig['rerank_store_bytes_per_face']} mapped for re-scoring)"
+    )
+    console.print(
+        f"top-{50} one at a time: p50 {fig['p50_ms']} ms, p99 {fig['p99_ms']} ms; "
+        f"{fig['qps']} a second on 2 threads"
+    )
+    console.print(
+        f"rank-1 {fig['rank1_ann'] * 100:.2f} % (exact {fig['rank1_exact'] * 100:.2f} %), "
+        f"FNIR@FPIR=0.01 {fig['fnir_ann'] * 100:.2f} % (exact {fig['fnir_exact'] * 100:.2f} %), "
+        f"over {fig['exact_probes']:,} probes; exact rank-1 mates lost: {fig['exact_rank1_lost']}"
+    )
+    if "after_erasure" in fig:
+        e = fig["after_erasure"]
+        console.print(
+            f"erased {e['erased']:,} in {e['erase_seconds']} s, returned again: "
+            f"{e['erased_returned']}; then p50 {e['p50_ms']} ms, rank-1 "
+            f"{e['rank1_ann'] * 100:.2f} %"
+        )

@@ -107,6 +107,7 @@ class IvfPqIndex:
         index.cp.seed = seed
         index.pq.cp.seed = seed
         index.pq.cp.max_points_per_centroid = PQ_SAMPLE_PER_CENTROID
+        index.pq.cp.min_points_per_centroid = PQ_TRAINING_LEAST // 2**PQ_BITS  # no warning
         index.train(sample)
         del sample
         index.nprobe = nprobe or probes_for(nlist)
