@@ -161,3 +161,43 @@ def test_each_size_gets_the_kind_measured_for_it() -> None:
     assert isinstance(build_index(DIM, ids[:2000], vectors[:2000], at=at), IvfIndex)
     with pytest.raises(VectorIndexError, match="at least"):
         IvfPqIndex.build(ids[:100], vectors[:100])
+
+
+def test_a_mapped_index_answers_as_saved_and_is_copied_before_it_changes(
+    built: IvfPqIndex, gallery: tuple[np.ndarray, np.ndarray, np.ndarray, object], tmp_path: Path
+) -> None:
+    ids, vectors, _, _ = gallery
+    path = tmp_path / "gallery.faiss"
+    path.write_bytes(built.to_bytes())
+    mapped = load_index(path)  # as the services open it: one copy a machine
+    assert isinstance(mapped, IvfPqIndex) and mapped.mapped and not mapped.changed_on_disk()
+    assert mapped.score_tolerance == built.score_tolerance and len(mapped) == len(built)
+    for a, b in zip(mapped.search(vectors[:20], 10), built.search(vectors[:20], 10), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert mapped.remove(ids[:5]) == 5  # copied into memory first: FAISS would abort
+    assert not mapped.mapped and len(mapped) == len(built) - 5
+    mapped.add(ids[:5], vectors[:5])
+    assert len(mapped) == len(built)
+    assert path.read_bytes() == built.to_bytes()  # the file is untouched
+
+
+def test_a_mapped_file_written_in_place_or_replaced_is_noticed(
+    built: IvfPqIndex, tmp_path: Path
+) -> None:
+    path = tmp_path / "gallery.faiss"
+    path.write_bytes(built.to_bytes())
+    mapped = IvfPqIndex.load(path, mapped=True)
+    assert not mapped.changed_on_disk()
+    with path.open("r+b") as fh:  # an insider's edit of one code, in place
+        fh.seek(len(built.to_bytes()) // 2)
+        byte = fh.read(1)
+        fh.seek(-1, 1)
+        fh.write(bytes([byte[0] ^ 1]))
+    assert mapped.changed_on_disk()
+    again = IvfPqIndex.load(path, mapped=True)
+    replaced = tmp_path / "new.faiss"
+    replaced.write_bytes(built.to_bytes())
+    replaced.replace(path)  # as facetrail saves: a new file under the name
+    assert again.changed_on_disk()
+    path.unlink()
+    assert again.changed_on_disk()

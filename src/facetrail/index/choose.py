@@ -105,7 +105,7 @@ def outgrown(index: VectorIndex, n: int, *, at: Thresholds = Thresholds()) -> bo
 def load_index(path: Path) -> VectorIndex:
     """The index in ``path``, of whichever kind the file holds."""
     if _has_bound(path):
-        return IvfPqIndex.load(path)
+        return IvfPqIndex.load(path, mapped=True)  # one copy a machine: see IvfPqIndex
     try:
         index = faiss.read_index(str(path))
     except (RuntimeError, MemoryError, ValueError) as exc:
@@ -115,6 +115,12 @@ def load_index(path: Path) -> VectorIndex:
     if isinstance(index, faiss.IndexIDMap2) and index.metric_type == faiss.METRIC_INNER_PRODUCT:
         return FaissIndex(index.d, index)
     raise VectorIndexError("neither an exact nor an IVF,SQ8 index by id", subject=str(path))
+
+
+def changed_on_disk(index: VectorIndex) -> bool:
+    """Whether ``index`` is mapped from a file that has been replaced or written since it
+    was opened (then it must be opened again, and held to its seal)."""
+    return isinstance(index, IvfPqIndex) and index.changed_on_disk()
 
 
 def _has_bound(path: Path) -> bool:
@@ -135,6 +141,7 @@ __all__ = [
     "IndexKind",
     "Thresholds",
     "build_index",
+    "changed_on_disk",
     "kind_for",
     "kind_of",
     "load_index",

@@ -18,6 +18,15 @@ decoded residual) against the template's ``q . (c + r)``; they differ by at most
 vector added has its own error computed with the index's own encoder, and the index keeps the
 largest (``score_tolerance``), saved with it in its file, which facetrail seals in the log.
 
+One copy a machine. A saved index is opened memory-mapped (``load(mapped=True)``, as the
+services open it): its lists stay in the file, in the page cache every worker on the machine
+shares, and each worker holds only the centroids and code books (about 8 MB at a million
+faces). A mapped index is copied into memory before its first add or removal (FAISS cannot
+change a mapped list). A mapped file could be edited in place under a running worker, so
+``changed_on_disk`` compares the file's identity and change time (which no user tool can set
+back) with those it was opened at: the services check it before every search and reopen the
+file, holding it to its seal, when it differs.
+
 No direct map: a hash table from id to place would cost about 50 bytes a face, a third of
 the budget. Removal scans the lists' ids instead (milliseconds at a million), and ``vectors``
 walks them (only checks use it).
@@ -25,7 +34,9 @@ walks them (only checks use it).
 
 from __future__ import annotations
 
+import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -71,11 +82,15 @@ def probes_for(nlist: int) -> int:
 class IvfPqIndex:
     """``VectorIndex`` over ``faiss.IndexIVFPQ`` (PQ64x8, by residual, inner product)."""
 
-    def __init__(self, index: faiss.IndexIVFPQ, tolerance: float) -> None:
+    def __init__(
+        self, index: faiss.IndexIVFPQ, tolerance: float, mapped: FileIdentity | None = None
+    ) -> None:
         self.dim = int(index.d)
         self._index = index
         self._tolerance = float(tolerance)
         self._centroids = _ivf_lists.centroids(index)
+        #: the file the lists are mapped from, as it was when opened (None: in memory)
+        self._mapped = mapped
 
     @classmethod
     def build(
@@ -141,12 +156,14 @@ class IvfPqIndex:
         """Add without retraining (the bound grows with what is added)."""
         if len(ids) == 0:
             return
+        self._in_memory()
         self._add(np.ascontiguousarray(ids, dtype=np.int64), checked(vectors, self.dim))
 
     def remove(self, ids: Ids) -> int:
         if len(ids) == 0:
             return 0
         keys = np.ascontiguousarray(np.unique(ids), dtype=np.int64)
+        self._in_memory()
         return int(self._index.remove_ids(faiss.IDSelectorBatch(keys)))
 
     def search(self, queries: Vectors, k: int) -> tuple[npt.NDArray[np.float32], Ids]:
@@ -199,34 +216,54 @@ class IvfPqIndex:
         data = bytes(faiss.serialize_index(self._index).tobytes())
         return data + BOUND_TRAILER.pack(BOUND_MAGIC, self._tolerance)
 
-    @classmethod
-    def load(cls, path: Path) -> IvfPqIndex:
+    @property
+    def mapped(self) -> bool:
+        return self._mapped is not None
+
+    def changed_on_disk(self) -> bool:
+        """Whether the file this index's lists are mapped from is no longer the one opened
+        (replaced, or written in place); False for an index held in memory."""
+        if self._mapped is None:
+            return False
         try:
-            data = path.read_bytes()
+            return FileIdentity.of(self._mapped.path) != self._mapped
+        except OSError:
+            return True
+
+    @classmethod
+    def load(cls, path: Path, *, mapped: bool = False) -> IvfPqIndex:
+        """The index saved in ``path``: read into memory, or its lists ``mapped``."""
+        try:
+            if not mapped:
+                return cls.from_bytes(path.read_bytes(), str(path))
+            identity = FileIdentity.of(path)
+            with path.open("rb") as fh:
+                fh.seek(max(identity.size - BOUND_TRAILER.size, 0))
+                trailer = fh.read()
         except OSError as exc:
             raise VectorIndexError(f"unreadable index file: {exc}", subject=str(path)) from exc
-        return cls.from_bytes(data, str(path))
+        tolerance = _bound(trailer, str(path))
+        try:
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+        except (RuntimeError, MemoryError, ValueError) as exc:
+            raise VectorIndexError(f"unreadable index file: {exc}", subject=str(path)) from exc
+        return cls(_checked_type(index, str(path)), tolerance, identity)
 
     @classmethod
     def from_bytes(cls, data: bytes, subject: str) -> IvfPqIndex:
-        if len(data) <= BOUND_TRAILER.size:
-            raise VectorIndexError("not an IVF,PQ index by id", subject=subject)
-        magic, tolerance = BOUND_TRAILER.unpack(data[-BOUND_TRAILER.size :])
-        if magic != BOUND_MAGIC or not 0.0 <= tolerance <= 2.0:
-            raise VectorIndexError("an IVF,PQ index without its bound", subject=subject)
+        tolerance = _bound(data[-BOUND_TRAILER.size :], subject)
         try:
             index = faiss.deserialize_index(np.frombuffer(data[: -BOUND_TRAILER.size], np.uint8))
         except (RuntimeError, MemoryError, ValueError) as exc:
             raise VectorIndexError(f"unreadable index file: {exc}", subject=subject) from exc
-        if not (
-            isinstance(index, faiss.IndexIVFPQ)
-            and index.metric_type == faiss.METRIC_INNER_PRODUCT
-            and index.by_residual
-            and index.pq.M == PQ_M
-            and index.pq.nbits == PQ_BITS
-        ):
-            raise VectorIndexError("not an inner-product IVF,PQ index by id", subject=subject)
-        return cls(index, tolerance)
+        return cls(_checked_type(index, subject), tolerance)
+
+    def _in_memory(self) -> None:
+        """Copy mapped lists into memory before changing them (FAISS cannot change a mapped
+        list: it would abort the process)."""
+        if self._mapped is not None:
+            self._compact()  # every list copied into one of its own
+            self._mapped = None
 
     def _add(self, ids: Ids, vectors: Vectors) -> None:
         lists = _ivf_lists.assign(self._index, vectors)
@@ -247,8 +284,8 @@ class IvfPqIndex:
         return out
 
     def _compact(self) -> None:
-        """Lists grown entry by entry keep up to twice the room they use: copy each into one
-        of exactly its size."""
+        """Lists grown entry by entry keep up to twice the room they use (and mapped ones
+        cannot grow): copy each into one in memory of exactly its size."""
         invlists = self._index.invlists
         assert invlists is not None
         fresh = faiss.ArrayInvertedLists(self.nlist, self._index.code_size)
@@ -262,4 +299,42 @@ class IvfPqIndex:
         fresh.this.disown()  # type: ignore[attr-defined]  # FAISS owns it now
 
 
-__all__ = ["IvfPqIndex", "probes_for"]
+@dataclass(frozen=True)
+class FileIdentity:
+    """What changes when a file is replaced or written: its inode, size and change time."""
+
+    path: Path
+    device: int
+    inode: int
+    size: int
+    changed_ns: int
+    modified_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileIdentity:
+        st = os.stat(path)
+        return cls(path, st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns, st.st_mtime_ns)
+
+
+def _bound(trailer: bytes, subject: str) -> float:
+    if len(trailer) != BOUND_TRAILER.size:
+        raise VectorIndexError("not an IVF,PQ index by id", subject=subject)
+    magic, tolerance = BOUND_TRAILER.unpack(trailer)
+    if magic != BOUND_MAGIC or not 0.0 <= tolerance <= 2.0:
+        raise VectorIndexError("an IVF,PQ index without its bound", subject=subject)
+    return float(tolerance)
+
+
+def _checked_type(index: faiss.Index, subject: str) -> faiss.IndexIVFPQ:
+    if not (
+        isinstance(index, faiss.IndexIVFPQ)
+        and index.metric_type == faiss.METRIC_INNER_PRODUCT
+        and index.by_residual
+        and index.pq.M == PQ_M
+        and index.pq.nbits == PQ_BITS
+    ):
+        raise VectorIndexError("not an inner-product IVF,PQ index by id", subject=subject)
+    return index
+
+
+__all__ = ["FileIdentity", "IvfPqIndex", "probes_for"]

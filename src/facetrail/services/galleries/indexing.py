@@ -37,7 +37,7 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.index.base import VectorIndex
-from facetrail.index.choose import build_index, outgrown
+from facetrail.index.choose import build_index, changed_on_disk, outgrown
 from facetrail.index.faiss_index import set_threads
 from facetrail.index.files import DAMAGE_WORDS as DAMAGE_WORDS  # said by its pages and CLI
 from facetrail.index.files import Fingerprint, IndexDamage
@@ -122,6 +122,9 @@ def open_index(
     """
     version = templates_version(session, gallery)
     cached = ctx.indexes.get(gallery.id)
+    if cached is not None and changed_on_disk(cached[0]):
+        cached = None  # its mapped file was replaced or written: opened again, and checked
+        ctx.indexes.pop(gallery.id, None)
     if cached is not None and ctx.index_versions.get(gallery.id) == version:
         index = cached[0]
         return index, IndexReport(gallery.name, len(index), 0, 0, False, index.describe())
