@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     threads: int = Field(default=0, ge=0)
     #: onnxruntime execution providers, in order of preference.
     providers: list[str] = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    #: Ingestion and evaluation analyse photos on Ray actors (one a worker): "local" starts a
+    #: cluster on this machine for each run (its processes listen on every interface, behind a
+    #: token never written to disk), or a cluster's address ("10.0.0.5:6379") joins one whose
+    #: nodes see the same files and home. None (the default): worker processes on this machine.
+    ray_address: str | None = None
     #: Outgoing mail for notifications; no host = in-app inbox only (mail stays queued).
     smtp_host: str | None = None
     smtp_port: int = 25

@@ -62,6 +62,7 @@ def test_every_bench_script_has_a_test() -> None:
         "audit_proofs.py",
         "ann_index.py",
         "template_storage.py",
+        "ray_ingest.py",
     }
     # raw_reference.py runs inside accuracy_vs_reference.py; _*.py are the scripts' own parts.
     scripts = {p.name for p in BENCH.glob("*.py") if not p.name.startswith("_")}
@@ -296,3 +297,28 @@ def test_template_storage_times_both_layouts(tmp_path: Path) -> None:
     assert figures["reads_each"] == 5 and figures["in_rows_ms"] > 0 and figures["toast_ms"] > 0
     # The two layouts are what they say: the vectors in the rows, or in TOAST.
     assert figures["sizes_bytes"]["in_rows"]["toast"] < figures["sizes_bytes"]["toast"]["toast"]
+
+
+def _namespaces_work() -> bool:
+    if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("ip")):
+        return False
+    probe = subprocess.run(["unshare", "-n", "--", "true"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+@needs_lfw
+@pytest.mark.skipif(not _namespaces_work(), reason="Ray runs in a network namespace: needs root")
+def test_ray_ingest_compares_ray_with_worker_processes_and_loses_nothing(tmp_path: Path) -> None:
+    report = tmp_path / "ray.json"
+    out = run_script(
+        "ray_ingest.py",
+        *("--images", "6", "--dataset", str(LFW), "--json", str(report)),
+        home=tmp_path / "home",
+    )
+    figures = json.loads(report.read_text())
+    assert json_tail(out) == figures and figures["images"] == 6
+    for run in ("local_2_workers", "ray_2_actors"):
+        assert figures[run]["faces"] == figures["faces"] >= 6
+        assert figures[run]["share_of_raw_2_cores"] > 0 and figures[run]["photos_lost"] == 0
+    killed = figures["ray_worker_killed"]
+    assert killed["killed"] == 1 and killed["photos_lost"] == killed["committed_twice"] == 0

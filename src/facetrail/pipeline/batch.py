@@ -72,6 +72,9 @@ class BatchConfig:
     #: result never refers to a blob that is not on disk. Workers write it: the bytes are in
     #: their hands already, and the parent process stays free for the database.
     blobs: BlobSink | None = None
+    #: Analyse on Ray actors instead of worker processes: "local" (a cluster of this machine's
+    #: for the run) or a Ray cluster's address (``pipeline.ray_batch``); None: processes here.
+    ray_address: str | None = None
 
 
 class _Worker:
@@ -168,7 +171,15 @@ def _run_chunk(jobs: Sequence[ImageJob]) -> list[ImageResult]:
 def analyse_files(
     jobs: Sequence[ImageJob], config: BatchConfig, *, workers: int = 1, chunk: int = 16
 ) -> Iterator[list[ImageResult]]:
-    """Yield results chunk by chunk, in job order. ``workers`` > 1 uses spawned processes."""
+    """Yield results chunk by chunk, in job order. ``workers`` > 1 uses spawned processes;
+    ``config.ray_address`` set, ``workers`` Ray actors instead."""
+    if config.ray_address is not None:
+        from facetrail.pipeline.ray_batch import analyse_files_on_ray  # imports Ray: only here
+
+        yield from analyse_files_on_ray(
+            jobs, config, address=config.ray_address, workers=workers, chunk=chunk
+        )
+        return
     chunks = [list(jobs[i : i + chunk]) for i in range(0, len(jobs), chunk)]
     if workers <= 1:
         worker = _Worker(config)

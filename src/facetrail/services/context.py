@@ -101,6 +101,7 @@ class AppContext:
             threads=1 if workers > 1 else self.settings.threads,
             providers=tuple(self.settings.providers),
             blobs=self.blobs if keep_blobs else None,
+            ray_address=self.settings.ray_address,
         )
 
     @contextmanager
