@@ -37,3 +37,5 @@ def test_bench_scale_measures_the_index_against_exact_search(
     assert again["rank1_exact"] == figures["rank1_exact"] and "Flat" in again["index"]
     refused = term("bench", "scale", "--size", "10", *common, code=2)
     assert "smaller than the real gallery" in refused
+    bad = term("bench", "scale", "--size", "1500", "--nprobe", "8,lots", *common, code=2)
+    assert "--nprobe takes positive whole numbers" in bad

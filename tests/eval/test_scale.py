@@ -46,7 +46,7 @@ def test_distractors_follow_the_real_templates_not_uniform_noise() -> None:
 
 def test_the_index_is_measured_against_exact_search_in_the_same_run(tmp_path: Path) -> None:
     real = _real()
-    figures = measure_scale(real, 4000, "ivfpq", tmp_path, erase=200, threads=1)
+    figures = measure_scale(real, 4000, "ivfpq", tmp_path, erase=200, nprobes=(1, 10**6), threads=1)
     assert set(figures) >= KEYS and figures["size"] == 4000
     assert "PQ64" in figures["index"] and figures["p99_ms"] >= figures["p50_ms"] > 0
     # Every fifth mated probe failed to template: a miss for both, so rank-1 is at most 0.8.
@@ -54,6 +54,9 @@ def test_the_index_is_measured_against_exact_search_in_the_same_run(tmp_path: Pa
     assert figures["rank1_ann"] <= figures["rank1_exact"] + 1e-9
     assert figures["exact_rank1_lost"] == 0 and figures["rank1_ann"] == figures["rank1_exact"]
     assert 0.2 <= figures["fnir_exact"] <= 1.0  # the failures are misses at every threshold
+    few, every = figures["nprobe_sweep"]  # one list, then all of them (capped at nlist)
+    assert few["nprobe"] == 1 and every["nprobe"] == every["nlist"]
+    assert few["rank1_ann"] <= every["rank1_ann"] and every["exact_rank1_lost"] == 0
     erased = figures["after_erasure"]
     assert erased["erased"] == 200 and erased["erased_returned"] == 0
     assert erased["rank1_ann"] == figures["rank1_ann"]  # only distractors were erased

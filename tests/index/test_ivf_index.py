@@ -152,7 +152,7 @@ def test_the_kind_is_chosen_by_size() -> None:
     assert outgrown(approximate, 500, at=at)  # far below: back to exact
     assert not outgrown(approximate, 1200, at=at)
     assert outgrown(approximate, 1000 * lists_for(1200) ** 2, at=at)  # lists too long
-    assert lists_for(1_000_000) == 4096 and lists_for(100) == 2
+    assert lists_for(1_000_000) == 1024 and lists_for(100) == 2
 
 
 def test_a_mate_found_at_rank_1_by_exact_search_is_found_at_rank_1(

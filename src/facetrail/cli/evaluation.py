@@ -133,6 +133,10 @@ def bench_scale(
     erase: Annotated[
         int, typer.Option(help="Then erase this many distractors and measure again.")
     ] = 0,
+    nprobe: Annotated[
+        str,
+        typer.Option(help="An inverted file searched again probing each of these, e.g. 64,128."),
+    ] = "",
     workers: Annotated[int, typer.Option(help="Worker processes (default: CPU count).")] = 0,
     limit_identities: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
@@ -155,6 +159,7 @@ def bench_scale(
         templates,
         exact_probes,
         erase,
+        run_service(lambda: _numbers(nprobe, "--nprobe")),
     )
 
     def say(step: str) -> None:
@@ -178,6 +183,12 @@ def bench_scale(
         f"FNIR@FPIR=0.01 {fig['fnir_ann'] * 100:.2f} % (exact {fig['fnir_exact'] * 100:.2f} %), "
         f"over {fig['exact_probes']:,} probes; exact rank-1 mates lost: {fig['exact_rank1_lost']}"
     )
+    for row in fig.get("nprobe_sweep", []):
+        console.print(
+            f"  probing {row['nprobe']} of {row['nlist']} lists: p50 {row['p50_ms']} ms, p99 "
+            f"{row['p99_ms']} ms, rank-1 {row['rank1_ann'] * 100:.2f} %, FNIR "
+            f"{row['fnir_ann'] * 100:.2f} %, exact rank-1 mates lost {row['exact_rank1_lost']}"
+        )
     if "after_erasure" in fig:
         e = fig["after_erasure"]
         console.print(
@@ -185,3 +196,13 @@ def bench_scale(
             f"{e['erased_returned']}; then p50 {e['p50_ms']} ms, rank-1 "
             f"{e['rank1_ann'] * 100:.2f} %"
         )
+
+
+def _numbers(text: str, option: str) -> tuple[int, ...]:
+    """``64,128`` -> (64, 128); anything else is refused, naming the option."""
+    from facetrail.errors import InvalidRequestError
+
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise InvalidRequestError(f"{option} takes positive whole numbers separated by commas")
+    return tuple(int(p) for p in parts)

@@ -92,12 +92,14 @@ def measure_scale(
     seed: int = 0,
     exact_probes: int | None = None,
     erase: int = 0,
+    nprobes: tuple[int, ...] = (),
     threads: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Build, search and score the index over ``size`` faces (the real gallery included);
-    ``erase``: then remove that many distractors and measure again; ``threads``: FAISS's
-    threads for building and exact search (default: every core)."""
+    ``erase``: then remove that many distractors and measure again; ``nprobes``: an inverted
+    file searched again probing each of these numbers of lists; ``threads``: FAISS's threads
+    for building and exact search (default: every core)."""
     say = progress or (lambda _: None)
     n_real, dim = real.gallery.shape
     if size < n_real:
@@ -137,6 +139,10 @@ def measure_scale(
         "distractors": "Gaussian fitted to the real gallery's mean and covariance, normalised",
         **_searched(index, stored, queries, mates, mated, exact_top, exact_score),
     }
+    if nprobes and isinstance(index, IvfIndex | IvfPqIndex):
+        figures["nprobe_sweep"] = _swept(
+            index, nprobes, stored, queries, mates, mated, exact_top, exact_score, say
+        )
     if erase:
         say(f"erasing {erase:,} distractors")
         figures["after_erasure"] = _erased(
@@ -259,6 +265,30 @@ def _outcomes(
         )
         for first, score, mate, is_mated in zip(firsts, scores, mates, mated, strict=True)
     ]
+
+
+def _swept(
+    index: IvfIndex | IvfPqIndex,
+    nprobes: tuple[int, ...],
+    stored: np.ndarray,
+    queries: np.ndarray,
+    mates: np.ndarray,
+    mated: np.ndarray,
+    exact_top: np.ndarray,
+    exact_score: np.ndarray,
+    say: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    """The same searches probing each of ``nprobes`` lists (the index's own setting back
+    after)."""
+    own, rows = index.nprobe, []
+    for nprobe in nprobes:
+        say(f"probing {nprobe} of {index.nlist} lists")
+        index.nprobe = nprobe
+        again = _searched(index, stored, queries, mates, mated, exact_top, exact_score)
+        keep = ("p50_ms", "p99_ms", "rank1_ann", "rank1_exact", "fnir_ann", "exact_rank1_lost")
+        rows.append({"nprobe": index.nprobe, "nlist": index.nlist, **{k: again[k] for k in keep}})
+    index.nprobe = own
+    return rows
 
 
 def _erased(

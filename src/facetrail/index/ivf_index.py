@@ -1,14 +1,15 @@
 """Approximate inner-product FAISS index keyed by template id: an inverted file of 8-bit
 scalar-quantised residuals (IVF + SQ8), with a hash-table direct map.
 
-A search probes ``nprobe`` of the ``nlist`` lists and returns a short list ``rerank`` times
-longer than asked, scored from the codes; the service re-scores it from the stored templates
-and keeps the best. How far a code's score may stray from its template's is bounded
-(``score_tolerance``), so the re-scoring can still tell quantisation from tampering.
+A search probes ``nprobe`` of the ``nlist`` lists (most of them: ``_ivf_lists.PROBE_SHARE``)
+and returns a short list ``rerank`` times longer than asked, scored from the codes; the service
+re-scores it from the stored templates and keeps the best. How far a code's score may stray
+from its template's is bounded (``score_tolerance``), so the re-scoring can still tell
+quantisation from tampering.
 
-Why SQ8 and not PQ: measured on 512-d face-like templates (``bench/ann_index.py``), PQ64 lost
-a fifth of the exact top-50 that SQ8 kept at the same nprobe and short list (0.78 against 0.98
-at 100k), and its training took minutes here; SQ8's 512 bytes a face are the price.
+Why SQ8 below ``Settings.compressed_index_from`` and PQ (``ivfpq_index``) above: SQ8's codes
+are close enough to keep a short list of 4 x k, with a score bound known in advance; PQ64's
+are coarser (a longer short list) and take longer to train, but an eighth of the memory.
 
 The bound. SQ8 codes each coordinate of a residual (vector minus its list's centroid) as one
 of 256 steps of the trained range ``[vmin, vmin + vdiff]`` and decodes it to the step's middle,
@@ -30,7 +31,7 @@ import numpy.typing as npt
 from facetrail.errors import VectorIndexError
 from facetrail.index import _ivf_lists, faiss_index
 from facetrail.index._ivf_lists import checked as _checked
-from facetrail.index._ivf_lists import lists_for
+from facetrail.index._ivf_lists import lists_for, probes_for
 from facetrail.index.base import Codes, Ids, Vectors
 
 #: The short list is this many times longer than the hits asked for ...
@@ -51,13 +52,6 @@ _STEPS = 255
 #: faiss.ScalarQuantizer.QT_8bit and faiss.DirectMap.Hashtable (not in faiss's type stubs)
 QT_8BIT: int = faiss.ScalarQuantizer.QT_8bit
 HASHTABLE: int = faiss.DirectMap.Hashtable  # type: ignore[attr-defined]
-
-
-def probes_for(nlist: int) -> int:
-    """nprobe for ``nlist`` lists: an eighth of them (at least 8). Measured on 512-d face-like
-    templates from 20k to 1M (docs/measurements.md): every genuine mate exact search found at
-    rank 1, and 0.94-0.98 of the exact top-50, at 5-11 times the exact index's speed."""
-    return max(1, min(nlist, max(8, nlist // 8)))
 
 
 class IvfIndex:

@@ -6,11 +6,14 @@ A search probes ``nprobe`` of the ``nlist`` lists and returns a short list of at
 ``SHORT_LIST`` ids scored from the codes; the service re-scores it from the stored templates
 and keeps the best, so every score anyone sees is the stored template's.
 
-Why PQ here and SQ8 below (``ivf_index``): at a million faces SQ8's 512 bytes a face and its
-scan of long lists (13 ms a search) are the cost, while PQ64 with a short list of 200
-re-scored exactly found every genuine mate exact search found, in about 1.3 ms, at 72 bytes
-a face in its lists (``bench/ann_index.py --kind ivfpq``, docs/measurements.md). PQ's codes
-are coarser, so its short list is longer than SQ8's.
+Why PQ here and SQ8 below (``ivf_index``): at a million faces SQ8's 512 bytes a face are
+the cost. Measured with the real lfw-dev gallery among 998,228 distractors fitted to it
+(``facetrail bench scale --size 1000000``, docs/measurements.md): IVF1024,PQ64 probing 768
+lists, its short list of 200 re-scored exactly, kept rank-1 at 98.36 % against exact search's
+98.57 % (4 of 1,952 mated probes lost) with 132 bytes a face resident, at 16 ms a search
+(p50) on one thread. Its search is not the 2 ms the issue aims at: face templates need most
+lists probed (``_ivf_lists.PROBE_SHARE``), and 8-bit product codes are scanned at about 50
+million a second here.
 
 The bound. A unit query's score from a code is ``q . (c + r')`` (the list's centroid plus the
 decoded residual) against the template's ``q . (c + r)``; they differ by at most
@@ -45,13 +48,14 @@ import numpy.typing as npt
 
 from facetrail.errors import VectorIndexError
 from facetrail.index import _ivf_lists, faiss_index
-from facetrail.index._ivf_lists import checked, lists_for
+from facetrail.index._ivf_lists import checked, lists_for, probes_for
 from facetrail.index.base import Codes, Ids, Vectors
 
 #: Sub-quantisers (bytes a code) and bits each.
 PQ_M = 64
 PQ_BITS = 8
-#: The short list is at least this long (measured: 200 kept every exact rank-1 mate at 1M) ...
+#: The short list is at least this long (measured: with 200, the mates lost at 1M were those in
+#: lists not probed, not those outside the short list) ...
 SHORT_LIST = 200
 #: ... and this many times the hits asked for, but never longer than MAX_SHORT_LIST.
 RERANK = 4
@@ -71,12 +75,6 @@ _CHUNK = 65536
 #: What ends a saved index: the magic and the bound (``to_bytes``).
 BOUND_TRAILER = struct.Struct("<8sd")
 BOUND_MAGIC = b"FTPQTOL1"
-
-
-def probes_for(nlist: int) -> int:
-    """nprobe for ``nlist`` lists: a 64th of them, at least 16 (measured at 1M: 64 of 4,096
-    found every exact rank-1 mate, 32 missed 0.7%)."""
-    return max(1, min(nlist, max(16, nlist // 64)))
 
 
 class IvfPqIndex:

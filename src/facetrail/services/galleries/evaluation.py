@@ -270,6 +270,8 @@ class ScaleRequest:
     #: exact search only for the first this many probes (the rest: approximate only)
     exact_probes: int | None = None
     erase: int = 0
+    #: an inverted file searched again probing each of these numbers of lists
+    nprobes: tuple[int, ...] = ()
     seed: int = 0
 
 
@@ -289,6 +291,7 @@ def measure_scale_of(
             seed=request.seed,
             exact_probes=request.exact_probes,
             erase=request.erase,
+            nprobes=request.nprobes,
             progress=progress,
         )
     return {"dataset": str(request.dataset), "index_choice": request.index, **figures}
