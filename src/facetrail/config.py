@@ -59,8 +59,9 @@ class Settings(BaseSettings):
     #: (``index.choose``, measured in docs/measurements.md).
     exact_index_up_to: int = 50_000
     #: Galleries of more than this many templates get an inverted file of 64-byte product
-    #: codes instead (72 bytes a face in memory, a longer short list re-scored exactly).
-    compressed_index_from: int = 200_000
+    #: codes (72 bytes a face in its lists, a longer short list re-scored exactly) rather than
+    #: one of 8-bit codes; by default every approximate index is compressed (``index.choose``).
+    compressed_index_from: int = 50_000
     #: Folders on the server that gallery admins may ask the service (API, web app) to ingest
     #: from, as a JSON list ('["/srv/intake"]'); a folder must lie under one once symlinks and
     #: ".." are resolved. None (the default): the service refuses every folder named by path

@@ -139,9 +139,13 @@ def test_the_description_names_the_backend_and_its_parameters(built: IvfIndex) -
 def test_the_kind_is_chosen_by_size() -> None:
     assert kind_for(1000) is IndexKind.EXACT
     assert kind_for(EXACT_UP_TO) is IndexKind.EXACT
-    assert kind_for(EXACT_UP_TO + 1) is IndexKind.IVF
+    # by default every approximate index is compressed; 8-bit codes when asked for in between
+    assert kind_for(EXACT_UP_TO + 1) is IndexKind.IVFPQ
+    between = Thresholds(EXACT_UP_TO, 4 * EXACT_UP_TO)
+    assert kind_for(EXACT_UP_TO + 1, at=between) is IndexKind.IVF
     # an approximate index shrinking just below the threshold stays approximate a while
     assert kind_for(EXACT_UP_TO - 1, IndexKind.IVF) is IndexKind.IVF
+    assert kind_for(EXACT_UP_TO - 1, IndexKind.IVFPQ) is IndexKind.IVFPQ
     assert kind_for(EXACT_UP_TO // 2, IndexKind.IVF) is IndexKind.EXACT
     vectors, _, _ = face_like(400, 3, seed=4)
     ids = np.arange(len(vectors), dtype=np.int64)
