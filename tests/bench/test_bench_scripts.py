@@ -63,6 +63,7 @@ def test_every_bench_script_has_a_test() -> None:
         "ann_index.py",
         "template_storage.py",
         "ray_ingest.py",
+        "milvus_index.py",
     }
     # raw_reference.py runs inside accuracy_vs_reference.py; _*.py are the scripts' own parts.
     scripts = {p.name for p in BENCH.glob("*.py") if not p.name.startswith("_")}
@@ -322,3 +323,24 @@ def test_ray_ingest_compares_ray_with_worker_processes_and_loses_nothing(tmp_pat
         assert figures[run]["share_of_raw_2_cores"] > 0 and figures[run]["photos_lost"] == 0
     killed = figures["ray_worker_killed"]
     assert killed["killed"] == 1 and killed["photos_lost"] == killed["committed_twice"] == 0
+
+
+def test_milvus_index_compares_both_milvus_backends_with_exact(tmp_path: Path) -> None:
+    # The server's half starts Milvus in a network namespace of its own (root, unshare, ip):
+    # left out where none can be made, as tests/index/test_milvus_server.py is skipped there.
+    isolated = os.geteuid() == 0 and shutil.which("unshare") and shutil.which("ip")
+    backends = "lite,server" if isolated else "lite"
+    report = tmp_path / "milvus.json"
+    out = run_script(
+        "milvus_index.py",
+        *("--size", "2000", "--queries", "5", "--backends", backends, "--json", str(report)),
+        home=tmp_path / "home",
+    )
+    assert "p50/exact" in out and "proven gone" in out
+    figures = json.loads(report.read_text())
+    assert figures["exact"]["recall_top50"] == 1.0
+    for name in backends.split(","):
+        row = figures[name]
+        assert row["Strong"]["recall_top50"] == 1.0  # FLAT on both: exact
+        assert row["insert_per_s"] > 0 and row["Strong"]["p50_ms"] > 0
+        assert row["erased"] == 20 and row["left"] == 1980
