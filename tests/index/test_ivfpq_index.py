@@ -31,8 +31,8 @@ pytestmark = pytest.mark.database_free
 
 @pytest.fixture(scope="module")
 def gallery() -> tuple[np.ndarray, np.ndarray, np.ndarray, object]:
-    """12,000 templates of 3,000 people under ids that are not their positions."""
-    vectors, owner, sample = face_like(3000, 4, seed=11)
+    """6,000 templates of 2,000 people under ids that are not their positions."""
+    vectors, owner, sample = face_like(2000, 3, seed=11)
     ids = np.arange(len(vectors), dtype=np.int64) * 5 + 2
     return ids, vectors, owner, sample
 
@@ -113,7 +113,7 @@ def test_a_mate_found_at_rank_1_by_exact_search_is_found_at_rank_1(
     gallery: tuple[np.ndarray, np.ndarray, np.ndarray, object], built: IvfPqIndex
 ) -> None:
     ids, vectors, owner, sample = gallery
-    people = np.random.default_rng(5).choice(3000, 200, replace=False)
+    people = np.random.default_rng(5).choice(2000, 200, replace=False)
     probes = sample(people)  # type: ignore[operator]
     stored = dict(zip(ids.tolist(), vectors, strict=True))
     exact_first = np.argmax(probes @ vectors.T, axis=1)
