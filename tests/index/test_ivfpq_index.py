@@ -174,6 +174,7 @@ def test_a_mapped_index_answers_as_saved_and_is_copied_before_it_changes(
     assert mapped.score_tolerance == built.score_tolerance and len(mapped) == len(built)
     for a, b in zip(mapped.search(vectors[:20], 10), built.search(vectors[:20], 10), strict=True):
         np.testing.assert_array_equal(a, b)
+    assert mapped.to_bytes() == built.to_bytes()  # saved whole, not as a reference to a file
     assert mapped.remove(ids[:5]) == 5  # copied into memory first: FAISS would abort
     assert not mapped.mapped and len(mapped) == len(built) - 5
     mapped.add(ids[:5], vectors[:5])

@@ -210,7 +210,10 @@ class IvfPqIndex:
         )
 
     def to_bytes(self) -> bytes:
-        """The index as FAISS writes it, then the measured bound (``load`` reads both)."""
+        """The index as FAISS writes it, then the measured bound (``load`` reads both). A
+        mapped index is copied into memory first: FAISS would write its lists as a reference
+        to a file, which no one could read back."""
+        self._in_memory()
         data = bytes(faiss.serialize_index(self._index).tobytes())
         return data + BOUND_TRAILER.pack(BOUND_MAGIC, self._tolerance)
 
