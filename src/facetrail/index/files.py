@@ -30,12 +30,14 @@ from facetrail.index.base import VectorIndex
 from facetrail.index.choose import load_index
 from facetrail.index.faiss_index import FaissIndex
 from facetrail.index.ivf_index import IvfIndex
-from facetrail.index.ivfpq_index import IvfPqIndex
+from facetrail.index.ivfpq_index import FileIdentity, IvfPqIndex
 
 #: What the index was reconciled with (for the database: count, max id, id sum).
 Fingerprint = tuple[int, int, int]
 
 _FORMAT = 2
+#: Reads of an index file that changed while it was read, before it is reported damaged.
+_ATTEMPTS = 3
 
 
 class IndexDamage(StrEnum):
@@ -84,7 +86,18 @@ class IndexFiles:
     meta_path: Path
 
     def open(self, dim: int) -> Opened:
-        """Read and check the pair; any damage is reported, never raised."""
+        """Read and check the pair; any damage is reported, never raised. The file loaded is
+        the file hashed: one replaced or written between the two (another worker saving, or
+        an edit timed to slip past the check) is read again, and reported as not matching its
+        metadata if it keeps changing."""
+        for _ in range(_ATTEMPTS):
+            opened = self._open_once(dim)
+            if opened is not None:
+                return opened
+        return _damaged(IndexDamage.DIGEST)
+
+    def _open_once(self, dim: int) -> Opened | None:
+        """The pair as read once; None: the index file changed while it was read."""
         has_index, has_meta = self.index_path.exists(), self.meta_path.exists()
         if not has_index and not has_meta:
             return Opened(None, None, None)
@@ -95,6 +108,7 @@ class IndexFiles:
             return _damaged(IndexDamage.METADATA)
         fp, entries, digest = meta
         try:
+            before = FileIdentity.of(self.index_path)
             with self.index_path.open("rb") as fh:
                 actual = hashlib.file_digest(fh, "sha256").hexdigest()
         except OSError:
@@ -103,7 +117,9 @@ class IndexFiles:
             return _damaged(IndexDamage.DIGEST)
         try:
             index = load_index(self.index_path)
-        except VectorIndexError:
+            if FileIdentity.of(self.index_path) != before:
+                return None
+        except (VectorIndexError, OSError):
             return _damaged(IndexDamage.UNREADABLE)
         if index.dim != dim or len(index) != entries or len(np.unique(index.ids())) != entries:
             return _damaged(IndexDamage.SHAPE)
