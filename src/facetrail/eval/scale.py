@@ -126,7 +126,7 @@ def measure_scale(
     index_bytes = anon_rss() - before
     queries, mates, mated = _probes(real, dim)
     say("exact search (the truth)")
-    exact_top, exact_score = _exact_first(stored, queries, exact_probes)
+    run = _Run(stored, n_real, queries, mates, mated, *_exact_first(stored, queries, exact_probes))
     set_threads(1)
     say("searching one query at a time")
     figures: dict[str, Any] = {
@@ -137,17 +137,13 @@ def measure_scale(
         "bytes_per_face": round(index_bytes / size, 1),
         "rerank_store_bytes_per_face": dim * 4,
         "distractors": "Gaussian fitted to the real gallery's mean and covariance, normalised",
-        **_searched(index, stored, queries, mates, mated, exact_top, exact_score),
+        **_searched(index, run),
     }
     if nprobes and isinstance(index, IvfIndex | IvfPqIndex):
-        figures["nprobe_sweep"] = _swept(
-            index, nprobes, stored, queries, mates, mated, exact_top, exact_score, say
-        )
+        figures["nprobe_sweep"] = _swept(index, nprobes, run, say)
     if erase:
         say(f"erasing {erase:,} distractors")
-        figures["after_erasure"] = _erased(
-            index, stored, queries, mates, mated, exact_top, exact_score, erase, seed
-        )
+        figures["after_erasure"] = _erased(index, run, erase, seed)
     set_threads(every)
     return figures
 
@@ -209,15 +205,25 @@ def _search_one(index: VectorIndex, stored: np.ndarray, query: np.ndarray) -> tu
     return int(order[keep[0]]), float(scores[keep[0]])
 
 
-def _searched(
-    index: VectorIndex,
-    stored: np.ndarray,
-    queries: np.ndarray,
-    mates: np.ndarray,
-    mated: np.ndarray,
-    exact_top: np.ndarray,
-    exact_score: np.ndarray,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Run:
+    """What every search of one run is measured against."""
+
+    #: every vector, the real gallery's first (the mapped re-scoring store)
+    stored: np.ndarray
+    n_real: int
+    queries: np.ndarray
+    #: each probe's mate's id (-1: none) and whether it is mated
+    mates: np.ndarray
+    mated: np.ndarray
+    #: each probe's exact rank-1 (id, score); id -1 where exact search was not run for it
+    exact_top: np.ndarray
+    exact_score: np.ndarray
+
+
+def _searched(index: VectorIndex, run: _Run) -> dict[str, Any]:
+    stored, queries, mates, mated = run.stored, run.queries, run.mates, run.mated
+    exact_top, exact_score = run.exact_top, run.exact_score
     latencies, firsts = [], []
     for query in queries:
         started = time.perf_counter()
@@ -270,12 +276,7 @@ def _outcomes(
 def _swept(
     index: IvfIndex | IvfPqIndex,
     nprobes: tuple[int, ...],
-    stored: np.ndarray,
-    queries: np.ndarray,
-    mates: np.ndarray,
-    mated: np.ndarray,
-    exact_top: np.ndarray,
-    exact_score: np.ndarray,
+    run: _Run,
     say: Callable[[str], None],
 ) -> list[dict[str, Any]]:
     """The same searches probing each of ``nprobes`` lists (the index's own setting back
@@ -284,33 +285,23 @@ def _swept(
     for nprobe in nprobes:
         say(f"probing {nprobe} of {index.nlist} lists")
         index.nprobe = nprobe
-        again = _searched(index, stored, queries, mates, mated, exact_top, exact_score)
+        again = _searched(index, run)
         keep = ("p50_ms", "p99_ms", "rank1_ann", "rank1_exact", "fnir_ann", "exact_rank1_lost")
         rows.append({"nprobe": index.nprobe, "nlist": index.nlist, **{k: again[k] for k in keep}})
     index.nprobe = own
     return rows
 
 
-def _erased(
-    index: VectorIndex,
-    stored: np.ndarray,
-    queries: np.ndarray,
-    mates: np.ndarray,
-    mated: np.ndarray,
-    exact_top: np.ndarray,
-    exact_score: np.ndarray,
-    count: int,
-    seed: int,
-) -> dict[str, Any]:
+def _erased(index: VectorIndex, run: _Run, count: int, seed: int) -> dict[str, Any]:
     """Remove ``count`` distractors; none may come back, searched by its own vector."""
     rng = np.random.default_rng(seed + 1)
-    n_real = int(mates.max()) + 1 if (mates >= 0).any() else 0
-    gone = np.sort(rng.choice(np.arange(n_real, len(stored)), count, replace=False))
+    stored = run.stored
+    gone = np.sort(rng.choice(np.arange(run.n_real, len(stored)), count, replace=False))
     started = time.perf_counter()
     removed = index.remove(gone)
     seconds = time.perf_counter() - started
     _, found = index.search(np.asarray(stored[gone]), TOP)
-    again = _searched(index, stored, queries, mates, mated, exact_top, exact_score)
+    again = _searched(index, run)
     return {
         "erased": removed,
         "erase_seconds": round(seconds, 3),
