@@ -1,6 +1,7 @@
 """What the two inverted-file indexes (``ivf_index``: 8-bit codes, ``ivfpq_index``: product
-codes) share: how many lists a gallery gets, how vectors are assigned to them, and how what
-each list holds (id, list, code) is read out for the code-by-code check."""
+codes) share: how many lists a gallery gets and how many a search probes, how vectors are
+assigned to them, how what each list holds (id, list, code) is read out for the code-by-code
+check, and the methods built on those (``InvertedFile``)."""
 
 from __future__ import annotations
 
@@ -127,3 +128,47 @@ def codes_for(
         held[:] = np.where(near, held, similarity.argmax(axis=1))
         codes[part] = encode(np.ascontiguousarray(chunk - centres[held], dtype=np.float32))
     return out_lists, codes
+
+
+class InvertedFile:
+    """What both inverted files answer alike, from their FAISS index: the lists, the probe
+    setting, the ids held, and the (list, code) of each for the code-by-code check. A
+    subclass says how a residual is coded (``_encode``) and how it searches."""
+
+    _index: faiss.IndexIVF
+
+    def __init__(self, index: faiss.IndexIVF) -> None:
+        self.dim = int(index.d)
+        self._index = index
+        self._centroids = centroids(index)
+
+    @property
+    def nlist(self) -> int:
+        return int(self._index.nlist)
+
+    @property
+    def nprobe(self) -> int:
+        return int(self._index.nprobe)
+
+    @nprobe.setter
+    def nprobe(self, nprobe: int) -> None:
+        self._index.nprobe = max(1, min(nprobe, self.nlist))
+
+    def ids(self) -> Ids:
+        return entries(self._index, with_codes=False)[0]
+
+    def held_codes(self, ids: Ids) -> tuple[Ids, Codes]:
+        """(list, code) of each of ``ids`` as held; list -1 and a zero code where absent."""
+        return held_codes(self._index, ids)
+
+    def codes_for(self, lists: Ids, vectors: Vectors) -> tuple[Ids, Codes]:
+        """The (list, code) a faithful index holds each of ``vectors`` as (see
+        ``codes_for``)."""
+        vectors = checked(vectors, self.dim)
+        return codes_for(self._index, self._centroids, lists, vectors, self._encode)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def _encode(self, residuals: Vectors) -> Codes:
+        raise NotImplementedError

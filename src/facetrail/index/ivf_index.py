@@ -54,14 +54,14 @@ QT_8BIT: int = faiss.ScalarQuantizer.QT_8bit
 HASHTABLE: int = faiss.DirectMap.Hashtable  # type: ignore[attr-defined]
 
 
-class IvfIndex:
+class IvfIndex(_ivf_lists.InvertedFile):
     """``VectorIndex`` over ``faiss.IndexIVFScalarQuantizer`` (QT_8bit, inner product)."""
 
+    _index: faiss.IndexIVFScalarQuantizer
+
     def __init__(self, index: faiss.IndexIVFScalarQuantizer, rerank: int = RERANK) -> None:
-        self.dim = int(index.d)
+        super().__init__(index)
         self.rerank = rerank
-        self._index = index
-        self._centroids = _ivf_lists.centroids(index)
 
     @classmethod
     def build(
@@ -104,18 +104,6 @@ class IvfIndex:
             part = slice(start, start + _CHUNK)
             built._add_assigned(keys[part], vectors[part], lists)
         return built
-
-    @property
-    def nlist(self) -> int:
-        return int(self._index.nlist)
-
-    @property
-    def nprobe(self) -> int:
-        return int(self._index.nprobe)
-
-    @nprobe.setter
-    def nprobe(self, nprobe: int) -> None:
-        self._index.nprobe = max(1, min(nprobe, self.nlist))
 
     @property
     def score_tolerance(self) -> float:
@@ -163,27 +151,9 @@ class IvfIndex:
         scores, ids = self._index.search(queries, short)
         return scores.astype(np.float32), ids.astype(np.int64)
 
-    def ids(self) -> Ids:
-        return _ivf_lists.entries(self._index, with_codes=False)[0]
-
     def vectors(self, ids: Ids) -> Vectors:
         """The vectors as the index holds them (decoded from their codes: approximate)."""
         return faiss_index.reconstructed(self._index, ids, self.dim)
-
-    def held_codes(self, ids: Ids) -> tuple[Ids, Codes]:
-        """(list, code) of each of ``ids`` as held; list -1 and a zero code where absent."""
-        return _ivf_lists.held_codes(self._index, ids)
-
-    def codes_for(self, lists: Ids, vectors: Vectors) -> tuple[Ids, Codes]:
-        """The (list, code) a faithful index holds each of ``vectors`` as (see
-        ``_ivf_lists.codes_for``)."""
-        vectors = _checked(vectors, self.dim)
-        return _ivf_lists.codes_for(
-            self._index, self._centroids, lists, vectors, self._index.sq.compute_codes
-        )
-
-    def __len__(self) -> int:
-        return int(self._index.ntotal)
 
     def describe(self) -> str:
         return (
@@ -228,6 +198,9 @@ class IvfIndex:
             (residuals < low) | (residuals > low + span), axis=1
         )
         return outside
+
+    def _encode(self, residuals: Vectors) -> Codes:
+        return np.asarray(self._index.sq.compute_codes(residuals), dtype=np.uint8)
 
     def _assign(self, vectors: Vectors) -> Ids:
         return _ivf_lists.assign(self._index, vectors)

@@ -77,16 +77,16 @@ BOUND_TRAILER = struct.Struct("<8sd")
 BOUND_MAGIC = b"FTPQTOL1"
 
 
-class IvfPqIndex:
+class IvfPqIndex(_ivf_lists.InvertedFile):
     """``VectorIndex`` over ``faiss.IndexIVFPQ`` (PQ64x8, by residual, inner product)."""
+
+    _index: faiss.IndexIVFPQ
 
     def __init__(
         self, index: faiss.IndexIVFPQ, tolerance: float, mapped: FileIdentity | None = None
     ) -> None:
-        self.dim = int(index.d)
-        self._index = index
+        super().__init__(index)
         self._tolerance = float(tolerance)
-        self._centroids = _ivf_lists.centroids(index)
         #: the file the lists are mapped from, as it was when opened (None: in memory)
         self._mapped = mapped
 
@@ -133,18 +133,6 @@ class IvfPqIndex:
         return built
 
     @property
-    def nlist(self) -> int:
-        return int(self._index.nlist)
-
-    @property
-    def nprobe(self) -> int:
-        return int(self._index.nprobe)
-
-    @nprobe.setter
-    def nprobe(self, nprobe: int) -> None:
-        self._index.nprobe = max(1, min(nprobe, self.nlist))
-
-    @property
     def score_tolerance(self) -> float:
         """How far a returned score may be from the stored template's, for a unit query: the
         largest coding error of any vector added."""
@@ -178,30 +166,12 @@ class IvfPqIndex:
         scores, ids = self._index.search(queries, short)
         return scores.astype(np.float32), ids.astype(np.int64)
 
-    def ids(self) -> Ids:
-        return _ivf_lists.entries(self._index, with_codes=False)[0]
-
     def vectors(self, ids: Ids) -> Vectors:
         """The vectors as the index holds them (decoded from their codes: approximate)."""
         lists, codes = self.held_codes(ids)
         if np.any(lists < 0):
             raise VectorIndexError(f"{int(np.sum(lists < 0))} ids not in the index")
         return self._decoded(lists, codes)
-
-    def held_codes(self, ids: Ids) -> tuple[Ids, Codes]:
-        """(list, code) of each of ``ids`` as held; list -1 and a zero code where absent."""
-        return _ivf_lists.held_codes(self._index, ids)
-
-    def codes_for(self, lists: Ids, vectors: Vectors) -> tuple[Ids, Codes]:
-        """The (list, code) a faithful index holds each of ``vectors`` as (see
-        ``_ivf_lists.codes_for``)."""
-        vectors = checked(vectors, self.dim)
-        return _ivf_lists.codes_for(
-            self._index, self._centroids, lists, vectors, self._index.pq.compute_codes
-        )
-
-    def __len__(self) -> int:
-        return int(self._index.ntotal)
 
     def describe(self) -> str:
         return (
@@ -265,6 +235,9 @@ class IvfPqIndex:
         if self._mapped is not None:
             self._compact()  # every list copied into one of its own
             self._mapped = None
+
+    def _encode(self, residuals: Vectors) -> Codes:
+        return np.asarray(self._index.pq.compute_codes(residuals), dtype=np.uint8)
 
     def _add(self, ids: Ids, vectors: Vectors) -> None:
         lists = _ivf_lists.assign(self._index, vectors)
