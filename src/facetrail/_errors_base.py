@@ -1,6 +1,7 @@
 """The base of facetrail's typed errors (``facetrail.errors``), ``FacetrailError``, with its
 stable ``code`` and the thing that failed, and the general kinds the errors of each topic
-refine: an invalid request, a permission denied, a thing not found, a wrong state.
+refine: an invalid request, a permission denied, a thing not found, a wrong state, and a
+setting facetrail cannot use.
 """
 
 from __future__ import annotations
@@ -37,3 +38,10 @@ class StateError(FacetrailError):
     """The thing is not in a state that allows this (e.g. approving a search twice)."""
 
     code = "wrong_state"
+
+
+class SettingError(FacetrailError):
+    """A ``FACETRAIL_*`` setting holds a value facetrail cannot use: refused when the
+    settings are read, before anything starts. The subject names the variable."""
+
+    code = "setting_invalid"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from facetrail.errors import SettingError
 
 
 class Settings(BaseSettings):
@@ -62,6 +65,12 @@ class Settings(BaseSettings):
     #: codes (72 bytes a face in its lists, a longer short list re-scored exactly) rather than
     #: one of 8-bit codes; by default every approximate index is compressed (``index.choose``).
     compressed_index_from: int = 50_000
+    #: Where every gallery's vectors are searched. None (the default): FAISS index files in
+    #: the home (the three kinds above, by size). A path ending in ".db": embedded milvus-lite
+    #: in that file; "http://host:19530" (or https): a Milvus server or cluster. Either way one
+    #: collection per gallery and pack, held to the templates as the files are
+    #: (``services.galleries._index_milvus``); anything else is refused (``SettingError``).
+    index_url: str | None = None
     #: Folders on the server that gallery admins may ask the service (API, web app) to ingest
     #: from, as a JSON list ('["/srv/intake"]'); a folder must lie under one once symlinks and
     #: ".." are resolved. None (the default): the service refuses every folder named by path
@@ -102,6 +111,26 @@ class Settings(BaseSettings):
     #: every gallery's index file is held to the hash sealed in the log, and each of its
     #: vectors to the stored templates, every ``index_check_seconds`` (and rebuilt if not)
     index_check_seconds: int = Field(default=86400, gt=0)
+
+    @field_validator("index_url")
+    @classmethod
+    def _index_url_known(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        # ``MilvusIndex`` takes any URL ending in .db for a milvus-lite file: never a server's.
+        if value.endswith(".db") and "://" not in value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme in ("http", "https") and parts.hostname and not value.endswith(".db"):
+            return value
+        # The value is not repeated: a server's address may carry its credentials.
+        raise SettingError(
+            "takes a path ending in .db (embedded milvus-lite), http://host:port or "
+            "https://host:port (a Milvus server), or nothing (FAISS index files in the "
+            "home); this value is none of them",
+            subject="FACETRAIL_INDEX_URL",
+        )
 
     @property
     def db_url(self) -> str:

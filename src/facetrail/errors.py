@@ -63,6 +63,7 @@ from facetrail._errors_base import (
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
+    SettingError,
     StateError,
 )
 from facetrail._errors_data import (
@@ -182,6 +183,7 @@ __all__ = [
     "SearchFailedError",
     "SecretsKeyError",
     "SessionTokenFileError",
+    "SettingError",
     "SigningKeyUnavailableError",
     "SourceExistsError",
     "SourceNotFoundError",

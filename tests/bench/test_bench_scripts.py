@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.conftest import LFW, REPO_ROOT, needs_lfw
@@ -62,8 +63,10 @@ def test_every_bench_script_has_a_test() -> None:
         "audit_proofs.py",
         "ann_index.py",
         "template_storage.py",
+        "short_list_reads.py",
         "ray_ingest.py",
         "milvus_index.py",
+        "pq_seeds.py",
     }
     # raw_reference.py runs inside accuracy_vs_reference.py; _*.py are the scripts' own parts.
     scripts = {p.name for p in BENCH.glob("*.py") if not p.name.startswith("_")}
@@ -300,6 +303,19 @@ def test_template_storage_times_both_layouts(tmp_path: Path) -> None:
     assert figures["sizes_bytes"]["in_rows"]["toast"] < figures["sizes_bytes"]["toast"]["toast"]
 
 
+def test_short_list_reads_times_both_reads_on_both_backends(tmp_path: Path) -> None:
+    figures = json_tail(
+        run_script(
+            "short_list_reads.py",
+            *("--faces", "300", "--short-list", "20", "--top", "5", "--reads", "5"),
+            home=tmp_path / "home",
+        )
+    )
+    assert (figures["short_list"], figures["top"], figures["reads_each"]) == (20, 5, 5)
+    for backend in ("postgresql", "sqlite"):
+        assert figures[backend]["before_ms"] > 0 and figures[backend]["now_ms"] > 0
+
+
 def _namespaces_work() -> bool:
     if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("ip")):
         return False
@@ -343,3 +359,32 @@ def test_milvus_index_compares_both_milvus_backends_with_exact(tmp_path: Path) -
         assert row["Strong"]["recall_top50"] == 1.0  # FLAT on both: exact
         assert row["insert_per_s"] > 0 and row["Strong"]["p50_ms"] > 0
         assert row["erased"] == 20 and row["left"] == 1980
+
+
+def test_pq_seeds_counts_the_mates_each_seed_loses(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    centres = rng.standard_normal((300, 512)).astype(np.float32)
+    gallery = centres + 0.3 * rng.standard_normal((300, 512)).astype(np.float32)
+    probes = centres[:40] + 0.3 * rng.standard_normal((40, 512)).astype(np.float32)
+    unit = [v / np.linalg.norm(v, axis=1, keepdims=True) for v in (gallery, probes)]
+    templates = tmp_path / "templates.npz"
+    np.savez(
+        templates, gallery=unit[0], probes=unit[1], mates=np.arange(40), mated=np.ones(40, bool)
+    )
+    report = tmp_path / "seeds.json"
+    out = run_script(
+        "pq_seeds.py",
+        *("--templates", str(templates), "--size", "3000", "--seeds", "0,1"),
+        *("--short", "200,400", "--json", str(report)),
+        home=tmp_path / "home",
+    )
+    assert "lists probed, short list 400" in out
+    figures = json.loads(report.read_text())
+    assert figures["mated_probes"] == 40 and 0 < figures["exact_rank1"] <= 40
+    assert [(r["seed"], r["short"]) for r in figures["runs"]] == [
+        (0, 200),
+        (0, 400),
+        (1, 200),
+        (1, 400),
+    ]
+    assert all(0 <= r["lost"] <= figures["exact_rank1"] for r in figures["runs"])

@@ -73,13 +73,16 @@ def test_faces_added_after_training_are_found_and_widen_the_bound(
     assert index.score_tolerance > bound
     index.nprobe = index.nlist
     stored = dict(zip(ids[:6000].tolist(), vectors[:6000], strict=True)) | {10**9: odd[0]}
-    scores, found = index.search(np.vstack([vectors[3000:3100], odd]), 5)
+    scores, found = index.search(np.vstack([vectors[3000:3100], odd]), 1)
+    firsts = []
     for query, row_s, row_t in zip(
         np.vstack([vectors[3000:3100], odd]), scores, found, strict=True
     ):
         kept = rescore(query, row_s, row_t, stored, index.score_tolerance, top=1)
         assert kept.disagreed == 0
-    assert (found[:-1, 0] == ids[3000:3100]).mean() >= 0.95 and 10**9 in found[-1]
+        firsts.append(kept.hits[0][1])
+    # Re-scored as the service does, each finds itself first.
+    assert firsts == [*ids[3000:3100].tolist(), 10**9]
 
 
 def test_a_saved_index_answers_as_the_one_saved_and_keeps_its_bound(
@@ -104,7 +107,7 @@ def test_the_short_list_is_long_enough_to_re_score(built: IvfPqIndex) -> None:
     scores, found = built.search(np.ones((1, DIM), np.float32) / np.sqrt(DIM), 10)
     assert found.shape == (1, SHORT_LIST) and (found >= 0).all()
     assert np.all(np.diff(scores[0]) <= 0)  # best first
-    assert f"IVF{built.nlist},PQ64x8" in built.describe() and f"short={SHORT_LIST}" in (
+    assert f"IVF{built.nlist},PQ64x4fs" in built.describe() and f"short={SHORT_LIST}" in (
         built.describe()
     )
 
@@ -135,11 +138,6 @@ def test_quantisation_is_no_disagreement_but_an_edited_code_is(
     index.remove(ids[:1])  # one person's template under another's id
     index.add(ids[:1], vectors[5:6])
     assert disagreeing_vectors(index, ids[:3000], vectors[:3000]) == 1
-    stored = dict(zip(ids[:3000].tolist(), vectors[:3000], strict=True))
-    index.nprobe = index.nlist
-    scores, found = index.search(vectors[5:6], 5)
-    assert ids[0] in found[0]  # and the search's own check sees it when it is returned
-    assert rescore(vectors[5], scores[0], found[0], stored, index.score_tolerance).disagreed >= 1
 
 
 def test_each_size_gets_the_kind_measured_for_it() -> None:
@@ -163,42 +161,54 @@ def test_each_size_gets_the_kind_measured_for_it() -> None:
         IvfPqIndex.build(ids[:100], vectors[:100])
 
 
-def test_a_mapped_index_answers_as_saved_and_is_copied_before_it_changes(
+def test_a_loaded_index_changes_as_the_one_saved(
     built: IvfPqIndex, gallery: tuple[np.ndarray, np.ndarray, np.ndarray, object], tmp_path: Path
 ) -> None:
     ids, vectors, _, _ = gallery
     path = tmp_path / "gallery.faiss"
     path.write_bytes(built.to_bytes())
-    mapped = load_index(path)  # as the services open it: one copy a machine
-    assert isinstance(mapped, IvfPqIndex) and mapped.mapped and not mapped.changed_on_disk()
-    assert mapped.score_tolerance == built.score_tolerance and len(mapped) == len(built)
-    for a, b in zip(mapped.search(vectors[:20], 10), built.search(vectors[:20], 10), strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert mapped.to_bytes() == built.to_bytes()  # saved whole, not as a reference to a file
-    assert mapped.remove(ids[:5]) == 5  # copied into memory first: FAISS would abort
-    assert not mapped.mapped and len(mapped) == len(built) - 5
-    mapped.add(ids[:5], vectors[:5])
-    assert len(mapped) == len(built)
+    loaded = load_index(path)
+    assert isinstance(loaded, IvfPqIndex)
+    assert loaded.remove(ids[:5]) == 5 and len(loaded) == len(built) - 5
+    loaded.add(ids[:5], vectors[:5])
+    assert len(loaded) == len(built) and loaded.score_tolerance == built.score_tolerance
+    assert disagreeing_vectors(loaded, ids, vectors) == 0  # the same codes, unpacked alike
     assert path.read_bytes() == built.to_bytes()  # the file is untouched
 
 
-def test_a_mapped_file_written_in_place_or_replaced_is_noticed(
-    built: IvfPqIndex, tmp_path: Path
+def test_the_scans_rounded_scores_stay_within_the_bound(
+    built: IvfPqIndex, gallery: tuple[np.ndarray, np.ndarray, np.ndarray, object]
 ) -> None:
-    path = tmp_path / "gallery.faiss"
-    path.write_bytes(built.to_bytes())
-    mapped = IvfPqIndex.load(path, mapped=True)
-    assert not mapped.changed_on_disk()
-    with path.open("r+b") as fh:  # an insider's edit of one code, in place
-        fh.seek(len(built.to_bytes()) // 2)
-        byte = fh.read(1)
-        fh.seek(-1, 1)
-        fh.write(bytes([byte[0] ^ 1]))
-    assert mapped.changed_on_disk()
-    again = IvfPqIndex.load(path, mapped=True)
-    replaced = tmp_path / "new.faiss"
-    replaced.write_bytes(built.to_bytes())
-    replaced.replace(path)  # as facetrail saves: a new file under the name
-    assert again.changed_on_disk()
-    path.unlink()
-    assert again.changed_on_disk()
+    """Fast scan rounds its lookup tables to 8 bits: the bound covers that as well as the
+    codes' own error, for every score of every short list, probes near and far alike."""
+    ids, vectors, _, sample = gallery
+    stored = dict(zip(ids.tolist(), vectors, strict=True))
+    rng = np.random.default_rng(8)
+    far = rng.standard_normal((20, DIM)).astype(np.float32)
+    queries = np.vstack([sample(np.arange(40)), far / np.linalg.norm(far, axis=1, keepdims=True)])  # type: ignore[operator]
+    built.nprobe, before = built.nlist, built.nprobe
+    try:
+        scores, found = built.search(queries, 50)
+    finally:
+        built.nprobe = before
+    worst = max(
+        abs(float(stored[int(t)] @ q) - float(s))
+        for q, row_s, row_t in zip(queries, scores, found, strict=True)
+        for s, t in zip(row_s, row_t, strict=True)
+    )
+    assert 0 < worst <= built.score_tolerance < 1.0
+
+
+def test_an_index_whose_rotation_is_not_one_is_not_believed(built: IvfPqIndex) -> None:
+    """The bound holds for a rotation only: a saved index whose transform stretches scores
+    would pass its scores off as within it."""
+    import faiss
+
+    data = built.to_bytes()
+    index = faiss.deserialize_index(np.frombuffer(data[:-16], np.uint8))
+    rotation = faiss.downcast_VectorTransform(index.chain.at(0))
+    matrix = faiss.vector_to_array(rotation.A)
+    faiss.copy_array_to_vector((matrix * 1.5).astype(np.float32), rotation.A)
+    stretched = bytes(faiss.serialize_index(index).tobytes()) + data[-16:]
+    with pytest.raises(VectorIndexError, match="rotation"):
+        IvfPqIndex.from_bytes(stretched, "gallery.faiss")

@@ -82,13 +82,33 @@ def entries(index: faiss.IndexIVF, *, with_codes: bool) -> tuple[Ids, Ids, Codes
         ids.append(faiss.rev_swig_ptr(invlists.get_ids(number), size).copy())
         lists.append(np.full(size, number, np.int64))
         if with_codes:
-            held = faiss.rev_swig_ptr(invlists.get_codes(number), size * size_of_code)
-            codes.append(held.reshape(size, size_of_code).copy())
+            codes.append(_list_codes(index, number, size))
     if not ids:
         empty = np.zeros(0, np.int64)
         return empty, empty, np.zeros((0, size_of_code), np.uint8)
     out_codes = np.concatenate(codes) if with_codes else np.zeros((0, 0), np.uint8)
     return np.concatenate(ids).astype(np.int64), np.concatenate(lists), out_codes
+
+
+def _list_codes(index: faiss.IndexIVF, number: int, size: int) -> Codes:
+    """The codes of list ``number`` (``size`` entries), one row each: copied as they are, or
+    unpacked from fast scan's blocks (codes interleaved 32 at a time)."""
+    invlists = index.invlists
+    assert invlists is not None
+    if not isinstance(index, faiss.IndexIVFFastScan):
+        held = faiss.rev_swig_ptr(invlists.get_codes(number), size * index.code_size)
+        return held.reshape(size, index.code_size).copy()
+    packer = index.get_CodePacker()
+    blocks = -(-size // packer.nvec)
+    packed = faiss.rev_swig_ptr(invlists.get_codes(number), blocks * packer.block_size)
+    out = np.empty((blocks * packer.nvec, index.code_size), np.uint8)
+    for block in range(blocks):
+        start = block * packer.block_size
+        packer.unpack_all(
+            faiss.swig_ptr(packed[start : start + packer.block_size]),
+            faiss.swig_ptr(out[block * packer.nvec :]),
+        )
+    return out[:size]
 
 
 def held_codes(index: faiss.IndexIVF, ids: Ids) -> tuple[Ids, Codes]:
@@ -111,10 +131,13 @@ def codes_for(
     lists: Ids,
     vectors: Vectors,
     encode: Callable[[Vectors], Codes],
+    *,
+    residual: bool = True,
 ) -> tuple[Ids, Codes]:
     """The (list, code) a faithful index holds each of ``vectors`` as, given the list it is
-    held in (-1: none): ``encode``d residual in that list where it is a nearest one (within
-    float rounding), else in the nearest list."""
+    held in (-1: none): in that list where it is a nearest one (within float rounding), else
+    in the nearest list; the ``encode``d residual to that list's centroid (``residual``) or
+    the vector itself."""
     out_lists = np.asarray(lists, dtype=np.int64).copy()
     codes = np.zeros((len(vectors), index.code_size), np.uint8)
     for start in range(0, len(vectors), CHECK_CHUNK):
@@ -126,7 +149,8 @@ def codes_for(
             similarity[rows, np.clip(held, 0, None)] >= similarity.max(axis=1) - 1e-5
         )
         held[:] = np.where(near, held, similarity.argmax(axis=1))
-        codes[part] = encode(np.ascontiguousarray(chunk - centres[held], dtype=np.float32))
+        coded = chunk - centres[held] if residual else chunk
+        codes[part] = encode(np.ascontiguousarray(coded, dtype=np.float32))
     return out_lists, codes
 
 

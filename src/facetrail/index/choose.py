@@ -1,5 +1,5 @@
 """Which index a gallery gets, by its size: exact below a threshold, an inverted file of 8-bit
-codes above it (``IvfIndex``), and one of 64-byte product codes from a second threshold on
+codes above it (``IvfIndex``), and one of 32-byte product codes from a second threshold on
 (``IvfPqIndex``); and opening any of them from its file.
 
 The threshold is measured (``bench/ann_index.py``, docs/measurements.md): the size from which
@@ -30,7 +30,7 @@ from facetrail.index.ivfpq_index import (
 
 #: Galleries of up to this many templates are searched exactly.
 EXACT_UP_TO = 50_000
-#: Galleries of more than this many templates get the compressed inverted file (PQ64) rather
+#: Galleries of more than this many templates get the compressed inverted file (PQ64x4) rather
 #: than the 8-bit one (SQ8). By default every approximate index is compressed: measured on the
 #: real lfw-dev gallery among 98,228 fitted distractors (``facetrail bench scale --size
 #: 100000``, docs/measurements.md), PQ64 searched in 1.5 ms against SQ8's 5.1 (exact: 14.7),
@@ -108,7 +108,7 @@ def outgrown(index: VectorIndex, n: int, *, at: Thresholds = Thresholds()) -> bo
 def load_index(path: Path) -> VectorIndex:
     """The index in ``path``, of whichever kind the file holds."""
     if _has_bound(path):
-        return IvfPqIndex.load(path, mapped=True)  # one copy a machine: see IvfPqIndex
+        return IvfPqIndex.load(path)
     try:
         index = faiss.read_index(str(path))
     except (RuntimeError, MemoryError, ValueError) as exc:
@@ -118,12 +118,6 @@ def load_index(path: Path) -> VectorIndex:
     if isinstance(index, faiss.IndexIDMap2) and index.metric_type == faiss.METRIC_INNER_PRODUCT:
         return FaissIndex(index.d, index)
     raise VectorIndexError("neither an exact nor an IVF,SQ8 index by id", subject=str(path))
-
-
-def changed_on_disk(index: VectorIndex) -> bool:
-    """Whether ``index`` is mapped from a file that has been replaced or written since it
-    was opened (then it must be opened again, and held to its seal)."""
-    return isinstance(index, IvfPqIndex) and index.changed_on_disk()
 
 
 def _has_bound(path: Path) -> bool:
@@ -144,7 +138,6 @@ __all__ = [
     "IndexKind",
     "Thresholds",
     "build_index",
-    "changed_on_disk",
     "kind_for",
     "kind_of",
     "load_index",

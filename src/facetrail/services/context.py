@@ -40,6 +40,7 @@ log = logging.getLogger("facetrail")
 
 if TYPE_CHECKING:
     from facetrail.index.base import VectorIndex
+    from facetrail.index.milvus_index import MilvusIndex
 
 
 @dataclass
@@ -53,6 +54,9 @@ class AppContext:
     indexes: dict[int, tuple[VectorIndex, tuple[int, int, int]]] = field(default_factory=dict)
     #: gallery id -> the gallery's templates version its cached index was reconciled at
     index_versions: dict[int, int] = field(default_factory=dict)
+    #: collection name -> its connection, with ``Settings.index_url`` (Milvus): opened once,
+    #: closed with the context (``galleries._index_milvus``), whatever ``indexes`` forgets
+    milvus_collections: dict[str, MilvusIndex] = field(default_factory=dict)
     _local: threading.local = field(default_factory=threading.local)
     #: Held while an index is opened, reconciled, searched or added to: the API serves
     #: requests on several threads, and a FAISS index must not be searched while it changes.
@@ -180,4 +184,13 @@ class AppContext:
         except Exception as exc:  # a database down or a disk full at shutdown: said, not raised
             log.error("the counts of repeated refusals were not written: %s", one_line(exc))
         finally:
+            self._close_collections()
             self.engine.dispose()
+
+    def _close_collections(self) -> None:
+        while self.milvus_collections:
+            name, collection = self.milvus_collections.popitem()
+            try:
+                collection.close()
+            except Exception as exc:  # a Milvus gone at shutdown: said, not raised
+                log.error("the Milvus collection %s was not closed: %s", name, one_line(exc))

@@ -1,16 +1,18 @@
 """The files of a gallery's index and the log's seal on them, for ``indexing``: where they
-are, writing them (then sealing the index file's hash by an ``index.write`` entry), and
-believing a file only when its hash is the sealed one."""
+are, writing them (then sealing the index file's hash by an ``index.write`` entry), believing
+a file only when its hash is the sealed one, and adding to an index held in memory. With
+``Settings.index_url`` Milvus keeps the index (``_index_milvus``): nothing is written here."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from facetrail.config import Settings
+from facetrail.errors import VectorIndexError
 from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.seal_checks import row_problem
-from facetrail.index.base import VectorIndex
-from facetrail.index.choose import Thresholds
+from facetrail.index.base import Ids, VectorIndex, Vectors
+from facetrail.index.choose import Thresholds, outgrown
 from facetrail.index.files import Fingerprint, IndexDamage, IndexFiles, Opened
 from facetrail.models.registry import get_pack
 from facetrail.services.authorization import utc_now
@@ -47,7 +49,10 @@ def record(
 def save(ctx: AppContext, gallery: Gallery, index: VectorIndex, fp: Fingerprint) -> None:
     """Write the gallery's index files, then seal the index file's hash by the log (in a
     transaction of its own: an ``index.write`` entry and the gallery's ``index_seals`` row).
-    A crash between the two leaves a file that is not the sealed one: rebuilt when loaded."""
+    A crash between the two leaves a file that is not the sealed one: rebuilt when loaded.
+    With ``Settings.index_url`` nothing: Milvus keeps what it was given."""
+    if ctx.settings.index_url is not None:
+        return
     if (digest := saved_if_room(files_of(ctx, gallery), index, fp, gallery.name)) is None:
         return  # the disk is full: the old file stays, still sealed, reconciled when opened
     with system_action(ctx, "index.write", gallery.name, actor=SYSTEM) as session:
@@ -58,6 +63,29 @@ def save(ctx: AppContext, gallery: Gallery, index: VectorIndex, fp: Fingerprint)
         seal.sha256, seal.entries, seal.written_at = digest, len(index), utc_now()
         details = {"sha256": digest, "entries": len(index), "index": index.describe()}
         append(session, AuditEvent(SYSTEM, "index.write", gallery.name, details))
+
+
+def opened_files(
+    ctx: AppContext, session: Session, gallery: Gallery, dim: int, entries: int
+) -> Opened:
+    """The gallery's index files as read (``sealed_file``); both gone while the store holds
+    ``entries`` templates is damage too (``IndexDamage.MISSING``)."""
+    opened = sealed_file(session, gallery, files_of(ctx, gallery).open(dim))
+    return Opened(None, None, IndexDamage.MISSING) if opened.absent and entries else opened
+
+
+def add_to_cached(ctx: AppContext, index: VectorIndex, ids: Ids, vectors: Vectors, n: int) -> bool:
+    """Add to the cached index -> False when it must be built anew instead: its codes cannot
+    hold the new templates (an inverted file's trained ranges), or the gallery has outgrown
+    its kind or its lists (``index.choose.outgrown``; never a Milvus collection, whose kind
+    no size changes)."""
+    if ctx.settings.index_url is None and outgrown(index, n, at=thresholds(ctx.settings)):
+        return False
+    try:
+        index.add(ids, vectors)
+    except VectorIndexError:
+        return False
+    return True
 
 
 def sealed_file(session: Session, gallery: Gallery, opened: Opened) -> Opened:

@@ -13,7 +13,9 @@ each from the stored template, and an index that disagrees is rebuilt and search
 (``_index_files.save``). Up to ``Settings.exact_index_up_to`` templates a gallery's index is
 exact; above, an inverted file of 8-bit codes, and above ``Settings.compressed_index_from``
 one of 64-byte product codes (``index.choose``), built anew when the gallery outgrows its kind
-or its lists, or brings templates its codes cannot hold.
+or its lists, or brings templates its codes cannot hold. With ``Settings.index_url``
+(FACETRAIL_INDEX_URL) each is a Milvus collection instead (``_index_milvus``: no file, no
+seal), opened, searched, checked and rebuilt through the same functions.
 
 Authorisation: internal, except ``rebuild_index`` and ``check_index_for`` (gallery admins,
 system admins; ``check_index`` itself is the operator's, run from a shell). Audit: a
@@ -26,7 +28,7 @@ damaged index (``index.damaged``) and an index that disagreed with the store
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sqlalchemy import select
@@ -37,10 +39,10 @@ from facetrail.governance.audit import AuditEvent, append
 from facetrail.governance.authority import Permission
 from facetrail.governance.credentials import Principal
 from facetrail.index.base import VectorIndex
-from facetrail.index.choose import build_index, changed_on_disk, outgrown
+from facetrail.index.choose import build_index, outgrown
 from facetrail.index.faiss_index import set_threads
 from facetrail.index.files import DAMAGE_WORDS as DAMAGE_WORDS  # said by its pages and CLI
-from facetrail.index.files import Fingerprint, IndexDamage
+from facetrail.index.files import Fingerprint
 from facetrail.index.reconcile import (
     Rescored,
     disagreeing_vectors,
@@ -49,13 +51,14 @@ from facetrail.index.reconcile import (
     score_tolerance,
 )
 from facetrail.services.context import AppContext
-from facetrail.services.galleries import _index_store
+from facetrail.services.galleries import _index_milvus, _index_store
 from facetrail.services.galleries._index_files import SYSTEM as SYSTEM
 from facetrail.services.galleries._index_files import (
+    add_to_cached,
     dim_of,
     files_of,
+    opened_files,
     record,
-    sealed_file,
     thresholds,
 )
 from facetrail.services.galleries._index_files import save as save_index
@@ -64,19 +67,24 @@ from facetrail.services.galleries._index_store import (
     stored_vectors,
     template_filter,
     templates_version,
-    vectors_of,
 )
 from facetrail.services.galleries.admin import get_gallery_row
 from facetrail.services.unit_of_work import action, require
 from facetrail.store.schema import Gallery, TemplateRow
 
-#: For callers that read the templates ``search_index`` rescores with (``TemplateReader``):
-#: the gallery's templates, the gallery bound when run (``template_params``).
+#: For callers that read the templates of the hits ``search_index`` keeps (``TemplateReader``):
+#: the gallery's templates, the gallery bound when run (``template_params``), and their ids
+#: bound as one array or an expanding ``IN`` as the database binds best (``ids_bound``).
 BOUND_TEMPLATE_FILTER = _index_store.BOUND_TEMPLATE_FILTER
 template_params = _index_store.template_params
+ids_bound = _index_store.ids_bound
+binds_arrays = _index_store.binds_arrays
 
-#: How a caller of ``search_index`` reads the stored templates it rescores with: ids -> the
-#: (id, vector) rows of those that are the gallery's templates (``BOUND_TEMPLATE_FILTER``).
+#: How a caller of ``search_index`` reads the rows of the hits it keeps (and whatever it shows
+#: with them): their ids -> the (id, vector) rows of those that are still the gallery's
+#: templates (``BOUND_TEMPLATE_FILTER``). The short list itself is re-scored from its vectors
+#: alone; only the hits kept are read in full, so a search of a large gallery reads ``top``
+#: full rows, not its whole short list.
 TemplateReader = Callable[[list[int]], list[tuple[int, bytes]]]
 
 
@@ -97,12 +105,16 @@ class IndexReport:
 def _build(
     ctx: AppContext, session: Session, gallery: Gallery, dim: int
 ) -> tuple[VectorIndex, Fingerprint]:
-    """A new index from the store's templates, saved (and its file sealed) and cached."""
+    """A new index from the store's templates, saved (and its file sealed), or the gallery's
+    Milvus collection refilled with them; cached."""
     version = templates_version(session, gallery)
     fp = fingerprint(session, gallery)
     ids, vectors = stored_vectors(session, gallery, None, dim)
-    index = build_index(dim, ids, vectors, at=thresholds(ctx.settings))
-    save_index(ctx, gallery, index, fp)
+    if ctx.settings.index_url is not None:
+        index: VectorIndex = _index_milvus.refilled(ctx, gallery, dim, ids, vectors)
+    else:
+        index = build_index(dim, ids, vectors, at=thresholds(ctx.settings))
+        save_index(ctx, gallery, index, fp)
     ctx.indexes[gallery.id] = (index, fp)
     ctx.index_versions[gallery.id] = version
     return index, fp
@@ -122,22 +134,22 @@ def open_index(
     """
     version = templates_version(session, gallery)
     cached = ctx.indexes.get(gallery.id)
-    if cached is not None and changed_on_disk(cached[0]):
-        cached = None  # its mapped file was replaced or written: opened again, and checked
-        ctx.indexes.pop(gallery.id, None)
+    # Cached: its entries are the count it was reconciled with (a Milvus server is not asked).
     if cached is not None and ctx.index_versions.get(gallery.id) == version:
         index = cached[0]
-        return index, IndexReport(gallery.name, len(index), 0, 0, False, index.describe())
+        return index, IndexReport(gallery.name, cached[1][0], 0, 0, False, index.describe())
     fp = fingerprint(session, gallery)
     if cached is not None and cached[1] == fp:
         index = cached[0]
         ctx.index_versions[gallery.id] = version
-        return index, IndexReport(gallery.name, len(index), 0, 0, False, index.describe())
+        return index, IndexReport(gallery.name, fp[0], 0, 0, False, index.describe())
     dim = dim_of(ctx, gallery)
-    opened = sealed_file(session, gallery, files_of(ctx, gallery).open(dim))
+    if ctx.settings.index_url is not None:  # no file to check: reconciled with the store
+        index, added, removed = _index_milvus.reconciled(ctx, session, gallery, dim)
+        ctx.indexes[gallery.id], ctx.index_versions[gallery.id] = (index, fp), version
+        return index, IndexReport(gallery.name, fp[0], added, removed, False, index.describe())
+    opened = opened_files(ctx, session, gallery, dim, fp[0])
     damage = opened.damage
-    if opened.absent and fp[0] > 0:
-        damage = IndexDamage.MISSING  # both files gone while the store has templates
     if opened.index is None:
         index, fp = _build(ctx, session, gallery, dim)
         report = IndexReport(
@@ -182,21 +194,25 @@ def search_index(
     top: int,
     *,
     actor: str = SYSTEM,
-    read: TemplateReader | None = None,
+    read_kept: TemplateReader | None = None,
 ) -> tuple[VectorIndex, list[tuple[float, int]]]:
     """The top ``top`` (score, template id) of the gallery for one query, best first, each
-    score recomputed from the stored template (``read``: how the caller reads them, keeping
-    what else it reads with them; by default their vectors alone).
+    score recomputed from the stored template: the index's short list is re-scored from the
+    stored vectors (one statement), then ``read_kept`` (if given) reads the rows of the hits
+    kept, and each must hold the very bytes its hit was scored from, so that what the caller
+    checks and shows is what was scored.
 
-    An index that returns an id with no template in this gallery, or a score its template does
-    not give, is logged (``index.mismatch``: how many of how many disagreed), rebuilt from the
-    store and searched again. Raises ``IndexIntegrityError`` (a system fault) if the rebuilt
-    index still disagrees.
+    An index that returns an id with no template in this gallery (or returns it twice), or a
+    score its template does not give, is logged (``index.mismatch``: how many of how many
+    disagreed), rebuilt from the store and searched again; so is a kept hit whose row
+    ``read_kept`` no longer finds, or finds holding another vector (the store changed between
+    the two reads). Raises ``IndexIntegrityError`` (a system fault) if the rebuilt index still
+    disagrees.
     """
     with ctx.index_lock:
         dim = dim_of(ctx, gallery)
         index, _ = open_index(ctx, session, gallery, actor=actor)
-        result = _rescored_search(session, gallery, index, query, top, dim, read)
+        result = _rescored_search(session, gallery, index, query, top, dim, read_kept)
         if result.disagreed == 0:
             return index, result.hits
         record(
@@ -212,7 +228,7 @@ def search_index(
             },
         )
         index, _ = _build(ctx, session, gallery, dim)
-        again = _rescored_search(session, gallery, index, query, top, dim, read)
+        again = _rescored_search(session, gallery, index, query, top, dim, read_kept)
         if again.disagreed:
             raise IndexIntegrityError(
                 f"the rebuilt index still disagrees with {again.disagreed} stored templates",
@@ -228,16 +244,21 @@ def _rescored_search(
     query: np.ndarray,
     top: int,
     dim: int,
-    read: TemplateReader | None,
+    read_kept: TemplateReader | None,
 ) -> Rescored:
     scores, ids = index.search(query[None], top)  # an approximate index: a longer list
-    found = ids[0][ids[0] >= 0]
-    if read is None:
-        stored_ids, stored = stored_vectors(session, gallery, found, dim)
-    else:
-        stored_ids, stored = vectors_of(gallery, read([int(i) for i in found]), dim)
+    found = ids[0][ids[0] >= 0].tolist()
+    stored_ids, stored = _index_store.short_list_vectors(session, gallery, found, dim)
     by_id = dict(zip(stored_ids.tolist(), stored, strict=True))
-    return rescore(query, scores[0], ids[0], by_id, score_tolerance(index), top=top)
+    result = rescore(query, scores[0], ids[0], by_id, score_tolerance(index), top=top)
+    if read_kept is None:
+        return result
+    # Read apart from the short list, a kept row is believed only as the bytes scored: one
+    # gone or changed since (a commit between the two statements) is a disagreement.
+    kept = [tid for _, tid in result.hits]
+    reread = dict(read_kept(kept))
+    changed = sum(reread.get(tid) != by_id[tid].tobytes() for tid in kept)
+    return Rescored(result.hits, result.checked, result.disagreed + changed)
 
 
 def add_to_index(
@@ -257,7 +278,7 @@ def add_to_index(
     with ctx.index_lock:
         fp = fingerprint(session, gallery)
         cached = ctx.indexes.get(gallery.id)
-        added = cached is not None and _added(ctx, cached[0], ids, vectors, fp[0])
+        added = cached is not None and add_to_cached(ctx, cached[0], ids, vectors, fp[0])
         if cached is not None and added and len(cached[0]) == fp[0]:
             ctx.indexes[gallery.id] = (cached[0], fp)
             if save:
@@ -271,36 +292,25 @@ def add_to_index(
             save_index(ctx, gallery, index, fp)
 
 
-def _added(
-    ctx: AppContext, index: VectorIndex, ids: np.ndarray, vectors: np.ndarray, n: int
-) -> bool:
-    """Add to the cached index -> False when it must be built anew instead: its codes cannot
-    hold the new templates (an inverted file's trained ranges), or the gallery has outgrown
-    its kind or its lists (``index.choose.outgrown``)."""
-    if outgrown(index, n, at=thresholds(ctx.settings)):
-        return False
-    try:
-        index.add(ids, vectors)
-    except VectorIndexError:
-        return False
-    return True
-
-
 def rewrite_index(ctx: AppContext, session: Session, gallery: Gallery) -> int:
     """Write the gallery's index anew from the store (the old files removed first), so that
-    nothing deleted from the store survives in them (erasure, retention): -> its entries.
+    nothing deleted from the store survives in them (erasure, retention): -> its entries. A
+    Milvus collection has the ids the store lacks erased, and proven gone, instead.
     The caller's action logs it."""
     with ctx.index_lock:
         ctx.indexes.pop(gallery.id, None)
         ctx.index_versions.pop(gallery.id, None)
-        files_of(ctx, gallery).remove()
+        files_of(ctx, gallery).remove()  # and any left from before FACETRAIL_INDEX_URL was set
+        if ctx.settings.index_url is not None:
+            return len(_index_milvus.rewritten(ctx, session, gallery, dim_of(ctx, gallery)))
         index, _ = _build(ctx, session, gallery, dim_of(ctx, gallery))
     return len(index)
 
 
 def rebuild_index(ctx: AppContext, actor: Principal, gallery_name: str) -> IndexReport:
-    """Throw the index away and recreate it from the database's templates. Gallery admins
-    and system admins; refusals and the rebuild are audited."""
+    """Throw the index away and recreate it from the database's templates (a Milvus
+    collection: refilled). Gallery admins and system admins; refusals and the rebuild are
+    audited."""
     require(ctx, actor, "index.rebuild", gallery_name, Permission.MAINTAIN_INDEX)
     with ctx.sessions() as session:
         gallery = get_gallery_row(session, gallery_name)
@@ -338,28 +348,12 @@ def check_index(ctx: AppContext, gallery_name: str, *, actor: str = SYSTEM) -> I
         disagreed = disagreeing_vectors(index, ids, stored)
         if disagreed == 0:
             return report
-        record(
-            ctx,
-            actor,
-            "index.mismatch",
-            gallery,
-            {
-                "disagreed": disagreed,
-                "checked": len(ids),
-                "entries": len(index),
-                "index": index.describe(),
-            },
-        )
+        details = {"disagreed": disagreed, "checked": len(ids), "entries": len(index)}
+        record(ctx, actor, "index.mismatch", gallery, details | {"index": index.describe()})
         index, _ = _build(ctx, session, gallery, dim)
-        return IndexReport(
-            gallery.name,
-            len(index),
-            report.added,
-            report.removed,
-            True,
-            index.describe(),
-            report.damage,
-            disagreed,
+        entries, description = len(index), index.describe()
+        return replace(
+            report, entries=entries, rebuilt=True, description=description, disagreed=disagreed
         )
 
 

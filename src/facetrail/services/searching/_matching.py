@@ -13,7 +13,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from facetrail.errors import (
@@ -35,6 +35,8 @@ from facetrail.services.galleries.admin import get_gallery_row
 from facetrail.services.galleries.indexing import (
     BOUND_TEMPLATE_FILTER,
     SYSTEM,
+    binds_arrays,
+    ids_bound,
     search_index,
     template_params,
 )
@@ -62,15 +64,19 @@ _CANDIDATE_TABLES: tuple[Table, ...] = (
 )
 #: Each candidate table's columns as ``_CANDIDATE_ROWS`` selects them (``read_columns``).
 _COLUMNS = tuple(read_columns(t) for t in _CANDIDATE_TABLES)
+_TEMPLATES, _FACES, _IMAGES, _SOURCES = _CANDIDATE_TABLES
 #: A gallery's templates of the ids bound as ``ids`` with their face, image and source: every
-#: sealed column of each, in one round trip (built once: each search only binds).
-_CANDIDATE_ROWS = (
-    select(*(c for columns in _COLUMNS for c in columns))
-    .join(FaceRow, TemplateRow.face_id == FaceRow.id)
-    .join(Image, FaceRow.image_id == Image.id)
-    .join(Source, Image.source_id == Source.id)
-    .where(*BOUND_TEMPLATE_FILTER, TemplateRow.id.in_(bindparam("ids", expanding=True)))
-)
+#: sealed column of each, in one round trip; built once (each search only binds), by whether
+#: the database binds arrays (``ids_bound``). Plain Core, run on the session's connection: no
+#: ORM compilation or result handling per search.
+_CANDIDATE_ROWS = {
+    array: select(*(c for columns in _COLUMNS for c in columns))
+    .join(_FACES, _TEMPLATES.c.face_id == _FACES.c.id)
+    .join(_IMAGES, _FACES.c.image_id == _IMAGES.c.id)
+    .join(_SOURCES, _IMAGES.c.source_id == _SOURCES.c.id)
+    .where(*BOUND_TEMPLATE_FILTER, ids_bound(_TEMPLATES.c.id, array=array))
+    for array in (False, True)
+}
 _TEMPLATE_VECTOR = [c.name for c in _COLUMNS[0]].index("vector")
 
 
@@ -97,6 +103,17 @@ class _CandidateRows:
             dict(zip((c.name for c in columns), values, strict=True))
             for columns, values in zip(_COLUMNS[1:], self.rows[1:], strict=True)
         )
+
+
+def candidate_rows(session: Session, gallery: Gallery, ids: list[int]) -> dict[int, _CandidateRows]:
+    """The rows of those of ``ids`` that are the gallery's templates, by template id: one
+    statement (``_CANDIDATE_ROWS``) in the session's transaction."""
+    if not ids:
+        return {}
+    connection = session.connection()
+    statement = _CANDIDATE_ROWS[binds_arrays(connection)]
+    rows = connection.execute(statement, {**template_params(gallery), "ids": ids})
+    return {c.template_id: c for c in map(_CandidateRows.of, rows)}
 
 
 def _unblocked(
@@ -233,16 +250,15 @@ def search_gallery(
             )
         read: dict[int, _CandidateRows] = {}
 
-        def read_templates(ids: list[int]) -> list[tuple[int, bytes]]:
-            """The candidates' rows, read once: rescored, checked and shown from alike."""
-            params = {**template_params(gallery), "ids": ids}
-            for row in session.execute(_CANDIDATE_ROWS, params) if ids else ():
-                found = _CandidateRows.of(row)
-                read[found.template_id] = found
-            return [(t, read[t].vector) for t in ids if t in read]
+        def read_kept(ids: list[int]) -> list[tuple[int, bytes]]:
+            """The kept hits' rows (the short list is re-scored from its vectors alone), read
+            once: held to the bytes scored, checked against their seals and shown alike."""
+            read.clear()  # only the last search's: an index rebuilt is searched again
+            read.update(candidate_rows(session, gallery, ids))
+            return [(t, c.vector) for t, c in read.items()]
 
         index, hits = search_index(
-            ctx, session, gallery, query, top, actor=actor, read=read_templates
+            ctx, session, gallery, query, top, actor=actor, read_kept=read_kept
         )
         found = [read[tid] for _, tid in hits]
         # Every row a candidate is scored and shown from must be the one the log sealed: a
