@@ -11,8 +11,8 @@ Why this layout. Measured with the real lfw-dev gallery among 998,228 distractor
 only about 0.5 against it, so most lists must be probed (``_ivf_lists.PROBE_SHARE``): what a
 search costs is the scan of hundreds of thousands of codes. 8-bit PQ64 codes are looked up
 one at a time (16 ms a search at 1M). 4-bit codes are scanned 32 at a time from lookup
-tables held in SIMD registers, several times faster. A learned rotation (OPQ) before the codes spreads the
-templates' variance evenly over the sub-spaces, so 4 bits each code them better.
+tables held in SIMD registers, several times faster. A learned rotation (OPQ) before the
+codes spreads the templates' variance evenly over the sub-spaces, so 4 bits code them better.
 
 The bound. A unit query's score from a code is ``Rq . x'`` (``R`` the rotation, ``x'`` the
 decoded code of ``Rx``) against the template's ``q . x = Rq . Rx``: they differ by at most
