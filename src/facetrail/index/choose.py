@@ -33,9 +33,10 @@ EXACT_UP_TO = 50_000
 #: Galleries of more than this many templates get the compressed inverted file (PQ64x4) rather
 #: than the 8-bit one (SQ8). By default every approximate index is compressed: measured on the
 #: real lfw-dev gallery among 98,228 fitted distractors (``facetrail bench scale --size
-#: 100000``, docs/measurements.md), PQ64 searched in 1.5 ms against SQ8's 5.1 (exact: 14.7),
-#: at a quarter of the memory, losing 3 of 1,952 mates at rank 1 against SQ8's 2. SQ8 stays
-#: for an operator who sets this higher (its score bound is known in advance).
+#: 100000``, docs/measurements.md), 8-bit PQ64 (the compressed codes then) searched in 1.5 ms
+#: against SQ8's 5.1 (exact: 14.7), at a quarter of the memory, losing 3 of 1,952 mates at
+#: rank 1 against SQ8's 2. SQ8 stays for an operator who sets this higher (its score bound is
+#: known in advance and tighter).
 COMPRESSED_FROM = EXACT_UP_TO
 #: An approximate index goes back to exact only below this share of the threshold, so that
 #: a gallery hovering at it is not rebuilt at every erasure and ingest.

@@ -107,8 +107,10 @@ class IvfPqIndex(_ivf_lists.InvertedFile):
         nprobe: int | None = None,
         seed: int = 0,
     ) -> IvfPqIndex:
-        """Train on a seeded sample of ``vectors`` and add them under ``ids``."""
-        vectors = checked(vectors, vectors.shape[1] if vectors.ndim == 2 else -1)
+        """Train on a seeded sample of ``vectors`` and add them under ``ids``, a chunk at a
+        time (``vectors`` may be a memory-mapped file larger than memory)."""
+        if vectors.ndim != 2:
+            raise VectorIndexError(f"vectors of shape {vectors.shape}: one row a face")
         n, dim = vectors.shape
         if n == 0:
             raise VectorIndexError("an inverted-file index is trained on vectors: none given")
@@ -135,7 +137,7 @@ class IvfPqIndex(_ivf_lists.InvertedFile):
         ivf.own_fields = outer.own_fields = True
         rng = np.random.default_rng(seed)
         size = min(n, max(SAMPLE_PER_LIST * nlist, OPQ_SAMPLE))
-        sample = vectors[np.sort(rng.choice(n, size, replace=False))]
+        sample = checked(vectors[np.sort(rng.choice(n, size, replace=False))], dim)
         outer.train(sample)
         del sample
         ivf.nprobe = nprobe or probes_for(nlist)
@@ -143,7 +145,7 @@ class IvfPqIndex(_ivf_lists.InvertedFile):
         keys = np.ascontiguousarray(ids, dtype=np.int64)
         for start in range(0, n, _CHUNK):
             part = slice(start, start + _CHUNK)
-            built._add(keys[part], vectors[part])
+            built._add(keys[part], checked(vectors[part], dim))
         return built
 
     @property
